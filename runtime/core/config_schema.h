@@ -1,0 +1,58 @@
+// Config schemas: every TOML table of a site file is checked against a list
+// of KeySpec before anything starts. Unknown keys, wrong types and bad values
+// become Diagnostics ("file:line: message"); defaults are filled in and the
+// result is handed on as JSON. Pure functions; any thread.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <toml++/toml.h>
+
+namespace gridlet::config {
+
+enum class ValueType { string, integer, number, boolean, table, array };
+
+const char* value_type_name(ValueType t) noexcept;
+
+struct KeySpec {
+    std::string key;
+    ValueType type = ValueType::string;
+    std::optional<std::string> default_toml;  // a TOML literal: "1000", "\"none\"", "true"
+    std::string help;
+    bool required = false;
+    std::vector<std::string> one_of;          // strings: the allowed values
+    std::optional<double> min;                // integer/number: inclusive bounds
+    std::optional<double> max;
+};
+
+struct Diagnostic {
+    std::string file;
+    uint32_t line = 0;  // 0: the file as a whole
+    std::string message;
+    // "file:line: message" (or "file: message").
+    std::string to_string() const;
+};
+using Diagnostics = std::vector<Diagnostic>;
+
+// The line of a node (0 when toml++ has none).
+uint32_t line_of(const toml::node& node);
+
+nlohmann::json toml_to_json(const toml::node& node);
+
+// Checks `table` (whose own line is `table_line`) against `keys`. `where`
+// names it in messages ("[store]", "plugin 'sim' config"). Appends to
+// `diags`; returns the table as JSON with defaults filled in.
+nlohmann::json validate_table(const toml::table& table, const std::vector<KeySpec>& keys, const std::string& file,
+                              const std::string& where, Diagnostics& diags, uint32_t table_line = 0);
+
+// Parses a TOML literal (as in KeySpec::default_toml) into JSON; nullopt if bad.
+std::optional<nlohmann::json> parse_toml_literal(const std::string& literal);
+
+// "key (type, default x): help" lines, for --help and `gridlet plugins`.
+std::string describe(const std::vector<KeySpec>& keys, const std::string& indent = "  ");
+
+}  // namespace gridlet::config
