@@ -166,6 +166,13 @@ nlohmann::json validate_table(const toml::table& table, const std::vector<KeySpe
     return out;
 }
 
+void fill_defaults(nlohmann::json& object, const std::vector<KeySpec>& keys) {
+    for (const KeySpec& k : keys) {
+        if (object.contains(k.key) || !k.default_toml) continue;
+        if (auto d = parse_toml_literal(*k.default_toml)) object[k.key] = std::move(*d);
+    }
+}
+
 std::string describe(const std::vector<KeySpec>& keys, const std::string& indent) {
     std::ostringstream os;
     for (const KeySpec& k : keys) {

@@ -49,6 +49,10 @@ nlohmann::json toml_to_json(const toml::node& node);
 nlohmann::json validate_table(const toml::table& table, const std::vector<KeySpec>& keys, const std::string& file,
                               const std::string& where, Diagnostics& diags, uint32_t table_line = 0);
 
+// Adds the default of every key of `keys` missing from `object` (for
+// components configured in code rather than from a file).
+void fill_defaults(nlohmann::json& object, const std::vector<KeySpec>& keys);
+
 // Parses a TOML literal (as in KeySpec::default_toml) into JSON; nullopt if bad.
 std::optional<nlohmann::json> parse_toml_literal(const std::string& literal);
 

@@ -257,9 +257,10 @@ typedef struct gl_host_api {
 
     /* [plugin thread] Receive messages whose topic matches `pattern`:
      * a plain prefix ("data/panel1/", "event/") or a glob where '*' matches
-     * within one path segment, '?' one character and "**" across segments
-     * (for example "data/panel?/branch*/current"). Subscribing to "cmd/<device>/" makes
-     * this plugin the handler of that device's commands (on_command). */
+     * within one path segment, '?' one character and a double star across
+     * segments; for example "data/panel?/branch07/kw". Subscribing to
+     * "cmd/<device>/" makes this plugin the handler of that device's
+     * commands (on_command). */
     gl_status (*subscribe)(gl_host_ctx* ctx, const char* pattern);
 
     /* [plugin thread] Call on_timer(timer_id) every interval_ms (repeat != 0)

@@ -47,6 +47,10 @@ struct PluginInfo {
 };
 
 struct SeriesSpec {
+    SeriesSpec() = default;
+    SeriesSpec(std::string name_, std::string unit_ = {}, gl_series_kind kind_ = GL_SERIES_GAUGE)
+        : name(std::move(name_)), unit(std::move(unit_)), kind(kind_) {}
+
     std::string name;              // "device/point"
     std::string unit;              // may be empty
     gl_series_kind kind = GL_SERIES_GAUGE;

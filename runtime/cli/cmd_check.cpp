@@ -1,0 +1,37 @@
+// `gridlet check <site.toml>`: validate a site file and the plugins it names
+// without starting anything. Exit 0 if valid, 2 with file:line messages if not.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "kernel/site_plan.h"
+
+namespace gridlet::cli {
+
+void register_check_command(CLI::App& app) {
+    auto* cmd = app.add_subcommand("check", "Validate a site file and the plugins it names, without running them");
+    auto path = std::make_shared<std::string>();
+    auto quiet = std::make_shared<bool>(false);
+    cmd->add_option("config", *path, "Site file (TOML)")->required();
+    cmd->add_flag("-q,--quiet", *quiet, "Print nothing when the file is valid");
+    cmd->footer("Exit status: 0 valid; 2 invalid (each problem printed as file:line: message).");
+    cmd->callback([path, quiet] {
+        config::Diagnostics diags;
+        kernel::SitePlan plan = kernel::load_site(*path, diags);
+        for (const auto& d : diags) std::fprintf(stderr, "%s\n", d.to_string().c_str());
+        if (!diags.empty()) {
+            std::fprintf(stderr, "%s: %zu problem%s\n", path->c_str(), diags.size(), diags.size() == 1 ? "" : "s");
+            throw CLI::RuntimeError(2);
+        }
+        if (!*quiet) {
+            size_t devices = 0;
+            for (const auto& p : plan.plugins) devices += p.devices.size();
+            std::printf("%s: ok (site '%s', %zu plugin%s, %zu device%s, %zu rule%s)\n", path->c_str(),
+                        plan.site.site_name.c_str(), plan.plugins.size(), plan.plugins.size() == 1 ? "" : "s", devices,
+                        devices == 1 ? "" : "s", plan.site.rules.size(), plan.site.rules.size() == 1 ? "" : "s");
+        }
+    });
+}
+
+}  // namespace gridlet::cli

@@ -1,0 +1,21 @@
+// The `gridlet` subcommands. Each lives in its own cmd_<name>.cpp and adds
+// itself to the CLI11 app here; main.cpp calls every register_* function.
+//
+// Convention: a subcommand's callback throws CLI::RuntimeError(code) to exit
+// with `code` (0 ok, 1 runtime failure, 2 bad input: config, arguments).
+// Messages for users go to stderr, results to stdout.
+#pragma once
+
+namespace CLI {
+class App;
+}
+
+namespace gridlet::cli {
+
+void register_version_command(CLI::App& app);
+void register_check_command(CLI::App& app);
+void register_run_command(CLI::App& app);
+void register_plugins_command(CLI::App& app);
+void register_metrics_command(CLI::App& app);
+
+}  // namespace gridlet::cli

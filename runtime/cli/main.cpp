@@ -1,0 +1,17 @@
+// gridlet: the runtime's single executable.
+#include <CLI/CLI.hpp>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+    CLI::App app{"gridlet: edge analytics runtime for building-energy gateways"};
+    app.require_subcommand(1);
+    app.set_help_all_flag("--help-all", "Help for every subcommand");
+    gridlet::cli::register_version_command(app);
+    gridlet::cli::register_check_command(app);
+    gridlet::cli::register_run_command(app);
+    gridlet::cli::register_plugins_command(app);
+    gridlet::cli::register_metrics_command(app);
+    CLI11_PARSE(app, argc, argv);
+    return 0;
+}

@@ -1,0 +1,254 @@
+#include "core/site_config.h"
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "core/pattern.h"
+
+namespace gridlet {
+
+using config::Diagnostics;
+using config::KeySpec;
+using config::ValueType;
+
+const std::vector<KeySpec>& site_keys() {
+    static const std::vector<KeySpec> k = {
+        {"name", ValueType::string, "\"gridlet\"", "site name, used in the control socket path and exports", false, {}, {}, {}},
+        {"timezone", ValueType::string, "\"UTC\"", "IANA time zone for calendar features (e.g. Europe/Paris)", false, {}, {}, {}},
+    };
+    return k;
+}
+
+const std::vector<KeySpec>& logging_keys() {
+    static const std::vector<KeySpec> k = {
+        {"level", ValueType::string, "\"info\"", "log level", false,
+         {"trace", "debug", "info", "warn", "error", "critical", "off"}, {}, {}},
+        {"pattern", ValueType::string, "\"%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ [%n] %v\"", "spdlog pattern", false, {}, {}, {}},
+        {"file", ValueType::string, "\"\"", "log file (empty: standard error)", false, {}, {}, {}},
+    };
+    return k;
+}
+
+const std::vector<KeySpec>& kernel_keys() {
+    static const std::vector<KeySpec> k = {
+        {"stop_timeout_ms", ValueType::integer, "5000", "how long each plugin may take to stop", false, {}, 100.0, 600000.0},
+        {"control", ValueType::string, "\"\"",
+         "control socket (ipc://path) for `gridlet metrics`; empty: ipc:///tmp/gridlet-<site name>.sock", false, {}, {}, {}},
+        {"plugin_path", ValueType::array, "[]", "folders searched for plugins named without a path", false, {}, {}, {}},
+    };
+    return k;
+}
+
+const std::vector<KeySpec>& bus_keys() {
+    static const std::vector<KeySpec> k = {
+        {"queue_depth", ValueType::integer, "10000", "messages each bus queue holds", false, {}, 16.0, 10000000.0},
+        {"send_timeout_ms", ValueType::integer, "200",
+         "how long a publisher waits on a full queue before dropping (counted)", false, {}, 0.0, 60000.0},
+    };
+    return k;
+}
+
+const std::vector<KeySpec>& plugin_entry_keys() {
+    static const std::vector<KeySpec> k = {
+        {"name", ValueType::string, std::nullopt, "instance name (unique)", true, {}, {}, {}},
+        {"file", ValueType::string, std::nullopt,
+         "plugin file: a path (relative to this file) or a name searched in plugin_path and the install folder", true, {}, {}, {}},
+        {"enabled", ValueType::boolean, "true", "false: keep the entry but do not load it", false, {}, {}, {}},
+        {"config", ValueType::table, std::nullopt, "the plugin's own settings (see `gridlet plugins <file>`)", false, {}, {}, {}},
+    };
+    return k;
+}
+
+std::string SiteConfig::resolve(const std::string& p) const {
+    if (p.empty() || p[0] == '/') return p;
+    return (std::filesystem::path(dir) / p).lexically_normal().string();
+}
+
+namespace {
+
+const toml::table* section(const toml::table& root, const char* name, const std::string& file, Diagnostics& diags) {
+    const toml::node* n = root.get(name);
+    if (!n) return nullptr;
+    if (!n->is_table()) {
+        diags.push_back({file, config::line_of(*n), std::string("'") + name + "' must be a table: [" + name + "]"});
+        return nullptr;
+    }
+    return n->as_table();
+}
+
+// Array of tables [[name]]; each element checked to be a table.
+std::vector<const toml::table*> table_array(const toml::table& root, const char* name, const std::string& file,
+                                            Diagnostics& diags) {
+    std::vector<const toml::table*> out;
+    const toml::node* n = root.get(name);
+    if (!n) return out;
+    if (!n->is_array()) {
+        diags.push_back({file, config::line_of(*n), std::string("'") + name + "' must be an array of tables: [[" + name + "]]"});
+        return out;
+    }
+    for (const toml::node& e : *n->as_array()) {
+        if (!e.is_table()) {
+            diags.push_back({file, config::line_of(e), std::string("each [[") + name + "]] entry must be a table"});
+            continue;
+        }
+        out.push_back(e.as_table());
+    }
+    return out;
+}
+
+nlohmann::json check(const toml::table* t, const std::vector<KeySpec>& keys, const std::string& file,
+                     const std::string& where, Diagnostics& diags) {
+    static const toml::table empty;
+    return config::validate_table(t ? *t : empty, keys, file, where, diags, t ? config::line_of(*t) : 0);
+}
+
+std::string str(const nlohmann::json& j, const char* key) {
+    auto it = j.find(key);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+}  // namespace
+
+SiteConfig parse_site_config(const std::string& text, const std::string& path, const SectionSchemas& schemas,
+                             Diagnostics& diags) {
+    SiteConfig cfg;
+    cfg.path = path;
+    cfg.dir = std::filesystem::absolute(std::filesystem::path(path)).parent_path().string();
+    try {
+        cfg.root = std::make_shared<toml::table>(toml::parse(std::string_view(text), std::string_view(path)));
+    } catch (const toml::parse_error& e) {
+        diags.push_back({path, e.source().begin.line, std::string("TOML syntax: ") + std::string(e.description())});
+        return cfg;
+    }
+    const toml::table& root = *cfg.root;
+    static const std::set<std::string> known = {"site", "logging", "kernel", "bus", "store", "plugins", "devices", "rules"};
+    for (const auto& [k, v] : root)
+        if (!known.count(std::string(k.str())))
+            diags.push_back({path, config::line_of(v),
+                             "unknown top-level key '" + std::string(k.str()) +
+                                 "' (known: site, logging, kernel, bus, store, plugins, devices, rules)"});
+
+    auto site = check(section(root, "site", path, diags), site_keys(), path, "[site]", diags);
+    cfg.site_name = str(site, "name");
+    cfg.timezone = str(site, "timezone");
+    if (!cfg.site_name.empty() && !valid_series_name(cfg.site_name, 1))
+        diags.push_back({path, 0, "[site]: name '" + cfg.site_name + "' may use only letters, digits, '_', '-', '.'"});
+
+    auto log = check(section(root, "logging", path, diags), logging_keys(), path, "[logging]", diags);
+    cfg.log_level = str(log, "level");
+    cfg.log_pattern = str(log, "pattern");
+    cfg.log_file = str(log, "file");
+    if (!cfg.log_file.empty()) cfg.log_file = cfg.resolve(cfg.log_file);
+
+    auto kern = check(section(root, "kernel", path, diags), kernel_keys(), path, "[kernel]", diags);
+    if (kern.contains("stop_timeout_ms")) cfg.stop_timeout_ms = kern["stop_timeout_ms"].get<int>();
+    cfg.control_endpoint = str(kern, "control");
+    if (cfg.control_endpoint.empty()) cfg.control_endpoint = "ipc:///tmp/gridlet-" + cfg.site_name + ".sock";
+    if (kern.contains("plugin_path"))
+        for (const auto& p : kern["plugin_path"]) {
+            if (!p.is_string()) {
+                diags.push_back({path, 0, "[kernel]: plugin_path must be an array of strings"});
+                break;
+            }
+            cfg.plugin_path.push_back(cfg.resolve(p.get<std::string>()));
+        }
+
+    auto bus = check(section(root, "bus", path, diags), bus_keys(), path, "[bus]", diags);
+    if (bus.contains("queue_depth")) cfg.bus_queue_depth = bus["queue_depth"].get<int>();
+    if (bus.contains("send_timeout_ms")) cfg.bus_send_timeout_ms = bus["send_timeout_ms"].get<int>();
+
+    if (const toml::table* st = section(root, "store", path, diags)) {
+        cfg.has_store = true;
+        cfg.store = check(st, schemas.store, path, "[store]", diags);
+    }
+
+    std::set<std::string> plugin_names;
+    for (const toml::table* t : table_array(root, "plugins", path, diags)) {
+        uint32_t line = config::line_of(*t);
+        auto j = check(t, plugin_entry_keys(), path, "[[plugins]]", diags);
+        PluginEntry e;
+        e.name = str(j, "name");
+        e.file = str(j, "file");
+        e.enabled = !j.contains("enabled") || j["enabled"].get<bool>();
+        e.line = line;
+        if (const toml::node* c = t->get("config"); c && c->is_table()) e.config = c->as_table();
+        if (e.name.empty()) continue;
+        if (!valid_series_name(e.name, 1)) {
+            diags.push_back({path, line, "[[plugins]]: name '" + e.name + "' may use only letters, digits, '_', '-', '.'"});
+            continue;
+        }
+        if (!plugin_names.insert(e.name).second) {
+            diags.push_back({path, line, "[[plugins]]: a plugin named '" + e.name + "' is already defined"});
+            continue;
+        }
+        cfg.plugins.push_back(e);
+    }
+
+    std::set<std::string> device_names;
+    for (const toml::table* t : table_array(root, "devices", path, diags)) {
+        uint32_t line = config::line_of(*t);
+        DeviceEntry d;
+        d.table = t;
+        d.line = line;
+        const toml::node* n = t->get("name");
+        const toml::node* p = t->get("plugin");
+        if (!n || !n->is_string()) {
+            diags.push_back({path, line, "[[devices]]: missing string key 'name'"});
+            continue;
+        }
+        if (!p || !p->is_string()) {
+            diags.push_back({path, line, "[[devices]]: device '" + n->as_string()->get() + "' needs a string key 'plugin'"});
+            continue;
+        }
+        d.name = n->as_string()->get();
+        d.plugin = p->as_string()->get();
+        if (!valid_series_name(d.name, 1)) {
+            diags.push_back({path, config::line_of(*n),
+                             "[[devices]]: name '" + d.name + "' may use only letters, digits, '_', '-', '.'"});
+            continue;
+        }
+        if (!device_names.insert(d.name).second) {
+            diags.push_back({path, line, "[[devices]]: a device named '" + d.name + "' is already defined"});
+            continue;
+        }
+        if (!plugin_names.count(d.plugin)) {
+            diags.push_back({path, config::line_of(*p),
+                             "[[devices]]: device '" + d.name + "' names plugin '" + d.plugin + "', which no [[plugins]] entry defines"});
+            continue;
+        }
+        cfg.devices.push_back(d);
+    }
+
+    std::set<std::string> rule_names;
+    for (const toml::table* t : table_array(root, "rules", path, diags)) {
+        RuleEntry r;
+        r.line = config::line_of(*t);
+        r.config = check(t, schemas.rule, path, "[[rules]]", diags);
+        r.name = str(r.config, "name");
+        if (!r.name.empty() && !rule_names.insert(r.name).second) {
+            diags.push_back({path, r.line, "[[rules]]: a rule named '" + r.name + "' is already defined"});
+            continue;
+        }
+        cfg.rules.push_back(std::move(r));
+    }
+    return cfg;
+}
+
+SiteConfig load_site_config(const std::string& path, const SectionSchemas& schemas, Diagnostics& diags) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        diags.push_back({path, 0, "cannot open the file: " + std::string(std::strerror(errno))});
+        SiteConfig c;
+        c.path = path;
+        return c;
+    }
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return parse_site_config(ss.str(), path, schemas, diags);
+}
+
+}  // namespace gridlet

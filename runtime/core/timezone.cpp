@@ -1,0 +1,247 @@
+#include "core/timezone.h"
+
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <exception>
+#include <optional>
+
+#include <date/date.h>
+#include <date/tz.h>
+
+namespace gridlet {
+
+namespace {
+using std::chrono::milliseconds;
+using LocalMs = date::local_time<milliseconds>;
+using SysMs = date::sys_time<milliseconds>;
+
+LocalMs local_of(const CivilTime& c) {
+    date::year_month_day ymd{date::year{c.year}, date::month{static_cast<unsigned>(c.month)},
+                             date::day{static_cast<unsigned>(c.day)}};
+    return LocalMs{date::local_days{ymd}.time_since_epoch()} + std::chrono::hours{c.hour} +
+           std::chrono::minutes{c.minute} + std::chrono::seconds{c.second} + milliseconds{c.millisecond};
+}
+
+CivilTime civil_of(LocalMs lt) {
+    auto day = date::floor<date::days>(lt);
+    date::year_month_day ymd{day};
+    date::hh_mm_ss<milliseconds> tod{lt - day};
+    CivilTime c;
+    c.year = static_cast<int>(ymd.year());
+    c.month = static_cast<int>(static_cast<unsigned>(ymd.month()));
+    c.day = static_cast<int>(static_cast<unsigned>(ymd.day()));
+    c.hour = static_cast<int>(tod.hours().count());
+    c.minute = static_cast<int>(tod.minutes().count());
+    c.second = static_cast<int>(tod.seconds().count());
+    c.millisecond = static_cast<int>(tod.subseconds().count());
+    return c;
+}
+
+// Local midnight of the given local day, as a local time.
+LocalMs midnight(date::local_days d) { return LocalMs{d.time_since_epoch()}; }
+
+bool parse_int(std::string_view s, int& out) {
+    if (s.empty()) return false;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+    return ec == std::errc() && p == s.data() + s.size();
+}
+}  // namespace
+
+const char* calendar_unit_name(CalendarUnit unit) noexcept {
+    switch (unit) {
+        case CalendarUnit::day: return "day";
+        case CalendarUnit::week: return "week";
+        case CalendarUnit::month: return "month";
+        case CalendarUnit::year: return "year";
+    }
+    return "day";
+}
+
+Expected<CalendarUnit> parse_calendar_unit(std::string_view text) {
+    if (text == "day" || text == "d") return CalendarUnit::day;
+    if (text == "week" || text == "w") return CalendarUnit::week;
+    if (text == "month" || text == "mo") return CalendarUnit::month;
+    if (text == "year" || text == "y") return CalendarUnit::year;
+    return Status::invalid("calendar unit '" + std::string(text) + "': use day, week, month or year");
+}
+
+TimeZone::TimeZone() : zone_(nullptr), name_("UTC") {}
+
+Expected<TimeZone> TimeZone::load(std::string_view iana_name) {
+    if (iana_name.empty()) return Status::invalid("time zone: empty name (use an IANA name such as Europe/Paris)");
+    if (iana_name == "UTC" || iana_name == "Etc/UTC" || iana_name == "Z") return TimeZone();
+    try {
+        const date::time_zone* z = date::locate_zone(iana_name);
+        return TimeZone(z, std::string(iana_name));
+    } catch (const std::exception& e) {
+        return Status::invalid("time zone '" + std::string(iana_name) +
+                               "' is not a known IANA zone (e.g. Europe/Paris): " + e.what());
+    }
+}
+
+int64_t TimeZone::utc_offset_ms(int64_t utc_ms) const {
+    if (!zone_) return 0;
+    auto info = zone_->get_info(date::floor<std::chrono::seconds>(SysMs{milliseconds{utc_ms}}));
+    return std::chrono::duration_cast<milliseconds>(info.offset).count();
+}
+
+CivilTime TimeZone::to_local(int64_t utc_ms) const {
+    return civil_of(LocalMs{milliseconds{utc_ms + utc_offset_ms(utc_ms)}});
+}
+
+Expected<int64_t> TimeZone::from_local(const CivilTime& c) const {
+    date::year_month_day ymd{date::year{c.year}, date::month{static_cast<unsigned>(c.month)},
+                             date::day{static_cast<unsigned>(c.day)}};
+    if (!ymd.ok() || c.hour < 0 || c.hour > 23 || c.minute < 0 || c.minute > 59 || c.second < 0 ||
+        c.second > 59 || c.millisecond < 0 || c.millisecond > 999) {
+        char buf[96];
+        std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03d", c.year, c.month, c.day, c.hour,
+                      c.minute, c.second, c.millisecond);
+        return Status::invalid(std::string("local time ") + buf + " is not a valid date and time");
+    }
+    LocalMs lt = local_of(c);
+    if (!zone_) return lt.time_since_epoch().count();
+    auto info = zone_->get_info(date::floor<std::chrono::seconds>(lt));
+    switch (info.result) {
+        case date::local_info::unique:
+        case date::local_info::ambiguous:  // the earlier instant: the offset before the fold
+            return (lt - info.first.offset).time_since_epoch().count();
+        case date::local_info::nonexistent:  // in the gap: the instant the gap ends
+            return std::chrono::duration_cast<milliseconds>(info.second.begin.time_since_epoch()).count();
+    }
+    return (lt - info.first.offset).time_since_epoch().count();
+}
+
+int64_t TimeZone::start_of(CalendarUnit unit, int64_t utc_ms) const {
+    LocalMs lt{milliseconds{utc_ms + utc_offset_ms(utc_ms)}};
+    date::local_days day = date::floor<date::days>(lt);
+    date::year_month_day ymd{day};
+    date::local_days start = day;
+    switch (unit) {
+        case CalendarUnit::day: break;
+        case CalendarUnit::week: {
+            date::weekday wd{day};
+            start = day - date::days{(wd.c_encoding() + 6) % 7};
+            break;
+        }
+        case CalendarUnit::month: start = date::local_days{ymd.year() / ymd.month() / 1}; break;
+        case CalendarUnit::year: start = date::local_days{ymd.year() / 1 / 1}; break;
+    }
+    int64_t r = *from_local(civil_of(midnight(start)));
+    // A fold at midnight can put the earlier midnight after utc_ms only if
+    // utc_ms is before it, which cannot happen for the containing period;
+    // a gap makes the start later than nominal midnight, still <= utc_ms.
+    return r;
+}
+
+int64_t TimeZone::next_start(CalendarUnit unit, int64_t utc_ms) const {
+    LocalMs lt{milliseconds{utc_ms + utc_offset_ms(utc_ms)}};
+    date::local_days day = date::floor<date::days>(lt);
+    date::year_month_day ymd{day};
+    date::local_days next = day;
+    switch (unit) {
+        case CalendarUnit::day: next = day + date::days{1}; break;
+        case CalendarUnit::week: {
+            date::weekday wd{day};
+            next = day - date::days{(wd.c_encoding() + 6) % 7} + date::days{7};
+            break;
+        }
+        case CalendarUnit::month: {
+            auto ym = ymd.year() / ymd.month() + date::months{1};
+            next = date::local_days{ym / 1};
+            break;
+        }
+        case CalendarUnit::year: next = date::local_days{(ymd.year() + date::years{1}) / 1 / 1}; break;
+    }
+    return *from_local(civil_of(midnight(next)));
+}
+
+std::string TimeZone::format_iso(int64_t utc_ms, bool with_ms) const {
+    int64_t off = utc_offset_ms(utc_ms);
+    CivilTime c = civil_of(LocalMs{milliseconds{utc_ms + off}});
+    char buf[64];
+    int n = std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d", c.year, c.month, c.day, c.hour, c.minute,
+                          c.second);
+    std::string out(buf, static_cast<size_t>(n));
+    if (with_ms) {
+        std::snprintf(buf, sizeof buf, ".%03d", c.millisecond);
+        out += buf;
+    }
+    if (!zone_) {
+        out += 'Z';
+        return out;
+    }
+    int64_t off_min = off / 60000;
+    char sign = off_min < 0 ? '-' : '+';
+    if (off_min < 0) off_min = -off_min;
+    std::snprintf(buf, sizeof buf, "%c%02d:%02d", sign, static_cast<int>(off_min / 60), static_cast<int>(off_min % 60));
+    out += buf;
+    return out;
+}
+
+Expected<int64_t> TimeZone::parse_iso(std::string_view text) const {
+    auto bad = [&](const char* why) {
+        return Status::invalid("time '" + std::string(text) + "' is not ISO-8601 (" + why +
+                               "); use e.g. 2024-03-31, 2024-03-31T02:30:00Z or 2024-03-31T02:30+02:00");
+    };
+    CivilTime c;
+    std::string_view s = text;
+    if (s.size() < 10 || s[4] != '-' || s[7] != '-') return bad("expected YYYY-MM-DD");
+    if (!parse_int(s.substr(0, 4), c.year) || !parse_int(s.substr(5, 2), c.month) || !parse_int(s.substr(8, 2), c.day))
+        return bad("bad date");
+    s.remove_prefix(10);
+    std::optional<int64_t> offset_ms;
+    if (!s.empty()) {
+        if (s[0] != 'T' && s[0] != 't' && s[0] != ' ') return bad("expected 'T' after the date");
+        s.remove_prefix(1);
+        if (s.size() < 5 || s[2] != ':') return bad("expected hh:mm");
+        if (!parse_int(s.substr(0, 2), c.hour) || !parse_int(s.substr(3, 2), c.minute)) return bad("bad hh:mm");
+        s.remove_prefix(5);
+        if (!s.empty() && s[0] == ':') {
+            if (s.size() < 3 || !parse_int(s.substr(1, 2), c.second)) return bad("bad seconds");
+            s.remove_prefix(3);
+            if (!s.empty() && (s[0] == '.' || s[0] == ',')) {
+                size_t n = 1;
+                while (n < s.size() && s[n] >= '0' && s[n] <= '9') ++n;
+                if (n == 1) return bad("bad fraction");
+                std::string frac(s.substr(1, n - 1));
+                frac.resize(3, '0');
+                if (!parse_int(frac, c.millisecond)) return bad("bad fraction");
+                s.remove_prefix(n);
+            }
+        }
+        if (!s.empty()) {
+            if (s == "Z" || s == "z") {
+                offset_ms = 0;
+            } else if (s[0] == '+' || s[0] == '-') {
+                int sign = s[0] == '-' ? -1 : 1;
+                std::string_view o = s.substr(1);
+                int oh = 0, om = 0;
+                if (o.size() == 5 && o[2] == ':') {
+                    if (!parse_int(o.substr(0, 2), oh) || !parse_int(o.substr(3, 2), om)) return bad("bad offset");
+                } else if (o.size() == 4) {
+                    if (!parse_int(o.substr(0, 2), oh) || !parse_int(o.substr(2, 2), om)) return bad("bad offset");
+                } else if (o.size() == 2) {
+                    if (!parse_int(o, oh)) return bad("bad offset");
+                } else {
+                    return bad("bad offset");
+                }
+                if (oh > 23 || om > 59) return bad("bad offset");
+                offset_ms = sign * (int64_t{oh} * 3600000 + int64_t{om} * 60000);
+            } else {
+                return bad("unexpected text after the time");
+            }
+        }
+    }
+    if (offset_ms) {
+        auto utc = TimeZone().from_local(c);
+        if (!utc) return bad("date or time out of range");
+        return *utc - *offset_ms;
+    }
+    auto r = from_local(c);
+    if (!r) return bad("date or time out of range");
+    return r;
+}
+
+}  // namespace gridlet

@@ -1,0 +1,99 @@
+// The kernel's main loop: signals (signalfd) and the control socket (a
+// ZeroMQ REP socket on an ipc:// endpoint; requests "metrics", "ping").
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstring>
+#include <fstream>
+
+#include "bus/socket.h"
+#include "kernel/kernel.h"
+
+namespace gridlet::kernel {
+
+std::string Kernel::handle_control(std::string_view request) {
+    if (request == "ping") return "pong";
+    if (request == "metrics") return metrics_json().dump();
+    return nlohmann::json{{"error", "unknown request '" + std::string(request) + "' (known: metrics, ping)"}}.dump();
+}
+
+void Kernel::reload() {
+    config::Diagnostics diags;
+    SiteConfig fresh = load_site_config(plan_.site.path, section_schemas(), diags);
+    if (!diags.empty()) {
+        for (const auto& d : diags) spdlog::error("reload: {}", d.to_string());
+        spdlog::error("reload: {} has errors; keeping the running configuration", plan_.site.path);
+        return;
+    }
+    plan_.site.log_level = fresh.log_level;
+    plan_.site.log_pattern = fresh.log_pattern;
+    Status st = setup_logging(plan_.site);
+    if (!st) spdlog::error("reload: {}", st.message());
+    for (auto& hook : reload_hooks_) hook();
+    spdlog::info("reloaded {}: logging{}; plugins keep running (restart gridlet to change plugins or devices)",
+                 plan_.site.path, reload_hooks_.empty() ? "" : " and rules");
+}
+
+int Kernel::run_until_signal() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (sfd < 0) {
+        spdlog::critical("signalfd: {}", std::strerror(errno));
+        stop();
+        return 1;
+    }
+    bus::ZmqSocket control(bus_->context(), ZMQ_REP);
+    const std::string& ep = plan_.site.control_endpoint;
+    Status st = control.bind(ep);
+    if (!st) {
+        spdlog::warn("control socket: {}; `gridlet metrics` will not reach this process", st.message());
+        control.close();
+    } else {
+        spdlog::info("control socket {} (gridlet metrics --control {})", ep, ep);
+    }
+    int code = 0;
+    for (;;) {
+        zmq_pollitem_t items[2] = {{nullptr, sfd, ZMQ_POLLIN, 0}, {control.get(), 0, ZMQ_POLLIN, 0}};
+        int n = zmq_poll(items, control ? 2 : 1, -1);
+        if (n < 0) {
+            if (zmq_errno() == EINTR) continue;
+            spdlog::critical("kernel poll: {}", zmq_strerror(zmq_errno()));
+            code = 1;
+            break;
+        }
+        if (items[0].revents) {
+            signalfd_siginfo si{};
+            if (read(sfd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+                if (si.ssi_signo == SIGHUP) {
+                    spdlog::info("SIGHUP: reloading");
+                    reload();
+                    continue;
+                }
+                spdlog::info("{}: stopping", si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+                break;
+            }
+        }
+        if (control && items[1].revents) {
+            bus::ZmqMessage req;
+            if (zmq_msg_recv(req.get(), control.get(), ZMQ_DONTWAIT) >= 0) {
+                std::string reply = handle_control(req.view());
+                zmq_send(control.get(), reply.data(), reply.size(), 0);
+            }
+        }
+    }
+    control.close();
+    if (ep.rfind("ipc://", 0) == 0) ::unlink(ep.c_str() + 6);
+    close(sfd);
+    if (!stop()) code = 1;
+    return code;
+}
+
+}  // namespace gridlet::kernel

@@ -1,0 +1,99 @@
+#include "kernel/kernel.h"
+
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+
+namespace gridlet::kernel {
+
+void block_signals() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+Kernel::Kernel(SitePlan plan, const Clock& clock) : plan_(std::move(plan)), clock_(clock) {
+    bus::BusOptions bo;
+    bo.queue_depth = plan_.site.bus_queue_depth;
+    bo.send_timeout_ms = plan_.site.bus_send_timeout_ms;
+    bus_ = std::make_unique<bus::Bus>(bo, registry_);
+}
+
+Kernel::~Kernel() {
+    if (running_) stop();
+    // Instances (and their sockets) go before the bus context.
+    for (auto& i : instances_) i->destroy();
+    instances_.clear();
+    bus_.reset();
+}
+
+plugin::PluginInstance* Kernel::instance(const std::string& name) {
+    for (auto& i : instances_)
+        if (i->name() == name) return i.get();
+    return nullptr;
+}
+
+Status Kernel::start() {
+    started_at_ms_ = clock_.monotonic_ms();
+    plugin::HostServices services{*bus_, registry_, clock_, router_};
+    // Every endpoint exists before any thread runs, so that no subscriber
+    // misses a publisher.
+    uint32_t index = 0;
+    for (PlannedPlugin& p : plan_.plugins) {
+        auto inst = plugin::PluginInstance::make(p.name, p.library, p.config, p.devices, services, index++);
+        if (!inst) return inst.status().with_context("plugin '" + p.name + "'");
+        instances_.push_back(std::move(*inst));
+    }
+    running_ = true;
+    for (auto& inst : instances_) {
+        Status st = inst->start();
+        if (!st) {
+            // Already logged and published (plugin_failed) by the instance.
+            spdlog::debug("{}", st.message());
+            inst->wait_stopped(plan_.site.stop_timeout_ms);
+            continue;
+        }
+        spdlog::info("plugin '{}' started ({} {} from {})", inst->name(), inst->library().descriptor().name,
+                     inst->library().descriptor().version, inst->library().path());
+    }
+    return Status::ok();
+}
+
+bool Kernel::stop() {
+    if (!running_) return true;
+    running_ = false;
+    bool clean = true;
+    for (auto it = instances_.rbegin(); it != instances_.rend(); ++it) {
+        plugin::PluginInstance& inst = **it;
+        inst.request_stop();
+        if (!inst.wait_stopped(plan_.site.stop_timeout_ms)) {
+            spdlog::error("plugin '{}' did not stop within {} ms; leaving it behind", inst.name(),
+                          plan_.site.stop_timeout_ms);
+            clean = false;
+            continue;
+        }
+        inst.destroy();
+        spdlog::info("plugin '{}' stopped", inst.name());
+    }
+    return clean;
+}
+
+nlohmann::json Kernel::metrics_json() {
+    nlohmann::json plugins = nlohmann::json::object();
+    for (auto& i : instances_) {
+        nlohmann::json m = i->metrics().to_json();
+        m["state"] = plugin::instance_state_name(i->state());
+        m["plugin"] = i->library().descriptor().name;
+        m["kind"] = plugin::PluginLibrary::kind_name(i->library().descriptor().kind);
+        plugins[i->name()] = std::move(m);
+    }
+    return {{"site", plan_.site.site_name},
+            {"uptime_ms", clock_.monotonic_ms() - started_at_ms_},
+            {"series", registry_.size()},
+            {"plugins", std::move(plugins)}};
+}
+
+}  // namespace gridlet::kernel

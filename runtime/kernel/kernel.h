@@ -1,0 +1,75 @@
+// Kernel: owns the series registry, the bus and the plugin instances of one
+// site, starts them in config order and stops them in reverse order within a
+// bounded time. run_until_signal() serves the control socket and handles
+// SIGINT/SIGTERM (stop) and SIGHUP (reload what can be reloaded).
+//
+// Threads: every method is for the thread that made the Kernel (the main
+// thread), except metrics_json(), which any thread may call. Call
+// block_signals() before the first thread of the process is started, so
+// that signals reach run_until_signal() and no plugin thread.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "bus/bus.h"
+#include "core/clock.h"
+#include "core/series_registry.h"
+#include "kernel/site_plan.h"
+#include "plugin/command_router.h"
+#include "plugin/plugin_instance.h"
+
+namespace gridlet::kernel {
+
+void block_signals();
+
+class Kernel {
+public:
+    explicit Kernel(SitePlan plan, const Clock& clock = SystemClock::instance());
+    ~Kernel();
+    Kernel(const Kernel&) = delete;
+    Kernel& operator=(const Kernel&) = delete;
+
+    // Makes the instances and starts them one by one. A plugin whose create
+    // or start fails is reported and left stopped; the others start. Fails
+    // only when the kernel itself cannot run (bus, store).
+    Status start();
+    // Stops the running instances in reverse start order, each within the
+    // site's stop_timeout_ms. False if one did not stop in time.
+    bool stop();
+    // Serves the control socket until SIGINT/SIGTERM, then stop(). Returns
+    // the process exit code.
+    int run_until_signal();
+
+    SeriesRegistry& registry() noexcept { return registry_; }
+    bus::Bus& bus() noexcept { return *bus_; }
+    const SitePlan& plan() const noexcept { return plan_; }
+    plugin::PluginInstance* instance(const std::string& name);
+    nlohmann::json metrics_json();
+
+    // Called on SIGHUP after the kernel's own reload (rules hook in here).
+    void on_reload(std::function<void()> fn) { reload_hooks_.push_back(std::move(fn)); }
+
+private:
+    void reload();
+    std::string handle_control(std::string_view request);
+
+    SitePlan plan_;
+    const Clock& clock_;
+    SeriesRegistry registry_;
+    std::unique_ptr<bus::Bus> bus_;
+    plugin::CommandRouter router_;
+    std::vector<std::unique_ptr<plugin::PluginInstance>> instances_;  // start order
+    std::vector<std::function<void()>> reload_hooks_;
+    int64_t started_at_ms_ = 0;
+    bool running_ = false;
+};
+
+// Applies the site's [logging] settings to spdlog's default logger.
+Status setup_logging(const SiteConfig& site);
+
+}  // namespace gridlet::kernel

@@ -1,0 +1,64 @@
+#include "kernel/site_plan.h"
+
+#include "plugin/plugin_instance.h"
+
+namespace gridlet::kernel {
+
+SectionSchemas section_schemas() {
+    SectionSchemas s;
+    return s;
+}
+
+SitePlan prepare_site(SiteConfig site, config::Diagnostics& diags) {
+    SitePlan plan;
+    std::vector<std::string> dirs = site.plugin_path;
+    for (const std::string& d : plugin::default_plugin_dirs()) dirs.push_back(d);
+
+    for (const PluginEntry& e : site.plugins) {
+        if (!e.enabled) continue;
+        std::string file = e.file.find('/') != std::string::npos ? site.resolve(e.file) : e.file;
+        auto path = plugin::find_plugin_file(file, dirs);
+        if (!path) {
+            diags.push_back({site.path, e.line, "plugin '" + e.name + "': " + path.status().message()});
+            continue;
+        }
+        auto lib = plugin::PluginLibrary::open(*path, plugin::host_api_table());
+        if (!lib) {
+            diags.push_back({site.path, e.line, lib.status().message()});
+            continue;
+        }
+        PlannedPlugin p;
+        p.name = e.name;
+        p.library = *lib;
+        static const toml::table empty;
+        const std::string where = "plugin '" + e.name + "' ([plugins.config])";
+        p.config = config::validate_table(e.config ? *e.config : empty, (*lib)->config_keys(), site.path, where, diags,
+                                          e.config ? config::line_of(*e.config) : e.line);
+        p.devices = nlohmann::json::array();
+        plan.plugins.push_back(std::move(p));
+    }
+
+    for (const DeviceEntry& d : site.devices) {
+        PlannedPlugin* owner = nullptr;
+        for (PlannedPlugin& p : plan.plugins)
+            if (p.name == d.plugin) owner = &p;
+        // A disabled plugin's devices are skipped with it; a plugin that
+        // failed to load is already reported.
+        if (!owner) continue;
+        std::vector<config::KeySpec> keys = owner->library->device_keys();
+        keys.push_back({"name", config::ValueType::string, std::nullopt, "device name", true, {}, {}, {}});
+        keys.push_back({"plugin", config::ValueType::string, std::nullopt, "plugin instance driving it", true, {}, {}, {}});
+        auto j = config::validate_table(*d.table, keys, site.path, "device '" + d.name + "'", diags, d.line);
+        owner->devices.push_back(std::move(j));
+    }
+    plan.site = std::move(site);
+    return plan;
+}
+
+SitePlan load_site(const std::string& path, config::Diagnostics& diags) {
+    SiteConfig site = load_site_config(path, section_schemas(), diags);
+    if (!diags.empty()) return SitePlan{std::move(site), {}};
+    return prepare_site(std::move(site), diags);
+}
+
+}  // namespace gridlet::kernel

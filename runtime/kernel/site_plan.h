@@ -1,0 +1,41 @@
+// SitePlan: a site config with every plugin loaded and checked, ready to
+// start. prepare_site() loads each enabled plugin file (ABI checks), checks
+// its [plugins.config] against the plugin's schema and each of its devices
+// against the plugin's device schema, all with file:line diagnostics, and
+// runs nothing of the plugins but their entry points. `gridlet check` stops
+// here; `gridlet run` goes on to Kernel. Kernel thread only.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/config_schema.h"
+#include "core/site_config.h"
+#include "plugin/plugin_library.h"
+
+namespace gridlet::kernel {
+
+struct PlannedPlugin {
+    std::string name;
+    std::shared_ptr<plugin::PluginLibrary> library;
+    nlohmann::json config;   // validated, defaults filled
+    nlohmann::json devices;  // array of validated device objects
+};
+
+struct SitePlan {
+    SiteConfig site;
+    std::vector<PlannedPlugin> plugins;  // enabled ones, in file order
+};
+
+SitePlan prepare_site(SiteConfig site, config::Diagnostics& diags);
+
+// Loads and checks the site file at `path` (both steps above).
+SitePlan load_site(const std::string& path, config::Diagnostics& diags);
+
+// The section schemas every site is checked with ([store], [[rules]]).
+SectionSchemas section_schemas();
+
+}  // namespace gridlet::kernel

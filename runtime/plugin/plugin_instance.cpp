@@ -1,0 +1,638 @@
+#include "plugin/plugin_instance.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstring>
+
+#include "core/pattern.h"
+
+namespace gridlet::plugin {
+
+const char* instance_state_name(InstanceState s) noexcept {
+    switch (s) {
+        case InstanceState::created: return "created";
+        case InstanceState::starting: return "starting";
+        case InstanceState::running: return "running";
+        case InstanceState::failed: return "failed";
+        case InstanceState::stopped: return "stopped";
+    }
+    return "?";
+}
+
+namespace {
+constexpr int kMaxPollMs = 1000;        // re-check for new publishers at least this often
+constexpr int kDrainPerPass = 1024;     // messages per socket before timers get a turn
+std::string status_text(gl_status s) {
+    switch (s) {
+        case GL_OK: return "ok";
+        case GL_ERR: return "error";
+        case GL_ERR_INVALID: return "invalid";
+        case GL_ERR_NOT_FOUND: return "not found";
+        case GL_ERR_TIMEOUT: return "timeout";
+        case GL_ERR_FULL: return "full";
+        case GL_ERR_UNSUPPORTED: return "unsupported";
+        case GL_ERR_STOPPED: return "stopped";
+        case GL_ERR_TYPE: return "wrong type";
+    }
+    return "status " + std::to_string(s);
+}
+}  // namespace
+
+PluginInstance::PluginInstance(std::string name, std::shared_ptr<PluginLibrary> library, HostServices services,
+                               uint32_t index)
+    : name_(std::move(name)), library_(std::move(library)), desc_(library_->descriptor()), services_(services),
+      index_(index) {
+    // Same sinks, level and pattern as the kernel's logger; tagged with the instance name.
+    log_ = spdlog::default_logger()->clone(name_);
+    // Registered, so that a reload's level and pattern reach it too.
+    try {
+        spdlog::register_logger(log_);
+        registered_logger_ = true;
+    } catch (const spdlog::spdlog_ex&) {
+        // A logger of that name exists (e.g. an instance named "gridlet"): keep it private.
+    }
+}
+
+Expected<std::unique_ptr<PluginInstance>> PluginInstance::make(std::string name, std::shared_ptr<PluginLibrary> library,
+                                                               nlohmann::json config, nlohmann::json devices,
+                                                               HostServices services, uint32_t index) {
+    std::unique_ptr<PluginInstance> p(new PluginInstance(std::move(name), std::move(library), services, index));
+    p->config_ = std::move(config);
+    p->config_text_ = p->config_.dump();
+    p->devices_text_ = devices.dump();
+    p->wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (p->wake_fd_ < 0) return Status::io_error("plugin '" + p->name_ + "': eventfd: " + std::strerror(errno));
+    bus::Bus& bus = services.bus;
+    auto pub = bus.make_publisher(&p->metrics_);
+    if (!pub) return pub.status();
+    auto fpub = bus.make_publisher(&p->metrics_);
+    if (!fpub) return fpub.status();
+    auto sub = bus.make_subscriber(&p->metrics_);
+    if (!sub) return sub.status();
+    auto inbox = bus.make_inbox(p->inbox_name(), &p->metrics_);
+    if (!inbox) return inbox.status();
+    p->publisher_ = std::move(*pub);
+    p->foreign_publisher_ = std::move(*fpub);
+    p->subscriber_ = std::move(*sub);
+    p->inbox_ = std::move(*inbox);
+    p->outbox_ = bus.make_outbox(&p->metrics_);
+    p->foreign_outbox_ = bus.make_outbox(&p->metrics_);
+    // Own reply topic (replies come to the inbox; this keeps the name reserved).
+    return p;
+}
+
+PluginInstance::~PluginInstance() {
+    if (thread_.joinable()) {
+        request_stop();
+        if (exited_.valid() && exited_.wait_for(std::chrono::seconds(0)) == std::future_status::ready)
+            thread_.join();
+        else
+            thread_.detach();  // stuck plugin: the process is ending anyway
+    }
+    if (wake_fd_ >= 0) close(wake_fd_);
+    if (registered_logger_) spdlog::drop(name_);
+}
+
+// ------------------------------------------------------------ lifecycle
+
+Status PluginInstance::start() {
+    std::promise<Status> started;
+    std::future<Status> result = started.get_future();
+    std::promise<void> exited;
+    exited_ = exited.get_future();
+    state_.store(InstanceState::starting, std::memory_order_release);
+    thread_ = std::thread([this, started = std::move(started), exited = std::move(exited)]() mutable {
+        thread_main(std::move(started));
+        exited.set_value();
+    });
+    return result.get();
+}
+
+void PluginInstance::thread_main(std::promise<Status> started) {
+    thread_id_ = std::this_thread::get_id();
+    gl_status st = desc_.create(&ctx_, &plugin_state_);
+    if (st != GL_OK) {
+        std::string why = take_error();
+        fail("create", st, why);
+        started.set_value(Status::invalid("plugin '" + name_ + "' (" + library_->path() + "): create failed: " + why));
+        return;
+    }
+    created_ = true;
+    if (desc_.start) {
+        st = desc_.start(plugin_state_);
+        if (st != GL_OK) {
+            std::string why = take_error();
+            fail("start", st, why);
+            started.set_value(Status::invalid("plugin '" + name_ + "' (" + library_->path() + "): start failed: " + why));
+            return;
+        }
+    }
+    started_ = true;
+    state_.store(InstanceState::running, std::memory_order_release);
+    started.set_value(Status::ok());
+    event_loop();
+    if (desc_.stop) desc_.stop(plugin_state_);
+    // Commands still waiting for this plugin's answer get one.
+    std::unordered_map<uint64_t, Received> left;
+    {
+        std::lock_guard lock(received_mu_);
+        left.swap(received_);
+    }
+    for (auto& [id, r] : left) {
+        bus::ReplyView rv{id, GL_ERR_STOPPED, r.target, "plugin '" + name_ + "' stopped before answering"};
+        std::string err(rv.error);
+        rv.error = err;
+        (void)send_to_inbox("plugin." + r.sender, bus::encode_reply("reply/" + r.sender + "/", rv));
+    }
+    if (state_.load() != InstanceState::failed) state_.store(InstanceState::stopped, std::memory_order_release);
+}
+
+void PluginInstance::request_stop() {
+    stop_requested_.store(true, std::memory_order_release);
+    wake();
+}
+
+void PluginInstance::wake() {
+    uint64_t one = 1;
+    if (wake_fd_ >= 0) (void)!write(wake_fd_, &one, sizeof one);
+}
+
+bool PluginInstance::wait_stopped(int timeout_ms) {
+    if (!thread_.joinable()) return true;
+    if (exited_.wait_for(std::chrono::milliseconds(timeout_ms)) != std::future_status::ready) return false;
+    thread_.join();
+    return true;
+}
+
+void PluginInstance::destroy() {
+    if (thread_.joinable()) return;  // still running: never free under its feet
+    if (created_ && desc_.destroy) desc_.destroy(plugin_state_);
+    created_ = false;
+    plugin_state_ = nullptr;
+}
+
+std::string PluginInstance::take_error() {
+    std::lock_guard lock(error_mu_);
+    std::string e = error_text_.empty() ? std::string("no error text given") : error_text_;
+    error_text_.clear();
+    return e;
+}
+
+void PluginInstance::fail(const char* callback, gl_status status) { fail(callback, status, take_error()); }
+
+void PluginInstance::fail(const char* callback, gl_status status, const std::string& why) {
+    bus::EndpointMetrics::add(metrics_.callback_errors);
+    log_->error("{} failed ({}): {}; plugin '{}' is stopped, the others go on", callback, status_text(status), why, name_);
+    state_.store(InstanceState::failed, std::memory_order_release);
+    services_.router.release_all(name_);
+    nlohmann::json body = {{"plugin", name_}, {"file", library_->path()}, {"callback", callback},
+                           {"status", status}, {"error", why}};
+    std::string b = body.dump();
+    bus::EventView ev{services_.clock.now_ms(), GL_SEV_ERROR, "kernel", "plugin_failed", b};
+    (void)publish_frame(bus::encode_event("event/kernel/plugin_failed", ev));
+}
+
+// ----------------------------------------------------------- event loop
+
+int PluginInstance::poll_timeout_ms(int64_t now) const {
+    if (!ready_replies_.empty()) return 0;
+    int64_t next = now + kMaxPollMs;
+    for (const auto& [id, t] : timers_) next = std::min(next, t.due_ms);
+    for (const auto& [id, p] : pending_) next = std::min(next, p.deadline_ms);
+    return static_cast<int>(std::clamp<int64_t>(next - now, 0, kMaxPollMs));
+}
+
+void PluginInstance::event_loop() {
+    bus::Delivery d;
+    while (!stop_requested_.load(std::memory_order_acquire) && state_.load() == InstanceState::running) {
+        subscriber_->sync_endpoints();
+        zmq_pollitem_t items[3] = {
+            {subscriber_->socket(), 0, ZMQ_POLLIN, 0},
+            {inbox_->socket(), 0, ZMQ_POLLIN, 0},
+            {nullptr, wake_fd_, ZMQ_POLLIN, 0},
+        };
+        int rc = zmq_poll(items, 3, poll_timeout_ms(services_.clock.monotonic_ms()));
+        if (rc < 0 && zmq_errno() != EINTR) {
+            log_->error("bus poll failed: {}", zmq_strerror(zmq_errno()));
+            break;
+        }
+        if (items[2].revents) {
+            uint64_t v;
+            (void)!read(wake_fd_, &v, sizeof v);
+        }
+        if (stop_requested_.load(std::memory_order_acquire)) break;
+        bool drained = false;
+        for (int i = 0; i < kDrainPerPass && state_.load() == InstanceState::running && inbox_->receive(d); ++i) {
+            dispatch(d);
+            drained = true;
+        }
+        for (int i = 0; i < kDrainPerPass && state_.load() == InstanceState::running && subscriber_->receive(d); ++i) {
+            dispatch(d);
+            drained = true;
+        }
+        if (drained && drain_hook_) drain_hook_();
+        if (state_.load() != InstanceState::running) break;
+        run_ready_replies();
+        int64_t now = services_.clock.monotonic_ms();
+        run_timers(now);
+        expire_commands(now);
+    }
+}
+
+void PluginInstance::dispatch(bus::Delivery& d) {
+    switch (d.type) {
+        case bus::MessageType::samples: {
+            if (!desc_.on_message) return;
+            gl_message m{};
+            m.struct_size = sizeof m;
+            m.type = GL_MSG_SAMPLES;
+            m.topic = d.topic.data();  // NUL-terminated in the frame
+            m.samples = d.samples.data();
+            m.sample_count = d.samples.size();
+            gl_status st = desc_.on_message(plugin_state_, &m);
+            if (st != GL_OK) fail("on_message", st);
+            return;
+        }
+        case bus::MessageType::event: {
+            if (!desc_.on_message) return;
+            std::string source(d.event.source), type(d.event.type);
+            gl_event e{};
+            e.struct_size = sizeof e;
+            e.ts_ms = d.event.ts_ms;
+            e.source = source.c_str();
+            e.type = type.c_str();
+            e.severity = d.event.severity;
+            e.body_json = d.event.body_json.data();
+            e.body_len = d.event.body_json.size();
+            gl_message m{};
+            m.struct_size = sizeof m;
+            m.type = GL_MSG_EVENT;
+            m.topic = d.topic.data();
+            m.event = &e;
+            gl_status st = desc_.on_message(plugin_state_, &m);
+            if (st != GL_OK) fail("on_message", st);
+            return;
+        }
+        case bus::MessageType::command: dispatch_command(d.command); return;
+        case bus::MessageType::reply: dispatch_reply(d.reply); return;
+    }
+}
+
+void PluginInstance::dispatch_command(const bus::CommandView& c) {
+    std::string target(c.target), sender(c.sender), text(c.text);
+    {
+        std::lock_guard lock(received_mu_);
+        received_[c.request_id] = {sender, target};
+    }
+    bus::EndpointMetrics::add(metrics_.commands_handled);
+    if (!desc_.on_command) {
+        (void)api_reply_command(c.request_id, GL_ERR_UNSUPPORTED, "plugin does not handle commands");
+        return;
+    }
+    gl_command cmd{};
+    cmd.struct_size = sizeof cmd;
+    cmd.request_id = c.request_id;
+    cmd.target = target.c_str();
+    cmd.value = c.value;
+    cmd.text = c.has_text ? text.c_str() : nullptr;
+    cmd.timeout_ms = c.timeout_ms;
+    cmd.sender = sender.c_str();
+    gl_status st = desc_.on_command(plugin_state_, &cmd);
+    if (st != GL_OK) {
+        std::string why;
+        {
+            std::lock_guard lock(error_mu_);
+            why = error_text_;
+        }
+        (void)api_reply_command(c.request_id, st, ("handler failed: " + why).c_str());
+        fail("on_command", st);
+    }
+}
+
+void PluginInstance::dispatch_reply(const bus::ReplyView& r) {
+    auto it = pending_.find(r.request_id);
+    if (it == pending_.end()) {
+        bus::EndpointMetrics::add(metrics_.late_replies);
+        return;
+    }
+    Pending p = std::move(it->second);
+    pending_.erase(it);
+    std::string error(r.error);
+    gl_command_reply rep{};
+    rep.struct_size = sizeof rep;
+    rep.request_id = r.request_id;
+    rep.status = r.status;
+    rep.error = error.c_str();
+    rep.target = p.target.c_str();
+    p.fn(p.user, &rep);
+}
+
+void PluginInstance::run_ready_replies() {
+    std::vector<ReadyReply> ready;
+    ready.swap(ready_replies_);
+    for (ReadyReply& r : ready) {
+        gl_command_reply rep{};
+        rep.struct_size = sizeof rep;
+        rep.request_id = r.request_id;
+        rep.status = r.status;
+        rep.error = r.error.c_str();
+        rep.target = r.target.c_str();
+        r.fn(r.user, &rep);
+    }
+}
+
+void PluginInstance::run_timers(int64_t now) {
+    std::vector<uint64_t> due;
+    for (const auto& [id, t] : timers_)
+        if (t.due_ms <= now) due.push_back(id);
+    for (uint64_t id : due) {
+        auto it = timers_.find(id);
+        if (it == timers_.end()) continue;  // cancelled by an earlier timer
+        Timer& t = it->second;
+        if (t.repeat) {
+            // Next fire on the original grid; skip periods already missed.
+            int64_t missed = (now - t.due_ms) / static_cast<int64_t>(t.interval_ms);
+            t.due_ms += static_cast<int64_t>(t.interval_ms) * (missed + 1);
+        } else {
+            timers_.erase(it);
+        }
+        if (desc_.on_timer) {
+            gl_status st = desc_.on_timer(plugin_state_, id);
+            if (st != GL_OK) {
+                fail("on_timer", st);
+                return;
+            }
+        }
+        if (state_.load() != InstanceState::running) return;
+    }
+}
+
+void PluginInstance::expire_commands(int64_t now) {
+    std::vector<uint64_t> expired;
+    for (const auto& [id, p] : pending_)
+        if (p.deadline_ms <= now) expired.push_back(id);
+    for (uint64_t id : expired) {
+        auto it = pending_.find(id);
+        Pending p = std::move(it->second);
+        pending_.erase(it);
+        bus::EndpointMetrics::add(metrics_.command_timeouts);
+        gl_command_reply rep{};
+        rep.struct_size = sizeof rep;
+        rep.request_id = id;
+        rep.status = GL_ERR_TIMEOUT;
+        std::string err = "no reply from the handler of '" + p.target + "' within the timeout";
+        rep.error = err.c_str();
+        rep.target = p.target.c_str();
+        p.fn(p.user, &rep);
+    }
+}
+
+// --------------------------------------------------------- bus helpers
+
+Status PluginInstance::send_to_inbox(const std::string& inbox, std::string_view frame) {
+    if (on_plugin_thread()) return outbox_->send(inbox, frame);
+    std::lock_guard lock(foreign_mu_);
+    return foreign_outbox_->send(inbox, frame);
+}
+
+Status PluginInstance::publish_frame(std::string_view frame) {
+    if (on_plugin_thread()) return publisher_->publish_frame(frame);
+    std::lock_guard lock(foreign_mu_);
+    return foreign_publisher_->publish_frame(frame);
+}
+
+// -------------------------------------------------------- host services
+
+void PluginInstance::api_log(gl_log_level level, std::string_view msg) {
+    static constexpr spdlog::level::level_enum map[] = {spdlog::level::trace, spdlog::level::debug,
+                                                        spdlog::level::info,  spdlog::level::warn,
+                                                        spdlog::level::err,   spdlog::level::critical};
+    int l = std::clamp<int>(level, GL_LOG_TRACE, GL_LOG_CRITICAL);
+    log_->log(map[l], "{}", msg);
+}
+
+void PluginInstance::api_set_error(const char* msg) {
+    std::lock_guard lock(error_mu_);
+    error_text_ = msg ? msg : "";
+}
+
+gl_status PluginInstance::api_config_value(const char* key, const nlohmann::json** out) const {
+    if (!key) return GL_ERR_INVALID;
+    auto it = config_.find(key);
+    if (it == config_.end()) return GL_ERR_NOT_FOUND;
+    *out = &*it;
+    return GL_OK;
+}
+
+gl_status PluginInstance::api_register_series(const gl_series_info* info, uint32_t* out_id) {
+    if (!info || !out_id || info->struct_size < offsetof(gl_series_info, states) || !info->name) {
+        api_set_error("register_series: bad gl_series_info");
+        return GL_ERR_INVALID;
+    }
+    SeriesMeta m;
+    m.name = info->name;
+    m.unit = info->unit ? info->unit : "";
+    switch (info->kind) {
+        case GL_SERIES_GAUGE: m.kind = SeriesKind::gauge; break;
+        case GL_SERIES_COUNTER: m.kind = SeriesKind::counter; break;
+        case GL_SERIES_STATE: m.kind = SeriesKind::state; break;
+        default:
+            api_set_error(("register_series '" + m.name + "': unknown kind " + std::to_string(info->kind)).c_str());
+            return GL_ERR_INVALID;
+    }
+    m.description = info->description ? info->description : "";
+    if (info->tags) {
+        auto t = parse_tags(info->tags);
+        if (!t) {
+            api_set_error(("register_series '" + m.name + "': " + t.status().message()).c_str());
+            return GL_ERR_INVALID;
+        }
+        m.tags = std::move(*t);
+    }
+    if (GL_HAS_FIELD(info, gl_series_info, states) && info->states) {
+        auto s = parse_states(info->states);
+        if (!s) {
+            api_set_error(("register_series '" + m.name + "': " + s.status().message()).c_str());
+            return GL_ERR_INVALID;
+        }
+        m.states = std::move(*s);
+    }
+    if (!m.tags.count("device")) m.tags["device"] = std::string(m.device());
+    auto id = services_.registry.intern(m);
+    if (!id) {
+        api_set_error(id.status().message().c_str());
+        return GL_ERR_INVALID;
+    }
+    *out_id = *id;
+    return GL_OK;
+}
+
+gl_status PluginInstance::api_series_id(const char* name, uint32_t* out) {
+    if (!name || !out) return GL_ERR_INVALID;
+    auto id = services_.registry.find(name);
+    if (!id) return GL_ERR_NOT_FOUND;
+    *out = *id;
+    return GL_OK;
+}
+
+gl_status PluginInstance::api_series_name(uint32_t id, char* buf, size_t cap) {
+    std::string n = services_.registry.name(id);
+    if (n.empty()) return GL_ERR_NOT_FOUND;
+    if (!buf || cap < n.size() + 1) return GL_ERR_INVALID;
+    std::memcpy(buf, n.c_str(), n.size() + 1);
+    return GL_OK;
+}
+
+gl_status PluginInstance::api_publish(const gl_sample* samples, size_t n) {
+    if (n && !samples) return GL_ERR_INVALID;
+    Status st;
+    if (on_plugin_thread()) {
+        st = publisher_->publish_samples(samples, n);
+    } else {
+        std::lock_guard lock(foreign_mu_);
+        st = foreign_publisher_->publish_samples(samples, n);
+    }
+    if (st) return GL_OK;
+    api_set_error(st.message().c_str());
+    if (st.code() == StatusCode::unavailable) {
+        log_->warn("{}", st.message());
+        return GL_ERR_FULL;
+    }
+    return GL_ERR_INVALID;
+}
+
+gl_status PluginInstance::api_subscribe(const char* pattern) {
+    if (!pattern) return GL_ERR_INVALID;
+    if (!on_plugin_thread()) {
+        api_set_error("subscribe must be called on the plugin's thread (in create, start or a callback)");
+        return GL_ERR_INVALID;
+    }
+    std::string p = pattern;
+    if (p.rfind("cmd/", 0) == 0) {
+        std::string device = p.substr(4);
+        if (!device.empty() && device.back() == '/') device.pop_back();
+        if (!valid_series_name(device, 1)) {
+            api_set_error(("subscribe '" + p + "': command subscriptions name one device: cmd/<device>/").c_str());
+            return GL_ERR_INVALID;
+        }
+        Status st = services_.router.claim(device, name_);
+        if (!st) {
+            api_set_error(st.message().c_str());
+            return GL_ERR_INVALID;
+        }
+        return GL_OK;
+    }
+    Status st = subscriber_->subscribe(p);
+    if (!st) {
+        api_set_error(st.message().c_str());
+        return GL_ERR;
+    }
+    return GL_OK;
+}
+
+gl_status PluginInstance::api_add_timer(uint64_t interval_ms, int repeat, uint64_t* out_id) {
+    if (!on_plugin_thread()) {
+        api_set_error("add_timer must be called on the plugin's thread");
+        return GL_ERR_INVALID;
+    }
+    if (interval_ms == 0 || interval_ms > static_cast<uint64_t>(INT64_MAX / 4)) {
+        api_set_error("add_timer: interval must be at least 1 ms");
+        return GL_ERR_INVALID;
+    }
+    uint64_t id = next_timer_id_++;
+    timers_[id] = {interval_ms, services_.clock.monotonic_ms() + static_cast<int64_t>(interval_ms), repeat != 0};
+    if (out_id) *out_id = id;
+    return GL_OK;
+}
+
+gl_status PluginInstance::api_cancel_timer(uint64_t id) {
+    if (!on_plugin_thread()) return GL_ERR_INVALID;
+    return timers_.erase(id) ? GL_OK : GL_ERR_NOT_FOUND;
+}
+
+gl_status PluginInstance::api_send_command(const char* target, double value, const char* text, uint32_t timeout_ms,
+                                           gl_reply_fn reply, void* user, uint64_t* out_id) {
+    if (!on_plugin_thread()) {
+        api_set_error("send_command must be called on the plugin's thread");
+        return GL_ERR_INVALID;
+    }
+    if (!target || !reply || !valid_series_name(target, 2)) {
+        api_set_error(("send_command: target '" + std::string(target ? target : "") + "' is not device/point").c_str());
+        return GL_ERR_INVALID;
+    }
+    std::string t = target;
+    std::string device = t.substr(0, t.find('/'));
+    uint64_t id = (static_cast<uint64_t>(index_ + 1) << 40) | ++next_request_;
+    if (out_id) *out_id = id;
+    bus::EndpointMetrics::add(metrics_.commands_sent);
+    auto owner = services_.router.owner(device);
+    if (!owner) {
+        ready_replies_.push_back({id, GL_ERR_NOT_FOUND,
+                                  "no plugin handles commands for device '" + device + "' (none subscribed to cmd/" + device + "/)",
+                                  reply, user, t});
+        return GL_OK;
+    }
+    bus::CommandView c;
+    c.request_id = id;
+    c.value = value;
+    c.timeout_ms = timeout_ms;
+    c.target = t;
+    c.sender = name_;
+    c.has_text = text != nullptr;
+    if (text) c.text = text;
+    Status st = outbox_->send("plugin." + *owner, bus::encode_command("cmd/" + t, c));
+    if (!st) {
+        ready_replies_.push_back({id, GL_ERR_FULL, st.message(), reply, user, t});
+        return GL_OK;
+    }
+    pending_[id] = {services_.clock.monotonic_ms() + static_cast<int64_t>(timeout_ms), reply, user, t};
+    return GL_OK;
+}
+
+gl_status PluginInstance::api_reply_command(uint64_t request_id, gl_status status, const char* error) {
+    Received r;
+    {
+        std::lock_guard lock(received_mu_);
+        auto it = received_.find(request_id);
+        if (it == received_.end()) return GL_ERR_NOT_FOUND;
+        r = std::move(it->second);
+        received_.erase(it);
+    }
+    std::string err = status == GL_OK ? "" : (error && *error ? error : status_text(status));
+    bus::ReplyView rv{request_id, status, r.target, err};
+    Status st = send_to_inbox("plugin." + r.sender, bus::encode_reply("reply/" + r.sender + "/", rv));
+    if (!st) {
+        api_set_error(st.message().c_str());
+        return GL_ERR_FULL;
+    }
+    return GL_OK;
+}
+
+gl_status PluginInstance::api_emit_event(const char* source, const char* type, int32_t severity, const char* body,
+                                         size_t len) {
+    std::string src = source ? source : name_;
+    if (!type || !valid_series_name(type, 1) || !valid_series_name(src, 1)) {
+        api_set_error("emit_event: source and type must be names of letters, digits, '_', '-', '.'");
+        return GL_ERR_INVALID;
+    }
+    std::string_view b = body ? std::string_view(body, len) : std::string_view("{}");
+    if (!nlohmann::json::accept(b)) {
+        api_set_error(("emit_event '" + std::string(type) + "': body is not JSON").c_str());
+        return GL_ERR_INVALID;
+    }
+    bus::EventView ev{services_.clock.now_ms(), severity, src, type, b};
+    Status st = publish_frame(bus::encode_event("event/" + src + "/" + type, ev));
+    bus::EndpointMetrics::add(metrics_.events_out);
+    if (!st) {
+        api_set_error(st.message().c_str());
+        return GL_ERR_FULL;
+    }
+    return GL_OK;
+}
+
+}  // namespace gridlet::plugin

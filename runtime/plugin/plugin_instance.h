@@ -1,0 +1,205 @@
+// PluginInstance: one configured instance of a plugin, with its own thread.
+//
+// The kernel constructs it (binding its bus endpoints), then start() spawns
+// the thread, which calls create() and start() and then runs the event loop:
+// bus messages (on_message), commands and replies from its inbox
+// (on_command, reply callbacks), timers (on_timer), command timeouts. A
+// callback that returns an error stops this instance only: it is logged with
+// the plugin's error text, an event "event/kernel/plugin_failed" is
+// published, its command claims are released, and the kernel goes on.
+//
+// Threads: start(), request_stop(), wait_stopped(), destroy() are called by
+// the kernel thread. The api_* methods back the gl_host_api table: each says
+// which thread may call it (see plugin.h). metrics() from any thread.
+#pragma once
+
+#include <gridlet/plugin.h>
+
+#include <atomic>
+#include <functional>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/logger.h>
+
+#include "bus/bus.h"
+#include "core/clock.h"
+#include "core/series_registry.h"
+#include "plugin/command_router.h"
+#include "plugin/plugin_library.h"
+
+namespace gridlet::plugin {
+class PluginInstance;
+}
+
+// The opaque handle plugins receive.
+struct gl_host_ctx {
+    gridlet::plugin::PluginInstance* instance;
+};
+
+namespace gridlet::plugin {
+
+// What every instance shares; owned by the kernel, outlives the instances.
+struct HostServices {
+    bus::Bus& bus;
+    SeriesRegistry& registry;
+    const Clock& clock;
+    CommandRouter& router;
+};
+
+// The host table handed to every plugin (static).
+const gl_host_api* host_api_table();
+
+enum class InstanceState { created, starting, running, failed, stopped };
+const char* instance_state_name(InstanceState s) noexcept;
+
+class PluginInstance {
+public:
+    // `config` and `devices` are the validated JSON given to the plugin.
+    static Expected<std::unique_ptr<PluginInstance>> make(std::string name, std::shared_ptr<PluginLibrary> library,
+                                                          nlohmann::json config, nlohmann::json devices,
+                                                          HostServices services, uint32_t index);
+    ~PluginInstance();
+    PluginInstance(const PluginInstance&) = delete;
+    PluginInstance& operator=(const PluginInstance&) = delete;
+
+    // Spawns the thread and waits until create() and start() returned.
+    Status start();
+    // Asks the thread to call stop() and end; returns at once.
+    void request_stop();
+    // Waits at most timeout_ms for the thread to end; false if it did not.
+    bool wait_stopped(int timeout_ms);
+    // Calls destroy() (once the thread has ended) and releases the library.
+    void destroy();
+    // Wakes the event loop (e.g. to connect to publishers made later).
+    void wake();
+
+    const std::string& name() const noexcept { return name_; }
+    const PluginLibrary& library() const noexcept { return *library_; }
+    InstanceState state() const noexcept { return state_.load(std::memory_order_acquire); }
+    bus::EndpointMetrics& metrics() noexcept { return metrics_; }
+    std::string inbox_name() const { return "plugin." + name_; }
+
+    // An extra hook for built-in components: called on the plugin thread
+    // after each pass that drained the bus (e.g. to flush a write batch).
+    void set_drain_hook(std::function<void()> hook) { drain_hook_ = std::move(hook); }
+
+    // ---- host services (see plugin.h for threads) ----
+    void api_log(gl_log_level level, std::string_view msg);
+    void api_set_error(const char* msg);
+    std::string_view api_config_json() const noexcept { return config_text_; }
+    std::string_view api_devices_json() const noexcept { return devices_text_; }
+    gl_status api_config_value(const char* key, const nlohmann::json** out) const;
+    gl_status api_register_series(const gl_series_info* info, uint32_t* out_id);
+    gl_status api_series_id(const char* name, uint32_t* out);
+    gl_status api_series_name(uint32_t id, char* buf, size_t cap);
+    gl_status api_publish(const gl_sample* samples, size_t n);
+    gl_status api_subscribe(const char* pattern);
+    gl_status api_add_timer(uint64_t interval_ms, int repeat, uint64_t* out_id);
+    gl_status api_cancel_timer(uint64_t id);
+    gl_status api_send_command(const char* target, double value, const char* text, uint32_t timeout_ms,
+                               gl_reply_fn reply, void* user, uint64_t* out_id);
+    gl_status api_reply_command(uint64_t request_id, gl_status status, const char* error);
+    gl_status api_emit_event(const char* source, const char* type, int32_t severity, const char* body, size_t len);
+    int64_t api_now_ms() const { return services_.clock.now_ms(); }
+    int64_t api_monotonic_ms() const { return services_.clock.monotonic_ms(); }
+    const char* api_instance_name() const noexcept { return name_.c_str(); }
+    bool api_stopping() const noexcept { return stop_requested_.load(std::memory_order_acquire); }
+
+private:
+    PluginInstance(std::string name, std::shared_ptr<PluginLibrary> library, HostServices services, uint32_t index);
+
+    struct Timer {
+        uint64_t interval_ms;
+        int64_t due_ms;  // monotonic
+        bool repeat;
+    };
+    struct Pending {  // a command this instance sent
+        int64_t deadline_ms;
+        gl_reply_fn fn;
+        void* user;
+        std::string target;
+    };
+    struct Received {  // a command this instance must answer
+        std::string sender;
+        std::string target;
+    };
+    struct ReadyReply {
+        uint64_t request_id;
+        gl_status status;
+        std::string error;
+        gl_reply_fn fn;
+        void* user;
+        std::string target;
+    };
+
+    void thread_main(std::promise<Status> started);
+    void event_loop();
+    int poll_timeout_ms(int64_t now) const;
+    void dispatch(bus::Delivery& d);
+    void dispatch_command(const bus::CommandView& c);
+    void dispatch_reply(const bus::ReplyView& r);
+    void run_timers(int64_t now);
+    void expire_commands(int64_t now);
+    void run_ready_replies();
+    // Reports a failed callback and marks the instance failed.
+    void fail(const char* callback, gl_status status);
+    void fail(const char* callback, gl_status status, const std::string& why);
+    bool on_plugin_thread() const noexcept { return std::this_thread::get_id() == thread_id_; }
+    Status send_to_inbox(const std::string& inbox, std::string_view frame);
+    Status publish_frame(std::string_view frame);
+    std::string take_error();
+
+    std::string name_;
+    std::shared_ptr<PluginLibrary> library_;
+    const gl_plugin_descriptor& desc_;
+    HostServices services_;
+    uint32_t index_;
+    gl_host_ctx ctx_{this};
+    void* plugin_state_ = nullptr;
+    std::shared_ptr<spdlog::logger> log_;
+    bool registered_logger_ = false;
+
+    nlohmann::json config_;
+    std::string config_text_;
+    std::string devices_text_;
+
+    std::atomic<InstanceState> state_{InstanceState::created};
+    std::atomic<bool> stop_requested_{false};
+    bool created_ = false;
+    bool started_ = false;
+    int wake_fd_ = -1;
+    std::thread thread_;
+    std::thread::id thread_id_;
+    std::future<void> exited_;
+
+    bus::EndpointMetrics metrics_;
+    std::unique_ptr<bus::Publisher> publisher_;   // plugin thread
+    std::unique_ptr<bus::Subscriber> subscriber_; // plugin thread
+    std::unique_ptr<bus::Inbox> inbox_;           // plugin thread
+    std::unique_ptr<bus::Outbox> outbox_;         // plugin thread
+    std::mutex foreign_mu_;                       // guards the two below
+    std::unique_ptr<bus::Publisher> foreign_publisher_;
+    std::unique_ptr<bus::Outbox> foreign_outbox_;
+
+    std::map<uint64_t, Timer> timers_;
+    uint64_t next_timer_id_ = 1;
+    std::unordered_map<uint64_t, Pending> pending_;
+    uint64_t next_request_ = 0;
+    std::vector<ReadyReply> ready_replies_;
+    std::mutex received_mu_;
+    std::unordered_map<uint64_t, Received> received_;
+
+    std::mutex error_mu_;
+    std::string error_text_;
+    std::function<void()> drain_hook_;
+};
+
+}  // namespace gridlet::plugin
