@@ -1,0 +1,167 @@
+// The "modbus" driver plugin: devices from [[devices]] (see README.md),
+// profiles from config/profiles, polling through Poller, commands on
+// cmd/<device>/<point> written with read-back.
+#include "device_config.h"
+#include "poller.h"
+#include "profile.h"
+
+#include <gridlet/plugin.hpp>
+#include <nlohmann/json.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <memory>
+
+#ifndef GRIDLET_MODBUS_PROFILE_DIRS
+#define GRIDLET_MODBUS_PROFILE_DIRS ""
+#endif
+
+namespace gridlet::modbus {
+namespace {
+
+class HostSink : public Sink {
+public:
+    explicit HostSink(const Host& h) : h_(h) {}
+    uint32_t register_series(const SeriesDef& d) override {
+        SeriesSpec s(d.name, d.unit, d.kind);
+        s.description = d.description;
+        s.tags = d.tags;
+        s.states = d.states;
+        return h_.register_series(s);
+    }
+    void publish(const gl_sample* s, size_t n) override {
+        if (h_.publish(s, n) != GL_OK) dropped_ += n;  // the host counts and logs the drop
+    }
+    void event(const std::string& device, const std::string& type, gl_severity sev, const std::string& body) override {
+        h_.emit_event(type, sev, body, device.c_str());
+    }
+    void log(gl_log_level level, const std::string& msg) override { h_.log(level, msg); }
+    int64_t now_ms() override { return h_.now_ms(); }
+
+private:
+    Host h_;
+    std::atomic<uint64_t> dropped_{0};
+};
+
+std::vector<std::string> split_dirs(const std::string& s) {
+    std::vector<std::string> out;
+    size_t at = 0;
+    while (at <= s.size()) {
+        size_t c = s.find(':', at);
+        std::string part = s.substr(at, c == std::string::npos ? std::string::npos : c - at);
+        if (!part.empty()) out.push_back(part);
+        if (c == std::string::npos) break;
+        at = c + 1;
+    }
+    return out;
+}
+
+class ModbusPlugin : public Plugin {
+public:
+    static constexpr PluginInfo info{"modbus", "0.1.0", GL_KIND_DRIVER,
+                                     "Modbus TCP/RTU driver: profile-driven polling, writes with read-back"};
+    static constexpr gl_config_key config_schema[] = {
+        {"profiles_dir", GL_CFG_STRING, "\"\"",
+         "Directory (or ':'-separated list) searched first for <profile>.toml; then $GRIDLET_PROFILE_DIR, "
+         "./config/profiles and the installed profiles",
+         0},
+        {"comm_stats", GL_CFG_BOOL, "true", "Publish <device>/comm/* counters (requests, timeouts, ...) every poll", 0},
+    };
+    static constexpr gl_config_key device_schema[] = {
+        {"profile", GL_CFG_STRING, nullptr, "Profile name (config/profiles/<name>.toml) or path to a .toml file", 1},
+        {"address", GL_CFG_STRING, nullptr, "\"host:port\" (Modbus TCP) or \"rtu:/dev/ttyUSB0\" (Modbus RTU)", 1},
+        {"unit_id", GL_CFG_INT, "1", "Modbus unit id (slave address) 0..247", 0},
+        {"poll_ms", GL_CFG_INT, "1000", "Poll period in ms (fixed grid, no drift)", 0},
+        {"timeout_ms", GL_CFG_INT, "1000", "Response timeout per request in ms", 0},
+        {"retries", GL_CFG_INT, "1", "Extra attempts after a timeout, malformed reply or transient exception", 0},
+        {"offline_after", GL_CFG_INT, "3", "Failed polls in a row before the device is reported offline", 0},
+        {"gap_ms", GL_CFG_INT, "0", "Silence between requests on the device's connection (shared bus/gateway)", 0},
+        {"reconnect_min_ms", GL_CFG_INT, "500", "First reconnect delay; doubles after each failure", 0},
+        {"reconnect_max_ms", GL_CFG_INT, "30000", "Cap of the reconnect delay", 0},
+        {"baud", GL_CFG_INT, "19200", "RTU: baud rate", 0},
+        {"parity", GL_CFG_STRING, "\"N\"", "RTU: parity N, E or O", 0},
+        {"data_bits", GL_CFG_INT, "8", "RTU: data bits 5..8", 0},
+        {"stop_bits", GL_CFG_INT, "1", "RTU: stop bits 1 or 2", 0},
+    };
+
+    explicit ModbusPlugin(Host h) : Plugin(h), sink_(h) {
+        auto cfg = nlohmann::json::parse(h.config_json(), nullptr, false);
+        std::vector<std::string> dirs;
+        if (cfg.is_object() && cfg.contains("profiles_dir") && cfg["profiles_dir"].is_string())
+            dirs = split_dirs(cfg["profiles_dir"].get<std::string>());
+        if (const char* env = std::getenv("GRIDLET_PROFILE_DIR")) {
+            auto more = split_dirs(env);
+            dirs.insert(dirs.end(), more.begin(), more.end());
+        }
+        dirs.push_back("config/profiles");
+        for (auto& d : split_dirs(GRIDLET_MODBUS_PROFILE_DIRS)) dirs.push_back(d);
+        bool comm_stats = !(cfg.is_object() && cfg.contains("comm_stats") && cfg["comm_stats"].is_boolean() &&
+                            !cfg["comm_stats"].get<bool>());
+
+        auto devs = nlohmann::json::parse(h.devices_json(), nullptr, false);
+        if (devs.is_discarded() || !devs.is_array()) throw Error(GL_ERR_INVALID, "modbus: devices are not a JSON array");
+        std::map<std::string, std::shared_ptr<const Profile>> profiles;
+        std::vector<Poller::Device> list;
+        try {
+            for (const auto& j : devs) {
+                DeviceConfig dc = parse_device(j);
+                auto& prof = profiles[dc.profile];
+                if (!prof) prof = std::make_shared<const Profile>(load_profile(resolve(dc.profile, dirs)));
+                list.push_back({dc, prof});
+                devices_.push_back(dc.name);
+            }
+            poller_ = std::make_unique<Poller>(std::move(list), sink_, comm_stats);
+        } catch (const ProfileError& e) {
+            throw Error(GL_ERR_INVALID, e.what());
+        } catch (const ConfigError& e) {
+            throw Error(GL_ERR_INVALID, std::string("modbus: ") + e.what());
+        }
+        if (devices_.empty()) h.warn("modbus: no [[devices]] use this plugin instance");
+    }
+
+    void start() override {
+        for (const auto& d : devices_) host().subscribe(("cmd/" + d + "/").c_str());
+        poller_->start();
+        host().info("modbus: polling " + std::to_string(devices_.size()) + " device(s) on " +
+                    std::to_string(poller_->worker_count()) + " connection(s)");
+    }
+
+    void stop() override { poller_->stop(); }
+
+    void on_command(const gl_command& cmd) override {
+        std::string target = cmd.target ? cmd.target : "";
+        auto slash = target.find('/');
+        Host h = host();
+        uint64_t id = cmd.request_id;
+        if (slash == std::string::npos) {
+            h.reply_command(id, GL_ERR_INVALID, "modbus: target '" + target + "' is not device/point");
+            return;
+        }
+        poller_->command(target.substr(0, slash), target.substr(slash + 1), cmd.value, cmd.text ? cmd.text : "",
+                         [h, id](gl_status st, const std::string& err) { h.reply_command(id, st, err); });
+    }
+
+private:
+    static std::string resolve(const std::string& profile, const std::vector<std::string>& dirs) {
+        namespace fs = std::filesystem;
+        if (profile.find('/') != std::string::npos || profile.ends_with(".toml")) return profile;
+        for (const auto& d : dirs) {
+            fs::path p = fs::path(d) / (profile + ".toml");
+            std::error_code ec;
+            if (fs::is_regular_file(p, ec)) return p.string();
+        }
+        std::string tried;
+        for (const auto& d : dirs) tried += (tried.empty() ? "" : ", ") + d;
+        throw ConfigError("profile '" + profile + "' not found (looked in: " + tried + ")");
+    }
+
+    HostSink sink_;
+    std::vector<std::string> devices_;
+    std::unique_ptr<Poller> poller_;
+};
+
+}  // namespace
+}  // namespace gridlet::modbus
+
+GRIDLET_PLUGIN(gridlet::modbus::ModbusPlugin)

@@ -1,0 +1,151 @@
+// The "sim" plugin: runs device simulators inside gridlet so that a demo is
+// one process. Config:
+//
+//   [[plugins]]
+//   name = "sim"
+//   path = "sim"
+//   [plugins.config]
+//   bcpm = [ { name = "bcpm_a", port = 5020 }, { name = "bcpm_b", port = 5021, panels = 1 } ]
+//
+// Faults are controllable at run time with commands to the simulator's
+// name: cmd/<name>/fault/latency_ms, .../exception_burst, .../malformed_burst,
+// .../silent (0/1), .../drop_connections, .../max_connections.
+#include "bcpm_server.h"
+
+#include <gridlet/plugin.hpp>
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <memory>
+#include <string>
+
+namespace gridlet::sim {
+namespace {
+
+template <class T>
+T get_or(const nlohmann::json& j, const char* key, T def, const std::string& where) {
+    if (!j.contains(key)) return def;
+    try {
+        return j.at(key).get<T>();
+    } catch (const std::exception&) {
+        throw Error(GL_ERR_INVALID, where + ": key '" + key + "' has the wrong type");
+    }
+}
+
+BcpmServerOptions parse_bcpm(const nlohmann::json& j, const std::string& where, std::string* name) {
+    static const char* known[] = {"name", "port", "bind", "panels", "base_unit", "model", "channels", "seed",
+                                  "serial", "voltage", "refresh_ms", "time_scale", "state_file", "max_connections",
+                                  "strict", "answer_unknown_unit"};
+    if (!j.is_object()) throw Error(GL_ERR_INVALID, where + ": expected a table");
+    for (auto& [k, v] : j.items()) {
+        bool ok = false;
+        for (const char* n : known) ok = ok || k == n;
+        if (!ok) throw Error(GL_ERR_INVALID, where + ": unknown key '" + k + "'");
+    }
+    BcpmServerOptions o;
+    if (!j.contains("port")) throw Error(GL_ERR_INVALID, where + ": 'port' is required");
+    int64_t port = get_or<int64_t>(j, "port", 0, where);
+    if (port < 0 || port > 65535) throw Error(GL_ERR_INVALID, where + ": port must be 0..65535");
+    o.port = static_cast<uint16_t>(port);
+    o.bind = get_or<std::string>(j, "bind", "127.0.0.1", where);
+    o.panels = static_cast<int>(get_or<int64_t>(j, "panels", 2, where));
+    if (o.panels != 1 && o.panels != 2) throw Error(GL_ERR_INVALID, where + ": panels must be 1 or 2");
+    int64_t base = get_or<int64_t>(j, "base_unit", 1, where);
+    if (base < 1 || base > 246) throw Error(GL_ERR_INVALID, where + ": base_unit must be 1..246");
+    o.base_unit = static_cast<uint8_t>(base);
+    std::string model = get_or<std::string>(j, "model", "A", where);
+    if (!parse_bcpm_model(model, &o.model)) throw Error(GL_ERR_INVALID, where + ": model must be A, B or C");
+    o.branch_channels = static_cast<int>(get_or<int64_t>(j, "channels", 42, where));
+    if (o.branch_channels < 0 || o.branch_channels > 42) throw Error(GL_ERR_INVALID, where + ": channels must be 0..42");
+    o.seed = static_cast<uint32_t>(get_or<int64_t>(j, "seed", 1, where));
+    o.serial = static_cast<uint32_t>(get_or<int64_t>(j, "serial", 0x00C0FFEE, where));
+    o.nominal_voltage = get_or<double>(j, "voltage", 120.0, where);
+    o.refresh_ms = static_cast<int>(get_or<int64_t>(j, "refresh_ms", 1800, where));
+    if (o.refresh_ms < 10) throw Error(GL_ERR_INVALID, where + ": refresh_ms must be >= 10");
+    o.time_scale = get_or<double>(j, "time_scale", 1.0, where);
+    if (o.time_scale <= 0) throw Error(GL_ERR_INVALID, where + ": time_scale must be > 0");
+    o.state_file = get_or<std::string>(j, "state_file", "", where);
+    o.max_connections = static_cast<int>(get_or<int64_t>(j, "max_connections", 64, where));
+    o.strict = get_or<bool>(j, "strict", true, where);
+    o.answer_unknown_unit = get_or<bool>(j, "answer_unknown_unit", true, where);
+    *name = get_or<std::string>(j, "name", "bcpm" + std::to_string(o.port), where);
+    return o;
+}
+
+class SimPlugin : public Plugin {
+public:
+    static constexpr PluginInfo info{"sim", "0.1.0", GL_KIND_SIMULATOR,
+                                     "Device simulators (BCPM branch-circuit power meter over Modbus TCP)"};
+    static constexpr gl_config_key config_schema[] = {
+        {"bcpm", GL_CFG_ARRAY, "[]",
+         "BCPM simulators: array of tables {name, port (required), bind, panels, base_unit, model, channels, seed, "
+         "serial, voltage, refresh_ms, time_scale, state_file, max_connections, strict, answer_unknown_unit}",
+         0},
+    };
+
+    explicit SimPlugin(Host h) : Plugin(h) {
+        auto cfg = nlohmann::json::parse(h.config_json(), nullptr, false);
+        if (cfg.is_discarded() || !cfg.is_object()) throw Error(GL_ERR_INVALID, "sim: config is not a JSON object");
+        if (!cfg.contains("bcpm")) return;
+        const auto& arr = cfg["bcpm"];
+        if (!arr.is_array()) throw Error(GL_ERR_INVALID, "sim: 'bcpm' must be an array of tables");
+        for (size_t i = 0; i < arr.size(); ++i) {
+            std::string name;
+            auto opts = parse_bcpm(arr[i], "sim: bcpm[" + std::to_string(i) + "]", &name);
+            if (servers_.count(name)) throw Error(GL_ERR_INVALID, "sim: duplicate simulator name '" + name + "'");
+            servers_[name] = std::make_unique<BcpmServer>(opts);
+        }
+    }
+
+    void start() override {
+        for (auto& [name, s] : servers_) {
+            std::string err = s->start();
+            if (!err.empty()) throw Error(GL_ERR, "sim: " + name + ": " + err);
+            host().info("sim: BCPM '" + name + "' serving Modbus TCP on " + s->options().bind + ":" +
+                        std::to_string(s->port()) + " (" + std::to_string(s->panel_count()) + " panel(s))");
+            host().subscribe(("cmd/" + name + "/").c_str());
+        }
+    }
+
+    void stop() override {
+        for (auto& [name, s] : servers_) s->stop();
+    }
+
+    void on_command(const gl_command& cmd) override {
+        std::string target = cmd.target ? cmd.target : "";
+        auto slash = target.find('/');
+        auto it = servers_.find(target.substr(0, slash));
+        if (it == servers_.end() || slash == std::string::npos) {
+            host().reply_command(cmd.request_id, GL_ERR_NOT_FOUND, "sim: unknown target '" + target + "'");
+            return;
+        }
+        Faults& f = it->second->faults();
+        std::string what = target.substr(slash + 1);
+        int v = static_cast<int>(cmd.value);
+        if (what == "fault/latency_ms") f.latency_ms = v;
+        else if (what == "fault/exception_burst") f.exception_burst = v;
+        else if (what == "fault/exception_code") f.exception_code = v;
+        else if (what == "fault/malformed_burst") f.malformed_burst = v;
+        else if (what == "fault/silent") f.silent = v != 0;
+        else if (what == "fault/drop_connections") f.drop_connections = true;
+        else if (what == "fault/drop_after_requests") f.drop_after_requests = v;
+        else if (what == "fault/max_connections") f.max_connections = v;
+        else {
+            host().reply_command(cmd.request_id, GL_ERR_NOT_FOUND,
+                                 "sim: unknown point '" + what +
+                                     "' (fault/latency_ms, fault/exception_burst, fault/exception_code, "
+                                     "fault/malformed_burst, fault/silent, fault/drop_connections, "
+                                     "fault/drop_after_requests, fault/max_connections)");
+            return;
+        }
+        host().reply_command(cmd.request_id, GL_OK);
+    }
+
+private:
+    std::map<std::string, std::unique_ptr<BcpmServer>> servers_;
+};
+
+}  // namespace
+}  // namespace gridlet::sim
+
+GRIDLET_PLUGIN(gridlet::sim::SimPlugin)
