@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -186,19 +187,22 @@ nlohmann::json bench_size_and_scan(nlohmann::json& scan_out) {
         const int64_t points = quick ? 5000 : 52560;  // 10-min readings for a year
         auto ids = make_series(*s, series, "energy", SeriesKind::counter);
         std::mt19937_64 rng(2);
-        std::vector<int64_t> wh(ids.size(), 1'000'000);
+        // Sub-meters: the load (kW) drifts (random walk, 0.5 kW steps), the
+        // energy register counts in kWh with 2 decimals (10 Wh), read every 10 min.
+        std::vector<double> kw(ids.size(), 30.0), kwh(ids.size(), 10000.0);
+        std::normal_distribution<double> step(0.0, 0.5);
         std::vector<gl_sample> batch;
         uint64_t samples = 0;
         for (int64_t p = 0; p < points; p += 144) {
             batch.clear();
             for (int64_t k = p; k < std::min(points, p + 144); ++k)
                 for (size_t i = 0; i < ids.size(); ++i) {
-                    // Building load: 10-min energy around 50 kWh-ish, varying by hour, 1 Wh resolution in kWh.
-                    wh[i] += 40'000 + static_cast<int64_t>(rng() % 20'000);
+                    kw[i] = std::clamp(kw[i] + step(rng), 5.0, 80.0);
+                    kwh[i] += kw[i] / 6.0;
                     gl_sample x{};
                     x.series_id = ids[i];
                     x.ts_ms = kT0 + k * 600'000;
-                    x.value = static_cast<double>(wh[i]) / 1000.0;
+                    x.value = std::round(kwh[i] * 100.0) / 100.0;
                     x.quality = GL_QUALITY_GOOD;
                     batch.push_back(x);
                 }
@@ -211,7 +215,7 @@ nlohmann::json bench_size_and_scan(nlohmann::json& scan_out) {
         out["counters_10min"] = {{"samples", samples},
                                  {"bytes_per_sample_raw_chunks", double(chunks) / samples},
                                  {"bytes_per_sample_with_rollups", double(chunks + rollups) / samples},
-                                 {"data", "energy counter in kWh, 1 Wh resolution, 40-60 kWh per 10 min"}};
+                                 {"data", "energy register in kWh with 2 decimals, load random walk 5-80 kW (0.5 kW steps)"}};
     }
     return out;
 }

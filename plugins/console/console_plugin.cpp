@@ -1,0 +1,129 @@
+// console: a north plugin that shows live values on standard output.
+//
+// It subscribes to the configured series patterns, keeps the last value of
+// each matching series, and every `every_ms` prints one line per pattern
+// group: "HH:MM:SS  name=value name=value ...", values with `digits`
+// decimals; a bad-quality value prints as "bad". For demos and commissioning;
+// the store keeps the data.
+#include <gridlet/plugin.hpp>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <map>
+#include <string>
+#include <vector>
+
+class ConsolePlugin : public gridlet::Plugin {
+public:
+    static constexpr gridlet::PluginInfo info{"console", "0.1.0", GL_KIND_NORTH,
+                                              "Prints the last values of chosen series on standard output"};
+    static constexpr gl_config_key config_schema[] = {
+        {"series", GL_CFG_ARRAY, "[\"**\"]",
+         "series patterns (globs over device/point names); one printed line each", 0},
+        {"every_ms", GL_CFG_INT, "2000", "how often to print", 0},
+        {"digits", GL_CFG_INT, "1", "decimals printed", 0},
+        {"max_values", GL_CFG_INT, "8", "values printed per line (the first by name)", 0},
+    };
+
+    explicit ConsolePlugin(gridlet::Host h) : Plugin(h) {
+        auto cfg = nlohmann::json::parse(host().config_json());
+        for (const auto& p : cfg.at("series")) {
+            if (!p.is_string() || p.get<std::string>().empty())
+                throw gridlet::Error(GL_ERR_INVALID, "console: every entry of 'series' must be a non-empty string");
+            groups_.push_back({p.get<std::string>(), {}});
+        }
+        every_ms_ = cfg.at("every_ms").get<int64_t>();
+        digits_ = static_cast<int>(cfg.at("digits").get<int64_t>());
+        max_values_ = static_cast<size_t>(cfg.at("max_values").get<int64_t>());
+        if (every_ms_ < 100) throw gridlet::Error(GL_ERR_INVALID, "console: every_ms must be at least 100");
+        if (digits_ < 0 || digits_ > 9) throw gridlet::Error(GL_ERR_INVALID, "console: digits must be 0..9");
+    }
+
+    void start() override {
+        for (const Group& g : groups_) host().subscribe(("data/" + g.pattern).c_str());
+        host().add_timer(static_cast<uint64_t>(every_ms_), true);
+    }
+
+    void on_samples(const char*, const gl_sample* s, size_t n) override {
+        for (size_t i = 0; i < n; ++i) {
+            const std::string& name = name_of(s[i].series_id);
+            for (Group& g : groups_)
+                if (matches_[s[i].series_id] & (1u << (&g - groups_.data())))
+                    g.last[name] = s[i].quality == GL_QUALITY_BAD ? NAN : s[i].value;
+        }
+    }
+
+    void on_timer(uint64_t) override {
+        std::time_t t = static_cast<std::time_t>(host().now_ms() / 1000);
+        std::tm tm{};
+        localtime_r(&t, &tm);
+        char when[16];
+        std::strftime(when, sizeof when, "%H:%M:%S", &tm);
+        for (const Group& g : groups_) {
+            std::string line = std::string(when) + "  ";
+            size_t shown = 0;
+            for (const auto& [name, v] : g.last) {
+                if (shown++ == max_values_) {
+                    line += " (+" + std::to_string(g.last.size() - max_values_) + " more)";
+                    break;
+                }
+                char buf[64];
+                if (std::isnan(v)) std::snprintf(buf, sizeof buf, "bad");
+                else std::snprintf(buf, sizeof buf, "%.*f", digits_, v);
+                line += name + "=" + buf + " ";
+            }
+            if (g.last.empty()) line += g.pattern + ": no data yet";
+            std::printf("%s\n", line.c_str());
+        }
+        std::fflush(stdout);
+    }
+
+private:
+    struct Group {
+        std::string pattern;
+        std::map<std::string, double> last;
+    };
+
+    // Name of a series and which groups it belongs to, resolved once.
+    const std::string& name_of(uint32_t id) {
+        auto it = names_.find(id);
+        if (it != names_.end()) return it->second;
+        char buf[256];
+        std::string name = host().api()->series_name(host().ctx(), id, buf, sizeof buf) == GL_OK ? buf : "?";
+        uint32_t mask = 0;
+        for (size_t i = 0; i < groups_.size() && i < 32; ++i)
+            if (glob(groups_[i].pattern, name)) mask |= 1u << i;
+        matches_[id] = mask;
+        return names_.emplace(id, name).first->second;
+    }
+
+    // '*' within a segment, '?' one character, "**" across segments.
+    static bool glob(const std::string& p, const std::string& t, size_t i = 0, size_t j = 0) {
+        while (i < p.size()) {
+            if (p[i] == '*') {
+                bool deep = i + 1 < p.size() && p[i + 1] == '*';
+                size_t next = i + (deep ? 2 : 1);
+                for (size_t k = j; k <= t.size(); ++k) {
+                    if (glob(p, t, next, k)) return true;
+                    if (k < t.size() && !deep && t[k] == '/') break;
+                }
+                return false;
+            }
+            if (j >= t.size() || (p[i] != t[j] && (p[i] != '?' || t[j] == '/'))) return false;
+            ++i;
+            ++j;
+        }
+        return j == t.size();
+    }
+
+    std::vector<Group> groups_;
+    std::map<uint32_t, std::string> names_;
+    std::map<uint32_t, uint32_t> matches_;
+    int64_t every_ms_ = 2000;
+    int digits_ = 1;
+    size_t max_values_ = 8;
+};
+
+GRIDLET_PLUGIN(ConsolePlugin)

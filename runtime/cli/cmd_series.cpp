@@ -1,0 +1,108 @@
+// `gridlet series`: list the series of a site's store with their metadata and
+// latest sample (read-only; also while gridlet runs).
+#include <CLI/CLI.hpp>
+
+#include <charconv>
+#include <cstdio>
+#include <memory>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "store/site_file.h"
+#include "store/store.h"
+
+namespace gridlet::cli {
+
+namespace {
+struct SeriesArgs {
+    std::string pattern, tags, format = "table", db, config;
+};
+
+[[noreturn]] void fail(int code, const std::string& msg) {
+    std::fprintf(stderr, "gridlet series: %s\n", msg.c_str());
+    throw CLI::RuntimeError(code);
+}
+
+std::string tags_text(const SeriesMeta& m) {
+    std::string s;
+    for (const auto& [k, v] : m.tags) s += (s.empty() ? "" : ";") + k + "=" + v;
+    return s;
+}
+
+std::string number(double v) {
+    char buf[32];
+    auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v);
+    return ec == std::errc() ? std::string(buf, p) : "nan";
+}
+
+void run_series(const SeriesArgs& a) {
+    if (a.db.empty() == a.config.empty()) fail(2, "give exactly one of --db <path> or --config <site.toml>");
+    if (a.format != "table" && a.format != "csv" && a.format != "json") fail(2, "--format must be table, csv or json");
+    std::filesystem::path db_path = a.db;
+    if (!a.config.empty()) {
+        auto site = store::read_site_store(a.config);
+        if (!site) fail(2, site.status().message());
+        db_path = site->options.path;
+    }
+    auto st = store::Store::open_read_only(db_path);
+    if (!st) fail(st.status().code() == StatusCode::not_found ? 2 : 1, st.status().message());
+    auto sel = (*st)->registry().select(a.pattern, a.tags);
+    if (!sel) fail(2, sel.status().message());
+    const TimeZone utc = TimeZone::utc();
+    nlohmann::json out = nlohmann::json::array();
+    if (a.format == "csv") std::printf("id,name,kind,unit,tags,last_time,last_value,description\n");
+    for (const SeriesMeta& m : *sel) {
+        auto last = (*st)->query().last(m.id);
+        std::string lt, lv;
+        if (last && *last) {
+            lt = utc.format_iso((*last)->ts, true);
+            lv = number((*last)->value);
+        }
+        if (a.format == "json") {
+            nlohmann::json states = nlohmann::json::object();
+            for (const auto& [v, label] : m.states) states[std::to_string(v)] = label;
+            out.push_back({{"id", m.id},
+                           {"name", m.name},
+                           {"kind", series_kind_name(m.kind)},
+                           {"unit", m.unit},
+                           {"description", m.description},
+                           {"tags", m.tags},
+                           {"states", states},
+                           {"last_time", lt},
+                           {"last_value", lv.empty() ? nlohmann::json() : nlohmann::json((*last)->value)}});
+        } else if (a.format == "csv") {
+            std::string d = m.description;
+            for (char& c : d)
+                if (c == '"') c = '\'';
+            std::printf("%u,%s,%s,%s,%s,%s,%s,\"%s\"\n", m.id, m.name.c_str(), series_kind_name(m.kind), m.unit.c_str(),
+                        tags_text(m).c_str(), lt.c_str(), lv.c_str(), d.c_str());
+        } else {
+            std::printf("%6u  %-40s %-8s %-6s %-24s %s %s\n", m.id, m.name.c_str(), series_kind_name(m.kind),
+                        m.unit.c_str(), lt.c_str(), lv.c_str(), tags_text(m).c_str());
+        }
+    }
+    if (a.format == "json") std::printf("%s\n", out.dump(2).c_str());
+    if (a.format == "table") std::fprintf(stderr, "%zu series\n", sel->size());
+}
+}  // namespace
+
+void register_series_command(CLI::App& app) {
+    auto a = std::make_shared<SeriesArgs>();
+    auto* cmd = app.add_subcommand("series", "List the series in the store with their metadata and latest sample");
+    cmd->add_option("pattern", a->pattern, "Series name, prefix or glob (default: all)");
+    cmd->add_option("--tags", a->tags, "Tag selector k=v,k=v");
+    cmd->add_option("--format", a->format, "table (default), csv or json");
+    cmd->add_option("--db", a->db, "Store folder (RocksDB)");
+    cmd->add_option("--config", a->config, "Site file: the store path comes from it");
+    cmd->footer("Works on a running gridlet (read-only secondary instance) and on a stopped one.\n"
+                "Exit status: 0 ok; 1 store error; 2 bad arguments.");
+    // Unexpected arguments are ours to report, with exit status 2.
+    cmd->allow_extras();
+    cmd->callback([a, cmd] {
+        if (!cmd->remaining().empty()) fail(2, "unexpected argument '" + cmd->remaining().front() + "' (see --help)");
+        run_series(*a);
+    });
+}
+
+}  // namespace gridlet::cli

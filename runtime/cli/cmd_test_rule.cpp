@@ -1,0 +1,130 @@
+// `gridlet test-rule`: run one Lua rule offline, on a simulated clock,
+// against a scripted timeline (runtime/script/timeline.h), and print the
+// commands, events, logs and state it produced. See runtime/script/README.md.
+#include <CLI/CLI.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "cli/commands.h"
+#include "core/config_schema.h"
+#include "script/harness.h"
+
+namespace gridlet::cli {
+
+namespace {
+
+struct TestRuleArgs {
+    std::string rule;
+    std::string input;
+    std::string params;
+    std::string tz;
+    std::string expect;
+    std::string name;
+    std::vector<std::string> lib_dirs;
+    bool json = false;
+    bool verbose = false;
+    uint64_t instructions = 0;
+    int64_t time_ms = 0;
+    size_t memory_mb = 0;
+};
+
+[[noreturn]] void fail(int code, const std::string& message) {
+    std::cerr << "gridlet test-rule: " << message << "\n";
+    throw CLI::RuntimeError(code);
+}
+
+// --params: inline JSON ("{...}"), or a .json / .toml file.
+nlohmann::json load_params(const std::string& arg) {
+    auto first = arg.find_first_not_of(" \t");
+    if (first != std::string::npos && arg[first] == '{') {
+        auto j = nlohmann::json::parse(arg, nullptr, false);
+        if (j.is_discarded() || !j.is_object()) fail(2, "--params: not a JSON object: " + arg);
+        return j;
+    }
+    std::ifstream in(arg);
+    if (!in) fail(2, "--params: cannot read " + arg);
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (std::filesystem::path(arg).extension() == ".toml") {
+        try {
+            toml::table t = toml::parse(text.str(), arg);
+            return config::toml_to_json(t);
+        } catch (const toml::parse_error& e) {
+            fail(2, "--params: " + arg + ":" + std::to_string(e.source().begin.line) + ": " + std::string(e.description()));
+        }
+    }
+    auto j = nlohmann::json::parse(text.str(), nullptr, false);
+    if (j.is_discarded() || !j.is_object()) fail(2, "--params: " + arg + " is not a JSON object");
+    return j;
+}
+
+void run(const TestRuleArgs& a) {
+    script::HarnessOptions o;
+    o.rule_file = a.rule;
+    o.timeline_file = a.input;
+    o.rule_name = a.name;
+    o.tz = a.tz;
+    o.echo_logs = a.verbose;
+    if (!a.params.empty()) o.params = load_params(a.params);
+    o.lib_dirs = a.lib_dirs;
+    if (o.lib_dirs.empty()) {
+        if (const char* env = std::getenv("GRIDLET_LIB_DIR")) o.lib_dirs.push_back(env);
+        if (std::filesystem::is_directory("scripts/lib")) o.lib_dirs.push_back("scripts/lib");
+    }
+    if (a.instructions) o.budgets.instructions = a.instructions;
+    if (a.time_ms) o.budgets.time_ms = a.time_ms;
+    if (a.memory_mb) o.budgets.memory_bytes = a.memory_mb * 1024 * 1024;
+
+    auto report = script::run_rule_test(o);
+    if (!report) fail(2, report.status().message());
+    const nlohmann::json j = script::report_to_json(*report);
+    if (a.json) {
+        std::cout << j.dump(2) << "\n";
+    } else {
+        std::cout << script::report_to_text(*report);
+    }
+    std::vector<std::string> problems;
+    if (!report->expect.is_null()) problems = script::check_expectations(j, report->expect);
+    if (!a.expect.empty()) {
+        std::ifstream in(a.expect);
+        if (!in) fail(2, "--expect: cannot read " + a.expect);
+        std::ostringstream text;
+        text << in.rdbuf();
+        auto want = nlohmann::json::parse(text.str(), nullptr, false);
+        if (want.is_discarded()) fail(2, "--expect: " + a.expect + " is not JSON");
+        auto more = script::check_expectations(j, want);
+        problems.insert(problems.end(), more.begin(), more.end());
+    }
+    if (!problems.empty()) {
+        std::cerr << "gridlet test-rule: " << problems.size() << " expectation(s) not met:\n";
+        for (const auto& p : problems) std::cerr << "  " << p << "\n";
+        throw CLI::RuntimeError(1);
+    }
+    if (report->load_error) fail(1, "the rule did not load: " + report->load_error->message());
+    if (!report->expect.is_null() || !a.expect.empty()) std::cerr << "gridlet test-rule: expectations met\n";
+}
+
+}  // namespace
+
+void register_test_rule_command(CLI::App& app) {
+    auto args = std::make_shared<TestRuleArgs>();
+    CLI::App* cmd = app.add_subcommand("test-rule", "Run a Lua rule offline on a simulated clock against a timeline");
+    cmd->add_option("rule", args->rule, "The rule's .lua file (default: the timeline header's \"rule\")");
+    cmd->add_option("--input,-i", args->input, "Timeline: JSON lines of samples, scripted replies, ...")->required();
+    cmd->add_option("--params,-p", args->params, "Parameters: inline JSON '{...}', or a .json/.toml file");
+    cmd->add_option("--tz", args->tz, "Site time zone (IANA), instead of the timeline's");
+    cmd->add_option("--expect", args->expect, "Expected outputs (JSON); exit 1 when not met");
+    cmd->add_option("--name", args->name, "Rule name (default: the file's stem)");
+    cmd->add_option("--lib", args->lib_dirs, "Folder for require() (default: ./scripts/lib, $GRIDLET_LIB_DIR)");
+    cmd->add_flag("--json", args->json, "Machine-readable report");
+    cmd->add_flag("--verbose,-v", args->verbose, "Print the rule's log lines as they happen (stderr)");
+    cmd->add_option("--instructions", args->instructions, "Instruction budget per callback");
+    cmd->add_option("--time-ms", args->time_ms, "Time budget per callback (ms)");
+    cmd->add_option("--memory-mb", args->memory_mb, "Memory budget (MiB)");
+    cmd->callback([args] { run(*args); });
+}
+
+}  // namespace gridlet::cli

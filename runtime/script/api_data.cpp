@@ -1,0 +1,198 @@
+// gridlet.last(series), gridlet.window(series, duration), gridlet.query{...}.
+#include <cmath>
+#include <cstring>
+
+#include "core/pattern.h"
+#include "script/rule.h"
+#include "script/sandbox.h"
+
+namespace gridlet::script {
+
+namespace {
+
+constexpr size_t kMaxQueryRows = 200'000;
+
+int l_last(lua_State* L) {
+    size_t len = 0;
+    const char* name = luaL_checklstring(L, 1, &len);
+    EngineCore& core = Rule::of(L).core();
+    auto ref = core.find_series(std::string_view(name, len));
+    if (!ref) return 0;
+    auto last = core.cache.last(ref->id);
+    if (!last) {
+        last = core.host.last_sample(ref->id);
+        if (!last) return 0;
+        core.cache.remember_last(*last);
+    }
+    lua_pushnumber(L, last->value);
+    lua_pushnumber(L, static_cast<double>(last->ts_ms));
+    lua_pushinteger(L, last->quality);
+    return 3;
+}
+
+void set_number(lua_State* L, const char* key, double v) {
+    lua_pushnumber(L, v);
+    lua_setfield(L, -2, key);
+}
+
+int l_window(lua_State* L) {
+    size_t len = 0;
+    const char* name = luaL_checklstring(L, 1, &len);
+    const int64_t duration = check_duration_ms(L, 2, "gridlet.window");
+    EngineCore& core = Rule::of(L).core();
+    auto ref = core.find_series(std::string_view(name, len));
+    if (!ref) return 0;
+    const int64_t now = core.host.clock().now_ms();
+    bool failed = false;
+    char message[512];
+    if (!core.cache.has_window(ref->id, duration)) {
+        QuerySpec spec;
+        spec.series = {ref->id};
+        spec.from_ms = now - duration;
+        spec.to_ms = now + 1;
+        auto rows = core.host.query(spec);
+        if (rows) {
+            std::vector<gl_sample> history;
+            history.reserve(rows->size());
+            for (const QueryRow& r : *rows) history.push_back(gl_sample{r.ts_ms, r.value, r.series_id, r.quality, {0, 0, 0}});
+            core.cache.ensure_window(ref->id, duration, history);
+        } else {
+            failed = true;
+            std::snprintf(message, sizeof message, "gridlet.window('%s'): %s", ref->name.c_str(),
+                          rows.status().message().c_str());
+        }
+    }
+    if (failed) return luaL_error(L, "%s", message);
+    const WindowStats st = core.cache.stats(ref->id, now - duration, now, ref->kind == SeriesKind::counter);
+    lua_createtable(L, 0, 10);
+    set_number(L, "count", static_cast<double>(st.count));
+    if (st.count > 0) {
+        set_number(L, "avg", st.sum / static_cast<double>(st.count));
+        set_number(L, "min", st.min);
+        set_number(L, "max", st.max);
+        set_number(L, "sum", st.sum);
+        set_number(L, "first", st.first);
+        set_number(L, "last", st.last);
+        set_number(L, "delta", st.delta);
+        set_number(L, "first_ts", static_cast<double>(st.first_ts));
+        set_number(L, "last_ts", static_cast<double>(st.last_ts));
+    }
+    return 1;
+}
+
+// query{series = "name or pattern" | {names...}, from = ms, to = ms | last = duration,
+//       step = duration, agg = "avg"}
+int l_query(lua_State* L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    EngineCore& core = Rule::of(L).core();
+    const int64_t now = core.host.clock().now_ms();
+    std::vector<std::string> patterns;
+    lua_getfield(L, 1, "series");
+    if (lua_type(L, -1) == LUA_TSTRING) {
+        patterns.emplace_back(lua_tostring(L, -1));
+    } else if (lua_type(L, -1) == LUA_TTABLE) {
+        for (int i = 1;; ++i) {
+            lua_rawgeti(L, -1, i);
+            if (lua_isnil(L, -1)) {
+                lua_pop(L, 1);
+                break;
+            }
+            if (lua_type(L, -1) != LUA_TSTRING) return luaL_error(L, "gridlet.query: series[%d] is not a string", i);
+            patterns.emplace_back(lua_tostring(L, -1));
+            lua_pop(L, 1);
+        }
+    } else {
+        return luaL_error(L, "gridlet.query: 'series' (a name, a pattern or a list of names) is required");
+    }
+    lua_pop(L, 1);
+    QuerySpec spec;
+    spec.to_ms = now;
+    lua_getfield(L, 1, "last");
+    const bool has_last = !lua_isnil(L, -1);
+    if (has_last) spec.from_ms = now - check_duration_ms(L, -1, "gridlet.query: last");
+    lua_pop(L, 1);
+    lua_getfield(L, 1, "from");
+    if (!lua_isnil(L, -1)) {
+        if (has_last) return luaL_error(L, "gridlet.query: give either 'last' or 'from', not both");
+        spec.from_ms = static_cast<int64_t>(luaL_checknumber(L, -1));
+    } else if (!has_last) {
+        return luaL_error(L, "gridlet.query: 'from' (UTC ms) or 'last' (a duration) is required");
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, 1, "to");
+    if (!lua_isnil(L, -1)) spec.to_ms = static_cast<int64_t>(luaL_checknumber(L, -1));
+    lua_pop(L, 1);
+    if (spec.to_ms <= spec.from_ms) return luaL_error(L, "gridlet.query: empty range (to <= from)");
+    lua_getfield(L, 1, "step");
+    if (!lua_isnil(L, -1)) spec.step_ms = check_duration_ms(L, -1, "gridlet.query: step");
+    lua_pop(L, 1);
+    lua_getfield(L, 1, "agg");
+    if (!lua_isnil(L, -1)) {
+        const char* agg = luaL_checkstring(L, -1);
+        auto parsed = parse_aggregate(agg);
+        if (!parsed || *parsed == Aggregate::raw) {
+            return luaL_error(L, "gridlet.query: unknown agg '%s' (avg, min, max, sum, count, first, last, delta)", agg);
+        }
+        spec.aggregate = *parsed;
+        if (spec.step_ms == 0) spec.step_ms = spec.to_ms - spec.from_ms;  // one bucket
+    } else if (spec.step_ms != 0) {
+        spec.aggregate = Aggregate::avg;
+    }
+    lua_pop(L, 1);
+
+    std::vector<std::string> names;  // by id, for the result
+    std::unordered_map<uint32_t, size_t> name_of;
+    for (const std::string& p : patterns) {
+        const bool exact = !has_wildcard(p) && (p.empty() || p.back() != '/');
+        std::vector<SeriesRef> refs;
+        if (exact) {
+            if (auto r = core.find_series(p)) refs.push_back(*r);
+        } else {
+            refs = core.host.resolve(p);
+        }
+        for (auto& r : refs) {
+            if (name_of.emplace(r.id, names.size()).second) {
+                spec.series.push_back(r.id);
+                names.push_back(r.name);
+            }
+        }
+    }
+    char message[512];
+    {
+        auto rows = spec.series.empty() ? Expected<std::vector<QueryRow>>(std::vector<QueryRow>{}) : core.host.query(spec);
+        if (rows && rows->size() <= kMaxQueryRows) {
+            lua_createtable(L, static_cast<int>(rows->size()), 0);
+            int i = 0;
+            for (const QueryRow& r : *rows) {
+                lua_createtable(L, 0, 3);
+                const std::string& nm = names[name_of[r.series_id]];
+                lua_pushlstring(L, nm.data(), nm.size());
+                lua_setfield(L, -2, "series");
+                set_number(L, "ts", static_cast<double>(r.ts_ms));
+                set_number(L, "value", r.value);
+                lua_rawseti(L, -2, ++i);
+            }
+            return 1;
+        }
+        if (rows) {
+            std::snprintf(message, sizeof message, "gridlet.query: more than %zu rows; narrow the range or use step/agg",
+                          kMaxQueryRows);
+        } else {
+            std::snprintf(message, sizeof message, "gridlet.query: %s", rows.status().message().c_str());
+        }
+    }
+    return luaL_error(L, "%s", message);
+}
+
+}  // namespace
+
+void register_data_api(lua_State* L) {
+    lua_pushcfunction(L, guarded<l_last>);
+    lua_setfield(L, -2, "last");
+    lua_pushcfunction(L, guarded<l_window>);
+    lua_setfield(L, -2, "window");
+    lua_pushcfunction(L, guarded<l_query>);
+    lua_setfield(L, -2, "query");
+}
+
+}  // namespace gridlet::script

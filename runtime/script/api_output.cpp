@@ -1,0 +1,170 @@
+// gridlet.write(target, value [, fn | opts]), gridlet.emit(type, severity, body),
+// gridlet.log.debug/info/warn/error(fmt, ...), gridlet.now().
+#include <cmath>
+
+#include "core/pattern.h"
+#include "script/rule.h"
+#include "script/sandbox.h"
+
+namespace gridlet::script {
+
+namespace {
+
+constexpr int64_t kDefaultWriteTimeoutMs = 5000;
+
+int l_write(lua_State* L) {
+    size_t len = 0;
+    const char* target = luaL_checklstring(L, 1, &len);
+    if (!valid_series_name(std::string_view(target, len), 2)) {
+        return luaL_error(L, "gridlet.write: bad target '%s' (want \"device/point\")", target);
+    }
+    CommandRequest req;
+    switch (lua_type(L, 2)) {
+        case LUA_TNUMBER:
+            req.value = lua_tonumber(L, 2);
+            if (!std::isfinite(req.value)) return luaL_error(L, "gridlet.write: value is NaN or infinite");
+            break;
+        case LUA_TBOOLEAN: req.value = lua_toboolean(L, 2) ? 1 : 0; break;
+        case LUA_TSTRING:
+            req.value = 0;
+            req.text = lua_tostring(L, 2);
+            break;
+        default: return luaL_error(L, "gridlet.write: value must be a number, boolean or string, got %s", luaL_typename(L, 2));
+    }
+    int64_t timeout = kDefaultWriteTimeoutMs;
+    int fn_index = 0;
+    if (lua_type(L, 3) == LUA_TFUNCTION) {
+        fn_index = 3;
+    } else if (lua_type(L, 3) == LUA_TTABLE) {
+        lua_getfield(L, 3, "timeout");
+        if (!lua_isnil(L, -1)) timeout = check_duration_ms(L, -1, "gridlet.write: timeout");
+        lua_pop(L, 1);
+        lua_getfield(L, 3, "text");
+        if (!lua_isnil(L, -1)) req.text = luaL_checkstring(L, -1);
+        lua_pop(L, 1);
+        lua_getfield(L, 3, "on_reply");
+        if (lua_type(L, -1) == LUA_TFUNCTION) {
+            fn_index = lua_gettop(L);
+        } else if (!lua_isnil(L, -1)) {
+            return luaL_error(L, "gridlet.write: on_reply must be a function");
+        } else {
+            lua_pop(L, 1);
+        }
+    } else if (!lua_isnoneornil(L, 3)) {
+        return luaL_error(L, "gridlet.write: third argument must be a reply function or an options table");
+    }
+    if (timeout > 3'600'000) return luaL_error(L, "gridlet.write: timeout above 1 h");
+    Rule& rule = Rule::of(L);
+    EngineCore& core = rule.core();
+    int ref = LUA_NOREF;
+    if (fn_index != 0) {
+        lua_pushvalue(L, fn_index);
+        ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
+    req.request_id = core.next_request_id();
+    req.rule = rule.name();
+    req.target.assign(target, len);
+    req.timeout_ms = static_cast<uint32_t>(timeout);
+    rule.track_reply(req.request_id, ref, req.target);
+    const double id = static_cast<double>(req.request_id);
+    rule.side_effect([&core, req = std::move(req)] {
+        Status st = core.host.send_command(req);
+        if (!st) {
+            core.local_replies.push_back(CommandReply{req.request_id, GL_ERR, "not sent: " + st.message()});
+        }
+    });
+    lua_pushnumber(L, id);
+    return 1;
+}
+
+bool valid_event_type(std::string_view t) {
+    if (t.empty() || t.size() > 64) return false;
+    for (char c : t) {
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+int l_emit(lua_State* L) {
+    const char* type = luaL_checkstring(L, 1);
+    if (!valid_event_type(type)) return luaL_error(L, "gridlet.emit: bad event type '%s' (letters, digits, _ - .)", type);
+    Severity severity = Severity::info;
+    if (lua_type(L, 2) == LUA_TNUMBER) {
+        const lua_Integer s = lua_tointeger(L, 2);
+        if (s < 0 || s > 4) return luaL_error(L, "gridlet.emit: severity %d out of range 0..4", static_cast<int>(s));
+        severity = static_cast<Severity>(s);
+    } else {
+        const char* name = luaL_checkstring(L, 2);
+        auto parsed = parse_severity(name);
+        if (!parsed) return luaL_error(L, "gridlet.emit: unknown severity '%s' (debug, info, warning, error, critical)", name);
+        severity = *parsed;
+    }
+    nlohmann::json body = nlohmann::json::object();
+    if (lua_type(L, 3) == LUA_TSTRING) {
+        body["message"] = lua_tostring(L, 3);
+    } else if (lua_type(L, 3) == LUA_TTABLE) {
+        auto j = to_json(L, 3);
+        if (!j) throw std::runtime_error("gridlet.emit: body: " + j.status().message());
+        if (!j->is_object()) throw std::runtime_error("gridlet.emit: body must be a table with string keys");
+        body = std::move(*j);
+    } else if (!lua_isnoneornil(L, 3)) {
+        return luaL_error(L, "gridlet.emit: body must be a table or a string");
+    }
+    Rule& rule = Rule::of(L);
+    RuleEvent ev{rule.core().host.clock().now_ms(), "rule/" + rule.name(), type, severity, body.dump()};
+    rule.side_effect([&host = rule.core().host, ev = std::move(ev)] { host.emit_event(ev); });
+    return 0;
+}
+
+template <LogLevel Level>
+int l_log(lua_State* L) {
+    const int n = lua_gettop(L);
+    if (n == 0) return 0;
+    if (n > 1) {
+        lua_getglobal(L, "string");  // the real library: C functions see the state's globals
+        lua_getfield(L, -1, "format");
+        lua_insert(L, 1);
+        lua_pop(L, 1);
+        lua_call(L, n, 1);
+    } else {
+        lua_getglobal(L, "tostring");
+        lua_pushvalue(L, 1);
+        lua_call(L, 1, 1);
+    }
+    luaL_where(L, 1);
+    std::string line(to_view(L, -1));
+    line += to_view(L, -2);
+    Rule::of(L).log(Level, line);
+    return 0;
+}
+
+int l_now(lua_State* L) {
+    lua_pushnumber(L, static_cast<double>(Rule::of(L).core().host.clock().now_ms()));
+    return 1;
+}
+
+}  // namespace
+
+void register_output_api(lua_State* L) {
+    lua_pushcfunction(L, guarded<l_write>);
+    lua_setfield(L, -2, "write");
+    lua_pushcfunction(L, guarded<l_emit>);
+    lua_setfield(L, -2, "emit");
+    lua_pushcfunction(L, l_now);
+    lua_setfield(L, -2, "now");
+    lua_createtable(L, 0, 4);
+    lua_pushcfunction(L, guarded<l_log<LogLevel::debug>>);
+    lua_setfield(L, -2, "debug");
+    lua_pushcfunction(L, guarded<l_log<LogLevel::info>>);
+    lua_setfield(L, -2, "info");
+    lua_pushcfunction(L, guarded<l_log<LogLevel::warn>>);
+    lua_setfield(L, -2, "warn");
+    lua_pushcfunction(L, guarded<l_log<LogLevel::error>>);
+    lua_setfield(L, -2, "error");
+    make_readonly(L, "gridlet.log");
+    lua_setfield(L, -2, "log");
+}
+
+}  // namespace gridlet::script

@@ -1,0 +1,96 @@
+// Per-rule budgets: instructions and wall time per callback, memory per rule.
+//
+// Every rule has its own lua_State, created with RuleLimits::alloc as its
+// allocator (the limits object is the allocator's `ud`), so memory is counted
+// per rule exactly. Rule states run with the JIT engine off: LuaJIT-compiled
+// traces never look at hooks (a compiled `while true do end` cannot be
+// interrupted, measured), whereas the interpreter honours a count hook on
+// every instruction. The count hook fires every `kHookGranularity`
+// instructions and checks both the instruction count and the elapsed time of
+// the current callback; exceeding either, or the memory budget, stops the
+// rule.
+//
+// Stopping cannot be swallowed by pcall: once stopped, the hook is re-armed
+// to fire on every instruction and raises again, the sandbox's pcall/xpcall
+// re-raise, and the allocator refuses every allocation above the budget. The
+// engine sees the stop when its protected call returns and closes the state.
+//
+// Not interruptible: a single C library call (e.g. a pathological
+// string.find pattern) runs to its end before the next hook; memory is still
+// bounded.
+//
+// Threads: a RuleLimits belongs to its rule's lua_State and is used on the
+// engine thread only.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+struct lua_State;
+struct lua_Debug;
+
+namespace gridlet::script {
+
+struct Budgets {
+    uint64_t instructions = 20'000'000;     // Lua VM instructions per callback
+    int64_t time_ms = 250;                  // wall time per callback
+    size_t memory_bytes = 16u * 1024 * 1024;  // heap of the rule's Lua state
+};
+
+enum class StopReason { none, instructions, time, memory };
+const char* stop_reason_name(StopReason r) noexcept;
+
+class RuleLimits {
+public:
+    static constexpr int kHookGranularity = 1000;
+
+    explicit RuleLimits(const Budgets& budgets) : budgets_(budgets) {}
+    RuleLimits(const RuleLimits&) = delete;
+    RuleLimits& operator=(const RuleLimits&) = delete;
+
+    // The lua_Alloc of a rule state; `ud` is the RuleLimits.
+    static void* alloc(void* ud, void* ptr, size_t osize, size_t nsize) noexcept;
+    // The RuleLimits of a state created with alloc().
+    static RuleLimits& of(lua_State* L) noexcept;
+
+    // Once the state exists: arm the count hook.
+    void attach(lua_State* L) noexcept;
+    // Start a callback's instruction and time budget.
+    void begin_callback() noexcept;
+    // Instructions used by the current callback (to kHookGranularity).
+    uint64_t instructions_used() const noexcept { return instructions_; }
+
+    StopReason stop_reason() const noexcept { return reason_; }
+    bool stopped() const noexcept { return reason_ != StopReason::none; }
+    // "instruction budget of 20000000 per callback exceeded", ...
+    std::string stop_message() const;
+
+    size_t memory_used() const noexcept { return used_; }
+    size_t memory_peak() const noexcept { return peak_; }
+    const Budgets& budgets() const noexcept { return budgets_; }
+
+    // The object that owns the state (the Rule), for the API functions.
+    void set_owner(void* owner) noexcept { owner_ = owner; }
+    void* owner() const noexcept { return owner_; }
+
+    // Raise the stop error in L (the hook does it; also used by the pcall
+    // wrappers). Does not return.
+    [[noreturn]] void raise_stop(lua_State* L) const;
+
+private:
+    static void count_hook(lua_State* L, lua_Debug* ar);
+    void stop(StopReason reason) noexcept;
+
+    Budgets budgets_;
+    lua_State* L_ = nullptr;
+    void* owner_ = nullptr;
+    size_t used_ = 0;
+    size_t peak_ = 0;
+    uint64_t instructions_ = 0;
+    std::chrono::steady_clock::time_point deadline_{};
+    StopReason reason_ = StopReason::none;
+};
+
+}  // namespace gridlet::script

@@ -1,0 +1,283 @@
+#include "script/harness.h"
+
+#include <chrono>
+#include <filesystem>
+#include <sstream>
+
+#include "script/sim_host.h"
+
+namespace gridlet::script {
+
+namespace {
+
+using json = nlohmann::json;
+
+// ISO-8601 in the site zone; milliseconds only when there are some.
+std::string iso(const TimeZone& zone, int64_t ms) { return zone.format_iso(ms, ms % 1000 != 0); }
+
+const char* reply_status_name(gl_status s) {
+    switch (s) {
+        case GL_OK: return "ok";
+        case GL_ERR_TIMEOUT: return "timeout";
+        case GL_ERR_NOT_FOUND: return "not_found";
+        default: return "error";
+    }
+}
+
+class Runner {
+public:
+    Runner(SimHost& host, Engine& engine) : host_(host), engine_(engine) {}
+
+    // Moves the clock to `t`, firing timers and replies on the way, in order.
+    void advance_to(int64_t t) {
+        ManualClock& clock = host_.manual_clock();
+        for (;;) {
+            const int64_t now = clock.now_ms();
+            std::optional<int64_t> next;
+            const int64_t timer_in = engine_.next_timer_in_ms();
+            if (timer_in >= 0) next = now + timer_in;
+            if (auto r = host_.next_reply_ms(); r && (!next || *r < *next)) next = std::max(*r, now);
+            if (!next || *next > t) break;
+            if (*next > now) clock.advance(*next - now);
+            for (const CommandReply& r : host_.take_due_replies()) engine_.on_command_reply(r);
+            engine_.run_due_timers();
+        }
+        if (t > clock.now_ms()) clock.advance(t - clock.now_ms());
+    }
+
+private:
+    SimHost& host_;
+    Engine& engine_;
+};
+
+void subset_diff(const json& expected, const json& actual, const std::string& where, std::vector<std::string>& out) {
+    if (expected.is_object() && actual.is_object()) {
+        for (const auto& [k, v] : expected.items()) {
+            if (!actual.contains(k)) {
+                out.push_back(where + "." + k + ": missing (expected " + v.dump() + ")");
+            } else {
+                subset_diff(v, actual[k], where + "." + k, out);
+            }
+        }
+        return;
+    }
+    if (expected.is_number() && actual.is_number()) {
+        const double a = expected.get<double>(), b = actual.get<double>();
+        if (std::abs(a - b) > 1e-9 * std::max(1.0, std::abs(a))) out.push_back(where + ": expected " + expected.dump() + ", got " + actual.dump());
+        return;
+    }
+    if (expected != actual) out.push_back(where + ": expected " + expected.dump() + ", got " + actual.dump());
+}
+
+void list_diff(const json& expected, const json& actual, const std::string& what, std::vector<std::string>& out) {
+    if (!expected.is_array()) {
+        out.push_back(what + ": expectation must be an array");
+        return;
+    }
+    if (expected.size() != actual.size()) {
+        out.push_back(what + ": expected " + std::to_string(expected.size()) + ", got " + std::to_string(actual.size()) +
+                      ": " + actual.dump());
+    }
+    for (size_t i = 0; i < std::min(expected.size(), actual.size()); ++i) {
+        subset_diff(expected[i], actual[i], what + "[" + std::to_string(i) + "]", out);
+    }
+}
+
+}  // namespace
+
+Expected<HarnessReport> run_rule_test(const HarnessOptions& options) {
+    const auto wall0 = std::chrono::steady_clock::now();
+    auto timeline = load_timeline(options.timeline_file, options.tz);
+    if (!timeline) return timeline.status();
+    HarnessReport report;
+    report.rule_file = options.rule_file.empty() ? timeline->rule : options.rule_file;
+    if (report.rule_file.empty()) return Status::invalid("no rule file: give one, or \"rule\" in the timeline header");
+    report.rule = options.rule_name.empty() ? std::filesystem::path(report.rule_file).stem().string() : options.rule_name;
+    report.zone = timeline->zone;
+    report.expect = timeline->expect;
+
+    SimHost host(timeline->start_ms, timeline->zone);
+    host.set_echo_logs(options.echo_logs);
+    for (const auto& [key, value] : timeline->state.items()) host.set_state(report.rule, key, value.dump());
+    // Every series of the timeline exists from the start (as in the registry).
+    for (TimelineItem& item : timeline->items) {
+        if (item.kind == TimelineItem::Kind::declare) host.intern(item.name, item.series_kind, item.unit);
+        for (auto& [name, sample] : item.samples) sample.series_id = host.intern(name);
+    }
+
+    EngineOptions eo;
+    eo.lib_dirs = options.lib_dirs;
+    eo.default_budgets = options.budgets;
+    Engine engine(host, eo);
+    RuleConfig rc;
+    rc.name = report.rule;
+    rc.file = report.rule_file;
+    rc.params = options.params ? *options.params : (timeline->params.is_null() ? json::object() : timeline->params);
+    rc.budgets = options.budgets;
+    auto failures = engine.configure({rc});
+    if (!failures.empty()) report.load_error = failures.front().status;
+
+    Runner runner(host, engine);
+    std::vector<gl_sample> batch;
+    const auto& items = timeline->items;
+    for (size_t i = 0; i < items.size();) {
+        const TimelineItem& item = items[i];
+        runner.advance_to(item.t_ms);
+        if (item.kind == TimelineItem::Kind::samples) {
+            // Samples of one instant go out as one batch, like a bus message.
+            batch.clear();
+            size_t j = i;
+            for (; j < items.size() && items[j].kind == TimelineItem::Kind::samples && items[j].t_ms == item.t_ms; ++j) {
+                for (const auto& [name, s] : items[j].samples) {
+                    host.record(s);
+                    batch.push_back(s);
+                }
+            }
+            engine.on_samples(batch);
+            i = j;
+            continue;
+        }
+        switch (item.kind) {
+            case TimelineItem::Kind::reply_rule: host.add_reply_rule(item.reply); break;
+            case TimelineItem::Kind::declare: host.intern(item.name, item.series_kind, item.unit); break;
+            case TimelineItem::Kind::clock_step:
+                host.manual_clock().step_wall(item.step_ms);
+                engine.run_due_timers();
+                break;
+            case TimelineItem::Kind::samples: break;
+        }
+        ++i;
+    }
+    const int64_t end = timeline->until_ms.value_or(items.empty() ? timeline->start_ms : items.back().t_ms);
+    runner.advance_to(end);
+
+    auto infos = engine.rules();
+    if (!infos.empty()) report.info = infos.front();
+    report.commands = host.commands();
+    report.events = host.events();
+    report.logs = host.logs();
+    report.state = host.state_of(report.rule);
+    report.samples = host.samples_recorded();
+    report.start_ms = timeline->start_ms;
+    report.end_ms = host.manual_clock().now_ms();
+    report.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+    return report;
+}
+
+json report_to_json(const HarnessReport& r) {
+    json out;
+    out["rule"] = r.rule;
+    out["file"] = r.rule_file;
+    out["status"] = r.load_error ? "failed" : rule_status_name(r.info.status);
+    if (r.load_error) {
+        out["error"] = r.load_error->message();
+    } else if (!r.info.error.empty()) {
+        out["error"] = r.info.error;
+    }
+    json commands = json::array();
+    for (const SentCommand& c : r.commands) {
+        json j = {{"t", iso(r.zone, c.ts_ms)}, {"target", c.request.target}, {"value", c.request.value}};
+        if (!c.request.text.empty()) j["text"] = c.request.text;
+        if (c.reply) {
+            j["reply"] = reply_status_name(c.reply->status);
+            if (!c.reply->error.empty()) j["error"] = c.reply->error;
+        } else {
+            j["reply"] = "pending";
+        }
+        commands.push_back(std::move(j));
+    }
+    out["commands"] = std::move(commands);
+    json events = json::array();
+    for (const RuleEvent& e : r.events) {
+        json body = json::parse(e.body_json, nullptr, false);
+        events.push_back({{"t", iso(r.zone, e.ts_ms)},
+                          {"type", e.type},
+                          {"severity", severity_name(e.severity)},
+                          {"body", body.is_discarded() ? json(e.body_json) : body}});
+    }
+    out["events"] = std::move(events);
+    json logs = json::array();
+    for (const LogLine& l : r.logs) {
+        logs.push_back({{"t", iso(r.zone, l.ts_ms)}, {"level", log_level_name(l.level)}, {"message", l.message}});
+    }
+    out["logs"] = std::move(logs);
+    json state = json::object();
+    for (const auto& [k, v] : r.state) {
+        json value = json::parse(v, nullptr, false);
+        state[k] = value.is_discarded() ? json(v) : value;
+    }
+    out["state"] = std::move(state);
+    out["errors"] = r.info.errors;
+    out["samples"] = r.samples;
+    out["from"] = iso(r.zone, r.start_ms);
+    out["to"] = iso(r.zone, r.end_ms);
+    out["wall_ms"] = std::round(r.wall_seconds * 1e4) / 10;
+    return out;
+}
+
+std::string report_to_text(const HarnessReport& r) {
+    std::ostringstream o;
+    const json j = report_to_json(r);
+    o << "rule " << r.rule << " (" << r.rule_file << "): " << j["status"].get<std::string>();
+    if (j.contains("error")) o << ": " << j["error"].get<std::string>();
+    o << "\n" << r.samples << " samples from " << j["from"].get<std::string>() << " to " << j["to"].get<std::string>()
+      << " in " << j["wall_ms"].dump() << " ms\n";
+    o << "\ncommands (" << j["commands"].size() << "):\n";
+    for (const auto& c : j["commands"]) {
+        o << "  " << c["t"].get<std::string>() << "  " << c["target"].get<std::string>() << " = " << c["value"].dump();
+        if (c.contains("text")) o << " \"" << c["text"].get<std::string>() << "\"";
+        o << "  -> " << c["reply"].get<std::string>();
+        if (c.contains("error")) o << ": " << c["error"].get<std::string>();
+        o << "\n";
+    }
+    o << "\nevents (" << j["events"].size() << "):\n";
+    for (const auto& e : j["events"]) {
+        o << "  " << e["t"].get<std::string>() << "  " << e["severity"].get<std::string>() << "  "
+          << e["type"].get<std::string>() << "  " << e["body"].dump() << "\n";
+    }
+    o << "\nstate (" << j["state"].size() << "):\n";
+    for (const auto& [k, v] : j["state"].items()) o << "  " << k << " = " << v.dump() << "\n";
+    o << "\nlog (" << j["logs"].size() << "):\n";
+    for (const auto& l : j["logs"]) {
+        o << "  " << l["t"].get<std::string>() << "  " << l["level"].get<std::string>() << "  "
+          << l["message"].get<std::string>() << "\n";
+    }
+    return o.str();
+}
+
+std::vector<std::string> check_expectations(const json& report, const json& expected) {
+    std::vector<std::string> out;
+    if (!expected.is_object()) return {"expectations must be a JSON object"};
+    for (const auto& [key, want] : expected.items()) {
+        if (key == "commands" || key == "events") {
+            list_diff(want, report.value(key, json::array()), key, out);
+        } else if (key == "state") {
+            subset_diff(want, report.value("state", json::object()), "state", out);
+        } else if (key == "status") {
+            if (report.value("status", "") != want) out.push_back("status: expected " + want.dump() + ", got " + report["status"].dump());
+        } else if (key == "error_contains") {
+            const std::string err = report.value("error", "");
+            if (!want.is_string() || err.find(want.get<std::string>()) == std::string::npos) {
+                out.push_back("error: expected it to contain " + want.dump() + ", got \"" + err + "\"");
+            }
+        } else if (key == "logs_contain") {
+            for (const auto& text : want) {
+                bool found = false;
+                for (const auto& l : report.value("logs", json::array())) {
+                    if (l.value("message", "").find(text.get<std::string>()) != std::string::npos) found = true;
+                }
+                if (!found) out.push_back("logs: no line contains " + text.dump());
+            }
+        } else if (key == "no_errors") {
+            if (want == true && report.value("errors", 0) != 0) {
+                out.push_back("errors: expected none, got " + report["errors"].dump());
+            }
+        } else {
+            out.push_back("unknown expectation '" + key +
+                          "' (status, error_contains, commands, events, state, logs_contain, no_errors)");
+        }
+    }
+    return out;
+}
+
+}  // namespace gridlet::script

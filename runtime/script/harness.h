@@ -1,0 +1,76 @@
+// The offline rule harness behind `gridlet test-rule`: runs one rule on a
+// simulated clock against a timeline (timeline.h) and reports the commands,
+// events, logs and persistent state it produced. Deterministic: the same
+// inputs give the same report.
+//
+//   HarnessOptions o;
+//   o.rule_file = "rules/alarm.lua";
+//   o.timeline_file = "tests/rules/alarm_basic.jsonl";
+//   auto report = run_rule_test(o);           // Expected<HarnessReport>
+//   std::cout << report_to_json(*report).dump(2);
+//   auto problems = check_expectations(report_to_json(*report), expected);
+//
+// Threads: runs on the calling thread.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "script/budgets.h"
+#include "script/engine.h"
+#include "script/sim_host.h"
+#include "script/timeline.h"
+
+namespace gridlet::script {
+
+struct HarnessOptions {
+    std::string rule_file;      // empty: the timeline header's "rule"
+    std::string timeline_file;
+    std::string rule_name;      // empty: the file's stem
+    std::optional<nlohmann::json> params;  // replaces the header's params
+    std::string tz;             // replaces the header's tz
+    std::vector<std::string> lib_dirs;
+    Budgets budgets;
+    bool echo_logs = false;     // log lines to stderr as they happen
+};
+
+struct HarnessReport {
+    std::string rule;
+    std::string rule_file;
+    TimeZone zone;
+    RuleInfo info;
+    std::optional<Status> load_error;  // the rule did not load
+    std::vector<SentCommand> commands;
+    std::vector<RuleEvent> events;
+    std::vector<LogLine> logs;
+    std::map<std::string, std::string> state;  // key -> JSON
+    nlohmann::json expect;                      // the timeline's "expect" (or null)
+    size_t samples = 0;
+    int64_t start_ms = 0, end_ms = 0;
+    double wall_seconds = 0;
+};
+
+// Errors: unreadable/invalid timeline or options ("file:line: ..."). A rule
+// that fails to load is not an error here: see report.load_error.
+Expected<HarnessReport> run_rule_test(const HarnessOptions& options);
+
+// {"rule", "status", "error", "commands": [{"t", "target", "value", "text"?,
+//  "reply", "error"?}], "events": [{"t", "type", "severity", "body"}],
+//  "logs": [{"t", "level", "message"}], "state": {...}, "samples", "wall_ms"}
+// Times are ISO-8601 in the site zone.
+nlohmann::json report_to_json(const HarnessReport& report);
+std::string report_to_text(const HarnessReport& report);
+
+// Compares a report (as JSON) with expectations:
+//   {"status": "running", "commands": [...], "events": [...], "state": {...},
+//    "logs_contain": ["text", ...], "no_errors": true}
+// "commands"/"events": same count, and each expected object's fields equal
+// the report's (fields not given are not compared; "body" compares as a
+// subset). "state": the given keys have those values. Returns the
+// differences (empty: as expected).
+std::vector<std::string> check_expectations(const nlohmann::json& report, const nlohmann::json& expected);
+
+}  // namespace gridlet::script

@@ -1,0 +1,403 @@
+#include "script/rule.h"
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "script/sandbox.h"
+
+namespace gridlet::script {
+
+namespace {
+
+// Trusted per-sample dispatcher, run inside each rule state (not in the
+// sandbox). It records its position so that, after an error in the rule's
+// callback, the engine resumes with the next sample.
+constexpr const char* kEachSource = R"(
+return function(fn, b)
+  local v, s, t, q = b.value, b.series, b.ts, b.quality
+  local i, n = b.pos, b.n
+  while i < n do
+    i = i + 1
+    b.pos = i
+    fn(v[i], s[i], t[i], q[i])
+  end
+end
+)";
+
+constexpr size_t kMaxSourceBytes = 4u << 20;
+const char* const kColumnNames[4] = {"value", "ts", "series", "quality"};
+
+Expected<std::string> read_source(const std::string& path) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec)) return Status::not_found(path + ": no such rule file");
+    auto size = std::filesystem::file_size(path, ec);
+    if (ec) return Status::io_error(path + ": " + ec.message());
+    if (size > kMaxSourceBytes) return Status::invalid(path + ": file larger than 4 MiB");
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return Status::io_error(path + ": cannot read");
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+}  // namespace
+
+const char* rule_status_name(RuleStatus s) noexcept {
+    switch (s) {
+        case RuleStatus::running: return "running";
+        case RuleStatus::stopped: return "stopped";
+        case RuleStatus::failed: return "failed";
+    }
+    return "?";
+}
+
+Rule::Rule(const RuleConfig& config, EngineCore& core, uint64_t uid) : config_(config), core_(core), uid_(uid) {}
+
+Rule::~Rule() { close(); }
+
+void Rule::close() {
+    L_.reset();
+    subs_.clear();
+    timers_.clear();
+    writes_.clear();
+    deferred_.clear();
+}
+
+Rule& Rule::of(lua_State* L) { return *static_cast<Rule*>(RuleLimits::of(L).owner()); }
+
+Expected<std::unique_ptr<Rule>> Rule::load(const RuleConfig& config, EngineCore& core, uint64_t uid) {
+    std::unique_ptr<Rule> rule(new Rule(config, core, uid));
+    Status st = rule->build();
+    if (!st) return st;
+    return rule;
+}
+
+Status Rule::build() {
+    auto source = read_source(config_.file);
+    if (!source) return source.status();
+    sources_[config_.file] = *source;
+
+    limits_ = std::make_unique<RuleLimits>(config_.budgets);
+    limits_->set_owner(this);
+    lua_State* L = lua_newstate(&RuleLimits::alloc, limits_.get());
+    if (L == nullptr) return Status::internal("rule '" + name() + "': cannot create a Lua state (memory budget too small?)");
+    L_.reset(L);
+    limits_->attach(L);
+    limits_->begin_callback();
+
+    if (lua_cpcall(L, &Rule::setup_state, this) != 0) {
+        std::string message = lua_tostring(L, -1) ? lua_tostring(L, -1) : "?";
+        if (limits_->stopped()) message = limits_->stop_message();
+        return Status::invalid("rule '" + name() + "': cannot set up its Lua state: " + message);
+    }
+    const std::string chunkname = "@" + config_.file;
+    if (luaL_loadbufferx(L, source->data(), source->size(), chunkname.c_str(), "t") != 0) {
+        std::string message = lua_tostring(L, -1) ? lua_tostring(L, -1) : "syntax error";
+        lua_pop(L, 1);
+        if (limits_->stopped()) message = config_.file + ": " + limits_->stop_message();
+        return Status::invalid(message);
+    }
+    push_env();
+    lua_setfenv(L, -2);
+    std::string error;
+    if (!call(0, error)) {
+        if (limits_->stopped()) return Status::invalid(config_.file + ": rule stopped while loading: " + limits_->stop_message());
+        return Status::invalid(error);
+    }
+    if (limits_->stopped()) return Status::invalid(config_.file + ": rule stopped while loading: " + limits_->stop_message());
+    lua_gc(L, LUA_GCCOLLECT, 0);  // drop what compiling and loading left behind
+    return Status::ok();
+}
+
+int Rule::setup_state(lua_State* L) {
+    Rule& self = *static_cast<Rule*>(lua_touserdata(L, 1));
+    lua_newtable(L);
+    self.modules_ref_ = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_newtable(L);
+    self.names_ref_ = luaL_ref(L, LUA_REGISTRYINDEX);
+    install_sandbox(L, self);
+    self.env_ref_ = luaL_ref(L, LUA_REGISTRYINDEX);
+    if (luaL_loadbufferx(L, kEachSource, std::strlen(kEachSource), "=gridlet.each", "t") != 0) lua_error(L);
+    lua_call(L, 0, 1);
+    self.each_ref_ = luaL_ref(L, LUA_REGISTRYINDEX);
+    return 0;
+}
+
+void Rule::commit() {
+    live_ = true;
+    auto effects = std::move(deferred_);
+    deferred_.clear();
+    for (auto& effect : effects) effect();
+    for (auto& [id, t] : timers_) schedule(t);
+    core_.routes_dirty = true;
+}
+
+void Rule::side_effect(std::function<void()> effect) {
+    if (live_) {
+        effect();
+    } else {
+        deferred_.push_back(std::move(effect));
+    }
+}
+
+void Rule::push_env() { lua_rawgeti(L_.get(), LUA_REGISTRYINDEX, env_ref_); }
+
+void Rule::log(LogLevel level, std::string_view message) { core_.host.log(level, name(), message); }
+
+bool Rule::call(int nargs, std::string& error) {
+    lua_State* L = L_.get();
+    const int base = lua_gettop(L) - nargs;
+    lua_pushcfunction(L, traceback_handler);
+    lua_insert(L, base);
+    limits_->begin_callback();
+    const int rc = lua_pcall(L, nargs, 0, base);
+    if (rc != 0) {
+        const char* msg = lua_tostring(L, -1);
+        error = msg ? msg : "error object is not a string";
+    }
+    lua_settop(L, base - 1);
+    return rc == 0;
+}
+
+bool Rule::protected_call(int nargs, const std::string& what) {
+    std::string error;
+    const bool ok = call(nargs, error);
+    ++callbacks_;
+    if (limits_->stopped()) {
+        handle_stop(what);
+        return false;
+    }
+    if (!ok) report_error(what, error);
+    return ok;
+}
+
+void Rule::report_error(const std::string& what, const std::string& message) {
+    ++errors_;
+    const int64_t now = core_.host.clock().monotonic_ms();
+    if (now - last_error_log_ms_ < core_.options.error_log_interval_ms) {
+        ++errors_unlogged_;
+        return;
+    }
+    std::string line = "error in " + what + ": " + message;
+    if (errors_unlogged_ > 0) line += "\n(" + std::to_string(errors_unlogged_) + " more errors not logged since the last one)";
+    log(LogLevel::error, line);
+    nlohmann::json body = {{"rule", name()},
+                           {"callback", what},
+                           {"error", message.substr(0, message.find('\n'))},
+                           {"errors_not_logged", errors_unlogged_}};
+    core_.host.emit_event({core_.host.clock().now_ms(), "rule/" + name(), "rule_error", Severity::error, body.dump()});
+    last_error_log_ms_ = now;
+    errors_unlogged_ = 0;
+}
+
+void Rule::handle_stop(const std::string& what) {
+    if (!stop_message_.empty()) return;
+    stop_message_ = limits_->stop_message();
+    log(LogLevel::error, "rule stopped: " + stop_message_ + " (in " + what + "); other rules go on");
+    nlohmann::json body = {{"rule", name()},
+                           {"reason", stop_reason_name(limits_->stop_reason())},
+                           {"message", stop_message_},
+                           {"callback", what},
+                           {"memory_bytes", limits_->memory_used()}};
+    core_.host.emit_event({core_.host.clock().now_ms(), "rule/" + name(), "rule_stopped", Severity::error, body.dump()});
+    core_.routes_dirty = true;
+}
+
+int Rule::add_subscription(std::string pattern, bool batch, int fn_ref) {
+    lua_State* L = L_.get();
+    Subscription sub;
+    sub.id = ++next_handle_;
+    sub.pattern = std::move(pattern);
+    sub.batch = batch;
+    sub.fn_ref = fn_ref;
+    lua_createtable(L, 0, 6);
+    for (int c = 0; c < 4; ++c) {
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        sub.columns_ref[c] = luaL_ref(L, LUA_REGISTRYINDEX);
+        lua_setfield(L, -2, kColumnNames[c]);
+    }
+    sub.table_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    const int id = sub.id;
+    subs_.emplace(id, std::move(sub));
+    core_.routes_dirty = true;
+    return id;
+}
+
+int Rule::add_timer(Timer timer) {
+    timer.id = ++next_handle_;
+    const int id = timer.id;
+    auto [it, inserted] = timers_.emplace(id, std::move(timer));
+    if (live_) schedule(it->second);
+    return id;
+}
+
+void Rule::schedule(const Timer& t) {
+    TimerEntry e{t.due, uid_, t.id};
+    if (t.calendar) {
+        core_.calendar_timers.push(e);
+    } else {
+        core_.periodic_timers.push(e);
+    }
+}
+
+bool Rule::cancel(int handle) {
+    lua_State* L = L_.get();
+    if (auto s = subs_.find(handle); s != subs_.end()) {
+        luaL_unref(L, LUA_REGISTRYINDEX, s->second.fn_ref);
+        luaL_unref(L, LUA_REGISTRYINDEX, s->second.table_ref);
+        for (int ref : s->second.columns_ref) luaL_unref(L, LUA_REGISTRYINDEX, ref);
+        subs_.erase(s);
+        core_.routes_dirty = true;
+        return true;
+    }
+    if (auto t = timers_.find(handle); t != timers_.end()) {
+        luaL_unref(L, LUA_REGISTRYINDEX, t->second.fn_ref);
+        timers_.erase(t);  // its queue entry goes stale
+        return true;
+    }
+    return false;
+}
+
+void Rule::track_reply(uint64_t request_id, int fn_ref, std::string target) {
+    writes_[request_id] = PendingWrite{fn_ref, std::move(target)};
+    core_.command_owner[request_id] = uid_;
+}
+
+void Rule::deliver(int subscription_id) {
+    auto it = subs_.find(subscription_id);
+    if (it == subs_.end() || stopped() || !live_) return;
+    std::vector<gl_sample> samples = std::move(it->second.pending);
+    it->second.pending.clear();
+    lua_State* L = L_.get();
+    const std::string what = "on('" + it->second.pattern + "')";
+    for (size_t off = 0; off < samples.size();) {
+        it = subs_.find(subscription_id);  // a callback may cancel it
+        if (it == subs_.end() || stopped()) return;
+        Subscription& sub = it->second;
+        const int n = static_cast<int>(std::min(core_.options.max_batch, samples.size() - off));
+        lua_rawgeti(L, LUA_REGISTRYINDEX, sub.table_ref);
+        const int table = lua_gettop(L);
+        lua_rawgeti(L, LUA_REGISTRYINDEX, names_ref_);
+        const int names = lua_gettop(L);
+        for (int c = 0; c < 4; ++c) {
+            lua_rawgeti(L, LUA_REGISTRYINDEX, sub.columns_ref[c]);
+            lua_pushvalue(L, -1);
+            lua_setfield(L, table, kColumnNames[c]);  // repair what a callback changed
+        }
+        const int values = names + 1, times = names + 2, series = names + 3, quality = names + 4;
+        for (int i = 0; i < n; ++i) {
+            const gl_sample& s = samples[off + static_cast<size_t>(i)];
+            lua_pushnumber(L, s.value);
+            lua_rawseti(L, values, i + 1);
+            lua_pushnumber(L, static_cast<double>(s.ts_ms));
+            lua_rawseti(L, times, i + 1);
+            lua_pushinteger(L, s.quality);
+            lua_rawseti(L, quality, i + 1);
+            lua_rawgeti(L, names, static_cast<int>(s.series_id));
+            if (lua_isnil(L, -1)) {
+                lua_pop(L, 1);
+                auto info = core_.series_info(s.series_id);
+                std::string nm = info ? info->name : "#" + std::to_string(s.series_id);
+                lua_pushlstring(L, nm.data(), nm.size());
+                lua_pushvalue(L, -1);
+                lua_rawseti(L, names, static_cast<int>(s.series_id));
+            }
+            lua_rawseti(L, series, i + 1);
+        }
+        for (int i = n + 1; i <= sub.last_n; ++i) {
+            for (int c = 0; c < 4; ++c) {
+                lua_pushnil(L);
+                lua_rawseti(L, values + c, i);
+            }
+        }
+        sub.last_n = n;
+        lua_settop(L, table);
+        lua_pushinteger(L, n);
+        lua_setfield(L, table, "n");
+        lua_pushinteger(L, 0);
+        lua_setfield(L, table, "pos");
+        const int fn_ref = sub.fn_ref;
+        if (sub.batch) {
+            lua_rawgeti(L, LUA_REGISTRYINDEX, fn_ref);
+            lua_insert(L, table);
+            protected_call(1, what);
+        } else {
+            // Per sample; after an error, go on with the next sample.
+            for (;;) {
+                lua_rawgeti(L, LUA_REGISTRYINDEX, each_ref_);
+                lua_rawgeti(L, LUA_REGISTRYINDEX, fn_ref);
+                lua_pushvalue(L, table);
+                if (protected_call(2, what) || stopped()) break;
+                lua_getfield(L, table, "pos");
+                const lua_Integer pos = lua_tointeger(L, -1);
+                lua_pop(L, 1);
+                if (pos >= n) break;
+            }
+        }
+        lua_settop(L, table - 1);
+        off += static_cast<size_t>(n);
+    }
+    if (auto again = subs_.find(subscription_id); again != subs_.end() && again->second.pending.empty()) {
+        samples.clear();
+        again->second.pending = std::move(samples);  // keep the capacity
+    }
+}
+
+void Rule::fire_timer(int id, int64_t due) {
+    auto it = timers_.find(id);
+    if (it == timers_.end() || it->second.due != due || stopped() || !live_) return;
+    lua_State* L = L_.get();
+    const std::string what = it->second.calendar ? "at('" + it->second.spec->text() + "')"
+                                                  : "every(" + std::to_string(it->second.interval_ms) + " ms)";
+    lua_rawgeti(L, LUA_REGISTRYINDEX, it->second.fn_ref);
+    lua_pushnumber(L, static_cast<double>(core_.host.clock().now_ms()));
+    protected_call(1, what);
+    it = timers_.find(id);
+    if (it == timers_.end() || stopped()) return;
+    Timer& t = it->second;
+    if (t.calendar) {
+        const int64_t after = std::max(core_.host.clock().now_ms(), t.due);
+        auto next = t.spec->next_after(core_.host.time_zone(), after);
+        if (!next) {
+            log(LogLevel::warn, "at('" + t.spec->text() + "'): " + next.status().message() + "; timer cancelled");
+            cancel(id);
+            return;
+        }
+        t.due = *next;
+    } else {
+        const int64_t now = core_.host.clock().monotonic_ms();
+        t.due += t.interval_ms;
+        // Late by whole periods (a long stall): skip them, keep the phase.
+        if (t.due <= now) t.due += ((now - t.due) / t.interval_ms + 1) * t.interval_ms;
+    }
+    schedule(t);
+}
+
+void Rule::deliver_reply(const CommandReply& reply) {
+    auto it = writes_.find(reply.request_id);
+    if (it == writes_.end()) return;
+    PendingWrite write = std::move(it->second);
+    writes_.erase(it);
+    if (stopped()) return;
+    const bool ok = reply.status == GL_OK;
+    if (write.fn_ref == LUA_NOREF) {
+        if (!ok) log(LogLevel::warn, "write " + write.target + " failed: " + reply.error + " (no reply callback)");
+        return;
+    }
+    lua_State* L = L_.get();
+    lua_rawgeti(L, LUA_REGISTRYINDEX, write.fn_ref);
+    luaL_unref(L, LUA_REGISTRYINDEX, write.fn_ref);
+    lua_pushboolean(L, ok);
+    if (ok) {
+        lua_pushnil(L);
+    } else {
+        std::string err = reply.error.empty() ? (reply.status == GL_ERR_TIMEOUT ? "timeout" : "error") : reply.error;
+        lua_pushlstring(L, err.data(), err.size());
+    }
+    protected_call(2, "write('" + write.target + "') reply");
+}
+
+}  // namespace gridlet::script

@@ -1,0 +1,159 @@
+// Rule: one rule file running in its own sandboxed lua_State.
+//
+// Lifecycle: Rule::load() creates the state (its allocator counts the rule's
+// memory), installs the sandbox and the `gridlet` module, and runs the file's
+// top level within the rule's budgets. Side effects asked for while loading
+// (commands, events, state writes) are held back until commit(), so a rule
+// that fails to load leaves no trace and, on reload, the old version keeps
+// running. After commit() the engine delivers samples, timers and replies.
+//
+// A budget overrun stops the rule for good (until it is reloaded): its state
+// is closed, a "rule_stopped" event says why. A Lua error in a callback is
+// logged (rule, file:line, traceback) and the rule goes on.
+//
+// Threads: engine thread only.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "script/budgets.h"
+#include "script/calendar.h"
+#include "script/engine_core.h"
+#include "script/lua_support.h"
+
+namespace gridlet::script {
+
+struct RuleConfig {
+    std::string name;  // unique; tags logs, events, state
+    std::string file;  // the rule's .lua file
+    nlohmann::json params = nlohmann::json::object();
+    Budgets budgets;
+};
+
+enum class RuleStatus { running, stopped, failed };
+const char* rule_status_name(RuleStatus s) noexcept;
+
+struct Subscription {
+    int id = 0;
+    std::string pattern;
+    bool batch = false;
+    int fn_ref = 0;     // registry ref of the callback
+    int table_ref = 0;  // registry ref of the reused batch table
+    int columns_ref[4] = {0, 0, 0, 0};  // value, ts, series, quality
+    int last_n = 0;
+    std::vector<gl_sample> pending;
+};
+
+struct Timer {
+    int id = 0;
+    bool calendar = false;   // at() (UTC due) or every() (monotonic due)
+    int64_t interval_ms = 0;
+    std::optional<CalendarSpec> spec;
+    int64_t due = 0;
+    int fn_ref = 0;
+};
+
+class Rule {
+public:
+    // Loads and runs the file; the error names file:line.
+    static Expected<std::unique_ptr<Rule>> load(const RuleConfig& config, EngineCore& core, uint64_t uid);
+    ~Rule();
+    Rule(const Rule&) = delete;
+    Rule& operator=(const Rule&) = delete;
+
+    // Release the held-back side effects and start receiving callbacks.
+    void commit();
+
+    const RuleConfig& config() const noexcept { return config_; }
+    const std::string& name() const noexcept { return config_.name; }
+    uint64_t uid() const noexcept { return uid_; }
+    bool live() const noexcept { return live_; }
+    bool stopped() const noexcept { return L_ == nullptr || limits_->stopped(); }
+    const std::string& stop_message() const noexcept { return stop_message_; }
+    // Files read to build the rule (its file and required modules): path -> content.
+    const std::map<std::string, std::string>& sources() const noexcept { return sources_; }
+
+    std::map<int, Subscription>& subscriptions() noexcept { return subs_; }
+    const std::map<int, Timer>& timers() const noexcept { return timers_; }
+
+    // Deliver a subscription's pending samples (then cleared).
+    void deliver(int subscription_id);
+    // Run timer `id` if it is still due at `due` (else it is a stale queue
+    // entry); reschedules it.
+    void fire_timer(int id, int64_t due);
+    // Deliver a command reply to the callback registered for it.
+    void deliver_reply(const CommandReply& reply);
+
+    // Statistics for `gridlet rules` and the benchmark.
+    uint64_t callbacks() const noexcept { return callbacks_; }
+    uint64_t errors() const noexcept { return errors_; }
+    size_t memory_used() const noexcept { return limits_->memory_used(); }
+
+    // ---- for the api_*.cpp functions -------------------------------------
+    static Rule& of(lua_State* L);
+    EngineCore& core() noexcept { return core_; }
+    lua_State* state() noexcept { return L_.get(); }
+    // Run `effect` now if live, else on commit().
+    void side_effect(std::function<void()> effect);
+    int add_subscription(std::string pattern, bool batch, int fn_ref);
+    int add_timer(Timer timer);
+    bool cancel(int handle);
+    void track_reply(uint64_t request_id, int fn_ref, std::string target);
+    // The chunk environment (globals) of this rule, pushed.
+    void push_env();
+    // require(): finds, loads and records a module file.
+    int require_module(lua_State* L);
+    // Engine-side log line for this rule.
+    void log(LogLevel level, std::string_view message);
+
+private:
+    Rule(const RuleConfig& config, EngineCore& core, uint64_t uid);
+    Status build();
+    static int setup_state(lua_State* L);  // lua_cpcall: sandbox, module, refs
+    // Calls the function below `nargs` arguments on the stack under the
+    // budgets; reports errors and stops. False when it did not succeed.
+    bool protected_call(int nargs, const std::string& what);
+    void report_error(const std::string& what, const std::string& message);
+    void handle_stop(const std::string& what);
+    void schedule(const Timer& t);
+    // Unprotected: pcall with traceback; false with the message on error.
+    bool call(int nargs, std::string& error);
+    void close();
+
+    RuleConfig config_;
+    EngineCore& core_;
+    uint64_t uid_;
+    std::unique_ptr<RuleLimits> limits_;  // outlives L_
+    LuaStatePtr L_;
+    bool live_ = false;
+    std::vector<std::function<void()>> deferred_;
+    std::map<std::string, std::string> sources_;
+    struct PendingWrite {
+        int fn_ref;  // LUA_NOREF: no callback
+        std::string target;
+    };
+    std::map<int, Subscription> subs_;
+    std::map<int, Timer> timers_;
+    std::unordered_map<uint64_t, PendingWrite> writes_;
+    int next_handle_ = 0;
+    int env_ref_ = 0;
+    int each_ref_ = 0;     // trusted per-sample dispatcher
+    int modules_ref_ = 0;  // require() cache
+    int names_ref_ = 0;    // series id -> name strings
+    std::string stop_message_;
+    uint64_t callbacks_ = 0;
+    uint64_t errors_ = 0;
+    uint64_t errors_unlogged_ = 0;
+    int64_t last_error_log_ms_ = INT64_MIN / 2;
+    friend class Engine;
+};
+
+}  // namespace gridlet::script

@@ -1,0 +1,81 @@
+#include "script/rule_host.h"
+
+#include "script/engine_core.h"
+
+namespace gridlet::script {
+
+const char* log_level_name(LogLevel level) noexcept {
+    switch (level) {
+        case LogLevel::debug: return "debug";
+        case LogLevel::info: return "info";
+        case LogLevel::warn: return "warn";
+        case LogLevel::error: return "error";
+    }
+    return "?";
+}
+
+const char* severity_name(Severity s) noexcept {
+    switch (s) {
+        case Severity::debug: return "debug";
+        case Severity::info: return "info";
+        case Severity::warning: return "warning";
+        case Severity::error: return "error";
+        case Severity::critical: return "critical";
+    }
+    return "?";
+}
+
+std::optional<Severity> parse_severity(std::string_view name) noexcept {
+    if (name == "debug") return Severity::debug;
+    if (name == "info") return Severity::info;
+    if (name == "warning" || name == "warn") return Severity::warning;
+    if (name == "error") return Severity::error;
+    if (name == "critical") return Severity::critical;
+    return std::nullopt;
+}
+
+const char* aggregate_name(Aggregate a) noexcept {
+    switch (a) {
+        case Aggregate::raw: return "raw";
+        case Aggregate::avg: return "avg";
+        case Aggregate::min: return "min";
+        case Aggregate::max: return "max";
+        case Aggregate::sum: return "sum";
+        case Aggregate::count: return "count";
+        case Aggregate::first: return "first";
+        case Aggregate::last: return "last";
+        case Aggregate::delta: return "delta";
+    }
+    return "?";
+}
+
+std::optional<Aggregate> parse_aggregate(std::string_view name) noexcept {
+    for (Aggregate a : {Aggregate::raw, Aggregate::avg, Aggregate::min, Aggregate::max, Aggregate::sum, Aggregate::count,
+                        Aggregate::first, Aggregate::last, Aggregate::delta}) {
+        if (name == aggregate_name(a)) return a;
+    }
+    return std::nullopt;
+}
+
+std::optional<SeriesRef> EngineCore::find_series(std::string_view name) {
+    std::string key(name);
+    if (auto it = by_name_.find(key); it != by_name_.end()) return it->second;
+    auto ref = host.find_series(name);
+    if (ref) {
+        by_name_[key] = *ref;
+        by_id_[ref->id] = *ref;
+    }
+    return ref;
+}
+
+std::optional<SeriesRef> EngineCore::series_info(uint32_t id) {
+    if (auto it = by_id_.find(id); it != by_id_.end()) return it->second;
+    auto ref = host.series_info(id);
+    if (ref) {
+        by_id_[id] = *ref;
+        by_name_[ref->name] = *ref;
+    }
+    return ref;
+}
+
+}  // namespace gridlet::script

@@ -1,0 +1,85 @@
+#include "script/rules_config.h"
+
+#include <filesystem>
+
+namespace gridlet::script {
+
+namespace {
+
+using config::KeySpec;
+using config::ValueType;
+
+std::string resolve(const std::string& path, const std::string& base_dir) {
+    std::filesystem::path p(path);
+    if (p.is_absolute() || base_dir.empty()) return p.lexically_normal().string();
+    return (std::filesystem::path(base_dir) / p).lexically_normal().string();
+}
+
+void read_budgets(const nlohmann::json& t, Budgets& b) {
+    if (t.contains("instructions")) b.instructions = t["instructions"].get<uint64_t>();
+    if (t.contains("time_ms")) b.time_ms = t["time_ms"].get<int64_t>();
+    if (t.contains("memory_mb")) b.memory_bytes = t["memory_mb"].get<size_t>() * 1024 * 1024;
+}
+
+KeySpec key(std::string name, ValueType type, std::optional<std::string> dflt, std::string help, bool required = false,
+            std::optional<double> min = std::nullopt, std::optional<double> max = std::nullopt) {
+    KeySpec k;
+    k.key = std::move(name);
+    k.type = type;
+    k.default_toml = std::move(dflt);
+    k.help = std::move(help);
+    k.required = required;
+    k.min = min;
+    k.max = max;
+    return k;
+}
+
+}  // namespace
+
+std::vector<KeySpec> rules_engine_keys() {
+    return {
+        key("lib_dirs", ValueType::array, "[\"scripts/lib\"]", "Folders require() searches after the rule's own folder"),
+        key("watch", ValueType::boolean, "true", "Reload a rule when its file or a module it requires changes (inotify)"),
+        key("instructions", ValueType::integer, "20000000", "Default Lua instructions per callback before a rule is stopped",
+         false, 1000, 1e12),
+        key("time_ms", ValueType::integer, "250", "Default wall time per callback (ms) before a rule is stopped", false, 1,
+         600000),
+        key("memory_mb", ValueType::integer, "16", "Default Lua heap per rule (MiB) before it is stopped", false, 1, 4096),
+    };
+}
+
+std::vector<KeySpec> rule_keys() {
+    return {
+        key("name", ValueType::string, std::nullopt, "Unique rule name: tags its logs, events and state", true),
+        key("file", ValueType::string, std::nullopt, "The rule's Lua file (relative to the site file)", true),
+        key("params", ValueType::table, "{}", "Parameters, seen by the rule as `params`"),
+        key("enabled", ValueType::boolean, "true", "false: the rule is not loaded"),
+        key("instructions", ValueType::integer, std::nullopt, "Lua instructions per callback (default: [rules])", false,
+            1000, 1e12),
+        key("time_ms", ValueType::integer, std::nullopt, "Wall time per callback, ms (default: [rules])", false, 1, 600000),
+        key("memory_mb", ValueType::integer, std::nullopt, "Lua heap of this rule, MiB (default: [rules])", false, 1, 4096),
+    };
+}
+
+EngineOptions engine_options_from_json(const nlohmann::json& table, const std::string& base_dir) {
+    EngineOptions o;
+    if (table.contains("lib_dirs")) {
+        for (const auto& d : table["lib_dirs"]) {
+            if (d.is_string()) o.lib_dirs.push_back(resolve(d.get<std::string>(), base_dir));
+        }
+    }
+    read_budgets(table, o.default_budgets);
+    return o;
+}
+
+RuleConfig rule_config_from_json(const nlohmann::json& table, const std::string& base_dir, const Budgets& defaults) {
+    RuleConfig c;
+    c.name = table.value("name", "");
+    c.file = resolve(table.value("file", ""), base_dir);
+    c.params = table.contains("params") ? table["params"] : nlohmann::json::object();
+    c.budgets = defaults;
+    read_budgets(table, c.budgets);
+    return c;
+}
+
+}  // namespace gridlet::script

@@ -1,0 +1,98 @@
+// SimHost: a RuleHost on a simulated clock, for offline rule runs
+// (`gridlet test-rule`, rule tests, benchmarks). A real user feature.
+//
+//   - clock: a ManualClock the harness moves;
+//   - series: an in-memory registry; every sample fed through record() is
+//     kept, so last_sample() and query() answer from the timeline so far
+//     (raw or bucketed: avg/min/max/sum/count/first/last/delta, counter-aware
+//     delta for counters);
+//   - commands: recorded, and answered by scripted ReplyRules (default: ok at
+//     once); replies come out of take_due_replies() at their time;
+//   - events, logs, persistent state: recorded in memory.
+//
+// Threads: the engine thread (one thread).
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/series_registry.h"
+#include "script/rule_host.h"
+#include "script/timeline.h"
+
+namespace gridlet::script {
+
+struct SentCommand {
+    int64_t ts_ms = 0;
+    CommandRequest request;
+    std::optional<CommandReply> reply;  // once answered
+    int64_t reply_ts_ms = 0;
+};
+
+struct LogLine {
+    int64_t ts_ms = 0;
+    LogLevel level = LogLevel::info;
+    std::string rule;
+    std::string message;
+};
+
+class SimHost final : public RuleHost {
+public:
+    SimHost(int64_t start_utc_ms, TimeZone zone);
+
+    ManualClock& manual_clock() noexcept { return clock_; }
+    // Series id of `name`, created if new.
+    uint32_t intern(const std::string& name, SeriesKind kind = SeriesKind::gauge, const std::string& unit = {});
+    // Keep a sample (its series_id set) for last_sample()/query().
+    void record(const gl_sample& s);
+    void add_reply_rule(ReplyRule rule) { reply_rules_.push_back(std::move(rule)); }
+    void set_state(const std::string& rule, const std::string& key, const std::string& json) { state_[rule][key] = json; }
+    // Echo log lines to stderr as they come.
+    void set_echo_logs(bool echo) noexcept { echo_logs_ = echo; }
+
+    // Time (UTC ms) of the next scripted reply, or nullopt.
+    std::optional<int64_t> next_reply_ms() const;
+    // Replies due at or before the clock's now, in time order.
+    std::vector<CommandReply> take_due_replies();
+
+    const std::vector<SentCommand>& commands() const noexcept { return commands_; }
+    const std::vector<RuleEvent>& events() const noexcept { return events_; }
+    const std::vector<LogLine>& logs() const noexcept { return logs_; }
+    const std::map<std::string, std::string>& state_of(const std::string& rule) const;
+    size_t samples_recorded() const noexcept { return recorded_; }
+
+    // RuleHost
+    const Clock& clock() const override { return clock_; }
+    const TimeZone& time_zone() const override { return zone_; }
+    std::vector<SeriesRef> resolve(std::string_view pattern) override;
+    std::optional<SeriesRef> find_series(std::string_view name) override;
+    std::optional<SeriesRef> series_info(uint32_t id) override;
+    std::optional<gl_sample> last_sample(uint32_t id) override;
+    Expected<std::vector<QueryRow>> query(const QuerySpec& spec) override;
+    Status send_command(const CommandRequest& request) override;
+    void emit_event(const RuleEvent& event) override;
+    Expected<std::map<std::string, std::string>> load_state(std::string_view rule) override;
+    Status put_state(std::string_view rule, std::string_view key, const std::optional<std::string>& json) override;
+    void log(LogLevel level, std::string_view rule, std::string_view message) override;
+
+private:
+    ManualClock clock_;
+    TimeZone zone_;
+    SeriesRegistry registry_;
+    std::unordered_map<uint32_t, std::vector<gl_sample>> history_;
+    size_t recorded_ = 0;
+    std::vector<ReplyRule> reply_rules_;
+    std::multimap<int64_t, CommandReply> due_replies_;
+    std::unordered_map<uint64_t, size_t> command_index_;
+    std::vector<SentCommand> commands_;
+    std::vector<RuleEvent> events_;
+    std::vector<LogLine> logs_;
+    std::map<std::string, std::map<std::string, std::string>> state_;
+    bool echo_logs_ = false;
+};
+
+}  // namespace gridlet::script

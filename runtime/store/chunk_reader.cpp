@@ -1,0 +1,107 @@
+#include "store/chunk_reader.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "store/keys.h"
+
+namespace gridlet::store {
+
+namespace {
+constexpr int64_t kMinTs = std::numeric_limits<int64_t>::min();
+constexpr int64_t kMaxTs = std::numeric_limits<int64_t>::max();
+}  // namespace
+
+ChunkReader::ChunkReader(const StoreDb& db, const rocksdb::Snapshot* snapshot) : db_(db), snapshot_(snapshot) {}
+
+std::unique_ptr<rocksdb::Iterator> ChunkReader::iterator(uint32_t series) {
+    upper_ = prefix_end(series_prefix(series));
+    rocksdb::ReadOptions ro;
+    ro.snapshot = snapshot_;
+    // upper_ and its slice live in this reader and outlive the iterator (one at a time).
+    upper_slice_ = rocksdb::Slice(upper_);
+    ro.iterate_upper_bound = upper_.empty() ? nullptr : &upper_slice_;
+    ro.readahead_size = 256 * 1024;
+    return std::unique_ptr<rocksdb::Iterator>(db_.db()->NewIterator(ro, db_.cf(Cf::chunks)));
+}
+
+Status ChunkReader::decode(const rocksdb::Iterator& it) {
+    buf_.clear();
+    if (it.value().empty()) return Status::ok();  // every piece of a merge was dropped
+    Status st = decode_chunk(std::string_view(it.value().data(), it.value().size()), buf_);
+    if (!st) return st.with_context("store " + db_.path() + ": series " + std::to_string(get_be32(it.key().data())));
+    return Status::ok();
+}
+
+Status ChunkReader::scan(uint32_t series, int64_t from, int64_t to,
+                         const std::function<void(std::span<const Sample>)>& fn, std::optional<Sample>* after) {
+    if (after) after->reset();
+    auto it = iterator(series);
+    const std::string prefix = series_prefix(series);
+    it->SeekForPrev(chunk_key(series, from));
+    if (!it->Valid() || !it->key().starts_with(prefix)) it->Seek(chunk_key(series, kMinTs));
+    for (; it->Valid() && it->key().starts_with(prefix); it->Next()) {
+        int64_t start = get_time(it->key().data() + 4);
+        // Chunks starting at or after `to` only matter for `after`; the first
+        // sample of the first such chunk is it (later chunks start later).
+        if (start >= to && !after) break;
+        Status st = decode(*it);
+        if (!st) return st;
+        auto lo = std::lower_bound(buf_.begin(), buf_.end(), from, [](const Sample& s, int64_t t) { return s.ts < t; });
+        auto hi = std::lower_bound(lo, buf_.end(), to, [](const Sample& s, int64_t t) { return s.ts < t; });
+        if (hi != lo) fn(std::span<const Sample>(&*lo, static_cast<size_t>(hi - lo)));
+        if (hi != buf_.end()) {
+            if (after) *after = *hi;
+            break;
+        }
+    }
+    if (!it->status().ok()) return db_.convert(it->status(), "read chunks");
+    return Status::ok();
+}
+
+Expected<std::optional<ChunkReader::ChunkInfo>> ChunkReader::last_chunk(uint32_t series) {
+    auto it = iterator(series);
+    it->SeekForPrev(chunk_key(series, kMaxTs));
+    if (!it->status().ok()) return db_.convert(it->status(), "read chunks");
+    if (!it->Valid() || !it->key().starts_with(series_prefix(series))) return std::optional<ChunkInfo>();
+    ChunkInfo info;
+    info.start = get_time(it->key().data() + 4);
+    if (it->value().empty()) return std::optional<ChunkInfo>();
+    auto h = peek_chunk_header(std::string_view(it->value().data(), it->value().size()));
+    if (!h) return h.status().with_context("store " + db_.path() + ": series " + std::to_string(series));
+    info.header = *h;
+    return std::optional<ChunkInfo>(info);
+}
+
+Expected<std::optional<Sample>> ChunkReader::last(uint32_t series) { return last_good_before(series, kMaxTs); }
+
+Expected<std::optional<Sample>> ChunkReader::last_good_before(uint32_t series, int64_t t) {
+    auto it = iterator(series);
+    const std::string prefix = series_prefix(series);
+    const bool any_quality = t == kMaxTs;
+    it->SeekForPrev(chunk_key(series, t == kMinTs ? t : t - 1));
+    if (!it->Valid() || !it->key().starts_with(prefix)) it->Seek(chunk_key(series, kMinTs));
+    // The chunk at the seek position may be the first one holding samples
+    // earlier than its start; walk back from it.
+    for (; it->Valid() && it->key().starts_with(prefix); it->Prev()) {
+        Status st = decode(*it);
+        if (!st) return st;
+        for (auto s = buf_.rbegin(); s != buf_.rend(); ++s)
+            if (s->ts < t && (any_quality || s->quality > 0)) return std::optional<Sample>(*s);
+    }
+    if (!it->status().ok()) return db_.convert(it->status(), "read chunks");
+    return std::optional<Sample>();
+}
+
+Expected<std::optional<Sample>> ChunkReader::first(uint32_t series) {
+    auto it = iterator(series);
+    it->Seek(chunk_key(series, kMinTs));
+    if (!it->status().ok()) return db_.convert(it->status(), "read chunks");
+    if (!it->Valid() || !it->key().starts_with(series_prefix(series))) return std::optional<Sample>();
+    Status st = decode(*it);
+    if (!st) return st;
+    if (buf_.empty()) return std::optional<Sample>();
+    return std::optional<Sample>(buf_.front());
+}
+
+}  // namespace gridlet::store

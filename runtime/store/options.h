@@ -1,0 +1,87 @@
+// StoreOptions: everything that configures the store, and the `[store]` table
+// of a site file that builds them. Plain values; any thread.
+//
+// Site loader contract (names kept stable):
+//   store_config_keys()            the KeySpecs of [store] for validate_table
+//   store_options_from_json(j, d)  StoreOptions from the validated JSON;
+//                                  a relative `path` is resolved against `d`
+//                                  (the site file's folder).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/clock.h"
+#include "core/config_schema.h"
+#include "core/status.h"
+
+namespace gridlet::store {
+
+// When an acknowledged write reaches the disk (it always is in the WAL, so it
+// survives the process being killed; this is about power loss).
+enum class SyncPolicy {
+    none,      // the OS writes the WAL back when it likes
+    interval,  // a background thread fsyncs the WAL every sync_interval_ms
+    batch,     // every append() fsyncs before it returns
+};
+const char* sync_policy_name(SyncPolicy p) noexcept;
+
+// How long each resolution is kept, in ms; 0 keeps it forever.
+struct RetentionOptions {
+    int64_t raw_ms = 90LL * 86'400'000;
+    int64_t min1_ms = 365LL * 86'400'000;
+    int64_t min15_ms = 0;
+    int64_t hour1_ms = 0;
+    int64_t day1_ms = 0;
+    int64_t events_ms = 365LL * 86'400'000;
+};
+
+struct StoreOptions {
+    std::filesystem::path path;  // the RocksDB directory
+
+    SyncPolicy sync = SyncPolicy::interval;
+    int64_t sync_interval_ms = 1000;
+
+    // Memory: one LRU block cache shared by every column family (index and
+    // filter blocks included), and a budget for all memtables together.
+    size_t block_cache_bytes = 8u << 20;
+    size_t memtable_budget_bytes = 16u << 20;
+    size_t chunk_write_buffer_bytes = 4u << 20;  // memtable of the chunks family
+
+    // A series' open chunk is closed after this many samples or this span.
+    uint32_t chunk_max_samples = 1024;
+    int64_t chunk_max_span_ms = 86'400'000;
+
+    // How often the background roller brings rollups up to date.
+    int64_t rollup_interval_ms = 1000;
+
+    RetentionOptions retention;
+    // Files older than this are recompacted so that retention applies even to
+    // data that is never rewritten otherwise (RocksDB periodic compaction).
+    int64_t retention_compaction_interval_ms = 86'400'000;
+
+    // Store-and-forward: the oldest entries of a queue are dropped beyond this.
+    uint64_t outbox_max_entries = 1'000'000;
+
+    int max_background_jobs = 2;
+
+    // Wall clock used for retention cutoffs (tests pass a ManualClock).
+    // Not owned; must outlive the store. nullptr: the system clock.
+    const Clock* clock = nullptr;
+};
+
+std::vector<config::KeySpec> store_config_keys();
+
+// `j` is the output of validate_table(store_config_keys()); checks the
+// cross-key rules (retention of a resolution >= that of the finer ones).
+Expected<StoreOptions> store_options_from_json(const nlohmann::json& j, const std::filesystem::path& base_dir = {});
+
+// Checks values that do not come from JSON (tests, embedders).
+Status validate_options(const StoreOptions& o);
+
+}  // namespace gridlet::store

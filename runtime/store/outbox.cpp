@@ -1,0 +1,123 @@
+#include "store/outbox.h"
+
+#include <memory>
+
+#include <rocksdb/write_batch.h>
+
+#include "store/keys.h"
+
+namespace gridlet::store {
+
+namespace {
+std::string entry_key(std::string_view queue, uint64_t seq) {
+    std::string k = named_prefix(queue);
+    put_be64(k, seq);
+    return k;
+}
+Status check(std::string_view queue) {
+    if (queue.empty() || queue.find('\0') != std::string_view::npos)
+        return Status::invalid("outbox: queue name is empty or contains a NUL byte");
+    return Status::ok();
+}
+}  // namespace
+
+Expected<Outbox::Head*> Outbox::head(std::string_view queue) {
+    auto it = heads_.find(queue);
+    if (it != heads_.end()) return &it->second;
+    Head h;
+    const std::string prefix = named_prefix(queue);
+    std::unique_ptr<rocksdb::Iterator> i(db_.db()->NewIterator(rocksdb::ReadOptions(), db_.cf(Cf::outbox)));
+    i->Seek(prefix);
+    if (i->Valid() && i->key().starts_with(prefix) && i->key().size() == prefix.size() + 8) {
+        h.first = get_be64(i->key().data() + prefix.size());
+        i->SeekForPrev(entry_key(queue, ~uint64_t{0}));
+        h.next = get_be64(i->key().data() + prefix.size()) + 1;
+    }
+    if (!i->status().ok()) return db_.convert(i->status(), "read outbox '" + std::string(queue) + "'");
+    // An empty queue continues after the last sequence number it ever gave.
+    std::string v;
+    auto s = db_.db()->Get(rocksdb::ReadOptions(), db_.cf(Cf::outbox), std::string(queue) + std::string(1, '\x01'), &v);
+    if (s.ok() && v.size() == 8) {
+        uint64_t acked = get_be64(v.data());
+        if (h.next <= acked) h.first = h.next = acked + 1;
+    }
+    return &heads_.emplace(std::string(queue), h).first->second;
+}
+
+Expected<uint64_t> Outbox::append(std::string_view queue, std::string_view payload) {
+    return append(queue, std::vector<std::string>{std::string(payload)});
+}
+
+Expected<uint64_t> Outbox::append(std::string_view queue, const std::vector<std::string>& payloads) {
+    if (Status st = check(queue); !st) return st;
+    std::lock_guard lock(mu_);
+    auto h = head(queue);
+    if (!h) return h.status();
+    Head next = **h;
+    rocksdb::WriteBatch b;
+    for (const std::string& p : payloads) b.Put(db_.cf(Cf::outbox), entry_key(queue, next.next++), p);
+    if (next.next - next.first > max_entries_) {
+        uint64_t new_first = next.next - max_entries_;
+        b.DeleteRange(db_.cf(Cf::outbox), entry_key(queue, next.first), entry_key(queue, new_first));
+        next.dropped += new_first - next.first;
+        next.first = new_first;
+    }
+    Status st = db_.write(b, "append to outbox");
+    if (!st) return st;
+    **h = next;
+    return next.next - 1;
+}
+
+Expected<std::vector<OutboxEntry>> Outbox::read(std::string_view queue, uint64_t after, size_t max) const {
+    if (Status st = check(queue); !st) return st;
+    std::vector<OutboxEntry> out;
+    const std::string prefix = named_prefix(queue);
+    std::unique_ptr<rocksdb::Iterator> it(db_.db()->NewIterator(rocksdb::ReadOptions(), db_.cf(Cf::outbox)));
+    for (it->Seek(entry_key(queue, after + 1)); it->Valid() && it->key().starts_with(prefix) && out.size() < max;
+         it->Next()) {
+        if (it->key().size() != prefix.size() + 8) continue;
+        out.push_back(OutboxEntry{get_be64(it->key().data() + prefix.size()), it->value().ToString()});
+    }
+    if (!it->status().ok()) return db_.convert(it->status(), "read outbox '" + std::string(queue) + "'");
+    return out;
+}
+
+Status Outbox::ack(std::string_view queue, uint64_t up_to) {
+    if (Status st = check(queue); !st) return st;
+    std::lock_guard lock(mu_);
+    auto h = head(queue);
+    if (!h) return h.status();
+    Head next = **h;
+    if (up_to >= next.next) return Status::invalid("outbox '" + std::string(queue) + "': ack of " +
+                                                   std::to_string(up_to) + " beyond the last entry " +
+                                                   std::to_string(next.next - 1));
+    if (up_to < next.first) return Status::ok();
+    rocksdb::WriteBatch b;
+    b.DeleteRange(db_.cf(Cf::outbox), entry_key(queue, next.first), entry_key(queue, up_to + 1));
+    // Remember the last acked seq so that numbering continues after a restart
+    // even when the queue is empty (key: queue | 0x01, sorts after entries).
+    std::string v;
+    put_be64(v, up_to);
+    b.Put(db_.cf(Cf::outbox), std::string(queue) + std::string(1, '\x01'), v);
+    Status st = db_.write(b, "ack outbox");
+    if (!st) return st;
+    next.first = up_to + 1;
+    **h = next;
+    return Status::ok();
+}
+
+Expected<uint64_t> Outbox::size(std::string_view queue) {
+    if (Status st = check(queue); !st) return st;
+    std::lock_guard lock(mu_);
+    auto h = head(queue);
+    if (!h) return h.status();
+    return (*h)->next - (*h)->first;
+}
+
+uint64_t Outbox::dropped(std::string_view queue) const {
+    std::lock_guard lock(mu_);
+    auto it = heads_.find(queue);
+    return it == heads_.end() ? 0 : it->second.dropped;
+}
+
+}  // namespace gridlet::store

@@ -1,0 +1,66 @@
+// Roller: keeps the rollups (1 min, 15 min, 1 h, 1 day) up to date with the
+// raw chunks. Runs on the store's maintenance thread (or when asked).
+//
+// Watermark rule: for each series, rollup_meta 'W' holds W such that every
+// rollup bucket ending at or before W is exact, except buckets holding a
+// dirty minute ('D' markers, written by the writer with late samples).
+// A pass:
+//   1. claims, under the writer lock, the complete minutes of each written
+//      series ([W, floor_1m(last ts))) and takes a snapshot;
+//   2. computes the 1-min rows of the claimed ranges and of dirty minutes
+//      from raw samples (counters: reading one sample past the range, and
+//      for dirty minutes from the last good sample before them);
+//   3. computes 15-min rows from 1-min rows, 1-h from 15-min, 1-d from 1-h,
+//      for the buckets that ended;
+//   4. writes the new W and deletes the markers it handled.
+// Each step is idempotent, so a crash between steps only redoes work.
+//
+// Threads: roll_once() from one thread at a time (the store's maintenance
+// thread); the writer keeps appending meanwhile.
+#pragma once
+
+#include <cstdint>
+
+#include "core/series_registry.h"
+#include "store/chunk_writer.h"
+#include "store/db.h"
+#include "store/rollup.h"
+
+namespace gridlet::store {
+
+class Roller {
+public:
+    // `registry` (series kinds, rollover tags) may be null: every series is a gauge.
+    Roller(StoreDb& db, ChunkWriter& writer, const SeriesRegistry* registry) : db_(db), writer_(writer), registry_(registry) {}
+
+    struct PassStats {
+        size_t series = 0;         // series whose rollups advanced
+        size_t dirty_minutes = 0;  // markers handled
+        size_t rows = 0;           // rows written
+    };
+    Expected<PassStats> roll_once();
+
+private:
+    struct Item {
+        uint32_t series = 0;
+        int64_t from = 0, to = 0;  // 1-min rows recomputed over [from, to)
+        int64_t coarse_limit = 0;  // coarse buckets ending <= this are rewritten
+        CounterRule rule;
+        bool repair = false;       // dirty minutes (not a new claim)
+    };
+    Status raw_to_minutes(const Item& item, const rocksdb::Snapshot* snap, rocksdb::WriteBatch& batch, size_t& rows);
+    Status coarse_rows(const Item& item, Resolution fine, Resolution coarse, rocksdb::WriteBatch& batch, size_t& rows);
+    CounterRule rule_of(uint32_t series) const;
+
+    StoreDb& db_;
+    ChunkWriter& writer_;
+    const SeriesRegistry* registry_;
+};
+
+// The watermark of a series (kNoWatermark when none) and its dirty minutes,
+// as a query sees them.
+inline constexpr int64_t kNoWatermark = std::numeric_limits<int64_t>::min();
+Expected<int64_t> read_watermark(const StoreDb& db, uint32_t series, const rocksdb::Snapshot* snap);
+Expected<std::vector<int64_t>> read_dirty_minutes(const StoreDb& db, uint32_t series, const rocksdb::Snapshot* snap);
+
+}  // namespace gridlet::store

@@ -1,0 +1,143 @@
+#include "store/store.h"
+
+#include <chrono>
+
+#include <spdlog/spdlog.h>
+
+namespace gridlet::store {
+
+Expected<std::unique_ptr<Store>> Store::open(const StoreOptions& options, SeriesRegistry& registry) {
+    return open_impl(options, &registry, OpenMode::read_write);
+}
+
+Expected<std::unique_ptr<Store>> Store::open(const StoreOptions& options) {
+    return open_impl(options, nullptr, OpenMode::read_write);
+}
+
+Expected<std::unique_ptr<Store>> Store::open_read_only(const std::filesystem::path& path) {
+    StoreOptions o;
+    o.path = path;
+    return open_impl(o, nullptr, OpenMode::read_only);
+}
+
+Expected<std::unique_ptr<Store>> Store::open_impl(const StoreOptions& options, SeriesRegistry* registry,
+                                                  OpenMode mode) {
+    std::unique_ptr<Store> s(new Store());
+    s->options_ = options;
+    auto db = StoreDb::open(options, mode);
+    if (!db) return db.status();
+    s->db_ = std::move(*db);
+    s->backend_ = std::make_unique<RegistryBackend>(*s->db_);
+    if (!registry) {
+        s->owned_registry_ = std::make_unique<SeriesRegistry>();
+        registry = s->owned_registry_.get();
+    }
+    s->registry_ = registry;
+    if (Status st = registry->attach(s->backend_.get()); !st) return st.with_context("store " + s->db_->path());
+    s->writer_ = std::make_unique<ChunkWriter>(*s->db_, options);
+    s->roller_ = std::make_unique<Roller>(*s->db_, *s->writer_, registry);
+    s->query_ = std::make_unique<QueryEngine>(*s->db_, *registry);
+    s->events_ = std::make_unique<EventLog>(*s->db_);
+    s->state_ = std::make_unique<StateStore>(*s->db_);
+    s->outbox_ = std::make_unique<Outbox>(*s->db_, options.outbox_max_entries);
+    if (mode == OpenMode::read_write) {
+        Store* self = s.get();
+        s->maintenance_ = std::thread([self] { self->maintenance_loop(); });
+        if (options.sync == SyncPolicy::interval) s->syncer_ = std::thread([self] { self->sync_loop(); });
+    }
+    return s;
+}
+
+Store::~Store() {
+    {
+        std::lock_guard lock(bg_mu_);
+        stopping_ = true;
+    }
+    bg_cv_.notify_all();
+    if (maintenance_.joinable()) maintenance_.join();
+    if (syncer_.joinable()) syncer_.join();
+    if (db_ && !db_->read_only()) (void)db_->sync_wal();
+    // Components borrow db_: destroy them first.
+    outbox_.reset();
+    state_.reset();
+    events_.reset();
+    query_.reset();
+    roller_.reset();
+    writer_.reset();
+    db_.reset();
+}
+
+void Store::set_background_error(const Status& st) {
+    std::lock_guard lock(bg_mu_);
+    if (st.message() != bg_error_) spdlog::warn("{}", st.message());
+    bg_error_ = st.message();
+}
+
+std::string Store::background_error() const {
+    std::lock_guard lock(bg_mu_);
+    return bg_error_;
+}
+
+void Store::maintenance_loop() {
+    const Clock& clock = options_.clock ? *options_.clock : SystemClock::instance();
+    auto next_cutoffs = std::chrono::steady_clock::now();
+    std::unique_lock lock(bg_mu_);
+    while (!stopping_) {
+        bg_cv_.wait_for(lock, std::chrono::milliseconds(options_.rollup_interval_ms), [this] { return stopping_; });
+        if (stopping_) break;
+        lock.unlock();
+        auto pass = roll_up_now();
+        if (!pass) set_background_error(pass.status().with_context("rollups"));
+        if (std::chrono::steady_clock::now() >= next_cutoffs) {
+            db_->cutoffs().update(clock.now_ms(), options_.retention);
+            next_cutoffs = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+        }
+        lock.lock();
+    }
+}
+
+void Store::sync_loop() {
+    std::unique_lock lock(bg_mu_);
+    while (!stopping_) {
+        bg_cv_.wait_for(lock, std::chrono::milliseconds(options_.sync_interval_ms), [this] { return stopping_; });
+        if (stopping_) break;
+        lock.unlock();
+        Status st = db_->sync_wal();
+        if (!st) set_background_error(st);
+        lock.lock();
+    }
+}
+
+Expected<Roller::PassStats> Store::roll_up_now() {
+    if (read_only()) return Status::unsupported("store " + db_->path() + ": rollups: opened read-only");
+    std::lock_guard lock(roll_mu_);
+    return roller_->roll_once();
+}
+
+Status Store::enforce_retention() {
+    if (read_only()) return Status::unsupported("store " + db_->path() + ": retention: opened read-only");
+    const Clock& clock = options_.clock ? *options_.clock : SystemClock::instance();
+    db_->cutoffs().update(clock.now_ms(), options_.retention);
+    rocksdb::CompactRangeOptions cro;
+    cro.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+    for (Cf c : {Cf::chunks, Cf::rollups, Cf::events}) {
+        if (Status st = db_->convert(db_->db()->Flush(rocksdb::FlushOptions(), db_->cf(c)), "flush"); !st) return st;
+        if (Status st = db_->convert(db_->db()->CompactRange(cro, db_->cf(c), nullptr, nullptr), "compact"); !st)
+            return st;
+    }
+    return Status::ok();
+}
+
+Status Store::compact_all() {
+    if (read_only()) return Status::unsupported("store " + db_->path() + ": compact: opened read-only");
+    rocksdb::CompactRangeOptions cro;
+    cro.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+    for (int i = 0; i < static_cast<int>(Cf::count_); ++i) {
+        auto* cf = db_->cf(static_cast<Cf>(i));
+        if (Status st = db_->convert(db_->db()->Flush(rocksdb::FlushOptions(), cf), "flush"); !st) return st;
+        if (Status st = db_->convert(db_->db()->CompactRange(cro, cf, nullptr, nullptr), "compact"); !st) return st;
+    }
+    return Status::ok();
+}
+
+}  // namespace gridlet::store

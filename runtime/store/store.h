@@ -1,0 +1,117 @@
+// Store: the time-series store of a gridlet (runtime/store/README.md).
+// One RocksDB database with column families for the series registry, raw
+// chunks, rollups, rollup bookkeeping, events, rule state and outboxes.
+//
+// Kernel usage:
+//   SeriesRegistry registry;                      // outlives the store
+//   auto store = Store::open(options, registry);  // attaches the registry backend
+//   store->append(batch);                         // std::span<const gl_sample>; acked = in the WAL
+//   store->events().append(event);
+//   store->query().downsample(id, from, to, 15 * 60000, Aggregate::avg);
+//   store->state().put("rule", "key", "value");  store->outbox().append("mqtt", bytes);
+// Tools (CLI): Store::open_read_only(path) works while gridlet runs.
+//
+// Ownership: the Store owns the database, its background threads and every
+// component it hands out by reference. With open(options, registry) the
+// registry is the caller's and must outlive the store; do not intern new
+// series after the store is closed (the registry would call a closed
+// backend). open(options) owns a registry of its own.
+//
+// Threads: every method is safe from any thread. Two background threads in
+// read-write mode: maintenance (rollups every rollup_interval_ms, retention
+// cutoffs) and, for sync = interval, the WAL syncer. The destructor stops
+// them and closes the database.
+#pragma once
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <thread>
+
+#include <gridlet/plugin.h>
+
+#include "core/series_registry.h"
+#include "store/chunk_writer.h"
+#include "store/db.h"
+#include "store/events.h"
+#include "store/options.h"
+#include "store/outbox.h"
+#include "store/query.h"
+#include "store/registry_backend.h"
+#include "store/roller.h"
+#include "store/state_store.h"
+
+namespace gridlet::store {
+
+class Store {
+public:
+    static Expected<std::unique_ptr<Store>> open(const StoreOptions& options, SeriesRegistry& registry);
+    static Expected<std::unique_ptr<Store>> open(const StoreOptions& options);
+    // A read-only secondary instance over `path` (running or stopped gridlet).
+    static Expected<std::unique_ptr<Store>> open_read_only(const std::filesystem::path& path);
+
+    ~Store();
+    Store(const Store&) = delete;
+    Store& operator=(const Store&) = delete;
+
+    // Appends a batch; returns once it is in the WAL (see chunk_writer.h for
+    // the out-of-order and duplicate rule).
+    Status append(std::span<const gl_sample> batch) { return writer_->append(batch); }
+    Status append(uint32_t series, std::span<const Sample> samples) { return writer_->append(series, samples); }
+
+    SeriesRegistry& registry() { return *registry_; }
+    const QueryEngine& query() const { return *query_; }
+    EventLog& events() { return *events_; }
+    StateStore& state() { return *state_; }
+    Outbox& outbox() { return *outbox_; }
+
+    // Brings rollups up to date now (tests, benchmark, before shutdown).
+    Expected<Roller::PassStats> roll_up_now();
+    // Recomputes retention cutoffs from the clock and compacts every family
+    // with a retention filter, so expired data is gone when it returns.
+    Status enforce_retention();
+    // fsync the WAL now.
+    Status sync() { return db_->sync_wal(); }
+    // Flush memtables and compact everything (benchmark: size on disk).
+    Status compact_all();
+    // Secondary: see the primary's latest writes.
+    Status catch_up() { return db_->catch_up(); }
+
+    bool read_only() const { return db_->read_only(); }
+    const StoreOptions& options() const { return options_; }
+    StoreDb& db() { return *db_; }
+    uint64_t samples_written() const { return writer_->samples_written(); }
+    // The last error of a background task ("" if none).
+    std::string background_error() const;
+
+private:
+    Store() = default;
+    static Expected<std::unique_ptr<Store>> open_impl(const StoreOptions& options, SeriesRegistry* registry,
+                                                      OpenMode mode);
+    void maintenance_loop();
+    void sync_loop();
+    void set_background_error(const Status& st);
+
+    StoreOptions options_;
+    std::unique_ptr<StoreDb> db_;
+    std::unique_ptr<RegistryBackend> backend_;
+    std::unique_ptr<SeriesRegistry> owned_registry_;
+    SeriesRegistry* registry_ = nullptr;
+    std::unique_ptr<ChunkWriter> writer_;
+    std::unique_ptr<Roller> roller_;
+    std::unique_ptr<QueryEngine> query_;
+    std::unique_ptr<EventLog> events_;
+    std::unique_ptr<StateStore> state_;
+    std::unique_ptr<Outbox> outbox_;
+
+    std::mutex roll_mu_;  // one roll pass at a time
+    mutable std::mutex bg_mu_;
+    std::condition_variable bg_cv_;
+    bool stopping_ = false;
+    std::string bg_error_;
+    std::thread maintenance_;
+    std::thread syncer_;
+};
+
+}  // namespace gridlet::store

@@ -1,0 +1,53 @@
+#include "store/time_spec.h"
+
+#include <charconv>
+#include <string>
+
+namespace gridlet::store {
+
+Expected<int64_t> parse_duration_ms(std::string_view text) {
+    auto bad = [&] {
+        return Status::invalid("duration '" + std::string(text) + "': use e.g. 500ms, 30s, 15m, 1h, 1d, 1w");
+    };
+    if (text.empty()) return bad();
+    int64_t n = 0;
+    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+    if (ec != std::errc() || p == text.data()) return bad();
+    std::string_view unit(p, static_cast<size_t>(text.data() + text.size() - p));
+    int64_t mult = 0;
+    if (unit.empty() || unit == "ms") mult = 1;
+    else if (unit == "s") mult = 1000;
+    else if (unit == "m" || unit == "min") mult = 60'000;
+    else if (unit == "h") mult = 3'600'000;
+    else if (unit == "d") mult = 86'400'000;
+    else if (unit == "w") mult = 7 * 86'400'000LL;
+    else return bad();
+    if (n < 0 || n > INT64_MAX / mult) return bad();
+    return n * mult;
+}
+
+Expected<int64_t> parse_time_spec(std::string_view text, int64_t now_ms, const TimeZone& tz) {
+    if (text.empty()) return Status::invalid("time: empty; use now, -1h, today or ISO-8601");
+    if (text == "now") return now_ms;
+    if (text == "today") return tz.start_of_day(now_ms);
+    if (text == "yesterday") return tz.start_of_day(tz.start_of_day(now_ms) - 1);
+    std::string_view rel = text;
+    if (rel.starts_with("now")) rel.remove_prefix(3);
+    if (!rel.empty() && (rel[0] == '-' || rel[0] == '+')) {
+        auto d = parse_duration_ms(rel.substr(1));
+        if (!d) return Status::invalid("time '" + std::string(text) + "': " + d.status().message());
+        return rel[0] == '-' ? now_ms - *d : now_ms + *d;
+    }
+    if (text[0] == '@') {
+        int64_t v = 0;
+        auto [p, ec] = std::from_chars(text.data() + 1, text.data() + text.size(), v);
+        if (ec != std::errc() || p != text.data() + text.size())
+            return Status::invalid("time '" + std::string(text) + "': '@' must be followed by epoch milliseconds");
+        return v;
+    }
+    auto t = tz.parse_iso(text);
+    if (!t) return Status::invalid(t.status().message() + ", or now, today, yesterday, -1h, @<epoch ms>");
+    return t;
+}
+
+}  // namespace gridlet::store

@@ -1,0 +1,86 @@
+// End to end through the real binary: the demo site (BCPM simulator, Modbus
+// driver, console) and `gridlet sim bcpm`.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <nlohmann/json.hpp>
+#include <sys/socket.h>
+
+#include <regex>
+
+#include "integration/process.h"
+
+using namespace gridlet::testing;
+
+namespace {
+int free_port() {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    socklen_t len = sizeof a;
+    getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
+    close(s);
+    return ntohs(a.sin_port);
+}
+
+// config/demo.toml on another port and site name, so that tests run beside a demo.
+std::string demo_copy(int port) {
+    std::string text = slurp(source_dir() + "/config/demo.toml");
+    text = std::regex_replace(text, std::regex("15020"), std::to_string(port));
+    text = std::regex_replace(text, std::regex("name = \"demo\""), "name = \"demo-it-" + std::to_string(getpid()) + "\"");
+    return temp_file("demo.toml", text);
+}
+}  // namespace
+
+TEST(Demo, PollsBothSimulatedPanelsAndShowsLiveValues) {
+    int port = free_port();
+    std::string site = demo_copy(port);
+    Process p({gridlet_bin(), "run", site});
+    ASSERT_TRUE(p.wait_for_err("device 'panel1' is online")) << p.err();
+    ASSERT_TRUE(p.wait_for_err("device 'panel2' is online")) << p.err();
+    // The console prints mains power of both panels with real numbers.
+    std::regex line("panel1/mains/kw=([0-9.]+) panel2/mains/kw=([0-9.]+)");
+    std::smatch m;
+    bool seen = false;
+    for (int i = 0; i < 500 && !seen; ++i) {
+        std::string out = p.out();
+        seen = std::regex_search(out, m, line);
+        if (!seen) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ASSERT_TRUE(seen) << p.out() << p.err();
+    EXPECT_GT(std::stod(m[1]), 1.0);
+    EXPECT_GT(std::stod(m[2]), 1.0);
+
+    Result r = run({gridlet_bin(), "metrics", "--config", site});
+    ASSERT_EQ(r.code, 0) << r.err;
+    auto j = nlohmann::json::parse(r.out);
+    EXPECT_GT(j["plugins"]["modbus"]["samples_out"].get<int>(), 1000);
+    EXPECT_GT(j["series"].get<int>(), 1000) << "both panels' points are registered";
+    EXPECT_EQ(j["plugins"]["modbus"]["drops_out"], 0);
+    p.signal(SIGINT);
+    EXPECT_EQ(p.wait(), 0) << p.err();
+}
+
+TEST(Demo, SimCommandServesTheBcpmRegisterMap) {
+    int port = free_port();
+    Process sim({gridlet_bin(), "sim", "bcpm", "--port", std::to_string(port)});
+    for (int i = 0; i < 500 && sim.out().find("Modbus TCP on") == std::string::npos; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    ASSERT_NE(sim.out().find("Modbus TCP on 127.0.0.1:" + std::to_string(port) + ", unit ids 1..2"), std::string::npos)
+        << sim.out() << sim.err();
+    if (system("command -v mbpoll >/dev/null 2>&1") != 0) GTEST_SKIP() << "mbpoll is not installed (.ci/setup installs it)";
+    // Register 4: the point map's firmware/serial block is readable on both units.
+    for (int unit : {1, 2}) {
+        Result r = run({"mbpoll", "-m", "tcp", "-p", std::to_string(port), "-a", std::to_string(unit), "-r", "1", "-c", "4",
+                        "-1", "127.0.0.1"});
+        EXPECT_EQ(r.code, 0) << r.out << r.err;
+        EXPECT_NE(r.out.find("[4]:"), std::string::npos) << r.out;
+    }
+    // An unmapped register answers exception 02 (illegal data address).
+    Result bad = run({"mbpoll", "-m", "tcp", "-p", std::to_string(port), "-a", "1", "-r", "9000", "-c", "1", "-1", "127.0.0.1"});
+    EXPECT_NE((bad.out + bad.err).find("Illegal data address"), std::string::npos) << bad.out << bad.err;
+    sim.signal(SIGTERM);
+    EXPECT_EQ(sim.wait(), 0);
+}

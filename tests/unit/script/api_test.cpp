@@ -1,0 +1,275 @@
+// The gridlet Lua API, function by function, as a rule author sees it.
+#include "script_fixture.h"
+
+namespace gridlet::script::test {
+
+namespace {
+
+class ApiTest : public ScriptTest {};
+
+TEST_F(ApiTest, OnDeliversEachSampleWithNameTimeAndQuality) {
+    load(rule("r", R"(
+        gridlet.on("meter/current", function(v, series, ts, q)
+          gridlet.state.seen = {v = v, series = series, ts = ts, q = q}
+        end)
+    )"));
+    feed("meter/current", 12.5);
+    feed("meter/voltage", 230);  // not subscribed
+    EXPECT_EQ(state("r", "seen"), R"({"q":192,"series":"meter/current","ts":1711800000000,"v":12.5})");
+}
+
+TEST_F(ApiTest, OnPatternsAreExactPrefixOrGlob) {
+    load(rule("r", R"(
+        local n = {exact = 0, prefix = 0, glob = 0}
+        gridlet.on("a/b", function() n.exact = n.exact + 1; gridlet.state.n = n end)
+        gridlet.on("a/", function() n.prefix = n.prefix + 1; gridlet.state.n = n end)
+        gridlet.on("*/b*", function() n.glob = n.glob + 1; gridlet.state.n = n end)
+    )"));
+    feed("a/b", 1);
+    feed("a/bc", 1);
+    feed("x/y", 1);
+    EXPECT_EQ(state("r", "n"), R"({"exact":1,"glob":2,"prefix":2})");
+}
+
+TEST_F(ApiTest, BatchDeliveryGivesColumns) {
+    load(rule("r", R"(
+        gridlet.on("m/", function(b)
+          local sum = 0
+          for i = 1, b.n do sum = sum + b.value[i] end
+          gridlet.state.batch = {n = b.n, sum = sum, first = b.series[1], last_ts = b.ts[b.n]}
+        end, {batch = true})
+    )"));
+    std::vector<gl_sample> batch;
+    for (int i = 0; i < 10; ++i) {
+        batch.push_back({kStart + i, double(i), host_->intern(i % 2 ? "m/odd" : "m/even"), GL_QUALITY_GOOD, {0, 0, 0}});
+    }
+    engine_->on_samples(batch);
+    EXPECT_EQ(state("r", "batch"), R"({"first":"m/even","last_ts":1711800000009,"n":10,"sum":45})");
+    // A smaller batch does not show stale entries of the previous one.
+    load(rule("r", R"(
+        gridlet.on("m/", function(b) gridlet.state.len = #b.value end, {batch = true})
+    )"));
+    engine_->on_samples(batch);
+    engine_->on_samples({batch.data(), 3});
+    EXPECT_EQ(state("r", "len"), "3");
+}
+
+TEST_F(ApiTest, CancelStopsDelivery) {
+    load(rule("r", R"(
+        local n = 0
+        local h
+        h = gridlet.on("a/b", function() n = n + 1; gridlet.state.n = n; if n == 2 then gridlet.cancel(h) end end)
+    )"));
+    for (int i = 0; i < 5; ++i) feed("a/b", i);
+    EXPECT_EQ(state("r", "n"), "2");
+}
+
+TEST_F(ApiTest, EveryFiresOnTheEngineClockWithoutDrift) {
+    load(rule("r", R"(
+        local n = 0
+        gridlet.every("10s", function(now) n = n + 1; gridlet.state.n = n; gridlet.state.at = now end)
+    )"));
+    advance(35'000);
+    EXPECT_EQ(state("r", "n"), "3");
+    EXPECT_EQ(state("r", "at"), std::to_string(kStart + 30'000));
+}
+
+TEST_F(ApiTest, AtFiresDailyInTheSiteZone) {
+    make_host(kStart, "Europe/Paris");  // 13:00 CET
+    load(rule("r", R"(
+        gridlet.at("14:30", function(now) gridlet.state.fired = os.date("%Y-%m-%d %H:%M", now / 1000) end)
+    )"));
+    advance(3'600'000);
+    EXPECT_EQ(state("r", "fired"), "");
+    advance(1'800'000);
+    EXPECT_EQ(state("r", "fired"), "\"2024-03-30 14:30\"");
+}
+
+TEST_F(ApiTest, LastGivesValueTimeQualityOrNil) {
+    load(rule("r", R"(
+        gridlet.on("x/go", function()
+          local v, ts, q = gridlet.last("m/p")
+          gridlet.state.last = {v = v, ts = ts, q = q}
+          gridlet.state.none = gridlet.last("no/such") == nil
+        end)
+    )"));
+    feed("m/p", 3, kStart - 1000);
+    feed("m/p", 4);
+    feed("x/go", 1);
+    EXPECT_EQ(state("r", "last"), R"({"q":192,"ts":1711800000000,"v":4})");
+    EXPECT_EQ(state("r", "none"), "true");
+}
+
+TEST_F(ApiTest, WindowStatsIncludeHistoryFromTheStore) {
+    // Samples from before the rule asked: back-filled through host.query().
+    for (int i = 0; i < 5; ++i) {
+        gl_sample s{kStart - 4000 + i * 1000, double(i + 1), host_->intern("m/p"), GL_QUALITY_GOOD, {0, 0, 0}};
+        host_->record(s);
+    }
+    load(rule("r", R"(
+        gridlet.on("x/go", function()
+          local w = gridlet.window("m/p", "10s")
+          gridlet.state.w = {avg = w.avg, min = w.min, max = w.max, sum = w.sum, count = w.count, delta = w.delta}
+          gridlet.state.empty = gridlet.window("m/p", 0.5).count
+        end)
+    )"));
+    feed("m/p", 10, kStart + 1);  // 1..5 then 10
+    advance(1);
+    feed("x/go", 1);
+    EXPECT_EQ(state("r", "w"), R"({"avg":4.166666666666667,"count":6,"delta":9,"max":10,"min":1,"sum":25})");
+    EXPECT_EQ(state("r", "empty"), "2");  // kStart (5) and kStart + 1 (10)
+    advance(20'000);
+    feed("x/go", 1);
+    EXPECT_EQ(state("r", "w"), R"({"count":0})");
+}
+
+TEST_F(ApiTest, WindowDeltaOfACounterHandlesAReset) {
+    host_->intern("m/kwh", SeriesKind::counter);
+    load(rule("r", R"(
+        gridlet.on("x/go", function() gridlet.state.d = gridlet.window("m/kwh", "1h").delta end)
+    )"));
+    for (double v : {100.0, 105.0, 2.0, 4.0}) {  // reset to 0 after 105
+        feed("m/kwh", v);
+        advance(1000);
+    }
+    feed("x/go", 1);
+    EXPECT_EQ(state("r", "d"), "9");
+}
+
+TEST_F(ApiTest, QueryRawAndBucketed) {
+    for (int i = 0; i < 60; ++i) host_->record({kStart - 60'000 + i * 1000, double(i), host_->intern("m/p"), GL_QUALITY_GOOD, {0, 0, 0}});
+    load(rule("r", R"(
+        gridlet.on("x/go", function()
+          local raw = gridlet.query{series = "m/p", last = "10s"}
+          local agg = gridlet.query{series = "m/*", last = "60s", step = "30s", agg = "max"}
+          gridlet.state.q = {raw = #raw, first = raw[1].value, series = raw[1].series,
+                             b1 = agg[1].value, b2 = agg[2].value, nb = #agg}
+        end)
+    )"));
+    feed("x/go", 1);
+    EXPECT_EQ(state("r", "q"), R"({"b1":29,"b2":59,"first":50,"nb":2,"raw":10,"series":"m/p"})");
+}
+
+TEST_F(ApiTest, WriteSendsACommandAndDeliversTheReply) {
+    host_->add_reply_rule({"ev2/setpoint", GL_ERR, "station offline", 200, -1});
+    load(rule("r", R"(
+        gridlet.on("x/go", function()
+          gridlet.write("ev1/setpoint", 16, function(ok, err) gridlet.state.r1 = {ok = ok, err = err or "none"} end)
+          gridlet.write("ev2/setpoint", 10, {timeout = "1s", on_reply = function(ok, err)
+            gridlet.state.r2 = {ok = ok, err = err} end})
+        end)
+    )"));
+    feed("x/go", 1);
+    ASSERT_EQ(host_->commands().size(), 2u);
+    EXPECT_EQ(host_->commands()[0].request.target, "ev1/setpoint");
+    EXPECT_EQ(host_->commands()[0].request.value, 16);
+    EXPECT_EQ(host_->commands()[1].request.timeout_ms, 1000u);
+    advance(0);
+    EXPECT_EQ(state("r", "r1"), R"({"err":"none","ok":true})");
+    EXPECT_EQ(state("r", "r2"), "");
+    advance(200);
+    EXPECT_EQ(state("r", "r2"), R"({"err":"station offline","ok":false})");
+}
+
+TEST_F(ApiTest, WriteTimeoutReachesTheCallback) {
+    host_->add_reply_rule({"ev1/*", GL_ERR_TIMEOUT, "", 0, -1});
+    load(rule("r", R"(
+        gridlet.on("x/go", function()
+          gridlet.write("ev1/setpoint", 6, {timeout = 2, on_reply = function(ok, err) gridlet.state.err = err end})
+        end)
+    )"));
+    feed("x/go", 1);
+    advance(1999);
+    EXPECT_EQ(state("r", "err"), "");
+    advance(1);
+    EXPECT_EQ(state("r", "err"), "\"timeout\"");
+}
+
+TEST_F(ApiTest, WriteRejectsBadTargetsAndValues) {
+    load(rule("r", R"(
+        gridlet.on("x/go", function()
+          gridlet.state.a = select(2, pcall(gridlet.write, "nodevice", 1))
+          gridlet.state.b = select(2, pcall(gridlet.write, "a/b", {}))
+        end)
+    )"));
+    feed("x/go", 1);
+    EXPECT_NE(state("r", "a").find("bad target 'nodevice'"), std::string::npos) << state("r", "a");
+    EXPECT_NE(state("r", "b").find("value must be a number, boolean or string"), std::string::npos);
+    EXPECT_TRUE(host_->commands().empty());
+}
+
+TEST_F(ApiTest, EmitRecordsAnEvent) {
+    load(rule("r", R"(
+        gridlet.on("x/go", function(v)
+          gridlet.emit("overload", "warning", {current = v, limit = params.limit})
+          gridlet.emit("note", 1, "plain text")
+        end)
+    )", {{"limit", 80}}));
+    feed("x/go", 92);
+    ASSERT_EQ(host_->events().size(), 2u);
+    const RuleEvent& e = host_->events()[0];
+    EXPECT_EQ(e.type, "overload");
+    EXPECT_EQ(e.severity, Severity::warning);
+    EXPECT_EQ(e.source, "rule/r");
+    EXPECT_EQ(e.body_json, R"({"current":92,"limit":80})");
+    EXPECT_EQ(host_->events()[1].body_json, R"({"message":"plain text"})");
+}
+
+TEST_F(ApiTest, StatePersistsAcrossARestart) {
+    auto c = rule("r", R"(
+        gridlet.state.boots = (gridlet.state.boots or 0) + 1
+        gridlet.state.tmp = nil
+    )");
+    load(c);
+    EXPECT_EQ(state("r", "boots"), "1");
+    // A new engine on the same host (the store): the count goes on.
+    EngineOptions o;
+    engine_ = std::make_unique<Engine>(*host_, o);
+    load(c);
+    EXPECT_EQ(state("r", "boots"), "2");
+}
+
+TEST_F(ApiTest, StateRejectsUnstorableValues) {
+    EXPECT_NE(load_error(rule("r", "gridlet.state.f = function() end")).find("cannot store a function"), std::string::npos);
+}
+
+TEST_F(ApiTest, LogIsTaggedWithRuleAndLine) {
+    load(rule("r", "gridlet.log.warn('limit %d reached', 80)\nprint('hello', 1)"));
+    ASSERT_EQ(host_->logs().size(), 3u);  // + "loaded"
+    EXPECT_EQ(host_->logs()[0].rule, "r");
+    EXPECT_EQ(host_->logs()[0].level, LogLevel::warn);
+    EXPECT_NE(host_->logs()[0].message.find("r.lua:1: limit 80 reached"), std::string::npos) << host_->logs()[0].message;
+    EXPECT_EQ(host_->logs()[1].message, "hello\t1");
+}
+
+TEST_F(ApiTest, NowAndOsTimeFollowTheEngineClock) {
+    load(rule("r", R"(
+        gridlet.every(60, function() gridlet.state.t = {now = gridlet.now(), os = os.time()} end)
+    )"));
+    advance(60'000);
+    EXPECT_EQ(state("r", "t"), R"({"now":1711800060000,"os":1711800060})");
+}
+
+TEST_F(ApiTest, ParamsAreVisibleAsGlobalAndInModule) {
+    load(rule("r", R"(
+        gridlet.state.p = {params.meter, gridlet.params.limits[2], params.nested.on}
+    )", {{"meter", "main/current"}, {"limits", {10, 20}}, {"nested", {{"on", true}}}}));
+    EXPECT_EQ(state("r", "p"), R"(["main/current",20,true])");
+}
+
+TEST_F(ApiTest, RequireFindsLibraryAndOwnFolderModules) {
+    write_file("lib/gridlet/util.lua", "local M = {} function M.double(x) return 2 * x end return M");
+    write_file("helpers.lua", "return {name = 'own'}");
+    load(rule("r", R"(
+        local util = require("gridlet.util")
+        local h = require("helpers")
+        assert(require("gridlet.util") == util)  -- cached
+        assert(require("gridlet") == gridlet)
+        gridlet.state.v = {util.double(21), h.name}
+    )"));
+    EXPECT_EQ(state("r", "v"), R"([42,"own"])");
+}
+
+}  // namespace
+
+}  // namespace gridlet::script::test

@@ -1,0 +1,154 @@
+#include "test_util.h"
+
+using namespace gridlet;
+using namespace gridlet::store;
+using namespace gridlet::store::test;
+
+namespace {
+constexpr int64_t kMin = 60'000;
+constexpr int64_t kHour = 3'600'000;
+constexpr int64_t kDay = 86'400'000;
+
+int64_t utc(const char* iso) { return *TimeZone::utc().parse_iso(iso); }
+}  // namespace
+
+TEST(Query, DownsampleBucketsAreEpochAlignedAndClipped) {
+    TempDir dir;
+    auto store = Store::open(test_options(dir.path()));
+    ASSERT_TRUE(store);
+    uint32_t g = *(*store)->registry().intern(meta("dev/g"));
+    std::vector<gl_sample> b;
+    for (int i = 0; i < 60; ++i) b.push_back(gs(g, kT0 + i * kMin, i));
+    ASSERT_TRUE((*store)->append(b));
+    // [00:07, 00:38) in 15-min steps: buckets labelled 00:00 (only 07..14), 00:15, 00:30 (only 30..37).
+    auto r = (*store)->query().downsample(g, kT0 + 7 * kMin, kT0 + 38 * kMin, 15 * kMin, Aggregate::count);
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->size(), 3u);
+    EXPECT_EQ((*r)[0], (Point{kT0, 8}));
+    EXPECT_EQ((*r)[1], (Point{kT0 + 15 * kMin, 15}));
+    EXPECT_EQ((*r)[2], (Point{kT0 + 30 * kMin, 8}));
+    auto first = (*store)->query().downsample(g, kT0 + 7 * kMin, kT0 + 38 * kMin, 15 * kMin, Aggregate::first);
+    ASSERT_TRUE(first);
+    EXPECT_EQ((*first)[0].value, 7);
+    auto last = (*store)->query().downsample(g, kT0 + 7 * kMin, kT0 + 38 * kMin, 15 * kMin, Aggregate::last);
+    EXPECT_EQ((*last)[2].value, 37);
+    auto avg = (*store)->query().downsample(g, kT0, kT0 + kHour, 30 * kMin, Aggregate::avg);
+    EXPECT_EQ((*avg)[0].value, 14.5);
+    EXPECT_FALSE((*store)->query().downsample(g, kT0, kT0, kMin, Aggregate::avg));
+    EXPECT_FALSE((*store)->query().downsample(g, kT0, kT0 + kHour, 0, Aggregate::avg));
+    EXPECT_FALSE((*store)->query().downsample(g, kT0, kT0 + 100 * kDay, 1, Aggregate::avg));
+}
+
+TEST(Query, BadQualityIsStoredButNotAggregated) {
+    TempDir dir;
+    auto store = Store::open(test_options(dir.path()));
+    ASSERT_TRUE(store);
+    uint32_t g = *(*store)->registry().intern(meta("dev/g"));
+    ASSERT_TRUE((*store)->append(std::vector<gl_sample>{gs(g, kT0, 1), gs(g, kT0 + 1000, 999, GL_QUALITY_BAD),
+                                                        gs(g, kT0 + 2000, 3)}));
+    EXPECT_EQ((*store)->query().raw(g, kT0, kT0 + kMin)->size(), 3u);
+    auto mx = (*store)->query().downsample(g, kT0, kT0 + kMin, kMin, Aggregate::max);
+    EXPECT_EQ((*mx)[0].value, 3);
+    EXPECT_EQ((*(*store)->query().downsample(g, kT0, kT0 + kMin, kMin, Aggregate::count))[0].value, 2);
+}
+
+TEST(Query, SeveralSeriesByPatternAndTags) {
+    TempDir dir;
+    auto store = Store::open(test_options(dir.path()));
+    ASSERT_TRUE(store);
+    auto& reg = (*store)->registry();
+    uint32_t a = *reg.intern(meta("panel1/branch01/power", SeriesKind::gauge, {{"floor", "1"}, {"usage", "hvac"}}));
+    uint32_t b = *reg.intern(meta("panel1/branch02/power", SeriesKind::gauge, {{"floor", "2"}, {"usage", "hvac"}}));
+    uint32_t c = *reg.intern(meta("panel2/branch01/power", SeriesKind::gauge, {{"floor", "1"}, {"usage", "light"}}));
+    std::vector<gl_sample> batch;
+    for (uint32_t id : {a, b, c})
+        for (int i = 0; i < 10; ++i) batch.push_back(gs(id, kT0 + i * kMin, id * 10.0 + i));
+    ASSERT_TRUE((*store)->append(batch));
+    auto r = (*store)->query().downsample_many("panel1/*/power", "", kT0, kT0 + 10 * kMin, 5 * kMin, Aggregate::sum);
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->size(), 2u);
+    EXPECT_EQ((*r)[0].meta.name, "panel1/branch01/power");
+    EXPECT_EQ((*r)[0].points[0].value, a * 50.0 + 10);
+    auto t = (*store)->query().downsample_many("", "floor=1", kT0, kT0 + 10 * kMin, 10 * kMin, Aggregate::max);
+    ASSERT_TRUE(t);
+    ASSERT_EQ(t->size(), 2u);
+    EXPECT_EQ((*t)[1].meta.name, "panel2/branch01/power");
+    EXPECT_EQ((*t)[1].points[0].value, c * 10.0 + 9);
+    auto raw = (*store)->query().raw_many("panel2/", "usage=light", kT0, kT0 + 3 * kMin);
+    ASSERT_TRUE(raw);
+    ASSERT_EQ(raw->size(), 1u);
+    EXPECT_EQ((*raw)[0].points.size(), 3u);
+    EXPECT_FALSE((*store)->query().downsample_many("", "floor", kT0, kT0 + kMin, kMin, Aggregate::sum));
+}
+
+TEST(Query, CalendarDaysAcrossParisDstChanges) {
+    TempDir dir;
+    auto store = Store::open(test_options(dir.path()));
+    ASSERT_TRUE(store);
+    uint32_t c = *(*store)->registry().intern(meta("meter/energy", SeriesKind::counter));
+    uint32_t g = *(*store)->registry().intern(meta("meter/power"));
+    auto paris = TimeZone::load("Europe/Paris");
+    ASSERT_TRUE(paris);
+    // 1-minute counter (+1 per minute) around both 2024 changes.
+    for (auto [from, to] : {std::pair{utc("2024-03-29T00:00:00Z"), utc("2024-04-02T00:00:00Z")},
+                            std::pair{utc("2024-10-25T00:00:00Z"), utc("2024-10-29T00:00:00Z")}}) {
+        std::vector<gl_sample> b;
+        double v = 0;
+        for (int64_t t = from; t <= to; t += kMin) {
+            b.push_back(gs(c, t, v++));
+            b.push_back(gs(g, t, 1));
+        }
+        ASSERT_TRUE((*store)->append(b));
+    }
+    for (bool rolled : {false, true}) {
+        if (rolled) {
+            ASSERT_TRUE((*store)->roll_up_now());
+        }
+        SCOPED_TRACE(rolled ? "from rollups" : "from raw");
+        QueryStats qs;
+        auto spring = (*store)->query().calendar(c, *paris->parse_iso("2024-03-30"), *paris->parse_iso("2024-04-01"),
+                                                 CalendarUnit::day, *paris, Aggregate::consumption, &qs);
+        ASSERT_TRUE(spring) << spring.status().to_string();
+        ASSERT_EQ(spring->size(), 2u);
+        EXPECT_EQ((*spring)[0], (Point{utc("2024-03-29T23:00:00Z"), 24 * 60}));
+        EXPECT_EQ((*spring)[1], (Point{utc("2024-03-30T23:00:00Z"), 23 * 60}));  // March 31: 23 h
+        if (rolled) {
+            EXPECT_EQ(qs.resolution, Resolution::hour1);
+        }
+        auto autumn = (*store)->query().calendar(c, *paris->parse_iso("2024-10-26"), *paris->parse_iso("2024-10-28"),
+                                                 CalendarUnit::day, *paris, Aggregate::consumption);
+        ASSERT_TRUE(autumn);
+        ASSERT_EQ(autumn->size(), 2u);
+        EXPECT_EQ((*autumn)[0], (Point{utc("2024-10-25T22:00:00Z"), 24 * 60}));
+        EXPECT_EQ((*autumn)[1], (Point{utc("2024-10-26T22:00:00Z"), 25 * 60}));  // October 27: 25 h
+        auto counts = (*store)->query().calendar(g, *paris->parse_iso("2024-10-27"), *paris->parse_iso("2024-10-28"),
+                                                 CalendarUnit::day, *paris, Aggregate::count);
+        ASSERT_TRUE(counts);
+        EXPECT_EQ((*counts)[0].value, 25 * 60);
+        // A week holding the spring change, and a month bucket labelled by its local start.
+        auto week = (*store)->query().calendar(c, *paris->parse_iso("2024-03-29"), *paris->parse_iso("2024-04-01"),
+                                               CalendarUnit::week, *paris, Aggregate::consumption);
+        ASSERT_TRUE(week);
+        ASSERT_EQ(week->size(), 1u);
+        EXPECT_EQ((*week)[0].ts, utc("2024-03-24T23:00:00Z"));
+        EXPECT_EQ((*week)[0].value, (23 + 24 + 23) * 60);  // Fri 01:00 local .. Mon 00:00 local
+    }
+    // Half-hour zone: local midnights are not whole UTC hours, 15-min rollups answer.
+    auto kolkata = TimeZone::load("Asia/Kolkata");
+    ASSERT_TRUE(kolkata);
+    QueryStats qs;
+    auto d = (*store)->query().calendar(c, *kolkata->parse_iso("2024-03-30"), *kolkata->parse_iso("2024-04-01"),
+                                        CalendarUnit::day, *kolkata, Aggregate::consumption, &qs);
+    ASSERT_TRUE(d);
+    ASSERT_EQ(d->size(), 2u);
+    EXPECT_EQ((*d)[0], (Point{utc("2024-03-29T18:30:00Z"), 24 * 60}));
+    EXPECT_EQ((*d)[1].value, 24 * 60);
+    EXPECT_EQ(qs.resolution, Resolution::min15);
+    // One bucket has no inner edge: the coarsest rollup inside it, raw at both ends.
+    auto one = (*store)->query().calendar(c, *kolkata->parse_iso("2024-03-30"), *kolkata->parse_iso("2024-03-31"),
+                                          CalendarUnit::day, *kolkata, Aggregate::consumption, &qs);
+    ASSERT_TRUE(one);
+    EXPECT_EQ((*one)[0].value, 24 * 60);
+    EXPECT_EQ(qs.resolution, Resolution::hour1);
+    EXPECT_LE(qs.raw_samples, 62u);
+}

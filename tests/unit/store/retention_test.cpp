@@ -1,0 +1,100 @@
+#include "store/keys.h"
+#include "test_util.h"
+
+using namespace gridlet;
+using namespace gridlet::store;
+using namespace gridlet::store::test;
+
+namespace {
+constexpr int64_t kMin = 60'000;
+constexpr int64_t kDay = 86'400'000;
+
+size_t count_keys(Store& s, Cf cf) {
+    std::unique_ptr<rocksdb::Iterator> it(s.db().db()->NewIterator(rocksdb::ReadOptions(), s.db().cf(cf)));
+    size_t n = 0;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) ++n;
+    return n;
+}
+}  // namespace
+
+TEST(Retention, EachResolutionExpiresOnItsOwn) {
+    TempDir dir;
+    ManualClock clock(kT0 + 10 * kDay);
+    StoreOptions o = test_options(dir.path());
+    o.clock = &clock;
+    o.chunk_max_samples = 60;
+    o.retention.raw_ms = 2 * kDay;
+    o.retention.min1_ms = 4 * kDay;
+    o.retention.min15_ms = 6 * kDay;
+    o.retention.hour1_ms = 0;
+    o.retention.day1_ms = 0;
+    o.retention.events_ms = 3 * kDay;
+    auto store = Store::open(o);
+    ASSERT_TRUE(store);
+    uint32_t g = *(*store)->registry().intern(meta("dev/g"));
+    // 10 days of 1-minute data, days 0..9.
+    std::vector<gl_sample> b;
+    for (int64_t t = kT0; t < kT0 + 10 * kDay; t += kMin) b.push_back(gs(g, t, 1));
+    ASSERT_TRUE((*store)->append(b));
+    ASSERT_TRUE((*store)->roll_up_now());
+    for (int d = 0; d < 10; ++d) {
+        Event e;
+        e.ts = kT0 + d * kDay;
+        e.source = "rule/test";
+        e.type = "tick";
+        ASSERT_TRUE((*store)->events().append(e));
+    }
+    ASSERT_TRUE((*store)->enforce_retention());
+
+    auto raw = (*store)->query().raw(g, kT0, kT0 + 10 * kDay);
+    ASSERT_TRUE(raw);
+    ASSERT_FALSE(raw->empty());
+    // Whole chunks older than now - 2 d are gone; the chunk straddling the cutoff stays.
+    EXPECT_GE(raw->front().ts, kT0 + 8 * kDay - 60 * kMin);
+    EXPECT_LE(raw->front().ts, kT0 + 8 * kDay);
+    EXPECT_EQ(raw->back().ts, kT0 + 10 * kDay - kMin);
+
+    auto count_rows = [&](Resolution r) {
+        auto edges = QueryEngine::step_edges(kT0, kT0 + 10 * kDay, resolution_ms(r));
+        size_t n = 0;
+        std::unique_ptr<rocksdb::Iterator> it(
+            (*store)->db().db()->NewIterator(rocksdb::ReadOptions(), (*store)->db().cf(Cf::rollups)));
+        int64_t first = std::numeric_limits<int64_t>::max();
+        for (it->Seek(rollup_key(g, r, kT0 - kDay)); it->Valid() && it->key().starts_with(rollup_key(g, r, 0).substr(0, 5));
+             it->Next()) {
+            ++n;
+            first = std::min(first, get_time(it->key().data() + 5));
+        }
+        (void)edges;
+        return std::pair{n, first};
+    };
+    auto [m1, m1_first] = count_rows(Resolution::min1);
+    EXPECT_EQ(m1_first, kT0 + 6 * kDay);  // rows ending after now - 4 d
+    EXPECT_EQ(m1, static_cast<size_t>(4 * 1440 - 1));  // the last minute is still open
+    auto [m15, m15_first] = count_rows(Resolution::min15);
+    EXPECT_EQ(m15_first, kT0 + 4 * kDay);
+    auto [h1, h1_first] = count_rows(Resolution::hour1);
+    EXPECT_EQ(h1_first, kT0);  // kept forever
+    EXPECT_GT(h1, 200u);
+
+    // Queries still answer old periods from the coarser rollups that remain.
+    QueryStats qs;
+    auto day1 = (*store)->query().downsample(g, kT0, kT0 + kDay, kDay, Aggregate::count, &qs);
+    ASSERT_TRUE(day1);
+    ASSERT_EQ(day1->size(), 1u);
+    EXPECT_EQ((*day1)[0].value, 1440);
+
+    auto ev = (*store)->events().query(EventFilter{});
+    ASSERT_TRUE(ev);
+    EXPECT_EQ(ev->size(), 3u);  // days 7, 8, 9 (ts >= now - 3 d)
+
+    // Moving the clock on expires more, in the background filters, without touching writes.
+    clock.advance(3 * kDay);
+    ASSERT_TRUE((*store)->append(std::vector<gl_sample>{gs(g, kT0 + 13 * kDay, 2)}));
+    ASSERT_TRUE((*store)->enforce_retention());
+    raw = (*store)->query().raw(g, kT0, kT0 + 20 * kDay);
+    ASSERT_TRUE(raw);
+    ASSERT_EQ(raw->size(), 1u);
+    EXPECT_EQ(raw->front().value, 2);
+    EXPECT_EQ(count_keys(**store, Cf::events), 0u);
+}
