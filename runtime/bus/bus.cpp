@@ -211,11 +211,9 @@ Status Subscriber::subscribe(std::string_view pattern) {
     }
     if (zmq_setsockopt(socket_.get(), ZMQ_SUBSCRIBE, zmq_prefix.data(), zmq_prefix.size()) != 0)
         return ZmqSocket::error("subscribe '" + std::string(pattern) + "'");
-    bool whole = !has_wildcard(pattern) && (pattern.size() <= 5 || pattern.rfind("data/", 0) != 0 ||
-                                            pattern.find('/', 5) == pattern.size() - 1 ||
-                                            pattern.find('/', 5) == std::string_view::npos);
-    // A plain prefix that stops inside the device segment ("data/pan") or at
-    // its end ("data/panel1/") selects whole batches of matching topics.
+    // A plain pattern that matches a batch's topic ("data/", "data/panel1")
+    // selects every sample of that device: no per-sample check (see select_samples).
+    bool whole = !has_wildcard(pattern);
     patterns_.push_back({std::string(pattern), whole});
     std::fill(series_match_.begin(), series_match_.end(), 0);
     return Status::ok();

@@ -16,6 +16,17 @@ int main(int argc, char** argv) {
     gridlet::cli::register_test_rule_command(app);
     gridlet::cli::register_query_command(app);
     gridlet::cli::register_series_command(app);
-    CLI11_PARSE(app, argc, argv);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::RuntimeError& e) {
+        return e.get_exit_code();  // a subcommand's own exit status; it printed why
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        app.exit(e);  // prints what is wrong with the arguments
+        return 2;     // bad input, as for a bad site file
+    }
     return 0;
 }

@@ -43,8 +43,10 @@ bool glob_impl(std::string_view p, std::string_view t) noexcept {
 bool glob_match(std::string_view pattern, std::string_view text) noexcept { return glob_impl(pattern, text); }
 
 bool pattern_match(std::string_view pattern, std::string_view text) noexcept {
-    if (!has_wildcard(pattern)) return text.substr(0, pattern.size()) == pattern;
-    return glob_impl(pattern, text);
+    if (has_wildcard(pattern)) return glob_impl(pattern, text);
+    if (text.substr(0, pattern.size()) != pattern) return false;
+    // A prefix ends at a segment boundary: "a/kw" selects "a/kw" and "a/kw/x", not "a/kwh".
+    return pattern.empty() || pattern.back() == '/' || text.size() == pattern.size() || text[pattern.size()] == '/';
 }
 
 std::string literal_prefix(std::string_view pattern) {

@@ -1,7 +1,9 @@
 // Topic and series-name patterns, shared by bus subscriptions, rules and
 // queries. Pure functions; any thread.
 //
-//   "data/panel1/"            no wildcard: a prefix match
+//   "panel1/mains/kw"         no wildcard: that name, or what lies below it
+//                             ("panel1/mains/kw/x"), never "panel1/mains/kwh"
+//   "data/panel1/", ""        ending in '/' (or empty): a prefix match
 //   "panel?/branch*/current"  glob: '*' = any run within one '/' segment,
 //                             '?' = one character (not '/'), "**" = any run,
 //                             '/' included. A glob must match the whole text.
@@ -17,7 +19,7 @@ bool has_wildcard(std::string_view pattern) noexcept;
 // Glob match of the whole `text` (see above).
 bool glob_match(std::string_view pattern, std::string_view text) noexcept;
 
-// A subscription pattern: prefix when it has no wildcard, else glob.
+// A subscription or selection pattern, as described above.
 bool pattern_match(std::string_view pattern, std::string_view text) noexcept;
 
 // The longest literal prefix of `pattern` that ends at a '/' (or the whole

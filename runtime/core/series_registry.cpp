@@ -103,6 +103,11 @@ Status SeriesRegistry::attach(SeriesRegistryBackend* backend) {
     return Status::ok();
 }
 
+void SeriesRegistry::detach() {
+    std::unique_lock lock(mu_);
+    backend_ = nullptr;
+}
+
 Expected<uint32_t> SeriesRegistry::intern(const SeriesMeta& meta) {
     if (!valid_series_name(meta.name))
         return Status::invalid("series name '" + meta.name +

@@ -69,6 +69,9 @@ public:
     // Load the backend's series and persist every later change through it.
     // Call before any intern(); the backend must outlive the registry.
     Status attach(SeriesRegistryBackend* backend);
+    // Stops persisting through the backend (call before the backend is
+    // destroyed); later intern() calls change the registry in memory only.
+    void detach();
 
     // Id of `meta.name`, creating it if new; if it exists with other metadata
     // (unit, kind, tags, ...), the metadata is updated. meta.id is ignored.

@@ -125,12 +125,13 @@ SiteConfig parse_site_config(const std::string& text, const std::string& path, c
         return cfg;
     }
     const toml::table& root = *cfg.root;
-    static const std::set<std::string> known = {"site", "logging", "kernel", "bus", "store", "plugins", "devices", "rules"};
+    static const std::set<std::string> known = {"site",  "logging", "kernel",  "bus",        "store",
+                                                 "plugins", "devices", "rules", "rule_engine"};
     for (const auto& [k, v] : root)
         if (!known.count(std::string(k.str())))
             diags.push_back({path, config::line_of(v),
                              "unknown top-level key '" + std::string(k.str()) +
-                                 "' (known: site, logging, kernel, bus, store, plugins, devices, rules)"});
+                                 "' (known: site, logging, kernel, bus, store, plugins, devices, rules, rule_engine)"});
 
     auto site = check(section(root, "site", path, diags), site_keys(), path, "[site]", diags);
     cfg.site_name = str(site, "name");
@@ -181,6 +182,10 @@ SiteConfig parse_site_config(const std::string& text, const std::string& path, c
             diags.push_back({path, line, "[[plugins]]: name '" + e.name + "' may use only letters, digits, '_', '-', '.'"});
             continue;
         }
+        if (e.name == "store" || e.name == "rules" || e.name == "kernel") {
+            diags.push_back({path, line, "[[plugins]]: the name '" + e.name + "' is reserved for gridlet's own component"});
+            continue;
+        }
         if (!plugin_names.insert(e.name).second) {
             diags.push_back({path, line, "[[plugins]]: a plugin named '" + e.name + "' is already defined"});
             continue;
@@ -222,6 +227,8 @@ SiteConfig parse_site_config(const std::string& text, const std::string& path, c
         }
         cfg.devices.push_back(d);
     }
+
+    cfg.rule_engine = check(section(root, "rule_engine", path, diags), schemas.rule_engine, path, "[rule_engine]", diags);
 
     std::set<std::string> rule_names;
     for (const toml::table* t : table_array(root, "rules", path, diags)) {

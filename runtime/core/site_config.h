@@ -60,6 +60,7 @@ struct SiteConfig {
 
     bool has_store = false;
     nlohmann::json store;                // validated [store]
+    nlohmann::json rule_engine;          // validated [rule_engine] (defaults when absent)
 
     std::vector<PluginEntry> plugins;
     std::vector<DeviceEntry> devices;
@@ -70,8 +71,9 @@ struct SiteConfig {
 };
 
 struct SectionSchemas {
-    std::vector<config::KeySpec> store;  // keys of [store]
-    std::vector<config::KeySpec> rule;   // keys of each [[rules]]
+    std::vector<config::KeySpec> store;        // keys of [store]
+    std::vector<config::KeySpec> rule;         // keys of each [[rules]]
+    std::vector<config::KeySpec> rule_engine;  // keys of [rule_engine]
 };
 
 // The keys of [site], [logging], [kernel], [bus], [[plugins]] and the common

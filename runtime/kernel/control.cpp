@@ -32,9 +32,11 @@ void Kernel::reload() {
     plan_.site.log_pattern = fresh.log_pattern;
     Status st = setup_logging(plan_.site);
     if (!st) spdlog::error("reload: {}", st.message());
+    if (plugin::PluginInstance* rules = instance("rules"); rules && rules->state() == plugin::InstanceState::running)
+        reload_rules(*rules, fresh);
     for (auto& hook : reload_hooks_) hook();
     spdlog::info("reloaded {}: logging{}; plugins keep running (restart gridlet to change plugins or devices)",
-                 plan_.site.path, reload_hooks_.empty() ? "" : " and rules");
+                 plan_.site.path, instance("rules") ? " and rules" : "");
 }
 
 int Kernel::run_until_signal() {

@@ -4,6 +4,9 @@
 
 #include <csignal>
 
+#include "store/options.h"
+#include "store/store.h"
+
 namespace gridlet::kernel {
 
 void block_signals() {
@@ -16,6 +19,8 @@ void block_signals() {
 }
 
 Kernel::Kernel(SitePlan plan, const Clock& clock) : plan_(std::move(plan)), clock_(clock) {
+    // Checked by prepare_site(); a zone that fails here falls back to UTC.
+    if (auto tz = TimeZone::load(plan_.site.timezone)) time_zone_ = *tz;
     bus::BusOptions bo;
     bo.queue_depth = plan_.site.bus_queue_depth;
     bo.send_timeout_ms = plan_.site.bus_send_timeout_ms;
@@ -24,9 +29,11 @@ Kernel::Kernel(SitePlan plan, const Clock& clock) : plan_(std::move(plan)), cloc
 
 Kernel::~Kernel() {
     if (running_) stop();
-    // Instances (and their sockets) go before the bus context.
+    // Instances (and their sockets) go before the bus context, the store
+    // after its writer.
     for (auto& i : instances_) i->destroy();
     instances_.clear();
+    store_.reset();
     bus_.reset();
 }
 
@@ -38,14 +45,33 @@ plugin::PluginInstance* Kernel::instance(const std::string& name) {
 
 Status Kernel::start() {
     started_at_ms_ = clock_.monotonic_ms();
+    if (plan_.site.has_store) {
+        auto opts = store::store_options_from_json(plan_.site.store, plan_.site.dir);
+        if (!opts) return opts.status().with_context("[store]");
+        auto st = store::Store::open(*opts, registry_);
+        if (!st) return st.status();
+        store_ = std::move(*st);
+        spdlog::info("store {} open: {} series known", opts->path.string(), registry_.size());
+    }
+    components_.reset(new ComponentContext{registry_, store_.get(), time_zone_, plan_.site, {}});
     plugin::HostServices services{*bus_, registry_, clock_, router_};
     // Every endpoint exists before any thread runs, so that no subscriber
     // misses a publisher.
     uint32_t index = 0;
+    if (store_) {
+        auto w = make_store_writer_instance(*components_, services, index++);
+        if (!w) return w.status();
+        instances_.push_back(std::move(*w));
+    }
     for (PlannedPlugin& p : plan_.plugins) {
         auto inst = plugin::PluginInstance::make(p.name, p.library, p.config, p.devices, services, index++);
         if (!inst) return inst.status().with_context("plugin '" + p.name + "'");
         instances_.push_back(std::move(*inst));
+    }
+    if (!plan_.site.rules.empty()) {
+        auto r = make_rules_instance(*components_, services, index++);
+        if (!r) return r.status();
+        instances_.push_back(std::move(*r));
     }
     running_ = true;
     for (auto& inst : instances_) {
@@ -90,10 +116,15 @@ nlohmann::json Kernel::metrics_json() {
         m["kind"] = plugin::PluginLibrary::kind_name(i->library().descriptor().kind);
         plugins[i->name()] = std::move(m);
     }
-    return {{"site", plan_.site.site_name},
-            {"uptime_ms", clock_.monotonic_ms() - started_at_ms_},
-            {"series", registry_.size()},
-            {"plugins", std::move(plugins)}};
+    nlohmann::json out = {{"site", plan_.site.site_name},
+                          {"uptime_ms", clock_.monotonic_ms() - started_at_ms_},
+                          {"series", registry_.size()},
+                          {"plugins", std::move(plugins)}};
+    if (store_)
+        out["store"] = {{"path", store_->options().path.string()},
+                        {"samples_written", store_->samples_written()},
+                        {"background_error", store_->background_error()}};
+    return out;
 }
 
 }  // namespace gridlet::kernel

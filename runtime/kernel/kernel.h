@@ -19,9 +19,15 @@
 #include "bus/bus.h"
 #include "core/clock.h"
 #include "core/series_registry.h"
+#include "core/timezone.h"
+#include "kernel/components.h"
 #include "kernel/site_plan.h"
 #include "plugin/command_router.h"
 #include "plugin/plugin_instance.h"
+
+namespace gridlet::store {
+class Store;
+}
 
 namespace gridlet::kernel {
 
@@ -34,9 +40,11 @@ public:
     Kernel(const Kernel&) = delete;
     Kernel& operator=(const Kernel&) = delete;
 
-    // Makes the instances and starts them one by one. A plugin whose create
-    // or start fails is reported and left stopped; the others start. Fails
-    // only when the kernel itself cannot run (bus, store).
+    // Opens the store (when the site has one), makes the instances and starts
+    // them one by one: the store writer first, then the site's plugins in
+    // file order, then the rule engine. A plugin whose create or start fails
+    // is reported and left stopped; the others start. Fails only when the
+    // kernel itself cannot run (bus, store).
     Status start();
     // Stops the running instances in reverse start order, each within the
     // site's stop_timeout_ms. False if one did not stop in time.
@@ -46,6 +54,7 @@ public:
     int run_until_signal();
 
     SeriesRegistry& registry() noexcept { return registry_; }
+    store::Store* store() noexcept { return store_.get(); }
     bus::Bus& bus() noexcept { return *bus_; }
     const SitePlan& plan() const noexcept { return plan_; }
     plugin::PluginInstance* instance(const std::string& name);
@@ -61,6 +70,9 @@ private:
     SitePlan plan_;
     const Clock& clock_;
     SeriesRegistry registry_;
+    TimeZone time_zone_;
+    std::unique_ptr<store::Store> store_;  // after registry_: closed before it
+    std::unique_ptr<ComponentContext> components_;
     std::unique_ptr<bus::Bus> bus_;
     plugin::CommandRouter router_;
     std::vector<std::unique_ptr<plugin::PluginInstance>> instances_;  // start order

@@ -1,16 +1,32 @@
 #include "kernel/site_plan.h"
 
+#include "core/timezone.h"
 #include "plugin/plugin_instance.h"
+#include "script/rules_config.h"
+#include "store/options.h"
 
 namespace gridlet::kernel {
 
 SectionSchemas section_schemas() {
     SectionSchemas s;
+    s.store = store::store_config_keys();
+    s.rule = script::rule_keys();
+    s.rule_engine = script::rules_engine_keys();
     return s;
 }
 
 SitePlan prepare_site(SiteConfig site, config::Diagnostics& diags) {
     SitePlan plan;
+    if (auto tz = TimeZone::load(site.timezone); !tz) {
+        const toml::node* n = site.root ? site.root->at_path("site.timezone").node() : nullptr;
+        diags.push_back({site.path, n ? config::line_of(*n) : 0, "[site]: timezone: " + tz.status().message()});
+    }
+    if (site.has_store) {
+        if (auto o = store::store_options_from_json(site.store, site.dir); !o) {
+            const toml::node* n = site.root ? site.root->get("store") : nullptr;
+            diags.push_back({site.path, n ? config::line_of(*n) : 0, "[store]: " + o.status().message()});
+        }
+    }
     std::vector<std::string> dirs = site.plugin_path;
     for (const std::string& d : plugin::default_plugin_dirs()) dirs.push_back(d);
 

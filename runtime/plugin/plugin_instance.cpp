@@ -199,9 +199,21 @@ void PluginInstance::fail(const char* callback, gl_status status, const std::str
 
 // ----------------------------------------------------------- event loop
 
+void PluginInstance::post(std::function<void()> task) {
+    {
+        std::lock_guard lock(tasks_mu_);
+        tasks_.push_back(std::move(task));
+    }
+    wake();
+}
+
 int PluginInstance::poll_timeout_ms(int64_t now) const {
     if (!ready_replies_.empty()) return 0;
     int64_t next = now + kMaxPollMs;
+    if (hooks_.next_due_ms) {
+        int64_t in = hooks_.next_due_ms();
+        if (in >= 0) next = std::min(next, now + in);
+    }
     for (const auto& [id, t] : timers_) next = std::min(next, t.due_ms);
     for (const auto& [id, p] : pending_) next = std::min(next, p.deadline_ms);
     return static_cast<int>(std::clamp<int64_t>(next - now, 0, kMaxPollMs));
@@ -211,12 +223,13 @@ void PluginInstance::event_loop() {
     bus::Delivery d;
     while (!stop_requested_.load(std::memory_order_acquire) && state_.load() == InstanceState::running) {
         subscriber_->sync_endpoints();
-        zmq_pollitem_t items[3] = {
+        zmq_pollitem_t items[4] = {
             {subscriber_->socket(), 0, ZMQ_POLLIN, 0},
             {inbox_->socket(), 0, ZMQ_POLLIN, 0},
             {nullptr, wake_fd_, ZMQ_POLLIN, 0},
+            {nullptr, hooks_.fd, ZMQ_POLLIN, 0},
         };
-        int rc = zmq_poll(items, 3, poll_timeout_ms(services_.clock.monotonic_ms()));
+        int rc = zmq_poll(items, hooks_.fd >= 0 ? 4 : 3, poll_timeout_ms(services_.clock.monotonic_ms()));
         if (rc < 0 && zmq_errno() != EINTR) {
             log_->error("bus poll failed: {}", zmq_strerror(zmq_errno()));
             break;
@@ -226,6 +239,13 @@ void PluginInstance::event_loop() {
             (void)!read(wake_fd_, &v, sizeof v);
         }
         if (stop_requested_.load(std::memory_order_acquire)) break;
+        std::vector<std::function<void()>> tasks;
+        {
+            std::lock_guard lock(tasks_mu_);
+            tasks.swap(tasks_);
+        }
+        for (auto& t : tasks) t();
+        if (hooks_.fd >= 0 && items[3].revents && hooks_.on_fd) hooks_.on_fd();
         bool drained = false;
         for (int i = 0; i < kDrainPerPass && state_.load() == InstanceState::running && inbox_->receive(d); ++i) {
             dispatch(d);
@@ -235,9 +255,10 @@ void PluginInstance::event_loop() {
             dispatch(d);
             drained = true;
         }
-        if (drained && drain_hook_) drain_hook_();
+        if (drained && hooks_.after_drain) hooks_.after_drain();
         if (state_.load() != InstanceState::running) break;
         run_ready_replies();
+        if (hooks_.on_due) hooks_.on_due();
         int64_t now = services_.clock.monotonic_ms();
         run_timers(now);
         expire_commands(now);

@@ -87,9 +87,24 @@ public:
     bus::EndpointMetrics& metrics() noexcept { return metrics_; }
     std::string inbox_name() const { return "plugin." + name_; }
 
-    // An extra hook for built-in components: called on the plugin thread
-    // after each pass that drained the bus (e.g. to flush a write batch).
-    void set_drain_hook(std::function<void()> hook) { drain_hook_ = std::move(hook); }
+    // ---- for built-in kernel components (store writer, rule engine), which
+    // run as plugin instances but are linked into gridlet ----
+
+    // Hooks into the event loop, all called on the plugin thread. A component
+    // sets them in its constructor or start() (on the plugin thread, before
+    // the loop runs) through hooks().
+    struct ComponentHooks {
+        std::function<void()> after_drain;      // after a pass that drained the bus
+        std::function<int64_t()> next_due_ms;   // ms until the component wants on_due (-1: never)
+        std::function<void()> on_due;           // called every loop pass (cheap when nothing is due)
+        int fd = -1;                            // an extra file descriptor to poll
+        std::function<void()> on_fd;            // when `fd` is readable
+    };
+    void set_component(void* context) { component_ = context; }
+    void* component() const noexcept { return component_; }
+    ComponentHooks& hooks() noexcept { return hooks_; }
+    // Runs `task` on the plugin thread soon (any thread may call).
+    void post(std::function<void()> task);
 
     // ---- host services (see plugin.h for threads) ----
     void api_log(gl_log_level level, std::string_view msg);
@@ -199,7 +214,10 @@ private:
 
     std::mutex error_mu_;
     std::string error_text_;
-    std::function<void()> drain_hook_;
+    void* component_ = nullptr;
+    ComponentHooks hooks_;
+    std::mutex tasks_mu_;
+    std::vector<std::function<void()>> tasks_;
 };
 
 }  // namespace gridlet::plugin

@@ -54,10 +54,10 @@ std::vector<KeySpec> rule_keys() {
         key("file", ValueType::string, std::nullopt, "The rule's Lua file (relative to the site file)", true),
         key("params", ValueType::table, "{}", "Parameters, seen by the rule as `params`"),
         key("enabled", ValueType::boolean, "true", "false: the rule is not loaded"),
-        key("instructions", ValueType::integer, std::nullopt, "Lua instructions per callback (default: [rules])", false,
+        key("instructions", ValueType::integer, std::nullopt, "Lua instructions per callback (default: [rule_engine])", false,
             1000, 1e12),
-        key("time_ms", ValueType::integer, std::nullopt, "Wall time per callback, ms (default: [rules])", false, 1, 600000),
-        key("memory_mb", ValueType::integer, std::nullopt, "Lua heap of this rule, MiB (default: [rules])", false, 1, 4096),
+        key("time_ms", ValueType::integer, std::nullopt, "Wall time per callback, ms (default: [rule_engine])", false, 1, 600000),
+        key("memory_mb", ValueType::integer, std::nullopt, "Lua heap of this rule, MiB (default: [rule_engine])", false, 1, 4096),
     };
 }
 

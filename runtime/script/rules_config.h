@@ -1,13 +1,13 @@
 // Config keys of the rule engine, for the kernel's site-config validation.
 //
-//   [rules]                         engine settings (rules_engine_keys())
+//   [rule_engine]                   engine settings (rules_engine_keys())
 //   lib_dirs = ["scripts/lib"]
 //   watch = true
 //   instructions = 20000000         default budgets of every rule
 //   time_ms = 250
 //   memory_mb = 16
 //
-//   [[rule]]                        one per rule (rule_keys())
+//   [[rules]]                       one per rule (rule_keys())
 //   name = "ev"
 //   file = "scripts/rules/greenup.lua"
 //   params = { meter = "main/current", max_current = 80 }

@@ -49,6 +49,8 @@ Expected<std::unique_ptr<Store>> Store::open_impl(const StoreOptions& options, S
 }
 
 Store::~Store() {
+    // The registry may outlive us: it must not call our backend any more.
+    if (registry_ && backend_) registry_->detach();
     {
         std::lock_guard lock(bg_mu_);
         stopping_ = true;

@@ -10,6 +10,14 @@ TEST(Pattern, PlainPatternIsAPrefix) {
     EXPECT_TRUE(pattern_match("", "anything"));
 }
 
+TEST(Pattern, PlainNameSelectsItselfAndWhatIsBelowItOnly) {
+    EXPECT_TRUE(pattern_match("panel1/mains/kw", "panel1/mains/kw"));
+    EXPECT_FALSE(pattern_match("panel1/mains/kw", "panel1/mains/kwh")) << "a prefix stops at segment boundaries";
+    EXPECT_TRUE(pattern_match("panel1/mains", "panel1/mains/kwh"));
+    EXPECT_TRUE(pattern_match("data/panel1", "data/panel1/"));
+    EXPECT_FALSE(pattern_match("data/pan", "data/panel1/"));
+}
+
 TEST(Pattern, StarStaysWithinOneSegment) {
     EXPECT_TRUE(glob_match("panel*/branch*/current", "panel1/branch07/current"));
     EXPECT_FALSE(glob_match("panel*/current", "panel1/branch07/current"));

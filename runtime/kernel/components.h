@@ -1,0 +1,44 @@
+// gridlet's own components that run as plugin instances on the bus (so they
+// get a thread, subscriptions, commands and metrics like any plugin), but are
+// linked into gridlet and reach the kernel's objects directly:
+//   "store"  writes every sample and event of the bus into the store;
+//   "rules"  runs the site's Lua rules (script::Engine) against bus and store.
+// The kernel makes them with make_*_instance() and hands each its context.
+// Threads: see each component's class comment.
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include "core/site_config.h"
+#include "core/timezone.h"
+#include "plugin/plugin_instance.h"
+
+namespace gridlet::store {
+class Store;
+}
+
+namespace gridlet::kernel {
+
+// What the components may use; owned by the Kernel, outlives the instances.
+struct ComponentContext {
+    SeriesRegistry& registry;
+    store::Store* store;  // null when the site has no [store]
+    const TimeZone& time_zone;
+    const SiteConfig& site;
+    // Set by the rules component on its thread; called there (reload_rules).
+    std::function<void(const SiteConfig&)> rules_reload;
+};
+
+Expected<std::unique_ptr<plugin::PluginInstance>> make_store_writer_instance(ComponentContext& ctx,
+                                                                            plugin::HostServices services,
+                                                                            uint32_t index);
+
+Expected<std::unique_ptr<plugin::PluginInstance>> make_rules_instance(ComponentContext& ctx,
+                                                                     plugin::HostServices services, uint32_t index);
+
+// The rules component's instance: posts a reload of the rules (SIGHUP) with
+// the site's new [[rules]] and [rule_engine]. Any thread.
+void reload_rules(plugin::PluginInstance& rules_instance, const SiteConfig& fresh);
+
+}  // namespace gridlet::kernel

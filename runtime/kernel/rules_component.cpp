@@ -1,0 +1,233 @@
+// The "rules" component: runs the site's Lua rules (script::Engine) on its
+// own plugin thread, which is the engine thread. It implements RuleHost on
+// the kernel's objects: samples come from the bus ("data/"), commands go out
+// as bus commands (one reply each, delivered back to the engine), events are
+// published on event/rule/<name>/<type>, queries and persistent state go to
+// the store. Without a [store], queries fail with a clear error and state
+// lives in memory only (said at start).
+#include <gridlet/plugin.hpp>
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+
+#include "kernel/components.h"
+#include "script/engine.h"
+#include "script/rules_config.h"
+#include "store/store.h"
+
+#ifndef GRIDLET_SCRIPT_LIB_DIRS
+#define GRIDLET_SCRIPT_LIB_DIRS ""
+#endif
+
+namespace gridlet::kernel {
+
+namespace {
+
+// The library folders shipped with gridlet (source tree, then install).
+std::vector<std::string> builtin_lib_dirs() {
+    std::vector<std::string> out;
+    std::string all = GRIDLET_SCRIPT_LIB_DIRS;
+    size_t pos = 0;
+    while (pos <= all.size()) {
+        size_t c = all.find(':', pos);
+        if (c == std::string::npos) c = all.size();
+        if (c > pos && std::filesystem::is_directory(all.substr(pos, c - pos))) out.push_back(all.substr(pos, c - pos));
+        pos = c + 1;
+    }
+    return out;
+}
+
+script::EngineOptions engine_options(const SiteConfig& site) {
+    script::EngineOptions o = script::engine_options_from_json(site.rule_engine, site.dir);
+    for (const std::string& d : builtin_lib_dirs())
+        if (std::find(o.lib_dirs.begin(), o.lib_dirs.end(), d) == o.lib_dirs.end()) o.lib_dirs.push_back(d);
+    return o;
+}
+
+std::optional<store::Aggregate> to_store(script::Aggregate a) {
+    switch (a) {
+        case script::Aggregate::avg: return store::Aggregate::avg;
+        case script::Aggregate::min: return store::Aggregate::min;
+        case script::Aggregate::max: return store::Aggregate::max;
+        case script::Aggregate::sum: return store::Aggregate::sum;
+        case script::Aggregate::count: return store::Aggregate::count;
+        case script::Aggregate::first: return store::Aggregate::first;
+        case script::Aggregate::last: return store::Aggregate::last;
+        case script::Aggregate::delta: return store::Aggregate::consumption;
+        case script::Aggregate::raw: return std::nullopt;
+    }
+    return std::nullopt;
+}
+
+class RulesComponent : public gridlet::Plugin, public script::RuleHost {
+public:
+    static constexpr gridlet::PluginInfo info{"rules", "1.0.0", GL_KIND_LOGIC, "runs the site's Lua rules"};
+
+    explicit RulesComponent(gridlet::Host h)
+        : Plugin(h),
+          ctx_(*static_cast<ComponentContext*>(h.ctx()->instance->component())),
+          engine_(*this, engine_options(ctx_.site)) {}
+
+    void start() override {
+        host().subscribe("data/");
+        auto& hooks = host().ctx()->instance->hooks();
+        hooks.next_due_ms = [this] { return engine_.next_timer_in_ms(); };
+        hooks.on_due = [this] { engine_.run_due_timers(); };
+        ctx_.rules_reload = [this](const SiteConfig& fresh) { reload(fresh); };
+        if (!ctx_.store) host().warn("no [store] in the site: rule state is kept in memory only, and query() fails");
+        configure(ctx_.site);
+        bool watch = !ctx_.site.rule_engine.contains("watch") || ctx_.site.rule_engine["watch"].get<bool>();
+        if (watch) {
+            Status st = engine_.watch_files();
+            if (st) {
+                hooks.fd = engine_.watch_fd();
+                hooks.on_fd = [this] { report(engine_.poll_file_changes(), "reload"); };
+            } else {
+                host().warn("rule files are not watched: " + st.message() + " (SIGHUP still reloads)");
+            }
+        }
+    }
+
+    // The rules of `site` become the running set; then changed files reload.
+    void configure(const SiteConfig& site) {
+        script::Budgets defaults = engine_options(site).default_budgets;
+        std::vector<script::RuleConfig> rules;
+        for (const RuleEntry& r : site.rules) {
+            if (r.config.contains("enabled") && !r.config["enabled"].get<bool>()) continue;
+            rules.push_back(script::rule_config_from_json(r.config, site.dir, defaults));
+        }
+        report(engine_.configure(rules), "load");
+        size_t running = 0;
+        for (const auto& info : engine_.rules()) running += info.status == script::RuleStatus::running;
+        host().info(std::to_string(running) + " of " + std::to_string(rules.size()) + " rule(s) running");
+    }
+
+    void reload(const SiteConfig& fresh) {
+        configure(fresh);
+        report(engine_.reload_changed(), "reload");
+    }
+
+    void on_samples(const char*, const gl_sample* s, size_t n) override { engine_.on_samples({s, n}); }
+
+    // ---- RuleHost (engine thread = this plugin's thread) ----
+    const Clock& clock() const override { return SystemClock::instance(); }
+    const TimeZone& time_zone() const override { return ctx_.time_zone; }
+
+    std::vector<script::SeriesRef> resolve(std::string_view pattern) override {
+        std::vector<script::SeriesRef> out;
+        auto found = ctx_.registry.select(pattern);
+        if (!found) return out;
+        for (const SeriesMeta& m : *found) out.push_back({m.id, m.name, m.kind});
+        return out;
+    }
+    std::optional<script::SeriesRef> find_series(std::string_view name) override {
+        auto id = ctx_.registry.find(name);
+        if (!id) return std::nullopt;
+        return series_info(*id);
+    }
+    std::optional<script::SeriesRef> series_info(uint32_t id) override {
+        auto m = ctx_.registry.get(id);
+        if (!m) return std::nullopt;
+        return script::SeriesRef{m->id, m->name, m->kind};
+    }
+    std::optional<gl_sample> last_sample(uint32_t id) override {
+        if (!ctx_.store) return std::nullopt;
+        auto last = ctx_.store->query().last(id);
+        if (!last || !*last) return std::nullopt;
+        gl_sample s{};
+        s.series_id = id;
+        s.ts_ms = (*last)->ts;
+        s.value = (*last)->value;
+        s.quality = (*last)->quality;
+        return s;
+    }
+    Expected<std::vector<script::QueryRow>> query(const script::QuerySpec& spec) override {
+        if (!ctx_.store) return Status::unavailable("query: this site has no [store]");
+        std::vector<script::QueryRow> rows;
+        for (uint32_t id : spec.series) {
+            auto agg = to_store(spec.aggregate);
+            if (!agg) {
+                auto raw = ctx_.store->query().raw(id, spec.from_ms, spec.to_ms);
+                if (!raw) return raw.status();
+                for (const auto& s : *raw) rows.push_back({id, s.ts, s.value, s.quality});
+            } else {
+                auto pts = ctx_.store->query().downsample(id, spec.from_ms, spec.to_ms, spec.step_ms, *agg);
+                if (!pts) return pts.status();
+                for (const auto& p : *pts) rows.push_back({id, p.ts, p.value, GL_QUALITY_GOOD});
+            }
+        }
+        return rows;
+    }
+    Status send_command(const script::CommandRequest& req) override {
+        try {
+            uint64_t id = req.request_id;
+            host().send_command(
+                req.target, req.value, req.timeout_ms,
+                [this, id](const gridlet::CommandReply& r) { engine_.on_command_reply({id, r.status, r.error}); },
+                req.text.empty() ? nullptr : req.text.c_str());
+            return Status::ok();
+        } catch (const std::exception& e) {
+            return Status::invalid(e.what());
+        }
+    }
+    void emit_event(const script::RuleEvent& e) override {
+        gl_status st = host().emit_event(e.type, static_cast<gl_severity>(e.severity), e.body_json, e.source.c_str());
+        if (st != GL_OK) host().warn("event '" + e.type + "' from " + e.source + " not published (status " + std::to_string(st) + ")");
+    }
+    Expected<std::map<std::string, std::string>> load_state(std::string_view rule) override {
+        if (!ctx_.store) return memory_state_[std::string(rule)];
+        auto list = ctx_.store->state().list(rule);
+        if (!list) return list.status();
+        std::map<std::string, std::string> out(list->begin(), list->end());
+        return out;
+    }
+    Status put_state(std::string_view rule, std::string_view key, const std::optional<std::string>& json) override {
+        if (!ctx_.store) {
+            auto& m = memory_state_[std::string(rule)];
+            if (json) m[std::string(key)] = *json;
+            else m.erase(std::string(key));
+            return Status::ok();
+        }
+        return json ? ctx_.store->state().put(rule, key, *json) : ctx_.store->state().erase(rule, key);
+    }
+    void log(script::LogLevel level, std::string_view rule, std::string_view message) override {
+        gl_log_level l = level == script::LogLevel::debug  ? GL_LOG_DEBUG
+                         : level == script::LogLevel::info ? GL_LOG_INFO
+                         : level == script::LogLevel::warn ? GL_LOG_WARN
+                                                           : GL_LOG_ERROR;
+        host().log(l, "rule '" + std::string(rule) + "': " + std::string(message));
+    }
+
+private:
+    void report(const std::vector<script::RuleLoadError>& errors, const char* what) {
+        for (const auto& e : errors) host().error("rule '" + e.rule + "' " + what + " failed: " + e.status.message());
+    }
+
+    ComponentContext& ctx_;
+    script::Engine engine_;
+    std::map<std::string, std::map<std::string, std::string>> memory_state_;
+};
+
+}  // namespace
+
+Expected<std::unique_ptr<plugin::PluginInstance>> make_rules_instance(ComponentContext& ctx, plugin::HostServices services,
+                                                                     uint32_t index) {
+    auto lib = plugin::PluginLibrary::from_entry("builtin:rules", &gridlet::detail::Adapter<RulesComponent>::entry,
+                                                 plugin::host_api_table());
+    if (!lib) return lib.status();
+    auto inst =
+        plugin::PluginInstance::make("rules", *lib, nlohmann::json::object(), nlohmann::json::array(), services, index);
+    if (!inst) return inst.status();
+    (*inst)->set_component(&ctx);
+    return inst;
+}
+
+void reload_rules(plugin::PluginInstance& rules_instance, const SiteConfig& fresh) {
+    // The posted task runs on the rules thread, where the component lives.
+    rules_instance.post([&rules_instance, fresh] {
+        auto* ctx = static_cast<ComponentContext*>(rules_instance.component());
+        if (ctx && ctx->rules_reload) ctx->rules_reload(fresh);
+    });
+}
+
+}  // namespace gridlet::kernel
