@@ -82,6 +82,44 @@ Expected<std::map<int64_t, std::string>> parse_states(std::string_view text) {
     return out;
 }
 
+template <class T>
+uint32_t SeriesRegistry::Pool<T>::intern(const T& v) {
+    auto it = index.find(v);
+    if (it != index.end()) return it->second;
+    uint32_t i = static_cast<uint32_t>(values.size());
+    values.push_back(v);
+    index.emplace(v, i);
+    return i;
+}
+
+SeriesRegistry::Entry SeriesRegistry::compact(const SeriesMeta& m) {
+    Entry e;
+    e.name = m.name;
+    e.unit = strings_.intern(m.unit);
+    e.description = strings_.intern(m.description);
+    e.tags = tag_sets_.intern(m.tags);
+    e.states = state_sets_.intern(m.states);
+    e.kind = m.kind;
+    return e;
+}
+
+SeriesMeta SeriesRegistry::materialize(uint32_t id, const Entry& e) const {
+    SeriesMeta m;
+    m.id = id;
+    m.name = e.name;
+    m.unit = strings_.values[e.unit];
+    m.kind = e.kind;
+    m.description = strings_.values[e.description];
+    m.tags = tag_sets_.values[e.tags];
+    m.states = state_sets_.values[e.states];
+    return m;
+}
+
+bool SeriesRegistry::same(const Entry& e, const SeriesMeta& m) const {
+    return e.kind == m.kind && strings_.values[e.unit] == m.unit && strings_.values[e.description] == m.description &&
+           tag_sets_.values[e.tags] == m.tags && state_sets_.values[e.states] == m.states;
+}
+
 Status SeriesRegistry::attach(SeriesRegistryBackend* backend) {
     auto loaded = backend->load_all();
     if (!loaded) return loaded.status().with_context("series registry");
@@ -96,8 +134,8 @@ Status SeriesRegistry::attach(SeriesRegistryBackend* backend) {
         if (by_id_[m.id - 1])
             return Status::corruption("series registry: id " + std::to_string(m.id) + " is given to both '" +
                                       by_id_[m.id - 1]->name + "' and '" + m.name + "'");
-        by_name_[m.name] = m.id;
-        by_id_[m.id - 1] = std::make_unique<SeriesMeta>(std::move(m));
+        by_id_[m.id - 1] = std::make_unique<Entry>(compact(m));
+        by_name_[by_id_[m.id - 1]->name] = m.id;
     }
     backend_ = backend;
     return Status::ok();
@@ -115,39 +153,36 @@ Expected<uint32_t> SeriesRegistry::intern(const SeriesMeta& meta) {
     {
         std::shared_lock lock(mu_);
         auto it = by_name_.find(meta.name);
-        if (it != by_name_.end()) {
-            const SeriesMeta& cur = *by_id_[it->second - 1];
-            if (cur.unit == meta.unit && cur.kind == meta.kind && cur.description == meta.description &&
-                cur.tags == meta.tags && cur.states == meta.states)
-                return it->second;
-        }
+        if (it != by_name_.end() && same(*by_id_[it->second - 1], meta)) return it->second;
     }
     std::unique_lock lock(mu_);
     auto it = by_name_.find(meta.name);
     SeriesMeta next = meta;
-    if (it != by_name_.end()) {
-        next.id = it->second;
-    } else {
-        // Ids are dense, but a hole left by a corrupt or partial load is never reused.
-        next.id = static_cast<uint32_t>(by_id_.size() + 1);
-    }
+    // Ids are dense; a hole left by a partial load is never reused.
+    next.id = it != by_name_.end() ? it->second : static_cast<uint32_t>(by_id_.size() + 1);
+    if (it != by_name_.end() && same(*by_id_[next.id - 1], meta)) return next.id;
     if (backend_) {
         Status st = backend_->persist(next);
         if (!st) return st.with_context("series '" + meta.name + "'");
     }
     if (it != by_name_.end()) {
-        *by_id_[next.id - 1] = std::move(next);
-        return it->second;
+        // Same name, so the by_name_ view stays valid when the entry is rewritten.
+        Entry e = compact(next);
+        by_id_[next.id - 1]->unit = e.unit;
+        by_id_[next.id - 1]->description = e.description;
+        by_id_[next.id - 1]->tags = e.tags;
+        by_id_[next.id - 1]->states = e.states;
+        by_id_[next.id - 1]->kind = e.kind;
+        return next.id;
     }
-    uint32_t id = next.id;
-    by_name_[next.name] = id;
-    by_id_.push_back(std::make_unique<SeriesMeta>(std::move(next)));
-    return id;
+    by_id_.push_back(std::make_unique<Entry>(compact(next)));
+    by_name_[by_id_.back()->name] = next.id;
+    return next.id;
 }
 
 std::optional<uint32_t> SeriesRegistry::find(std::string_view name) const {
     std::shared_lock lock(mu_);
-    auto it = by_name_.find(std::string(name));
+    auto it = by_name_.find(name);
     if (it == by_name_.end()) return std::nullopt;
     return it->second;
 }
@@ -155,7 +190,7 @@ std::optional<uint32_t> SeriesRegistry::find(std::string_view name) const {
 std::optional<SeriesMeta> SeriesRegistry::get(uint32_t id) const {
     std::shared_lock lock(mu_);
     if (id == 0 || id > by_id_.size() || !by_id_[id - 1]) return std::nullopt;
-    return *by_id_[id - 1];
+    return materialize(id, *by_id_[id - 1]);
 }
 
 std::string SeriesRegistry::name(uint32_t id) const {
@@ -169,18 +204,20 @@ Expected<std::vector<SeriesMeta>> SeriesRegistry::select(std::string_view patter
     if (!want) return want.status();
     std::vector<SeriesMeta> out;
     std::shared_lock lock(mu_);
-    for (const auto& e : by_id_) {
+    for (size_t i = 0; i < by_id_.size(); ++i) {
+        const Entry* e = by_id_[i].get();
         if (!e) continue;
         if (!pattern.empty() && !pattern_match(pattern, e->name)) continue;
+        const auto& tags = tag_sets_.values[e->tags];
         bool ok = true;
         for (const auto& [k, v] : *want) {
-            auto t = e->tags.find(k);
-            if (t == e->tags.end() || t->second != v) {
+            auto t = tags.find(k);
+            if (t == tags.end() || t->second != v) {
                 ok = false;
                 break;
             }
         }
-        if (ok) out.push_back(*e);
+        if (ok) out.push_back(materialize(static_cast<uint32_t>(i + 1), *e));
     }
     return out;
 }
@@ -189,8 +226,8 @@ std::vector<SeriesMeta> SeriesRegistry::all() const {
     std::shared_lock lock(mu_);
     std::vector<SeriesMeta> out;
     out.reserve(by_id_.size());
-    for (const auto& e : by_id_)
-        if (e) out.push_back(*e);
+    for (size_t i = 0; i < by_id_.size(); ++i)
+        if (by_id_[i]) out.push_back(materialize(static_cast<uint32_t>(i + 1), *by_id_[i]));
     return out;
 }
 

@@ -93,9 +93,30 @@ public:
     uint32_t max_id() const;
 
 private:
+    // Compact storage (a gateway may hold 100,000 series): the name once,
+    // and the rest as indexes into pools of distinct values, which series of
+    // one device or profile share.
+    struct Entry {
+        std::string name;
+        uint32_t unit = 0, description = 0, tags = 0, states = 0;  // pool indexes
+        SeriesKind kind = SeriesKind::gauge;
+    };
+    template <class T>
+    struct Pool {
+        std::vector<T> values;
+        std::map<T, uint32_t> index;
+        uint32_t intern(const T& v);
+    };
+    SeriesMeta materialize(uint32_t id, const Entry& e) const;
+    Entry compact(const SeriesMeta& m);
+    bool same(const Entry& e, const SeriesMeta& m) const;
+
     mutable std::shared_mutex mu_;
-    std::vector<std::unique_ptr<SeriesMeta>> by_id_;  // index id-1
-    std::unordered_map<std::string, uint32_t> by_name_;
+    std::vector<std::unique_ptr<Entry>> by_id_;               // index id-1; stable addresses
+    std::unordered_map<std::string_view, uint32_t> by_name_;  // views into Entry::name
+    Pool<std::string> strings_;                                // units and descriptions
+    Pool<std::map<std::string, std::string>> tag_sets_;
+    Pool<std::map<int64_t, std::string>> state_sets_;
     SeriesRegistryBackend* backend_ = nullptr;
 };
 

@@ -40,11 +40,7 @@ void Kernel::reload() {
 }
 
 int Kernel::run_until_signal() {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
+    sigset_t set = kernel_signals();
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
     int sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
     if (sfd < 0) {

@@ -9,12 +9,17 @@
 
 namespace gridlet::kernel {
 
-void block_signals() {
+sigset_t kernel_signals() {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGHUP);
+    return set;
+}
+
+void block_signals() {
+    sigset_t set = kernel_signals();
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 

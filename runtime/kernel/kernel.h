@@ -9,6 +9,8 @@
 // that signals reach run_until_signal() and no plugin thread.
 #pragma once
 
+#include <signal.h>
+
 #include <functional>
 #include <memory>
 #include <string>
@@ -31,6 +33,8 @@ class Store;
 
 namespace gridlet::kernel {
 
+// SIGINT, SIGTERM and SIGHUP: what run_until_signal() handles.
+sigset_t kernel_signals();
 void block_signals();
 
 class Kernel {
