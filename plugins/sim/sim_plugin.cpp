@@ -11,6 +11,7 @@
 // name: cmd/<name>/fault/latency_ms, .../exception_burst, .../malformed_burst,
 // .../silent (0/1), .../drop_connections, .../max_connections.
 #include "bcpm_server.h"
+#include "evse_config.h"
 
 #include <gridlet/plugin.hpp>
 #include <nlohmann/json.hpp>
@@ -81,18 +82,32 @@ public:
          "BCPM simulators: array of tables {name, port (required), bind, panels, base_unit, model, channels, seed, "
          "serial, voltage, refresh_ms, time_scale, state_file, max_connections, strict, answer_unknown_unit}",
          0},
+        {"evse", GL_CFG_ARRAY, "[]",
+         "EV charging sites: array of tables {name, port (required), bind, meter_unit, background, daily_swing, noise, "
+         "response_ms, stations = [{unit, rated_current, phases, phase}], vehicles = [{unit, at_s, max_current, need_ah, "
+         "stay_s}], random, mean_arrival_s, seed, time_scale}",
+         0},
     };
 
     explicit SimPlugin(Host h) : Plugin(h) {
         auto cfg = nlohmann::json::parse(h.config_json(), nullptr, false);
         if (cfg.is_discarded() || !cfg.is_object()) throw Error(GL_ERR_INVALID, "sim: config is not a JSON object");
+        if (cfg.contains("evse")) {
+            if (!cfg["evse"].is_array()) throw Error(GL_ERR_INVALID, "sim: 'evse' must be an array of tables");
+            for (size_t i = 0; i < cfg["evse"].size(); ++i) {
+                std::string name;
+                auto opts = parse_evse(cfg["evse"][i], "sim: evse[" + std::to_string(i) + "]", &name);
+                if (evse_.count(name)) throw Error(GL_ERR_INVALID, "sim: duplicate simulator name '" + name + "'");
+                evse_[name] = std::make_unique<EvseServer>(opts);
+            }
+        }
         if (!cfg.contains("bcpm")) return;
         const auto& arr = cfg["bcpm"];
         if (!arr.is_array()) throw Error(GL_ERR_INVALID, "sim: 'bcpm' must be an array of tables");
         for (size_t i = 0; i < arr.size(); ++i) {
             std::string name;
             auto opts = parse_bcpm(arr[i], "sim: bcpm[" + std::to_string(i) + "]", &name);
-            if (servers_.count(name)) throw Error(GL_ERR_INVALID, "sim: duplicate simulator name '" + name + "'");
+            if (servers_.count(name) || evse_.count(name)) throw Error(GL_ERR_INVALID, "sim: duplicate simulator name '" + name + "'");
             servers_[name] = std::make_unique<BcpmServer>(opts);
         }
     }
@@ -105,15 +120,29 @@ public:
                         std::to_string(s->port()) + " (" + std::to_string(s->panel_count()) + " panel(s))");
             host().subscribe(("cmd/" + name + "/").c_str());
         }
+        for (auto& [name, s] : evse_) {
+            std::string err = s->start();
+            if (!err.empty()) throw Error(GL_ERR, "sim: " + name + ": " + err);
+            host().info("sim: EV site '" + name + "' serving Modbus TCP on " + s->options().bind + ":" +
+                        std::to_string(s->port()) + " (" + std::to_string(s->options().stations.size()) +
+                        " station(s), meter on unit " + std::to_string(s->options().meter_unit) + ")");
+            host().subscribe(("cmd/" + name + "/").c_str());
+        }
     }
 
     void stop() override {
         for (auto& [name, s] : servers_) s->stop();
+        for (auto& [name, s] : evse_) s->stop();
     }
 
     void on_command(const gl_command& cmd) override {
         std::string target = cmd.target ? cmd.target : "";
         auto slash = target.find('/');
+        if (auto ev = evse_.find(target.substr(0, slash)); ev != evse_.end() && slash != std::string::npos) {
+            std::string err = evse_command(*ev->second, target.substr(slash + 1), cmd.value, cmd.text ? cmd.text : "");
+            host().reply_command(cmd.request_id, err.empty() ? GL_OK : GL_ERR_NOT_FOUND, err.empty() ? "" : "sim: " + err);
+            return;
+        }
         auto it = servers_.find(target.substr(0, slash));
         if (it == servers_.end() || slash == std::string::npos) {
             host().reply_command(cmd.request_id, GL_ERR_NOT_FOUND, "sim: unknown target '" + target + "'");
@@ -143,6 +172,7 @@ public:
 
 private:
     std::map<std::string, std::unique_ptr<BcpmServer>> servers_;
+    std::map<std::string, std::unique_ptr<EvseServer>> evse_;
 };
 
 }  // namespace

@@ -27,9 +27,10 @@ int free_port() {
 
 // config/demo.toml on another port, site name and store folder, so that
 // tests run beside a demo; paths relative to config/ made absolute.
-std::string demo_copy(int port, const std::string& store_dir) {
+std::string demo_copy(int port, int ev_port, const std::string& store_dir) {
     std::string text = slurp(source_dir() + "/config/demo.toml");
     text = std::regex_replace(text, std::regex("15020"), std::to_string(port));
+    text = std::regex_replace(text, std::regex("15030"), std::to_string(ev_port));
     text = std::regex_replace(text, std::regex("name = \"demo\""), "name = \"demo-it-" + std::to_string(getpid()) + "\"");
     text = std::regex_replace(text, std::regex("path = \"\\.\\./var/demo-store\""), "path = \"" + store_dir + "\"");
     text = std::regex_replace(text, std::regex("\"\\.\\./scripts/"), "\"" + source_dir() + "/scripts/");
@@ -41,7 +42,7 @@ TEST(Demo, PollsBothSimulatedPanelsAndShowsLiveValues) {
     int port = free_port();
     std::string store_dir = "/tmp/gridlet-it-store-" + std::to_string(getpid());
     run({"rm", "-rf", store_dir});
-    std::string site = demo_copy(port, store_dir);
+    std::string site = demo_copy(port, free_port(), store_dir);
     ASSERT_EQ(slurp(site).find("../"), std::string::npos) << slurp(site);
     Process p({gridlet_bin(), "run", site});
     ASSERT_TRUE(p.wait_for_err("device 'panel1' is online")) << p.err();
@@ -66,7 +67,10 @@ TEST(Demo, PollsBothSimulatedPanelsAndShowsLiveValues) {
     EXPECT_GT(j["series"].get<int>(), 1000) << "both panels' points are registered";
     EXPECT_EQ(j["plugins"]["modbus"]["drops_out"], 0);
     EXPECT_GT(j["store"]["samples_written"].get<int>(), 1000) << "the store writer stores what the bus carries";
-    EXPECT_NE(p.err().find("1 of 1 rule(s) running"), std::string::npos) << p.err();
+    EXPECT_NE(p.err().find("2 of 2 rule(s) running"), std::string::npos) << p.err();
+    // The EV rule's live line: area, installation current, each station.
+    EXPECT_TRUE(p.wait_for_err("GREEN ")) << p.err();
+    EXPECT_NE(p.err().find("| ev1 "), std::string::npos) << p.err();
 
     // The running gridlet's store answers queries (read-only secondary), in
     // CSV that starts with the tidy header.

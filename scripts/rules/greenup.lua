@@ -1,0 +1,60 @@
+-- Green'Up EV charging load management (Legrand Energy Web Server manual,
+-- 7.12.5 and 8.3) on gridlet: wires gridlet.greenup to the site.
+--
+--   [[rule]]
+--   name = "greenup"
+--   file = "scripts/rules/greenup.lua"
+--   [rule.params]
+--   total_power_consumption_meter = "main/current"      # or ["main/current/l1", ".../l2", ".../l3"]
+--   maximum_current_available = 250
+--   maximum_current_available_for_the_charging = 230
+--   stations = [ { name = "ev1", rated_current = 32, phases = 3, priority = "Priority" },
+--                { name = "ev2", rated_current = 16, phases = 1, phase = "L2" } ]
+--
+-- Every parameter and decision: scripts/lib/gridlet/README.md.
+local greenup = require("gridlet.greenup")
+
+local g = greenup.new(params, {
+  now = gridlet.now,
+  write = function(target, value, on_reply) gridlet.write(target, value, on_reply) end,
+  emit = gridlet.emit,
+  log = function(level, text) gridlet.log[level]("%s", text) end,
+  load = function(key) return gridlet.state[key] end,
+  save = function(key, value) gridlet.state[key] = value end,
+})
+
+-- Samples: one subscription for everything, so that a delivery is one call
+-- and every sample of it (meter and stations polled together) is taken in
+-- before the step; series the logic does not read cost one table lookup.
+-- A new meter sample runs a control step at once.
+local inputs = g.inputs  -- series -> setter(value, ts), true for the meter
+local function deliver(b)
+  local meter = false
+  local series, values, times, quality = b.series, b.value, b.ts, b.quality
+  for i = 1, b.n do
+    local set, v = inputs[series[i]], values[i]
+    if set and quality[i] > 0 and v == v and set(v, times[i]) then meter = true end
+  end
+  if meter then
+    local now = gridlet.now()
+    g.last_meter_step = now
+    g:step(now)
+  end
+end
+
+gridlet.on("**", function(b)
+  local before = g.overrides_seen
+  deliver(b)
+  if g.overrides_seen ~= before then g:step(gridlet.now()) end
+end, {batch = true})
+
+-- The control period: a step every period unless a meter sample already
+-- ran one within it, so that the logic acts on station changes, works
+-- without a meter (charging branch) and notices a silent meter (fail-safe).
+local period_ms = g.c.period * 1000
+gridlet.every(g.c.period, function(now)
+  if not g.last_meter_step or now - g.last_meter_step > period_ms then g:step(now) end
+end)
+
+gridlet.log.info("Green'Up: %d station(s), maximum current available %g A, for the charging %g A, %s",
+  #g.stations, g.c.max, g.c.max_charging, g.c.on and "ON" or "OFF")
