@@ -57,6 +57,9 @@ struct HostServices {
 // The host table handed to every plugin (static).
 const gl_host_api* host_api_table();
 
+// "ok", "invalid", "timeout", ... for logs and replies.
+std::string status_text(gl_status s);
+
 enum class InstanceState { created, starting, running, failed, stopped };
 const char* instance_state_name(InstanceState s) noexcept;
 
