@@ -42,16 +42,20 @@ Status ChunkReader::scan(uint32_t series, int64_t from, int64_t to,
     if (!it->Valid() || !it->key().starts_with(prefix)) it->Seek(chunk_key(series, kMinTs));
     for (; it->Valid() && it->key().starts_with(prefix); it->Next()) {
         int64_t start = get_time(it->key().data() + 4);
-        // Chunks starting at or after `to` only matter for `after`; the first
-        // sample of the first such chunk is it (later chunks start later).
+        // Chunks starting at or after `to` only matter for `after`.
         if (start >= to && !after) break;
         Status st = decode(*it);
         if (!st) return st;
         auto lo = std::lower_bound(buf_.begin(), buf_.end(), from, [](const Sample& s, int64_t t) { return s.ts < t; });
         auto hi = std::lower_bound(lo, buf_.end(), to, [](const Sample& s, int64_t t) { return s.ts < t; });
         if (hi != lo) fn(std::span<const Sample>(&*lo, static_cast<size_t>(hi - lo)));
-        if (hi != buf_.end()) {
-            if (after) *after = *hi;
+        if (hi == buf_.end()) continue;
+        if (!after) break;
+        // `after` closes a counter interval: the first good sample (bad
+        // quality and NaN are skipped by every aggregate), maybe in a later chunk.
+        auto good = std::find_if(hi, buf_.end(), [](const Sample& s) { return s.quality > 0 && s.value == s.value; });
+        if (good != buf_.end()) {
+            *after = *good;
             break;
         }
     }

@@ -28,8 +28,9 @@ public:
     explicit ChunkReader(const StoreDb& db, const rocksdb::Snapshot* snapshot = nullptr);
 
     // Calls fn with the samples of `series` in [from, to), in time order, a
-    // run at a time. If `after` is given it receives the first sample with
-    // ts >= to (nullopt if none).
+    // run at a time. If `after` is given it receives the first good sample
+    // (quality > 0, not NaN) with ts >= to (nullopt if none): the end of the
+    // last counter interval starting in the range.
     Status scan(uint32_t series, int64_t from, int64_t to, const std::function<void(std::span<const Sample>)>& fn,
                 std::optional<Sample>* after = nullptr);
 

@@ -1,6 +1,7 @@
 #include "store/query.h"
 
 #include <algorithm>
+#include <array>
 #include <functional>
 #include <memory>
 
@@ -170,22 +171,38 @@ Expected<std::vector<RollupRow>> QueryEngine::aggregate(uint32_t series, std::sp
     };
     rocksdb::ReadOptions ro;
     ro.snapshot = view.get();
-    std::unique_ptr<rocksdb::Iterator> it(db_.db()->NewIterator(ro, db_.cf(Cf::rollups)));
-    auto rollup_part = [&](Resolution r, int64_t lo, int64_t hi) -> Status {
+    // One iterator per resolution: a gap between the rows of one resolution
+    // is covered by the finer ones while its iterator stays where it is.
+    std::array<std::unique_ptr<rocksdb::Iterator>, kResolutions.size()> its;
+    std::function<Status(int64_t, int64_t, int)> cover;
+    // Rows of kResolutions[level] for the buckets in [lo, hi) (aligned). A
+    // bucket without a row may hold samples (too few for a row to be stored,
+    // see RollupPolicy in roller.h): it is never taken as empty, the finer
+    // resolutions and raw samples answer it.
+    auto rollup_part = [&](int level, int64_t lo, int64_t hi) -> Status {
+        const Resolution r = kResolutions[static_cast<size_t>(level)];
+        const int64_t w = resolution_ms(r);
+        auto& it = its[static_cast<size_t>(level)];
+        if (!it) it.reset(db_.db()->NewIterator(ro, db_.cf(Cf::rollups)));
         const std::string end = rollup_key(series, r, hi);
         BucketCursor cur{edges};
+        int64_t next = lo;  // the first bucket not answered yet
         for (it->Seek(rollup_key(series, r, lo)); it->Valid() && it->key().compare(end) < 0; it->Next()) {
+            const int64_t t = get_time(it->key().data() + 5);
             auto row = decode_row(std::string_view(it->value().data(), it->value().size()));
             if (!row) return row.status().with_context("store " + db_.path() + ": series " + std::to_string(series));
-            rows[cur.at(get_time(it->key().data() + 5))].merge(*row);
+            if (t > next)
+                if (Status st = cover(next, t, level - 1); !st) return st;
+            rows[cur.at(t)].merge(*row);
             ++qs.rollup_rows;
+            next = t + w;
         }
         if (!it->status().ok()) return db_.convert(it->status(), "read rollups");
-        return Status::ok();
+        return cover(next, hi, level - 1);
     };
     // A staircase: the chosen resolution in the middle, finer ones (which
     // divide the edges too) towards the ends, raw samples at the very ends.
-    std::function<Status(int64_t, int64_t, int)> cover = [&](int64_t lo, int64_t hi, int level) -> Status {
+    cover = [&](int64_t lo, int64_t hi, int level) -> Status {
         if (lo >= hi) return Status::ok();
         if (level < 0 || clean == kNoWatermark) return raw_part(lo, hi);
         const Resolution r = kResolutions[static_cast<size_t>(level)];
@@ -195,7 +212,7 @@ Expected<std::vector<RollupRow>> QueryEngine::aggregate(uint32_t series, std::sp
         if (a >= b) return cover(lo, hi, level - 1);
         if (!qs.resolution) qs.resolution = r;
         if (Status st = cover(lo, a, level - 1); !st) return st;
-        if (Status st = rollup_part(r, a, b); !st) return st;
+        if (Status st = rollup_part(level, a, b); !st) return st;
         return cover(b, hi, level - 1);
     };
     int top = -1;

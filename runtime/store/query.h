@@ -18,8 +18,10 @@
 // Rollup choice: the coarsest resolution whose width divides every inner
 // bucket edge answers the part of [from, to) it covers exactly (between
 // the aligned ends of the range and below the series' rollup watermark,
-// outside dirty buckets); raw samples answer the rest. Results are exactly
-// those computed from raw samples alone (tests check it).
+// outside dirty buckets); raw samples answer the rest. A bucket without a
+// row is never taken as empty: rows holding few samples are not stored
+// (RollupPolicy, roller.h), so the finer resolutions and raw samples answer
+// it. Results are exactly those computed from raw samples alone (tests check it).
 //
 // Thread-safe: any number of threads may query at once. Works on a primary
 // and on a read-only (secondary) StoreDb.

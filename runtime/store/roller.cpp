@@ -51,6 +51,45 @@ Expected<std::vector<int64_t>> read_dirty_minutes(const StoreDb& db, uint32_t se
     return out;
 }
 
+RollupPolicy RollupPolicy::from_retention(const RetentionOptions& r) {
+    RollupPolicy p;
+    const int64_t keep[4] = {r.min1_ms, r.min15_ms, r.hour1_ms, r.day1_ms};
+    for (size_t i = 0; i + 1 < p.sparse.size(); ++i)  // never 1 day
+        p.sparse[i] = r.raw_ms == 0 || (keep[i] != 0 && r.raw_ms >= keep[i]);
+    return p;
+}
+
+Status Roller::store_rows(uint32_t series, Resolution res, int64_t lo, int64_t hi, const std::vector<int64_t>& starts,
+                          const std::vector<RollupRow>& rows, rocksdb::WriteBatch& batch, size_t& rows_written) {
+    // Rows stored before in [lo, hi) that are not rewritten now (too few
+    // samples left, or a bucket whose samples all turned bad) must go: a stale
+    // row would be taken over the raw samples. The roller is the only writer
+    // of rollups, so the latest state is the one to read.
+    std::vector<int64_t> stored;
+    {
+        std::unique_ptr<rocksdb::Iterator> it(db_.db()->NewIterator(rocksdb::ReadOptions(), db_.cf(Cf::rollups)));
+        const std::string end = rollup_key(series, res, hi);
+        for (it->Seek(rollup_key(series, res, lo)); it->Valid() && it->key().compare(end) < 0; it->Next())
+            stored.push_back(get_time(it->key().data() + 5));
+        if (!it->status().ok()) return db_.convert(it->status(), "read rollups");
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < rows.size(); ++i) {
+        const int64_t b = starts[i];
+        while (k < stored.size() && stored[k] < b) batch.Delete(db_.cf(Cf::rollups), rollup_key(series, res, stored[k++]));
+        const bool exists = k < stored.size() && stored[k] == b;
+        if (exists) ++k;
+        if (policy_.keep(res, rows[i])) {
+            batch.Put(db_.cf(Cf::rollups), rollup_key(series, res, b), encode_row(rows[i]));
+            ++rows_written;
+        } else if (exists) {
+            batch.Delete(db_.cf(Cf::rollups), rollup_key(series, res, b));
+        }
+    }
+    while (k < stored.size()) batch.Delete(db_.cf(Cf::rollups), rollup_key(series, res, stored[k++]));
+    return Status::ok();
+}
+
 CounterRule Roller::rule_of(uint32_t series) const {
     if (!registry_) return {};
     auto m = registry_->get(series);
@@ -60,7 +99,14 @@ CounterRule Roller::rule_of(uint32_t series) const {
 Status Roller::raw_to_minutes(const Item& item, const rocksdb::Snapshot* snap, rocksdb::WriteBatch& batch,
                               size_t& rows_written) {
     ChunkReader reader(db_, snap);
-    const int64_t from = item.from;
+    int64_t from = item.from;
+    if (item.repair) {
+        // Never rebuild minutes whose raw samples may have expired (a late
+        // sample older than raw retention): the rows keep what they had.
+        const int64_t raw_cut = db_.cutoffs().raw();
+        if (raw_cut != RetentionCutoffs::kKeepAll) from = std::max(from, ceil_to(raw_cut, kMinute));
+        if (from >= item.to) return Status::ok();
+    }
     std::vector<RollupRow> rows;
     std::vector<int64_t> starts;
     RowFolder folder(rows, item.rule);
@@ -81,50 +127,57 @@ Status Roller::raw_to_minutes(const Item& item, const rocksdb::Snapshot* snap, r
         &after);
     if (!st) return st;
     if (after) folder.add(*after, RowFolder::npos);
-    for (size_t i = 0; i < rows.size(); ++i) {
-        if (rows[i].empty()) continue;
-        batch.Put(db_.cf(Cf::rollups), rollup_key(item.series, Resolution::min1, starts[i]), encode_row(rows[i]));
-        ++rows_written;
-    }
-    return Status::ok();
+    return store_rows(item.series, Resolution::min1, from, item.to, starts, rows, batch, rows_written);
 }
 
-Status Roller::coarse_rows(const Item& item, Resolution fine, Resolution coarse, rocksdb::WriteBatch& batch,
-                           size_t& rows_written) {
+Status Roller::coarse_rows(const Item& item, Resolution fine, Resolution coarse, const rocksdb::Snapshot* snap,
+                           rocksdb::WriteBatch& batch, size_t& rows_written) {
     const int64_t width = resolution_ms(coarse);
+    const int64_t fine_width = resolution_ms(fine);
     int64_t first = floor_to(item.from, width);
     int64_t last_end = floor_to(std::min(item.to + width - 1, item.coarse_limit), width);  // buckets ending <= limit
     if (item.to <= first || last_end <= first) return Status::ok();
-    // A repair cannot rebuild a coarse bucket from finer rows that have expired:
-    // it keeps the coarse row as it was.
-    const int64_t fine_cut = db_.cutoffs().rollup(fine);
-    if (item.repair && fine_cut != RetentionCutoffs::kKeepAll) first = std::max(first, ceil_to(fine_cut, width));
+    // A repair cannot rebuild a coarse bucket from finer rows or raw samples
+    // that have expired: it keeps the coarse row as it was.
+    for (int64_t cut : {db_.cutoffs().rollup(fine), db_.cutoffs().raw()})
+        if (item.repair && cut != RetentionCutoffs::kKeepAll) first = std::max(first, ceil_to(cut, width));
     if (last_end <= first) return Status::ok();
+    const size_t n = static_cast<size_t>((last_end - first) / width);
+    std::vector<RollupRow> acc(n);
+    std::vector<int64_t> starts(n);
+    for (size_t i = 0; i < n; ++i) starts[i] = first + static_cast<int64_t>(i) * width;
+    auto index_of = [&](int64_t t) { return static_cast<size_t>((floor_to(t, width) - first) / width); };
+    // Fine buckets without a row held too few samples to be stored (or none):
+    // they are read from raw, at the snapshot the fine rows were computed at.
+    ChunkReader reader(db_, snap);
+    auto from_raw = [&](int64_t lo, int64_t hi) -> Status {
+        if (lo >= hi) return Status::ok();
+        RowFolder folder(acc, item.rule);
+        std::optional<Sample> after;
+        Status st = reader.scan(
+            item.series, lo, hi,
+            [&](std::span<const Sample> run) {
+                for (const Sample& s : run) folder.add(s, index_of(s.ts));
+            },
+            &after);
+        if (!st) return st;
+        if (after) folder.add(*after, RowFolder::npos);
+        return Status::ok();
+    };
     std::unique_ptr<rocksdb::Iterator> it(db_.db()->NewIterator(rocksdb::ReadOptions(), db_.cf(Cf::rollups)));
     const std::string end_key = rollup_key(item.series, fine, last_end);
-    RollupRow acc;
-    int64_t bucket = first;
-    auto flush = [&]() {
-        if (!acc.empty()) {
-            batch.Put(db_.cf(Cf::rollups), rollup_key(item.series, coarse, bucket), encode_row(acc));
-            ++rows_written;
-        }
-        acc = RollupRow();
-    };
+    int64_t next = first;  // the first fine bucket not covered yet
     for (it->Seek(rollup_key(item.series, fine, first)); it->Valid() && it->key().compare(end_key) < 0; it->Next()) {
         int64_t t = get_time(it->key().data() + 5);
-        int64_t b = floor_to(t, width);
-        if (b != bucket) {
-            flush();
-            bucket = b;
-        }
         auto row = decode_row(std::string_view(it->value().data(), it->value().size()));
         if (!row) return row.status().with_context("store " + db_.path() + ": series " + std::to_string(item.series));
-        acc.merge(*row);
+        if (Status st = from_raw(next, t); !st) return st;
+        acc[index_of(t)].merge(*row);
+        next = t + fine_width;
     }
     if (!it->status().ok()) return db_.convert(it->status(), "read rollups");
-    flush();
-    return Status::ok();
+    if (Status st = from_raw(next, last_end); !st) return st;
+    return store_rows(item.series, coarse, first, last_end, starts, acc, batch, rows_written);
 }
 
 Expected<Roller::PassStats> Roller::roll_once() {
@@ -209,7 +262,7 @@ Expected<Roller::PassStats> Roller::roll_once() {
     if (Status st = flush_batch(true); !st) return fail(st);
     for (Resolution r : {Resolution::min15, Resolution::hour1, Resolution::day1}) {
         for (const Item& it : items) {
-            Status st = coarse_rows(it, finer(r), r, batch, stats.rows);
+            Status st = coarse_rows(it, finer(r), r, snap, batch, stats.rows);
             if (!st || !(st = flush_batch(false))) return fail(st);
         }
         if (Status st = flush_batch(true); !st) return fail(st);

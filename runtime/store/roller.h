@@ -11,7 +11,8 @@
 //      from raw samples (counters: reading one sample past the range, and
 //      for dirty minutes from the last good sample before them);
 //   3. computes 15-min rows from 1-min rows, 1-h from 15-min, 1-d from 1-h,
-//      for the buckets that ended;
+//      for the buckets that ended (finer buckets without a row, because
+//      they held too few samples to be stored, from raw samples);
 //   4. writes the new W and deletes the markers it handled.
 // Each step is idempotent, so a crash between steps only redoes work.
 //
@@ -19,19 +20,48 @@
 // thread); the writer keeps appending meanwhile.
 #pragma once
 
+#include <array>
 #include <cstdint>
 
 #include "core/series_registry.h"
 #include "store/chunk_writer.h"
 #include "store/db.h"
+#include "store/keys.h"
+#include "store/options.h"
 #include "store/rollup.h"
 
 namespace gridlet::store {
 
+// Which rollup rows are stored. A row of a *sparse* resolution is stored only
+// if its bucket holds at least kMinRowSamples good samples: a row summarizing
+// fewer costs more bytes than the raw samples it replaces (a row is ~20-25 B
+// on disk, a raw sample ~1 B) and saves little reading. A bucket without a
+// row is answered from the next finer resolution, and finally from raw (the
+// query engine and the roller never take a missing row for "no data"), so a
+// resolution may only be sparse while raw samples are kept as long as its
+// rows would be: raw retention forever, or >= that resolution's retention
+// (with the validated chain raw <= 1m <= 15m <= 1h <= 1d, that is equal).
+// 1 day is never sparse (it is the backstop; a day of 10-min readings is 144
+// samples per row anyway). Policy from the retention of the running store;
+// rows stored under another policy stay exact (rows are rewritten or deleted
+// only when their bucket is recomputed).
+inline constexpr uint32_t kMinRowSamples = 16;
+struct RollupPolicy {
+    std::array<bool, 4> sparse{};  // index: key byte - 1 (kResolutions order)
+
+    static RollupPolicy from_retention(const RetentionOptions& r);
+    bool is_sparse(Resolution r) const { return sparse[static_cast<size_t>(r) - 1]; }
+    // Whether `row` is stored at `r` (never an empty row).
+    bool keep(Resolution r, const RollupRow& row) const {
+        return !row.empty() && (!is_sparse(r) || row.count >= kMinRowSamples);
+    }
+};
+
 class Roller {
 public:
     // `registry` (series kinds, rollover tags) may be null: every series is a gauge.
-    Roller(StoreDb& db, ChunkWriter& writer, const SeriesRegistry* registry) : db_(db), writer_(writer), registry_(registry) {}
+    Roller(StoreDb& db, ChunkWriter& writer, const SeriesRegistry* registry, RollupPolicy policy = {})
+        : db_(db), writer_(writer), registry_(registry), policy_(policy) {}
 
     struct PassStats {
         size_t series = 0;         // series whose rollups advanced
@@ -49,12 +79,18 @@ private:
         bool repair = false;       // dirty minutes (not a new claim)
     };
     Status raw_to_minutes(const Item& item, const rocksdb::Snapshot* snap, rocksdb::WriteBatch& batch, size_t& rows);
-    Status coarse_rows(const Item& item, Resolution fine, Resolution coarse, rocksdb::WriteBatch& batch, size_t& rows);
+    Status coarse_rows(const Item& item, Resolution fine, Resolution coarse, const rocksdb::Snapshot* snap,
+                       rocksdb::WriteBatch& batch, size_t& rows);
+    // Writes the rows of buckets [lo, hi) at `res` (bucket starts `starts`):
+    // Put those the policy keeps, Delete the stored rows of the others.
+    Status store_rows(uint32_t series, Resolution res, int64_t lo, int64_t hi, const std::vector<int64_t>& starts,
+                      const std::vector<RollupRow>& rows, rocksdb::WriteBatch& batch, size_t& rows_written);
     CounterRule rule_of(uint32_t series) const;
 
     StoreDb& db_;
     ChunkWriter& writer_;
     const SeriesRegistry* registry_;
+    RollupPolicy policy_;
 };
 
 // The watermark of a series (kNoWatermark when none) and its dirty minutes,

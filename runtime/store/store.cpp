@@ -35,7 +35,8 @@ Expected<std::unique_ptr<Store>> Store::open_impl(const StoreOptions& options, S
     s->registry_ = registry;
     if (Status st = registry->attach(s->backend_.get()); !st) return st.with_context("store " + s->db_->path());
     s->writer_ = std::make_unique<ChunkWriter>(*s->db_, options);
-    s->roller_ = std::make_unique<Roller>(*s->db_, *s->writer_, registry);
+    s->roller_ = std::make_unique<Roller>(*s->db_, *s->writer_, registry,
+                                          RollupPolicy::from_retention(options.retention));
     s->query_ = std::make_unique<QueryEngine>(*s->db_, *registry);
     s->events_ = std::make_unique<EventLog>(*s->db_);
     s->state_ = std::make_unique<StateStore>(*s->db_);

@@ -98,3 +98,70 @@ TEST(Retention, EachResolutionExpiresOnItsOwn) {
     EXPECT_EQ(raw->front().value, 2);
     EXPECT_EQ(count_keys(**store, Cf::events), 0u);
 }
+
+namespace {
+size_t rows_of(Store& s, uint32_t series, Resolution r) {
+    std::unique_ptr<rocksdb::Iterator> it(s.db().db()->NewIterator(rocksdb::ReadOptions(), s.db().cf(Cf::rollups)));
+    const std::string prefix = rollup_key(series, r, 0).substr(0, 5);
+    size_t n = 0;
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) ++n;
+    return n;
+}
+}  // namespace
+
+// Sparse rows are only skipped at resolutions whose rows raw samples outlive:
+// after raw expiry every resolution still answers what it kept.
+TEST(Retention, SparseRowsOnlyWhereRawOutlivesThem) {
+    constexpr int64_t kHour = 3'600'000;
+    for (bool raw_as_long_as_1m : {false, true}) {
+        SCOPED_TRACE(raw_as_long_as_1m ? "raw = 1m = 4 d" : "raw 2 d, 1m 4 d");
+        TempDir dir;
+        ManualClock clock(kT0 + 10 * kDay);
+        StoreOptions o = test_options(dir.path());
+        o.clock = &clock;
+        o.chunk_max_samples = 60;
+        o.retention.raw_ms = raw_as_long_as_1m ? 4 * kDay : 2 * kDay;
+        o.retention.min1_ms = 4 * kDay;
+        o.retention.min15_ms = 6 * kDay;
+        o.retention.hour1_ms = 0;
+        o.retention.day1_ms = 0;
+        auto store = Store::open(o);
+        ASSERT_TRUE(store);
+        Store& s = **store;
+        uint32_t c = *s.registry().intern(meta("meter/energy", SeriesKind::counter));
+        // 10 days of 10-min readings, +2 each.
+        std::vector<gl_sample> b;
+        for (int64_t i = 0; i <= 10 * 144; ++i) b.push_back(gs(c, kT0 + i * 10 * kMin, 1000 + 2.0 * i));
+        ASSERT_TRUE(s.append(b));
+        ASSERT_TRUE(s.roll_up_now());
+        // 1 min is sparse only when raw is kept as long; 15 min (6 d) and 1 h never here.
+        EXPECT_EQ(rows_of(s, c, Resolution::min1), raw_as_long_as_1m ? 0u : static_cast<size_t>(10 * 144));
+        EXPECT_EQ(rows_of(s, c, Resolution::min15), static_cast<size_t>(10 * 96));
+        EXPECT_EQ(rows_of(s, c, Resolution::hour1), static_cast<size_t>(10 * 24));
+        auto before = s.query().downsample(c, kT0 + 5 * kDay, kT0 + 10 * kDay, kMin, Aggregate::consumption);
+        ASSERT_TRUE(before);
+        ASSERT_EQ(before->size(), static_cast<size_t>(5 * 144));
+
+        ASSERT_TRUE(s.enforce_retention());
+        auto raw = s.query().raw(c, kT0, kT0 + 11 * kDay);
+        ASSERT_TRUE(raw);
+        ASSERT_FALSE(raw->empty());
+        EXPECT_GE(raw->front().ts, kT0 + (raw_as_long_as_1m ? 6 : 8) * kDay - kDay / 2);
+        // 1-min answers over days 6..9 (1-min retention): identical, whether
+        // from 1-min rows (raw expired) or from raw (rows never stored).
+        auto after = s.query().downsample(c, kT0 + 6 * kDay, kT0 + 10 * kDay, kMin, Aggregate::consumption);
+        ASSERT_TRUE(after);
+        std::vector<Point> expected(before->begin() + 144, before->end());
+        EXPECT_EQ(*after, expected);
+        // 15-min and hourly answers for days 4..9 and 0..9 from the rows that remain.
+        auto q15 = s.query().downsample(c, kT0 + 4 * kDay, kT0 + 10 * kDay, 15 * kMin, Aggregate::consumption);
+        ASSERT_TRUE(q15);
+        ASSERT_EQ(q15->size(), static_cast<size_t>(6 * 96));
+        // xx:00 and xx:30 hold two readings (2 intervals), xx:15 and xx:45 one.
+        for (const Point& p : *q15) EXPECT_EQ(p.value, p.ts % (30 * kMin) == 0 ? 4 : 2) << p.ts;
+        auto h = s.query().downsample(c, kT0, kT0 + 10 * kDay, kHour, Aggregate::consumption);
+        ASSERT_TRUE(h);
+        ASSERT_EQ(h->size(), static_cast<size_t>(240));
+        for (const Point& p : *h) EXPECT_EQ(p.value, 12);
+    }
+}
