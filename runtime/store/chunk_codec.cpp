@@ -44,10 +44,13 @@ inline int value_code_bits(uint64_t zz) {
     if (zz < (uint64_t{1} << 32)) return 37;
     return 69;
 }
-inline void write_value_code(BitWriter& w, uint64_t zz) {
+// The two prefix codes differ only in the widths of their two smallest
+// buckets: 0 | 10+W1 | 110+W2 | 1110+16 | 11110+32 | 11111+64.
+template <int W1, int W2>
+inline void write_prefix_code(BitWriter& w, uint64_t zz) {
     if (zz == 0) w.write(0, 1);
-    else if (zz < (1u << 4)) w.write((uint64_t{0b10} << 4) | zz, 6);
-    else if (zz < (1u << 8)) w.write((uint64_t{0b110} << 8) | zz, 11);
+    else if (zz < (uint64_t{1} << W1)) w.write((uint64_t{0b10} << W1) | zz, 2 + W1);
+    else if (zz < (uint64_t{1} << W2)) w.write((uint64_t{0b110} << W2) | zz, 3 + W2);
     else if (zz < (1u << 16)) w.write((uint64_t{0b1110} << 16) | zz, 20);
     else if (zz < (uint64_t{1} << 32)) {
         w.write(0b11110, 5);
@@ -57,7 +60,8 @@ inline void write_value_code(BitWriter& w, uint64_t zz) {
         w.write(zz, 64);
     }
 }
-inline uint64_t read_value_code(BitReader& r) {
+template <int W1, int W2>
+inline uint64_t read_prefix_code(BitReader& r) {
     uint64_t p = r.peek(5);
     if (!(p & 0b10000)) {
         r.skip(1);
@@ -65,11 +69,11 @@ inline uint64_t read_value_code(BitReader& r) {
     }
     if (!(p & 0b01000)) {
         r.skip(2);
-        return r.read(4);
+        return r.read(W1);
     }
     if (!(p & 0b00100)) {
         r.skip(3);
-        return r.read(8);
+        return r.read(W2);
     }
     if (!(p & 0b00010)) {
         r.skip(4);
@@ -78,42 +82,11 @@ inline uint64_t read_value_code(BitReader& r) {
     r.skip(5);
     return (p & 1) ? r.read(64) : r.read(32);
 }
-
-// Prefix code for timestamp delta-of-deltas: 0 | 10+7 | 110+10 | 1110+16 | 11110+32 | 11111+64.
-inline void write_ts_code(BitWriter& w, uint64_t zz) {
-    if (zz == 0) w.write(0, 1);
-    else if (zz < (1u << 7)) w.write((uint64_t{0b10} << 7) | zz, 9);
-    else if (zz < (1u << 10)) w.write((uint64_t{0b110} << 10) | zz, 13);
-    else if (zz < (1u << 16)) w.write((uint64_t{0b1110} << 16) | zz, 20);
-    else if (zz < (uint64_t{1} << 32)) {
-        w.write(0b11110, 5);
-        w.write(zz, 32);
-    } else {
-        w.write(0b11111, 5);
-        w.write(zz, 64);
-    }
-}
-inline uint64_t read_ts_code(BitReader& r) {
-    uint64_t p = r.peek(5);
-    if (!(p & 0b10000)) {
-        r.skip(1);
-        return 0;
-    }
-    if (!(p & 0b01000)) {
-        r.skip(2);
-        return r.read(7);
-    }
-    if (!(p & 0b00100)) {
-        r.skip(3);
-        return r.read(10);
-    }
-    if (!(p & 0b00010)) {
-        r.skip(4);
-        return r.read(16);
-    }
-    r.skip(5);
-    return (p & 1) ? r.read(64) : r.read(32);
-}
+// Integer value deltas: 0 | 10+4 | 110+8 | ...; timestamp delta-of-deltas: 0 | 10+7 | 110+10 | ...
+inline void write_value_code(BitWriter& w, uint64_t zz) { write_prefix_code<4, 8>(w, zz); }
+inline uint64_t read_value_code(BitReader& r) { return read_prefix_code<4, 8>(r); }
+inline void write_ts_code(BitWriter& w, uint64_t zz) { write_prefix_code<7, 10>(w, zz); }
+inline uint64_t read_ts_code(BitReader& r) { return read_prefix_code<7, 10>(r); }
 
 void encode_timestamps(std::span<const Sample> s, std::string& out) {
     BitWriter w(out);

@@ -13,18 +13,6 @@
 using namespace gridlet::testing;
 
 namespace {
-int free_port() {
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-    close(s);
-    return ntohs(a.sin_port);
-}
-
 // config/demo.toml on another port, site name and store folder, so that
 // tests run beside a demo; paths relative to config/ made absolute.
 std::string demo_copy(int port, int ev_port, const std::string& store_dir) {

@@ -24,18 +24,6 @@ using namespace gridlet::testing;
 
 namespace {
 
-int free_port() {
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-    close(s);
-    return ntohs(a.sin_port);
-}
-
 std::string device(const std::string& name, const std::string& profile, int port, int unit) {
     return "[[devices]]\nname = \"" + name + "\"\nplugin = \"modbus\"\nprofile = \"" + profile +
            "\"\naddress = \"127.0.0.1:" + std::to_string(port) + "\"\nunit_id = " + std::to_string(unit) +

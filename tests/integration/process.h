@@ -1,7 +1,10 @@
 // Runs the real `gridlet` binary (and other commands) for integration tests.
 #pragma once
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -108,6 +111,19 @@ inline Result run(std::vector<std::string> argv, std::chrono::milliseconds timeo
     r.out = p.out();
     r.err = p.err();
     return r;
+}
+
+// A TCP port on 127.0.0.1 that was free a moment ago.
+inline int free_port() {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    socklen_t len = sizeof a;
+    getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
+    close(s);
+    return ntohs(a.sin_port);
 }
 
 inline std::string temp_file(const std::string& name, const std::string& body) {
