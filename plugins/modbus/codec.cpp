@@ -37,20 +37,6 @@ const char* value_type_name(ValueType t) {
     return "?";
 }
 
-int register_count(ValueType t) {
-    switch (t) {
-    case ValueType::Bool:
-    case ValueType::Int16:
-    case ValueType::Uint16: return 1;
-    case ValueType::Int32:
-    case ValueType::Uint32:
-    case ValueType::Float32: return 2;
-    case ValueType::Int64:
-    case ValueType::Uint64: return 4;
-    }
-    return 1;
-}
-
 bool is_integer(ValueType t) { return t != ValueType::Float32; }
 
 uint64_t raw_bits(const uint16_t* regs, ValueType t, Order wo, Order bo) {
@@ -62,25 +48,6 @@ uint64_t raw_bits(const uint16_t* regs, ValueType t, Order wo, Order bo) {
         v = (v << 16) | r;
     }
     return v;
-}
-
-double raw_to_number(uint64_t raw, ValueType t) {
-    switch (t) {
-    case ValueType::Bool: return raw ? 1 : 0;
-    case ValueType::Int16: return static_cast<int16_t>(static_cast<uint16_t>(raw));
-    case ValueType::Uint16: return static_cast<uint16_t>(raw);
-    case ValueType::Int32: return static_cast<int32_t>(static_cast<uint32_t>(raw));
-    case ValueType::Uint32: return static_cast<uint32_t>(raw);
-    case ValueType::Float32: {
-        uint32_t b = static_cast<uint32_t>(raw);
-        float f;
-        std::memcpy(&f, &b, 4);
-        return f;
-    }
-    case ValueType::Int64: return static_cast<double>(static_cast<int64_t>(raw));
-    case ValueType::Uint64: return static_cast<double>(raw);
-    }
-    return 0;
 }
 
 std::optional<std::vector<uint16_t>> encode(double value, ValueType t, Order wo, Order bo) {

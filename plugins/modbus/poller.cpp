@@ -1,5 +1,6 @@
 #include "poller.h"
 
+#include "decoder.h"
 #include "link.h"
 
 #include <algorithm>
@@ -16,13 +17,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
-
-double pow10i(int e) {
-    static const double table[] = {1e-15, 1e-14, 1e-13, 1e-12, 1e-11, 1e-10, 1e-9, 1e-8, 1e-7, 1e-6, 1e-5,
-                                   1e-4,  1e-3,  1e-2,  1e-1,  1e0,   1e1,   1e2,  1e3,  1e4,  1e5,  1e6,
-                                   1e7,   1e8,   1e9,   1e10,  1e11,  1e12,  1e13, 1e14, 1e15};
-    return e >= -15 && e <= 15 ? table[e + 15] : std::pow(10.0, e);
-}
 
 bool transient_exception(int code) { return code == 4 || code == 5 || code == 6 || code == 0x0A || code == 0x0B; }
 
@@ -53,25 +47,33 @@ public:
         std::vector<uint32_t> series;  // per point
         uint32_t online_series = 0;
         uint32_t stat_series[6] = {};
-        std::vector<std::vector<uint16_t>> buf;
+        std::shared_ptr<const PointDecoder> decoder;  // shared by the devices of one profile
+        std::vector<uint16_t> regs;  // every request's registers, flat (decoder.request_offset)
         std::vector<uint8_t> ok;
         Clock::time_point next_due;
         int failures = 0;
         int online = -1;  // -1 unknown, 0 offline, 1 online
         DeviceStats stats;
+        // This poll's samples: the first n_samples of a buffer sized once
+        // (points, online, comm counters), so a poll neither allocates nor clears.
         std::vector<gl_sample> samples;
+        size_t n_samples = 0;
+        void add_sample(const gl_sample& s) {
+            if (n_samples == samples.size()) samples.resize(n_samples + 8);
+            samples[n_samples++] = s;
+        }
     };
 
     LinkWorker(LinkConfig link, Sink& sink, bool comm_stats) : link_(std::move(link)), sink_(sink), comm_stats_(comm_stats) {}
     ~LinkWorker() { stop(); }
 
-    void add(Poller::Device d) {
+    void add(Poller::Device d, std::shared_ptr<const PointDecoder> decoder) {
         auto dev = std::make_unique<Dev>();
         dev->cfg = std::move(d.config);
         dev->profile = std::move(d.profile);
         dev->plan = plan_reads(*dev->profile);
-        dev->buf.resize(dev->plan.requests.size());
-        for (size_t i = 0; i < dev->plan.requests.size(); ++i) dev->buf[i].resize(dev->plan.requests[i].count);
+        dev->decoder = std::move(decoder);
+        dev->regs.assign(dev->decoder->buffer_size(), 0);
         dev->ok.resize(dev->plan.requests.size());
         // A shared link takes the largest gap any of its devices asks for.
         gap_ms_ = std::max(gap_ms_, dev->cfg.link.gap_ms);
@@ -95,6 +97,7 @@ public:
                         {dn + "/comm/" + names[i], "", std::string("Modbus ") + names[i] + " (driver counter)", tags, "",
                          GL_SERIES_COUNTER});
             }
+            d->samples.resize(d->decoder->points() + 8);
         }
     }
 
@@ -241,13 +244,15 @@ private:
         if (Clock::now() < until) std::this_thread::sleep_until(until);
     }
 
-    // One request with retries; counts per device.
-    Result transact(Dev& d, const std::function<Result()>& op) {
+    // One request with retries; counts per device. (A template, not a
+    // std::function: it runs for every request.)
+    template <class Op>
+    Result transact(Dev& d, const Op& op) {
         Result r;
         for (int attempt = 0; attempt <= d.cfg.retries; ++attempt) {
             wait_gap();
             r = op();
-            last_request_end_ = Clock::now();
+            if (gap_ms_ > 0) last_request_end_ = Clock::now();  // only the gap needs it
             {
                 std::lock_guard sl(stats_mu_);
                 d.stats.requests++;
@@ -271,7 +276,8 @@ private:
         if (ensure_connected(d)) {
             for (size_t i = 0; i < d.plan.requests.size(); ++i) {
                 const ReadRequest& rq = d.plan.requests[i];
-                Result r = transact(d, [&] { return link_.read(d.cfg.unit_id, rq.fc, rq.address, rq.count, d.buf[i].data(), d.cfg.timeout_ms); });
+                uint16_t* out = d.regs.data() + d.decoder->request_offset(i);
+                Result r = transact(d, [&] { return link_.read(d.cfg.unit_id, rq.fc, rq.address, rq.count, out, d.cfg.timeout_ms); });
                 if (r.outcome == Outcome::Ok) {
                     d.ok[i] = 1;
                     any_ok = true;
@@ -292,8 +298,9 @@ private:
             // Start afresh: a late reply must not be taken for the next request's.
             link_.close();
         }
-        d.samples.clear();
-        if (any_ok) decode(d, ts);
+        if (d.samples.size() < d.decoder->points() + 8) d.samples.resize(d.decoder->points() + 8);
+        if (d.series.size() < d.decoder->points()) d.series.resize(d.decoder->points(), 0);
+        d.n_samples = any_ok ? d.decoder->decode(d.regs.data(), d.ok.data(), ts, d.series.data(), d.samples.data()) : 0;
         {
             std::lock_guard sl(stats_mu_);
             d.stats.polls++;
@@ -310,9 +317,9 @@ private:
             DeviceStats s = stats(d.cfg.name);
             const double v[6] = {double(s.requests), double(s.timeouts), double(s.exceptions), double(s.malformed),
                                  double(s.failed_polls), double(s.connects > 0 ? s.connects - 1 : 0)};
-            for (int i = 0; i < 6; ++i) d.samples.push_back(sample(ts, v[i], d.stat_series[i], GL_QUALITY_GOOD));
+            for (int i = 0; i < 6; ++i) d.add_sample(sample(ts, v[i], d.stat_series[i], GL_QUALITY_GOOD));
         }
-        if (!d.samples.empty()) sink_.publish(d.samples.data(), d.samples.size());
+        if (d.n_samples > 0) sink_.publish(d.samples.data(), d.n_samples);
         sink_.poll_done(d.cfg.name, start_us, any_ok);
     }
 
@@ -331,51 +338,13 @@ private:
             std::lock_guard sl(stats_mu_);
             d.stats.online = state == 1;
         }
-        d.samples.push_back(sample(ts, state, d.online_series, GL_QUALITY_GOOD));
+        d.add_sample(sample(ts, state, d.online_series, GL_QUALITY_GOOD));
         std::string body = "{\"device\":" + json_str(d.cfg.name) + ",\"unit_id\":" + std::to_string(d.cfg.unit_id);
         if (state == 0) body += ",\"failed_polls\":" + std::to_string(d.failures) + ",\"error\":" + json_str(why);
         body += "}";
         sink_.event(d.cfg.name, state ? "online" : "offline", state ? GL_SEV_INFO : GL_SEV_WARNING, body);
         sink_.log(state ? GL_LOG_INFO : GL_LOG_WARN,
                   "modbus: device '" + d.cfg.name + "' is " + (state ? "online" : "offline" + (why.empty() ? "" : ": " + why)));
-    }
-
-    // Value of point i from the last poll's buffers; false if its data was not read.
-    bool value_of(const Dev& d, const RegisterPlan& plan, const std::vector<std::vector<uint16_t>>& buf,
-                  const std::vector<uint8_t>& ok, size_t i, double* value, uint8_t* quality) const {
-        const Point& p = d.profile->points[i];
-        const Location& loc = plan.points[i];
-        if (loc.request < 0 || !ok[loc.request]) return false;
-        const uint16_t* regs = buf[loc.request].data() + loc.offset;
-        uint64_t raw = p.fc <= 2 ? regs[0] : raw_bits(regs, p.type, p.word_order, p.byte_order);
-        bool bad = false;
-        for (uint64_t m : p.invalid) bad = bad || raw == m;
-        int exp = p.scale;
-        if (p.has_scale_register) {
-            const Location& sl = plan.scales[i];
-            if (sl.request < 0 || !ok[sl.request]) return false;
-            uint16_t s = buf[sl.request][sl.offset];
-            if (s == 0x8000) bad = true;
-            else exp += static_cast<int16_t>(s);
-        }
-        double v = p.bit >= 0 ? static_cast<double>((raw >> p.bit) & 1) : raw_to_number(raw, p.type);
-        if (std::isnan(v) || std::isinf(v)) bad = true;
-        if (bad) {
-            *value = std::numeric_limits<double>::quiet_NaN();
-            *quality = GL_QUALITY_BAD;
-        } else {
-            *value = p.bit >= 0 ? v : v * p.multiplier * pow10i(exp);
-            *quality = GL_QUALITY_GOOD;
-        }
-        return true;
-    }
-
-    void decode(Dev& d, int64_t ts) {
-        for (size_t i = 0; i < d.profile->points.size(); ++i) {
-            double v;
-            uint8_t q;
-            if (value_of(d, d.plan, d.buf, d.ok, i, &v, &q)) d.samples.push_back(sample(ts, v, d.series[i], q));
-        }
     }
 
     // ------------------------------------------------------------ commands
@@ -417,13 +386,14 @@ private:
     void write_point(Dev& d, Job& j, const Point& p, const std::string& target) {
         size_t idx = static_cast<size_t>(&p - d.profile->points.data());
         RegisterPlan rb = plan_reads(*d.profile, {idx});
-        std::vector<std::vector<uint16_t>> buf(rb.requests.size());
+        PointDecoder dec(*d.profile, rb);
+        std::vector<uint16_t> buf(dec.buffer_size(), 0);
         std::vector<uint8_t> ok(rb.requests.size(), 0);
         auto read_all = [&]() -> std::string {
             for (size_t i = 0; i < rb.requests.size(); ++i) {
                 const ReadRequest& rq = rb.requests[i];
-                buf[i].assign(rq.count, 0);
-                Result r = transact(d, [&] { return link_.read(d.cfg.unit_id, rq.fc, rq.address, rq.count, buf[i].data(), d.cfg.timeout_ms); });
+                uint16_t* out = buf.data() + dec.request_offset(i);
+                Result r = transact(d, [&] { return link_.read(d.cfg.unit_id, rq.fc, rq.address, rq.count, out, d.cfg.timeout_ms); });
                 if (r.outcome != Outcome::Ok) return r.error;
                 ok[i] = 1;
             }
@@ -432,7 +402,7 @@ private:
         int exp = p.scale;
         if (p.has_scale_register) {  // never trust a cached scale: read it now
             if (std::string e = read_all(); !e.empty()) return fail_write(d, j, "reading the scale of '" + target + "': " + e);
-            uint16_t s = buf[rb.scales[idx].request][rb.scales[idx].offset];
+            uint16_t s = buf[dec.request_offset(rb.scales[idx].request) + rb.scales[idx].offset];
             if (s == 0x8000) return fail_write(d, j, "the scale register of '" + target + "' reads invalid (0x8000)");
             exp += static_cast<int16_t>(s);
         }
@@ -444,7 +414,7 @@ private:
         if (std::string e = read_all(); !e.empty()) return fail_write(d, j, "read-back of '" + target + "': " + e);
         double back;
         uint8_t q;
-        if (!value_of(d, rb, buf, ok, idx, &back, &q) || q != GL_QUALITY_GOOD)
+        if (!dec.value(idx, buf.data(), ok.data(), &back, &q) || q != GL_QUALITY_GOOD)
             return fail_write(d, j, "read-back of '" + target + "' gave no valid value");
         double lsb = p.type == ValueType::Float32 ? std::fabs(j.value) * 1e-6 : p.multiplier * pow10i(exp) * 0.5;
         if (std::fabs(back - j.value) > lsb + 1e-12)
@@ -477,6 +447,7 @@ private:
 
 Poller::Poller(std::vector<Device> devices, Sink& sink, bool comm_stats) : sink_(sink), comm_stats_(comm_stats) {
     std::map<std::string, LinkWorker*> by_link;
+    std::map<const Profile*, std::shared_ptr<const PointDecoder>> decoders;  // one per profile
     for (Device& d : devices) {
         std::string key = d.config.link.key();
         LinkWorker*& w = by_link[key];
@@ -486,7 +457,9 @@ Poller::Poller(std::vector<Device> devices, Sink& sink, bool comm_stats) : sink_
         }
         if (by_device_.count(d.config.name)) throw ConfigError("duplicate device name '" + d.config.name + "'");
         by_device_[d.config.name] = w;
-        w->add(std::move(d));
+        std::shared_ptr<const PointDecoder>& dec = decoders[d.profile.get()];
+        if (!dec) dec = std::make_shared<const PointDecoder>(*d.profile, plan_reads(*d.profile));
+        w->add(std::move(d), dec);
     }
 }
 

@@ -1,5 +1,6 @@
 // Codec, profile loading (with file:line errors) and read planning.
 #include "codec.h"
+#include "decoder.h"
 #include "profile.h"
 #include "register_plan.h"
 
@@ -7,6 +8,9 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <random>
 
 using namespace gridlet::modbus;
 
@@ -155,4 +159,182 @@ TEST(Plan, MergesWithinLimitsAndReadableRanges) {
     EXPECT_EQ(plan.requests[5].fc, 4);
     EXPECT_EQ(plan.requests[5].count, 2);
     EXPECT_EQ(plan.points[p.points.size() - 1].request, 5);
+}
+
+// The poll decoder (fast paths for common points, a generic one for the rest)
+// against the rules restated here from the codec, for every kind of point,
+// random register contents with markers, and random failed requests.
+TEST(Codec, PollDecoderMatchesTheRulesForEveryKindOfPoint) {
+    const char* toml = R"(
+[profile]
+name = "mix"
+max_registers = 8
+max_gap = 0
+[[point]]
+name = "i16_fixed"
+address = 0
+type = "int16"
+scale = -1
+multiplier = 2.5
+invalid = [0x8000]
+[[point]]
+name = "i16_plain"
+address = 1
+type = "int16"
+[[point]]
+name = "i16_scaled"
+address = 2
+type = "int16"
+scale_register = 30
+invalid = [0x8000]
+[[point]]
+name = "i16_scaled_far"
+address = 3
+type = "int16"
+scale = 2
+scale_register = 40
+[[point]]
+name = "u16"
+address = 4
+type = "uint16"
+scale = 1
+invalid = [0xFFFF, 0x7FFF, 0x18000]
+[[point]]
+name = "u16_scaled"
+address = 5
+type = "uint16"
+scale_register = 30
+[[point]]
+name = "u16_swapped"
+address = 6
+type = "uint16"
+byte_order = "little"
+invalid = [0x0080]
+[[point]]
+name = "bit3"
+address = 7
+type = "uint16"
+bit = 3
+invalid = [0xFFFF]
+[[point]]
+name = "bit9_scaled"
+address = 7
+type = "int16"
+bit = 9
+scale_register = 30
+[[point]]
+name = "u32"
+address = 10
+type = "uint32"
+scale_register = 30
+invalid = [0x80000000]
+[[point]]
+name = "i32_ws"
+address = 12
+type = "int32"
+word_order = "little"
+[[point]]
+name = "f32"
+address = 14
+type = "float32"
+multiplier = 0.5
+[[point]]
+name = "f32_bs"
+address = 16
+type = "float32"
+byte_order = "little"
+[[point]]
+name = "i64_ll"
+address = 20
+type = "int64"
+word_order = "little"
+byte_order = "little"
+scale = -3
+[[point]]
+name = "u64"
+address = 24
+type = "uint64"
+invalid = [0x7FFFFFFFFFFFFFFF]
+[[point]]
+name = "coil"
+fc = 1
+address = 5
+type = "bool"
+[[point]]
+name = "input"
+fc = 4
+address = 9
+type = "int16"
+invalid = [0x8000]
+)";
+    Profile prof = parse_profile(toml, "mix.toml");
+    RegisterPlan plan = plan_reads(prof);
+    ASSERT_GT(plan.requests.size(), 4u);  // several requests, so failed ones matter
+    PointDecoder dec(prof, plan);
+    ASSERT_EQ(dec.points(), prof.points.size());
+    std::vector<uint32_t> series(prof.points.size());
+    for (size_t i = 0; i < series.size(); ++i) series[i] = static_cast<uint32_t>(100 + i);
+
+    // The rules, restated (as the poller's value_of had them).
+    auto expected = [&](size_t i, const std::vector<uint16_t>& regs, const std::vector<uint8_t>& ok, double* v,
+                        uint8_t* q) {
+        const Point& p = prof.points[i];
+        const Location& loc = plan.points[i];
+        if (loc.request < 0 || !ok[loc.request]) return false;
+        const uint16_t* r = regs.data() + dec.request_offset(loc.request) + loc.offset;
+        uint64_t raw = p.fc <= 2 ? r[0] : raw_bits(r, p.type, p.word_order, p.byte_order);
+        bool bad = false;
+        for (uint64_t m : p.invalid) bad = bad || raw == m;
+        int exp = p.scale;
+        if (p.has_scale_register) {
+            const Location& sl = plan.scales[i];
+            if (sl.request < 0 || !ok[sl.request]) return false;
+            uint16_t s = regs[dec.request_offset(sl.request) + sl.offset];
+            if (s == 0x8000) bad = true;
+            else exp += static_cast<int16_t>(s);
+        }
+        double x = p.bit >= 0 ? static_cast<double>((raw >> p.bit) & 1) : raw_to_number(raw, p.type);
+        if (std::isnan(x) || std::isinf(x)) bad = true;
+        *v = bad ? std::numeric_limits<double>::quiet_NaN() : p.bit >= 0 ? x : x * p.multiplier * pow10i(exp);
+        *q = bad ? GL_QUALITY_BAD : GL_QUALITY_GOOD;
+        return true;
+    };
+
+    std::mt19937 rng(7);
+    const uint16_t specials[] = {0x8000, 0xFFFF, 0x7FFF, 0x0080, 0x0000, 0x0001, 0x7F80, 0xFF80};
+    std::vector<uint16_t> regs(dec.buffer_size());
+    std::vector<uint8_t> ok(plan.requests.size());
+    std::vector<gl_sample> out(dec.points());
+    for (int round = 0; round < 4000; ++round) {
+        for (uint16_t& r : regs) {
+            unsigned k = rng() % 16;
+            r = k < 8 ? specials[k] : static_cast<uint16_t>(rng());
+        }
+        // Scale registers: mostly small exponents, sometimes 0x8000.
+        for (size_t i = 0; i < prof.points.size(); ++i)
+            if (prof.points[i].has_scale_register && plan.scales[i].request >= 0) {
+                uint16_t& s = regs[dec.request_offset(plan.scales[i].request) + plan.scales[i].offset];
+                s = rng() % 8 == 0 ? 0x8000 : static_cast<uint16_t>(static_cast<int16_t>(rng() % 7) - 3);
+            }
+        for (uint8_t& o : ok) o = round % 3 == 0 ? 1 : rng() % 4 != 0;
+        size_t n = dec.decode(regs.data(), ok.data(), 1234, series.data(), out.data());
+        size_t at = 0;
+        for (size_t i = 0; i < prof.points.size(); ++i) {
+            double v, gv;
+            uint8_t q, gq;
+            bool has = expected(i, regs, ok, &v, &q);
+            ASSERT_EQ(dec.value(i, regs.data(), ok.data(), &gv, &gq), has) << prof.points[i].name;
+            if (!has) continue;
+            ASSERT_LT(at, n);
+            const gl_sample& s = out[at++];
+            EXPECT_EQ(s.series_id, series[i]);
+            EXPECT_EQ(s.ts_ms, 1234);
+            EXPECT_EQ(s.quality, q) << prof.points[i].name;
+            EXPECT_EQ(gq, q) << prof.points[i].name;
+            EXPECT_EQ(std::memcmp(&s.value, &v, sizeof v), 0) << prof.points[i].name << ": " << s.value << " vs " << v;
+            EXPECT_EQ(std::memcmp(&gv, &v, sizeof v), 0) << prof.points[i].name;
+            EXPECT_EQ(s.reserved[0] | s.reserved[1] | s.reserved[2], 0);
+        }
+        ASSERT_EQ(at, n);
+    }
 }
