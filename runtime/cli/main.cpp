@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
     gridlet::cli::register_run_command(app);
     gridlet::cli::register_plugins_command(app);
     gridlet::cli::register_metrics_command(app);
+    gridlet::cli::register_publish_command(app);
     gridlet::cli::register_sim_command(app);
     gridlet::cli::register_test_rule_command(app);
     gridlet::cli::register_query_command(app);

@@ -14,10 +14,45 @@
 
 namespace gridlet::kernel {
 
+// Requests: "ping", "metrics", or a JSON object
+// {"publish": {"series": "dev/point", "value": 1.5, "unit": "A", "kind": "gauge"}}.
 std::string Kernel::handle_control(std::string_view request) {
     if (request == "ping") return "pong";
     if (request == "metrics") return metrics_json().dump();
-    return nlohmann::json{{"error", "unknown request '" + std::string(request) + "' (known: metrics, ping)"}}.dump();
+    auto j = nlohmann::json::parse(request, nullptr, false);
+    if (j.is_object() && j.contains("publish")) return control_publish(j["publish"]).dump();
+    return nlohmann::json{{"error", "unknown request (known: ping, metrics, {\"publish\": {...}})"}}.dump();
+}
+
+// Publishes one sample on the bus, as a driver would: for manual values and
+// run-time overrides (e.g. greenup/ev1/start_wait). Main thread.
+nlohmann::json Kernel::control_publish(const nlohmann::json& p) {
+    if (!p.is_object() || !p.contains("series") || !p["series"].is_string() || !p.contains("value") ||
+        !p["value"].is_number())
+        return {{"error", "publish needs {\"series\": \"device/point\", \"value\": <number>}"}};
+    SeriesMeta meta;
+    meta.name = p["series"].get<std::string>();
+    if (auto existing = registry_.find(meta.name)) {
+        meta = *registry_.get(*existing);  // keep its metadata unless told otherwise
+    }
+    if (p.contains("unit") && p["unit"].is_string()) meta.unit = p["unit"].get<std::string>();
+    if (p.contains("kind") && p["kind"].is_string()) {
+        auto k = parse_series_kind(p["kind"].get<std::string>());
+        if (!k) return {{"error", "kind must be gauge, counter or state, not '" + p["kind"].get<std::string>() + "'"}};
+        meta.kind = *k;
+    }
+    if (!meta.tags.count("device")) meta.tags["device"] = std::string(meta.device());
+    auto id = registry_.intern(meta);
+    if (!id) return {{"error", id.status().message()}};
+    gl_sample s{};
+    s.series_id = *id;
+    s.ts_ms = clock_.now_ms();
+    s.value = p["value"].get<double>();
+    s.quality = GL_QUALITY_GOOD;
+    Status st = control_publisher_->publish_samples(&s, 1);
+    if (!st) return {{"error", st.message()}};
+    spdlog::info("control: published {} = {}", meta.name, s.value);
+    return {{"ok", true}, {"series", meta.name}, {"id", *id}, {"ts_ms", s.ts_ms}};
 }
 
 void Kernel::reload() {

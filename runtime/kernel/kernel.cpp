@@ -38,6 +38,7 @@ Kernel::~Kernel() {
     // after its writer.
     for (auto& i : instances_) i->destroy();
     instances_.clear();
+    control_publisher_.reset();
     store_.reset();
     bus_.reset();
 }
@@ -59,6 +60,9 @@ Status Kernel::start() {
         spdlog::info("store {} open: {} series known", opts->path.string(), registry_.size());
     }
     components_.reset(new ComponentContext{registry_, store_.get(), time_zone_, plan_.site, {}});
+    auto control_pub = bus_->make_publisher(&control_metrics_);
+    if (!control_pub) return control_pub.status();
+    control_publisher_ = std::move(*control_pub);
     plugin::HostServices services{*bus_, registry_, clock_, router_};
     // Every endpoint exists before any thread runs, so that no subscriber
     // misses a publisher.
@@ -125,6 +129,7 @@ nlohmann::json Kernel::metrics_json() {
                           {"uptime_ms", clock_.monotonic_ms() - started_at_ms_},
                           {"series", registry_.size()},
                           {"plugins", std::move(plugins)}};
+    out["control"] = control_metrics_.to_json();
     if (store_)
         out["store"] = {{"path", store_->options().path.string()},
                         {"samples_written", store_->samples_written()},

@@ -70,6 +70,7 @@ public:
 private:
     void reload();
     std::string handle_control(std::string_view request);
+    nlohmann::json control_publish(const nlohmann::json& request);
 
     SitePlan plan_;
     const Clock& clock_;
@@ -80,6 +81,8 @@ private:
     std::unique_ptr<bus::Bus> bus_;
     plugin::CommandRouter router_;
     std::vector<std::unique_ptr<plugin::PluginInstance>> instances_;  // start order
+    bus::EndpointMetrics control_metrics_;                 // the control socket's own publishing
+    std::unique_ptr<bus::Publisher> control_publisher_;    // main thread (run_until_signal)
     std::vector<std::function<void()>> reload_hooks_;
     int64_t started_at_ms_ = 0;
     bool running_ = false;

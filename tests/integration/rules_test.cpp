@@ -47,3 +47,37 @@ TEST(Rules, RunawayRuleIsStoppedOthersGoOnAndEditsReload) {
     EXPECT_EQ(p.wait(), 0) << p.err();
     run({"rm", "-rf", dir});
 }
+
+TEST(Rules, PublishedSampleReachesRulesAndTheStore) {
+    std::string dir = "/tmp/gridlet-it-publish-" + std::to_string(getpid());
+    run({"rm", "-rf", dir});
+    run({"mkdir", "-p", dir});
+    std::ofstream(dir + "/manual.lua") << "gridlet.on('manual/setpoint', function(v)\n"
+                                          "  gridlet.log.info('manual setpoint %g', v)\n"
+                                          "end)\n";
+    std::string site = dir + "/site.toml";
+    std::ofstream(site) << "[site]\nname = \"publish-it-" << getpid() << "\"\n"
+                        << "[store]\npath = \"db\"\n"
+                        << "[[rules]]\nname = \"manual\"\nfile = \"manual.lua\"\n";
+    Process p({gridlet_bin(), "run", site});
+    ASSERT_TRUE(p.wait_for_err("1 of 1 rule(s) running")) << p.err();
+    ASSERT_TRUE(p.wait_for_err("control socket")) << p.err();
+
+    Result r = run({gridlet_bin(), "publish", "manual/setpoint", "42.5", "--unit", "A", "--config", site});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find("published manual/setpoint = 42.5"), std::string::npos) << r.out;
+    ASSERT_TRUE(p.wait_for_err("manual setpoint 42.5")) << p.err();
+
+    Result bad = run({gridlet_bin(), "publish", "no slash", "1", "--config", site});
+    EXPECT_EQ(bad.code, 2);
+    EXPECT_NE(bad.err.find("'no slash' is not a series name"), std::string::npos) << bad.err;
+
+    p.signal(SIGTERM);
+    ASSERT_EQ(p.wait(), 0) << p.err();
+    Result q = run({gridlet_bin(), "query", "manual/setpoint", "--from", "-10m", "--config", site});
+    ASSERT_EQ(q.code, 0) << q.err;
+    EXPECT_NE(q.out.find(",manual/setpoint,42.5"), std::string::npos) << q.out;
+    Result s = run({gridlet_bin(), "series", "manual/*", "--config", site});
+    EXPECT_NE(s.out.find("A"), std::string::npos) << s.out;
+    run({"rm", "-rf", dir});
+}

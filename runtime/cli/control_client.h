@@ -1,0 +1,28 @@
+// Talking to a running gridlet's control socket (kernel/control.cpp), for
+// the CLI commands that act on a running site (metrics, publish). Main
+// thread of the CLI only.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <optional>
+#include <string>
+
+namespace gridlet::cli {
+
+// Adds the --config / --control / --timeout-ms options that name the target.
+struct ControlTarget {
+    std::string config_path;
+    std::string control;
+    int timeout_ms = 2000;
+    void add_options(CLI::App* cmd);
+    // The endpoint to use; prints why and throws CLI::RuntimeError(2) if the
+    // site file cannot give one.
+    std::string endpoint() const;
+};
+
+// Sends `request`, returns the reply, or nullopt after printing why
+// (unreachable, no answer within the timeout).
+std::optional<std::string> control_request(const std::string& endpoint, const std::string& request, int timeout_ms);
+
+}  // namespace gridlet::cli
