@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/store_access.h"
 #include "core/clock.h"
 #include "store/site_file.h"
 #include "store/store.h"
@@ -24,30 +25,13 @@ struct QueryArgs {
     bool wide = false;
 };
 
-[[noreturn]] void fail(int code, const std::string& msg) {
-    std::fprintf(stderr, "gridlet query: %s\n", msg.c_str());
-    throw CLI::RuntimeError(code);
-}
-
-std::string number(double v) {
-    char buf[32];
-    auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v);
-    return ec == std::errc() ? std::string(buf, p) : "nan";
-}
+[[noreturn]] void fail(int code, const std::string& msg) { cli::fail("query", code, msg); }
 
 void run_query(const QueryArgs& a) {
     if (a.pattern.empty() && a.tags.empty()) fail(2, "give a series pattern and/or --tags k=v,...");
-    if (a.db.empty() == a.config.empty()) fail(2, "give exactly one of --db <path> or --config <site.toml>");
+    StoreLocation loc = locate_store("query", a.db, a.config);
     if (a.format != "csv" && a.format != "json") fail(2, "--format must be csv or json");
-    std::filesystem::path db_path = a.db;
-    std::string zone = "UTC";
-    if (!a.config.empty()) {
-        auto site = store::read_site_store(a.config);
-        if (!site) fail(2, site.status().message());
-        db_path = site->options.path;
-        zone = site->timezone;
-    }
-    if (!a.tz.empty()) zone = a.tz;
+    std::string zone = a.tz.empty() ? loc.timezone : a.tz;
     auto tz = TimeZone::load(zone);
     if (!tz) fail(2, tz.status().message());
     const int64_t now = SystemClock::instance().now_ms();
@@ -76,9 +60,8 @@ void run_query(const QueryArgs& a) {
         if (!agg) agg = store::Aggregate::avg;
     }
 
-    auto st = store::Store::open_read_only(db_path);
-    if (!st) fail(st.status().code() == StatusCode::not_found ? 2 : 1, st.status().message());
-    const store::QueryEngine& q = (*st)->query();
+    auto st = open_store_read_only("query", loc.path);
+    const store::QueryEngine& q = st->query();
     Expected<std::vector<store::SeriesPoints>> res = Status::internal("no query");
     if (unit) res = q.calendar_many(a.pattern, a.tags, *from, *to, *unit, *tz, *agg);
     else if (step) res = q.downsample_many(a.pattern, a.tags, *from, *to, step, *agg);
@@ -105,7 +88,7 @@ void run_query(const QueryArgs& a) {
         std::printf("time,series,value\n");
         for (const auto& sp : *res)
             for (const auto& p : sp.points)
-                std::printf("%s,%s,%s\n", time_text(p.ts).c_str(), sp.meta.name.c_str(), number(p.value).c_str());
+                std::printf("%s,%s,%s\n", time_text(p.ts).c_str(), sp.meta.name.c_str(), format_number(p.value).c_str());
         return;
     }
     std::map<int64_t, std::vector<std::optional<double>>> rows;
@@ -121,7 +104,7 @@ void run_query(const QueryArgs& a) {
     for (auto& [t, vals] : rows) {
         vals.resize(res->size());
         std::string line = time_text(t);
-        for (const auto& v : vals) line += "," + (v ? number(*v) : std::string());
+        for (const auto& v : vals) line += "," + (v ? format_number(*v) : std::string());
         std::printf("%s\n", line.c_str());
     }
 }

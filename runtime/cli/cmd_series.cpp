@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/store_access.h"
 #include "store/site_file.h"
 #include "store/store.h"
 
@@ -19,10 +20,7 @@ struct SeriesArgs {
     std::string pattern, tags, format = "table", db, config;
 };
 
-[[noreturn]] void fail(int code, const std::string& msg) {
-    std::fprintf(stderr, "gridlet series: %s\n", msg.c_str());
-    throw CLI::RuntimeError(code);
-}
+[[noreturn]] void fail(int code, const std::string& msg) { cli::fail("series", code, msg); }
 
 std::string tags_text(const SeriesMeta& m) {
     std::string s;
@@ -30,34 +28,21 @@ std::string tags_text(const SeriesMeta& m) {
     return s;
 }
 
-std::string number(double v) {
-    char buf[32];
-    auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v);
-    return ec == std::errc() ? std::string(buf, p) : "nan";
-}
-
 void run_series(const SeriesArgs& a) {
-    if (a.db.empty() == a.config.empty()) fail(2, "give exactly one of --db <path> or --config <site.toml>");
+    StoreLocation loc = locate_store("series", a.db, a.config);
     if (a.format != "table" && a.format != "csv" && a.format != "json") fail(2, "--format must be table, csv or json");
-    std::filesystem::path db_path = a.db;
-    if (!a.config.empty()) {
-        auto site = store::read_site_store(a.config);
-        if (!site) fail(2, site.status().message());
-        db_path = site->options.path;
-    }
-    auto st = store::Store::open_read_only(db_path);
-    if (!st) fail(st.status().code() == StatusCode::not_found ? 2 : 1, st.status().message());
-    auto sel = (*st)->registry().select(a.pattern, a.tags);
+    auto st = open_store_read_only("series", loc.path);
+    auto sel = st->registry().select(a.pattern, a.tags);
     if (!sel) fail(2, sel.status().message());
     const TimeZone utc = TimeZone::utc();
     nlohmann::json out = nlohmann::json::array();
     if (a.format == "csv") std::printf("id,name,kind,unit,tags,last_time,last_value,description\n");
     for (const SeriesMeta& m : *sel) {
-        auto last = (*st)->query().last(m.id);
+        auto last = st->query().last(m.id);
         std::string lt, lv;
         if (last && *last) {
             lt = utc.format_iso((*last)->ts, true);
-            lv = number((*last)->value);
+            lv = format_number((*last)->value);
         }
         if (a.format == "json") {
             nlohmann::json states = nlohmann::json::object();

@@ -92,6 +92,19 @@ struct Gauge {
 };
 
 // 1) Ingest: 1,000 series, WAL on, no fsync, roller running.
+// Rolls up, compacts and reports bytes per sample on disk: raw chunks,
+// rollups, and both.
+nlohmann::json size_report(Store& s, uint64_t samples, const char* data) {
+    (void)s.roll_up_now();
+    (void)s.compact_all();
+    uint64_t chunks = sst_bytes(s, Cf::chunks), rollups = sst_bytes(s, Cf::rollups);
+    return {{"samples", samples},
+            {"bytes_per_sample_raw_chunks", double(chunks) / samples},
+            {"bytes_per_sample_rollups", double(rollups) / samples},
+            {"bytes_per_sample_with_rollups", double(chunks + rollups) / samples},
+            {"data", data}};
+}
+
 nlohmann::json bench_ingest() {
     std::vector<double> rates;
     const int runs = quick ? 1 : 3;
@@ -161,14 +174,7 @@ nlohmann::json bench_size_and_scan(nlohmann::json& scan_out) {
             (void)s->append(batch);
             samples += batch.size();
         }
-        (void)s->roll_up_now();
-        (void)s->compact_all();
-        uint64_t chunks = sst_bytes(*s, Cf::chunks), rollups = sst_bytes(*s, Cf::rollups);
-        out["gauges_1s"] = {{"samples", samples},
-                            {"bytes_per_sample_raw_chunks", double(chunks) / samples},
-                            {"bytes_per_sample_rollups", double(rollups) / samples},
-                            {"bytes_per_sample_with_rollups", double(chunks + rollups) / samples},
-                            {"data", "slow gauge, 0.1 resolution random walk, 1 s +-2 ms jitter"}};
+        out["gauges_1s"] = size_report(*s, samples, "slow gauge, 0.1 resolution random walk, 1 s +-2 ms jitter");
         // Aggregate scan over raw chunks (no rollups), all series.
         std::vector<double> rates;
         for (int r = 0; r < (quick ? 1 : 5); ++r) {
@@ -212,14 +218,8 @@ nlohmann::json bench_size_and_scan(nlohmann::json& scan_out) {
             (void)s->append(batch);
             samples += batch.size();
         }
-        (void)s->roll_up_now();
-        (void)s->compact_all();
-        uint64_t chunks = sst_bytes(*s, Cf::chunks), rollups = sst_bytes(*s, Cf::rollups);
-        out["counters_10min"] = {{"samples", samples},
-                                 {"bytes_per_sample_raw_chunks", double(chunks) / samples},
-                                 {"bytes_per_sample_rollups", double(rollups) / samples},
-                                 {"bytes_per_sample_with_rollups", double(chunks + rollups) / samples},
-                                 {"data", "energy register in kWh with 2 decimals, load random walk 5-80 kW (0.5 kW steps)"}};
+        out["counters_10min"] =
+            size_report(*s, samples, "energy register in kWh with 2 decimals, load random walk 5-80 kW (0.5 kW steps)");
     }
     return out;
 }
