@@ -135,7 +135,17 @@ const std::vector<Engine::Route>& Engine::routes_for(uint32_t series_id) {
         for (auto& [name, slot] : slots_) {
             if (!slot.rule || slot.rule->stopped()) continue;
             for (auto& [id, sub] : slot.rule->subscriptions()) {
-                if (subscription_matches(sub.pattern, info->name)) routes.push_back({slot.rule.get(), &sub});
+                if (sub.view) {
+                    if (auto f = sub.slot_of.find(info->name); f != sub.slot_of.end())
+                        routes.push_back({slot.rule.get(), &sub, f->second});
+                    continue;
+                }
+                for (const std::string& pattern : sub.patterns) {
+                    if (subscription_matches(pattern, info->name)) {
+                        routes.push_back({slot.rule.get(), &sub, 0});
+                        break;
+                    }
+                }
             }
         }
     }
@@ -152,6 +162,7 @@ void Engine::on_samples(std::span<const gl_sample> samples) {
         core_.cache.observe(s);
         for (const Route& r : routes_for(s.series_id)) {
             r.sub->pending.push_back(s);
+            if (r.slot) r.sub->pending_slots.push_back(r.slot);
             if (r.sub->pending.size() == 1) touched_.emplace_back(r.rule, r.sub->id);
         }
     }
@@ -159,7 +170,13 @@ void Engine::on_samples(std::span<const gl_sample> samples) {
     // were made. (Lua may change subscriptions: deliver() looks them up by id.)
     std::vector<std::pair<uint64_t, int>> work;
     work.reserve(touched_.size());
-    for (auto& [rule, sub] : touched_) work.emplace_back(rule->uid(), sub);
+    for (auto& [rule, sub] : touched_) {
+        if (rule->is_view(sub)) {
+            rule->deliver(sub);  // views first: callbacks see the whole delivery
+        } else {
+            work.emplace_back(rule->uid(), sub);
+        }
+    }
     for (auto& [uid, sub] : work) {
         if (Rule* rule = by_uid(uid)) rule->deliver(sub);
     }

@@ -98,6 +98,7 @@ private:
     struct Route {
         Rule* rule;
         Subscription* sub;
+        int slot;  // a view's slot for this series (0: a callback subscription)
     };
 
     Status load_into(Slot& slot, const RuleConfig& config);

@@ -205,11 +205,12 @@ void Rule::handle_stop(const std::string& what) {
     core_.routes_dirty = true;
 }
 
-int Rule::add_subscription(std::string pattern, bool batch, int fn_ref) {
+int Rule::add_subscription(std::vector<std::string> patterns, bool batch, int fn_ref) {
     lua_State* L = L_.get();
     Subscription sub;
     sub.id = ++next_handle_;
-    sub.pattern = std::move(pattern);
+    for (const std::string& p : patterns) sub.pattern += (sub.pattern.empty() ? "" : ", ") + p;
+    sub.patterns = std::move(patterns);
     sub.batch = batch;
     sub.fn_ref = fn_ref;
     lua_createtable(L, 0, 6);
@@ -222,6 +223,39 @@ int Rule::add_subscription(std::string pattern, bool batch, int fn_ref) {
     sub.table_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     const int id = sub.id;
     subs_.emplace(id, std::move(sub));
+    core_.routes_dirty = true;
+    return id;
+}
+
+int Rule::add_view(std::vector<std::string> names) {
+    lua_State* L = L_.get();
+    const int view = lua_gettop(L);
+    Subscription sub;
+    sub.id = ++next_handle_;
+    sub.view = true;
+    sub.fn_ref = LUA_NOREF;
+    sub.table_ref = LUA_NOREF;
+    for (int& ref : sub.columns_ref) ref = LUA_NOREF;
+    for (int c = 0; c < 2; ++c) {
+        lua_getfield(L, view, kColumnNames[c]);
+        sub.columns_ref[c] = luaL_ref(L, LUA_REGISTRYINDEX);
+    }
+    // Start from what the engine already knows (the live feed).
+    for (size_t i = 0; i < names.size(); ++i) {
+        const int slot = static_cast<int>(i) + 1;
+        sub.slot_of.emplace(names[i], slot);
+        auto ref = core_.find_series(names[i]);
+        auto last = ref ? core_.cache.last(ref->id) : std::nullopt;
+        if (last && last->quality > 0 && last->value == last->value) {
+            sub.pending.push_back(*last);
+            sub.pending_slots.push_back(slot);
+        }
+        sub.pattern += (i ? ", " : "") + names[i];
+    }
+    sub.patterns = std::move(names);
+    const int id = sub.id;
+    subs_.emplace(id, std::move(sub));
+    deliver(id);
     core_.routes_dirty = true;
     return id;
 }
@@ -268,7 +302,28 @@ void Rule::track_reply(uint64_t request_id, int fn_ref, std::string target) {
 
 void Rule::deliver(int subscription_id) {
     auto it = subs_.find(subscription_id);
-    if (it == subs_.end() || stopped() || !live_) return;
+    if (it == subs_.end() || stopped()) return;
+    if (it->second.view) {
+        // No Lua runs: the latest good sample of each series into its slot.
+        Subscription& sub = it->second;
+        lua_State* L = L_.get();
+        lua_rawgeti(L, LUA_REGISTRYINDEX, sub.columns_ref[0]);
+        lua_rawgeti(L, LUA_REGISTRYINDEX, sub.columns_ref[1]);
+        const int values = lua_gettop(L) - 1, times = values + 1;
+        for (size_t i = 0; i < sub.pending.size(); ++i) {
+            const gl_sample& s = sub.pending[i];
+            if (s.quality <= 0 || s.value != s.value) continue;
+            lua_pushnumber(L, s.value);
+            lua_rawseti(L, values, sub.pending_slots[i]);
+            lua_pushnumber(L, static_cast<double>(s.ts_ms));
+            lua_rawseti(L, times, sub.pending_slots[i]);
+        }
+        lua_settop(L, values - 1);
+        sub.pending.clear();
+        sub.pending_slots.clear();
+        return;
+    }
+    if (!live_) return;
     std::vector<gl_sample> samples = std::move(it->second.pending);
     it->second.pending.clear();
     lua_State* L = L_.get();
@@ -282,8 +337,19 @@ void Rule::deliver(int subscription_id) {
         const int table = lua_gettop(L);
         lua_rawgeti(L, LUA_REGISTRYINDEX, names_ref_);
         const int names = lua_gettop(L);
+        // A smaller batch than the last gets fresh columns (sized for the
+        // largest seen, all nil): cheaper than clearing the tail one entry
+        // at a time, and the columns still hold exactly n entries.
+        const bool fresh = n < sub.last_n;
+        if (n > sub.capacity) sub.capacity = n;
         for (int c = 0; c < 4; ++c) {
-            lua_rawgeti(L, LUA_REGISTRYINDEX, sub.columns_ref[c]);
+            if (fresh) {
+                lua_createtable(L, sub.capacity, 0);
+                lua_pushvalue(L, -1);
+                lua_rawseti(L, LUA_REGISTRYINDEX, sub.columns_ref[c]);
+            } else {
+                lua_rawgeti(L, LUA_REGISTRYINDEX, sub.columns_ref[c]);
+            }
             lua_pushvalue(L, -1);
             lua_setfield(L, table, kColumnNames[c]);  // repair what a callback changed
         }
@@ -306,12 +372,6 @@ void Rule::deliver(int subscription_id) {
                 lua_rawseti(L, names, static_cast<int>(s.series_id));
             }
             lua_rawseti(L, series, i + 1);
-        }
-        for (int i = n + 1; i <= sub.last_n; ++i) {
-            for (int c = 0; c < 4; ++c) {
-                lua_pushnil(L);
-                lua_rawseti(L, values + c, i);
-            }
         }
         sub.last_n = n;
         lua_settop(L, table);

@@ -20,6 +20,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -41,14 +42,22 @@ struct RuleConfig {
 enum class RuleStatus { running, stopped, failed };
 const char* rule_status_name(RuleStatus s) noexcept;
 
+// on(): callbacks for the samples of the series matching any pattern.
+// latest(): a view, a table the engine keeps up to date with the latest good
+// sample of each named series, no callback (view = true).
 struct Subscription {
     int id = 0;
-    std::string pattern;
+    std::vector<std::string> patterns;
+    std::string pattern;  // patterns for messages: "a", "a, b"
     bool batch = false;
+    bool view = false;
+    std::unordered_map<std::string, int> slot_of;  // view: series name -> 1-based slot
+    std::vector<int> pending_slots;                // view: slot of each pending sample
     int fn_ref = 0;     // registry ref of the callback
     int table_ref = 0;  // registry ref of the reused batch table
-    int columns_ref[4] = {0, 0, 0, 0};  // value, ts, series, quality
-    int last_n = 0;
+    int columns_ref[4] = {0, 0, 0, 0};  // value, ts, series, quality (view: value, ts)
+    int last_n = 0;     // entries in the columns now
+    int capacity = 0;   // the largest batch delivered (fresh columns' size)
     std::vector<gl_sample> pending;
 };
 
@@ -84,8 +93,10 @@ public:
     std::map<int, Subscription>& subscriptions() noexcept { return subs_; }
     const std::map<int, Timer>& timers() const noexcept { return timers_; }
 
-    // Deliver a subscription's pending samples (then cleared).
+    // Deliver a subscription's pending samples (then cleared): call its
+    // callback, or bring its view up to date.
     void deliver(int subscription_id);
+    bool is_view(int subscription_id) const { auto it = subs_.find(subscription_id); return it != subs_.end() && it->second.view; }
     // Run timer `id` if it is still due at `due` (else it is a stale queue
     // entry); reschedules it.
     void fire_timer(int id, int64_t due);
@@ -103,7 +114,9 @@ public:
     lua_State* state() noexcept { return L_.get(); }
     // Run `effect` now if live, else on commit().
     void side_effect(std::function<void()> effect);
-    int add_subscription(std::string pattern, bool batch, int fn_ref);
+    int add_subscription(std::vector<std::string> patterns, bool batch, int fn_ref);
+    // latest(): the view table (fields value, ts) is on top of the stack.
+    int add_view(std::vector<std::string> names);
     int add_timer(Timer timer);
     bool cancel(int handle);
     void track_reply(uint64_t request_id, int fn_ref, std::string target);

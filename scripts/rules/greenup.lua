@@ -23,10 +23,12 @@ local g = greenup.new(params, {
   save = function(key, value) gridlet.state[key] = value end,
 })
 
--- Samples: one subscription for everything, so that a delivery is one call
--- and every sample of it (meter and stations polled together) is taken in
--- before the step; series the logic does not read cost one table lookup.
--- A new meter sample runs a control step at once.
+-- Station data: a view the engine keeps up to date (no Lua runs per station
+-- sample). The meter and the run-time overrides: one subscription for all of
+-- them, so that a delivery is one call; a new meter sample runs a control
+-- step at once, after the whole delivery is taken in (the view already is).
+local view = gridlet.latest(g.latest_series)
+g:use_latest(view.value, view.ts)
 local inputs = g.inputs  -- series -> setter(value, ts), true for the meter
 local function deliver(b)
   local meter = false
@@ -42,7 +44,7 @@ local function deliver(b)
   end
 end
 
-gridlet.on("**", function(b)
+gridlet.on(g.trigger_series, function(b)
   local before = g.overrides_seen
   deliver(b)
   if g.overrides_seen ~= before then g:step(gridlet.now()) end

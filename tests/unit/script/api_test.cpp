@@ -1,4 +1,6 @@
 // The gridlet Lua API, function by function, as a rule author sees it.
+#include <cmath>
+
 #include "script_fixture.h"
 
 namespace gridlet::script::test {
@@ -52,6 +54,72 @@ TEST_F(ApiTest, BatchDeliveryGivesColumns) {
     engine_->on_samples(batch);
     engine_->on_samples({batch.data(), 3});
     EXPECT_EQ(state("r", "len"), "3");
+}
+
+TEST_F(ApiTest, OnTakesAListOfPatternsAsOneSubscription) {
+    load(rule("r", R"(
+        local calls, seen = 0, {}
+        gridlet.on({"meter/l1", "meter/l2", "cmd/"}, function(b)
+          calls = calls + 1
+          for i = 1, b.n do seen[#seen + 1] = b.series[i] end
+          gridlet.state.got = {calls = calls, seen = table.concat(seen, " ")}
+        end, {batch = true})
+    )"));
+    std::vector<gl_sample> batch = {
+        {kStart, 1, host_->intern("meter/l1"), GL_QUALITY_GOOD, {0, 0, 0}},
+        {kStart, 2, host_->intern("meter/l3"), GL_QUALITY_GOOD, {0, 0, 0}},  // not in the list
+        {kStart, 3, host_->intern("meter/l2"), GL_QUALITY_GOOD, {0, 0, 0}},
+        {kStart, 4, host_->intern("cmd/start"), GL_QUALITY_GOOD, {0, 0, 0}},
+    };
+    engine_->on_samples(batch);
+    EXPECT_EQ(state("r", "got"), R"({"calls":1,"seen":"meter/l1 meter/l2 cmd/start"})");
+    EXPECT_NE(load_error(rule("bad", R"(gridlet.on({"a", 3}, function() end))")).find("gridlet.on: entry 2 of the list is not a string"),
+              std::string::npos);
+    EXPECT_NE(load_error(rule("bad", R"(gridlet.on({}, function() end))")).find("the list must hold 1..1000 names (has 0)"),
+              std::string::npos);
+}
+
+TEST_F(ApiTest, LatestKeepsTheLatestGoodSampleOfEachSeries) {
+    feed("ev1/state", 2, kStart - 5000);  // known before the rule starts: the view begins with it
+    load(rule("r", R"(
+        local v = gridlet.latest({"ev1/state", "ev1/current", "ev2/current"})
+        gridlet.on("x/go", function()
+          gridlet.state.view = {n = v.n, s1 = v.value[1], t1 = v.ts[1], c1 = v.value[2], c2 = v.value[3] or "nil",
+                                name2 = v.series[2], handle = type(v.handle)}
+        end)
+    )"));
+    feed("x/go", 1);
+    EXPECT_EQ(state("r", "view"), R"({"c2":"nil","handle":"number","n":3,"name2":"ev1/current","s1":2,"t1":1711799995000})");
+    // One delivery: the view holds its newest good sample before any callback
+    // runs; bad quality and NaN leave the previous value.
+    std::vector<gl_sample> batch = {
+        {kStart + 1, 10, host_->intern("ev1/current"), GL_QUALITY_GOOD, {0, 0, 0}},
+        {kStart + 2, 11, host_->intern("ev1/current"), GL_QUALITY_GOOD, {0, 0, 0}},
+        {kStart + 3, 99, host_->intern("ev1/current"), 0, {0, 0, 0}},
+        {kStart + 3, std::nan(""), host_->intern("ev2/current"), GL_QUALITY_GOOD, {0, 0, 0}},
+        {kStart + 4, 1, host_->intern("x/go"), GL_QUALITY_GOOD, {0, 0, 0}},
+    };
+    engine_->on_samples(batch);
+    EXPECT_EQ(state("r", "view"), R"({"c1":11,"c2":"nil","handle":"number","n":3,"name2":"ev1/current","s1":2,"t1":1711799995000})");
+}
+
+TEST_F(ApiTest, LatestRefusesPatternsAndCanBeCancelled) {
+    EXPECT_NE(load_error(rule("bad", R"(gridlet.latest({"ev1/", "x"}))")).find("gridlet.latest: 'ev1/': exact series names only"),
+              std::string::npos);
+    EXPECT_NE(load_error(rule("bad", R"(gridlet.latest("ev*/state"))")).find("exact series names only"), std::string::npos);
+    load(rule("r", R"(
+        local v = gridlet.latest("m/p")
+        gridlet.on("x/go", function(x)
+          if x == 1 then gridlet.state.cancelled = gridlet.cancel(v.handle) end
+          gridlet.state.p = v.value[1]
+        end)
+    )"));
+    feed("m/p", 5);
+    feed("x/go", 1);
+    feed("m/p", 6);
+    feed("x/go", 2);
+    EXPECT_EQ(state("r", "cancelled"), "true");
+    EXPECT_EQ(state("r", "p"), "5");
 }
 
 TEST_F(ApiTest, CancelStopsDelivery) {

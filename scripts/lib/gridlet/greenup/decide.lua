@@ -1,0 +1,309 @@
+-- gridlet.greenup.decide: the decisions of the manual's Green'Up logic
+-- (7.12.5): reducing, stopping, starting and raising sessions, the fail-safe
+-- and ON/OFF. Methods of the greenup object (installed by gridlet.greenup);
+-- every order and decision is in scripts/lib/gridlet/README.md.
+local E = require("gridlet.greenup.estimate")
+local S = require("gridlet.greenup.sessions")
+
+local D = {methods = {}}
+local G = D.methods
+local expected = E.expected
+
+local function on_any(st, set)
+  return (st.on[1] and set[1]) or (st.on[2] and set[2]) or (st.on[3] and set[3])
+end
+
+local function active(st)
+  -- A session in progress whose vehicle draws current (a vehicle that is
+  -- full or paused draws nothing: reducing or stopping it gains nothing).
+  local s = st.session
+  return s and s.status == "charging" and not st.stale and st.state ~= S.WAITING
+end
+
+-- Reduction order: non-priority sessions before priority ones; within each,
+-- all sessions to the first step before any to the second; then the one
+-- connected longest first.
+local function reduce_before(a, b)
+  local sa, sb = a.session, b.session
+  if sa.prio ~= sb.prio then return not sa.prio end
+  if sa.level ~= sb.level then return sa.level < sb.level end
+  if sa.start ~= sb.start then return sa.start < sb.start end
+  return a.index < b.index
+end
+
+-- Stop order (manual): the non-priority session connected longest that has
+-- received the minimum guaranteed quantity; then priority ones likewise.
+local function stop_before(a, b)
+  local sa, sb = a.session, b.session
+  if sa.prio ~= sb.prio then return not sa.prio end
+  if sa.start ~= sb.start then return sa.start < sb.start end
+  return a.index < b.index
+end
+
+function G:pick(set, ok, before)
+  local best = nil
+  for _, st in ipairs(self.stations) do
+    if on_any(st, set) and active(st) and ok(self, st) and (best == nil or before(st, best)) then best = st end
+  end
+  return best
+end
+
+local function reducible(_, st) return st.session.level < 2 end
+local function stoppable(self, st) return st.session.ah >= self.c.min_ah end
+local function anyone() return true end
+
+function G:reduce(st)
+  local s = st.session
+  s.level = s.level + 1
+  s.reductions = s.reductions + 1
+  if not s.red then
+    self.seq = self.seq + 1
+    s.red = self.seq
+    self.seq_dirty = true
+  end
+  st.dirty = true
+  self:set_allow(st, st.lv[s.level])
+end
+
+function G:stop(st, by_logic)
+  local s = st.session
+  s.status, s.since, s.level, s.red = "waiting", self.now, 0, nil
+  if by_logic then s.stops = s.stops + 1 end
+  st.dirty = true
+  self:set_allow(st, 0)
+end
+
+function G:start(st, k)
+  local s = st.session
+  s.status, s.level, s.since, s.hold = "charging", k, nil, nil
+  if k > 0 then
+    self.seq = self.seq + 1
+    s.red = self.seq
+    self.seq_dirty = true
+  end
+  st.dirty = true
+  self:set_allow(st, st.lv[k], true)
+end
+
+-- Red area: reduce by steps to get back to yellow; when every session is at
+-- the second step and it is still red, stop sessions (stop order).
+function G:shed()
+  local c, I, area = self.c, self.I, self.area
+  local limit = c.max - c.hysteresis
+  while true do
+    local over, any = {false, false, false}, false
+    for p = 1, 3 do
+      if area[p] == E.RED and I[p] >= limit then over[p], any = true, true end
+    end
+    if not any then return end
+    local st = self:pick(over, reducible, reduce_before)
+    if st then
+      self:reduce(st)
+    else
+      st = self:pick(over, stoppable, stop_before)
+      if st then
+        self:stop(st, true)
+        self.io.log("warn", string.format("%s: stopped (red area, %.1f Ah received)", st.name, st.session.ah))
+      else
+        -- Decision: Maximum current available is the installation's rated
+        -- current (its breaker). When no session may be stopped under the
+        -- manual's rule (none has the minimum guaranteed quantity), the
+        -- installation wins: sessions below it are stopped, same order, and
+        -- a critical event records it (once per overload).
+        st = self:pick(over, anyone, stop_before)
+        if not self.overload then
+          self.overload = true
+          self.io.emit("greenup_overload", "critical", {
+            current = math.max(I[1], I[2], I[3]), maximum_current_available = c.max,
+            stopping = st and st.name or nil,
+            message = st and "red area with every session at the second step and none with the minimum guaranteed quantity: stopping sessions below it"
+              or "red area without any session to reduce or stop (the other loads alone)",
+          })
+        end
+        if not st then return end
+        self:stop(st, true)
+        self.io.log("warn", string.format("%s: stopped below the minimum guaranteed quantity (%.1f Ah): installation above its maximum current", st.name, st.session.ah))
+      end
+    end
+  end
+end
+
+-- Waiting sessions start longest-waiting first (Priority ones and a
+-- run-time Start first). Green: authorized if it fits below the charging
+-- limit; yellow: sessions in progress are reduced to make room, if that is
+-- enough. Never in the red area; never without reserving its current.
+function G:try_start(st)
+  local c, area, s, I = self.c, self.area, st.session, self.I
+  local forced = s.hold == "start"
+  -- Nothing changed since it last could not start (same sessions and
+  -- setpoints, same areas, no less current): it still cannot.
+  local memo = st.no_start
+  if memo and memo.version == self.version and memo.forced == forced and memo.a1 == area[1] and memo.a2 == area[2]
+    and memo.a3 == area[3] and I[1] >= memo.i1 and I[2] >= memo.i2 and I[3] >= memo.i3 then
+    return false
+  end
+  local ok = self:try_start_now(st, forced)
+  if ok then
+    st.no_start = nil
+  else
+    st.no_start = {version = self.version, forced = forced, a1 = area[1], a2 = area[2], a3 = area[3],
+      i1 = I[1], i2 = I[2], i3 = I[3]}
+  end
+  return ok
+end
+
+function G:try_start_now(st, forced)
+  local c, area = self.c, self.area
+  local thr = {}
+  for p = 1, 3 do
+    if st.on[p] and area[p] == E.RED then return false end
+    if forced then
+      thr[p] = c.max - c.hysteresis
+    else
+      thr[p] = area[p] == E.GREEN and c.max_charging or (c.max_charging - c.hysteresis)
+    end
+  end
+  for k = 0, 2 do
+    if self:fits(st, st.lv[k], thr) then self:start(st, k) return true end
+  end
+  -- Room needed per phase, and what reducing every other session to the
+  -- second step would give.
+  local need, gain, short = {}, {0, 0, 0}, false
+  for p = 1, 3 do
+    need[p] = st.on[p] and (self.I[p] - expected(self, st, p) + st.lv[2] - thr[p]) or -1
+    short = short or need[p] >= 0
+  end
+  if not short then return false end
+  for _, o in ipairs(self.stations) do
+    if o ~= st and active(o) and o.session.level < 2 then
+      for p = 1, 3 do
+        if o.on[p] and need[p] >= 0 then
+          local e = expected(self, o, p)
+          local after = (self.now < o.pend_until and o.pend ~= "down") and o.lv[2] or math.min(o.m[p], o.lv[2])
+          if e > after then gain[p] = gain[p] + e - after end
+        end
+      end
+    end
+  end
+  for p = 1, 3 do
+    if need[p] >= 0 and gain[p] <= need[p] then return false end
+  end
+  local lacking = {need[1] >= 0, need[2] >= 0, need[3] >= 0}
+  while not self:fits(st, st.lv[2], thr) do
+    local o = self:pick(lacking, function(_, x) return x ~= st and x.session.level < 2 end, reduce_before)
+    if not o then return false end
+    self:reduce(o)
+  end
+  for k = 0, 2 do
+    if self:fits(st, st.lv[k], thr) then self:start(st, k) return true end
+  end
+  return false
+end
+
+local function queue_before(a, b)
+  local sa, sb = a.session, b.session
+  local fa, fb = sa.hold == "start", sb.hold == "start"
+  if fa ~= fb then return fa end
+  if sa.prio ~= sb.prio then return sa.prio end
+  if sa.since ~= sb.since then return (sa.since or 0) < (sb.since or 0) end
+  return a.index < b.index
+end
+
+-- The stations whose session passes keep(st, s), in the order `before`; nil if none.
+local function sessions_where(stations, keep, before)
+  local list = nil
+  for i = 1, #stations do
+    local st = stations[i]
+    local s = st.session
+    if s and keep(st, s) then
+      list = list or {}
+      list[#list + 1] = st
+    end
+  end
+  if list then table.sort(list, before) end
+  return list
+end
+
+local function waiting(st, s) return s.status == "waiting" and s.hold ~= "wait" and not st.stale and st.state ~= S.ERROR end
+
+function G:serve_queue()
+  local q = sessions_where(self.stations, waiting, queue_before)
+  if not q then return end
+  -- A request that cannot start holds its phases: nobody behind it on the
+  -- same phase goes first.
+  local blocked = {false, false, false}
+  for _, st in ipairs(q) do
+    if not on_any(st, blocked) and not self:try_start(st) then
+      for p = 1, 3 do blocked[p] = blocked[p] or st.on[p] end
+    end
+  end
+end
+
+-- Restoring: reduced sessions are raised step by step, the first reduced
+-- first, while the installation stays in the green area (with the hysteresis).
+local function reduced_first(a, b) return a.session.red < b.session.red end
+
+local function reduced(st, s) return s.status == "charging" and s.red and not st.stale end
+
+function G:raise()
+  local list = sessions_where(self.stations, reduced, reduced_first)
+  if not list then return end
+  local c = self.c
+  local thr = {c.max_charging - c.hysteresis, c.max_charging - c.hysteresis, c.max_charging - c.hysteresis}
+  local blocked = {false, false, false}
+  -- Only from the green area: a phase in yellow or red holds its sessions.
+  for p = 1, 3 do blocked[p] = self.area[p] ~= E.GREEN end
+  for _, st in ipairs(list) do
+    if not on_any(st, blocked) then
+      local s = st.session
+      while s.level > 0 and self:fits(st, st.lv[s.level - 1], thr) do
+        s.level = s.level - 1
+        st.dirty = true
+        self:set_allow(st, st.lv[s.level])
+      end
+      if s.level == 0 then
+        s.red = nil
+      else
+        for p = 1, 3 do blocked[p] = blocked[p] or st.on[p] end
+      end
+    end
+  end
+end
+
+-- Fail-safe (meter silent): every session to the safe current, nothing new.
+function G:fail_safe()
+  local fsc = self.c.fail_safe_current
+  for _, st in ipairs(self.stations) do
+    local s = st.session
+    if s and s.status == "charging" then
+      if fsc == 0 then
+        self:stop(st, true)
+      else
+        if s.level < 2 then
+          s.level, s.reductions, st.dirty = 2, s.reductions + 1, true
+          if not s.red then
+            self.seq, self.seq_dirty = self.seq + 1, true
+            s.red = self.seq
+          end
+        end
+        local a = st.lv[2]
+        if fsc and fsc < a then a = math.max(fsc, self.c.min_current) end
+        self:set_allow(st, a)
+      end
+    end
+  end
+end
+
+-- ON/OFF = OFF: no management; every request is authorized at the rated current.
+function G:unmanaged()
+  for _, st in ipairs(self.stations) do
+    local s = st.session
+    if s and not st.stale and (s.status ~= "charging" or s.level ~= 0) then
+      s.red = nil
+      self:start(st, 0)
+    end
+  end
+end
+
+D.on_any = on_any
+return D

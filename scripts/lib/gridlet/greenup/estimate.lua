@@ -1,0 +1,136 @@
+-- gridlet.greenup.estimate: the areas and the installation current as
+-- gridlet.greenup sees it once the commands sent are followed (reservations,
+-- per-phase accounting, the meter/station polling skew). Methods of the
+-- greenup object (installed by gridlet.greenup) plus shared helpers.
+local E = {methods = {}}
+local G = E.methods
+
+E.GREEN, E.YELLOW, E.RED = 1, 2, 3
+E.AREA = {"green", "yellow", "red"}
+
+-- What a station is expected to draw on an installation phase once the
+-- commands sent are followed: a start or raise is reserved at once (no
+-- overshoot), a reduction is counted at once; a station that stopped
+-- answering is counted at the higher of its last current and its setpoint.
+local function expected(self, st, p)
+  local m = st.m[p]
+  if st.stale then
+    local a = st.allow
+    if st.acked_sp and st.session and st.acked_sp > a then a = st.acked_sp end
+    return m > a and m or a
+  end
+  if self.now < st.pend_until then
+    local mode, a = st.pend, st.allow
+    if mode == "up" then return m > a and m or a end  -- raised or started: reserved
+    if mode == "resv" then return a end               -- lowered while still reserved
+    return m < a and m or a                           -- lowered: counted at once
+  end
+  return m
+end
+E.expected = expected
+
+-- The area of one phase at current i, coming from area z (hysteresis band).
+function E.next_area(z, i, c)
+  local up = (i >= c.max) and 3 or ((i >= c.max_charging) and 2 or 1)
+  if up >= z then return up end
+  if z == 3 and i >= c.max - c.hysteresis then return 3 end
+  if i >= c.max_charging - c.hysteresis then return 2 end
+  return 1
+end
+
+-- A new setpoint for `st` (0 = stopped); `start`: a session being authorized
+-- (vehicles take time to start drawing: its reservation is held longer).
+function G:set_allow(st, a, start)
+  if a == st.allow then return end
+  self.version = self.version + 1
+  local I, now = self.I, self.now
+  local old1, old2, old3 = expected(self, st, 1), expected(self, st, 2), expected(self, st, 3)
+  local reserved = now < st.pend_until and st.pend ~= "down"
+  local hold = self.response_ms
+  if start and hold < 30000 then hold = 30000 end
+  if a > st.allow then
+    st.pend = "up"
+  elseif reserved and a > 0 then
+    st.pend = "resv"
+  else
+    st.pend = "down"
+  end
+  st.allow = a
+  if reserved and st.pend ~= "down" and st.pend_until > now + hold then hold = st.pend_until - now end
+  st.pend_until = now + hold
+  if st.on[1] then I[1] = I[1] + expected(self, st, 1) - old1 end
+  if st.on[2] then I[2] = I[2] + expected(self, st, 2) - old2 end
+  if st.on[3] then I[3] = I[3] + expected(self, st, 3) - old3 end
+end
+
+-- Would `st` fit at `a` amperes below thr[p] on each of its phases? (A raise
+-- or start is reserved at once: the station then counts max(measured, a).)
+function G:fits(st, a, thr)
+  for p = 1, 3 do
+    if st.on[p] then
+      local m = st.m[p]
+      if self.I[p] - expected(self, st, p) + (m > a and m or a) >= thr[p] then return false end
+    end
+  end
+  return true
+end
+
+-- The installation current per phase once the commands sent are followed:
+-- the other loads (meter minus what the stations measure) plus what each
+-- station is expected to draw. The meter and the stations are polled at
+-- slightly different times: a meter sample may already see a station's new
+-- current while the station's own sample does not yet, which would count
+-- it twice (or not at all when it is being reduced). So while stations are
+-- changing, a jump of the other loads is trusted only beyond what those
+-- stations could explain (sum of |setpoint - measured|); the rest is taken
+-- from the previous step. A real change of the other loads is seen at once.
+function G:estimate()
+  local I, c, now = self.I, self.c, self.now
+  local sum1, sum2, sum3, mine1, mine2, mine3 = 0, 0, 0, 0, 0, 0
+  local up, down = self.est_up, self.est_down
+  up[1], up[2], up[3], down[1], down[2], down[3] = 0, 0, 0, 0, 0, 0
+  local stations = self.stations
+  for i = 1, #stations do
+    local st = stations[i]
+    local ms = st.m
+    local m1, m2, m3 = ms[1], ms[2], ms[3]
+    mine1, mine2, mine3 = mine1 + m1, mine2 + m2, mine3 + m3
+    local pending = now < st.pend_until
+    if pending or st.stale then
+      local on, e = st.on, 0
+      for p = 1, 3 do
+        if on[p] then
+          local m = ms[p]
+          e = expected(self, st, p)
+          if p == 1 then sum1 = sum1 + e elseif p == 2 then sum2 = sum2 + e else sum3 = sum3 + e end
+          if pending then
+            local a = st.allow
+            if a > m then up[p] = up[p] + a - m else down[p] = down[p] + m - a end
+          end
+        end
+      end
+    else  -- settled: it draws what it measures
+      sum1, sum2, sum3 = sum1 + m1, sum2 + m2, sum3 + m3
+    end
+  end
+  if not c.meter then
+    I[1], I[2], I[3] = sum1, sum2, sum3
+    return
+  end
+  local prev, base, meter = self.base, self.base_next, self.meter
+  local mine, sum = self.est_mine, self.est_sum
+  mine[1], mine[2], mine[3], sum[1], sum[2], sum[3] = mine1, mine2, mine3, sum1, sum2, sum3
+  for p = 1, 3 do
+    local b = meter[p] - mine[p]
+    if b < 0 then b = 0 end
+    if prev then
+      if b > prev[p] and up[p] > 0 then b = math.max(prev[p], b - up[p]) end
+      if b < prev[p] and down[p] > 0 then b = math.min(prev[p], b + down[p]) end
+    end
+    base[p] = b
+    I[p] = b + sum[p]
+  end
+  self.base, self.base_next = base, prev or {0, 0, 0}
+end
+
+return E
