@@ -12,7 +12,6 @@
 
 #include "cli/commands.h"
 #include "cli/store_access.h"
-#include "core/clock.h"
 #include "store/site_file.h"
 #include "store/store.h"
 #include "store/time_spec.h"
@@ -34,12 +33,7 @@ void run_query(const QueryArgs& a) {
     std::string zone = a.tz.empty() ? loc.timezone : a.tz;
     auto tz = TimeZone::load(zone);
     if (!tz) fail(2, tz.status().message());
-    const int64_t now = SystemClock::instance().now_ms();
-    auto from = store::parse_time_spec(a.from, now, *tz);
-    if (!from) fail(2, "--from: " + from.status().message());
-    auto to = store::parse_time_spec(a.to, now, *tz);
-    if (!to) fail(2, "--to: " + to.status().message());
-    if (*from >= *to) fail(2, "--from must be before --to");
+    const auto [from, to] = parse_time_range("query", a.from, a.to, *tz);
     std::optional<store::Aggregate> agg;
     if (!a.agg.empty()) {
         auto g = store::parse_aggregate(a.agg);
@@ -63,9 +57,9 @@ void run_query(const QueryArgs& a) {
     auto st = open_store_read_only("query", loc.path);
     const store::QueryEngine& q = st->query();
     Expected<std::vector<store::SeriesPoints>> res = Status::internal("no query");
-    if (unit) res = q.calendar_many(a.pattern, a.tags, *from, *to, *unit, *tz, *agg);
-    else if (step) res = q.downsample_many(a.pattern, a.tags, *from, *to, step, *agg);
-    else res = q.raw_many(a.pattern, a.tags, *from, *to);
+    if (unit) res = q.calendar_many(a.pattern, a.tags, from, to, *unit, *tz, *agg);
+    else if (step) res = q.downsample_many(a.pattern, a.tags, from, to, step, *agg);
+    else res = q.raw_many(a.pattern, a.tags, from, to);
     if (!res) fail(res.status().code() == StatusCode::invalid_argument ? 2 : 1, res.status().message());
     if (res->empty()) std::fprintf(stderr, "gridlet query: no series match '%s' %s\n", a.pattern.c_str(), a.tags.c_str());
 
@@ -123,8 +117,7 @@ void register_query_command(CLI::App& app) {
     cmd->add_option("--agg", a->agg, "avg (default), min, max, sum, count, first, last, consumption (counters)");
     cmd->add_option("--format", a->format, "csv (default) or json");
     cmd->add_flag("--wide", a->wide, "CSV with one column per series (time,<series>,...) instead of tidy rows");
-    cmd->add_option("--db", a->db, "Store folder (RocksDB)");
-    cmd->add_option("--config", a->config, "Site file: the store path and time zone come from it");
+    add_store_options(cmd, a->db, a->config);
     cmd->add_option("--tz", a->tz, "IANA time zone for --from/--to without offset, calendar steps and output "
                                    "(default: the site's, else UTC)");
     cmd->footer(
@@ -138,12 +131,7 @@ void register_query_command(CLI::App& app) {
         "  gridlet query --tags usage=hvac --from 2024-03-01 --to 2024-04-01 --step day --agg consumption "
         "--config site.toml\n"
         "Exit status: 0 ok; 1 store error; 2 bad arguments.");
-    // Unexpected arguments are ours to report, with exit status 2.
-    cmd->allow_extras();
-    cmd->callback([a, cmd] {
-        if (!cmd->remaining().empty()) fail(2, "unexpected argument '" + cmd->remaining().front() + "' (see --help)");
-        run_query(*a);
-    });
+    on_run(cmd, "query", [a] { run_query(*a); });
 }
 
 }  // namespace gridlet::cli

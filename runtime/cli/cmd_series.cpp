@@ -78,16 +78,10 @@ void register_series_command(CLI::App& app) {
     cmd->add_option("pattern", a->pattern, "Series name, prefix or glob (default: all)");
     cmd->add_option("--tags", a->tags, "Tag selector k=v,k=v");
     cmd->add_option("--format", a->format, "table (default), csv or json");
-    cmd->add_option("--db", a->db, "Store folder (RocksDB)");
-    cmd->add_option("--config", a->config, "Site file: the store path comes from it");
+    add_store_options(cmd, a->db, a->config);
     cmd->footer("Works on a running gridlet (read-only secondary instance) and on a stopped one.\n"
                 "Exit status: 0 ok; 1 store error; 2 bad arguments.");
-    // Unexpected arguments are ours to report, with exit status 2.
-    cmd->allow_extras();
-    cmd->callback([a, cmd] {
-        if (!cmd->remaining().empty()) fail(2, "unexpected argument '" + cmd->remaining().front() + "' (see --help)");
-        run_series(*a);
-    });
+    on_run(cmd, "series", [a] { run_series(*a); });
 }
 
 }  // namespace gridlet::cli

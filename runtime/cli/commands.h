@@ -22,5 +22,6 @@ void register_sim_command(CLI::App& app);
 void register_test_rule_command(CLI::App& app);
 void register_query_command(CLI::App& app);
 void register_series_command(CLI::App& app);
+void register_events_command(CLI::App& app);
 
 }  // namespace gridlet::cli

@@ -5,7 +5,9 @@
 #include <charconv>
 #include <cstdio>
 
+#include "core/clock.h"
 #include "store/site_file.h"
+#include "store/time_spec.h"
 
 namespace gridlet::cli {
 
@@ -31,6 +33,32 @@ StoreLocation locate_store(const char* command, const std::string& db, const std
         loc.timezone = site->timezone;
     }
     return loc;
+}
+
+void add_store_options(CLI::App* cmd, std::string& db, std::string& config) {
+    cmd->add_option("--db", db, "Store folder (RocksDB)");
+    cmd->add_option("--config", config, "Site file: the store path (and the site's time zone) come from it");
+}
+
+void on_run(CLI::App* cmd, const char* command, std::function<void()> run) {
+    // Unexpected arguments are ours to report, with exit status 2.
+    cmd->allow_extras();
+    cmd->callback([cmd, command, run = std::move(run)] {
+        if (!cmd->remaining().empty())
+            fail(command, 2, "unexpected argument '" + cmd->remaining().front() + "' (see --help)");
+        run();
+    });
+}
+
+std::pair<int64_t, int64_t> parse_time_range(const char* command, const std::string& from, const std::string& to,
+                                             const TimeZone& tz) {
+    const int64_t now = SystemClock::instance().now_ms();
+    auto f = store::parse_time_spec(from, now, tz);
+    if (!f) fail(command, 2, "--from: " + f.status().message());
+    auto t = store::parse_time_spec(to, now, tz);
+    if (!t) fail(command, 2, "--to: " + t.status().message());
+    if (*f >= *t) fail(command, 2, "--from must be before --to");
+    return {*f, *t};
 }
 
 std::unique_ptr<store::Store> open_store_read_only(const char* command, const std::filesystem::path& path) {

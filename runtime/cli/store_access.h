@@ -1,13 +1,21 @@
-// What the commands that read a store (query, series) share: where the
+// What the commands that read a store (query, series, events) share: where the
 // store is (--db or --config), opening it read-only (works beside a running
 // gridlet), number formatting and failing with an exit status. CLI thread.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 
+#include "core/timezone.h"
 #include "store/store.h"
+
+namespace CLI {
+class App;
+}
 
 namespace gridlet::cli {
 
@@ -24,6 +32,17 @@ struct StoreLocation {
 
 // Exactly one of `db` (a store folder) and `config` (a site file); exit 2 otherwise.
 StoreLocation locate_store(const char* command, const std::string& db, const std::string& config);
+
+// --db and --config: where the store is (see locate_store).
+void add_store_options(CLI::App* cmd, std::string& db, std::string& config);
+
+// The command's callback: unexpected arguments exit 2, then `run`.
+void on_run(CLI::App* cmd, const char* command, std::function<void()> run);
+
+// --from and --to (time specs relative to now, in `tz`); exit 2 naming the
+// option if one is bad or the range is empty.
+std::pair<int64_t, int64_t> parse_time_range(const char* command, const std::string& from, const std::string& to,
+                                             const TimeZone& tz);
 
 // Exit 2 if there is no store there, 1 if it cannot be opened.
 std::unique_ptr<store::Store> open_store_read_only(const char* command, const std::filesystem::path& path);

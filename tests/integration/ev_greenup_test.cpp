@@ -18,6 +18,8 @@
 #include <regex>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "integration/process.h"
 
 using namespace gridlet::testing;
@@ -103,6 +105,24 @@ TEST(EvGreenup, ManagesSimulatedStationsOverModbus) {
     EXPECT_GT(samples, 30);
     EXPECT_GT(peak, 80.0) << "the stations did charge";
     EXPECT_LT(peak, 100.0) << q.out;
+
+    // The charge history: ev3's session, stored as an event and read back.
+    Result ev = run({gridlet_bin(), "events", "--config", file, "--type", "ev_session", "--from", "-10m", "--format", "json"});
+    ASSERT_EQ(ev.code, 0) << ev.err;
+    auto history = nlohmann::json::parse(ev.out);
+    ASSERT_EQ(history.size(), 1u) << ev.out;
+    const auto& h = history[0];
+    EXPECT_EQ(h["source"], "rule/greenup");
+    EXPECT_EQ(h["body"]["station"], "ev3");
+    EXPECT_EQ(h["body"]["stop_reason"], "vehicle_left");
+    EXPECT_EQ(h["body"]["phases"], 1);
+    EXPECT_GT(h["body"]["ah"].get<double>(), 0.0) << ev.out;
+    EXPECT_DOUBLE_EQ(h["body"]["max_current"].get<double>(), 8.0) << "ev3 charged at its second step";
+    EXPECT_GT(h["body"]["duration_s"].get<double>(), 5.0);
+    Result csv = run({gridlet_bin(), "events", "--config", file, "--type", "ev_session", "--from", "-10m"});
+    ASSERT_EQ(csv.code, 0) << csv.err;
+    EXPECT_EQ(csv.out.rfind("time,source,type,severity,body\n", 0), 0u) << csv.out;
+    EXPECT_NE(csv.out.find(",rule/greenup,ev_session,info,\"{\"\"ah\"\":"), std::string::npos) << csv.out;
     std::filesystem::remove_all(store);
 }
 
