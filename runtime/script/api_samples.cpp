@@ -1,5 +1,8 @@
 // gridlet.on(pattern | {patterns}, fn [, {batch = true}]), gridlet.latest(names)
 // and gridlet.cancel(handle).
+#include <set>
+#include <string_view>
+
 #include "core/pattern.h"
 #include "script/rule.h"
 #include "script/sandbox.h"
@@ -54,9 +57,11 @@ int l_on(lua_State* L) {
 // engine (no Lua runs per sample).
 int l_latest(lua_State* L) {
     std::vector<std::string> names = check_names(L, 1, "latest");
+    std::set<std::string_view> seen;
     for (const std::string& n : names) {
         if (has_wildcard(n) || n.back() == '/')
             return luaL_error(L, "gridlet.latest: '%s': exact series names only, not patterns", n.c_str());
+        if (!seen.insert(n).second) return luaL_error(L, "gridlet.latest: '%s' is listed twice", n.c_str());
     }
     const int count = static_cast<int>(names.size());
     lua_createtable(L, 0, 5);

@@ -107,6 +107,8 @@ TEST_F(ApiTest, LatestRefusesPatternsAndCanBeCancelled) {
     EXPECT_NE(load_error(rule("bad", R"(gridlet.latest({"ev1/", "x"}))")).find("gridlet.latest: 'ev1/': exact series names only"),
               std::string::npos);
     EXPECT_NE(load_error(rule("bad", R"(gridlet.latest("ev*/state"))")).find("exact series names only"), std::string::npos);
+    EXPECT_NE(load_error(rule("bad", R"(gridlet.latest({"a/b", "a/c", "a/b"}))")).find("gridlet.latest: 'a/b' is listed twice"),
+              std::string::npos);
     load(rule("r", R"(
         local v = gridlet.latest("m/p")
         gridlet.on("x/go", function(x)
