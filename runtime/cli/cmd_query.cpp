@@ -34,9 +34,9 @@ void run_query(const QueryArgs& a) {
     auto tz = TimeZone::load(zone);
     if (!tz) fail(2, tz.status().message());
     const auto [from, to] = parse_time_range("query", a.from, a.to, *tz);
-    std::optional<store::Aggregate> agg;
+    std::optional<Aggregate> agg;
     if (!a.agg.empty()) {
-        auto g = store::parse_aggregate(a.agg);
+        auto g = parse_aggregate(a.agg);
         if (!g) fail(2, "--agg: " + g.status().message());
         agg = *g;
     }
@@ -51,7 +51,7 @@ void run_query(const QueryArgs& a) {
             if (!d || *d <= 0) fail(2, "--step: use a duration (15m, 1h, 1d) or day, week, month, year");
             step = *d;
         }
-        if (!agg) agg = store::Aggregate::avg;
+        if (!agg) agg = Aggregate::avg;
     }
 
     auto st = open_store_read_only("query", loc.path);
@@ -72,7 +72,7 @@ void run_query(const QueryArgs& a) {
             out.push_back({{"series", sp.meta.name},
                            {"unit", sp.meta.unit},
                            {"kind", series_kind_name(sp.meta.kind)},
-                           {"aggregate", agg ? store::aggregate_name(*agg) : "raw"},
+                           {"aggregate", agg ? aggregate_name(*agg) : "raw"},
                            {"points", pts}});
         }
         std::printf("%s\n", out.dump(2).c_str());

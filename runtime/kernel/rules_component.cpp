@@ -44,21 +44,6 @@ script::EngineOptions engine_options(const SiteConfig& site) {
     return o;
 }
 
-std::optional<store::Aggregate> to_store(script::Aggregate a) {
-    switch (a) {
-        case script::Aggregate::avg: return store::Aggregate::avg;
-        case script::Aggregate::min: return store::Aggregate::min;
-        case script::Aggregate::max: return store::Aggregate::max;
-        case script::Aggregate::sum: return store::Aggregate::sum;
-        case script::Aggregate::count: return store::Aggregate::count;
-        case script::Aggregate::first: return store::Aggregate::first;
-        case script::Aggregate::last: return store::Aggregate::last;
-        case script::Aggregate::delta: return store::Aggregate::consumption;
-        case script::Aggregate::raw: return std::nullopt;
-    }
-    return std::nullopt;
-}
-
 class RulesComponent : public gridlet::Plugin, public script::RuleHost {
 public:
     static constexpr gridlet::PluginInfo info{"rules", "1.0.0", GL_KIND_LOGIC, "runs the site's Lua rules"};
@@ -145,13 +130,12 @@ public:
         if (!ctx_.store) return Status::unavailable("query: this site has no [store]");
         std::vector<script::QueryRow> rows;
         for (uint32_t id : spec.series) {
-            auto agg = to_store(spec.aggregate);
-            if (!agg) {
+            if (!spec.aggregate) {
                 auto raw = ctx_.store->query().raw(id, spec.from_ms, spec.to_ms);
                 if (!raw) return raw.status();
                 for (const auto& s : *raw) rows.push_back({id, s.ts, s.value, s.quality});
             } else {
-                auto pts = ctx_.store->query().downsample(id, spec.from_ms, spec.to_ms, spec.step_ms, *agg);
+                auto pts = ctx_.store->query().downsample(id, spec.from_ms, spec.to_ms, spec.step_ms, *spec.aggregate);
                 if (!pts) return pts.status();
                 for (const auto& p : *pts) rows.push_back({id, p.ts, p.value, GL_QUALITY_GOOD});
             }

@@ -130,9 +130,7 @@ int l_query(lua_State* L) {
     if (!lua_isnil(L, -1)) {
         const char* agg = luaL_checkstring(L, -1);
         auto parsed = parse_aggregate(agg);
-        if (!parsed || *parsed == Aggregate::raw) {
-            return luaL_error(L, "gridlet.query: unknown agg '%s' (avg, min, max, sum, count, first, last, delta)", agg);
-        }
+        if (!parsed) return luaL_error(L, "gridlet.query: unknown agg '%s' (avg, min, max, sum, count, first, last, delta)", agg);
         spec.aggregate = *parsed;
         if (spec.step_ms == 0) spec.step_ms = spec.to_ms - spec.from_ms;  // one bucket
     } else if (spec.step_ms != 0) {

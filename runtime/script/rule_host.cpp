@@ -34,29 +34,6 @@ std::optional<Severity> parse_severity(std::string_view name) noexcept {
     return std::nullopt;
 }
 
-const char* aggregate_name(Aggregate a) noexcept {
-    switch (a) {
-        case Aggregate::raw: return "raw";
-        case Aggregate::avg: return "avg";
-        case Aggregate::min: return "min";
-        case Aggregate::max: return "max";
-        case Aggregate::sum: return "sum";
-        case Aggregate::count: return "count";
-        case Aggregate::first: return "first";
-        case Aggregate::last: return "last";
-        case Aggregate::delta: return "delta";
-    }
-    return "?";
-}
-
-std::optional<Aggregate> parse_aggregate(std::string_view name) noexcept {
-    for (Aggregate a : {Aggregate::raw, Aggregate::avg, Aggregate::min, Aggregate::max, Aggregate::sum, Aggregate::count,
-                        Aggregate::first, Aggregate::last, Aggregate::delta}) {
-        if (name == aggregate_name(a)) return a;
-    }
-    return std::nullopt;
-}
-
 std::optional<SeriesRef> EngineCore::find_series(std::string_view name) {
     std::string key(name);
     if (auto it = by_name_.find(key); it != by_name_.end()) return it->second;

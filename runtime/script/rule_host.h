@@ -21,6 +21,7 @@
 
 #include <gridlet/plugin.h>
 
+#include "core/aggregate.h"
 #include "core/clock.h"
 #include "core/series_registry.h"
 #include "core/status.h"
@@ -42,18 +43,13 @@ struct SeriesRef {
     SeriesKind kind = SeriesKind::gauge;
 };
 
-// How query() reduces samples into buckets of `step_ms`.
-enum class Aggregate { raw, avg, min, max, sum, count, first, last, delta };
-const char* aggregate_name(Aggregate a) noexcept;
-std::optional<Aggregate> parse_aggregate(std::string_view name) noexcept;
-
 // Shaped like a store query: series, [from, to), step, aggregate.
 struct QuerySpec {
     std::vector<uint32_t> series;
     int64_t from_ms = 0;  // inclusive, UTC
     int64_t to_ms = 0;    // exclusive, UTC
-    int64_t step_ms = 0;  // bucket width; 0 with Aggregate::raw
-    Aggregate aggregate = Aggregate::raw;
+    int64_t step_ms = 0;  // bucket width; 0 for raw samples
+    std::optional<Aggregate> aggregate;  // nullopt: raw samples
 };
 
 // One raw sample, or one bucket (ts_ms = bucket start). Rows are ordered by

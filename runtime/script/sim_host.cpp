@@ -103,16 +103,20 @@ std::optional<gl_sample> SimHost::last_sample(uint32_t id) {
 
 Expected<std::vector<QueryRow>> SimHost::query(const QuerySpec& spec) {
     if (spec.to_ms <= spec.from_ms) return Status::invalid("query: empty range");
-    if (spec.aggregate != Aggregate::raw && spec.step_ms <= 0) return Status::invalid("query: aggregate needs a step");
+    if (spec.aggregate && spec.step_ms <= 0) return Status::invalid("query: aggregate needs a step");
     std::vector<QueryRow> rows;
     for (uint32_t id : spec.series) {
         auto it = history_.find(id);
         if (it == history_.end()) continue;
         const auto& h = it->second;
-        const bool counter = series_info(id).value_or(SeriesRef{}).kind == SeriesKind::counter;
+        const SeriesRef info = series_info(id).value_or(SeriesRef{});
+        const bool counter = info.kind == SeriesKind::counter;
+        if (spec.aggregate == Aggregate::consumption && !counter)  // as the store does
+            return Status::invalid("series '" + info.name + "' is a " + series_kind_name(info.kind) +
+                                   ": consumption needs a counter");
         auto lo = std::lower_bound(h.begin(), h.end(), spec.from_ms, [](const gl_sample& x, int64_t t) { return x.ts_ms < t; });
         auto hi = std::lower_bound(lo, h.end(), spec.to_ms, [](const gl_sample& x, int64_t t) { return x.ts_ms < t; });
-        if (spec.aggregate == Aggregate::raw) {
+        if (!spec.aggregate) {
             for (auto p = lo; p != hi; ++p) rows.push_back({id, p->ts_ms, p->value, p->quality});
             continue;
         }
@@ -132,7 +136,7 @@ Expected<std::vector<QueryRow>> SimHost::query(const QuerySpec& spec) {
         auto flush = [&] {
             if (n == 0) return;
             double v = 0;
-            switch (spec.aggregate) {
+            switch (*spec.aggregate) {
                 case Aggregate::avg: v = acc / static_cast<double>(n); break;
                 case Aggregate::min: v = mn; break;
                 case Aggregate::max: v = mx; break;
@@ -140,8 +144,7 @@ Expected<std::vector<QueryRow>> SimHost::query(const QuerySpec& spec) {
                 case Aggregate::count: v = static_cast<double>(n); break;
                 case Aggregate::first: v = first; break;
                 case Aggregate::last: v = last; break;
-                case Aggregate::delta: v = counter ? inc : last - first; break;
-                case Aggregate::raw: break;
+                case Aggregate::consumption: v = inc; break;
             }
             rows.push_back({id, bucket, v, GL_QUALITY_GOOD});
         };

@@ -22,15 +22,12 @@
 #include <string_view>
 #include <vector>
 
+#include "core/aggregate.h"
 #include "core/series_registry.h"
 #include "core/status.h"
 #include "store/chunk_codec.h"
 
 namespace gridlet::store {
-
-enum class Aggregate { avg, min, max, sum, count, first, last, consumption };
-const char* aggregate_name(Aggregate a) noexcept;
-Expected<Aggregate> parse_aggregate(std::string_view name);
 
 struct RollupRow {
     uint32_t count = 0;      // good samples

@@ -220,6 +220,26 @@ TEST_F(ApiTest, QueryRawAndBucketed) {
     EXPECT_EQ(state("r", "q"), R"({"b1":29,"b2":59,"first":50,"nb":2,"raw":10,"series":"m/p"})");
 }
 
+TEST_F(ApiTest, QueryDeltaIsACounterConsumptionAsInTheStore) {
+    const uint32_t kwh = host_->intern("m/kwh", SeriesKind::counter);
+    for (int i = 0; i < 60; ++i) {
+        host_->record({kStart - 60'000 + i * 1000, 100.0 + i, kwh, GL_QUALITY_GOOD, {0, 0, 0}});
+        host_->record({kStart - 60'000 + i * 1000, double(i), host_->intern("m/p"), GL_QUALITY_GOOD, {0, 0, 0}});
+    }
+    load(rule("r", R"(
+        gridlet.on("x/go", function()
+          local d = gridlet.query{series = "m/kwh", last = "60s", step = "30s", agg = "delta"}
+          gridlet.state.d = {d[1].value, d[2].value}
+          local ok, err = pcall(gridlet.query, {series = "m/p", last = "60s", step = "30s", agg = "delta"})
+          gridlet.state.gauge = err
+        end)
+    )"));
+    feed("x/go", 1);
+    EXPECT_EQ(state("r", "d"), "[29,30]");
+    EXPECT_NE(state("r", "gauge").find("gridlet.query: series 'm/p' is a gauge: consumption needs a counter"), std::string::npos)
+        << state("r", "gauge");
+}
+
 TEST_F(ApiTest, WriteSendsACommandAndDeliversTheReply) {
     host_->add_reply_rule({"ev2/setpoint", GL_ERR, "station offline", 200, -1});
     load(rule("r", R"(
