@@ -188,4 +188,22 @@ std::string describe(const std::vector<KeySpec>& keys, const std::string& indent
     return os.str();
 }
 
+KeySpec key(std::string name, ValueType type, std::optional<std::string> default_toml, std::string help,
+            std::optional<double> min, std::optional<double> max) {
+    KeySpec k;
+    k.key = std::move(name);
+    k.type = type;
+    k.default_toml = std::move(default_toml);
+    k.help = std::move(help);
+    k.min = min;
+    k.max = max;
+    return k;
+}
+
+KeySpec required_key(std::string name, ValueType type, std::string help) {
+    KeySpec k = key(std::move(name), type, std::nullopt, std::move(help));
+    k.required = true;
+    return k;
+}
+
 }  // namespace gridlet::config

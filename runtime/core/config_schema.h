@@ -29,6 +29,12 @@ struct KeySpec {
     std::optional<double> max;
 };
 
+// Builders for schemas written in code: an optional key (with its default,
+// or none) and its bounds; a required key.
+KeySpec key(std::string name, ValueType type, std::optional<std::string> default_toml, std::string help,
+            std::optional<double> min = std::nullopt, std::optional<double> max = std::nullopt);
+KeySpec required_key(std::string name, ValueType type, std::string help);
+
 struct Diagnostic {
     std::string file;
     uint32_t line = 0;  // 0: the file as a whole

@@ -8,6 +8,8 @@ namespace {
 
 using config::KeySpec;
 using config::ValueType;
+using config::key;
+using config::required_key;
 
 std::string resolve(const std::string& path, const std::string& base_dir) {
     std::filesystem::path p(path);
@@ -21,43 +23,29 @@ void read_budgets(const nlohmann::json& t, Budgets& b) {
     if (t.contains("memory_mb")) b.memory_bytes = t["memory_mb"].get<size_t>() * 1024 * 1024;
 }
 
-KeySpec key(std::string name, ValueType type, std::optional<std::string> dflt, std::string help, bool required = false,
-            std::optional<double> min = std::nullopt, std::optional<double> max = std::nullopt) {
-    KeySpec k;
-    k.key = std::move(name);
-    k.type = type;
-    k.default_toml = std::move(dflt);
-    k.help = std::move(help);
-    k.required = required;
-    k.min = min;
-    k.max = max;
-    return k;
-}
-
 }  // namespace
 
 std::vector<KeySpec> rules_engine_keys() {
     return {
         key("lib_dirs", ValueType::array, "[\"scripts/lib\"]", "Folders require() searches after the rule's own folder"),
         key("watch", ValueType::boolean, "true", "Reload a rule when its file or a module it requires changes (inotify)"),
-        key("instructions", ValueType::integer, "20000000", "Default Lua instructions per callback before a rule is stopped",
-         false, 1000, 1e12),
-        key("time_ms", ValueType::integer, "250", "Default wall time per callback (ms) before a rule is stopped", false, 1,
+        key("instructions", ValueType::integer, "20000000", "Default Lua instructions per callback before a rule is stopped", 1000, 1e12),
+        key("time_ms", ValueType::integer, "250", "Default wall time per callback (ms) before a rule is stopped", 1,
          600000),
-        key("memory_mb", ValueType::integer, "16", "Default Lua heap per rule (MiB) before it is stopped", false, 1, 4096),
+        key("memory_mb", ValueType::integer, "16", "Default Lua heap per rule (MiB) before it is stopped", 1, 4096),
     };
 }
 
 std::vector<KeySpec> rule_keys() {
     return {
-        key("name", ValueType::string, std::nullopt, "Unique rule name: tags its logs, events and state", true),
-        key("file", ValueType::string, std::nullopt, "The rule's Lua file (relative to the site file)", true),
+        required_key("name", ValueType::string, "Unique rule name: tags its logs, events and state"),
+        required_key("file", ValueType::string, "The rule's Lua file (relative to the site file)"),
         key("params", ValueType::table, "{}", "Parameters, seen by the rule as `params`"),
         key("enabled", ValueType::boolean, "true", "false: the rule is not loaded"),
-        key("instructions", ValueType::integer, std::nullopt, "Lua instructions per callback (default: [rule_engine])", false,
+        key("instructions", ValueType::integer, std::nullopt, "Lua instructions per callback (default: [rule_engine])",
             1000, 1e12),
-        key("time_ms", ValueType::integer, std::nullopt, "Wall time per callback, ms (default: [rule_engine])", false, 1, 600000),
-        key("memory_mb", ValueType::integer, std::nullopt, "Lua heap of this rule, MiB (default: [rule_engine])", false, 1, 4096),
+        key("time_ms", ValueType::integer, std::nullopt, "Wall time per callback, ms (default: [rule_engine])", 1, 600000),
+        key("memory_mb", ValueType::integer, std::nullopt, "Lua heap of this rule, MiB (default: [rule_engine])", 1, 4096),
     };
 }
 

@@ -5,18 +5,6 @@ namespace gridlet::store {
 namespace {
 constexpr int64_t kDay = 86'400'000;
 
-config::KeySpec key(std::string name, config::ValueType type, std::string def, std::string help,
-                    std::optional<double> min = std::nullopt, std::optional<double> max = std::nullopt) {
-    config::KeySpec k;
-    k.key = std::move(name);
-    k.type = type;
-    k.default_toml = std::move(def);
-    k.help = std::move(help);
-    k.min = min;
-    k.max = max;
-    return k;
-}
-
 int64_t to_ms_days(const nlohmann::json& j, const char* k) { return j.at(k).get<int64_t>() * kDay; }
 }  // namespace
 
@@ -31,6 +19,7 @@ const char* sync_policy_name(SyncPolicy p) noexcept {
 
 std::vector<config::KeySpec> store_config_keys() {
     using config::ValueType;
+    using config::key;
     std::vector<config::KeySpec> keys;
     keys.push_back(key("path", ValueType::string, "\"data/db\"",
                        "RocksDB directory; relative to the site file's folder"));
