@@ -29,13 +29,11 @@ local g = greenup.new(params, {
 -- step at once, after the whole delivery is taken in (the view already is).
 local view = gridlet.latest(g.latest_series)
 g:use_latest(view.value, view.ts)
-local inputs = g.inputs  -- series -> setter(value, ts), true for the meter
 local function deliver(b)
   local meter = false
   local series, values, times, quality = b.series, b.value, b.ts, b.quality
   for i = 1, b.n do
-    local set, v = inputs[series[i]], values[i]
-    if set and quality[i] > 0 and v == v and set(v, times[i]) then meter = true end
+    if g:feed(series[i], values[i], times[i], quality[i]) then meter = true end
   end
   if meter then
     local now = gridlet.now()

@@ -5,13 +5,13 @@
 --
 --   local greenup = require("gridlet.greenup")
 --   local g = greenup.new(params, io)   -- io: now, write, emit, log, load, save
---   g:feed(series, value, ts, quality)  -- meter, station and override samples
+--   g:use_latest(value, ts)             -- station data: value[i], ts[i] of g.latest_series[i]
+--   g:feed(series, value, ts, quality)  -- a sample of g.trigger_series (meter, overrides)
 --   g:step(now)                         -- one control step: decide, command, persist
 --
--- Station data can instead come from tables the host keeps up to date (the
--- rule's gridlet.latest view): g:use_latest(view.value, view.ts), slots in
--- the order of g.latest_series. g.trigger_series are the series that still
--- come through feed(): the meter and the run-time overrides.
+-- The station data tables are kept up to date by the host (the rule passes
+-- its gridlet.latest view); feed() returns true for a meter sample, after
+-- which the caller runs a step.
 --
 -- io.write(target, value, on_reply(ok, err)) sends a command; io.emit(type,
 -- severity, body) an event; io.log(level, text); io.load(key) / io.save(key,
@@ -52,7 +52,7 @@ local STATION_POINTS = {{"state", "k_state"}, {"current/l1", "k_l1"}, {"current/
 function M.new(p, io)
   local c = params.check(p)
   local self = setmetatable({
-    c = c, io = io, stations = {}, inputs = {}, latest_series = {}, slot = {}, value = {}, ts = {},
+    c = c, io = io, stations = {}, inputs = {}, latest_series = {}, value = {}, ts = {},
     trigger_series = {},
     meter = {0, 0, 0}, meter_ts = {false, false, false},
     area = {1, 1, 1}, I = {0, 0, 0}, now = 0, last_step = nil, first_step = nil,
@@ -92,8 +92,8 @@ function M.new(p, io)
     }
     st.m = st.single and {0, 0, 0} or st.raw
     for _, point in ipairs(STATION_POINTS) do
-      local name, slot = sc.name .. "/" .. point[1], #self.latest_series + 1
-      self.latest_series[slot], self.slot[name], st[point[2]] = name, slot, slot
+      local slot = #self.latest_series + 1
+      self.latest_series[slot], st[point[2]] = sc.name .. "/" .. point[1], slot
     end
     local s = io.load(S.key(st))
     if type(s) == "table" and s.start then
@@ -108,30 +108,18 @@ function M.new(p, io)
   return self
 end
 
--- Station data from tables the host keeps up to date (slots in the order of
--- self.latest_series) instead of feed().
+-- Station data: tables the host keeps up to date with the latest good
+-- sample of each series (slots in the order of self.latest_series).
 function G:use_latest(value, ts)
   self.value, self.ts = value, ts
 end
 
--- The series the logic reads: a set {name = true}.
-function G:series()
-  local out = {}
-  for name in pairs(self.inputs) do out[name] = true end
-  for _, name in ipairs(self.latest_series) do out[name] = true end
-  return out
-end
-
--- One sample. Returns true when it came from the meter (the caller then
--- runs a control step: the logic reacts to every new meter sample). Bad
--- quality or NaN samples are ignored (stale data then leads to the fail-safe).
+-- One sample of the meter or an override. Returns true when it came from the
+-- meter (the caller then runs a control step: the logic reacts to every new
+-- meter sample). Bad quality or NaN samples are ignored (stale data then
+-- leads to the fail-safe).
 function G:feed(series, value, ts, quality)
   if (quality and quality <= 0) or value ~= value then return false end
-  local slot = self.slot[series]
-  if slot then
-    self.value[slot], self.ts[slot] = value, ts
-    return false
-  end
   local f = self.inputs[series]
   return f ~= nil and f(value, ts) == true
 end
