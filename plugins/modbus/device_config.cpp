@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <arpa/inet.h>
+
 namespace gridlet::modbus {
 namespace {
 
@@ -50,6 +52,15 @@ LinkConfig parse_address(const std::string& a) {
         if (colon != std::string::npos) l.port = s.substr(colon + 1);
     }
     if (l.host.empty()) throw ConfigError("address '" + a + "': host is empty");
+    if (l.host.find_first_not_of("0123456789.") == std::string::npos) {  // looks like IPv4: must be one
+        in_addr ip{};
+        if (::inet_pton(AF_INET, l.host.c_str(), &ip) != 1)
+            throw ConfigError("address '" + a + "': '" + l.host + "' is not a valid IPv4 address");
+    } else if (l.host.find(':') != std::string::npos) {
+        in6_addr ip{};
+        if (::inet_pton(AF_INET6, l.host.c_str(), &ip) != 1)
+            throw ConfigError("address '" + a + "': '" + l.host + "' is not a valid IPv6 address (write it as [addr]:port)");
+    }
     if (l.port.empty() || l.port.find_first_not_of("0123456789") != std::string::npos || std::stol(l.port) < 1 ||
         std::stol(l.port) > 65535)
         throw ConfigError("address '" + a + "': port must be 1..65535");
@@ -75,6 +86,7 @@ DeviceConfig parse_device(const nlohmann::json& j) {
     d.timeout_ms = ranged(j, "timeout_ms", 1000, 1, 60000, d.name);
     d.retries = ranged(j, "retries", 1, 0, 10, d.name);
     d.offline_after = ranged(j, "offline_after", 3, 1, 1000, d.name);
+    d.offline_poll_ms = ranged(j, "offline_poll_ms", 30000, 10, 86400000, d.name);
     d.link.gap_ms = ranged(j, "gap_ms", 0, 0, 10000, d.name);
     d.link.reconnect_min_ms = ranged(j, "reconnect_min_ms", 500, 1, 3600000, d.name);
     d.link.reconnect_max_ms = ranged(j, "reconnect_max_ms", 30000, 1, 3600000, d.name);

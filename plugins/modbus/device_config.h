@@ -33,6 +33,7 @@ struct DeviceConfig {
     int timeout_ms = 1000; // response timeout per request
     int retries = 1;       // extra attempts after a timeout, malformed reply or transient exception
     int offline_after = 3; // failed polls in a row before the device is reported offline
+    int offline_poll_ms = 30000;  // poll period of an offline device that shares its connection
 };
 
 class ConfigError : public std::runtime_error {

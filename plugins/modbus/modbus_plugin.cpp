@@ -76,6 +76,9 @@ public:
         {"timeout_ms", GL_CFG_INT, "1000", "Response timeout per request in ms", 0},
         {"retries", GL_CFG_INT, "1", "Extra attempts after a timeout, malformed reply or transient exception", 0},
         {"offline_after", GL_CFG_INT, "3", "Failed polls in a row before the device is reported offline", 0},
+        {"offline_poll_ms", GL_CFG_INT, "30000",
+         "Poll period of an offline device that shares its connection (gateway, RS-485 bus), so the others keep theirs",
+         0},
         {"gap_ms", GL_CFG_INT, "0", "Silence between requests on the device's connection (shared bus/gateway)", 0},
         {"reconnect_min_ms", GL_CFG_INT, "500", "First reconnect delay; doubles after each failure", 0},
         {"reconnect_max_ms", GL_CFG_INT, "30000", "Cap of the reconnect delay", 0},
@@ -85,8 +88,8 @@ public:
         {"stop_bits", GL_CFG_INT, "1", "RTU: stop bits 1 or 2", 0},
     };
 
-    explicit ModbusPlugin(Host h) : Plugin(h), sink_(h) {
-        auto cfg = nlohmann::json::parse(h.config_json(), nullptr, false);
+    // The profile folders: profiles_dir, $GRIDLET_PROFILE_DIR, ./config/profiles, the installed ones.
+    static std::vector<std::string> profile_dirs(const nlohmann::json& cfg) {
         std::vector<std::string> dirs;
         if (cfg.is_object() && cfg.contains("profiles_dir") && cfg["profiles_dir"].is_string())
             dirs = split_dirs(cfg["profiles_dir"].get<std::string>());
@@ -96,27 +99,76 @@ public:
         }
         dirs.push_back("config/profiles");
         for (auto& d : split_dirs(GRIDLET_MODBUS_PROFILE_DIRS)) dirs.push_back(d);
+        return dirs;
+    }
+
+    // Every device as create() would take it: its keys, its address and its
+    // profile (read and checked). `problem(device, message)` for each fault.
+    template <class OnDevice, class OnProblem>
+    static void each_device(const Host& h, OnDevice&& on_device, OnProblem&& problem) {
+        auto cfg = nlohmann::json::parse(h.config_json(), nullptr, false);
+        std::vector<std::string> dirs = profile_dirs(cfg);
+        auto devs = nlohmann::json::parse(h.devices_json(), nullptr, false);
+        if (devs.is_discarded() || !devs.is_array()) return problem("", "devices are not a JSON array");
+        std::map<std::string, std::shared_ptr<const Profile>> profiles;
+        std::map<std::string, std::string> profile_errors;
+        for (const auto& j : devs) {
+            std::string name = j.is_object() && j.contains("name") && j["name"].is_string() ? j["name"].get<std::string>() : "";
+            try {
+                DeviceConfig dc = parse_device(j);
+                auto err = profile_errors.find(dc.profile);
+                if (err != profile_errors.end()) throw ConfigError(err->second);
+                auto& prof = profiles[dc.profile];
+                if (!prof) {
+                    try {
+                        prof = std::make_shared<const Profile>(load_profile(resolve(dc.profile, dirs)));
+                    } catch (const std::exception& e) {
+                        profiles.erase(dc.profile);
+                        profile_errors[dc.profile] = e.what();
+                        throw;
+                    }
+                }
+                on_device(std::move(dc), prof);
+            } catch (const std::exception& e) {
+                std::string msg = e.what();
+                // parse_device says "device 'x': ..."; the host names the device already.
+                const std::string prefix = "device '" + name + "': ";
+                if (msg.rfind(prefix, 0) == 0) msg = msg.substr(prefix.size());
+                problem(name, msg);
+            }
+        }
+    }
+
+    // ABI 1.1: `gridlet check` and `gridlet run` call this before create().
+    static void validate(const Host& h) {
+        each_device(h, [](DeviceConfig, const std::shared_ptr<const Profile>&) {},
+                    [&](const std::string& device, const std::string& msg) { h.config_problem(device, msg); });
+    }
+
+    explicit ModbusPlugin(Host h) : Plugin(h), sink_(h) {
+        auto cfg = nlohmann::json::parse(h.config_json(), nullptr, false);
         bool comm_stats = !(cfg.is_object() && cfg.contains("comm_stats") && cfg["comm_stats"].is_boolean() &&
                             !cfg["comm_stats"].get<bool>());
-
-        auto devs = nlohmann::json::parse(h.devices_json(), nullptr, false);
-        if (devs.is_discarded() || !devs.is_array()) throw Error(GL_ERR_INVALID, "modbus: devices are not a JSON array");
-        std::map<std::string, std::shared_ptr<const Profile>> profiles;
         std::vector<Poller::Device> list;
-        try {
-            for (const auto& j : devs) {
-                DeviceConfig dc = parse_device(j);
-                auto& prof = profiles[dc.profile];
-                if (!prof) prof = std::make_shared<const Profile>(load_profile(resolve(dc.profile, dirs)));
-                list.push_back({dc, prof});
+        // A device that cannot run is left out (the host's validate() call
+        // normally refused it already); the others run.
+        each_device(
+            h,
+            [&](DeviceConfig dc, const std::shared_ptr<const Profile>& prof) {
+                for (const auto& other : devices_)
+                    if (other == dc.name) throw ConfigError("duplicate device name '" + dc.name + "'");
                 devices_.push_back(dc.name);
-            }
-            poller_ = std::make_unique<Poller>(std::move(list), sink_, comm_stats);
-        } catch (const ProfileError& e) {
-            throw Error(GL_ERR_INVALID, e.what());
-        } catch (const ConfigError& e) {
-            throw Error(GL_ERR_INVALID, std::string("modbus: ") + e.what());
-        }
+                list.push_back({std::move(dc), prof});
+            },
+            [&](const std::string& device, const std::string& msg) {
+                if (device.empty()) throw Error(GL_ERR_INVALID, "modbus: " + msg);
+                h.error("modbus: device '" + device + "' left out: " + msg);
+                h.emit_event("device_refused", GL_SEV_ERROR,
+                             nlohmann::json{{"device", device}, {"error", msg}}.dump(-1, ' ', false,
+                                                                                     nlohmann::json::error_handler_t::replace),
+                             device.c_str());
+            });
+        poller_ = std::make_unique<Poller>(std::move(list), sink_, comm_stats);
         if (devices_.empty()) h.warn("modbus: no [[devices]] use this plugin instance");
     }
 

@@ -110,19 +110,29 @@ void RtuServer::run() {
                 buf.clear();
                 break;
             }
-            requests_++;
+            FaultRequest fr;
+            fr.seq = requests_++;
             uint8_t unit = frame[0];
+            fr.unit = unit;
+            fr.fc = frame[1];
+            if (frame.size() >= 8) {
+                fr.address = static_cast<uint16_t>((frame[2] << 8) | frame[3]);
+                fr.count = static_cast<uint16_t>((frame[4] << 8) | frame[5]);
+            }
+            FaultAction act = faults_.decide(fr);
             RegisterSpace* s = router_.unit(unit);
-            if (!s || faults_.silent.load()) continue;  // not ours / hung: silence
+            if (!s || faults_.silent.load() || act.no_reply) continue;  // not ours / hung: silence
             std::vector<uint8_t> resp;
-            if (faults_.exception_burst.load() > 0) {
+            if (act.exception) {
+                resp = exception_pdu(frame[1], static_cast<uint8_t>(act.exception));
+            } else if (faults_.exception_burst.load() > 0) {
                 faults_.exception_burst--;
                 resp = exception_pdu(frame[1], static_cast<uint8_t>(faults_.exception_code.load()));
             } else {
                 resp = handle_pdu(*s, frame.data() + 1, frame.size() - 3);
             }
             if (unit == 0) continue;  // broadcast: no reply
-            std::vector<uint8_t> out{unit};
+            std::vector<uint8_t> out{act.reply_unit >= 0 ? static_cast<uint8_t>(act.reply_unit) : unit};
             out.insert(out.end(), resp.begin(), resp.end());
             if (faults_.malformed_burst.load() > 0) {
                 faults_.malformed_burst--;
@@ -131,7 +141,7 @@ void RtuServer::run() {
             uint16_t oc = crc16_modbus(out.data(), out.size());
             out.push_back(static_cast<uint8_t>(oc & 0xFF));
             out.push_back(static_cast<uint8_t>(oc >> 8));
-            int lat = faults_.latency_ms.load();
+            int lat = faults_.latency_ms.load() + act.delay_ms;
             if (lat > 0) std::this_thread::sleep_for(std::chrono::milliseconds(lat));
             size_t off = 0;
             while (off < out.size()) {

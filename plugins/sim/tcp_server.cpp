@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <deque>
@@ -24,6 +25,7 @@ struct Client {
     int fd = -1;
     std::vector<uint8_t> in;
     int served = 0;
+    Clock::time_point last_activity = Clock::now();
 };
 
 struct Delayed {
@@ -31,6 +33,7 @@ struct Delayed {
     int fd;
     uint64_t generation;
     std::vector<uint8_t> bytes;
+    bool close_after = false;
 };
 
 void set_nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
@@ -112,7 +115,12 @@ void TcpServer::run() {
     std::map<int, std::unique_ptr<Client>> clients;
     std::map<int, uint64_t> generation;  // fd reuse guard for delayed replies
     uint64_t next_gen = 1;
-    std::deque<Delayed> delayed;  // ordered by due (latency is per server)
+    std::deque<Delayed> delayed;  // ordered by due
+    auto schedule = [&](Delayed d) {
+        auto at = std::upper_bound(delayed.begin(), delayed.end(), d.due,
+                                   [](Clock::time_point t, const Delayed& x) { return t < x.due; });
+        delayed.insert(at, std::move(d));
+    };
     auto next_tick = Clock::now() + tick_period_;
     std::vector<pollfd> pfds;
 
@@ -134,15 +142,21 @@ void TcpServer::run() {
             Delayed d = std::move(delayed.front());
             delayed.pop_front();
             auto g = generation.find(d.fd);
-            if (g != generation.end() && g->second == d.generation && !send_all(d.fd, d.bytes.data(), d.bytes.size()))
-                close_client(d.fd);
+            if (g == generation.end() || g->second != d.generation) continue;
+            if (!send_all(d.fd, d.bytes.data(), d.bytes.size()) || d.close_after) close_client(d.fd);
+        }
+        if (int idle = faults_.idle_close_ms.load(); idle > 0) {
+            std::vector<int> idle_fds;
+            for (auto& [fd, c] : clients)
+                if (now - c->last_activity > std::chrono::milliseconds(idle)) idle_fds.push_back(fd);
+            for (int fd : idle_fds) close_client(fd);
         }
         if (faults_.drop_connections.exchange(false)) {
             while (!clients.empty()) close_client(clients.begin()->first);
             delayed.clear();
         }
 
-        int timeout = 200;
+        int timeout = faults_.idle_close_ms.load() > 0 ? 20 : 200;
         if (tick_ && tick_period_.count() > 0)
             timeout = std::min<int>(timeout, std::max<long>(0, std::chrono::duration_cast<std::chrono::milliseconds>(next_tick - now).count()));
         if (!delayed.empty())
@@ -192,6 +206,7 @@ void TcpServer::run() {
                 continue;
             }
             c.in.insert(c.in.end(), buf, buf + r);
+            c.last_activity = Clock::now();
             bool closed = false;
             while (c.in.size() >= 7 && !closed) {
                 uint16_t proto = static_cast<uint16_t>((c.in[2] << 8) | c.in[3]);
@@ -204,38 +219,67 @@ void TcpServer::run() {
                 if (c.in.size() < size_t(6 + len)) break;
                 std::vector<uint8_t> frame(c.in.begin(), c.in.begin() + 6 + len);
                 c.in.erase(c.in.begin(), c.in.begin() + 6 + len);
-                requests_++;
-                c.served++;
+                FaultRequest fr;
+                fr.seq = requests_++;
+                fr.served = c.served++;
                 uint8_t unit = frame[6];
                 const uint8_t* pdu = frame.data() + 7;
                 size_t pdu_len = len - 1;
+                fr.unit = unit;
+                fr.fc = pdu_len > 0 ? pdu[0] : 0;
+                if (pdu_len >= 5) {
+                    fr.address = static_cast<uint16_t>((pdu[1] << 8) | pdu[2]);
+                    fr.count = static_cast<uint16_t>((pdu[3] << 8) | pdu[4]);
+                }
+                FaultAction act = faults_.decide(fr);
+                if (act.close_instead) {
+                    close_client(fd);
+                    closed = true;
+                    break;
+                }
                 std::vector<uint8_t> resp;
-                bool reply = true;
+                bool reply = !act.no_reply;
                 if (faults_.silent.load()) {
                     reply = false;
+                } else if (act.exception) {
+                    resp = exception_pdu(pdu[0], static_cast<uint8_t>(act.exception));
                 } else if (faults_.exception_burst.load() > 0) {
                     faults_.exception_burst--;
                     resp = exception_pdu(pdu[0], static_cast<uint8_t>(faults_.exception_code.load()));
                 } else if (faults_.malformed_burst.load() > 0) {
                     faults_.malformed_burst--;
                     resp = {static_cast<uint8_t>(pdu[0] ^ 0x40), 0xFF, 0x00};
-                } else if (RegisterSpace* s = router_.unit(unit)) {
-                    resp = handle_pdu(*s, pdu, pdu_len);
+                } else if (RegisterSpace* sp = router_.unit(unit)) {
+                    resp = handle_pdu(*sp, pdu, pdu_len);
                 } else if (router_.answer_unknown_unit()) {
                     resp = exception_pdu(pdu[0], kGatewayTargetFailed);
                 } else {
                     reply = false;
                 }
                 if (reply) {
+                    if (act.bad_byte_count && resp.size() >= 2 && !(resp[0] & 0x80)) resp[1]++;
                     std::vector<uint8_t> out(frame.begin(), frame.begin() + 7);
-                    uint16_t olen = static_cast<uint16_t>(resp.size() + 1);
+                    uint16_t olen = static_cast<uint16_t>(resp.size() + 1 + act.length_delta);
+                    out[2] = static_cast<uint8_t>(act.protocol_id >> 8);
+                    out[3] = static_cast<uint8_t>(act.protocol_id & 0xFF);
                     out[4] = static_cast<uint8_t>(olen >> 8);
                     out[5] = static_cast<uint8_t>(olen & 0xFF);
+                    if (act.reply_unit >= 0) out[6] = static_cast<uint8_t>(act.reply_unit);
                     out.insert(out.end(), resp.begin(), resp.end());
-                    int lat = faults_.latency_ms.load();
+                    if (!act.raw.empty()) out = act.raw;
+                    int lat = faults_.latency_ms.load() + act.delay_ms;
+                    auto due = Clock::now() + std::chrono::milliseconds(lat);
+                    if (act.split_at > 0 && size_t(act.split_at) < out.size()) {
+                        std::vector<uint8_t> rest(out.begin() + act.split_at, out.end());
+                        out.resize(static_cast<size_t>(act.split_at));
+                        schedule({due + std::chrono::milliseconds(act.split_delay_ms), fd, generation[fd], std::move(rest),
+                                  act.close_after});
+                        act.close_after = false;
+                        lat = 1;  // the first part goes through the queue too, so the order holds
+                    }
                     if (lat > 0) {
-                        delayed.push_back({Clock::now() + std::chrono::milliseconds(lat), fd, generation[fd], std::move(out)});
-                    } else if (!send_all(fd, out.data(), out.size())) {
+                        schedule({due, fd, generation[fd], std::move(out), act.close_after});
+                    } else if (!send_all(fd, out.data(), out.size()) || act.close_after) {
                         close_client(fd);
                         closed = true;
                         break;

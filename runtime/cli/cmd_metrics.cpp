@@ -19,6 +19,12 @@ void register_metrics_command(CLI::App& app) {
         if (!reply) throw CLI::RuntimeError(1);
         auto j = nlohmann::json::parse(*reply, nullptr, false);
         std::printf("%s\n", j.is_discarded() ? reply->c_str() : j.dump(2).c_str());
+        // A failed plugin, a device left out or a store error: exit 1, so
+        // that a health check sees it.
+        if (j.is_object() && j.contains("problems") && j["problems"].is_array() && !j["problems"].empty()) {
+            for (const auto& p : j["problems"]) std::fprintf(stderr, "problem: %s\n", p.dump().c_str());
+            throw CLI::RuntimeError(1);
+        }
     });
 }
 

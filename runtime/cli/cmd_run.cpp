@@ -16,11 +16,12 @@ void register_run_command(CLI::App& app) {
     cmd->add_option("config", *path, "Site file (TOML)")->required();
     cmd->footer(
         "Signals: SIGINT/SIGTERM stop the plugins in reverse start order; SIGHUP reloads logging and rules.\n"
-        "Exit status: 0 clean stop; 1 runtime failure; 2 invalid site file.");
+        "Exit status: 0 clean stop; 1 runtime failure (a plugin failed or did not stop, a device was left out, a store\n"
+        "error); 2 invalid site file.");
     cmd->callback([path] {
         kernel::block_signals();
         config::Diagnostics diags;
-        kernel::SitePlan plan = kernel::load_site(*path, diags);
+        kernel::SitePlan plan = kernel::load_site(*path, diags, kernel::DeviceProblems::leave_device_out);
         for (const auto& d : diags) std::fprintf(stderr, "%s\n", d.to_string().c_str());
         if (!diags.empty()) throw CLI::RuntimeError(2);
         Status st = kernel::setup_logging(plan.site);

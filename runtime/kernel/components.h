@@ -7,6 +7,7 @@
 // Threads: see each component's class comment.
 #pragma once
 
+#include "script/engine_core.h"
 #include <functional>
 #include <memory>
 
@@ -39,6 +40,11 @@ Expected<std::unique_ptr<plugin::PluginInstance>> make_rules_instance(ComponentC
 
 // The rules component's instance: posts a reload of the rules (SIGHUP) with
 // the site's new [[rules]] and [rule_engine]. Any thread.
+// The rule engine's options for `site`: its [rule_engine] plus the library
+// folders shipped with gridlet. Shared by the rules component and the
+// site check (site_plan.cpp).
+script::EngineOptions rule_engine_options(const SiteConfig& site);
+
 void reload_rules(plugin::PluginInstance& rules_instance, const SiteConfig& fresh);
 
 }  // namespace gridlet::kernel

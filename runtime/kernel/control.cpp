@@ -125,7 +125,14 @@ int Kernel::run_until_signal() {
     control.close();
     if (ep.rfind("ipc://", 0) == 0) ::unlink(ep.c_str() + 6);
     close(sfd);
+    // A component that failed, or a device left out, is a failure of the
+    // run even when the stop itself is clean.
+    nlohmann::json problems = problems_json();
     if (!stop()) code = 1;
+    for (const auto& p : problems) {
+        spdlog::error("exit 1: {}", p.get<std::string>());
+        code = 1;
+    }
     return code;
 }
 

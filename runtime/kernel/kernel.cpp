@@ -4,6 +4,7 @@
 
 #include <csignal>
 
+#include "bus/codec.h"
 #include "store/options.h"
 #include "store/store.h"
 
@@ -94,6 +95,13 @@ Status Kernel::start() {
         spdlog::info("plugin '{}' started ({} {} from {})", inst->name(), inst->library().descriptor().name,
                      inst->library().descriptor().version, inst->library().path());
     }
+    for (const RefusedDevice& r : plan_.refused_devices) {
+        spdlog::error("{} (left out; the other devices of plugin '{}' run)", r.problem.to_string(), r.plugin);
+        nlohmann::json body = {{"plugin", r.plugin}, {"device", r.device}, {"error", r.problem.to_string()}};
+        std::string b = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        bus::EventView ev{clock_.now_ms(), GL_SEV_ERROR, "kernel", "device_refused", b};
+        (void)control_publisher_->publish_frame(bus::encode_event("event/kernel/device_refused", ev));
+    }
     return Status::ok();
 }
 
@@ -130,10 +138,21 @@ nlohmann::json Kernel::metrics_json() {
                           {"series", registry_.size()},
                           {"plugins", std::move(plugins)}};
     out["control"] = control_metrics_.to_json();
+    out["problems"] = problems_json();
     if (store_)
         out["store"] = {{"path", store_->options().path.string()},
                         {"samples_written", store_->samples_written()},
                         {"background_error", store_->background_error()}};
+    return out;
+}
+
+nlohmann::json Kernel::problems_json() {
+    nlohmann::json out = nlohmann::json::array();
+    for (auto& i : instances_)
+        if (i->state() == plugin::InstanceState::failed)
+            out.push_back("plugin '" + i->name() + "' failed: " + i->failure_text());
+    for (const RefusedDevice& r : plan_.refused_devices) out.push_back(r.problem.to_string() + " (device left out)");
+    if (store_ && !store_->background_error().empty()) out.push_back("store: " + store_->background_error());
     return out;
 }
 

@@ -63,6 +63,9 @@ public:
     const SitePlan& plan() const noexcept { return plan_; }
     plugin::PluginInstance* instance(const std::string& name);
     nlohmann::json metrics_json();
+    // What is wrong with this run, one line each ("plugin 'x' failed: ...",
+    // "device 'd' (file:line) left out: ..."); empty when healthy. Any thread.
+    nlohmann::json problems_json();
 
     // Called on SIGHUP after the kernel's own reload (rules hook in here).
     void on_reload(std::function<void()> fn) { reload_hooks_.push_back(std::move(fn)); }

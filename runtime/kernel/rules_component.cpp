@@ -37,12 +37,6 @@ std::vector<std::string> builtin_lib_dirs() {
     return out;
 }
 
-script::EngineOptions engine_options(const SiteConfig& site) {
-    script::EngineOptions o = script::engine_options_from_json(site.rule_engine, site.dir);
-    for (const std::string& d : builtin_lib_dirs())
-        if (std::find(o.lib_dirs.begin(), o.lib_dirs.end(), d) == o.lib_dirs.end()) o.lib_dirs.push_back(d);
-    return o;
-}
 
 class RulesComponent : public gridlet::Plugin, public script::RuleHost {
 public:
@@ -51,7 +45,7 @@ public:
     explicit RulesComponent(gridlet::Host h)
         : Plugin(h),
           ctx_(*static_cast<ComponentContext*>(h.ctx()->instance->component())),
-          engine_(*this, engine_options(ctx_.site)) {}
+          engine_(*this, rule_engine_options(ctx_.site)) {}
 
     void start() override {
         host().subscribe("data/");
@@ -75,7 +69,7 @@ public:
 
     // The rules of `site` become the running set; then changed files reload.
     void configure(const SiteConfig& site) {
-        script::Budgets defaults = engine_options(site).default_budgets;
+        script::Budgets defaults = rule_engine_options(site).default_budgets;
         std::vector<script::RuleConfig> rules;
         for (const RuleEntry& r : site.rules) {
             if (r.config.contains("enabled") && !r.config["enabled"].get<bool>()) continue;
@@ -193,6 +187,13 @@ private:
 };
 
 }  // namespace
+
+script::EngineOptions rule_engine_options(const SiteConfig& site) {
+    script::EngineOptions o = script::engine_options_from_json(site.rule_engine, site.dir);
+    for (const std::string& d : builtin_lib_dirs())
+        if (std::find(o.lib_dirs.begin(), o.lib_dirs.end(), d) == o.lib_dirs.end()) o.lib_dirs.push_back(d);
+    return o;
+}
 
 Expected<std::unique_ptr<plugin::PluginInstance>> make_rules_instance(ComponentContext& ctx, plugin::HostServices services,
                                                                      uint32_t index) {

@@ -1,7 +1,11 @@
 #include "kernel/site_plan.h"
 
+#include "kernel/components.h"
+
 #include "core/timezone.h"
 #include "plugin/plugin_instance.h"
+#include "core/clock.h"
+#include "script/rule_check.h"
 #include "script/rules_config.h"
 #include "store/options.h"
 
@@ -15,7 +19,7 @@ SectionSchemas section_schemas() {
     return s;
 }
 
-SitePlan prepare_site(SiteConfig site, config::Diagnostics& diags) {
+SitePlan prepare_site(SiteConfig site, config::Diagnostics& diags, DeviceProblems device_problems) {
     SitePlan plan;
     if (auto tz = TimeZone::load(site.timezone); !tz) {
         const toml::node* n = site.root ? site.root->at_path("site.timezone").node() : nullptr;
@@ -67,14 +71,66 @@ SitePlan prepare_site(SiteConfig site, config::Diagnostics& diags) {
         auto j = config::validate_table(*d.table, keys, site.path, "device '" + d.name + "'", diags, d.line);
         owner->devices.push_back(std::move(j));
     }
+
+    // The plugins' own checks (ABI 1.1 validate): profiles, ranges, addresses.
+    if (diags.empty()) {
+        for (PlannedPlugin& p : plan.plugins) {
+            const PluginEntry* entry = nullptr;
+            for (const PluginEntry& e : site.plugins)
+                if (e.name == p.name) entry = &e;
+            for (const plugin::ConfigProblem& problem : p.library->validate(p.name, p.config, p.devices)) {
+                const DeviceEntry* dev = nullptr;
+                for (const DeviceEntry& d : site.devices)
+                    if (!problem.device.empty() && d.name == problem.device && d.plugin == p.name) dev = &d;
+                if (!dev) {
+                    uint32_t line = entry ? (entry->config ? config::line_of(*entry->config) : entry->line) : 0;
+                    std::string about = problem.device.empty() ? "[plugins.config]" : "device '" + problem.device + "'";
+                    diags.push_back({site.path, line, "plugin '" + p.name + "' (" + about + "): " + problem.message});
+                    continue;
+                }
+                config::Diagnostic diag{site.path, dev->line, "device '" + dev->name + "': " + problem.message};
+                if (device_problems == DeviceProblems::refuse_site) {
+                    diags.push_back(std::move(diag));
+                    continue;
+                }
+                auto& list = p.devices;
+                for (auto it = list.begin(); it != list.end(); ++it)
+                    if (it->value("name", "") == dev->name) {
+                        list.erase(it);
+                        break;
+                    }
+                plan.refused_devices.push_back({p.name, dev->name, std::move(diag)});
+            }
+        }
+    }
+    // Rules: loaded offline as the engine will load them (syntax, missing
+    // file, errors of the top level with the rule's params).
+    if (diags.empty() && !site.rules.empty()) {
+        script::EngineOptions eo = rule_engine_options(site);
+        std::vector<script::RuleConfig> configs;
+        std::vector<const RuleEntry*> entries;
+        for (const RuleEntry& r : site.rules) {
+            if (r.config.contains("enabled") && !r.config["enabled"].get<bool>()) continue;
+            configs.push_back(script::rule_config_from_json(r.config, site.dir, eo.default_budgets));
+            entries.push_back(&r);
+        }
+        TimeZone zone;
+        if (auto tz = TimeZone::load(site.timezone)) zone = *tz;
+        for (const script::RuleLoadError& e : script::check_rules(configs, eo, zone, SystemClock::instance().now_ms())) {
+            uint32_t line = 0;
+            for (const RuleEntry* r : entries)
+                if (r->name == e.rule) line = r->line;
+            diags.push_back({site.path, line, "rule '" + e.rule + "': " + e.status.message()});
+        }
+    }
     plan.site = std::move(site);
     return plan;
 }
 
-SitePlan load_site(const std::string& path, config::Diagnostics& diags) {
+SitePlan load_site(const std::string& path, config::Diagnostics& diags, DeviceProblems device_problems) {
     SiteConfig site = load_site_config(path, section_schemas(), diags);
-    if (!diags.empty()) return SitePlan{std::move(site), {}};
-    return prepare_site(std::move(site), diags);
+    if (!diags.empty()) return SitePlan{std::move(site), {}, {}};
+    return prepare_site(std::move(site), diags, device_problems);
 }
 
 }  // namespace gridlet::kernel

@@ -25,15 +25,29 @@ struct PlannedPlugin {
     nlohmann::json devices;  // array of validated device objects
 };
 
+// A device its plugin's validate() refused, left out by `gridlet run`.
+struct RefusedDevice {
+    std::string plugin, device;
+    config::Diagnostic problem;  // file:line of the device, and why
+};
+
 struct SitePlan {
     SiteConfig site;
     std::vector<PlannedPlugin> plugins;  // enabled ones, in file order
+    std::vector<RefusedDevice> refused_devices;
 };
 
-SitePlan prepare_site(SiteConfig site, config::Diagnostics& diags);
+// What a device problem found by a plugin's validate() does: `check`
+// refuses the site; `run` leaves that device out and runs the others.
+enum class DeviceProblems { refuse_site, leave_device_out };
 
-// Loads and checks the site file at `path` (both steps above).
-SitePlan load_site(const std::string& path, config::Diagnostics& diags);
+SitePlan prepare_site(SiteConfig site, config::Diagnostics& diags,
+                      DeviceProblems device_problems = DeviceProblems::refuse_site);
+
+// Loads and checks the site file at `path` (both steps above). The one
+// validation path of `gridlet check` and `gridlet run`.
+SitePlan load_site(const std::string& path, config::Diagnostics& diags,
+                   DeviceProblems device_problems = DeviceProblems::refuse_site);
 
 // The section schemas every site is checked with ([store], [[rules]]).
 SectionSchemas section_schemas();

@@ -10,6 +10,29 @@ namespace gridlet::plugin {
 namespace {
 
 PluginInstance* self(gl_host_ctx* ctx) { return ctx ? ctx->instance : nullptr; }
+ConfigCheck* checking(gl_host_ctx* ctx) { return ctx ? ctx->check : nullptr; }
+
+// A config value for an instance or for a configuration check.
+gl_status config_value(gl_host_ctx* ctx, const char* key, const nlohmann::json** out) {
+    if (ConfigCheck* c = checking(ctx)) {
+        if (!key) return GL_ERR_INVALID;
+        auto it = c->config.find(key);
+        if (it == c->config.end()) return GL_ERR_NOT_FOUND;
+        *out = &*it;
+        return GL_OK;
+    }
+    PluginInstance* p = self(ctx);
+    return p ? p->api_config_value(key, out) : GL_ERR_INVALID;
+}
+
+template <class F>
+gl_status config_guard(gl_host_ctx* /*ctx*/, F&& f) noexcept {
+    try {
+        return f();
+    } catch (...) {
+        return GL_ERR;
+    }
+}
 
 template <class F>
 gl_status guard(gl_host_ctx* ctx, F&& f) noexcept {
@@ -26,33 +49,57 @@ gl_status guard(gl_host_ctx* ctx, F&& f) noexcept {
 }
 
 void h_log(gl_host_ctx* ctx, gl_log_level level, const char* msg, size_t len) {
+    if (ConfigCheck* c = checking(ctx)) {
+        if (level >= GL_LOG_ERROR && msg) {
+            try {
+                c->problems.push_back({"", std::string(msg, len)});
+            } catch (...) {
+            }
+        }
+        return;
+    }
     (void)guard(ctx, [&](PluginInstance& p) {
         p.api_log(level, msg ? std::string_view(msg, len) : std::string_view());
         return GL_OK;
     });
 }
 void h_set_error(gl_host_ctx* ctx, const char* msg) {
+    if (ConfigCheck* c = checking(ctx)) {
+        try {
+            if (msg) c->problems.push_back({"", msg});
+        } catch (...) {
+        }
+        return;
+    }
     (void)guard(ctx, [&](PluginInstance& p) {
         p.api_set_error(msg);
         return GL_OK;
     });
 }
 const char* h_config_json(gl_host_ctx* ctx, size_t* len) {
+    if (ConfigCheck* c = checking(ctx)) {
+        if (len) *len = c->config_text.size();
+        return c->config_text.c_str();
+    }
     PluginInstance* p = self(ctx);
     if (!p) return "";
     if (len) *len = p->api_config_json().size();
     return p->api_config_json().data();
 }
 const char* h_devices_json(gl_host_ctx* ctx, size_t* len) {
+    if (ConfigCheck* c = checking(ctx)) {
+        if (len) *len = c->devices_text.size();
+        return c->devices_text.c_str();
+    }
     PluginInstance* p = self(ctx);
     if (!p) return "";
     if (len) *len = p->api_devices_json().size();
     return p->api_devices_json().data();
 }
 gl_status h_config_string(gl_host_ctx* ctx, const char* key, const char** out) {
-    return guard(ctx, [&](PluginInstance& p) {
+    return config_guard(ctx, [&] {
         const nlohmann::json* v = nullptr;
-        gl_status st = p.api_config_value(key, &v);
+        gl_status st = config_value(ctx, key, &v);
         if (st != GL_OK) return st;
         if (!v->is_string()) return GL_ERR_TYPE;
         *out = v->get_ref<const std::string&>().c_str();
@@ -60,9 +107,9 @@ gl_status h_config_string(gl_host_ctx* ctx, const char* key, const char** out) {
     });
 }
 gl_status h_config_int(gl_host_ctx* ctx, const char* key, int64_t* out) {
-    return guard(ctx, [&](PluginInstance& p) {
+    return config_guard(ctx, [&] {
         const nlohmann::json* v = nullptr;
-        gl_status st = p.api_config_value(key, &v);
+        gl_status st = config_value(ctx, key, &v);
         if (st != GL_OK) return st;
         if (!v->is_number_integer()) return GL_ERR_TYPE;
         *out = v->get<int64_t>();
@@ -70,9 +117,9 @@ gl_status h_config_int(gl_host_ctx* ctx, const char* key, int64_t* out) {
     });
 }
 gl_status h_config_double(gl_host_ctx* ctx, const char* key, double* out) {
-    return guard(ctx, [&](PluginInstance& p) {
+    return config_guard(ctx, [&] {
         const nlohmann::json* v = nullptr;
-        gl_status st = p.api_config_value(key, &v);
+        gl_status st = config_value(ctx, key, &v);
         if (st != GL_OK) return st;
         if (!v->is_number()) return GL_ERR_TYPE;
         *out = v->get<double>();
@@ -80,9 +127,9 @@ gl_status h_config_double(gl_host_ctx* ctx, const char* key, double* out) {
     });
 }
 gl_status h_config_bool(gl_host_ctx* ctx, const char* key, int* out) {
-    return guard(ctx, [&](PluginInstance& p) {
+    return config_guard(ctx, [&] {
         const nlohmann::json* v = nullptr;
-        gl_status st = p.api_config_value(key, &v);
+        gl_status st = config_value(ctx, key, &v);
         if (st != GL_OK) return st;
         if (!v->is_boolean()) return GL_ERR_TYPE;
         *out = v->get<bool>() ? 1 : 0;
@@ -131,7 +178,20 @@ int64_t h_monotonic_ms(gl_host_ctx* ctx) {
     PluginInstance* p = self(ctx);
     return p ? p->api_monotonic_ms() : 0;
 }
+void h_config_problem(gl_host_ctx* ctx, const char* device, const char* msg) {
+    try {
+        if (ConfigCheck* c = checking(ctx)) {
+            c->problems.push_back({device ? device : "", msg ? msg : "(no message)"});
+            return;
+        }
+        // During create(): an instance reports it as an error of the plugin.
+        if (PluginInstance* p = self(ctx))
+            p->api_log(GL_LOG_ERROR, (device ? "device '" + std::string(device) + "': " : std::string()) + (msg ? msg : ""));
+    } catch (...) {
+    }
+}
 const char* h_instance_name(gl_host_ctx* ctx) {
+    if (ConfigCheck* c = checking(ctx)) return c->name.c_str();
     PluginInstance* p = self(ctx);
     return p ? p->api_instance_name() : "";
 }
@@ -167,6 +227,7 @@ const gl_host_api kTable = [] {
     t.monotonic_ms = h_monotonic_ms;
     t.instance_name = h_instance_name;
     t.stopping = h_stopping;
+    t.config_problem = h_config_problem;
     return t;
 }();
 

@@ -177,6 +177,11 @@ void PluginInstance::destroy() {
     plugin_state_ = nullptr;
 }
 
+std::string PluginInstance::failure_text() const {
+    std::lock_guard lock(error_mu_);
+    return failure_;
+}
+
 std::string PluginInstance::take_error() {
     std::lock_guard lock(error_mu_);
     std::string e = error_text_.empty() ? std::string("no error text given") : error_text_;
@@ -189,11 +194,15 @@ void PluginInstance::fail(const char* callback, gl_status status) { fail(callbac
 void PluginInstance::fail(const char* callback, gl_status status, const std::string& why) {
     bus::EndpointMetrics::add(metrics_.callback_errors);
     log_->error("{} failed ({}): {}; plugin '{}' is stopped, the others go on", callback, status_text(status), why, name_);
+    {
+        std::lock_guard lock(error_mu_);
+        failure_ = std::string(callback) + " failed (" + status_text(status) + "): " + why;
+    }
     state_.store(InstanceState::failed, std::memory_order_release);
     services_.router.release_all(name_);
     nlohmann::json body = {{"plugin", name_}, {"file", library_->path()}, {"callback", callback},
                            {"status", status}, {"error", why}};
-    std::string b = body.dump();
+    std::string b = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     bus::EventView ev{services_.clock.now_ms(), GL_SEV_ERROR, "kernel", "plugin_failed", b};
     (void)publish_frame(bus::encode_event("event/kernel/plugin_failed", ev));
 }

@@ -37,11 +37,14 @@
 
 namespace gridlet::plugin {
 class PluginInstance;
+struct ConfigCheck;
 }
 
-// The opaque handle plugins receive.
+// The opaque handle plugins receive: an instance's, or (validate) a
+// configuration check's.
 struct gl_host_ctx {
-    gridlet::plugin::PluginInstance* instance;
+    gridlet::plugin::PluginInstance* instance = nullptr;
+    gridlet::plugin::ConfigCheck* check = nullptr;
 };
 
 namespace gridlet::plugin {
@@ -87,6 +90,8 @@ public:
     const std::string& name() const noexcept { return name_; }
     const PluginLibrary& library() const noexcept { return *library_; }
     InstanceState state() const noexcept { return state_.load(std::memory_order_acquire); }
+    // Why it failed ("start failed (invalid): ..."); "" unless failed. Any thread.
+    std::string failure_text() const;
     bus::EndpointMetrics& metrics() noexcept { return metrics_; }
     std::string inbox_name() const { return "plugin." + name_; }
 
@@ -215,8 +220,9 @@ private:
     std::mutex received_mu_;
     std::unordered_map<uint64_t, Received> received_;
 
-    std::mutex error_mu_;
+    mutable std::mutex error_mu_;
     std::string error_text_;
+    std::string failure_;  // why it failed (state failed); under error_mu_
     void* component_ = nullptr;
     ComponentHooks hooks_;
     std::mutex tasks_mu_;

@@ -1,4 +1,5 @@
 #include "plugin/plugin_library.h"
+#include "plugin/plugin_instance.h"
 
 #include <dlfcn.h>
 
@@ -166,6 +167,26 @@ Expected<std::string> find_plugin_file(const std::string& name, const std::vecto
     }
     return Status::not_found("plugin '" + name + "' not found (looked for " + name + ", " + name + ".so and gridlet_" + name +
                              ".so in: " + (looked.empty() ? "no folder" : looked) + ")");
+}
+
+}  // namespace gridlet::plugin
+
+namespace gridlet::plugin {
+
+std::vector<ConfigProblem> PluginLibrary::validate(const std::string& instance, const nlohmann::json& config,
+                                                   const nlohmann::json& devices) const {
+    if (!GL_HAS_FIELD(desc_, gl_plugin_descriptor, validate) || !desc_->validate) return {};
+    ConfigCheck check;
+    check.name = instance;
+    check.config = config;
+    check.config_text = config.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    check.devices_text = devices.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    gl_host_ctx ctx;
+    ctx.check = &check;
+    gl_status st = desc_->validate(&ctx);
+    if (st != GL_OK && check.problems.empty())
+        check.problems.push_back({"", "validate failed with status " + std::to_string(st)});
+    return std::move(check.problems);
 }
 
 }  // namespace gridlet::plugin

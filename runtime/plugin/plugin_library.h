@@ -14,10 +14,29 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "core/config_schema.h"
 #include "core/status.h"
 
 namespace gridlet::plugin {
+
+// One problem a plugin's validate() reported: about `device` ("" = the
+// plugin's own config).
+struct ConfigProblem {
+    std::string device;
+    std::string message;
+};
+
+// What a plugin's validate() sees and reports (the context behind its
+// gl_host_ctx). Kernel thread.
+struct ConfigCheck {
+    std::string name;           // the instance name, for instance_name()
+    std::string config_text;    // [plugins.config] as JSON
+    std::string devices_text;   // its devices as a JSON array
+    nlohmann::json config;
+    std::vector<ConfigProblem> problems;
+};
 
 // The smallest descriptor the host accepts: ABI 1.0's, up to on_timer.
 inline constexpr size_t kMinDescriptorSize = offsetof(gl_plugin_descriptor, on_timer) + sizeof(void*);
@@ -43,6 +62,12 @@ public:
     const std::vector<config::KeySpec>& device_keys() const noexcept { return device_keys_; }
 
     static const char* kind_name(gl_plugin_kind kind) noexcept;
+
+    // Runs the plugin's validate() (ABI 1.1; none: no problems) on this
+    // config and these devices. An error status or an exception of the
+    // plugin is reported as a problem of its own config.
+    std::vector<ConfigProblem> validate(const std::string& instance, const nlohmann::json& config,
+                                        const nlohmann::json& devices) const;
 
 private:
     PluginLibrary() = default;

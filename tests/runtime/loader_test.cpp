@@ -28,7 +28,7 @@ std::string write_site(const std::string& body) {
 
 TEST(Loader, RefusesAnotherAbiMajorNamingFileAndBothVersions) {
     EXPECT_EQ(refusal("fx_wrong_major"),
-              "plugin " + fixture("fx_wrong_major") + ": plugin ABI 2.0, host wants ABI 1.0 (major 1)");
+              "plugin " + fixture("fx_wrong_major") + ": plugin ABI 2.0, host wants ABI 1.1 (major 1)");
 }
 
 TEST(Loader, RefusesAMissingEntryPoint) {
@@ -45,7 +45,7 @@ TEST(Loader, RefusesATooSmallDescriptorWithBothSizes) {
 
 TEST(Loader, ReportsAPluginThatRefusesTheHost) {
     EXPECT_EQ(refusal("fx_refuses_host"), "plugin " + fixture("fx_refuses_host") +
-                                              ": refused the host (host ABI 1.0); it was built for another ABI major");
+                                              ": refused the host (host ABI 1.1); it was built for another ABI major");
 }
 
 TEST(Loader, RefusesAFileThatIsNotALibrary) {

@@ -52,7 +52,7 @@ extern "C" {
 #endif
 
 #define GL_ABI_MAJOR 1
-#define GL_ABI_MINOR 0
+#define GL_ABI_MINOR 1
 
 /* The exported entry point's name, for dlsym. */
 #define GL_PLUGIN_ENTRY_SYMBOL "gridlet_plugin_entry"
@@ -297,6 +297,14 @@ typedef struct gl_host_api {
     /* [any thread] True once the kernel asked this plugin to stop: threads the
      * plugin started must end soon after (the kernel waits a bounded time). */
     int (*stopping)(gl_host_ctx* ctx);
+
+    /* ---- added in ABI 1.1 ---- */
+
+    /* [validate, create] Reports one problem of the configuration: `device`
+     * names the [[devices]] entry it is about, or is NULL for the plugin's
+     * own [plugins.config]. The host prints it as `file:line: message` at
+     * the line of that entry. Several problems may be reported. */
+    void (*config_problem)(gl_host_ctx* ctx, const char* device, const char* msg);
 } gl_host_api;
 
 /* -------------------------------------------------------- plugin descriptor */
@@ -330,6 +338,22 @@ typedef struct gl_plugin_descriptor {
     gl_status (*on_message)(void* state, const gl_message* msg);
     gl_status (*on_command)(void* state, const gl_command* cmd);
     gl_status (*on_timer)(void* state, uint64_t timer_id);
+
+    /* ---- added in ABI 1.1; NULL = nothing to check beyond the schemas ---- */
+
+    /* Checks config_json() and devices_json() the way create() would read
+     * them, with no side effect (no thread, socket, or write; reading files
+     * such as device profiles is fine), and reports every problem with
+     * host->config_problem. Runs on the kernel's thread, before create(),
+     * with a context that offers only log, set_error, config_* ,
+     * devices_json and config_problem. `gridlet check` and `gridlet run`
+     * both call it: check refuses the site for any problem (exit 2); run
+     * refuses it for a problem of [plugins.config] and leaves out a device
+     * with a problem (logged with file:line, an event, in metrics), so that
+     * one bad device does not stop the others. Return GL_OK whether or not
+     * problems were found; an error status (with set_error) is a problem
+     * of the plugin itself. */
+    gl_status (*validate)(gl_host_ctx* ctx);
 } gl_plugin_descriptor;
 
 /* The entry point every plugin exports. */

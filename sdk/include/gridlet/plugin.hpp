@@ -85,6 +85,17 @@ public:
     int64_t now_ms() const { return api_->now_ms(ctx_); }
     int64_t monotonic_ms() const { return api_->monotonic_ms(ctx_); }
 
+    // Reports a configuration problem (validate and create): about device
+    // `device`, or the plugin's own config when it is empty. ABI 1.1 hosts;
+    // on an older host it is logged as an error.
+    void config_problem(std::string_view device, std::string_view msg) const {
+        std::string d(device), m(msg);
+        if (GL_HAS_FIELD(api_, gl_host_api, config_problem) && api_->config_problem)
+            api_->config_problem(ctx_, d.empty() ? nullptr : d.c_str(), m.c_str());
+        else
+            error((d.empty() ? "" : "device '" + d + "': ") + m);
+    }
+
     std::string config_json() const {
         size_t len = 0;
         const char* p = api_->config_json(ctx_, &len);
@@ -215,6 +226,10 @@ struct has_config_schema : std::false_type {};
 template <class T>
 struct has_config_schema<T, std::void_t<decltype(T::config_schema)>> : std::true_type {};
 template <class T, class = void>
+struct has_validate : std::false_type {};
+template <class T>
+struct has_validate<T, std::void_t<decltype(T::validate(std::declval<const Host&>()))>> : std::true_type {};
+template <class T, class = void>
 struct has_device_schema : std::false_type {};
 template <class T>
 struct has_device_schema<T, std::void_t<decltype(T::device_schema)>> : std::true_type {};
@@ -287,6 +302,10 @@ struct Adapter {
         auto* i = static_cast<Instance*>(s);
         return guarded(i->api, i->ctx, [&] { i->plugin->on_timer(id); });
     }
+    static gl_status validate(gl_host_ctx* ctx) {
+        if constexpr (has_validate<T>::value) return guarded(host, ctx, [&] { T::validate(Host(host, ctx)); });
+        return GL_OK;
+    }
 
     static const gl_plugin_descriptor* descriptor() {
         static gl_plugin_descriptor d = [] {
@@ -313,6 +332,7 @@ struct Adapter {
             x.on_message = &on_message;
             x.on_command = &on_command;
             x.on_timer = &on_timer;
+            if constexpr (has_validate<T>::value) x.validate = &validate;
             return x;
         }();
         return &d;

@@ -94,7 +94,7 @@ value = 10203
     for (int unit : {1, 2}) {
         nlohmann::json j = {{"name", "p" + std::to_string(unit)}, {"profile", "mini"}, {"address", "rtu:" + pty.a},
                             {"unit_id", unit}, {"baud", 38400}, {"parity", "E"}, {"poll_ms", 200},
-                            {"timeout_ms", 300}, {"gap_ms", 5}};
+                            {"timeout_ms", 300}, {"gap_ms", 5}, {"offline_poll_ms", 500}};
         devs.push_back({parse_device(j), prof});
     }
     EXPECT_EQ(devs[0].config.link.kind, LinkConfig::Kind::Rtu);

@@ -1,0 +1,122 @@
+// `gridlet check` refuses everything `gridlet run` would refuse (issue 10,
+// items 8 and 9): every broken fixture below goes through both. A device
+// its plugin refuses makes check exit 2; run leaves only that device out,
+// visibly (log with file:line, metrics problems, exit 1 at stop), and polls
+// the healthy one. A rule that cannot load is refused by both.
+#include "process.h"
+
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <regex>
+
+using namespace gridlet::testing;
+
+namespace {
+
+struct Broken {
+    const char* name;
+    std::string bad_device_line;  // replaces "poll_ms = 500" of device 'bad'
+    std::string message;          // expected in both check's and run's messages
+};
+
+std::string site_text(int port, const std::string& ctl, const std::string& bad_line, const std::string& extra = "") {
+    return "[site]\nname = \"t\"\n[kernel]\ncontrol = \"" + ctl +
+           "\"\n"
+           "[[plugins]]\nname = \"sim\"\nfile = \"sim\"\n[plugins.config]\nbcpm = [ { name = \"s\", port = " +
+           std::to_string(port) +
+           " } ]\n"
+           "[[plugins]]\nname = \"modbus\"\nfile = \"modbus\"\n"
+           "[[devices]]\nname = \"good\"\nplugin = \"modbus\"\nprofile = \"bcpm\"\naddress = \"127.0.0.1:" +
+           std::to_string(port) +
+           "\"\nunit_id = 1\npoll_ms = 500\n"
+           "[[devices]]\nname = \"bad\"\nplugin = \"modbus\"\nprofile = \"bcpm\"\naddress = \"127.0.0.1:" +
+           std::to_string(port) + "\"\nunit_id = 2\n" + bad_line + "\n" + extra;
+}
+
+}  // namespace
+
+TEST(CheckRun, EveryBrokenDeviceIsRefusedByCheckAndLeftOutByRun) {
+    std::string bad_profile = temp_file("broken_profile.toml",
+                                        "[profile]\nname = \"broken\"\n[[point]]\nname = \"a\"\naddress = 1\ntype = \"int24\"\n");
+    const std::vector<Broken> cases = {
+        {"poll_ms too small", "poll_ms = 5", "poll_ms = 5 is out of range 10..86400000"},
+        {"negative poll_ms", "poll_ms = -5", "poll_ms = -5 is out of range"},
+        {"unit id 300", "unit_id = 300", "unit_id = 300 is out of range 0..247"},
+        {"misspelled profile", "profile = \"bcmp\"", "profile 'bcmp' not found"},
+        {"broken profile", "profile = \"" + bad_profile + "\"", "unknown type 'int24'"},
+        {"invalid IPv4 address", "address = \"10.0.0.300:502\"", "'10.0.0.300' is not a valid IPv4 address"},
+    };
+    for (const Broken& c : cases) {
+        SCOPED_TRACE(c.name);
+        int port = free_port();
+        std::string ctl = "ipc:///tmp/gridlet-it-" + std::to_string(getpid()) + "-cr.sock";
+        std::string text = site_text(port, ctl, c.bad_device_line);
+        // A key written twice is a TOML error: drop the default line the case replaces.
+        std::string key = c.bad_device_line.substr(0, c.bad_device_line.find(' '));
+        if (key == "profile" || key == "address" || key == "unit_id") {
+            auto last = text.rfind(key + " = ");
+            auto end = text.find('\n', last);
+            auto bad_at = text.rfind("name = \"bad\"");
+            auto prev = text.rfind(key + " = ", last - 1);
+            if (prev != std::string::npos && prev > bad_at) text.erase(prev, text.find('\n', prev) - prev + 1);
+            (void)end;
+        }
+        std::string site = temp_file("cr.toml", text);
+
+        Result chk = run({gridlet_bin(), "check", site});
+        EXPECT_EQ(chk.code, 2) << chk.out << chk.err;
+        EXPECT_TRUE(std::regex_search(chk.err, std::regex(std::regex_replace(site, std::regex("[.]"), "[.]") +
+                                                          ":[0-9]+: device 'bad': ")))
+            << chk.err;
+        EXPECT_NE(chk.err.find(c.message), std::string::npos) << chk.err;
+
+        Process p({gridlet_bin(), "run", site});
+        ASSERT_TRUE(p.wait_for_err("left out")) << p.err();
+        EXPECT_NE(p.err().find(c.message), std::string::npos) << p.err();
+        EXPECT_TRUE(p.wait_for_err("device 'good' is online")) << p.err();
+        Result m = run({gridlet_bin(), "metrics", "--control", ctl});
+        EXPECT_EQ(m.code, 1) << "metrics reports the problem with its exit code";
+        EXPECT_NE(m.out.find("device left out"), std::string::npos) << m.out;
+        p.signal(SIGINT);
+        EXPECT_EQ(p.wait(), 1) << "a run with a device left out does not end with 0\n" << p.err();
+    }
+}
+
+TEST(CheckRun, RulesThatCannotLoadAreRefusedByBoth) {
+    std::string syntax = temp_file("syntax.lua", "gridlet.on('a', function(v)\n  if v > 1 then\nend)\n");
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"/tmp/gridlet-no-such-rule.lua", "gridlet-no-such-rule.lua"},
+        {syntax, "syntax.lua:"},
+    };
+    for (const auto& [file, message] : cases) {
+        SCOPED_TRACE(file);
+        std::string site = temp_file("rules.toml", "[site]\nname = \"t\"\n[[rules]]\nname = \"r\"\nfile = \"" + file + "\"\n");
+        Result chk = run({gridlet_bin(), "check", site});
+        EXPECT_EQ(chk.code, 2) << chk.out;
+        EXPECT_NE(chk.err.find(site + ":3: rule 'r': "), std::string::npos) << chk.err;
+        EXPECT_NE(chk.err.find(message), std::string::npos) << chk.err;
+        Result r = run({gridlet_bin(), "run", site});
+        EXPECT_EQ(r.code, 2);
+        EXPECT_EQ(chk.err.substr(0, chk.err.find('\n')), r.err.substr(0, r.err.find('\n'))) << "one validation path";
+    }
+}
+
+TEST(CheckRun, AFailedPluginMakesRunAndMetricsExitNonZero) {
+    // Two simulators on one port: the sim plugin fails at start.
+    int port = free_port();
+    std::string ctl = "ipc:///tmp/gridlet-it-" + std::to_string(getpid()) + "-fp.sock";
+    std::string site = temp_file("failing.toml", "[site]\nname = \"t\"\n[kernel]\ncontrol = \"" + ctl +
+                                                    "\"\n[[plugins]]\nname = \"sim\"\nfile = \"sim\"\n"
+                                                    "[plugins.config]\nbcpm = [ { name = \"s\", port = " + std::to_string(port) +
+                                                    " }, { name = \"s2\", port = " + std::to_string(port) + " } ]\n");
+    Process p({gridlet_bin(), "run", site});
+    ASSERT_TRUE(p.wait_for_err("plugin 'sim' is stopped")) << p.err();
+    ASSERT_TRUE(p.wait_for_err("control socket")) << p.err();
+    Result m = run({gridlet_bin(), "metrics", "--control", ctl});
+    EXPECT_EQ(m.code, 1) << m.out;
+    EXPECT_NE(m.out.find("plugin 'sim' failed"), std::string::npos) << m.out;
+    p.signal(SIGINT);
+    EXPECT_EQ(p.wait(), 1) << p.err();
+    EXPECT_NE(p.err().find("exit 1: plugin 'sim' failed"), std::string::npos) << p.err();
+}

@@ -1,0 +1,466 @@
+// The driver against a fault-injecting Modbus TCP server (the simulator's
+// TcpServer with a per-request fault script): every fault class of the
+// plugin README's "Faults" table, each asserting what a user sees (values,
+// online state, counters, events). Issue 10, items 1-7.
+#include "capture_sink.h"
+#include "device_config.h"
+#include "poller.h"
+#include "register_bank.h"
+#include "tcp_server.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <mutex>
+#include <thread>
+
+using namespace gridlet::modbus;
+using gridlet::modbus::test::CaptureSink;
+using gridlet::sim::FaultAction;
+using gridlet::sim::FaultRequest;
+using gridlet::sim::RegisterBank;
+using gridlet::sim::TcpServer;
+using gridlet::sim::UnitMap;
+using namespace std::chrono_literals;
+using Table = RegisterBank::Table;
+
+namespace {
+
+// Two points 1,000 registers apart: two requests per poll.
+const char* kTwoBlocks = R"(
+[profile]
+name = "two"
+address_base = 0
+max_gap = 4
+[[point]]
+name = "a"
+address = 0
+type = "uint16"
+[[point]]
+name = "b"
+address = 1000
+type = "uint16"
+)";
+
+std::shared_ptr<const Profile> two_blocks() {
+    static auto p = std::make_shared<const Profile>(parse_profile(kTwoBlocks, "two.toml"));
+    return p;
+}
+
+DeviceConfig device(const std::string& name, const std::string& address, int unit, int poll_ms, int timeout_ms,
+                    int retries = 1) {
+    nlohmann::json j = {{"name", name},       {"profile", "two"},    {"address", address},
+                        {"unit_id", unit},     {"poll_ms", poll_ms},  {"timeout_ms", timeout_ms},
+                        {"retries", retries},  {"offline_after", 2},  {"reconnect_min_ms", 100},
+                        {"reconnect_max_ms", 1600}, {"offline_poll_ms", 3000}};
+    return parse_device(j);
+}
+
+// Units 1..n, each with a = 100·unit + 11 and b = 100·unit + 22.
+struct Site {
+    std::vector<std::unique_ptr<RegisterBank>> banks;
+    UnitMap units;
+    TcpServer server{units};
+    explicit Site(int n = 1) {
+        for (int u = 1; u <= n; ++u) {
+            auto b = std::make_unique<RegisterBank>();
+            b->map(Table::Holding, 0, 8);
+            b->map(Table::Holding, 1000, 8);
+            b->set(Table::Holding, 0, static_cast<uint16_t>(100 * u + 11));
+            b->set(Table::Holding, 1000, static_cast<uint16_t>(100 * u + 22));
+            units.add(static_cast<uint8_t>(u), b.get());
+            banks.push_back(std::move(b));
+        }
+        EXPECT_EQ(server.start(0), "");
+    }
+    std::string address() const { return "127.0.0.1:" + std::to_string(server.port()); }
+};
+
+// Good values seen for a device: every sample of `name` must equal `want`.
+struct ValueCheck {
+    CaptureSink& sink;
+    bool ok(const std::string& name, double want) {
+        gl_sample s = sink.last(name);
+        return s.quality == GL_QUALITY_GOOD && s.value == want;
+    }
+};
+
+int polls_between(CaptureSink& sink, const std::string& dev, int64_t from_us, int64_t to_us, bool good_only = true) {
+    int n = 0;
+    for (auto& [t, good] : sink.polls(dev))
+        if (t >= from_us && t < to_us && (good || !good_only)) n++;
+    return n;
+}
+
+int64_t now_us() {
+    return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// A sink that checks every published sample of a/b against the unit's
+// true value, so a value taken from another request or unit is caught.
+class CheckingSink : public CaptureSink {
+public:
+    void publish(const gl_sample* s, size_t n) override {
+        for (size_t i = 0; i < n; ++i) {
+            std::lock_guard lk(mu2_);
+            auto it = expect_.find(s[i].series_id);
+            if (it != expect_.end() && s[i].quality == GL_QUALITY_GOOD && s[i].value != it->second) wrong_++;
+        }
+        CaptureSink::publish(s, n);
+    }
+    uint32_t register_series(const SeriesDef& d) override {
+        uint32_t id = CaptureSink::register_series(d);
+        auto slash = d.name.find('/');
+        std::string dev = d.name.substr(0, slash), pt = d.name.substr(slash + 1);
+        if (pt == "a" || pt == "b") {
+            int unit = std::stoi(dev.substr(1));  // devices are named u<unit>
+            std::lock_guard lk(mu2_);
+            expect_[id] = 100 * unit + (pt == "a" ? 11 : 22);
+        }
+        return id;
+    }
+    int wrong() {
+        std::lock_guard lk(mu2_);
+        return wrong_;
+    }
+
+private:
+    std::mutex mu2_;
+    std::map<uint32_t, double> expect_;
+    int wrong_ = 0;
+};
+
+}  // namespace
+
+// Item 1: the 5th request is answered after 700 ms (timeout 500): its late
+// reply is discarded by transaction id, every later value is right, the
+// device stays online.
+TEST(ModbusFaults, LateReplyIsDiscardedNotTakenForTheNextOne) {
+    Site site;
+    site.server.faults().set_script([](const FaultRequest& r) {
+        FaultAction a;
+        if (r.seq == 4) a.delay_ms = 700;
+        return a;
+    });
+    CheckingSink sink;
+    Poller poller({{device("u1", site.address(), 1, 100, 500), two_blocks()}}, sink);
+    poller.start();
+    ASSERT_TRUE(sink.wait_for([&] { return poller.stats("u1").good_polls >= 15; }, 10s));
+    poller.stop();
+    DeviceStats s = poller.stats("u1");
+    EXPECT_EQ(sink.wrong(), 0) << "a value came from another request's reply";
+    EXPECT_EQ(s.malformed, 0u);
+    EXPECT_EQ(s.timeouts, 1u);
+    EXPECT_GE(s.stale_replies, 1u) << "the late reply was counted as stale";
+    EXPECT_EQ(s.connects, 1u) << "no reconnect was needed";
+    EXPECT_EQ(sink.last("u1/online").value, 1);
+}
+
+// Item 1, shared connection: unit 2's replies come late now and then; unit
+// 1 never gets one of them.
+TEST(ModbusFaults, LateRepliesOnASharedConnectionGoToNobody) {
+    Site site(2);
+    site.server.faults().set_script([](const FaultRequest& r) {
+        FaultAction a;
+        if (r.unit == 2 && r.seq % 5 == 0) a.delay_ms = 250;
+        return a;
+    });
+    CheckingSink sink;
+    Poller poller({{device("u1", site.address(), 1, 50, 200), two_blocks()},
+                   {device("u2", site.address(), 2, 50, 200), two_blocks()}},
+                  sink);
+    poller.start();
+    ASSERT_TRUE(sink.wait_for([&] { return poller.stats("u1").good_polls >= 30 && poller.stats("u2").stale_replies >= 2; }, 15s));
+    poller.stop();
+    EXPECT_EQ(sink.wrong(), 0);
+    EXPECT_EQ(poller.stats("u1").malformed, 0u);
+    EXPECT_EQ(poller.stats("u1").failed_polls, 0u);
+}
+
+// Item 2: a device that closes the connection after every reply loses no
+// block: the connection is reopened within the poll and counted.
+TEST(ModbusFaults, DeviceClosingAfterEveryReplyLosesNothing) {
+    Site site;
+    site.server.faults().set_script([](const FaultRequest&) {
+        FaultAction a;
+        a.close_after = true;
+        return a;
+    });
+    CheckingSink sink;
+    Poller poller({{device("u1", site.address(), 1, 100, 500), two_blocks()}}, sink);
+    poller.start();
+    ASSERT_TRUE(sink.wait_for([&] { return poller.stats("u1").polls >= 10; }, 10s));
+    poller.stop();
+    DeviceStats s = poller.stats("u1");
+    EXPECT_EQ(s.failed_polls, 0u);
+    EXPECT_EQ(s.good_polls, s.polls);
+    EXPECT_TRUE(ValueCheck{sink}.ok("u1/b", 122)) << "the second block is read every poll";
+    EXPECT_GE(s.reopened, 10u);
+    EXPECT_GE(sink.last("u1/comm/reconnects").value, 10);
+    EXPECT_EQ(sink.wrong(), 0);
+}
+
+// Item 2: a device that closes idle connections (200 ms), polled every
+// 300 ms: no poll is lost.
+TEST(ModbusFaults, DeviceClosingIdleConnectionsLosesNoPoll) {
+    Site site;
+    site.server.faults().idle_close_ms = 200;
+    CaptureSink sink;
+    Poller poller({{device("u1", site.address(), 1, 300, 500), two_blocks()}}, sink);
+    poller.start();
+    ASSERT_TRUE(sink.wait_for([&] { return poller.stats("u1").polls >= 8; }, 10s));
+    poller.stop();
+    DeviceStats s = poller.stats("u1");
+    EXPECT_EQ(s.failed_polls, 0u);
+    EXPECT_EQ(s.timeouts, 0u);
+    EXPECT_GE(s.connects, 5u) << "the device did close idle connections";
+}
+
+// Item 3: a gateway answering unit 2's requests as unit 1: refused and
+// counted; unit 2 never shows unit 1's values.
+TEST(ModbusFaults, ReplyFromAnotherUnitIsRefused) {
+    Site site(2);
+    site.server.faults().set_script([](const FaultRequest& r) {
+        FaultAction a;
+        if (r.unit == 2) a.reply_unit = 1;
+        return a;
+    });
+    CheckingSink sink;
+    Poller poller({{device("u2", site.address(), 2, 50, 200, 0), two_blocks()}}, sink);
+    poller.start();
+    ASSERT_TRUE(sink.wait_for([&] { return poller.stats("u2").wrong_unit >= 6; }, 10s));
+    poller.stop();
+    EXPECT_EQ(sink.wrong(), 0);
+    EXPECT_EQ(poller.stats("u2").good_polls, 0u);
+    EXPECT_EQ(sink.last("u2/a").quality, 255) << "no value was published";
+    EXPECT_GE(sink.last("u2/comm/wrong_unit").value, 6);
+}
+
+// Item 4: one block always answers with exception 02, another with a bad
+// byte count: both are logged once as an event naming the block and its
+// points, the device stays online, the other block is polled.
+TEST(ModbusFaults, FailingBlocksAreReportedAndTheOthersPolled) {
+    for (bool exception : {true, false}) {
+        SCOPED_TRACE(exception ? "exception 02" : "bad byte count");
+        Site site;
+        site.server.faults().set_script([exception](const FaultRequest& r) {
+            FaultAction a;
+            if (r.address == 1000) {
+                if (exception) a.exception = 2;
+                else a.bad_byte_count = true;
+            }
+            return a;
+        });
+        CaptureSink sink;
+        Poller poller({{device("u1", site.address(), 1, 50, 200), two_blocks()}}, sink);
+        poller.start();
+        ASSERT_TRUE(sink.wait_for([&] { return poller.stats("u1").good_polls >= 5; }, 10s));
+        poller.stop();
+        EXPECT_EQ(sink.last("u1/online").value, 1);
+        EXPECT_EQ(sink.last("u1/a").value, 111);
+        EXPECT_EQ(sink.last("u1/b").quality, 255);
+        EXPECT_EQ(poller.stats("u1").failing_points, 1u);
+        EXPECT_EQ(sink.last("u1/comm/failing_points").value, 1);
+        int failing = 0;
+        for (auto& e : sink.events())
+            if (e.type == "points_failing") {
+                failing++;
+                EXPECT_NE(e.body.find("\"address\":1000"), std::string::npos) << e.body;
+                EXPECT_NE(e.body.find("\"points\":\"b\""), std::string::npos) << e.body;
+                if (exception) EXPECT_NE(e.body.find("illegal data address"), std::string::npos) << e.body;
+                else EXPECT_NE(e.body.find("byte count"), std::string::npos) << e.body;
+            }
+        EXPECT_EQ(failing, 1) << "reported once, not every poll";
+        EXPECT_EQ(poller.stats("u1").connects, 1u);
+    }
+}
+
+// Item 4: a block that recovers is reported and its points come back.
+TEST(ModbusFaults, RecoveredBlockIsReported) {
+    Site site;
+    std::atomic<bool> failing{true};
+    site.server.faults().set_script([&](const FaultRequest& r) {
+        FaultAction a;
+        if (r.address == 1000 && failing) a.exception = 2;
+        return a;
+    });
+    CaptureSink sink;
+    Poller poller({{device("u1", site.address(), 1, 50, 200), two_blocks()}}, sink);
+    poller.start();
+    ASSERT_TRUE(sink.wait_for([&] { return poller.stats("u1").failing_points == 1; }, 5s));
+    failing = false;
+    ASSERT_TRUE(sink.wait_for([&] { return sink.last("u1/b").value == 122; }, 5s));
+    poller.stop();
+    EXPECT_EQ(poller.stats("u1").failing_points, 0u);
+    EXPECT_EQ(sink.events().back().type, "points_recovered");
+}
+
+// Item 5: one unit behind a gateway answers 300 ms late (timeout 200 ms):
+// it goes offline and is demoted; the healthy units keep their period.
+TEST(ModbusFaults, LateUnitBehindAGatewayDoesNotSlowTheOthers) {
+    Site site(3);
+    site.server.faults().set_script([](const FaultRequest& r) {
+        FaultAction a;
+        if (r.unit == 3) a.delay_ms = 300;
+        return a;
+    });
+    CheckingSink sink;
+    Poller poller({{device("u1", site.address(), 1, 100, 200), two_blocks()},
+                   {device("u2", site.address(), 2, 100, 200), two_blocks()},
+                   {device("u3", site.address(), 3, 100, 200), two_blocks()}},
+                  sink);
+    poller.start();
+    ASSERT_TRUE(sink.wait_for([&] { return sink.last("u3/online").quality == GL_QUALITY_GOOD && sink.last("u3/online").value == 0; }, 10s));
+    int64_t t0 = now_us();
+    std::this_thread::sleep_for(4s);
+    int64_t t1 = now_us();
+    poller.stop();
+    EXPECT_EQ(sink.wrong(), 0);
+    for (const char* dev : {"u1", "u2"}) {
+        int good = polls_between(sink, dev, t0, t1);
+        // 40 slots of 100 ms; one demoted probe of u3 (200 ms) costs at most 2.
+        EXPECT_GE(good, 36) << dev << ": a dead unit slowed a healthy one";
+    }
+    EXPECT_EQ(sink.last("u1/online").value, 1);
+    EXPECT_LE(polls_between(sink, "u3", t0, t1, false), 2) << "the dead unit is polled every offline_poll_ms";
+}
+
+// Item 5: exception 06 (busy) is retried after a wait, not at once; 0B
+// (gateway target failed) is not retried and counts as a missing unit.
+TEST(ModbusFaults, BusyIsRetriedLaterAndGatewayTargetFailedIsAMissingUnit) {
+    Site site(2);
+    std::mutex mu;
+    std::vector<std::pair<uint64_t, int64_t>> seen;  // (seq, time) of unit 1's requests
+    site.server.faults().set_script([&](const FaultRequest& r) {
+        FaultAction a;
+        if (r.unit == 1) {
+            std::lock_guard lk(mu);
+            seen.push_back({r.seq, now_us()});
+            if (seen.size() == 1) a.exception = 6;
+        }
+        if (r.unit == 2) a.exception = 0x0B;
+        return a;
+    });
+    CaptureSink sink;
+    DeviceConfig d2 = device("u2", site.address(), 2, 100, 200, 3);
+    Poller poller({{device("u1", site.address(), 1, 100, 200), two_blocks()}, {d2, two_blocks()}}, sink);
+    poller.start();
+    ASSERT_TRUE(sink.wait_for([&] { return poller.stats("u1").good_polls >= 2 && poller.stats("u2").failed_polls >= 2; }, 5s));
+    poller.stop();
+    std::lock_guard lk(mu);
+    ASSERT_GE(seen.size(), 2u);
+    EXPECT_GE(seen[1].second - seen[0].second, 90'000) << "busy was retried after about 100 ms";
+    EXPECT_EQ(poller.stats("u1").failed_polls, 0u);
+    DeviceStats s2 = poller.stats("u2");
+    // (A last poll may have been cut short by the stop, after its request.)
+    EXPECT_GE(s2.failed_polls, 2u);
+    EXPECT_LE(s2.requests, s2.failed_polls + 1) << "0B: one request a poll, no retries (retries = 3)";
+}
+
+// Item 5: a device that accepts connections and drops them at once is
+// retried with backoff, not on every poll.
+TEST(ModbusFaults, AcceptedThenDroppedConnectionsBackOff) {
+    Site site;
+    site.server.faults().set_script([](const FaultRequest&) {
+        FaultAction a;
+        a.close_instead = true;
+        return a;
+    });
+    CaptureSink sink;
+    Poller poller({{device("u1", site.address(), 1, 20, 200), two_blocks()}}, sink);
+    poller.start();
+    std::this_thread::sleep_for(3s);
+    poller.stop();
+    // Backoff 100, 200, 400, 800, 1600: about 5 connections in 3 s, not 150.
+    EXPECT_LE(site.server.connections_accepted(), 8u);
+    EXPECT_GE(site.server.connections_accepted(), 3u);
+    EXPECT_EQ(sink.last("u1/online").quality, GL_QUALITY_GOOD);
+    EXPECT_EQ(sink.last("u1/online").value, 0);
+}
+
+// Item 5: "localhost:P" and "127.0.0.1:P" are one endpoint: one connection,
+// and a device that takes a single connection serves both.
+TEST(ModbusFaults, OneConnectionPerResolvedEndpoint) {
+    Site site(2);
+    site.server.faults().max_connections = 1;
+    CaptureSink sink;
+    Poller poller({{device("u1", site.address(), 1, 50, 200), two_blocks()},
+                   {device("u2", "localhost:" + std::to_string(site.server.port()), 2, 50, 200), two_blocks()}},
+                  sink);
+    EXPECT_EQ(poller.worker_count(), 1u);
+    poller.start();
+    ASSERT_TRUE(sink.wait_for([&] { return sink.last("u1/online").value == 1 && sink.last("u2/online").value == 1; }, 5s));
+    poller.stop();
+    EXPECT_EQ(site.server.connections_accepted(), 1u);
+}
+
+// Item 6: a reply in two segments 300 ms apart, within the 500 ms timeout,
+// is a good reply.
+TEST(ModbusFaults, ReplySplitAcrossSegmentsWithinTheTimeoutIsGood) {
+    Site site;
+    site.server.faults().set_script([](const FaultRequest&) {
+        FaultAction a;
+        a.split_at = 5;
+        a.split_delay_ms = 300;
+        return a;
+    });
+    CaptureSink sink;
+    Poller poller({{device("u1", site.address(), 1, 100, 500, 0), two_blocks()}}, sink);
+    poller.start();
+    ASSERT_TRUE(sink.wait_for([&] { return poller.stats("u1").polls >= 2; }, 10s));
+    poller.stop();
+    EXPECT_EQ(poller.stats("u1").timeouts, 0u);
+    EXPECT_EQ(poller.stats("u1").failed_polls, 0u);
+    EXPECT_EQ(sink.last("u1/b").value, 122);
+}
+
+// Item 6: a wrong MBAP length or protocol id is refused (malformed), the
+// stream is reopened, and the next requests are good.
+TEST(ModbusFaults, BadMbapHeaderIsRefusedAndTheStreamReopened) {
+    for (int which = 0; which < 2; ++which) {
+        SCOPED_TRACE(which == 0 ? "protocol id 1" : "MBAP length + 300");
+        Site site;
+        site.server.faults().set_script([which](const FaultRequest& r) {
+            FaultAction a;
+            if (r.seq == 2) {
+                if (which == 0) a.protocol_id = 1;
+                else a.length_delta = 300;
+            }
+            return a;
+        });
+        CheckingSink sink;
+        Poller poller({{device("u1", site.address(), 1, 50, 200), two_blocks()}}, sink);
+        poller.start();
+        ASSERT_TRUE(sink.wait_for([&] { return poller.stats("u1").good_polls >= 5; }, 10s));
+        poller.stop();
+        EXPECT_EQ(poller.stats("u1").malformed, 1u);
+        EXPECT_EQ(poller.stats("u1").connects, 2u) << "reconnected after the framing error";
+        EXPECT_EQ(sink.wrong(), 0);
+        EXPECT_EQ(poller.stats("u1").failed_polls, 0u) << "the retry on the new connection got the block";
+    }
+}
+
+// Item 7: stopping with 8 silent devices takes one timeout at most, not
+// one per device.
+TEST(ModbusFaults, StopDoesNotGrowWithSilentDevices) {
+    std::vector<std::unique_ptr<Site>> sites;
+    std::vector<Poller::Device> devs;
+    for (int i = 0; i < 8; ++i) {
+        sites.push_back(std::make_unique<Site>());
+        sites.back()->server.faults().silent = true;
+        devs.push_back({device("u1x" + std::to_string(i), sites.back()->address(), 1, 100, 3000), two_blocks()});
+    }
+    CaptureSink sink;
+    Poller poller(std::move(devs), sink);
+    poller.start();
+    std::this_thread::sleep_for(300ms);  // every worker now waits for a reply
+    auto t0 = std::chrono::steady_clock::now();
+    poller.stop();
+    auto took = std::chrono::steady_clock::now() - t0;
+    EXPECT_LT(took, 1s) << "a stop wakes every waiting worker at once";
+}
