@@ -93,3 +93,30 @@ TEST(Cli, RunRefusesAnInvalidSiteWithExit2BeforeStartingAnything) {
         << r.err;
     EXPECT_EQ(r.err.find("started"), std::string::npos);
 }
+
+// Issue 10 item 11: the log file has every line while gridlet runs (and so
+// after kill -9), and SIGHUP reopens it after a rotation.
+TEST(Cli, LogFileIsWrittenThroughAndReopenedOnSighup) {
+    std::string log = "/tmp/gridlet-it-" + std::to_string(getpid()) + "-run.log";
+    std::remove(log.c_str());
+    std::remove((log + ".1").c_str());
+    std::string site = temp_file("log.toml", "[site]\nname = \"log\"\n[logging]\nfile = \"" + log +
+                                                 "\"\n[[plugins]]\nname = \"h\"\nfile = \"" + hello() + "\"\n");
+    Process p({gridlet_bin(), "run", site});
+    auto wait_in = [](const std::string& path, const std::string& needle) {
+        for (int i = 0; i < 500; ++i) {
+            if (slurp(path).find(needle) != std::string::npos) return true;
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        return false;
+    };
+    ASSERT_TRUE(wait_in(log, "plugin 'h' started")) << "the line is in the file while gridlet runs";
+    ASSERT_EQ(std::rename(log.c_str(), (log + ".1").c_str()), 0);  // logrotate
+    p.signal(SIGHUP);
+    EXPECT_TRUE(wait_in(log, "reloaded")) << "SIGHUP reopened the file by name";
+    p.signal(SIGKILL);
+    p.wait();
+    EXPECT_NE(slurp(log + ".1").find("plugin 'h' started"), std::string::npos);
+    std::remove(log.c_str());
+    std::remove((log + ".1").c_str());
+}
