@@ -10,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "core/config_schema.h"
+#include "core/text.h"
 #include "script/harness.h"
 
 namespace gridlet::cli {
@@ -82,7 +83,7 @@ void run(const TestRuleArgs& a) {
     if (!report) fail(2, report.status().message());
     const nlohmann::json j = script::report_to_json(*report);
     if (a.json) {
-        std::cout << j.dump(2) << "\n";
+        std::cout << dump_json(j, 2) << "\n";
     } else {
         std::cout << script::report_to_text(*report);
     }

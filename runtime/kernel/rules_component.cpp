@@ -10,6 +10,7 @@
 
 #include <filesystem>
 
+#include "core/text.h"
 #include "kernel/components.h"
 #include "script/engine.h"
 #include "script/rules_config.h"
@@ -51,7 +52,7 @@ public:
         host().subscribe("data/");
         auto& hooks = host().ctx()->instance->hooks();
         hooks.next_due_ms = [this] { return engine_.next_timer_in_ms(); };
-        hooks.on_due = [this] { engine_.run_due_timers(); };
+        hooks.on_due = [this] { safely("timers", [&] { engine_.run_due_timers(); }); };
         ctx_.rules_reload = [this](const SiteConfig& fresh) { reload(fresh); };
         if (!ctx_.store) host().warn("no [store] in the site: rule state is kept in memory only, and query() fails");
         configure(ctx_.site);
@@ -60,7 +61,7 @@ public:
             Status st = engine_.watch_files();
             if (st) {
                 hooks.fd = engine_.watch_fd();
-                hooks.on_fd = [this] { report(engine_.poll_file_changes(), "reload"); };
+                hooks.on_fd = [this] { safely("file reload", [&] { report(engine_.poll_file_changes(), "reload"); }); };
             } else {
                 host().warn("rule files are not watched: " + st.message() + " (SIGHUP still reloads)");
             }
@@ -86,7 +87,9 @@ public:
         report(engine_.reload_changed(), "reload");
     }
 
-    void on_samples(const char*, const gl_sample* s, size_t n) override { engine_.on_samples({s, n}); }
+    void on_samples(const char*, const gl_sample* s, size_t n) override {
+        safely("sample delivery", [&] { engine_.on_samples({s, n}); });
+    }
 
     // ---- RuleHost (engine thread = this plugin's thread) ----
     const Clock& clock() const override { return SystemClock::instance(); }
@@ -173,12 +176,33 @@ public:
                          : level == script::LogLevel::info ? GL_LOG_INFO
                          : level == script::LogLevel::warn ? GL_LOG_WARN
                                                            : GL_LOG_ERROR;
-        host().log(l, "rule '" + std::string(rule) + "': " + std::string(message));
+        host().log(l, "rule '" + std::string(rule) + "': " + valid_text(message));
     }
 
 private:
+    // The last line of defence on the kernel's thread: a fault on an engine
+    // path is logged (rules stop for their own faults inside the engine);
+    // it never reaches the kernel loop.
+    template <class F>
+    void safely(const char* what, F&& f) noexcept {
+        try {
+            f();
+        } catch (const std::exception& e) {
+            try {
+                host().error(std::string("rule engine fault in ") + what + ": " + valid_text(e.what()));
+            } catch (...) {
+            }
+        } catch (...) {
+            try {
+                host().error(std::string("rule engine fault in ") + what + ": unknown exception");
+            } catch (...) {
+            }
+        }
+    }
+
     void report(const std::vector<script::RuleLoadError>& errors, const char* what) {
-        for (const auto& e : errors) host().error("rule '" + e.rule + "' " + what + " failed: " + e.status.message());
+        for (const auto& e : errors)
+            host().error("rule '" + e.rule + "' " + what + " failed: " + valid_text(e.status.message()));
     }
 
     ComponentContext& ctx_;

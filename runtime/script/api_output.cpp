@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/pattern.h"
+#include "core/text.h"
 #include "script/rule.h"
 #include "script/sandbox.h"
 
@@ -27,7 +28,7 @@ int l_write(lua_State* L) {
         case LUA_TBOOLEAN: req.value = lua_toboolean(L, 2) ? 1 : 0; break;
         case LUA_TSTRING:
             req.value = 0;
-            req.text = lua_tostring(L, 2);
+            req.text = valid_text(to_view(L, 2));
             break;
         default: return luaL_error(L, "gridlet.write: value must be a number, boolean or string, got %s", luaL_typename(L, 2));
     }
@@ -40,7 +41,10 @@ int l_write(lua_State* L) {
         if (!lua_isnil(L, -1)) timeout = check_duration_ms(L, -1, "gridlet.write: timeout");
         lua_pop(L, 1);
         lua_getfield(L, 3, "text");
-        if (!lua_isnil(L, -1)) req.text = luaL_checkstring(L, -1);
+        if (!lua_isnil(L, -1)) {
+            luaL_checkstring(L, -1);
+            req.text = valid_text(to_view(L, -1));
+        }
         lua_pop(L, 1);
         lua_getfield(L, 3, "on_reply");
         if (lua_type(L, -1) == LUA_TFUNCTION) {
@@ -103,7 +107,7 @@ int l_emit(lua_State* L) {
     }
     nlohmann::json body = nlohmann::json::object();
     if (lua_type(L, 3) == LUA_TSTRING) {
-        body["message"] = lua_tostring(L, 3);
+        body["message"] = valid_text(to_view(L, 3));
     } else if (lua_type(L, 3) == LUA_TTABLE) {
         auto j = to_json(L, 3);
         if (!j) throw std::runtime_error("gridlet.emit: body: " + j.status().message());
@@ -113,7 +117,7 @@ int l_emit(lua_State* L) {
         return luaL_error(L, "gridlet.emit: body must be a table or a string");
     }
     Rule& rule = Rule::of(L);
-    RuleEvent ev{rule.core().host.clock().now_ms(), "rule/" + rule.name(), type, severity, body.dump()};
+    RuleEvent ev{rule.core().host.clock().now_ms(), "rule/" + rule.name(), type, severity, dump_json(body)};
     rule.side_effect([&host = rule.core().host, ev = std::move(ev)] { host.emit_event(ev); });
     return 0;
 }

@@ -12,6 +12,7 @@ const char* stop_reason_name(StopReason r) noexcept {
         case StopReason::instructions: return "instructions";
         case StopReason::time: return "time";
         case StopReason::memory: return "memory";
+        case StopReason::fault: return "fault";
     }
     return "?";
 }
@@ -61,6 +62,14 @@ void RuleLimits::stop(StopReason reason) noexcept {
     if (L_ != nullptr) lua_sethook(L_, &RuleLimits::count_hook, LUA_MASKCOUNT, 1);
 }
 
+void RuleLimits::fail(std::string why) noexcept {
+    try {
+        fault_ = std::move(why);
+    } catch (...) {
+    }
+    stop(StopReason::fault);
+}
+
 std::string RuleLimits::stop_message() const {
     switch (reason_) {
         case StopReason::instructions:
@@ -69,6 +78,7 @@ std::string RuleLimits::stop_message() const {
             return "time budget of " + std::to_string(budgets_.time_ms) + " ms per callback exceeded";
         case StopReason::memory:
             return "memory budget of " + std::to_string(budgets_.memory_bytes) + " bytes exceeded";
+        case StopReason::fault: return "engine fault: " + fault_;
         case StopReason::none: break;
     }
     return "not stopped";

@@ -39,7 +39,9 @@ struct Budgets {
     size_t memory_bytes = 16u * 1024 * 1024;  // heap of the rule's Lua state
 };
 
-enum class StopReason { none, instructions, time, memory };
+// fault: the engine itself failed while serving the rule (an exception on
+// an engine path); the rule is stopped rather than the engine.
+enum class StopReason { none, instructions, time, memory, fault };
 const char* stop_reason_name(StopReason r) noexcept;
 
 class RuleLimits {
@@ -57,8 +59,12 @@ public:
 
     // Once the state exists: arm the count hook.
     void attach(lua_State* L) noexcept;
-    // Start a callback's instruction and time budget.
+    // Start the instruction and time budget of one delivery (a batch of
+    // samples, whatever number of callbacks it takes; a timer firing; a
+    // reply). Errors inside the delivery do not renew it.
     void begin_callback() noexcept;
+    // Stop the rule for an engine fault; `why` is kept for stop_message().
+    void fail(std::string why) noexcept;
     // Instructions used by the current callback (to kHookGranularity).
     uint64_t instructions_used() const noexcept { return instructions_; }
 
@@ -91,6 +97,7 @@ private:
     uint64_t instructions_ = 0;
     std::chrono::steady_clock::time_point deadline_{};
     StopReason reason_ = StopReason::none;
+    std::string fault_;
 };
 
 }  // namespace gridlet::script

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "core/pattern.h"
+#include "core/text.h"
 #include "script/file_watch.h"
 
 namespace gridlet::script {
@@ -41,7 +42,12 @@ void Engine::retire(Slot& slot) {
 }
 
 Status Engine::load_into(Slot& slot, const RuleConfig& config) {
-    auto loaded = Rule::load(config, core_, ++next_uid_);
+    Expected<std::unique_ptr<Rule>> loaded = Status::internal("not loaded");
+    try {
+        loaded = Rule::load(config, core_, ++next_uid_);
+    } catch (const std::exception& e) {
+        loaded = Status::internal(config.file + ": engine fault while loading: " + valid_text(e.what()));
+    }
     if (!loaded) {
         const bool kept = slot.rule && !slot.rule->stopped();
         std::string message = "not loaded: " + loaded.status().message();
@@ -50,7 +56,7 @@ Status Engine::load_into(Slot& slot, const RuleConfig& config) {
         nlohmann::json body = {{"rule", config.name}, {"file", config.file}, {"error", loaded.status().message()},
                                {"previous_version_running", kept}};
         core_.host.emit_event({core_.host.clock().now_ms(), "rule/" + config.name, "rule_load_failed", Severity::error,
-                               body.dump()});
+                               dump_json(body)});
         if (!kept) {
             retire(slot);
             slot.config = config;

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <vector>
 
+#include "core/text.h"
+
 namespace gridlet::script {
 
 int traceback_handler(lua_State* L) {
@@ -69,7 +71,7 @@ Status to_json_rec(lua_State* L, int idx, int depth, nlohmann::json& out) {
             }
             return Status::ok();
         }
-        case LUA_TSTRING: out = std::string(to_view(L, idx)); return Status::ok();
+        case LUA_TSTRING: out = valid_text(to_view(L, idx)); return Status::ok();
         case LUA_TTABLE: break;
         default: return Status::invalid(std::string("cannot store a ") + luaL_typename(L, idx));
     }
@@ -104,7 +106,7 @@ Status to_json_rec(lua_State* L, int idx, int depth, nlohmann::json& out) {
     out = nlohmann::json::object();
     lua_pushnil(L);
     while (lua_next(L, idx) != 0) {
-        std::string key(to_view(L, -2));
+        std::string key = valid_text(to_view(L, -2));
         nlohmann::json item;
         Status st = to_json_rec(L, -1, depth + 1, item);
         lua_pop(L, 1);

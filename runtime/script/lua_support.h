@@ -56,6 +56,7 @@ void push_json(lua_State* L, const nlohmann::json& value);
 // The Lua value at `idx` as JSON. Tables with keys 1..n are arrays, tables
 // with string keys objects, an empty table is an object. Errors: functions,
 // userdata, mixed or non-string keys, NaN/inf, nesting deeper than 32.
+// Strings and keys that are not valid UTF-8 are escaped (core/text.h).
 Expected<nlohmann::json> to_json(lua_State* L, int idx);
 
 // "250ms", "10s", "5m", "2h", "1d", or a bare number of seconds. > 0

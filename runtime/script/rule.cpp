@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/text.h"
 #include "script/sandbox.h"
 
 namespace gridlet::script {
@@ -15,13 +16,14 @@ namespace {
 // sandbox). It records its position so that, after an error in the rule's
 // callback, the engine resumes with the next sample.
 constexpr const char* kEachSource = R"(
+local rawget, rawset = rawget, rawset
 return function(fn, b)
-  local v, s, t, q = b.value, b.series, b.ts, b.quality
-  local i, n = b.pos, b.n
+  local v, s, t, q = rawget(b, "value"), rawget(b, "series"), rawget(b, "ts"), rawget(b, "quality")
+  local i, n = rawget(b, "pos"), rawget(b, "n")
   while i < n do
     i = i + 1
-    b.pos = i
-    fn(v[i], s[i], t[i], q[i])
+    rawset(b, "pos", i)
+    fn(rawget(v, i), rawget(s, i), rawget(t, i), rawget(q, i))
   end
 end
 )";
@@ -88,13 +90,13 @@ Status Rule::build() {
     limits_->begin_callback();
 
     if (lua_cpcall(L, &Rule::setup_state, this) != 0) {
-        std::string message = lua_tostring(L, -1) ? lua_tostring(L, -1) : "?";
+        std::string message = valid_text(lua_tostring(L, -1) ? lua_tostring(L, -1) : "?");
         if (limits_->stopped()) message = limits_->stop_message();
         return Status::invalid("rule '" + name() + "': cannot set up its Lua state: " + message);
     }
     const std::string chunkname = "@" + config_.file;
     if (luaL_loadbufferx(L, source->data(), source->size(), chunkname.c_str(), "t") != 0) {
-        std::string message = lua_tostring(L, -1) ? lua_tostring(L, -1) : "syntax error";
+        std::string message = valid_text(lua_tostring(L, -1) ? to_view(L, -1) : "syntax error");
         lua_pop(L, 1);
         if (limits_->stopped()) message = config_.file + ": " + limits_->stop_message();
         return Status::invalid(message);
@@ -102,6 +104,7 @@ Status Rule::build() {
     push_env();
     lua_setfenv(L, -2);
     std::string error;
+    limits_->begin_callback();
     if (!call(0, error)) {
         if (limits_->stopped()) return Status::invalid(config_.file + ": rule stopped while loading: " + limits_->stop_message());
         return Status::invalid(error);
@@ -144,19 +147,15 @@ void Rule::side_effect(std::function<void()> effect) {
 
 void Rule::push_env() { lua_rawgeti(L_.get(), LUA_REGISTRYINDEX, env_ref_); }
 
-void Rule::log(LogLevel level, std::string_view message) { core_.host.log(level, name(), message); }
+void Rule::log(LogLevel level, std::string_view message) { core_.host.log(level, name(), valid_text(message)); }
 
 bool Rule::call(int nargs, std::string& error) {
     lua_State* L = L_.get();
     const int base = lua_gettop(L) - nargs;
     lua_pushcfunction(L, traceback_handler);
     lua_insert(L, base);
-    limits_->begin_callback();
     const int rc = lua_pcall(L, nargs, 0, base);
-    if (rc != 0) {
-        const char* msg = lua_tostring(L, -1);
-        error = msg ? msg : "error object is not a string";
-    }
+    if (rc != 0) error = lua_tostring(L, -1) ? valid_text(to_view(L, -1)) : "error object is not a string";
     lua_settop(L, base - 1);
     return rc == 0;
 }
@@ -187,7 +186,7 @@ void Rule::report_error(const std::string& what, const std::string& message) {
                            {"callback", what},
                            {"error", message.substr(0, message.find('\n'))},
                            {"errors_not_logged", errors_unlogged_}};
-    core_.host.emit_event({core_.host.clock().now_ms(), "rule/" + name(), "rule_error", Severity::error, body.dump()});
+    core_.host.emit_event({core_.host.clock().now_ms(), "rule/" + name(), "rule_error", Severity::error, dump_json(body)});
     last_error_log_ms_ = now;
     errors_unlogged_ = 0;
 }
@@ -201,7 +200,7 @@ void Rule::handle_stop(const std::string& what) {
                            {"message", stop_message_},
                            {"callback", what},
                            {"memory_bytes", limits_->memory_used()}};
-    core_.host.emit_event({core_.host.clock().now_ms(), "rule/" + name(), "rule_stopped", Severity::error, body.dump()});
+    core_.host.emit_event({core_.host.clock().now_ms(), "rule/" + name(), "rule_stopped", Severity::error, dump_json(body)});
     core_.routes_dirty = true;
 }
 
@@ -300,7 +299,7 @@ void Rule::track_reply(uint64_t request_id, int fn_ref, std::string target) {
     core_.command_owner[request_id] = uid_;
 }
 
-void Rule::deliver(int subscription_id) {
+void Rule::deliver_unguarded(int subscription_id) {
     auto it = subs_.find(subscription_id);
     if (it == subs_.end() || stopped()) return;
     if (it->second.view) {
@@ -324,6 +323,7 @@ void Rule::deliver(int subscription_id) {
         return;
     }
     if (!live_) return;
+    limits_->begin_callback();  // one budget for the whole delivery
     std::vector<gl_sample> samples = std::move(it->second.pending);
     it->second.pending.clear();
     lua_State* L = L_.get();
@@ -350,8 +350,9 @@ void Rule::deliver(int subscription_id) {
             } else {
                 lua_rawgeti(L, LUA_REGISTRYINDEX, sub.columns_ref[c]);
             }
-            lua_pushvalue(L, -1);
-            lua_setfield(L, table, kColumnNames[c]);  // repair what a callback changed
+            lua_pushstring(L, kColumnNames[c]);
+            lua_pushvalue(L, -2);
+            lua_rawset(L, table);  // repair what a callback changed (raw: no metamethod runs)
         }
         const int values = names + 1, times = names + 2, series = names + 3, quality = names + 4;
         for (int i = 0; i < n; ++i) {
@@ -375,10 +376,12 @@ void Rule::deliver(int subscription_id) {
         }
         sub.last_n = n;
         lua_settop(L, table);
+        lua_pushstring(L, "n");
         lua_pushinteger(L, n);
-        lua_setfield(L, table, "n");
+        lua_rawset(L, table);
+        lua_pushstring(L, "pos");
         lua_pushinteger(L, 0);
-        lua_setfield(L, table, "pos");
+        lua_rawset(L, table);
         const int fn_ref = sub.fn_ref;
         if (sub.batch) {
             lua_rawgeti(L, LUA_REGISTRYINDEX, fn_ref);
@@ -391,7 +394,8 @@ void Rule::deliver(int subscription_id) {
                 lua_rawgeti(L, LUA_REGISTRYINDEX, fn_ref);
                 lua_pushvalue(L, table);
                 if (protected_call(2, what) || stopped()) break;
-                lua_getfield(L, table, "pos");
+                lua_pushstring(L, "pos");
+                lua_rawget(L, table);
                 const lua_Integer pos = lua_tointeger(L, -1);
                 lua_pop(L, 1);
                 if (pos >= n) break;
@@ -406,7 +410,7 @@ void Rule::deliver(int subscription_id) {
     }
 }
 
-void Rule::fire_timer(int id, int64_t due) {
+void Rule::fire_timer_unguarded(int id, int64_t due) {
     auto it = timers_.find(id);
     if (it == timers_.end() || it->second.due != due || stopped() || !live_) return;
     lua_State* L = L_.get();
@@ -414,6 +418,7 @@ void Rule::fire_timer(int id, int64_t due) {
                                                   : "every(" + std::to_string(it->second.interval_ms) + " ms)";
     lua_rawgeti(L, LUA_REGISTRYINDEX, it->second.fn_ref);
     lua_pushnumber(L, static_cast<double>(core_.host.clock().now_ms()));
+    limits_->begin_callback();
     protected_call(1, what);
     it = timers_.find(id);
     if (it == timers_.end() || stopped()) return;
@@ -436,7 +441,7 @@ void Rule::fire_timer(int id, int64_t due) {
     schedule(t);
 }
 
-void Rule::deliver_reply(const CommandReply& reply) {
+void Rule::deliver_reply_unguarded(const CommandReply& reply) {
     auto it = writes_.find(reply.request_id);
     if (it == writes_.end()) return;
     PendingWrite write = std::move(it->second);
@@ -457,7 +462,40 @@ void Rule::deliver_reply(const CommandReply& reply) {
         std::string err = reply.error.empty() ? (reply.status == GL_ERR_TIMEOUT ? "timeout" : "error") : reply.error;
         lua_pushlstring(L, err.data(), err.size());
     }
+    limits_->begin_callback();
     protected_call(2, "write('" + write.target + "') reply");
+}
+
+// Entry points from the engine: nothing thrown while serving one rule may
+// reach the engine (it would stop every rule, or the kernel); the rule is
+// stopped instead, with the reason in its rule_stopped event.
+template <class F>
+void Rule::guard(const std::string& what, F&& body) noexcept {
+    try {
+        body();
+        return;
+    } catch (const std::exception& e) {
+        limits_->fail(e.what());
+    } catch (...) {
+        limits_->fail("unknown exception");
+    }
+    try {
+        handle_stop(what);
+    } catch (...) {
+        // Reporting failed too: the rule is stopped all the same.
+    }
+}
+
+void Rule::deliver(int subscription_id) {
+    guard("delivery", [&] { deliver_unguarded(subscription_id); });
+}
+
+void Rule::fire_timer(int id, int64_t due) {
+    guard("timer", [&] { fire_timer_unguarded(id, due); });
+}
+
+void Rule::deliver_reply(const CommandReply& reply) {
+    guard("write reply", [&] { deliver_reply_unguarded(reply); });
 }
 
 }  // namespace gridlet::script

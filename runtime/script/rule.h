@@ -140,6 +140,11 @@ private:
     // Unprotected: pcall with traceback; false with the message on error.
     bool call(int nargs, std::string& error);
     void close();
+    template <class F>
+    void guard(const std::string& what, F&& body) noexcept;
+    void deliver_unguarded(int subscription_id);
+    void fire_timer_unguarded(int id, int64_t due);
+    void deliver_reply_unguarded(const CommandReply& reply);
 
     RuleConfig config_;
     EngineCore& core_;
