@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
     gridlet::cli::register_query_command(app);
     gridlet::cli::register_series_command(app);
     gridlet::cli::register_events_command(app);
+    gridlet::cli::register_store_command(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::RuntimeError& e) {

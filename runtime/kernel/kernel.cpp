@@ -139,10 +139,19 @@ nlohmann::json Kernel::metrics_json() {
                           {"plugins", std::move(plugins)}};
     out["control"] = control_metrics_.to_json();
     out["problems"] = problems_json();
-    if (store_)
+    if (store_) {
+        const store::WriteHealth h = store_->health();
         out["store"] = {{"path", store_->options().path.string()},
+                        {"state", h.failing ? "failing" : "writing"},
+                        {"write_error", h.error},
+                        {"failing_since_ms", h.failing ? nlohmann::json(h.failing_since_ms) : nlohmann::json()},
+                        {"write_failures", h.failures},
+                        {"write_resumes", h.resumes},
                         {"samples_written", store_->samples_written()},
+                        {"samples_not_written", store_->samples_not_written()},
+                        {"batches_not_written", h.batches_not_written},
                         {"background_error", store_->background_error()}};
+    }
     return out;
 }
 
@@ -153,6 +162,12 @@ nlohmann::json Kernel::problems_json() {
             out.push_back("plugin '" + i->name() + "' failed: " + i->failure_text());
     for (const RefusedDevice& r : plan_.refused_devices) out.push_back(r.problem.to_string() + " (device left out)");
     if (store_ && !store_->background_error().empty()) out.push_back("store: " + store_->background_error());
+    if (store_) {
+        const store::WriteHealth h = store_->health();
+        if (h.failing)
+            out.push_back("store: writes failing since " + std::to_string((clock_.now_ms() - h.failing_since_ms) / 1000) +
+                          " s (" + std::to_string(store_->samples_not_written()) + " samples not written): " + h.error);
+    }
     return out;
 }
 

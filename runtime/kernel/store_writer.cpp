@@ -59,10 +59,26 @@ public:
         if (pending_.empty()) return;
         Status st = ctx_.store->append(pending_);
         if (!st) {
-            // Not acknowledged: nothing else to write them to. Count and say so.
+            // Not acknowledged: nothing else to write them to. Count them
+            // (store metrics: samples_not_written) and say so, once, then at
+            // most once a minute while it lasts: the log may be on the same
+            // full disk.
             lost_ += pending_.size();
-            host().error("store: " + std::to_string(pending_.size()) + " samples not written (" +
-                         std::to_string(lost_) + " so far): " + st.message());
+            unlogged_ += pending_.size();
+            failing_ = true;
+            const int64_t now = host().monotonic_ms();
+            if (now - last_log_ms_ >= 60'000) {
+                host().error("store: " + std::to_string(unlogged_) + " samples not written" +
+                             (last_log_ms_ == kNever ? "" : " in the last minute") + " (" + std::to_string(lost_) +
+                             " since start): " + st.message());
+                last_log_ms_ = now;
+                unlogged_ = 0;
+            }
+        } else if (failing_) {
+            host().info("store: samples are written again (" + std::to_string(lost_) + " not written since start)");
+            failing_ = false;
+            unlogged_ = 0;
+            last_log_ms_ = kNever;
         }
         pending_.clear();
     }
@@ -70,7 +86,11 @@ public:
 private:
     ComponentContext& ctx_;
     std::vector<gl_sample> pending_;
+    static constexpr int64_t kNever = INT64_MIN / 2;
     uint64_t lost_ = 0;
+    uint64_t unlogged_ = 0;
+    int64_t last_log_ms_ = kNever;
+    bool failing_ = false;
 };
 
 }  // namespace

@@ -1,14 +1,28 @@
 #include "store/db.h"
 
+#include <chrono>
+#include <csignal>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <system_error>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <rocksdb/cache.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_buffer_manager.h>
 #include <rocksdb/convenience.h>
+#include <rocksdb/listener.h>
+#include <rocksdb/sst_file_reader.h>
+#include <spdlog/spdlog.h>
 
 #include "store/keys.h"
 
@@ -21,6 +35,85 @@ bool supported(rocksdb::CompressionType t) {
     for (auto s : rocksdb::GetSupportedCompressions())
         if (s == t) return true;
     return false;
+}
+
+constexpr const char* kOwnerFile = "gridlet.pid";
+
+// RocksDB's own messages (warnings and errors) go to gridlet's log, not to a
+// LOG file in the store folder: on a full disk RocksDB's file logger asserts
+// on its second failed append (measured: an abort in DB::Open), and an
+// operator reads one log. At most 20 lines a minute; the rest are counted.
+class RocksLogger : public rocksdb::Logger {
+public:
+    RocksLogger() : Logger(rocksdb::InfoLogLevel::WARN_LEVEL) {}
+    using Logger::Logv;
+    void Logv(const char* format, va_list ap) override { Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap); }
+    void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+        if (level < GetInfoLogLevel() || level == rocksdb::InfoLogLevel::HEADER_LEVEL) return;
+        char line[1024];
+        std::vsnprintf(line, sizeof line, format, ap);
+        const auto now = std::chrono::steady_clock::now();
+        size_t dropped = 0;
+        {
+            std::lock_guard lock(mu_);
+            if (now - window_start_ > std::chrono::minutes(1)) {
+                dropped = dropped_;
+                dropped_ = 0;
+                lines_ = 0;
+                window_start_ = now;
+            }
+            if (++lines_ > 20) {
+                ++dropped_;
+                return;
+            }
+        }
+        if (dropped > 0) spdlog::warn("rocksdb: {} more messages not logged", dropped);
+        if (level >= rocksdb::InfoLogLevel::ERROR_LEVEL) {
+            spdlog::error("rocksdb: {}", line);
+        } else {
+            spdlog::warn("rocksdb: {}", line);
+        }
+    }
+
+private:
+    std::mutex mu_;
+    std::chrono::steady_clock::time_point window_start_{};
+    size_t lines_ = 0;
+    size_t dropped_ = 0;
+};
+
+int64_t wall_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+// Files only a RocksDB database has. A folder holding any of them but no
+// CURRENT is a damaged store: opening it with create_if_missing would start
+// an empty database there and later delete the old table files as obsolete.
+std::vector<std::string> database_files_without_current(const std::filesystem::path& dir) {
+    std::vector<std::string> found;
+    std::error_code ec;
+    if (!std::filesystem::is_directory(dir, ec) || std::filesystem::exists(dir / "CURRENT", ec)) return found;
+    for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+        const std::string name = e.path().filename().string();
+        const auto ends = [&](const char* suffix) {
+            const size_t n = std::strlen(suffix);
+            return name.size() > n && name.compare(name.size() - n, n, suffix) == 0;
+        };
+        if (name.rfind("MANIFEST-", 0) == 0 || name.rfind("OPTIONS-", 0) == 0 || ends(".sst") || ends(".log") ||
+            ends(".blob"))
+            found.push_back(name);
+    }
+    return found;
+}
+
+// "pid 1234 (running)" from the owner file of a store, or "".
+std::string describe_owner(const std::filesystem::path& dir) {
+    std::ifstream in(dir / kOwnerFile);
+    long pid = 0;
+    if (!(in >> pid) || pid <= 0) return "";
+    const bool alive = ::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
+    return "pid " + std::to_string(pid) + (alive ? "" : ", which is no longer running");
 }
 
 rocksdb::ColumnFamilyOptions family_options(Cf c, const StoreOptions& o, const std::shared_ptr<rocksdb::Cache>& cache,
@@ -71,20 +164,63 @@ rocksdb::ColumnFamilyOptions family_options(Cf c, const StoreOptions& o, const s
 }
 }  // namespace
 
+class StoreDb::HealthListener : public rocksdb::EventListener {
+public:
+    explicit HealthListener(StoreDb* db) : db_(db) {}
+    void OnBackgroundError(rocksdb::BackgroundErrorReason reason, rocksdb::Status* error) override {
+        if (error == nullptr || error->ok()) return;
+        // RocksDB rates an I/O error while writing the WAL (a full disk, a
+        // filesystem remounted read-only) fatal: writes would then fail
+        // until the process restarts. The write that failed was not
+        // acknowledged and not applied to the memtable, and Resume() starts
+        // a new WAL after flushing the memtables, so the store treats it as
+        // a hard error, which Resume() may clear once the disk is writable
+        // again. Corruption and data loss stay fatal.
+        const bool io = error->IsIOError() && !error->IsCorruption() && !error->IsIOFenced();
+        if (io && error->severity() == rocksdb::Status::Severity::kFatalError &&
+            (reason == rocksdb::BackgroundErrorReason::kWriteCallback ||
+             reason == rocksdb::BackgroundErrorReason::kFlush ||
+             reason == rocksdb::BackgroundErrorReason::kManifestWrite ||
+             reason == rocksdb::BackgroundErrorReason::kCompaction ||
+             // The write path reports the same WAL error again as a memtable
+             // error (MemTableInsertStatusCheck); the memtable was not touched.
+             reason == rocksdb::BackgroundErrorReason::kMemTable))
+            *error = rocksdb::Status(*error, rocksdb::Status::Severity::kHardError);
+        db_->note_failure(error->ToString());
+    }
+    // One recovery mechanism, at one pace: the store's own Resume() every
+    // resume_interval_ms (RocksDB's automatic one for a full disk polls
+    // every few seconds and makes a manual Resume() fail with Busy).
+    void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason, rocksdb::Status, bool* auto_recovery) override {
+        if (auto_recovery != nullptr) *auto_recovery = false;
+    }
+    void OnErrorRecoveryEnd(const rocksdb::BackgroundErrorRecoveryInfo& info) override {
+        if (info.new_bg_error.ok()) db_->note_resumed();
+    }
+
+private:
+    StoreDb* db_;
+};
+
 rocksdb::DBOptions make_db_options(const StoreOptions& o, OpenMode mode) {
     rocksdb::DBOptions d;
     d.create_if_missing = mode == OpenMode::read_write;
     d.create_missing_column_families = mode == OpenMode::read_write;
     d.max_background_jobs = o.max_background_jobs;
     d.max_open_files = mode == OpenMode::read_only ? -1 : 512;
-    d.keep_log_file_num = 3;
-    d.max_log_file_size = 1u << 20;
+    d.info_log = std::make_shared<RocksLogger>();
     d.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
     d.max_total_wal_size = 64u << 20;  // forces flushes of rarely written families
     d.bytes_per_sync = 1u << 20;
     d.wal_bytes_per_sync = 0;
     d.avoid_unnecessary_blocking_io = true;
     d.write_buffer_manager = std::make_shared<rocksdb::WriteBufferManager>(o.memtable_budget_bytes);
+    // A torn last record (power cut mid-write) is dropped; damage anywhere
+    // else in the WAL refuses the open instead of silently dropping every
+    // later write (kPointInTimeRecovery, RocksDB's default, does that).
+    d.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
+    d.paranoid_checks = true;
+    if (o.env) d.env = o.env.get();
     return d;
 }
 
@@ -99,8 +235,10 @@ Expected<std::unique_ptr<StoreDb>> StoreDb::open(const StoreOptions& o, OpenMode
     s->merge_ = std::make_shared<ChunkMergeOperator>();
     s->cache_ = rocksdb::NewLRUCache(o.block_cache_bytes);
     s->write_options_.sync = o.sync == SyncPolicy::batch;
+    s->env_ = o.env;
 
     rocksdb::DBOptions dbo = make_db_options(o, mode);
+    dbo.listeners.push_back(std::make_shared<HealthListener>(s.get()));
     std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
     cfs.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
     for (size_t i = 0; i < static_cast<size_t>(Cf::count_); ++i)
@@ -109,9 +247,30 @@ Expected<std::unique_ptr<StoreDb>> StoreDb::open(const StoreOptions& o, OpenMode
     rocksdb::Status rs;
     if (mode == OpenMode::read_write) {
         std::error_code ec;
+        if (auto files = database_files_without_current(o.path); !files.empty()) {
+            return Status::corruption("store " + s->path_ + ": the folder holds database files (" + files.front() +
+                                      (files.size() > 1 ? " and " + std::to_string(files.size() - 1) + " more" : "") +
+                                      ") but no CURRENT file, so it cannot be opened; gridlet leaves it untouched. "
+                                      "Run `gridlet store repair --db " + s->path_ + "` to salvage it");
+        }
         std::filesystem::create_directories(o.path, ec);
         if (ec) return Status::io_error("store " + s->path_ + ": cannot create the folder: " + ec.message());
         rs = rocksdb::DB::Open(dbo, s->path_, cfs, &s->handles_, &s->db_);
+        if (!rs.ok() && rs.ToString().find("LOCK") != std::string::npos) {
+            const std::string owner = describe_owner(o.path);
+            return Status::unavailable("store " + s->path_ + ": another gridlet" +
+                                       (owner.empty() ? "" : " (" + owner + ")") +
+                                       " has this store open; stop it first, or give this site a [store] path "
+                                       "of its own (" + rs.ToString() + ")");
+        }
+        if (rs.ok()) {
+            std::ofstream(o.path / kOwnerFile, std::ios::trunc) << ::getpid() << "\n";
+            struct stat st {};
+            if (::stat(s->path_.c_str(), &st) == 0) {
+                s->folder_dev_ = st.st_dev;
+                s->folder_ino_ = st.st_ino;
+            }
+        }
     } else {
         if (!std::filesystem::exists(o.path / "CURRENT"))
             return Status::not_found("store " + s->path_ + ": no database there (no CURRENT file)");
@@ -125,7 +284,12 @@ Expected<std::unique_ptr<StoreDb>> StoreDb::open(const StoreOptions& o, OpenMode
     }
     if (!rs.ok()) {
         s->db_ = nullptr;
-        return s->convert(rs, mode == OpenMode::read_write ? "open" : "open read-only (secondary)");
+        Status st = s->convert(rs, mode == OpenMode::read_write ? "open" : "open read-only (secondary)");
+        if (rs.IsCorruption())
+            st = Status::corruption(st.message() + ". The store is damaged; nothing was changed. `gridlet store verify --db " +
+                                    s->path_ + "` lists what is damaged, `gridlet store repair --db " + s->path_ +
+                                    "` salvages what is readable (an untouched copy is kept)");
+        return st;
     }
     return s;
 }
@@ -156,17 +320,264 @@ Status StoreDb::convert(const rocksdb::Status& s, const std::string& what) const
 
 Status StoreDb::write(rocksdb::WriteBatch& batch, const char* what) {
     if (read_only()) return Status::unsupported("store " + path_ + ": " + what + ": opened read-only");
-    return convert(db_->Write(write_options_, &batch), what);
+    if (lost_.load()) {
+        std::lock_guard lock(health_mu_);
+        ++health_.batches_not_written;
+        return Status::io_error("store " + path_ + ": " + what + ": " + health_.error);
+    }
+    rocksdb::Status rs;
+    {
+        std::shared_lock lock(io_mu_);
+        rs = db_->Write(write_options_, &batch);
+    }
+    if (!rs.ok()) {
+        if (rs.IsIOError() || rs.IsNoSpace() || rs.IsCorruption()) note_failure(rs.ToString());
+        std::lock_guard lock(health_mu_);
+        ++health_.batches_not_written;
+    }
+    return convert(rs, what);
 }
 
 Status StoreDb::sync_wal() {
     if (read_only()) return Status::ok();
+    std::unique_lock lock(io_mu_);
+    if (failing_.load()) return Status::unavailable("store " + path_ + ": sync WAL: skipped while writes are failing");
     return convert(db_->SyncWAL(), "sync WAL");
+}
+
+WriteHealth StoreDb::health() const {
+    std::lock_guard lock(health_mu_);
+    return health_;
+}
+
+void StoreDb::note_failure(const std::string& error) {
+    std::lock_guard lock(health_mu_);
+    if (health_.failing) return;
+    health_.failing = true;
+    health_.error = error;
+    health_.failing_since_ms = wall_ms();
+    ++health_.failures;
+    failing_.store(true);
+    spdlog::error("store {}: writes are failing: {} (retrying every few seconds; what cannot be written is counted)",
+                  path_, error);
+}
+
+void StoreDb::note_resumed() {
+    std::lock_guard lock(health_mu_);
+    if (!health_.failing || lost_.load()) return;
+    spdlog::info("store {}: writes resumed after {} s ({}; {} write batches were not written)", path_,
+                 (wall_ms() - health_.failing_since_ms) / 1000, health_.error, health_.batches_not_written);
+    health_.failing = false;
+    health_.error.clear();
+    ++health_.resumes;
+    failing_.store(false);
+}
+
+Status StoreDb::try_resume() {
+    if (read_only() || !failing_.load()) return Status::ok();
+    if (lost_.load()) return Status::io_error("store " + path_ + ": " + health().error);
+    rocksdb::Status rs;
+    {
+        std::unique_lock lock(io_mu_);
+        rs = db_->Resume();
+    }
+    if (!rs.ok()) return convert(rs, "resume writes");
+    note_resumed();
+    return Status::ok();
+}
+
+void StoreDb::mark_lost(const std::string& why) {
+    if (lost_.exchange(true)) return;
+    std::lock_guard lock(health_mu_);
+    health_.failing = true;
+    health_.error = why;
+    health_.failing_since_ms = wall_ms();
+    ++health_.failures;
+    failing_.store(true);
+    spdlog::error("store {}: {}", path_, why);
+}
+
+Status StoreDb::check_folder() {
+    if (read_only() || lost_.load()) return Status::ok();
+    struct stat st {};
+    std::error_code ec;
+    const bool same = ::stat(path_.c_str(), &st) == 0 && st.st_dev == folder_dev_ && st.st_ino == folder_ino_;
+    if (!same || !std::filesystem::exists(std::filesystem::path(path_) / "CURRENT", ec)) {
+        mark_lost("the store folder was deleted or replaced while gridlet ran: nothing written from now on can be "
+                  "kept (writes are refused and counted). Restore the folder from a backup, or move it away, "
+                  "then restart gridlet");
+        return Status::io_error("store " + path_ + ": folder deleted or replaced");
+    }
+    return Status::ok();
 }
 
 Status StoreDb::catch_up() {
     if (!read_only()) return Status::ok();
     return convert(db_->TryCatchUpWithPrimary(), "catch up with the primary");
+}
+
+namespace {
+
+std::vector<rocksdb::ColumnFamilyDescriptor> all_families(const StoreOptions& o, const std::shared_ptr<rocksdb::Cache>& cache,
+                                                         const std::shared_ptr<RetentionCutoffs>& cutoffs,
+                                                         const std::shared_ptr<ChunkMergeOperator>& merge) {
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+    cfs.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
+    for (size_t i = 0; i < static_cast<size_t>(Cf::count_); ++i)
+        cfs.emplace_back(kCfNames[i], family_options(static_cast<Cf>(i), o, cache, cutoffs, merge));
+    return cfs;
+}
+
+// Whether some process holds the RocksDB LOCK of `dir` (fcntl lock).
+bool store_locked(const std::filesystem::path& dir) {
+    const int fd = ::open((dir / "LOCK").c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    struct flock fl {};
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    const bool locked = ::fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+    ::close(fd);
+    return locked;
+}
+
+}  // namespace
+
+Expected<VerifyReport> verify_store(const std::filesystem::path& path) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(path, ec)) return Status::not_found("store " + path.string() + ": no such folder");
+    VerifyReport report;
+    StoreOptions o;
+    o.path = path;
+    if (!std::filesystem::exists(path / "CURRENT", ec)) report.problems.push_back({"CURRENT", "missing"});
+    std::vector<std::filesystem::path> tables;
+    for (const auto& e : std::filesystem::directory_iterator(path, ec))
+        if (e.path().extension() == ".sst") tables.push_back(e.path());
+    std::sort(tables.begin(), tables.end());
+    rocksdb::Options ro_opts(make_db_options(o, OpenMode::read_only), rocksdb::ColumnFamilyOptions());
+    ro_opts.info_log = std::make_shared<RocksLogger>();  // a file on its own has no unique id to check: not news
+    ro_opts.info_log->SetInfoLogLevel(rocksdb::InfoLogLevel::ERROR_LEVEL);
+    for (const auto& t : tables) {
+        rocksdb::SstFileReader reader(ro_opts);
+        rocksdb::Status st = reader.Open(t.string());
+        if (st.ok()) st = reader.VerifyChecksum();
+        if (!st.ok()) {
+            report.problems.push_back({t.filename().string(), st.ToString()});
+        } else {
+            ++report.table_files;
+            report.table_bytes += std::filesystem::file_size(t, ec);
+        }
+    }
+    if (std::filesystem::exists(path / "CURRENT", ec)) {
+        // A read-only open reads the MANIFEST, checks the table files it
+        // lists and replays the WAL with the store's recovery mode.
+        auto cutoffs = std::make_shared<RetentionCutoffs>();
+        auto merge = std::make_shared<ChunkMergeOperator>();
+        auto cache = rocksdb::NewLRUCache(8u << 20);
+        rocksdb::DBOptions dbo = make_db_options(o, OpenMode::read_only);
+        std::vector<rocksdb::ColumnFamilyHandle*> handles;
+        rocksdb::DB* db = nullptr;
+        rocksdb::Status st = rocksdb::DB::OpenForReadOnly(dbo, path.string(), all_families(o, cache, cutoffs, merge),
+                                                          &handles, &db);
+        if (!st.ok()) {
+            report.problems.push_back({"", "cannot be opened: " + st.ToString()});
+        } else {
+            for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+            db->Close();
+            delete db;
+        }
+    }
+    return report;
+}
+
+Expected<RepairReport> repair_store(const std::filesystem::path& path) {
+    auto before = verify_store(path);
+    if (!before) return before.status();
+    if (store_locked(path))
+        return Status::unavailable("store " + path.string() + ": a process has it open (" +
+                                   (describe_owner(path).empty() ? "see its LOCK" : describe_owner(path)) +
+                                   "); stop it before repairing");
+    RepairReport report;
+    report.before = std::move(*before);
+    // The untouched copy first.
+    const auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+    char stamp[32];
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+    report.backup = path.string() + ".damaged-" + stamp;
+    std::error_code ec;
+    std::filesystem::copy(path, report.backup, std::filesystem::copy_options::recursive, ec);
+    if (ec)
+        return Status::io_error("store " + path.string() + ": cannot copy it to " + report.backup.string() +
+                                " before repairing (" + ec.message() + "); nothing was changed");
+    StoreOptions o;
+    o.path = path;
+    auto cutoffs = std::make_shared<RetentionCutoffs>();
+    cutoffs->update(0, RetentionOptions{0, 0, 0, 0, 0, 0});  // keep everything
+    auto merge = std::make_shared<ChunkMergeOperator>();
+    auto cache = rocksdb::NewLRUCache(8u << 20);
+    const auto families = all_families(o, cache, cutoffs, merge);
+    // 1. A damaged WAL with intact tables: open skipping the damaged records
+    //    (every readable record before and after them is kept) and flush,
+    //    so that the WAL is no longer needed.
+    rocksdb::Status st = rocksdb::Status::NotFound();
+    // CURRENT only names the MANIFEST in use: when it is missing, name the
+    // newest MANIFEST (RepairDB would lose the WAL records of every family
+    // that has no table file yet, the series registry of a young store).
+    bool wrote_current = false;
+    if (!std::filesystem::exists(path / "CURRENT", ec)) {
+        std::string newest;
+        uint64_t newest_no = 0;
+        for (const auto& e : std::filesystem::directory_iterator(path, ec)) {
+            const std::string n = e.path().filename().string();
+            if (n.rfind("MANIFEST-", 0) != 0) continue;
+            const uint64_t no = std::strtoull(n.c_str() + 9, nullptr, 10);
+            if (newest.empty() || no > newest_no) {
+                newest = n;
+                newest_no = no;
+            }
+        }
+        if (!newest.empty()) {
+            std::ofstream(path / "CURRENT", std::ios::trunc) << newest << "\n";
+            wrote_current = true;
+        }
+    }
+    if (std::filesystem::exists(path / "CURRENT", ec)) {
+        rocksdb::DBOptions dbo = make_db_options(o, OpenMode::read_write);
+        dbo.wal_recovery_mode = rocksdb::WALRecoveryMode::kSkipAnyCorruptedRecords;
+        std::vector<rocksdb::ColumnFamilyHandle*> handles;
+        rocksdb::DB* db = nullptr;
+        st = rocksdb::DB::Open(dbo, path.string(), families, &handles, &db);
+        if (st.ok()) {
+            st = db->Flush(rocksdb::FlushOptions(), handles);
+            for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+            db->Close();
+            delete db;
+        }
+    }
+    // 2. Otherwise (no CURRENT, a damaged MANIFEST or table file): RocksDB's
+    //    RepairDB rebuilds the MANIFEST from the readable table files and
+    //    the WAL; then an ordinary open recreates the families it could not
+    //    find (a family with no table file left starts empty).
+    if (!st.ok()) {
+        if (wrote_current) std::filesystem::remove(path / "CURRENT", ec);
+        st = rocksdb::RepairDB(path.string(), make_db_options(o, OpenMode::read_write), families);
+        if (st.ok()) {
+            auto reopened = StoreDb::open(o, OpenMode::read_write);
+            if (!reopened) {
+                return Status::io_error("store " + path.string() + ": repaired, but it still does not open: " +
+                                        reopened.status().message() + "; the damaged store is kept in " +
+                                        report.backup.string());
+            }
+        }
+    }
+    if (!st.ok())
+        return Status::io_error("store " + path.string() + ": repair failed: " + st.ToString() +
+                                "; the damaged store is kept in " + report.backup.string());
+    auto after = verify_store(path);
+    if (!after) return after.status();
+    report.after = std::move(*after);
+    return report;
 }
 
 }  // namespace gridlet::store

@@ -8,7 +8,12 @@
 // thread-safe, so is StoreDb (catch_up() included).
 #pragma once
 
+#include <atomic>
+#include <filesystem>
+#include <cstdint>
 #include <memory>
+#include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -24,6 +29,19 @@ namespace gridlet::store {
 enum class OpenMode {
     read_write,  // the primary: the running gridlet, tests, the benchmark
     read_only,   // a secondary instance: the CLI, on a running or stopped gridlet
+};
+
+// Whether the primary can write. RocksDB stops writes after an I/O error on
+// the WAL or in a flush or compaction (a full disk, a filesystem remounted
+// read-only); they fail until DB::Resume() succeeds. The store tries that
+// every resume_interval_ms (store.cpp) and counts what it could not write.
+struct WriteHealth {
+    bool failing = false;
+    std::string error;           // the first error of the current failure ("" when writing)
+    int64_t failing_since_ms = 0;  // wall clock
+    uint64_t failures = 0;       // episodes since open
+    uint64_t resumes = 0;        // episodes that ended with writes resumed
+    uint64_t batches_not_written = 0;
 };
 
 enum class Cf { registry = 0, chunks, rollups, rollup_meta, events, state, outbox, count_ };
@@ -45,8 +63,22 @@ public:
     // Writes `batch`; the error names the store path and `what`.
     Status write(rocksdb::WriteBatch& batch, const char* what);
 
-    // fsync the WAL (sync policy interval).
+    // fsync the WAL (sync policy interval). Refused while writes are failing:
+    // RocksDB must not sync a WAL file that saw a write error (it asserts).
     Status sync_wal();
+
+    WriteHealth health() const;
+    // Records a write failure (also done by RocksDB's error listener).
+    void note_failure(const std::string& error);
+    // Tries DB::Resume() when writes are failing; ok when writing again
+    // (or never stopped). Maintenance thread.
+    Status try_resume();
+    // The store folder was deleted or replaced under us: every later write
+    // is refused (it would go to unlinked files and be lost at exit).
+    void mark_lost(const std::string& why);
+    // Checks that the folder opened is still there (same inode, CURRENT
+    // present); marks the store lost when not. Maintenance thread.
+    Status check_folder();
     // Secondary: catch up with the primary. Primary: no-op.
     Status catch_up();
 
@@ -57,7 +89,9 @@ public:
     Status convert(const rocksdb::Status& s, const std::string& what) const;
 
 private:
+    class HealthListener;
     StoreDb() = default;
+    void note_resumed();
     rocksdb::DB* db_ = nullptr;
     std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // [0] is "default"
     OpenMode mode_ = OpenMode::read_write;
@@ -67,7 +101,49 @@ private:
     std::shared_ptr<RetentionCutoffs> cutoffs_;
     std::shared_ptr<ChunkMergeOperator> merge_;
     std::shared_ptr<rocksdb::Cache> cache_;
+    std::shared_ptr<rocksdb::Env> env_;  // kept alive while the DB uses it
+    // Writes share it; sync_wal() takes it alone, so that no WAL write can
+    // fail between its health check and the sync.
+    std::shared_mutex io_mu_;
+    mutable std::mutex health_mu_;
+    WriteHealth health_;
+    std::atomic<bool> failing_{false};
+    std::atomic<bool> lost_{false};
+    uint64_t folder_dev_ = 0, folder_ino_ = 0;
 };
+
+// ---- integrity: `gridlet store verify` and `gridlet store repair` ----
+
+struct FileProblem {
+    std::string file;     // name within the store folder ("" for the whole store)
+    std::string problem;  // what is wrong with it
+};
+
+struct VerifyReport {
+    size_t table_files = 0;  // .sst files whose every block checksum was read
+    uint64_t table_bytes = 0;
+    std::vector<FileProblem> problems;
+    bool ok() const { return problems.empty(); }
+};
+
+// Reads every table file of the store at `path` and checks every block's
+// checksum, checks that CURRENT and the MANIFEST are there and readable, and
+// replays the WAL read-only (damage before its last record is a problem).
+// Changes nothing; works while a gridlet runs. Errors: no folder there.
+Expected<VerifyReport> verify_store(const std::filesystem::path& path);
+
+struct RepairReport {
+    std::filesystem::path backup;     // the untouched copy of the damaged folder
+    VerifyReport before;              // what verify found before the repair
+    VerifyReport after;               // and after it
+};
+
+// Copies the store folder to `<path>.damaged-<UTC time>` (nothing is lost
+// whatever happens next), then salvages what is readable in place with
+// RocksDB's RepairDB (table files that cannot be read are moved to
+// `lost/`; the WAL is replayed up to its damage). Refuses while a process
+// holds the store's LOCK. Errors: locked, the copy failed, RepairDB failed.
+Expected<RepairReport> repair_store(const std::filesystem::path& path);
 
 // The RocksDB options the store uses (exposed for the benchmark and tests).
 rocksdb::DBOptions make_db_options(const StoreOptions& o, OpenMode mode);

@@ -63,6 +63,7 @@ Status validate_options(const StoreOptions& o) {
     if (o.chunk_max_samples < 2) return Status::invalid("store: chunk_max_samples must be >= 2");
     if (o.chunk_max_span_ms <= 0) return Status::invalid("store: chunk_max_span_ms must be > 0");
     if (o.rollup_interval_ms <= 0) return Status::invalid("store: rollup_interval_ms must be > 0");
+    if (o.resume_interval_ms <= 0) return Status::invalid("store: resume_interval_ms must be > 0");
     // A coarser resolution is kept at least as long as a finer one: queries
     // fall back from coarse to fine, never the other way round.
     struct Item {

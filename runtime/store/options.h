@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,10 @@
 #include "core/clock.h"
 #include "core/config_schema.h"
 #include "core/status.h"
+
+namespace rocksdb {
+class Env;
+}
 
 namespace gridlet::store {
 
@@ -73,6 +78,12 @@ struct StoreOptions {
     // Wall clock used for retention cutoffs (tests pass a ManualClock).
     // Not owned; must outlive the store. nullptr: the system clock.
     const Clock* clock = nullptr;
+    // While writes fail (full disk, read-only filesystem), how often the
+    // store tries to resume them (RocksDB DB::Resume()).
+    int64_t resume_interval_ms = 5000;
+    // The RocksDB Env to use (tests: a fault-injecting filesystem).
+    // nullptr: the default Env.
+    std::shared_ptr<rocksdb::Env> env;
 };
 
 std::vector<config::KeySpec> store_config_keys();

@@ -1,5 +1,6 @@
 #include "store/store.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include <spdlog/spdlog.h>
@@ -76,24 +77,51 @@ void Store::set_background_error(const Status& st) {
     bg_error_ = st.message();
 }
 
+void Store::clear_background_error() {
+    std::lock_guard lock(bg_mu_);
+    if (!bg_error_.empty()) spdlog::info("store {}: background tasks work again (last error: {})", db_->path(), bg_error_);
+    bg_error_.clear();
+}
+
 std::string Store::background_error() const {
     std::lock_guard lock(bg_mu_);
     return bg_error_;
 }
 
 void Store::maintenance_loop() {
+    using std::chrono::milliseconds;
+    using std::chrono::steady_clock;
     const Clock& clock = options_.clock ? *options_.clock : SystemClock::instance();
-    auto next_cutoffs = std::chrono::steady_clock::now();
+    const int64_t tick_ms = std::min<int64_t>({options_.rollup_interval_ms, options_.resume_interval_ms, 1000});
+    auto next_pass = steady_clock::now() + milliseconds(options_.rollup_interval_ms);
+    auto next_resume = steady_clock::now();
+    auto next_cutoffs = steady_clock::now();
     std::unique_lock lock(bg_mu_);
     while (!stopping_) {
-        bg_cv_.wait_for(lock, std::chrono::milliseconds(options_.rollup_interval_ms), [this] { return stopping_; });
+        bg_cv_.wait_for(lock, milliseconds(tick_ms), [this] { return stopping_; });
         if (stopping_) break;
         lock.unlock();
-        auto pass = roll_up_now();
-        if (!pass) set_background_error(pass.status().with_context("rollups"));
-        if (std::chrono::steady_clock::now() >= next_cutoffs) {
-            db_->cutoffs().update(clock.now_ms(), options_.retention);
-            next_cutoffs = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+        const auto now = steady_clock::now();
+        (void)db_->check_folder();
+        if (db_->health().failing) {
+            // Writes are stopped (full disk, read-only filesystem): try to
+            // resume them now and then; no rollup pass until they are back.
+            if (now >= next_resume) {
+                next_resume = now + milliseconds(options_.resume_interval_ms);
+                if (Status st = db_->try_resume(); !st) spdlog::debug("{}", st.message());
+            }
+        } else if (now >= next_pass) {
+            next_pass = now + milliseconds(options_.rollup_interval_ms);
+            auto pass = roll_up_now();
+            if (!pass) {
+                set_background_error(pass.status().with_context("rollups"));
+            } else {
+                clear_background_error();
+            }
+            if (steady_clock::now() >= next_cutoffs) {
+                db_->cutoffs().update(clock.now_ms(), options_.retention);
+                next_cutoffs = steady_clock::now() + std::chrono::seconds(60);
+            }
         }
         lock.lock();
     }
@@ -105,8 +133,12 @@ void Store::sync_loop() {
         bg_cv_.wait_for(lock, std::chrono::milliseconds(options_.sync_interval_ms), [this] { return stopping_; });
         if (stopping_) break;
         lock.unlock();
+        if (db_->health().failing) {
+            lock.lock();
+            continue;  // reported by the health; the WAL is synced again once writes resume
+        }
         Status st = db_->sync_wal();
-        if (!st) set_background_error(st);
+        if (!st && !db_->health().failing) set_background_error(st);
         lock.lock();
     }
 }

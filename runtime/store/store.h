@@ -23,6 +23,7 @@
 // them and closes the database.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -57,8 +58,12 @@ public:
 
     // Appends a batch; returns once it is in the WAL (see chunk_writer.h for
     // the out-of-order and duplicate rule).
-    Status append(std::span<const gl_sample> batch) { return writer_->append(batch); }
-    Status append(uint32_t series, std::span<const Sample> samples) { return writer_->append(series, samples); }
+    // Samples that could not be written (writes failing) are counted in
+    // samples_not_written().
+    Status append(std::span<const gl_sample> batch) { return counted(writer_->append(batch), batch.size()); }
+    Status append(uint32_t series, std::span<const Sample> samples) {
+        return counted(writer_->append(series, samples), samples.size());
+    }
 
     SeriesRegistry& registry() { return *registry_; }
     const QueryEngine& query() const { return *query_; }
@@ -82,6 +87,9 @@ public:
     const StoreOptions& options() const { return options_; }
     StoreDb& db() { return *db_; }
     uint64_t samples_written() const { return writer_->samples_written(); }
+    uint64_t samples_not_written() const { return samples_not_written_.load(); }
+    // Whether writes succeed now, since when they fail and why.
+    WriteHealth health() const { return db_->health(); }
     // The last error of a background task ("" if none).
     std::string background_error() const;
 
@@ -92,6 +100,11 @@ private:
     void maintenance_loop();
     void sync_loop();
     void set_background_error(const Status& st);
+    void clear_background_error();
+    Status counted(Status st, size_t n) {
+        if (!st) samples_not_written_ += n;
+        return st;
+    }
 
     StoreOptions options_;
     std::unique_ptr<StoreDb> db_;
@@ -110,6 +123,7 @@ private:
     std::condition_variable bg_cv_;
     bool stopping_ = false;
     std::string bg_error_;
+    std::atomic<uint64_t> samples_not_written_{0};
     std::thread maintenance_;
     std::thread syncer_;
 };

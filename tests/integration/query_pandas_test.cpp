@@ -116,3 +116,53 @@ TEST(EventsCli, ReadsStoredEventsAsCsvAndJson) {
     EXPECT_EQ(bad_format.code, 2) << bad_format.err;
     run({"rm", "-rf", dir});
 }
+
+// `gridlet store verify|repair` on a store written by a real run, and a
+// second `gridlet run` on the same store told who holds it.
+TEST(StoreCli, VerifyRepairAndASecondRunOnTheSameStore) {
+    std::string dir = "/tmp/gridlet-it-storecli-" + std::to_string(getpid());
+    run({"rm", "-rf", dir});
+    run({"mkdir", "-p", dir});
+    std::string site = dir + "/site.toml";
+    std::ofstream(site) << "[site]\nname = \"storecli-" << getpid() << "\"\n"
+                        << "[store]\npath = \"" << dir << "/db\"\n"
+                        << "[[plugins]]\nname = \"hello\"\nfile = \"" << build_dir() << "/plugins/hello.so\"\n"
+                        << "config = { interval_ms = 20 }\n"
+                        << "[[devices]]\nname = \"c1\"\nplugin = \"hello\"\nstep = 0.5\n";
+    std::string other = dir + "/other.toml";  // same store, another control socket
+    std::ofstream(other) << "[site]\nname = \"storecli-other-" << getpid() << "\"\n"
+                         << "[store]\npath = \"" << dir << "/db\"\n";
+    {
+        Process p({gridlet_bin(), "run", site});
+        ASSERT_TRUE(p.wait_for_err("plugin 'hello' started")) << p.err();
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        Result second = run({gridlet_bin(), "run", other});
+        EXPECT_EQ(second.code, 1) << second.err;
+        EXPECT_NE(second.err.find("another gridlet (pid " + std::to_string(p.pid()) + ") has this store open"),
+                  std::string::npos)
+            << second.err;
+        Result live = run({gridlet_bin(), "store", "verify", "--config", site});  // works beside a running gridlet
+        EXPECT_EQ(live.code, 0) << live.out << live.err;
+        p.signal(SIGTERM);
+        ASSERT_EQ(p.wait(), 0) << p.err();
+    }
+    Result ok = run({gridlet_bin(), "store", "verify", "--db", dir + "/db"});
+    EXPECT_EQ(ok.code, 0) << ok.out << ok.err;
+    EXPECT_NE(ok.out.find("no damage found"), std::string::npos) << ok.out;
+
+    run({"rm", dir + "/db/CURRENT"});
+    Result refused = run({gridlet_bin(), "run", site});
+    EXPECT_EQ(refused.code, 1);
+    EXPECT_NE(refused.err.find("no CURRENT file"), std::string::npos) << refused.err;
+    Result bad = run({gridlet_bin(), "store", "verify", "--db", dir + "/db"});
+    EXPECT_EQ(bad.code, 1);
+    EXPECT_NE(bad.out.find("CURRENT: missing"), std::string::npos) << bad.out;
+    Result repaired = run({gridlet_bin(), "store", "repair", "--db", dir + "/db"});
+    EXPECT_EQ(repaired.code, 0) << repaired.out << repaired.err;
+    EXPECT_NE(repaired.out.find("the damaged store, untouched: " + dir + "/db.damaged-"), std::string::npos)
+        << repaired.out;
+    Result series = run({gridlet_bin(), "series", "c1/", "--db", dir + "/db"});
+    EXPECT_EQ(series.code, 0) << series.err;
+    EXPECT_NE(series.out.find("c1/"), std::string::npos) << series.out;
+    run({"rm", "-rf", dir});
+}

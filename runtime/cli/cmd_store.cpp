@@ -1,0 +1,94 @@
+// `gridlet store verify` and `gridlet store repair`: check every file of a
+// store (block checksums, MANIFEST, WAL) and salvage a damaged one into the
+// same folder after keeping an untouched copy (runtime/store/README.md,
+// "Damaged stores"). CLI thread.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "cli/commands.h"
+#include "cli/store_access.h"
+#include "store/db.h"
+
+namespace gridlet::cli {
+
+namespace {
+
+struct StoreArgs {
+    std::string db, config;
+    bool yes = false;
+};
+
+void print_problems(const store::VerifyReport& r) {
+    for (const auto& p : r.problems)
+        std::printf("  %s%s%s\n", p.file.empty() ? "" : p.file.c_str(), p.file.empty() ? "" : ": ", p.problem.c_str());
+}
+
+void run_verify(const StoreArgs& a) {
+    StoreLocation loc = locate_store("store verify", a.db, a.config);
+    auto report = store::verify_store(loc.path);
+    if (!report) fail("store verify", 2, report.status().message());
+    std::printf("store %s: %zu table files checked (%.1f MB)\n", loc.path.c_str(), report->table_files,
+                static_cast<double>(report->table_bytes) / 1e6);
+    if (report->ok()) {
+        std::printf("no damage found\n");
+        return;
+    }
+    std::printf("damaged:\n");
+    print_problems(*report);
+    std::printf("`gridlet store repair --db %s` salvages what is readable (an untouched copy is kept)\n",
+                loc.path.c_str());
+    throw CLI::RuntimeError(1);
+}
+
+void run_repair(const StoreArgs& a) {
+    StoreLocation loc = locate_store("store repair", a.db, a.config);
+    if (!a.yes) {
+        auto report = store::verify_store(loc.path);
+        if (!report) fail("store repair", 2, report.status().message());
+        if (report->ok()) {
+            std::printf("store %s: no damage found; nothing to repair\n", loc.path.c_str());
+            return;
+        }
+    }
+    auto report = store::repair_store(loc.path);
+    if (!report) fail("store repair", 1, report.status().message());
+    std::printf("store %s: repaired\n", loc.path.c_str());
+    std::printf("the damaged store, untouched: %s\n", report->backup.c_str());
+    if (!report->before.ok()) {
+        std::printf("what was damaged:\n");
+        print_problems(report->before);
+    }
+    std::printf("table files readable now: %zu (%.1f MB)\n", report->after.table_files,
+                static_cast<double>(report->after.table_bytes) / 1e6);
+    std::error_code ec;
+    if (std::filesystem::exists(loc.path / "lost", ec))
+        std::printf("table files that could not be read were moved to %s/lost/\n", loc.path.c_str());
+    if (!report->after.ok()) {
+        std::printf("still damaged:\n");
+        print_problems(report->after);
+        throw CLI::RuntimeError(1);
+    }
+}
+
+}  // namespace
+
+void register_store_command(CLI::App& app) {
+    CLI::App* store = app.add_subcommand("store", "Check or repair a store's files");
+    store->require_subcommand(1);
+    auto args = std::make_shared<StoreArgs>();
+
+    CLI::App* verify = store->add_subcommand(
+        "verify", "Read every file of a store and check its checksums (read-only; also while gridlet runs)");
+    add_store_options(verify, args->db, args->config);
+    on_run(verify, "store verify", [args] { run_verify(*args); });
+
+    CLI::App* repair = store->add_subcommand(
+        "repair", "Salvage a damaged store in place, after copying it untouched to <folder>.damaged-<time>");
+    add_store_options(repair, args->db, args->config);
+    repair->add_flag("--yes", args->yes, "Repair even when verify finds no damage");
+    on_run(repair, "store repair", [args] { run_repair(*args); });
+}
+
+}  // namespace gridlet::cli

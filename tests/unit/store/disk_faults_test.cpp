@@ -1,0 +1,261 @@
+// Issue 11 items 9-11, 13: a full disk, a read-only filesystem, a store
+// folder deleted under a running store, damaged files and a second opener.
+// Faults are injected with a RocksDB FileSystem (fault_fs.h): the store must
+// never abort, must say what is wrong, must resume by itself when the disk
+// is writable again, and must never delete or hide data on open.
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include "fault_fs.h"
+#include "test_util.h"
+
+using namespace gridlet;
+using namespace gridlet::store;
+using namespace gridlet::store::test;
+
+namespace {
+
+StoreOptions faulty_options(const TempDir& dir, const FaultDisk& disk, SyncPolicy sync) {
+    StoreOptions o = test_options(dir.path());
+    o.env = disk.env;
+    o.sync = sync;
+    o.sync_interval_ms = 10;
+    o.resume_interval_ms = 50;
+    o.rollup_interval_ms = 20;
+    return o;
+}
+
+std::vector<gl_sample> minute_of(uint32_t id, int64_t start, int n) {
+    std::vector<gl_sample> v;
+    for (int i = 0; i < n; ++i) v.push_back(gs(id, start + i * 1000, i));
+    return v;
+}
+
+size_t count_raw(Store& s, uint32_t id) {
+    auto r = s.query().raw(id, std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max());
+    EXPECT_TRUE(r) << r.status().to_string();
+    return r ? r->size() : 0;
+}
+
+template <class F>
+bool eventually(F&& f, int ms = 5000) {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    while (std::chrono::steady_clock::now() < end) {
+        if (f()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return f();
+}
+
+// Writes fail while the fault is on, nothing aborts, the failure is visible
+// and counted, writes resume by themselves once the fault is gone, and what
+// was acknowledged before and after is there after a reopen.
+void fault_and_recover(DiskFault fault, SyncPolicy sync) {
+    TempDir dir;
+    FaultDisk disk;
+    const StoreOptions o = faulty_options(dir, disk, sync);
+    uint32_t id = 0;
+    {
+        auto store = Store::open(o);
+        ASSERT_TRUE(store) << store.status().to_string();
+        Store& s = **store;
+        id = *s.registry().intern(meta("m/p"));
+        ASSERT_TRUE(s.append(minute_of(id, kT0, 60)));
+        ASSERT_TRUE(s.roll_up_now());
+
+        disk.fs->set(fault);
+        size_t refused = 0;
+        for (int k = 1; k <= 20; ++k) {
+            auto batch = minute_of(id, kT0 + k * 60'000, 60);
+            if (!s.append(batch)) refused += batch.size();
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));  // the WAL syncer and roller run meanwhile
+        }
+        EXPECT_GT(refused, 0u);
+        EXPECT_TRUE(s.health().failing);
+        EXPECT_FALSE(s.health().error.empty());
+        EXPECT_EQ(s.samples_not_written(), refused);
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));  // resume attempts while still failing
+        EXPECT_TRUE(s.health().failing);
+
+        disk.fs->set(DiskFault::none);
+        ASSERT_TRUE(eventually([&] { return !s.health().failing; })) << s.health().error;
+        EXPECT_EQ(s.health().resumes, 1u);
+        auto after = minute_of(id, kT0 + 30 * 60'000, 60);
+        ASSERT_TRUE(s.append(after));
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));  // syncs and a rollup pass after the resume
+        EXPECT_TRUE(s.background_error().empty()) << s.background_error();
+        EXPECT_EQ(count_raw(s, id), 60u + (20u * 60u - refused) + 60u);
+    }
+    auto again = Store::open(o);
+    ASSERT_TRUE(again) << again.status().to_string();
+    auto r = (*again)->query().raw(id, kT0, kT0 + 3'600'000);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->front().ts, kT0);
+    EXPECT_EQ(r->back().ts, kT0 + 30 * 60'000 + 59'000);
+}
+
+}  // namespace
+
+TEST(DiskFaults, FullDiskWithIntervalSync) { fault_and_recover(DiskFault::full, SyncPolicy::interval); }
+TEST(DiskFaults, FullDiskWithBatchSync) { fault_and_recover(DiskFault::full, SyncPolicy::batch); }
+TEST(DiskFaults, FullDiskWithoutSync) { fault_and_recover(DiskFault::full, SyncPolicy::none); }
+TEST(DiskFaults, ReadOnlyFilesystemWithIntervalSync) { fault_and_recover(DiskFault::read_only, SyncPolicy::interval); }
+TEST(DiskFaults, ReadOnlyFilesystemWithBatchSync) { fault_and_recover(DiskFault::read_only, SyncPolicy::batch); }
+
+void open_while(DiskFault fault, const char* expected) {
+    TempDir dir;
+    FaultDisk disk;
+    const StoreOptions o = faulty_options(dir, disk, SyncPolicy::interval);
+    {
+        auto store = Store::open(o);
+        ASSERT_TRUE(store) << store.status().to_string();
+        uint32_t id = *(*store)->registry().intern(meta("m/p"));
+        ASSERT_TRUE((*store)->append(minute_of(id, kT0, 60)));
+    }
+    disk.fs->set(fault);
+    auto store = Store::open(o);
+    ASSERT_FALSE(store);
+    EXPECT_NE(store.status().message().find(expected), std::string::npos) << store.status().message();
+    disk.fs->set(DiskFault::none);
+    auto later = Store::open(o);
+    ASSERT_TRUE(later) << later.status().to_string();
+    EXPECT_EQ(count_raw(**later, *(*later)->registry().find("m/p")), 60u);
+}
+
+TEST(DiskFaults, OpeningOnAFullDiskIsAnErrorNotAnAbort) { open_while(DiskFault::full, "No space"); }
+TEST(DiskFaults, OpeningOnAReadOnlyFilesystemIsAnErrorNotAnAbort) { open_while(DiskFault::read_only, "Read-only"); }
+
+// ---- damaged files and a second opener (no fault injection: real files) ----
+
+namespace {
+
+// A store at dir/db with `n` minutes of one series; flushed to table files
+// when `flush`, else left in the WAL.
+uint32_t make_store(const TempDir& dir, int minutes, bool flush) {
+    auto store = Store::open(test_options(dir.path()));
+    EXPECT_TRUE(store) << store.status().to_string();
+    uint32_t id = *(*store)->registry().intern(meta("m/p"));
+    for (int k = 0; k < minutes; ++k) {
+        EXPECT_TRUE((*store)->append(minute_of(id, kT0 + k * 60'000, 60)));
+    }
+    if (flush) {
+        EXPECT_TRUE((*store)->compact_all());
+    }
+    return id;
+}
+
+std::vector<std::filesystem::path> files_ending(const std::filesystem::path& dir, const std::string& suffix) {
+    std::vector<std::filesystem::path> out;
+    for (const auto& e : std::filesystem::directory_iterator(dir)) {
+        const std::string n = e.path().filename().string();
+        if (n.size() > suffix.size() && n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0) {
+            out.push_back(e.path());
+        }
+    }
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+        return std::filesystem::file_size(a) > std::filesystem::file_size(b);
+    });
+    return out;
+}
+
+}  // namespace
+
+TEST(DamagedStore, MissingCurrentIsRefusedAndNothingIsEverDeleted) {
+    TempDir dir;
+    make_store(dir, 30, true);
+    const auto db = dir.path() / "db";
+    const size_t tables = files_ending(db, ".sst").size();
+    ASSERT_GT(tables, 0u);
+    std::filesystem::remove(db / "CURRENT");
+    for (int attempt = 0; attempt < 2; ++attempt) {  // the second start used to delete every table file
+        auto store = Store::open(test_options(dir.path()));
+        ASSERT_FALSE(store);
+        EXPECT_NE(store.status().message().find("no CURRENT file"), std::string::npos) << store.status().message();
+        EXPECT_NE(store.status().message().find("gridlet store repair"), std::string::npos);
+        EXPECT_FALSE(std::filesystem::exists(db / "CURRENT"));
+        EXPECT_EQ(files_ending(db, ".sst").size(), tables);
+    }
+    auto verify = verify_store(db);
+    ASSERT_TRUE(verify);
+    ASSERT_FALSE(verify->ok());
+    EXPECT_EQ(verify->problems.front().file, "CURRENT");
+    auto repaired = repair_store(db);
+    ASSERT_TRUE(repaired) << repaired.status().to_string();
+    EXPECT_TRUE(std::filesystem::exists(repaired->backup / "MANIFEST-000005") ||
+                !files_ending(repaired->backup, ".sst").empty());
+    EXPECT_TRUE(repaired->after.ok()) << repaired->after.problems.front().file << ": "
+                                      << repaired->after.problems.front().problem;
+    auto store = Store::open(test_options(dir.path()));
+    ASSERT_TRUE(store) << store.status().to_string();
+    EXPECT_EQ(count_raw(**store, *(*store)->registry().find("m/p")), 30u * 60u);
+}
+
+TEST(DamagedStore, GarbageInTheMiddleOfTheWalIsRefusedNotDropped) {
+    TempDir dir;
+    make_store(dir, 600, false);
+    const auto db = dir.path() / "db";
+    auto wals = files_ending(db, ".log");
+    ASSERT_FALSE(wals.empty());
+    const auto size = std::filesystem::file_size(wals.front());
+    ASSERT_GT(size, 4096u);
+    {
+        std::fstream f(wals.front(), std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(static_cast<std::streamoff>(size / 2));
+        f.write("0123456789abcdef", 16);
+    }
+    auto store = Store::open(test_options(dir.path()));
+    ASSERT_FALSE(store);
+    EXPECT_EQ(store.status().code(), StatusCode::corruption) << store.status().to_string();
+    EXPECT_NE(store.status().message().find("damaged"), std::string::npos) << store.status().message();
+    EXPECT_EQ(std::filesystem::file_size(wals.front()), size);  // left as it was
+    auto verify = verify_store(db);
+    ASSERT_TRUE(verify);
+    EXPECT_FALSE(verify->ok());
+    auto repaired = repair_store(db);
+    ASSERT_TRUE(repaired) << repaired.status().to_string();
+    EXPECT_EQ(std::filesystem::file_size(repaired->backup / wals.front().filename()), size);
+    auto reopened = Store::open(test_options(dir.path()));
+    ASSERT_TRUE(reopened) << reopened.status().to_string();
+    Store& store2 = **reopened;
+    ASSERT_TRUE(store2.registry().find("m/p"));
+    const size_t kept = count_raw(store2, *store2.registry().find("m/p"));
+    EXPECT_GT(kept, 0u);  // what came before the damage
+    EXPECT_LT(kept, 600u * 60u);
+}
+
+TEST(DamagedStore, TruncatedTableFileIsRefusedAndQueriesNeverAnswerShort) {
+    TempDir dir;
+    const uint32_t id = make_store(dir, 120, true);
+    const auto db = dir.path() / "db";
+    auto tables = files_ending(db, ".sst");
+    ASSERT_FALSE(tables.empty());
+    const auto size = std::filesystem::file_size(tables.front());
+    std::filesystem::resize_file(tables.front(), size - 5);
+    auto store = Store::open(test_options(dir.path()));
+    ASSERT_FALSE(store);
+    EXPECT_EQ(store.status().code(), StatusCode::corruption) << store.status().to_string();
+    auto verify = verify_store(db);
+    ASSERT_TRUE(verify);
+    ASSERT_FALSE(verify->ok());
+    EXPECT_EQ(verify->problems.front().file, tables.front().filename().string());  // the damaged file, by name
+    auto ro = Store::open_read_only(db);
+    if (ro) {
+        // Whatever opens must fail the query, not answer with part of it.
+        auto r = (*ro)->query().raw(id, kT0, kT0 + 120 * 60'000);
+        EXPECT_FALSE(r && r->size() != 120u * 60u) << "short answer: " << r->size();
+    } else {
+        EXPECT_EQ(ro.status().code(), StatusCode::corruption) << ro.status().to_string();
+    }
+}
+
+TEST(StoreLock, ASecondOpenerIsToldWhichProcessHoldsTheStore) {
+    TempDir dir;
+    auto first = Store::open(test_options(dir.path()));
+    ASSERT_TRUE(first) << first.status().to_string();
+    auto second = Store::open(test_options(dir.path()));
+    ASSERT_FALSE(second);
+    EXPECT_NE(second.status().message().find("another gridlet (pid " + std::to_string(::getpid()) + ")"),
+              std::string::npos)
+        << second.status().message();
+}
