@@ -149,6 +149,8 @@ nlohmann::json Kernel::metrics_json() {
                         {"write_resumes", h.resumes},
                         {"samples_written", store_->samples_written()},
                         {"samples_not_written", store_->samples_not_written()},
+                        {"samples_refused_too_old", store_->samples_refused().too_old},
+                        {"samples_refused_too_far_ahead", store_->samples_refused().too_far_ahead},
                         {"batches_not_written", h.batches_not_written},
                         {"background_error", store_->background_error()}};
     }

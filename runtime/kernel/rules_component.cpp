@@ -131,6 +131,10 @@ public:
                 auto raw = ctx_.store->query().raw(id, spec.from_ms, spec.to_ms);
                 if (!raw) return raw.status();
                 for (const auto& s : *raw) rows.push_back({id, s.ts, s.value, s.quality});
+            } else if (spec.step_ms == 0) {  // one bucket [from, to)
+                auto pts = ctx_.store->query().total(id, spec.from_ms, spec.to_ms, *spec.aggregate);
+                if (!pts) return pts.status();
+                for (const auto& p : *pts) rows.push_back({id, p.ts, p.value, GL_QUALITY_GOOD});
             } else {
                 auto pts = ctx_.store->query().downsample(id, spec.from_ms, spec.to_ms, spec.step_ms, *spec.aggregate);
                 if (!pts) return pts.status();

@@ -57,6 +57,7 @@ public:
     // After each drained pass of the bus, at kMaxBatch, and at stop.
     void flush() {
         if (pending_.empty()) return;
+        note_refused();
         Status st = ctx_.store->append(pending_);
         if (!st) {
             // Not acknowledged: nothing else to write them to. Count them
@@ -84,7 +85,35 @@ public:
     }
 
 private:
+    // Samples dated outside the store's plausible window are refused by the
+    // store (counted in its metrics); say which, once a minute at most.
+    void note_refused() {
+        const auto [lo, hi] = ctx_.store->accept_window();
+        size_t n = 0;
+        const gl_sample* first = nullptr;
+        for (const gl_sample& s : pending_)
+            if (s.ts_ms < lo || s.ts_ms > hi) {
+                if (!first) first = &s;
+                ++n;
+            }
+        if (n == 0) return;
+        unlogged_refused_ += n;
+        const int64_t now = host().monotonic_ms();
+        if (now - last_refused_log_ms_ < 60'000) return;
+        auto meta = ctx_.store->registry().get(first->series_id);
+        const std::string name = meta ? meta->name : "series " + std::to_string(first->series_id);
+        const bool old = first->ts_ms < lo;
+        host().warn("store: " + std::to_string(unlogged_refused_) + " samples refused for their time (e.g. '" + name +
+                    "' at " + std::to_string(first->ts_ms) + " ms since 1970: " +
+                    (old ? "before [store] accept_from_year" : "more than [store] accept_ahead_hours after now") +
+                    "; a clock or a timestamp unit is wrong)");
+        last_refused_log_ms_ = now;
+        unlogged_refused_ = 0;
+    }
+
     ComponentContext& ctx_;
+    uint64_t unlogged_refused_ = 0;
+    int64_t last_refused_log_ms_ = INT64_MIN / 2;
     std::vector<gl_sample> pending_;
     static constexpr int64_t kNever = INT64_MIN / 2;
     uint64_t lost_ = 0;

@@ -132,7 +132,7 @@ int l_query(lua_State* L) {
         auto parsed = parse_aggregate(agg);
         if (!parsed) return luaL_error(L, "gridlet.query: unknown agg '%s' (avg, min, max, sum, count, first, last, delta)", agg);
         spec.aggregate = *parsed;
-        if (spec.step_ms == 0) spec.step_ms = spec.to_ms - spec.from_ms;  // one bucket
+        // No step: one bucket [from, to), labelled from (QuerySpec).
     } else if (spec.step_ms != 0) {
         spec.aggregate = Aggregate::avg;
     }

@@ -48,7 +48,9 @@ struct QuerySpec {
     std::vector<uint32_t> series;
     int64_t from_ms = 0;  // inclusive, UTC
     int64_t to_ms = 0;    // exclusive, UTC
-    int64_t step_ms = 0;  // bucket width; 0 for raw samples
+    // Bucket width (epoch-aligned buckets labelled with their aligned start);
+    // 0 with an aggregate: one bucket [from, to) labelled from_ms.
+    int64_t step_ms = 0;
     std::optional<Aggregate> aggregate;  // nullopt: raw samples
 };
 

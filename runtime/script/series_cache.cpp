@@ -2,22 +2,24 @@
 
 #include <algorithm>
 
+#include "store/aggregation.h"
+
 namespace gridlet::script {
 
 void SeriesCache::observe(const gl_sample& s) {
     auto [it, inserted] = last_.try_emplace(s.series_id, s);
     if (!inserted && s.ts_ms >= it->second.ts_ms) it->second = s;
-    if (windows_.empty() || s.quality == GL_QUALITY_BAD) return;
+    if (windows_.empty()) return;
     auto w = windows_.find(s.series_id);
     if (w == windows_.end()) return;
     auto& pts = w->second.points;
-    if (pts.empty() || s.ts_ms >= pts.back().ts) {
-        pts.push_back({s.ts_ms, s.value});
-    } else {
-        // Late sample: keep the window time-ordered.
-        auto pos = std::upper_bound(pts.begin(), pts.end(), s.ts_ms, [](int64_t ts, const Point& p) { return ts < p.ts; });
-        pts.insert(pos, {s.ts_ms, s.value});
-    }
+    // As the store keeps it: an equal timestamp overwrites; only good
+    // samples (store::is_good: quality > 0, finite value) count.
+    auto pos = std::lower_bound(pts.begin(), pts.end(), s.ts_ms, [](const Point& p, int64_t ts) { return p.ts < ts; });
+    if (pos != pts.end() && pos->ts == s.ts_ms) pos = pts.erase(pos);
+    if (!store::is_good(store::Sample{s.ts_ms, s.value, s.quality})) return;
+    pts.insert(pos, {s.ts_ms, s.value});
+    if (pts.empty()) return;
     const int64_t horizon = pts.back().ts - w->second.keep_ms;
     while (!pts.empty() && pts.front().ts < horizon) pts.pop_front();
 }
@@ -44,7 +46,8 @@ void SeriesCache::ensure_window(uint32_t id, int64_t duration_ms, const std::vec
     const int64_t oldest_kept = w.points.empty() ? INT64_MAX : w.points.front().ts;
     std::vector<Point> older;
     for (const gl_sample& s : history) {
-        if (s.ts_ms < oldest_kept && s.quality != GL_QUALITY_BAD) older.push_back({s.ts_ms, s.value});
+        if (s.ts_ms < oldest_kept && store::is_good(store::Sample{s.ts_ms, s.value, s.quality}))
+            older.push_back({s.ts_ms, s.value});
     }
     std::sort(older.begin(), older.end(), [](const Point& a, const Point& b) { return a.ts < b.ts; });
     w.points.insert(w.points.begin(), older.begin(), older.end());
@@ -56,7 +59,13 @@ WindowStats SeriesCache::stats(uint32_t id, int64_t from_ms, int64_t to_ms, bool
     if (it == windows_.end()) return st;
     const auto& pts = it->second.points;
     auto begin = std::lower_bound(pts.begin(), pts.end(), from_ms, [](const Point& p, int64_t ts) { return p.ts < ts; });
-    double prev = 0;
+    // A counter's increase: the store's counter rules (store/aggregation.h:
+    // resets confirmed, one-reading glitches ignored) over the intervals
+    // between readings of the window.
+    std::vector<store::RollupRow> row(1);
+    store::CounterRule rule;
+    rule.counter = counter;
+    store::RowFolder folder(row, rule);
     for (auto p = begin; p != pts.end() && p->ts <= to_ms; ++p) {
         if (st.count == 0) {
             st.min = st.max = st.first = p->value;
@@ -64,15 +73,15 @@ WindowStats SeriesCache::stats(uint32_t id, int64_t from_ms, int64_t to_ms, bool
         } else {
             st.min = std::min(st.min, p->value);
             st.max = std::max(st.max, p->value);
-            if (counter) st.delta += p->value >= prev ? p->value - prev : p->value;
         }
+        if (counter) folder.add(store::Sample{p->ts, p->value, GL_QUALITY_GOOD}, 0);
         st.sum += p->value;
         st.last = p->value;
         st.last_ts = p->ts;
-        prev = p->value;
         ++st.count;
     }
-    if (!counter) st.delta = st.last - st.first;
+    folder.finish();
+    st.delta = counter ? row[0].consumption : st.last - st.first;
     return st;
 }
 

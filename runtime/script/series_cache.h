@@ -22,7 +22,7 @@ namespace gridlet::script {
 struct WindowStats {
     size_t count = 0;
     double sum = 0, min = 0, max = 0, first = 0, last = 0;
-    double delta = 0;  // last - first; for counters, the increase (a drop is a reset)
+    double delta = 0;  // last - first; for counters, the increase (the store's counter rules)
     int64_t first_ts = 0, last_ts = 0;
 };
 

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "core/pattern.h"
+#include "store/aggregation.h"
 
 namespace gridlet::script {
 
@@ -33,13 +34,18 @@ uint32_t SimHost::intern(const std::string& name, SeriesKind kind, const std::st
     return id ? *id : 0;
 }
 
-void SimHost::record(const gl_sample& s) {
+void SimHost::record(const gl_sample& in) {
+    // As the store writes it: a non-finite value is bad data, and an equal
+    // timestamp overwrites (store/chunk_writer.h).
+    gl_sample s = in;
+    if (!std::isfinite(s.value)) s.quality = GL_QUALITY_BAD;
     auto& h = history_[s.series_id];
-    if (h.empty() || s.ts_ms >= h.back().ts_ms) {
+    if (h.empty() || s.ts_ms > h.back().ts_ms) {
         h.push_back(s);
     } else {
-        auto pos = std::upper_bound(h.begin(), h.end(), s.ts_ms, [](int64_t t, const gl_sample& x) { return t < x.ts_ms; });
-        h.insert(pos, s);
+        auto pos = std::lower_bound(h.begin(), h.end(), s.ts_ms, [](const gl_sample& x, int64_t t) { return x.ts_ms < t; });
+        if (pos != h.end() && pos->ts_ms == s.ts_ms) *pos = s;
+        else h.insert(pos, s);
     }
     ++recorded_;
 }
@@ -103,70 +109,50 @@ std::optional<gl_sample> SimHost::last_sample(uint32_t id) {
 
 Expected<std::vector<QueryRow>> SimHost::query(const QuerySpec& spec) {
     if (spec.to_ms <= spec.from_ms) return Status::invalid("query: empty range");
-    if (spec.aggregate && spec.step_ms <= 0) return Status::invalid("query: aggregate needs a step");
+    if (spec.aggregate) {
+        if (spec.step_ms != 0)
+            if (Status st = store::check_query_step(spec.step_ms); !st) return st;
+        if (Status st = store::check_query_range(spec.from_ms, spec.to_ms); !st) return st;
+    }
     std::vector<QueryRow> rows;
+    std::vector<store::Sample> samples;
+    const store::BlockGrid grid;
     for (uint32_t id : spec.series) {
         auto it = history_.find(id);
         if (it == history_.end()) continue;
         const auto& h = it->second;
         const SeriesRef info = series_info(id).value_or(SeriesRef{});
-        const bool counter = info.kind == SeriesKind::counter;
-        if (spec.aggregate == Aggregate::consumption && !counter)  // as the store does
+        if (spec.aggregate == Aggregate::consumption && info.kind != SeriesKind::counter)  // as the store does
             return Status::invalid("series '" + info.name + "' is a " + series_kind_name(info.kind) +
                                    ": consumption needs a counter");
-        auto lo = std::lower_bound(h.begin(), h.end(), spec.from_ms, [](const gl_sample& x, int64_t t) { return x.ts_ms < t; });
-        auto hi = std::lower_bound(lo, h.end(), spec.to_ms, [](const gl_sample& x, int64_t t) { return x.ts_ms < t; });
         if (!spec.aggregate) {
-            for (auto p = lo; p != hi; ++p) rows.push_back({id, p->ts_ms, p->value, p->quality});
+            auto lo = std::lower_bound(h.begin(), h.end(), spec.from_ms,
+                                       [](const gl_sample& x, int64_t t) { return x.ts_ms < t; });
+            for (auto p = lo; p != h.end() && p->ts_ms < spec.to_ms; ++p)
+                rows.push_back({id, p->ts_ms, p->value, p->quality});
             continue;
         }
-        int64_t bucket = INT64_MIN;
-        double acc = 0, first = 0, last = 0, mn = 0, mx = 0, inc = 0;
-        size_t n = 0;
-        // Counter consumption counts the step from the sample before each
-        // bucket too: energy used in [from, to) is what was added in it.
-        std::optional<double> prev;
-        for (auto b = lo; b != h.begin();) {
-            --b;
-            if (b->quality != GL_QUALITY_BAD) {
-                prev = b->value;
-                break;
-            }
-        }
-        auto flush = [&] {
-            if (n == 0) return;
-            double v = 0;
-            switch (*spec.aggregate) {
-                case Aggregate::avg: v = acc / static_cast<double>(n); break;
-                case Aggregate::min: v = mn; break;
-                case Aggregate::max: v = mx; break;
-                case Aggregate::sum: v = acc; break;
-                case Aggregate::count: v = static_cast<double>(n); break;
-                case Aggregate::first: v = first; break;
-                case Aggregate::last: v = last; break;
-                case Aggregate::consumption: v = inc; break;
-            }
-            rows.push_back({id, bucket, v, GL_QUALITY_GOOD});
-        };
-        for (auto p = lo; p != hi; ++p) {
-            if (p->quality == GL_QUALITY_BAD) continue;
-            const int64_t b = spec.from_ms + (p->ts_ms - spec.from_ms) / spec.step_ms * spec.step_ms;
-            if (b != bucket) {
-                flush();
-                bucket = b;
-                n = 0;
-                acc = inc = 0;
-                first = mn = mx = p->value;
-            }
-            if (counter && prev) inc += p->value >= *prev ? p->value - *prev : p->value;  // a drop is a reset
-            prev = p->value;
-            acc += p->value;
-            mn = std::min(mn, p->value);
-            mx = std::max(mx, p->value);
-            last = p->value;
-            ++n;
-        }
-        flush();
+        // The store's own aggregation (store/aggregation.h) over the samples
+        // in memory: the same buckets, counter rules and summation order as
+        // a live query.
+        samples.clear();
+        samples.reserve(h.size());
+        for (const gl_sample& x : h) samples.push_back(store::Sample{x.ts_ms, x.value, x.quality});
+        store::VectorSampleSource source(samples);
+        store::CounterRule rule;
+        rule.counter = info.kind == SeriesKind::counter;
+        if (auto m = registry_.get(id)) rule = store::counter_rule(*m);
+        store::Aggregator agg(source, nullptr, grid, rule, store::Aggregator::kNoRows);
+        const store::BucketPlan plan = spec.step_ms == 0
+                                           ? store::single_bucket(spec.from_ms, spec.to_ms)
+                                           : store::step_buckets(spec.from_ms, spec.to_ms, spec.step_ms);
+        const Aggregate which = *spec.aggregate;
+        Status st = store::walk_buckets(agg, spec.from_ms, spec.to_ms, plan,
+                                        [&](int64_t start, int64_t, const store::RollupRow& row) {
+                                            if (auto v = row.value(which))
+                                                rows.push_back({id, plan.label(start), *v, GL_QUALITY_GOOD});
+                                        });
+        if (!st) return st;
     }
     return rows;
 }

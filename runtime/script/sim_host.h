@@ -3,9 +3,11 @@
 //
 //   - clock: a ManualClock the harness moves;
 //   - series: an in-memory registry; every sample fed through record() is
-//     kept, so last_sample() and query() answer from the timeline so far
-//     (raw or bucketed: avg/min/max/sum/count/first/last/delta, counter-aware
-//     delta for counters);
+//     kept (as the store keeps it: an equal timestamp overwrites, a
+//     non-finite value is bad), so last_sample() and query() answer from the
+//     timeline so far; aggregates are computed by the store's own code
+//     (store/aggregation.h): the same epoch-aligned buckets, counter rules
+//     and numbers as a live query;
 //   - commands: recorded, and answered by scripted ReplyRules (default: ok at
 //     once); replies come out of take_due_replies() at their time;
 //   - events, logs, persistent state: recorded in memory.

@@ -53,7 +53,7 @@ Status ChunkReader::scan(uint32_t series, int64_t from, int64_t to,
         if (!after) break;
         // `after` closes a counter interval: the first good sample (bad
         // quality and NaN are skipped by every aggregate), maybe in a later chunk.
-        auto good = std::find_if(hi, buf_.end(), [](const Sample& s) { return s.quality > 0 && s.value == s.value; });
+        auto good = std::find_if(hi, buf_.end(), is_good);
         if (good != buf_.end()) {
             *after = *good;
             break;
@@ -91,10 +91,51 @@ Expected<std::optional<Sample>> ChunkReader::last_good_before(uint32_t series, i
         Status st = decode(*it);
         if (!st) return st;
         for (auto s = buf_.rbegin(); s != buf_.rend(); ++s)
-            if (s->ts < t && (any_quality || s->quality > 0)) return std::optional<Sample>(*s);
+            if (s->ts < t && (any_quality || is_good(*s))) return std::optional<Sample>(*s);
     }
     if (!it->status().ok()) return db_.convert(it->status(), "read chunks");
     return std::optional<Sample>();
+}
+
+Status ChunkReader::good_before(uint32_t series, int64_t t, size_t n, std::vector<Sample>& out) {
+    out.clear();
+    if (n == 0) return Status::ok();
+    auto it = iterator(series);
+    const std::string prefix = series_prefix(series);
+    it->SeekForPrev(chunk_key(series, t == kMinTs ? t : t - 1));
+    if (!it->Valid() || !it->key().starts_with(prefix)) it->Seek(chunk_key(series, kMinTs));
+    for (; it->Valid() && it->key().starts_with(prefix); it->Prev()) {
+        Status st = decode(*it);
+        if (!st) return st;
+        for (auto s = buf_.rbegin(); s != buf_.rend(); ++s) {
+            if (s->ts >= t || !is_good(*s)) continue;
+            out.push_back(*s);
+            if (out.size() == n) return Status::ok();
+        }
+    }
+    if (!it->status().ok()) return db_.convert(it->status(), "read chunks");
+    return Status::ok();
+}
+
+Status ChunkReader::good_from(uint32_t series, int64_t t, size_t n, std::vector<Sample>& out) {
+    out.clear();
+    if (n == 0) return Status::ok();
+    auto it = iterator(series);
+    const std::string prefix = series_prefix(series);
+    it->SeekForPrev(chunk_key(series, t));
+    if (!it->Valid() || !it->key().starts_with(prefix)) it->Seek(chunk_key(series, kMinTs));
+    for (; it->Valid() && it->key().starts_with(prefix); it->Next()) {
+        Status st = decode(*it);
+        if (!st) return st;
+        auto from = std::lower_bound(buf_.begin(), buf_.end(), t, [](const Sample& s, int64_t v) { return s.ts < v; });
+        for (auto s = from; s != buf_.end(); ++s) {
+            if (!is_good(*s)) continue;
+            out.push_back(*s);
+            if (out.size() == n) return Status::ok();
+        }
+    }
+    if (!it->status().ok()) return db_.convert(it->status(), "read chunks");
+    return Status::ok();
 }
 
 Expected<std::optional<Sample>> ChunkReader::first(uint32_t series) {
@@ -106,6 +147,109 @@ Expected<std::optional<Sample>> ChunkReader::first(uint32_t series) {
     if (!st) return st;
     if (buf_.empty()) return std::optional<Sample>();
     return std::optional<Sample>(buf_.front());
+}
+
+// ---------------------------------------------------------------- ChunkCursor
+
+ChunkCursor::ChunkCursor(const StoreDb& db, const rocksdb::Snapshot* snapshot, uint32_t series)
+    : db_(db), series_(series), prefix_(series_prefix(series)), reader_(db, snapshot), snapshot_(snapshot) {
+    upper_ = prefix_end(prefix_);
+    upper_slice_ = rocksdb::Slice(upper_);
+    rocksdb::ReadOptions ro;
+    ro.snapshot = snapshot_;
+    ro.iterate_upper_bound = upper_.empty() ? nullptr : &upper_slice_;
+    ro.readahead_size = 256 * 1024;
+    it_.reset(db_.db()->NewIterator(ro, db_.cf(Cf::chunks)));
+}
+
+Status ChunkCursor::load(int64_t region_lo) {
+    buf_.clear();
+    if (!it_->value().empty()) {
+        Status st = decode_chunk(std::string_view(it_->value().data(), it_->value().size()), buf_);
+        if (!st) return st.with_context("store " + db_.path() + ": series " + std::to_string(series_));
+    }
+    region_lo_ = known_lo_ = region_lo;
+    it_->Next();
+    if (it_->Valid() && it_->key().starts_with(prefix_)) {
+        region_hi_ = get_time(it_->key().data() + 4);
+    } else {
+        if (!it_->status().ok()) return db_.convert(it_->status(), "read chunks");
+        region_hi_ = kMaxTs;
+    }
+    loaded_ = true;
+    return Status::ok();
+}
+
+Status ChunkCursor::seek(int64_t t) {
+    it_->SeekForPrev(chunk_key(series_, t));
+    int64_t lo = kMinTs;
+    if (it_->Valid() && it_->key().starts_with(prefix_)) lo = get_time(it_->key().data() + 4);
+    else it_->Seek(chunk_key(series_, kMinTs));
+    if (!it_->status().ok()) return db_.convert(it_->status(), "read chunks");
+    if (!it_->Valid() || !it_->key().starts_with(prefix_)) {  // no chunk at all
+        buf_.clear();
+        loaded_ = true;
+        region_lo_ = known_lo_ = kMinTs;
+        region_hi_ = kMaxTs;
+        return Status::ok();
+    }
+    return load(lo);
+}
+
+Status ChunkCursor::read(int64_t a, int64_t b, const std::function<void(std::span<const Sample>)>& fn) {
+    if (a >= b) return Status::ok();
+    if (!holds(a))
+        if (Status st = seek(a); !st) return st;
+    for (;;) {
+        auto lo = std::lower_bound(buf_.begin(), buf_.end(), a, [](const Sample& s, int64_t v) { return s.ts < v; });
+        auto hi = std::lower_bound(lo, buf_.end(), b, [](const Sample& s, int64_t v) { return s.ts < v; });
+        if (hi != lo) fn(std::span<const Sample>(&*lo, static_cast<size_t>(hi - lo)));
+        if (region_hi_ >= b) return Status::ok();
+        if (Status st = load(region_hi_); !st) return st;
+    }
+}
+
+Expected<std::optional<int64_t>> ChunkCursor::next_time(int64_t t) {
+    if (!holds(t))
+        if (Status st = seek(t); !st) return st;
+    bool moved = false;
+    for (;;) {
+        auto it = std::lower_bound(buf_.begin(), buf_.end(), t, [](const Sample& s, int64_t v) { return s.ts < v; });
+        if (it != buf_.end()) {
+            // Nothing lies in [t, region_lo_) when the earlier chunks had nothing >= t.
+            if (moved) known_lo_ = t;
+            return std::optional<int64_t>(it->ts);
+        }
+        if (region_hi_ == kMaxTs) return std::optional<int64_t>();
+        if (Status st = load(region_hi_); !st) return st;
+        moved = true;
+    }
+}
+
+Status ChunkCursor::good_before(int64_t t, size_t n, std::vector<Sample>& out) {
+    out.clear();
+    if (loaded_ && t >= region_lo_ && t <= region_hi_) {
+        auto from = std::lower_bound(buf_.begin(), buf_.end(), t, [](const Sample& s, int64_t v) { return s.ts < v; });
+        for (auto s = from; s != buf_.begin() && out.size() < n;) {
+            --s;
+            if (is_good(*s)) out.push_back(*s);
+        }
+        if (out.size() == n || region_lo_ == kMinTs) return Status::ok();
+    }
+    return reader_.good_before(series_, t, n, out);
+}
+
+Status ChunkCursor::good_from(int64_t t, size_t n, std::vector<Sample>& out) {
+    out.clear();
+    if (!(loaded_ && t >= region_lo_ && t < region_hi_)) return reader_.good_from(series_, t, n, out);
+    auto from = std::lower_bound(buf_.begin(), buf_.end(), t, [](const Sample& s, int64_t v) { return s.ts < v; });
+    for (auto s = from; s != buf_.end() && out.size() < n; ++s)
+        if (is_good(*s)) out.push_back(*s);
+    if (out.size() == n || region_hi_ == kMaxTs) return Status::ok();
+    std::vector<Sample> more;
+    if (Status st = reader_.good_from(series_, region_hi_, n - out.size(), more); !st) return st;
+    out.insert(out.end(), more.begin(), more.end());
+    return Status::ok();
 }
 
 }  // namespace gridlet::store

@@ -18,6 +18,7 @@
 
 #include <rocksdb/db.h>
 
+#include "store/aggregation.h"
 #include "store/chunk_codec.h"
 #include "store/db.h"
 
@@ -29,16 +30,19 @@ public:
 
     // Calls fn with the samples of `series` in [from, to), in time order, a
     // run at a time. If `after` is given it receives the first good sample
-    // (quality > 0, not NaN) with ts >= to (nullopt if none): the end of the
+    // (is_good) with ts >= to (nullopt if none): the end of the
     // last counter interval starting in the range.
     Status scan(uint32_t series, int64_t from, int64_t to, const std::function<void(std::span<const Sample>)>& fn,
                 std::optional<Sample>* after = nullptr);
 
     // The latest sample, the earliest sample, and the latest good sample
-    // (quality > 0) strictly before `t`.
+    // (is_good) strictly before `t`.
     Expected<std::optional<Sample>> last(uint32_t series);
     Expected<std::optional<Sample>> first(uint32_t series);
     Expected<std::optional<Sample>> last_good_before(uint32_t series, int64_t t);
+    // Up to n good samples (is_good) before t, nearest first; up to n at or after t, nearest first.
+    Status good_before(uint32_t series, int64_t t, size_t n, std::vector<Sample>& out);
+    Status good_from(uint32_t series, int64_t t, size_t n, std::vector<Sample>& out);
 
     // Chunk-level metadata of the last chunk (the writer's recovery).
     struct ChunkInfo {
@@ -56,6 +60,38 @@ private:
     std::string upper_;
     rocksdb::Slice upper_slice_;
     std::vector<Sample> buf_;
+};
+
+// The raw samples of one series as a forward cursor (aggregation.h): keeps
+// the chunk it is in decoded, moves to the next chunk or seeks far ahead,
+// so a walk over a range decodes each chunk once. One thread.
+class ChunkCursor final : public SampleSource {
+public:
+    ChunkCursor(const StoreDb& db, const rocksdb::Snapshot* snapshot, uint32_t series);
+    Status read(int64_t a, int64_t b, const std::function<void(std::span<const Sample>)>& fn) override;
+    Expected<std::optional<int64_t>> next_time(int64_t t) override;
+    Status good_before(int64_t t, size_t n, std::vector<Sample>& out) override;
+    Status good_from(int64_t t, size_t n, std::vector<Sample>& out) override;
+
+private:
+    // Positions on the chunk responsible for t: [region_lo_, region_hi_) holds t.
+    Status seek(int64_t t);
+    // Decodes the chunk the iterator is on and steps the iterator to the next one.
+    Status load(int64_t region_lo);
+    bool holds(int64_t t) const { return loaded_ && t >= known_lo_ && t < region_hi_; }
+
+    const StoreDb& db_;
+    uint32_t series_;
+    std::string prefix_;
+    ChunkReader reader_;  // lookups outside the current chunk
+    std::unique_ptr<rocksdb::Iterator> it_;
+    std::string upper_;
+    rocksdb::Slice upper_slice_;
+    const rocksdb::Snapshot* snapshot_;
+    std::vector<Sample> buf_;
+    bool loaded_ = false;
+    int64_t region_lo_ = 0, region_hi_ = 0;
+    int64_t known_lo_ = 0;  // buf_ holds every sample in [known_lo_, region_hi_) (known_lo_ <= region_lo_ after a walk past empty chunks)
 };
 
 }  // namespace gridlet::store

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 
 #include "store/chunk_reader.h"
 #include "store/keys.h"
@@ -13,8 +14,8 @@ constexpr int64_t kMinute = 60'000;
 constexpr int64_t kMinTs = std::numeric_limits<int64_t>::min();
 }  // namespace
 
-ChunkWriter::ChunkWriter(StoreDb& db, const StoreOptions& o)
-    : db_(db), max_samples_(o.chunk_max_samples), max_span_(o.chunk_max_span_ms) {
+ChunkWriter::ChunkWriter(StoreDb& db, const StoreOptions& o, const SeriesRegistry* registry)
+    : db_(db), registry_(registry), max_samples_(o.chunk_max_samples), max_span_(o.chunk_max_span_ms) {
     // Dirty-marker sequence numbers grow across restarts (see roller.h).
     dirty_seq_ = static_cast<uint64_t>(
         std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -22,6 +23,8 @@ ChunkWriter::ChunkWriter(StoreDb& db, const StoreOptions& o)
 }
 
 Status ChunkWriter::load(uint32_t id, SeriesState& st) {
+    if (registry_)
+        if (auto m = registry_->get(id)) st.counter = m->kind == SeriesKind::counter;
     ChunkReader reader(db_);
     auto last = reader.last_chunk(id);
     if (!last) return last.status();
@@ -30,6 +33,9 @@ Status ChunkWriter::load(uint32_t id, SeriesState& st) {
         st.chunk_start = (*last)->start;
         st.chunk_count = (*last)->header.count;
         st.last_ts = (*last)->header.last_ts;
+        std::vector<Sample> good;
+        if (Status g = reader.good_before(id, std::numeric_limits<int64_t>::max(), 2, good); !g) return g;
+        for (size_t i = 0; i < good.size(); ++i) st.good_ts[i] = good[i].ts;
     }
     std::string w;
     auto rs = db_.db()->Get(rocksdb::ReadOptions(), db_.cf(Cf::rollup_meta), watermark_key(id), &w);
@@ -41,6 +47,7 @@ Status ChunkWriter::load(uint32_t id, SeriesState& st) {
 
 Status ChunkWriter::write_series(uint32_t id, SeriesState& st, std::span<const Sample> samples) {
     const size_t n = samples.size();
+    const int64_t last_before = st.last_ts;
     if (!st.has_chunk) {
         st.has_chunk = true;
         st.chunk_start = samples.front().ts;
@@ -94,15 +101,25 @@ Status ChunkWriter::write_series(uint32_t id, SeriesState& st, std::span<const S
         if (s.ts > st.last_ts) st.last_ts = s.ts;
     }
     if (n > run) emit(st.chunk_start, run, n);
-    // Samples under the rollup claim make their minute dirty.
-    if (st.claim != kMinTs && samples.front().ts < st.claim) {
+    // Late and overwriting samples make their minute dirty once rollups exist.
+    if (st.claim != kMinTs && samples.front().ts <= last_before) {
         int64_t prev_minute = kMinTs;
         for (const Sample& s : samples) {
-            if (s.ts >= st.claim) break;
+            if (s.ts > last_before) break;
             int64_t m = floor_to(s.ts, kMinute);
             if (m == prev_minute) continue;
             prev_minute = m;
             batch_.Put(db_.cf(Cf::rollup_meta), dirty_key(id, m, ++dirty_seq_), rocksdb::Slice());
+        }
+    }
+    // The two newest good times (the roller's claim).
+    for (const Sample& s : samples) {
+        if (!is_good(s) || s.ts <= st.good_ts[1] || s.ts == st.good_ts[0]) continue;
+        if (s.ts > st.good_ts[0]) {
+            st.good_ts[1] = st.good_ts[0];
+            st.good_ts[0] = s.ts;
+        } else {
+            st.good_ts[1] = s.ts;
         }
     }
     return Status::ok();
@@ -136,7 +153,8 @@ Status ChunkWriter::append(std::span<const gl_sample> batch) {
     flat_.resize(batch.size());
     for (size_t g = 0; g < groups; ++g) group_count_[g] = static_cast<uint32_t>(group_offset_[g]);  // cursors
     for (const gl_sample& s : batch)
-        flat_[group_count_[states_[s.series_id].slot]++] = Sample{s.ts_ms, s.value, s.quality};
+        flat_[group_count_[states_[s.series_id].slot]++] =
+            Sample{s.ts_ms, s.value, std::isfinite(s.value) ? s.quality : uint8_t{0}};
 
     batch_.Clear();
     updates_.clear();
@@ -171,6 +189,8 @@ Status ChunkWriter::append(uint32_t series, std::span<const Sample> samples) {
         if (!st) return st;
     }
     flat_.assign(samples.begin(), samples.end());
+    for (Sample& s : flat_)
+        if (!std::isfinite(s.value)) s.quality = 0;
     std::span<Sample> group(flat_);
     group = group.first(sort_and_dedup(group));
     batch_.Clear();
@@ -199,8 +219,9 @@ std::vector<RollClaim> ChunkWriter::claim_rollups(const rocksdb::Snapshot** snap
     std::lock_guard lock(mu_);
     for (uint32_t id = 1; id < states_.size(); ++id) {
         SeriesState& st = states_[id];
-        if (!st.loaded || st.last_ts == kMinTs) continue;
-        int64_t m = floor_to(st.last_ts, kMinute);
+        const int64_t settled = st.counter ? st.good_ts[1] : st.last_ts;
+        if (!st.loaded || settled == kMinTs) continue;
+        int64_t m = floor_to(settled, kMinute);
         if (st.claim != kMinTs && m <= st.claim) continue;
         out.push_back(RollClaim{id, st.claim == kMinTs ? RollClaim::kFromStart : st.claim, m});
         st.claim = m;

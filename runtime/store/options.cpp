@@ -1,5 +1,8 @@
 #include "store/options.h"
 
+#include "core/timezone.h"
+#include "store/aggregation.h"
+
 namespace gridlet::store {
 
 namespace {
@@ -39,6 +42,11 @@ std::vector<config::KeySpec> store_config_keys() {
                        60, 31 * 86400));
     keys.push_back(key("rollup_interval_ms", ValueType::integer, "1000", "how often rollups are brought up to date",
                        10, 3'600'000));
+    keys.push_back(key("accept_from_year", ValueType::integer, "2000",
+                       "samples dated before January 1 of this year (UTC) are refused and counted", 1, 9999));
+    keys.push_back(key("accept_ahead_hours", ValueType::integer, "24",
+                       "samples dated more than this many hours after now are refused and counted", 0,
+                       24 * 366 * 100));
     keys.push_back(key("retention_raw_days", ValueType::integer, "90", "raw samples kept (days, 0 = forever)", 0,
                        36500));
     keys.push_back(key("retention_1m_days", ValueType::integer, "365", "1-minute rollups kept (days, 0 = forever)", 0,
@@ -64,6 +72,10 @@ Status validate_options(const StoreOptions& o) {
     if (o.chunk_max_span_ms <= 0) return Status::invalid("store: chunk_max_span_ms must be > 0");
     if (o.rollup_interval_ms <= 0) return Status::invalid("store: rollup_interval_ms must be > 0");
     if (o.resume_interval_ms <= 0) return Status::invalid("store: resume_interval_ms must be > 0");
+    if (!in_store_time(o.accept_from_ms))
+        return Status::invalid("store: accept_from must be within years 0001..9999");
+    if (o.accept_ahead_ms < 0 || o.accept_ahead_ms > kMaxStoreTime - kMinStoreTime)
+        return Status::invalid("store: accept_ahead must be >= 0 and within years 0001..9999");
     // A coarser resolution is kept at least as long as a finer one: queries
     // fall back from coarse to fine, never the other way round.
     struct Item {
@@ -108,6 +120,8 @@ Expected<StoreOptions> store_options_from_json(const nlohmann::json& j, const st
         o.chunk_max_samples = j.at("chunk_max_samples").get<uint32_t>();
         o.chunk_max_span_ms = j.at("chunk_max_span_s").get<int64_t>() * 1000;
         o.rollup_interval_ms = j.at("rollup_interval_ms").get<int64_t>();
+        o.accept_from_ms = *TimeZone::utc().from_local(CivilTime{j.at("accept_from_year").get<int>(), 1, 1});
+        o.accept_ahead_ms = j.at("accept_ahead_hours").get<int64_t>() * 3'600'000;
         o.retention.raw_ms = to_ms_days(j, "retention_raw_days");
         o.retention.min1_ms = to_ms_days(j, "retention_1m_days");
         o.retention.min15_ms = to_ms_days(j, "retention_15m_days");

@@ -62,6 +62,14 @@ struct StoreOptions {
     uint32_t chunk_max_samples = 1024;
     int64_t chunk_max_span_ms = 86'400'000;
 
+    // The plausible window of sample times (UTC ms): samples before
+    // accept_from_ms or more than accept_ahead_ms after the clock's now are
+    // refused at ingest and counted (Store::samples_refused): a seconds or
+    // microseconds timestamp among milliseconds, a device clock at 1970 or
+    // 2038. Both ends stay within years 0001..9999 (aggregation.h).
+    int64_t accept_from_ms = 946'684'800'000;  // 2000-01-01T00:00:00Z
+    int64_t accept_ahead_ms = 86'400'000;      // 1 day
+
     // How often the background roller brings rollups up to date.
     int64_t rollup_interval_ms = 1000;
 

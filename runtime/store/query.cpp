@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <array>
 #include <functional>
+#include <limits>
 #include <memory>
 
 #include "store/chunk_reader.h"
 #include "store/roller.h"
+#include "store/stored_rows.h"
 
 namespace gridlet::store {
 
@@ -30,25 +32,6 @@ private:
     const rocksdb::Snapshot* snap_;
 };
 
-// Index of the bucket holding t (edges sorted; t within [front, back)).
-struct BucketCursor {
-    std::span<const int64_t> edges;
-    size_t i = 0;
-    size_t at(int64_t t) {
-        while (i + 1 < edges.size() && edges[i + 1] <= t) ++i;
-        return i;
-    }
-};
-
-std::vector<Point> to_points(const std::vector<RollupRow>& rows, std::span<const int64_t> labels, Aggregate agg) {
-    std::vector<Point> out;
-    for (size_t i = 0; i < rows.size(); ++i) {
-        if (rows[i].empty()) continue;
-        auto v = rows[i].value(agg);
-        if (v) out.push_back(Point{labels[i], *v});
-    }
-    return out;
-}
 }  // namespace
 
 Expected<std::vector<Sample>> QueryEngine::raw(uint32_t series, int64_t from, int64_t to, size_t limit) const {
@@ -104,145 +87,109 @@ Expected<std::vector<int64_t>> QueryEngine::calendar_edges(int64_t from, int64_t
     return edges;
 }
 
+Expected<int64_t> QueryEngine::rows_until(uint32_t series, const CounterRule& rule, int64_t from, int64_t to,
+                                          const rocksdb::Snapshot* snap) const {
+    auto wm = read_watermark(db_, series, snap);
+    if (!wm) return wm.status();
+    if (*wm == kNoWatermark) return Aggregator::kNoRows;
+    int64_t clean = *wm;
+    auto dirty = read_dirty_minutes(db_, series, snap);
+    if (!dirty) return dirty.status();
+    ChunkReader reader(db_, snap);
+    std::vector<Sample> near;
+    for (int64_t m : *dirty) {
+        // The buckets a late sample in minute m can change (aggregation.h):
+        // m itself; for counters also back to the minute of the second good
+        // reading before it, and on to the first good reading after it.
+        int64_t first = m, last_end = m + 60'000;
+        if (rule.counter) {
+            if (Status st = reader.good_before(series, m, 2, near); !st) return st;
+            if (!near.empty()) first = std::min(first, floor_to(near.back().ts, 60'000));
+            if (Status st = reader.good_from(series, m + 60'000, 1, near); !st) return st;
+            if (!near.empty()) last_end = floor_to(near.front().ts, 60'000) + 60'000;
+            else last_end = std::numeric_limits<int64_t>::max();
+        }
+        if (last_end <= from || first >= to) continue;
+        clean = std::min(clean, first);
+        break;  // minutes are sorted: the first that matters bounds the rest
+    }
+    return clean;
+}
+
+Status QueryEngine::for_each_bucket(uint32_t series, int64_t from, int64_t to, const BucketFn& bucket_start,
+                                    const BucketFn& bucket_end, const RowFn& fn, QueryStats* stats,
+                                    bool force_raw) const {
+    if (Status st = check_query_range(from, to); !st) return st;
+    auto meta = registry_.get(series);
+    const CounterRule rule = meta ? counter_rule(*meta) : CounterRule{};
+    ReadView view(db_);
+    int64_t until = Aggregator::kNoRows;
+    if (!force_raw) {
+        auto u = rows_until(series, rule, from, to, view.get());
+        if (!u) return u.status();
+        until = *u;
+    }
+    ChunkCursor raw(db_, view.get(), series);
+    StoredRows rows(db_, view.get(), series);
+    Aggregator agg(raw, until == Aggregator::kNoRows ? nullptr : &rows, grid_, rule, until);
+    BucketPlan plan{bucket_start, bucket_end, {}};
+    if (Status st = walk_buckets(agg, from, to, plan, fn); !st) return st;
+    if (stats) {
+        stats->resolution = agg.stats().coarsest;
+        stats->raw_samples = agg.stats().raw_samples;
+        stats->rollup_rows = agg.stats().rollup_rows;
+    }
+    return Status::ok();
+}
+
 Expected<std::vector<RollupRow>> QueryEngine::aggregate(uint32_t series, std::span<const int64_t> edges,
                                                         QueryStats* stats, bool force_raw) const {
     if (edges.size() < 2) return Status::invalid("query: need at least one bucket");
-    const int64_t from = edges.front(), to = edges.back();
     std::vector<RollupRow> rows(edges.size() - 1);
-    QueryStats local;
-    QueryStats& qs = stats ? *stats : local;
-    qs = QueryStats();
-    auto meta = registry_.get(series);
-    const CounterRule rule = meta ? counter_rule(*meta) : CounterRule{};
-
-    ReadView view(db_);
-    // The coarsest resolution dividing every inner edge that has at least one
-    // whole bucket inside [from, to).
-    std::optional<Resolution> res;
-    if (!force_raw) {
-        for (auto it = kResolutions.rbegin(); it != kResolutions.rend() && !res; ++it) {
-            int64_t w = resolution_ms(*it);
-            constexpr int64_t kSane = int64_t{1} << 62;  // keeps ceil/floor from overflowing
-            bool ok = from > -kSane && to < kSane && ceil_to(from, w) < floor_to(to, w);
-            for (size_t i = 1; i + 1 < edges.size() && ok; ++i) ok = edges[i] % w == 0;
-            if (ok) res = *it;
-        }
-    }
-    // Rollups are exact below `clean`: the watermark, and before any dirty
-    // bucket (for counters, before the interval a late sample cut in two).
-    int64_t clean = kNoWatermark;
-    if (res) {
-        auto wm = read_watermark(db_, series, view.get());
-        if (!wm) return wm.status();
-        clean = *wm;
-        if (clean != kNoWatermark) {
-            auto dirty = read_dirty_minutes(db_, series, view.get());
-            if (!dirty) return dirty.status();
-            for (int64_t m : *dirty) {
-                if (m + 60'000 <= from || (!rule.counter && m >= to)) continue;
-                int64_t first_stale = m;
-                if (rule.counter) {
-                    ChunkReader r(db_, view.get());
-                    auto prev = r.last_good_before(series, m);
-                    if (!prev) return prev.status();
-                    if (*prev) first_stale = std::min(first_stale, (*prev)->ts);
-                }
-                clean = std::min(clean, first_stale);
-                break;
-            }
-        }
-    }
-    ChunkReader reader(db_, view.get());
-    auto raw_part = [&](int64_t lo, int64_t hi) -> Status {
-        if (lo >= hi) return Status::ok();
-        RowFolder folder(rows, rule);
-        BucketCursor cur{edges};
-        std::optional<Sample> after;
-        Status st = reader.scan(
-            series, lo, hi,
-            [&](std::span<const Sample> run) {
-                qs.raw_samples += run.size();
-                for (const Sample& s : run) folder.add(s, cur.at(s.ts));
-            },
-            &after);
-        if (!st) return st;
-        if (after) folder.add(*after, RowFolder::npos);
-        return Status::ok();
+    auto index = [&](int64_t t) {
+        return static_cast<size_t>(std::upper_bound(edges.begin(), edges.end(), t) - edges.begin()) - 1;
     };
-    rocksdb::ReadOptions ro;
-    ro.snapshot = view.get();
-    // One iterator per resolution: a gap between the rows of one resolution
-    // is covered by the finer ones while its iterator stays where it is.
-    std::array<std::unique_ptr<rocksdb::Iterator>, kResolutions.size()> its;
-    std::function<Status(int64_t, int64_t, int)> cover;
-    // Rows of kResolutions[level] for the buckets in [lo, hi) (aligned). A
-    // bucket without a row may hold samples (too few for a row to be stored,
-    // see RollupPolicy in roller.h): it is never taken as empty, the finer
-    // resolutions and raw samples answer it.
-    auto rollup_part = [&](int level, int64_t lo, int64_t hi) -> Status {
-        const Resolution r = kResolutions[static_cast<size_t>(level)];
-        const int64_t w = resolution_ms(r);
-        auto& it = its[static_cast<size_t>(level)];
-        if (!it) it.reset(db_.db()->NewIterator(ro, db_.cf(Cf::rollups)));
-        const std::string end = rollup_key(series, r, hi);
-        BucketCursor cur{edges};
-        int64_t next = lo;  // the first bucket not answered yet
-        for (it->Seek(rollup_key(series, r, lo)); it->Valid() && it->key().compare(end) < 0; it->Next()) {
-            const int64_t t = get_time(it->key().data() + 5);
-            auto row = decode_row(std::string_view(it->value().data(), it->value().size()));
-            if (!row) return row.status().with_context("store " + db_.path() + ": series " + std::to_string(series));
-            if (t > next)
-                if (Status st = cover(next, t, level - 1); !st) return st;
-            rows[cur.at(t)].merge(*row);
-            ++qs.rollup_rows;
-            next = t + w;
-        }
-        if (!it->status().ok()) return db_.convert(it->status(), "read rollups");
-        return cover(next, hi, level - 1);
-    };
-    // A staircase: the chosen resolution in the middle, finer ones (which
-    // divide the edges too) towards the ends, raw samples at the very ends.
-    cover = [&](int64_t lo, int64_t hi, int level) -> Status {
-        if (lo >= hi) return Status::ok();
-        if (level < 0 || clean == kNoWatermark) return raw_part(lo, hi);
-        const Resolution r = kResolutions[static_cast<size_t>(level)];
-        const int64_t w = resolution_ms(r);
-        const int64_t a = ceil_to(lo, w);
-        const int64_t b = std::min(floor_to(hi, w), floor_to(clean, w));
-        if (a >= b) return cover(lo, hi, level - 1);
-        if (!qs.resolution) qs.resolution = r;
-        if (Status st = cover(lo, a, level - 1); !st) return st;
-        if (Status st = rollup_part(level, a, b); !st) return st;
-        return cover(b, hi, level - 1);
-    };
-    int top = -1;
-    if (res) top = static_cast<int>(std::find(kResolutions.begin(), kResolutions.end(), *res) - kResolutions.begin());
-    if (Status st = cover(from, to, top); !st) return st;
+    Status st = for_each_bucket(
+        series, edges.front(), edges.back(), [&](int64_t t) { return edges[index(t)]; },
+        [&](int64_t t) { return edges[index(t) + 1]; },
+        [&](int64_t start, int64_t, const RollupRow& row) { rows[index(start)] = row; }, stats, force_raw);
+    if (!st) return st;
     return rows;
 }
 
 Expected<std::vector<Point>> QueryEngine::downsample(uint32_t series, int64_t from, int64_t to, int64_t step,
                                                      Aggregate agg, QueryStats* stats) const {
     if (Status st = check_agg(series, agg); !st) return st;
-    auto edges = step_edges(from, to, step);
-    if (!edges) return edges.status();
-    auto rows = aggregate(series, *edges, stats);
-    if (!rows) return rows.status();
-    std::vector<int64_t> labels(rows->size());
-    for (size_t i = 0; i < labels.size(); ++i) labels[i] = floor_to((*edges)[i], step);
-    return to_points(*rows, labels, agg);
+    if (Status st = check_query_step(step); !st) return st;
+    if (Status st = check_query_range(from, to); !st) return st;
+    return points(series, from, to, step_buckets(from, to, step), agg, stats);
+}
+
+Expected<std::vector<Point>> QueryEngine::total(uint32_t series, int64_t from, int64_t to, Aggregate agg,
+                                                QueryStats* stats) const {
+    if (Status st = check_agg(series, agg); !st) return st;
+    if (Status st = check_query_range(from, to); !st) return st;
+    return points(series, from, to, single_bucket(from, to), agg, stats);
 }
 
 Expected<std::vector<Point>> QueryEngine::calendar(uint32_t series, int64_t from, int64_t to, CalendarUnit unit,
                                                    const TimeZone& tz, Aggregate agg, QueryStats* stats) const {
     if (Status st = check_agg(series, agg); !st) return st;
-    auto edges = calendar_edges(from, to, unit, tz);
-    if (!edges) return edges.status();
-    auto rows = aggregate(series, *edges, stats);
-    if (!rows) return rows.status();
-    std::vector<int64_t> labels(rows->size());
-    for (size_t i = 0; i < labels.size(); ++i) labels[i] = tz.start_of(unit, (*edges)[i]);
-    return to_points(*rows, labels, agg);
+    if (Status st = check_query_range(from, to); !st) return st;
+    return points(series, from, to, calendar_buckets(from, to, unit, tz), agg, stats);
+}
+
+Expected<std::vector<Point>> QueryEngine::points(uint32_t series, int64_t from, int64_t to, const BucketPlan& plan,
+                                                 Aggregate agg, QueryStats* stats) const {
+    std::vector<Point> out;
+    Status st = for_each_bucket(
+        series, from, to, plan.start, plan.end,
+        [&](int64_t start, int64_t, const RollupRow& row) {
+            if (auto v = row.value(agg)) out.push_back(Point{plan.label(start), *v});
+        },
+        stats);
+    if (!st) return st;
+    return out;
 }
 
 Expected<std::vector<SeriesPoints>> QueryEngine::downsample_many(std::string_view pattern, std::string_view tags,

@@ -15,19 +15,27 @@
 //   consumption only for counters, charged to the bucket where each
 //   interval starts).
 //
-// Rollup choice: the coarsest resolution whose width divides every inner
-// bucket edge answers the part of [from, to) it covers exactly (between
-// the aligned ends of the range and below the series' rollup watermark,
-// outside dirty buckets); raw samples answer the rest. A bucket without a
-// row is never taken as empty: rows holding few samples are not stored
-// (RollupPolicy, roller.h), so the finer resolutions and raw samples answer
-// it. Results are exactly those computed from raw samples alone (tests check it).
+// How an aggregate is computed: store/aggregation.h, the one definition the
+// roller uses too. Each bucket is split greedily into the coarsest rollup
+// blocks that fit and the raw samples at its ragged ends; a block's stored
+// row is used when it is exact (it ends at or before the series' rollup
+// watermark, and before any bucket a late sample made stale), otherwise the
+// block is computed from finer blocks and raw samples, in the same order
+// the roller used. So an answer is bit-for-bit the one raw samples alone
+// give (force_raw; tests check it), sums and averages included, also when
+// a sum overflows.
+//
+// Memory and time: buckets are produced one at a time and empty stretches
+// are skipped by looking up the next data, so neither depends on the span
+// of the range, only on the data in it. Times outside 0001-01-01 ..
+// 9999-12-31 (UTC) are refused (invalid_argument), never wrapped.
 //
 // Thread-safe: any number of threads may query at once. Works on a primary
 // and on a read-only (secondary) StoreDb.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -37,6 +45,7 @@
 #include "core/series_registry.h"
 #include "core/timezone.h"
 #include "store/chunk_codec.h"
+#include "store/aggregation.h"
 #include "store/db.h"
 #include "store/keys.h"
 #include "store/rollup.h"
@@ -51,9 +60,9 @@ struct Point {
 
 // How a query was answered (tests, --verbose).
 struct QueryStats {
-    std::optional<Resolution> resolution;  // the rollup used, if any
-    uint64_t raw_samples = 0;              // raw samples decoded in range
-    uint64_t rollup_rows = 0;              // rollup rows read
+    std::optional<Resolution> resolution;  // the coarsest rollup used, if any
+    uint64_t raw_samples = 0;              // raw samples folded
+    uint64_t rollup_rows = 0;              // rollup rows used
 };
 
 struct SeriesPoints {
@@ -72,6 +81,9 @@ public:
 
     Expected<std::vector<Point>> downsample(uint32_t series, int64_t from, int64_t to, int64_t step_ms, Aggregate agg,
                                             QueryStats* stats = nullptr) const;
+    // One bucket [from, to) labelled `from` (no point when it holds no data).
+    Expected<std::vector<Point>> total(uint32_t series, int64_t from, int64_t to, Aggregate agg,
+                                       QueryStats* stats = nullptr) const;
     Expected<std::vector<Point>> calendar(uint32_t series, int64_t from, int64_t to, CalendarUnit unit,
                                           const TimeZone& tz, Aggregate agg, QueryStats* stats = nullptr) const;
 
@@ -79,6 +91,16 @@ public:
     // `force_raw` skips rollups (tests compare both).
     Expected<std::vector<RollupRow>> aggregate(uint32_t series, std::span<const int64_t> edges,
                                                QueryStats* stats = nullptr, bool force_raw = false) const;
+
+    // The streaming form: buckets [from, to) cut by `bucket_end(t)` (the end
+    // of the bucket starting at t; > t) and found by `bucket_start(t)` (the
+    // start of the bucket holding t; <= t); `fn(start, end, row)` for each
+    // bucket holding data, in time order.
+    using BucketFn = std::function<int64_t(int64_t)>;
+    using RowFn = std::function<void(int64_t start, int64_t end, const RollupRow& row)>;
+    Status for_each_bucket(uint32_t series, int64_t from, int64_t to, const BucketFn& bucket_start,
+                           const BucketFn& bucket_end, const RowFn& fn, QueryStats* stats = nullptr,
+                           bool force_raw = false) const;
 
     // Several series at once: pattern (core/pattern.h) and tag selector "k=v,...".
     Expected<std::vector<SeriesMeta>> select(std::string_view pattern, std::string_view tags) const {
@@ -92,13 +114,24 @@ public:
     Expected<std::vector<SeriesPoints>> raw_many(std::string_view pattern, std::string_view tags, int64_t from,
                                                  int64_t to) const;
 
-    // Bucket edges: epoch-aligned steps, or calendar periods.
+    // Bucket edges: epoch-aligned steps, or calendar periods (tests; at most
+    // 10 million buckets).
     static Expected<std::vector<int64_t>> step_edges(int64_t from, int64_t to, int64_t step_ms);
     static Expected<std::vector<int64_t>> calendar_edges(int64_t from, int64_t to, CalendarUnit unit,
                                                          const TimeZone& tz);
 
+    // The grid of rollup blocks (day blocks in the store's day zone).
+    const BlockGrid& grid() const { return grid_; }
+    void set_grid(BlockGrid grid) { grid_ = std::move(grid); }
+
 private:
     Status check_agg(uint32_t series, Aggregate agg) const;
+    Expected<std::vector<Point>> points(uint32_t series, int64_t from, int64_t to, const BucketPlan& plan,
+                                        Aggregate agg, QueryStats* stats) const;
+    // The end of exact rows for `series` at the view (watermark, stale buckets).
+    Expected<int64_t> rows_until(uint32_t series, const CounterRule& rule, int64_t from, int64_t to,
+                                 const rocksdb::Snapshot* snap) const;
+    BlockGrid grid_;
     const StoreDb& db_;
     const SeriesRegistry& registry_;
 };

@@ -8,14 +8,13 @@
 
 #include "store/chunk_reader.h"
 #include "store/keys.h"
+#include "store/stored_rows.h"
 
 namespace gridlet::store {
 
 namespace {
 constexpr int64_t kMinute = 60'000;
 constexpr size_t kBatchBytes = 4u << 20;
-
-Resolution finer(Resolution r) { return static_cast<Resolution>(static_cast<uint8_t>(r) - 1); }
 
 struct SnapshotGuard {
     rocksdb::DB* db;
@@ -98,7 +97,6 @@ CounterRule Roller::rule_of(uint32_t series) const {
 
 Status Roller::raw_to_minutes(const Item& item, const rocksdb::Snapshot* snap, rocksdb::WriteBatch& batch,
                               size_t& rows_written) {
-    ChunkReader reader(db_, snap);
     int64_t from = item.from;
     if (item.repair) {
         // Never rebuild minutes whose raw samples may have expired (a late
@@ -107,77 +105,57 @@ Status Roller::raw_to_minutes(const Item& item, const rocksdb::Snapshot* snap, r
         if (raw_cut != RetentionCutoffs::kKeepAll) from = std::max(from, ceil_to(raw_cut, kMinute));
         if (from >= item.to) return Status::ok();
     }
+    ChunkCursor raw(db_, snap, item.series);
+    Aggregator agg(raw, nullptr, grid_, item.rule, Aggregator::kNoRows);
     std::vector<RollupRow> rows;
     std::vector<int64_t> starts;
-    RowFolder folder(rows, item.rule);
-    auto row_of = [&](int64_t ts) {
-        int64_t m = floor_to(ts, kMinute);
-        if (starts.empty() || starts.back() != m) {
-            starts.push_back(m);
-            rows.emplace_back();
-        }
-        return rows.size() - 1;
-    };
-    std::optional<Sample> after;
-    Status st = reader.scan(
-        item.series, from, item.to,
-        [&](std::span<const Sample> run) {
-            for (const Sample& s : run) folder.add(s, row_of(s.ts));
-        },
-        &after);
-    if (!st) return st;
-    if (after) folder.add(*after, RowFolder::npos);
+    if (Status st = agg.minutes(from, item.to, starts, rows); !st) return st;
     return store_rows(item.series, Resolution::min1, from, item.to, starts, rows, batch, rows_written);
 }
 
-Status Roller::coarse_rows(const Item& item, Resolution fine, Resolution coarse, const rocksdb::Snapshot* snap,
+Status Roller::coarse_rows(const Item& item, Resolution coarse, const rocksdb::Snapshot* snap,
                            rocksdb::WriteBatch& batch, size_t& rows_written) {
-    const int64_t width = resolution_ms(coarse);
-    const int64_t fine_width = resolution_ms(fine);
-    int64_t first = floor_to(item.from, width);
-    int64_t last_end = floor_to(std::min(item.to + width - 1, item.coarse_limit), width);  // buckets ending <= limit
-    if (item.to <= first || last_end <= first) return Status::ok();
-    // A repair cannot rebuild a coarse bucket from finer rows or raw samples
+    // Blocks of `coarse` that overlap [from, to) and end at or before the limit.
+    int64_t first = grid_.start(coarse, item.from);
+    // A repair cannot rebuild a coarse block from finer rows or raw samples
     // that have expired: it keeps the coarse row as it was.
-    for (int64_t cut : {db_.cutoffs().rollup(fine), db_.cutoffs().raw()})
-        if (item.repair && cut != RetentionCutoffs::kKeepAll) first = std::max(first, ceil_to(cut, width));
-    if (last_end <= first) return Status::ok();
-    const size_t n = static_cast<size_t>((last_end - first) / width);
-    std::vector<RollupRow> acc(n);
-    std::vector<int64_t> starts(n);
-    for (size_t i = 0; i < n; ++i) starts[i] = first + static_cast<int64_t>(i) * width;
-    auto index_of = [&](int64_t t) { return static_cast<size_t>((floor_to(t, width) - first) / width); };
-    // Fine buckets without a row held too few samples to be stored (or none):
-    // they are read from raw, at the snapshot the fine rows were computed at.
-    ChunkReader reader(db_, snap);
-    auto from_raw = [&](int64_t lo, int64_t hi) -> Status {
-        if (lo >= hi) return Status::ok();
-        RowFolder folder(acc, item.rule);
-        std::optional<Sample> after;
-        Status st = reader.scan(
-            item.series, lo, hi,
-            [&](std::span<const Sample> run) {
-                for (const Sample& s : run) folder.add(s, index_of(s.ts));
-            },
-            &after);
-        if (!st) return st;
-        if (after) folder.add(*after, RowFolder::npos);
-        return Status::ok();
-    };
-    std::unique_ptr<rocksdb::Iterator> it(db_.db()->NewIterator(rocksdb::ReadOptions(), db_.cf(Cf::rollups)));
-    const std::string end_key = rollup_key(item.series, fine, last_end);
-    int64_t next = first;  // the first fine bucket not covered yet
-    for (it->Seek(rollup_key(item.series, fine, first)); it->Valid() && it->key().compare(end_key) < 0; it->Next()) {
-        int64_t t = get_time(it->key().data() + 5);
-        auto row = decode_row(std::string_view(it->value().data(), it->value().size()));
-        if (!row) return row.status().with_context("store " + db_.path() + ": series " + std::to_string(item.series));
-        if (Status st = from_raw(next, t); !st) return st;
-        acc[index_of(t)].merge(*row);
-        next = t + fine_width;
+    if (item.repair) {
+        const Resolution fine = static_cast<Resolution>(static_cast<uint8_t>(coarse) - 1);
+        for (int64_t cut : {db_.cutoffs().rollup(fine), db_.cutoffs().raw()}) {
+            if (cut == RetentionCutoffs::kKeepAll || cut <= first) continue;
+            int64_t s = grid_.start(coarse, std::min(cut, kMaxStoreTime));
+            first = s < cut ? grid_.end(coarse, s) : s;
+        }
     }
-    if (!it->status().ok()) return db_.convert(it->status(), "read rollups");
-    if (Status st = from_raw(next, last_end); !st) return st;
-    return store_rows(item.series, coarse, first, last_end, starts, acc, batch, rows_written);
+    if (first >= item.to || grid_.end(coarse, first) > item.coarse_limit) return Status::ok();
+    // Finer rows at the latest state (this pass has just written them), raw
+    // samples at the pass's snapshot; every finer row below the limit is exact.
+    ChunkCursor raw(db_, snap, item.series);
+    StoredRows finer(db_, nullptr, item.series);
+    Aggregator agg(raw, &finer, grid_, item.rule, item.coarse_limit);
+    std::vector<RollupRow> rows;
+    std::vector<int64_t> starts;
+    int64_t s = first, hi = first;
+    while (s < item.to) {
+        auto next = agg.next_data(s);
+        if (!next) return next.status();
+        if (!*next || **next >= item.to) break;
+        if (**next > s) s = std::max(s, grid_.start(coarse, **next));  // skip empty blocks
+        const int64_t e = grid_.end(coarse, s);
+        if (e > item.coarse_limit) break;
+        auto row = agg.recompute(coarse, s);
+        if (!row) return row.status();
+        if (!row->empty()) {
+            starts.push_back(s);
+            rows.push_back(*row);
+        }
+        hi = e;
+        s = e;
+    }
+    // Stored rows in [first, hi) that were not rewritten are deleted (a
+    // block whose samples all turned bad); skipped stretches hold no data.
+    if (hi == first) return Status::ok();
+    return store_rows(item.series, coarse, first, hi, starts, rows, batch, rows_written);
 }
 
 Expected<Roller::PassStats> Roller::roll_once() {
@@ -233,15 +211,20 @@ Expected<Roller::PassStats> Roller::roll_once() {
         it.series = series;
         it.rule = rule_of(series);
         it.from = *std::min_element(minutes.begin(), minutes.end());
-        it.to = std::min(*std::max_element(minutes.begin(), minutes.end()) + kMinute, limit);
+        int64_t to = *std::max_element(minutes.begin(), minutes.end()) + kMinute;
         it.coarse_limit = limit;
         it.repair = true;
         if (it.rule.counter) {
-            // The interval ending at the first dirty sample starts earlier.
-            auto prev = reader.last_good_before(series, it.from);
-            if (!prev) return fail(prev.status());
-            if (*prev) it.from = floor_to((*prev)->ts, kMinute);
+            // A late reading changes the rows from the minute of the second
+            // good reading before it (its interval and the classification
+            // of its neighbours, aggregation.h) to the first good one after it.
+            std::vector<Sample> near;
+            if (Status st = reader.good_before(series, it.from, 2, near); !st) return fail(st);
+            if (!near.empty()) it.from = floor_to(near.back().ts, kMinute);
+            if (Status st = reader.good_from(series, to, 1, near); !st) return fail(st);
+            to = near.empty() ? limit : std::max(to, floor_to(near.front().ts, kMinute) + kMinute);
         }
+        it.to = std::min(to, limit);
         stats.dirty_minutes += minutes.size();
         if (it.from < it.to) items.push_back(it);
     }
@@ -262,7 +245,7 @@ Expected<Roller::PassStats> Roller::roll_once() {
     if (Status st = flush_batch(true); !st) return fail(st);
     for (Resolution r : {Resolution::min15, Resolution::hour1, Resolution::day1}) {
         for (const Item& it : items) {
-            Status st = coarse_rows(it, finer(r), r, snap, batch, stats.rows);
+            Status st = coarse_rows(it, r, snap, batch, stats.rows);
             if (!st || !(st = flush_batch(false))) return fail(st);
         }
         if (Status st = flush_batch(true); !st) return fail(st);

@@ -8,11 +8,13 @@
 //   1. claims, under the writer lock, the complete minutes of each written
 //      series ([W, floor_1m(last ts))) and takes a snapshot;
 //   2. computes the 1-min rows of the claimed ranges and of dirty minutes
-//      from raw samples (counters: reading one sample past the range, and
-//      for dirty minutes from the last good sample before them);
-//   3. computes 15-min rows from 1-min rows, 1-h from 15-min, 1-d from 1-h,
-//      for the buckets that ended (finer buckets without a row, because
-//      they held too few samples to be stored, from raw samples);
+//      from raw samples (aggregation.h: counters read the good reading
+//      before the range and two after it; a late counter reading repairs
+//      from the second good reading before it to the first one after it);
+//   3. computes 15-min rows from 1-min rows, 1-h from 15-min, 1-d from 1-h
+//      (local days of the grid's day zone), for the blocks that ended, in
+//      the summation order of aggregation.h (finer blocks without a row,
+//      because they held too few samples to be stored, from raw samples);
 //   4. writes the new W and deletes the markers it handled.
 // Each step is idempotent, so a crash between steps only redoes work.
 //
@@ -24,6 +26,7 @@
 #include <cstdint>
 
 #include "core/series_registry.h"
+#include "store/aggregation.h"
 #include "store/chunk_writer.h"
 #include "store/db.h"
 #include "store/keys.h"
@@ -60,8 +63,9 @@ struct RollupPolicy {
 class Roller {
 public:
     // `registry` (series kinds, rollover tags) may be null: every series is a gauge.
-    Roller(StoreDb& db, ChunkWriter& writer, const SeriesRegistry* registry, RollupPolicy policy = {})
-        : db_(db), writer_(writer), registry_(registry), policy_(policy) {}
+    Roller(StoreDb& db, ChunkWriter& writer, const SeriesRegistry* registry, RollupPolicy policy = {},
+           BlockGrid grid = BlockGrid())
+        : db_(db), writer_(writer), registry_(registry), policy_(policy), grid_(std::move(grid)) {}
 
     struct PassStats {
         size_t series = 0;         // series whose rollups advanced
@@ -79,7 +83,7 @@ private:
         bool repair = false;       // dirty minutes (not a new claim)
     };
     Status raw_to_minutes(const Item& item, const rocksdb::Snapshot* snap, rocksdb::WriteBatch& batch, size_t& rows);
-    Status coarse_rows(const Item& item, Resolution fine, Resolution coarse, const rocksdb::Snapshot* snap,
+    Status coarse_rows(const Item& item, Resolution coarse, const rocksdb::Snapshot* snap,
                        rocksdb::WriteBatch& batch, size_t& rows);
     // Writes the rows of buckets [lo, hi) at `res` (bucket starts `starts`):
     // Put those the policy keeps, Delete the stored rows of the others.
@@ -91,6 +95,7 @@ private:
     ChunkWriter& writer_;
     const SeriesRegistry* registry_;
     RollupPolicy policy_;
+    BlockGrid grid_;
 };
 
 // The watermark of a series (kNoWatermark when none) and its dirty minutes,

@@ -1,16 +1,7 @@
-// Rollup rows and the arithmetic shared by the roller (rollups from raw) and
-// the query engine (aggregates from raw, rollups or both).
-//
-// Counter consumption: the interval between two consecutive good samples
-// [t_i, t_i+1) is charged, whole, to the bucket holding its start t_i (a
-// reading at 00:00 each day gives day D = reading(D+1) - reading(D)). It is
-// never split or interpolated, also across a gap. Its delta is v_i+1 - v_i;
-// a drop is a reset (delta = v_i+1, the counter restarted from 0) unless the
-// series has a `rollover` tag (e.g. rollover=65536), then it is a wrap
-// (delta = rollover - v_i + v_i+1).
-//
-// Samples with quality 0 (bad) are kept in raw data but ignored by every
-// aggregate (so are NaN values). avg is the plain mean of the samples (not time-weighted).
+// Rollup rows: the summary of one block of time (count, min, max, sum,
+// first, last, counter consumption), their merge, their encoding, and the
+// counter delta rule. Which samples and intervals a row holds, and in which
+// order rows are merged, is defined once in store/aggregation.h.
 //
 // Value types; pure functions; any thread.
 #pragma once
@@ -63,35 +54,5 @@ struct CounterRule {
     }
 };
 CounterRule counter_rule(const SeriesMeta& meta);
-
-// Folds time-ordered samples into rows. Each add() names the row of the
-// sample, or npos for a sample outside the range (before it: only sets the
-// previous value, its interval is not charged; after it: closes the last
-// interval of the range).
-class RowFolder {
-public:
-    static constexpr size_t npos = static_cast<size_t>(-1);
-    RowFolder(std::vector<RollupRow>& rows, CounterRule rule) : rows_(rows), rule_(rule) {}
-    void add(const Sample& s, size_t row) {
-        if (s.quality == 0 || s.value != s.value) return;  // bad quality or NaN
-        if (row != npos) rows_[row].add_sample(s);
-        if (rule_.counter) {
-            if (has_prev_ && prev_row_ != npos) {
-                rows_[prev_row_].consumption += rule_.delta(prev_value_, s.value);
-                ++rows_[prev_row_].intervals;
-            }
-            has_prev_ = true;
-            prev_value_ = s.value;
-            prev_row_ = row;
-        }
-    }
-
-private:
-    std::vector<RollupRow>& rows_;
-    CounterRule rule_;
-    bool has_prev_ = false;
-    double prev_value_ = 0;
-    size_t prev_row_ = npos;
-};
 
 }  // namespace gridlet::store

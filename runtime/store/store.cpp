@@ -35,7 +35,7 @@ Expected<std::unique_ptr<Store>> Store::open_impl(const StoreOptions& options, S
     }
     s->registry_ = registry;
     if (Status st = registry->attach(s->backend_.get()); !st) return st.with_context("store " + s->db_->path());
-    s->writer_ = std::make_unique<ChunkWriter>(*s->db_, options);
+    s->writer_ = std::make_unique<ChunkWriter>(*s->db_, options, registry);
     s->roller_ = std::make_unique<Roller>(*s->db_, *s->writer_, registry,
                                           RollupPolicy::from_retention(options.retention));
     s->query_ = std::make_unique<QueryEngine>(*s->db_, *registry);
@@ -141,6 +141,41 @@ void Store::sync_loop() {
         if (!st && !db_->health().failing) set_background_error(st);
         lock.lock();
     }
+}
+
+std::pair<int64_t, int64_t> Store::accept_window() const {
+    const Clock& clock = options_.clock ? *options_.clock : SystemClock::instance();
+    const int64_t now = std::clamp(clock.now_ms(), kMinStoreTime, kMaxStoreTime);
+    const int64_t ahead = std::min(options_.accept_ahead_ms, kMaxStoreTime - now);
+    return {std::max(options_.accept_from_ms, kMinStoreTime), now + ahead};
+}
+
+namespace {
+int64_t time_of(const gl_sample& s) { return s.ts_ms; }
+int64_t time_of(const Sample& s) { return s.ts; }
+}  // namespace
+
+template <class S, class Write>
+Status Store::append_window(std::span<const S> samples, Write write) {
+    const auto [lo, hi] = accept_window();
+    auto outside = [lo, hi](const S& s) { return time_of(s) < lo || time_of(s) > hi; };
+    if (std::none_of(samples.begin(), samples.end(), outside)) return counted(write(samples), samples.size());
+    std::vector<S> kept;
+    kept.reserve(samples.size());
+    for (const S& s : samples) {
+        if (time_of(s) < lo) ++refused_old_;
+        else if (time_of(s) > hi) ++refused_ahead_;
+        else kept.push_back(s);
+    }
+    return counted(write(std::span<const S>(kept)), kept.size());
+}
+
+Status Store::append(std::span<const gl_sample> batch) {
+    return append_window(batch, [this](std::span<const gl_sample> b) { return writer_->append(b); });
+}
+
+Status Store::append(uint32_t series, std::span<const Sample> samples) {
+    return append_window(samples, [&](std::span<const Sample> b) { return writer_->append(series, b); });
 }
 
 Expected<Roller::PassStats> Store::roll_up_now() {

@@ -58,12 +58,12 @@ public:
 
     // Appends a batch; returns once it is in the WAL (see chunk_writer.h for
     // the out-of-order and duplicate rule).
+    // Samples dated outside the plausible window (StoreOptions accept_*) are
+    // left out and counted in samples_refused(); the rest is written.
     // Samples that could not be written (writes failing) are counted in
     // samples_not_written().
-    Status append(std::span<const gl_sample> batch) { return counted(writer_->append(batch), batch.size()); }
-    Status append(uint32_t series, std::span<const Sample> samples) {
-        return counted(writer_->append(series, samples), samples.size());
-    }
+    Status append(std::span<const gl_sample> batch);
+    Status append(uint32_t series, std::span<const Sample> samples);
 
     SeriesRegistry& registry() { return *registry_; }
     const QueryEngine& query() const { return *query_; }
@@ -88,6 +88,15 @@ public:
     StoreDb& db() { return *db_; }
     uint64_t samples_written() const { return writer_->samples_written(); }
     uint64_t samples_not_written() const { return samples_not_written_.load(); }
+    // Samples refused at ingest for their time, by reason.
+    struct Refused {
+        uint64_t too_old = 0;        // before accept_from
+        uint64_t too_far_ahead = 0;  // after now + accept_ahead
+        uint64_t total() const { return too_old + too_far_ahead; }
+    };
+    Refused samples_refused() const { return {refused_old_.load(), refused_ahead_.load()}; }
+    // The plausible window of sample times now: [first, second] (UTC ms).
+    std::pair<int64_t, int64_t> accept_window() const;
     // Whether writes succeed now, since when they fail and why.
     WriteHealth health() const { return db_->health(); }
     // The last error of a background task ("" if none).
@@ -101,6 +110,9 @@ private:
     void sync_loop();
     void set_background_error(const Status& st);
     void clear_background_error();
+    // Writes the samples inside the plausible window through `write`, counts the others.
+    template <class S, class Write>
+    Status append_window(std::span<const S> samples, Write write);
     Status counted(Status st, size_t n) {
         if (!st) samples_not_written_ += n;
         return st;
@@ -124,6 +136,7 @@ private:
     bool stopping_ = false;
     std::string bg_error_;
     std::atomic<uint64_t> samples_not_written_{0};
+    std::atomic<uint64_t> refused_old_{0}, refused_ahead_{0};
     std::thread maintenance_;
     std::thread syncer_;
 };

@@ -131,7 +131,8 @@ TEST(Retention, SparseRowsOnlyWhereRawOutlivesThem) {
         uint32_t c = *s.registry().intern(meta("meter/energy", SeriesKind::counter));
         // 10 days of 10-min readings, +2 each.
         std::vector<gl_sample> b;
-        for (int64_t i = 0; i <= 10 * 144; ++i) b.push_back(gs(c, kT0 + i * 10 * kMin, 1000 + 2.0 * i));
+        // (and one past them: the last counter interval is settled by two readings)
+        for (int64_t i = 0; i <= 10 * 144 + 1; ++i) b.push_back(gs(c, kT0 + i * 10 * kMin, 1000 + 2.0 * i));
         ASSERT_TRUE(s.append(b));
         ASSERT_TRUE(s.roll_up_now());
         // 1 min is sparse only when raw is kept as long; 15 min (6 d) and 1 h never here.
