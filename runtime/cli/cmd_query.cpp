@@ -19,9 +19,12 @@
 namespace gridlet::cli {
 
 namespace {
+using store::Point;
+
 struct QueryArgs {
     std::string pattern, tags, from = "-1h", to = "now", step, agg, format = "csv", db, config, tz;
     bool wide = false;
+    bool no_quality = false;
 };
 
 [[noreturn]] void fail(int code, const std::string& msg) { cli::fail("query", code, msg); }
@@ -64,11 +67,18 @@ void run_query(const QueryArgs& a) {
     if (res->empty()) std::fprintf(stderr, "gridlet query: no series match '%s' %s\n", a.pattern.c_str(), a.tags.c_str());
 
     auto time_text = [&](int64_t t) { return tz->format_iso(t, true); };
+    // Raw samples carry their quality (0 bad, 192 good; aggregates use good samples only).
+    const bool with_quality = !agg && !a.no_quality;
     if (a.format == "json") {
         nlohmann::json out = nlohmann::json::array();
         for (const auto& sp : *res) {
             nlohmann::json pts = nlohmann::json::array();
-            for (const auto& p : sp.points) pts.push_back({{"time", time_text(p.ts)}, {"ts_ms", p.ts}, {"value", p.value}});
+            for (size_t i = 0; i < sp.points.size(); ++i) {
+                const Point& p = sp.points[i];
+                nlohmann::json pt = {{"time", time_text(p.ts)}, {"ts_ms", p.ts}, {"value", json_number(p.value)}};
+                if (with_quality) pt["quality"] = sp.quality[i];
+                pts.push_back(std::move(pt));
+            }
             out.push_back({{"series", sp.meta.name},
                            {"unit", sp.meta.unit},
                            {"kind", series_kind_name(sp.meta.kind)},
@@ -79,26 +89,41 @@ void run_query(const QueryArgs& a) {
         return;
     }
     if (!a.wide) {
-        std::printf("time,series,value\n");
+        std::printf(with_quality ? "time,series,value,quality\n" : "time,series,value\n");
         for (const auto& sp : *res)
-            for (const auto& p : sp.points)
-                std::printf("%s,%s,%s\n", time_text(p.ts).c_str(), sp.meta.name.c_str(), format_number(p.value).c_str());
+            for (size_t i = 0; i < sp.points.size(); ++i) {
+                const Point& p = sp.points[i];
+                std::printf("%s,%s,%s", time_text(p.ts).c_str(), sp.meta.name.c_str(), format_number(p.value).c_str());
+                if (with_quality) std::printf(",%u", static_cast<unsigned>(sp.quality[i]));
+                std::printf("\n");
+            }
         return;
     }
-    std::map<int64_t, std::vector<std::optional<double>>> rows;
+    struct Cell {
+        double value;
+        uint8_t quality;
+    };
+    std::map<int64_t, std::vector<std::optional<Cell>>> rows;
     for (size_t i = 0; i < res->size(); ++i)
-        for (const auto& p : (*res)[i].points) {
+        for (size_t k = 0; k < (*res)[i].points.size(); ++k) {
+            const Point& p = (*res)[i].points[k];
             auto& row = rows[p.ts];
             row.resize(res->size());
-            row[i] = p.value;
+            row[i] = Cell{p.value, with_quality ? (*res)[i].quality[k] : uint8_t{0}};
         }
     std::string header = "time";
-    for (const auto& sp : *res) header += "," + sp.meta.name;
+    for (const auto& sp : *res) {
+        header += "," + sp.meta.name;
+        if (with_quality) header += "," + sp.meta.name + ":quality";
+    }
     std::printf("%s\n", header.c_str());
-    for (auto& [t, vals] : rows) {
-        vals.resize(res->size());
+    for (auto& [t, cells] : rows) {
+        cells.resize(res->size());
         std::string line = time_text(t);
-        for (const auto& v : vals) line += "," + (v ? format_number(*v) : std::string());
+        for (const auto& c : cells) {
+            line += "," + (c ? format_number(c->value) : std::string());
+            if (with_quality) line += "," + (c ? std::to_string(c->quality) : std::string());
+        }
         std::printf("%s\n", line.c_str());
     }
 }
@@ -117,6 +142,7 @@ void register_query_command(CLI::App& app) {
     cmd->add_option("--agg", a->agg, "avg (default), min, max, sum, count, first, last, consumption (counters)");
     cmd->add_option("--format", a->format, "csv (default) or json");
     cmd->add_flag("--wide", a->wide, "CSV with one column per series (time,<series>,...) instead of tidy rows");
+    cmd->add_flag("--no-quality", a->no_quality, "Raw samples without their quality column");
     add_store_options(cmd, a->db, a->config);
     cmd->add_option("--tz", a->tz, "IANA time zone for --from/--to without offset, calendar steps and output "
                                    "(default: the site's, else UTC)");
@@ -124,6 +150,9 @@ void register_query_command(CLI::App& app) {
         "Output (CSV, pandas.read_csv reads it as is):\n"
         "  tidy (default): header 'time,series,value', one row per point;\n"
         "  --wide:         header 'time,<series 1>,<series 2>,...', empty cell = no value.\n"
+        "  Raw samples (no --step) add their quality: a 'quality' column (wide: '<series>:quality'),\n"
+        "  0 = bad, 192 = good; --no-quality leaves it out. Values nan, inf, -inf are written as such\n"
+        "  (JSON: the strings \"NaN\", \"Infinity\", \"-Infinity\").\n"
         "  time is ISO-8601 with milliseconds and the offset of --tz (e.g. 2024-03-31T03:00:00.000+02:00);\n"
         "  a bucket is labelled with its start. Buckets without data are left out (no interpolation).\n"
         "Examples:\n"

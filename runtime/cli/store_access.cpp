@@ -1,5 +1,7 @@
 #include "cli/store_access.h"
 
+#include <cmath>
+
 #include <CLI/CLI.hpp>
 
 #include <charconv>
@@ -17,9 +19,17 @@ void fail(const char* command, int code, const std::string& msg) {
 }
 
 std::string format_number(double v) {
+    if (std::isnan(v)) return "nan";
+    if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
     char buf[32];
     auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v);
     return ec == std::errc() ? std::string(buf, p) : "nan";
+}
+
+nlohmann::json json_number(double v) {
+    if (std::isnan(v)) return "NaN";
+    if (std::isinf(v)) return v > 0 ? "Infinity" : "-Infinity";
+    return v;
 }
 
 StoreLocation locate_store(const char* command, const std::string& db, const std::string& config) {

@@ -3,6 +3,8 @@
 // gridlet), number formatting and failing with an exit status. CLI thread.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -23,7 +25,12 @@ namespace gridlet::cli {
 [[noreturn]] void fail(const char* command, int code, const std::string& msg);
 
 // Shortest text that reads back as the same double ("nan" if none).
+// A value as CSV text: shortest round-trip decimal; "nan", "inf", "-inf"
+// (pandas.read_csv reads all of them as floats).
 std::string format_number(double v);
+// A value as JSON: a number, or the strings "NaN", "Infinity", "-Infinity"
+// (JSON has no non-finite numbers; null would hide which it was).
+nlohmann::json json_number(double v);
 
 struct StoreLocation {
     std::filesystem::path path;

@@ -157,7 +157,42 @@ int64_t TimeZone::next_start(CalendarUnit unit, int64_t utc_ms) const {
     return *from_local(civil_of(midnight(next)));
 }
 
+namespace {
+// ISO 8601 expanded UTC text of any instant ("+292278994-08-17T07:12:55Z"),
+// by Howard Hinnant's days-to-civil algorithm on 64-bit integers.
+std::string format_expanded_utc(int64_t utc_ms, bool with_ms) {
+    int64_t days = utc_ms / 86'400'000, rem = utc_ms % 86'400'000;
+    if (rem < 0) {
+        rem += 86'400'000;
+        --days;
+    }
+    const int64_t z = days + 719468;
+    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    const int64_t doe = z - era * 146097;
+    const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    const int64_t mp = (5 * doy + 2) / 153;
+    const int64_t d = doy - (153 * mp + 2) / 5 + 1;
+    const int64_t m = mp < 10 ? mp + 3 : mp - 9;
+    const int64_t y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+    char buf[96];
+    int n = std::snprintf(buf, sizeof buf, "%c%06lld-%02lld-%02lldT%02lld:%02lld:%02lld", y < 0 ? '-' : '+',
+                          static_cast<long long>(y < 0 ? -y : y), static_cast<long long>(m),
+                          static_cast<long long>(d), static_cast<long long>(rem / 3'600'000),
+                          static_cast<long long>(rem / 60'000 % 60), static_cast<long long>(rem / 1000 % 60));
+    std::string out(buf, static_cast<size_t>(n));
+    if (with_ms) {
+        std::snprintf(buf, sizeof buf, ".%03lld", static_cast<long long>(rem % 1000));
+        out += buf;
+    }
+    return out + "Z";
+}
+}  // namespace
+
 std::string TimeZone::format_iso(int64_t utc_ms, bool with_ms) const {
+    // Outside years 0001..9999 (UTC) the calendar library cannot help and
+    // four-digit years cannot say it: expanded ISO 8601 text, in UTC.
+    if (utc_ms < kFirstIsoYearMs || utc_ms > kLastIsoYearMs) return format_expanded_utc(utc_ms, with_ms);
     int64_t off = utc_offset_ms(utc_ms);
     CivilTime c = civil_of(LocalMs{milliseconds{utc_ms + off}});
     char buf[64];
@@ -172,11 +207,17 @@ std::string TimeZone::format_iso(int64_t utc_ms, bool with_ms) const {
         out += 'Z';
         return out;
     }
-    int64_t off_min = off / 60000;
-    char sign = off_min < 0 ? '-' : '+';
-    if (off_min < 0) off_min = -off_min;
-    std::snprintf(buf, sizeof buf, "%c%02d:%02d", sign, static_cast<int>(off_min / 60), static_cast<int>(off_min % 60));
+    // An offset in whole minutes as +hh:mm; a local mean time before time
+    // zones (Paris before 1911: +00:09:21) with its seconds, so the text
+    // names the same instant.
+    const char sign = off < 0 ? '-' : '+';
+    const int64_t off_s = (off < 0 ? -off : off) / 1000;
+    std::snprintf(buf, sizeof buf, "%c%02d:%02d", sign, static_cast<int>(off_s / 3600), static_cast<int>(off_s / 60 % 60));
     out += buf;
+    if (off_s % 60 != 0) {
+        std::snprintf(buf, sizeof buf, ":%02d", static_cast<int>(off_s % 60));
+        out += buf;
+    }
     return out;
 }
 
@@ -217,8 +258,12 @@ Expected<int64_t> TimeZone::parse_iso(std::string_view text) const {
             } else if (s[0] == '+' || s[0] == '-') {
                 int sign = s[0] == '-' ? -1 : 1;
                 std::string_view o = s.substr(1);
-                int oh = 0, om = 0;
-                if (o.size() == 5 && o[2] == ':') {
+                int oh = 0, om = 0, os = 0;
+                if (o.size() == 8 && o[2] == ':' && o[5] == ':') {  // +hh:mm:ss (local mean time)
+                    if (!parse_int(o.substr(0, 2), oh) || !parse_int(o.substr(3, 2), om) ||
+                        !parse_int(o.substr(6, 2), os) || os > 59)
+                        return bad("bad offset");
+                } else if (o.size() == 5 && o[2] == ':') {
                     if (!parse_int(o.substr(0, 2), oh) || !parse_int(o.substr(3, 2), om)) return bad("bad offset");
                 } else if (o.size() == 4) {
                     if (!parse_int(o.substr(0, 2), oh) || !parse_int(o.substr(2, 2), om)) return bad("bad offset");
@@ -228,7 +273,7 @@ Expected<int64_t> TimeZone::parse_iso(std::string_view text) const {
                     return bad("bad offset");
                 }
                 if (oh > 23 || om > 59) return bad("bad offset");
-                offset_ms = sign * (int64_t{oh} * 3600000 + int64_t{om} * 60000);
+                offset_ms = sign * (int64_t{oh} * 3600000 + int64_t{om} * 60000 + int64_t{os} * 1000);
             } else {
                 return bad("unexpected text after the time");
             }

@@ -25,6 +25,10 @@ class time_zone;
 
 namespace gridlet {
 
+// Instants of years 0001..9999 (UTC), the range of four-digit ISO 8601 years.
+inline constexpr int64_t kFirstIsoYearMs = -62'135'596'800'000;  // 0001-01-01T00:00:00Z
+inline constexpr int64_t kLastIsoYearMs = 253'402'300'799'999;   // 9999-12-31T23:59:59.999Z
+
 // A local calendar date and time of day (no zone).
 struct CivilTime {
     int year = 1970;
@@ -74,7 +78,9 @@ public:
     int64_t next_midnight(int64_t utc_ms) const { return next_start(CalendarUnit::day, utc_ms); }
 
     // ISO-8601 with the local offset: "2024-03-31T03:00:00.000+02:00"
-    // (milliseconds only when `with_ms`).
+    // (milliseconds only when `with_ms`; an offset with seconds, such as
+    // Paris local mean time before 1911, as +00:09:21). Instants outside
+    // years 0001..9999 in expanded UTC form: "+032768-01-01T00:00:00Z".
     std::string format_iso(int64_t utc_ms, bool with_ms = false) const;
 
     // Parses ISO-8601: "2024-03-31", "2024-03-31T02:30", "2024-03-31 02:30:15.250",

@@ -65,8 +65,8 @@ inline bool is_good(const Sample& s) { return s.quality != 0 && std::isfinite(s.
 // Times the store works with: 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59.999Z
 // (ISO 8601 four-digit years). Samples outside are refused at ingest and
 // queries outside are refused, so no block arithmetic can overflow.
-inline constexpr int64_t kMinStoreTime = -62'135'596'800'000;
-inline constexpr int64_t kMaxStoreTime = 253'402'300'799'999;
+inline constexpr int64_t kMinStoreTime = kFirstIsoYearMs;
+inline constexpr int64_t kMaxStoreTime = kLastIsoYearMs;
 inline constexpr bool in_store_time(int64_t t) { return t >= kMinStoreTime && t <= kMaxStoreTime; }
 
 // The rollup grid. Day blocks follow `day_zone` (local midnights; 23, 24 or

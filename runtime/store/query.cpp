@@ -201,7 +201,7 @@ Expected<std::vector<SeriesPoints>> QueryEngine::downsample_many(std::string_vie
     for (SeriesMeta& m : *sel) {
         auto pts = downsample(m.id, from, to, step, agg);
         if (!pts) return pts.status();
-        out.push_back(SeriesPoints{std::move(m), std::move(*pts)});
+        out.push_back(SeriesPoints{std::move(m), std::move(*pts), {}});
     }
     return out;
 }
@@ -215,7 +215,7 @@ Expected<std::vector<SeriesPoints>> QueryEngine::calendar_many(std::string_view 
     for (SeriesMeta& m : *sel) {
         auto pts = calendar(m.id, from, to, unit, tz, agg);
         if (!pts) return pts.status();
-        out.push_back(SeriesPoints{std::move(m), std::move(*pts)});
+        out.push_back(SeriesPoints{std::move(m), std::move(*pts), {}});
     }
     return out;
 }
@@ -228,9 +228,13 @@ Expected<std::vector<SeriesPoints>> QueryEngine::raw_many(std::string_view patte
     for (SeriesMeta& m : *sel) {
         auto samples = raw(m.id, from, to);
         if (!samples) return samples.status();
-        SeriesPoints sp{std::move(m), {}};
+        SeriesPoints sp{std::move(m), {}, {}};
         sp.points.reserve(samples->size());
-        for (const Sample& s : *samples) sp.points.push_back(Point{s.ts, s.value});
+        sp.quality.reserve(samples->size());
+        for (const Sample& s : *samples) {
+            sp.points.push_back(Point{s.ts, s.value});
+            sp.quality.push_back(s.quality);
+        }
         out.push_back(std::move(sp));
     }
     return out;

@@ -68,6 +68,7 @@ struct QueryStats {
 struct SeriesPoints {
     SeriesMeta meta;
     std::vector<Point> points;
+    std::vector<uint8_t> quality;  // raw queries: the quality of each point; aggregates: empty
 };
 
 class QueryEngine {

@@ -3,7 +3,10 @@
 // reads it and checks columns, types and values.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <fstream>
+
+#include "store/store.h"
 
 #include "integration/process.h"
 
@@ -36,7 +39,8 @@ TEST(QueryCsv, PandasReadsItWithoutOptions) {
     std::string check =
         "import pandas as pd, sys\n"
         "df = pd.read_csv(sys.argv[1])\n"
-        "assert list(df.columns) == ['time', 'series', 'value'], list(df.columns)\n"
+        "assert list(df.columns) == ['time', 'series', 'value', 'quality'], list(df.columns)\n"
+        "assert (df['quality'] == 192).all(), df['quality'].tolist()\n"
         "assert df['value'].dtype.kind == 'f', df['value'].dtype\n"
         "assert set(df['series']) == {'c1/count', 'c2/count'}, set(df['series'])\n"
         "t = pd.to_datetime(df['time'], utc=True)\n"
@@ -54,10 +58,94 @@ TEST(QueryCsv, PandasReadsItWithoutOptions) {
     Result py_wide = run({py, "-c",
                           "import pandas as pd, sys\n"
                           "df = pd.read_csv(sys.argv[1])\n"
-                          "assert list(df.columns) == ['time', 'c1/count', 'c2/count'], list(df.columns)\n"
+                          "assert list(df.columns) == ['time', 'c1/count', 'c1/count:quality', 'c2/count', "
+                          "'c2/count:quality'], list(df.columns)\n"
                           "assert len(df) >= 5\n",
                           wcsv});
     EXPECT_EQ(py_wide.code, 0) << py_wide.out << py_wide.err << wide.out.substr(0, 400);
+    run({"rm", "-rf", dir});
+}
+
+// Issue 11 items 8, 14, 15: a store with samples across the Paris spring
+// change, NaN, inf and bad readings. Raw CSV carries quality and tells nan,
+// inf and -inf apart; the README recipe gives a tz-aware time column across
+// DST; local-day consumption has 23 h days; far queries exit 2.
+TEST(QueryCsv, QualityNonFiniteValuesAndDstWithPandas) {
+    const char* py = "/usr/bin/python3";
+    if (run({py, "-c", "import pandas"}).code != 0)
+        GTEST_SKIP() << "python3-pandas is not installed (.ci/setup installs it)";
+    std::string dir = "/tmp/gridlet-it-dst-" + std::to_string(getpid());
+    run({"rm", "-rf", dir});
+    run({"mkdir", "-p", dir});
+    const int64_t t0 = 1711756800000;  // 2024-03-30T00:00:00Z
+    {
+        gridlet::store::StoreOptions o;
+        o.path = dir + "/db";
+        auto store = gridlet::store::Store::open(o);
+        ASSERT_TRUE(store) << store.status().to_string();
+        gridlet::SeriesMeta t{};
+        t.name = "m/t";
+        t.unit = "C";
+        gridlet::SeriesMeta e{};
+        e.name = "m/kwh";
+        e.unit = "kWh";
+        e.kind = gridlet::SeriesKind::counter;
+        const uint32_t ti = *(*store)->registry().intern(t), ei = *(*store)->registry().intern(e);
+        std::vector<gl_sample> b;
+        for (int h = 0; h <= 48; ++h) {
+            const int64_t ts = t0 + h * 3'600'000LL;
+            double v = 20 + h % 5;
+            uint8_t q = GL_QUALITY_GOOD;
+            if (h == 3) v = std::nan("");
+            if (h == 4) v = HUGE_VAL;
+            if (h == 5) v = -HUGE_VAL;
+            if (h == 6) q = GL_QUALITY_BAD;
+            b.push_back(gl_sample{ts, v, ti, q, {0, 0, 0}});
+            b.push_back(gl_sample{ts, 100.0 + h, ei, GL_QUALITY_GOOD, {0, 0, 0}});
+        }
+        ASSERT_TRUE((*store)->append(b));
+    }
+    const std::string db = dir + "/db";
+    Result raw = run({gridlet_bin(), "query", "m/t", "--from", "2024-03-30T00:00Z", "--to", "2024-04-01T01:00Z",
+                      "--tz", "Europe/Paris", "--db", db});
+    ASSERT_EQ(raw.code, 0) << raw.err;
+    std::ofstream(dir + "/raw.csv") << raw.out;
+    // The recipe of the store README, "Reading the CSV with pandas".
+    Result py_raw = run({py, "-c",
+                         "import pandas as pd, math, sys\n"
+                         "df = pd.read_csv(sys.argv[1])\n"
+                         "df['time'] = pd.to_datetime(df['time'], utc=True).dt.tz_convert('Europe/Paris')\n"
+                         "assert str(df['time'].dtype) == 'datetime64[ns, Europe/Paris]', df['time'].dtype\n"
+                         "assert list(df.columns) == ['time', 'series', 'value', 'quality'], list(df.columns)\n"
+                         "assert len(df) == 49, len(df)\n"
+                         "v = df['value']\n"
+                         "assert math.isnan(v[3]) and v[4] == math.inf and v[5] == -math.inf, v[:7].tolist()\n"
+                         "assert df['quality'][3] == 0 and df['quality'][4] == 0 and df['quality'][6] == 0\n"
+                         "assert df['quality'][7] == 192\n"
+                         "assert df['time'][0].utcoffset().total_seconds() == 3600\n"
+                         "assert df['time'][48].utcoffset().total_seconds() == 7200\n",
+                         dir + "/raw.csv"});
+    EXPECT_EQ(py_raw.code, 0) << py_raw.out << py_raw.err << raw.out.substr(0, 600);
+    Result json = run({gridlet_bin(), "query", "m/t", "--from", "2024-03-30T02:00Z", "--to", "2024-03-30T07:00Z",
+                       "--format", "json", "--db", db});
+    ASSERT_EQ(json.code, 0) << json.err;
+    EXPECT_NE(json.out.find("\"value\": \"NaN\""), std::string::npos) << json.out;
+    EXPECT_NE(json.out.find("\"value\": \"Infinity\""), std::string::npos) << json.out;
+    EXPECT_NE(json.out.find("\"value\": \"-Infinity\""), std::string::npos) << json.out;
+    EXPECT_NE(json.out.find("\"quality\": 0"), std::string::npos) << json.out;
+    // Local days: March 31 in Paris is 23 h, so 23 kWh (1 kWh an hour, charged to the hour it starts in).
+    Result days = run({gridlet_bin(), "query", "m/kwh", "--from", "2024-03-31", "--to", "2024-04-01", "--step", "day",
+                       "--agg", "consumption", "--tz", "Europe/Paris", "--db", db});
+    ASSERT_EQ(days.code, 0) << days.err;
+    EXPECT_EQ(days.out, "time,series,value\n2024-03-31T00:00:00.000+01:00,m/kwh,23\n");
+    // Far queries refuse (exit 2), never abort.
+    Result far = run({gridlet_bin(), "query", "m/t", "--from", "@9223372036854775000", "--to",
+                      "@9223372036854775807", "--step", "1m", "--agg", "count", "--db", db});
+    EXPECT_EQ(far.code, 2) << far.err;
+    EXPECT_NE(far.err.find("between 0001-01-01"), std::string::npos) << far.err;
+    Result low = run({gridlet_bin(), "query", "m/t", "--from", "@-9223372036854775808", "--to", "@0", "--step",
+                      "1d", "--agg", "count", "--db", db});
+    EXPECT_EQ(low.code, 2) << low.err;
     run({"rm", "-rf", dir});
 }
 

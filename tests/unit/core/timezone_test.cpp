@@ -132,3 +132,22 @@ TEST(TimeZone, CalendarUnitNames) {
     EXPECT_FALSE(parse_calendar_unit("fortnight"));
     EXPECT_STREQ(calendar_unit_name(CalendarUnit::year), "year");
 }
+
+// Issue 11 item 8: the text of every instant names that instant.
+TEST(TimeZone, TextOfFarAndOldInstantsIsRight) {
+    TimeZone p = paris();
+    TimeZone z;
+    // Paris local mean time before 1911: +00:09:21, seconds included, and it parses back.
+    const int64_t t1900 = utc("1900-01-01T00:00:00Z");
+    EXPECT_EQ(p.format_iso(t1900), "1900-01-01T00:09:21+00:09:21");
+    EXPECT_EQ(*p.parse_iso(p.format_iso(t1900)), t1900);
+    EXPECT_EQ(*z.parse_iso("1900-01-01T00:09:21+00:09:21"), t1900);
+    // Four-digit years end at 9999; beyond, expanded ISO 8601 in UTC.
+    EXPECT_EQ(z.format_iso(kLastIsoYearMs, true), "9999-12-31T23:59:59.999Z");
+    EXPECT_EQ(z.format_iso(kLastIsoYearMs + 1), "+010000-01-01T00:00:00Z");
+    EXPECT_EQ(p.format_iso(971890963200000), "+032768-01-01T00:00:00Z");
+    EXPECT_EQ(z.format_iso(INT64_MAX, true), "+292278994-08-17T07:12:55.807Z");
+    EXPECT_EQ(z.format_iso(INT64_MIN, true), "-292275055-05-16T16:47:04.192Z");
+    EXPECT_EQ(p.format_iso(kFirstIsoYearMs - 1), "+000000-12-31T23:59:59Z");
+    EXPECT_EQ(z.format_iso(kFirstIsoYearMs), "0001-01-01T00:00:00Z");
+}
