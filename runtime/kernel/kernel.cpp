@@ -55,6 +55,7 @@ Status Kernel::start() {
     if (plan_.site.has_store) {
         auto opts = store::store_options_from_json(plan_.site.store, plan_.site.dir);
         if (!opts) return opts.status().with_context("[store]");
+        opts->day_zone = time_zone_.name();  // day rollups follow the site's local days
         auto st = store::Store::open(*opts, registry_);
         if (!st) return st.status();
         store_ = std::move(*st);

@@ -192,6 +192,8 @@ Status Aggregator::compose(int64_t a, int64_t b, int top, RollupRow& acc) {
         bool took = false;
         for (int l = top; l >= 0 && !took; --l) {
             const Resolution r = kResolutions[static_cast<size_t>(l)];
+            // (A local day is 23 to 25 h, never under 12: skip the zone lookup.)
+            if (r == Resolution::day1 && b - t < 12 * 3'600'000) continue;
             if (!grid_.is_start(r, t)) continue;
             const int64_t e = grid_.end(r, t);
             if (e > b) continue;

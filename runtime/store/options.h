@@ -70,6 +70,13 @@ struct StoreOptions {
     int64_t accept_from_ms = 946'684'800'000;  // 2000-01-01T00:00:00Z
     int64_t accept_ahead_ms = 86'400'000;      // 1 day
 
+    // The time zone of the 1-day rollups (IANA name; "" = UTC), normally the
+    // site's [site] timezone: day rows then serve local calendar days, weeks,
+    // months and years. Recorded in the store when it is created and kept for
+    // its life (Store::day_zone()); a store created before this existed has
+    // UTC day rows.
+    std::string day_zone;
+
     // How often the background roller brings rollups up to date.
     int64_t rollup_interval_ms = 1000;
 

@@ -26,6 +26,7 @@ Expected<SiteStore> read_site_store(const std::string& site_file) {
     auto o = store_options_from_json(j, dir);
     if (!o) return o.status().with_context(site_file);
     out.options = *o;
+    out.options.day_zone = out.timezone;
     return out;
 }
 

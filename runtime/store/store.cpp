@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
 
 namespace gridlet::store {
@@ -35,10 +36,14 @@ Expected<std::unique_ptr<Store>> Store::open_impl(const StoreOptions& options, S
     }
     s->registry_ = registry;
     if (Status st = registry->attach(s->backend_.get()); !st) return st.with_context("store " + s->db_->path());
+    auto zone = day_zone_of(*s->db_, options);
+    if (!zone) return zone.status();
+    BlockGrid grid(*zone);
     s->writer_ = std::make_unique<ChunkWriter>(*s->db_, options, registry);
     s->roller_ = std::make_unique<Roller>(*s->db_, *s->writer_, registry,
-                                          RollupPolicy::from_retention(options.retention));
+                                          RollupPolicy::from_retention(options.retention), grid);
     s->query_ = std::make_unique<QueryEngine>(*s->db_, *registry);
+    s->query_->set_grid(grid);
     s->events_ = std::make_unique<EventLog>(*s->db_);
     s->state_ = std::make_unique<StateStore>(*s->db_);
     s->outbox_ = std::make_unique<Outbox>(*s->db_, options.outbox_max_entries);
@@ -48,6 +53,38 @@ Expected<std::unique_ptr<Store>> Store::open_impl(const StoreOptions& options, S
         if (options.sync == SyncPolicy::interval) s->syncer_ = std::thread([self] { self->sync_loop(); });
     }
     return s;
+}
+
+Expected<TimeZone> Store::day_zone_of(StoreDb& db, const StoreOptions& options) {
+    static const std::string kKey = "Z";  // rollup_meta: the IANA name of the day rows' zone
+    std::string name;
+    auto s = db.db()->Get(rocksdb::ReadOptions(), db.cf(Cf::rollup_meta), kKey, &name);
+    if (!s.ok() && !s.IsNotFound()) return db.convert(s, "read the day rollups' time zone");
+    if (s.IsNotFound()) {
+        if (db.read_only()) return TimeZone::utc();
+        // A store that has rollups already was made with UTC days.
+        std::unique_ptr<rocksdb::Iterator> it(db.db()->NewIterator(rocksdb::ReadOptions(), db.cf(Cf::rollups)));
+        it->SeekToFirst();
+        if (!it->status().ok()) return db.convert(it->status(), "read rollups");
+        name = it->Valid() || options.day_zone.empty() ? "UTC" : options.day_zone;
+        auto zone = TimeZone::load(name);
+        if (!zone) return zone.status().with_context("store " + db.path() + ": day rollups");
+        rocksdb::WriteBatch b;
+        b.Put(db.cf(Cf::rollup_meta), kKey, name);
+        if (Status st = db.write(b, "record the day rollups' time zone"); !st) return st;
+        return zone;
+    }
+    auto zone = TimeZone::load(name);
+    if (!zone)
+        return Status::invalid("store " + db.path() + ": its day rollups are in time zone '" + name +
+                               "', which this system's tzdata does not know (install tzdata)");
+    const std::string wanted = options.day_zone.empty() ? "UTC" : options.day_zone;
+    auto wanted_zone = TimeZone::load(wanted);
+    if (!db.read_only() && wanted_zone && wanted_zone->name() != zone->name())
+        spdlog::warn("store {}: its day rollups are in {} (recorded when it was created), the site's time zone is {}: "
+                     "local days of {} are answered from hourly rows while those are kept",
+                     db.path(), zone->name(), wanted, wanted);
+    return zone;
 }
 
 Store::~Store() {

@@ -84,6 +84,8 @@ public:
     Status catch_up() { return db_->catch_up(); }
 
     bool read_only() const { return db_->read_only(); }
+    // The zone of the day rollups (recorded at creation, StoreOptions::day_zone).
+    const TimeZone& day_zone() const { return query_->grid().day_zone(); }
     const StoreOptions& options() const { return options_; }
     StoreDb& db() { return *db_; }
     uint64_t samples_written() const { return writer_->samples_written(); }
@@ -106,6 +108,9 @@ private:
     Store() = default;
     static Expected<std::unique_ptr<Store>> open_impl(const StoreOptions& options, SeriesRegistry* registry,
                                                       OpenMode mode);
+    // The zone of the day rows: the one recorded in the store; a new store
+    // records options.day_zone, an older one with rollups UTC.
+    static Expected<TimeZone> day_zone_of(StoreDb& db, const StoreOptions& options);
     void maintenance_loop();
     void sync_loop();
     void set_background_error(const Status& st);

@@ -64,7 +64,7 @@ TEST(Demo, PollsBothSimulatedPanelsAndShowsLiveValues) {
     // CSV that starts with the tidy header.
     Result q = run({gridlet_bin(), "query", "panel1/mains/kw", "--from", "-10m", "--config", site});
     ASSERT_EQ(q.code, 0) << q.err;
-    EXPECT_EQ(q.out.rfind("time,series,value\n", 0), 0u) << q.out;
+    EXPECT_EQ(q.out.rfind("time,series,value,quality\n", 0), 0u) << q.out;
     EXPECT_NE(q.out.find(",panel1/mains/kw,"), std::string::npos) << q.out;
     EXPECT_EQ(q.out.find("panel1/mains/kwh"), std::string::npos) << "a plain name selects that series only";
     p.signal(SIGINT);

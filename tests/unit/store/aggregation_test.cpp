@@ -137,8 +137,14 @@ TEST(Aggregation, NonFiniteValuesAreBadDataEverywhere) {
 // Item 3: rollups answer bit for bit what raw samples alone answer: sums,
 // averages and consumption included, over random data with gaps, bursts,
 // bad readings, late samples and overwrites, and when a sum overflows.
-TEST(Aggregation, RollupsEqualRawBitForBit) {
-    Site site;
+class RollupsEqualRaw : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(RollupsEqualRaw, BitForBit) {
+    TempDir dir;
+    StoreOptions o = test_options(dir.path());
+    o.day_zone = GetParam();  // day rows on UTC days, or on Kolkata's (+05:30) local days
+    Site site(o);
+    ASSERT_EQ(site.store->day_zone().name(), GetParam());
     const uint32_t g = site.series("m/power");
     const uint32_t c = site.series("m/kwh", SeriesKind::counter);
     const uint32_t w = site.series("m/pulses", SeriesKind::counter, {{"rollover", "65536"}});
@@ -209,6 +215,7 @@ TEST(Aggregation, RollupsEqualRawBitForBit) {
     for (const Point& p : *day) overflowed = overflowed || !std::isfinite(p.value);
     EXPECT_TRUE(overflowed);
 }
+INSTANTIATE_TEST_SUITE_P(Aggregation, RollupsEqualRaw, ::testing::Values("UTC", "Asia/Kolkata"));
 
 // Item 4: a one-poll drop that returns to the previous level is a glitch,
 // not a reset; a reset is accepted once the next reading confirms it.
@@ -366,4 +373,58 @@ TEST(Aggregation, QueriesAtTheEdgesAnswerOrRefuse) {
     ASSERT_TRUE(years) << years.status().to_string();
     ASSERT_EQ(years->size(), 2u);
     EXPECT_EQ((*years)[1].ts, *paris->parse_iso("2024-01-01"));
+}
+
+// Item 6: day rows follow the site's local days, so local calendar queries
+// are answered as long as day rows are kept, not only while hour rows are.
+TEST(Aggregation, LocalDaysLastAsLongAsDayRows) {
+    TempDir dir;
+    ManualClock clock(kT0 + 12 * kDay);
+    StoreOptions o = test_options(dir.path());
+    o.clock = &clock;
+    o.day_zone = "Europe/Paris";
+    o.retention.raw_ms = 2 * kDay;
+    o.retention.min1_ms = 3 * kDay;
+    o.retention.min15_ms = 4 * kDay;
+    o.retention.hour1_ms = 5 * kDay;
+    o.retention.day1_ms = 0;
+    auto paris = TimeZone::load("Europe/Paris");
+    ASSERT_TRUE(paris);
+    {
+        Site site(o);
+        EXPECT_EQ(site.store->day_zone().name(), "Europe/Paris");
+        const uint32_t c = site.series("m/kwh", SeriesKind::counter);
+        std::vector<gl_sample> b;
+        for (int64_t t = kT0 - kDay; t <= kT0 + 12 * kDay; t += 10 * kMin)
+            b.push_back(gs(c, t, static_cast<double>((t - kT0) / (10 * kMin))));
+        site.add(b);
+        site.roll();
+        // Day rows start at Paris midnights (23:00Z in winter).
+        std::unique_ptr<rocksdb::Iterator> it(
+            site.store->db().db()->NewIterator(rocksdb::ReadOptions(), site.store->db().cf(Cf::rollups)));
+        const std::string prefix = rollup_key(c, Resolution::day1, 0).substr(0, 5);
+        size_t days = 0;
+        for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next(), ++days) {
+            const int64_t start = get_time(it->key().data() + 5);
+            EXPECT_EQ(paris->start_of_day(start), start);
+            EXPECT_EQ(start % kDay, 23 * kHour);
+        }
+        EXPECT_EQ(days, 13u);
+        ASSERT_TRUE(site.store->enforce_retention());
+        QueryStats qs;
+        auto local = site.store->query().calendar(c, kT0 - kHour, kT0 + 11 * kDay - kHour, CalendarUnit::day, *paris,
+                                                  Aggregate::consumption, &qs);
+        ASSERT_TRUE(local) << local.status().to_string();
+        ASSERT_EQ(local->size(), 11u);  // every local day, hour rows long gone
+        for (const Point& p : *local) EXPECT_EQ(p.value, 144) << p.ts;
+        EXPECT_EQ(qs.resolution, Resolution::day1);
+        EXPECT_EQ(qs.raw_samples, 0u);
+    }
+    // The zone is the store's for life: reopened under another site zone, days stay Paris days.
+    o.day_zone = "Asia/Tokyo";
+    Site again(o);
+    EXPECT_EQ(again.store->day_zone().name(), "Europe/Paris");
+    auto ro = Store::open_read_only(o.path);
+    ASSERT_TRUE(ro);
+    EXPECT_EQ((*ro)->day_zone().name(), "Europe/Paris");
 }
