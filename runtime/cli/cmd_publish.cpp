@@ -24,8 +24,10 @@ void register_publish_command(CLI::App& app) {
     cmd->add_option("--unit", *unit, "Unit of a new series");
     cmd->add_option("--kind", *kind, "Kind of a new series")->check(CLI::IsMember({"gauge", "counter", "state"}));
     target->add_options(cmd);
-    cmd->footer("The sample is stamped with the gridlet's clock and good quality.\n"
-                "Exit status: 0 published; 1 no answer or refused; 2 bad arguments.");
+    cmd->footer("The sample is stamped with the gridlet's clock and good quality. The answer comes once\n"
+                "the sample is on the bus (rules see it) and, when the site has a [store], in the store's WAL\n"
+                "(it survives the process being killed; power loss: [store] sync).\n"
+                "Exit status: 0 published (and stored); 1 no answer, refused or not stored; 2 bad arguments.");
     cmd->callback([=] {
         if (!valid_series_name(*series)) {
             std::fprintf(stderr, "gridlet publish: '%s' is not a series name (device/point, segments of letters, digits, '_', '-', '.')\n",

@@ -11,6 +11,7 @@
 
 #include "bus/socket.h"
 #include "kernel/kernel.h"
+#include "store/store.h"
 
 namespace gridlet::kernel {
 
@@ -51,8 +52,21 @@ nlohmann::json Kernel::control_publish(const nlohmann::json& p) {
     s.quality = GL_QUALITY_GOOD;
     Status st = control_publisher_->publish_samples(&s, 1);
     if (!st) return {{"error", st.message()}};
-    spdlog::info("control: published {} = {}", meta.name, s.value);
-    return {{"ok", true}, {"series", meta.name}, {"id", *id}, {"ts_ms", s.ts_ms}};
+    // The reply is the acknowledgement: the sample is in the store's WAL
+    // (written here, not only queued on the bus for the store writer; its bus
+    // copy rewrites the same sample, which the store takes as an overwrite).
+    if (store_) {
+        Status stored = store_->accept_window_holds(s.ts_ms)
+                            ? store_->append(std::span<const gl_sample>(&s, 1))
+                            : Status::invalid("the clock is outside [store] accept_from_year / accept_ahead_hours");
+        if (!stored) {
+            spdlog::error("control: published {} = {} to the rules, but it is not stored: {}", meta.name, s.value,
+                          stored.message());
+            return {{"error", "published to the rules but not stored: " + stored.message()}};
+        }
+    }
+    spdlog::info("control: published {} = {}{}", meta.name, s.value, store_ ? " (stored)" : "");
+    return {{"ok", true}, {"series", meta.name}, {"id", *id}, {"ts_ms", s.ts_ms}, {"stored", store_ != nullptr}};
 }
 
 void Kernel::reload() {
@@ -122,8 +136,10 @@ int Kernel::run_until_signal() {
             }
         }
     }
+    // Remove the socket file only if it is ours (a bind that failed leaves another's alone).
+    const bool bound = static_cast<bool>(control);
     control.close();
-    if (ep.rfind("ipc://", 0) == 0) ::unlink(ep.c_str() + 6);
+    if (bound && ep.rfind("ipc://", 0) == 0) ::unlink(ep.c_str() + 6);
     close(sfd);
     // A component that failed, or a device left out, is a failure of the
     // run even when the stop itself is clean.

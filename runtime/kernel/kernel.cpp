@@ -1,5 +1,11 @@
 #include "kernel/kernel.h"
 
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+
 #include <spdlog/spdlog.h>
 
 #include <csignal>
@@ -50,8 +56,32 @@ plugin::PluginInstance* Kernel::instance(const std::string& name) {
     return nullptr;
 }
 
+namespace {
+// Whether a process accepts connections on the unix socket of an ipc://
+// endpoint now (a socket file left by a killed process refuses them).
+bool ipc_endpoint_live(const std::string& endpoint) {
+    if (endpoint.rfind("ipc://", 0) != 0) return false;
+    const std::string path = endpoint.substr(6);
+    sockaddr_un addr{};
+    if (path.empty() || path.size() >= sizeof addr.sun_path) return false;
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, path.data(), path.size());
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    const bool live = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
+    ::close(fd);
+    return live;
+}
+}  // namespace
+
 Status Kernel::start() {
     started_at_ms_ = clock_.monotonic_ms();
+    // Two gridlets on one control endpoint: binding would silently take the
+    // running one's socket (and remove it at exit). Refuse instead.
+    if (ipc_endpoint_live(plan_.site.control_endpoint))
+        return Status::unavailable("control socket " + plan_.site.control_endpoint +
+                                   " is in use by a running gridlet (another site named '" + plan_.site.site_name +
+                                   "'?): stop it, or give this site another [site] name or [kernel] control endpoint");
     if (plan_.site.has_store) {
         auto opts = store::store_options_from_json(plan_.site.store, plan_.site.dir);
         if (!opts) return opts.status().with_context("[store]");
@@ -135,6 +165,7 @@ nlohmann::json Kernel::metrics_json() {
         plugins[i->name()] = std::move(m);
     }
     nlohmann::json out = {{"site", plan_.site.site_name},
+                          {"pid", ::getpid()},
                           {"uptime_ms", clock_.monotonic_ms() - started_at_ms_},
                           {"series", registry_.size()},
                           {"plugins", std::move(plugins)}};

@@ -99,6 +99,10 @@ public:
     Refused samples_refused() const { return {refused_old_.load(), refused_ahead_.load()}; }
     // The plausible window of sample times now: [first, second] (UTC ms).
     std::pair<int64_t, int64_t> accept_window() const;
+    bool accept_window_holds(int64_t ts) const {
+        const auto [lo, hi] = accept_window();
+        return ts >= lo && ts <= hi;
+    }
     // Whether writes succeed now, since when they fail and why.
     WriteHealth health() const { return db_->health(); }
     // The last error of a background task ("" if none).

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <fstream>
 
+#include <zmq.h>
+
 #include "store/store.h"
 
 #include "integration/process.h"
@@ -231,6 +233,17 @@ TEST(StoreCli, VerifyRepairAndASecondRunOnTheSameStore) {
             << second.err;
         Result live = run({gridlet_bin(), "store", "verify", "--config", site});  // works beside a running gridlet
         EXPECT_EQ(live.code, 0) << live.out << live.err;
+        // Same site name (so the same control socket), another store: refused,
+        // and the running gridlet keeps its socket.
+        std::string twin = dir + "/twin.toml";
+        std::ofstream(twin) << "[site]\nname = \"storecli-" << getpid() << "\"\n"
+                            << "[store]\npath = \"" << dir << "/db2\"\n";
+        Result clash = run({gridlet_bin(), "run", twin});
+        EXPECT_EQ(clash.code, 1) << clash.err;
+        EXPECT_NE(clash.err.find("is in use by a running gridlet"), std::string::npos) << clash.err;
+        Result metrics = run({gridlet_bin(), "metrics", "--config", site});
+        EXPECT_EQ(metrics.code, 0) << metrics.out << metrics.err;
+        EXPECT_NE(metrics.out.find("\"pid\": " + std::to_string(p.pid())), std::string::npos) << metrics.out;
         p.signal(SIGTERM);
         ASSERT_EQ(p.wait(), 0) << p.err();
     }
@@ -252,5 +265,48 @@ TEST(StoreCli, VerifyRepairAndASecondRunOnTheSameStore) {
     Result series = run({gridlet_bin(), "series", "c1/", "--db", dir + "/db"});
     EXPECT_EQ(series.code, 0) << series.err;
     EXPECT_NE(series.out.find("c1/"), std::string::npos) << series.out;
+    run({"rm", "-rf", dir});
+}
+
+// Issue 11 item 12: `gridlet publish` answers once the sample is in the
+// store's WAL. The request is sent on the control socket as the CLI sends
+// it, and the gridlet is killed with SIGKILL the moment the answer arrives:
+// no acknowledged sample is lost.
+TEST(PublishCli, AcknowledgedSamplesSurviveKill9) {
+    std::string dir = "/tmp/gridlet-it-publish-" + std::to_string(getpid());
+    run({"rm", "-rf", dir});
+    run({"mkdir", "-p", dir});
+    const std::string name = "publish-it-" + std::to_string(getpid());
+    std::string site = dir + "/site.toml";
+    std::ofstream(site) << "[site]\nname = \"" << name << "\"\n"
+                        << "[store]\npath = \"" << dir << "/db\"\nsync = \"none\"\n";
+    const std::string endpoint = "ipc:///tmp/gridlet-" + name + ".sock";
+    void* ctx = zmq_ctx_new();
+    std::vector<int> acked;
+    for (int i = 0; i < 20; ++i) {
+        Process p({gridlet_bin(), "run", site});
+        ASSERT_TRUE(p.wait_for_err("control socket")) << p.err();
+        void* req = zmq_socket(ctx, ZMQ_REQ);
+        int linger = 0;
+        zmq_setsockopt(req, ZMQ_LINGER, &linger, sizeof linger);
+        ASSERT_EQ(zmq_connect(req, endpoint.c_str()), 0);
+        const std::string body = R"({"publish": {"series": "manual/value", "value": )" + std::to_string(1000 + i) + "}}";
+        zmq_send(req, body.data(), body.size(), 0);
+        char reply[512] = {};
+        const int n = zmq_recv(req, reply, sizeof reply - 1, 0);
+        p.signal(SIGKILL);  // the moment the answer is in
+        p.wait();
+        zmq_close(req);
+        ASSERT_GT(n, 0);
+        ASSERT_NE(std::string(reply).find("\"ok\":true"), std::string::npos) << reply;
+        acked.push_back(1000 + i);
+    }
+    zmq_ctx_term(ctx);
+    Result q = run({gridlet_bin(), "query", "manual/value", "--from", "-1h", "--no-quality", "--config", site});
+    ASSERT_EQ(q.code, 0) << q.err;
+    for (int v : acked)
+        EXPECT_NE(q.out.find(",manual/value," + std::to_string(v) + "\n"), std::string::npos)
+            << v << " acknowledged but lost:\n"
+            << q.out;
     run({"rm", "-rf", dir});
 }
