@@ -195,6 +195,7 @@ std::string TimeZone::format_iso(int64_t utc_ms, bool with_ms) const {
     if (utc_ms < kFirstIsoYearMs || utc_ms > kLastIsoYearMs) return format_expanded_utc(utc_ms, with_ms);
     int64_t off = utc_offset_ms(utc_ms);
     CivilTime c = civil_of(LocalMs{milliseconds{utc_ms + off}});
+    if (c.year < 1 || c.year > 9999) return format_expanded_utc(utc_ms, with_ms);  // local year 0 or 10000
     char buf[64];
     int n = std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d", c.year, c.month, c.day, c.hour, c.minute,
                           c.second);

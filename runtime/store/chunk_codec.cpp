@@ -206,6 +206,10 @@ Status parse(std::string_view chunk, Parsed& out, bool header_only) {
     out.ts_size = ts_size;
     out.values = p + ts_size;
     out.values_size = static_cast<size_t>(end - out.values);
+    // Every sample after the first costs at least one bit in each stream: a
+    // count the streams cannot hold is damage (and must not size a buffer).
+    if (count - 1 > 8 * static_cast<uint64_t>(ts_size) || count - 1 > 8 * static_cast<uint64_t>(out.values_size))
+        return Status::corruption("chunk: sample count larger than its streams");
     return Status::ok();
 }
 }  // namespace
@@ -295,12 +299,14 @@ Status decode_chunk(std::string_view chunk, std::vector<Sample>& out) {
         uint64_t t = static_cast<uint64_t>(p.header.first_ts);
         uint64_t delta = 0;
         s[0].ts = p.header.first_ts;
+        bool ordered = true;
         for (size_t i = 1; i < n; ++i) {
             delta += static_cast<uint64_t>(unzigzag(read_ts_code(r)));
             t += delta;
             s[i].ts = static_cast<int64_t>(t);
+            ordered = ordered && s[i].ts > s[i - 1].ts;
         }
-        if (r.overrun() || s[n - 1].ts != p.header.last_ts) {
+        if (r.overrun() || !ordered || s[n - 1].ts != p.header.last_ts) {
             out.resize(base);
             return Status::corruption("chunk: timestamp stream does not match the header");
         }

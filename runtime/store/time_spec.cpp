@@ -36,7 +36,10 @@ Expected<int64_t> parse_time_spec(std::string_view text, int64_t now_ms, const T
     if (!rel.empty() && (rel[0] == '-' || rel[0] == '+')) {
         auto d = parse_duration_ms(rel.substr(1));
         if (!d) return Status::invalid("time '" + std::string(text) + "': " + d.status().message());
-        return rel[0] == '-' ? now_ms - *d : now_ms + *d;
+        int64_t t = 0;
+        if (rel[0] == '-' ? __builtin_sub_overflow(now_ms, *d, &t) : __builtin_add_overflow(now_ms, *d, &t))
+            return Status::invalid("time '" + std::string(text) + "': too far from now");
+        return t;
     }
     if (text[0] == '@') {
         int64_t v = 0;

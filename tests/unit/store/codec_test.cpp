@@ -133,3 +133,30 @@ TEST(ChunkCodec, SortAndDedupKeepsTheLastWrite) {
     EXPECT_EQ(v[1], (Sample{20, 2, 192}));
     EXPECT_EQ(v[2], (Sample{30, 33, 0}));
 }
+
+// Found by tests/fuzz/chunk_codec_fuzz: a damaged header claiming 2^30
+// samples in a few bytes made the decoder allocate 24 GB; and a timestamp
+// stream that runs backwards decoded as if it were fine.
+TEST(ChunkCodec, DamagedCountsAndOrderAreCorruption) {
+    std::vector<Sample> s{{1'700'000'000'000, 1, 192}, {1'700'000'001'000, 2, 192}, {1'700'000'002'000, 3, 192}};
+    std::string c;
+    encode_chunk(s, c);
+    std::string big = c;
+    big[2] = static_cast<char>(0x80);  // count varint: 2^30 (0x80 0x80 0x80 0x80 0x04)
+    big.insert(3, "\x80\x80\x80\x04", 4);
+    std::vector<Sample> out;
+    Status st = decode_chunk(big, out);
+    EXPECT_FALSE(st);
+    EXPECT_EQ(st.code(), StatusCode::corruption);
+    EXPECT_TRUE(out.empty());
+    EXPECT_LT(out.capacity(), 1000u);
+    // Every single-byte change decodes to samples in time order, or is refused.
+    for (size_t i = 0; i < c.size(); ++i)
+        for (int bit = 0; bit < 8; ++bit) {
+            std::string d = c;
+            d[i] ^= static_cast<char>(1 << bit);
+            std::vector<Sample> v;
+            if (!decode_chunk(d, v)) continue;
+            for (size_t k = 1; k < v.size(); ++k) EXPECT_GT(v[k].ts, v[k - 1].ts) << "byte " << i << " bit " << bit;
+        }
+}

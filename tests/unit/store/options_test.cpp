@@ -56,6 +56,8 @@ TEST(TimeSpec, RelativeIsoAndDurations) {
     EXPECT_EQ(*parse_time_spec("yesterday", now, paris), *TimeZone::utc().parse_iso("2024-03-29T23:00:00Z"));
     EXPECT_EQ(*parse_time_spec("2024-03-31T12:00", now, paris), *TimeZone::utc().parse_iso("2024-03-31T10:00:00Z"));
     EXPECT_EQ(*parse_time_spec("@1000", now, paris), 1000);
+    // Found by tests/fuzz/time_spec_fuzz: now +- a huge duration overflowed.
+    EXPECT_FALSE(parse_time_spec("now+9223372036854775807", now, paris));
     EXPECT_FALSE(parse_time_spec("-1 hour", now, paris));
     EXPECT_FALSE(parse_time_spec("soon", now, paris));
     EXPECT_EQ(*parse_duration_ms("15m"), 900'000);
