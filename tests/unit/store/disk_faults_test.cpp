@@ -5,6 +5,7 @@
 // is writable again, and must never delete or hide data on open.
 #include <chrono>
 #include <fstream>
+#include <random>
 #include <thread>
 
 #include "fault_fs.h"
@@ -246,6 +247,56 @@ TEST(DamagedStore, TruncatedTableFileIsRefusedAndQueriesNeverAnswerShort) {
         EXPECT_FALSE(r && r->size() != 120u * 60u) << "short answer: " << r->size();
     } else {
         EXPECT_EQ(ro.status().code(), StatusCode::corruption) << ro.status().to_string();
+    }
+}
+
+// A data block damaged inside a table file (bit rot, a bad sector): the
+// file opens (footer and index are intact), and every query that needs the
+// block fails with corruption naming the store; none answers short.
+TEST(DamagedStore, DamagedDataBlockFailsQueriesNeverAnswersShort) {
+    TempDir dir;
+    uint32_t id = 0;
+    {
+        auto store = Store::open(test_options(dir.path()));
+        ASSERT_TRUE(store);
+        id = *(*store)->registry().intern(meta("m/p"));
+        std::mt19937_64 rng(3);
+        for (int k = 0; k < 300; ++k) {  // noisy values: table files of ~150 KB
+            std::vector<gl_sample> b;
+            for (int i = 0; i < 60; ++i) b.push_back(gs(id, kT0 + k * 60'000 + i * 1000, std::ldexp(double(rng() >> 11), -40)));
+            ASSERT_TRUE((*store)->append(b));
+        }
+        ASSERT_TRUE((*store)->compact_all());
+    }
+    const auto db = dir.path() / "db";
+    auto tables = files_ending(db, ".sst");
+    ASSERT_FALSE(tables.empty());
+    const auto size = std::filesystem::file_size(tables.front());
+    ASSERT_GT(size, 16384u);
+    {
+        std::fstream f(tables.front(), std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(static_cast<std::streamoff>(size / 3));
+        f.write("\xde\xad\xbe\xef\xde\xad\xbe\xef", 8);
+    }
+    auto verify = verify_store(db);
+    ASSERT_TRUE(verify);
+    ASSERT_FALSE(verify->ok());
+    EXPECT_EQ(verify->problems.front().file, tables.front().filename().string());
+    for (bool read_only : {false, true}) {
+        SCOPED_TRACE(read_only ? "read-only (CLI)" : "read-write (gridlet run)");
+        auto store = read_only ? Store::open_read_only(db) : Store::open(test_options(dir.path()));
+        if (!store) {
+            EXPECT_EQ(store.status().code(), StatusCode::corruption) << store.status().to_string();
+            continue;
+        }
+        auto raw = (*store)->query().raw(id, kT0, kT0 + 300 * 60'000);
+        EXPECT_FALSE(raw) << "answered " << raw->size() << " of " << 300 * 60 << " samples";
+        if (!raw) {
+            EXPECT_EQ(raw.status().code(), StatusCode::corruption);
+            EXPECT_NE(raw.status().message().find(db.string()), std::string::npos) << raw.status().message();
+        }
+        auto agg = (*store)->query().downsample(id, kT0, kT0 + 300 * 60'000, 60'000, Aggregate::count);
+        EXPECT_FALSE(agg && agg->size() != 300u) << "answered " << agg->size() << " of 300 minutes";
     }
 }
 
