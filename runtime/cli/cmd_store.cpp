@@ -72,10 +72,21 @@ void run_repair(const StoreArgs& a) {
     }
 }
 
+void run_init(const StoreArgs& a) {
+    StoreLocation loc = locate_store("store init", a.db, a.config);
+    store::StoreOptions o;
+    o.path = loc.path;
+    o.day_zone = loc.timezone;  // day rollups on the site's local days
+    Status st = store::init_store(o);
+    if (!st) fail("store init", st.code() == StatusCode::already_exists ? 2 : 1, st.message());
+    std::printf("store %s: created (empty); its creation record is %s\n", loc.path.c_str(),
+                store::creation_record(loc.path).c_str());
+}
+
 }  // namespace
 
 void register_store_command(CLI::App& app) {
-    CLI::App* store = app.add_subcommand("store", "Check or repair a store's files");
+    CLI::App* store = app.add_subcommand("store", "Create, check or repair a store");
     store->require_subcommand(1);
     auto args = std::make_shared<StoreArgs>();
 
@@ -89,6 +100,11 @@ void register_store_command(CLI::App& app) {
     add_store_options(repair, args->db, args->config);
     repair->add_flag("--yes", args->yes, "Repair even when verify finds no damage");
     on_run(repair, "store repair", [args] { run_repair(*args); });
+
+    CLI::App* init = store->add_subcommand(
+        "init", "Create an empty store where there is none (also where one was and is gone: see its creation record)");
+    add_store_options(init, args->db, args->config);
+    on_run(init, "store init", [args] { run_init(*args); });
 }
 
 }  // namespace gridlet::cli

@@ -32,6 +32,11 @@ int detect_decimals(std::span<const Sample> s) {
             if (++d > kMaxDecimals) return -1;
         }
     }
+    // A value exact at fewer decimals is not always exact at more (found by
+    // tests/fuzz/chunk_codec_fuzz: -7886098432.000001 at 6 but not at 7): the
+    // chosen count must hold for every value, or the chunk is stored as XOR.
+    for (const Sample& x : s)
+        if (!to_decimal(x.value, d, n)) return -1;
     return d;
 }
 
@@ -190,7 +195,10 @@ Status parse(std::string_view chunk, Parsed& out, bool header_only) {
     if (count == 0 || count > (1u << 30)) return Status::corruption("chunk: bad sample count");
     out.header.count = static_cast<uint32_t>(count);
     out.header.first_ts = unzigzag(first);
-    out.header.last_ts = out.header.first_ts + static_cast<int64_t>(span);
+    // (A damaged span must not overflow: found by tests/fuzz/chunk_codec_fuzz with UBSan.)
+    if (span > static_cast<uint64_t>(INT64_MAX) ||
+        __builtin_add_overflow(out.header.first_ts, static_cast<int64_t>(span), &out.header.last_ts))
+        return Status::corruption("chunk: bad time span");
     if (header_only) return Status::ok();
     if (!get_varint(p, end, out.nruns)) return Status::corruption("chunk: truncated quality runs");
     out.runs = p;

@@ -1,5 +1,7 @@
 #include "store/db.h"
 
+#include "core/timezone.h"
+
 #include <chrono>
 #include <csignal>
 #include <cstdarg>
@@ -253,9 +255,32 @@ Expected<std::unique_ptr<StoreDb>> StoreDb::open(const StoreOptions& o, OpenMode
                                       ") but no CURRENT file, so it cannot be opened; gridlet leaves it untouched. "
                                       "Run `gridlet store repair --db " + s->path_ + "` to salvage it");
         }
+        const bool exists = std::filesystem::exists(o.path / "CURRENT", ec);
+        if (!exists) {
+            const std::filesystem::path record = creation_record(o.path);
+            if (std::filesystem::exists(record, ec) && !o.creating) {
+                std::ifstream in(record);
+                std::string when;
+                std::getline(in, when);
+                return Status::not_found(
+                    "store " + s->path_ + " is gone: it was created " + when + " (" + record.string() +
+                    ") and its folder is now missing or empty. Deleted, or on a disk that is not mounted? "
+                    "Restore it, or start an empty store with `gridlet store init --db " + s->path_ + "`");
+            }
+            if (!o.create_if_missing && !o.creating)
+                return Status::not_found("store " + s->path_ + " does not exist, and [store] create = \"never\": "
+                                         "create it with `gridlet store init --db " + s->path_ + "`");
+        }
         std::filesystem::create_directories(o.path, ec);
         if (ec) return Status::io_error("store " + s->path_ + ": cannot create the folder: " + ec.message());
         rs = rocksdb::DB::Open(dbo, s->path_, cfs, &s->handles_, &s->db_);
+        if (rs.ok() && !exists) {
+            // The creation record, beside the folder (a deleted folder leaves it).
+            const std::filesystem::path record = creation_record(o.path);
+            std::ofstream out(record, std::ios::trunc);
+            out << TimeZone::utc().format_iso(wall_ms()) << "\n" << std::filesystem::absolute(o.path).string() << "\n";
+            if (!out) spdlog::warn("store {}: cannot write its creation record {}", s->path_, record.string());
+        }
         if (!rs.ok() && rs.ToString().find("LOCK") != std::string::npos) {
             const std::string owner = describe_owner(o.path);
             return Status::unavailable("store " + s->path_ + ": another gridlet" +
@@ -292,6 +317,23 @@ Expected<std::unique_ptr<StoreDb>> StoreDb::open(const StoreOptions& o, OpenMode
         return st;
     }
     return s;
+}
+
+std::filesystem::path creation_record(const std::filesystem::path& store_dir) {
+    std::filesystem::path dir = store_dir;
+    if (!dir.has_filename()) dir = dir.parent_path();  // "data/db/" -> "data/db"
+    return dir.parent_path() / ("." + dir.filename().string() + ".gridlet-store");
+}
+
+Status init_store(const StoreOptions& options) {
+    std::error_code ec;
+    if (std::filesystem::exists(options.path / "CURRENT", ec) || !database_files_without_current(options.path).empty())
+        return Status(StatusCode::already_exists, "store " + options.path.string() + ": a database is already there");
+    StoreOptions o = options;
+    o.creating = true;
+    auto db = StoreDb::open(o, OpenMode::read_write);
+    if (!db) return db.status();
+    return Status::ok();
 }
 
 StoreDb::~StoreDb() {

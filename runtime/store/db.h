@@ -46,6 +46,18 @@ struct WriteHealth {
 
 enum class Cf { registry = 0, chunks, rollups, rollup_meta, events, state, outbox, count_ };
 
+// Creation record: when a store is created, a file `.<folder>.gridlet-store`
+// is written beside its folder (in the parent folder) with the time and the
+// path. Opening a store whose folder is missing or empty while its record
+// exists is refused: the store existed and is gone (deleted, or on a disk
+// that is not mounted), and an empty store in its place would hide it.
+// `gridlet store init` (init_store) creates a store explicitly, also over a
+// record.
+std::filesystem::path creation_record(const std::filesystem::path& store_dir);
+// Creates an empty store at `dir` (refused where a database is). Writes the
+// creation record.
+Status init_store(const StoreOptions& options);
+
 class StoreDb {
 public:
     static Expected<std::unique_ptr<StoreDb>> open(const StoreOptions& options, OpenMode mode);

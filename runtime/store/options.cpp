@@ -42,6 +42,10 @@ std::vector<config::KeySpec> store_config_keys() {
                        60, 31 * 86400));
     keys.push_back(key("rollup_interval_ms", ValueType::integer, "1000", "how often rollups are brought up to date",
                        10, 3'600'000));
+    keys.push_back(key("create", ValueType::string, "\"if_missing\"",
+                       "if_missing: `gridlet run` creates the store where none ever was; never: only "
+                       "`gridlet store init` does (a store that disappeared is refused either way)"));
+    keys.back().one_of = {"if_missing", "never"};
     keys.push_back(key("accept_from_year", ValueType::integer, "2000",
                        "samples dated before January 1 of this year (UTC) are refused and counted", 1, 9999));
     keys.push_back(key("accept_ahead_hours", ValueType::integer, "24",
@@ -120,6 +124,7 @@ Expected<StoreOptions> store_options_from_json(const nlohmann::json& j, const st
         o.chunk_max_samples = j.at("chunk_max_samples").get<uint32_t>();
         o.chunk_max_span_ms = j.at("chunk_max_span_s").get<int64_t>() * 1000;
         o.rollup_interval_ms = j.at("rollup_interval_ms").get<int64_t>();
+        o.create_if_missing = j.at("create").get<std::string>() == "if_missing";
         o.accept_from_ms = *TimeZone::utc().from_local(CivilTime{j.at("accept_from_year").get<int>(), 1, 1});
         o.accept_ahead_ms = j.at("accept_ahead_hours").get<int64_t>() * 3'600'000;
         o.retention.raw_ms = to_ms_days(j, "retention_raw_days");

@@ -70,6 +70,14 @@ struct StoreOptions {
     int64_t accept_from_ms = 946'684'800'000;  // 2000-01-01T00:00:00Z
     int64_t accept_ahead_ms = 86'400'000;      // 1 day
 
+    // Whether opening may create a store where there is none (a missing
+    // folder, or one without database files). Either way a store that existed
+    // and is gone is refused (store/db.h, "creation record"); with
+    // create_if_missing = false only `gridlet store init` creates one (an
+    // appliance whose store is on a disk that may fail to mount).
+    bool create_if_missing = true;
+    bool creating = false;  // internal: init_store() creates over a creation record
+
     // The time zone of the 1-day rollups (IANA name; "" = UTC), normally the
     // site's [site] timezone: day rows then serve local calendar days, weeks,
     // months and years. Recorded in the store when it is created and kept for

@@ -194,7 +194,8 @@ int64_t time_of(const Sample& s) { return s.ts; }
 
 template <class S, class Write>
 Status Store::append_window(std::span<const S> samples, Write write) {
-    const auto [lo, hi] = accept_window();
+    const std::pair<int64_t, int64_t> window = accept_window();
+    const int64_t lo = window.first, hi = window.second;
     auto outside = [lo, hi](const S& s) { return time_of(s) < lo || time_of(s) > hi; };
     if (std::none_of(samples.begin(), samples.end(), outside)) return counted(write(samples), samples.size());
     std::vector<S> kept;

@@ -160,3 +160,32 @@ TEST(ChunkCodec, DamagedCountsAndOrderAreCorruption) {
             for (size_t k = 1; k < v.size(); ++k) EXPECT_GT(v[k].ts, v[k - 1].ts) << "byte " << i << " bit " << bit;
         }
 }
+
+// Found by tests/fuzz/chunk_codec_fuzz: the first value is exact with 6
+// decimals but not with 7, which the second needs; it was stored changed.
+TEST(ChunkCodec, DecimalCountHoldsForEveryValue) {
+    std::vector<Sample> s{{1'700'000'000'000, -7886098432.000001, 192}, {1'700'000'001'000, -414759096.7215686, 192}};
+    std::string c;
+    encode_chunk(s, c);
+    std::vector<Sample> back;
+    ASSERT_TRUE(decode_chunk(c, back));
+    ASSERT_EQ(back.size(), 2u);
+    for (size_t i = 0; i < 2; ++i)
+        EXPECT_EQ(std::bit_cast<uint64_t>(back[i].value), std::bit_cast<uint64_t>(s[i].value)) << back[i].value;
+}
+
+// Found by tests/fuzz/chunk_codec_fuzz (UBSan): a header whose first time
+// plus span overflows int64 is corruption, not undefined behaviour.
+TEST(ChunkCodec, OverflowingTimeSpanIsCorruption) {
+    std::string c;
+    c.push_back(static_cast<char>(0xC1));  // magic
+    c.push_back(0);                        // xor mode
+    c.push_back(2);                        // count 2
+    for (uint8_t b : {0xF0, 0xAD, 0xBA, 0xC9, 0xEB, 0x3A}) c.push_back(static_cast<char>(b));  // first: zigzag of ~1e12
+    for (int i = 0; i < 8; ++i) c.push_back(static_cast<char>(0xFF));  // span: 2^63 - 1
+    c.push_back(0x7F);
+    c.append(16, '\0');
+    std::vector<Sample> out;
+    EXPECT_FALSE(decode_chunk(c, out));
+    EXPECT_FALSE(peek_chunk_header(c));
+}

@@ -310,3 +310,44 @@ TEST(StoreLock, ASecondOpenerIsToldWhichProcessHoldsTheStore) {
               std::string::npos)
         << second.status().message();
 }
+
+// Issue 11 item 10: a store that existed and is gone (deleted, a disk not
+// mounted) is refused, never replaced by an empty one; `gridlet store init`
+// creates one explicitly; [store] create = "never" leaves creation to it.
+TEST(StoreCreation, AStoreThatIsGoneIsNotReplacedByAnEmptyOne) {
+    TempDir dir;
+    StoreOptions o = test_options(dir.path());
+    {
+        auto store = Store::open(o);
+        ASSERT_TRUE(store);
+        ASSERT_TRUE((*store)->registry().intern(meta("m/p")));
+    }
+    const auto record = creation_record(o.path);
+    EXPECT_EQ(record, dir.path() / ".db.gridlet-store");
+    ASSERT_TRUE(std::filesystem::exists(record));
+    std::filesystem::remove_all(o.path);
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        auto gone = Store::open(o);
+        ASSERT_FALSE(gone);
+        EXPECT_EQ(gone.status().code(), StatusCode::not_found);
+        EXPECT_NE(gone.status().message().find("is gone"), std::string::npos) << gone.status().message();
+        EXPECT_NE(gone.status().message().find("gridlet store init"), std::string::npos);
+        EXPECT_FALSE(std::filesystem::exists(o.path));  // nothing created in its place
+    }
+    std::filesystem::create_directories(o.path);  // an empty folder (an empty mount point) is no better
+    EXPECT_FALSE(Store::open(o));
+    ASSERT_TRUE(init_store(o));
+    EXPECT_EQ(init_store(o).code(), StatusCode::already_exists);
+    auto fresh = Store::open(o);
+    ASSERT_TRUE(fresh) << fresh.status().to_string();
+    EXPECT_EQ((*fresh)->registry().size(), 0u);
+
+    TempDir other;
+    StoreOptions never = test_options(other.path());
+    never.create_if_missing = false;
+    auto refused = Store::open(never);
+    ASSERT_FALSE(refused);
+    EXPECT_NE(refused.status().message().find("create = \"never\""), std::string::npos) << refused.status().message();
+    ASSERT_TRUE(init_store(never));
+    EXPECT_TRUE(Store::open(never));
+}
