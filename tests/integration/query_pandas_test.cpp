@@ -265,6 +265,18 @@ TEST(StoreCli, VerifyRepairAndASecondRunOnTheSameStore) {
     Result series = run({gridlet_bin(), "series", "c1/", "--db", dir + "/db"});
     EXPECT_EQ(series.code, 0) << series.err;
     EXPECT_NE(series.out.find("c1/"), std::string::npos) << series.out;
+
+    // The store folder is gone (deleted; a disk not mounted): refused, not replaced.
+    Result exists = run({gridlet_bin(), "store", "init", "--config", site});
+    EXPECT_EQ(exists.code, 2) << exists.out << exists.err;
+    run({"rm", "-rf", dir + "/db"});
+    Result gone = run({gridlet_bin(), "run", site});
+    EXPECT_EQ(gone.code, 1) << gone.err;
+    EXPECT_NE(gone.err.find("is gone"), std::string::npos) << gone.err;
+    Result init = run({gridlet_bin(), "store", "init", "--config", site});
+    EXPECT_EQ(init.code, 0) << init.out << init.err;
+    Result empty = run({gridlet_bin(), "series", "--db", dir + "/db"});
+    EXPECT_EQ(empty.code, 0) << empty.err;
     run({"rm", "-rf", dir});
 }
 
