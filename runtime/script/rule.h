@@ -107,6 +107,12 @@ public:
     uint64_t callbacks() const noexcept { return callbacks_; }
     uint64_t errors() const noexcept { return errors_; }
     size_t memory_used() const noexcept { return limits_->memory_used(); }
+    // Persistent state (api_state.cpp): the JSON size of each stored key, their
+    // total, and the limit on it (a quarter of the memory budget, so the
+    // state always loads again).
+    std::unordered_map<std::string, size_t>& state_sizes() noexcept { return state_sizes_; }
+    size_t& state_bytes() noexcept { return state_bytes_; }
+    size_t state_limit() const noexcept { return limits_->budgets().memory_bytes / 4; }
 
     // ---- for the api_*.cpp functions -------------------------------------
     static Rule& of(lua_State* L);
@@ -172,6 +178,8 @@ private:
     uint64_t errors_unlogged_ = 0;
     int64_t last_error_log_ms_ = INT64_MIN / 2;
     friend class Engine;
+    std::unordered_map<std::string, size_t> state_sizes_;
+    size_t state_bytes_ = 0;
 };
 
 }  // namespace gridlet::script
