@@ -104,9 +104,8 @@ void push_state_proxy(lua_State* L, Rule& rule) {
             failed = true;
             std::snprintf(message, sizeof message,
                           "its persistent state (%zu keys, %zu bytes) is over the limit of %zu bytes (a quarter of "
-                          "its memory budget): raise the rule's memory_mb, or clear it with `gridlet state clear %s "
-                          "--config <site file>` while gridlet is stopped",
-                          stored->size(), total, rule.state_limit(), rule.name().c_str());
+                          "its memory budget): raise the rule's memory_mb to load it",
+                          stored->size(), total, rule.state_limit());
         } else if (stored) {
             rule.state_bytes() = total;
             for (const auto& [key, text] : *stored) {

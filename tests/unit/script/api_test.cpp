@@ -365,4 +365,39 @@ TEST_F(ApiTest, RequireFindsLibraryAndOwnFolderModules) {
 
 }  // namespace
 
+
+// Issue 12 item 8: a read is a copy; rawset/rawget cannot go around the
+// proxy; the state's total size is limited (a quarter of the memory budget)
+// so it always loads again, and an over-limit stored state says so.
+TEST_F(ApiTest, StateReadsAreCopiesAndTheStateIsBounded) {
+    RuleConfig c = rule("r", R"(
+        gridlet.on("x/go", function()
+          gridlet.state.q = {1, 2}
+          local q = gridlet.state.q
+          q[3] = 3                                   -- a copy: not stored
+          gridlet.state.seen = #gridlet.state.q
+          gridlet.state.raw = tostring(pcall(rawset, gridlet.state, "k", 1))
+          gridlet.state.big = nil
+          local ok, err = pcall(function() gridlet.state.big = string.rep("x", 600 * 1024) end)
+          gridlet.state.err = tostring(err)
+        end)
+    )");
+    c.budgets.memory_bytes = 2u << 20;  // state limit: 512 KiB
+    load(c);
+    feed("x/go", 1);
+    EXPECT_EQ(state("r", "q"), "[1,2]");
+    EXPECT_EQ(state("r", "seen"), "2");
+    EXPECT_EQ(state("r", "raw"), "\"false\"");
+    EXPECT_EQ(state("r", "big"), "");
+    EXPECT_NE(state("r", "err").find("over its limit of 524288"), std::string::npos) << state("r", "err");
+
+    // A stored state over the limit (written under a larger budget): the load says so and what to do.
+    host_->set_state("s", "blob", "\"" + std::string(700 * 1024, 'y') + "\"");
+    RuleConfig small = rule("s", "gridlet.on('x/go', function() end)");
+    small.budgets.memory_bytes = 2u << 20;
+    const std::string err = load_error(small);
+    EXPECT_NE(err.find("persistent state (1 keys"), std::string::npos) << err;
+    EXPECT_NE(err.find("raise the rule's memory_mb"), std::string::npos) << err;
+}
+
 }  // namespace gridlet::script::test
