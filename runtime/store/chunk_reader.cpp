@@ -34,30 +34,20 @@ Status ChunkReader::decode(const rocksdb::Iterator& it) {
 }
 
 Status ChunkReader::scan(uint32_t series, int64_t from, int64_t to,
-                         const std::function<void(std::span<const Sample>)>& fn, std::optional<Sample>* after) {
-    if (after) after->reset();
+                         const std::function<void(std::span<const Sample>)>& fn) {
     auto it = iterator(series);
     const std::string prefix = series_prefix(series);
     it->SeekForPrev(chunk_key(series, from));
     if (!it->Valid() || !it->key().starts_with(prefix)) it->Seek(chunk_key(series, kMinTs));
     for (; it->Valid() && it->key().starts_with(prefix); it->Next()) {
         int64_t start = get_time(it->key().data() + 4);
-        // Chunks starting at or after `to` only matter for `after`.
-        if (start >= to && !after) break;
+        if (start >= to) break;
         Status st = decode(*it);
         if (!st) return st;
         auto lo = std::lower_bound(buf_.begin(), buf_.end(), from, [](const Sample& s, int64_t t) { return s.ts < t; });
         auto hi = std::lower_bound(lo, buf_.end(), to, [](const Sample& s, int64_t t) { return s.ts < t; });
         if (hi != lo) fn(std::span<const Sample>(&*lo, static_cast<size_t>(hi - lo)));
-        if (hi == buf_.end()) continue;
-        if (!after) break;
-        // `after` closes a counter interval: the first good sample (bad
-        // quality and NaN are skipped by every aggregate), maybe in a later chunk.
-        auto good = std::find_if(hi, buf_.end(), is_good);
-        if (good != buf_.end()) {
-            *after = *good;
-            break;
-        }
+        if (hi != buf_.end()) break;
     }
     if (!it->status().ok()) return db_.convert(it->status(), "read chunks");
     return Status::ok();
@@ -77,21 +67,15 @@ Expected<std::optional<ChunkReader::ChunkInfo>> ChunkReader::last_chunk(uint32_t
     return std::optional<ChunkInfo>(info);
 }
 
-Expected<std::optional<Sample>> ChunkReader::last(uint32_t series) { return last_good_before(series, kMaxTs); }
-
-Expected<std::optional<Sample>> ChunkReader::last_good_before(uint32_t series, int64_t t) {
+Expected<std::optional<Sample>> ChunkReader::last(uint32_t series) {
     auto it = iterator(series);
     const std::string prefix = series_prefix(series);
-    const bool any_quality = t == kMaxTs;
-    it->SeekForPrev(chunk_key(series, t == kMinTs ? t : t - 1));
-    if (!it->Valid() || !it->key().starts_with(prefix)) it->Seek(chunk_key(series, kMinTs));
-    // The chunk at the seek position may be the first one holding samples
-    // earlier than its start; walk back from it.
+    it->SeekForPrev(chunk_key(series, kMaxTs));
+    // The last chunk may have lost every piece in a merge: walk back.
     for (; it->Valid() && it->key().starts_with(prefix); it->Prev()) {
         Status st = decode(*it);
         if (!st) return st;
-        for (auto s = buf_.rbegin(); s != buf_.rend(); ++s)
-            if (s->ts < t && (any_quality || is_good(*s))) return std::optional<Sample>(*s);
+        if (!buf_.empty()) return std::optional<Sample>(buf_.back());
     }
     if (!it->status().ok()) return db_.convert(it->status(), "read chunks");
     return std::optional<Sample>();

@@ -29,17 +29,12 @@ public:
     explicit ChunkReader(const StoreDb& db, const rocksdb::Snapshot* snapshot = nullptr);
 
     // Calls fn with the samples of `series` in [from, to), in time order, a
-    // run at a time. If `after` is given it receives the first good sample
-    // (is_good) with ts >= to (nullopt if none): the end of the
-    // last counter interval starting in the range.
-    Status scan(uint32_t series, int64_t from, int64_t to, const std::function<void(std::span<const Sample>)>& fn,
-                std::optional<Sample>* after = nullptr);
+    // run at a time.
+    Status scan(uint32_t series, int64_t from, int64_t to, const std::function<void(std::span<const Sample>)>& fn);
 
-    // The latest sample, the earliest sample, and the latest good sample
-    // (is_good) strictly before `t`.
+    // The latest sample (any quality) and the earliest sample.
     Expected<std::optional<Sample>> last(uint32_t series);
     Expected<std::optional<Sample>> first(uint32_t series);
-    Expected<std::optional<Sample>> last_good_before(uint32_t series, int64_t t);
     // Up to n good samples (is_good) before t, nearest first; up to n at or after t, nearest first.
     Status good_before(uint32_t series, int64_t t, size_t n, std::vector<Sample>& out);
     Status good_from(uint32_t series, int64_t t, size_t n, std::vector<Sample>& out);

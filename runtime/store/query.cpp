@@ -95,20 +95,10 @@ Expected<int64_t> QueryEngine::rows_until(uint32_t series, const CounterRule& ru
     int64_t clean = *wm;
     auto dirty = read_dirty_minutes(db_, series, snap);
     if (!dirty) return dirty.status();
-    ChunkReader reader(db_, snap);
-    std::vector<Sample> near;
     for (int64_t m : *dirty) {
-        // The buckets a late sample in minute m can change (aggregation.h):
-        // m itself; for counters also back to the minute of the second good
-        // reading before it, and on to the first good reading after it.
-        int64_t first = m, last_end = m + 60'000;
-        if (rule.counter) {
-            if (Status st = reader.good_before(series, m, 2, near); !st) return st;
-            if (!near.empty()) first = std::min(first, floor_to(near.back().ts, 60'000));
-            if (Status st = reader.good_from(series, m + 60'000, 1, near); !st) return st;
-            if (!near.empty()) last_end = floor_to(near.front().ts, 60'000) + 60'000;
-            else last_end = std::numeric_limits<int64_t>::max();
-        }
+        auto stale = stale_range(db_, snap, series, rule, m, m + 60'000);
+        if (!stale) return stale.status();
+        const int64_t first = stale->first, last_end = stale->end;
         if (last_end <= from || first >= to) continue;
         clean = std::min(clean, first);
         break;  // minutes are sorted: the first that matters bounds the rest
@@ -116,9 +106,8 @@ Expected<int64_t> QueryEngine::rows_until(uint32_t series, const CounterRule& ru
     return clean;
 }
 
-Status QueryEngine::for_each_bucket(uint32_t series, int64_t from, int64_t to, const BucketFn& bucket_start,
-                                    const BucketFn& bucket_end, const RowFn& fn, QueryStats* stats,
-                                    bool force_raw) const {
+Status QueryEngine::for_each_bucket(uint32_t series, int64_t from, int64_t to, const BucketPlan& plan,
+                                    const RowFn& fn, QueryStats* stats, bool force_raw) const {
     if (Status st = check_query_range(from, to); !st) return st;
     auto meta = registry_.get(series);
     const CounterRule rule = meta ? counter_rule(*meta) : CounterRule{};
@@ -132,7 +121,6 @@ Status QueryEngine::for_each_bucket(uint32_t series, int64_t from, int64_t to, c
     ChunkCursor raw(db_, view.get(), series);
     StoredRows rows(db_, view.get(), series);
     Aggregator agg(raw, until == Aggregator::kNoRows ? nullptr : &rows, grid_, rule, until);
-    BucketPlan plan{bucket_start, bucket_end, {}};
     if (Status st = walk_buckets(agg, from, to, plan, fn); !st) return st;
     if (stats) {
         stats->resolution = agg.stats().coarsest;
@@ -149,9 +137,11 @@ Expected<std::vector<RollupRow>> QueryEngine::aggregate(uint32_t series, std::sp
     auto index = [&](int64_t t) {
         return static_cast<size_t>(std::upper_bound(edges.begin(), edges.end(), t) - edges.begin()) - 1;
     };
+    BucketPlan plan;
+    plan.start = [&](int64_t t) { return edges[index(t)]; };
+    plan.end = [&](int64_t t) { return edges[index(t) + 1]; };
     Status st = for_each_bucket(
-        series, edges.front(), edges.back(), [&](int64_t t) { return edges[index(t)]; },
-        [&](int64_t t) { return edges[index(t) + 1]; },
+        series, edges.front(), edges.back(), plan,
         [&](int64_t start, int64_t, const RollupRow& row) { rows[index(start)] = row; }, stats, force_raw);
     if (!st) return st;
     return rows;
@@ -183,7 +173,7 @@ Expected<std::vector<Point>> QueryEngine::points(uint32_t series, int64_t from, 
                                                  Aggregate agg, QueryStats* stats) const {
     std::vector<Point> out;
     Status st = for_each_bucket(
-        series, from, to, plan.start, plan.end,
+        series, from, to, plan,
         [&](int64_t start, int64_t, const RollupRow& row) {
             if (auto v = row.value(agg)) out.push_back(Point{plan.label(start), *v});
         },

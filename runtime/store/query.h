@@ -93,15 +93,11 @@ public:
     Expected<std::vector<RollupRow>> aggregate(uint32_t series, std::span<const int64_t> edges,
                                                QueryStats* stats = nullptr, bool force_raw = false) const;
 
-    // The streaming form: buckets [from, to) cut by `bucket_end(t)` (the end
-    // of the bucket starting at t; > t) and found by `bucket_start(t)` (the
-    // start of the bucket holding t; <= t); `fn(start, end, row)` for each
-    // bucket holding data, in time order.
-    using BucketFn = std::function<int64_t(int64_t)>;
+    // The streaming form: `fn(start, end, row)` for each bucket of `plan`
+    // (aggregation.h) in [from, to) that holds data, in time order.
     using RowFn = std::function<void(int64_t start, int64_t end, const RollupRow& row)>;
-    Status for_each_bucket(uint32_t series, int64_t from, int64_t to, const BucketFn& bucket_start,
-                           const BucketFn& bucket_end, const RowFn& fn, QueryStats* stats = nullptr,
-                           bool force_raw = false) const;
+    Status for_each_bucket(uint32_t series, int64_t from, int64_t to, const BucketPlan& plan, const RowFn& fn,
+                           QueryStats* stats = nullptr, bool force_raw = false) const;
 
     // Several series at once: pattern (core/pattern.h) and tag selector "k=v,...".
     Expected<std::vector<SeriesMeta>> select(std::string_view pattern, std::string_view tags) const {

@@ -50,6 +50,19 @@ Expected<std::vector<int64_t>> read_dirty_minutes(const StoreDb& db, uint32_t se
     return out;
 }
 
+Expected<StaleRange> stale_range(const StoreDb& db, const rocksdb::Snapshot* snap, uint32_t series,
+                                 const CounterRule& rule, int64_t lo, int64_t hi) {
+    StaleRange r{lo, hi};
+    if (!rule.counter) return r;
+    ChunkReader reader(db, snap);
+    std::vector<Sample> near;
+    if (Status st = reader.good_before(series, lo, 2, near); !st) return st;
+    if (!near.empty()) r.first = std::min(r.first, floor_to(near.back().ts, kMinute));
+    if (Status st = reader.good_from(series, hi, 1, near); !st) return st;
+    r.end = near.empty() ? std::numeric_limits<int64_t>::max() : std::max(hi, floor_to(near.front().ts, kMinute) + kMinute);
+    return r;
+}
+
 RollupPolicy RollupPolicy::from_retention(const RetentionOptions& r) {
     RollupPolicy p;
     const int64_t keep[4] = {r.min1_ms, r.min15_ms, r.hour1_ms, r.day1_ms};
@@ -210,21 +223,13 @@ Expected<Roller::PassStats> Roller::roll_once() {
         Item it;
         it.series = series;
         it.rule = rule_of(series);
-        it.from = *std::min_element(minutes.begin(), minutes.end());
-        int64_t to = *std::max_element(minutes.begin(), minutes.end()) + kMinute;
         it.coarse_limit = limit;
         it.repair = true;
-        if (it.rule.counter) {
-            // A late reading changes the rows from the minute of the second
-            // good reading before it (its interval and the classification
-            // of its neighbours, aggregation.h) to the first good one after it.
-            std::vector<Sample> near;
-            if (Status st = reader.good_before(series, it.from, 2, near); !st) return fail(st);
-            if (!near.empty()) it.from = floor_to(near.back().ts, kMinute);
-            if (Status st = reader.good_from(series, to, 1, near); !st) return fail(st);
-            to = near.empty() ? limit : std::max(to, floor_to(near.front().ts, kMinute) + kMinute);
-        }
-        it.to = std::min(to, limit);
+        auto stale = stale_range(db_, snap, series, it.rule, *std::min_element(minutes.begin(), minutes.end()),
+                                 *std::max_element(minutes.begin(), minutes.end()) + kMinute);
+        if (!stale) return fail(stale.status());
+        it.from = stale->first;
+        it.to = std::min(stale->end, limit);
         stats.dirty_minutes += minutes.size();
         if (it.from < it.to) items.push_back(it);
     }

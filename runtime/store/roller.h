@@ -104,4 +104,15 @@ inline constexpr int64_t kNoWatermark = std::numeric_limits<int64_t>::min();
 Expected<int64_t> read_watermark(const StoreDb& db, uint32_t series, const rocksdb::Snapshot* snap);
 Expected<std::vector<int64_t>> read_dirty_minutes(const StoreDb& db, uint32_t series, const rocksdb::Snapshot* snap);
 
+// The minutes [first, end) whose rows late samples in the dirty minutes
+// [lo, hi) (minute-aligned) can change (aggregation.h): those minutes; for
+// counters also back to the minute of the second good reading before lo
+// and on to the minute of the first good reading at or after hi (end =
+// INT64_MAX when there is none yet).
+struct StaleRange {
+    int64_t first = 0, end = 0;
+};
+Expected<StaleRange> stale_range(const StoreDb& db, const rocksdb::Snapshot* snap, uint32_t series,
+                                 const CounterRule& rule, int64_t lo, int64_t hi);
+
 }  // namespace gridlet::store
