@@ -107,6 +107,11 @@ Status PluginInstance::start() {
     std::promise<void> exited;
     exited_ = exited.get_future();
     state_.store(InstanceState::starting, std::memory_order_release);
+    // Connect to every publisher made so far before the thread runs: what a
+    // plugin started after this one publishes from its start() (a rule's
+    // load-time event) must reach this one's subscriptions, not race its
+    // first poll. The thread has not started, so this thread owns the socket.
+    subscriber_->sync_endpoints();
     thread_ = std::thread([this, started = std::move(started), exited = std::move(exited)]() mutable {
         thread_main(std::move(started));
         exited.set_value();

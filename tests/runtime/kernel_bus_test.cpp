@@ -224,6 +224,19 @@ public:
     }
 };
 
+// Publishes a sample and an event from start(), before its thread polls.
+class EagerPublisher : public gridlet::Plugin {
+public:
+    static constexpr gridlet::PluginInfo info{"eager", "1.0.0", GL_KIND_LOGIC, "publishes in start"};
+    explicit EagerPublisher(gridlet::Host h) : Plugin(h) {}
+    void start() override {
+        uint32_t id = host().register_series({"eager/p", "kW"});
+        gl_sample s = sample(id, 1000, 1.0);
+        host().publish(&s, 1);
+        host().emit_event("started", GL_SEV_INFO, "{}");
+    }
+};
+
 class KernelBus : public ::testing::Test {
 protected:
     void SetUp() override { probe.reset(); }
@@ -333,6 +346,27 @@ TEST_F(KernelBus, CommandToADeviceNobodyHandlesIsNotFound) {
     std::lock_guard l(probe.mu);
     EXPECT_EQ(probe.replies[0].status, GL_ERR_NOT_FOUND);
     EXPECT_NE(probe.replies[0].error.find("device 'ghost'"), std::string::npos) << probe.replies[0].error;
+}
+
+// A plugin started earlier (the store writer) receives what a later one
+// publishes from its very start (a rule emitting at load): each subscriber is
+// connected to every publisher before its thread runs, never left to the
+// thread's first poll. The race this closes lost a rule's load-time events in
+// CI; 40 runs give it room to show.
+TEST_F(KernelBus, WhatAPluginPublishesInStartReachesEarlierSubscribers) {
+    for (int run = 0; run < 40; ++run) {
+        probe.reset();
+        kernel::Kernel k(site_with({planned<Subscriber>("sub", {{"pattern", ""}}), planned<EagerPublisher>("eager")}));
+        ASSERT_TRUE(k.start());
+        bool both = eventually(
+            [] {
+                std::lock_guard l(probe.mu);
+                return !probe.samples.empty() && !probe.events.empty();
+            },
+            std::chrono::milliseconds(500));
+        k.stop();
+        ASSERT_TRUE(both) << "run " << run << ": the earlier subscriber missed what was published in start()";
+    }
 }
 
 TEST_F(KernelBus, APluginThatThrowsIsStoppedAndTheOthersGoOn) {
