@@ -53,8 +53,9 @@ void run_repair(const StoreArgs& a) {
         }
     }
     auto report = store::repair_store(loc.path);
-    if (!report) fail("store repair", 1, report.status().message());
-    std::printf("store %s: repaired\n", loc.path.c_str());
+    if (!report) fail("store repair", report.status().code() == StatusCode::not_found ? 2 : 1, report.status().message());
+    std::printf("store %s: %s\n", loc.path.c_str(),
+                report->complete() ? "repaired, nothing lost" : "repaired, NOT everything could be kept (see below)");
     std::printf("the damaged store, untouched: %s\n", report->backup.c_str());
     if (!report->before.ok()) {
         std::printf("what was damaged:\n");
@@ -62,14 +63,22 @@ void run_repair(const StoreArgs& a) {
     }
     std::printf("table files readable now: %zu (%.1f MB)\n", report->after.table_files,
                 static_cast<double>(report->after.table_bytes) / 1e6);
-    std::error_code ec;
-    if (std::filesystem::exists(loc.path / "lost", ec))
-        std::printf("table files that could not be read were moved to %s/lost/\n", loc.path.c_str());
+    if (!report->lost_tables.empty()) {
+        std::printf("table files that could not be read, moved to %s/lost/ (what they held is not in the store):\n",
+                    loc.path.c_str());
+        for (const auto& f : report->lost_tables) std::printf("  %s\n", f.c_str());
+    }
+    if (!report->unnamed_series.empty()) {
+        std::printf("%zu series have samples but lost their registry entry (name, unit, kind); their ids:",
+                    report->unnamed_series.size());
+        for (size_t i = 0; i < report->unnamed_series.size() && i < 20; ++i) std::printf(" %u", report->unnamed_series[i]);
+        std::printf("%s\n", report->unnamed_series.size() > 20 ? " ..." : "");
+    }
     if (!report->after.ok()) {
         std::printf("still damaged:\n");
         print_problems(report->after);
-        throw CLI::RuntimeError(1);
     }
+    if (!report->complete()) throw CLI::RuntimeError(1);
 }
 
 void run_init(const StoreArgs& a) {

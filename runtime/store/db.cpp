@@ -226,6 +226,41 @@ rocksdb::DBOptions make_db_options(const StoreOptions& o, OpenMode mode) {
     return d;
 }
 
+namespace {
+
+std::vector<rocksdb::ColumnFamilyDescriptor> all_families(const StoreOptions& o, const std::shared_ptr<rocksdb::Cache>& cache,
+                                                         const std::shared_ptr<RetentionCutoffs>& cutoffs,
+                                                         const std::shared_ptr<ChunkMergeOperator>& merge) {
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+    cfs.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
+    for (size_t i = 0; i < static_cast<size_t>(Cf::count_); ++i)
+        cfs.emplace_back(kCfNames[i], family_options(static_cast<Cf>(i), o, cache, cutoffs, merge));
+    return cfs;
+}
+
+// Opens the store read-only and closes it: this reads the MANIFEST, checks
+// that every table file it lists is there with its size and readable
+// footer, and replays the WAL. Unlike a secondary instance, which quietly
+// falls back to an older version when a file is missing, it fails.
+rocksdb::Status probe_read_only(const StoreOptions& o) {
+    auto cutoffs = std::make_shared<RetentionCutoffs>();
+    auto merge = std::make_shared<ChunkMergeOperator>();
+    auto cache = rocksdb::NewLRUCache(8u << 20);
+    rocksdb::DBOptions dbo = make_db_options(o, OpenMode::read_only);
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* db = nullptr;
+    rocksdb::Status st =
+        rocksdb::DB::OpenForReadOnly(dbo, o.path.string(), all_families(o, cache, cutoffs, merge), &handles, &db);
+    if (st.ok()) {
+        for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+        db->Close();
+        delete db;
+    }
+    return st;
+}
+
+}  // namespace
+
 Expected<std::unique_ptr<StoreDb>> StoreDb::open(const StoreOptions& o, OpenMode mode) {
     Status st = validate_options(o);
     if (!st) return st;
@@ -306,6 +341,26 @@ Expected<std::unique_ptr<StoreDb>> StoreDb::open(const StoreOptions& o, OpenMode
         // Only list the families this version knows; an older database
         // missing some is an error from RocksDB that names it.
         rs = rocksdb::DB::OpenAsSecondary(opts, s->path_, s->secondary_dir_, cfs, &s->handles_, &s->db_);
+        // A secondary skips table files it cannot find (the primary may
+        // have just compacted them away), so a deleted or truncated file
+        // would make every read answer short without an error.
+        if (rs.ok()) {
+            rocksdb::Status probe = probe_read_only(o);
+            // A file the primary compacted away between the MANIFEST read
+            // and the table open is not damage: look again.
+            for (int attempt = 0; attempt < 2 && !probe.ok(); ++attempt) probe = probe_read_only(o);
+            if (!probe.ok()) {
+                // RocksDB names a missing table file by its legacy name
+                // (.ldb) after trying .sst; gridlet only writes .sst.
+                std::string why = probe.ToString();
+                for (size_t at; (at = why.find(".ldb:")) != std::string::npos;) why.replace(at, 4, ".sst");
+                return Status::corruption(
+                    "store " + s->path_ + " is damaged (" + why +
+                    "): answers from it would be incomplete, so none are given. `gridlet store verify --db " +
+                    s->path_ + "` lists what is damaged, `gridlet store repair --db " + s->path_ +
+                    "` salvages what is readable (an untouched copy is kept)");
+            }
+        }
     }
     if (!rs.ok()) {
         s->db_ = nullptr;
@@ -453,22 +508,31 @@ Status StoreDb::check_folder() {
     return Status::ok();
 }
 
+Expected<int> StoreDb::flush_tableless_families() {
+    if (read_only() || failing_.load()) return 0;
+    int flushed = 0;
+    for (size_t i = 0; i < static_cast<size_t>(Cf::count_); ++i) {
+        rocksdb::ColumnFamilyHandle* h = cf(static_cast<Cf>(i));
+        rocksdb::ColumnFamilyMetaData meta;
+        db_->GetColumnFamilyMetaData(h, &meta);
+        if (meta.file_count > 0) continue;
+        uint64_t entries = 0;
+        if (!db_->GetIntProperty(h, rocksdb::DB::Properties::kNumEntriesActiveMemTable, &entries) || entries == 0)
+            continue;
+        rocksdb::FlushOptions fo;
+        if (rocksdb::Status rs = db_->Flush(fo, h); !rs.ok())
+            return convert(rs, std::string("flush family ") + kCfNames[i]);
+        ++flushed;
+    }
+    return flushed;
+}
+
 Status StoreDb::catch_up() {
     if (!read_only()) return Status::ok();
     return convert(db_->TryCatchUpWithPrimary(), "catch up with the primary");
 }
 
 namespace {
-
-std::vector<rocksdb::ColumnFamilyDescriptor> all_families(const StoreOptions& o, const std::shared_ptr<rocksdb::Cache>& cache,
-                                                         const std::shared_ptr<RetentionCutoffs>& cutoffs,
-                                                         const std::shared_ptr<ChunkMergeOperator>& merge) {
-    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-    cfs.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
-    for (size_t i = 0; i < static_cast<size_t>(Cf::count_); ++i)
-        cfs.emplace_back(kCfNames[i], family_options(static_cast<Cf>(i), o, cache, cutoffs, merge));
-    return cfs;
-}
 
 // Whether some process holds the RocksDB LOCK of `dir` (fcntl lock).
 bool store_locked(const std::filesystem::path& dir) {
@@ -482,11 +546,32 @@ bool store_locked(const std::filesystem::path& dir) {
     return locked;
 }
 
+// Not found when `path` holds no database file at all (an empty folder:
+// the store is gone or was never made), naming `gridlet store init`.
+Status database_there(const std::filesystem::path& path) {
+    std::error_code ec;
+    if (std::filesystem::exists(path / "CURRENT", ec) || !database_files_without_current(path).empty())
+        return Status::ok();
+    const std::filesystem::path record = creation_record(path);
+    std::string next;
+    if (std::filesystem::exists(record, ec)) {
+        std::ifstream in(record);
+        std::string when;
+        std::getline(in, when);
+        next = "; the store created here " + when + " (" + record.string() +
+               ") is gone: restore it from a backup or mount its disk, or start an empty one with";
+    } else {
+        next = "; to start an empty store there, run";
+    }
+    return Status::not_found("store " + path.string() + ": no database files there, so nothing to check or repair" +
+                             next + " `gridlet store init --db " + path.string() + "`");
+}
+
 }  // namespace
 
 Expected<VerifyReport> verify_store(const std::filesystem::path& path) {
     std::error_code ec;
-    if (!std::filesystem::is_directory(path, ec)) return Status::not_found("store " + path.string() + ": no such folder");
+    if (Status st = database_there(path); !st) return st;  // also when the folder is missing
     VerifyReport report;
     StoreOptions o;
     o.path = path;
@@ -510,48 +595,76 @@ Expected<VerifyReport> verify_store(const std::filesystem::path& path) {
         }
     }
     if (std::filesystem::exists(path / "CURRENT", ec)) {
-        // A read-only open reads the MANIFEST, checks the table files it
-        // lists and replays the WAL with the store's recovery mode.
-        auto cutoffs = std::make_shared<RetentionCutoffs>();
-        auto merge = std::make_shared<ChunkMergeOperator>();
-        auto cache = rocksdb::NewLRUCache(8u << 20);
-        rocksdb::DBOptions dbo = make_db_options(o, OpenMode::read_only);
-        std::vector<rocksdb::ColumnFamilyHandle*> handles;
-        rocksdb::DB* db = nullptr;
-        rocksdb::Status st = rocksdb::DB::OpenForReadOnly(dbo, path.string(), all_families(o, cache, cutoffs, merge),
-                                                          &handles, &db);
-        if (!st.ok()) {
-            report.problems.push_back({"", "cannot be opened: " + st.ToString()});
-        } else {
-            for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
-            db->Close();
-            delete db;
-        }
+        rocksdb::Status st = probe_read_only(o);
+        if (!st.ok()) report.problems.push_back({"", "cannot be opened: " + st.ToString()});
     }
     return report;
 }
 
+namespace {
+
+// Series ids that have chunks in `db` but no registry entry.
+Expected<std::vector<uint32_t>> series_without_names(const StoreDb& db) {
+    std::vector<uint32_t> out;
+    std::unique_ptr<rocksdb::Iterator> chunks(db.db()->NewIterator(rocksdb::ReadOptions(), db.cf(Cf::chunks)));
+    std::unique_ptr<rocksdb::Iterator> names(db.db()->NewIterator(rocksdb::ReadOptions(), db.cf(Cf::registry)));
+    chunks->SeekToFirst();
+    while (chunks->Valid()) {
+        if (chunks->key().size() < 4) {
+            chunks->Next();
+            continue;
+        }
+        const uint32_t id = get_be32(chunks->key().data());
+        std::string name_key = "S";
+        put_be32(name_key, id);
+        names->Seek(name_key);
+        if (!names->status().ok()) return db.convert(names->status(), "read the series registry");
+        if (!names->Valid() || names->key() != name_key) out.push_back(id);
+        if (id == UINT32_MAX) break;
+        std::string next;
+        put_be32(next, id + 1);
+        chunks->Seek(next);
+    }
+    if (!chunks->status().ok()) return db.convert(chunks->status(), "read chunks");
+    return out;
+}
+
+}  // namespace
+
 Expected<RepairReport> repair_store(const std::filesystem::path& path) {
     auto before = verify_store(path);
     if (!before) return before.status();
+    std::error_code ec;
     if (store_locked(path))
         return Status::unavailable("store " + path.string() + ": a process has it open (" +
                                    (describe_owner(path).empty() ? "see its LOCK" : describe_owner(path)) +
                                    "); stop it before repairing");
     RepairReport report;
     report.before = std::move(*before);
-    // The untouched copy first.
+    // The untouched copy first (a second repair in the same second gets its own).
     const auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
     char stamp[32];
     std::tm tm{};
     gmtime_r(&t, &tm);
     std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
     report.backup = path.string() + ".damaged-" + stamp;
-    std::error_code ec;
+    for (int n = 2; std::filesystem::exists(report.backup, ec); ++n)
+        report.backup = path.string() + ".damaged-" + stamp + "-" + std::to_string(n);
     std::filesystem::copy(path, report.backup, std::filesystem::copy_options::recursive, ec);
     if (ec)
         return Status::io_error("store " + path.string() + ": cannot copy it to " + report.backup.string() +
                                 " before repairing (" + ec.message() + "); nothing was changed");
+    // Table files whose checksums fail go to lost/: RocksDB would otherwise
+    // keep a file whose damage an open does not notice (a data block).
+    for (const FileProblem& p : report.before.problems) {
+        if (p.file.size() < 4 || p.file.compare(p.file.size() - 4, 4, ".sst") != 0) continue;
+        std::filesystem::create_directories(path / "lost", ec);
+        std::filesystem::rename(path / p.file, path / "lost" / p.file, ec);
+        if (ec)
+            return Status::io_error("store " + path.string() + ": cannot move the damaged " + p.file + " to lost/ (" +
+                                    ec.message() + "); the damaged store is kept in " + report.backup.string());
+        report.lost_tables.push_back(p.file);
+    }
     StoreOptions o;
     o.path = path;
     auto cutoffs = std::make_shared<RetentionCutoffs>();
@@ -559,10 +672,6 @@ Expected<RepairReport> repair_store(const std::filesystem::path& path) {
     auto merge = std::make_shared<ChunkMergeOperator>();
     auto cache = rocksdb::NewLRUCache(8u << 20);
     const auto families = all_families(o, cache, cutoffs, merge);
-    // 1. A damaged WAL with intact tables: open skipping the damaged records
-    //    (every readable record before and after them is kept) and flush,
-    //    so that the WAL is no longer needed.
-    rocksdb::Status st = rocksdb::Status::NotFound();
     // CURRENT only names the MANIFEST in use: when it is missing, name the
     // newest MANIFEST (RepairDB would lose the WAL records of every family
     // that has no table file yet, the series registry of a young store).
@@ -584,7 +693,11 @@ Expected<RepairReport> repair_store(const std::filesystem::path& path) {
             wrote_current = true;
         }
     }
-    if (std::filesystem::exists(path / "CURRENT", ec)) {
+    // 1. Every table file intact (a damaged WAL, a lost CURRENT): open
+    //    skipping the damaged WAL records (every readable record before and
+    //    after them is kept) and flush, so that the WAL is no longer needed.
+    rocksdb::Status st = rocksdb::Status::NotFound();
+    if (report.lost_tables.empty() && std::filesystem::exists(path / "CURRENT", ec)) {
         rocksdb::DBOptions dbo = make_db_options(o, OpenMode::read_write);
         dbo.wal_recovery_mode = rocksdb::WALRecoveryMode::kSkipAnyCorruptedRecords;
         std::vector<rocksdb::ColumnFamilyHandle*> handles;
@@ -597,25 +710,34 @@ Expected<RepairReport> repair_store(const std::filesystem::path& path) {
             delete db;
         }
     }
-    // 2. Otherwise (no CURRENT, a damaged MANIFEST or table file): RocksDB's
+    // 2. Otherwise (a table file lost, a damaged MANIFEST): RocksDB's
     //    RepairDB rebuilds the MANIFEST from the readable table files and
     //    the WAL; then an ordinary open recreates the families it could not
     //    find (a family with no table file left starts empty).
     if (!st.ok()) {
         if (wrote_current) std::filesystem::remove(path / "CURRENT", ec);
-        st = rocksdb::RepairDB(path.string(), make_db_options(o, OpenMode::read_write), families);
-        if (st.ok()) {
-            auto reopened = StoreDb::open(o, OpenMode::read_write);
-            if (!reopened) {
-                return Status::io_error("store " + path.string() + ": repaired, but it still does not open: " +
-                                        reopened.status().message() + "; the damaged store is kept in " +
-                                        report.backup.string());
-            }
-        }
+        // RepairDB replays every WAL file it finds, also records already in
+        // a table file: the same record twice, with the same sequence
+        // number, in two L0 files. Identical, so harmless, but RocksDB's
+        // consistency check refuses it.
+        auto repair_families = families;
+        for (auto& f : repair_families) f.options.force_consistency_checks = false;
+        st = rocksdb::RepairDB(path.string(), make_db_options(o, OpenMode::read_write), repair_families);
     }
     if (!st.ok())
         return Status::io_error("store " + path.string() + ": repair failed: " + st.ToString() +
                                 "; the damaged store is kept in " + report.backup.string());
+    {
+        auto reopened = StoreDb::open(o, OpenMode::read_write);
+        if (!reopened)
+            return Status::io_error("store " + path.string() + ": repaired, but it still does not open: " +
+                                    reopened.status().message() + "; the damaged store is kept in " +
+                                    report.backup.string());
+        auto unnamed = series_without_names(**reopened);
+        if (!unnamed) return unnamed.status();
+        report.unnamed_series = std::move(*unnamed);
+        if (auto f = (*reopened)->flush_tableless_families(); !f) return f.status();
+    }
     auto after = verify_store(path);
     if (!after) return after.status();
     report.after = std::move(*after);

@@ -91,6 +91,13 @@ public:
     // Checks that the folder opened is still there (same inode, CURRENT
     // present); marks the store lost when not. Maintenance thread.
     Status check_folder();
+    // Flushes every family that holds data only in its memtable (so only
+    // in the WAL) and has no table file yet: a young store's registry,
+    // state or events. RocksDB's RepairDB learns a family from its table
+    // files and drops the WAL records of the families it does not know, so
+    // a repair would lose them. Returns how many families were flushed.
+    // Primary; maintenance thread.
+    Expected<int> flush_tableless_families();
     // Secondary: catch up with the primary. Primary: no-op.
     Status catch_up();
 
@@ -148,13 +155,21 @@ struct RepairReport {
     std::filesystem::path backup;     // the untouched copy of the damaged folder
     VerifyReport before;              // what verify found before the repair
     VerifyReport after;               // and after it
+    std::vector<std::string> lost_tables;  // damaged table files moved to lost/ (their data is not in the store)
+    std::vector<uint32_t> unnamed_series;  // series with stored samples whose registry entry was lost
+    // Whether anything is damaged still or was left out (exit 1 in the CLI).
+    bool complete() const { return after.ok() && lost_tables.empty() && unnamed_series.empty(); }
 };
 
 // Copies the store folder to `<path>.damaged-<UTC time>` (nothing is lost
-// whatever happens next), then salvages what is readable in place with
-// RocksDB's RepairDB (table files that cannot be read are moved to
-// `lost/`; the WAL is replayed up to its damage). Refuses while a process
-// holds the store's LOCK. Errors: locked, the copy failed, RepairDB failed.
+// whatever happens next), moves the table files whose checksums fail to
+// `lost/`, then salvages the rest in place: an ordinary open that skips
+// damaged WAL records when only the WAL is damaged, RocksDB's RepairDB
+// otherwise (it rebuilds the MANIFEST from the table files and the WAL).
+// Afterwards the store is verified again and every series with samples but
+// no registry entry is listed. Refuses a folder with no database files (a
+// store that is gone: `gridlet store init`) and a store a process holds
+// open. Errors: nothing to repair, locked, the copy failed, RepairDB failed.
 Expected<RepairReport> repair_store(const std::filesystem::path& path);
 
 // The RocksDB options the store uses (exposed for the benchmark and tests).

@@ -97,7 +97,10 @@ Store::~Store() {
     bg_cv_.notify_all();
     if (maintenance_.joinable()) maintenance_.join();
     if (syncer_.joinable()) syncer_.join();
-    if (db_ && !db_->read_only()) (void)db_->sync_wal();
+    if (db_ && !db_->read_only()) {
+        if (auto f = db_->flush_tableless_families(); !f) spdlog::warn("{}", f.status().message());
+        (void)db_->sync_wal();
+    }
     // Components borrow db_: destroy them first.
     outbox_.reset();
     state_.reset();
@@ -157,6 +160,7 @@ void Store::maintenance_loop() {
             }
             if (steady_clock::now() >= next_cutoffs) {
                 db_->cutoffs().update(clock.now_ms(), options_.retention);
+                if (auto f = db_->flush_tableless_families(); !f) spdlog::warn("{}", f.status().message());
                 next_cutoffs = steady_clock::now() + std::chrono::seconds(60);
             }
         }

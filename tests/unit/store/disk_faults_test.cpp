@@ -131,17 +131,28 @@ TEST(DiskFaults, OpeningOnAReadOnlyFilesystemIsAnErrorNotAnAbort) { open_while(D
 
 namespace {
 
-// A store at dir/db with `n` minutes of one series; flushed to table files
-// when `flush`, else left in the WAL.
-uint32_t make_store(const TempDir& dir, int minutes, bool flush) {
+// A store at dir/db with `n` minutes of one series, compacted to table files.
+uint32_t make_store(const TempDir& dir, int minutes) {
     auto store = Store::open(test_options(dir.path()));
     EXPECT_TRUE(store) << store.status().to_string();
     uint32_t id = *(*store)->registry().intern(meta("m/p"));
     for (int k = 0; k < minutes; ++k) {
         EXPECT_TRUE((*store)->append(minute_of(id, kT0 + k * 60'000, 60)));
     }
-    if (flush) {
-        EXPECT_TRUE((*store)->compact_all());
+    EXPECT_TRUE((*store)->compact_all());
+    return id;
+}
+
+// Same, with every minute after the first only in the WAL (each family has
+// a table file, as in a store that has run a while).
+uint32_t make_store_with_wal(const TempDir& dir, int minutes) {
+    auto store = Store::open(test_options(dir.path()));
+    EXPECT_TRUE(store) << store.status().to_string();
+    uint32_t id = *(*store)->registry().intern(meta("m/p"));
+    EXPECT_TRUE((*store)->append(minute_of(id, kT0, 60)));
+    EXPECT_TRUE((*store)->compact_all());
+    for (int k = 1; k < minutes; ++k) {
+        EXPECT_TRUE((*store)->append(minute_of(id, kT0 + k * 60'000, 60)));
     }
     return id;
 }
@@ -160,11 +171,24 @@ std::vector<std::filesystem::path> files_ending(const std::filesystem::path& dir
     return out;
 }
 
+// The (first) table file of `family` in the store at `db`.
+std::filesystem::path table_of(const std::filesystem::path& db, const char* family) {
+    std::vector<rocksdb::LiveFileMetaData> live;
+    auto ro = Store::open_read_only(db);
+    EXPECT_TRUE(ro) << ro.status().to_string();
+    if (!ro) return {};
+    (*ro)->db().db()->GetLiveFilesMetaData(&live);
+    for (const auto& f : live)
+        if (f.column_family_name == family) return db / std::filesystem::path(f.name).filename();
+    ADD_FAILURE() << "no table file of family " << family;
+    return {};
+}
+
 }  // namespace
 
 TEST(DamagedStore, MissingCurrentIsRefusedAndNothingIsEverDeleted) {
     TempDir dir;
-    make_store(dir, 30, true);
+    make_store(dir, 30);
     const auto db = dir.path() / "db";
     const size_t tables = files_ending(db, ".sst").size();
     ASSERT_GT(tables, 0u);
@@ -194,7 +218,7 @@ TEST(DamagedStore, MissingCurrentIsRefusedAndNothingIsEverDeleted) {
 
 TEST(DamagedStore, GarbageInTheMiddleOfTheWalIsRefusedNotDropped) {
     TempDir dir;
-    make_store(dir, 600, false);
+    make_store_with_wal(dir, 600);
     const auto db = dir.path() / "db";
     auto wals = files_ending(db, ".log");
     ASSERT_FALSE(wals.empty());
@@ -227,7 +251,7 @@ TEST(DamagedStore, GarbageInTheMiddleOfTheWalIsRefusedNotDropped) {
 
 TEST(DamagedStore, TruncatedTableFileIsRefusedAndQueriesNeverAnswerShort) {
     TempDir dir;
-    const uint32_t id = make_store(dir, 120, true);
+    const uint32_t id = make_store(dir, 120);
     const auto db = dir.path() / "db";
     auto tables = files_ending(db, ".sst");
     ASSERT_FALSE(tables.empty());
@@ -350,4 +374,124 @@ TEST(StoreCreation, AStoreThatIsGoneIsNotReplacedByAnEmptyOne) {
     EXPECT_NE(refused.status().message().find("create = \"never\""), std::string::npos) << refused.status().message();
     ASSERT_TRUE(init_store(never));
     EXPECT_TRUE(Store::open(never));
+}
+
+// A read-only open (every CLI command) on a store whose table file is
+// missing or truncated refuses, naming verify and repair: a secondary
+// instance would quietly fall back to an older version of the store and
+// answer short with exit 0. Every table file in turn, both ways.
+TEST(DamagedStore, ReadOnlyOpenRefusesAMissingOrTruncatedTableFile) {
+    size_t tables = 0;
+    for (size_t victim = 0;; ++victim) {
+        for (bool remove : {true, false}) {
+            SCOPED_TRACE(std::string(remove ? "deleted" : "truncated") + " table file #" + std::to_string(victim));
+            TempDir dir;
+            make_store(dir, 30);
+            const auto db = dir.path() / "db";
+            auto files = files_ending(db, ".sst");
+            tables = files.size();
+            ASSERT_GE(tables, 2u);  // the registry and the chunks at least
+            if (victim >= tables) return;
+            if (remove) std::filesystem::remove(files[victim]);
+            else std::filesystem::resize_file(files[victim], std::filesystem::file_size(files[victim]) / 2);
+            auto ro = Store::open_read_only(db);
+            ASSERT_FALSE(ro) << "opened and answered from part of the store";
+            EXPECT_EQ(ro.status().code(), StatusCode::corruption) << ro.status().to_string();
+            EXPECT_NE(ro.status().message().find(files[victim].filename().string()), std::string::npos)
+                << ro.status().message();
+            EXPECT_NE(ro.status().message().find("gridlet store repair"), std::string::npos);
+        }
+    }
+}
+
+// Repair moves a table file with a damaged block to lost/ (RocksDB would
+// keep it: an open does not read data blocks), says so, and is not
+// complete; the rest of the store opens and verifies clean.
+TEST(DamagedStore, RepairMovesDamagedTablesToLostAndIsNotComplete) {
+    TempDir dir;
+    make_store(dir, 30);
+    const auto db = dir.path() / "db";
+    const std::vector<std::filesystem::path> tables{table_of(db, kCfChunks)};
+    {
+        std::fstream f(tables.front(), std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(40);
+        f.write("\xde\xad\xbe\xef", 4);
+    }
+    auto repaired = repair_store(db);
+    ASSERT_TRUE(repaired) << repaired.status().to_string();
+    ASSERT_EQ(repaired->lost_tables.size(), 1u);
+    EXPECT_EQ(repaired->lost_tables[0], tables.front().filename().string());
+    EXPECT_TRUE(std::filesystem::exists(db / "lost" / tables.front().filename()));
+    EXPECT_FALSE(repaired->complete());
+    EXPECT_TRUE(repaired->after.ok());
+    EXPECT_TRUE(std::filesystem::exists(repaired->backup / tables.front().filename()));  // the untouched copy
+    EXPECT_TRUE(Store::open(test_options(dir.path())));
+    // A second repair in the same second keeps its own copy.
+    auto again = repair_store(db);
+    ASSERT_TRUE(again) << again.status().to_string();
+    EXPECT_NE(again->backup, repaired->backup);
+    EXPECT_TRUE(again->complete()) << again->lost_tables.size() << " lost, " << again->unnamed_series.size()
+                                   << " unnamed, after ok " << again->after.ok();
+}
+
+// The registry of a young store used to live only in the WAL; RepairDB
+// learns a family from its table files and dropped those records, so a
+// repair after a truncated chunks file lost every series name. Families
+// get a table file early now, and what the WAL adds later survives.
+TEST(DamagedStore, RepairAfterALostTableKeepsTheRegistryFromTheWal) {
+    TempDir dir;
+    const StoreOptions o = test_options(dir.path());
+    {
+        auto store = Store::open(o);
+        ASSERT_TRUE(store);
+        uint32_t a = *(*store)->registry().intern(meta("m/a"));
+        ASSERT_TRUE((*store)->append(minute_of(a, kT0, 60)));
+    }
+    const auto db = dir.path() / "db";
+    {
+        auto store = Store::open(o);
+        ASSERT_TRUE(store);
+        uint32_t b = *(*store)->registry().intern(meta("m/b"));  // only in the WAL
+        ASSERT_TRUE((*store)->append(minute_of(b, kT0, 60)));
+        StoreDb& sdb = (*store)->db();
+        ASSERT_TRUE(sdb.db()->Flush(rocksdb::FlushOptions(), sdb.cf(Cf::chunks)).ok());
+        rocksdb::ColumnFamilyMetaData registry;
+        sdb.db()->GetColumnFamilyMetaData(sdb.cf(Cf::registry), &registry);
+        ASSERT_GT(registry.file_count, 0u) << "the registry family has no table file";
+    }
+    const std::filesystem::path chunks = table_of(db, kCfChunks);
+    ASSERT_FALSE(chunks.empty());
+    std::filesystem::resize_file(chunks, std::filesystem::file_size(chunks) - 7);
+    auto repaired = repair_store(db);
+    ASSERT_TRUE(repaired) << repaired.status().to_string();
+    EXPECT_FALSE(repaired->complete());  // the chunks file is lost
+    auto store = Store::open(o);
+    ASSERT_TRUE(store) << store.status().to_string();
+    EXPECT_TRUE((*store)->registry().find("m/a"));
+    EXPECT_TRUE((*store)->registry().find("m/b")) << "a series registered after the last flush was lost";
+}
+
+// Repair and verify on an empty folder (the store is gone, or an empty
+// mount point) refuse and name `gridlet store init`; nothing is created.
+TEST(StoreCreation, RepairAndVerifyRefuseAFolderWithNoStore) {
+    TempDir dir;
+    const StoreOptions o = test_options(dir.path());
+    {
+        auto store = Store::open(o);
+        ASSERT_TRUE(store);
+    }
+    std::filesystem::remove_all(o.path);
+    std::filesystem::create_directories(o.path);
+    auto repaired = repair_store(o.path);
+    ASSERT_FALSE(repaired);
+    EXPECT_EQ(repaired.status().code(), StatusCode::not_found);
+    EXPECT_NE(repaired.status().message().find("is gone"), std::string::npos) << repaired.status().message();
+    EXPECT_NE(repaired.status().message().find("gridlet store init"), std::string::npos);
+    EXPECT_TRUE(std::filesystem::is_empty(o.path));
+    auto verified = verify_store(o.path);
+    ASSERT_FALSE(verified);
+    EXPECT_NE(verified.status().message().find("gridlet store init"), std::string::npos);
+    std::filesystem::remove_all(o.path);
+    EXPECT_FALSE(verify_store(o.path));
+    EXPECT_FALSE(std::filesystem::exists(o.path));
 }
