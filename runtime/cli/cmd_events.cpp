@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <limits>
 #include <memory>
 
 #include <nlohmann/json.hpp>
@@ -16,7 +17,7 @@ namespace gridlet::cli {
 namespace {
 struct EventsArgs {
     std::string type, source, severity = "debug", from = "-7d", to = "now", format = "csv", db, config, tz;
-    size_t limit = 0;
+    int64_t limit = 0;  // 0: all
 };
 
 [[noreturn]] void fail(int code, const std::string& msg) { cli::fail("events", code, msg); }
@@ -47,7 +48,7 @@ void run_events(const EventsArgs& a) {
     filter.type = a.type;
     filter.source_pattern = a.source;
     filter.min_severity = *severity;
-    filter.limit = a.limit;
+    filter.limit = static_cast<size_t>(a.limit);
     auto st = open_store_read_only("events", loc.path);
     auto events = st->events().query(filter);
     if (!events) fail(events.status().code() == StatusCode::invalid_argument ? 2 : 1, events.status().message());
@@ -82,7 +83,8 @@ void register_events_command(CLI::App& app) {
     cmd->add_option("--severity", a->severity, "Lowest severity: debug (default), info, notice, warning, error, critical");
     cmd->add_option("--from", a->from, "Start, inclusive: ISO-8601, -1h, today, now, @epoch_ms (default -7d)");
     cmd->add_option("--to", a->to, "End, exclusive (default now)");
-    cmd->add_option("--limit", a->limit, "At most this many events, the oldest first (default: all)");
+    cmd->add_option("--limit", a->limit, "At most this many events (1 or more), the oldest first (default: all)")
+        ->check(CLI::Range(int64_t{1}, std::numeric_limits<int64_t>::max()));
     cmd->add_option("--format", a->format, "csv (default) or json");
     add_store_options(cmd, a->db, a->config);
     cmd->add_option("--tz", a->tz, "IANA time zone for --from/--to without offset and output (default: the site's)");

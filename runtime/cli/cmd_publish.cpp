@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <cstdio>
 
 #include "cli/commands.h"
@@ -20,7 +21,10 @@ void register_publish_command(CLI::App& app) {
     auto unit = std::make_shared<std::string>();
     auto kind = std::make_shared<std::string>();
     cmd->add_option("series", *series, "Series name, device/point (created if new)")->required();
-    cmd->add_option("value", *value, "The value")->required();
+    auto value_text = std::make_shared<std::string>();
+    cmd->add_option("value", *value, "The value (a finite number)")->required()->each([value_text](const std::string& v) {
+        *value_text = v;
+    });
     cmd->add_option("--unit", *unit, "Unit of a new series");
     cmd->add_option("--kind", *kind, "Kind of a new series")->check(CLI::IsMember({"gauge", "counter", "state"}));
     target->add_options(cmd);
@@ -32,6 +36,10 @@ void register_publish_command(CLI::App& app) {
         if (!valid_series_name(*series)) {
             std::fprintf(stderr, "gridlet publish: '%s' is not a series name (device/point, segments of letters, digits, '_', '-', '.')\n",
                          series->c_str());
+            throw CLI::RuntimeError(2);
+        }
+        if (!std::isfinite(*value)) {
+            std::fprintf(stderr, "gridlet publish: the value must be a finite number, not %s\n", value_text->c_str());
             throw CLI::RuntimeError(2);
         }
         nlohmann::json req = {{"publish", {{"series", *series}, {"value", *value}}}};

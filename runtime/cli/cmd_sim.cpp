@@ -18,10 +18,15 @@ void register_sim_command(CLI::App& app) {
     auto opts = std::make_shared<sim::BcpmServerOptions>();
     auto model = std::make_shared<std::string>("A");
     opts->port = 5020;
-    bcpm->add_option("--port", opts->port, "TCP port (0: any free port, printed)")->capture_default_str();
+    bcpm->add_option("--port", opts->port, "TCP port (0: any free port, printed)")
+        ->check(CLI::Range(0, 65535))
+        ->capture_default_str();
     bcpm->add_option("--bind", opts->bind, "Address to listen on")->capture_default_str();
     bcpm->add_option("--panels", opts->panels, "1 or 2 panels")->check(CLI::Range(1, 2))->capture_default_str();
-    bcpm->add_option("--unit", opts->base_unit, "Unit id of panel 1 (panel 2 is the next)")->capture_default_str();
+    // Modbus unit ids 1..247 (0 is broadcast; Modbus over serial line 2.4).
+    bcpm->add_option("--unit", opts->base_unit, "Unit id of panel 1, 1..247 (panel 2 is the next)")
+        ->check(CLI::Range(1, 247))
+        ->capture_default_str();
     bcpm->add_option("--model", *model, "A (full), B (current and power) or C (current only)")->capture_default_str();
     bcpm->add_option("--channels", opts->branch_channels, "Branch channels fitted (1..42)")
         ->check(CLI::Range(1, 42))
@@ -36,6 +41,11 @@ void register_sim_command(CLI::App& app) {
             throw CLI::RuntimeError(2);
         }
         opts->model = m;
+        if (opts->panels == 2 && opts->base_unit > 246) {
+            std::fprintf(stderr, "gridlet sim bcpm: --unit %d with 2 panels puts panel 2 at unit %d (unit ids are 1..247)\n",
+                         static_cast<int>(opts->base_unit), static_cast<int>(opts->base_unit) + 1);
+            throw CLI::RuntimeError(2);
+        }
         sigset_t set;
         sigemptyset(&set);
         sigaddset(&set, SIGINT);

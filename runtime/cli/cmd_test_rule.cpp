@@ -122,9 +122,12 @@ void register_test_rule_command(CLI::App& app) {
     cmd->add_option("--lib", args->lib_dirs, "Folder for require() (default: ./scripts/lib, $GRIDLET_LIB_DIR)");
     cmd->add_flag("--json", args->json, "Machine-readable report");
     cmd->add_flag("--verbose,-v", args->verbose, "Print the rule's log lines as they happen (stderr)");
-    cmd->add_option("--instructions", args->instructions, "Instruction budget per callback");
-    cmd->add_option("--time-ms", args->time_ms, "Time budget per callback (ms)");
-    cmd->add_option("--memory-mb", args->memory_mb, "Memory budget (MiB)");
+    // The same bounds as the site's [rule_engine] / [[rules]] keys.
+    cmd->add_option("--instructions", args->instructions, "Instruction budget per callback (1000..1e12)")
+        ->check(CLI::Range(uint64_t{1000}, uint64_t{1'000'000'000'000}));
+    cmd->add_option("--time-ms", args->time_ms, "Time budget per callback (ms, 1..600000)")
+        ->check(CLI::Range(int64_t{1}, int64_t{600'000}));
+    cmd->add_option("--memory-mb", args->memory_mb, "Memory budget (MiB, 1..4096)")->check(CLI::Range(size_t{1}, size_t{4096}));
     cmd->callback([args] { run(*args); });
 }
 

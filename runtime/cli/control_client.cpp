@@ -14,7 +14,9 @@ void ControlTarget::add_options(CLI::App* cmd) {
     grp->add_option("--config", config_path, "The site file of the running gridlet (its [kernel] control socket)");
     grp->add_option("--control", control, "The control socket, e.g. ipc:///tmp/gridlet-demo.sock");
     grp->require_option(1);
-    cmd->add_option("--timeout-ms", timeout_ms, "How long to wait for the answer")->capture_default_str();
+    cmd->add_option("--timeout-ms", timeout_ms, "How long to wait for the answer (1..3600000)")
+        ->check(CLI::Range(1, 3'600'000))
+        ->capture_default_str();
 }
 
 std::string ControlTarget::endpoint() const {

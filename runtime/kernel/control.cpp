@@ -33,13 +33,24 @@ nlohmann::json Kernel::control_publish(const nlohmann::json& p) {
         return {{"error", "publish needs {\"series\": \"device/point\", \"value\": <number>}"}};
     SeriesMeta meta;
     meta.name = p["series"].get<std::string>();
-    if (auto existing = registry_.find(meta.name)) {
-        meta = *registry_.get(*existing);  // keep its metadata unless told otherwise
+    const auto existing = registry_.find(meta.name);
+    if (existing) meta = *registry_.get(*existing);
+    // Unit and kind describe a new series. An existing one keeps its own:
+    // a counter turned gauge would change what its stored history means.
+    if (p.contains("unit") && p["unit"].is_string()) {
+        const std::string unit = p["unit"].get<std::string>();
+        if (existing && unit != meta.unit)
+            return {{"error", "series " + meta.name + " exists with unit '" + meta.unit + "'; --unit '" + unit +
+                                  "' would change it (unit and kind are set only for a new series)"}};
+        meta.unit = unit;
     }
-    if (p.contains("unit") && p["unit"].is_string()) meta.unit = p["unit"].get<std::string>();
     if (p.contains("kind") && p["kind"].is_string()) {
         auto k = parse_series_kind(p["kind"].get<std::string>());
         if (!k) return {{"error", "kind must be gauge, counter or state, not '" + p["kind"].get<std::string>() + "'"}};
+        if (existing && *k != meta.kind)
+            return {{"error", "series " + meta.name + " exists as a " + std::string(series_kind_name(meta.kind)) +
+                                  "; --kind " + p["kind"].get<std::string>() +
+                                  " would change it (unit and kind are set only for a new series)"}};
         meta.kind = *k;
     }
     if (!meta.tags.count("device")) meta.tags["device"] = std::string(meta.device());

@@ -125,6 +125,7 @@ public:
     }
     Expected<std::vector<script::QueryRow>> query(const script::QuerySpec& spec) override {
         if (!ctx_.store) return Status::unavailable("query: this site has no [store]");
+        if (Status st = store::check_query_range(spec.from_ms, spec.to_ms); !st) return st;  // as SimHost::query
         std::vector<script::QueryRow> rows;
         for (uint32_t id : spec.series) {
             if (!spec.aggregate) {

@@ -212,6 +212,7 @@ Expected<std::vector<SeriesPoints>> QueryEngine::calendar_many(std::string_view 
 
 Expected<std::vector<SeriesPoints>> QueryEngine::raw_many(std::string_view pattern, std::string_view tags,
                                                           int64_t from, int64_t to) const {
+    if (Status st = check_query_range(from, to); !st) return st;
     auto sel = select(pattern, tags);
     if (!sel) return sel.status();
     std::vector<SeriesPoints> out;

@@ -76,7 +76,9 @@ public:
     // Both borrowed; they must outlive the engine.
     QueryEngine(const StoreDb& db, const SeriesRegistry& registry) : db_(db), registry_(registry) {}
 
-    // `limit` 0: no limit.
+    // The samples in [from, to), oldest first (none when from >= to);
+    // `limit` 0: no limit. Any range, for tools and tests; what users send
+    // goes through raw_many or check_query_range first.
     Expected<std::vector<Sample>> raw(uint32_t series, int64_t from, int64_t to, size_t limit = 0) const;
     Expected<std::optional<Sample>> last(uint32_t series) const;
 

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <random>
 
 #include <zmq.h>
 
@@ -93,7 +94,22 @@ TEST(QueryCsv, QualityNonFiniteValuesAndDstWithPandas) {
         e.unit = "kWh";
         e.kind = gridlet::SeriesKind::counter;
         const uint32_t ti = *(*store)->registry().intern(t), ei = *(*store)->registry().intern(e);
+        gridlet::SeriesMeta x{};
+        x.name = "m/x";
+        const uint32_t xi = *(*store)->registry().intern(x);
         std::vector<gl_sample> b;
+        // Values that need all 17 digits: pandas' default parser gets about
+        // a quarter of such values 1 ulp wrong; the recipe's round_trip none.
+        std::ofstream exact(dir + "/exact.txt");
+        std::mt19937_64 rng(11);
+        for (int i = 0; i < 200; ++i) {
+            const double v = std::ldexp(static_cast<double>(rng() >> 11), -33) - 1e6;
+            char text[40];
+            std::snprintf(text, sizeof text, "%.17g\n", v);
+            exact << text;
+            b.push_back(gl_sample{t0 + i * 1000LL, v, xi, GL_QUALITY_GOOD, {0, 0, 0}});
+        }
+        exact.close();
         for (int h = 0; h <= 48; ++h) {
             const int64_t ts = t0 + h * 3'600'000LL;
             double v = 20 + h % 5;
@@ -115,7 +131,7 @@ TEST(QueryCsv, QualityNonFiniteValuesAndDstWithPandas) {
     // The recipe of the store README, "Reading the CSV with pandas".
     Result py_raw = run({py, "-c",
                          "import pandas as pd, math, sys\n"
-                         "df = pd.read_csv(sys.argv[1])\n"
+                         "df = pd.read_csv(sys.argv[1], float_precision='round_trip')\n"
                          "df['time'] = pd.to_datetime(df['time'], utc=True).dt.tz_convert('Europe/Paris')\n"
                          "assert str(df['time'].dtype) == 'datetime64[ns, Europe/Paris]', df['time'].dtype\n"
                          "assert list(df.columns) == ['time', 'series', 'value', 'quality'], list(df.columns)\n"
@@ -128,6 +144,18 @@ TEST(QueryCsv, QualityNonFiniteValuesAndDstWithPandas) {
                          "assert df['time'][48].utcoffset().total_seconds() == 7200\n",
                          dir + "/raw.csv"});
     EXPECT_EQ(py_raw.code, 0) << py_raw.out << py_raw.err << raw.out.substr(0, 600);
+    Result xs = run({gridlet_bin(), "query", "m/x", "--from", "2024-03-30T00:00Z", "--to", "2024-04-01T01:00Z", "--db",
+                     dir + "/db"});
+    ASSERT_EQ(xs.code, 0) << xs.err;
+    std::ofstream(dir + "/x.csv") << xs.out;
+    Result py_exact = run({py, "-c",
+                           "import pandas as pd, sys\n"
+                           "df = pd.read_csv(sys.argv[1], float_precision='round_trip')\n"
+                           "want = [float(l) for l in open(sys.argv[2])]\n"
+                           "got = df['value'].tolist()\n"
+                           "assert got == want, [(g, w) for g, w in zip(got, want) if g != w][:3]\n",
+                           dir + "/x.csv", dir + "/exact.txt"});
+    EXPECT_EQ(py_exact.code, 0) << py_exact.out << py_exact.err;
     Result json = run({gridlet_bin(), "query", "m/t", "--from", "2024-03-30T02:00Z", "--to", "2024-03-30T07:00Z",
                        "--format", "json", "--db", db});
     ASSERT_EQ(json.code, 0) << json.err;
@@ -273,6 +301,13 @@ TEST(StoreCli, VerifyRepairAndASecondRunOnTheSameStore) {
     Result gone = run({gridlet_bin(), "run", site});
     EXPECT_EQ(gone.code, 1) << gone.err;
     EXPECT_NE(gone.err.find("is gone"), std::string::npos) << gone.err;
+    run({"mkdir", dir + "/db"});  // an empty mount point: nothing to repair, nothing made
+    Result no_repair = run({gridlet_bin(), "store", "repair", "--config", site});
+    EXPECT_EQ(no_repair.code, 2) << no_repair.out << no_repair.err;
+    EXPECT_NE(no_repair.err.find("gridlet store init"), std::string::npos) << no_repair.err;
+    Result no_verify = run({gridlet_bin(), "store", "verify", "--config", site});
+    EXPECT_EQ(no_verify.code, 2) << no_verify.out << no_verify.err;
+    run({"rmdir", dir + "/db"});
     Result init = run({gridlet_bin(), "store", "init", "--config", site});
     EXPECT_EQ(init.code, 0) << init.out << init.err;
     Result empty = run({gridlet_bin(), "series", "--db", dir + "/db"});
@@ -320,5 +355,55 @@ TEST(PublishCli, AcknowledgedSamplesSurviveKill9) {
         EXPECT_NE(q.out.find(",manual/value," + std::to_string(v) + "\n"), std::string::npos)
             << v << " acknowledged but lost:\n"
             << q.out;
+    run({"rm", "-rf", dir});
+}
+
+// Bad arguments to the data commands exit 2 with a message, before anything
+// is sent or read: a value that is not a finite number, negative limits and
+// timeouts, raw queries outside years 0001..9999. An existing series keeps
+// its kind and unit: `publish --kind` cannot turn a gauge into a counter.
+TEST(PublishCli, BadValuesAndKindChangesAreRefused) {
+    std::string dir = "/tmp/gridlet-it-publish-bad-" + std::to_string(getpid());
+    run({"rm", "-rf", dir});
+    run({"mkdir", "-p", dir});
+    std::string site = dir + "/site.toml";
+    std::ofstream(site) << "[site]\nname = \"publish-bad-" << getpid() << "\"\n"
+                        << "[store]\npath = \"" << dir << "/db\"\n";
+    {
+        Process p({gridlet_bin(), "run", site});
+        ASSERT_TRUE(p.wait_for_err("control socket")) << p.err();
+        for (const char* v : {"nan", "inf", "NaN", "-inf"}) {
+            Result r = run({gridlet_bin(), "publish", "m/t", "--config", site, "--", v});
+            EXPECT_EQ(r.code, 2) << v << ": " << r.out << r.err;
+            EXPECT_NE(r.err.find("finite number"), std::string::npos) << r.err;
+        }
+        Result first = run({gridlet_bin(), "publish", "m/t", "1.5", "--kind", "gauge", "--unit", "kW", "--config", site});
+        EXPECT_EQ(first.code, 0) << first.out << first.err;
+        Result same = run({gridlet_bin(), "publish", "m/t", "2", "--kind", "gauge", "--config", site});
+        EXPECT_EQ(same.code, 0) << same.out << same.err;
+        Result kind = run({gridlet_bin(), "publish", "m/t", "3", "--kind", "counter", "--config", site});
+        EXPECT_EQ(kind.code, 1) << kind.out << kind.err;
+        EXPECT_NE(kind.err.find("exists as a gauge"), std::string::npos) << kind.err;
+        Result unit = run({gridlet_bin(), "publish", "m/t", "3", "--unit", "W", "--config", site});
+        EXPECT_EQ(unit.code, 1) << unit.out << unit.err;
+        EXPECT_NE(unit.err.find("exists with unit 'kW'"), std::string::npos) << unit.err;
+        Result timeout = run({gridlet_bin(), "publish", "m/t", "3", "--timeout-ms", "-5", "--config", site});
+        EXPECT_EQ(timeout.code, 2) << timeout.out << timeout.err;
+        p.signal(SIGTERM);
+        ASSERT_EQ(p.wait(), 0) << p.err();
+    }
+    Result series = run({gridlet_bin(), "series", "m/t", "--format", "csv", "--config", site});
+    EXPECT_NE(series.out.find("gauge"), std::string::npos) << series.out;
+    Result values = run({gridlet_bin(), "query", "m/t", "--from", "-1h", "--config", site});
+    EXPECT_EQ(values.code, 0) << values.err;
+    EXPECT_NE(values.out.find(",m/t,2,"), std::string::npos) << values.out;
+    EXPECT_EQ(values.out.find(",m/t,3,"), std::string::npos) << values.out;  // refused, not stored
+    for (const char* limit : {"-1", "0"}) {
+        Result r = run({gridlet_bin(), "events", "--limit", limit, "--config", site});
+        EXPECT_EQ(r.code, 2) << limit << ": " << r.out << r.err;
+    }
+    Result far = run({gridlet_bin(), "query", "m/t", "--from", "@-70000000000000", "--to", "now", "--config", site});
+    EXPECT_EQ(far.code, 2) << far.out << far.err;
+    EXPECT_NE(far.err.find("between 0001-01-01"), std::string::npos) << far.err;
     run({"rm", "-rf", dir});
 }

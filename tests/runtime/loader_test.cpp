@@ -1,6 +1,7 @@
 // The plugin host's refusals, each asserted word for word on a real .so
 // fixture, and the site checks that use plugin schemas.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <fstream>
 
@@ -20,7 +21,9 @@ std::string refusal(const std::string& name) {
 
 std::string write_site(const std::string& body) {
     static int n = 0;
-    std::string path = ::testing::TempDir() + "/site" + std::to_string(n++) + ".toml";
+    // ctest runs each test in its own process, two at a time: the pid keeps
+    // their files apart.
+    std::string path = ::testing::TempDir() + "/site-" + std::to_string(::getpid()) + "-" + std::to_string(n++) + ".toml";
     std::ofstream(path) << body;
     return path;
 }
