@@ -3,7 +3,9 @@
 // reads it and checks columns, types and values.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <random>
 
@@ -405,5 +407,96 @@ TEST(PublishCli, BadValuesAndKindChangesAreRefused) {
     Result far = run({gridlet_bin(), "query", "m/t", "--from", "@-70000000000000", "--to", "now", "--config", site});
     EXPECT_EQ(far.code, 2) << far.out << far.err;
     EXPECT_NE(far.err.find("between 0001-01-01"), std::string::npos) << far.err;
+    run({"rm", "-rf", dir});
+}
+
+// Issue 11 item 10: historic data in. What `gridlet query` writes (tidy and
+// --wide) imports into another store and reads back the same; a file with a
+// bad row writes nothing and names file and line; an existing series keeps
+// its kind; a store a gridlet has open is refused; no store is created.
+TEST(ImportCli, QueryOutputRoundTripsAndBadRowsWriteNothing) {
+    std::string dir = "/tmp/gridlet-it-import-" + std::to_string(getpid());
+    run({"rm", "-rf", dir});
+    run({"mkdir", "-p", dir});
+    std::string site = dir + "/site.toml";
+    std::ofstream(site) << "[site]\nname = \"import-it-" << getpid() << "\"\n"
+                        << "[store]\npath = \"" << dir << "/db\"\n"
+                        << "[[plugins]]\nname = \"hello\"\nfile = \"" << build_dir() << "/plugins/hello.so\"\n"
+                        << "config = { interval_ms = 20 }\n"
+                        << "[[devices]]\nname = \"c1\"\nplugin = \"hello\"\nstep = 0.5\n";
+    const std::string copy = dir + "/copy";
+    {
+        Process p({gridlet_bin(), "run", site});
+        ASSERT_TRUE(p.wait_for_err("plugin 'hello' started")) << p.err();
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        std::ofstream(dir + "/one.csv") << "time,series,value\n2024-01-01T00:00Z,m/x,1\n";
+        Result locked = run({gridlet_bin(), "import", dir + "/one.csv", "--config", site});
+        EXPECT_EQ(locked.code, 1) << locked.out << locked.err;
+        EXPECT_NE(locked.err.find("has this store open"), std::string::npos) << locked.err;
+        p.signal(SIGTERM);
+        ASSERT_EQ(p.wait(), 0) << p.err();
+    }
+    Result none = run({gridlet_bin(), "import", dir + "/one.csv", "--db", copy});
+    EXPECT_EQ(none.code, 2) << none.out << none.err;
+    EXPECT_NE(none.err.find("gridlet store init"), std::string::npos) << none.err;
+    EXPECT_FALSE(std::filesystem::exists(copy));
+    ASSERT_EQ(run({gridlet_bin(), "store", "init", "--db", copy}).code, 0);
+
+    Result tidy = run({gridlet_bin(), "query", "c1/count", "--from", "-1h", "--db", dir + "/db"});
+    ASSERT_EQ(tidy.code, 0) << tidy.err;
+    ASSERT_GT(std::count(tidy.out.begin(), tidy.out.end(), '\n'), 5) << tidy.out;
+    std::ofstream(dir + "/tidy.csv") << tidy.out;
+    Result in = run({gridlet_bin(), "import", dir + "/tidy.csv", "--kind", "counter", "--db", copy});
+    EXPECT_EQ(in.code, 0) << in.out << in.err;
+    Result back = run({gridlet_bin(), "query", "c1/count", "--from", "-1h", "--db", copy});
+    EXPECT_EQ(back.out, tidy.out);
+    Result kind = run({gridlet_bin(), "series", "c1/count", "--format", "csv", "--db", copy});
+    EXPECT_NE(kind.out.find("counter"), std::string::npos) << kind.out;
+
+    // Wide, with a quality column, a blank cell (no sample) and local times.
+    std::ofstream(dir + "/wide.csv") << "time,w/a,w/b,w/b:quality\n"
+                                     << "2024-03-31 01:00,1.5,10,192\n"
+                                     << "2024-03-31 03:00,2.5,,\n"
+                                     << "2024-03-31 04:00,,\"12\",0\n";
+    Result wide = run({gridlet_bin(), "import", dir + "/wide.csv", "--tz", "Europe/Paris", "--db", copy});
+    EXPECT_EQ(wide.code, 0) << wide.out << wide.err;
+    Result wback = run({gridlet_bin(), "query", "w/*", "--from", "2024-03-30", "--to", "2024-04-01", "--db", copy});
+    EXPECT_EQ(wback.out, "time,series,value,quality\n"
+                         "2024-03-31T00:00:00.000Z,w/a,1.5,192\n"
+                         "2024-03-31T01:00:00.000Z,w/a,2.5,192\n"
+                         "2024-03-31T00:00:00.000Z,w/b,10,192\n"
+                         "2024-03-31T02:00:00.000Z,w/b,12,0\n")
+        << wback.err;
+
+    // Excel's CSV: a byte order mark, CRLF, quoted fields; a quoted line
+    // break is part of the field (and no number).
+    std::ofstream(dir + "/excel.csv") << "\xEF\xBB\xBFtime,series,value\r\n2024-01-02T00:00Z,x/a,\"7\"\r\n"
+                                      << "2024-01-02T00:01Z,x/a,8\r\n";
+    Result excel = run({gridlet_bin(), "import", dir + "/excel.csv", "--db", copy});
+    EXPECT_EQ(excel.code, 0) << excel.out << excel.err;
+    Result xback = run({gridlet_bin(), "query", "x/a", "--from", "2024-01-02", "--to", "2024-01-03", "--db", copy});
+    EXPECT_EQ(xback.out, "time,series,value,quality\n2024-01-02T00:00:00.000Z,x/a,7,192\n"
+                         "2024-01-02T00:01:00.000Z,x/a,8,192\n");
+    std::ofstream(dir + "/broken.csv") << "time,series,value\n2024-01-02T00:00Z,x/a,\"7\n8\"\n";
+    Result broken = run({gridlet_bin(), "import", dir + "/broken.csv", "--db", copy});
+    EXPECT_EQ(broken.code, 2) << broken.out << broken.err;
+    EXPECT_NE(broken.err.find("broken.csv:2: value '7\n8' is not a number"), std::string::npos) << broken.err;
+
+    // Bad rows: all named, nothing written (the good first row neither).
+    std::ofstream(dir + "/bad.csv") << "time,series,value\n"
+                                    << "2024-01-01T00:00Z,b/a,1\n"
+                                    << "yesterday,b/a,2\n"
+                                    << "2024-01-01T00:03Z,b/a,abc\n"
+                                    << "2024-01-01T00:04Z,b/a\n"
+                                    << "1990-01-01T00:00Z,b/a,5\n";
+    Result bad = run({gridlet_bin(), "import", dir + "/bad.csv", "--db", copy});
+    EXPECT_EQ(bad.code, 2) << bad.out << bad.err;
+    for (const char* line : {"bad.csv:3:", "bad.csv:4:", "bad.csv:5:", "bad.csv:6:", "nothing was written"})
+        EXPECT_NE(bad.err.find(line), std::string::npos) << line << " in " << bad.err;
+    Result nothing = run({gridlet_bin(), "series", "b/", "--db", copy});
+    EXPECT_EQ(nothing.out.find("b/a"), std::string::npos) << nothing.out;
+    Result gauge = run({gridlet_bin(), "import", dir + "/tidy.csv", "--kind", "gauge", "--db", copy});
+    EXPECT_EQ(gauge.code, 2) << gauge.out << gauge.err;
+    EXPECT_NE(gauge.err.find("exists as a counter"), std::string::npos) << gauge.err;
     run({"rm", "-rf", dir});
 }
