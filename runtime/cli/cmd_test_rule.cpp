@@ -3,6 +3,7 @@
 // commands, events, logs and state it produced. See runtime/script/README.md.
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -11,6 +12,7 @@
 #include "cli/commands.h"
 #include "core/config_schema.h"
 #include "core/text.h"
+#include "script/engine.h"
 #include "script/harness.h"
 
 namespace gridlet::cli {
@@ -75,6 +77,8 @@ void run(const TestRuleArgs& a) {
         if (const char* env = std::getenv("GRIDLET_LIB_DIR")) o.lib_dirs.push_back(env);
         if (std::filesystem::is_directory("scripts/lib")) o.lib_dirs.push_back("scripts/lib");
     }
+    for (const std::string& d : script::builtin_lib_dirs())  // gridlet's own, from any folder
+        if (std::find(o.lib_dirs.begin(), o.lib_dirs.end(), d) == o.lib_dirs.end()) o.lib_dirs.push_back(d);
     if (a.instructions) o.budgets.instructions = a.instructions;
     if (a.time_ms) o.budgets.time_ms = a.time_ms;
     if (a.memory_mb) o.budgets.memory_bytes = a.memory_mb * 1024 * 1024;
@@ -88,6 +92,15 @@ void run(const TestRuleArgs& a) {
         std::cout << script::report_to_text(*report);
     }
     std::vector<std::string> problems;
+    // Expectations about errors (status, error_contains, no_errors) judge
+    // them; otherwise a callback error or a stopped rule fails the run.
+    bool errors_judged = false;
+    const auto judges = [&](const nlohmann::json& want) {
+        if (want.is_object())
+            for (const char* k : {"status", "error_contains", "no_errors"})
+                if (want.contains(k)) errors_judged = true;
+    };
+    judges(report->expect);
     if (!report->expect.is_null()) problems = script::check_expectations(j, report->expect);
     if (!a.expect.empty()) {
         std::ifstream in(a.expect);
@@ -96,6 +109,7 @@ void run(const TestRuleArgs& a) {
         text << in.rdbuf();
         auto want = nlohmann::json::parse(text.str(), nullptr, false);
         if (want.is_discarded()) fail(2, "--expect: " + a.expect + " is not JSON");
+        judges(want);
         auto more = script::check_expectations(j, want);
         problems.insert(problems.end(), more.begin(), more.end());
     }
@@ -105,6 +119,10 @@ void run(const TestRuleArgs& a) {
         throw CLI::RuntimeError(1);
     }
     if (report->load_error) fail(1, "the rule did not load: " + report->load_error->message());
+    if (!errors_judged && (j.value("errors", 0) > 0 || j.value("status", "") != "running"))
+        fail(1, "the rule ended " + j.value("status", std::string("?")) + " after " + std::to_string(j.value("errors", 0)) +
+                    " callback error(s) (when errors are what you test, say so: expect {\"status\": ...}, "
+                    "{\"error_contains\": ...} or {\"no_errors\": false})");
     if (!report->expect.is_null() || !a.expect.empty()) std::cerr << "gridlet test-rule: expectations met\n";
 }
 
@@ -119,7 +137,7 @@ void register_test_rule_command(CLI::App& app) {
     cmd->add_option("--tz", args->tz, "Site time zone (IANA), instead of the timeline's");
     cmd->add_option("--expect", args->expect, "Expected outputs (JSON); exit 1 when not met");
     cmd->add_option("--name", args->name, "Rule name (default: the file's stem)");
-    cmd->add_option("--lib", args->lib_dirs, "Folder for require() (default: ./scripts/lib, $GRIDLET_LIB_DIR)");
+    cmd->add_option("--lib", args->lib_dirs, "Folder for require() (default: $GRIDLET_LIB_DIR and ./scripts/lib); gridlet's own library is searched last");
     cmd->add_flag("--json", args->json, "Machine-readable report");
     cmd->add_flag("--verbose,-v", args->verbose, "Print the rule's log lines as they happen (stderr)");
     // The same bounds as the site's [rule_engine] / [[rules]] keys.

@@ -16,28 +16,10 @@
 #include "script/rules_config.h"
 #include "store/store.h"
 
-#ifndef GRIDLET_SCRIPT_LIB_DIRS
-#define GRIDLET_SCRIPT_LIB_DIRS ""
-#endif
 
 namespace gridlet::kernel {
 
 namespace {
-
-// The library folders shipped with gridlet (source tree, then install).
-std::vector<std::string> builtin_lib_dirs() {
-    std::vector<std::string> out;
-    std::string all = GRIDLET_SCRIPT_LIB_DIRS;
-    size_t pos = 0;
-    while (pos <= all.size()) {
-        size_t c = all.find(':', pos);
-        if (c == std::string::npos) c = all.size();
-        if (c > pos && std::filesystem::is_directory(all.substr(pos, c - pos))) out.push_back(all.substr(pos, c - pos));
-        pos = c + 1;
-    }
-    return out;
-}
-
 
 class RulesComponent : public gridlet::Plugin, public script::RuleHost {
 public:
@@ -84,7 +66,7 @@ public:
 
     void reload(const SiteConfig& fresh) {
         configure(fresh);
-        report(engine_.reload_changed(), "reload");
+        report(engine_.reload_changed(/*revive_stopped=*/true), "reload");
     }
 
     void on_samples(const char*, const gl_sample* s, size_t n) override {
@@ -132,6 +114,11 @@ public:
                 auto raw = ctx_.store->query().raw(id, spec.from_ms, spec.to_ms);
                 if (!raw) return raw.status();
                 for (const auto& s : *raw) rows.push_back({id, s.ts, s.value, s.quality});
+            } else if (spec.calendar) {
+                auto pts = ctx_.store->query().calendar(id, spec.from_ms, spec.to_ms, *spec.calendar, ctx_.time_zone,
+                                                        *spec.aggregate);
+                if (!pts) return pts.status();
+                for (const auto& p : *pts) rows.push_back({id, p.ts, p.value, GL_QUALITY_GOOD});
             } else if (spec.step_ms == 0) {  // one bucket [from, to)
                 auto pts = ctx_.store->query().total(id, spec.from_ms, spec.to_ms, *spec.aggregate);
                 if (!pts) return pts.status();
@@ -219,7 +206,7 @@ private:
 
 script::EngineOptions rule_engine_options(const SiteConfig& site) {
     script::EngineOptions o = script::engine_options_from_json(site.rule_engine, site.dir);
-    for (const std::string& d : builtin_lib_dirs())
+    for (const std::string& d : script::builtin_lib_dirs())
         if (std::find(o.lib_dirs.begin(), o.lib_dirs.end(), d) == o.lib_dirs.end()) o.lib_dirs.push_back(d);
     return o;
 }

@@ -81,7 +81,7 @@ int l_window(lua_State* L) {
 }
 
 // query{series = "name or pattern" | {names...}, from = ms, to = ms | last = duration,
-//       step = duration, agg = "avg"}
+//       step = duration | "day" | "week" | "month" | "year", agg = "avg"}
 int l_query(lua_State* L) {
     luaL_checktype(L, 1, LUA_TTABLE);
     EngineCore& core = Rule::of(L).core();
@@ -124,7 +124,15 @@ int l_query(lua_State* L) {
     lua_pop(L, 1);
     if (spec.to_ms <= spec.from_ms) return luaL_error(L, "gridlet.query: empty range (to <= from)");
     lua_getfield(L, 1, "step");
-    if (!lua_isnil(L, -1)) spec.step_ms = check_duration_ms(L, -1, "gridlet.query: step");
+    if (!lua_isnil(L, -1)) {
+        // "day", "week", "month", "year": calendar periods of the site's
+        // zone (a DST day is 23 or 25 h), as `gridlet query --step day`.
+        std::optional<CalendarUnit> unit;
+        if (lua_type(L, -1) == LUA_TSTRING)
+            if (auto u = parse_calendar_unit(lua_tostring(L, -1))) unit = *u;
+        if (unit) spec.calendar = unit;
+        else spec.step_ms = check_duration_ms(L, -1, "gridlet.query: step");
+    }
     lua_pop(L, 1);
     lua_getfield(L, 1, "agg");
     if (!lua_isnil(L, -1)) {
@@ -133,7 +141,7 @@ int l_query(lua_State* L) {
         if (!parsed) return luaL_error(L, "gridlet.query: unknown agg '%s' (avg, min, max, sum, count, first, last, delta)", agg);
         spec.aggregate = *parsed;
         // No step: one bucket [from, to), labelled from (QuerySpec).
-    } else if (spec.step_ms != 0) {
+    } else if (spec.step_ms != 0 || spec.calendar) {
         spec.aggregate = Aggregate::avg;
     }
     lua_pop(L, 1);

@@ -81,8 +81,7 @@ int state_set(lua_State* L) {
     lua_insert(L, -2);
     lua_rawset(L, lua_upvalueindex(1));
     rule.side_effect([&rule, k, text = std::move(text)] {
-        Status st = rule.core().host.put_state(rule.name(), k, text);
-        if (!st) rule.log(LogLevel::error, "gridlet.state." + k + " not saved: " + st.message());
+        rule.state_saved(k, rule.core().host.put_state(rule.name(), k, text));
     });
     return 0;
 }
@@ -94,7 +93,7 @@ void push_state_proxy(lua_State* L, Rule& rule) {
     lua_newtable(L);        // backing data
     const int data = lua_gettop(L);
     bool failed = false;
-    char message[640];
+    char message[1024];
     {
         auto stored = rule.core().host.load_state(rule.name());
         size_t total = 0;
@@ -104,8 +103,9 @@ void push_state_proxy(lua_State* L, Rule& rule) {
             failed = true;
             std::snprintf(message, sizeof message,
                           "its persistent state (%zu keys, %zu bytes) is over the limit of %zu bytes (a quarter of "
-                          "its memory budget): raise the rule's memory_mb to load it",
-                          stored->size(), total, rule.state_limit());
+                          "its memory budget): raise the rule's memory_mb to load it, or see it with `gridlet state "
+                          "show %s` and remove it with `gridlet state clear %s` (gridlet stopped)",
+                          stored->size(), total, rule.state_limit(), rule.name().c_str(), rule.name().c_str());
         } else if (stored) {
             rule.state_bytes() = total;
             for (const auto& [key, text] : *stored) {

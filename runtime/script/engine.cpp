@@ -1,5 +1,6 @@
 #include "script/engine.h"
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -115,12 +116,31 @@ bool Engine::sources_changed(const Rule& rule) const {
     return false;
 }
 
-std::vector<RuleLoadError> Engine::reload_changed() {
+std::vector<std::string> builtin_lib_dirs() {
+#ifndef GRIDLET_SCRIPT_LIB_DIRS
+#define GRIDLET_SCRIPT_LIB_DIRS ""
+#endif
+    std::vector<std::string> out;
+    const std::string all = GRIDLET_SCRIPT_LIB_DIRS;
+    size_t pos = 0;
+    while (pos <= all.size()) {
+        size_t c = all.find(':', pos);
+        if (c == std::string::npos) c = all.size();
+        std::error_code ec;
+        if (c > pos && std::filesystem::is_directory(all.substr(pos, c - pos), ec)) out.push_back(all.substr(pos, c - pos));
+        pos = c + 1;
+    }
+    return out;
+}
+
+std::vector<RuleLoadError> Engine::reload_changed(bool revive_stopped) {
     std::vector<RuleLoadError> failed;
     for (auto& [name, slot] : slots_) {
         const bool retry = !slot.rule;  // failed to load before
-        if (!retry && !sources_changed(*slot.rule)) continue;
-        if (slot.rule) core_.host.log(LogLevel::info, name, "source changed: reloading");
+        const bool revive = revive_stopped && slot.rule && slot.rule->stopped();
+        if (!retry && !revive && !sources_changed(*slot.rule)) continue;
+        if (revive) core_.host.log(LogLevel::info, name, "stopped: loading it again (reload requested)");
+        else if (slot.rule) core_.host.log(LogLevel::info, name, "source changed: reloading");
         Status st = load_into(slot, slot.config);
         if (!st) failed.push_back({name, st});
     }

@@ -53,6 +53,11 @@ struct RuleLoadError {
     Status status;
 };
 
+// The folders of gridlet's own Lua library (gridlet.greenup, ...) that
+// exist here: the source tree's scripts/lib, then the installed one. Both
+// `gridlet run` and `gridlet test-rule` search them after their own.
+std::vector<std::string> builtin_lib_dirs();
+
 class Engine {
 public:
     explicit Engine(RuleHost& host, EngineOptions options = {});
@@ -67,8 +72,10 @@ public:
 
     // Re-reads every rule's files (the rule and the modules it required) and
     // swaps the rules whose sources changed; retries rules that failed to
-    // load. A version that fails to load leaves the old one running.
-    std::vector<RuleLoadError> reload_changed();
+    // load, and with `revive_stopped` (SIGHUP, an operator's request) loads
+    // again the rules stopped by a budget or a fault, changed or not. A
+    // version that fails to load leaves the old one running.
+    std::vector<RuleLoadError> reload_changed(bool revive_stopped = false);
     // Reloads one rule now, changed or not.
     Status reload(const std::string& name);
 

@@ -149,6 +149,26 @@ void Rule::push_env() { lua_rawgeti(L_.get(), LUA_REGISTRYINDEX, env_ref_); }
 
 void Rule::log(LogLevel level, std::string_view message) { core_.host.log(level, name(), valid_text(message)); }
 
+void Rule::state_saved(const std::string& key, const Status& result) {
+    StateSaveFailures& f = state_failures_;
+    const int64_t now = core_.host.clock().now_ms();
+    if (result) {
+        if (f.total > 0)
+            log(LogLevel::info, "gridlet.state is saved again (" + std::to_string(f.total) + " writes were not saved)");
+        f = StateSaveFailures{};
+        return;
+    }
+    ++f.total;
+    ++f.since_log;
+    if (f.total > 1 && now - f.last_log_ms < 60'000) return;
+    log(LogLevel::error, "gridlet.state." + key + " not saved: " + result.message() +
+                             (f.since_log > 1 ? " (" + std::to_string(f.since_log) + " writes not saved since the last "
+                                                "message; logged at most once a minute)"
+                                              : ""));
+    f.since_log = 0;
+    f.last_log_ms = now;
+}
+
 bool Rule::call(int nargs, std::string& error) {
     lua_State* L = L_.get();
     const int base = lua_gettop(L) - nargs;

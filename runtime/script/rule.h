@@ -113,6 +113,11 @@ public:
     std::unordered_map<std::string, size_t>& state_sizes() noexcept { return state_sizes_; }
     size_t& state_bytes() noexcept { return state_bytes_; }
     size_t state_limit() const noexcept { return limits_->budgets().memory_bytes / 4; }
+    // The outcome of one state write to the store. A failure is logged at
+    // once, then at most once a minute with the count since (a full disk
+    // would otherwise log every write); the first success after failures
+    // says how many were not saved.
+    void state_saved(const std::string& key, const Status& result);
 
     // ---- for the api_*.cpp functions -------------------------------------
     static Rule& of(lua_State* L);
@@ -180,6 +185,11 @@ private:
     friend class Engine;
     std::unordered_map<std::string, size_t> state_sizes_;
     size_t state_bytes_ = 0;
+    struct StateSaveFailures {
+        uint64_t since_log = 0;  // failures not logged yet
+        uint64_t total = 0;      // since the last success
+        int64_t last_log_ms = 0;
+    } state_failures_;
 };
 
 }  // namespace gridlet::script

@@ -51,6 +51,9 @@ struct QuerySpec {
     // Bucket width (epoch-aligned buckets labelled with their aligned start);
     // 0 with an aggregate: one bucket [from, to) labelled from_ms.
     int64_t step_ms = 0;
+    // Calendar buckets instead (days, weeks, months, years in the site's
+    // time zone, RuleHost::time_zone(); labelled with their local start).
+    std::optional<CalendarUnit> calendar;
     std::optional<Aggregate> aggregate;  // nullopt: raw samples
 };
 

@@ -110,7 +110,7 @@ std::optional<gl_sample> SimHost::last_sample(uint32_t id) {
 Expected<std::vector<QueryRow>> SimHost::query(const QuerySpec& spec) {
     if (spec.to_ms <= spec.from_ms) return Status::invalid("query: empty range");
     if (spec.aggregate) {
-        if (spec.step_ms != 0)
+        if (spec.step_ms != 0 && !spec.calendar)
             if (Status st = store::check_query_step(spec.step_ms); !st) return st;
         if (Status st = store::check_query_range(spec.from_ms, spec.to_ms); !st) return st;
     }
@@ -143,7 +143,8 @@ Expected<std::vector<QueryRow>> SimHost::query(const QuerySpec& spec) {
         rule.counter = info.kind == SeriesKind::counter;
         if (auto m = registry_.get(id)) rule = store::counter_rule(*m);
         store::Aggregator agg(source, nullptr, grid, rule, store::Aggregator::kNoRows);
-        const store::BucketPlan plan = spec.step_ms == 0
+        const store::BucketPlan plan = spec.calendar ? store::calendar_buckets(spec.from_ms, spec.to_ms, *spec.calendar, zone_)
+                                       : spec.step_ms == 0
                                            ? store::single_bucket(spec.from_ms, spec.to_ms)
                                            : store::step_buckets(spec.from_ms, spec.to_ms, spec.step_ms);
         const Aggregate which = *spec.aggregate;
@@ -191,6 +192,7 @@ Expected<std::map<std::string, std::string>> SimHost::load_state(std::string_vie
 }
 
 Status SimHost::put_state(std::string_view rule, std::string_view key, const std::optional<std::string>& json) {
+    if (state_write_error_) return Status::io_error(*state_write_error_);
     auto& m = state_[std::string(rule)];
     if (json) {
         m[std::string(key)] = *json;

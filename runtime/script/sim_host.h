@@ -64,6 +64,9 @@ public:
     const std::vector<SentCommand>& commands() const noexcept { return commands_; }
     const std::vector<RuleEvent>& events() const noexcept { return events_; }
     const std::vector<LogLine>& logs() const noexcept { return logs_; }
+    // Tests: every state write fails with `error` (a full disk), or succeeds
+    // again with nullopt.
+    void fail_state_writes(std::optional<std::string> error) { state_write_error_ = std::move(error); }
     const std::map<std::string, std::string>& state_of(const std::string& rule) const;
     size_t samples_recorded() const noexcept { return recorded_; }
 
@@ -93,6 +96,7 @@ private:
     std::vector<SentCommand> commands_;
     std::vector<RuleEvent> events_;
     std::vector<LogLine> logs_;
+    std::optional<std::string> state_write_error_;
     std::map<std::string, std::map<std::string, std::string>> state_;
     bool echo_logs_ = false;
 };

@@ -55,6 +55,43 @@ struct Parser {
     }
 };
 
+// A key the line's kind does not know is a typo that would otherwise be
+// ignored ("vaule", "qualty"): refused, naming the keys of that kind.
+Status check_line_keys(const Parser& p, const json& obj) {
+    struct Kind {
+        const char* key;   // the key that makes a line this kind
+        const char* name;  // for the message
+        std::vector<std::string> keys;
+    };
+    static const Kind kinds[] = {
+        {"every", "run", {"t", "series", "every", "values", "until", "quality"}},
+        {"series", "sample", {"t", "series", "value", "quality"}},
+        {"samples", "samples", {"t", "samples", "quality"}},
+        {"reply", "reply", {"t", "reply"}},
+        {"declare", "declare", {"t", "declare", "kind", "unit"}},
+        {"clock_step", "clock_step", {"t", "clock_step"}},
+    };
+    const auto list = [](const std::vector<std::string>& keys) {
+        std::string out;
+        for (const auto& k : keys) out += (out.empty() ? "" : ", ") + k;
+        return out;
+    };
+    for (const Kind& kind : kinds) {
+        if (!obj.contains(kind.key)) continue;
+        for (const auto& [k, v] : obj.items())
+            if (std::find(kind.keys.begin(), kind.keys.end(), k) == kind.keys.end())
+                return p.fail("unknown key '" + k + "' in a " + kind.name + " line (its keys: " + list(kind.keys) + ")");
+        if (std::string(kind.key) == "reply" && obj["reply"].is_object()) {
+            static const std::vector<std::string> reply_keys{"target", "status", "error", "delay", "count"};
+            for (const auto& [k, v] : obj["reply"].items())
+                if (std::find(reply_keys.begin(), reply_keys.end(), k) == reply_keys.end())
+                    return p.fail("unknown key '" + k + "' in \"reply\" (its keys: " + list(reply_keys) + ")");
+        }
+        return Status::ok();
+    }
+    return Status::ok();  // no kind: refused below as an unknown line
+}
+
 gl_status parse_status(const std::string& s, bool& ok) {
     ok = true;
     if (s == "ok") return GL_OK;
@@ -160,6 +197,7 @@ Expected<Timeline> parse_lines(const std::string& text, const std::string& base_
             p.start = *t;
             p.have_start = true;
         }
+        if (Status st = check_line_keys(p, obj); !st) return st;
         TimelineItem item;
         item.t_ms = *t;
         item.line = line;

@@ -500,3 +500,95 @@ TEST(ImportCli, QueryOutputRoundTripsAndBadRowsWriteNothing) {
     EXPECT_NE(gauge.err.find("exists as a counter"), std::string::npos) << gauge.err;
     run({"rm", "-rf", dir});
 }
+
+// Issue 12 item 10: a rule on a running gridlet asks for calendar days
+// (step = "day") and gets the site's local days, 23 h across the spring DST
+// change, the same answer as `gridlet query --step day`.
+TEST(RulesQuery, CalendarStepsGiveTheSitesLocalDays) {
+    std::string dir = "/tmp/gridlet-it-rulecal-" + std::to_string(getpid());
+    run({"rm", "-rf", dir});
+    run({"mkdir", "-p", dir});
+    {
+        gridlet::store::StoreOptions o;
+        o.path = dir + "/db";
+        o.day_zone = "Europe/Paris";
+        auto store = gridlet::store::Store::open(o);
+        ASSERT_TRUE(store) << store.status().to_string();
+        gridlet::SeriesMeta e{};
+        e.name = "m/kwh";
+        e.unit = "kWh";
+        e.kind = gridlet::SeriesKind::counter;
+        const uint32_t id = *(*store)->registry().intern(e);
+        std::vector<gl_sample> b;
+        const int64_t t0 = 1711753200000;  // 2024-03-29T23:00:00Z, 2024-03-30 00:00 in Paris
+        for (int h = 0; h <= 72; ++h) b.push_back(gl_sample{t0 + h * 3'600'000LL, 100.0 + h, id, GL_QUALITY_GOOD, {0, 0, 0}});
+        ASSERT_TRUE((*store)->append(b));
+    }
+    std::ofstream(dir + "/days.lua")
+        << "local from = os.time{year = 2024, month = 3, day = 30, hour = 0} * 1000\n"
+        << "local to = os.time{year = 2024, month = 4, day = 2, hour = 0} * 1000\n"
+        << "local rows = gridlet.query{series = 'm/kwh', from = from, to = to, step = 'day', agg = 'consumption'}\n"
+        << "local out = {}\n"
+        << "for i, r in ipairs(rows) do out[i] = os.date('%Y-%m-%d', r.ts / 1000) .. '=' .. r.value end\n"
+        << "gridlet.emit('days', 'info', {days = table.concat(out, ' ')})\n";
+    std::string site = dir + "/site.toml";
+    std::ofstream(site) << "[site]\nname = \"rulecal-" << getpid() << "\"\ntimezone = \"Europe/Paris\"\n"
+                        << "[store]\npath = \"" << dir << "/db\"\naccept_from_year = 2020\n"
+                        << "[[rules]]\nname = \"days\"\nfile = \"days.lua\"\n";
+    {
+        Process p({gridlet_bin(), "run", site});
+        ASSERT_TRUE(p.wait_for_err("rule 'days': loaded")) << p.err();
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        p.signal(SIGTERM);
+        ASSERT_EQ(p.wait(), 0) << p.err();
+    }
+    Result ev = run({gridlet_bin(), "events", "--type", "days", "--format", "json", "--config", site});
+    ASSERT_EQ(ev.code, 0) << ev.err;
+    EXPECT_NE(ev.out.find("2024-03-30=24 2024-03-31=23 2024-04-01=24"), std::string::npos) << ev.out;
+    Result cli = run({gridlet_bin(), "query", "m/kwh", "--from", "2024-03-30", "--to", "2024-04-02", "--step", "day",
+                      "--agg", "consumption", "--config", site});
+    EXPECT_EQ(cli.out, "time,series,value\n2024-03-30T00:00:00.000+01:00,m/kwh,24\n"
+                       "2024-03-31T00:00:00.000+01:00,m/kwh,23\n2024-04-01T00:00:00.000+02:00,m/kwh,24\n")
+        << cli.err;
+    run({"rm", "-rf", dir});
+}
+
+// Issue 12 item 8: a rule's persistent state is shown (also beside a running
+// gridlet) and cleared (only with gridlet stopped: the rule would write it
+// back) from the CLI.
+TEST(StateCli, ShowAndClearARulesState) {
+    std::string dir = "/tmp/gridlet-it-state-" + std::to_string(getpid());
+    run({"rm", "-rf", dir});
+    run({"mkdir", "-p", dir});
+    std::ofstream(dir + "/keep.lua") << "gridlet.state.count = (gridlet.state.count or 0) + 1\n"
+                                     << "gridlet.state.note = {text = 'a \"b\"', n = {1, 2}}\n";
+    std::string site = dir + "/site.toml";
+    std::ofstream(site) << "[site]\nname = \"state-it-" << getpid() << "\"\n"
+                        << "[store]\npath = \"" << dir << "/db\"\n"
+                        << "[[rules]]\nname = \"keep\"\nfile = \"keep.lua\"\n";
+    {
+        Process p({gridlet_bin(), "run", site});
+        ASSERT_TRUE(p.wait_for_err("rule 'keep': loaded")) << p.err();
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        Result live = run({gridlet_bin(), "state", "show", "keep", "--config", site});
+        EXPECT_EQ(live.code, 0) << live.err;
+        EXPECT_NE(live.out.find("count = 1"), std::string::npos) << live.out;
+        Result busy = run({gridlet_bin(), "state", "clear", "keep", "--config", site});
+        EXPECT_EQ(busy.code, 1) << busy.out << busy.err;
+        EXPECT_NE(busy.err.find("would write it back"), std::string::npos) << busy.err;
+        p.signal(SIGTERM);
+        ASSERT_EQ(p.wait(), 0) << p.err();
+    }
+    Result json = run({gridlet_bin(), "state", "show", "keep", "--json", "--config", site});
+    EXPECT_EQ(json.code, 0) << json.err;
+    EXPECT_NE(json.out.find("\"text\": \"a \\\"b\\\"\""), std::string::npos) << json.out;
+    Result cleared = run({gridlet_bin(), "state", "clear", "keep", "--config", site});
+    EXPECT_EQ(cleared.code, 0) << cleared.err;
+    EXPECT_NE(cleared.out.find("2 keys of state cleared"), std::string::npos) << cleared.out;
+    Result empty = run({gridlet_bin(), "state", "show", "keep", "--config", site});
+    EXPECT_NE(empty.out.find("0 keys"), std::string::npos) << empty.out;
+    Result again = run({gridlet_bin(), "state", "clear", "keep", "--config", site});
+    EXPECT_EQ(again.code, 0);
+    EXPECT_NE(again.out.find("no state to clear"), std::string::npos) << again.out;
+    run({"rm", "-rf", dir});
+}

@@ -369,6 +369,30 @@ TEST_F(ApiTest, RequireFindsLibraryAndOwnFolderModules) {
 // Issue 12 item 8: a read is a copy; rawset/rawget cannot go around the
 // proxy; the state's total size is limited (a quarter of the memory budget)
 // so it always loads again, and an over-limit stored state says so.
+// Issue 12 item 7: a store that refuses state writes (a full disk) is
+// logged at once, then at most once a minute with the count; the first
+// saved write after says how many were lost. It was one line per write.
+TEST_F(ApiTest, StateWritesThatFailAreLoggedOnceAMinute) {
+    load(rule("r", R"(
+        local n = 0
+        gridlet.every("1s", function() n = n + 1; gridlet.state.n = n end)
+    )"));
+    host_->fail_state_writes("No space left on device");
+    advance(300'000);  // 300 failed writes
+    std::vector<std::string> errors;
+    for (const LogLine& l : host_->logs())
+        if (l.level == LogLevel::error) errors.push_back(l.message);
+    ASSERT_GE(errors.size(), 5u);
+    EXPECT_LE(errors.size(), 6u);
+    EXPECT_NE(errors[0].find("gridlet.state.n not saved: No space left on device"), std::string::npos) << errors[0];
+    EXPECT_NE(errors[1].find("60 writes not saved since the last message"), std::string::npos) << errors[1];
+    host_->fail_state_writes(std::nullopt);
+    advance(1'000);
+    EXPECT_NE(host_->logs().back().message.find("saved again (300 writes were not saved)"), std::string::npos)
+        << host_->logs().back().message;
+    EXPECT_EQ(state("r", "n"), "301");
+}
+
 TEST_F(ApiTest, StateReadsAreCopiesAndTheStateIsBounded) {
     RuleConfig c = rule("r", R"(
         gridlet.on("x/go", function()

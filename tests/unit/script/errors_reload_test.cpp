@@ -114,6 +114,26 @@ TEST_F(ReloadTest, SideEffectsOfAFailedLoadAreDropped) {
     EXPECT_EQ(count_events("x"), 0u);
 }
 
+// Issue 12 item 10: a rule stopped by its budget comes back on SIGHUP (the
+// kernel's reload asks to revive stopped rules), unchanged; the file watch
+// alone does not, so a runaway rule is not restarted in a loop.
+TEST_F(ReloadTest, ReloadRequestRevivesAStoppedRule) {
+    auto c = rule("r", R"(
+        gridlet.state.loads = (gridlet.state.loads or 0) + 1
+        gridlet.on("m/go", function() while true do end end)
+    )");
+    c.budgets.time_ms = 20;
+    load(c);
+    feed("m/go", 1);
+    ASSERT_EQ(info("r").status, RuleStatus::stopped);
+    EXPECT_TRUE(engine_->reload_changed().empty());  // nothing changed, no revival asked
+    EXPECT_EQ(info("r").status, RuleStatus::stopped);
+    EXPECT_TRUE(engine_->reload_changed(/*revive_stopped=*/true).empty());
+    EXPECT_EQ(info("r").status, RuleStatus::running);
+    EXPECT_EQ(state("r", "loads"), "2");
+    EXPECT_NE(logs().find("stopped: loading it again"), std::string::npos) << logs();
+}
+
 TEST_F(ReloadTest, ChangedModuleReloadsTheRule) {
     write_file("lib/gridlet/limits.lua", "return {max = 10}");
     load(rule("r", "local l = require('gridlet.limits')\ngridlet.state.max = l.max"));

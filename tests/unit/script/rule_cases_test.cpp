@@ -73,6 +73,25 @@ TEST(Timeline, ErrorsNameFileAndLine) {
     EXPECT_EQ(u.status().message().rfind("y.jsonl:1: ", 0), 0u) << u.status().message();
 }
 
+// A misspelt key was ignored: the sample went in with good quality, the
+// reply with its defaults. Each kind of line names its own keys.
+TEST(Timeline, UnknownKeysAreRefusedNamingTheKindsKeys) {
+    const std::pair<const char*, const char*> cases[] = {
+        {R"({"t": 0, "series": "a/b", "value": 1, "qualty": 0})", "x.jsonl:1: unknown key 'qualty' in a sample line (its keys: t, series, value, quality)"},
+        {R"({"t": 0, "series": "a/b", "every": "1s", "values": [1], "untill": "+1h"})", "x.jsonl:1: unknown key 'untill' in a run line (its keys: t, series, every, values, until, quality)"},
+        {R"({"t": 0, "samples": {"a/b": 1}, "value": 2})", "x.jsonl:1: unknown key 'value' in a samples line (its keys: t, samples, quality)"},
+        {R"({"t": 0, "reply": {"target": "a/b", "statu": "error"}})", "x.jsonl:1: unknown key 'statu' in \"reply\" (its keys: target, status, error, delay, count)"},
+        {R"({"t": 0, "declare": "a/b", "knd": "counter"})", "x.jsonl:1: unknown key 'knd' in a declare line (its keys: t, declare, kind, unit)"},
+        {R"({"t": 0, "clock_step": "1h", "series": "a/b"})", "x.jsonl:1: unknown key 'clock_step' in a sample line (its keys: t, series, value, quality)"},
+    };
+    for (const auto& [line, message] : cases) {
+        auto t = parse_timeline(std::string(line) + "\n", "x.jsonl", "");
+        ASSERT_FALSE(t) << line;
+        EXPECT_EQ(t.status().message(), message);
+    }
+    EXPECT_TRUE(parse_timeline(R"({"t": 0, "series": "a/b", "value": 1, "quality": 0})" "\n", "x.jsonl", ""));
+}
+
 }  // namespace
 
 }  // namespace gridlet::script::test

@@ -285,7 +285,7 @@ TEST(Aggregation, OfflineHarnessAnswersAsTheStore) {
                     SCOPED_TRACE("step " + std::to_string(step) + " from " + std::to_string(from) + " agg " +
                                  std::to_string(static_cast<int>(agg)) + " series " + std::to_string(sid));
                     auto live = site.store->query().downsample(sid, from, kT0 + 6 * kHour, step, agg);
-                    script::QuerySpec spec{{hid}, from, kT0 + 6 * kHour, step, agg};
+                    script::QuerySpec spec{{hid}, from, kT0 + 6 * kHour, step, std::nullopt, agg};
                     auto offline = host.query(spec);
                     ASSERT_TRUE(live && offline);
                     ASSERT_EQ(live->size(), offline->size());
