@@ -67,12 +67,20 @@ bool parse_quality(const std::string& s, uint8_t& out) {
 
 class Importer {
 public:
-    Importer(const TimeZone& tz, store::Store& store) : tz_(tz), store_(store) {}
+    // `raw_ms`: the site's raw retention (0: forever or not known).
+    Importer(const TimeZone& tz, store::Store& store, int64_t raw_ms) : tz_(tz), store_(store) {
+        if (raw_ms > 0) {
+            raw_cutoff_ = SystemClock::instance().now_ms() - raw_ms;
+            raw_days_ = raw_ms / 86'400'000;
+        }
+    }
 
     // Reads `file`, calling `sink` for each sample; problems go to errors_
     // as "file:line: what". Returns false when the file cannot be read on.
     template <class Sink>
     bool read(const std::string& file, Sink&& sink) {
+        std::error_code ec;
+        if (std::filesystem::is_directory(file, ec)) return error(file, 0, "is a folder, not a CSV file"), false;
         std::ifstream in(file, std::ios::binary);
         if (!in) return error(file, 0, "cannot be opened"), false;
         CsvReader csv(in);
@@ -132,7 +140,13 @@ private:
             error(file, 1, "no series columns after 'time'");
             return false;
         }
+        std::unordered_map<std::string, size_t> seen;  // column header -> column number
         for (size_t i = 1; i < f.size(); ++i) {
+            if (auto [it, added] = seen.emplace(f[i], i + 1); !added) {
+                error(file, 1, "column " + std::to_string(i + 1) + " '" + f[i] + "' is column " +
+                                   std::to_string(it->second) + " too");
+                return false;
+            }
             std::string name = f[i];
             const bool is_quality = name.size() > 8 && name.compare(name.size() - 8, 8, ":quality") == 0;
             if (is_quality) name.resize(name.size() - 8);
@@ -143,7 +157,33 @@ private:
             }
             cols.push_back({is_quality ? Column::series_quality : Column::series_values, series_index(name)});
         }
+        for (size_t i = 1; i < f.size(); ++i)
+            if (cols[i].what == Column::series_quality && !seen.count(names_[static_cast<size_t>(cols[i].series)])) {
+                error(file, 1, "column " + std::to_string(i + 1) + " '" + f[i] + "' has no column '" +
+                                   names_[static_cast<size_t>(cols[i].series)] + "' for its values");
+                return false;
+            }
         return true;
+    }
+
+    // A local time (no offset) that does not exist (clocks set forward) or
+    // exists twice (set back) in the zone: "" when it is one instant.
+    std::string local_time_problem(const std::string& text, int64_t ts) const {
+        const size_t sep = text.find_first_of("T ", 8);
+        const std::string clock = sep == std::string::npos ? "" : text.substr(sep + 1);
+        if (clock.find_first_of("Zz+-") != std::string::npos) return "";  // has an offset
+        auto wall = TimeZone::utc().parse_iso(text);                      // the wall clock, as if UTC
+        if (!wall) return "";
+        if (ts + tz_.utc_offset_ms(ts) != *wall)
+            return "local time " + text + " does not exist in " + tz_.name() +
+                   " (clocks were set forward then): give it with an offset";
+        for (int64_t probe : {ts - 6 * 3'600'000LL, ts + 6 * 3'600'000LL}) {
+            const int64_t other = *wall - tz_.utc_offset_ms(probe);
+            if (other != ts && other + tz_.utc_offset_ms(other) == *wall)
+                return "local time " + text + " occurs twice in " + tz_.name() + " (" + tz_.format_iso(std::min(ts, other)) +
+                       " and " + tz_.format_iso(std::max(ts, other)) + "): give it with an offset";
+        }
+        return "";
     }
 
     bool time_of(const std::string& file, int line, const std::string& text, int64_t& ts) {
@@ -155,7 +195,14 @@ private:
             auto t = tz_.parse_iso(text);
             if (!t) return error(file, line, t.status().message()), false;
             ts = *t;
+            if (std::string why = local_time_problem(text, ts); !why.empty()) return error(file, line, why), false;
         }
+        if (raw_cutoff_ > INT64_MIN && ts < raw_cutoff_)
+            return error(file, line, "time " + text + " is older than [store] retention_raw_days (" +
+                                         std::to_string(raw_days_) +
+                                         " days): raw samples there are gone, so the rollups cannot take it; raise "
+                                         "retention_raw_days (and give --config) to import it"),
+                   false;
         if (!store_.accept_window_holds(ts)) {
             const auto [lo, hi] = store_.accept_window();
             return error(file, line, "time " + text + " is outside what the store accepts (" +
@@ -205,6 +252,8 @@ private:
     std::unordered_map<std::string, int> index_;
     std::vector<std::string> errors_;
     size_t error_count_ = 0;
+    int64_t raw_cutoff_ = INT64_MIN;  // samples before it: refused (retention)
+    int64_t raw_days_ = 0;
 };
 
 void run_import(const ImportArgs& a) {
@@ -237,7 +286,13 @@ void run_import(const ImportArgs& a) {
     store::Store& store = **opened;
 
     // Pass 1: check every row of every file; nothing is written yet.
-    Importer check(*tz, store);
+    // The raw retention is the site's ([store] retention_raw_days): known
+    // with --config only (a store folder does not record it).
+    const int64_t raw_ms = a.config.empty() ? 0 : o.retention.raw_ms;
+    if (a.config.empty())
+        std::fprintf(stderr, "note: with --db the site's retention_raw_days is not known: samples older than it would "
+                             "not be rolled up correctly; --config checks them\n");
+    Importer check(*tz, store, raw_ms);
     size_t rows = 0;
     int64_t first = INT64_MAX, last = INT64_MIN;
     for (const std::string& file : a.files)
@@ -291,7 +346,7 @@ void run_import(const ImportArgs& a) {
         ids.push_back(*id);
         ++created;
     }
-    Importer write(*tz, store);
+    Importer write(*tz, store, raw_ms);
     std::vector<gl_sample> batch;
     size_t written = 0;
     auto next_progress = std::chrono::steady_clock::now() + std::chrono::seconds(2);
@@ -321,11 +376,6 @@ void run_import(const ImportArgs& a) {
     auto rolled = store.roll_up_now();
     if (!rolled) fail(kCommand, 1, "samples imported, but the rollups were not updated: " + rolled.status().message() +
                                        " (gridlet run updates them)");
-    const int64_t raw_ms = o.retention.raw_ms;
-    if (raw_ms > 0 && first < SystemClock::instance().now_ms() - raw_ms)
-        std::printf("note: some samples are older than [store] retention_raw_days (%lld days): the rollups keep them, "
-                    "the raw samples go at the next retention pass\n",
-                    static_cast<long long>(raw_ms / 86'400'000));
 }
 
 }  // namespace

@@ -68,6 +68,7 @@ void run_repair(const StoreArgs& a) {
                     loc.path.c_str());
         for (const auto& f : report->lost_tables) std::printf("  %s\n", f.c_str());
     }
+    for (const std::string& loss : report->losses) std::printf("lost: %s\n", loss.c_str());
     if (!report->unnamed_series.empty()) {
         std::printf("%zu series have samples but lost their registry entry (name, unit, kind); their ids:",
                     report->unnamed_series.size());

@@ -1,9 +1,15 @@
 // gridlet: the runtime's single executable.
 #include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 
 #include "cli/commands.h"
 
 int main(int argc, char** argv) {
+    // Messages (RocksDB's warnings, the store's) go to stderr: stdout is the
+    // data of query, events, series and state, read by other programs.
+    // `gridlet run` installs its own logger (file or journal, kernel/logging).
+    spdlog::set_default_logger(spdlog::stderr_color_mt("gridlet"));
     CLI::App app{"gridlet: edge analytics runtime for building-energy gateways"};
     app.require_subcommand(1);
     app.set_help_all_flag("--help-all", "Help for every subcommand");

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <rocksdb/sst_file_writer.h>
 #include <rocksdb/cache.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
@@ -84,6 +85,35 @@ private:
     size_t dropped_ = 0;
 };
 
+// The repair's logger: what RocksDB drops while salvaging ("... .log:
+// dropping 10941 bytes; Corruption: ...") is data lost, to be reported.
+class SalvageLogger : public RocksLogger {
+public:
+    using RocksLogger::Logv;
+    void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+        va_list copy;
+        va_copy(copy, ap);
+        char line[1024];
+        std::vsnprintf(line, sizeof line, format, copy);
+        va_end(copy);
+        const std::string text = line;
+        if (text.find("dropping") != std::string::npos) {
+            std::lock_guard lock(mu_);
+            const size_t at = text.find("(ignoring error) ");
+            dropped_.push_back(at == std::string::npos ? text : text.substr(at + 17));
+        }
+        RocksLogger::Logv(level, format, ap);
+    }
+    std::vector<std::string> dropped() {
+        std::lock_guard lock(mu_);
+        return dropped_;
+    }
+
+private:
+    std::mutex mu_;
+    std::vector<std::string> dropped_;
+};
+
 int64_t wall_ms() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
         .count();
@@ -102,8 +132,15 @@ std::vector<std::string> database_files_without_current(const std::filesystem::p
             const size_t n = std::strlen(suffix);
             return name.size() > n && name.compare(name.size() - n, n, suffix) == 0;
         };
-        if (name.rfind("MANIFEST-", 0) == 0 || name.rfind("OPTIONS-", 0) == 0 || ends(".sst") || ends(".log") ||
-            ends(".blob"))
+        // RocksDB's own names only: NNNNNN.sst/.log/.blob, MANIFEST-NNNNNN,
+        // OPTIONS-NNNNNN (a gridlet.log or a CSV is not a database).
+        const auto numbered = [&](size_t from, size_t to) {
+            return to > from && name.find_first_not_of("0123456789", from) >= to;
+        };
+        const size_t dot = name.rfind('.');
+        if ((name.rfind("MANIFEST-", 0) == 0 && numbered(9, name.size())) ||
+            (name.rfind("OPTIONS-", 0) == 0 && numbered(8, name.size())) ||
+            ((ends(".sst") || ends(".log") || ends(".blob")) && dot != std::string::npos && numbered(0, dot)))
             found.push_back(name);
     }
     return found;
@@ -222,9 +259,38 @@ rocksdb::DBOptions make_db_options(const StoreOptions& o, OpenMode mode) {
     // later write (kPointInTimeRecovery, RocksDB's default, does that).
     d.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
     d.paranoid_checks = true;
+    // WAL files that were closed (rotated) are recorded in the MANIFEST: one
+    // deleted or cut short refuses the open. The live WAL is not tracked by
+    // RocksDB; a clean close flushes it empty (Store::~Store).
+    d.track_and_verify_wals_in_manifest = true;
     if (o.env) d.env = o.env.get();
     return d;
 }
+
+namespace {
+
+// Not found when `path` holds no database file at all (an empty folder:
+// the store is gone or was never made), naming `gridlet store init`.
+Status database_there(const std::filesystem::path& path) {
+    std::error_code ec;
+    if (std::filesystem::exists(path / "CURRENT", ec) || !database_files_without_current(path).empty())
+        return Status::ok();
+    const std::filesystem::path record = creation_record(path);
+    std::string next;
+    if (std::filesystem::exists(record, ec)) {
+        std::ifstream in(record);
+        std::string when;
+        std::getline(in, when);
+        next = "; the store created here " + when + " (" + record.string() +
+               ") is gone: restore it from a backup or mount its disk, or start an empty one with";
+    } else {
+        next = "; to start an empty store there, run";
+    }
+    return Status::not_found("store " + path.string() + ": no database files there, so nothing to check or repair" +
+                             next + " `gridlet store init --db " + path.string() + "`");
+}
+
+}  // namespace
 
 namespace {
 
@@ -316,7 +382,13 @@ Expected<std::unique_ptr<StoreDb>> StoreDb::open(const StoreOptions& o, OpenMode
             out << TimeZone::utc().format_iso(wall_ms()) << "\n" << std::filesystem::absolute(o.path).string() << "\n";
             if (!out) spdlog::warn("store {}: cannot write its creation record {}", s->path_, record.string());
         }
-        if (!rs.ok() && rs.ToString().find("LOCK") != std::string::npos) {
+        // "While lock file: .../LOCK: Resource temporarily unavailable"; not
+        // "While open a file for appending: .../LOCK: Read-only file system".
+        const std::string why = rs.ToString();
+        if (!rs.ok() && why.find("LOCK") != std::string::npos &&
+            (why.find("lock file") != std::string::npos || why.find("lock hold") != std::string::npos ||
+             why.find("temporarily unavailable") != std::string::npos) &&
+            why.find("Read-only") == std::string::npos) {
             const std::string owner = describe_owner(o.path);
             return Status::unavailable("store " + s->path_ + ": another gridlet" +
                                        (owner.empty() ? "" : " (" + owner + ")") +
@@ -332,11 +404,20 @@ Expected<std::unique_ptr<StoreDb>> StoreDb::open(const StoreOptions& o, OpenMode
             }
         }
     } else {
-        if (!std::filesystem::exists(o.path / "CURRENT"))
+        if (!std::filesystem::exists(o.path / "CURRENT")) {
+            if (auto files = database_files_without_current(o.path); !files.empty())
+                return Status::corruption("store " + s->path_ + " is damaged: it holds database files (" + files.front() +
+                                          (files.size() > 1 ? " and " + std::to_string(files.size() - 1) + " more" : "") +
+                                          ") but no CURRENT file. `gridlet store verify --db " + s->path_ +
+                                          "` lists what is damaged, `gridlet store repair --db " + s->path_ +
+                                          "` salvages it (an untouched copy is kept)");
+            if (Status st = database_there(o.path); !st) return st;
             return Status::not_found("store " + s->path_ + ": no database there (no CURRENT file)");
+        }
         std::string tmpl = (std::filesystem::temp_directory_path() / "gridlet-secondary-XXXXXX").string();
         if (!mkdtemp(tmpl.data())) return Status::io_error("store: cannot create a scratch folder in /tmp");
         s->secondary_dir_ = tmpl;
+        dbo.track_and_verify_wals_in_manifest = false;  // not supported by a secondary
         rocksdb::Options opts(dbo, rocksdb::ColumnFamilyOptions());
         // Only list the families this version knows; an older database
         // missing some is an error from RocksDB that names it.
@@ -499,7 +580,36 @@ Status StoreDb::check_folder() {
     struct stat st {};
     std::error_code ec;
     const bool same = ::stat(path_.c_str(), &st) == 0 && st.st_dev == folder_dev_ && st.st_ino == folder_ino_;
-    if (!same || !std::filesystem::exists(std::filesystem::path(path_) / "CURRENT", ec)) {
+    if (same && !std::filesystem::exists(std::filesystem::path(path_) / "CURRENT", ec)) {
+        // The folder is ours, only CURRENT is gone: it names the MANIFEST in
+        // use, which RocksDB knows. Write it again, as RocksDB does (a
+        // temporary file renamed over).
+        std::vector<std::string> live;
+        uint64_t manifest_size = 0;
+        if (db_->GetLiveFiles(live, &manifest_size, /*flush_memtable=*/false).ok()) {
+            for (const std::string& f : live) {
+                const std::string name = std::filesystem::path(f).filename().string();
+                if (name.rfind("MANIFEST-", 0) != 0) continue;
+                const std::filesystem::path dir(path_);
+                {
+                    std::ofstream out(dir / "CURRENT.gridlet-tmp", std::ios::trunc);
+                    out << name << "\n";
+                    out.flush();
+                    if (!out) break;
+                }
+                std::filesystem::rename(dir / "CURRENT.gridlet-tmp", dir / "CURRENT", ec);
+                if (ec) break;
+                spdlog::warn("store {}: its CURRENT file was deleted while gridlet ran; written again (it names {})",
+                             path_, name);
+                return Status::ok();
+            }
+        }
+        mark_lost("the store's CURRENT file was deleted while gridlet ran: nothing written from now on can be kept "
+                  "(writes are refused and counted). Stop gridlet, then `gridlet store repair --db " + path_ +
+                  "` rewrites it (an untouched copy is kept)");
+        return Status::io_error("store " + path_ + ": CURRENT deleted");
+    }
+    if (!same) {
         mark_lost("the store folder was deleted or replaced while gridlet ran: nothing written from now on can be "
                   "kept (writes are refused and counted). Restore the folder from a backup, or move it away, "
                   "then restart gridlet");
@@ -527,6 +637,12 @@ Expected<int> StoreDb::flush_tableless_families() {
     return flushed;
 }
 
+Status StoreDb::flush_all() {
+    if (read_only() || failing_.load()) return Status::ok();
+    std::vector<rocksdb::ColumnFamilyHandle*> all(handles_.begin() + 1, handles_.end());
+    return convert(db_->Flush(rocksdb::FlushOptions(), all), "flush at close");
+}
+
 Status StoreDb::catch_up() {
     if (!read_only()) return Status::ok();
     return convert(db_->TryCatchUpWithPrimary(), "catch up with the primary");
@@ -546,26 +662,6 @@ bool store_locked(const std::filesystem::path& dir) {
     return locked;
 }
 
-// Not found when `path` holds no database file at all (an empty folder:
-// the store is gone or was never made), naming `gridlet store init`.
-Status database_there(const std::filesystem::path& path) {
-    std::error_code ec;
-    if (std::filesystem::exists(path / "CURRENT", ec) || !database_files_without_current(path).empty())
-        return Status::ok();
-    const std::filesystem::path record = creation_record(path);
-    std::string next;
-    if (std::filesystem::exists(record, ec)) {
-        std::ifstream in(record);
-        std::string when;
-        std::getline(in, when);
-        next = "; the store created here " + when + " (" + record.string() +
-               ") is gone: restore it from a backup or mount its disk, or start an empty one with";
-    } else {
-        next = "; to start an empty store there, run";
-    }
-    return Status::not_found("store " + path.string() + ": no database files there, so nothing to check or repair" +
-                             next + " `gridlet store init --db " + path.string() + "`");
-}
 
 }  // namespace
 
@@ -631,6 +727,95 @@ Expected<std::vector<uint32_t>> series_without_names(const StoreDb& db) {
 
 }  // namespace
 
+namespace {
+
+// What the read-only probe of a damaged store said that means data is lost
+// whatever the repair does: table files the MANIFEST lists that are not
+// there, and WAL records that are damaged (skipped by the repair).
+std::vector<std::string> losses_from_probe(const VerifyReport& before) {
+    std::vector<std::string> out;
+    for (const FileProblem& p : before.problems) {
+        if (!p.file.empty()) continue;  // a table file: handled by name
+        const std::string& m = p.problem;
+        if (m.find("No such file") != std::string::npos) {
+            // "...: /path/000042.ldb: No such file" (RocksDB tries .ldb after .sst)
+            size_t at = m.find(".ldb: No such file");
+            if (at == std::string::npos) at = m.find(".sst: No such file");
+            std::string name = "a table file";
+            if (at != std::string::npos) {
+                size_t start = m.find_last_of("/ ", at);
+                start = start == std::string::npos ? 0 : start + 1;
+                name = m.substr(start, at - start) + ".sst";
+            }
+            out.push_back(name + " is missing: what it held is not in the store (other missing files, if any, were "
+                                 "not named by RocksDB)");
+        } else if (m.find(".log") != std::string::npos) {
+            out.push_back("damaged WAL records were skipped: the writes in them are not in the store (" + m + ")");
+        }
+    }
+    return out;
+}
+
+// Before RepairDB: it learns each family (name and id) from the properties
+// of the family's table files and drops the WAL records of families it does
+// not know, so a family whose only table file is lost would lose what the
+// WAL holds for it too. A secondary instance (which tolerates missing files)
+// gives each family's id; for each, a table file holding only a tombstone of
+// a key no one writes is added, so RepairDB knows every family.
+void keep_family_ids(const std::filesystem::path& dir, const std::vector<rocksdb::ColumnFamilyDescriptor>& families,
+                     const StoreOptions& o) {
+    std::error_code ec;
+    if (!std::filesystem::exists(dir / "CURRENT", ec)) return;  // no MANIFEST to read the ids from
+    const std::filesystem::path scratch = dir.string() + ".secondary";
+    std::filesystem::create_directories(scratch, ec);
+    rocksdb::DBOptions dbo = make_db_options(o, OpenMode::read_only);
+    dbo.track_and_verify_wals_in_manifest = false;
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* db = nullptr;
+    rocksdb::Status st = rocksdb::DB::OpenAsSecondary(rocksdb::Options(dbo, rocksdb::ColumnFamilyOptions()), dir.string(),
+                                                      scratch.string(), families, &handles, &db);
+    if (st.ok()) {
+        uint64_t number = 900'000'000;  // above any file number of a store
+        for (size_t i = 1; i < handles.size(); ++i) {
+            rocksdb::Options opts(dbo, families[i].options);
+            rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), opts, handles[i]);
+            char name[32];
+            std::snprintf(name, sizeof name, "%06llu.sst", static_cast<unsigned long long>(number++));
+            if (writer.Open((dir / name).string()).ok() && writer.Delete("\xff\xff\xff\xffgridlet-repair").ok())
+                (void)writer.Finish();
+        }
+        for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+        db->Close();
+        delete db;
+    }
+    std::filesystem::remove_all(scratch, ec);
+}
+
+// After RepairDB: it replays every WAL file, also records that are already
+// in table files, so two L0 files can hold the same sequence numbers, which
+// an ordinary open refuses (force_consistency_checks). Identical records:
+// compacting every family once, with the check off, merges them.
+rocksdb::Status settle_after_repairdb(const std::filesystem::path& dir,
+                                      std::vector<rocksdb::ColumnFamilyDescriptor> families, const StoreOptions& o) {
+    for (auto& f : families) f.options.force_consistency_checks = false;
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* db = nullptr;
+    rocksdb::Status st = rocksdb::DB::Open(make_db_options(o, OpenMode::read_write), dir.string(), families, &handles, &db);
+    if (!st.ok()) return st;
+    rocksdb::CompactRangeOptions cro;
+    cro.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+    for (auto* h : handles) {
+        if (st.ok()) st = db->Flush(rocksdb::FlushOptions(), h);
+        if (st.ok()) st = db->CompactRange(cro, h, nullptr, nullptr);
+    }
+    for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+    db->Close();
+    delete db;
+    return st;
+}
+
+}  // namespace
+
 Expected<RepairReport> repair_store(const std::filesystem::path& path) {
     auto before = verify_store(path);
     if (!before) return before.status();
@@ -641,32 +826,41 @@ Expected<RepairReport> repair_store(const std::filesystem::path& path) {
                                    "); stop it before repairing");
     RepairReport report;
     report.before = std::move(*before);
-    // The untouched copy first (a second repair in the same second gets its own).
+    report.losses = losses_from_probe(report.before);
+    // The repair works on a copy (PATH.repairing-<time>); the damaged folder
+    // is only renamed to PATH.damaged-<time> once the copy is repaired, so a
+    // repair that fails or is killed leaves the store as it was.
     const auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-    char stamp[32];
+    char stamp_text[32];
     std::tm tm{};
     gmtime_r(&t, &tm);
-    std::strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+    std::strftime(stamp_text, sizeof stamp_text, "%Y%m%dT%H%M%SZ", &tm);
+    std::string stamp = stamp_text;
+    for (int n = 2; std::filesystem::exists(path.string() + ".damaged-" + stamp, ec) ||
+                    std::filesystem::exists(path.string() + ".repairing-" + stamp, ec);
+         ++n)
+        stamp = std::string(stamp_text) + "-" + std::to_string(n);
     report.backup = path.string() + ".damaged-" + stamp;
-    for (int n = 2; std::filesystem::exists(report.backup, ec); ++n)
-        report.backup = path.string() + ".damaged-" + stamp + "-" + std::to_string(n);
-    std::filesystem::copy(path, report.backup, std::filesystem::copy_options::recursive, ec);
-    if (ec)
-        return Status::io_error("store " + path.string() + ": cannot copy it to " + report.backup.string() +
-                                " before repairing (" + ec.message() + "); nothing was changed");
+    const std::filesystem::path work = path.string() + ".repairing-" + stamp;
+    const auto give_up = [&](const std::string& why) {
+        std::error_code ignore;
+        std::filesystem::remove_all(work, ignore);
+        return Status::io_error("store " + path.string() + ": " + why + "; nothing was changed");
+    };
+    std::filesystem::copy(path, work, std::filesystem::copy_options::recursive, ec);
+    if (ec) return give_up("cannot copy it to " + work.string() + " to repair it there (" + ec.message() + ")");
+    std::filesystem::remove(work / "LOCK", ec);
     // Table files whose checksums fail go to lost/: RocksDB would otherwise
     // keep a file whose damage an open does not notice (a data block).
     for (const FileProblem& p : report.before.problems) {
         if (p.file.size() < 4 || p.file.compare(p.file.size() - 4, 4, ".sst") != 0) continue;
-        std::filesystem::create_directories(path / "lost", ec);
-        std::filesystem::rename(path / p.file, path / "lost" / p.file, ec);
-        if (ec)
-            return Status::io_error("store " + path.string() + ": cannot move the damaged " + p.file + " to lost/ (" +
-                                    ec.message() + "); the damaged store is kept in " + report.backup.string());
+        std::filesystem::create_directories(work / "lost", ec);
+        std::filesystem::rename(work / p.file, work / "lost" / p.file, ec);
+        if (ec) return give_up("cannot move the damaged " + p.file + " to lost/ (" + ec.message() + ")");
         report.lost_tables.push_back(p.file);
     }
     StoreOptions o;
-    o.path = path;
+    o.path = work;
     auto cutoffs = std::make_shared<RetentionCutoffs>();
     cutoffs->update(0, RetentionOptions{0, 0, 0, 0, 0, 0});  // keep everything
     auto merge = std::make_shared<ChunkMergeOperator>();
@@ -674,12 +868,12 @@ Expected<RepairReport> repair_store(const std::filesystem::path& path) {
     const auto families = all_families(o, cache, cutoffs, merge);
     // CURRENT only names the MANIFEST in use: when it is missing, name the
     // newest MANIFEST (RepairDB would lose the WAL records of every family
-    // that has no table file yet, the series registry of a young store).
+    // that has no table file yet).
     bool wrote_current = false;
-    if (!std::filesystem::exists(path / "CURRENT", ec)) {
+    if (!std::filesystem::exists(work / "CURRENT", ec)) {
         std::string newest;
         uint64_t newest_no = 0;
-        for (const auto& e : std::filesystem::directory_iterator(path, ec)) {
+        for (const auto& e : std::filesystem::directory_iterator(work, ec)) {
             const std::string n = e.path().filename().string();
             if (n.rfind("MANIFEST-", 0) != 0) continue;
             const uint64_t no = std::strtoull(n.c_str() + 9, nullptr, 10);
@@ -689,7 +883,7 @@ Expected<RepairReport> repair_store(const std::filesystem::path& path) {
             }
         }
         if (!newest.empty()) {
-            std::ofstream(path / "CURRENT", std::ios::trunc) << newest << "\n";
+            std::ofstream(work / "CURRENT", std::ios::trunc) << newest << "\n";
             wrote_current = true;
         }
     }
@@ -697,12 +891,16 @@ Expected<RepairReport> repair_store(const std::filesystem::path& path) {
     //    skipping the damaged WAL records (every readable record before and
     //    after them is kept) and flush, so that the WAL is no longer needed.
     rocksdb::Status st = rocksdb::Status::NotFound();
-    if (report.lost_tables.empty() && std::filesystem::exists(path / "CURRENT", ec)) {
+    if (report.lost_tables.empty() && std::filesystem::exists(work / "CURRENT", ec)) {
         rocksdb::DBOptions dbo = make_db_options(o, OpenMode::read_write);
         dbo.wal_recovery_mode = rocksdb::WALRecoveryMode::kSkipAnyCorruptedRecords;
+        auto salvage_log = std::make_shared<SalvageLogger>();
+        dbo.info_log = salvage_log;
         std::vector<rocksdb::ColumnFamilyHandle*> handles;
         rocksdb::DB* db = nullptr;
-        st = rocksdb::DB::Open(dbo, path.string(), families, &handles, &db);
+        st = rocksdb::DB::Open(dbo, work.string(), families, &handles, &db);
+        for (const std::string& d : salvage_log->dropped())
+            report.losses.push_back("damaged WAL records were skipped: " + d + " (the writes in them are not in the store)");
         if (st.ok()) {
             st = db->Flush(rocksdb::FlushOptions(), handles);
             for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
@@ -712,31 +910,38 @@ Expected<RepairReport> repair_store(const std::filesystem::path& path) {
     }
     // 2. Otherwise (a table file lost, a damaged MANIFEST): RocksDB's
     //    RepairDB rebuilds the MANIFEST from the readable table files and
-    //    the WAL; then an ordinary open recreates the families it could not
-    //    find (a family with no table file left starts empty).
+    //    the WAL; then the duplicates it may leave are compacted away.
     if (!st.ok()) {
-        if (wrote_current) std::filesystem::remove(path / "CURRENT", ec);
-        // RepairDB replays every WAL file it finds, also records already in
-        // a table file: the same record twice, with the same sequence
-        // number, in two L0 files. Identical, so harmless, but RocksDB's
-        // consistency check refuses it.
+        if (wrote_current) std::filesystem::remove(work / "CURRENT", ec);
         auto repair_families = families;
         for (auto& f : repair_families) f.options.force_consistency_checks = false;
-        st = rocksdb::RepairDB(path.string(), make_db_options(o, OpenMode::read_write), repair_families);
+        keep_family_ids(work, families, o);
+        auto salvage_log = std::make_shared<SalvageLogger>();
+        rocksdb::DBOptions dbo = make_db_options(o, OpenMode::read_write);
+        dbo.info_log = salvage_log;
+        st = rocksdb::RepairDB(work.string(), dbo, repair_families);
+        for (const std::string& d : salvage_log->dropped())
+            report.losses.push_back("damaged WAL records were skipped: " + d + " (the writes in them are not in the store)");
+        if (st.ok()) st = settle_after_repairdb(work, families, o);
     }
-    if (!st.ok())
-        return Status::io_error("store " + path.string() + ": repair failed: " + st.ToString() +
-                                "; the damaged store is kept in " + report.backup.string());
+    if (!st.ok()) return give_up("repair failed: " + st.ToString());
     {
         auto reopened = StoreDb::open(o, OpenMode::read_write);
-        if (!reopened)
-            return Status::io_error("store " + path.string() + ": repaired, but it still does not open: " +
-                                    reopened.status().message() + "; the damaged store is kept in " +
-                                    report.backup.string());
+        if (!reopened) return give_up("repaired, but it still does not open: " + reopened.status().message());
         auto unnamed = series_without_names(**reopened);
-        if (!unnamed) return unnamed.status();
+        if (!unnamed) return give_up(unnamed.status().message());
         report.unnamed_series = std::move(*unnamed);
-        if (auto f = (*reopened)->flush_tableless_families(); !f) return f.status();
+        if (Status f = (*reopened)->flush_all(); !f) return give_up(f.message());
+    }
+    std::filesystem::remove(work / kOwnerFile, ec);
+    // The swap: the damaged folder aside, the repaired one in its place.
+    std::filesystem::rename(path, report.backup, ec);
+    if (ec) return give_up("cannot rename it to " + report.backup.string() + " (" + ec.message() + ")");
+    std::filesystem::rename(work, path, ec);
+    if (ec) {
+        std::error_code back;
+        std::filesystem::rename(report.backup, path, back);
+        return give_up("cannot move the repaired copy into place (" + ec.message() + ")");
     }
     auto after = verify_store(path);
     if (!after) return after.status();

@@ -98,6 +98,9 @@ public:
     // a repair would lose them. Returns how many families were flushed.
     // Primary; maintenance thread.
     Expected<int> flush_tableless_families();
+    // Flushes every family's memtable to table files (a clean close; waits).
+    // Primary only.
+    Status flush_all();
     // Secondary: catch up with the primary. Primary: no-op.
     Status catch_up();
 
@@ -157,13 +160,16 @@ struct RepairReport {
     VerifyReport after;               // and after it
     std::vector<std::string> lost_tables;  // damaged table files moved to lost/ (their data is not in the store)
     std::vector<uint32_t> unnamed_series;  // series with stored samples whose registry entry was lost
+    std::vector<std::string> losses;       // other data known lost: missing table files, skipped WAL records
     // Whether anything is damaged still or was left out (exit 1 in the CLI).
-    bool complete() const { return after.ok() && lost_tables.empty() && unnamed_series.empty(); }
+    bool complete() const { return after.ok() && lost_tables.empty() && unnamed_series.empty() && losses.empty(); }
 };
 
-// Copies the store folder to `<path>.damaged-<UTC time>` (nothing is lost
-// whatever happens next), moves the table files whose checksums fail to
-// `lost/`, then salvages the rest in place: an ordinary open that skips
+// Repairs a copy of the store (`<path>.repairing-<UTC time>`) and, once it
+// opens, renames the damaged folder to `<path>.damaged-<UTC time>` and puts
+// the copy in its place (a repair that fails or is killed changes nothing).
+// In the copy it moves the table files whose checksums fail to `lost/`, then
+// salvages the rest: an ordinary open that skips
 // damaged WAL records when only the WAL is damaged, RocksDB's RepairDB
 // otherwise (it rebuilds the MANIFEST from the table files and the WAL).
 // Afterwards the store is verified again and every series with samples but

@@ -17,6 +17,9 @@ Expected<SiteStore> read_site_store(const std::string& site_file) {
     SiteStore out;
     if (auto tz = root["site"]["timezone"].value<std::string>()) out.timezone = *tz;
     const toml::table* store = root["store"].as_table();
+    if (!store)
+        return Status::not_found(site_file + ": the site has no [store] section, so it keeps no data (add [store] "
+                                             "to keep its series and events)");
     toml::table empty;
     config::Diagnostics diags;
     nlohmann::json j = config::validate_table(store ? *store : empty, store_config_keys(), site_file, "[store]", diags,

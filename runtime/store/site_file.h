@@ -16,6 +16,8 @@ struct SiteStore {
     std::string timezone = "UTC";  // [site].timezone
 };
 
+// Errors: the file does not parse or its [store] is invalid (invalid, with
+// file:line); the site has no [store] (not_found: it keeps no data).
 Expected<SiteStore> read_site_store(const std::string& site_file);
 
 }  // namespace gridlet::store

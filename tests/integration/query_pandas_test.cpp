@@ -592,3 +592,55 @@ TEST(StateCli, ShowAndClearARulesState) {
     EXPECT_NE(again.out.find("no state to clear"), std::string::npos) << again.out;
     run({"rm", "-rf", dir});
 }
+
+// What the first fresh-user test of `gridlet import` found: times in the
+// spring gap or the autumn fold of the site's zone, samples older than the
+// raw retention, a series column twice, a quality column alone, a folder.
+// Each is refused with file:line and nothing is written.
+TEST(ImportCli, AmbiguousTimesOldSamplesAndBadHeadersAreRefused) {
+    std::string dir = "/tmp/gridlet-it-import2-" + std::to_string(getpid());
+    run({"rm", "-rf", dir});
+    run({"mkdir", "-p", dir});
+    std::string site = dir + "/site.toml";
+    std::ofstream(site) << "[site]\nname = \"import2-" << getpid() << "\"\ntimezone = \"Europe/Paris\"\n"
+                        << "[store]\npath = \"" << dir << "/db\"\nretention_raw_days = 0\nretention_1m_days = 0\n";
+    ASSERT_EQ(run({gridlet_bin(), "store", "init", "--config", site}).code, 0);
+    std::ofstream(dir + "/dst.csv") << "time,series,value\n"
+                                    << "2024-03-31T01:45:00,g/x,1\n"
+                                    << "2024-03-31T02:30:00,g/x,2\n"
+                                    << "2024-10-27T02:30,g/x,3\n"
+                                    << "2024-10-27T02:30+01:00,g/x,4\n";
+    Result dst = run({gridlet_bin(), "import", dir + "/dst.csv", "--config", site});
+    EXPECT_EQ(dst.code, 2) << dst.out << dst.err;
+    EXPECT_NE(dst.err.find("dst.csv:3: local time 2024-03-31T02:30:00 does not exist in Europe/Paris"), std::string::npos)
+        << dst.err;
+    EXPECT_NE(dst.err.find("dst.csv:4: local time 2024-10-27T02:30 occurs twice in Europe/Paris"), std::string::npos)
+        << dst.err;
+    EXPECT_EQ(dst.err.find("dst.csv:2"), std::string::npos) << dst.err;
+    EXPECT_EQ(dst.err.find("dst.csv:5"), std::string::npos) << dst.err;
+
+    std::ofstream(dir + "/short.toml") << "[site]\nname = \"import2s-" << getpid() << "\"\n"
+                                       << "[store]\npath = \"" << dir << "/db\"\nretention_raw_days = 30\n";
+    std::ofstream(dir + "/old.csv") << "time,series,value\n2024-01-01T00:00Z,g/y,1\n";
+    Result old = run({gridlet_bin(), "import", dir + "/old.csv", "--config", dir + "/short.toml"});
+    EXPECT_EQ(old.code, 2) << old.out << old.err;
+    EXPECT_NE(old.err.find("older than [store] retention_raw_days (30 days)"), std::string::npos) << old.err;
+    Result kept = run({gridlet_bin(), "import", dir + "/old.csv", "--config", site});  // raw kept forever: taken
+    EXPECT_EQ(kept.code, 0) << kept.out << kept.err;
+
+    std::ofstream(dir + "/twice.csv") << "time,a/b,a/b\n2024-01-01T00:00Z,1,2\n";
+    Result twice = run({gridlet_bin(), "import", dir + "/twice.csv", "--config", site});
+    EXPECT_EQ(twice.code, 2);
+    EXPECT_NE(twice.err.find("column 3 'a/b' is column 2 too"), std::string::npos) << twice.err;
+    std::ofstream(dir + "/alone.csv") << "time,a/b:quality\n2024-01-01T00:00Z,0\n";
+    Result alone = run({gridlet_bin(), "import", dir + "/alone.csv", "--config", site});
+    EXPECT_EQ(alone.code, 2);
+    EXPECT_NE(alone.err.find("has no column 'a/b'"), std::string::npos) << alone.err;
+    Result folder = run({gridlet_bin(), "import", dir, "--config", site});
+    EXPECT_EQ(folder.code, 2);
+    EXPECT_NE(folder.err.find("is a folder, not a CSV file"), std::string::npos) << folder.err;
+    Result series = run({gridlet_bin(), "series", "--config", site});
+    EXPECT_EQ(series.out.find("g/x"), std::string::npos) << series.out;  // nothing of the refused files
+    EXPECT_EQ(series.out.find("a/b"), std::string::npos) << series.out;
+    run({"rm", "-rf", dir});
+}
