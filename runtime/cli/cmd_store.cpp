@@ -88,7 +88,9 @@ void run_init(const StoreArgs& a) {
     o.path = loc.path;
     o.day_zone = loc.timezone;  // day rollups on the site's local days
     Status st = store::init_store(o);
-    if (!st) fail("store init", st.code() == StatusCode::already_exists ? 2 : 1, st.message());
+    if (!st)
+        fail("store init", st.code() == StatusCode::already_exists || st.code() == StatusCode::not_found ? 2 : 1,
+             st.message());
     std::printf("store %s: created (empty); its creation record is %s\n", loc.path.c_str(),
                 store::creation_record(loc.path).c_str());
 }

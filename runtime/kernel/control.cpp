@@ -73,7 +73,9 @@ nlohmann::json Kernel::control_publish(const nlohmann::json& p) {
         if (!stored) {
             spdlog::error("control: published {} = {} to the rules, but it is not stored: {}", meta.name, s.value,
                           stored.message());
-            return {{"error", "published to the rules but not stored: " + stored.message()}};
+            return {{"error", "published to the rules, but the store refused it now (" + stored.message() +
+                                  "); the store writer may still write it once writes resume: check with "
+                                  "`gridlet query`"}};
         }
     }
     spdlog::info("control: published {} = {}{}", meta.name, s.value, store_ ? " (stored)" : "");

@@ -465,6 +465,14 @@ Status init_store(const StoreOptions& options) {
     std::error_code ec;
     if (std::filesystem::exists(options.path / "CURRENT", ec) || !database_files_without_current(options.path).empty())
         return Status(StatusCode::already_exists, "store " + options.path.string() + ": a database is already there");
+    // The parent folder must exist: a store is not made on the root disk
+    // where a data disk is not mounted (/mnt/data/gridlet/db).
+    std::filesystem::path dir = options.path;
+    if (!dir.has_filename()) dir = dir.parent_path();
+    const std::filesystem::path parent = dir.parent_path().empty() ? std::filesystem::path(".") : dir.parent_path();
+    if (!std::filesystem::is_directory(parent, ec))
+        return Status::not_found("store " + options.path.string() + ": its folder " + parent.string() +
+                                 " does not exist (a disk not mounted?); create it first");
     StoreOptions o = options;
     o.creating = true;
     auto db = StoreDb::open(o, OpenMode::read_write);
@@ -667,6 +675,8 @@ bool store_locked(const std::filesystem::path& dir) {
 
 Expected<VerifyReport> verify_store(const std::filesystem::path& path) {
     std::error_code ec;
+    if (std::filesystem::exists(path, ec) && !std::filesystem::is_directory(path, ec))
+        return Status::not_found("store " + path.string() + ": not a folder");
     if (Status st = database_there(path); !st) return st;  // also when the folder is missing
     VerifyReport report;
     StoreOptions o;

@@ -487,6 +487,17 @@ TEST(StoreCreation, RepairAndVerifyRefuseAFolderWithNoStore) {
     std::filesystem::remove_all(o.path);
     EXPECT_FALSE(verify_store(o.path));
     EXPECT_FALSE(std::filesystem::exists(o.path));
+    // A file is no store; a store is not made where its parent is missing
+    // (a data disk that is not mounted).
+    std::ofstream(dir.path() / "file") << "x";
+    auto file = verify_store(dir.path() / "file");
+    ASSERT_FALSE(file);
+    EXPECT_NE(file.status().message().find("not a folder"), std::string::npos) << file.status().message();
+    StoreOptions deep = o;
+    deep.path = dir.path() / "mnt" / "data" / "db";
+    Status init = init_store(deep);
+    EXPECT_EQ(init.code(), StatusCode::not_found) << init.to_string();
+    EXPECT_FALSE(std::filesystem::exists(dir.path() / "mnt"));
 }
 
 // A clean close flushes every family: no data lives only in the WAL after a
