@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <unordered_map>
 
 #include "cli/commands.h"
@@ -30,7 +31,7 @@ constexpr size_t kBatch = 8192;
 
 struct ImportArgs {
     std::vector<std::string> files;
-    std::string db, config, tz, kind, unit;
+    std::string db, config, tz, kind, unit, series_file;
     bool dry_run = false;
 };
 
@@ -256,6 +257,65 @@ private:
     int64_t raw_days_ = 0;
 };
 
+// --series FILE: what `gridlet series --format csv` writes (columns name,
+// kind, unit, tags "k=v;k=v", description; others ignored), the metadata of
+// the series the import creates. Problems go to `problems`.
+std::map<std::string, SeriesMeta> read_series_file(const std::string& file, std::vector<std::string>& problems) {
+    std::map<std::string, SeriesMeta> out;
+    std::ifstream in(file, std::ios::binary);
+    if (!in) return problems.push_back(file + ": cannot be opened"), out;
+    CsvReader csv(in);
+    std::vector<std::string> f;
+    if (!csv.next(f)) return problems.push_back(file + ":1: no header"), out;
+    std::map<std::string, size_t> col;
+    for (size_t i = 0; i < f.size(); ++i) col[f[i]] = i;
+    if (!col.count("name")) return problems.push_back(file + ":1: no 'name' column (gridlet series --format csv)"), out;
+    const auto field = [&](const std::vector<std::string>& r, const char* name) -> std::string {
+        auto it = col.find(name);
+        return it != col.end() && it->second < r.size() ? r[it->second] : "";
+    };
+    while (csv.next(f)) {
+        if (f.size() == 1 && f[0].empty()) continue;
+        const std::string where = file + ":" + std::to_string(csv.line()) + ": ";
+        if (f.size() != col.size()) {
+            problems.push_back(where + std::to_string(f.size()) + " fields, the header has " + std::to_string(col.size()));
+            continue;
+        }
+        SeriesMeta m;
+        m.name = field(f, "name");
+        if (!valid_series_name(m.name)) {
+            problems.push_back(where + "'" + m.name + "' is not a series name");
+            continue;
+        }
+        if (std::string k = field(f, "kind"); !k.empty()) {
+            auto kind = parse_series_kind(k);
+            if (!kind) {
+                problems.push_back(where + "kind '" + k + "' is not gauge, counter or state");
+                continue;
+            }
+            m.kind = *kind;
+        }
+        m.unit = field(f, "unit");
+        m.description = field(f, "description");
+        const std::string tags = field(f, "tags");
+        for (size_t pos = 0; pos < tags.size();) {
+            size_t end = tags.find(';', pos);
+            if (end == std::string::npos) end = tags.size();
+            const std::string item = tags.substr(pos, end - pos);
+            const size_t eq = item.find('=');
+            if (eq == std::string::npos || eq == 0) {
+                problems.push_back(where + "tag '" + item + "' is not key=value");
+                break;
+            }
+            m.tags[item.substr(0, eq)] = item.substr(eq + 1);
+            pos = end + 1;
+        }
+        out[m.name] = std::move(m);
+    }
+    if (!csv.error().empty()) problems.push_back(file + ":" + std::to_string(csv.line()) + ": " + csv.error());
+    return out;
+}
+
 void run_import(const ImportArgs& a) {
     if (a.db.empty() == a.config.empty()) fail(kCommand, 2, "give exactly one of --db <path> or --config <site.toml>");
     store::StoreOptions o;
@@ -302,17 +362,31 @@ void run_import(const ImportArgs& a) {
             last = std::max(last, s.ts);
         });
     std::vector<std::string> problems = check.errors();
+    std::map<std::string, SeriesMeta> described;
+    if (!a.series_file.empty()) described = read_series_file(a.series_file, problems);
+    // What a new series is made with: its line in --series, else --kind and --unit.
+    const auto new_meta = [&](const std::string& name) {
+        if (auto it = described.find(name); it != described.end()) return it->second;
+        SeriesMeta m;
+        m.name = name;
+        m.unit = a.unit;
+        if (kind) m.kind = *kind;
+        return m;
+    };
     // Series: an existing one keeps its kind and unit.
     for (const std::string& name : check.names()) {
         auto id = store.registry().find(name);
         if (!id) continue;
         const SeriesMeta m = *store.registry().get(*id);
-        if (kind && *kind != m.kind)
-            problems.push_back("series " + name + " exists as a " + series_kind_name(m.kind) + "; --kind " + a.kind +
-                               " would change it (--kind and --unit are for new series)");
-        if (!a.unit.empty() && a.unit != m.unit)
-            problems.push_back("series " + name + " exists with unit '" + m.unit + "'; --unit '" + a.unit +
-                               "' would change it (--kind and --unit are for new series)");
+        const bool from_file = described.count(name) > 0;
+        const SeriesMeta want = new_meta(name);
+        const std::string by = from_file ? a.series_file : std::string("--kind/--unit");
+        if ((from_file || kind) && want.kind != m.kind)
+            problems.push_back("series " + name + " exists as a " + series_kind_name(m.kind) + "; " + by + " says " +
+                               series_kind_name(want.kind) + " (kind and unit are for new series)");
+        if ((from_file || !a.unit.empty()) && want.unit != m.unit)
+            problems.push_back("series " + name + " exists with unit '" + m.unit + "'; " + by + " says '" + want.unit +
+                               "' (kind and unit are for new series)");
     }
     if (!problems.empty()) {
         for (const std::string& p : problems) std::fprintf(stderr, "%s\n", p.c_str());
@@ -336,11 +410,8 @@ void run_import(const ImportArgs& a) {
             ids.push_back(*id);
             continue;
         }
-        SeriesMeta m;
-        m.name = name;
-        m.unit = a.unit;
-        if (kind) m.kind = *kind;
-        m.tags["device"] = std::string(m.device());
+        SeriesMeta m = new_meta(name);
+        if (!m.tags.count("device")) m.tags["device"] = std::string(m.device());
         auto id = store.registry().intern(m);
         if (!id) fail(kCommand, 1, id.status().message());
         ids.push_back(*id);
@@ -390,6 +461,8 @@ void register_import_command(CLI::App& app) {
     cmd->add_option("--kind", a->kind, "Kind of new series (default gauge)")
         ->check(CLI::IsMember({"gauge", "counter", "state"}));
     cmd->add_option("--unit", a->unit, "Unit of new series");
+    cmd->add_option("--series", a->series_file,
+                    "Kind, unit, tags and description of new series: what `gridlet series --format csv` writes");
     cmd->add_flag("--dry-run", a->dry_run, "Check the files and say what would be imported; write nothing");
     cmd->footer(
         "Reads what `gridlet query` writes (with or without --wide). Times: ISO-8601 (local in --tz without an\n"

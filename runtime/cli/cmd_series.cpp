@@ -57,11 +57,16 @@ void run_series(const SeriesArgs& a) {
                            {"last_time", lt},
                            {"last_value", lv.empty() ? nlohmann::json() : nlohmann::json((*last)->value)}});
         } else if (a.format == "csv") {
-            std::string d = m.description;
-            for (char& c : d)
-                if (c == '"') c = '\'';
-            std::printf("%u,%s,%s,%s,%s,%s,%s,\"%s\"\n", m.id, m.name.c_str(), series_kind_name(m.kind), m.unit.c_str(),
-                        tags_text(m).c_str(), lt.c_str(), lv.c_str(), d.c_str());
+            // RFC 4180: a field with a comma, a quote or a line break is
+            // quoted, its quotes doubled (`gridlet import --series` reads it).
+            const auto q = [](const std::string& v) {
+                if (v.find_first_of(",\"\r\n") == std::string::npos) return v;
+                std::string out = "\"";
+                for (char c : v) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+                return out + "\"";
+            };
+            std::printf("%u,%s,%s,%s,%s,%s,%s,%s\n", m.id, m.name.c_str(), series_kind_name(m.kind), q(m.unit).c_str(),
+                        q(tags_text(m)).c_str(), lt.c_str(), lv.c_str(), q(m.description).c_str());
         } else {
             std::printf("%6u  %-40s %-8s %-6s %-24s %s %s\n", m.id, m.name.c_str(), series_kind_name(m.kind),
                         m.unit.c_str(), lt.c_str(), lv.c_str(), tags_text(m).c_str());

@@ -96,9 +96,11 @@ int l_emit(lua_State* L) {
     if (!valid_event_type(type)) return luaL_error(L, "gridlet.emit: bad event type '%s' (letters, digits, _ - .)", type);
     Severity severity = Severity::info;
     if (lua_type(L, 2) == LUA_TNUMBER) {
-        const lua_Integer s = lua_tointeger(L, 2);
-        if (s < 0 || s > 4) return luaL_error(L, "gridlet.emit: severity %d out of range 0..4", static_cast<int>(s));
-        severity = static_cast<Severity>(s);
+        const lua_Number s = lua_tonumber(L, 2);
+        if (!(s >= 0 && s <= 4 && s == std::floor(s)))
+            return luaL_error(L, "gridlet.emit: severity %s is not 0..4 (or debug, info, warning, error, critical)",
+                              lua_tostring(L, 2));
+        severity = static_cast<Severity>(static_cast<int>(s));
     } else {
         const char* name = luaL_checkstring(L, 2);
         auto parsed = parse_severity(name);

@@ -85,13 +85,24 @@ int load_text(lua_State* L, int env_idx) {
     }
     size_t len = 0;
     const char* text = lua_tolstring(L, 1, &len);
-    const char* name = luaL_optstring(L, 2, text);
+    // A chunk name "@/etc/passwd" would make errors name a file of the
+    // host ("/etc/passwd:1:"); a loaded chunk is always shown as one:
+    // [load "name"]:1: (the name cut to 60 bytes, without NUL or newline).
+    std::string name = "=[load]";
+    if (!lua_isnoneornil(L, 2)) {
+        size_t n = 0;
+        const char* given = luaL_checklstring(L, 2, &n);
+        std::string shown(given, std::min<size_t>(n, 60));
+        for (char& c : shown)
+            if (c == '\0' || c == '\n' || c == '\r') c = ' ';
+        name = "=[load \"" + shown + "\"]";
+    }
     if (len > 0 && text[0] == LUA_SIGNATURE[0]) {
         lua_pushnil(L);
         lua_pushstring(L, "load: binary (bytecode) chunks are not allowed in rules");
         return 2;
     }
-    if (luaL_loadbufferx(L, text, len, name, "t") != 0) {
+    if (luaL_loadbufferx(L, text, len, name.c_str(), "t") != 0) {
         lua_pushnil(L);
         lua_insert(L, -2);
         return 2;
@@ -169,10 +180,20 @@ int os_time(lua_State* L) {
         return 1;
     }
     luaL_checktype(L, 1, LUA_TTABLE);
+    // Fields are whole numbers; years 1..9999, others within +-10,000,000
+    // (normalized below), so nothing overflows into a wrong date.
     auto field = [&](const char* k, int dflt) {
         lua_getfield(L, 1, k);
-        int v = lua_isnumber(L, -1) ? static_cast<int>(lua_tointeger(L, -1)) : dflt;
         if (dflt < 0 && !lua_isnumber(L, -1)) luaL_error(L, "os.time: field '%s' missing in date table", k);
+        int v = dflt;
+        if (lua_isnumber(L, -1)) {
+            const double d = lua_tonumber(L, -1);
+            const double limit = std::strcmp(k, "year") == 0 ? 9999 : 1e7;
+            if (!(d == std::floor(d) && std::fabs(d) <= limit) || (std::strcmp(k, "year") == 0 && d < 1))
+                luaL_error(L, "os.time: field '%s' is %s: a whole number %s", k, lua_tostring(L, -1),
+                           std::strcmp(k, "year") == 0 ? "in 1..9999" : "within +-10000000");
+            v = static_cast<int>(d);
+        }
         lua_pop(L, 1);
         return v;
     };
@@ -203,9 +224,18 @@ int os_time(lua_State* L) {
 
 int os_date(lua_State* L) {
     RuleHost& host = Rule::of(L).core().host;
-    const char* fmt = luaL_optstring(L, 1, "%c");
-    int64_t ms = lua_isnoneornil(L, 2) ? host.clock().now_ms()
-                                       : static_cast<int64_t>(std::floor(luaL_checknumber(L, 2))) * 1000;
+    size_t fmt_len = 0;
+    const char* fmt = luaL_optlstring(L, 1, "%c", &fmt_len);
+    if (std::strlen(fmt) != fmt_len) return luaL_error(L, "os.date: the format holds a NUL byte");
+    int64_t ms = 0;
+    if (lua_isnoneornil(L, 2)) {
+        ms = host.clock().now_ms();
+    } else {
+        const double s = std::floor(luaL_checknumber(L, 2));
+        if (!(s >= static_cast<double>(kFirstIsoYearMs / 1000) && s <= static_cast<double>(kLastIsoYearMs / 1000)))
+            return luaL_error(L, "os.date: time %s is outside years 0001..9999", lua_tostring(L, 2));
+        ms = static_cast<int64_t>(s) * 1000;
+    }
     bool utc = fmt[0] == '!';
     if (utc) ++fmt;
     const TimeZone zone = utc ? TimeZone::utc() : host.time_zone();
@@ -243,13 +273,44 @@ int os_date(lua_State* L) {
         lua_pushboolean(L, isdst), lua_setfield(L, -2, "isdst");
         return 1;
     }
-    if (std::strstr(fmt, "%Z") != nullptr && !utc) {
-        return luaL_error(L, "os.date: %%Z is not supported (use %%z for the UTC offset)");
+    // Plain conversions only (%Y, %Ez...): glibc's flags and widths (%^Z,
+    // %#Z, %10Z) would get past the %Z check and can make huge output. %Z
+    // (the zone abbreviation) is not known here, except in UTC.
+    for (const char* p = fmt; *p; ++p) {
+        if (*p != '%') continue;
+        const char* conv = p + 1;
+        if (*conv == 'E' || *conv == 'O') ++conv;
+        if (*conv == '\0' || std::strchr("aAbBcCdDeFgGhHIjmMnprRStTuUVwWxXyYzZ%", *conv) == nullptr)
+            return luaL_error(L, "os.date: '%%%c' is not a supported conversion (plain ones only, such as %%Y %%m %%d %%H)",
+                              *(p + 1) ? *(p + 1) : ' ');
+        if (*conv == 'Z' && !utc) return luaL_error(L, "os.date: %%Z is not supported (use %%z for the UTC offset)");
+        p = conv;
     }
     char out[512];
     size_t n = std::strftime(out, sizeof out, fmt, &tm);
     if (n == 0 && fmt[0] != '\0') return luaL_error(L, "os.date: format too long or empty result");
     lua_pushlstring(L, out, n);
+    return 1;
+}
+
+// string.rep(s, n [, sep]): LuaJIT answers "" when the length overflows an
+// int (string.rep("x", 2^31)); a result larger than the rule's memory
+// budget is an error that says so, whatever its size.
+int string_rep(lua_State* L) {
+    size_t len = 0, sep_len = 0;
+    luaL_checklstring(L, 1, &len);
+    const lua_Number n = luaL_checknumber(L, 2);
+    if (!lua_isnoneornil(L, 3)) luaL_checklstring(L, 3, &sep_len);
+    if (n >= 1) {
+        const double total = static_cast<double>(len) * n + static_cast<double>(sep_len) * (n - 1);
+        const double budget = 4.0 * static_cast<double>(Rule::of(L).state_limit());
+        if (total > budget || total > 2147483647.0)
+            return luaL_error(L, "string.rep: a result of %.0f bytes is more than the rule's memory budget (%.0f bytes)",
+                              total, budget);
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
     return 1;
 }
 
@@ -321,6 +382,9 @@ void install_sandbox(lua_State* L, Rule& rule) {
         lua_setfield(L, builtins, w.name);
     }
     push_lib(L, LUA_STRLIBNAME, "dump");
+    lua_getfield(L, -1, "rep");
+    lua_pushcclosure(L, string_rep, 1);  // the original as upvalue
+    lua_setfield(L, -2, "rep");
     make_readonly(L, "string");
     lua_setfield(L, builtins, "string");
     push_lib(L, LUA_TABLIBNAME, nullptr);

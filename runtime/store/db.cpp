@@ -694,7 +694,12 @@ Expected<VerifyReport> verify_store(const std::filesystem::path& path) {
         rocksdb::Status st = reader.Open(t.string());
         if (st.ok()) st = reader.VerifyChecksum();
         if (!st.ok()) {
-            report.problems.push_back({t.filename().string(), st.ToString()});
+            // RocksDB runs the path into its text ("...to be an sstable/path");
+            // say the size the file has.
+            std::string why = st.ToString();
+            if (size_t at = why.find("to be an sstable"); at != std::string::npos) why.insert(at + 16, ": ");
+            why += " (the file has " + std::to_string(std::filesystem::file_size(t, ec)) + " bytes)";
+            report.problems.push_back({t.filename().string(), why});
         } else {
             ++report.table_files;
             report.table_bytes += std::filesystem::file_size(t, ec);

@@ -452,6 +452,22 @@ TEST(ImportCli, QueryOutputRoundTripsAndBadRowsWriteNothing) {
     EXPECT_EQ(back.out, tidy.out);
     Result kind = run({gridlet_bin(), "series", "c1/count", "--format", "csv", "--db", copy});
     EXPECT_NE(kind.out.find("counter"), std::string::npos) << kind.out;
+    // With the series' own metadata (what `gridlet series --format csv`
+    // writes): kind, unit, tags and description come along.
+    Result meta = run({gridlet_bin(), "series", "--format", "csv", "--db", dir + "/db"});
+    ASSERT_EQ(meta.code, 0) << meta.err;
+    std::ofstream(dir + "/series.csv") << meta.out;
+    const std::string copy2 = dir + "/copy2";
+    ASSERT_EQ(run({gridlet_bin(), "store", "init", "--db", copy2}).code, 0);
+    Result with_meta = run({gridlet_bin(), "import", dir + "/tidy.csv", "--series", dir + "/series.csv", "--db", copy2});
+    EXPECT_EQ(with_meta.code, 0) << with_meta.out << with_meta.err;
+    Result meta2 = run({gridlet_bin(), "series", "c1/count", "--format", "csv", "--db", copy2});
+    Result meta1 = run({gridlet_bin(), "series", "c1/count", "--format", "csv", "--db", dir + "/db"});
+    // Same line but the id (1 in both) and the last sample (the same): all equal.
+    EXPECT_EQ(meta2.out, meta1.out);
+    Result clash = run({gridlet_bin(), "import", dir + "/tidy.csv", "--series", dir + "/series.csv", "--kind", "gauge",
+                        "--db", copy});  // copy's c1/count is a counter, as series.csv says: no clash
+    EXPECT_EQ(clash.code, 0) << clash.out << clash.err;
 
     // Wide, with a quality column, a blank cell (no sample) and local times.
     std::ofstream(dir + "/wide.csv") << "time,w/a,w/b,w/b:quality\n"

@@ -91,3 +91,36 @@ TEST_F(SandboxTest, CollectGarbageIsLimited) {
 }  // namespace
 
 }  // namespace gridlet::script::test
+
+namespace gridlet::script::test {
+namespace {
+
+// Issue 12 item 9: the smaller holes. Each is an error that says what is
+// wrong, never a wrong or silent result.
+TEST_F(SandboxTest, SmallHolesAreErrorsThatSayWhat) {
+    for (const char* fmt : {"%^Z", "%#Z", "%10Z", "%_H", "%-d", "%Q", "%"}) {
+        const std::string e = escape(std::string("os.date('") + fmt + "')");
+        EXPECT_NE(e.find("is not a supported conversion"), std::string::npos) << fmt << ": " << e;
+    }
+    EXPECT_NE(escape("os.date('%Z')").find("%Z is not supported"), std::string::npos);
+    EXPECT_EQ(escape("assert(os.date('!%Z') == 'UTC' and os.date('%Ey %Om %%') ~= nil)"), "");
+    EXPECT_NE(escape("os.date('%Y', 1e300)").find("outside years 0001..9999"), std::string::npos);
+    EXPECT_NE(escape("os.date('%Y', 0/0)").find("outside years 0001..9999"), std::string::npos);
+    EXPECT_NE(escape("os.time{year = 1e10, month = 1, day = 1}").find("field 'year' is"), std::string::npos);
+    EXPECT_NE(escape("os.time{year = 2024, month = 1, day = 2^40}").find("field 'day' is"), std::string::npos);
+    EXPECT_NE(escape("os.time{year = 2024.5, month = 1, day = 1}").find("a whole number"), std::string::npos);
+    EXPECT_EQ(escape("assert(os.time{year = 2024, month = 13, day = 0} == os.time{year = 2024, month = 12, day = 31})"), "");
+    EXPECT_NE(escape("gridlet.emit('t', 0/0)").find("severity nan is not 0..4"), std::string::npos)
+        << escape("gridlet.emit('t', 0/0)");
+    EXPECT_NE(escape("gridlet.emit('t', 1.5)").find("severity 1.5 is not 0..4"), std::string::npos);
+    EXPECT_NE(escape("local s = string.rep('x', 2^31)").find("more than the rule's memory budget"), std::string::npos);
+    EXPECT_EQ(escape("assert(string.rep('ab', 3, ',') == 'ab,ab,ab' and string.rep('x', 0) == '')"), "");
+    const std::string named = escape("local f = load('error(\"boom\")', '@/etc/passwd') f()");
+    EXPECT_EQ(named.find("/etc/passwd:1:"), std::string::npos) << named;  // not posing as a file of the host
+    EXPECT_EQ(named.rfind("[load ", 0), 0u) << named;  // [load "@/etc/passwd"]:1: boom
+    EXPECT_NE(named.find("@/etc/passwd"), std::string::npos) << named;
+    EXPECT_NE(named.find("]:1: boom"), std::string::npos) << named;
+}
+
+}  // namespace
+}  // namespace gridlet::script::test
