@@ -443,7 +443,9 @@ void run_import(const ImportArgs& a) {
     }
     flush();
     if (Status st = store.sync(); !st) fail(kCommand, 1, st.message());
-    std::printf("imported %zu samples into %zu series (%zu new)\n", written, ids.size(), created);
+    std::printf("imported %zu rows into %zu series (%zu new; a row at a time already stored, or given twice, replaces "
+                "the earlier sample)\n",
+                written, ids.size(), created);
     auto rolled = store.roll_up_now();
     if (!rolled) fail(kCommand, 1, "samples imported, but the rollups were not updated: " + rolled.status().message() +
                                        " (gridlet run updates them)");

@@ -752,18 +752,13 @@ std::vector<std::string> losses_from_probe(const VerifyReport& before) {
     for (const FileProblem& p : before.problems) {
         if (!p.file.empty()) continue;  // a table file: handled by name
         const std::string& m = p.problem;
-        if (m.find("No such file") != std::string::npos) {
-            // "...: /path/000042.ldb: No such file" (RocksDB tries .ldb after .sst)
-            size_t at = m.find(".ldb: No such file");
-            if (at == std::string::npos) at = m.find(".sst: No such file");
-            std::string name = "a table file";
-            if (at != std::string::npos) {
-                size_t start = m.find_last_of("/ ", at);
-                start = start == std::string::npos ? 0 : start + 1;
-                name = m.substr(start, at - start) + ".sst";
-            }
-            out.push_back(name + " is missing: what it held is not in the store (other missing files, if any, were "
-                                 "not named by RocksDB)");
+        size_t at = m.find(".ldb: No such file");  // RocksDB tries .ldb after .sst
+        if (at == std::string::npos) at = m.find(".sst: No such file");
+        if (at != std::string::npos) {
+            size_t start = m.find_last_of("/ ", at);
+            start = start == std::string::npos ? 0 : start + 1;
+            out.push_back(m.substr(start, at - start) + ".sst is missing: what it held is not in the store (RocksDB "
+                                                         "names the first missing table file only)");
         } else if (m.find(".log") != std::string::npos) {
             out.push_back("damaged WAL records were skipped: the writes in them are not in the store (" + m + ")");
         }
@@ -780,15 +775,29 @@ std::vector<std::string> losses_from_probe(const VerifyReport& before) {
 void keep_family_ids(const std::filesystem::path& dir, const std::vector<rocksdb::ColumnFamilyDescriptor>& families,
                      const StoreOptions& o) {
     std::error_code ec;
-    if (!std::filesystem::exists(dir / "CURRENT", ec)) return;  // no MANIFEST to read the ids from
-    const std::filesystem::path scratch = dir.string() + ".secondary";
-    std::filesystem::create_directories(scratch, ec);
     rocksdb::DBOptions dbo = make_db_options(o, OpenMode::read_only);
     dbo.track_and_verify_wals_in_manifest = false;
+    dbo.wal_recovery_mode = rocksdb::WALRecoveryMode::kSkipAnyCorruptedRecords;  // a damaged WAL too
+    dbo.info_log->SetInfoLogLevel(rocksdb::InfoLogLevel::ERROR_LEVEL);
+    const std::filesystem::path scratch = dir.string() + ".ids";
+    std::filesystem::remove_all(scratch, ec);
+    std::filesystem::create_directories(scratch, ec);
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::DB* db = nullptr;
-    rocksdb::Status st = rocksdb::DB::OpenAsSecondary(rocksdb::Options(dbo, rocksdb::ColumnFamilyOptions()), dir.string(),
-                                                      scratch.string(), families, &handles, &db);
+    // The ids as the store's MANIFEST has them (a secondary instance
+    // tolerates missing table files) ...
+    rocksdb::Status st = rocksdb::Status::NotFound();
+    if (std::filesystem::exists(dir / "CURRENT", ec))
+        st = rocksdb::DB::OpenAsSecondary(rocksdb::Options(dbo, rocksdb::ColumnFamilyOptions()), dir.string(),
+                                          (scratch / "secondary").string(), families, &handles, &db);
+    // ... or, when the MANIFEST cannot be read, as every store made them:
+    // the families in order at its creation (an empty database made the same
+    // way has the same ids).
+    if (!st.ok()) {
+        rocksdb::DBOptions fresh = make_db_options(o, OpenMode::read_write);
+        fresh.track_and_verify_wals_in_manifest = false;
+        st = rocksdb::DB::Open(fresh, (scratch / "fresh").string(), families, &handles, &db);
+    }
     if (st.ok()) {
         uint64_t number = 900'000'000;  // above any file number of a store
         for (size_t i = 1; i < handles.size(); ++i) {
@@ -949,14 +958,25 @@ Expected<RepairReport> repair_store(const std::filesystem::path& path) {
         if (Status f = (*reopened)->flush_all(); !f) return give_up(f.message());
     }
     std::filesystem::remove(work / kOwnerFile, ec);
-    // The swap: the damaged folder aside, the repaired one in its place.
-    std::filesystem::rename(path, report.backup, ec);
-    if (ec) return give_up("cannot rename it to " + report.backup.string() + " (" + ec.message() + ")");
-    std::filesystem::rename(work, path, ec);
-    if (ec) {
-        std::error_code back;
-        std::filesystem::rename(report.backup, path, back);
-        return give_up("cannot move the repaired copy into place (" + ec.message() + ")");
+    for (std::string& loss : report.losses)  // name the store's files, not the work copy's
+        for (size_t at; (at = loss.find(work.string())) != std::string::npos;) loss.replace(at, work.string().size(), path.string());
+    // The swap, atomic where the filesystem can: the repaired copy and the
+    // damaged folder trade places (PATH always holds a store), then the
+    // damaged one takes its name.
+    if (::renameat2(AT_FDCWD, work.c_str(), AT_FDCWD, path.c_str(), RENAME_EXCHANGE) == 0) {
+        std::filesystem::rename(work, report.backup, ec);  // work now holds the damaged store
+        if (ec) spdlog::warn("store {}: the damaged store is in {} ({} could not be renamed to {})", path.string(),
+                             work.string(), ec.message(), report.backup.string());
+        if (ec) report.backup = work;
+    } else {
+        std::filesystem::rename(path, report.backup, ec);
+        if (ec) return give_up("cannot rename it to " + report.backup.string() + " (" + ec.message() + ")");
+        std::filesystem::rename(work, path, ec);
+        if (ec) {
+            std::error_code back;
+            std::filesystem::rename(report.backup, path, back);
+            return give_up("cannot move the repaired copy into place (" + ec.message() + ")");
+        }
     }
     auto after = verify_store(path);
     if (!after) return after.status();

@@ -586,3 +586,40 @@ TEST(DamagedStore, ACurrentFileDeletedWhileRunningIsWrittenAgain) {
     ASSERT_TRUE(store) << store.status().to_string();
     EXPECT_EQ(count_raw(**store, id), 120u);
 }
+
+// A damaged table and a damaged WAL at once (the helper's case): RepairDB
+// must still know every family (the ids come from the MANIFEST read with
+// the damaged WAL records skipped), so the readable WAL records of the
+// family whose table was lost are kept. They were all dropped ("Invalid
+// column family specified in write batch").
+TEST(DamagedStore, RepairWithADamagedTableAndADamagedWalKeepsTheReadableWal) {
+    TempDir dir;
+    make_store_with_wal(dir, 600);
+    const auto db = dir.path() / "db";
+    const std::filesystem::path chunks = table_of(db, kCfChunks);
+    ASSERT_FALSE(chunks.empty());
+    {
+        std::fstream f(chunks, std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(40);
+        f.write("\xde\xad\xbe\xef", 4);
+    }
+    auto wals = files_ending(db, ".log");
+    ASSERT_FALSE(wals.empty());
+    const auto size = std::filesystem::file_size(wals.front());
+    ASSERT_GT(size, 36'000u);  // more than one 32 KiB WAL block
+    {
+        std::fstream f(wals.front(), std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(static_cast<std::streamoff>(size - 2'000));  // in the last block: the first one is whole
+        f.write("0123456789abcdef", 16);
+    }
+    auto repaired = repair_store(db);
+    ASSERT_TRUE(repaired) << repaired.status().to_string();
+    EXPECT_FALSE(repaired->complete());
+    EXPECT_FALSE(repaired->losses.empty());
+    for (const auto& l : repaired->losses) EXPECT_EQ(l.find(".repairing-"), std::string::npos) << l;
+    auto store = Store::open(test_options(dir.path()));
+    ASSERT_TRUE(store) << store.status().to_string();
+    auto id = (*store)->registry().find("m/p");
+    ASSERT_TRUE(id);
+    EXPECT_GT(count_raw(**store, *id), 200u * 60u);  // the WAL before the damage
+}
