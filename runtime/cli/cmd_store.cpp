@@ -70,9 +70,11 @@ void run_repair(const StoreArgs& a) {
     }
     for (const std::string& loss : report->losses) std::printf("lost: %s\n", loss.c_str());
     if (!report->unnamed_series.empty()) {
-        std::printf("%zu series have samples but lost their registry entry (name, unit, kind); their ids:",
+        std::printf("%zu series have samples but lost their registry entry (name, unit, kind); their samples are kept "
+                    "as:",
                     report->unnamed_series.size());
-        for (size_t i = 0; i < report->unnamed_series.size() && i < 20; ++i) std::printf(" %u", report->unnamed_series[i]);
+        for (size_t i = 0; i < report->unnamed_series.size() && i < 20; ++i)
+            std::printf(" lost/series-%u", report->unnamed_series[i]);
         std::printf("%s\n", report->unnamed_series.size() > 20 ? " ..." : "");
     }
     if (!report->after.ok()) {

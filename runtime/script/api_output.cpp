@@ -19,6 +19,9 @@ int l_write(lua_State* L) {
     if (!valid_series_name(std::string_view(target, len), 2)) {
         return luaL_error(L, "gridlet.write: bad target '%s' (want \"device/point\")", target);
     }
+    if (Rule& r = Rule::of(L); !r.take(Rule::Rate::write))
+        return luaL_error(L, "gridlet.write: more than %d writes in one second (writes_per_s)",
+                          static_cast<int>(r.rate_limit(Rule::Rate::write)));
     CommandRequest req;
     switch (lua_type(L, 2)) {
         case LUA_TNUMBER:
@@ -94,6 +97,9 @@ bool valid_event_type(std::string_view t) {
 int l_emit(lua_State* L) {
     const char* type = luaL_checkstring(L, 1);
     if (!valid_event_type(type)) return luaL_error(L, "gridlet.emit: bad event type '%s' (letters, digits, _ - .)", type);
+    if (Rule& r = Rule::of(L); !r.take(Rule::Rate::event))
+        return luaL_error(L, "gridlet.emit: more than %d events in one second (events_per_s)",
+                          static_cast<int>(r.rate_limit(Rule::Rate::event)));
     Severity severity = Severity::info;
     if (lua_type(L, 2) == LUA_TNUMBER) {
         const lua_Number s = lua_tonumber(L, 2);
@@ -128,6 +134,7 @@ template <LogLevel Level>
 int l_log(lua_State* L) {
     const int n = lua_gettop(L);
     if (n == 0) return 0;
+    if (!Rule::of(L).take(Rule::Rate::log_line)) return 0;  // dropped, counted
     if (n > 1) {
         lua_getglobal(L, "string");  // the real library: C functions see the state's globals
         lua_getfield(L, -1, "format");

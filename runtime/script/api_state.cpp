@@ -52,6 +52,9 @@ int state_set(lua_State* L) {
     const char* key = lua_tolstring(L, 2, &key_len);
     if (key_len == 0 || key_len > kMaxKeyBytes) return luaL_error(L, "gridlet.state: key must be 1..200 bytes");
     Rule& rule = Rule::of(L);
+    if (!rule.take(Rule::Rate::state_write))
+        return luaL_error(L, "gridlet.state: more than %d writes in one second (state_writes_per_s)",
+                          static_cast<int>(rule.rate_limit(Rule::Rate::state_write)));
     const std::string k(key, key_len);
     std::optional<std::string> text;
     if (!lua_isnil(L, 3)) {

@@ -37,6 +37,13 @@ struct Budgets {
     uint64_t instructions = 20'000'000;     // Lua VM instructions per callback
     int64_t time_ms = 250;                  // wall time per callback
     size_t memory_bytes = 16u * 1024 * 1024;  // heap of the rule's Lua state
+    // Rates per second of the engine clock (a flood of output would fill the
+    // log, the store or a device). Over the limit, gridlet.write, emit and
+    // state writes raise an error; log lines are dropped and counted.
+    int64_t writes_per_s = 500;
+    int64_t events_per_s = 50;
+    int64_t state_writes_per_s = 500;
+    int64_t log_lines_per_s = 100;
 };
 
 // fault: the engine itself failed while serving the rule (an exception on

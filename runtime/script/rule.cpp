@@ -149,6 +149,45 @@ void Rule::push_env() { lua_rawgeti(L_.get(), LUA_REGISTRYINDEX, env_ref_); }
 
 void Rule::log(LogLevel level, std::string_view message) { core_.host.log(level, name(), valid_text(message)); }
 
+int64_t Rule::rate_limit(Rate kind) const noexcept {
+    const Budgets& b = limits_->budgets();
+    switch (kind) {
+        case Rate::write: return b.writes_per_s;
+        case Rate::event: return b.events_per_s;
+        case Rate::state_write: return b.state_writes_per_s;
+        case Rate::log_line: return b.log_lines_per_s;
+    }
+    return 0;
+}
+
+bool Rule::take(Rate kind) {
+    const int64_t now = core_.host.clock().now_ms();
+    const int64_t second = now >= 0 ? now / 1000 : (now - 999) / 1000;
+    RateWindow& w = rates_[static_cast<int>(kind)];
+    if (w.second != second) w = RateWindow{second, 0};
+    if (kind == Rate::log_line && log_lines_dropped_ > 0 && now - log_drop_reported_ms_ >= 60'000) {
+        core_.host.log(LogLevel::warn, name(),
+                       std::to_string(log_lines_dropped_) + " log lines dropped (over log_lines_per_s = " +
+                           std::to_string(rate_limit(kind)) + ")");
+        log_lines_dropped_ = 0;
+        log_drop_reported_ms_ = now;
+    }
+    if (w.used >= rate_limit(kind)) {
+        if (kind == Rate::log_line) {
+            if (log_lines_dropped_++ == 0 && now - log_drop_reported_ms_ >= 60'000) {
+                core_.host.log(LogLevel::warn, name(),
+                               "more than " + std::to_string(rate_limit(kind)) +
+                                   " log lines in a second: lines are dropped (log_lines_per_s; counted, reported once "
+                                   "a minute)");
+                log_drop_reported_ms_ = now;
+            }
+        }
+        return false;
+    }
+    ++w.used;
+    return true;
+}
+
 void Rule::state_saved(const std::string& key, const Status& result) {
     StateSaveFailures& f = state_failures_;
     const int64_t now = core_.host.clock().now_ms();

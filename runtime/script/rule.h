@@ -118,6 +118,12 @@ public:
     // would otherwise log every write); the first success after failures
     // says how many were not saved.
     void state_saved(const std::string& key, const Status& result);
+    // Rate limits (Budgets::*_per_s, per second of the engine clock): true
+    // when one more of `kind` fits in this second, and counts it. A log line
+    // over the limit is dropped here, the drops reported once a minute.
+    enum class Rate { write, event, state_write, log_line };
+    bool take(Rate kind);
+    int64_t rate_limit(Rate kind) const noexcept;
 
     // ---- for the api_*.cpp functions -------------------------------------
     static Rule& of(lua_State* L);
@@ -190,6 +196,12 @@ private:
         uint64_t total = 0;      // since the last success
         int64_t last_log_ms = 0;
     } state_failures_;
+    struct RateWindow {
+        int64_t second = INT64_MIN;
+        int64_t used = 0;
+    } rates_[4];
+    uint64_t log_lines_dropped_ = 0;  // since the last report
+    int64_t log_drop_reported_ms_ = 0;
 };
 
 }  // namespace gridlet::script

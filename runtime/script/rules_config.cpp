@@ -21,6 +21,10 @@ void read_budgets(const nlohmann::json& t, Budgets& b) {
     if (t.contains("instructions")) b.instructions = t["instructions"].get<uint64_t>();
     if (t.contains("time_ms")) b.time_ms = t["time_ms"].get<int64_t>();
     if (t.contains("memory_mb")) b.memory_bytes = t["memory_mb"].get<size_t>() * 1024 * 1024;
+    if (t.contains("writes_per_s")) b.writes_per_s = t["writes_per_s"].get<int64_t>();
+    if (t.contains("events_per_s")) b.events_per_s = t["events_per_s"].get<int64_t>();
+    if (t.contains("state_writes_per_s")) b.state_writes_per_s = t["state_writes_per_s"].get<int64_t>();
+    if (t.contains("log_lines_per_s")) b.log_lines_per_s = t["log_lines_per_s"].get<int64_t>();
 }
 
 }  // namespace
@@ -33,6 +37,12 @@ std::vector<KeySpec> rules_engine_keys() {
         key("time_ms", ValueType::integer, "250", "Default wall time per callback (ms) before a rule is stopped", 1,
          600000),
         key("memory_mb", ValueType::integer, "16", "Default Lua heap per rule (MiB) before it is stopped", 1, 4096),
+        key("writes_per_s", ValueType::integer, "500", "Default gridlet.write calls per second; more raise an error", 1, 100000),
+        key("events_per_s", ValueType::integer, "50", "Default gridlet.emit calls per second; more raise an error", 1, 100000),
+        key("state_writes_per_s", ValueType::integer, "500", "Default gridlet.state writes per second; more raise an error",
+            1, 100000),
+        key("log_lines_per_s", ValueType::integer, "100", "Default log lines per second; more are dropped and counted", 1,
+            100000),
     };
 }
 
@@ -46,6 +56,14 @@ std::vector<KeySpec> rule_keys() {
             1000, 1e12),
         key("time_ms", ValueType::integer, std::nullopt, "Wall time per callback, ms (default: [rule_engine])", 1, 600000),
         key("memory_mb", ValueType::integer, std::nullopt, "Lua heap of this rule, MiB (default: [rule_engine])", 1, 4096),
+        key("writes_per_s", ValueType::integer, std::nullopt, "gridlet.write calls per second (default: [rule_engine])", 1,
+            100000),
+        key("events_per_s", ValueType::integer, std::nullopt, "gridlet.emit calls per second (default: [rule_engine])", 1,
+            100000),
+        key("state_writes_per_s", ValueType::integer, std::nullopt,
+            "gridlet.state writes per second (default: [rule_engine])", 1, 100000),
+        key("log_lines_per_s", ValueType::integer, std::nullopt, "Log lines per second (default: [rule_engine])", 1,
+            100000),
     };
 }
 

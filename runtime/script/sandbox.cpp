@@ -133,6 +133,7 @@ int sandbox_loadstring(lua_State* L) { return load_text(L, 0); }
 int sandbox_require(lua_State* L) { return Rule::of(L).require_module(L); }
 
 int sandbox_print(lua_State* L) {
+    if (!Rule::of(L).take(Rule::Rate::log_line)) return 0;  // dropped, counted
     std::string line;
     int n = lua_gettop(L);
     for (int i = 1; i <= n; ++i) {

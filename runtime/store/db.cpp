@@ -1,4 +1,5 @@
 #include "store/db.h"
+#include "store/registry_backend.h"
 
 #include "core/timezone.h"
 
@@ -99,10 +100,11 @@ public:
         const std::string text = line;
         if (text.find("dropping") != std::string::npos) {
             std::lock_guard lock(mu_);
-            const size_t at = text.find("(ignoring error) ");
-            dropped_.push_back(at == std::string::npos ? text : text.substr(at + 17));
+            dropped_.push_back(tidy(text));
+            return;  // reported by the repair, naming the store's file
         }
-        RocksLogger::Logv(level, format, ap);
+        // RepairDB's own banner and the open it tries first are not news.
+        if (level >= rocksdb::InfoLogLevel::ERROR_LEVEL) RocksLogger::Logv(level, format, ap);
     }
     std::vector<std::string> dropped() {
         std::lock_guard lock(mu_);
@@ -110,6 +112,27 @@ public:
     }
 
 private:
+    // "[db/repair.cc:354] Log #26: dropping 22784 bytes; ..." and
+    // "(ignoring error) /x/000026.log: dropping ..." -> "000026.log: dropping ...".
+    static std::string tidy(std::string text) {
+        if (size_t at = text.find("(ignoring error) "); at != std::string::npos) text.erase(0, at + 17);
+        if (!text.empty() && text[0] == '[')
+            if (size_t end = text.find("] "); end != std::string::npos) text.erase(0, end + 2);
+        if (text.rfind("Log #", 0) == 0) {
+            const size_t colon = text.find(':');
+            const unsigned long long no = std::strtoull(text.c_str() + 5, nullptr, 10);
+            char name[32];
+            std::snprintf(name, sizeof name, "%06llu.log", no);
+            if (colon != std::string::npos) text = name + text.substr(colon);
+        }
+        const size_t dropping = text.find(": dropping");
+        if (dropping != std::string::npos) {
+            const size_t slash = text.rfind('/', dropping);
+            if (slash != std::string::npos) text.erase(0, slash + 1);
+        }
+        return text;
+    }
+
     std::mutex mu_;
     std::vector<std::string> dropped_;
 };
@@ -707,7 +730,11 @@ Expected<VerifyReport> verify_store(const std::filesystem::path& path) {
     }
     if (std::filesystem::exists(path / "CURRENT", ec)) {
         rocksdb::Status st = probe_read_only(o);
-        if (!st.ok()) report.problems.push_back({"", "cannot be opened: " + st.ToString()});
+        if (!st.ok()) {
+            std::string why = st.ToString();  // RocksDB names a missing table by its legacy .ldb name
+            for (size_t at; (at = why.find(".ldb:")) != std::string::npos;) why.replace(at, 4, ".sst");
+            report.problems.push_back({"", "cannot be opened: " + why});
+        }
     }
     return report;
 }
@@ -752,8 +779,7 @@ std::vector<std::string> losses_from_probe(const VerifyReport& before) {
     for (const FileProblem& p : before.problems) {
         if (!p.file.empty()) continue;  // a table file: handled by name
         const std::string& m = p.problem;
-        size_t at = m.find(".ldb: No such file");  // RocksDB tries .ldb after .sst
-        if (at == std::string::npos) at = m.find(".sst: No such file");
+        const size_t at = m.find(".sst: No such file");  // (verify wrote RocksDB's .ldb as .sst)
         if (at != std::string::npos) {
             size_t start = m.find_last_of("/ ", at);
             start = start == std::string::npos ? 0 : start + 1;
@@ -779,9 +805,10 @@ void keep_family_ids(const std::filesystem::path& dir, const std::vector<rocksdb
     dbo.track_and_verify_wals_in_manifest = false;
     dbo.wal_recovery_mode = rocksdb::WALRecoveryMode::kSkipAnyCorruptedRecords;  // a damaged WAL too
     dbo.info_log->SetInfoLogLevel(rocksdb::InfoLogLevel::ERROR_LEVEL);
-    const std::filesystem::path scratch = dir.string() + ".ids";
+    const std::filesystem::path scratch = dir / "gridlet-repair-ids";  // RepairDB reads files only, not folders
     std::filesystem::remove_all(scratch, ec);
-    std::filesystem::create_directories(scratch, ec);
+    std::filesystem::create_directories(scratch / "secondary", ec);
+    std::filesystem::create_directories(scratch / "fresh", ec);
     std::vector<rocksdb::ColumnFamilyHandle*> handles;
     rocksdb::DB* db = nullptr;
     // The ids as the store's MANIFEST has them (a secondary instance
@@ -955,6 +982,18 @@ Expected<RepairReport> repair_store(const std::filesystem::path& path) {
         auto unnamed = series_without_names(**reopened);
         if (!unnamed) return give_up(unnamed.status().message());
         report.unnamed_series = std::move(*unnamed);
+        // Their samples stay reachable, and their ids are never given to a
+        // new series (which would take the old samples over): each gets an
+        // entry named lost/series-<id>.
+        RegistryBackend registry(**reopened);
+        for (uint32_t id : report.unnamed_series) {
+            SeriesMeta m;
+            m.id = id;
+            m.name = "lost/series-" + std::to_string(id);
+            m.description = "registry entry lost; samples kept by gridlet store repair on " + std::string(stamp_text);
+            m.tags["device"] = "lost";
+            if (Status p = registry.persist(m); !p) return give_up(p.message());
+        }
         if (Status f = (*reopened)->flush_all(); !f) return give_up(f.message());
     }
     std::filesystem::remove(work / kOwnerFile, ec);

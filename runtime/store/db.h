@@ -159,7 +159,7 @@ struct RepairReport {
     VerifyReport before;              // what verify found before the repair
     VerifyReport after;               // and after it
     std::vector<std::string> lost_tables;  // damaged table files moved to lost/ (their data is not in the store)
-    std::vector<uint32_t> unnamed_series;  // series with stored samples whose registry entry was lost
+    std::vector<uint32_t> unnamed_series;  // series with samples whose registry entry was lost: now lost/series-<id>
     std::vector<std::string> losses;       // other data known lost: missing table files, skipped WAL records
     // Whether anything is damaged still or was left out (exit 1 in the CLI).
     bool complete() const { return after.ok() && lost_tables.empty() && unnamed_series.empty() && losses.empty(); }

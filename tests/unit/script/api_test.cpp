@@ -393,6 +393,62 @@ TEST_F(ApiTest, StateWritesThatFailAreLoggedOnceAMinute) {
     EXPECT_EQ(state("r", "n"), "301");
 }
 
+// Issue 12 item 7: floods of output are limited per rule and per second of
+// the engine clock: writes, events and state writes over the limit raise an
+// error naming the limit; log lines over it are dropped, with a warning at
+// once and a count once a minute.
+TEST_F(ApiTest, OutputFloodsAreLimitedPerSecond) {
+    RuleConfig c = rule("r", R"(
+        local function flood(fn, n)
+          local done = 0
+          local ok, err = pcall(function() for i = 1, n do fn(i); done = done + 1 end end)
+          return done, tostring(err)
+        end
+        local r = {}
+        gridlet.on("x/go", function()
+          r.writes, r.write_err = flood(function() gridlet.write("nobody/x", 1) end, 50)
+          r.events, r.event_err = flood(function(i) gridlet.emit("flood", "info", {i = i}) end, 50)
+          r.sets, r.state_err = flood(function(i) gridlet.state["k" .. i] = i end, 50)
+          for i = 1, 100 do gridlet.log.info("line %d", i) end
+        end)
+        gridlet.on("x/report", function()  -- a second later: state writes fit again
+          for k, v in pairs(r) do gridlet.state[k] = v end
+        end)
+    )");
+    c.budgets.writes_per_s = 10;
+    c.budgets.events_per_s = 5;
+    c.budgets.state_writes_per_s = 30;
+    c.budgets.log_lines_per_s = 20;
+    load(c);
+    feed("x/go", 1);
+    advance(1'000);
+    feed("x/report", 1);
+    EXPECT_EQ(state("r", "writes"), "10");
+    EXPECT_NE(state("r", "write_err").find("more than 10 writes in one second (writes_per_s)"), std::string::npos)
+        << state("r", "write_err");
+    EXPECT_EQ(state("r", "events"), "5");
+    EXPECT_NE(state("r", "event_err").find("events_per_s"), std::string::npos) << state("r", "event_err");
+    EXPECT_EQ(host_->commands().size(), 10u);
+    EXPECT_EQ(count_events("flood"), 5u);
+    EXPECT_EQ(state("r", "sets"), "30");
+    EXPECT_NE(state("r", "state_err").find("more than 30 writes in one second (state_writes_per_s)"), std::string::npos)
+        << state("r", "state_err");
+    size_t lines = 0, warnings = 0;
+    for (const LogLine& l : host_->logs()) {
+        if (l.message.find("line ") != std::string::npos && l.level == LogLevel::info) ++lines;
+        if (l.message.find("log lines in a second: lines are dropped") != std::string::npos) ++warnings;
+    }
+    EXPECT_LE(lines, 20u);
+    EXPECT_EQ(warnings, 1u);
+    // A second later the rule may write again; a minute on, the drops are counted.
+    advance(61'000);
+    feed("x/go", 2);
+    EXPECT_EQ(host_->commands().size(), 20u);
+    bool counted = false;
+    for (const LogLine& l : host_->logs()) counted = counted || l.message.find("log lines dropped (over log_lines_per_s = 20)") != std::string::npos;
+    EXPECT_TRUE(counted);
+}
+
 TEST_F(ApiTest, StateReadsAreCopiesAndTheStateIsBounded) {
     RuleConfig c = rule("r", R"(
         gridlet.on("x/go", function()

@@ -623,3 +623,29 @@ TEST(DamagedStore, RepairWithADamagedTableAndADamagedWalKeepsTheReadableWal) {
     ASSERT_TRUE(id);
     EXPECT_GT(count_raw(**store, *id), 200u * 60u);  // the WAL before the damage
 }
+
+// The registry's table is lost: the series' samples are kept under
+// lost/series-<id>, and a new series never takes over that id (it used to
+// get id 1 and every old sample with it).
+TEST(DamagedStore, SeriesThatLostTheirNameKeepTheirSamplesAndId) {
+    TempDir dir;
+    const uint32_t id = make_store(dir, 30);
+    const auto db = dir.path() / "db";
+    const std::filesystem::path registry = table_of(db, kCfRegistry);
+    ASSERT_FALSE(registry.empty());
+    std::filesystem::remove(registry);
+    auto repaired = repair_store(db);
+    ASSERT_TRUE(repaired) << repaired.status().to_string();
+    EXPECT_FALSE(repaired->complete());
+    ASSERT_EQ(repaired->unnamed_series, std::vector<uint32_t>{id});
+    auto store = Store::open(test_options(dir.path()));
+    ASSERT_TRUE(store) << store.status().to_string();
+    auto lost = (*store)->registry().find("lost/series-" + std::to_string(id));
+    ASSERT_TRUE(lost);
+    EXPECT_EQ(*lost, id);
+    EXPECT_EQ(count_raw(**store, id), 30u * 60u);
+    auto fresh = (*store)->registry().intern(meta("z/other"));
+    ASSERT_TRUE(fresh);
+    EXPECT_NE(*fresh, id);
+    EXPECT_EQ(count_raw(**store, *fresh), 0u);
+}
