@@ -1,6 +1,7 @@
 // gridlet.write(target, value [, fn | opts]), gridlet.emit(type, severity, body),
 // gridlet.log.debug/info/warn/error(fmt, ...), gridlet.now().
 #include <cmath>
+#include <cstring>
 
 #include "core/pattern.h"
 #include "core/text.h"
@@ -95,8 +96,10 @@ bool valid_event_type(std::string_view t) {
 }
 
 int l_emit(lua_State* L) {
-    const char* type = luaL_checkstring(L, 1);
-    if (!valid_event_type(type)) return luaL_error(L, "gridlet.emit: bad event type '%s' (letters, digits, _ - .)", type);
+    size_t type_len = 0;
+    const char* type = luaL_checklstring(L, 1, &type_len);
+    if (std::strlen(type) != type_len || !valid_event_type(type))  // a NUL would cut the type short
+        return luaL_error(L, "gridlet.emit: bad event type '%s' (letters, digits, _ - .)", valid_text(to_view(L, 1)).c_str());
     if (Rule& r = Rule::of(L); !r.take(Rule::Rate::event))
         return luaL_error(L, "gridlet.emit: more than %d events in one second (events_per_s)",
                           static_cast<int>(r.rate_limit(Rule::Rate::event)));

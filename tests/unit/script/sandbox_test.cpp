@@ -113,6 +113,8 @@ TEST_F(SandboxTest, SmallHolesAreErrorsThatSayWhat) {
     EXPECT_NE(escape("gridlet.emit('t', 0/0)").find("severity nan is not 0..4"), std::string::npos)
         << escape("gridlet.emit('t', 0/0)");
     EXPECT_NE(escape("gridlet.emit('t', 1.5)").find("severity 1.5 is not 0..4"), std::string::npos);
+    EXPECT_NE(escape("gridlet.emit('door\\0evil', 'info')").find("bad event type 'door\\\\x00evil'"), std::string::npos)
+        << escape("gridlet.emit('door\\0evil', 'info')");
     EXPECT_NE(escape("local s = string.rep('x', 2^31)").find("more than the rule's memory budget"), std::string::npos);
     EXPECT_EQ(escape("assert(string.rep('ab', 3, ',') == 'ab,ab,ab' and string.rep('x', 0) == '')"), "");
     const std::string named = escape("local f = load('error(\"boom\")', '@/etc/passwd') f()");
