@@ -2,6 +2,7 @@
 // profiles from config/profiles, polling through Poller, commands on
 // cmd/<device>/<point> written with read-back.
 #include "device_config.h"
+#include "install_paths.h"
 #include "poller.h"
 #include "profile.h"
 
@@ -13,9 +14,6 @@
 #include <map>
 #include <memory>
 
-#ifndef GRIDLET_MODBUS_PROFILE_DIRS
-#define GRIDLET_MODBUS_PROFILE_DIRS ""
-#endif
 
 namespace gridlet::modbus {
 namespace {
@@ -98,7 +96,10 @@ public:
             dirs.insert(dirs.end(), more.begin(), more.end());
         }
         dirs.push_back("config/profiles");
-        for (auto& d : split_dirs(GRIDLET_MODBUS_PROFILE_DIRS)) dirs.push_back(d);
+        // gridlet's own profiles: the source tree's for a plugin in the build
+        // tree, else those of the prefix this plugin is installed in.
+        static const gridlet::InstallPaths own = gridlet::shared_object_install_paths(reinterpret_cast<const void*>(&split_dirs));
+        if (!own.data_dir.empty()) dirs.push_back(own.data_dir + "/config/profiles");
         return dirs;
     }
 

@@ -1,4 +1,5 @@
 #include "profile.h"
+#include "toml_syntax.h"
 
 #include <toml++/toml.h>
 
@@ -379,7 +380,7 @@ Profile parse_profile(const std::string& text, const std::string& file) {
     try {
         root = toml::parse(text, file);
     } catch (const toml::parse_error& e) {
-        throw ProfileError(file + ":" + std::to_string(e.source().begin.line) + ": " + std::string(e.description()));
+        throw ProfileError(file + ":" + std::to_string(e.source().begin.line) + ": " + toml_syntax_message(e.description()));
     }
     return Loader(file).load(root);
 }

@@ -30,6 +30,8 @@ void register_check_command(CLI::App& app) {
             std::printf("%s: ok (site '%s', %zu plugin%s, %zu device%s, %zu rule%s)\n", path->c_str(),
                         plan.site.site_name.c_str(), plan.plugins.size(), plan.plugins.size() == 1 ? "" : "s", devices,
                         devices == 1 ? "" : "s", plan.site.rules.size(), plan.site.rules.size() == 1 ? "" : "s");
+            if (!plan.site.has_store)
+                std::printf("note: no [store]: samples and events are not kept (add [store] to keep them)\n");
         }
     });
 }

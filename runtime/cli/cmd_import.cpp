@@ -258,7 +258,7 @@ private:
 };
 
 // --series FILE: what `gridlet series --format csv` writes (columns name,
-// kind, unit, tags "k=v;k=v", description; others ignored), the metadata of
+// kind, unit, tags "k=v;k=v", description, states "0=off,1=on"; others ignored), the metadata of
 // the series the import creates. Problems go to `problems`.
 std::map<std::string, SeriesMeta> read_series_file(const std::string& file, std::vector<std::string>& problems) {
     std::map<std::string, SeriesMeta> out;
@@ -297,6 +297,14 @@ std::map<std::string, SeriesMeta> read_series_file(const std::string& file, std:
         }
         m.unit = field(f, "unit");
         m.description = field(f, "description");
+        if (std::string states = field(f, "states"); !states.empty()) {
+            auto parsed = parse_states(states);
+            if (!parsed) {
+                problems.push_back(where + "states: " + parsed.status().message());
+                continue;
+            }
+            m.states = std::move(*parsed);
+        }
         const std::string tags = field(f, "tags");
         for (size_t pos = 0; pos < tags.size();) {
             size_t end = tags.find(';', pos);

@@ -28,6 +28,21 @@ std::string tags_text(const SeriesMeta& m) {
     return s;
 }
 
+// "0=off,1=on": what parse_states() reads.
+std::string states_text(const SeriesMeta& m) {
+    std::string s;
+    for (const auto& [v, label] : m.states) s += (s.empty() ? "" : ",") + std::to_string(v) + "=" + label;
+    return s;
+}
+
+// The label of a state series' value ("" when it has none).
+std::string state_label(const SeriesMeta& m, double value) {
+    if (m.kind != SeriesKind::state || !(value >= -9.2e18 && value <= 9.2e18) || value != static_cast<int64_t>(value))
+        return "";
+    auto it = m.states.find(static_cast<int64_t>(value));
+    return it == m.states.end() ? "" : it->second;
+}
+
 void run_series(const SeriesArgs& a) {
     StoreLocation loc = locate_store("series", a.db, a.config);
     if (a.format != "table" && a.format != "csv" && a.format != "json") fail(2, "--format must be table, csv or json");
@@ -36,13 +51,17 @@ void run_series(const SeriesArgs& a) {
     if (!sel) fail(2, sel.status().message());
     const TimeZone utc = TimeZone::utc();
     nlohmann::json out = nlohmann::json::array();
-    if (a.format == "csv") std::printf("id,name,kind,unit,tags,last_time,last_value,description\n");
+    if (a.format == "csv") std::printf("id,name,kind,unit,tags,last_time,last_value,description,states\n");
+    if (a.format == "table")
+        std::printf("%6s  %-40s %-8s %-6s %-24s %s %s\n", "id", "name", "kind", "unit", "last time (UTC)", "last value",
+                    "tags");
     for (const SeriesMeta& m : *sel) {
         auto last = st->query().last(m.id);
-        std::string lt, lv;
+        std::string lt, lv, label;
         if (last && *last) {
             lt = utc.format_iso((*last)->ts, true);
             lv = format_number((*last)->value);
+            label = state_label(m, (*last)->value);
         }
         if (a.format == "json") {
             nlohmann::json states = nlohmann::json::object();
@@ -55,7 +74,8 @@ void run_series(const SeriesArgs& a) {
                            {"tags", m.tags},
                            {"states", states},
                            {"last_time", lt},
-                           {"last_value", lv.empty() ? nlohmann::json() : nlohmann::json((*last)->value)}});
+                           {"last_value", lv.empty() ? nlohmann::json() : nlohmann::json((*last)->value)},
+                           {"last_state", label.empty() ? nlohmann::json() : nlohmann::json(label)}});
         } else if (a.format == "csv") {
             // RFC 4180: a field with a comma, a quote or a line break is
             // quoted, its quotes doubled (`gridlet import --series` reads it).
@@ -65,11 +85,15 @@ void run_series(const SeriesArgs& a) {
                 for (char c : v) out += c == '"' ? std::string("\"\"") : std::string(1, c);
                 return out + "\"";
             };
-            std::printf("%u,%s,%s,%s,%s,%s,%s,%s\n", m.id, m.name.c_str(), series_kind_name(m.kind), q(m.unit).c_str(),
-                        q(tags_text(m)).c_str(), lt.c_str(), lv.c_str(), q(m.description).c_str());
+            std::printf("%u,%s,%s,%s,%s,%s,%s,%s,%s\n", m.id, m.name.c_str(), series_kind_name(m.kind),
+                        q(m.unit).c_str(), q(tags_text(m)).c_str(), lt.c_str(), lv.c_str(), q(m.description).c_str(),
+                        q(states_text(m)).c_str());
         } else {
+            // A state series shows its label: "2 (charging)".
+            if (!label.empty()) lv += " (" + label + ")";
             std::printf("%6u  %-40s %-8s %-6s %-24s %s %s\n", m.id, m.name.c_str(), series_kind_name(m.kind),
-                        m.unit.c_str(), lt.c_str(), lv.c_str(), tags_text(m).c_str());
+                        m.unit.c_str(), lt.empty() ? "-" : lt.c_str(), lv.empty() ? "-" : lv.c_str(),
+                        tags_text(m).c_str());
         }
     }
     if (a.format == "json") std::printf("%s\n", out.dump(2).c_str());

@@ -1,5 +1,5 @@
-// `gridlet sim bcpm --port N`: run a device simulator alone (no site file),
-// until SIGINT/SIGTERM. The same simulators run inside a site as the "sim"
+// `gridlet sim bcpm|evse --port N`: run a device simulator alone (no site
+// file), until SIGINT/SIGTERM. The same simulators run inside a site as the "sim"
 // plugin (plugins/sim).
 #include <CLI/CLI.hpp>
 
@@ -7,9 +7,111 @@
 #include <cstdio>
 
 #include "bcpm_server.h"
+#include "evse_server.h"
 #include "cli/commands.h"
 
 namespace gridlet::cli {
+
+namespace {
+
+// Blocks SIGINT/SIGTERM (before the server's threads start: they inherit
+// the mask), then waits for one of them.
+sigset_t block_stop_signals() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    return set;
+}
+
+void wait_for_stop(const sigset_t& set) {
+    int sig = 0;
+    sigwait(&set, &sig);
+}
+
+struct EvseArgs {
+    sim::EvseServerOptions server;
+    int stations = 4;
+    double rated_current = 32;
+    int phases = 3;
+    double response_ms = 2000;
+    double background = 40;
+};
+
+void register_sim_evse(CLI::App& sim_cmd) {
+    auto* evse = sim_cmd.add_subcommand(
+        "evse", "EV charging site: stations on unit ids 1..N and the main meter (plugins/sim/README.md)");
+    auto a = std::make_shared<EvseArgs>();
+    a->server.port = 5030;
+    evse->add_option("--port", a->server.port, "TCP port (0: any free port, printed)")
+        ->check(CLI::Range(0, 65535))
+        ->capture_default_str();
+    evse->add_option("--bind", a->server.bind, "Address to listen on")->capture_default_str();
+    evse->add_option("--stations", a->stations, "Charging stations, on unit ids 1..N")
+        ->check(CLI::Range(1, 99))
+        ->capture_default_str();
+    evse->add_option("--rated-current", a->rated_current, "Rated current of each station, A (6..80)")
+        ->check(CLI::Range(6.0, 80.0))
+        ->capture_default_str();
+    evse->add_option("--phases", a->phases, "1 or 3 (single-phase stations go on L1, L2, L3 in turn)")
+        ->check(CLI::IsMember({1, 3}))
+        ->capture_default_str();
+    evse->add_option("--response-ms", a->response_ms, "Time a vehicle takes to follow a new setpoint, ms")
+        ->check(CLI::Range(0.0, 60000.0))
+        ->capture_default_str();
+    evse->add_option("--meter-unit", a->server.meter_unit, "Unit id of the main meter (1..247)")
+        ->check(CLI::Range(1, 247))
+        ->capture_default_str();
+    evse->add_option("--background", a->background, "Other loads of the installation, A per phase")
+        ->check(CLI::Range(0.0, 10000.0))
+        ->capture_default_str();
+    evse->add_option("--noise", a->server.noise, "Relative noise on the background, 0..1")
+        ->check(CLI::Range(0.0, 1.0))
+        ->capture_default_str();
+    evse->add_flag("--random", a->server.random_arrivals, "Vehicles arrive at random (else none arrive)");
+    evse->add_option("--mean-arrival-s", a->server.mean_arrival_s, "Mean time between arrivals per free station, s")
+        ->check(CLI::Range(1.0, 1e7))
+        ->capture_default_str();
+    evse->add_option("--seed", a->server.seed, "Seed of the random arrivals and noise")->capture_default_str();
+    evse->add_option("--time-scale", a->server.time_scale, "Simulated seconds per real second")
+        ->check(CLI::Range(0.01, 10000.0))
+        ->capture_default_str();
+    evse->footer("Register maps: config/profiles/evse.toml (stations), config/profiles/meter3ph.toml (meter).\n"
+                 "Exit status: 0 stopped by a signal; 1 could not serve; 2 bad arguments.");
+    evse->callback([a] {
+        if (a->server.meter_unit <= a->stations) {
+            std::fprintf(stderr, "gridlet sim evse: --meter-unit %u is a station's unit id (stations are 1..%d)\n",
+                         static_cast<unsigned>(a->server.meter_unit), a->stations);
+            throw CLI::RuntimeError(2);
+        }
+        a->server.stations.clear();
+        for (int i = 0; i < a->stations; ++i) {
+            sim::EvseStationOptions st;
+            st.unit = static_cast<uint8_t>(i + 1);
+            st.rated_current = a->rated_current;
+            st.phases = a->phases;
+            st.phase = i % 3 + 1;
+            st.response_s = a->response_ms / 1000;
+            a->server.stations.push_back(st);
+        }
+        for (double& b : a->server.background) b = a->background;
+        const sigset_t set = block_stop_signals();
+        sim::EvseServer server(a->server);
+        if (std::string err = server.start(); !err.empty()) {
+            std::fprintf(stderr, "gridlet sim evse: %s\n", err.c_str());
+            throw CLI::RuntimeError(1);
+        }
+        std::printf("EV site simulator: Modbus TCP on %s:%u, stations on unit ids 1..%d, main meter on unit id %u "
+                    "(Ctrl-C to stop)\n",
+                    a->server.bind.c_str(), server.port(), a->stations, static_cast<unsigned>(a->server.meter_unit));
+        std::fflush(stdout);
+        wait_for_stop(set);
+        server.stop();
+    });
+}
+
+}  // namespace
 
 void register_sim_command(CLI::App& app) {
     auto* cmd = app.add_subcommand("sim", "Run a device simulator alone (Modbus TCP server) until SIGINT/SIGTERM");
@@ -46,11 +148,7 @@ void register_sim_command(CLI::App& app) {
                          static_cast<int>(opts->base_unit), static_cast<int>(opts->base_unit) + 1);
             throw CLI::RuntimeError(2);
         }
-        sigset_t set;
-        sigemptyset(&set);
-        sigaddset(&set, SIGINT);
-        sigaddset(&set, SIGTERM);
-        pthread_sigmask(SIG_BLOCK, &set, nullptr);  // before the server's threads start
+        const sigset_t set = block_stop_signals();
         sim::BcpmServer server(*opts);
         if (std::string err = server.start(); !err.empty()) {
             std::fprintf(stderr, "gridlet sim bcpm: %s\n", err.c_str());
@@ -59,10 +157,10 @@ void register_sim_command(CLI::App& app) {
         std::printf("BCPM simulator: Modbus TCP on %s:%u, unit ids %u..%u (Ctrl-C to stop)\n", opts->bind.c_str(),
                     server.port(), opts->base_unit, opts->base_unit + opts->panels - 1);
         std::fflush(stdout);
-        int sig = 0;
-        sigwait(&set, &sig);
+        wait_for_stop(set);
         server.stop();
     });
+    register_sim_evse(*cmd);
 }
 
 }  // namespace gridlet::cli

@@ -14,6 +14,7 @@
 #include "core/text.h"
 #include "script/engine.h"
 #include "script/harness.h"
+#include "toml_syntax.h"
 
 namespace gridlet::cli {
 
@@ -56,7 +57,7 @@ nlohmann::json load_params(const std::string& arg) {
             toml::table t = toml::parse(text.str(), arg);
             return config::toml_to_json(t);
         } catch (const toml::parse_error& e) {
-            fail(2, "--params: " + arg + ":" + std::to_string(e.source().begin.line) + ": " + std::string(e.description()));
+            fail(2, "--params: " + arg + ":" + std::to_string(e.source().begin.line) + ": " + toml_syntax_message(e.description()));
         }
     }
     auto j = nlohmann::json::parse(text.str(), nullptr, false);

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "core/pattern.h"
+#include "toml_syntax.h"
 
 namespace gridlet {
 
@@ -27,7 +28,7 @@ const std::vector<KeySpec>& logging_keys() {
     static const std::vector<KeySpec> k = {
         {"level", ValueType::string, "\"info\"", "log level", false,
          {"trace", "debug", "info", "warn", "error", "critical", "off"}, {}, {}},
-        {"pattern", ValueType::string, "\"%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ [%n] %v\"", "spdlog pattern", false, {}, {}, {}},
+        {"pattern", ValueType::string, "\"%Y-%m-%dT%H:%M:%S.%e%z %^%-5l%$ [%n] %v\"", "spdlog pattern", false, {}, {}, {}},
         {"file", ValueType::string, "\"\"", "log file (empty: standard error)", false, {}, {}, {}},
     };
     return k;
@@ -121,7 +122,7 @@ SiteConfig parse_site_config(const std::string& text, const std::string& path, c
     try {
         cfg.root = std::make_shared<toml::table>(toml::parse(std::string_view(text), std::string_view(path)));
     } catch (const toml::parse_error& e) {
-        diags.push_back({path, e.source().begin.line, std::string("TOML syntax: ") + std::string(e.description())});
+        diags.push_back({path, e.source().begin.line, "TOML syntax: " + toml_syntax_message(e.description())});
         return cfg;
     }
     const toml::table& root = *cfg.root;

@@ -11,6 +11,7 @@
 
 #include "bus/socket.h"
 #include "kernel/kernel.h"
+#include "kernel/reload_diff.h"
 #include "store/store.h"
 
 namespace gridlet::kernel {
@@ -90,6 +91,7 @@ void Kernel::reload() {
         spdlog::error("reload: {} has errors; keeping the running configuration", plan_.site.path);
         return;
     }
+    const std::vector<std::string> kept = settings_not_applied(plan_.site, fresh);
     plan_.site.log_level = fresh.log_level;
     plan_.site.log_pattern = fresh.log_pattern;
     Status st = setup_logging(plan_.site);
@@ -97,8 +99,8 @@ void Kernel::reload() {
     if (plugin::PluginInstance* rules = instance("rules"); rules && rules->state() == plugin::InstanceState::running)
         reload_rules(*rules, fresh);
     for (auto& hook : reload_hooks_) hook();
-    spdlog::info("reloaded {}: logging{}; plugins keep running (restart gridlet to change plugins or devices)",
-                 plan_.site.path, instance("rules") ? " and rules" : "");
+    spdlog::info("reloaded {}: log level and pattern{}", plan_.site.path, instance("rules") ? ", rules" : "");
+    for (const std::string& k : kept) spdlog::warn("reload: not applied until gridlet restarts: {}", k);
 }
 
 int Kernel::run_until_signal() {

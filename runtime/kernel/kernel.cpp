@@ -90,6 +90,8 @@ Status Kernel::start() {
         if (!st) return st.status();
         store_ = std::move(*st);
         spdlog::info("store {} open: {} series known", opts->path.string(), registry_.size());
+    } else {
+        spdlog::warn("no [store] in {}: samples and events are not kept (add [store] to keep them)", plan_.site.path);
     }
     components_.reset(new ComponentContext{registry_, store_.get(), time_zone_, plan_.site, {}});
     auto control_pub = bus_->make_publisher(&control_metrics_);

@@ -43,7 +43,7 @@ public:
             Status st = engine_.watch_files();
             if (st) {
                 hooks.fd = engine_.watch_fd();
-                hooks.on_fd = [this] { safely("file reload", [&] { report(engine_.poll_file_changes(), "reload"); }); };
+                hooks.on_fd = [this] { safely("file reload", [&] { engine_.poll_file_changes(); }); };
             } else {
                 host().warn("rule files are not watched: " + st.message() + " (SIGHUP still reloads)");
             }
@@ -51,23 +51,22 @@ public:
     }
 
     // The rules of `site` become the running set; then changed files reload.
-    void configure(const SiteConfig& site) {
+    void configure(const SiteConfig& site, bool revive_stopped = false) {
         script::Budgets defaults = rule_engine_options(site).default_budgets;
         std::vector<script::RuleConfig> rules;
         for (const RuleEntry& r : site.rules) {
             if (r.config.contains("enabled") && !r.config["enabled"].get<bool>()) continue;
             rules.push_back(script::rule_config_from_json(r.config, site.dir, defaults));
         }
-        report(engine_.configure(rules), "load");
+        engine_.configure(rules, revive_stopped);  // the engine logs each failure once
         size_t running = 0;
         for (const auto& info : engine_.rules()) running += info.status == script::RuleStatus::running;
         host().info(std::to_string(running) + " of " + std::to_string(rules.size()) + " rule(s) running");
     }
 
-    void reload(const SiteConfig& fresh) {
-        configure(fresh);
-        report(engine_.reload_changed(/*revive_stopped=*/true), "reload");
-    }
+    // SIGHUP: one pass that applies the site's rules, reloads changed files
+    // and revives stopped rules (each failure logged once).
+    void reload(const SiteConfig& fresh) { configure(fresh, /*revive_stopped=*/true); }
 
     void on_samples(const char*, const gl_sample* s, size_t n) override {
         safely("sample delivery", [&] { engine_.on_samples({s, n}); });
@@ -190,11 +189,6 @@ private:
             } catch (...) {
             }
         }
-    }
-
-    void report(const std::vector<script::RuleLoadError>& errors, const char* what) {
-        for (const auto& e : errors)
-            host().error("rule '" + e.rule + "' " + what + " failed: " + valid_text(e.status.message()));
     }
 
     ComponentContext& ctx_;

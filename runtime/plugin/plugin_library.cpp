@@ -1,5 +1,4 @@
 #include "plugin/plugin_library.h"
-#include "plugin/plugin_instance.h"
 
 #include <dlfcn.h>
 
@@ -7,12 +6,8 @@
 #include <filesystem>
 #include <set>
 
-#ifndef GRIDLET_BUILD_PLUGIN_DIR
-#define GRIDLET_BUILD_PLUGIN_DIR ""
-#endif
-#ifndef GRIDLET_INSTALL_PLUGIN_DIR
-#define GRIDLET_INSTALL_PLUGIN_DIR ""
-#endif
+#include "install_paths.h"
+#include "plugin/plugin_instance.h"
 
 namespace gridlet::plugin {
 
@@ -146,8 +141,8 @@ std::vector<std::string> default_plugin_dirs() {
             pos = c + 1;
         }
     }
-    if (*GRIDLET_BUILD_PLUGIN_DIR) dirs.push_back(GRIDLET_BUILD_PLUGIN_DIR);
-    if (*GRIDLET_INSTALL_PLUGIN_DIR) dirs.push_back(GRIDLET_INSTALL_PLUGIN_DIR);
+    // Then gridlet's own: the build tree's, or the install prefix's of this binary.
+    if (const std::string& own = executable_install_paths().plugin_dir; !own.empty()) dirs.push_back(own);
     return dirs;
 }
 

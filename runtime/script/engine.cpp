@@ -7,6 +7,7 @@
 #include "core/pattern.h"
 #include "core/text.h"
 #include "script/file_watch.h"
+#include "install_paths.h"
 
 namespace gridlet::script {
 
@@ -42,7 +43,7 @@ void Engine::retire(Slot& slot) {
     core_.routes_dirty = true;
 }
 
-Status Engine::load_into(Slot& slot, const RuleConfig& config) {
+Status Engine::load_into(Slot& slot, const RuleConfig& config, bool quiet_repeat) {
     Expected<std::unique_ptr<Rule>> loaded = Status::internal("not loaded");
     try {
         loaded = Rule::load(config, core_, ++next_uid_);
@@ -51,13 +52,17 @@ Status Engine::load_into(Slot& slot, const RuleConfig& config) {
     }
     if (!loaded) {
         const bool kept = slot.rule && !slot.rule->stopped();
-        std::string message = "not loaded: " + loaded.status().message();
-        if (kept) message += " (the previous version keeps running)";
-        core_.host.log(LogLevel::error, config.name, message);
-        nlohmann::json body = {{"rule", config.name}, {"file", config.file}, {"error", loaded.status().message()},
-                               {"previous_version_running", kept}};
-        core_.host.emit_event({core_.host.clock().now_ms(), "rule/" + config.name, "rule_load_failed", Severity::error,
-                               dump_json(body)});
+        const bool repeat = quiet_repeat && loaded.status().message() == slot.last_failure;
+        slot.last_failure = loaded.status().message();
+        if (!repeat) {  // a file watch retrying an unchanged failure says nothing new
+            std::string message = "not loaded: " + loaded.status().message();
+            if (kept) message += " (the previous version keeps running)";
+            core_.host.log(LogLevel::error, config.name, message);
+            nlohmann::json body = {{"rule", config.name}, {"file", config.file}, {"error", loaded.status().message()},
+                                   {"previous_version_running", kept}};
+            core_.host.emit_event({core_.host.clock().now_ms(), "rule/" + config.name, "rule_load_failed",
+                                   Severity::error, dump_json(body)});
+        }
         if (!kept) {
             retire(slot);
             slot.config = config;
@@ -68,6 +73,7 @@ Status Engine::load_into(Slot& slot, const RuleConfig& config) {
     retire(slot);
     slot.config = config;
     slot.error.clear();
+    slot.last_failure.clear();
     slot.rule = std::move(*loaded);
     by_uid_[slot.rule->uid()] = slot.rule.get();
     slot.rule->commit();
@@ -78,12 +84,13 @@ Status Engine::load_into(Slot& slot, const RuleConfig& config) {
     return Status::ok();
 }
 
-std::vector<RuleLoadError> Engine::configure(const std::vector<RuleConfig>& rules) {
+std::vector<RuleLoadError> Engine::configure(const std::vector<RuleConfig>& rules, bool revive_stopped) {
     std::vector<RuleLoadError> failed;
     std::map<std::string, const RuleConfig*> wanted;
     for (const RuleConfig& c : rules) {
         if (!wanted.emplace(c.name, &c).second) {
             failed.push_back({c.name, Status::invalid("rule '" + c.name + "' is configured twice")});
+            core_.host.log(LogLevel::error, c.name, "configured twice: only the first [[rules]] entry runs");
         }
     }
     for (auto it = slots_.begin(); it != slots_.end();) {
@@ -97,7 +104,10 @@ std::vector<RuleLoadError> Engine::configure(const std::vector<RuleConfig>& rule
     }
     for (const auto& [name, config] : wanted) {
         Slot& slot = slots_[name];
-        if (slot.rule && same_config(slot.config, *config) && !sources_changed(*slot.rule)) continue;
+        const bool revive = revive_stopped && slot.rule && slot.rule->stopped();
+        if (slot.rule && !revive && same_config(slot.config, *config) && !sources_changed(*slot.rule)) continue;
+        if (revive) core_.host.log(LogLevel::info, name, "stopped: loading it again (reload requested)");
+        else if (slot.rule) core_.host.log(LogLevel::info, name, "changed: reloading");
         Status st = load_into(slot, *config);
         if (!st) failed.push_back({name, st});
     }
@@ -117,19 +127,12 @@ bool Engine::sources_changed(const Rule& rule) const {
 }
 
 std::vector<std::string> builtin_lib_dirs() {
-#ifndef GRIDLET_SCRIPT_LIB_DIRS
-#define GRIDLET_SCRIPT_LIB_DIRS ""
-#endif
+    // gridlet's own Lua library (gridlet.greenup, ...): the source tree's in
+    // a build, else the install prefix's of this binary.
     std::vector<std::string> out;
-    const std::string all = GRIDLET_SCRIPT_LIB_DIRS;
-    size_t pos = 0;
-    while (pos <= all.size()) {
-        size_t c = all.find(':', pos);
-        if (c == std::string::npos) c = all.size();
-        std::error_code ec;
-        if (c > pos && std::filesystem::is_directory(all.substr(pos, c - pos), ec)) out.push_back(all.substr(pos, c - pos));
-        pos = c + 1;
-    }
+    const std::string& data = executable_install_paths().data_dir;
+    std::error_code ec;
+    if (!data.empty() && std::filesystem::is_directory(data + "/scripts/lib", ec)) out.push_back(data + "/scripts/lib");
     return out;
 }
 
@@ -141,7 +144,7 @@ std::vector<RuleLoadError> Engine::reload_changed(bool revive_stopped) {
         if (!retry && !revive && !sources_changed(*slot.rule)) continue;
         if (revive) core_.host.log(LogLevel::info, name, "stopped: loading it again (reload requested)");
         else if (slot.rule) core_.host.log(LogLevel::info, name, "source changed: reloading");
-        Status st = load_into(slot, slot.config);
+        Status st = load_into(slot, slot.config, /*quiet_repeat=*/!revive_stopped);
         if (!st) failed.push_back({name, st});
     }
     return failed;

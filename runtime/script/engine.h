@@ -67,14 +67,18 @@ public:
 
     // Makes `rules` the running set: new rules load, rules no longer listed
     // are unloaded, changed ones (file, params or budgets) are swapped, the
-    // others keep running untouched. Returns the rules that failed.
-    std::vector<RuleLoadError> configure(const std::vector<RuleConfig>& rules);
+    // others keep running untouched; with `revive_stopped` (SIGHUP) the
+    // rules stopped by a budget or a fault load again. Returns the rules that
+    // failed (each is logged once, with event "rule_load_failed").
+    std::vector<RuleLoadError> configure(const std::vector<RuleConfig>& rules, bool revive_stopped = false);
 
     // Re-reads every rule's files (the rule and the modules it required) and
     // swaps the rules whose sources changed; retries rules that failed to
     // load, and with `revive_stopped` (SIGHUP, an operator's request) loads
     // again the rules stopped by a budget or a fault, changed or not. A
-    // version that fails to load leaves the old one running.
+    // version that fails to load leaves the old one running. A retry that
+    // fails with the same error as the last attempt is not logged again
+    // (unless `revive_stopped`: an operator asked).
     std::vector<RuleLoadError> reload_changed(bool revive_stopped = false);
     // Reloads one rule now, changed or not.
     Status reload(const std::string& name);
@@ -101,6 +105,7 @@ private:
         RuleConfig config;
         std::unique_ptr<Rule> rule;  // null when it failed to load
         std::string error;
+        std::string last_failure;  // the last load error, until a load succeeds
     };
     struct Route {
         Rule* rule;
@@ -108,7 +113,7 @@ private:
         int slot;  // a view's slot for this series (0: a callback subscription)
     };
 
-    Status load_into(Slot& slot, const RuleConfig& config);
+    Status load_into(Slot& slot, const RuleConfig& config, bool quiet_repeat = false);
     void retire(Slot& slot);
     const std::vector<Route>& routes_for(uint32_t series_id);
     void finish();  // local replies, stopped rules

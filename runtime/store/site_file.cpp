@@ -1,4 +1,5 @@
 #include "store/site_file.h"
+#include "toml_syntax.h"
 
 #include <filesystem>
 
@@ -12,7 +13,7 @@ Expected<SiteStore> read_site_store(const std::string& site_file) {
         root = toml::parse_file(site_file);
     } catch (const toml::parse_error& e) {
         auto line = e.source().begin.line;
-        return Status::invalid(site_file + ":" + std::to_string(line) + ": " + std::string(e.description()));
+        return Status::invalid(site_file + ":" + std::to_string(line) + ": " + toml_syntax_message(e.description()));
     }
     SiteStore out;
     if (auto tz = root["site"]["timezone"].value<std::string>()) out.timezone = *tz;
@@ -20,10 +21,9 @@ Expected<SiteStore> read_site_store(const std::string& site_file) {
     if (!store)
         return Status::not_found(site_file + ": the site has no [store] section, so it keeps no data (add [store] "
                                              "to keep its series and events)");
-    toml::table empty;
     config::Diagnostics diags;
-    nlohmann::json j = config::validate_table(store ? *store : empty, store_config_keys(), site_file, "[store]", diags,
-                                              store ? config::line_of(*store) : 0);
+    nlohmann::json j =
+        config::validate_table(*store, store_config_keys(), site_file, "[store]", diags, config::line_of(*store));
     if (!diags.empty()) return Status::invalid(diags.front().to_string());
     auto dir = std::filesystem::absolute(site_file).parent_path();
     auto o = store_options_from_json(j, dir);

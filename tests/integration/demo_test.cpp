@@ -6,7 +6,10 @@
 #include <nlohmann/json.hpp>
 #include <sys/socket.h>
 
+#include <cctype>
+#include <cstring>
 #include <regex>
+#include <sstream>
 
 #include "integration/process.h"
 
@@ -25,6 +28,45 @@ std::string demo_copy(int port, int ev_port, const std::string& store_dir) {
     return temp_file("demo.toml", text);
 }
 }  // namespace
+
+// The sample output in the README's first section, as patterns: every run
+// of digits stands for any number, "..." for anything, a UTC offset may have
+// either sign, a rule file's folder may be anywhere, and a live line may go
+// on differently after its first " | " (the stations' states vary).
+std::vector<std::regex> readme_sample_lines() {
+    const std::string readme = slurp(source_dir() + "/README.md");
+    const size_t at = readme.find("Two Lua rules run");
+    const size_t open = readme.find("\n```\n", at);
+    const size_t close = readme.find("\n```\n", open + 5);
+    std::vector<std::regex> out;
+    if (at == std::string::npos || open == std::string::npos || close == std::string::npos) return out;
+    std::istringstream lines(readme.substr(open + 5, close - open - 5));
+    for (std::string l; std::getline(lines, l);) {
+        if (size_t bar = l.find(" | "); bar != std::string::npos) l = l.substr(0, bar) + "...";
+        std::string re;
+        for (size_t i = 0; i < l.size();) {
+            if (l.compare(i, 3, "...") == 0) {
+                re += ".*";
+                i += 3;
+            } else if (std::isdigit(static_cast<unsigned char>(l[i]))) {
+                while (i < l.size() && std::isdigit(static_cast<unsigned char>(l[i]))) ++i;
+                re += "[0-9]+";
+            } else if (l[i] == '+' && i + 1 < l.size() && std::isdigit(static_cast<unsigned char>(l[i + 1]))) {
+                re += "[+-]";
+                ++i;
+            } else if (l[i] == ' ' && l.find("/scripts/", i) != std::string::npos &&
+                       l.find(' ', i + 1) > l.find("/scripts/", i)) {
+                re += " \\S*";  // the rule file's folder
+                i = l.find("/scripts/", i);
+            } else {
+                if (std::strchr("\\^$.|?*+()[]{}", l[i])) re += '\\';
+                re += l[i++];
+            }
+        }
+        out.emplace_back(re);
+    }
+    return out;
+}
 
 TEST(Demo, PollsBothSimulatedPanelsAndShowsLiveValues) {
     int port = free_port();
@@ -59,6 +101,12 @@ TEST(Demo, PollsBothSimulatedPanelsAndShowsLiveValues) {
     // The EV rule's live line: area, installation current, each station.
     EXPECT_TRUE(p.wait_for_err("GREEN ")) << p.err();
     EXPECT_NE(p.err().find("| ev1 "), std::string::npos) << p.err();
+    // The README shows these very lines.
+    const auto sample = readme_sample_lines();
+    ASSERT_EQ(sample.size(), 3u) << "the README's sample output block";
+    EXPECT_TRUE(std::regex_search(p.out(), sample[0])) << "README line 1 vs\n" << p.out();
+    EXPECT_TRUE(std::regex_search(p.out(), sample[1])) << "README line 2 vs\n" << p.out();
+    EXPECT_TRUE(std::regex_search(p.err(), sample[2])) << "README line 3 vs\n" << p.err();
 
     // The running gridlet's store answers queries (read-only secondary), in
     // CSV that starts with the tidy header.

@@ -1,0 +1,101 @@
+#include "kernel/reload_diff.h"
+
+#include <map>
+#include <set>
+#include <sstream>
+
+namespace gridlet::kernel {
+
+namespace {
+
+// A node as TOML text ("(none)" when absent), for comparison and messages.
+std::string text_of(const toml::node* n) {
+    if (!n) return "(none)";
+    std::ostringstream out;
+    if (const toml::table* t = n->as_table()) {
+        out << toml::toml_formatter(*t, toml::format_flags::none);
+        std::string s = out.str();
+        for (char& c : s)
+            if (c == '\n') c = ' ';
+        return "{ " + s + "}";
+    }
+    n->visit([&](const auto& v) { out << toml::toml_formatter(v, toml::format_flags::none); });
+    return out.str();
+}
+
+// Every key of `a` or `b` whose value differs, as "key: old -> new" lines,
+// each prefixed with `what`. Keys in `skip` are ignored (applied live).
+void diff_tables(const toml::table* a, const toml::table* b, const std::string& what,
+                 const std::set<std::string>& skip, std::vector<std::string>& out) {
+    std::set<std::string> keys;
+    if (a)
+        for (const auto& [k, v] : *a) keys.insert(std::string(k.str()));
+    if (b)
+        for (const auto& [k, v] : *b) keys.insert(std::string(k.str()));
+    for (const std::string& k : keys) {
+        if (skip.count(k)) continue;
+        const std::string before = text_of(a ? a->get(k) : nullptr);
+        const std::string after = text_of(b ? b->get(k) : nullptr);
+        if (before != after) out.push_back(what + k + ": " + before + " -> " + after);
+    }
+}
+
+const toml::table* section(const SiteConfig& site, const char* name) {
+    return site.root ? site.root->get_as<toml::table>(name) : nullptr;
+}
+
+}  // namespace
+
+std::vector<std::string> settings_not_applied(const SiteConfig& running, const SiteConfig& fresh) {
+    std::vector<std::string> out;
+    for (const char* name : {"site", "kernel", "bus", "store"})
+        diff_tables(section(running, name), section(fresh, name), std::string("[") + name + "] ", {}, out);
+    // [logging]: level and pattern are applied; the file is opened at start.
+    diff_tables(section(running, "logging"), section(fresh, "logging"), "[logging] ", {"level", "pattern"}, out);
+    // [rule_engine]: the budget defaults apply to the rules; the rest is the engine's own.
+    diff_tables(section(running, "rule_engine"), section(fresh, "rule_engine"), "[rule_engine] ",
+                {"instructions", "time_ms", "memory_mb", "writes_per_s", "events_per_s", "state_writes_per_s",
+                 "log_lines_per_s"},
+                out);
+
+    std::map<std::string, const PluginEntry*> plugins_now;
+    for (const PluginEntry& p : fresh.plugins) plugins_now[p.name] = &p;
+    std::set<std::string> seen;
+    for (const PluginEntry& p : running.plugins) {
+        seen.insert(p.name);
+        auto it = plugins_now.find(p.name);
+        const std::string what = "plugin '" + p.name + "'";
+        if (it == plugins_now.end()) {
+            out.push_back(what + " removed");
+            continue;
+        }
+        const PluginEntry& q = *it->second;
+        if (p.file != q.file) out.push_back(what + ": file: \"" + p.file + "\" -> \"" + q.file + "\"");
+        if (p.enabled != q.enabled)
+            out.push_back(what + ": enabled: " + (p.enabled ? "true" : "false") + " -> " + (q.enabled ? "true" : "false"));
+        diff_tables(p.config, q.config, what + " config: ", {}, out);
+    }
+    for (const PluginEntry& q : fresh.plugins)
+        if (!seen.count(q.name)) out.push_back("plugin '" + q.name + "' added");
+
+    std::map<std::string, const DeviceEntry*> devices_now;
+    for (const DeviceEntry& d : fresh.devices) devices_now[d.name] = &d;
+    seen.clear();
+    for (const DeviceEntry& d : running.devices) {
+        seen.insert(d.name);
+        auto it = devices_now.find(d.name);
+        const std::string what = "device '" + d.name + "' (" + fresh.path + ":" +
+                                 std::to_string(it == devices_now.end() ? d.line : it->second->line) + ")";
+        if (it == devices_now.end()) {
+            out.push_back(what + " removed");
+            continue;
+        }
+        diff_tables(d.table, it->second->table, what + ": ", {}, out);
+    }
+    for (const DeviceEntry& q : fresh.devices)
+        if (!seen.count(q.name))
+            out.push_back("device '" + q.name + "' (" + fresh.path + ":" + std::to_string(q.line) + ") added");
+    return out;
+}
+
+}  // namespace gridlet::kernel
