@@ -2,8 +2,12 @@
 #include "link.h"
 
 #include <modbus/modbus.h>
+#include <poll.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 
@@ -36,7 +40,7 @@ namespace {
 
 class RtuLink final : public Link {
 public:
-    explicit RtuLink(LinkConfig cfg) : Link(std::move(cfg)) {}
+    RtuLink(LinkConfig cfg, int cancel_fd) : Link(std::move(cfg)), cancel_fd_(cancel_fd) {}
     ~RtuLink() override { close(); }
 
     bool connected() const override { return connected_; }
@@ -78,9 +82,9 @@ public:
             if (rc == count)
                 for (int i = 0; i < count; ++i) out[i] = bits[i];
         }
-        if (rc == count) return {};
+        if (rc == count) return heard({});
         flush_first_ = true;
-        if (rc >= 0) return {Outcome::Malformed, 0, "malformed reply (short reply)"};
+        if (rc >= 0) return heard({Outcome::Malformed, 0, "malformed reply (short reply)"});
         return classify(errno, "read");
     }
 
@@ -103,9 +107,9 @@ public:
             break;
         default: return {Outcome::Malformed, 0, "unsupported write function " + std::to_string(fc)};
         }
-        if (rc == 1) return {};
+        if (rc == 1) return heard({});
         flush_first_ = true;
-        if (rc >= 0) return {Outcome::Malformed, 0, "malformed reply (write not confirmed)"};
+        if (rc >= 0) return heard({Outcome::Malformed, 0, "malformed reply (write not confirmed)"});
         return classify(errno, "write");
     }
 
@@ -117,11 +121,39 @@ private:
             modbus_set_slave(ctx_, unit);
             unit_ = unit;
         }
+        if (late_reply_possible_) {  // RTU has no transaction id: wait for the late reply to pass
+            drain_until_quiet(timeout_ms_, 2 * timeout_ms_);
+            late_reply_possible_ = false;
+        }
         if (flush_first_) {  // a late reply to a failed request must not be read as this one's
             if (modbus_flush(ctx_) > 0) counters_.stale_replies++;
             flush_first_ = false;
         }
         return true;
+    }
+
+    // After a timeout: reads and discards what arrives until the line has
+    // been silent for quiet_ms (at most max_ms in all, or until cancelled).
+    // A reply later than that cannot be told from the next one's on RTU;
+    // the plugin README says so.
+    void drain_until_quiet(int quiet_ms, int max_ms) {
+        const int fd = modbus_get_socket(ctx_);
+        if (fd < 0) return;
+        using Clock = std::chrono::steady_clock;
+        const auto deadline = Clock::now() + std::chrono::milliseconds(max_ms);
+        bool discarded = false;
+        for (;;) {
+            const auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+            if (left <= 0) break;
+            pollfd p[2] = {{fd, POLLIN, 0}, {cancel_fd_, POLLIN, 0}};
+            const int n = ::poll(p, cancel_fd_ >= 0 ? 2 : 1, static_cast<int>(std::min<int64_t>(quiet_ms, left)));
+            if (n <= 0 || (cancel_fd_ >= 0 && p[1].revents)) break;  // quiet, or stopping
+            uint8_t junk[256];
+            if (::read(fd, junk, sizeof junk) <= 0) break;
+            discarded = true;
+        }
+        if (discarded) counters_.stale_replies++;
     }
 
     void set_timeout(int ms) {
@@ -134,19 +166,31 @@ private:
         timeout_ms_ = ms;
     }
 
+    Result heard(Result r) {
+        heard_since_timeout_ = true;
+        return r;
+    }
+
     Result classify(int err, const char* what) {
         Result r;
         if (err >= EMBXILFUN && err <= EMBXGTAR) {
+            heard_since_timeout_ = true;
             r.outcome = Outcome::Exception;
             r.exception = err - MODBUS_ENOBASE;
             r.error = std::string(what) + ": Modbus exception " + exception_text(r.exception);
         } else if (err == EMBBADSLAVE) {
+            heard_since_timeout_ = true;
             r.outcome = Outcome::WrongUnit;
             r.error = std::string(what) + ": reply from another unit than " + std::to_string(unit_);
         } else if (err >= EMBBADCRC && err <= EMBBADSLAVE) {
+            heard_since_timeout_ = true;
             r.outcome = Outcome::Malformed;
             r.error = std::string(what) + ": malformed reply (" + modbus_strerror(err) + ")";
         } else if (err == ETIMEDOUT) {
+            // The device may still answer it, unless the line has been dead
+            // since the last timeout (then waiting would only slow the bus).
+            late_reply_possible_ = heard_since_timeout_;
+            heard_since_timeout_ = false;
             r.outcome = Outcome::Timeout;
             r.error = std::string(what) + ": no reply within " + std::to_string(timeout_ms_) + " ms";
         } else {
@@ -159,13 +203,18 @@ private:
 
     modbus_t* ctx_ = nullptr;
     bool connected_ = false;
+    int cancel_fd_ = -1;  // readable when the worker stops (owned by the caller)
     bool flush_first_ = false;
+    bool late_reply_possible_ = false;  // a request timed out: its reply may still come
+    bool heard_since_timeout_ = true;   // something answered since the last timeout
     int timeout_ms_ = -1;
     int unit_ = -1;
 };
 
 }  // namespace
 
-std::unique_ptr<Link> make_rtu_link(const LinkConfig& cfg, int) { return std::make_unique<RtuLink>(cfg); }
+std::unique_ptr<Link> make_rtu_link(const LinkConfig& cfg, int cancel_fd) {
+    return std::make_unique<RtuLink>(cfg, cancel_fd);
+}
 
 }  // namespace gridlet::modbus

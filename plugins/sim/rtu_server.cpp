@@ -73,6 +73,16 @@ void RtuServer::stop() {
     fd_ = wake_fd_[0] = wake_fd_[1] = -1;
 }
 
+void RtuServer::write_all(const uint8_t* data, size_t n) {
+    size_t off = 0;
+    while (off < n) {
+        ssize_t w = ::write(fd_, data + off, n - off);
+        if (w > 0) off += static_cast<size_t>(w);
+        else if (w < 0 && errno == EAGAIN) ::usleep(1000);
+        else break;
+    }
+}
+
 void RtuServer::run() {
     std::vector<uint8_t> buf;
     using Clock = std::chrono::steady_clock;
@@ -131,6 +141,7 @@ void RtuServer::run() {
             } else {
                 resp = handle_pdu(*s, frame.data() + 1, frame.size() - 3);
             }
+            if (act.bad_byte_count && resp.size() >= 2 && !(resp[0] & 0x80)) resp[1]++;
             if (unit == 0) continue;  // broadcast: no reply
             std::vector<uint8_t> out{act.reply_unit >= 0 ? static_cast<uint8_t>(act.reply_unit) : unit};
             out.insert(out.end(), resp.begin(), resp.end());
@@ -141,14 +152,15 @@ void RtuServer::run() {
             uint16_t oc = crc16_modbus(out.data(), out.size());
             out.push_back(static_cast<uint8_t>(oc & 0xFF));
             out.push_back(static_cast<uint8_t>(oc >> 8));
+            if (!act.raw.empty()) out = act.raw;  // garbage on the line
             int lat = faults_.latency_ms.load() + act.delay_ms;
             if (lat > 0) std::this_thread::sleep_for(std::chrono::milliseconds(lat));
-            size_t off = 0;
-            while (off < out.size()) {
-                ssize_t w = ::write(fd_, out.data() + off, out.size() - off);
-                if (w > 0) off += static_cast<size_t>(w);
-                else if (w < 0 && errno == EAGAIN) ::usleep(1000);
-                else break;
+            // split_at: the first bytes, a silence of split_delay_ms, the rest.
+            const size_t first = act.split_at > 0 && size_t(act.split_at) < out.size() ? size_t(act.split_at) : out.size();
+            write_all(out.data(), first);
+            if (first < out.size()) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(act.split_delay_ms));
+                write_all(out.data() + first, out.size() - first);
             }
         }
     }

@@ -38,6 +38,7 @@ public:
 
 private:
     void run();
+    void write_all(const uint8_t* data, size_t n);
 
     UnitRouter& router_;
     Faults faults_;

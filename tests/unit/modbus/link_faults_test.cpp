@@ -2,8 +2,7 @@
 // TcpServer with a per-request fault script): every fault class of the
 // plugin README's "Faults" table, each asserting what a user sees (values,
 // online state, counters, events). Issue 10, items 1-7.
-#include "capture_sink.h"
-#include "device_config.h"
+#include "fault_site.h"
 #include "poller.h"
 #include "register_bank.h"
 #include "tcp_server.h"
@@ -20,7 +19,7 @@
 #include <thread>
 
 using namespace gridlet::modbus;
-using gridlet::modbus::test::CaptureSink;
+using namespace gridlet::modbus::test;
 using gridlet::sim::FaultAction;
 using gridlet::sim::FaultRequest;
 using gridlet::sim::RegisterBank;
@@ -31,36 +30,6 @@ using Table = RegisterBank::Table;
 
 namespace {
 
-// Two points 1,000 registers apart: two requests per poll.
-const char* kTwoBlocks = R"(
-[profile]
-name = "two"
-address_base = 0
-max_gap = 4
-[[point]]
-name = "a"
-address = 0
-type = "uint16"
-[[point]]
-name = "b"
-address = 1000
-type = "uint16"
-)";
-
-std::shared_ptr<const Profile> two_blocks() {
-    static auto p = std::make_shared<const Profile>(parse_profile(kTwoBlocks, "two.toml"));
-    return p;
-}
-
-DeviceConfig device(const std::string& name, const std::string& address, int unit, int poll_ms, int timeout_ms,
-                    int retries = 1) {
-    nlohmann::json j = {{"name", name},       {"profile", "two"},    {"address", address},
-                        {"unit_id", unit},     {"poll_ms", poll_ms},  {"timeout_ms", timeout_ms},
-                        {"retries", retries},  {"offline_after", 2},  {"reconnect_min_ms", 100},
-                        {"reconnect_max_ms", 1600}, {"offline_poll_ms", 3000}};
-    return parse_device(j);
-}
-
 // Units 1..n, each with a = 100·unit + 11 and b = 100·unit + 22.
 struct Site {
     std::vector<std::unique_ptr<RegisterBank>> banks;
@@ -68,71 +37,12 @@ struct Site {
     TcpServer server{units};
     explicit Site(int n = 1) {
         for (int u = 1; u <= n; ++u) {
-            auto b = std::make_unique<RegisterBank>();
-            b->map(Table::Holding, 0, 8);
-            b->map(Table::Holding, 1000, 8);
-            b->set(Table::Holding, 0, static_cast<uint16_t>(100 * u + 11));
-            b->set(Table::Holding, 1000, static_cast<uint16_t>(100 * u + 22));
-            units.add(static_cast<uint8_t>(u), b.get());
-            banks.push_back(std::move(b));
+            banks.push_back(fill_unit(u));
+            units.add(static_cast<uint8_t>(u), banks.back().get());
         }
         EXPECT_EQ(server.start(0), "");
     }
     std::string address() const { return "127.0.0.1:" + std::to_string(server.port()); }
-};
-
-// Good values seen for a device: every sample of `name` must equal `want`.
-struct ValueCheck {
-    CaptureSink& sink;
-    bool ok(const std::string& name, double want) {
-        gl_sample s = sink.last(name);
-        return s.quality == GL_QUALITY_GOOD && s.value == want;
-    }
-};
-
-int polls_between(CaptureSink& sink, const std::string& dev, int64_t from_us, int64_t to_us, bool good_only = true) {
-    int n = 0;
-    for (auto& [t, good] : sink.polls(dev))
-        if (t >= from_us && t < to_us && (good || !good_only)) n++;
-    return n;
-}
-
-int64_t now_us() {
-    return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-// A sink that checks every published sample of a/b against the unit's
-// true value, so a value taken from another request or unit is caught.
-class CheckingSink : public CaptureSink {
-public:
-    void publish(const gl_sample* s, size_t n) override {
-        for (size_t i = 0; i < n; ++i) {
-            std::lock_guard lk(mu2_);
-            auto it = expect_.find(s[i].series_id);
-            if (it != expect_.end() && s[i].quality == GL_QUALITY_GOOD && s[i].value != it->second) wrong_++;
-        }
-        CaptureSink::publish(s, n);
-    }
-    uint32_t register_series(const SeriesDef& d) override {
-        uint32_t id = CaptureSink::register_series(d);
-        auto slash = d.name.find('/');
-        std::string dev = d.name.substr(0, slash), pt = d.name.substr(slash + 1);
-        if (pt == "a" || pt == "b") {
-            int unit = std::stoi(dev.substr(1));  // devices are named u<unit>
-            std::lock_guard lk(mu2_);
-            expect_[id] = 100 * unit + (pt == "a" ? 11 : 22);
-        }
-        return id;
-    }
-    int wrong() {
-        std::lock_guard lk(mu2_);
-        return wrong_;
-    }
-
-private:
-    std::mutex mu2_;
-    std::map<uint32_t, double> expect_;
-    int wrong_ = 0;
 };
 
 }  // namespace

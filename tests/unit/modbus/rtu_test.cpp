@@ -4,6 +4,7 @@
 #include "capture_sink.h"
 #include "device_config.h"
 #include "poller.h"
+#include "pty_pair.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -18,41 +19,8 @@
 
 using namespace gridlet::modbus;
 using namespace std::chrono_literals;
-
-namespace {
-
-bool have(const char* tool) {
-    std::string cmd = std::string("command -v ") + tool + " >/dev/null 2>&1";
-    return std::system(cmd.c_str()) == 0;
-}
-
-struct PtyPair {
-    pid_t pid = -1;
-    std::string a, b;
-    PtyPair() {
-        auto dir = std::filesystem::temp_directory_path() / ("gridlet_rtu_" + std::to_string(::getpid()));
-        std::filesystem::create_directories(dir);
-        a = (dir / "a").string();
-        b = (dir / "b").string();
-        pid = ::fork();
-        if (pid == 0) {
-            std::string l = "pty,raw,echo=0,link=" + a, r = "pty,raw,echo=0,link=" + b;
-            ::execlp("socat", "socat", l.c_str(), r.c_str(), static_cast<char*>(nullptr));
-            ::_exit(127);
-        }
-        for (int i = 0; i < 100 && !(std::filesystem::exists(a) && std::filesystem::exists(b)); ++i)
-            std::this_thread::sleep_for(20ms);
-    }
-    ~PtyPair() {
-        if (pid > 0) {
-            ::kill(pid, SIGTERM);
-            ::waitpid(pid, nullptr, 0);
-        }
-        std::filesystem::remove_all(std::filesystem::path(a).parent_path());
-    }
-};
-
-}  // namespace
+using gridlet::modbus::test::have;
+using gridlet::modbus::test::PtyPair;
 
 TEST(ModbusRtu, PollsBothPanelsOverAPtyPair) {
     if (!have("socat")) GTEST_SKIP() << "socat is not installed (apt-get install socat): RTU test skipped";

@@ -1,0 +1,185 @@
+// Modbus fault isolation benchmark (JSON on stdout): how much one faulty
+// device slows the healthy ones (issue 10: "a device fault never affects
+// another device's poll rate by more than 10 %").
+//
+//   modbus_fault_bench [--seconds S] [--quick]
+//
+// Three healthy units and one faulty unit, each with two blocks (two requests
+// per poll), poll_ms 250, timeout_ms 200, retries 1, offline_after 3, in two
+// layouts:
+//   - shared: all four behind one Modbus TCP gateway (one connection, one
+//     worker: the faulty unit's time is the others' time);
+//   - own:    the faulty device on a server of its own (its own worker).
+// For every fault class of the plugin README's table, the healthy units' good
+// polls per second are compared with a run where the fourth unit is healthy:
+// "ratio_pct" = faulty run / fault-free run × 100 (target ≥ 90). The first
+// offline_after polls of the faulty unit (the time to detect it) are inside
+// the measured window, as in the field.
+#include "device_config.h"
+#include "poller.h"
+#include "profile.h"
+#include "register_bank.h"
+#include "tcp_server.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+using namespace gridlet::modbus;
+using gridlet::sim::FaultAction;
+using gridlet::sim::FaultRequest;
+using gridlet::sim::RegisterBank;
+using gridlet::sim::TcpServer;
+using gridlet::sim::UnitMap;
+
+namespace {
+
+const char* kProfile = R"(
+[profile]
+name = "two"
+address_base = 0
+max_gap = 4
+[[point]]
+name = "a"
+address = 0
+type = "uint16"
+[[point]]
+name = "b"
+address = 1000
+type = "uint16"
+)";
+
+// Counts good polls per device; ignores samples.
+class CountingSink : public Sink {
+public:
+    uint32_t register_series(const SeriesDef&) override { return ++next_id_; }
+    void publish(const gl_sample*, size_t) override {}
+    void event(const std::string&, const std::string&, gl_severity, const std::string&) override {}
+    void log(gl_log_level, const std::string&) override {}
+    int64_t now_ms() override {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    }
+    void poll_done(const std::string& device, int64_t, bool good) override {
+        std::lock_guard lk(mu_);
+        if (good) good_[device]++;
+    }
+    int good(const std::string& device) {
+        std::lock_guard lk(mu_);
+        return good_[device];
+    }
+
+private:
+    std::mutex mu_;
+    std::map<std::string, int> good_;
+    uint32_t next_id_ = 0;
+};
+
+std::unique_ptr<RegisterBank> bank() {
+    auto b = std::make_unique<RegisterBank>();
+    b->map(RegisterBank::Table::Holding, 0, 8);
+    b->map(RegisterBank::Table::Holding, 1000, 8);
+    return b;
+}
+
+DeviceConfig device(const std::string& name, uint16_t port, int unit) {
+    nlohmann::json j = {{"name", name},      {"profile", "two"},   {"address", "127.0.0.1:" + std::to_string(port)},
+                        {"unit_id", unit},    {"poll_ms", 250},     {"timeout_ms", 200},
+                        {"retries", 1},       {"offline_after", 3}, {"reconnect_min_ms", 100},
+                        {"reconnect_max_ms", 1600}};
+    return parse_device(j);
+}
+
+struct FaultClass {
+    const char* name;
+    std::function<void(FaultAction&)> apply;  // to every request of the faulty unit
+};
+
+// Good polls per second of the three healthy units (their sum / 3), with
+// unit 4 under `fault` (nullptr: healthy), in the `shared` or own layout.
+double healthy_rate(const FaultClass* fault, bool shared, double seconds) {
+    std::vector<std::unique_ptr<RegisterBank>> banks;
+    UnitMap gateway_units, own_units;
+    for (int u = 1; u <= 4; ++u) {
+        banks.push_back(bank());
+        (u == 4 && !shared ? own_units : gateway_units).add(static_cast<uint8_t>(u), banks.back().get());
+    }
+    TcpServer gateway(gateway_units), own(own_units);
+    gateway.start(0);
+    if (!shared) own.start(0);
+    TcpServer& faulty_server = shared ? gateway : own;
+    if (fault)
+        faulty_server.faults().set_script([fault](const FaultRequest& r) {
+            FaultAction a;
+            if (r.unit == 4) fault->apply(a);
+            return a;
+        });
+    auto profile = std::make_shared<const Profile>(parse_profile(kProfile, "two.toml"));
+    std::vector<Poller::Device> devs;
+    for (int u = 1; u <= 4; ++u)
+        devs.push_back({device("u" + std::to_string(u), u == 4 && !shared ? own.port() : gateway.port(), u), profile});
+    CountingSink sink;
+    Poller poller(std::move(devs), sink, false);
+    poller.start();
+    std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+    const int good = sink.good("u1") + sink.good("u2") + sink.good("u3");
+    poller.stop();
+    gateway.stop();
+    if (!shared) own.stop();
+    return good / 3.0 / seconds;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    double seconds = 10;
+    for (int i = 1; i < argc; ++i) {
+        if (!std::strcmp(argv[i], "--quick")) seconds = 3;
+        else if (!std::strcmp(argv[i], "--seconds") && i + 1 < argc) seconds = std::atof(argv[++i]);
+        else {
+            std::fprintf(stderr, "usage: modbus_fault_bench [--seconds S] [--quick]\n");
+            return 2;
+        }
+    }
+    const std::vector<FaultClass> faults = {
+        {"silent", [](FaultAction& a) { a.no_reply = true; }},
+        {"late_300ms", [](FaultAction& a) { a.delay_ms = 300; }},
+        {"exception_0B_target_failed", [](FaultAction& a) { a.exception = 0x0B; }},
+        {"exception_06_busy_always", [](FaultAction& a) { a.exception = 0x06; }},
+        {"exception_02_every_block", [](FaultAction& a) { a.exception = 0x02; }},
+        {"wrong_unit", [](FaultAction& a) { a.reply_unit = 1; }},
+        {"bad_byte_count", [](FaultAction& a) { a.bad_byte_count = true; }},
+        {"garbage", [](FaultAction& a) { a.raw = {0xDE, 0xAD, 0xBE, 0xEF}; }},
+        {"closes_after_reply", [](FaultAction& a) { a.close_after = true; }},
+    };
+    nlohmann::json out;
+    out["benchmark"] = "modbus_fault_bench";
+    out["seconds_per_run"] = seconds;
+    out["setup"] = "3 healthy + 1 faulty unit, 2 requests per poll, poll_ms 250, timeout_ms 200, retries 1, offline_after 3";
+    for (bool shared : {true, false}) {
+        const char* layout = shared ? "shared_gateway" : "own_connection";
+        const double base = healthy_rate(nullptr, shared, seconds);
+        out[layout]["fault_free_polls_per_s"] = base;
+        double worst = 1e9;
+        for (const FaultClass& f : faults) {
+            const double r = healthy_rate(&f, shared, seconds);
+            const double pct = base > 0 ? 100.0 * r / base : 0;
+            worst = std::min(worst, pct);
+            out[layout]["faults"][f.name] = {{"polls_per_s", r}, {"ratio_pct", pct}};
+        }
+        out[layout]["worst_ratio_pct"] = worst;
+    }
+    std::printf("%s\n", out.dump(2).c_str());
+    return 0;
+}
