@@ -17,7 +17,10 @@ int l_last(lua_State* L) {
     const char* name = luaL_checklstring(L, 1, &len);
     EngineCore& core = Rule::of(L).core();
     auto ref = core.find_series(std::string_view(name, len));
-    if (!ref) return 0;
+    if (!ref) {
+        Rule::of(L).note_unknown_series(std::string_view(name, len));
+        return 0;
+    }
     auto last = core.cache.last(ref->id);
     if (!last) {
         last = core.host.last_sample(ref->id);
@@ -41,7 +44,10 @@ int l_window(lua_State* L) {
     const int64_t duration = check_duration_ms(L, 2, "gridlet.window");
     EngineCore& core = Rule::of(L).core();
     auto ref = core.find_series(std::string_view(name, len));
-    if (!ref) return 0;
+    if (!ref) {
+        Rule::of(L).note_unknown_series(std::string_view(name, len));
+        return 0;
+    }
     const int64_t now = core.host.clock().now_ms();
     bool failed = false;
     char message[512];
@@ -86,24 +92,10 @@ int l_query(lua_State* L) {
     luaL_checktype(L, 1, LUA_TTABLE);
     EngineCore& core = Rule::of(L).core();
     const int64_t now = core.host.clock().now_ms();
-    std::vector<std::string> patterns;
     lua_getfield(L, 1, "series");
-    if (lua_type(L, -1) == LUA_TSTRING) {
-        patterns.emplace_back(lua_tostring(L, -1));
-    } else if (lua_type(L, -1) == LUA_TTABLE) {
-        for (int i = 1;; ++i) {
-            lua_rawgeti(L, -1, i);
-            if (lua_isnil(L, -1)) {
-                lua_pop(L, 1);
-                break;
-            }
-            if (lua_type(L, -1) != LUA_TSTRING) return luaL_error(L, "gridlet.query: series[%d] is not a string", i);
-            patterns.emplace_back(lua_tostring(L, -1));
-            lua_pop(L, 1);
-        }
-    } else {
+    if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TTABLE)
         return luaL_error(L, "gridlet.query: 'series' (a name, a pattern or a list of names) is required");
-    }
+    std::vector<std::string> patterns = check_names(L, lua_gettop(L), "query");
     lua_pop(L, 1);
     QuerySpec spec;
     spec.to_ms = now;

@@ -11,31 +11,6 @@ namespace gridlet::script {
 
 namespace {
 
-// Argument `arg`: a name or pattern, or a list of them (1..1000 entries).
-std::vector<std::string> check_names(lua_State* L, int arg, const char* fn) {
-    std::vector<std::string> out;
-    auto add = [&](int idx) {
-        size_t len = 0;
-        const char* p = lua_type(L, idx) == LUA_TSTRING ? lua_tolstring(L, idx, &len) : nullptr;
-        if (p == nullptr) luaL_error(L, "gridlet.%s: entry %d of the list is not a string", fn, static_cast<int>(out.size()) + 1);
-        if (len == 0 || len > 255) luaL_error(L, "gridlet.%s: '%s': a name or pattern must be 1..255 characters", fn, p);
-        out.emplace_back(p, len);
-    };
-    if (lua_type(L, arg) == LUA_TTABLE) {
-        const int n = static_cast<int>(lua_objlen(L, arg));
-        if (n < 1 || n > 1000) luaL_error(L, "gridlet.%s: the list must hold 1..1000 names (has %d)", fn, n);
-        for (int i = 1; i <= n; ++i) {
-            lua_rawgeti(L, arg, i);
-            add(lua_gettop(L));
-            lua_pop(L, 1);
-        }
-    } else {
-        luaL_checktype(L, arg, LUA_TSTRING);
-        add(arg);
-    }
-    return out;
-}
-
 int l_on(lua_State* L) {
     std::vector<std::string> patterns = check_names(L, 1, "on");
     luaL_checktype(L, 2, LUA_TFUNCTION);
@@ -90,6 +65,31 @@ int l_cancel(lua_State* L) {
 }
 
 }  // namespace
+
+std::vector<std::string> check_names(lua_State* L, int arg, const char* fn) {
+    std::vector<std::string> out;
+    auto add = [&](int idx) {
+        size_t len = 0;
+        const char* p = lua_type(L, idx) == LUA_TSTRING ? lua_tolstring(L, idx, &len) : nullptr;
+        if (p == nullptr) luaL_error(L, "gridlet.%s: entry %d of the list is not a string", fn, static_cast<int>(out.size()) + 1);
+        if (len == 0 || len > 255) luaL_error(L, "gridlet.%s: '%s': a name or pattern must be 1..255 characters", fn, p);
+        out.emplace_back(p, len);
+    };
+    if (lua_type(L, arg) == LUA_TTABLE) {
+        const int n = static_cast<int>(lua_objlen(L, arg));
+        if (n < 1 || n > 1000) luaL_error(L, "gridlet.%s: the list must hold 1..1000 names (has %d)", fn, n);
+        for (int i = 1; i <= n; ++i) {
+            lua_rawgeti(L, arg, i);
+            add(lua_gettop(L));
+            lua_pop(L, 1);
+        }
+    } else {
+        luaL_checktype(L, arg, LUA_TSTRING);
+        add(arg);
+    }
+    return out;
+}
+
 
 void register_sample_api(lua_State* L) {
     lua_pushcfunction(L, guarded<l_on>);

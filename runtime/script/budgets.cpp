@@ -1,5 +1,8 @@
 #include "script/budgets.h"
 
+#include <algorithm>
+#include <climits>
+#include <cmath>
 #include <cstdlib>
 
 #include <lua.hpp>
@@ -13,6 +16,7 @@ const char* stop_reason_name(StopReason r) noexcept {
         case StopReason::time: return "time";
         case StopReason::memory: return "memory";
         case StopReason::fault: return "fault";
+        case StopReason::cpu_share: return "cpu_share";
     }
     return "?";
 }
@@ -25,7 +29,7 @@ void* RuleLimits::alloc(void* ud, void* ptr, size_t osize, size_t nsize) noexcep
         self->used_ -= old_size;
         return nullptr;
     }
-    if (nsize > old_size && self->used_ - old_size + nsize > self->budgets_.memory_bytes) {
+    if (nsize > old_size && self->used_ + self->engine_bytes_ - old_size + nsize > self->budgets_.memory_bytes) {
         // Refusing makes Lua raise "not enough memory"; stopping makes sure a
         // pcall cannot catch that and carry on.
         self->stop(StopReason::memory);
@@ -34,8 +38,18 @@ void* RuleLimits::alloc(void* ud, void* ptr, size_t osize, size_t nsize) noexcep
     void* p = std::realloc(ptr, nsize);
     if (p == nullptr) return nullptr;
     self->used_ = self->used_ - old_size + nsize;
-    if (self->used_ > self->peak_) self->peak_ = self->used_;
+    if (self->used_ + self->engine_bytes_ > self->peak_) self->peak_ = self->used_ + self->engine_bytes_;
     return p;
+}
+
+void RuleLimits::add_engine_bytes(long delta) noexcept {
+    if (delta < 0 && static_cast<size_t>(-delta) > engine_bytes_) {
+        engine_bytes_ = 0;
+        return;
+    }
+    engine_bytes_ = static_cast<size_t>(static_cast<long>(engine_bytes_) + delta);
+    if (used_ + engine_bytes_ > peak_) peak_ = used_ + engine_bytes_;
+    if (delta > 0 && used_ + engine_bytes_ > budgets_.memory_bytes) stop(StopReason::memory);
 }
 
 RuleLimits& RuleLimits::of(lua_State* L) noexcept {
@@ -52,7 +66,28 @@ void RuleLimits::attach(lua_State* L) noexcept {
 
 void RuleLimits::begin_callback() noexcept {
     instructions_ = 0;
-    deadline_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(budgets_.time_ms);
+    started_ = std::chrono::steady_clock::now();
+    deadline_ = started_ + std::chrono::milliseconds(budgets_.time_ms);
+    in_delivery_ = true;
+}
+
+double RuleLimits::recent_busy_ms(int64_t engine_now_ms) const noexcept {
+    if (busy_at_ms_ == INT64_MIN || engine_now_ms <= busy_at_ms_) return busy_ms_;
+    return busy_ms_ * std::exp(-static_cast<double>(engine_now_ms - busy_at_ms_) / kShareWindowMs);
+}
+
+bool RuleLimits::end_delivery(int64_t engine_now_ms) noexcept {
+    if (!in_delivery_) return false;
+    in_delivery_ = false;
+    const double elapsed =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started_).count();
+    busy_ms_ = recent_busy_ms(engine_now_ms) + elapsed;
+    busy_at_ms_ = std::max(busy_at_ms_, engine_now_ms);
+    const double share = busy_ms_ / kShareWindowMs;  // of the last ~10 s of engine time
+    if (budgets_.cpu_share_pct >= 100 || stopped() || share * 100 <= budgets_.cpu_share_pct) return false;
+    share_at_stop_ = share;
+    stop(StopReason::cpu_share);
+    return true;
 }
 
 void RuleLimits::stop(StopReason reason) noexcept {
@@ -77,8 +112,13 @@ std::string RuleLimits::stop_message() const {
         case StopReason::time:
             return "time budget of " + std::to_string(budgets_.time_ms) + " ms per callback exceeded";
         case StopReason::memory:
-            return "memory budget of " + std::to_string(budgets_.memory_bytes) + " bytes exceeded";
+            return "memory budget of " + std::to_string(budgets_.memory_bytes) + " bytes exceeded (Lua heap " +
+                   std::to_string(used_) + " bytes, engine records " + std::to_string(engine_bytes_) + " bytes)";
         case StopReason::fault: return "engine fault: " + fault_;
+        case StopReason::cpu_share:
+            return "it used " + std::to_string(static_cast<int>(share_at_stop_ * 100 + 0.5)) +
+                   " % of the rule engine over the last 10 s (limit cpu_share_pct = " +
+                   std::to_string(budgets_.cpu_share_pct) + " %), keeping the other rules waiting";
         case StopReason::none: break;
     }
     return "not stopped";

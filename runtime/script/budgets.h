@@ -44,11 +44,17 @@ struct Budgets {
     int64_t events_per_s = 50;
     int64_t state_writes_per_s = 500;
     int64_t log_lines_per_s = 100;
+    // Share of the engine thread a rule may use over time: the wall time of
+    // its deliveries, decayed with a 10 s time constant, per second of the
+    // engine clock. Above it the rule keeps the others waiting and is
+    // stopped. 100 = no limit.
+    int cpu_share_pct = 50;
+    bool operator==(const Budgets&) const = default;
 };
 
 // fault: the engine itself failed while serving the rule (an exception on
 // an engine path); the rule is stopped rather than the engine.
-enum class StopReason { none, instructions, time, memory, fault };
+enum class StopReason { none, instructions, time, memory, fault, cpu_share };
 const char* stop_reason_name(StopReason r) noexcept;
 
 class RuleLimits {
@@ -70,6 +76,14 @@ public:
     // samples, whatever number of callbacks it takes; a timer firing; a
     // reply). Errors inside the delivery do not renew it.
     void begin_callback() noexcept;
+    // End of that delivery at `engine_now_ms` (the engine's monotonic
+    // clock): its wall time joins the rule's recent busy time. True when the
+    // rule's share of the engine is now above cpu_share_pct (it is stopped).
+    bool end_delivery(int64_t engine_now_ms) noexcept;
+    // The rule's recent busy time, ms (decayed to `engine_now_ms`): the
+    // engine runs the due work of the least busy rule first.
+    double recent_busy_ms(int64_t engine_now_ms) const noexcept;
+    static constexpr double kShareWindowMs = 10'000;  // time constant of the share
     // Stop the rule for an engine fault; `why` is kept for stop_message().
     void fail(std::string why) noexcept;
     // Instructions used by the current callback (to kHookGranularity).
@@ -80,7 +94,13 @@ public:
     // "instruction budget of 20000000 per callback exceeded", ...
     std::string stop_message() const;
 
-    size_t memory_used() const noexcept { return used_; }
+    // Memory the rule holds: its Lua heap and what the engine keeps for it
+    // (subscriptions, views, timers, pending writes; add_engine_bytes()).
+    size_t memory_used() const noexcept { return used_ + engine_bytes_; }
+    size_t engine_bytes() const noexcept { return engine_bytes_; }
+    // The engine's records for the rule grow (delta > 0) or shrink. Above
+    // the memory budget the rule is stopped (reason memory), as for its heap.
+    void add_engine_bytes(long delta) noexcept;
     size_t memory_peak() const noexcept { return peak_; }
     const Budgets& budgets() const noexcept { return budgets_; }
 
@@ -100,9 +120,15 @@ private:
     lua_State* L_ = nullptr;
     void* owner_ = nullptr;
     size_t used_ = 0;
+    size_t engine_bytes_ = 0;
     size_t peak_ = 0;
     uint64_t instructions_ = 0;
     std::chrono::steady_clock::time_point deadline_{};
+    std::chrono::steady_clock::time_point started_{};
+    bool in_delivery_ = false;
+    double busy_ms_ = 0;           // decayed busy time
+    int64_t busy_at_ms_ = INT64_MIN;  // engine time busy_ms_ refers to
+    double share_at_stop_ = 0;
     StopReason reason_ = StopReason::none;
     std::string fault_;
 };

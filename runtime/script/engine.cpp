@@ -1,6 +1,9 @@
 #include "script/engine.h"
 
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
+#include <set>
 #include <fstream>
 #include <sstream>
 
@@ -19,8 +22,7 @@ bool subscription_matches(const std::string& pattern, std::string_view name) {
 }
 
 bool same_config(const RuleConfig& a, const RuleConfig& b) {
-    return a.file == b.file && a.params == b.params && a.budgets.instructions == b.budgets.instructions &&
-           a.budgets.time_ms == b.budgets.time_ms && a.budgets.memory_bytes == b.budgets.memory_bytes;
+    return a.file == b.file && a.params == b.params && a.budgets == b.budgets;
 }
 
 }  // namespace
@@ -156,6 +158,17 @@ Status Engine::reload(const std::string& name) {
     return load_into(it->second, it->second.config);
 }
 
+int Engine::route_slot(const Subscription& sub, std::string_view name) {
+    if (sub.view) {
+        auto f = sub.slot_of.find(std::string(name));
+        return f == sub.slot_of.end() ? -1 : f->second;
+    }
+    if (!sub.exact.empty() && sub.exact.count(std::string(name))) return 0;
+    for (const std::string& pattern : sub.wild)
+        if (subscription_matches(pattern, name)) return 0;
+    return -1;
+}
+
 const std::vector<Engine::Route>& Engine::routes_for(uint32_t series_id) {
     auto it = routes_.find(series_id);
     if (it != routes_.end()) return it->second;
@@ -163,29 +176,64 @@ const std::vector<Engine::Route>& Engine::routes_for(uint32_t series_id) {
     if (auto info = core_.series_info(series_id)) {
         for (auto& [name, slot] : slots_) {
             if (!slot.rule || slot.rule->stopped()) continue;
-            for (auto& [id, sub] : slot.rule->subscriptions()) {
-                if (sub.view) {
-                    if (auto f = sub.slot_of.find(info->name); f != sub.slot_of.end())
-                        routes.push_back({slot.rule.get(), &sub, f->second});
-                    continue;
+            for (auto& [id, sub] : slot.rule->subscriptions())
+                if (int s = route_slot(sub, info->name); s >= 0) {
+                    routes.push_back({slot.rule.get(), &sub, s, id});
+                    sub.matched = true;
                 }
-                for (const std::string& pattern : sub.patterns) {
-                    if (subscription_matches(pattern, info->name)) {
-                        routes.push_back({slot.rule.get(), &sub, 0});
-                        break;
-                    }
-                }
-            }
         }
     }
     return routes_.emplace(series_id, std::move(routes)).first->second;
 }
 
-void Engine::on_samples(std::span<const gl_sample> samples) {
+void Engine::update_routes() {
     if (core_.routes_dirty) {
         routes_.clear();
         core_.routes_dirty = false;
+        core_.subscriptions_added.clear();
+        core_.subscriptions_removed.clear();
+        return;
     }
+    if (!core_.subscriptions_removed.empty()) {
+        std::set<std::pair<uint64_t, int>> gone(core_.subscriptions_removed.begin(), core_.subscriptions_removed.end());
+        core_.subscriptions_removed.clear();
+        // A removed subscription's Route::sub dangles: compare by ids only
+        // through the rule, which is alive (a rule that goes rebuilds all).
+        for (auto& [series, routes] : routes_)
+            std::erase_if(routes, [&](const Route& r) {
+                return gone.count({r.rule->uid(), r.sub_id}) > 0;
+            });
+    }
+    if (!core_.subscriptions_added.empty()) {
+        auto added = std::move(core_.subscriptions_added);
+        core_.subscriptions_added.clear();
+        for (auto& [uid, id] : added) {
+            Rule* rule = by_uid(uid);
+            if (!rule || rule->stopped()) continue;
+            auto sub = rule->subscriptions().find(id);
+            if (sub == rule->subscriptions().end()) continue;  // cancelled since
+            for (auto& [series, routes] : routes_) {
+                auto info = core_.series_info(series);
+                if (!info) continue;
+                if (int s = route_slot(sub->second, info->name); s >= 0) {
+                    routes.push_back({rule, &sub->second, s, id});
+                    sub->second.matched = true;
+                }
+            }
+        }
+    }
+}
+
+void Engine::warn_silent_subscriptions() {
+    const int64_t now = core_.host.clock().monotonic_ms();
+    if (now < next_silence_check_ms_) return;
+    next_silence_check_ms_ = now + 10'000;
+    for (auto& [name, slot] : slots_)
+        if (slot.rule && !slot.rule->stopped()) slot.rule->warn_silent_subscriptions(now);
+}
+
+void Engine::on_samples(std::span<const gl_sample> samples) {
+    update_routes();
     touched_.clear();
     for (const gl_sample& s : samples) {
         core_.cache.observe(s);
@@ -206,6 +254,15 @@ void Engine::on_samples(std::span<const gl_sample> samples) {
             work.emplace_back(rule->uid(), sub);
         }
     }
+    // The least busy rule first (stable: a rule's subscriptions keep their
+    // order), so a slow rule delays the others by one delivery at most.
+    if (work.size() > 1) {
+        const int64_t now = core_.host.clock().monotonic_ms();
+        std::unordered_map<uint64_t, double> busy;
+        for (auto& [uid, sub] : work)
+            if (!busy.count(uid)) busy[uid] = by_uid(uid) ? by_uid(uid)->recent_busy_ms(now) : 0;
+        std::stable_sort(work.begin(), work.end(), [&](const auto& a, const auto& b) { return busy[a.first] < busy[b.first]; });
+    }
     for (auto& [uid, sub] : work) {
         if (Rule* rule = by_uid(uid)) rule->deliver(sub);
     }
@@ -222,20 +279,76 @@ void Engine::on_command_reply(const CommandReply& reply) {
 }
 
 void Engine::run_due_timers() {
+    warn_silent_subscriptions();
+    // Every due timer is taken out of its queue; then, one at a time, the
+    // timer of the least busy rule runs (ties: the earliest due), and timers
+    // that became due meanwhile join. So a rule with many slow timers delays
+    // another rule's timer by one callback at most. After kTimerSliceMs of
+    // work the rest goes back to its queue, due now, and the engine's owner
+    // serves samples and replies before calling again.
     const Clock& clock = core_.host.clock();
-    for (int round = 0; round < 2; ++round) {
-        TimerQueue& q = round == 0 ? core_.periodic_timers : core_.calendar_timers;
-        const int64_t now = round == 0 ? clock.monotonic_ms() : clock.now_ms();
-        while (!q.empty() && q.top().due <= now) {
-            TimerEntry e = q.top();
-            q.pop();
-            if (Rule* rule = by_uid(e.rule_uid)) rule->fire_timer(e.timer_id, e.due);
+    struct Due {
+        TimerEntry entry;
+        bool calendar;
+    };
+    std::vector<Due> due;
+    const auto collect = [&] {
+        for (int round = 0; round < 2; ++round) {
+            TimerQueue& q = round == 0 ? core_.periodic_timers : core_.calendar_timers;
+            const int64_t now = round == 0 ? clock.monotonic_ms() : clock.now_ms();
+            while (!q.empty() && q.top().due <= now) {
+                due.push_back({q.top(), round == 1});
+                q.pop();
+            }
         }
+    };
+    const auto started = std::chrono::steady_clock::now();
+    collect();
+    while (!due.empty()) {
+        if (std::chrono::steady_clock::now() - started > std::chrono::milliseconds(kTimerSliceMs)) {
+            for (const Due& d : due) (d.calendar ? core_.calendar_timers : core_.periodic_timers).push(d.entry);
+            break;
+        }
+        const int64_t now = clock.monotonic_ms();
+        size_t best = 0;
+        double best_busy = 0;
+        for (size_t i = 0; i < due.size(); ++i) {
+            Rule* r = by_uid(due[i].entry.rule_uid);
+            const double b = r ? r->recent_busy_ms(now) : -1;  // stale entries go first (nothing runs)
+            if (i == 0 || b < best_busy || (b == best_busy && due[i].entry.due < due[best].entry.due)) {
+                best = i;
+                best_busy = b;
+            }
+        }
+        const TimerEntry e = due[best].entry;
+        due.erase(due.begin() + static_cast<std::ptrdiff_t>(best));
+        if (Rule* rule = by_uid(e.rule_uid)) rule->fire_timer(e.timer_id, e.due);
+        collect();
     }
     finish();
 }
 
+void Engine::compact_timer_queues() {
+    const size_t entries = core_.periodic_timers.size() + core_.calendar_timers.size();
+    if (core_.stale_timer_entries < 1024 || core_.stale_timer_entries * 2 < entries) return;
+    for (TimerQueue* q : {&core_.periodic_timers, &core_.calendar_timers}) {
+        std::vector<TimerEntry> keep;
+        keep.reserve(q->size() - std::min(q->size(), core_.stale_timer_entries));
+        while (!q->empty()) {
+            const TimerEntry& e = q->top();
+            if (Rule* rule = by_uid(e.rule_uid); rule != nullptr && !rule->stopped()) {
+                auto t = rule->timers().find(e.timer_id);
+                if (t != rule->timers().end() && t->second.due == e.due) keep.push_back(e);
+            }
+            q->pop();
+        }
+        *q = TimerQueue(std::greater<TimerEntry>(), std::move(keep));
+    }
+    core_.stale_timer_entries = 0;
+}
+
 int64_t Engine::next_timer_in_ms() {
+    compact_timer_queues();
     const Clock& clock = core_.host.clock();
     int64_t best = -1;
     for (int round = 0; round < 2; ++round) {

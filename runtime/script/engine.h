@@ -92,6 +92,9 @@ public:
     void on_samples(std::span<const gl_sample> samples);
     void on_command_reply(const CommandReply& reply);
     void run_due_timers();
+    // run_due_timers() returns after this much work with timers still due
+    // (next_timer_in_ms() is then 0), so samples are served in between.
+    static constexpr int kTimerSliceMs = 50;
     // Milliseconds until the next timer is due (0: now), or -1 if none.
     int64_t next_timer_in_ms();
 
@@ -111,7 +114,21 @@ private:
         Rule* rule;
         Subscription* sub;
         int slot;  // a view's slot for this series (0: a callback subscription)
+        int sub_id;
     };
+    // The slot of `name` in `sub` (a view's slot, 0 for a callback
+    // subscription), or -1 when the subscription does not take it.
+    static int route_slot(const Subscription& sub, std::string_view name);
+    // Brings routes_ up to date: a full rebuild when routes_dirty, else the
+    // subscriptions added and cancelled since the last delivery.
+    void update_routes();
+    // Drops the timer queue entries of cancelled timers and closed rules
+    // once they outnumber the live ones.
+    void compact_timer_queues();
+    // Every 10 s (engine clock, from run_due_timers): subscriptions that no
+    // series has reached in a minute are warned about, once each.
+    void warn_silent_subscriptions();
+    int64_t next_silence_check_ms_ = 0;
 
     Status load_into(Slot& slot, const RuleConfig& config, bool quiet_repeat = false);
     void retire(Slot& slot);

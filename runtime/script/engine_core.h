@@ -63,8 +63,16 @@ public:
     // delivered at the end of the current entry point.
     std::vector<CommandReply> local_replies;
 
-    // Set when a rule adds or removes a subscription: routes are rebuilt.
+    // Routing: a full rebuild when a rule loads, stops or goes (routes_dirty);
+    // a subscription a live rule adds or cancels changes only its own routes
+    // (pending until the next delivery), so subscribing costs the rule that
+    // does it, not every rule.
     bool routes_dirty = true;
+    std::vector<std::pair<uint64_t, int>> subscriptions_added;    // rule uid, subscription id
+    std::vector<std::pair<uint64_t, int>> subscriptions_removed;  // rule uid, subscription id
+    // Timer queue entries left behind by cancelled timers and closed rules
+    // (the engine compacts the queues when they outnumber the live ones).
+    size_t stale_timer_entries = 0;
 
 private:
     uint64_t last_request_id_ = 0;

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/pattern.h"
 #include "core/text.h"
 #include "script/sandbox.h"
 
@@ -60,10 +61,12 @@ Rule::Rule(const RuleConfig& config, EngineCore& core, uint64_t uid) : config_(c
 Rule::~Rule() { close(); }
 
 void Rule::close() {
+    if (live_) core_.stale_timer_entries += timers_.size();
     L_.reset();
     subs_.clear();
     timers_.clear();
     writes_.clear();
+    if (limits_) limits_->add_engine_bytes(-static_cast<long>(limits_->engine_bytes()));  // nothing is held any more
     deferred_.clear();
 }
 
@@ -130,6 +133,7 @@ int Rule::setup_state(lua_State* L) {
 
 void Rule::commit() {
     live_ = true;
+    live_since_ms_ = core_.host.clock().monotonic_ms();
     auto effects = std::move(deferred_);
     deferred_.clear();
     for (auto& effect : effects) effect();
@@ -263,12 +267,37 @@ void Rule::handle_stop(const std::string& what) {
     core_.routes_dirty = true;
 }
 
+namespace {
+
+// Splits a subscription's patterns for routing (Subscription::exact, wild)
+// and returns the engine bytes it holds: each name about three times (the
+// list, the index, the message text) plus the hash and vector overhead.
+size_t index_patterns(Subscription& sub) {
+    size_t bytes = sizeof(Subscription) + 256;
+    for (const std::string& p : sub.patterns) {
+        if (!has_wildcard(p) && (p.empty() || p.back() != '/')) sub.exact.insert(p);
+        else sub.wild.push_back(p);
+        bytes += 3 * p.size() + 96;
+    }
+    return bytes;
+}
+
+}  // namespace
+
+void Rule::note_subscription(int id, bool added) {
+    if (!live_) return;  // commit() rebuilds the routes
+    (added ? core_.subscriptions_added : core_.subscriptions_removed).emplace_back(uid_, id);
+}
+
 int Rule::add_subscription(std::vector<std::string> patterns, bool batch, int fn_ref) {
     lua_State* L = L_.get();
     Subscription sub;
     sub.id = ++next_handle_;
     for (const std::string& p : patterns) sub.pattern += (sub.pattern.empty() ? "" : ", ") + p;
     sub.patterns = std::move(patterns);
+    sub.charged = index_patterns(sub);
+    sub.made_ms = core_.host.clock().monotonic_ms();
+    limits_->add_engine_bytes(static_cast<long>(sub.charged));
     sub.batch = batch;
     sub.fn_ref = fn_ref;
     lua_createtable(L, 0, 6);
@@ -281,7 +310,7 @@ int Rule::add_subscription(std::vector<std::string> patterns, bool batch, int fn
     sub.table_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     const int id = sub.id;
     subs_.emplace(id, std::move(sub));
-    core_.routes_dirty = true;
+    note_subscription(id, true);
     return id;
 }
 
@@ -311,14 +340,18 @@ int Rule::add_view(std::vector<std::string> names) {
         sub.pattern += (i ? ", " : "") + names[i];
     }
     sub.patterns = std::move(names);
+    sub.charged = sizeof(Subscription) + 256;
+    for (const std::string& n : sub.patterns) sub.charged += 3 * n.size() + 128;  // list, slot map, text
+    limits_->add_engine_bytes(static_cast<long>(sub.charged));
     const int id = sub.id;
     subs_.emplace(id, std::move(sub));
     deliver(id);
-    core_.routes_dirty = true;
+    note_subscription(id, true);
     return id;
 }
 
 int Rule::add_timer(Timer timer) {
+    limits_->add_engine_bytes(static_cast<long>(Timer::kCharge));
     timer.id = ++next_handle_;
     const int id = timer.id;
     auto [it, inserted] = timers_.emplace(id, std::move(timer));
@@ -341,19 +374,41 @@ bool Rule::cancel(int handle) {
         luaL_unref(L, LUA_REGISTRYINDEX, s->second.fn_ref);
         luaL_unref(L, LUA_REGISTRYINDEX, s->second.table_ref);
         for (int ref : s->second.columns_ref) luaL_unref(L, LUA_REGISTRYINDEX, ref);
+        limits_->add_engine_bytes(-static_cast<long>(s->second.charged));
         subs_.erase(s);
-        core_.routes_dirty = true;
+        note_subscription(handle, false);
         return true;
     }
     if (auto t = timers_.find(handle); t != timers_.end()) {
         luaL_unref(L, LUA_REGISTRYINDEX, t->second.fn_ref);
         timers_.erase(t);  // its queue entry goes stale
+        limits_->add_engine_bytes(-static_cast<long>(Timer::kCharge));
+        if (live_) ++core_.stale_timer_entries;
         return true;
     }
     return false;
 }
 
+void Rule::note_unknown_series(std::string_view name) {
+    if (!live_ || core_.host.clock().monotonic_ms() - live_since_ms_ < kSilentAfterMs) return;
+    if (unknown_warned_.size() >= 100 || !unknown_warned_.emplace(name).second) return;
+    log(LogLevel::warn, "no series named '" + valid_text(name) +
+                            "' (gridlet.last/window return nil; a typo? `gridlet series` lists them); said once");
+}
+
+void Rule::warn_silent_subscriptions(int64_t now_ms) {
+    for (auto& [id, sub] : subs_) {
+        if (sub.matched || sub.warned || sub.view || now_ms - sub.made_ms < kSilentAfterMs) continue;
+        sub.warned = true;
+        std::string shown = sub.pattern.size() > 200 ? sub.pattern.substr(0, 200) + "..." : sub.pattern;
+        log(LogLevel::warn, "gridlet.on('" + valid_text(shown) + "'): no series has reached it in " +
+                                std::to_string(kSilentAfterMs / 1000) +
+                                " s (a typo? `gridlet series` lists the series); said once");
+    }
+}
+
 void Rule::track_reply(uint64_t request_id, int fn_ref, std::string target) {
+    limits_->add_engine_bytes(static_cast<long>(kWriteCharge + target.size()));
     writes_[request_id] = PendingWrite{fn_ref, std::move(target)};
     core_.command_owner[request_id] = uid_;
 }
@@ -505,6 +560,7 @@ void Rule::deliver_reply_unguarded(const CommandReply& reply) {
     if (it == writes_.end()) return;
     PendingWrite write = std::move(it->second);
     writes_.erase(it);
+    limits_->add_engine_bytes(-static_cast<long>(kWriteCharge + write.target.size()));
     if (stopped()) return;
     const bool ok = reply.status == GL_OK;
     if (write.fn_ref == LUA_NOREF) {
@@ -532,6 +588,8 @@ template <class F>
 void Rule::guard(const std::string& what, F&& body) noexcept {
     try {
         body();
+        // The delivery's wall time counts towards the rule's share of the engine.
+        if (limits_->end_delivery(core_.host.clock().monotonic_ms())) handle_stop(what);
         return;
     } catch (const std::exception& e) {
         limits_->fail(e.what());

@@ -21,6 +21,7 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -48,6 +49,14 @@ const char* rule_status_name(RuleStatus s) noexcept;
 struct Subscription {
     int id = 0;
     std::vector<std::string> patterns;
+    // The patterns split for routing: exact names (a hash lookup per
+    // series) and the others (prefixes, globs), matched one by one.
+    std::unordered_set<std::string> exact;
+    std::vector<std::string> wild;
+    size_t charged = 0;  // engine bytes charged to the rule for it
+    int64_t made_ms = 0;   // engine monotonic time it was made
+    bool matched = false;  // a series has been routed to it
+    bool warned = false;   // "nothing matches" said once
     std::string pattern;  // patterns for messages: "a", "a, b"
     bool batch = false;
     bool view = false;
@@ -68,6 +77,7 @@ struct Timer {
     std::optional<CalendarSpec> spec;
     int64_t due = 0;
     int fn_ref = 0;
+    static constexpr size_t kCharge = 160;  // engine bytes per timer (record, queue entry)
 };
 
 class Rule {
@@ -107,6 +117,9 @@ public:
     uint64_t callbacks() const noexcept { return callbacks_; }
     uint64_t errors() const noexcept { return errors_; }
     size_t memory_used() const noexcept { return limits_->memory_used(); }
+    // Recent wall time of its deliveries, ms, decayed (RuleLimits): the engine
+    // serves the least busy rule first.
+    double recent_busy_ms(int64_t engine_now_ms) const noexcept { return limits_->recent_busy_ms(engine_now_ms); }
     // Persistent state (api_state.cpp): the JSON size of each stored key, their
     // total, and the limit on it (a quarter of the memory budget, so the
     // state always loads again).
@@ -143,6 +156,12 @@ public:
     int require_module(lua_State* L);
     // Engine-side log line for this rule.
     void log(LogLevel level, std::string_view message);
+    // gridlet.last()/window() of a name no series has: warned once per name,
+    // after the rule has run kSilentAfterMs (a driver may register it late).
+    void note_unknown_series(std::string_view name);
+    // Subscriptions no series has reached for kSilentAfterMs: warned once.
+    void warn_silent_subscriptions(int64_t now_ms);
+    static constexpr int64_t kSilentAfterMs = 60'000;
 
 private:
     Rule(const RuleConfig& config, EngineCore& core, uint64_t uid);
@@ -154,6 +173,9 @@ private:
     void report_error(const std::string& what, const std::string& message);
     void handle_stop(const std::string& what);
     void schedule(const Timer& t);
+    // A live rule's subscription change, for the engine's routes.
+    void note_subscription(int id, bool added);
+    static constexpr size_t kWriteCharge = 96;  // engine bytes per pending write, plus its target
     // Unprotected: pcall with traceback; false with the message on error.
     bool call(int nargs, std::string& error);
     void close();
@@ -190,6 +212,8 @@ private:
     int64_t last_error_log_ms_ = INT64_MIN / 2;
     friend class Engine;
     std::unordered_map<std::string, size_t> state_sizes_;
+    std::unordered_set<std::string> unknown_warned_;
+    int64_t live_since_ms_ = 0;
     size_t state_bytes_ = 0;
     struct StateSaveFailures {
         uint64_t since_log = 0;  // failures not logged yet

@@ -20,6 +20,9 @@
 // Threads: engine thread only.
 #pragma once
 
+#include <string>
+#include <vector>
+
 #include "core/status.h"
 
 struct lua_State;
@@ -45,5 +48,10 @@ void register_timer_api(lua_State* L);    // every, at
 void register_data_api(lua_State* L);     // last, window, query
 void register_output_api(lua_State* L);   // write, emit, log, now
 void push_state_proxy(lua_State* L, Rule& rule);  // gridlet.state
+
+// Argument `arg` of gridlet.<fn>: a series name or pattern (1..255
+// characters), or a list of 1..1000 of them; raises a Lua error otherwise.
+// The bound keeps the engine's matching work per call small (issue 12).
+std::vector<std::string> check_names(lua_State* L, int arg, const char* fn);
 
 }  // namespace gridlet::script

@@ -152,6 +152,178 @@ TEST_F(IsolationTest, ErrorsDoNotRenewTheBudgetOfADelivery) {
     expect_canary_alive();
 }
 
+// Item 3: a rule with many slow timers (each under the time budget) never
+// runs before another rule's timer that is due with them: the least busy
+// rule's timer goes first, so the other waits one callback at most.
+TEST_F(IsolationTest, ManySlowTimersOfOneRuleDoNotKeepAnotherRulesTimerWaiting) {
+    std::string slow;
+    for (int i = 0; i < 5; ++i)
+        slow += "gridlet.every('1s', function() local t = os.clock() + 0.02 while os.clock() < t do end "
+                "gridlet.log.info('slow') end)\n";
+    auto attacker = rule("slow", slow);
+    attacker.budgets.cpu_share_pct = 100;  // fairness alone, here
+    auto canary = rule("canary", "gridlet.every('1s', function() gridlet.log.info('canary') end)");
+    ASSERT_TRUE(engine_->configure({attacker, canary}).empty());
+    advance(3000);
+    std::string order;
+    for (const auto& l : host_->logs())
+        if (l.message.ends_with(": slow") || l.message == "slow") order += 'S';
+        else if (l.message.ends_with(": canary") || l.message == "canary") order += 'C';
+    ASSERT_EQ(order.size(), 18u) << order;
+    // Each second: the canary first, or second when both had not run yet.
+    EXPECT_LE(order.find('C', 0) - 0, 1u) << order;
+    EXPECT_EQ(order[6], 'C') << order;
+    EXPECT_EQ(order[12], 'C') << order;
+}
+
+// Item 3: a rule that keeps the engine busy over time, each callback under
+// its time budget, is stopped for its share and says so.
+TEST_F(IsolationTest, ARuleThatKeepsTheEngineBusyIsStoppedForItsShare) {
+    auto c = rule("busy", R"(
+        gridlet.every('100ms', function()
+          local t = os.clock() + 0.02
+          while os.clock() < t do end
+        end)
+    )");
+    c.budgets.cpu_share_pct = 2;  // 20 ms per 100 ms is 20 %: stopped within a few seconds of engine time
+    load_with_canary(c);
+    advance(5000);
+    EXPECT_EQ(info("busy").status, RuleStatus::stopped);
+    EXPECT_NE(info("busy").error.find("% of the rule engine over the last 10 s (limit cpu_share_pct = 2 %)"),
+              std::string::npos)
+        << info("busy").error;
+    bool reason = false;
+    for (const auto& e : host_->events())
+        if (e.type == "rule_stopped") reason = e.body_json.find("\"reason\":\"cpu_share\"") != std::string::npos;
+    EXPECT_TRUE(reason);
+    expect_canary_alive();
+}
+
+// The same rule with the default share (50 %) runs on: 20 % is allowed.
+TEST_F(IsolationTest, ARuleUnderItsShareRunsOn) {
+    auto c = rule("busy", R"(
+        gridlet.every('100ms', function()
+          local t = os.clock() + 0.005
+          while os.clock() < t do end
+        end)
+    )");
+    load_with_canary(c);
+    advance(3000);
+    EXPECT_EQ(info("busy").status, RuleStatus::running) << info("busy").error;
+}
+
+// Item 5: what the engine keeps for a rule counts against its memory budget.
+// Subscriptions of 1,000 long names made 20 times a second (never
+// cancelled), and views of 1,000 names, stop the rule for memory; the
+// message says how much was the engine's.
+TEST_F(IsolationTest, SubscriptionsAndViewsCountAgainstTheMemoryBudget) {
+    std::vector<RuleConfig> rules;
+    for (const std::string api : {"on", "latest"}) {
+        const std::string call = api == "on" ? "gridlet.on(names, function() end)" : "gridlet.latest(names)";
+        rules.push_back(rule("hog_" + api, "local names = {}\n"
+                                           "for i = 1, 1000 do names[i] = string.format('d%04d/', i) .. string.rep('p', 238) end\n"
+                                           "gridlet.every('50ms', function() " + call + " end)\n"));
+    }
+    rules.push_back(rule("canary", kCanary));
+    ASSERT_TRUE(engine_->configure(rules).empty());
+    advance(3000);
+    for (const char* name : {"hog_on", "hog_latest"}) {
+        SCOPED_TRACE(name);
+        EXPECT_EQ(info(name).status, RuleStatus::stopped);
+        EXPECT_NE(info(name).error.find("memory budget"), std::string::npos) << info(name).error;
+        EXPECT_NE(info(name).error.find("engine records"), std::string::npos) << info(name).error;
+        EXPECT_EQ(info(name).memory_bytes, 0u) << "a stopped rule holds nothing";
+    }
+    expect_canary_alive();
+}
+
+// Item 5: cancelled timers leave the engine's queues (200k one-day timers
+// created and cancelled stayed queued).
+TEST_F(IsolationTest, CancelledTimersAreFreed) {
+    load_with_canary(rule("churn", R"(
+        gridlet.every('100ms', function()
+          for i = 1, 5000 do gridlet.cancel(gridlet.every('1d', function() end)) end
+        end)
+    )"));
+    advance(2000);  // 100,000 timers made and cancelled
+    EXPECT_EQ(info("churn").status, RuleStatus::running) << info("churn").error;
+    EXPECT_LT(engine_->core().periodic_timers.size(), 10'000u) << "stale entries are dropped";
+    EXPECT_LT(info("churn").memory_bytes, 4u * 1024 * 1024);
+    expect_canary_alive();
+}
+
+// Item 6: a subscription made or cancelled while running changes only its
+// own routes; deliveries follow at once, the other rules' are untouched.
+TEST_F(IsolationTest, SubscriptionsMadeAndCancelledWhileRunningRouteAtOnce) {
+    load_with_canary(rule("mover", R"(
+        local first
+        first = gridlet.on('x/a', function()
+          gridlet.state.a = (gridlet.state.a or 0) + 1
+          gridlet.cancel(first)
+          gridlet.on('x/b*', function() gridlet.state.b = (gridlet.state.b or 0) + 1 end)
+        end)
+    )"));
+    feed("x/b1", 1);  // routed (to nobody) before the change
+    feed("x/a", 1);   // cancels x/a, subscribes x/b*
+    feed("x/a", 2);
+    feed("x/b1", 2);
+    feed("x/b2", 3);
+    EXPECT_EQ(state("mover", "a"), "1");
+    EXPECT_EQ(state("mover", "b"), "2");
+    expect_canary_alive();
+}
+
+// Item 4: a query's series argument is bounded like on()'s (a 256 KB glob
+// blocked the engine 15 s).
+TEST_F(IsolationTest, QueryArgumentsAreBounded) {
+    load_with_canary(rule("big", R"(
+        gridlet.on('x/go', function()
+          local ok, err = pcall(gridlet.query, {series = string.rep('a*', 150000), last = '1h'})
+          gridlet.state.err = err
+        end)
+    )"));
+    feed("x/go", 1);
+    EXPECT_NE(state("big", "err").find("a name or pattern must be 1..255 characters"), std::string::npos)
+        << state("big", "err");
+    expect_canary_alive();
+}
+
+// Item 10: a subscription or a last() whose name matches nothing is said
+// once, after a minute (a driver may register its series late).
+TEST_F(IsolationTest, NamesThatMatchNothingAreWarnedAboutOnce) {
+    load(rule("typo", R"(
+        gridlet.on('x/tpyo', function() end)
+        gridlet.on('x/real', function() end)
+        gridlet.every('10s', function() gridlet.last('x/nope') gridlet.window('x/nope', '1m') end)
+    )"));
+    feed("x/real", 1);
+    advance(30'000);
+    EXPECT_EQ(logs().find("no series"), std::string::npos) << "not before a minute: " << logs();
+    advance(120'000);
+    const std::string all = logs();
+    size_t on = 0, last = 0;
+    for (size_t p = all.find("gridlet.on('x/tpyo'): no series has reached it"); p != std::string::npos;
+         p = all.find("gridlet.on('x/tpyo'): no series has reached it", p + 1))
+        ++on;
+    for (size_t p = all.find("no series named 'x/nope'"); p != std::string::npos; p = all.find("no series named 'x/nope'", p + 1))
+        ++last;
+    EXPECT_EQ(on, 1u) << all;
+    EXPECT_EQ(last, 1u) << all;
+    EXPECT_EQ(all.find("gridlet.on('x/real')"), std::string::npos) << all;
+}
+
+// A rule whose file is missing is a load error (the rule's records are
+// released before its budgets exist).
+TEST_F(IsolationTest, AMissingRuleFileIsALoadError) {
+    RuleConfig c;
+    c.name = "gone";
+    c.file = "/nonexistent/gone.lua";
+    auto failed = engine_->configure({c, rule("canary", kCanary)});
+    ASSERT_EQ(failed.size(), 1u);
+    EXPECT_NE(failed.front().status.message().find("gone.lua"), std::string::npos) << failed.front().status.message();
+    expect_canary_alive();
+}
+
 }  // namespace
 
 }  // namespace gridlet::script::test
