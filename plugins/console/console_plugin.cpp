@@ -27,18 +27,48 @@ public:
         {"max_values", GL_CFG_INT, "8", "values printed per line (the first by name)", 0},
     };
 
-    explicit ConsolePlugin(gridlet::Host h) : Plugin(h) {
-        auto cfg = nlohmann::json::parse(host().config_json());
+    // The config, checked; throws gridlet::Error. Used by validate()
+    // (`gridlet check`) and by the constructor (`gridlet run`) alike.
+    struct Settings {
+        std::vector<std::string> patterns;
+        int64_t every_ms = 2000;
+        int digits = 1;
+        size_t max_values = 8;
+    };
+    static Settings parse(const std::string& json) {
+        auto cfg = nlohmann::json::parse(json);
+        Settings out;
         for (const auto& p : cfg.at("series")) {
             if (!p.is_string() || p.get<std::string>().empty())
                 throw gridlet::Error(GL_ERR_INVALID, "console: every entry of 'series' must be a non-empty string");
-            groups_.push_back({p.get<std::string>(), {}});
+            out.patterns.push_back(p.get<std::string>());
         }
-        every_ms_ = cfg.at("every_ms").get<int64_t>();
-        digits_ = static_cast<int>(cfg.at("digits").get<int64_t>());
-        max_values_ = static_cast<size_t>(cfg.at("max_values").get<int64_t>());
-        if (every_ms_ < 100) throw gridlet::Error(GL_ERR_INVALID, "console: every_ms must be at least 100");
-        if (digits_ < 0 || digits_ > 9) throw gridlet::Error(GL_ERR_INVALID, "console: digits must be 0..9");
+        out.every_ms = cfg.at("every_ms").get<int64_t>();
+        const int64_t digits = cfg.at("digits").get<int64_t>();
+        const int64_t max_values = cfg.at("max_values").get<int64_t>();
+        if (out.every_ms < 100 || out.every_ms > 86'400'000)
+            throw gridlet::Error(GL_ERR_INVALID, "console: every_ms must be 100..86400000, not " + std::to_string(out.every_ms));
+        if (digits < 0 || digits > 9) throw gridlet::Error(GL_ERR_INVALID, "console: digits must be 0..9");
+        if (max_values < 1 || max_values > 10'000) throw gridlet::Error(GL_ERR_INVALID, "console: max_values must be 1..10000");
+        out.digits = static_cast<int>(digits);
+        out.max_values = static_cast<size_t>(max_values);
+        return out;
+    }
+
+    static void validate(const gridlet::Host& h) {
+        try {
+            parse(h.config_json());
+        } catch (const std::exception& e) {
+            h.config_problem("", e.what());
+        }
+    }
+
+    explicit ConsolePlugin(gridlet::Host h) : Plugin(h) {
+        Settings s = parse(host().config_json());
+        for (std::string& p : s.patterns) groups_.push_back({std::move(p), {}});
+        every_ms_ = s.every_ms;
+        digits_ = s.digits;
+        max_values_ = s.max_values;
     }
 
     void start() override {

@@ -1,5 +1,7 @@
 #include "decoder.h"
 
+#include <tuple>
+
 #include <limits>
 
 namespace gridlet::modbus {
@@ -28,7 +30,7 @@ PointDecoder::PointDecoder(const Profile& profile, const RegisterPlan& plan) {
             e.scale_req = sl.request;
             e.scale_offset = sl.request >= 0 ? static_cast<uint32_t>(req_offset_[sl.request] + sl.offset) : 0;
         }
-        e.scale = p.scale;
+        std::tie(e.multiplier, e.scale) = fold_multiplier(p.multiplier, p.scale);
         e.bit = static_cast<int8_t>(p.bit);
         e.invalid_count = static_cast<uint32_t>(p.invalid.size());
         e.invalid0 = p.invalid.empty() ? 0 : p.invalid[0];
@@ -85,7 +87,7 @@ bool PointDecoder::decode_generic(const Entry& e, const uint16_t* regs, const ui
         *out = std::numeric_limits<double>::quiet_NaN();
         *quality = GL_QUALITY_BAD;
     } else {
-        *out = e.bit >= 0 ? v : v * e.multiplier * pow10i(exp);
+        *out = e.bit >= 0 ? v : scaled(v, e.multiplier, exp);
         *quality = GL_QUALITY_GOOD;
     }
     return true;
@@ -112,14 +114,14 @@ size_t PointDecoder::decode(const uint16_t* regs, const uint8_t* ok, int64_t ts,
             if (!ok[e.req]) continue;
             uint16_t raw = regs[e.offset];
             bad = raw == e.invalid0;
-            v = static_cast<double>(static_cast<int16_t>(raw)) * e.multiplier * pow10i(e.scale);
+            v = scaled(static_cast<double>(static_cast<int16_t>(raw)), e.multiplier, e.scale);
             break;
         }
         case Kind::Uint16: {
             if (!ok[e.req]) continue;
             uint16_t raw = regs[e.offset];
             bad = raw == e.invalid0;
-            v = static_cast<double>(raw) * e.multiplier * pow10i(e.scale);
+            v = scaled(static_cast<double>(raw), e.multiplier, e.scale);
             break;
         }
         case Kind::Int16Scaled: {
@@ -128,7 +130,7 @@ size_t PointDecoder::decode(const uint16_t* regs, const uint8_t* ok, int64_t ts,
             uint16_t s = regs[e.scale_offset];
             bad = raw == e.invalid0 || s == 0x8000;
             int exp = s == 0x8000 ? e.scale : e.scale + static_cast<int16_t>(s);
-            v = static_cast<double>(static_cast<int16_t>(raw)) * e.multiplier * pow10i(exp);
+            v = scaled(static_cast<double>(static_cast<int16_t>(raw)), e.multiplier, exp);
             break;
         }
         default: {

@@ -28,6 +28,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 namespace gridlet::modbus {
@@ -37,6 +38,22 @@ inline double pow10i(int e) {
                                        1e-4,  1e-3,  1e-2,  1e-1,  1e0,   1e1,   1e2,  1e3,  1e4,  1e5,  1e6,
                                        1e7,   1e8,   1e9,   1e10,  1e11,  1e12,  1e13, 1e14, 1e15};
     return e >= -15 && e <= 15 ? table[e + 15] : std::pow(10.0, e);
+}
+
+// raw × multiplier × 10^exp, dividing by powers of ten rather than
+// multiplying by their inverses, which are not exact in binary: 2540 / 100
+// is 25.4 (the double nearest to it), 2540 × 0.01 is 25.400000000000002.
+inline double scaled(double raw, double multiplier, int exp) {
+    const double v = multiplier == 1.0 ? raw : raw * multiplier;
+    return exp >= 0 ? v * pow10i(exp) : v / pow10i(-exp);
+}
+
+// A multiplier that is 10^-k (0.1, 0.01, ...) folded into the exponent, so
+// that scaled() divides once: {multiplier, exponent} after folding.
+inline std::pair<double, int> fold_multiplier(double multiplier, int exp) {
+    for (int k = 1; k <= 15; ++k)
+        if (multiplier == pow10i(-k)) return {1.0, exp - k};
+    return {multiplier, exp};
 }
 
 class PointDecoder {

@@ -76,7 +76,11 @@ void LinkWorker::write_point(Dev& d, Job& j, const Point& p, const std::string& 
         if (s == 0x8000) return fail_write(d, j, "the scale register of '" + target + "' reads invalid (0x8000)");
         exp += static_cast<int16_t>(s);
     }
-    double raw = p.type == ValueType::Bool ? (j.value != 0) : j.value / (p.multiplier * pow10i(exp));
+    // The inverse of scaled(): multiply by the power of ten that decoding divides by.
+    const auto [mult, e10] = fold_multiplier(p.multiplier, exp);
+    double raw = p.type == ValueType::Bool ? (j.value != 0)
+                 : e10 < 0                 ? j.value * pow10i(-e10) / mult
+                                           : j.value / (mult * pow10i(e10));
     auto words = encode(raw, p.type, p.word_order, p.byte_order);
     if (!words) return fail_write(d, j, "value " + std::to_string(j.value) + " does not fit '" + target + "' (" + value_type_name(p.type) + ", scale 10^" + std::to_string(exp) + ")");
     Result r = transact(d, [&] { return link_->write(d.cfg.unit_id, p.write_fc, static_cast<uint16_t>(p.address), *words, d.cfg.timeout_ms); });

@@ -84,7 +84,10 @@ void LinkWorker::poll(Dev& d) {
                 last_error = r.error + " (" + block_text(d, i) + ")";
                 // Only a device whose last poll answered gets the next
                 // block tried after a timeout; a failing one is not waited for.
-                if ((timed_out && timed_out->first + 1 == i) || (!answered && d.failures > 0)) {
+                // On a shared connection (gateway, RS-485 bus) the other
+                // units wait meanwhile: the first timeout ends the poll.
+                if ((timed_out && timed_out->first + 1 == i) || (!answered && d.failures > 0) ||
+                    devices_.size() > 1) {
                     timed_out.reset();
                     break;
                 }
@@ -134,7 +137,8 @@ void LinkWorker::poll(Dev& d) {
         const double v[kCommStats] = {double(s.requests),     double(s.timeouts),
                                       double(s.exceptions),   double(s.malformed),
                                       double(s.failed_polls), double(s.connects > 0 ? s.connects - 1 : 0),
-                                      double(s.wrong_unit),   double(s.failing_points)};
+                                      double(s.wrong_unit),   double(s.failing_points),
+                                      double(s.stale_replies)};
         for (int i = 0; i < kCommStats; ++i) d.add_sample(sample(ts, v[i], d.stat_series[i], GL_QUALITY_GOOD));
     }
     if (d.n_samples > 0) sink_.publish(d.samples.data(), d.n_samples);

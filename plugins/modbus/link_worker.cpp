@@ -221,6 +221,11 @@ void LinkWorker::wait_gap() {
 void LinkWorker::sync_link_counters() {
     const LinkCounters& c = link_->counters();
     if (c.stale_replies == link_stale_ && c.peer_closes == peer_closes_seen_) return;
+    if (c.stale_replies > 0 && !stale_logged_) {
+        stale_logged_ = true;
+        sink_.log(GL_LOG_WARN, where() + ": a late reply to an earlier request was discarded (first time; further "
+                                         "ones are counted in comm/stale_replies)");
+    }
     std::lock_guard sl(stats_mu_);
     link_stale_ = c.stale_replies;
     peer_closes_seen_ = c.peer_closes;

@@ -35,10 +35,11 @@ using std::chrono::milliseconds;
 inline constexpr int kBusyRetryMs = 100;
 
 // The comm/* series of each device (comm_stats = true).
-inline constexpr int kCommStats = 8;
+inline constexpr int kCommStats = 9;
 inline constexpr int kFailingPoints = 7;
-inline const char* const kCommStatNames[kCommStats] = {"requests",     "timeouts",   "exceptions", "malformed",
-                                                "failed_polls", "reconnects", "wrong_unit", "failing_points"};
+inline const char* const kCommStatNames[kCommStats] = {"requests",   "timeouts",     "exceptions",
+                                                       "malformed",  "failed_polls", "reconnects",
+                                                       "wrong_unit", "failing_points", "stale_replies"};
 inline const char* const kCommStatHelp[kCommStats] = {
     "Modbus requests sent (driver counter)",
     "Requests without a reply within timeout_ms (driver counter)",
@@ -47,7 +48,8 @@ inline const char* const kCommStatHelp[kCommStats] = {
     "Polls in which no request returned data (driver counter)",
     "Connections opened after the first (driver counter)",
     "Replies from another unit id than the one asked, refused (driver counter)",
-    "Points without a value because their block answers with an exception or malformed reply"};
+    "Points without a value because their block answers with an exception or malformed reply",
+    "Late replies discarded on the device's connection (shared by the devices on it; driver counter)"};
 
 inline int64_t mono_us() {
     return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now().time_since_epoch()).count();
@@ -78,6 +80,7 @@ public:
         std::vector<std::string> block_error;  // per request: why it fails now ("" = it works)
         std::vector<int> block_timeouts;       // per request: polls in a row it timed out while others answered
         std::vector<uint32_t> block_points;    // per request: points that need it (computed once)
+        unsigned faults_logged = 0;            // Outcome bits already logged once (note_fault)
         Clock::time_point next_due;
         int failures = 0;
         int online = -1;  // -1 unknown, 0 offline, 1 online
@@ -138,6 +141,19 @@ private:
 
     std::string where() const { return "modbus: " + link_->config().key(); }
 
+    // The first fault of each kind on a device (timeout, exception, malformed
+    // reply, reply from another unit, late reply discarded) is logged, even
+    // when a retry recovers; later ones are counted in its comm/* series.
+    void note_fault(Dev& d, const Result& r) {
+        const unsigned bit = 1u << static_cast<unsigned>(r.outcome);
+        if (d.faults_logged & bit) return;
+        d.faults_logged |= bit;
+        static const char* const series[] = {"", "timeouts", "exceptions", "malformed", "wrong_unit", ""};
+        sink_.log(GL_LOG_WARN, "modbus: device '" + d.cfg.name + "' (unit " + std::to_string(d.cfg.unit_id) +
+                                   "): " + r.error + " (first time; further ones are counted in comm/" +
+                                   series[static_cast<unsigned>(r.outcome)] + ")");
+    }
+
     void count_connect(bool ok);
 
     // A failed connection (or one closed before it ever answered) doubles
@@ -169,7 +185,9 @@ private:
     Result transact(Dev& d, const Op& op) {
         Result r;
         bool reopened = false;
-        const int attempts = demoted(d) ? 1 : d.cfg.retries + 1;
+        // One attempt for a unit that is offline, or whose last poll failed,
+        // on a shared connection: the other units wait for its timeouts.
+        const int attempts = demoted(d) || (devices_.size() > 1 && d.failures > 0) ? 1 : d.cfg.retries + 1;
         for (int attempt = 0; attempt < attempts; ++attempt) {
             if (!link_->connected() && !connect_now(d)) {
                 r = {Outcome::Disconnected, 0, "not connected"};
@@ -190,6 +208,7 @@ private:
             }
             sync_link_counters();
             if (framed) note_answer();
+            if (r.outcome != Outcome::Ok && r.outcome != Outcome::Disconnected) note_fault(d, r);
             if (r.outcome == Outcome::Ok) break;
             if (r.outcome == Outcome::Disconnected) {
                 if (stopping()) break;
@@ -275,6 +294,7 @@ private:
     mutable std::mutex stats_mu_;
     int64_t backoff_ms_ = 0;
     uint64_t link_stale_ = 0, peer_closes_seen_ = 0;
+    bool stale_logged_ = false;
     Clock::time_point next_connect_{};
     Clock::time_point last_request_end_{};
     bool connect_failed_ = false;

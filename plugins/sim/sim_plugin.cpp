@@ -18,6 +18,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 namespace gridlet::sim {
@@ -89,27 +90,59 @@ public:
          0},
     };
 
-    explicit SimPlugin(Host h) : Plugin(h) {
-        auto cfg = nlohmann::json::parse(h.config_json(), nullptr, false);
+    // The config, checked; throws Error. Used by validate() (`gridlet
+    // check`) and by the constructor (`gridlet run`) alike.
+    struct Settings {
+        std::map<std::string, BcpmServerOptions> bcpm;
+        std::map<std::string, EvseServerOptions> evse;
+    };
+    static Settings parse(const std::string& json) {
+        auto cfg = nlohmann::json::parse(json, nullptr, false);
         if (cfg.is_discarded() || !cfg.is_object()) throw Error(GL_ERR_INVALID, "sim: config is not a JSON object");
+        Settings out;
+        std::set<int> ports;
+        const auto take_port = [&](int port, const std::string& where) {
+            if (port != 0 && !ports.insert(port).second)
+                throw Error(GL_ERR_INVALID, where + ": port " + std::to_string(port) + " is used by another simulator");
+        };
         if (cfg.contains("evse")) {
             if (!cfg["evse"].is_array()) throw Error(GL_ERR_INVALID, "sim: 'evse' must be an array of tables");
             for (size_t i = 0; i < cfg["evse"].size(); ++i) {
                 std::string name;
-                auto opts = parse_evse(cfg["evse"][i], "sim: evse[" + std::to_string(i) + "]", &name);
-                if (evse_.count(name)) throw Error(GL_ERR_INVALID, "sim: duplicate simulator name '" + name + "'");
-                evse_[name] = std::make_unique<EvseServer>(opts);
+                const std::string where = "sim: evse[" + std::to_string(i) + "]";
+                auto opts = parse_evse(cfg["evse"][i], where, &name);
+                if (out.evse.count(name)) throw Error(GL_ERR_INVALID, "sim: duplicate simulator name '" + name + "'");
+                take_port(opts.port, where);
+                out.evse[name] = opts;
             }
         }
-        if (!cfg.contains("bcpm")) return;
+        if (!cfg.contains("bcpm")) return out;
         const auto& arr = cfg["bcpm"];
         if (!arr.is_array()) throw Error(GL_ERR_INVALID, "sim: 'bcpm' must be an array of tables");
         for (size_t i = 0; i < arr.size(); ++i) {
             std::string name;
-            auto opts = parse_bcpm(arr[i], "sim: bcpm[" + std::to_string(i) + "]", &name);
-            if (servers_.count(name) || evse_.count(name)) throw Error(GL_ERR_INVALID, "sim: duplicate simulator name '" + name + "'");
-            servers_[name] = std::make_unique<BcpmServer>(opts);
+            const std::string where = "sim: bcpm[" + std::to_string(i) + "]";
+            auto opts = parse_bcpm(arr[i], where, &name);
+            if (out.bcpm.count(name) || out.evse.count(name))
+                throw Error(GL_ERR_INVALID, "sim: duplicate simulator name '" + name + "'");
+            take_port(opts.port, where);
+            out.bcpm[name] = opts;
         }
+        return out;
+    }
+
+    static void validate(const Host& h) {
+        try {
+            parse(h.config_json());
+        } catch (const std::exception& e) {
+            h.config_problem("", e.what());
+        }
+    }
+
+    explicit SimPlugin(Host h) : Plugin(h) {
+        Settings s = parse(h.config_json());
+        for (auto& [name, opts] : s.evse) evse_[name] = std::make_unique<EvseServer>(opts);
+        for (auto& [name, opts] : s.bcpm) servers_[name] = std::make_unique<BcpmServer>(opts);
     }
 
     void start() override {

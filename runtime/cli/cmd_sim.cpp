@@ -37,6 +37,7 @@ struct EvseArgs {
     int phases = 3;
     double response_ms = 2000;
     double background = 40;
+    int meter_unit = 100;  // an int for CLI11: a uint8_t default prints as a byte
 };
 
 void register_sim_evse(CLI::App& sim_cmd) {
@@ -60,7 +61,7 @@ void register_sim_evse(CLI::App& sim_cmd) {
     evse->add_option("--response-ms", a->response_ms, "Time a vehicle takes to follow a new setpoint, ms")
         ->check(CLI::Range(0.0, 60000.0))
         ->capture_default_str();
-    evse->add_option("--meter-unit", a->server.meter_unit, "Unit id of the main meter (1..247)")
+    evse->add_option("--meter-unit", a->meter_unit, "Unit id of the main meter (1..247)")
         ->check(CLI::Range(1, 247))
         ->capture_default_str();
     evse->add_option("--background", a->background, "Other loads of the installation, A per phase")
@@ -80,6 +81,7 @@ void register_sim_evse(CLI::App& sim_cmd) {
     evse->footer("Register maps: config/profiles/evse.toml (stations), config/profiles/meter3ph.toml (meter).\n"
                  "Exit status: 0 stopped by a signal; 1 could not serve; 2 bad arguments.");
     evse->callback([a] {
+        a->server.meter_unit = static_cast<uint8_t>(a->meter_unit);
         if (a->server.meter_unit <= a->stations) {
             std::fprintf(stderr, "gridlet sim evse: --meter-unit %u is a station's unit id (stations are 1..%d)\n",
                          static_cast<unsigned>(a->server.meter_unit), a->stations);
@@ -119,6 +121,7 @@ void register_sim_command(CLI::App& app) {
     auto* bcpm = cmd->add_subcommand("bcpm", "Schneider/Veris BCPM panel monitor: two panels, unit ids 1 and 2");
     auto opts = std::make_shared<sim::BcpmServerOptions>();
     auto model = std::make_shared<std::string>("A");
+    auto unit = std::make_shared<int>(1);  // an int for CLI11: a uint8_t default prints as a byte
     opts->port = 5020;
     bcpm->add_option("--port", opts->port, "TCP port (0: any free port, printed)")
         ->check(CLI::Range(0, 65535))
@@ -126,7 +129,7 @@ void register_sim_command(CLI::App& app) {
     bcpm->add_option("--bind", opts->bind, "Address to listen on")->capture_default_str();
     bcpm->add_option("--panels", opts->panels, "1 or 2 panels")->check(CLI::Range(1, 2))->capture_default_str();
     // Modbus unit ids 1..247 (0 is broadcast; Modbus over serial line 2.4).
-    bcpm->add_option("--unit", opts->base_unit, "Unit id of panel 1, 1..247 (panel 2 is the next)")
+    bcpm->add_option("--unit", *unit, "Unit id of panel 1, 1..247 (panel 2 is the next)")
         ->check(CLI::Range(1, 247))
         ->capture_default_str();
     bcpm->add_option("--model", *model, "A (full), B (current and power) or C (current only)")->capture_default_str();
@@ -136,7 +139,8 @@ void register_sim_command(CLI::App& app) {
     bcpm->add_option("--seed", opts->seed, "Seed of the simulated loads")->capture_default_str();
     bcpm->add_option("--state-file", opts->state_file, "Keep the non-volatile registers in this file");
     bcpm->footer("Exit status: 0 stopped by a signal; 1 could not serve; 2 bad arguments.");
-    bcpm->callback([opts, model] {
+    bcpm->callback([opts, model, unit] {
+        opts->base_unit = static_cast<uint8_t>(*unit);
         sim::BcpmModel m{};
         if (!sim::parse_bcpm_model(*model, &m)) {
             std::fprintf(stderr, "gridlet sim bcpm: --model must be A, B or C, not '%s'\n", model->c_str());

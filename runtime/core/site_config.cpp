@@ -144,11 +144,32 @@ SiteConfig parse_site_config(const std::string& text, const std::string& path, c
     cfg.log_level = str(log, "level");
     cfg.log_pattern = str(log, "pattern");
     cfg.log_file = str(log, "file");
-    if (!cfg.log_file.empty()) cfg.log_file = cfg.resolve(cfg.log_file);
+    // Line of a key of a section, for messages (0 when absent).
+    const auto key_line = [&](const char* sec, const char* key) -> uint32_t {
+        const toml::node* n = root[sec][key].node();
+        return n ? config::line_of(*n) : 0;
+    };
+    if (!cfg.log_file.empty()) {
+        cfg.log_file = cfg.resolve(cfg.log_file);
+        std::error_code ec;
+        const std::filesystem::path lf(cfg.log_file);
+        if (std::filesystem::is_directory(lf, ec))
+            diags.push_back({path, key_line("logging", "file"), "[logging] file: '" + cfg.log_file + "' is a folder"});
+        else if (!std::filesystem::is_directory(lf.parent_path(), ec))
+            diags.push_back({path, key_line("logging", "file"),
+                             "[logging] file: the folder '" + lf.parent_path().string() +
+                                 "' does not exist (gridlet does not create it: a missing disk would go unnoticed)"});
+    }
 
     auto kern = check(section(root, "kernel", path, diags), kernel_keys(), path, "[kernel]", diags);
     if (kern.contains("stop_timeout_ms")) cfg.stop_timeout_ms = kern["stop_timeout_ms"].get<int>();
     cfg.control_endpoint = str(kern, "control");
+    if (!cfg.control_endpoint.empty() &&
+        (cfg.control_endpoint.rfind("ipc://", 0) != 0 || cfg.control_endpoint.size() <= 6))
+        diags.push_back({path, key_line("kernel", "control"),
+                         "[kernel] control: '" + cfg.control_endpoint +
+                             "' is not an ipc:// endpoint (e.g. ipc:///run/gridlet/control.sock): the control "
+                             "socket is local only"});
     if (cfg.control_endpoint.empty()) cfg.control_endpoint = "ipc:///tmp/gridlet-" + cfg.site_name + ".sock";
     if (kern.contains("plugin_path"))
         for (const auto& p : kern["plugin_path"]) {
@@ -157,6 +178,10 @@ SiteConfig parse_site_config(const std::string& text, const std::string& path, c
                 break;
             }
             cfg.plugin_path.push_back(cfg.resolve(p.get<std::string>()));
+            std::error_code ec;
+            if (!std::filesystem::is_directory(cfg.plugin_path.back(), ec))
+                diags.push_back({path, key_line("kernel", "plugin_path"),
+                                 "[kernel] plugin_path: '" + cfg.plugin_path.back() + "' is not a folder"});
         }
 
     auto bus = check(section(root, "bus", path, diags), bus_keys(), path, "[bus]", diags);

@@ -84,8 +84,11 @@ nlohmann::json Kernel::control_publish(const nlohmann::json& p) {
 }
 
 void Kernel::reload() {
+    // The same checks as `gridlet check` (plugins' devices, rules, store),
+    // so that an error in what would apply only at the next start is said now.
     config::Diagnostics diags;
-    SiteConfig fresh = load_site_config(plan_.site.path, section_schemas(), diags);
+    SitePlan fresh_plan = load_site(plan_.site.path, diags, DeviceProblems::refuse_site, /*compile_rules=*/false);
+    SiteConfig& fresh = fresh_plan.site;
     if (!diags.empty()) {
         for (const auto& d : diags) spdlog::error("reload: {}", d.to_string());
         spdlog::error("reload: {} has errors; keeping the running configuration", plan_.site.path);

@@ -8,9 +8,9 @@ namespace gridlet::kernel {
 
 namespace {
 
-// A node as TOML text ("(none)" when absent), for comparison and messages.
+// A node as TOML text ("(not set: the default)" when absent), for comparison and messages.
 std::string text_of(const toml::node* n) {
-    if (!n) return "(none)";
+    if (!n) return "(not set: the default)";
     std::ostringstream out;
     if (const toml::table* t = n->as_table()) {
         out << toml::toml_formatter(*t, toml::format_flags::none);

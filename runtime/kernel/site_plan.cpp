@@ -7,6 +7,7 @@
 #include "core/clock.h"
 #include "script/rule_check.h"
 #include "script/rules_config.h"
+#include "store/db.h"
 #include "store/options.h"
 
 namespace gridlet::kernel {
@@ -19,16 +20,18 @@ SectionSchemas section_schemas() {
     return s;
 }
 
-SitePlan prepare_site(SiteConfig site, config::Diagnostics& diags, DeviceProblems device_problems) {
+SitePlan prepare_site(SiteConfig site, config::Diagnostics& diags, DeviceProblems device_problems, bool compile_rules) {
     SitePlan plan;
     if (auto tz = TimeZone::load(site.timezone); !tz) {
         const toml::node* n = site.root ? site.root->at_path("site.timezone").node() : nullptr;
         diags.push_back({site.path, n ? config::line_of(*n) : 0, "[site]: timezone: " + tz.status().message()});
     }
     if (site.has_store) {
+        const toml::node* n = site.root ? site.root->get("store") : nullptr;
         if (auto o = store::store_options_from_json(site.store, site.dir); !o) {
-            const toml::node* n = site.root ? site.root->get("store") : nullptr;
             diags.push_back({site.path, n ? config::line_of(*n) : 0, "[store]: " + o.status().message()});
+        } else if (Status st = store::check_store_openable(*o); !st) {
+            diags.push_back({site.path, n ? config::line_of(*n) : 0, "[store]: " + st.message()});
         }
     }
     std::vector<std::string> dirs = site.plugin_path;
@@ -105,7 +108,7 @@ SitePlan prepare_site(SiteConfig site, config::Diagnostics& diags, DeviceProblem
     }
     // Rules: loaded offline as the engine will load them (syntax, missing
     // file, errors of the top level with the rule's params).
-    if (diags.empty() && !site.rules.empty()) {
+    if (compile_rules && diags.empty() && !site.rules.empty()) {
         script::EngineOptions eo = rule_engine_options(site);
         std::vector<script::RuleConfig> configs;
         std::vector<const RuleEntry*> entries;
@@ -127,10 +130,11 @@ SitePlan prepare_site(SiteConfig site, config::Diagnostics& diags, DeviceProblem
     return plan;
 }
 
-SitePlan load_site(const std::string& path, config::Diagnostics& diags, DeviceProblems device_problems) {
+SitePlan load_site(const std::string& path, config::Diagnostics& diags, DeviceProblems device_problems,
+                   bool compile_rules) {
     SiteConfig site = load_site_config(path, section_schemas(), diags);
     if (!diags.empty()) return SitePlan{std::move(site), {}, {}};
-    return prepare_site(std::move(site), diags, device_problems);
+    return prepare_site(std::move(site), diags, device_problems, compile_rules);
 }
 
 }  // namespace gridlet::kernel

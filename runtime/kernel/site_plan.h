@@ -41,13 +41,15 @@ struct SitePlan {
 // refuses the site; `run` leaves that device out and runs the others.
 enum class DeviceProblems { refuse_site, leave_device_out };
 
+// `compile_rules` false: the rules are not loaded offline (a SIGHUP reload:
+// the engine itself loads them and keeps the running version of one that fails).
 SitePlan prepare_site(SiteConfig site, config::Diagnostics& diags,
-                      DeviceProblems device_problems = DeviceProblems::refuse_site);
+                      DeviceProblems device_problems = DeviceProblems::refuse_site, bool compile_rules = true);
 
 // Loads and checks the site file at `path` (both steps above). The one
 // validation path of `gridlet check` and `gridlet run`.
 SitePlan load_site(const std::string& path, config::Diagnostics& diags,
-                   DeviceProblems device_problems = DeviceProblems::refuse_site);
+                   DeviceProblems device_problems = DeviceProblems::refuse_site, bool compile_rules = true);
 
 // The section schemas every site is checked with ([store], [[rules]]).
 SectionSchemas section_schemas();

@@ -49,7 +49,7 @@ constexpr const char* kOwnerFile = "gridlet.pid";
 // operator reads one log. At most 20 lines a minute; the rest are counted.
 class RocksLogger : public rocksdb::Logger {
 public:
-    RocksLogger() : Logger(rocksdb::InfoLogLevel::WARN_LEVEL) {}
+    explicit RocksLogger(rocksdb::InfoLogLevel level = rocksdb::InfoLogLevel::WARN_LEVEL) : Logger(level) {}
     using Logger::Logv;
     void Logv(const char* format, va_list ap) override { Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap); }
     void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
@@ -270,8 +270,13 @@ rocksdb::DBOptions make_db_options(const StoreOptions& o, OpenMode mode) {
     d.create_missing_column_families = mode == OpenMode::read_write;
     d.max_background_jobs = o.max_background_jobs;
     d.max_open_files = mode == OpenMode::read_only ? -1 : 512;
-    d.info_log = std::make_shared<RocksLogger>();
-    d.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+    // A read-only (secondary) instance replays the primary's writes without
+    // flushing them: its "stopping writes" warnings are about nothing it
+    // does, and only alarm the user of `gridlet query`. Errors still show.
+    const auto level =
+        mode == OpenMode::read_only ? rocksdb::InfoLogLevel::ERROR_LEVEL : rocksdb::InfoLogLevel::WARN_LEVEL;
+    d.info_log = std::make_shared<RocksLogger>(level);
+    d.info_log_level = level;
     d.max_total_wal_size = 64u << 20;  // forces flushes of rarely written families
     d.bytes_per_sync = 1u << 20;
     d.wal_bytes_per_sync = 0;
@@ -350,6 +355,34 @@ rocksdb::Status probe_read_only(const StoreOptions& o) {
 
 }  // namespace
 
+Status check_store_openable(const StoreOptions& o) {
+    const std::string path = o.path.string();
+    std::error_code ec;
+    if (std::filesystem::exists(o.path, ec) && !std::filesystem::is_directory(o.path, ec))
+        return Status::invalid("store " + path + " is not a folder ([store] path names a file)");
+    if (auto files = database_files_without_current(o.path); !files.empty()) {
+        return Status::corruption("store " + path + ": the folder holds database files (" + files.front() +
+                                  (files.size() > 1 ? " and " + std::to_string(files.size() - 1) + " more" : "") +
+                                  ") but no CURRENT file, so it cannot be opened; gridlet leaves it untouched. "
+                                  "Run `gridlet store repair --db " + path + "` to salvage it");
+    }
+    if (std::filesystem::exists(o.path / "CURRENT", ec)) return Status::ok();
+    const std::filesystem::path record = creation_record(o.path);
+    if (std::filesystem::exists(record, ec) && !o.creating) {
+        std::ifstream in(record);
+        std::string when;
+        std::getline(in, when);
+        return Status::not_found("store " + path + " is gone: it was created " + when + " (" + record.string() +
+                                 ") and its folder is now missing or empty. Deleted, or on a disk that is not "
+                                 "mounted? Restore it, or start an empty store with `gridlet store init --db " +
+                                 path + "`");
+    }
+    if (!o.create_if_missing && !o.creating)
+        return Status::not_found("store " + path + " does not exist, and [store] create = \"never\": "
+                                 "create it with `gridlet store init --db " + path + "`");
+    return Status::ok();
+}
+
 Expected<std::unique_ptr<StoreDb>> StoreDb::open(const StoreOptions& o, OpenMode mode) {
     Status st = validate_options(o);
     if (!st) return st;
@@ -373,28 +406,8 @@ Expected<std::unique_ptr<StoreDb>> StoreDb::open(const StoreOptions& o, OpenMode
     rocksdb::Status rs;
     if (mode == OpenMode::read_write) {
         std::error_code ec;
-        if (auto files = database_files_without_current(o.path); !files.empty()) {
-            return Status::corruption("store " + s->path_ + ": the folder holds database files (" + files.front() +
-                                      (files.size() > 1 ? " and " + std::to_string(files.size() - 1) + " more" : "") +
-                                      ") but no CURRENT file, so it cannot be opened; gridlet leaves it untouched. "
-                                      "Run `gridlet store repair --db " + s->path_ + "` to salvage it");
-        }
+        if (Status pre = check_store_openable(o); !pre) return pre;
         const bool exists = std::filesystem::exists(o.path / "CURRENT", ec);
-        if (!exists) {
-            const std::filesystem::path record = creation_record(o.path);
-            if (std::filesystem::exists(record, ec) && !o.creating) {
-                std::ifstream in(record);
-                std::string when;
-                std::getline(in, when);
-                return Status::not_found(
-                    "store " + s->path_ + " is gone: it was created " + when + " (" + record.string() +
-                    ") and its folder is now missing or empty. Deleted, or on a disk that is not mounted? "
-                    "Restore it, or start an empty store with `gridlet store init --db " + s->path_ + "`");
-            }
-            if (!o.create_if_missing && !o.creating)
-                return Status::not_found("store " + s->path_ + " does not exist, and [store] create = \"never\": "
-                                         "create it with `gridlet store init --db " + s->path_ + "`");
-        }
         std::filesystem::create_directories(o.path, ec);
         if (ec) return Status::io_error("store " + s->path_ + ": cannot create the folder: " + ec.message());
         rs = rocksdb::DB::Open(dbo, s->path_, cfs, &s->handles_, &s->db_);

@@ -54,6 +54,12 @@ enum class Cf { registry = 0, chunks, rollups, rollup_meta, events, state, outbo
 // `gridlet store init` (init_store) creates a store explicitly, also over a
 // record.
 std::filesystem::path creation_record(const std::filesystem::path& store_dir);
+// What opening the store of `options` read-write would refuse before it
+// touches anything: a file where the folder should be, database files
+// without CURRENT, a store that existed and is gone (its creation record),
+// and a missing store with [store] create = "never". `gridlet check` and
+// `gridlet run` both call it. Any thread.
+Status check_store_openable(const StoreOptions& options);
 // Creates an empty store at `dir` (refused where a database is). Writes the
 // creation record.
 Status init_store(const StoreOptions& options);

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <fstream>
 #include <regex>
 
 using namespace gridlet::testing;
@@ -102,14 +103,59 @@ TEST(CheckRun, RulesThatCannotLoadAreRefusedByBoth) {
     }
 }
 
+// Site-level problems that `run` refuses are refused by `check` too, with
+// the same first line (a retest found each of these passing check).
+TEST(CheckRun, SiteProblemsAreRefusedByBothWithTheSameMessage) {
+    const std::string dir = "/tmp/gridlet-it-site-" + std::to_string(getpid());
+    run({"rm", "-rf", dir});
+    run({"mkdir", "-p", dir});
+    std::ofstream(dir + "/a_file") << "x";
+    const std::string sim = "[[plugins]]\nname = \"sim\"\nfile = \"sim\"\n[plugins.config]\n";
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {sim + "bcpm = [ { name = \"x\", port = 26200, colour = \"red\" } ]\n", "unknown key 'colour'"},
+        {sim + "bcpm = [ { name = \"x\", port = 70000 } ]\n", "port must be 0..65535"},
+        {sim + "bcpm = [ { name = \"x\", port = 26201 }, { name = \"y\", port = 26201 } ]\n",
+         "port 26201 is used by another simulator"},
+        {"[[plugins]]\nname = \"console\"\nfile = \"console\"\n[plugins.config]\nevery_ms = 50\n",
+         "every_ms must be 100..86400000"},
+        {"[logging]\nfile = \"" + dir + "\"\n", "is a folder"},
+        {"[logging]\nfile = \"" + dir + "/missing/g.log\"\n", "does not exist (gridlet does not create it"},
+        {"[kernel]\ncontrol = \"tcp://nothing\"\n", "is not an ipc:// endpoint"},
+        {"[kernel]\nplugin_path = [\"/nonexistent\"]\n", "plugin_path: '/nonexistent' is not a folder"},
+        {"[store]\npath = \"" + dir + "/a_file\"\n", "is not a folder ([store] path names a file)"},
+        {"[store]\npath = \"" + dir + "/none\"\ncreate = \"never\"\n", "create it with `gridlet store init"},
+    };
+    for (const auto& [body, message] : cases) {
+        SCOPED_TRACE(body);
+        std::string site = temp_file("site_problem.toml", "[site]\nname = \"sp\"\n" + body);
+        Result chk = run({gridlet_bin(), "check", site});
+        EXPECT_EQ(chk.code, 2) << chk.out << chk.err;
+        EXPECT_NE(chk.err.find(message), std::string::npos) << chk.err;
+        EXPECT_NE(chk.err.find(site + ":"), std::string::npos) << "file:line: " << chk.err;
+        Result r = run({gridlet_bin(), "run", site}, std::chrono::seconds(10));
+        EXPECT_EQ(r.code, 2) << r.err;
+        EXPECT_EQ(chk.err.substr(0, chk.err.find('\n')), r.err.substr(0, r.err.find('\n'))) << "one validation path";
+    }
+    run({"rm", "-rf", dir});
+}
+
 TEST(CheckRun, AFailedPluginMakesRunAndMetricsExitNonZero) {
-    // Two simulators on one port: the sim plugin fails at start.
+    // A port this test holds: the sim plugin fails at start (its config is valid).
     int port = free_port();
+    int holder = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int one = 1;
+    setsockopt(holder, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    ASSERT_EQ(bind(holder, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    ASSERT_EQ(listen(holder, 1), 0);
     std::string ctl = "ipc:///tmp/gridlet-it-" + std::to_string(getpid()) + "-fp.sock";
     std::string site = temp_file("failing.toml", "[site]\nname = \"t\"\n[kernel]\ncontrol = \"" + ctl +
                                                     "\"\n[[plugins]]\nname = \"sim\"\nfile = \"sim\"\n"
                                                     "[plugins.config]\nbcpm = [ { name = \"s\", port = " + std::to_string(port) +
-                                                    " }, { name = \"s2\", port = " + std::to_string(port) + " } ]\n");
+                                                    " } ]\n");
     Process p({gridlet_bin(), "run", site});
     ASSERT_TRUE(p.wait_for_err("plugin 'sim' is stopped")) << p.err();
     ASSERT_TRUE(p.wait_for_err("control socket")) << p.err();
@@ -119,4 +165,5 @@ TEST(CheckRun, AFailedPluginMakesRunAndMetricsExitNonZero) {
     p.signal(SIGINT);
     EXPECT_EQ(p.wait(), 1) << p.err();
     EXPECT_NE(p.err().find("exit 1: plugin 'sim' failed"), std::string::npos) << p.err();
+    close(holder);
 }

@@ -178,3 +178,45 @@ TEST(OperatorMessages, CheckNotesASiteWithoutAStore) {
     EXPECT_EQ(r.code, 0) << r.err;
     EXPECT_NE(r.out.find("note: no [store]: samples and events are not kept"), std::string::npos) << r.out;
 }
+
+// Every command's help is plain text (a uint8_t default once printed as a
+// raw byte: "--unit ...=^A").
+TEST(OperatorMessages, EveryHelpIsPlainText) {
+    const std::vector<std::vector<std::string>> commands = {
+        {}, {"run"}, {"check"}, {"plugins"}, {"metrics"}, {"publish"}, {"sim"}, {"sim", "bcpm"}, {"sim", "evse"},
+        {"test-rule"}, {"query"}, {"series"}, {"events"}, {"store"}, {"store", "init"}, {"store", "verify"},
+        {"store", "repair"}, {"import"}, {"state"}, {"state", "show"}, {"state", "clear"}, {"version"}};
+    for (const auto& c : commands) {
+        std::vector<std::string> argv = {gridlet_bin(), "help"};
+        argv.insert(argv.end(), c.begin(), c.end());
+        Result r = run(argv);
+        std::string name;
+        for (const auto& w : c) name += " " + w;
+        EXPECT_EQ(r.code, 0) << name << ": " << r.err;
+        for (unsigned char ch : r.out)
+            if (ch < 0x20 && ch != '\n') {
+                ADD_FAILURE() << "gridlet help" << name << ": control byte " << int(ch) << " in\n" << r.out;
+                break;
+            }
+    }
+}
+
+// SIGHUP runs the checks of `gridlet check`: a change that would be refused
+// at the next start is said now, and the running configuration is kept.
+TEST(OperatorMessages, ReloadRefusesWhatCheckRefusesAndSaysWhy) {
+    const std::string tag = std::to_string(getpid());
+    const std::string log = "/tmp/gridlet-it-" + tag + "-reload2.log";
+    std::remove(log.c_str());
+    const std::string head = "[site]\nname = \"reload2-" + tag + "\"\n[logging]\nfile = \"" + log + "\"\n";
+    const std::string site = temp_file("reload2.toml", head + "[[plugins]]\nname = \"h\"\nfile = \"" + hello() + "\"\n");
+    Process p({gridlet_bin(), "run", site});
+    ASSERT_TRUE(wait_in(log, "plugin 'h' started")) << slurp(log);
+    std::ofstream(site) << head << "[kernel]\ncontrol = \"tcp://nothing\"\n[[plugins]]\nname = \"h\"\nfile = \"" << hello()
+                        << "\"\n";
+    p.signal(SIGHUP);
+    EXPECT_TRUE(wait_in(log, "is not an ipc:// endpoint")) << slurp(log);
+    EXPECT_TRUE(wait_in(log, "keeping the running configuration")) << slurp(log);
+    p.signal(SIGTERM);
+    p.wait();
+    std::remove(log.c_str());
+}

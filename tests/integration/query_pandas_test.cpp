@@ -283,8 +283,11 @@ TEST(StoreCli, VerifyRepairAndASecondRunOnTheSameStore) {
 
     run({"rm", dir + "/db/CURRENT"});
     Result refused = run({gridlet_bin(), "run", site});
-    EXPECT_EQ(refused.code, 1);
+    EXPECT_EQ(refused.code, 2) << "refused before anything starts";
     EXPECT_NE(refused.err.find("no CURRENT file"), std::string::npos) << refused.err;
+    Result refused_check = run({gridlet_bin(), "check", site});
+    EXPECT_EQ(refused_check.code, 2) << "check refuses what run refuses";
+    EXPECT_NE(refused_check.err.find("no CURRENT file"), std::string::npos) << refused_check.err;
     Result bad = run({gridlet_bin(), "store", "verify", "--db", dir + "/db"});
     EXPECT_EQ(bad.code, 1);
     EXPECT_NE(bad.out.find("CURRENT: missing"), std::string::npos) << bad.out;
@@ -301,8 +304,11 @@ TEST(StoreCli, VerifyRepairAndASecondRunOnTheSameStore) {
     EXPECT_EQ(exists.code, 2) << exists.out << exists.err;
     run({"rm", "-rf", dir + "/db"});
     Result gone = run({gridlet_bin(), "run", site});
-    EXPECT_EQ(gone.code, 1) << gone.err;
+    EXPECT_EQ(gone.code, 2) << gone.err;
     EXPECT_NE(gone.err.find("is gone"), std::string::npos) << gone.err;
+    Result gone_check = run({gridlet_bin(), "check", site});
+    EXPECT_EQ(gone_check.code, 2) << gone_check.err;
+    EXPECT_NE(gone_check.err.find("is gone"), std::string::npos) << gone_check.err;
     run({"mkdir", dir + "/db"});  // an empty mount point: nothing to repair, nothing made
     Result no_repair = run({gridlet_bin(), "store", "repair", "--config", site});
     EXPECT_EQ(no_repair.code, 2) << no_repair.out << no_repair.err;

@@ -42,7 +42,17 @@ public:
         events_.push_back({device, type, body});
         cv_.notify_all();
     }
-    void log(gl_log_level, const std::string&) override {}
+    void log(gl_log_level, const std::string& line) override {
+        std::lock_guard lk(mu_);
+        logs_.push_back(line);
+    }
+    // Log lines containing `needle`.
+    size_t count_logs(const std::string& needle) {
+        std::lock_guard lk(mu_);
+        size_t n = 0;
+        for (const auto& l : logs_) n += l.find(needle) != std::string::npos;
+        return n;
+    }
     int64_t now_ms() override {
         return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
     }
@@ -102,6 +112,7 @@ private:
     std::map<uint32_t, gl_sample> last_;
     std::map<uint32_t, uint64_t> counts_;
     std::vector<Event> events_;
+    std::vector<std::string> logs_;
     std::map<std::string, std::vector<std::pair<int64_t, bool>>> polls_;
     size_t samples_ = 0;
 };

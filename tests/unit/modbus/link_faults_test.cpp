@@ -69,6 +69,9 @@ TEST(ModbusFaults, LateReplyIsDiscardedNotTakenForTheNextOne) {
     EXPECT_GE(s.stale_replies, 1u) << "the late reply was counted as stale";
     EXPECT_EQ(s.connects, 1u) << "no reconnect was needed";
     EXPECT_EQ(sink.last("u1/online").value, 1);
+    EXPECT_GE(sink.last("u1/comm/stale_replies").value, 1) << "late replies are a series";
+    EXPECT_EQ(sink.count_logs("late reply to an earlier request was discarded (first time"), 1u);
+    EXPECT_EQ(sink.count_logs("no reply within 500 ms (first time; further ones are counted in comm/timeouts)"), 1u);
 }
 
 // Item 1, shared connection: unit 2's replies come late now and then; unit
@@ -149,6 +152,8 @@ TEST(ModbusFaults, ReplyFromAnotherUnitIsRefused) {
     EXPECT_EQ(poller.stats("u2").good_polls, 0u);
     EXPECT_EQ(sink.last("u2/a").quality, 255) << "no value was published";
     EXPECT_GE(sink.last("u2/comm/wrong_unit").value, 6);
+    EXPECT_EQ(sink.count_logs("(first time; further ones are counted in comm/wrong_unit)"), 1u)
+        << "the first is logged, the rest counted";
 }
 
 // Item 4: one block always answers with exception 02, another with a bad

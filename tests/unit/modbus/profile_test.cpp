@@ -295,7 +295,8 @@ invalid = [0x8000]
         }
         double x = p.bit >= 0 ? static_cast<double>((raw >> p.bit) & 1) : raw_to_number(raw, p.type);
         if (std::isnan(x) || std::isinf(x)) bad = true;
-        *v = bad ? std::numeric_limits<double>::quiet_NaN() : p.bit >= 0 ? x : x * p.multiplier * pow10i(exp);
+        const auto [mult, e10] = fold_multiplier(p.multiplier, exp);  // the rule: divide by powers of ten
+        *v = bad ? std::numeric_limits<double>::quiet_NaN() : p.bit >= 0 ? x : scaled(x, mult, e10);
         *q = bad ? GL_QUALITY_BAD : GL_QUALITY_GOOD;
         return true;
     };
@@ -337,4 +338,58 @@ invalid = [0x8000]
         }
         ASSERT_EQ(at, n);
     }
+}
+
+// Scaled values are the double nearest to the decimal value the device
+// means: 2540 with scale -2 is 25.4, not 25.400000000000002 (a retest found
+// 2540 × 0.01 in the store), whether the power of ten comes from `scale`,
+// a scale register or a multiplier of 0.01.
+TEST(Codec, ScaledValuesAreTheNearestDoubleToTheDecimalValue) {
+    const Profile prof = parse_profile(R"(
+[profile]
+name = "dec"
+address_base = 0
+[[point]]
+name = "kw"
+address = 0
+type = "int16"
+scale = -2
+[[point]]
+name = "hz"
+address = 1
+type = "uint16"
+multiplier = 0.01
+[[point]]
+name = "kwh"
+address = 2
+type = "uint32"
+scale = -3
+[[point]]
+name = "a"
+address = 4
+type = "int16"
+scale_register = 5
+)", "dec.toml");
+    const RegisterPlan plan = plan_reads(prof);
+    PointDecoder dec(prof, plan);
+    std::vector<uint16_t> regs(dec.buffer_size(), 0);
+    const auto at = [&](size_t point) -> uint16_t& {
+        return regs[dec.request_offset(plan.points[point].request) + plan.points[point].offset];
+    };
+    at(0) = 2540;
+    at(1) = 5998;
+    at(2) = 0;
+    regs[dec.request_offset(plan.points[2].request) + plan.points[2].offset + 1] = 12345;
+    at(3) = 2515;
+    regs[dec.request_offset(plan.scales[3].request) + plan.scales[3].offset] = static_cast<uint16_t>(-2);
+    std::vector<uint8_t> ok(plan.requests.size(), 1);
+    const double want[] = {25.4, 59.98, 12.345, 25.15};
+    for (size_t i = 0; i < 4; ++i) {
+        double v = 0;
+        uint8_t q = 0;
+        ASSERT_TRUE(dec.value(i, regs.data(), ok.data(), &v, &q)) << i;
+        EXPECT_EQ(v, want[i]) << prof.points[i].name;
+    }
+    EXPECT_EQ(scaled(2540, 1.0, -2), 25.4);
+    EXPECT_EQ(scaled(25, 1.0, 2), 2500.0);
 }
