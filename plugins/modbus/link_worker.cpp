@@ -59,7 +59,7 @@ void LinkWorker::register_series() {
 
 void LinkWorker::start() {
     auto now = Clock::now();
-    for (auto& d : devices_) d->next_due = now;
+    for (auto& d : devices_) d->next_due = d->grid_origin = now;
     thread_ = std::thread([this] { run(); });
 }
 
@@ -151,7 +151,12 @@ void LinkWorker::run() {
             continue;
         }
         if (demoted(*next)) {
-            next->next_due = Clock::now() + std::max(period, milliseconds(next->cfg.offline_poll_ms));
+            // The next slot of its own grid at least offline_poll_ms away,
+            // plus 1 ms: it runs after the live units due in the same slot,
+            // so its timeout falls in their idle time, not before their poll.
+            const auto earliest = Clock::now() + std::max(period, milliseconds(next->cfg.offline_poll_ms));
+            const auto slots = (earliest - next->grid_origin) / period + 1;
+            next->next_due = next->grid_origin + period * slots + milliseconds(1);
             lk.lock();
             continue;
         }

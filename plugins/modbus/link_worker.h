@@ -82,6 +82,7 @@ public:
         std::vector<uint32_t> block_points;    // per request: points that need it (computed once)
         unsigned faults_logged = 0;            // Outcome bits already logged once (note_fault)
         Clock::time_point next_due;
+        Clock::time_point grid_origin;  // its poll grid: grid_origin + k · poll_ms
         int failures = 0;
         int online = -1;  // -1 unknown, 0 offline, 1 online
         DeviceStats stats;

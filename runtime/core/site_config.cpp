@@ -143,6 +143,8 @@ SiteConfig parse_site_config(const std::string& text, const std::string& path, c
     auto log = check(section(root, "logging", path, diags), logging_keys(), path, "[logging]", diags);
     cfg.log_level = str(log, "level");
     cfg.log_pattern = str(log, "pattern");
+    if (log.contains("pattern") && cfg.log_pattern.empty())
+        diags.push_back({path, 0, "[logging] pattern: empty (leave the key out for the default)"});
     cfg.log_file = str(log, "file");
     // Line of a key of a section, for messages (0 when absent).
     const auto key_line = [&](const char* sec, const char* key) -> uint32_t {
@@ -170,6 +172,13 @@ SiteConfig parse_site_config(const std::string& text, const std::string& path, c
                          "[kernel] control: '" + cfg.control_endpoint +
                              "' is not an ipc:// endpoint (e.g. ipc:///run/gridlet/control.sock): the control "
                              "socket is local only"});
+    else if (!cfg.control_endpoint.empty()) {
+        std::error_code ec;
+        const std::filesystem::path sock(cfg.control_endpoint.substr(6));
+        if (sock.has_parent_path() && !std::filesystem::is_directory(sock.parent_path(), ec))
+            diags.push_back({path, key_line("kernel", "control"),
+                             "[kernel] control: the folder '" + sock.parent_path().string() + "' does not exist"});
+    }
     if (cfg.control_endpoint.empty()) cfg.control_endpoint = "ipc:///tmp/gridlet-" + cfg.site_name + ".sock";
     if (kern.contains("plugin_path"))
         for (const auto& p : kern["plugin_path"]) {

@@ -1,5 +1,7 @@
 #include "kernel/reload_diff.h"
 
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <set>
 #include <sstream>
@@ -8,23 +10,30 @@ namespace gridlet::kernel {
 
 namespace {
 
-// A node as TOML text ("(not set: the default)" when absent), for comparison and messages.
+// A node as TOML text on one line ("(not set: the default)" when absent);
+// numbers in their shortest round-trip form (0.03, not 0.029999999999999999).
 std::string text_of(const toml::node* n) {
     if (!n) return "(not set: the default)";
-    std::ostringstream out;
-    if (const toml::table* t = n->as_table()) {
-        out << toml::toml_formatter(*t, toml::format_flags::none);
-        std::string s = out.str();
-        for (char& c : s)
-            if (c == '\n') c = ' ';
-        return "{ " + s + "}";
+    if (const auto* f = n->as_floating_point()) {
+        char buf[32];
+        for (int digits = 1; digits <= 17; ++digits) {
+            std::snprintf(buf, sizeof buf, "%.*g", digits, f->get());
+            if (std::strtod(buf, nullptr) == f->get()) break;
+        }
+        return buf;
     }
+    std::ostringstream out;
     n->visit([&](const auto& v) { out << toml::toml_formatter(v, toml::format_flags::none); });
-    return out.str();
+    std::string s = out.str();
+    for (char& c : s)
+        if (c == '\n') c = ' ';
+    return s;
 }
 
 // Every key of `a` or `b` whose value differs, as "key: old -> new" lines,
-// each prefixed with `what`. Keys in `skip` are ignored (applied live).
+// each prefixed with `what`. Tables, and arrays of tables of the same
+// length, are compared key by key ("evse[0].response_ms: ..."). Keys in
+// `skip` are ignored (applied live).
 void diff_tables(const toml::table* a, const toml::table* b, const std::string& what,
                  const std::set<std::string>& skip, std::vector<std::string>& out) {
     std::set<std::string> keys;
@@ -34,8 +43,21 @@ void diff_tables(const toml::table* a, const toml::table* b, const std::string& 
         for (const auto& [k, v] : *b) keys.insert(std::string(k.str()));
     for (const std::string& k : keys) {
         if (skip.count(k)) continue;
-        const std::string before = text_of(a ? a->get(k) : nullptr);
-        const std::string after = text_of(b ? b->get(k) : nullptr);
+        const toml::node* na = a ? a->get(k) : nullptr;
+        const toml::node* nb = b ? b->get(k) : nullptr;
+        if (na && nb && na->is_table() && nb->is_table()) {
+            diff_tables(na->as_table(), nb->as_table(), what + k + ".", {}, out);
+            continue;
+        }
+        if (na && nb && na->is_array_of_tables() && nb->is_array_of_tables() &&
+            na->as_array()->size() == nb->as_array()->size()) {
+            for (size_t i = 0; i < na->as_array()->size(); ++i)
+                diff_tables(na->as_array()->get(i)->as_table(), nb->as_array()->get(i)->as_table(),
+                            what + k + "[" + std::to_string(i) + "].", {}, out);
+            continue;
+        }
+        const std::string before = text_of(na);
+        const std::string after = text_of(nb);
         if (before != after) out.push_back(what + k + ": " + before + " -> " + after);
     }
 }

@@ -2,6 +2,8 @@
 
 #include "kernel/components.h"
 
+#include <filesystem>
+
 #include "core/timezone.h"
 #include "plugin/plugin_instance.h"
 #include "core/clock.h"
@@ -32,6 +34,14 @@ SitePlan prepare_site(SiteConfig site, config::Diagnostics& diags, DeviceProblem
             diags.push_back({site.path, n ? config::line_of(*n) : 0, "[store]: " + o.status().message()});
         } else if (Status st = store::check_store_openable(*o); !st) {
             diags.push_back({site.path, n ? config::line_of(*n) : 0, "[store]: " + st.message()});
+        }
+    }
+    // lib_dirs the site names (the default, scripts/lib, may be absent).
+    if (const toml::node* n = site.root ? site.root->at_path("rule_engine.lib_dirs").node() : nullptr) {
+        for (const std::string& d : script::engine_options_from_json(site.rule_engine, site.dir).lib_dirs) {
+            std::error_code ec;
+            if (!std::filesystem::is_directory(d, ec))
+                diags.push_back({site.path, config::line_of(*n), "[rule_engine] lib_dirs: '" + d + "' is not a folder"});
         }
     }
     std::vector<std::string> dirs = site.plugin_path;

@@ -9,6 +9,9 @@
 // and rawget cannot go around it. The JSON of all keys together is limited
 // to a quarter of the rule's memory budget (Rule::state_limit), so a rule's
 // state always loads again; a write over the limit is an error naming it.
+#include <cstring>
+
+#include "core/text.h"
 #include "script/rule.h"
 #include "script/sandbox.h"
 
@@ -51,6 +54,9 @@ int state_set(lua_State* L) {
     if (lua_type(L, 2) != LUA_TSTRING) return luaL_error(L, "gridlet.state: keys must be strings");
     const char* key = lua_tolstring(L, 2, &key_len);
     if (key_len == 0 || key_len > kMaxKeyBytes) return luaL_error(L, "gridlet.state: key must be 1..200 bytes");
+    // Keys are names in `gridlet state show`, JSON and logs: UTF-8 text, no NUL.
+    if (!is_valid_text(std::string_view(key, key_len)) || std::memchr(key, 0, key_len) != nullptr)
+        return luaL_error(L, "gridlet.state: key '%s' is not UTF-8 text", valid_text(std::string_view(key, key_len)).c_str());
     Rule& rule = Rule::of(L);
     if (!rule.take(Rule::Rate::state_write))
         return luaL_error(L, "gridlet.state: more than %d writes in one second (state_writes_per_s)",

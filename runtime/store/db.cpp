@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstdarg>
 #include <cstdio>
+#include <cerrno>
 #include <cstring>
 #include <cstdlib>
 #include <filesystem>
@@ -269,6 +270,16 @@ Status check_store_openable(const StoreOptions& o) {
     std::error_code ec;
     if (std::filesystem::exists(o.path, ec) && !std::filesystem::is_directory(o.path, ec))
         return Status::invalid("store " + path + " is not a folder ([store] path names a file)");
+    if (!std::filesystem::exists(o.path, ec)) {
+        // It would be created: its nearest existing folder must take it.
+        std::filesystem::path up = std::filesystem::absolute(o.path, ec).parent_path();
+        while (!up.empty() && !std::filesystem::exists(up, ec) && up != up.root_path()) up = up.parent_path();
+        if (!std::filesystem::is_directory(up, ec))
+            return Status::invalid("store " + path + " cannot be created: " + up.string() + " is not a folder");
+        if (::access(up.c_str(), W_OK | X_OK) != 0)
+            return Status::invalid("store " + path + " cannot be created: " + up.string() + " is not writable (" +
+                                   std::strerror(errno) + ")");
+    }
     if (auto files = database_files_without_current(o.path); !files.empty()) {
         return Status::corruption("store " + path + ": the folder holds database files (" + files.front() +
                                   (files.size() > 1 ? " and " + std::to_string(files.size() - 1) + " more" : "") +

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <random>
 #include <string>
@@ -14,7 +15,17 @@
 #include "fuzz_driver.h"
 
 namespace {
-void one(const std::string& s) { LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(s.data()), s.size()); }
+// Runs one input; an input that throws is saved (to reproduce: target FILE).
+void one(const std::string& s) {
+    try {
+        LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+    } catch (...) {
+        const std::string path = "/tmp/fuzz-crash-" + std::to_string(std::hash<std::string>{}(s)) + ".bin";
+        std::ofstream(path, std::ios::binary) << s;
+        std::fprintf(stderr, "fuzz: this input threw; saved as %s\n", path.c_str());
+        throw;
+    }
+}
 
 std::string mutate(std::string s, const std::vector<std::string>& seeds, std::mt19937_64& rng) {
     auto pick = [&](size_t n) { return n == 0 ? size_t{0} : static_cast<size_t>(rng() % n); };

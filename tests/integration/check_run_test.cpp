@@ -124,6 +124,10 @@ TEST(CheckRun, SiteProblemsAreRefusedByBothWithTheSameMessage) {
         {"[kernel]\nplugin_path = [\"/nonexistent\"]\n", "plugin_path: '/nonexistent' is not a folder"},
         {"[store]\npath = \"" + dir + "/a_file\"\n", "is not a folder ([store] path names a file)"},
         {"[store]\npath = \"" + dir + "/none\"\ncreate = \"never\"\n", "create it with `gridlet store init"},
+        {"[store]\npath = \"" + dir + "/a_file/sub\"\n", "cannot be created: " + dir + "/a_file is not a folder"},
+        {"[rule_engine]\nlib_dirs = [\"/nonexistent\"]\n", "lib_dirs: '/nonexistent' is not a folder"},
+        {"[kernel]\ncontrol = \"ipc:///nonexistent/c.sock\"\n", "the folder '/nonexistent' does not exist"},
+        {"[logging]\npattern = \"\"\n", "[logging] pattern: empty"},
     };
     for (const auto& [body, message] : cases) {
         SCOPED_TRACE(body);

@@ -76,7 +76,7 @@ std::string replace_all(std::string s, const std::string& from, const std::strin
 TEST(DocsExamples, EveryTomlBlockIsASiteThatCheckAccepts) {
     const std::string tmp = "/tmp/gridlet-docs-" + std::to_string(getpid());
     fs::remove_all(tmp);
-    fs::create_directories(tmp + "/config");
+    fs::create_directories(tmp + "/config/lib");  // the lib_dirs the examples name
     fs::create_directory_symlink(source_dir() + "/scripts", tmp + "/scripts");
     const std::map<std::string, std::string> built = {{"/tmp/hello/hello.so", build_dir() + "/plugins/hello.so"}};
 

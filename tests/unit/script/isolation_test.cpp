@@ -324,6 +324,19 @@ TEST_F(IsolationTest, AMissingRuleFileIsALoadError) {
     expect_canary_alive();
 }
 
+// Found by the rule harness fuzz target: LuaJIT takes bytes >= 0x80 in
+// identifiers, so `gridlet.state.n\xC2 = 1` wrote a key that was not UTF-8,
+// and the report (and `gridlet state show`) threw building its JSON.
+TEST_F(IsolationTest, StateKeysMustBeUtf8Text) {
+    load_with_canary(rule("keys", "gridlet.on('x/go', function()\n"
+                                  "  local ok, err = pcall(function() gridlet.state['n\\194'] = 1 end)\n"
+                                  "  gridlet.state.err = err\n"
+                                  "end)\n"));
+    feed("x/go", 1);
+    EXPECT_NE(state("keys", "err").find("key 'n\\\\xC2' is not UTF-8 text"), std::string::npos) << state("keys", "err");
+    expect_canary_alive();
+}
+
 }  // namespace
 
 }  // namespace gridlet::script::test

@@ -1,0 +1,47 @@
+// settings_not_applied(): what a SIGHUP reload names as waiting for a
+// restart (issue 10 item 12), one line per changed key, nested tables and
+// arrays of tables key by key, numbers in their shortest form.
+#include <gtest/gtest.h>
+
+#include "kernel/reload_diff.h"
+#include "kernel/site_plan.h"
+
+using namespace gridlet;
+
+namespace {
+
+SiteConfig parse(const std::string& text) {
+    config::Diagnostics diags;
+    SiteConfig s = parse_site_config(text, "site.toml", kernel::section_schemas(), diags);
+    EXPECT_TRUE(diags.empty()) << diags.front().to_string();
+    return s;
+}
+
+std::string joined(const std::vector<std::string>& lines) {
+    std::string out;
+    for (const auto& l : lines) out += l + "\n";
+    return out;
+}
+
+}  // namespace
+
+TEST(ReloadDiff, NamesEachChangedKeyOnOneLine) {
+    const std::string head = "[[plugins]]\nname = \"sim\"\nfile = \"sim\"\n";
+    SiteConfig before = parse(head + "[[plugins.config.evse]]\nport = 15030\nresponse_ms = 2000\nnoise = 0.03\n"
+                                     "[store]\nretention_raw_days = 30\n[logging]\nlevel = \"info\"\n");
+    SiteConfig after = parse(head + "[[plugins.config.evse]]\nport = 15030\nnoise = 0.05\n"
+                                    "[store]\nretention_raw_days = 60\n[logging]\nlevel = \"debug\"\n");
+    const auto lines = kernel::settings_not_applied(before, after);
+    const std::string all = joined(lines);
+    EXPECT_EQ(lines.size(), 3u) << all;
+    EXPECT_NE(all.find("plugin 'sim' config: evse[0].response_ms: 2000 -> (not set: the default)\n"), std::string::npos)
+        << all;
+    EXPECT_NE(all.find("plugin 'sim' config: evse[0].noise: 0.03 -> 0.05\n"), std::string::npos) << all;
+    EXPECT_NE(all.find("[store] retention_raw_days: 30 -> 60\n"), std::string::npos) << all;
+    EXPECT_EQ(all.find("level"), std::string::npos) << "the log level is applied: " << all;
+}
+
+TEST(ReloadDiff, AnUnchangedSiteNamesNothing) {
+    const std::string text = "[site]\nname = \"x\"\n[[plugins]]\nname = \"sim\"\nfile = \"sim\"\n";
+    EXPECT_TRUE(kernel::settings_not_applied(parse(text), parse(text)).empty());
+}
