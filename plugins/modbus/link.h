@@ -21,6 +21,7 @@
 
 #include "device_config.h"
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -49,6 +50,14 @@ std::string exception_text(int code);
 // Counters a link keeps across connections (read by its worker thread only).
 struct LinkCounters {
     uint64_t stale_replies = 0;    // replies to earlier requests, discarded (TCP: other transaction id)
+    // The same per unit id (TCP: the late reply's unit; RTU: the unit whose
+    // request failed before the discarded bytes came), so that each device
+    // on a shared connection counts its own.
+    std::array<uint64_t, 256> stale_by_unit{};
+    void count_stale(int unit) {
+        ++stale_replies;
+        if (unit >= 0) ++stale_by_unit[static_cast<size_t>(unit) & 0xFF];
+    }
     uint64_t framing_errors = 0;   // streams closed because they could not be resynchronised
     uint64_t peer_closes = 0;      // connections closed by the device
 };

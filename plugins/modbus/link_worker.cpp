@@ -93,7 +93,6 @@ DeviceStats LinkWorker::stats(const std::string& name) const {
     const Dev* d = find(name);
     DeviceStats s = d ? d->stats : DeviceStats{};
     s.backoff_ms = backoff_ms_;
-    s.stale_replies = link_stale_;
     return s;
 }
 
@@ -226,12 +225,15 @@ void LinkWorker::wait_gap() {
 void LinkWorker::sync_link_counters() {
     const LinkCounters& c = link_->counters();
     if (c.stale_replies == link_stale_ && c.peer_closes == peer_closes_seen_) return;
-    if (c.stale_replies > 0 && !stale_logged_) {
-        stale_logged_ = true;
-        sink_.log(GL_LOG_WARN, where() + ": a late reply to an earlier request was discarded (first time; further "
-                                         "ones are counted in comm/stale_replies)");
-    }
     std::lock_guard sl(stats_mu_);
+    for (auto& d : devices_) {
+        const uint64_t mine = c.stale_by_unit[static_cast<size_t>(d->cfg.unit_id) & 0xFF];
+        if (mine > 0 && d->stats.stale_replies == 0)
+            sink_.log(GL_LOG_WARN, "modbus: device '" + d->cfg.name + "' (unit " + std::to_string(d->cfg.unit_id) +
+                                       "): a late reply to an earlier request was discarded (first time; further "
+                                       "ones are counted in comm/stale_replies)");
+        d->stats.stale_replies = mine;
+    }
     link_stale_ = c.stale_replies;
     peer_closes_seen_ = c.peer_closes;
 }

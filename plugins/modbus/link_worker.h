@@ -49,7 +49,7 @@ inline const char* const kCommStatHelp[kCommStats] = {
     "Connections opened after the first (driver counter)",
     "Replies from another unit id than the one asked, refused (driver counter)",
     "Points without a value because their block answers with an exception or malformed reply",
-    "Late replies discarded on the device's connection (shared by the devices on it; driver counter)"};
+    "Late replies to this device's requests, discarded (driver counter)"};
 
 inline int64_t mono_us() {
     return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now().time_since_epoch()).count();
@@ -295,7 +295,6 @@ private:
     mutable std::mutex stats_mu_;
     int64_t backoff_ms_ = 0;
     uint64_t link_stale_ = 0, peer_closes_seen_ = 0;
-    bool stale_logged_ = false;
     Clock::time_point next_connect_{};
     Clock::time_point last_request_end_{};
     bool connect_failed_ = false;

@@ -30,7 +30,7 @@ struct DeviceStats {
     uint64_t writes = 0, write_errors = 0;
     uint64_t wrong_unit = 0;      // replies from another unit id, refused
     uint64_t reopened = 0;        // connections the device closed, reopened within the poll
-    uint64_t stale_replies = 0;   // late replies discarded on the device's link
+    uint64_t stale_replies = 0;   // late replies to this device's requests, discarded
     uint64_t failing_points = 0;  // points whose block answers with an exception or malformed reply
     bool online = false;
     int64_t backoff_ms = 0;  // current reconnect delay of the device's link

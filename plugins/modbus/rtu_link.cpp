@@ -84,6 +84,7 @@ public:
         }
         if (rc == count) return heard({});
         flush_first_ = true;
+        failed_unit_ = unit_;
         if (rc >= 0) return heard({Outcome::Malformed, 0, "malformed reply (short reply)"});
         return classify(errno, "read");
     }
@@ -109,6 +110,7 @@ public:
         }
         if (rc == 1) return heard({});
         flush_first_ = true;
+        failed_unit_ = unit_;
         if (rc >= 0) return heard({Outcome::Malformed, 0, "malformed reply (write not confirmed)"});
         return classify(errno, "write");
     }
@@ -126,7 +128,7 @@ private:
             late_reply_possible_ = false;
         }
         if (flush_first_) {  // a late reply to a failed request must not be read as this one's
-            if (modbus_flush(ctx_) > 0) counters_.stale_replies++;
+            if (modbus_flush(ctx_) > 0) counters_.count_stale(failed_unit_);
             flush_first_ = false;
         }
         return true;
@@ -153,7 +155,7 @@ private:
             if (::read(fd, junk, sizeof junk) <= 0) break;
             discarded = true;
         }
-        if (discarded) counters_.stale_replies++;
+        if (discarded) counters_.count_stale(failed_unit_);
     }
 
     void set_timeout(int ms) {
@@ -190,6 +192,7 @@ private:
             // The device may still answer it, unless the line has been dead
             // since the last timeout (then waiting would only slow the bus).
             late_reply_possible_ = heard_since_timeout_;
+            failed_unit_ = unit_;
             heard_since_timeout_ = false;
             r.outcome = Outcome::Timeout;
             r.error = std::string(what) + ": no reply within " + std::to_string(timeout_ms_) + " ms";
@@ -207,6 +210,7 @@ private:
     bool flush_first_ = false;
     bool late_reply_possible_ = false;  // a request timed out: its reply may still come
     bool heard_since_timeout_ = true;   // something answered since the last timeout
+    int failed_unit_ = -1;              // the unit of the last failed request (late bytes are its)
     int timeout_ms_ = -1;
     int unit_ = -1;
 };

@@ -174,7 +174,7 @@ private:
             close();
             return false;
         }
-        if (had) counters_.stale_replies++;
+        if (had) counters_.count_stale(timed_out_unit_);  // the late reply of the last request that timed out
         in_.clear();
         return true;
     }
@@ -233,7 +233,7 @@ private:
                 reply_.assign(in_.begin() + 7, in_.begin() + 6 + flen);
                 in_.erase(in_.begin(), in_.begin() + 6 + flen);
                 if (rtid != tid) {  // a reply to an earlier request, late
-                    counters_.stale_replies++;
+                    counters_.count_stale(runit);
                     continue;
                 }
                 last_activity_ = Clock::now();
@@ -255,6 +255,7 @@ private:
                     return {Outcome::Timeout, 0,
                             "incomplete reply within " + std::to_string(timeout_ms) + " ms; connection reopened"};
                 }
+                timed_out_unit_ = unit;  // bytes found before the next request are its late reply
                 return {Outcome::Timeout, 0, "no reply within " + std::to_string(timeout_ms) + " ms"};
             }
             uint8_t buf[1024];
@@ -270,6 +271,7 @@ private:
     }
 
     int cancel_fd_;
+    int timed_out_unit_ = -1;  // unit of the last request that timed out
     int fd_ = -1;
     uint16_t tid_ = 0;
     bool suspect_ = false;

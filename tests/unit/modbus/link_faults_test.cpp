@@ -70,7 +70,7 @@ TEST(ModbusFaults, LateReplyIsDiscardedNotTakenForTheNextOne) {
     EXPECT_EQ(s.connects, 1u) << "no reconnect was needed";
     EXPECT_EQ(sink.last("u1/online").value, 1);
     EXPECT_GE(sink.last("u1/comm/stale_replies").value, 1) << "late replies are a series";
-    EXPECT_EQ(sink.count_logs("late reply to an earlier request was discarded (first time"), 1u);
+    EXPECT_EQ(sink.count_logs("device 'u1' (unit 1): a late reply to an earlier request was discarded (first time"), 1u);
     EXPECT_EQ(sink.count_logs("no reply within 500 ms (first time; further ones are counted in comm/timeouts)"), 1u);
 }
 
@@ -93,6 +93,10 @@ TEST(ModbusFaults, LateRepliesOnASharedConnectionGoToNobody) {
     EXPECT_EQ(sink.wrong(), 0);
     EXPECT_EQ(poller.stats("u1").malformed, 0u);
     EXPECT_EQ(poller.stats("u1").failed_polls, 0u);
+    // Each device counts its own late replies, and the log names it.
+    EXPECT_EQ(poller.stats("u1").stale_replies, 0u) << "u1 never answered late";
+    EXPECT_EQ(sink.count_logs("device 'u2' (unit 2): a late reply to an earlier request was discarded"), 1u);
+    EXPECT_EQ(sink.count_logs("device 'u1' (unit 1): a late reply"), 0u);
 }
 
 // Item 2: a device that closes the connection after every reply loses no
