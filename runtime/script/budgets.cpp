@@ -90,6 +90,17 @@ bool RuleLimits::end_delivery(int64_t engine_now_ms) noexcept {
     return true;
 }
 
+bool RuleLimits::charge_steps(uint64_t steps) noexcept {
+    if (stopped()) return false;
+    instructions_ += steps;
+    if (instructions_ > budgets_.instructions) {
+        stop(StopReason::instructions);
+    } else if (std::chrono::steady_clock::now() > deadline_) {
+        stop(StopReason::time);
+    }
+    return !stopped();
+}
+
 void RuleLimits::stop(StopReason reason) noexcept {
     if (reason_ == StopReason::none) reason_ = reason;
     // Fire on the very next instruction, whatever pcall the code sits in.

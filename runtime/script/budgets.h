@@ -15,9 +15,10 @@
 // re-raise, and the allocator refuses every allocation above the budget. The
 // engine sees the stop when its protected call returns and closes the state.
 //
-// Not interruptible: a single C library call (e.g. a pathological
-// string.find pattern) runs to its end before the next hook; memory is still
-// bounded.
+// Long C calls: the string pattern functions count their matcher steps as
+// instructions and check the time every 1,024 steps (charge_steps), so a
+// pathological pattern is stopped like a Lua loop. gridlet's own API calls
+// are bounded by their argument limits.
 //
 // Threads: a RuleLimits belongs to its rule's lua_State and is used on the
 // engine thread only.
@@ -84,6 +85,10 @@ public:
     // engine runs the due work of the least busy rule first.
     double recent_busy_ms(int64_t engine_now_ms) const noexcept;
     static constexpr double kShareWindowMs = 10'000;  // time constant of the share
+    // Work done inside a C function (string pattern matcher steps), counted
+    // as instructions; the time is checked too. False when the rule is (now)
+    // stopped: the caller then raises with raise_stop().
+    bool charge_steps(uint64_t steps) noexcept;
     // Stop the rule for an engine fault; `why` is kept for stop_message().
     void fail(std::string why) noexcept;
     // Instructions used by the current callback (to kHookGranularity).

@@ -8,6 +8,7 @@
 
 #include "script/lua_support.h"
 #include "script/rule.h"
+#include "script/string_patterns.h"
 
 namespace gridlet::script {
 
@@ -320,6 +321,12 @@ int os_clock(lua_State* L) {
     return 1;
 }
 
+// The pattern functions charge their steps to the rule's budgets.
+const PatternMeter kRuleMeter{
+    [](lua_State* L, uint64_t steps) { return RuleLimits::of(L).charge_steps(steps); },
+    [](lua_State* L) { RuleLimits::of(L).raise_stop(L); },
+};
+
 void open_lib(lua_State* L, const char* name, lua_CFunction open) {
     lua_pushcfunction(L, open);
     lua_pushstring(L, name);
@@ -386,6 +393,7 @@ void install_sandbox(lua_State* L, Rule& rule) {
     lua_getfield(L, -1, "rep");
     lua_pushcclosure(L, string_rep, 1);  // the original as upvalue
     lua_setfield(L, -2, "rep");
+    install_string_patterns(L, -1, &kRuleMeter);
     make_readonly(L, "string");
     lua_setfield(L, builtins, "string");
     push_lib(L, LUA_TABLIBNAME, nullptr);

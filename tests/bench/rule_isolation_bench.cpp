@@ -101,6 +101,9 @@ const Case kCases[] = {
             gridlet.log.info('flood %d', i)
           end
         end))"},
+    {"pathological_pattern_each_second", R"(
+        local s = string.rep('a', 30000)
+        gridlet.every('1s', function() pcall(string.find, s, '.-.-.-.-b') end))"},
     {"memory_bomb", R"(
         local t = {}
         gridlet.every('10ms', function() for i = 1, 1e5 do t[#t + 1] = {i} end end))"},

@@ -275,6 +275,38 @@ TEST_F(IsolationTest, SubscriptionsMadeAndCancelledWhileRunningRouteAtOnce) {
 
 // Item 4: a query's series argument is bounded like on()'s (a 256 KB glob
 // blocked the engine 15 s).
+// Item 4: a pattern match is one C call; it counts its steps and checks the
+// time, so a pathological one is stopped mid-way (LuaJIT's own string.find
+// would run for minutes here and the hook could only fire after it).
+TEST_F(IsolationTest, APathologicalPatternIsStoppedMidMatch) {
+    auto by_time = rule("by_time", "gridlet.on('x/go', function() pcall(string.find, string.rep('a', 30000), '.-.-.-.-b') end)");
+    by_time.budgets.time_ms = 100;
+    by_time.budgets.instructions = 1'000'000'000'000;
+    auto by_count = rule("by_count", "gridlet.on('x/go', function() return ('a'):rep(30000):match('(.-)(.-)(.-)x') end)");
+    by_count.budgets.instructions = 2'000'000;
+    by_count.budgets.time_ms = 60'000;
+    auto failed = engine_->configure({by_time, by_count, rule("canary", kCanary)});
+    ASSERT_TRUE(failed.empty()) << failed.front().status.message();
+    feed("x/go", 1);
+    EXPECT_EQ(info("by_time").status, RuleStatus::stopped);
+    EXPECT_NE(info("by_time").error.find("time budget of 100 ms"), std::string::npos) << info("by_time").error;
+    EXPECT_EQ(info("by_count").status, RuleStatus::stopped);
+    EXPECT_NE(info("by_count").error.find("instruction budget of 2000000"), std::string::npos) << info("by_count").error;
+    expect_canary_alive();
+}
+
+// Ordinary pattern use is unchanged, method calls included.
+TEST_F(IsolationTest, PatternFunctionsWorkAsInLua) {
+    load(rule("patterns", R"(
+        local k, v = ('power = 12.5 kW'):match('^(%a+)%s*=%s*([%d.]+)')
+        local parts = {}
+        for w in string.gmatch('a/b/c', '[^/]+') do parts[#parts + 1] = w end
+        local s, n = ('main/current'):gsub('/', '.')
+        gridlet.state.r = k .. v .. table.concat(parts) .. s .. n .. string.find('x.y', '.', 1, true)
+    )"));
+    EXPECT_EQ(state("patterns", "r"), "\"power12.5abcmain.current12\"");
+}
+
 TEST_F(IsolationTest, QueryArgumentsAreBounded) {
     load_with_canary(rule("big", R"(
         gridlet.on('x/go', function()
