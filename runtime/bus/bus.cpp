@@ -214,9 +214,18 @@ Status Subscriber::subscribe(std::string_view pattern) {
     // A plain pattern that matches a batch's topic ("data/", "data/panel1")
     // selects every sample of that device: no per-sample check (see select_samples).
     bool whole = !has_wildcard(pattern);
-    patterns_.push_back({std::string(pattern), whole});
+    patterns_.push_back({std::string(pattern), whole, zmq_prefix});
     std::fill(series_match_.begin(), series_match_.end(), 0);
     return Status::ok();
+}
+
+void Subscriber::unsubscribe_all() {
+    for (const Pattern& p : patterns_)
+        (void)zmq_setsockopt(socket_.get(), ZMQ_UNSUBSCRIBE, p.zmq_prefix.data(), p.zmq_prefix.size());
+    patterns_.clear();
+    std::fill(series_match_.begin(), series_match_.end(), 0);
+    while (zmq_msg_recv(msg_.get(), socket_.get(), ZMQ_DONTWAIT) >= 0) {
+    }
 }
 
 bool Subscriber::matches_series(uint32_t id) {

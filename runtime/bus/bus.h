@@ -129,6 +129,10 @@ public:
     void* socket() const noexcept { return socket_.get(); }
     // Connects to publishers created since the last call (cheap when none).
     void sync_endpoints();
+    // Drops every subscription and what is queued: nothing more arrives
+    // until subscribe() (a failed plugin must not fill its queue, which would
+    // hold up the publishers).
+    void unsubscribe_all();
 
 private:
     friend class Bus;
@@ -140,6 +144,7 @@ private:
     struct Pattern {
         std::string text;
         bool data_whole;  // selects whole data batches whose topic it prefixes
+        std::string zmq_prefix;  // what was subscribed on the socket
     };
     Bus& bus_;
     ZmqSocket socket_;

@@ -83,6 +83,22 @@ nlohmann::json Kernel::control_publish(const nlohmann::json& p) {
     return {{"ok", true}, {"series", meta.name}, {"id", *id}, {"ts_ms", s.ts_ms}, {"stored", store_ != nullptr}};
 }
 
+std::vector<std::string> Kernel::revive_failed_plugins() {
+    std::vector<std::string> revived;
+    if (!running_) return revived;
+    for (auto& inst : instances_) {
+        if (inst->state() != plugin::InstanceState::failed) continue;
+        Status st = inst->revive(plan_.site.stop_timeout_ms);
+        if (st) {
+            spdlog::info("reload: plugin '{}' had failed and is started again", inst->name());
+            revived.push_back(inst->name());
+        } else {
+            spdlog::error("reload: plugin '{}' could not be started again: {}", inst->name(), st.message());
+        }
+    }
+    return revived;
+}
+
 void Kernel::reload() {
     // The same checks as `gridlet check` (plugins' devices, rules, store),
     // so that an error in what would apply only at the next start is said now.
@@ -99,6 +115,7 @@ void Kernel::reload() {
     plan_.site.log_pattern = fresh.log_pattern;
     Status st = setup_logging(plan_.site);
     if (!st) spdlog::error("reload: {}", st.message());
+    (void)revive_failed_plugins();
     if (plugin::PluginInstance* rules = instance("rules"); rules && rules->state() == plugin::InstanceState::running)
         reload_rules(*rules, fresh);
     for (auto& hook : reload_hooks_) hook();

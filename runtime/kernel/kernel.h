@@ -67,6 +67,11 @@ public:
     // "device 'd' (file:line) left out: ..."); empty when healthy. Any thread.
     nlohmann::json problems_json();
 
+    // Starts every failed plugin again (PluginInstance::revive), with the
+    // configuration it started with; part of the SIGHUP reload. Returns the
+    // names started again; each outcome is logged. Main thread.
+    std::vector<std::string> revive_failed_plugins();
+
     // Called on SIGHUP after the kernel's own reload (rules hook in here).
     void on_reload(std::function<void()> fn) { reload_hooks_.push_back(std::move(fn)); }
 

@@ -158,6 +158,37 @@ void PluginInstance::thread_main(std::promise<Status> started) {
     if (state_.load() != InstanceState::failed) state_.store(InstanceState::stopped, std::memory_order_release);
 }
 
+Status PluginInstance::revive(int timeout_ms) {
+    if (state() != InstanceState::failed) return Status::invalid("plugin '" + name_ + "' has not failed");
+    if (!wait_stopped(timeout_ms))
+        return Status::unavailable("plugin '" + name_ + "' failed but its thread has not ended");
+    destroy();
+    // What the failed state had asked for goes with it; the bus endpoints,
+    // the configuration and the metrics stay.
+    subscriber_->unsubscribe_all();
+    timers_.clear();
+    pending_.clear();
+    ready_replies_.clear();
+    {
+        std::lock_guard lock(received_mu_);
+        received_.clear();
+    }
+    {
+        std::lock_guard lock(tasks_mu_);
+        tasks_.clear();
+    }
+    {
+        std::lock_guard lock(error_mu_);
+        error_text_.clear();
+        failure_.clear();
+    }
+    hooks_ = ComponentHooks{};
+    started_ = false;
+    stop_requested_.store(false, std::memory_order_release);
+    log_->info("plugin '{}' is started again (reload)", name_);
+    return start();
+}
+
 void PluginInstance::request_stop() {
     stop_requested_.store(true, std::memory_order_release);
     wake();
@@ -205,6 +236,8 @@ void PluginInstance::fail(const char* callback, gl_status status, const std::str
     }
     state_.store(InstanceState::failed, std::memory_order_release);
     services_.router.release_all(name_);
+    // Read nothing more: a queue left to fill would hold up every publisher.
+    if (subscriber_) subscriber_->unsubscribe_all();
     nlohmann::json body = {{"plugin", name_}, {"file", library_->path()}, {"callback", callback},
                            {"status", status}, {"error", why}};
     std::string b = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

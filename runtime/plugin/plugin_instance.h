@@ -84,6 +84,12 @@ public:
     bool wait_stopped(int timeout_ms);
     // Calls destroy() (once the thread has ended) and releases the library.
     void destroy();
+    // A failed instance starts again (SIGHUP): its state is destroyed, its
+    // subscriptions, timers and pending commands forgotten, then create()
+    // and start() run anew with the same configuration and bus endpoints.
+    // invalid: it has not failed; unavailable: its thread did not end within
+    // timeout_ms; otherwise what start() returns. Kernel thread only.
+    Status revive(int timeout_ms);
     // Wakes the event loop (e.g. to connect to publishers made later).
     void wake();
 

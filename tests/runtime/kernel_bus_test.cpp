@@ -61,6 +61,7 @@ public:
     static constexpr gl_config_key config_schema[] = {
         {"count", GL_CFG_INT, "1000", "samples", 0},
         {"batch", GL_CFG_INT, "100", "per publish", 0},
+        {"repeat", GL_CFG_BOOL, "false", "publish again every 30 ms", 0},
     };
     explicit Publisher(gridlet::Host h) : Plugin(h) {}
     void start() override {
@@ -68,7 +69,7 @@ public:
         ids_[1] = host().register_series({"dev1/p2", "A"});
         ids_[2] = host().register_series({"dev1/q", "V"});
         ids_[3] = host().register_series({"dev2/p1", "kW"});
-        host().add_timer(30, false);
+        host().add_timer(30, host().config_bool("repeat"));
     }
     void on_timer(uint64_t) override {
         int64_t count = host().config_int("count"), batch = host().config_int("batch");
@@ -105,7 +106,8 @@ public:
         mine.insert(mine.end(), s, s + n);
         probe.samples.insert(probe.samples.end(), s, s + n);
         int64_t limit = host().config_int("throw_after");
-        if (limit >= 0 && static_cast<int64_t>(mine.size()) > limit) throw std::runtime_error("subscriber blew up on purpose");
+        received_ += static_cast<int64_t>(n);
+        if (limit >= 0 && received_ > limit) throw std::runtime_error("subscriber blew up on purpose");
     }
     void on_event(const char* topic, const gl_event& e) override {
         std::lock_guard l(probe.mu);
@@ -115,6 +117,7 @@ public:
         std::lock_guard l(probe.mu);
         probe.stops.push_back(host().name());
     }
+    int64_t received_ = 0;  // samples this state got (throw_after)
 };
 
 // Handles cmd/dev1/: ok for value >= 0, error otherwise; never answers value 999.
@@ -367,6 +370,61 @@ TEST_F(KernelBus, WhatAPluginPublishesInStartReachesEarlierSubscribers) {
         k.stop();
         ASSERT_TRUE(both) << "run " << run << ": the earlier subscriber missed what was published in start()";
     }
+}
+
+// A failed plugin reads nothing more: its subscriptions go with it, so its
+// queue never fills up and never makes the publishers wait (a full pipe
+// would hold every publish for send_timeout_ms, for every subscriber).
+TEST_F(KernelBus, AFailedPluginDoesNotHoldUpThePublishers) {
+    // About 45,000 messages: over four times the queue depth of a pipe.
+    kernel::Kernel k(site_with({planned<Subscriber>("bad", {{"throw_after", 0}}), planned<Subscriber>("good"),
+                                planned<Publisher>("pub", {{"count", 90000}, {"batch", 2}})}));
+    ASSERT_TRUE(k.start());
+    const bool all = eventually(
+        [] {
+            std::lock_guard l(probe.mu);
+            return probe.by_instance["good"].size() >= 90000;
+        },
+        std::chrono::seconds(30));
+    EXPECT_EQ(k.instance("bad")->state(), plugin::InstanceState::failed);
+    k.stop();
+    EXPECT_TRUE(all) << "good got " << probe.by_instance["good"].size();
+    EXPECT_EQ(probe.publish_full.load(), 0);
+}
+
+// SIGHUP (Kernel::reload) starts a failed plugin again: a fresh state with
+// the same configuration, subscribed anew; the others never stopped.
+TEST_F(KernelBus, AFailedPluginIsStartedAgainOnReload) {
+    kernel::Kernel k(site_with({planned<Subscriber>("bad", {{"throw_after", 150}}), planned<Subscriber>("good"),
+                                planned<Publisher>("pub", {{"count", 100}, {"repeat", true}})}));
+    ASSERT_TRUE(k.start());
+    ASSERT_TRUE(eventually([&] { return k.instance("bad")->state() == plugin::InstanceState::failed; }));
+    EXPECT_NE(k.instance("bad")->failure_text().find("blew up on purpose"), std::string::npos);
+    size_t before = 0;
+    {
+        std::lock_guard l(probe.mu);
+        before = probe.by_instance["bad"].size();
+        probe.stops.clear();
+    }
+    // Started again (its create() and start() succeeded) ...
+    EXPECT_EQ(k.revive_failed_plugins(), std::vector<std::string>{"bad"});
+    // ... with a fresh state that subscribed again and receives what is
+    // published now, and throws again after 150 more samples.
+    ASSERT_TRUE(eventually([&] {
+        std::lock_guard l(probe.mu);
+        return probe.by_instance["bad"].size() > before;
+    })) << "the revived plugin got nothing";
+    ASSERT_TRUE(eventually([&] { return k.instance("bad")->state() == plugin::InstanceState::failed; }));
+    {
+        std::lock_guard l(probe.mu);
+        // A fresh state counts from 0: it throws once it has more than 150
+        // (deliveries come per device, up to 100 samples each).
+        const size_t got = probe.by_instance["bad"].size() - before;
+        EXPECT_GT(got, 150u);
+        EXPECT_LE(got, 250u);
+    }
+    EXPECT_EQ(k.instance("good")->state(), plugin::InstanceState::running);
+    k.stop();
 }
 
 TEST_F(KernelBus, APluginThatThrowsIsStoppedAndTheOthersGoOn) {
