@@ -142,8 +142,30 @@ public:
 
     // ABI 1.1: `gridlet check` and `gridlet run` call this before create().
     static void validate(const Host& h) {
-        each_device(h, [](DeviceConfig, const std::shared_ptr<const Profile>&) {},
-                    [&](const std::string& device, const std::string& msg) { h.config_problem(device, msg); });
+        // A folder given in profiles_dir that is not there is a typo or an
+        // unmounted disk: a profile would silently come from elsewhere.
+        auto cfg = nlohmann::json::parse(h.config_json(), nullptr, false);
+        if (cfg.is_object() && cfg.contains("profiles_dir") && cfg["profiles_dir"].is_string()) {
+            std::error_code ec;
+            for (const std::string& d : split_dirs(cfg["profiles_dir"].get<std::string>()))
+                if (!std::filesystem::is_directory(d, ec))
+                    h.config_problem("", "profiles_dir: '" + d + "' is not a folder");
+        }
+        // Two devices on one unit of one connection: two profiles of one
+        // meter are fine, a copy-paste slip is not; say so, once per pair.
+        std::map<std::pair<std::string, int>, std::string> polled_by;
+        each_device(
+            h,
+            [&](DeviceConfig dc, const std::shared_ptr<const Profile>&) {
+                const std::string where = dc.link.kind == LinkConfig::Kind::Tcp ? dc.link.host + ":" + dc.link.port
+                                                                                 : dc.link.device;
+                auto [it, fresh] = polled_by.emplace(std::make_pair(where, dc.unit_id), dc.name);
+                if (!fresh)
+                    h.warn("devices '" + it->second + "' and '" + dc.name + "' both poll unit " +
+                           std::to_string(dc.unit_id) + " at " + where +
+                           " (right for two profiles of one meter; otherwise check unit_id)");
+            },
+            [&](const std::string& device, const std::string& msg) { h.config_problem(device, msg); });
     }
 
     explicit ModbusPlugin(Host h) : Plugin(h), sink_(h) {

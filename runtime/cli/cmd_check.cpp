@@ -24,6 +24,7 @@ void register_check_command(CLI::App& app) {
             std::fprintf(stderr, "%s: %zu problem%s\n", path->c_str(), diags.size(), diags.size() == 1 ? "" : "s");
             throw CLI::RuntimeError(2);
         }
+        for (const auto& w : plan.warnings) std::fprintf(stderr, "warning: %s\n", w.to_string().c_str());
         if (!*quiet) {
             size_t devices = 0;
             for (const auto& p : plan.plugins) devices += p.devices.size();

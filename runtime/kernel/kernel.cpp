@@ -116,6 +116,7 @@ Status Kernel::start() {
         if (!r) return r.status();
         instances_.push_back(std::move(*r));
     }
+    for (const config::Diagnostic& w : plan_.warnings) spdlog::warn("{}", w.to_string());
     running_ = true;
     for (auto& inst : instances_) {
         Status st = inst->start();

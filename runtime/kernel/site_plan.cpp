@@ -91,12 +91,15 @@ SitePlan prepare_site(SiteConfig site, config::Diagnostics& diags, DeviceProblem
             const PluginEntry* entry = nullptr;
             for (const PluginEntry& e : site.plugins)
                 if (e.name == p.name) entry = &e;
-            for (const plugin::ConfigProblem& problem : p.library->validate(p.name, p.config, p.devices)) {
+            std::vector<plugin::ConfigProblem> warnings;
+            const uint32_t plugin_line =
+                entry ? (entry->config ? config::line_of(*entry->config) : entry->line) : 0;
+            for (const plugin::ConfigProblem& problem : p.library->validate(p.name, p.config, p.devices, &warnings)) {
                 const DeviceEntry* dev = nullptr;
                 for (const DeviceEntry& d : site.devices)
                     if (!problem.device.empty() && d.name == problem.device && d.plugin == p.name) dev = &d;
                 if (!dev) {
-                    uint32_t line = entry ? (entry->config ? config::line_of(*entry->config) : entry->line) : 0;
+                    const uint32_t line = plugin_line;
                     std::string about = problem.device.empty() ? "[plugins.config]" : "device '" + problem.device + "'";
                     diags.push_back({site.path, line, "plugin '" + p.name + "' (" + about + "): " + problem.message});
                     continue;
@@ -114,6 +117,8 @@ SitePlan prepare_site(SiteConfig site, config::Diagnostics& diags, DeviceProblem
                     }
                 plan.refused_devices.push_back({p.name, dev->name, std::move(diag)});
             }
+            for (const plugin::ConfigProblem& w : warnings)
+                plan.warnings.push_back({site.path, plugin_line, "plugin '" + p.name + "': " + w.message});
         }
     }
     // Rules: loaded offline as the engine will load them (syntax, missing
@@ -143,7 +148,7 @@ SitePlan prepare_site(SiteConfig site, config::Diagnostics& diags, DeviceProblem
 SitePlan load_site(const std::string& path, config::Diagnostics& diags, DeviceProblems device_problems,
                    bool compile_rules) {
     SiteConfig site = load_site_config(path, section_schemas(), diags);
-    if (!diags.empty()) return SitePlan{std::move(site), {}, {}};
+    if (!diags.empty()) return SitePlan{std::move(site), {}, {}, {}};
     return prepare_site(std::move(site), diags, device_problems, compile_rules);
 }
 

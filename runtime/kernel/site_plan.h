@@ -35,6 +35,9 @@ struct SitePlan {
     SiteConfig site;
     std::vector<PlannedPlugin> plugins;  // enabled ones, in file order
     std::vector<RefusedDevice> refused_devices;
+    // What the plugins' validate() warned about (file:line of the plugin):
+    // the site runs; `check` prints them, `run` logs them.
+    config::Diagnostics warnings;
 };
 
 // What a device problem found by a plugin's validate() does: `check`

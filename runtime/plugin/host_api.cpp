@@ -50,11 +50,10 @@ gl_status guard(gl_host_ctx* ctx, F&& f) noexcept {
 
 void h_log(gl_host_ctx* ctx, gl_log_level level, const char* msg, size_t len) {
     if (ConfigCheck* c = checking(ctx)) {
-        if (level >= GL_LOG_ERROR && msg) {
-            try {
-                c->problems.push_back({"", std::string(msg, len)});
-            } catch (...) {
-            }
+        try {
+            if (level >= GL_LOG_ERROR && msg) c->problems.push_back({"", std::string(msg, len)});
+            if (level == GL_LOG_WARN && msg) c->warnings.push_back({"", std::string(msg, len)});
+        } catch (...) {
         }
         return;
     }

@@ -169,7 +169,8 @@ Expected<std::string> find_plugin_file(const std::string& name, const std::vecto
 namespace gridlet::plugin {
 
 std::vector<ConfigProblem> PluginLibrary::validate(const std::string& instance, const nlohmann::json& config,
-                                                   const nlohmann::json& devices) const {
+                                                   const nlohmann::json& devices,
+                                                   std::vector<ConfigProblem>* warnings) const {
     if (!GL_HAS_FIELD(desc_, gl_plugin_descriptor, validate) || !desc_->validate) return {};
     ConfigCheck check;
     check.name = instance;
@@ -181,6 +182,7 @@ std::vector<ConfigProblem> PluginLibrary::validate(const std::string& instance, 
     gl_status st = desc_->validate(&ctx);
     if (st != GL_OK && check.problems.empty())
         check.problems.push_back({"", "validate failed with status " + std::to_string(st)});
+    if (warnings != nullptr) *warnings = std::move(check.warnings);
     return std::move(check.problems);
 }
 

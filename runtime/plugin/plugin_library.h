@@ -36,6 +36,7 @@ struct ConfigCheck {
     std::string devices_text;   // its devices as a JSON array
     nlohmann::json config;
     std::vector<ConfigProblem> problems;
+    std::vector<ConfigProblem> warnings;  // what it logged at warn level: the site runs, but look
 };
 
 // The smallest descriptor the host accepts: ABI 1.0's, up to on_timer.
@@ -65,9 +66,11 @@ public:
 
     // Runs the plugin's validate() (ABI 1.1; none: no problems) on this
     // config and these devices. An error status or an exception of the
-    // plugin is reported as a problem of its own config.
+    // plugin is reported as a problem of its own config. What it logs at
+    // warn level goes to `warnings` when given.
     std::vector<ConfigProblem> validate(const std::string& instance, const nlohmann::json& config,
-                                        const nlohmann::json& devices) const;
+                                        const nlohmann::json& devices,
+                                        std::vector<ConfigProblem>* warnings = nullptr) const;
 
 private:
     PluginLibrary() = default;

@@ -128,6 +128,10 @@ TEST(CheckRun, SiteProblemsAreRefusedByBothWithTheSameMessage) {
         {"[rule_engine]\nlib_dirs = [\"/nonexistent\"]\n", "lib_dirs: '/nonexistent' is not a folder"},
         {"[kernel]\ncontrol = \"ipc:///nonexistent/c.sock\"\n", "the folder '/nonexistent' does not exist"},
         {"[logging]\npattern = \"\"\n", "[logging] pattern: empty"},
+        {"[[plugins]]\nname = \"console\"\nfile = \"console\"\n[plugins.config]\nseries = [\"[bad\"]\n",
+         "series pattern '[bad' can never match"},
+        {"[[plugins]]\nname = \"modbus\"\nfile = \"modbus\"\n[plugins.config]\nprofiles_dir = \"" + dir + "/none\"\n",
+         "profiles_dir: '" + dir + "/none' is not a folder"},
     };
     for (const auto& [body, message] : cases) {
         SCOPED_TRACE(body);
@@ -141,6 +145,27 @@ TEST(CheckRun, SiteProblemsAreRefusedByBothWithTheSameMessage) {
         EXPECT_EQ(chk.err.substr(0, chk.err.find('\n')), r.err.substr(0, r.err.find('\n'))) << "one validation path";
     }
     run({"rm", "-rf", dir});
+}
+
+// Two devices on one unit of one connection: fine for two profiles of one
+// meter, so not refused; but check and run both say it (a copy-paste slip
+// would otherwise read one meter twice under two names).
+TEST(CheckRun, TwoDevicesOnOneUnitAreWarnedAbout) {
+    int port = free_port();
+    std::string ctl = "ipc:///tmp/gridlet-it-" + std::to_string(getpid()) + "-dup.sock";
+    std::string text = site_text(port, ctl, "poll_ms = 500");
+    text.replace(text.rfind("unit_id = 2"), 11, "unit_id = 1");
+    std::string site = temp_file("dup_unit.toml", text);
+    Result chk = run({gridlet_bin(), "check", site});
+    EXPECT_EQ(chk.code, 0) << chk.err;
+    const std::string warning = "plugin 'modbus': devices 'good' and 'bad' both poll unit 1 at 127.0.0.1:" + std::to_string(port);
+    EXPECT_NE(chk.err.find("warning: " + site + ":"), std::string::npos) << chk.err;
+    EXPECT_NE(chk.err.find(warning), std::string::npos) << chk.err;
+    Process p({gridlet_bin(), "run", site});
+    EXPECT_TRUE(p.wait_for_err(warning)) << p.err();
+    EXPECT_TRUE(p.wait_for_err("device 'bad' is online")) << p.err();
+    p.signal(SIGINT);
+    EXPECT_EQ(p.wait(), 0) << p.err();
 }
 
 TEST(CheckRun, AFailedPluginMakesRunAndMetricsExitNonZero) {
