@@ -25,6 +25,7 @@ struct QueryArgs {
     std::string pattern, tags, from = "-1h", to = "now", step, agg, format = "csv", db, config, tz;
     bool wide = false;
     bool no_quality = false;
+    int digits = -1;  // decimals shown; -1: the exact stored value
 };
 
 [[noreturn]] void fail(int code, const std::string& msg) { cli::fail("query", code, msg); }
@@ -33,6 +34,7 @@ void run_query(const QueryArgs& a) {
     if (a.pattern.empty() && a.tags.empty()) fail(2, "give a series pattern and/or --tags k=v,...");
     StoreLocation loc = locate_store("query", a.db, a.config);
     if (a.format != "csv" && a.format != "json") fail(2, "--format must be csv or json");
+    const auto shown = [&](double v) { return round_decimals(v, a.digits); };
     std::string zone = a.tz.empty() ? loc.timezone : a.tz;
     auto tz = TimeZone::load(zone);
     if (!tz) fail(2, tz.status().message());
@@ -75,7 +77,7 @@ void run_query(const QueryArgs& a) {
             nlohmann::json pts = nlohmann::json::array();
             for (size_t i = 0; i < sp.points.size(); ++i) {
                 const Point& p = sp.points[i];
-                nlohmann::json pt = {{"time", time_text(p.ts)}, {"ts_ms", p.ts}, {"value", json_number(p.value)}};
+                nlohmann::json pt = {{"time", time_text(p.ts)}, {"ts_ms", p.ts}, {"value", json_number(shown(p.value))}};
                 if (with_quality) pt["quality"] = sp.quality[i];
                 pts.push_back(std::move(pt));
             }
@@ -93,7 +95,7 @@ void run_query(const QueryArgs& a) {
         for (const auto& sp : *res)
             for (size_t i = 0; i < sp.points.size(); ++i) {
                 const Point& p = sp.points[i];
-                std::printf("%s,%s,%s", time_text(p.ts).c_str(), sp.meta.name.c_str(), format_number(p.value).c_str());
+                std::printf("%s,%s,%s", time_text(p.ts).c_str(), sp.meta.name.c_str(), format_number(shown(p.value)).c_str());
                 if (with_quality) std::printf(",%u", static_cast<unsigned>(sp.quality[i]));
                 std::printf("\n");
             }
@@ -121,7 +123,7 @@ void run_query(const QueryArgs& a) {
         cells.resize(res->size());
         std::string line = time_text(t);
         for (const auto& c : cells) {
-            line += "," + (c ? format_number(c->value) : std::string());
+            line += "," + (c ? format_number(shown(c->value)) : std::string());
             if (with_quality) line += "," + (c ? std::to_string(c->quality) : std::string());
         }
         std::printf("%s\n", line.c_str());
@@ -143,6 +145,10 @@ void register_query_command(CLI::App& app) {
     cmd->add_option("--format", a->format, "csv (default) or json");
     cmd->add_flag("--wide", a->wide, "CSV with one column per series (time,<series>,...) instead of tidy rows");
     cmd->add_flag("--no-quality", a->no_quality, "Raw samples without their quality column");
+    cmd->add_option("--digits", a->digits,
+                    "Round values to this many decimals for display (0..15); default: the exact stored value, "
+                    "shortest text that reads back bit for bit")
+        ->check(CLI::Range(0, 15));
     add_store_options(cmd, a->db, a->config);
     cmd->add_option("--tz", a->tz, "IANA time zone for --from/--to without offset, calendar steps and output "
                                    "(default: the site's, else UTC)");
@@ -155,6 +161,8 @@ void register_query_command(CLI::App& app) {
         "  (JSON: the strings \"NaN\", \"Infinity\", \"-Infinity\").\n"
         "  time is ISO-8601 with milliseconds and the offset of --tz (e.g. 2024-03-31T03:00:00.000+02:00);\n"
         "  a bucket is labelled with its start. Buckets without data are left out (no interpolation).\n"
+        "  Values are exact by default (a sum of 0.1 and 0.2 prints 0.30000000000000004, as a\n"
+        "  double); --digits 2 prints 0.3.\n"
         "Examples:\n"
         "  gridlet query 'panel1/*/power' --from -1d --step 15m --agg avg --db /var/lib/gridlet/db\n"
         "  gridlet query --tags usage=hvac --from 2024-03-01 --to 2024-04-01 --step day --agg consumption "

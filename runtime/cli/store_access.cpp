@@ -26,6 +26,13 @@ std::string format_number(double v) {
     return ec == std::errc() ? std::string(buf, p) : "nan";
 }
 
+double round_decimals(double v, int decimals) {
+    if (decimals < 0 || !std::isfinite(v) || std::fabs(v) >= 1e15) return v;
+    const double scale = std::pow(10.0, decimals);
+    const double r = std::round(v * scale) / scale;
+    return r == 0 ? 0.0 : r;
+}
+
 nlohmann::json json_number(double v) {
     if (std::isnan(v)) return "NaN";
     if (std::isinf(v)) return v > 0 ? "Infinity" : "-Infinity";

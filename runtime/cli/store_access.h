@@ -28,6 +28,10 @@ namespace gridlet::cli {
 // A value as CSV text: shortest round-trip decimal; "nan", "inf", "-inf"
 // (pandas.read_csv reads all of them as floats).
 std::string format_number(double v);
+// `v` rounded to `decimals` places (0..15) for display: the double nearest to
+// the rounded decimal, so format_number() prints it short (0.09000000000000002
+// with 2 -> 0.09). decimals < 0, or |v| >= 1e15: v itself. -0 becomes 0.
+double round_decimals(double v, int decimals);
 // A value as JSON: a number, or the strings "NaN", "Infinity", "-Infinity"
 // (JSON has no non-finite numbers; null would hide which it was).
 nlohmann::json json_number(double v);

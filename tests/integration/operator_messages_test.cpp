@@ -115,6 +115,36 @@ TEST(OperatorMessages, SimEvseRunsOnItsOwn) {
     EXPECT_NE(clash.err.find("--meter-unit 3 is a station's unit id"), std::string::npos) << clash.err;
 }
 
+// Aggregates are exact by default (what the store README promises: the sum
+// reproduced from raw output bit for bit); --digits rounds for people.
+TEST(OperatorMessages, QueryDigitsRoundsForDisplayOnly) {
+    const std::string db = "/tmp/gridlet-it-" + std::to_string(getpid()) + "-digits-db";
+    run({"rm", "-rf", db});
+    ASSERT_EQ(run({gridlet_bin(), "store", "init", "--db", db}).code, 0);
+    std::string data = temp_file("digits.csv", "time,series,value\n2026-11-30T10:00:00Z,m/e,0.1\n"
+                                               "2026-11-30T10:00:01Z,m/e,0.2\n2026-11-30T10:00:02Z,m/e,-0.0004\n");
+    Result imp = run({gridlet_bin(), "import", "--db", db, "--kind", "gauge", data});
+    ASSERT_EQ(imp.code, 0) << imp.err;
+    const std::vector<std::string> q = {gridlet_bin(), "query", "m/e", "--db", db, "--from", "2026-11-30T10:00:00Z",
+                                        "--to", "2026-11-30T10:01:00Z", "--step", "1m", "--agg", "sum"};
+    Result exact = run(q);
+    ASSERT_EQ(exact.code, 0) << exact.err;
+    EXPECT_NE(exact.out.find(",m/e,0.29960000000000003\n"), std::string::npos) << exact.out;
+    auto rounded_q = q;
+    rounded_q.insert(rounded_q.end(), {"--digits", "2"});
+    Result rounded = run(rounded_q);
+    EXPECT_NE(rounded.out.find(",m/e,0.3\n"), std::string::npos) << rounded.out;
+    rounded_q.insert(rounded_q.end(), {"--format", "json"});
+    EXPECT_NE(run(rounded_q).out.find("\"value\": 0.3\n"), std::string::npos);
+    auto raw_q = std::vector<std::string>(q.begin(), q.end() - 4);
+    raw_q.insert(raw_q.end(), {"--digits", "3"});
+    EXPECT_NE(run(raw_q).out.find(",m/e,0,192\n"), std::string::npos) << "-0.0004 to 3 decimals is 0, not -0";
+    auto bad = q;
+    bad.insert(bad.end(), {"--digits", "16"});
+    EXPECT_EQ(run(bad).code, 2);
+    run({"rm", "-rf", db});
+}
+
 TEST(OperatorMessages, SeriesTableHasAHeaderAndStateNames) {
     const std::string db = "/tmp/gridlet-it-" + std::to_string(getpid()) + "-series-db";
     run({"rm", "-rf", db});
