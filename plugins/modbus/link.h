@@ -38,6 +38,20 @@ enum class Outcome : uint8_t {
     Disconnected,  // the connection is closed (by the peer, an error, or stopping)
 };
 
+// The comm/* series that counts an outcome ("timeouts", ...); "" for Ok and
+// Disconnected (connections are counted apart: comm/reconnects).
+inline const char* comm_series_of(Outcome o) noexcept {
+    switch (o) {
+        case Outcome::Timeout: return "timeouts";
+        case Outcome::Exception: return "exceptions";
+        case Outcome::Malformed: return "malformed";
+        case Outcome::WrongUnit: return "wrong_unit";
+        case Outcome::Ok:
+        case Outcome::Disconnected: return "";
+    }
+    return "";
+}
+
 struct Result {
     Outcome outcome = Outcome::Ok;
     int exception = 0;   // Modbus exception code when outcome == Exception

@@ -149,10 +149,9 @@ private:
         const unsigned bit = 1u << static_cast<unsigned>(r.outcome);
         if (d.faults_logged & bit) return;
         d.faults_logged |= bit;
-        static const char* const series[] = {"", "timeouts", "exceptions", "malformed", "wrong_unit", ""};
         sink_.log(GL_LOG_WARN, "modbus: device '" + d.cfg.name + "' (unit " + std::to_string(d.cfg.unit_id) +
                                    "): " + r.error + " (first time; further ones are counted in comm/" +
-                                   series[static_cast<unsigned>(r.outcome)] + ")");
+                                   comm_series_of(r.outcome) + ")");
     }
 
     void count_connect(bool ok);

@@ -212,12 +212,34 @@ void Engine::update_routes() {
             if (!rule || rule->stopped()) continue;
             auto sub = rule->subscriptions().find(id);
             if (sub == rule->subscriptions().end()) continue;  // cancelled since
+            Subscription& added_sub = sub->second;
+            // Exact names only (a view, or no prefix or glob), fewer than the
+            // series seen: look each name up rather than test every series.
+            const size_t names = added_sub.view ? added_sub.slot_of.size() : added_sub.exact.size();
+            if ((added_sub.view || added_sub.wild.empty()) && names < routes_.size()) {
+                auto route_name = [&](const std::string& name) {
+                    auto ref = core_.find_series(name);
+                    if (!ref) return;
+                    auto routes = routes_.find(ref->id);
+                    if (routes == routes_.end()) return;  // not seen yet: routes_for() will route it
+                    if (int s = route_slot(added_sub, name); s >= 0) {
+                        routes->second.push_back({rule, &added_sub, s, id});
+                        added_sub.matched = true;
+                    }
+                };
+                if (added_sub.view) {
+                    for (const auto& [name, slot] : added_sub.slot_of) route_name(name);
+                } else {
+                    for (const std::string& name : added_sub.exact) route_name(name);
+                }
+                continue;
+            }
             for (auto& [series, routes] : routes_) {
                 auto info = core_.series_info(series);
                 if (!info) continue;
-                if (int s = route_slot(sub->second, info->name); s >= 0) {
-                    routes.push_back({rule, &sub->second, s, id});
-                    sub->second.matched = true;
+                if (int s = route_slot(added_sub, info->name); s >= 0) {
+                    routes.push_back({rule, &added_sub, s, id});
+                    added_sub.matched = true;
                 }
             }
         }

@@ -16,6 +16,7 @@
 // offline_after polls of the faulty unit (the time to detect it) are inside
 // the measured window, as in the field.
 #include "device_config.h"
+#include "fault_site.h"
 #include "poller.h"
 #include "profile.h"
 #include "register_bank.h"
@@ -44,21 +45,6 @@ using gridlet::sim::UnitMap;
 
 namespace {
 
-const char* kProfile = R"(
-[profile]
-name = "two"
-address_base = 0
-max_gap = 4
-[[point]]
-name = "a"
-address = 0
-type = "uint16"
-[[point]]
-name = "b"
-address = 1000
-type = "uint16"
-)";
-
 // Counts good polls per device; ignores samples.
 class CountingSink : public Sink {
 public:
@@ -86,19 +72,13 @@ private:
     uint32_t next_id_ = 0;
 };
 
-std::unique_ptr<RegisterBank> bank() {
-    auto b = std::make_unique<RegisterBank>();
-    b->map(RegisterBank::Table::Holding, 0, 8);
-    b->map(RegisterBank::Table::Holding, 1000, 8);
-    return b;
-}
-
+// The tests' two-block device (fault_site.h) with the field's defaults for
+// detection: offline after 3 failed polls, an offline unit polled every 30 s.
 DeviceConfig device(const std::string& name, uint16_t port, int unit) {
-    nlohmann::json j = {{"name", name},      {"profile", "two"},   {"address", "127.0.0.1:" + std::to_string(port)},
-                        {"unit_id", unit},    {"poll_ms", 250},     {"timeout_ms", 200},
-                        {"retries", 1},       {"offline_after", 3}, {"reconnect_min_ms", 100},
-                        {"reconnect_max_ms", 1600}};
-    return parse_device(j);
+    DeviceConfig d = test::device(name, "127.0.0.1:" + std::to_string(port), unit, 250, 200);
+    d.offline_after = 3;
+    d.offline_poll_ms = 30000;
+    return d;
 }
 
 struct FaultClass {
@@ -112,7 +92,7 @@ double healthy_rate(const FaultClass* fault, bool shared, double seconds) {
     std::vector<std::unique_ptr<RegisterBank>> banks;
     UnitMap gateway_units, own_units;
     for (int u = 1; u <= 4; ++u) {
-        banks.push_back(bank());
+        banks.push_back(test::fill_unit(u));
         (u == 4 && !shared ? own_units : gateway_units).add(static_cast<uint8_t>(u), banks.back().get());
     }
     TcpServer gateway(gateway_units), own(own_units);
@@ -125,7 +105,7 @@ double healthy_rate(const FaultClass* fault, bool shared, double seconds) {
             if (r.unit == 4) fault->apply(a);
             return a;
         });
-    auto profile = std::make_shared<const Profile>(parse_profile(kProfile, "two.toml"));
+    auto profile = test::two_blocks();
     std::vector<Poller::Device> devs;
     for (int u = 1; u <= 4; ++u)
         devs.push_back({device("u" + std::to_string(u), u == 4 && !shared ? own.port() : gateway.port(), u), profile});

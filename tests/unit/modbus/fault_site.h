@@ -9,6 +9,7 @@
 #include "device_config.h"
 #include "profile.h"
 #include "register_bank.h"
+#include "tcp_server.h"
 
 #include <nlohmann/json.hpp>
 
@@ -118,5 +119,22 @@ inline std::unique_ptr<gridlet::sim::RegisterBank> fill_unit(int u) {
     b->set(Table::Holding, 1000, static_cast<uint16_t>(100 * u + 22));
     return b;
 }
+
+// Units 1..n behind one Modbus TCP server (a gateway), on a free port.
+struct TcpSite {
+    static constexpr const char* kTransport = "tcp";
+    std::vector<std::unique_ptr<gridlet::sim::RegisterBank>> banks;
+    gridlet::sim::UnitMap units;
+    gridlet::sim::TcpServer server{units};
+    explicit TcpSite(int n = 1) {
+        for (int u = 1; u <= n; ++u) {
+            banks.push_back(fill_unit(u));
+            units.add(static_cast<uint8_t>(u), banks.back().get());
+        }
+        start_error = server.start(0);
+    }
+    std::string address() const { return "127.0.0.1:" + std::to_string(server.port()); }
+    std::string start_error;
+};
 
 }  // namespace gridlet::modbus::test
