@@ -13,6 +13,19 @@ namespace gridlet::script {
 namespace {
 
 constexpr int64_t kDefaultWriteTimeoutMs = 5000;
+// Sizes of what a rule hands out, in bytes: a command's text, an event body
+// (as JSON). Log lines: Rule::log_text.
+constexpr size_t kMaxWriteText = 4096;
+constexpr size_t kMaxEventBody = 64 * 1024;
+
+// The text at `idx` for gridlet.write, refused above kMaxWriteText.
+std::string write_text(lua_State* L, int idx) {
+    const std::string_view text = to_view(L, idx);
+    if (text.size() > kMaxWriteText)
+        luaL_error(L, "gridlet.write: a text of %d bytes is over the limit of %d", static_cast<int>(text.size()),
+                   static_cast<int>(kMaxWriteText));
+    return valid_text(text);
+}
 
 int l_write(lua_State* L) {
     size_t len = 0;
@@ -32,7 +45,7 @@ int l_write(lua_State* L) {
         case LUA_TBOOLEAN: req.value = lua_toboolean(L, 2) ? 1 : 0; break;
         case LUA_TSTRING:
             req.value = 0;
-            req.text = valid_text(to_view(L, 2));
+            req.text = write_text(L, 2);
             break;
         default: return luaL_error(L, "gridlet.write: value must be a number, boolean or string, got %s", luaL_typename(L, 2));
     }
@@ -47,7 +60,7 @@ int l_write(lua_State* L) {
         lua_getfield(L, 3, "text");
         if (!lua_isnil(L, -1)) {
             luaL_checkstring(L, -1);
-            req.text = valid_text(to_view(L, -1));
+            req.text = write_text(L, -1);
         }
         lua_pop(L, 1);
         lua_getfield(L, 3, "on_reply");
@@ -118,6 +131,9 @@ int l_emit(lua_State* L) {
     }
     nlohmann::json body = nlohmann::json::object();
     if (lua_type(L, 3) == LUA_TSTRING) {
+        if (to_view(L, 3).size() > kMaxEventBody)
+            return luaL_error(L, "gridlet.emit: a body of %d bytes is over the limit of %d",
+                              static_cast<int>(to_view(L, 3).size()), static_cast<int>(kMaxEventBody));
         body["message"] = valid_text(to_view(L, 3));
     } else if (lua_type(L, 3) == LUA_TTABLE) {
         auto j = to_json(L, 3);
@@ -128,7 +144,14 @@ int l_emit(lua_State* L) {
         return luaL_error(L, "gridlet.emit: body must be a table or a string");
     }
     Rule& rule = Rule::of(L);
-    RuleEvent ev{rule.core().host.clock().now_ms(), "rule/" + rule.name(), type, severity, dump_json(body)};
+    std::string body_json = dump_json(body);
+    if (body_json.size() > kMaxEventBody)
+        throw std::runtime_error("gridlet.emit: a body of " + std::to_string(body_json.size()) +
+                                 " bytes (JSON) is over the limit of " + std::to_string(kMaxEventBody));
+    if (!rule.take(Rule::Rate::event_byte, static_cast<int64_t>(body_json.size())))
+        throw std::runtime_error("gridlet.emit: more than " + std::to_string(rule.rate_limit(Rule::Rate::event_byte)) +
+                                 " bytes of event bodies in one second (event_bytes_per_s)");
+    RuleEvent ev{rule.core().host.clock().now_ms(), "rule/" + rule.name(), type, severity, std::move(body_json)};
     rule.side_effect([&host = rule.core().host, ev = std::move(ev)] { host.emit_event(ev); });
     return 0;
 }
@@ -150,9 +173,7 @@ int l_log(lua_State* L) {
         lua_call(L, 1, 1);
     }
     luaL_where(L, 1);
-    std::string line(to_view(L, -1));
-    line += to_view(L, -2);
-    Rule::of(L).log(Level, line);
+    Rule::of(L).log_text(Level, to_view(L, -1), to_view(L, -2));
     return 0;
 }
 

@@ -117,14 +117,15 @@ void RuleLimits::fail(std::string why) noexcept {
 }
 
 std::string RuleLimits::stop_message() const {
+    const std::string at = where_.empty() ? std::string() : " at " + where_;
     switch (reason_) {
         case StopReason::instructions:
-            return "instruction budget of " + std::to_string(budgets_.instructions) + " per callback exceeded";
+            return "instruction budget of " + std::to_string(budgets_.instructions) + " per callback exceeded" + at;
         case StopReason::time:
-            return "time budget of " + std::to_string(budgets_.time_ms) + " ms per callback exceeded";
+            return "time budget of " + std::to_string(budgets_.time_ms) + " ms per callback exceeded" + at;
         case StopReason::memory:
             return "memory budget of " + std::to_string(budgets_.memory_bytes) + " bytes exceeded (Lua heap " +
-                   std::to_string(used_) + " bytes, engine records " + std::to_string(engine_bytes_) + " bytes)";
+                   std::to_string(used_) + " bytes, engine records " + std::to_string(engine_bytes_) + " bytes)" + at;
         case StopReason::fault: return "engine fault: " + fault_;
         case StopReason::cpu_share:
             return "it used " + std::to_string(static_cast<int>(share_at_stop_ * 100 + 0.5)) +
@@ -136,6 +137,17 @@ std::string RuleLimits::stop_message() const {
 }
 
 void RuleLimits::raise_stop(lua_State* L) const {
+    if (where_.empty()) {
+        // The innermost Lua line running (level 0 may be a C function: a
+        // pattern match, an API call).
+        lua_Debug ar;
+        for (int level = 0; level < 8 && lua_getstack(L, level, &ar) != 0; ++level) {
+            if (lua_getinfo(L, "Sl", &ar) != 0 && ar.currentline > 0) {
+                where_ = std::string(ar.short_src) + ":" + std::to_string(ar.currentline);
+                break;
+            }
+        }
+    }
     lua_pushfstring(L, "rule stopped: %s", stop_message().c_str());
     lua_error(L);
     std::abort();  // lua_error does not return

@@ -45,6 +45,11 @@ struct Budgets {
     int64_t events_per_s = 50;
     int64_t state_writes_per_s = 500;
     int64_t log_lines_per_s = 100;
+    // Bytes per second of log text and of event bodies (a few huge lines or
+    // events would fill the disk or stall the store). Over the limit, log
+    // lines are dropped and counted; emit raises an error.
+    int64_t log_bytes_per_s = 20'000;
+    int64_t event_bytes_per_s = 100'000;
     // Share of the engine thread a rule may use over time: the wall time of
     // its deliveries, decayed with a 10 s time constant, per second of the
     // engine clock. Above it the rule keeps the others waiting and is
@@ -96,7 +101,9 @@ public:
 
     StopReason stop_reason() const noexcept { return reason_; }
     bool stopped() const noexcept { return reason_ != StopReason::none; }
-    // "instruction budget of 20000000 per callback exceeded", ...
+    // "instruction budget of 20000000 per callback exceeded at rule.lua:12",
+    // ... (the place is the Lua line running when the stop was raised; none
+    // for a stop between callbacks, e.g. cpu_share).
     std::string stop_message() const;
 
     // Memory the rule holds: its Lua heap and what the engine keeps for it
@@ -134,6 +141,7 @@ private:
     double busy_ms_ = 0;           // decayed busy time
     int64_t busy_at_ms_ = INT64_MIN;  // engine time busy_ms_ refers to
     double share_at_stop_ = 0;
+    mutable std::string where_;  // "rule.lua:12", where the stop was first raised
     StopReason reason_ = StopReason::none;
     std::string fault_;
 };

@@ -9,12 +9,17 @@
 namespace gridlet::script {
 
 int traceback_handler(lua_State* L) {
-    const char* msg = lua_tostring(L, 1);
-    if (msg == nullptr) {
+    // The message as text that survives C strings: a NUL in error("a\0b")
+    // would cut it short, so it is escaped here (core/text.h).
+    std::string msg;
+    if (lua_type(L, 1) == LUA_TSTRING || lua_type(L, 1) == LUA_TNUMBER) {
+        msg = valid_text(to_view(L, 1));
+    } else if (luaL_callmeta(L, 1, "__tostring") && lua_isstring(L, -1)) {
+        msg = valid_text(to_view(L, -1));
+    } else {
         msg = luaL_typename(L, 1);
-        if (luaL_callmeta(L, 1, "__tostring") && lua_isstring(L, -1)) msg = lua_tostring(L, -1);
     }
-    luaL_traceback(L, L, msg, 1);
+    luaL_traceback(L, L, msg.c_str(), 1);
     return 1;
 }
 
@@ -55,6 +60,24 @@ void push_json(lua_State* L, const nlohmann::json& value) {
 }
 
 namespace {
+
+// The error of an item, with where it is: "at a.b[3]: what". A path longer
+// than about 100 characters (a cycle goes 32 levels deep) starts with "...".
+Status at_path(const Status& st, const std::string& element) {
+    std::string msg = st.message();
+    if (msg.rfind("at ", 0) == 0) {
+        const size_t colon = msg.find(": ");
+        if (colon != std::string::npos && colon > 100) {
+            if (msg.rfind("at ...", 0) != 0) msg.insert(3, "...");
+            return Status::invalid(msg);
+        }
+        const bool next_index = msg.size() > 3 && msg[3] == '[';
+        msg = "at " + element + (next_index || msg.rfind("at ...", 0) == 0 ? "" : ".") + msg.substr(3);
+    } else {
+        msg = "at " + element + ": " + msg;
+    }
+    return Status::invalid(msg);
+}
 
 Status to_json_rec(lua_State* L, int idx, int depth, nlohmann::json& out) {
     if (depth > 32) return Status::invalid("value nested deeper than 32 levels (a cycle?)");
@@ -97,7 +120,7 @@ Status to_json_rec(lua_State* L, int idx, int depth, nlohmann::json& out) {
             nlohmann::json item;
             Status st = to_json_rec(L, -1, depth + 1, item);
             lua_pop(L, 1);
-            if (!st) return st.with_context("[" + std::to_string(i) + "]");
+            if (!st) return at_path(st, "[" + std::to_string(i) + "]");
             out.push_back(std::move(item));
         }
         return Status::ok();
@@ -112,7 +135,7 @@ Status to_json_rec(lua_State* L, int idx, int depth, nlohmann::json& out) {
         lua_pop(L, 1);
         if (!st) {
             lua_pop(L, 1);
-            return st.with_context(key);
+            return at_path(st, key);
         }
         out[key] = std::move(item);
     }

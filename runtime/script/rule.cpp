@@ -93,7 +93,7 @@ Status Rule::build() {
     limits_->begin_callback();
 
     if (lua_cpcall(L, &Rule::setup_state, this) != 0) {
-        std::string message = valid_text(lua_tostring(L, -1) ? lua_tostring(L, -1) : "?");
+        std::string message = valid_text(lua_isstring(L, -1) ? to_view(L, -1) : std::string_view("?"));
         if (limits_->stopped()) message = limits_->stop_message();
         return Status::invalid("rule '" + name() + "': cannot set up its Lua state: " + message);
     }
@@ -153,6 +153,20 @@ void Rule::push_env() { lua_rawgeti(L_.get(), LUA_REGISTRYINDEX, env_ref_); }
 
 void Rule::log(LogLevel level, std::string_view message) { core_.host.log(level, name(), valid_text(message)); }
 
+void Rule::log_text(LogLevel level, std::string_view where, std::string_view text) {
+    std::string line(where);
+    if (line.size() + text.size() > kMaxLogLine) {
+        size_t keep = kMaxLogLine > line.size() ? kMaxLogLine - line.size() : 0;
+        while (keep > 0 && (static_cast<unsigned char>(text[keep]) & 0xC0) == 0x80) --keep;  // whole UTF-8 characters
+        line.append(text.substr(0, keep));
+        line += " ... (" + std::to_string(text.size() - keep) + " more bytes cut)";
+    } else {
+        line += text;
+    }
+    if (!take(Rate::log_byte, static_cast<int64_t>(line.size()))) return;  // dropped, counted
+    log(level, line);
+}
+
 int64_t Rule::rate_limit(Rate kind) const noexcept {
     const Budgets& b = limits_->budgets();
     switch (kind) {
@@ -160,35 +174,43 @@ int64_t Rule::rate_limit(Rate kind) const noexcept {
         case Rate::event: return b.events_per_s;
         case Rate::state_write: return b.state_writes_per_s;
         case Rate::log_line: return b.log_lines_per_s;
+        case Rate::log_byte: return b.log_bytes_per_s;
+        case Rate::event_byte: return b.event_bytes_per_s;
     }
     return 0;
 }
 
-bool Rule::take(Rate kind) {
+bool Rule::take(Rate kind, int64_t amount) {
     const int64_t now = core_.host.clock().now_ms();
     const int64_t second = now >= 0 ? now / 1000 : (now - 999) / 1000;
     RateWindow& w = rates_[static_cast<int>(kind)];
     if (w.second != second) w = RateWindow{second, 0};
-    if (kind == Rate::log_line && log_lines_dropped_ > 0 && now - log_drop_reported_ms_ >= 60'000) {
+    const bool log = kind == Rate::log_line || kind == Rate::log_byte;
+    if (log && log_lines_dropped_ > 0 && now - log_drop_reported_ms_ >= 60'000) {
         core_.host.log(LogLevel::warn, name(),
                        std::to_string(log_lines_dropped_) + " log lines dropped (over log_lines_per_s = " +
-                           std::to_string(rate_limit(kind)) + ")");
+                           std::to_string(rate_limit(Rate::log_line)) + " or log_bytes_per_s = " +
+                           std::to_string(rate_limit(Rate::log_byte)) + ")");
         log_lines_dropped_ = 0;
         log_drop_reported_ms_ = now;
     }
-    if (w.used >= rate_limit(kind)) {
-        if (kind == Rate::log_line) {
+    if (w.used + amount > rate_limit(kind)) {
+        if (log) {
             if (log_lines_dropped_++ == 0 && now - log_drop_reported_ms_ >= 60'000) {
                 core_.host.log(LogLevel::warn, name(),
-                               "more than " + std::to_string(rate_limit(kind)) +
-                                   " log lines in a second: lines are dropped (log_lines_per_s; counted, reported once "
-                                   "a minute)");
+                               kind == Rate::log_line
+                                   ? "more than " + std::to_string(rate_limit(kind)) +
+                                         " log lines in a second: lines are dropped (log_lines_per_s; counted, "
+                                         "reported once a minute)"
+                                   : "more than " + std::to_string(rate_limit(kind)) +
+                                         " bytes of log in a second: lines are dropped (log_bytes_per_s; counted, "
+                                         "reported once a minute)");
                 log_drop_reported_ms_ = now;
             }
         }
         return false;
     }
-    ++w.used;
+    w.used += amount;
     return true;
 }
 

@@ -134,8 +134,14 @@ public:
     // Rate limits (Budgets::*_per_s, per second of the engine clock): true
     // when one more of `kind` fits in this second, and counts it. A log line
     // over the limit is dropped here, the drops reported once a minute.
-    enum class Rate { write, event, state_write, log_line };
-    bool take(Rate kind);
+    enum class Rate { write, event, state_write, log_line, log_byte, event_byte };
+    // `amount` of `kind` (1 call, or a number of bytes).
+    bool take(Rate kind, int64_t amount = 1);
+    // A log line of the rule's own (gridlet.log.*, print): `where` ("file:12: ")
+    // then `text`, cut at kMaxLogLine bytes ("... (N more bytes cut)"), then
+    // counted against log_bytes_per_s (dropped and counted over it).
+    static constexpr size_t kMaxLogLine = 2000;
+    void log_text(LogLevel level, std::string_view where, std::string_view text);
     int64_t rate_limit(Rate kind) const noexcept;
 
     // ---- for the api_*.cpp functions -------------------------------------
@@ -223,7 +229,7 @@ private:
     struct RateWindow {
         int64_t second = INT64_MIN;
         int64_t used = 0;
-    } rates_[4];
+    } rates_[6];
     uint64_t log_lines_dropped_ = 0;  // since the last report
     int64_t log_drop_reported_ms_ = 0;
 };

@@ -25,6 +25,8 @@ void read_budgets(const nlohmann::json& t, Budgets& b) {
     if (t.contains("events_per_s")) b.events_per_s = t["events_per_s"].get<int64_t>();
     if (t.contains("state_writes_per_s")) b.state_writes_per_s = t["state_writes_per_s"].get<int64_t>();
     if (t.contains("log_lines_per_s")) b.log_lines_per_s = t["log_lines_per_s"].get<int64_t>();
+    if (t.contains("log_bytes_per_s")) b.log_bytes_per_s = t["log_bytes_per_s"].get<int64_t>();
+    if (t.contains("event_bytes_per_s")) b.event_bytes_per_s = t["event_bytes_per_s"].get<int64_t>();
     if (t.contains("cpu_share_pct")) b.cpu_share_pct = t["cpu_share_pct"].get<int>();
 }
 
@@ -44,6 +46,10 @@ std::vector<KeySpec> rules_engine_keys() {
             1, 100000),
         key("log_lines_per_s", ValueType::integer, "100", "Default log lines per second; more are dropped and counted", 1,
             100000),
+        key("log_bytes_per_s", ValueType::integer, "20000",
+            "Default bytes of log text per second; more lines are dropped and counted", 100, 100000000),
+        key("event_bytes_per_s", ValueType::integer, "100000",
+            "Default bytes of event bodies (JSON) per second; more raise an error", 100, 100000000),
         key("cpu_share_pct", ValueType::integer, "50",
             "Default share of the rule engine a rule may use over 10 s before it is stopped (100: no limit)", 1, 100),
     };
@@ -67,6 +73,10 @@ std::vector<KeySpec> rule_keys() {
             "gridlet.state writes per second (default: [rule_engine])", 1, 100000),
         key("log_lines_per_s", ValueType::integer, std::nullopt, "Log lines per second (default: [rule_engine])", 1,
             100000),
+        key("log_bytes_per_s", ValueType::integer, std::nullopt, "Bytes of log text per second (default: [rule_engine])",
+            100, 100000000),
+        key("event_bytes_per_s", ValueType::integer, std::nullopt,
+            "Bytes of event bodies per second (default: [rule_engine])", 100, 100000000),
         key("cpu_share_pct", ValueType::integer, std::nullopt,
             "Share of the rule engine over 10 s, % (default: [rule_engine])", 1, 100),
     };

@@ -147,11 +147,12 @@ int sandbox_print(lua_State* L) {
             lua_call(L, 1, 1);
         }
         if (i > 1) line += '\t';
-        const char* s = lua_tostring(L, -1);
-        line += s ? s : "?";
+        if (lua_isstring(L, -1)) line += to_view(L, -1);
+        else line += "?";
         lua_pop(L, 1);
+        if (line.size() > Rule::kMaxLogLine) break;  // cut anyway: build no more
     }
-    Rule::of(L).log(LogLevel::info, line);
+    Rule::of(L).log_text(LogLevel::info, "", line);
     return 0;
 }
 

@@ -3,6 +3,8 @@
 // callbacks are counted.
 #include <nlohmann/json.hpp>
 
+#include <regex>
+
 #include "core/text.h"
 #include "script_fixture.h"
 
@@ -93,6 +95,83 @@ TEST_F(IsolationTest, NonUtf8ErrorWhileLoadingIsALoadError) {
 TEST_F(IsolationTest, NulBytesInLogLinesAreKept) {
     load(rule("nul", "gridlet.log.info('a\\0b')"));
     EXPECT_NE(logs().find("a\\x00b"), std::string::npos) << logs();
+}
+
+// A NUL in an error message is escaped, not the end of the message.
+TEST_F(IsolationTest, NulBytesInErrorsAreKept) {
+    load_with_canary(rule("nul", "gridlet.on('x/go', function() error('x\\0y\\255z') end)"));
+    feed("x/go", 1);
+    ASSERT_EQ(count_events("rule_error"), 1u);
+    EXPECT_NE(host_->events().back().body_json.find("x\\\\x00y\\\\xFFz"), std::string::npos)
+        << host_->events().back().body_json;
+    expect_events_parse();
+}
+
+// Output sizes: a huge event body or write text is refused with its size,
+// a huge log line cut; bytes per second bound log text and event bodies, so
+// neither the disk nor the store is flooded by a few huge items.
+TEST_F(IsolationTest, HugeOutputIsRefusedOrCutAndBytesAreRateLimited) {
+    auto c = rule("big", R"(
+        local big = string.rep('y', 100000)
+        gridlet.on('x/go', function()
+          local ok1, e1 = pcall(gridlet.emit, 'big', 'info', big)
+          local ok2, e2 = pcall(gridlet.emit, 'big', 'info', {text = big})
+          local ok3, e3 = pcall(gridlet.write, 'dev/setpoint', big)
+          gridlet.state.r = tostring(ok1) .. tostring(ok2) .. tostring(ok3)
+          gridlet.state.e1 = e1
+          gridlet.state.e2 = e2
+          gridlet.state.e3 = e3
+          gridlet.log.info('%s', big)
+          print(big)
+          -- 50 KiB bodies: the second in a second is over event_bytes_per_s
+          local ok4 = pcall(gridlet.emit, 'mid', 'info', string.rep('m', 50000))
+          local ok5, e5 = pcall(gridlet.emit, 'mid', 'info', string.rep('m', 50000))
+          gridlet.state.r2 = tostring(ok4) .. tostring(ok5)
+          gridlet.state.e5 = e5
+          -- 30 lines of 1,000 bytes: over log_bytes_per_s (20,000) after about 19
+          for i = 1, 30 do gridlet.log.info('%04d%s', i, string.rep('z', 990)) end
+        end)
+    )");
+    load_with_canary(c);
+    feed("x/go", 1);
+    EXPECT_EQ(info("big").status, RuleStatus::running);
+    EXPECT_EQ(state("big", "r"), "\"falsefalsefalse\"");
+    EXPECT_NE(state("big", "e1").find("a body of 100000 bytes is over the limit of 65536"), std::string::npos)
+        << state("big", "e1");
+    EXPECT_NE(state("big", "e2").find("bytes (JSON) is over the limit of 65536"), std::string::npos) << state("big", "e2");
+    EXPECT_NE(state("big", "e3").find("a text of 100000 bytes is over the limit of 4096"), std::string::npos)
+        << state("big", "e3");
+    EXPECT_EQ(state("big", "r2"), "\"truefalse\"");
+    EXPECT_NE(state("big", "e5").find("event_bytes_per_s"), std::string::npos) << state("big", "e5");
+    size_t cut = 0, longest = 0, numbered = 0;
+    for (const auto& l : host_->logs()) {
+        cut += l.message.find("more bytes cut)") != std::string::npos;
+        longest = std::max(longest, l.message.size());
+        numbered += l.message.find("zzzz") != std::string::npos && l.message.find("yyyy") == std::string::npos;
+    }
+    EXPECT_EQ(cut, 2u) << "log.info and print are both cut";
+    EXPECT_LE(longest, Rule::kMaxLogLine + 40);
+    EXPECT_GE(numbered, 15u);
+    EXPECT_LE(numbered, 20u) << "log_bytes_per_s drops the rest";
+    EXPECT_NE(logs().find("bytes of log in a second: lines are dropped (log_bytes_per_s"), std::string::npos) << logs();
+    expect_canary_alive();
+}
+
+// A budget stop names the line that was running.
+TEST_F(IsolationTest, BudgetStopsNameTheLineThatWasRunning) {
+    auto loop = rule("loop", "local x = 0\ngridlet.on('x/go', function()\n  while true do\n    x = x + 1\n  end\nend)\n");
+    loop.budgets.instructions = 100000;
+    auto pattern = rule("pattern", "gridlet.on('x/go', function()\n  string.find(string.rep('a', 30000), '.-.-.-.-b')\nend)\n");
+    pattern.budgets.time_ms = 50;
+    pattern.budgets.instructions = 1'000'000'000'000;
+    auto failed = engine_->configure({loop, pattern, rule("canary", kCanary)});
+    ASSERT_TRUE(failed.empty());
+    feed("x/go", 1);
+    EXPECT_TRUE(std::regex_search(info("loop").error, std::regex("exceeded at [^ ]*loop[^ ]*:[34]\\b")))
+        << info("loop").error;
+    EXPECT_TRUE(std::regex_search(info("pattern").error, std::regex("exceeded at [^ ]*pattern[^ ]*:2\\b")))
+        << info("pattern").error;
+    expect_canary_alive();
 }
 
 TEST_F(IsolationTest, BoobyTrappedBatchTableDoesNotStopTheEngine) {
