@@ -1,5 +1,7 @@
 #include "device_config.h"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include <arpa/inet.h>
@@ -31,6 +33,11 @@ int ranged(const nlohmann::json& j, const char* key, int def, int lo, int hi, co
 LinkConfig parse_address(const std::string& a) {
     LinkConfig l;
     std::string s = a;
+    if (a.find_first_of(" \t\r\n") != std::string::npos)
+        throw ConfigError("address '" + a + "': contains a space or a line break");
+    if (const size_t scheme = s.find("://"); scheme != std::string::npos && s.rfind("tcp://", 0) != 0)
+        throw ConfigError("address '" + a + "': unknown scheme '" + s.substr(0, scheme) +
+                          "://' (use host:port or tcp://host:port for Modbus TCP, rtu:/dev/... for RTU)");
     if (s.rfind("rtu:", 0) == 0 || (!s.empty() && s[0] == '/')) {
         l.kind = LinkConfig::Kind::Rtu;
         l.device = s.rfind("rtu:", 0) == 0 ? s.substr(4) : s;
@@ -47,6 +54,8 @@ LinkConfig parse_address(const std::string& a) {
             l.port = s.substr(close + 2);
         }
     } else {
+        if (std::count(s.begin(), s.end(), ':') > 1)  // "::1:502": is 502 a port or part of the address?
+            throw ConfigError("address '" + a + "': an IPv6 address needs brackets: [addr]:port, e.g. [::1]:502");
         auto colon = s.rfind(':');
         l.host = colon == std::string::npos ? s : s.substr(0, colon);
         if (colon != std::string::npos) l.port = s.substr(colon + 1);

@@ -73,21 +73,31 @@ void LinkWorker::poll(Dev& d) {
         // failing block (reported after two polls in a row); two timeouts
         // in a row within a poll, or a first timeout on a device whose
         // last poll failed, mean a hung device: the rest of the cycle is
-        // not spent on it.
+        // not spent on it. On a shared connection (gateway, RS-485 bus) a
+        // block failing by timeouts is then tried once every
+        // offline_poll_ms, so the other units keep their period.
         std::optional<std::pair<size_t, Result>> timed_out;
         bool answered = false;
+        const bool shared = devices_.size() > 1;
         for (size_t i = 0; i < d.plan.requests.size(); ++i) {
             const ReadRequest& rq = d.plan.requests[i];
+            const bool failing_by_timeouts = shared && d.block_timeouts[i] >= 2 && !d.block_error[i].empty();
+            if (failing_by_timeouts && mono_us() < d.block_retry_at_us[i]) continue;  // demoted: not this poll
             uint16_t* out = d.regs.data() + d.decoder->request_offset(i);
-            Result r = transact(d, [&] { return link_->read(d.cfg.unit_id, rq.fc, rq.address, rq.count, out, d.cfg.timeout_ms); });
+            Result r = transact(
+                d, [&] { return link_->read(d.cfg.unit_id, rq.fc, rq.address, rq.count, out, d.cfg.timeout_ms); },
+                failing_by_timeouts);
+            if (r.outcome == Outcome::Timeout && shared && d.block_timeouts[i] >= 1)
+                d.block_retry_at_us[i] = mono_us() + int64_t{std::max(d.cfg.poll_ms, d.cfg.offline_poll_ms)} * 1000;
             if (r.outcome == Outcome::Timeout) {
                 last_error = r.error + " (" + block_text(d, i) + ")";
                 // Only a device whose last poll answered gets the next
                 // block tried after a timeout; a failing one is not waited for.
-                // On a shared connection (gateway, RS-485 bus) the other
-                // units wait meanwhile: the first timeout ends the poll.
-                if ((timed_out && timed_out->first + 1 == i) || (!answered && d.failures > 0) ||
-                    devices_.size() > 1) {
+                // On a shared connection the others wait meanwhile: a unit
+                // that has answered nothing yet in this poll is taken for a
+                // dead one at its first timeout (a block that times out
+                // after others answered is a failing block).
+                if ((timed_out && timed_out->first + 1 == i) || (!answered && (d.failures > 0 || shared))) {
                     timed_out.reset();
                     break;
                 }

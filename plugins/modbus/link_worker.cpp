@@ -27,6 +27,7 @@ void LinkWorker::add(Poller::Device d, std::shared_ptr<const PointDecoder> decod
     dev->ok.resize(dev->plan.requests.size());
     dev->block_error.resize(dev->plan.requests.size());
     dev->block_timeouts.resize(dev->plan.requests.size());
+    dev->block_retry_at_us.resize(dev->plan.requests.size());
     dev->block_points.assign(dev->plan.requests.size(), 0);
     for (size_t i = 0; i < dev->plan.points.size(); ++i) {
         int rq = dev->plan.points[i].request, sq = dev->plan.scales[i].request;

@@ -79,6 +79,10 @@ public:
         std::vector<uint8_t> ok;
         std::vector<std::string> block_error;  // per request: why it fails now ("" = it works)
         std::vector<int> block_timeouts;       // per request: polls in a row it timed out while others answered
+        // Per request, on a shared connection: a block failing by timeouts is
+        // tried once (one attempt) at most every offline_poll_ms, so the
+        // other units keep their period; mono_us() of its next try.
+        std::vector<int64_t> block_retry_at_us;
         std::vector<uint32_t> block_points;    // per request: points that need it (computed once)
         unsigned faults_logged = 0;            // Outcome bits already logged once (note_fault)
         Clock::time_point next_due;
@@ -182,12 +186,13 @@ private:
     //    reopened at once and the request sent again (once per request);
     //    one closed before any answer backs off like a failed connect.
     template <class Op>
-    Result transact(Dev& d, const Op& op) {
+    Result transact(Dev& d, const Op& op, bool single_attempt = false) {
         Result r;
         bool reopened = false;
         // One attempt for a unit that is offline, or whose last poll failed,
         // on a shared connection: the other units wait for its timeouts.
-        const int attempts = demoted(d) || (devices_.size() > 1 && d.failures > 0) ? 1 : d.cfg.retries + 1;
+        const int attempts =
+            single_attempt || demoted(d) || (devices_.size() > 1 && d.failures > 0) ? 1 : d.cfg.retries + 1;
         for (int attempt = 0; attempt < attempts; ++attempt) {
             if (!link_->connected() && !connect_now(d)) {
                 r = {Outcome::Disconnected, 0, "not connected"};

@@ -1,5 +1,8 @@
 #include "core/site_config.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -71,6 +74,19 @@ std::string SiteConfig::resolve(const std::string& p) const {
 
 namespace {
 
+// Why the log file cannot be opened for appending ("" when it can), found by
+// opening it as `run` will (a file made just for the test is removed): a
+// permission check alone says yes to root on /proc or a read-only mount.
+std::string log_file_unwritable(const std::filesystem::path& file) {
+    std::error_code ec;
+    const bool existed = std::filesystem::exists(file, ec);
+    const int fd = ::open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) return std::strerror(errno);
+    ::close(fd);
+    if (!existed) ::unlink(file.c_str());
+    return "";
+}
+
 const toml::table* section(const toml::table& root, const char* name, const std::string& file, Diagnostics& diags) {
     const toml::node* n = root.get(name);
     if (!n) return nullptr;
@@ -137,7 +153,7 @@ SiteConfig parse_site_config(const std::string& text, const std::string& path, c
     auto site = check(section(root, "site", path, diags), site_keys(), path, "[site]", diags);
     cfg.site_name = str(site, "name");
     cfg.timezone = str(site, "timezone");
-    if (!cfg.site_name.empty() && !valid_series_name(cfg.site_name, 1))
+    if (!cfg.site_name.empty() && (!valid_series_name(cfg.site_name, 1) || cfg.site_name.find('/') != std::string::npos))
         diags.push_back({path, 0, "[site]: name '" + cfg.site_name + "' may use only letters, digits, '_', '-', '.'"});
 
     auto log = check(section(root, "logging", path, diags), logging_keys(), path, "[logging]", diags);
@@ -161,6 +177,9 @@ SiteConfig parse_site_config(const std::string& text, const std::string& path, c
             diags.push_back({path, key_line("logging", "file"),
                              "[logging] file: the folder '" + lf.parent_path().string() +
                                  "' does not exist (gridlet does not create it: a missing disk would go unnoticed)"});
+        else if (std::string why = log_file_unwritable(lf); !why.empty())
+            diags.push_back({path, key_line("logging", "file"),
+                             "[logging] file: '" + cfg.log_file + "' cannot be opened for writing: " + why});
     }
 
     auto kern = check(section(root, "kernel", path, diags), kernel_keys(), path, "[kernel]", diags);
@@ -213,7 +232,7 @@ SiteConfig parse_site_config(const std::string& text, const std::string& path, c
         e.line = line;
         if (const toml::node* c = t->get("config"); c && c->is_table()) e.config = c->as_table();
         if (e.name.empty()) continue;
-        if (!valid_series_name(e.name, 1)) {
+        if (!valid_series_name(e.name, 1) || e.name.find('/') != std::string::npos) {
             diags.push_back({path, line, "[[plugins]]: name '" + e.name + "' may use only letters, digits, '_', '-', '.'"});
             continue;
         }
@@ -246,9 +265,10 @@ SiteConfig parse_site_config(const std::string& text, const std::string& path, c
         }
         d.name = n->as_string()->get();
         d.plugin = p->as_string()->get();
-        if (!valid_series_name(d.name, 1)) {
+        // One segment: "a/b" would make series a/b/x that read as device a, point b/x.
+        if (!valid_series_name(d.name, 1) || d.name.find('/') != std::string::npos) {
             diags.push_back({path, config::line_of(*n),
-                             "[[devices]]: name '" + d.name + "' may use only letters, digits, '_', '-', '.'"});
+                             "[[devices]]: name '" + d.name + "' may use only letters, digits, '_', '-', '.' (no '/')"});
             continue;
         }
         if (!device_names.insert(d.name).second) {

@@ -22,6 +22,18 @@ SectionSchemas section_schemas() {
     return s;
 }
 
+namespace {
+// The line of a device problem: the key's own line when the message starts
+// with one of the device's keys ("poll_ms = 5 is out of range ..."), else
+// the [[devices]] header's.
+uint32_t problem_line(const DeviceEntry& dev, const std::string& message) {
+    const size_t end = message.find_first_of(" :=");
+    if (dev.table == nullptr || end == std::string::npos || end == 0) return dev.line;
+    const toml::node* node = dev.table->get(message.substr(0, end));
+    return node != nullptr ? config::line_of(*node) : dev.line;
+}
+}  // namespace
+
 SitePlan prepare_site(SiteConfig site, config::Diagnostics& diags, DeviceProblems device_problems, bool compile_rules) {
     SitePlan plan;
     if (auto tz = TimeZone::load(site.timezone); !tz) {
@@ -104,7 +116,8 @@ SitePlan prepare_site(SiteConfig site, config::Diagnostics& diags, DeviceProblem
                     diags.push_back({site.path, line, "plugin '" + p.name + "' (" + about + "): " + problem.message});
                     continue;
                 }
-                config::Diagnostic diag{site.path, dev->line, "device '" + dev->name + "': " + problem.message};
+                config::Diagnostic diag{site.path, problem_line(*dev, problem.message),
+                                        "device '" + dev->name + "': " + problem.message};
                 if (device_problems == DeviceProblems::refuse_site) {
                     diags.push_back(std::move(diag));
                     continue;

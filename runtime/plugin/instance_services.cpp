@@ -21,7 +21,13 @@ void PluginInstance::api_log(gl_log_level level, std::string_view msg) {
 
 void PluginInstance::api_set_error(const char* msg) {
     std::lock_guard lock(error_mu_);
-    error_text_ = msg ? msg : "";
+    std::string text = msg ? msg : "";
+    // The C++ SDK turns a failed host call into "subscribe 'x' failed (status
+    // -2)"; the host said why just before: keep both.
+    if (!error_text_.empty() && text.find("failed (status ") != std::string::npos &&
+        text.find(error_text_) == std::string::npos)
+        text += ": " + error_text_;
+    error_text_ = std::move(text);
 }
 
 gl_status PluginInstance::api_config_value(const char* key, const nlohmann::json** out) const {

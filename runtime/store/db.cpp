@@ -276,9 +276,13 @@ Status check_store_openable(const StoreOptions& o) {
         while (!up.empty() && !std::filesystem::exists(up, ec) && up != up.root_path()) up = up.parent_path();
         if (!std::filesystem::is_directory(up, ec))
             return Status::invalid("store " + path + " cannot be created: " + up.string() + " is not a folder");
-        if (::access(up.c_str(), W_OK | X_OK) != 0)
+        // Make (and remove) a folder there, as opening will: a permission
+        // check alone says yes to root on /proc or a read-only mount.
+        const std::filesystem::path probe = up / (".gridlet-probe-" + std::to_string(::getpid()));
+        if (::mkdir(probe.c_str(), 0700) != 0)
             return Status::invalid("store " + path + " cannot be created: " + up.string() + " is not writable (" +
                                    std::strerror(errno) + ")");
+        ::rmdir(probe.c_str());
     }
     if (auto files = database_files_without_current(o.path); !files.empty()) {
         return Status::corruption("store " + path + ": the folder holds database files (" + files.front() +

@@ -83,7 +83,7 @@ DeviceConfig device(const std::string& name, uint16_t port, int unit) {
 
 struct FaultClass {
     const char* name;
-    std::function<void(FaultAction&)> apply;  // to every request of the faulty unit
+    std::function<void(FaultAction&, const FaultRequest&)> apply;  // to each request of the faulty unit
 };
 
 // Good polls per second of the three healthy units (their sum / 3), with
@@ -102,7 +102,7 @@ double healthy_rate(const FaultClass* fault, bool shared, double seconds) {
     if (fault)
         faulty_server.faults().set_script([fault](const FaultRequest& r) {
             FaultAction a;
-            if (r.unit == 4) fault->apply(a);
+            if (r.unit == 4) fault->apply(a, r);
             return a;
         });
     auto profile = test::two_blocks();
@@ -133,15 +133,19 @@ int main(int argc, char** argv) {
         }
     }
     const std::vector<FaultClass> faults = {
-        {"silent", [](FaultAction& a) { a.no_reply = true; }},
-        {"late_300ms", [](FaultAction& a) { a.delay_ms = 300; }},
-        {"exception_0B_target_failed", [](FaultAction& a) { a.exception = 0x0B; }},
-        {"exception_06_busy_always", [](FaultAction& a) { a.exception = 0x06; }},
-        {"exception_02_every_block", [](FaultAction& a) { a.exception = 0x02; }},
-        {"wrong_unit", [](FaultAction& a) { a.reply_unit = 1; }},
-        {"bad_byte_count", [](FaultAction& a) { a.bad_byte_count = true; }},
-        {"garbage", [](FaultAction& a) { a.raw = {0xDE, 0xAD, 0xBE, 0xEF}; }},
-        {"closes_after_reply", [](FaultAction& a) { a.close_after = true; }},
+        {"silent", [](FaultAction& a, const FaultRequest&) { a.no_reply = true; }},
+        {"late_300ms", [](FaultAction& a, const FaultRequest&) { a.delay_ms = 300; }},
+        {"exception_0B_target_failed", [](FaultAction& a, const FaultRequest&) { a.exception = 0x0B; }},
+        {"exception_06_busy_always", [](FaultAction& a, const FaultRequest&) { a.exception = 0x06; }},
+        {"exception_02_every_block", [](FaultAction& a, const FaultRequest&) { a.exception = 0x02; }},
+        {"wrong_unit", [](FaultAction& a, const FaultRequest&) { a.reply_unit = 1; }},
+        {"bad_byte_count", [](FaultAction& a, const FaultRequest&) { a.bad_byte_count = true; }},
+        {"garbage", [](FaultAction& a, const FaultRequest&) { a.raw = {0xDE, 0xAD, 0xBE, 0xEF}; }},
+        {"closes_after_reply", [](FaultAction& a, const FaultRequest&) { a.close_after = true; }},
+        {"second_block_silent",
+         [](FaultAction& a, const FaultRequest& r) {
+             if (r.address == 1000) a.no_reply = true;
+         }},
     };
     nlohmann::json out;
     out["benchmark"] = "modbus_fault_bench";

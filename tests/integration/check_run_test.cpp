@@ -47,6 +47,9 @@ TEST(CheckRun, EveryBrokenDeviceIsRefusedByCheckAndLeftOutByRun) {
         {"misspelled profile", "profile = \"bcmp\"", "profile 'bcmp' not found"},
         {"broken profile", "profile = \"" + bad_profile + "\"", "unknown type 'int24'"},
         {"invalid IPv4 address", "address = \"10.0.0.300:502\"", "'10.0.0.300' is not a valid IPv4 address"},
+        {"space in the address", "address = \" 127.0.0.1:502\"", "contains a space or a line break"},
+        {"IPv6 without brackets", "address = \"::1:502\"", "an IPv6 address needs brackets: [addr]:port"},
+        {"unknown scheme", "address = \"udp://127.0.0.1:502\"", "unknown scheme 'udp://'"},
     };
     for (const Broken& c : cases) {
         SCOPED_TRACE(c.name);
@@ -128,6 +131,10 @@ TEST(CheckRun, SiteProblemsAreRefusedByBothWithTheSameMessage) {
         {"[rule_engine]\nlib_dirs = [\"/nonexistent\"]\n", "lib_dirs: '/nonexistent' is not a folder"},
         {"[kernel]\ncontrol = \"ipc:///nonexistent/c.sock\"\n", "the folder '/nonexistent' does not exist"},
         {"[logging]\npattern = \"\"\n", "[logging] pattern: empty"},
+        {"[logging]\nfile = \"/proc/gridlet-check.log\"\n", "cannot be opened for writing"},
+        {"[[plugins]]\nname = \"sim\"\nfile = \"sim\"\n[[devices]]\nname = \"a/b\"\nplugin = \"sim\"\n",
+         "name 'a/b' may use only letters, digits, '_', '-', '.' (no '/')"},
+        {"[store]\npath = \"/proc/gridlet-check-store\"\n", "cannot be created: /proc is not writable"},
         {"[[plugins]]\nname = \"console\"\nfile = \"console\"\n[plugins.config]\nseries = [\"[bad\"]\n",
          "series pattern '[bad' can never match"},
         {"[[plugins]]\nname = \"modbus\"\nfile = \"modbus\"\n[plugins.config]\nprofiles_dir = \"" + dir + "/none\"\n",
@@ -195,4 +202,18 @@ TEST(CheckRun, AFailedPluginMakesRunAndMetricsExitNonZero) {
     EXPECT_EQ(p.wait(), 1) << p.err();
     EXPECT_NE(p.err().find("exit 1: plugin 'sim' failed"), std::string::npos) << p.err();
     close(holder);
+}
+
+// Two plugins that both handle one device's commands (a simulator named like
+// the Modbus device it serves): the failed start says which plugin has it.
+TEST(CheckRun, ADeviceHandledByTwoPluginsIsNamedInTheFailure) {
+    int port = free_port();
+    std::string ctl = "ipc:///tmp/gridlet-it-" + std::to_string(getpid()) + "-twice.sock";
+    std::string text = site_text(port, ctl, "poll_ms = 500");
+    text.replace(text.find("name = \"s\""), 10, "name = \"good\"");  // the simulator takes the device's name
+    std::string site = temp_file("twice.toml", text);
+    Process p({gridlet_bin(), "run", site});
+    EXPECT_TRUE(p.wait_for_err("commands of device 'good' are already handled by plugin 'sim'")) << p.err();
+    p.signal(SIGINT);
+    EXPECT_EQ(p.wait(), 1) << p.err();
 }

@@ -13,8 +13,13 @@
 // Absolute paths the docs build to (/tmp/hello/hello.so) stand for the build's.
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <filesystem>
+#include <fstream>
 #include <map>
+#include <regex>
+#include <sstream>
+#include <thread>
 
 #include "integration/process.h"
 
@@ -114,4 +119,46 @@ TEST(DocsExamples, EveryTomlBlockIsASiteThatCheckAccepts) {
     }
     EXPECT_GE(checked, 12u) << "the docs hold at least this many TOML examples";
     fs::remove_all(tmp);
+}
+
+// The console plugin README's example prints what the README shows (values
+// aside), on the demo's simulated BCPM panel.
+TEST(DocsExamples, ConsoleReadmeExamplePrintsItsSampleLines) {
+    std::string block, sample;
+    for (const Block& b : fenced_blocks(source_dir() + "/plugins/console/README.md")) {
+        if (b.lang == "toml" && b.text.find("name = \"console\"") != std::string::npos) block = b.text;
+        if (b.lang.empty() && !block.empty() && sample.empty()) sample = b.text;
+    }
+    ASSERT_FALSE(block.empty());
+    ASSERT_FALSE(sample.empty());
+    const int port = free_port();
+    const std::string dir = "/tmp/gridlet-it-console-" + std::to_string(getpid());
+    fs::create_directories(dir);
+    std::ofstream(dir + "/site.toml") << "[site]\nname = \"console_doc\"\n[kernel]\ncontrol = \"ipc://" << dir
+                                      << "/ctl.sock\"\n[[plugins]]\nname = \"sim\"\nfile = \"sim\"\n[plugins.config]\n"
+                                         "bcpm = [ { name = \"sim1\", port = "
+                                      << port << " } ]\n[[plugins]]\nname = \"modbus\"\nfile = \"modbus\"\n"
+                                      << block << "[[devices]]\nname = \"panel1\"\nplugin = \"modbus\"\nprofile = \"bcpm\"\n"
+                                      << "address = \"127.0.0.1:" << port << "\"\n";
+    Process p({gridlet_bin(), "run", dir + "/site.toml"});
+    // Each sample line as a pattern: the time and the numbers vary.
+    std::vector<std::regex> lines;
+    std::istringstream in(sample);
+    for (std::string l; std::getline(in, l);) {
+        std::string re = std::regex_replace(l, std::regex(R"([.?*+()\[\]])"), "\\$&");
+        re = std::regex_replace(re, std::regex(R"(\d\d:\d\d:\d\d)"), R"(\d\d:\d\d:\d\d)");
+        re = std::regex_replace(re, std::regex(R"(=\d+\\\.\d)"), R"(=-?\d+\.\d)");
+        lines.emplace_back(re);
+    }
+    bool all = false;
+    for (int i = 0; i < 50 && !all; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        const std::string out = p.out();
+        all = true;
+        for (const std::regex& r : lines) all = all && std::regex_search(out, r);
+    }
+    p.signal(SIGINT);
+    EXPECT_EQ(p.wait(), 0) << p.err();
+    EXPECT_TRUE(all) << "README sample:\n" << sample << "printed:\n" << p.out();
+    fs::remove_all(dir);
 }
