@@ -157,6 +157,20 @@ function G:observe(st, dt)
   local now, V, T, limit = self.now, self.value, self.ts, self.stale_ms
   local t1, t2 = T[st.k_state], T[st.k_l1]
   local stale = not t1 or not t2 or now - t1 > limit or now - t2 > limit
+  -- Communication loss is an event (once per loss): a station that stops
+  -- answering, or that has not answered within stale_after of the start.
+  if stale and not st.silent_reported and
+      (st.stale == false or (self.first_step and now - self.first_step > limit)) then
+    st.silent_reported = true
+    local last = math.max(t1 or 0, t2 or 0)
+    self.io.emit("greenup_station_not_answering", "warning", {station = st.name,
+      last_data_s_ago = last > 0 and math.floor((now - last) / 1000) or nil})
+    self.io.log("warn", string.format("%s: not answering (no state or current for %d s): counted at the higher of its last current and its setpoint", st.name, self.c.stale))
+  elseif not stale and st.silent_reported then
+    st.silent_reported = false
+    self.io.emit("greenup_station_answering", "info", {station = st.name})
+    self.io.log("info", st.name .. ": answering again")
+  end
   if stale ~= st.stale then
     st.stale = stale
     self.version = self.version + 1
