@@ -79,6 +79,7 @@ void LinkWorker::poll(Dev& d) {
         std::optional<std::pair<size_t, Result>> timed_out;
         bool answered = false;
         const bool shared = devices_.size() > 1;
+        const uint64_t timeouts_before = stats(d.cfg.name).timeouts;
         for (size_t i = 0; i < d.plan.requests.size(); ++i) {
             const ReadRequest& rq = d.plan.requests[i];
             const bool failing_by_timeouts = shared && d.block_timeouts[i] >= 2 && !d.block_error[i].empty();
@@ -123,6 +124,12 @@ void LinkWorker::poll(Dev& d) {
             block_failed(d, i, r);
         }
         if (timed_out && answered) block_timed_out(d, timed_out->first, timed_out->second);
+        if (shared) {
+            bool failing_block = false;
+            for (size_t i = 0; i < d.block_timeouts.size(); ++i) failing_block |= d.block_timeouts[i] >= 2;
+            if (timeouts_before != stats(d.cfg.name).timeouts || failing_block) d.late_in_slot = 10;
+            else if (d.late_in_slot > 0) --d.late_in_slot;
+        }
     } else {
         last_error = "not connected";
     }

@@ -143,6 +143,7 @@ void LinkWorker::run() {
             continue;
         }
         lk.unlock();
+        const auto scheduled = next->next_due;
         poll(*next);
         auto period = milliseconds(next->cfg.poll_ms);
         if (period.count() == 0) {  // back to back (benchmarks; config requires >= 10 ms)
@@ -151,16 +152,17 @@ void LinkWorker::run() {
             continue;
         }
         if (demoted(*next)) {
-            // The next slot of its own grid at least offline_poll_ms away,
-            // plus 1 ms: it runs after the live units due in the same slot,
-            // so its timeout falls in their idle time, not before their poll.
-            const auto earliest = Clock::now() + std::max(period, milliseconds(next->cfg.offline_poll_ms));
-            const auto slots = (earliest - next->grid_origin) / period + 1;
+            // The first slot of its own grid offline_poll_ms after this poll
+            // was due, plus 1 ms: it runs after the live units due in the
+            // same slot, so its timeout falls in their idle time.
+            const auto earliest = scheduled + std::max(period, milliseconds(next->cfg.offline_poll_ms));
+            const auto slots = (earliest - next->grid_origin + period - std::chrono::nanoseconds(1)) / period;
             next->next_due = next->grid_origin + period * slots + milliseconds(1);
             lk.lock();
             continue;
         }
-        next->next_due += period;
+        // On its grid: the slot after the one this poll was due in.
+        next->next_due = next->grid_origin + period * ((scheduled - next->grid_origin) / period + 1);
         auto now = Clock::now();
         if (next->next_due <= now) {  // overran: skip the missed slots, stay on the grid
             auto missed = (now - next->next_due) / period + 1;
@@ -168,6 +170,10 @@ void LinkWorker::run() {
             std::lock_guard sl(stats_mu_);
             next->stats.overruns += static_cast<uint64_t>(missed);
         }
+        // On a shared connection, a unit that timed out lately (a failing
+        // block, one that answers now and then) is polled after the units
+        // due in the same slot, so its timeouts fall in their idle time.
+        if (next->late_in_slot > 0) next->next_due += milliseconds(1);
         lk.lock();
     }
     lk.unlock();

@@ -1,6 +1,7 @@
 #include "script/harness.h"
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <sstream>
 
@@ -26,9 +27,10 @@ const char* reply_status_name(gl_status s) {
 
 class Runner {
 public:
-    Runner(SimHost& host, Engine& engine) : host_(host), engine_(engine) {}
+    Runner(SimHost& host, Engine& engine, Plant& plant) : host_(host), engine_(engine), plant_(plant) {}
 
-    // Moves the clock to `t`, firing timers and replies on the way, in order.
+    // Moves the clock to `t`, firing timers, replies and the plant's polls
+    // on the way, in order.
     void advance_to(int64_t t) {
         ManualClock& clock = host_.manual_clock();
         for (;;) {
@@ -37,17 +39,39 @@ public:
             const int64_t timer_in = engine_.next_timer_in_ms();
             if (timer_in >= 0) next = now + timer_in;
             if (auto r = host_.next_reply_ms(); r && (!next || *r < *next)) next = std::max(*r, now);
+            if (auto p = plant_.next_poll_ms(); p && (!next || *p < *next)) next = std::max(*p, now);
             if (!next || *next > t) break;
             if (*next > now) clock.advance(*next - now);
             for (const CommandReply& r : host_.take_due_replies()) engine_.on_command_reply(r);
+            poll_plant(clock.now_ms());
             engine_.run_due_timers();
         }
         if (t > clock.now_ms()) clock.advance(t - clock.now_ms());
+        plant_.advance_to(clock.now_ms());
+    }
+
+    // The plant's polls due now, as one batch (as a driver publishes them).
+    void poll_plant(int64_t now) {
+        auto polled = plant_.take_polls(now);
+        if (polled.empty()) return;
+        batch_.clear();
+        for (const auto& [name, value] : polled) {
+            gl_sample s{};
+            s.ts_ms = now;
+            s.value = value;
+            s.series_id = host_.intern(name);
+            s.quality = GL_QUALITY_GOOD;
+            host_.record(s);
+            batch_.push_back(s);
+        }
+        engine_.on_samples(batch_);
     }
 
 private:
     SimHost& host_;
     Engine& engine_;
+    Plant& plant_;
+    std::vector<gl_sample> batch_;
 };
 
 void subset_diff(const json& expected, const json& actual, const std::string& where, std::vector<std::string>& out) {
@@ -117,7 +141,9 @@ Expected<HarnessReport> run_rule_test(const HarnessOptions& options) {
     auto failures = engine.configure({rc});
     if (!failures.empty()) report.load_error = failures.front().status;
 
-    Runner runner(host, engine);
+    Plant plant(timeline->start_ms);
+    host.set_plant(&plant);
+    Runner runner(host, engine, plant);
     std::vector<gl_sample> batch;
     const auto& items = timeline->items;
     for (size_t i = 0; i < items.size();) {
@@ -144,6 +170,11 @@ Expected<HarnessReport> run_rule_test(const HarnessOptions& options) {
                 host.manual_clock().step_wall(item.step_ms);
                 engine.run_due_timers();
                 break;
+            case TimelineItem::Kind::plant: {
+                Status st = plant.apply(item.plant, host.manual_clock().now_ms());
+                if (!st) return Status::invalid(options.timeline_file + ":" + std::to_string(item.line) + ": " + st.message());
+                break;
+            }
             case TimelineItem::Kind::samples: break;
         }
         ++i;
@@ -161,6 +192,8 @@ Expected<HarnessReport> run_rule_test(const HarnessOptions& options) {
     report.start_ms = timeline->start_ms;
     report.end_ms = host.manual_clock().now_ms();
     report.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+    report.has_plant = !plant.empty();
+    report.meter_trace = plant.meter_trace();
     return report;
 }
 
@@ -207,6 +240,15 @@ json report_to_json(const HarnessReport& r) {
         state[k] = value.is_discarded() ? json(v) : value;
     }
     out["state"] = std::move(state);
+    if (r.has_plant) {
+        double peak = 0;
+        json trace = json::array();
+        for (const auto& [t, amps] : r.meter_trace) {
+            peak = std::max(peak, amps);
+            trace.push_back({t, amps});
+        }
+        out["plant"] = {{"meter_peak_a", peak}, {"meter_trace", std::move(trace)}, {"end_ms", r.end_ms}};
+    }
     out["errors"] = r.info.errors;
     out["samples"] = r.samples;
     out["from"] = iso(r.zone, r.start_ms);
@@ -268,13 +310,47 @@ std::vector<std::string> check_expectations(const json& report, const json& expe
                 }
                 if (!found) out.push_back("logs: no line contains " + text.dump());
             }
+        } else if (key == "meter_above") {
+            // {"amps": A, "at_most_s": S} (or a list): the true meter current
+            // is above A for at most S seconds in all.
+            const json list = want.is_array() ? want : json::array({want});
+            const json& plant = report.value("plant", json::object());
+            if (!plant.contains("meter_trace")) {
+                out.push_back("meter_above: the timeline has no plant (station and meter lines)");
+                continue;
+            }
+            const json& trace = plant["meter_trace"];
+            for (const json& w : list) {
+                if (!w.is_object() || !w.contains("amps") || !w["amps"].is_number()) {
+                    out.push_back("meter_above: want {\"amps\": A, \"at_most_s\": S}");
+                    continue;
+                }
+                const double amps = w["amps"].get<double>(), at_most = w.value("at_most_s", 0.0);
+                double above_ms = 0;
+                int64_t first = -1;
+                for (size_t i = 0; i < trace.size(); ++i) {
+                    const int64_t t0 = trace[i][0].get<int64_t>();
+                    const int64_t t1 = i + 1 < trace.size() ? trace[i + 1][0].get<int64_t>() : plant["end_ms"].get<int64_t>();
+                    if (trace[i][1].get<double>() > amps + 1e-9) {
+                        above_ms += static_cast<double>(t1 - t0);
+                        if (first < 0) first = t0;
+                    }
+                }
+                if (above_ms / 1000 > at_most + 1e-9) {
+                    char text[200];
+                    std::snprintf(text, sizeof text, "meter above %g A for %.1f s in all (at most %g s), first at %lld ms UTC, peak %g A",
+                                  amps, above_ms / 1000, at_most, static_cast<long long>(first),
+                                  plant.value("meter_peak_a", 0.0));
+                    out.push_back(text);
+                }
+            }
         } else if (key == "no_errors") {
             if (want == true && report.value("errors", 0) != 0) {
                 out.push_back("errors: expected none, got " + report["errors"].dump());
             }
         } else {
             out.push_back("unknown expectation '" + key +
-                          "' (status, error_contains, commands, events, state, logs_contain, no_errors)");
+                          "' (status, error_contains, commands, events, state, logs_contain, no_errors, meter_above)");
         }
     }
     return out;

@@ -164,8 +164,10 @@ Status SimHost::send_command(const CommandRequest& request) {
     commands_.push_back(SentCommand{now, request, std::nullopt, 0});
     CommandReply reply{request.request_id, GL_OK, ""};
     int64_t delay = 0;
+    bool scripted = false;
     for (auto it = reply_rules_.rbegin(); it != reply_rules_.rend(); ++it) {
         if (it->count == 0 || !target_matches(it->target, request.target)) continue;
+        scripted = true;
         if (it->count > 0) --it->count;
         reply.status = it->status;
         reply.error = it->error;
@@ -175,6 +177,9 @@ Status SimHost::send_command(const CommandRequest& request) {
             delay = request.timeout_ms;
         }
         break;
+    }
+    if (!scripted && plant_ != nullptr) {
+        if (auto r = plant_->command(request, now)) reply = std::move(*r);
     }
     if (delay > static_cast<int64_t>(request.timeout_ms)) {  // later than the sender waits
         reply.status = GL_ERR_TIMEOUT;

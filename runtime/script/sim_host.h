@@ -24,6 +24,7 @@
 #include "core/clock.h"
 #include "core/series_registry.h"
 #include "script/rule_host.h"
+#include "script/plant.h"
 #include "script/timeline.h"
 
 namespace gridlet::script {
@@ -52,6 +53,9 @@ public:
     // Keep a sample (its series_id set) for last_sample()/query().
     void record(const gl_sample& s);
     void add_reply_rule(ReplyRule rule) { reply_rules_.push_back(std::move(rule)); }
+    // Commands to what `plant` models go to it (after the scripted reply
+    // rules: a matching rule answers instead, and the plant never sees it).
+    void set_plant(Plant* plant) noexcept { plant_ = plant; }
     void set_state(const std::string& rule, const std::string& key, const std::string& json) { state_[rule][key] = json; }
     // Echo log lines to stderr as they come.
     void set_echo_logs(bool echo) noexcept { echo_logs_ = echo; }
@@ -99,6 +103,7 @@ private:
     std::optional<std::string> state_write_error_;
     std::map<std::string, std::map<std::string, std::string>> state_;
     bool echo_logs_ = false;
+    Plant* plant_ = nullptr;
 };
 
 }  // namespace gridlet::script

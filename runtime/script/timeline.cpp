@@ -70,6 +70,8 @@ Status check_line_keys(const Parser& p, const json& obj) {
         {"reply", "reply", {"t", "reply"}},
         {"declare", "declare", {"t", "declare", "kind", "unit"}},
         {"clock_step", "clock_step", {"t", "clock_step"}},
+        {"station", "station", {"t", "station", "rated", "phases", "phase", "respond", "poll", "vehicle"}},
+        {"meter", "meter", {"t", "meter", "poll", "others", "phases"}},
     };
     const auto list = [](const std::vector<std::string>& keys) {
         std::string out;
@@ -268,8 +270,16 @@ Expected<Timeline> parse_lines(const std::string& text, const std::string& base_
             auto d = p.duration(obj["clock_step"], "clock_step");
             if (!d) return d.status();
             item.step_ms = *d;
+        } else if (obj.contains("station") || obj.contains("meter")) {
+            item.kind = TimelineItem::Kind::plant;
+            auto c = parse_plant_change(obj, [&](const json& v, const char* key) { return p.duration(v, key); });
+            if (!c) {
+                const std::string msg = c.status().message();
+                return msg.rfind(p.name + ":", 0) == 0 ? c.status() : p.fail(msg);
+            }
+            item.plant = std::move(*c);
         } else {
-            return p.fail("unknown line: want series, samples, reply, declare or clock_step");
+            return p.fail("unknown line: want series, samples, reply, declare, clock_step, station or meter");
         }
         tl.items.push_back(std::move(item));
     }

@@ -23,6 +23,9 @@
 //                                   at once.
 //   {"t": ..., "declare": "meter/energy", "kind": "counter", "unit": "kWh"}
 //   {"t": ..., "clock_step": "-1h"} the wall clock jumps (monotonic time does not)
+//   {"t": ..., "station": "ev1", ...}, {"t": ..., "meter": "main/current", ...}
+//                                   the closed-loop plant: charging stations and
+//                                   the meter, modelled and polled (plant.h)
 //
 // Lines are applied in time order (stable for equal times).
 #pragma once
@@ -36,6 +39,7 @@
 
 #include "core/status.h"
 #include "core/timezone.h"
+#include "script/plant.h"
 #include "script/rule_host.h"
 
 namespace gridlet::script {
@@ -49,7 +53,7 @@ struct ReplyRule {
 };
 
 struct TimelineItem {
-    enum class Kind { samples, reply_rule, declare, clock_step };
+    enum class Kind { samples, reply_rule, declare, clock_step, plant };
     Kind kind = Kind::samples;
     int64_t t_ms = 0;
     size_t line = 0;
@@ -59,6 +63,7 @@ struct TimelineItem {
     std::string name;
     std::string unit;
     int64_t step_ms = 0;
+    PlantChange plant;
 };
 
 struct Timeline {

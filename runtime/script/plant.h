@@ -1,0 +1,107 @@
+// Plant: the closed loop of an offline rule run (`gridlet test-rule`), so
+// that EV charging scenarios can be written as data (issue 13).
+//
+// Charging stations are the simulator's model (plugins/sim/evse_model.h:
+// a vehicle charges at min(setpoint, its maximum) once enabled, follows a new
+// setpoint after the station's response time, is full once it has taken the
+// Ah it needed). The installation meter reads the other loads plus every
+// station's current on its phase(s). Each is polled at its own period: the
+// rule sees what a driver would publish, not the model's inside.
+//
+// Timeline lines (timeline.h):
+//   {"t": "+0s", "station": "ev1", "rated": 32, "phases": 3, "phase": 1,
+//    "respond": "5s", "poll": "1s"}              define or change a station
+//   {"t": "+2s", "station": "ev1", "vehicle": {"max": 32, "need_ah": 40}}
+//                                                 a vehicle arrives (null: it leaves)
+//   {"t": "+0s", "meter": "main/current", "poll": "2s", "others": 180}
+//                                                 the meter; "others" may change later
+// Station series: <name>/state (0 available, 1 connected, 2 charging,
+// 3 waiting, 4 error), <name>/current/l1..l3 (A); its commands:
+// <name>/current_setpoint (A, 0 or 6..rated) and <name>/enable (0/1), answered
+// as the station would (an out-of-range setpoint is an error reply).
+// The meter publishes its series (the highest phase) or, with "phases": 3,
+// <series>/l1..l3.
+//
+// The true meter current (not the polled one) is kept as a trace, for
+// expectations such as "never above 250 A for more than 5 s".
+//
+// Threads: the harness thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/status.h"
+#include "script/rule_host.h"
+
+namespace gridlet::sim {
+class EvseStation;
+}
+
+namespace gridlet::script {
+
+// One "station" or "meter" line of a timeline, checked.
+struct PlantChange {
+    enum class What { station, meter } what = What::station;
+    std::string name;  // station name, or the meter's series
+    std::optional<double> rated, others;
+    std::optional<int> phases, phase;
+    std::optional<int64_t> respond_ms, poll_ms;
+    bool vehicle_given = false;  // "vehicle" present (null: it leaves)
+    std::optional<std::pair<double, double>> vehicle;  // max A, need Ah
+};
+
+// Parses the JSON of a station/meter line; errors name the key.
+Expected<PlantChange> parse_plant_change(const nlohmann::json& line,
+                                         const std::function<Expected<int64_t>(const nlohmann::json&, const char*)>& duration);
+
+class Plant {
+public:
+    explicit Plant(int64_t start_ms);
+    ~Plant();
+    Plant(const Plant&) = delete;
+    Plant& operator=(const Plant&) = delete;
+
+    bool empty() const noexcept { return stations_.empty() && !meter_; }
+    // Applies a timeline line at `now_ms` (the model is first moved there).
+    Status apply(const PlantChange& change, int64_t now_ms);
+    // Moves the model to `now_ms` (100 ms steps).
+    void advance_to(int64_t now_ms);
+    // The next time a station or the meter is polled.
+    std::optional<int64_t> next_poll_ms() const;
+    // Samples of the polls due at `now_ms` (name, value), polls rescheduled.
+    std::vector<std::pair<std::string, double>> take_polls(int64_t now_ms);
+    // A command to a modelled station point, applied at `now_ms`: its reply.
+    // nullopt when the target is not the plant's.
+    std::optional<CommandReply> command(const CommandRequest& request, int64_t now_ms);
+
+    // The true meter current (highest phase, A) from each time on.
+    const std::vector<std::pair<int64_t, double>>& meter_trace() const noexcept { return trace_; }
+
+private:
+    struct Station;
+    struct Meter {
+        std::string series;
+        int phases = 1;
+        int64_t poll_ms = 1000;
+        int64_t next_poll_ms = 0;
+        double others = 0;
+    };
+    double phase_current(int phase) const;
+    void record_meter();
+
+    int64_t now_ms_;
+    std::map<std::string, std::unique_ptr<Station>> stations_;
+    std::optional<Meter> meter_;
+    std::vector<std::pair<int64_t, double>> trace_;
+};
+
+}  // namespace gridlet::script
