@@ -77,7 +77,7 @@ std::vector<std::string> settings_not_applied(const SiteConfig& running, const S
     // [rule_engine]: the budget defaults apply to the rules; the rest is the engine's own.
     diff_tables(section(running, "rule_engine"), section(fresh, "rule_engine"), "[rule_engine] ",
                 {"instructions", "time_ms", "memory_mb", "writes_per_s", "events_per_s", "state_writes_per_s",
-                 "log_lines_per_s", "log_bytes_per_s", "event_bytes_per_s", "cpu_share_pct"},
+                 "log_lines_per_s", "log_bytes_per_s", "event_bytes_per_s", "state_bytes_per_s", "cpu_share_pct"},
                 out);
 
     std::map<std::string, const PluginEntry*> plugins_now;

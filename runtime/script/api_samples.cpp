@@ -5,6 +5,7 @@
 
 #include "core/pattern.h"
 #include "script/rule.h"
+#include "core/text.h"
 #include "script/sandbox.h"
 
 namespace gridlet::script {
@@ -72,7 +73,11 @@ std::vector<std::string> check_names(lua_State* L, int arg, const char* fn) {
         size_t len = 0;
         const char* p = lua_type(L, idx) == LUA_TSTRING ? lua_tolstring(L, idx, &len) : nullptr;
         if (p == nullptr) luaL_error(L, "gridlet.%s: entry %d of the list is not a string", fn, static_cast<int>(out.size()) + 1);
-        if (len == 0 || len > 255) luaL_error(L, "gridlet.%s: '%s': a name or pattern must be 1..255 characters", fn, p);
+        if (len == 0 || len > 255) {
+            const std::string shown = len > 60 ? std::string(p, 60) + "..." : std::string(p, len);
+            luaL_error(L, "gridlet.%s: '%s' (%d bytes): a name or pattern must be 1..255 characters", fn,
+                       valid_text(shown).c_str(), static_cast<int>(len));
+        }
         out.emplace_back(p, len);
     };
     if (lua_type(L, arg) == LUA_TTABLE) {

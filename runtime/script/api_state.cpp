@@ -67,7 +67,9 @@ int state_set(lua_State* L) {
         auto value = to_json(L, 3);
         if (!value) throw std::runtime_error("gridlet.state." + k + ": " + value.status().message());
         text = value->dump();
-        if (text->size() > kMaxValueBytes) throw std::runtime_error("gridlet.state." + k + ": value larger than 1 MiB");
+        if (text->size() > kMaxValueBytes)
+            throw std::runtime_error("gridlet.state." + k + ": a value of " + std::to_string(text->size()) +
+                                     " bytes (JSON) is over the limit of " + std::to_string(kMaxValueBytes));
         auto& sizes = rule.state_sizes();
         const size_t old = sizes.count(k) ? sizes[k] : 0;
         const size_t total = rule.state_bytes() - old + text->size() + k.size();
@@ -75,6 +77,10 @@ int state_set(lua_State* L) {
             throw std::runtime_error("gridlet.state." + k + ": the rule's state would be " + std::to_string(total) +
                                      " bytes, over its limit of " + std::to_string(rule.state_limit()) +
                                      " (a quarter of its memory budget); store less, or raise memory_mb");
+        if (!rule.take(Rule::Rate::state_byte, static_cast<int64_t>(text->size() + k.size())))
+            throw std::runtime_error("gridlet.state." + k + ": more than " +
+                                     std::to_string(rule.rate_limit(Rule::Rate::state_byte)) +
+                                     " bytes of state written in one second (state_bytes_per_s)");
         push_json(L, *value);  // the stored copy
         rule.state_bytes() = total;
         sizes[k] = text->size() + k.size();

@@ -50,6 +50,7 @@ struct Budgets {
     // lines are dropped and counted; emit raises an error.
     int64_t log_bytes_per_s = 20'000;
     int64_t event_bytes_per_s = 100'000;
+    int64_t state_bytes_per_s = 200'000;  // each state write goes to the disk
     // Share of the engine thread a rule may use over time: the wall time of
     // its deliveries, decayed with a 10 s time constant, per second of the
     // engine clock. Above it the rule keeps the others waiting and is

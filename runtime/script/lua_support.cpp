@@ -11,11 +11,19 @@ namespace gridlet::script {
 int traceback_handler(lua_State* L) {
     // The message as text that survives C strings: a NUL in error("a\0b")
     // would cut it short, so it is escaped here (core/text.h).
+    // A long message is cut (a rule could log megabytes through error()).
+    constexpr size_t kMaxMessage = 2000;
+    const auto cut = [](std::string_view text) {
+        if (text.size() <= kMaxMessage) return valid_text(text);
+        size_t keep = kMaxMessage;
+        while (keep > 0 && (static_cast<unsigned char>(text[keep]) & 0xC0) == 0x80) --keep;
+        return valid_text(text.substr(0, keep)) + " ... (" + std::to_string(text.size() - keep) + " more bytes cut)";
+    };
     std::string msg;
     if (lua_type(L, 1) == LUA_TSTRING || lua_type(L, 1) == LUA_TNUMBER) {
-        msg = valid_text(to_view(L, 1));
+        msg = cut(to_view(L, 1));
     } else if (luaL_callmeta(L, 1, "__tostring") && lua_isstring(L, -1)) {
-        msg = valid_text(to_view(L, -1));
+        msg = cut(to_view(L, -1));
     } else {
         msg = luaL_typename(L, 1);
     }

@@ -176,6 +176,7 @@ int64_t Rule::rate_limit(Rate kind) const noexcept {
         case Rate::log_line: return b.log_lines_per_s;
         case Rate::log_byte: return b.log_bytes_per_s;
         case Rate::event_byte: return b.event_bytes_per_s;
+        case Rate::state_byte: return b.state_bytes_per_s;
     }
     return 0;
 }

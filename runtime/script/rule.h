@@ -134,7 +134,7 @@ public:
     // Rate limits (Budgets::*_per_s, per second of the engine clock): true
     // when one more of `kind` fits in this second, and counts it. A log line
     // over the limit is dropped here, the drops reported once a minute.
-    enum class Rate { write, event, state_write, log_line, log_byte, event_byte };
+    enum class Rate { write, event, state_write, log_line, log_byte, event_byte, state_byte };
     // `amount` of `kind` (1 call, or a number of bytes).
     bool take(Rate kind, int64_t amount = 1);
     // A log line of the rule's own (gridlet.log.*, print): `where` ("file:12: ")
@@ -229,7 +229,7 @@ private:
     struct RateWindow {
         int64_t second = INT64_MIN;
         int64_t used = 0;
-    } rates_[6];
+    } rates_[7];
     uint64_t log_lines_dropped_ = 0;  // since the last report
     int64_t log_drop_reported_ms_ = 0;
 };

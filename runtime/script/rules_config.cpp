@@ -27,6 +27,7 @@ void read_budgets(const nlohmann::json& t, Budgets& b) {
     if (t.contains("log_lines_per_s")) b.log_lines_per_s = t["log_lines_per_s"].get<int64_t>();
     if (t.contains("log_bytes_per_s")) b.log_bytes_per_s = t["log_bytes_per_s"].get<int64_t>();
     if (t.contains("event_bytes_per_s")) b.event_bytes_per_s = t["event_bytes_per_s"].get<int64_t>();
+    if (t.contains("state_bytes_per_s")) b.state_bytes_per_s = t["state_bytes_per_s"].get<int64_t>();
     if (t.contains("cpu_share_pct")) b.cpu_share_pct = t["cpu_share_pct"].get<int>();
 }
 
@@ -50,6 +51,8 @@ std::vector<KeySpec> rules_engine_keys() {
             "Default bytes of log text per second; more lines are dropped and counted", 100, 100000000),
         key("event_bytes_per_s", ValueType::integer, "100000",
             "Default bytes of event bodies (JSON) per second; more raise an error", 100, 100000000),
+        key("state_bytes_per_s", ValueType::integer, "200000",
+            "Default bytes of gridlet.state values (JSON) written per second; more raise an error", 100, 100000000),
         key("cpu_share_pct", ValueType::integer, "50",
             "Default share of the rule engine a rule may use over 10 s before it is stopped (100: no limit)", 1, 100),
     };
@@ -77,6 +80,8 @@ std::vector<KeySpec> rule_keys() {
             100, 100000000),
         key("event_bytes_per_s", ValueType::integer, std::nullopt,
             "Bytes of event bodies per second (default: [rule_engine])", 100, 100000000),
+        key("state_bytes_per_s", ValueType::integer, std::nullopt,
+            "Bytes of gridlet.state values written per second (default: [rule_engine])", 100, 100000000),
         key("cpu_share_pct", ValueType::integer, std::nullopt,
             "Share of the rule engine over 10 s, % (default: [rule_engine])", 1, 100),
     };

@@ -157,6 +157,29 @@ TEST_F(IsolationTest, HugeOutputIsRefusedOrCutAndBytesAreRateLimited) {
     expect_canary_alive();
 }
 
+// Error messages are cut like log lines; state writes count their bytes.
+TEST_F(IsolationTest, HugeErrorsAreCutAndStateBytesAreRateLimited) {
+    auto c = rule("big", R"(
+        gridlet.on('x/err', function() error(string.rep('E', 3 * 1024 * 1024), 0) end)
+        gridlet.on('x/state', function()
+          local a = string.rep('S', 150000)
+          gridlet.state.a = a
+          local ok, e = pcall(function() gridlet.state.b = a end)
+          gridlet.state.r = tostring(ok) .. ': ' .. tostring(e)
+        end)
+    )");
+    load_with_canary(c);
+    feed("x/err", 1);
+    EXPECT_EQ(info("big").status, RuleStatus::running) << info("big").error;
+    ASSERT_EQ(count_events("rule_error"), 1u);
+    EXPECT_LT(host_->events().back().body_json.size(), 3000u);
+    EXPECT_NE(host_->events().back().body_json.find("more bytes cut)"), std::string::npos);
+    for (const auto& l : host_->logs()) EXPECT_LT(l.message.size(), 3000u);
+    feed("x/state", 1);
+    EXPECT_NE(state("big", "r").find("state_bytes_per_s"), std::string::npos) << state("big", "r");
+    expect_canary_alive();
+}
+
 // A budget stop names the line that was running.
 TEST_F(IsolationTest, BudgetStopsNameTheLineThatWasRunning) {
     auto loop = rule("loop", "local x = 0\ngridlet.on('x/go', function()\n  while true do\n    x = x + 1\n  end\nend)\n");

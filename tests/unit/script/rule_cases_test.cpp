@@ -62,6 +62,36 @@ TEST(RuleCaseHarness, ExpectationsCanFail) {
     EXPECT_EQ(check_expectations(report, {{"status", "stopped"}}).size(), 1u);
     EXPECT_EQ(check_expectations(report, {{"no_errors", true}}).size(), 1u);
     EXPECT_EQ(check_expectations(report, {{"logs_contain", {"x"}}}).size(), 1u);
+    // meter_above: 260 A from 1 s to 4 s of a 10 s run.
+    report["plant"] = {{"meter_peak_a", 260}, {"meter_trace", {{0, 200}, {1000, 260}, {4000, 240}}}, {"end_ms", 10000}};
+    EXPECT_TRUE(check_expectations(report, {{"meter_above", {{"amps", 250}, {"at_most_s", 3}}}}).empty());
+    auto over = check_expectations(report, {{"meter_above", {{"amps", 250}, {"at_most_s", 2.5}}}});
+    ASSERT_EQ(over.size(), 1u);
+    EXPECT_NE(over[0].find("meter above 250 A for 3.0 s in all (at most 2.5 s)"), std::string::npos) << over[0];
+    EXPECT_EQ(check_expectations(report, {{"meter_above", {{{"amps", 230}, {"at_most_s", 8.9}}, {{"amps", 260}}}}}).size(), 1u);
+}
+
+// The plant's lines (station, meter) are checked like the others.
+TEST(Timeline, PlantLinesAreChecked) {
+    const std::pair<const char*, const char*> cases[] = {
+        {R"({"t": 0, "station": "ev1", "rated": 32, "respnd": "2s"})", "x.jsonl:1: unknown key 'respnd' in a station line"},
+        {R"({"t": 0, "station": "ev1", "phases": 2})", "x.jsonl:1: 'phases' must be 1 or 3"},
+        {R"({"t": 0, "station": "ev1", "vehicle": {"max": 32, "ah": 4}})", "x.jsonl:1: unknown key 'ah' in \"vehicle\""},
+        {R"({"t": 0, "meter": "main/current", "poll": "10ms"})", "x.jsonl:1: 'poll' must be at least 100ms"},
+        {R"({"t": 0, "meter": "main/current", "others": -5})", "x.jsonl:1: 'others' must be a number"},
+    };
+    for (const auto& [line, message] : cases) {
+        auto t = parse_timeline(std::string(line) + "\n", "x.jsonl", "");
+        ASSERT_FALSE(t) << line;
+        EXPECT_EQ(t.status().message().rfind(message, 0), 0u) << t.status().message();
+    }
+    auto ok = parse_timeline(R"({"t": 0, "station": "ev1", "rated": 16, "phases": 1, "phase": 2, "respond": "3s", "poll": "2s"})"
+                             "\n" R"({"t": 5, "station": "ev1", "vehicle": null})" "\n", "x.jsonl", "");
+    ASSERT_TRUE(ok) << ok.status().message();
+    EXPECT_EQ(ok->items.size(), 2u);
+    EXPECT_EQ(ok->items[0].plant.respond_ms, 3000);
+    EXPECT_TRUE(ok->items[1].plant.vehicle_given);
+    EXPECT_FALSE(ok->items[1].plant.vehicle.has_value());
 }
 
 TEST(Timeline, ErrorsNameFileAndLine) {
