@@ -99,7 +99,7 @@ public:
         char when[16];
         std::strftime(when, sizeof when, "%H:%M:%S", &tm);
         for (const Group& g : groups_) {
-            std::string line = std::string(when) + "  ";
+            std::string line = std::string(when) + " ";
             size_t shown = 0;
             for (const auto& [name, v] : g.last) {
                 if (shown++ == max_values_) {
@@ -109,9 +109,9 @@ public:
                 char buf[64];
                 if (std::isnan(v)) std::snprintf(buf, sizeof buf, "bad");
                 else std::snprintf(buf, sizeof buf, "%.*f", digits_, v);
-                line += name + "=" + buf + " ";
+                line += " " + name + "=" + buf;
             }
-            if (g.last.empty()) line += g.pattern + ": no data yet";
+            if (g.last.empty()) line += " " + g.pattern + ": no data yet";
             std::printf("%s\n", line.c_str());
         }
         std::fflush(stdout);

@@ -42,6 +42,7 @@ LinkConfig parse_address(const std::string& a) {
         l.kind = LinkConfig::Kind::Rtu;
         l.device = s.rfind("rtu:", 0) == 0 ? s.substr(4) : s;
         if (l.device.empty()) throw ConfigError("address '" + a + "': serial device path is empty");
+        if (l.device[0] != '/') throw ConfigError("address '" + a + "': the serial device must be a full path (rtu:/dev/ttyUSB0)");
         return l;
     }
     if (s.rfind("tcp://", 0) == 0) s = s.substr(6);

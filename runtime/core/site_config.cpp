@@ -153,8 +153,10 @@ SiteConfig parse_site_config(const std::string& text, const std::string& path, c
     auto site = check(section(root, "site", path, diags), site_keys(), path, "[site]", diags);
     cfg.site_name = str(site, "name");
     cfg.timezone = str(site, "timezone");
-    if (!cfg.site_name.empty() && (!valid_series_name(cfg.site_name, 1) || cfg.site_name.find('/') != std::string::npos))
-        diags.push_back({path, 0, "[site]: name '" + cfg.site_name + "' may use only letters, digits, '_', '-', '.'"});
+    if (site.contains("name") && (!valid_series_name(cfg.site_name, 1) || cfg.site_name.find('/') != std::string::npos ||
+                                  cfg.site_name.find_first_not_of('.') == std::string::npos))
+        diags.push_back({path, root["site"]["name"].node() ? config::line_of(*root["site"]["name"].node()) : 0,
+                         "[site]: name '" + cfg.site_name + "' may use only letters, digits, '_', '-', '.' (not only dots)"});
 
     auto log = check(section(root, "logging", path, diags), logging_keys(), path, "[logging]", diags);
     cfg.log_level = str(log, "level");
@@ -197,6 +199,10 @@ SiteConfig parse_site_config(const std::string& text, const std::string& path, c
         if (sock.has_parent_path() && !std::filesystem::is_directory(sock.parent_path(), ec))
             diags.push_back({path, key_line("kernel", "control"),
                              "[kernel] control: the folder '" + sock.parent_path().string() + "' does not exist"});
+        else if (std::string why = log_file_unwritable(sock.parent_path() / (".gridlet-probe-" + std::to_string(::getpid())));
+                 sock.has_parent_path() && !why.empty())
+            diags.push_back({path, key_line("kernel", "control"),
+                             "[kernel] control: no socket can be made in '" + sock.parent_path().string() + "': " + why});
     }
     if (cfg.control_endpoint.empty()) cfg.control_endpoint = "ipc:///tmp/gridlet-" + cfg.site_name + ".sock";
     if (kern.contains("plugin_path"))
@@ -232,7 +238,7 @@ SiteConfig parse_site_config(const std::string& text, const std::string& path, c
         e.line = line;
         if (const toml::node* c = t->get("config"); c && c->is_table()) e.config = c->as_table();
         if (e.name.empty()) continue;
-        if (!valid_series_name(e.name, 1) || e.name.find('/') != std::string::npos) {
+        if (!valid_series_name(e.name, 1) || e.name.find('/') != std::string::npos || e.name.find_first_not_of('.') == std::string::npos) {
             diags.push_back({path, line, "[[plugins]]: name '" + e.name + "' may use only letters, digits, '_', '-', '.'"});
             continue;
         }
@@ -266,9 +272,10 @@ SiteConfig parse_site_config(const std::string& text, const std::string& path, c
         d.name = n->as_string()->get();
         d.plugin = p->as_string()->get();
         // One segment: "a/b" would make series a/b/x that read as device a, point b/x.
-        if (!valid_series_name(d.name, 1) || d.name.find('/') != std::string::npos) {
+        if (!valid_series_name(d.name, 1) || d.name.find('/') != std::string::npos || d.name.find_first_not_of('.') == std::string::npos ||
+            d.name == "kernel") {
             diags.push_back({path, config::line_of(*n),
-                             "[[devices]]: name '" + d.name + "' may use only letters, digits, '_', '-', '.' (no '/')"});
+                             "[[devices]]: name '" + d.name + "' may use only letters, digits, '_', '-', '.' (no '/', not only dots, not 'kernel')"});
             continue;
         }
         if (!device_names.insert(d.name).second) {

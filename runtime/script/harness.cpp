@@ -39,20 +39,23 @@ public:
             const int64_t timer_in = engine_.next_timer_in_ms();
             if (timer_in >= 0) next = now + timer_in;
             if (auto r = host_.next_reply_ms(); r && (!next || *r < *next)) next = std::max(*r, now);
-            if (auto p = plant_.next_poll_ms(); p && (!next || *p < *next)) next = std::max(*p, now);
+            if (auto p = plant_.next_poll_ms()) {  // monotonic: as a wall time from now
+                const int64_t at = now + std::max<int64_t>(0, *p - clock.monotonic_ms());
+                if (!next || at < *next) next = at;
+            }
             if (!next || *next > t) break;
             if (*next > now) clock.advance(*next - now);
             for (const CommandReply& r : host_.take_due_replies()) engine_.on_command_reply(r);
-            poll_plant(clock.now_ms());
+            poll_plant(clock.now_ms(), clock.monotonic_ms());
             engine_.run_due_timers();
         }
         if (t > clock.now_ms()) clock.advance(t - clock.now_ms());
-        plant_.advance_to(clock.now_ms());
+        plant_.advance_to(clock.monotonic_ms());
     }
 
     // The plant's polls due now, as one batch (as a driver publishes them).
-    void poll_plant(int64_t now) {
-        auto polled = plant_.take_polls(now);
+    void poll_plant(int64_t now, int64_t monotonic) {
+        auto polled = plant_.take_polls(monotonic);
         if (polled.empty()) return;
         batch_.clear();
         for (const auto& [name, value] : polled) {
@@ -141,7 +144,7 @@ Expected<HarnessReport> run_rule_test(const HarnessOptions& options) {
     auto failures = engine.configure({rc});
     if (!failures.empty()) report.load_error = failures.front().status;
 
-    Plant plant(timeline->start_ms);
+    Plant plant;
     host.set_plant(&plant);
     Runner runner(host, engine, plant);
     std::vector<gl_sample> batch;
@@ -171,7 +174,7 @@ Expected<HarnessReport> run_rule_test(const HarnessOptions& options) {
                 engine.run_due_timers();
                 break;
             case TimelineItem::Kind::plant: {
-                Status st = plant.apply(item.plant, host.manual_clock().now_ms());
+                Status st = plant.apply(item.plant, host.manual_clock().monotonic_ms());
                 if (!st) return Status::invalid(options.timeline_file + ":" + std::to_string(item.line) + ": " + st.message());
                 break;
             }
@@ -194,6 +197,7 @@ Expected<HarnessReport> run_rule_test(const HarnessOptions& options) {
     report.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
     report.has_plant = !plant.empty();
     report.meter_trace = plant.meter_trace();
+    report.plant_end_ms = host.manual_clock().monotonic_ms();
     return report;
 }
 
@@ -247,7 +251,7 @@ json report_to_json(const HarnessReport& r) {
             peak = std::max(peak, amps);
             trace.push_back({t, amps});
         }
-        out["plant"] = {{"meter_peak_a", peak}, {"meter_trace", std::move(trace)}, {"end_ms", r.end_ms}};
+        out["plant"] = {{"meter_peak_a", peak}, {"meter_trace", std::move(trace)}, {"end_ms", r.plant_end_ms}};
     }
     out["errors"] = r.info.errors;
     out["samples"] = r.samples;
@@ -338,8 +342,8 @@ std::vector<std::string> check_expectations(const json& report, const json& expe
                 }
                 if (above_ms / 1000 > at_most + 1e-9) {
                     char text[200];
-                    std::snprintf(text, sizeof text, "meter above %g A for %.1f s in all (at most %g s), first at %lld ms UTC, peak %g A",
-                                  amps, above_ms / 1000, at_most, static_cast<long long>(first),
+                    std::snprintf(text, sizeof text, "meter above %g A for %.1f s in all (at most %g s), first at +%.1f s, peak %g A",
+                                  amps, above_ms / 1000, at_most, static_cast<double>(first) / 1000,
                                   plant.value("meter_peak_a", 0.0));
                     out.push_back(text);
                 }

@@ -54,7 +54,8 @@ struct HarnessReport {
     // With a plant (station/meter lines): the true meter current (highest
     // phase, A) from each time on.
     bool has_plant = false;
-    std::vector<std::pair<int64_t, double>> meter_trace;
+    std::vector<std::pair<int64_t, double>> meter_trace;  // ms from the start, A
+    int64_t plant_end_ms = 0;                             // ms from the start
 };
 
 // Errors: unreadable/invalid timeline or options ("file:line: ..."). A rule
@@ -64,7 +65,8 @@ Expected<HarnessReport> run_rule_test(const HarnessOptions& options);
 // {"rule", "status", "error", "commands": [{"t", "target", "value", "text"?,
 //  "reply", "error"?}], "events": [{"t", "type", "severity", "body"}],
 //  "logs": [{"t", "level", "message"}], "state": {...}, "samples", "wall_ms",
-//  "plant": {"meter_peak_a", "meter_trace": [[t, A], ...]} with a plant}
+//  "plant": {"meter_peak_a", "meter_trace": [[ms from the start, A], ...],
+//  "end_ms"} with a plant}
 // Times are ISO-8601 in the site zone.
 nlohmann::json report_to_json(const HarnessReport& report);
 std::string report_to_text(const HarnessReport& report);

@@ -101,7 +101,7 @@ Expected<PlantChange> parse_plant_change(const json& line,
     return c;
 }
 
-Plant::Plant(int64_t start_ms) : now_ms_(start_ms) {}
+Plant::Plant() = default;
 Plant::~Plant() = default;
 
 Status Plant::apply(const PlantChange& c, int64_t now_ms) {
@@ -170,6 +170,10 @@ void Plant::record_meter() {
 }
 
 void Plant::advance_to(int64_t now_ms) {
+    if (empty()) {
+        now_ms_ = std::max(now_ms_, now_ms);
+        return;
+    }
     while (now_ms_ < now_ms) {
         const int64_t step = std::min(kStepMs, now_ms - now_ms_);
         for (auto& [name, st] : stations_)

@@ -65,7 +65,9 @@ Expected<PlantChange> parse_plant_change(const nlohmann::json& line,
 
 class Plant {
 public:
-    explicit Plant(int64_t start_ms);
+    // Times are the run's monotonic clock, ms from its start (a wall clock
+    // step moves no vehicle).
+    Plant();
     ~Plant();
     Plant(const Plant&) = delete;
     Plant& operator=(const Plant&) = delete;
@@ -83,7 +85,8 @@ public:
     // nullopt when the target is not the plant's.
     std::optional<CommandReply> command(const CommandRequest& request, int64_t now_ms);
 
-    // The true meter current (highest phase, A) from each time on.
+    // The true meter current (highest phase, A) from each time (ms from the
+    // start) on.
     const std::vector<std::pair<int64_t, double>>& meter_trace() const noexcept { return trace_; }
 
 private:
@@ -98,7 +101,7 @@ private:
     double phase_current(int phase) const;
     void record_meter();
 
-    int64_t now_ms_;
+    int64_t now_ms_ = 0;
     std::map<std::string, std::unique_ptr<Station>> stations_;
     std::optional<Meter> meter_;
     std::vector<std::pair<int64_t, double>> trace_;

@@ -179,7 +179,7 @@ Status SimHost::send_command(const CommandRequest& request) {
         break;
     }
     if (!scripted && plant_ != nullptr) {
-        if (auto r = plant_->command(request, now)) reply = std::move(*r);
+        if (auto r = plant_->command(request, clock_.monotonic_ms())) reply = std::move(*r);
     }
     if (delay > static_cast<int64_t>(request.timeout_ms)) {  // later than the sender waits
         reply.status = GL_ERR_TIMEOUT;

@@ -9,6 +9,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <cstdlib>
 #include <filesystem>
@@ -291,6 +292,19 @@ Status check_store_openable(const StoreOptions& o) {
                                   "Run `gridlet store repair --db " + path + "` to salvage it");
     }
     if (std::filesystem::exists(o.path / "CURRENT", ec)) return Status::ok();
+    // A folder with other files and no store: never mix the store's files
+    // with a user's (a typo in the path, a folder reused).
+    if (std::filesystem::is_directory(o.path, ec)) {
+        std::vector<std::string> others;
+        for (const auto& e : std::filesystem::directory_iterator(o.path, ec)) others.push_back(e.path().filename().string());
+        if (!others.empty()) {
+            std::sort(others.begin(), others.end());
+            return Status::invalid("store " + path + ": the folder holds other files (" + others.front() +
+                                   (others.size() > 1 ? " and " + std::to_string(others.size() - 1) + " more" : "") +
+                                   ") and no store; gridlet does not put its files among others: name an empty or "
+                                   "new folder");
+        }
+    }
     const std::filesystem::path record = creation_record(o.path);
     if (std::filesystem::exists(record, ec) && !o.creating) {
         std::ifstream in(record);

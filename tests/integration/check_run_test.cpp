@@ -50,6 +50,7 @@ TEST(CheckRun, EveryBrokenDeviceIsRefusedByCheckAndLeftOutByRun) {
         {"space in the address", "address = \" 127.0.0.1:502\"", "contains a space or a line break"},
         {"IPv6 without brackets", "address = \"::1:502\"", "an IPv6 address needs brackets: [addr]:port"},
         {"unknown scheme", "address = \"udp://127.0.0.1:502\"", "unknown scheme 'udp://'"},
+        {"relative serial device", "address = \"rtu:ttyUSB0\"", "the serial device must be a full path"},
     };
     for (const Broken& c : cases) {
         SCOPED_TRACE(c.name);
@@ -132,8 +133,11 @@ TEST(CheckRun, SiteProblemsAreRefusedByBothWithTheSameMessage) {
         {"[kernel]\ncontrol = \"ipc:///nonexistent/c.sock\"\n", "the folder '/nonexistent' does not exist"},
         {"[logging]\npattern = \"\"\n", "[logging] pattern: empty"},
         {"[logging]\nfile = \"/proc/gridlet-check.log\"\n", "cannot be opened for writing"},
+        {"[kernel]\ncontrol = \"ipc:///proc/gridlet-check.sock\"\n", "[kernel] control: no socket can be made in '/proc'"},
+        {"[store]\npath = \"" + dir + "\"\n", "the folder holds other files (a_file) and no store"},
+        {"[[plugins]]\nname = \"sim\"\nfile = \"sim\"\n[[devices]]\nname = \"..\"\nplugin = \"sim\"\n", "not only dots"},
         {"[[plugins]]\nname = \"sim\"\nfile = \"sim\"\n[[devices]]\nname = \"a/b\"\nplugin = \"sim\"\n",
-         "name 'a/b' may use only letters, digits, '_', '-', '.' (no '/')"},
+         "name 'a/b' may use only letters, digits, '_', '-', '.' (no '/'"},
         {"[store]\npath = \"/proc/gridlet-check-store\"\n", "cannot be created: /proc is not writable"},
         {"[[plugins]]\nname = \"console\"\nfile = \"console\"\n[plugins.config]\nseries = [\"[bad\"]\n",
          "series pattern '[bad' can never match"},
