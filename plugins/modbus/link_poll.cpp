@@ -88,8 +88,10 @@ void LinkWorker::poll(Dev& d) {
             Result r = transact(
                 d, [&] { return link_->read(d.cfg.unit_id, rq.fc, rq.address, rq.count, out, d.cfg.timeout_ms); },
                 failing_by_timeouts);
+            // Its next try: the first poll offline_poll_ms after this one began
+            // (1 ms early, as polls are 1 ms late in their slot).
             if (r.outcome == Outcome::Timeout && shared && d.block_timeouts[i] >= 1)
-                d.block_retry_at_us[i] = mono_us() + int64_t{std::max(d.cfg.poll_ms, d.cfg.offline_poll_ms)} * 1000;
+                d.block_retry_at_us[i] = start_us + int64_t{std::max(d.cfg.poll_ms, d.cfg.offline_poll_ms)} * 1000 - 2000;
             if (r.outcome == Outcome::Timeout) {
                 last_error = r.error + " (" + block_text(d, i) + ")";
                 // Only a device whose last poll answered gets the next
@@ -124,12 +126,7 @@ void LinkWorker::poll(Dev& d) {
             block_failed(d, i, r);
         }
         if (timed_out && answered) block_timed_out(d, timed_out->first, timed_out->second);
-        if (shared) {
-            bool failing_block = false;
-            for (size_t i = 0; i < d.block_timeouts.size(); ++i) failing_block |= d.block_timeouts[i] >= 2;
-            if (timeouts_before != stats(d.cfg.name).timeouts || failing_block) d.late_in_slot = 10;
-            else if (d.late_in_slot > 0) --d.late_in_slot;
-        }
+        if (shared && timeouts_before != stats(d.cfg.name).timeouts) d.late_in_slot = true;
     } else {
         last_error = "not connected";
     }

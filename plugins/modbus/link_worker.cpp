@@ -155,9 +155,10 @@ void LinkWorker::run() {
             // The first slot of its own grid offline_poll_ms after this poll
             // was due, plus 1 ms: it runs after the live units due in the
             // same slot, so its timeout falls in their idle time.
-            const auto earliest = scheduled + std::max(period, milliseconds(next->cfg.offline_poll_ms));
-            const auto slots = (earliest - next->grid_origin + period - std::chrono::nanoseconds(1)) / period;
-            next->next_due = next->grid_origin + period * slots + milliseconds(1);
+            const auto wait = std::max(period, milliseconds(next->cfg.offline_poll_ms));
+            const auto slot = (scheduled - next->grid_origin) / period;  // the slot this poll was due in
+            const auto slots_later = (wait + period - std::chrono::nanoseconds(1)) / period;
+            next->next_due = next->grid_origin + period * (slot + slots_later) + milliseconds(1);
             lk.lock();
             continue;
         }
@@ -170,10 +171,11 @@ void LinkWorker::run() {
             std::lock_guard sl(stats_mu_);
             next->stats.overruns += static_cast<uint64_t>(missed);
         }
-        // On a shared connection, a unit that timed out lately (a failing
-        // block, one that answers now and then) is polled after the units
-        // due in the same slot, so its timeouts fall in their idle time.
-        if (next->late_in_slot > 0) next->next_due += milliseconds(1);
+        // On a shared connection, a unit that has timed out (a failing
+        // block, one that answers now and then) is from then on polled after
+        // the units due in the same slot, so its timeouts fall in their idle
+        // time.
+        if (next->late_in_slot) next->next_due += milliseconds(1);
         lk.lock();
     }
     lk.unlock();

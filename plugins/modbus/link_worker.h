@@ -83,9 +83,9 @@ public:
         // tried once (one attempt) at most every offline_poll_ms, so the
         // other units keep their period; mono_us() of its next try.
         std::vector<int64_t> block_retry_at_us;
-        // Shared connection: polls left to run after the other units of the
-        // slot (set after a poll with a timeout, counted down by clean ones).
-        int late_in_slot = 0;
+        // Shared connection: it has timed out once, so it is polled after the
+        // other units of its slot from then on.
+        bool late_in_slot = false;
         std::vector<uint32_t> block_points;    // per request: points that need it (computed once)
         unsigned faults_logged = 0;            // Outcome bits already logged once (note_fault)
         Clock::time_point next_due;

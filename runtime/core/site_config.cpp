@@ -175,6 +175,13 @@ SiteConfig parse_site_config(const std::string& text, const std::string& path, c
         const std::filesystem::path lf(cfg.log_file);
         if (std::filesystem::is_directory(lf, ec))
             diags.push_back({path, key_line("logging", "file"), "[logging] file: '" + cfg.log_file + "' is a folder"});
+        else if (std::filesystem::exists(lf, ec) && !std::filesystem::is_regular_file(lf, ec))
+            diags.push_back({path, key_line("logging", "file"),
+                             "[logging] file: '" + cfg.log_file +
+                                 "' is not a regular file (a device or a kernel setting would take the log lines)"});
+        else if (cfg.log_file.rfind("/proc/", 0) == 0 || cfg.log_file.rfind("/sys/", 0) == 0)
+            diags.push_back({path, key_line("logging", "file"),
+                             "[logging] file: '" + cfg.log_file + "' is in /proc or /sys, not on a disk"});
         else if (!std::filesystem::is_directory(lf.parent_path(), ec))
             diags.push_back({path, key_line("logging", "file"),
                              "[logging] file: the folder '" + lf.parent_path().string() +
@@ -196,7 +203,15 @@ SiteConfig parse_site_config(const std::string& text, const std::string& path, c
     else if (!cfg.control_endpoint.empty()) {
         std::error_code ec;
         const std::filesystem::path sock(cfg.control_endpoint.substr(6));
-        if (sock.has_parent_path() && !std::filesystem::is_directory(sock.parent_path(), ec))
+        if (!sock.is_absolute())
+            diags.push_back({path, key_line("kernel", "control"),
+                             "[kernel] control: '" + cfg.control_endpoint +
+                                 "' is relative (it would depend on the folder gridlet starts in): give a full path"});
+        else if (sock.string().size() > 107)
+            diags.push_back({path, key_line("kernel", "control"),
+                             "[kernel] control: the socket path is " + std::to_string(sock.string().size()) +
+                                 " characters, over the 107 a unix socket takes"});
+        else if (sock.has_parent_path() && !std::filesystem::is_directory(sock.parent_path(), ec))
             diags.push_back({path, key_line("kernel", "control"),
                              "[kernel] control: the folder '" + sock.parent_path().string() + "' does not exist"});
         else if (std::string why = log_file_unwritable(sock.parent_path() / (".gridlet-probe-" + std::to_string(::getpid())));
@@ -204,7 +219,14 @@ SiteConfig parse_site_config(const std::string& text, const std::string& path, c
             diags.push_back({path, key_line("kernel", "control"),
                              "[kernel] control: no socket can be made in '" + sock.parent_path().string() + "': " + why});
     }
-    if (cfg.control_endpoint.empty()) cfg.control_endpoint = "ipc:///tmp/gridlet-" + cfg.site_name + ".sock";
+    if (cfg.control_endpoint.empty()) {
+        cfg.control_endpoint = "ipc:///tmp/gridlet-" + cfg.site_name + ".sock";
+        if (cfg.control_endpoint.size() - 6 > 107)
+            diags.push_back({path, 0,
+                             "[site] name: the control socket " + cfg.control_endpoint.substr(6) +
+                                 " would be over the 107 characters a unix socket takes: shorten the name or set "
+                                 "[kernel] control"});
+    }
     if (kern.contains("plugin_path"))
         for (const auto& p : kern["plugin_path"]) {
             if (!p.is_string()) {

@@ -18,6 +18,12 @@ constexpr int64_t kDefaultWriteTimeoutMs = 5000;
 constexpr size_t kMaxWriteText = 4096;
 constexpr size_t kMaxEventBody = 64 * 1024;
 
+// An argument as shown in an error message: at most 60 bytes, valid text.
+std::string shown(lua_State* L, int idx) {
+    const std::string_view v = to_view(L, idx);
+    return valid_text(v.size() > 60 ? std::string(v.substr(0, 60)) + "..." : std::string(v));
+}
+
 // The text at `idx` for gridlet.write, refused above kMaxWriteText.
 std::string write_text(lua_State* L, int idx) {
     const std::string_view text = to_view(L, idx);
@@ -31,7 +37,8 @@ int l_write(lua_State* L) {
     size_t len = 0;
     const char* target = luaL_checklstring(L, 1, &len);
     if (!valid_series_name(std::string_view(target, len), 2)) {
-        return luaL_error(L, "gridlet.write: bad target '%s' (want \"device/point\")", target);
+        return luaL_error(L, "gridlet.write: bad target '%s' (want \"device/point\", at most 255 characters)",
+                          shown(L, 1).c_str());
     }
     if (Rule& r = Rule::of(L); !r.take(Rule::Rate::write))
         return luaL_error(L, "gridlet.write: more than %d writes in one second (writes_per_s)",
@@ -112,7 +119,7 @@ int l_emit(lua_State* L) {
     size_t type_len = 0;
     const char* type = luaL_checklstring(L, 1, &type_len);
     if (std::strlen(type) != type_len || !valid_event_type(type))  // a NUL would cut the type short
-        return luaL_error(L, "gridlet.emit: bad event type '%s' (letters, digits, _ - .)", valid_text(to_view(L, 1)).c_str());
+        return luaL_error(L, "gridlet.emit: bad event type '%s' (1..64 letters, digits, _ - .)", shown(L, 1).c_str());
     if (Rule& r = Rule::of(L); !r.take(Rule::Rate::event))
         return luaL_error(L, "gridlet.emit: more than %d events in one second (events_per_s)",
                           static_cast<int>(r.rate_limit(Rule::Rate::event)));
@@ -126,7 +133,9 @@ int l_emit(lua_State* L) {
     } else {
         const char* name = luaL_checkstring(L, 2);
         auto parsed = parse_severity(name);
-        if (!parsed) return luaL_error(L, "gridlet.emit: unknown severity '%s' (debug, info, warning, error, critical)", name);
+        if (!parsed)
+            return luaL_error(L, "gridlet.emit: unknown severity '%s' (debug, info, warning, error, critical)",
+                              shown(L, 2).c_str());
         severity = *parsed;
     }
     nlohmann::json body = nlohmann::json::object();

@@ -587,7 +587,10 @@ void Rule::deliver_reply_unguarded(const CommandReply& reply) {
     if (stopped()) return;
     const bool ok = reply.status == GL_OK;
     if (write.fn_ref == LUA_NOREF) {
-        if (!ok) log(LogLevel::warn, "write " + write.target + " failed: " + reply.error + " (no reply callback)");
+        // A rule's own line: under its log budgets (a flood of failing writes
+        // would otherwise fill the disk).
+        if (!ok && take(Rate::log_line))
+            log_text(LogLevel::warn, "", "write " + write.target + " failed: " + reply.error + " (no reply callback)");
         return;
     }
     lua_State* L = L_.get();

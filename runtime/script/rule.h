@@ -77,7 +77,9 @@ struct Timer {
     std::optional<CalendarSpec> spec;
     int64_t due = 0;
     int fn_ref = 0;
-    static constexpr size_t kCharge = 160;  // engine bytes per timer (record, queue entry)
+    // Engine bytes per timer (record, queue entry, map node, the rule's
+    // callback reference): 60,000 timers measured 34 MB of RSS, about 570 each.
+    static constexpr size_t kCharge = 600;
 };
 
 class Rule {

@@ -350,16 +350,19 @@ TEST(ModbusFaults, StopDoesNotGrowWithSilentDevices) {
 // A unit with a block that fails (always, or every other poll) on a shared
 // connection, listed before a healthy unit: the healthy unit keeps its
 // period. After a timeout the faulty unit is polled after the others due in
-// the same slot (for its next 10 polls), so its timeouts fall in their idle
-// time whatever the order of the site file.
+// the same slot from then on, so its timeouts fall in their idle time
+// whatever the order of the site file, and however rare they are.
 TEST(ModbusFaults, AFailingBlockListedFirstDoesNotShiftTheOthersPolls) {
-    for (bool intermittent : {false, true}) {
-        SCOPED_TRACE(intermittent ? "answers two requests, ignores two" : "never answers");
+    for (int kind : {0, 1, 2}) {
+        SCOPED_TRACE(kind == 0 ? "never answers" : kind == 1 ? "answers two requests, ignores two" : "ignores one in seven");
         Site site(2);
         auto seen = std::make_shared<std::atomic<int>>(0);
-        site.server.faults().set_script([intermittent, seen](const FaultRequest& r) {
+        site.server.faults().set_script([kind, seen](const FaultRequest& r) {
             FaultAction a;
-            if (r.unit == 2 && r.address == 1000) a.no_reply = !intermittent || (seen->fetch_add(1) / 2) % 2 == 1;
+            if (r.unit == 2 && r.address == 1000) {
+                const int n = seen->fetch_add(1);
+                a.no_reply = kind == 0 || (kind == 1 && (n / 2) % 2 == 1) || (kind == 2 && n % 7 == 3);
+            }
             return a;
         });
         CheckingSink sink;
@@ -367,7 +370,9 @@ TEST(ModbusFaults, AFailingBlockListedFirstDoesNotShiftTheOthersPolls) {
                        {device("u1", site.address(), 1, 500, 100), two_blocks()}},
                       sink);
         poller.start();
-        std::this_thread::sleep_for(1500ms);  // the fault is detected meanwhile
+        // The first timeout costs u1 one shift (as detecting a dead unit does).
+        ASSERT_TRUE(sink.wait_for([&] { return poller.stats("u2").timeouts >= 1; }, 10s));
+        std::this_thread::sleep_for(600ms);
         const int64_t t0 = now_us();
         std::this_thread::sleep_for(3s);
         const int64_t t1 = now_us();
@@ -383,4 +388,29 @@ TEST(ModbusFaults, AFailingBlockListedFirstDoesNotShiftTheOthersPolls) {
         // the 100 ms (two attempts of 100 ms ahead of it) without the fix.
         EXPECT_LE(worst, 80'000) << "u1's poll interval moved by " << worst / 1000 << " ms";
     }
+}
+
+// An offline unit on a shared connection is polled every offline_poll_ms,
+// as its log line says (it was one poll period more).
+TEST(ModbusFaults, AnOfflineUnitIsPolledEveryOfflinePollMs) {
+    Site site(2);
+    site.server.faults().set_script([](const FaultRequest& r) {
+        FaultAction a;
+        a.no_reply = r.unit == 2;
+        return a;
+    });
+    CheckingSink sink;
+    auto dead = device("u2", site.address(), 2, 250, 100);
+    dead.offline_poll_ms = 1000;
+    Poller poller({{dead, two_blocks()}, {device("u1", site.address(), 1, 250, 100), two_blocks()}}, sink);
+    poller.start();
+    ASSERT_TRUE(sink.wait_for([&] { return sink.last("u2/online").quality == GL_QUALITY_GOOD && sink.last("u2/online").value == 0; }, 10s));
+    std::this_thread::sleep_for(4200ms);
+    poller.stop();
+    std::vector<int64_t> starts;
+    for (auto& [t, good] : sink.polls("u2")) starts.push_back(t);
+    ASSERT_GE(starts.size(), 5u);
+    // The last four intervals, all while offline: 1,000 ms each.
+    for (size_t i = starts.size() - 4; i < starts.size(); ++i)
+        EXPECT_NEAR(static_cast<double>(starts[i] - starts[i - 1]), 1'000'000.0, 60'000.0) << "interval " << i;
 }

@@ -124,4 +124,48 @@ TEST(Timeline, UnknownKeysAreRefusedNamingTheKindsKeys) {
 
 }  // namespace
 
+// The plant runs on the run's monotonic clock: a wall clock step moves no
+// vehicle and stops no poll; commands to its stations are answered as the
+// station answers (an out-of-range setpoint is an error).
+TEST(Plant, StationsFollowCommandsAfterTheirResponseTimeWhateverTheWallClock) {
+    Plant plant;
+    PlantChange meter;
+    meter.what = PlantChange::What::meter;
+    meter.name = "main/current";
+    meter.others = 100;
+    meter.poll_ms = 1000;
+    ASSERT_TRUE(plant.apply(meter, 0));
+    PlantChange ev;
+    ev.name = "ev1";
+    ev.respond_ms = 2000;
+    ev.vehicle_given = true;
+    ev.vehicle = std::make_pair(32.0, 40.0);
+    ASSERT_TRUE(plant.apply(ev, 0));
+    CommandRequest enable;
+    enable.target = "ev1/enable";
+    enable.value = 1;
+    ASSERT_TRUE(plant.command(enable, 0));
+    EXPECT_EQ(plant.command(enable, 0)->status, GL_OK);
+    CommandRequest too_low = enable;
+    too_low.target = "ev1/current_setpoint";
+    too_low.value = 3;
+    EXPECT_EQ(plant.command(too_low, 0)->status, GL_ERR);
+    CommandRequest other = enable;
+    other.target = "ev9/enable";
+    EXPECT_FALSE(plant.command(other, 0)) << "not the plant's";
+    auto value_of = [](const std::vector<std::pair<std::string, double>>& polled, const std::string& name) {
+        for (const auto& [n, v] : polled)
+            if (n == name) return v;
+        return -1.0;
+    };
+    auto first = plant.take_polls(0);
+    EXPECT_EQ(value_of(first, "ev1/state"), 2);
+    EXPECT_EQ(value_of(first, "main/current"), 100);
+    EXPECT_EQ(value_of(plant.take_polls(1000), "main/current"), 100) << "not followed yet (2 s response)";
+    EXPECT_EQ(value_of(plant.take_polls(2000), "main/current"), 132);
+    EXPECT_EQ(plant.next_poll_ms(), 3000);
+    ASSERT_FALSE(plant.meter_trace().empty());
+    EXPECT_EQ(plant.meter_trace().back(), std::make_pair(int64_t{2000}, 132.0));
+}
+
 }  // namespace gridlet::script::test
