@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include "evse_model.h"
 
@@ -45,9 +46,11 @@ Expected<PlantChange> parse_plant_change(const json& line,
     c.name = name.get<std::string>();
     auto number = [&](const char* key, double lo, double hi) -> Expected<std::optional<double>> {
         if (!line.contains(key)) return std::optional<double>();
-        if (!line[key].is_number() || line[key].get<double>() < lo || line[key].get<double>() > hi)
-            return Status::invalid(std::string("'") + key + "' must be a number " + std::to_string(lo).substr(0, 5) +
-                                   ".." + std::to_string(hi).substr(0, 6));
+        if (!line[key].is_number() || line[key].get<double>() < lo || line[key].get<double>() > hi) {
+            char range[64];
+            std::snprintf(range, sizeof range, "%g..%g", lo, hi);
+            return Status::invalid(std::string("'") + key + "' must be a number " + range);
+        }
         return std::optional<double>(line[key].get<double>());
     };
     auto ms = [&](const char* key) -> Expected<std::optional<int64_t>> {
@@ -125,11 +128,12 @@ Status Plant::apply(const PlantChange& c, int64_t now_ms) {
         st = std::make_unique<Station>();
         st->next_poll_ms = now_ms;
     }
-    bool remake = !st->model;
-    if (c.rated) st->options.rated_current = *c.rated, remake = true;
-    if (c.phases) st->options.phases = *c.phases, remake = true;
-    if (c.phase) st->options.phase = *c.phase, remake = true;
-    if (c.respond_ms) st->options.response_s = static_cast<double>(*c.respond_ms) / 1000.0, remake = true;
+    // A change of what the model is built from makes a new model.
+    const bool remake = !st->model || c.rated || c.phases || c.phase || c.respond_ms;
+    if (c.rated) st->options.rated_current = *c.rated;
+    if (c.phases) st->options.phases = *c.phases;
+    if (c.phase) st->options.phase = *c.phase;
+    if (c.respond_ms) st->options.response_s = static_cast<double>(*c.respond_ms) / 1000.0;
     if (c.poll_ms) st->poll_ms = *c.poll_ms;
     if (remake) {
         if (st->model && st->model->has_vehicle())

@@ -78,7 +78,7 @@ TEST(Timeline, PlantLinesAreChecked) {
         {R"({"t": 0, "station": "ev1", "phases": 2})", "x.jsonl:1: 'phases' must be 1 or 3"},
         {R"({"t": 0, "station": "ev1", "vehicle": {"max": 32, "ah": 4}})", "x.jsonl:1: unknown key 'ah' in \"vehicle\""},
         {R"({"t": 0, "meter": "main/current", "poll": "10ms"})", "x.jsonl:1: 'poll' must be at least 100ms"},
-        {R"({"t": 0, "meter": "main/current", "others": -5})", "x.jsonl:1: 'others' must be a number"},
+        {R"({"t": 0, "meter": "main/current", "others": -5})", "x.jsonl:1: 'others' must be a number 0..100000"},
     };
     for (const auto& [line, message] : cases) {
         auto t = parse_timeline(std::string(line) + "\n", "x.jsonl", "");
