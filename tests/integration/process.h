@@ -16,6 +16,7 @@
 #include <string>
 #include <thread>
 #include <vector>
+#include "support/loopback_port.h"
 
 namespace gridlet::testing {
 
@@ -113,18 +114,8 @@ inline Result run(std::vector<std::string> argv, std::chrono::milliseconds timeo
     return r;
 }
 
-// A TCP port on 127.0.0.1 that was free a moment ago.
-inline int free_port() {
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-    close(s);
-    return ntohs(a.sin_port);
-}
+// A TCP port on 127.0.0.1 for a test server (see support/loopback_port.h).
+inline int free_port() { return loopback_port(); }
 
 inline std::string temp_file(const std::string& name, const std::string& body) {
     std::string path = "/tmp/gridlet-it-" + std::to_string(getpid()) + "-" + name;

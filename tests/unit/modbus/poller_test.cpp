@@ -2,6 +2,7 @@
 // order; both BCPM panels over one connection; offline/online; backoff; a
 // dead device among live ones; writes with read-back; errors counted.
 #include "bcpm_server.h"
+#include "support/loopback_port.h"
 #include "capture_sink.h"
 #include "codec.h"
 #include "device_config.h"
@@ -48,17 +49,7 @@ DeviceConfig device(const std::string& name, uint16_t port, int unit, int poll_m
     return parse_device(j);
 }
 
-uint16_t free_port() {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t l = sizeof a;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &l);
-    ::close(fd);
-    return ntohs(a.sin_port);
-}
+uint16_t free_port() { return gridlet::testing::loopback_port(); }
 
 void put(RegisterBank& b, Table t, uint16_t addr, double v, ValueType type, Order wo = Order::Big, Order bo = Order::Big) {
     auto regs = encode(v, type, wo, bo);
