@@ -12,6 +12,7 @@
 
 #include "core/text.h"
 #include "kernel/components.h"
+#include "kernel/rule_store_reads.h"
 #include "script/engine.h"
 #include "script/rules_config.h"
 #include "store/store.h"
@@ -106,29 +107,7 @@ public:
     }
     Expected<std::vector<script::QueryRow>> query(const script::QuerySpec& spec) override {
         if (!ctx_.store) return Status::unavailable("query: this site has no [store]");
-        if (Status st = store::check_query_range(spec.from_ms, spec.to_ms); !st) return st;  // as SimHost::query
-        std::vector<script::QueryRow> rows;
-        for (uint32_t id : spec.series) {
-            if (!spec.aggregate) {
-                auto raw = ctx_.store->query().raw(id, spec.from_ms, spec.to_ms);
-                if (!raw) return raw.status();
-                for (const auto& s : *raw) rows.push_back({id, s.ts, s.value, s.quality});
-            } else if (spec.calendar) {
-                auto pts = ctx_.store->query().calendar(id, spec.from_ms, spec.to_ms, *spec.calendar, ctx_.time_zone,
-                                                        *spec.aggregate);
-                if (!pts) return pts.status();
-                for (const auto& p : *pts) rows.push_back({id, p.ts, p.value, GL_QUALITY_GOOD});
-            } else if (spec.step_ms == 0) {  // one bucket [from, to)
-                auto pts = ctx_.store->query().total(id, spec.from_ms, spec.to_ms, *spec.aggregate);
-                if (!pts) return pts.status();
-                for (const auto& p : *pts) rows.push_back({id, p.ts, p.value, GL_QUALITY_GOOD});
-            } else {
-                auto pts = ctx_.store->query().downsample(id, spec.from_ms, spec.to_ms, spec.step_ms, *spec.aggregate);
-                if (!pts) return pts.status();
-                for (const auto& p : *pts) rows.push_back({id, p.ts, p.value, GL_QUALITY_GOOD});
-            }
-        }
-        return rows;
+        return read_for_rules(*ctx_.store, ctx_.time_zone, spec);
     }
     Status send_command(const script::CommandRequest& req) override {
         try {

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "core/pattern.h"
+#include "script/budgets.h"
 #include "script/rule.h"
 #include "script/sandbox.h"
 
@@ -38,17 +39,29 @@ void set_number(lua_State* L, const char* key, double v) {
     lua_setfield(L, -2, key);
 }
 
+// The rule's budgets, told the work a store read does while it reads
+// (store::QueryLimit::meter): samples decoded and buckets made count as
+// instructions, and the time budget is checked (RuleLimits::charge_steps).
+std::function<Status(uint64_t)> rule_meter(RuleLimits& limits) {
+    return [&limits](uint64_t work) {
+        return limits.charge_steps(work) ? Status::ok() : Status::timeout("stopped by its budget");
+    };
+}
+
 int l_window(lua_State* L) {
     size_t len = 0;
     const char* name = luaL_checklstring(L, 1, &len);
     const int64_t duration = check_duration_ms(L, 2, "gridlet.window");
-    EngineCore& core = Rule::of(L).core();
+    Rule& rule = Rule::of(L);
+    RuleLimits& limits = RuleLimits::of(L);
+    EngineCore& core = rule.core();
     auto ref = core.find_series(std::string_view(name, len));
     if (!ref) {
-        Rule::of(L).note_unknown_series(std::string_view(name, len));
+        rule.note_unknown_series(std::string_view(name, len));
         return 0;
     }
     const int64_t now = core.host.clock().now_ms();
+    const size_t cap = SeriesCache::kMaxWindowPoints;
     bool failed = false;
     char message[512];
     if (!core.cache.has_window(ref->id, duration)) {
@@ -56,20 +69,35 @@ int l_window(lua_State* L) {
         spec.series = {ref->id};
         spec.from_ms = now - duration;
         spec.to_ms = now + 1;
+        spec.max_rows = cap;
+        spec.meter = rule_meter(limits);
         auto rows = core.host.query(spec);
         if (rows) {
             std::vector<gl_sample> history;
             history.reserve(rows->size());
             for (const QueryRow& r : *rows) history.push_back(gl_sample{r.ts_ms, r.value, r.series_id, r.quality, {0, 0, 0}});
-            core.cache.ensure_window(ref->id, duration, history);
-        } else {
+            if (!core.cache.ensure_window(ref->id, duration, history)) {
+                failed = true;
+                std::snprintf(message, sizeof message,
+                              "gridlet.window('%s'): more than %zu samples in the window; use gridlet.query with step and agg",
+                              ref->name.c_str(), cap);
+            }
+        } else if (!limits.stopped()) {
             failed = true;
             std::snprintf(message, sizeof message, "gridlet.window('%s'): %s", ref->name.c_str(),
                           rows.status().message().c_str());
         }
+    } else if (core.cache.complete_from(ref->id) > now - duration) {
+        failed = true;
+        std::snprintf(message, sizeof message,
+                      "gridlet.window('%s'): more than %zu samples in the window; use gridlet.query with step and agg",
+                      ref->name.c_str(), cap);
     }
+    if (limits.stopped()) limits.raise_stop(L);
     if (failed) return luaL_error(L, "%s", message);
     const WindowStats st = core.cache.stats(ref->id, now - duration, now, ref->kind == SeriesKind::counter);
+    rule.charge_window(ref->id, st.count);
+    if (limits.stopped()) limits.raise_stop(L);
     lua_createtable(L, 0, 10);
     set_number(L, "count", static_cast<double>(st.count));
     if (st.count > 0) {
@@ -155,30 +183,43 @@ int l_query(lua_State* L) {
             }
         }
     }
+    RuleLimits& limits = RuleLimits::of(L);
+    spec.max_rows = kMaxQueryRows;
+    spec.meter = rule_meter(limits);
     char message[512];
+    bool stopped = false;
     {
         auto rows = spec.series.empty() ? Expected<std::vector<QueryRow>>(std::vector<QueryRow>{}) : core.host.query(spec);
-        if (rows && rows->size() <= kMaxQueryRows) {
-            lua_createtable(L, static_cast<int>(rows->size()), 0);
-            int i = 0;
-            for (const QueryRow& r : *rows) {
-                lua_createtable(L, 0, 3);
-                const std::string& nm = names[name_of[r.series_id]];
-                lua_pushlstring(L, nm.data(), nm.size());
-                lua_setfield(L, -2, "series");
-                set_number(L, "ts", static_cast<double>(r.ts_ms));
-                set_number(L, "value", r.value);
-                lua_rawseti(L, -2, ++i);
+        stopped = limits.stopped();
+        if (rows && !stopped) {
+            // The rows are held while the result table is built: counted.
+            const long held = static_cast<long>(rows->size() * sizeof(QueryRow));
+            limits.add_engine_bytes(held);
+            struct Release {
+                RuleLimits& l;
+                long n;
+                ~Release() { l.add_engine_bytes(-n); }
+            } release{limits, held};
+            stopped = limits.stopped();
+            if (!stopped) {
+                lua_createtable(L, static_cast<int>(rows->size()), 0);
+                int i = 0;
+                for (const QueryRow& r : *rows) {
+                    lua_createtable(L, 0, 3);
+                    const std::string& nm = names[name_of[r.series_id]];
+                    lua_pushlstring(L, nm.data(), nm.size());
+                    lua_setfield(L, -2, "series");
+                    set_number(L, "ts", static_cast<double>(r.ts_ms));
+                    set_number(L, "value", r.value);
+                    lua_rawseti(L, -2, ++i);
+                }
+                return 1;
             }
-            return 1;
-        }
-        if (rows) {
-            std::snprintf(message, sizeof message, "gridlet.query: more than %zu rows; narrow the range or use step/agg",
-                          kMaxQueryRows);
-        } else {
+        } else if (!stopped) {
             std::snprintf(message, sizeof message, "gridlet.query: %s", rows.status().message().c_str());
         }
     }
+    if (stopped) limits.raise_stop(L);
     return luaL_error(L, "%s", message);
 }
 

@@ -102,7 +102,11 @@ bool RuleLimits::charge_steps(uint64_t steps) noexcept {
 }
 
 void RuleLimits::stop(StopReason reason) noexcept {
-    if (reason_ == StopReason::none) reason_ = reason;
+    if (reason_ == StopReason::none) {
+        reason_ = reason;
+        heap_at_stop_ = used_;  // what was held then: engine records may be released before the message is read
+        engine_at_stop_ = engine_bytes_;
+    }
     // Fire on the very next instruction, whatever pcall the code sits in.
     // lua_sethook is async-safe in LuaJIT; it is fine from the allocator.
     if (L_ != nullptr) lua_sethook(L_, &RuleLimits::count_hook, LUA_MASKCOUNT, 1);
@@ -125,7 +129,8 @@ std::string RuleLimits::stop_message() const {
             return "time budget of " + std::to_string(budgets_.time_ms) + " ms per callback exceeded" + at;
         case StopReason::memory:
             return "memory budget of " + std::to_string(budgets_.memory_bytes) + " bytes exceeded (Lua heap " +
-                   std::to_string(used_) + " bytes, engine records " + std::to_string(engine_bytes_) + " bytes)" + at;
+                   std::to_string(heap_at_stop_) + " bytes, engine records " + std::to_string(engine_at_stop_) +
+                   " bytes)" + at;
         case StopReason::fault: return "engine fault: " + fault_;
         case StopReason::cpu_share:
             return "it used " + std::to_string(static_cast<int>(share_at_stop_ * 100 + 0.5)) +

@@ -18,7 +18,9 @@
 // Long C calls: the string pattern functions count their matcher steps as
 // instructions and check the time every 1,024 steps (charge_steps), so a
 // pathological pattern is stopped like a Lua loop. gridlet's own API calls
-// are bounded by their argument limits.
+// are bounded by their argument limits; store reads (query, window) charge
+// the samples and buckets they make as steps while they read
+// (store::QueryLimit).
 //
 // Threads: a RuleLimits belongs to its rule's lua_State and is used on the
 // engine thread only.
@@ -142,6 +144,7 @@ private:
     double busy_ms_ = 0;           // decayed busy time
     int64_t busy_at_ms_ = INT64_MIN;  // engine time busy_ms_ refers to
     double share_at_stop_ = 0;
+    size_t heap_at_stop_ = 0, engine_at_stop_ = 0;  // for stop_message()
     mutable std::string where_;  // "rule.lua:12", where the stop was first raised
     StopReason reason_ = StopReason::none;
     std::string fault_;

@@ -67,6 +67,7 @@ void Rule::close() {
     timers_.clear();
     writes_.clear();
     if (limits_) limits_->add_engine_bytes(-static_cast<long>(limits_->engine_bytes()));  // nothing is held any more
+    window_points_.clear();
     deferred_.clear();
 }
 
@@ -410,6 +411,13 @@ bool Rule::cancel(int handle) {
         return true;
     }
     return false;
+}
+
+void Rule::charge_window(uint32_t series, size_t points) {
+    size_t& charged = window_points_[series];
+    const long delta = (static_cast<long>(points) - static_cast<long>(charged)) * static_cast<long>(SeriesCache::kPointBytes);
+    charged = points;
+    limits_->add_engine_bytes(delta);
 }
 
 void Rule::note_unknown_series(std::string_view name) {

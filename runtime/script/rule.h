@@ -167,6 +167,10 @@ public:
     // gridlet.last()/window() of a name no series has: warned once per name,
     // after the rule has run kSilentAfterMs (a driver may register it late).
     void note_unknown_series(std::string_view name);
+    // gridlet.window(): the rule is charged for the `points` its window of
+    // `series` covers (SeriesCache::kPointBytes each; the cache is shared,
+    // each rule pays for its own range). May stop the rule (memory).
+    void charge_window(uint32_t series, size_t points);
     // Subscriptions no series has reached for kSilentAfterMs: warned once.
     void warn_silent_subscriptions(int64_t now_ms);
     static constexpr int64_t kSilentAfterMs = 60'000;
@@ -221,6 +225,7 @@ private:
     friend class Engine;
     std::unordered_map<std::string, size_t> state_sizes_;
     std::unordered_set<std::string> unknown_warned_;
+    std::unordered_map<uint32_t, size_t> window_points_;  // charged, by series
     int64_t live_since_ms_ = 0;
     size_t state_bytes_ = 0;
     struct StateSaveFailures {

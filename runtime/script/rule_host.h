@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -55,6 +56,13 @@ struct QuerySpec {
     // time zone, RuleHost::time_zone(); labelled with their local start).
     std::optional<CalendarUnit> calendar;
     std::optional<Aggregate> aggregate;  // nullopt: raw samples
+    // Bounds while reading (store::QueryLimit): more than max_rows rows in
+    // all (0: no limit) end the query with "more than N rows; ..."; `meter`
+    // is told the samples decoded and buckets made as they are, and its
+    // non-ok Status ends the query (the rule's time budget). The engine
+    // sets both; a host must honour both before it holds the rows.
+    size_t max_rows = 0;
+    std::function<Status(uint64_t work)> meter;
 };
 
 // One raw sample, or one bucket (ts_ms = bucket start). Rows are ordered by

@@ -22,6 +22,15 @@ void SeriesCache::observe(const gl_sample& s) {
     if (pts.empty()) return;
     const int64_t horizon = pts.back().ts - w->second.keep_ms;
     while (!pts.empty() && pts.front().ts < horizon) pts.pop_front();
+    while (pts.size() > kMaxWindowPoints) {
+        w->second.complete_from = pts.front().ts + 1;
+        pts.pop_front();
+    }
+}
+
+int64_t SeriesCache::complete_from(uint32_t id) const {
+    auto it = windows_.find(id);
+    return it == windows_.end() ? INT64_MIN : it->second.complete_from;
 }
 
 std::optional<gl_sample> SeriesCache::last(uint32_t id) const {
@@ -40,17 +49,24 @@ bool SeriesCache::has_window(uint32_t id, int64_t duration_ms) const {
     return it != windows_.end() && it->second.keep_ms >= duration_ms;
 }
 
-void SeriesCache::ensure_window(uint32_t id, int64_t duration_ms, const std::vector<gl_sample>& history) {
-    Window& w = windows_[id];
-    w.keep_ms = std::max(w.keep_ms, duration_ms);
+bool SeriesCache::ensure_window(uint32_t id, int64_t duration_ms, const std::vector<gl_sample>& history) {
+    auto found = windows_.find(id);
+    const bool made = found == windows_.end();
+    Window& w = made ? windows_[id] : found->second;
     const int64_t oldest_kept = w.points.empty() ? INT64_MAX : w.points.front().ts;
     std::vector<Point> older;
     for (const gl_sample& s : history) {
         if (s.ts_ms < oldest_kept && store::is_good(store::Sample{s.ts_ms, s.value, s.quality}))
             older.push_back({s.ts_ms, s.value});
     }
+    if (older.size() + w.points.size() > kMaxWindowPoints) {
+        if (made) windows_.erase(id);
+        return false;
+    }
+    w.keep_ms = std::max(w.keep_ms, duration_ms);
     std::sort(older.begin(), older.end(), [](const Point& a, const Point& b) { return a.ts < b.ts; });
     w.points.insert(w.points.begin(), older.begin(), older.end());
+    return true;
 }
 
 WindowStats SeriesCache::stats(uint32_t id, int64_t from_ms, int64_t to_ms, bool counter) const {

@@ -41,8 +41,19 @@ public:
     bool has_window(uint32_t id, int64_t duration_ms) const;
     // Keep a window of `duration_ms` from now on, starting with `history`
     // (time-ordered samples from the store; those newer than the oldest
-    // sample already kept are ignored).
-    void ensure_window(uint32_t id, int64_t duration_ms, const std::vector<gl_sample>& history);
+    // sample already kept are ignored). False, and nothing changed, when
+    // the window would hold more than kMaxWindowPoints.
+    bool ensure_window(uint32_t id, int64_t duration_ms, const std::vector<gl_sample>& history);
+
+    // A window holds at most this many points (16 bytes each): past it,
+    // observe() drops the oldest and complete_from() moves forward, so
+    // that window() of a range that lost points can say so rather than
+    // answer with part of it.
+    static constexpr size_t kMaxWindowPoints = 200'000;
+    static constexpr size_t kPointBytes = 16;
+    // The earliest time from which the window of `id` holds every good
+    // sample the engine saw (INT64_MIN until a point was dropped for the cap).
+    int64_t complete_from(uint32_t id) const;
 
     // Stats of good-quality samples with from_ms <= ts <= to_ms.
     WindowStats stats(uint32_t id, int64_t from_ms, int64_t to_ms, bool counter) const;
@@ -56,6 +67,7 @@ private:
     };
     struct Window {
         int64_t keep_ms = 0;
+        int64_t complete_from = INT64_MIN;
         std::deque<Point> points;
     };
     std::unordered_map<uint32_t, gl_sample> last_;

@@ -117,6 +117,7 @@ Expected<std::vector<QueryRow>> SimHost::query(const QuerySpec& spec) {
     std::vector<QueryRow> rows;
     std::vector<store::Sample> samples;
     const store::BlockGrid grid;
+    const store::QueryLimit bound{spec.max_rows, spec.meter};
     for (uint32_t id : spec.series) {
         auto it = history_.find(id);
         if (it == history_.end()) continue;
@@ -128,8 +129,15 @@ Expected<std::vector<QueryRow>> SimHost::query(const QuerySpec& spec) {
         if (!spec.aggregate) {
             auto lo = std::lower_bound(h.begin(), h.end(), spec.from_ms,
                                        [](const gl_sample& x, int64_t t) { return x.ts_ms < t; });
-            for (auto p = lo; p != h.end() && p->ts_ms < spec.to_ms; ++p)
+            uint64_t unmetered = 0;
+            for (auto p = lo; p != h.end() && p->ts_ms < spec.to_ms; ++p) {
+                if (bound.max_rows && rows.size() == bound.max_rows) return bound.too_many_rows();
+                if (bound.meter && ++unmetered == store::QueryLimit::kMeterEvery) {
+                    if (Status st = bound.meter(unmetered); !st) return st;
+                    unmetered = 0;
+                }
                 rows.push_back({id, p->ts_ms, p->value, p->quality});
+            }
             continue;
         }
         // The store's own aggregation (store/aggregation.h) over the samples
@@ -152,7 +160,8 @@ Expected<std::vector<QueryRow>> SimHost::query(const QuerySpec& spec) {
                                         [&](int64_t start, int64_t, const store::RollupRow& row) {
                                             if (auto v = row.value(which))
                                                 rows.push_back({id, plan.label(start), *v, GL_QUALITY_GOOD});
-                                        });
+                                        },
+                                        &bound, rows.size());
         if (!st) return st;
     }
     return rows;

@@ -270,10 +270,21 @@ BucketPlan calendar_buckets(int64_t from, int64_t to, CalendarUnit unit, const T
     return p;
 }
 
+Status QueryLimit::too_many_rows() const {
+    return Status::invalid("more than " + std::to_string(max_rows) + " rows; narrow the range or use step/agg");
+}
+
 Status walk_buckets(Aggregator& agg, int64_t from, int64_t to, const BucketPlan& plan,
-                    const std::function<void(int64_t, int64_t, const RollupRow&)>& fn) {
+                    const std::function<void(int64_t, int64_t, const RollupRow&)>& fn, const QueryLimit* limit,
+                    size_t rows_before) {
     int64_t t = from;
+    size_t rows = rows_before;
+    uint64_t unmetered = 0;
     while (t < to) {
+        if (limit && limit->meter && ++unmetered == QueryLimit::kMeterEvery) {
+            if (Status st = limit->meter(unmetered); !st) return st;
+            unmetered = 0;
+        }
         auto next = agg.next_data(t);
         if (!next) return next.status();
         if (!*next || **next >= to) break;
@@ -282,7 +293,10 @@ Status walk_buckets(Aggregator& agg, int64_t from, int64_t to, const BucketPlan&
         if (e <= t) return Status::internal("query: the bucket at " + std::to_string(t) + " ms does not advance");
         auto row = agg.span(t, e);
         if (!row) return row.status();
-        if (!row->empty()) fn(t, e, *row);
+        if (!row->empty()) {
+            if (limit && limit->max_rows && ++rows > limit->max_rows) return limit->too_many_rows();
+            fn(t, e, *row);
+        }
         t = e;
     }
     return Status::ok();

@@ -222,10 +222,29 @@ BucketPlan calendar_buckets(int64_t from, int64_t to, CalendarUnit unit, const T
 Status check_query_range(int64_t from, int64_t to);
 Status check_query_step(int64_t step);
 
+// What a reader bounds one query by, while it is read (the rules'
+// gridlet.query and gridlet.window; the CLI passes none).
+//   max_rows  at most this many rows (raw samples, or buckets that hold
+//             data) are produced; one more ends the query with
+//             too_many_rows() (invalid_argument). 0: no limit.
+//   meter     told the work done since its last call (samples decoded,
+//             buckets made), at each chunk decoded and every kMeterEvery
+//             buckets; a non-ok Status ends the query with that Status (a
+//             rule's time budget).
+struct QueryLimit {
+    size_t max_rows = 0;
+    std::function<Status(uint64_t work)> meter;
+    static constexpr uint64_t kMeterEvery = 1024;
+    Status too_many_rows() const;  // "more than N rows; narrow the range or use step/agg"
+};
+
 // Calls fn(bucket start, bucket end, row) for each bucket of `plan` in
 // [from, to) that holds data, in time order; empty stretches are skipped
-// by asking the aggregator where data comes next.
+// by asking the aggregator where data comes next. `limit` (optional): see
+// QueryLimit; rows already produced by the caller count against max_rows
+// through `rows_before`.
 Status walk_buckets(Aggregator& agg, int64_t from, int64_t to, const BucketPlan& plan,
-                    const std::function<void(int64_t, int64_t, const RollupRow&)>& fn);
+                    const std::function<void(int64_t, int64_t, const RollupRow&)>& fn,
+                    const QueryLimit* limit = nullptr, size_t rows_before = 0);
 
 }  // namespace gridlet::store

@@ -34,7 +34,7 @@ Status ChunkReader::decode(const rocksdb::Iterator& it) {
 }
 
 Status ChunkReader::scan(uint32_t series, int64_t from, int64_t to,
-                         const std::function<void(std::span<const Sample>)>& fn) {
+                         const std::function<Status(std::span<const Sample>)>& fn) {
     auto it = iterator(series);
     const std::string prefix = series_prefix(series);
     it->SeekForPrev(chunk_key(series, from));
@@ -46,7 +46,8 @@ Status ChunkReader::scan(uint32_t series, int64_t from, int64_t to,
         if (!st) return st;
         auto lo = std::lower_bound(buf_.begin(), buf_.end(), from, [](const Sample& s, int64_t t) { return s.ts < t; });
         auto hi = std::lower_bound(lo, buf_.end(), to, [](const Sample& s, int64_t t) { return s.ts < t; });
-        if (hi != lo) fn(std::span<const Sample>(&*lo, static_cast<size_t>(hi - lo)));
+        if (hi != lo)
+            if (Status st = fn(std::span<const Sample>(&*lo, static_cast<size_t>(hi - lo))); !st) return st;
         if (hi != buf_.end()) break;
     }
     if (!it->status().ok()) return db_.convert(it->status(), "read chunks");
@@ -151,6 +152,8 @@ Status ChunkCursor::load(int64_t region_lo) {
     if (!it_->value().empty()) {
         Status st = decode_chunk(std::string_view(it_->value().data(), it_->value().size()), buf_);
         if (!st) return st.with_context("store " + db_.path() + ": series " + std::to_string(series_));
+        if (meter_)
+            if (Status m = meter_(buf_.size()); !m) return m;
     }
     region_lo_ = known_lo_ = region_lo;
     it_->Next();

@@ -29,8 +29,9 @@ public:
     explicit ChunkReader(const StoreDb& db, const rocksdb::Snapshot* snapshot = nullptr);
 
     // Calls fn with the samples of `series` in [from, to), in time order, a
-    // run at a time.
-    Status scan(uint32_t series, int64_t from, int64_t to, const std::function<void(std::span<const Sample>)>& fn);
+    // run (at most one chunk) at a time. A non-ok Status from fn ends the
+    // scan with it.
+    Status scan(uint32_t series, int64_t from, int64_t to, const std::function<Status(std::span<const Sample>)>& fn);
 
     // The latest sample (any quality) and the earliest sample.
     Expected<std::optional<Sample>> last(uint32_t series);
@@ -67,6 +68,9 @@ public:
     Expected<std::optional<int64_t>> next_time(int64_t t) override;
     Status good_before(int64_t t, size_t n, std::vector<Sample>& out) override;
     Status good_from(int64_t t, size_t n, std::vector<Sample>& out) override;
+    // Told the number of samples of each chunk decoded; a non-ok Status
+    // ends the read that decoded it (QueryLimit::meter).
+    void set_meter(std::function<Status(uint64_t)> meter) { meter_ = std::move(meter); }
 
 private:
     // Positions on the chunk responsible for t: [region_lo_, region_hi_) holds t.
@@ -86,6 +90,7 @@ private:
     std::vector<Sample> buf_;
     bool loaded_ = false;
     int64_t region_lo_ = 0, region_hi_ = 0;
+    std::function<Status(uint64_t)> meter_;
     int64_t known_lo_ = 0;  // buf_ holds every sample in [known_lo_, region_hi_) (known_lo_ <= region_lo_ after a walk past empty chunks)
 };
 

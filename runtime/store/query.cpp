@@ -43,6 +43,24 @@ Expected<std::vector<Sample>> QueryEngine::raw(uint32_t series, int64_t from, in
         size_t take = run.size();
         if (limit && out.size() + take > limit) take = limit - out.size();
         out.insert(out.end(), run.begin(), run.begin() + static_cast<std::ptrdiff_t>(take));
+        return Status::ok();
+    });
+    if (!st) return st;
+    return out;
+}
+
+Expected<std::vector<Sample>> QueryEngine::raw(uint32_t series, int64_t from, int64_t to, const QueryLimit& bound,
+                                               size_t rows_before) const {
+    std::vector<Sample> out;
+    if (from >= to) return out;
+    ReadView view(db_);
+    ChunkReader reader(db_, view.get());
+    Status st = reader.scan(series, from, to, [&](std::span<const Sample> run) {
+        if (bound.meter)
+            if (Status m = bound.meter(run.size()); !m) return m;
+        if (bound.max_rows && rows_before + out.size() + run.size() > bound.max_rows) return bound.too_many_rows();
+        out.insert(out.end(), run.begin(), run.end());
+        return Status::ok();
     });
     if (!st) return st;
     return out;
@@ -107,7 +125,8 @@ Expected<int64_t> QueryEngine::rows_until(uint32_t series, const CounterRule& ru
 }
 
 Status QueryEngine::for_each_bucket(uint32_t series, int64_t from, int64_t to, const BucketPlan& plan,
-                                    const RowFn& fn, QueryStats* stats, bool force_raw) const {
+                                    const RowFn& fn, QueryStats* stats, bool force_raw, const QueryLimit* bound,
+                                    size_t rows_before) const {
     if (Status st = check_query_range(from, to); !st) return st;
     auto meta = registry_.get(series);
     const CounterRule rule = meta ? counter_rule(*meta) : CounterRule{};
@@ -119,9 +138,10 @@ Status QueryEngine::for_each_bucket(uint32_t series, int64_t from, int64_t to, c
         until = *u;
     }
     ChunkCursor raw(db_, view.get(), series);
+    if (bound && bound->meter) raw.set_meter(bound->meter);
     StoredRows rows(db_, view.get(), series);
     Aggregator agg(raw, until == Aggregator::kNoRows ? nullptr : &rows, grid_, rule, until);
-    if (Status st = walk_buckets(agg, from, to, plan, fn); !st) return st;
+    if (Status st = walk_buckets(agg, from, to, plan, fn, bound, rows_before); !st) return st;
     if (stats) {
         stats->resolution = agg.stats().coarsest;
         stats->raw_samples = agg.stats().raw_samples;
@@ -148,36 +168,39 @@ Expected<std::vector<RollupRow>> QueryEngine::aggregate(uint32_t series, std::sp
 }
 
 Expected<std::vector<Point>> QueryEngine::downsample(uint32_t series, int64_t from, int64_t to, int64_t step,
-                                                     Aggregate agg, QueryStats* stats) const {
+                                                     Aggregate agg, QueryStats* stats, const QueryLimit* bound,
+                                                     size_t rows_before) const {
     if (Status st = check_agg(series, agg); !st) return st;
     if (Status st = check_query_step(step); !st) return st;
     if (Status st = check_query_range(from, to); !st) return st;
-    return points(series, from, to, step_buckets(from, to, step), agg, stats);
+    return points(series, from, to, step_buckets(from, to, step), agg, stats, bound, rows_before);
 }
 
 Expected<std::vector<Point>> QueryEngine::total(uint32_t series, int64_t from, int64_t to, Aggregate agg,
-                                                QueryStats* stats) const {
+                                                QueryStats* stats, const QueryLimit* bound) const {
     if (Status st = check_agg(series, agg); !st) return st;
     if (Status st = check_query_range(from, to); !st) return st;
-    return points(series, from, to, single_bucket(from, to), agg, stats);
+    return points(series, from, to, single_bucket(from, to), agg, stats, bound, 0);
 }
 
 Expected<std::vector<Point>> QueryEngine::calendar(uint32_t series, int64_t from, int64_t to, CalendarUnit unit,
-                                                   const TimeZone& tz, Aggregate agg, QueryStats* stats) const {
+                                                   const TimeZone& tz, Aggregate agg, QueryStats* stats,
+                                                   const QueryLimit* bound, size_t rows_before) const {
     if (Status st = check_agg(series, agg); !st) return st;
     if (Status st = check_query_range(from, to); !st) return st;
-    return points(series, from, to, calendar_buckets(from, to, unit, tz), agg, stats);
+    return points(series, from, to, calendar_buckets(from, to, unit, tz), agg, stats, bound, rows_before);
 }
 
 Expected<std::vector<Point>> QueryEngine::points(uint32_t series, int64_t from, int64_t to, const BucketPlan& plan,
-                                                 Aggregate agg, QueryStats* stats) const {
+                                                 Aggregate agg, QueryStats* stats, const QueryLimit* bound,
+                                                 size_t rows_before) const {
     std::vector<Point> out;
     Status st = for_each_bucket(
         series, from, to, plan,
         [&](int64_t start, int64_t, const RollupRow& row) {
             if (auto v = row.value(agg)) out.push_back(Point{plan.label(start), *v});
         },
-        stats);
+        stats, false, bound, rows_before);
     if (!st) return st;
     return out;
 }

@@ -77,18 +77,27 @@ public:
     QueryEngine(const StoreDb& db, const SeriesRegistry& registry) : db_(db), registry_(registry) {}
 
     // The samples in [from, to), oldest first (none when from >= to);
-    // `limit` 0: no limit. Any range, for tools and tests; what users send
-    // goes through raw_many or check_query_range first.
+    // `limit` 0: no limit, else the first `limit` samples. Any range, for
+    // tools and tests; what users send goes through raw_many or
+    // check_query_range first.
     Expected<std::vector<Sample>> raw(uint32_t series, int64_t from, int64_t to, size_t limit = 0) const;
+    // The same, bounded while it is read (QueryLimit, aggregation.h): more
+    // than bound.max_rows - rows_before samples end it with too_many_rows().
+    Expected<std::vector<Sample>> raw(uint32_t series, int64_t from, int64_t to, const QueryLimit& bound,
+                                      size_t rows_before = 0) const;
     Expected<std::optional<Sample>> last(uint32_t series) const;
 
+    // `bound` (optional): QueryLimit, counting `rows_before` rows already
+    // produced for the same request.
     Expected<std::vector<Point>> downsample(uint32_t series, int64_t from, int64_t to, int64_t step_ms, Aggregate agg,
-                                            QueryStats* stats = nullptr) const;
+                                            QueryStats* stats = nullptr, const QueryLimit* bound = nullptr,
+                                            size_t rows_before = 0) const;
     // One bucket [from, to) labelled `from` (no point when it holds no data).
     Expected<std::vector<Point>> total(uint32_t series, int64_t from, int64_t to, Aggregate agg,
-                                       QueryStats* stats = nullptr) const;
+                                       QueryStats* stats = nullptr, const QueryLimit* bound = nullptr) const;
     Expected<std::vector<Point>> calendar(uint32_t series, int64_t from, int64_t to, CalendarUnit unit,
-                                          const TimeZone& tz, Aggregate agg, QueryStats* stats = nullptr) const;
+                                          const TimeZone& tz, Aggregate agg, QueryStats* stats = nullptr,
+                                          const QueryLimit* bound = nullptr, size_t rows_before = 0) const;
 
     // The general form: one row per bucket [edges[i], edges[i+1]).
     // `force_raw` skips rollups (tests compare both).
@@ -99,7 +108,8 @@ public:
     // (aggregation.h) in [from, to) that holds data, in time order.
     using RowFn = std::function<void(int64_t start, int64_t end, const RollupRow& row)>;
     Status for_each_bucket(uint32_t series, int64_t from, int64_t to, const BucketPlan& plan, const RowFn& fn,
-                           QueryStats* stats = nullptr, bool force_raw = false) const;
+                           QueryStats* stats = nullptr, bool force_raw = false, const QueryLimit* bound = nullptr,
+                           size_t rows_before = 0) const;
 
     // Several series at once: pattern (core/pattern.h) and tag selector "k=v,...".
     Expected<std::vector<SeriesMeta>> select(std::string_view pattern, std::string_view tags) const {
@@ -126,7 +136,8 @@ public:
 private:
     Status check_agg(uint32_t series, Aggregate agg) const;
     Expected<std::vector<Point>> points(uint32_t series, int64_t from, int64_t to, const BucketPlan& plan,
-                                        Aggregate agg, QueryStats* stats) const;
+                                        Aggregate agg, QueryStats* stats, const QueryLimit* bound,
+                                        size_t rows_before) const;
     // The end of exact rows for `series` at the view (watermark, stale buckets).
     Expected<int64_t> rows_until(uint32_t series, const CounterRule& rule, int64_t from, int64_t to,
                                  const rocksdb::Snapshot* snap) const;

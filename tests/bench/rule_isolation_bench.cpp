@@ -10,6 +10,11 @@
 // the attacker and runs for S seconds (default 8; --quick 3). Reported per
 // case: the canary's worst lateness (ms), the attacker's status and stop
 // reason, and the RSS growth above the figure before the run (MB).
+//
+// The store-read cases (`store_*`) answer gridlet.query and window from a
+// real store holding 30 days of one 1 s series, x/big (2,592,000 samples;
+// --quick: 3 days), through the kernel's own read path
+// (kernel/rule_store_reads.h).
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -22,8 +27,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "kernel/rule_store_reads.h"
 #include "script/engine.h"
 #include "script/sim_host.h"
+#include "store/store.h"
 
 using namespace gridlet;
 using namespace gridlet::script;
@@ -43,13 +50,33 @@ class RealTimeHost final : public RuleHost {
 public:
     explicit RealTimeHost(SimHost& sim) : sim_(sim) {}
     std::vector<Steady::time_point> ticks;
+    double read_ms_max = 0;  // store reads: the longest, how many, the last error
+    int reads = 0;
+    std::string read_error;
     const gridlet::Clock& clock() const override { return SystemClock::instance(); }
     const TimeZone& time_zone() const override { return sim_.time_zone(); }
     std::vector<SeriesRef> resolve(std::string_view p) override { return sim_.resolve(p); }
     std::optional<SeriesRef> find_series(std::string_view n) override { return sim_.find_series(n); }
     std::optional<SeriesRef> series_info(uint32_t id) override { return sim_.series_info(id); }
     std::optional<gl_sample> last_sample(uint32_t id) override { return sim_.last_sample(id); }
-    Expected<std::vector<QueryRow>> query(const QuerySpec& q) override { return sim_.query(q); }
+    Expected<std::vector<QueryRow>> query(const QuerySpec& q) override {
+        if (!store_) return sim_.query(q);
+        QuerySpec in_store = q;  // x/big's id in the simulated host -> its id in the store
+        for (uint32_t& id : in_store.series) id = id == big_sim_ ? big_store_ : UINT32_MAX;
+        const auto t0 = Steady::now();
+        auto rows = kernel::read_for_rules(*store_, sim_.time_zone(), in_store);
+        read_ms_max = std::max(read_ms_max, std::chrono::duration<double, std::milli>(Steady::now() - t0).count());
+        ++reads;
+        if (!rows) read_error = rows.status().message();
+        if (rows)
+            for (QueryRow& r : *rows) r.series_id = big_sim_;
+        return rows;
+    }
+    void use_store(const store::Store* s, uint32_t big_sim, uint32_t big_store) {
+        store_ = s;
+        big_sim_ = big_sim;
+        big_store_ = big_store;
+    }
     Status send_command(const CommandRequest&) override { return Status::ok(); }
     void emit_event(const RuleEvent&) override {}
     Expected<std::map<std::string, std::string>> load_state(std::string_view r) override { return sim_.load_state(r); }
@@ -62,11 +89,44 @@ public:
 
 private:
     SimHost& sim_;
+    const store::Store* store_ = nullptr;
+    uint32_t big_sim_ = 0, big_store_ = 0;
 };
+
+// 30 days (quick: 3) of x/big, one sample a second, ending now.
+std::unique_ptr<store::Store> big_store(const std::filesystem::path& dir, int days, uint32_t& id) {
+    store::StoreOptions o;
+    o.path = dir / "store";
+    o.sync = store::SyncPolicy::none;
+    auto s = store::Store::open(o);
+    if (!s) {
+        std::fprintf(stderr, "open: %s\n", s.status().to_string().c_str());
+        std::exit(1);
+    }
+    SeriesMeta m;
+    m.name = "x/big";
+    m.unit = "W";
+    id = *(*s)->registry().intern(m);
+    const int64_t now = SystemClock::instance().now_ms();
+    const int64_t n = static_cast<int64_t>(days) * 86'400;
+    std::vector<gl_sample> batch;
+    for (int64_t i = n; i >= 1; --i) {
+        batch.push_back({now - i * 1000, static_cast<double>(i % 97), id, GL_QUALITY_GOOD, {0, 0, 0}});
+        if (batch.size() == 100'000 || i == 1) {
+            if (Status st = (*s)->append(batch); !st) {
+                std::fprintf(stderr, "append: %s\n", st.to_string().c_str());
+                std::exit(1);
+            }
+            batch.clear();
+        }
+    }
+    return std::move(*s);
+}
 
 struct Case {
     const char* name;
     const char* source;
+    bool store = false;  // answered from the store of x/big
 };
 
 const Case kCases[] = {
@@ -107,6 +167,12 @@ const Case kCases[] = {
     {"memory_bomb", R"(
         local t = {}
         gridlet.every('10ms', function() for i = 1, 1e5 do t[#t + 1] = {i} end end))"},
+    {"store_raw_query_of_30_days_each_second", R"(
+        gridlet.every('1s', function() pcall(gridlet.query, {series = 'x/big', last = '30d'}) end))", true},
+    {"store_1s_buckets_of_30_days_each_second", R"(
+        gridlet.every('1s', function() pcall(gridlet.query, {series = 'x/big', last = '30d', step = '1s'}) end))", true},
+    {"store_window_of_30_days_each_second", R"(
+        gridlet.every('1s', function() pcall(gridlet.window, 'x/big', '30d') end))", true},
 };
 
 }  // namespace
@@ -128,11 +194,16 @@ int main(int argc, char** argv) {
     out["seconds_per_case"] = seconds;
     out["targets"] = {{"canary_late_ms_max", 300}, {"rss_growth_mb_max", 64}};
     double worst_late = 0, worst_rss = 0;
+    uint32_t big_store_id = 0;
+    const int days = seconds <= 3 ? 3 : 30;
+    auto store = big_store(dir, days, big_store_id);
+    out["store_days_of_1s_samples"] = days;
     for (const Case& c : kCases) {
         SimHost sim(SystemClock::instance().now_ms(), TimeZone::utc());
         std::vector<uint32_t> feed_ids;
         for (int i = 1; i <= 100; ++i) feed_ids.push_back(sim.intern("x/s" + std::to_string(i)));
         RealTimeHost host(sim);
+        if (c.store) host.use_store(store.get(), sim.intern("x/big"), big_store_id);
         const double rss_before = rss_mb();
         double rss_max = rss_before;
         {
@@ -181,11 +252,15 @@ int main(int argc, char** argv) {
                                     {"attacker", rule_status_name(a.status)},
                                     {"attacker_stopped_because", a.error},
                                     {"rss_growth_mb", rss_max - rss_before}};
+            if (c.store)
+                out["cases"][c.name]["store_reads"] = {
+                    {"count", host.reads}, {"longest_ms", host.read_ms_max}, {"last_error", host.read_error}};
             worst_late = std::max(worst_late, late);
             worst_rss = std::max(worst_rss, rss_max - rss_before);
         }
     }
     out["worst"] = {{"canary_late_ms_max", worst_late}, {"rss_growth_mb", worst_rss}};
+    store.reset();
     std::filesystem::remove_all(dir);
     std::printf("%s\n", out.dump(2).c_str());
     return 0;

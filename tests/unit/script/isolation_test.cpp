@@ -443,6 +443,111 @@ TEST_F(IsolationTest, QueryArgumentsAreBounded) {
     expect_canary_alive();
 }
 
+// Issue 12, last retest: gridlet.query and gridlet.window were bounded only
+// after the store had read everything (a 30-day 1 s query read 2.6 M samples
+// and held 118 MB before the row limit refused it; a 30-day window held
+// 84 MB nothing counted). Now the read stops at the limit, its work counts
+// against the rule's budgets as it goes, and the windows a rule reads are
+// charged to it.
+class QueryBoundsTest : public IsolationTest {
+protected:
+    // `n` samples of x/big, one a second, ending now.
+    void history(int64_t n) {
+        const uint32_t id = host_->intern("x/big");
+        const int64_t now = host_->clock().now_ms();
+        for (int64_t i = n; i >= 1; --i) host_->record({now - i * 1000, static_cast<double>(i % 7), id, GL_QUALITY_GOOD, {0, 0, 0}});
+    }
+    std::string run(const std::string& body, Budgets budgets = {}) {
+        RuleConfig c = rule("reader", "gridlet.on('x/go', function()\n" + body + "\nend)\n");
+        c.budgets = budgets;
+        load_with_canary(c);
+        feed("x/go", 1);
+        return state("reader", "err");
+    }
+};
+
+TEST_F(QueryBoundsTest, AQueryOfMoreThanTheRowLimitIsRefusedAfterReadingTheLimit) {
+    history(1'000'000);
+    Budgets budgets;
+    budgets.instructions = 400'000;  // reading all 1,000,000 samples would spend it
+    const std::string err = run("local ok, err = pcall(gridlet.query, {series = 'x/big', last = '30d'})\n"
+                                "gridlet.state.err = err", budgets);
+    EXPECT_NE(err.find("gridlet.query: more than 200000 rows; narrow the range or use step/agg"), std::string::npos)
+        << err;
+    EXPECT_EQ(info("reader").status, RuleStatus::running);
+    expect_canary_alive();
+}
+
+TEST_F(QueryBoundsTest, TheWorkOfAQueryCountsAgainstTheRulesBudgetWhileItReads) {
+    history(150'000);
+    Budgets tight;
+    tight.instructions = 50'000;  // 150,000 one-second buckets cost more
+    run("pcall(gridlet.query, {series = 'x/big', last = '30d', step = '1s', agg = 'avg'})\n"
+        "gridlet.state.err = 'the query returned'", tight);
+    EXPECT_EQ(info("reader").status, RuleStatus::stopped);
+    EXPECT_NE(info("reader").error.find("instruction budget"), std::string::npos) << info("reader").error;
+    EXPECT_EQ(state("reader", "err"), "") << "pcall must not catch the stop";
+    expect_canary_alive();
+}
+
+TEST_F(QueryBoundsTest, TheRowsAQueryHoldsCountAgainstTheMemoryBudget) {
+    history(150'000);
+    Budgets small;
+    small.memory_bytes = 2u << 20;  // 150,000 rows are 3.6 MB as the engine holds them
+    run("local ok, err = pcall(gridlet.query, {series = 'x/big', last = '30d'})\n"
+        "gridlet.state.err = err", small);
+    EXPECT_EQ(info("reader").status, RuleStatus::stopped);
+    EXPECT_NE(info("reader").error.find("memory budget"), std::string::npos) << info("reader").error;
+    std::smatch held;
+    const std::string error = info("reader").error;
+    ASSERT_TRUE(std::regex_search(error, held, std::regex("engine records ([0-9]+) bytes"))) << error;
+    EXPECT_GE(std::stoul(held[1]), 150'000 * sizeof(QueryRow)) << error;
+    expect_canary_alive();
+}
+
+TEST_F(QueryBoundsTest, AWindowOfMoreThanItsCapIsRefused) {
+    history(250'000);
+    const std::string err = run("local ok, err = pcall(gridlet.window, 'x/big', '30d')\n"
+                                "gridlet.state.err = err");
+    EXPECT_NE(err.find("gridlet.window('x/big'): more than 200000 rows"), std::string::npos) << err;
+    EXPECT_EQ(info("reader").status, RuleStatus::running);
+    expect_canary_alive();
+}
+
+TEST_F(QueryBoundsTest, TheWindowsARuleReadsAreChargedToIt) {
+    history(150'000);
+    Budgets small;
+    small.memory_bytes = 2u << 20;  // 150,000 points are 2.4 MB
+    run("local w = gridlet.window('x/big', '30d')\n"
+        "gridlet.state.err = 'window of ' .. w.count", small);
+    EXPECT_EQ(info("reader").status, RuleStatus::stopped);
+    EXPECT_NE(info("reader").error.find("engine records"), std::string::npos) << info("reader").error;
+    // A smaller window is charged its own points only.
+    Budgets enough;
+    enough.memory_bytes = 8u << 20;
+    RuleConfig c = rule("hour", "gridlet.on('x/go', function() gridlet.state.n = gridlet.window('x/big', '1h').count end)");
+    c.budgets = enough;
+    ASSERT_TRUE(engine_->configure({c}).empty());
+    feed("x/go", 1);
+    EXPECT_EQ(state("hour", "n"), "3600");
+    EXPECT_LT(info("hour").memory_bytes, 2u << 20);
+}
+
+TEST_F(QueryBoundsTest, AWindowThatOutgrewItsCapSaysSoRatherThanAnswerWithPart) {
+    history(190'000);
+    run("local ok, w = pcall(gridlet.window, 'x/big', '30d')\n"
+        "gridlet.state.err = ok and ('count ' .. w.count) or w");
+    EXPECT_EQ(state("reader", "err"), "\"count 190000\"");
+    const uint32_t id = host_->intern("x/big");
+    std::vector<gl_sample> batch;
+    for (int i = 0; i < 20'000; ++i) batch.push_back({host_->clock().now_ms() + i, 1.0, id, GL_QUALITY_GOOD, {0, 0, 0}});
+    engine_->on_samples(batch);
+    host_->manual_clock().advance(20'000);
+    feed("x/go", 1);
+    EXPECT_NE(state("reader", "err").find("more than 200000 samples in the window"), std::string::npos)
+        << state("reader", "err");
+}
+
 // Item 10: a subscription or a last() whose name matches nothing is said
 // once, after a minute (a driver may register its series late).
 TEST_F(IsolationTest, NamesThatMatchNothingAreWarnedAboutOnce) {

@@ -285,7 +285,12 @@ TEST(Aggregation, OfflineHarnessAnswersAsTheStore) {
                     SCOPED_TRACE("step " + std::to_string(step) + " from " + std::to_string(from) + " agg " +
                                  std::to_string(static_cast<int>(agg)) + " series " + std::to_string(sid));
                     auto live = site.store->query().downsample(sid, from, kT0 + 6 * kHour, step, agg);
-                    script::QuerySpec spec{{hid}, from, kT0 + 6 * kHour, step, std::nullopt, agg};
+                    script::QuerySpec spec;
+                    spec.series = {hid};
+                    spec.from_ms = from;
+                    spec.to_ms = kT0 + 6 * kHour;
+                    spec.step_ms = step;
+                    spec.aggregate = agg;
                     auto offline = host.query(spec);
                     ASSERT_TRUE(live && offline);
                     ASSERT_EQ(live->size(), offline->size());

@@ -156,3 +156,65 @@ TEST(Query, CalendarDaysAcrossParisDstChanges) {
     EXPECT_EQ(qs.resolution, Resolution::hour1);
     EXPECT_LE(qs.raw_samples, 62u);
 }
+
+// Issue 12: a rule's query is bounded while it is read, not after. A week of
+// 1 s samples (604,800) is refused after about max_rows samples decoded, and
+// a meter that says stop ends the read at once.
+TEST(Query, ALimitEndsTheReadWhileReadingNotAfter) {
+    TempDir dir;
+    auto store = Store::open(test_options(dir.path()));
+    ASSERT_TRUE(store);
+    uint32_t g = *(*store)->registry().intern(meta("dev/g"));
+    const int64_t n = 7 * 86'400;
+    std::vector<gl_sample> b;
+    for (int64_t i = 0; i < n; ++i) {
+        b.push_back(gs(g, kT0 + i * 1000, static_cast<double>(i % 100)));
+        if (b.size() == 50'000) {
+            ASSERT_TRUE((*store)->append(b));
+            b.clear();
+        }
+    }
+    ASSERT_TRUE((*store)->append(b));
+    const QueryEngine& q = (*store)->query();
+    uint64_t work = 0;
+    QueryLimit limit{10'000, [&](uint64_t w) {
+                         work += w;
+                         return Status::ok();
+                     }};
+    // Raw: more than 10,000 samples is refused, having decoded about that many.
+    auto raw = q.raw(g, kT0, kT0 + n * 1000, limit);
+    ASSERT_FALSE(raw);
+    EXPECT_NE(raw.status().message().find("more than 10000 rows"), std::string::npos) << raw.status().message();
+    EXPECT_LT(work, 20'000u);
+    EXPECT_GT(work, 0u);
+    // Rows already produced for the same request count.
+    work = 0;
+    auto some = q.raw(g, kT0, kT0 + 6000 * 1000, limit, 3000);
+    EXPECT_TRUE(some) << some.status().message();
+    auto over = q.raw(g, kT0, kT0 + 8000 * 1000, limit, 3000);
+    EXPECT_FALSE(over);
+    // Buckets: 1 s steps over the week make 604,800 rows: refused early.
+    work = 0;
+    auto fine = q.downsample(g, kT0, kT0 + n * 1000, 1000, Aggregate::avg, nullptr, &limit);
+    ASSERT_FALSE(fine);
+    EXPECT_NE(fine.status().message().find("more than 10000 rows"), std::string::npos);
+    EXPECT_LT(work, 40'000u);
+    // 15-min buckets of the week are 672 rows: answered.
+    auto coarse = q.downsample(g, kT0, kT0 + n * 1000, 15 * kMin, Aggregate::avg, nullptr, &limit);
+    ASSERT_TRUE(coarse) << coarse.status().message();
+    EXPECT_EQ(coarse->size(), 672u);
+    // A meter that says stop (a rule out of time) ends a one-bucket total
+    // over the raw week at the first chunk, and its Status is the answer.
+    int calls = 0;
+    QueryLimit deadline{0, [&](uint64_t) {
+                            ++calls;
+                            return Status::timeout("out of time");
+                        }};
+    auto total = q.total(g, kT0, kT0 + n * 1000, Aggregate::avg, nullptr, &deadline);
+    ASSERT_FALSE(total);
+    EXPECT_EQ(total.status().code(), StatusCode::timeout);
+    EXPECT_EQ(calls, 1);
+    auto raw_stopped = q.raw(g, kT0, kT0 + n * 1000, deadline);
+    ASSERT_FALSE(raw_stopped);
+    EXPECT_EQ(calls, 2);
+}
