@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "core/pattern.h"
+#include "store/aggregation.h"
 #include "script/budgets.h"
 #include "script/rule.h"
 #include "script/sandbox.h"
@@ -12,6 +13,7 @@ namespace gridlet::script {
 namespace {
 
 constexpr size_t kMaxQueryRows = 200'000;
+constexpr size_t kRowTableBytes = 170;  // a result row as a Lua table, measured (about)
 
 int l_last(lua_State* L) {
     size_t len = 0;
@@ -116,6 +118,15 @@ int l_window(lua_State* L) {
 
 // query{series = "name or pattern" | {names...}, from = ms, to = ms | last = duration,
 //       step = duration | "day" | "week" | "month" | "year", agg = "avg"}
+// A time argument of query (UTC ms): a finite number in the store's range
+// (0001-01-01 .. 9999-12-31), else an error naming the argument.
+int64_t check_time_ms(lua_State* L, int idx, const char* what) {
+    const double t = luaL_checknumber(L, idx);
+    if (!(t >= static_cast<double>(store::kMinStoreTime) && t <= static_cast<double>(store::kMaxStoreTime)))  // and NaN, inf
+        luaL_error(L, "gridlet.query: '%s' must be a time in UTC ms between 0001-01-01 and 9999-12-31", what);
+    return static_cast<int64_t>(t);
+}
+
 int l_query(lua_State* L) {
     luaL_checktype(L, 1, LUA_TTABLE);
     EngineCore& core = Rule::of(L).core();
@@ -134,13 +145,13 @@ int l_query(lua_State* L) {
     lua_getfield(L, 1, "from");
     if (!lua_isnil(L, -1)) {
         if (has_last) return luaL_error(L, "gridlet.query: give either 'last' or 'from', not both");
-        spec.from_ms = static_cast<int64_t>(luaL_checknumber(L, -1));
+        spec.from_ms = check_time_ms(L, -1, "from");
     } else if (!has_last) {
         return luaL_error(L, "gridlet.query: 'from' (UTC ms) or 'last' (a duration) is required");
     }
     lua_pop(L, 1);
     lua_getfield(L, 1, "to");
-    if (!lua_isnil(L, -1)) spec.to_ms = static_cast<int64_t>(luaL_checknumber(L, -1));
+    if (!lua_isnil(L, -1)) spec.to_ms = check_time_ms(L, -1, "to");
     lua_pop(L, 1);
     if (spec.to_ms <= spec.from_ms) return luaL_error(L, "gridlet.query: empty range (to <= from)");
     lua_getfield(L, 1, "step");
@@ -201,6 +212,11 @@ int l_query(lua_State* L) {
                 ~Release() { l.add_engine_bytes(-n); }
             } release{limits, held};
             stopped = limits.stopped();
+            // Garbage counts in the budget until collected: a rule that
+            // queries again and again would be refused for its old results.
+            // So collect first when the new table might not fit.
+            if (!stopped && limits.memory_used() + rows->size() * kRowTableBytes > limits.budgets().memory_bytes)
+                lua_gc(L, LUA_GCCOLLECT, 0);
             if (!stopped) {
                 lua_createtable(L, static_cast<int>(rows->size()), 0);
                 int i = 0;

@@ -191,6 +191,11 @@ int l_now(lua_State* L) {
     return 1;
 }
 
+int l_monotonic(lua_State* L) {
+    lua_pushnumber(L, static_cast<double>(Rule::of(L).core().host.clock().monotonic_ms()));
+    return 1;
+}
+
 }  // namespace
 
 void register_output_api(lua_State* L) {
@@ -200,6 +205,8 @@ void register_output_api(lua_State* L) {
     lua_setfield(L, -2, "emit");
     lua_pushcfunction(L, l_now);
     lua_setfield(L, -2, "now");
+    lua_pushcfunction(L, l_monotonic);
+    lua_setfield(L, -2, "monotonic");
     lua_createtable(L, 0, 4);
     lua_pushcfunction(L, guarded<l_log<LogLevel::debug>>);
     lua_setfield(L, -2, "debug");

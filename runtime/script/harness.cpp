@@ -141,16 +141,30 @@ Expected<HarnessReport> run_rule_test(const HarnessOptions& options) {
     rc.file = report.rule_file;
     rc.params = options.params ? *options.params : (timeline->params.is_null() ? json::object() : timeline->params);
     rc.budgets = options.budgets;
+    // The plant's lines of the first instant exist before the rule loads
+    // (stations and meters are there when gridlet starts): commands sent
+    // while loading reach them.
+    Plant plant;
+    host.set_plant(&plant);
+    const auto& items = timeline->items;
+    std::vector<bool> done(items.size(), false);
+    for (size_t i = 0; i < items.size() && items[i].t_ms <= timeline->start_ms; ++i) {
+        if (items[i].kind != TimelineItem::Kind::plant) continue;
+        Status st = plant.apply(items[i].plant, host.manual_clock().monotonic_ms());
+        if (!st) return Status::invalid(options.timeline_file + ":" + std::to_string(items[i].line) + ": " + st.message());
+        done[i] = true;
+    }
     auto failures = engine.configure({rc});
     if (!failures.empty()) report.load_error = failures.front().status;
 
-    Plant plant;
-    host.set_plant(&plant);
     Runner runner(host, engine, plant);
     std::vector<gl_sample> batch;
-    const auto& items = timeline->items;
     for (size_t i = 0; i < items.size();) {
         const TimelineItem& item = items[i];
+        if (done[i]) {
+            ++i;
+            continue;
+        }
         runner.advance_to(item.t_ms);
         if (item.kind == TimelineItem::Kind::samples) {
             // Samples of one instant go out as one batch, like a bus message.

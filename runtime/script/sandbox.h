@@ -46,7 +46,7 @@ void make_readonly(lua_State* L, const char* name);
 void register_sample_api(lua_State* L);   // on, cancel
 void register_timer_api(lua_State* L);    // every, at
 void register_data_api(lua_State* L);     // last, window, query
-void register_output_api(lua_State* L);   // write, emit, log, now
+void register_output_api(lua_State* L);   // write, emit, log, now, monotonic
 void push_state_proxy(lua_State* L, Rule& rule);  // gridlet.state
 
 // Argument `arg` of gridlet.<fn>: a series name or pattern (1..255

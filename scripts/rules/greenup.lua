@@ -16,6 +16,7 @@ local greenup = require("gridlet.greenup")
 
 local g = greenup.new(params, {
   now = gridlet.now,
+  mono = gridlet.monotonic,
   write = function(target, value, on_reply) gridlet.write(target, value, on_reply) end,
   emit = gridlet.emit,
   log = function(level, text) gridlet.log[level]("%s", text) end,
@@ -36,9 +37,8 @@ local function deliver(b)
     if g:feed(series[i], values[i], times[i], quality[i]) then meter = true end
   end
   if meter then
-    local now = gridlet.now()
-    g.last_meter_step = now
-    g:step(now)
+    g.last_meter_step = gridlet.monotonic()
+    g:step(gridlet.now())
   end
 end
 
@@ -53,7 +53,7 @@ end, {batch = true})
 -- without a meter (charging branch) and notices a silent meter (fail-safe).
 local period_ms = g.c.period * 1000
 gridlet.every(g.c.period, function(now)
-  if not g.last_meter_step or now - g.last_meter_step > period_ms then g:step(now) end
+  if not g.last_meter_step or gridlet.monotonic() - g.last_meter_step > period_ms then g:step(now) end
 end)
 
 gridlet.log.info("Green'Up: %d station(s), maximum current available %g A, for the charging %g A, %s",

@@ -4,7 +4,7 @@
 -- tests and benchmarks alike:
 --
 --   local greenup = require("gridlet.greenup")
---   local g = greenup.new(params, io)   -- io: now, write, emit, log, load, save
+--   local g = greenup.new(params, io)   -- io: now, mono, write, emit, log, load, save
 --   g:use_latest(value, ts)             -- station data: value[i], ts[i] of g.latest_series[i]
 --   g:feed(series, value, ts, quality)  -- a sample of g.trigger_series (meter, overrides)
 --   g:step(now)                         -- one control step: decide, command, persist
@@ -13,6 +13,10 @@
 -- its gridlet.latest view); feed() returns true for a meter sample, after
 -- which the caller runs a step.
 --
+-- io.now() is the wall clock (UTC ms: session times, history); io.mono() a
+-- monotonic clock (ms; defaults to io.now): every duration, timeout and
+-- integral (staleness, commands in flight, Ah) is measured on it, and data
+-- count as fresh from when they were received, not from their timestamps.
 -- io.write(target, value, on_reply(ok, err)) sends a command; io.emit(type,
 -- severity, body) an event; io.log(level, text); io.load(key) / io.save(key,
 -- value) persistent state. The behaviour, every parameter and every decision
@@ -54,27 +58,38 @@ function M.new(p, io)
   local self = setmetatable({
     c = c, io = io, stations = {}, inputs = {}, latest_series = {}, value = {}, ts = {},
     trigger_series = {},
-    meter = {0, 0, 0}, meter_ts = {false, false, false},
-    area = {1, 1, 1}, I = {0, 0, 0}, now = 0, last_step = nil, first_step = nil,
+    meter = {0, 0, 0}, meter_ts = {false, false, false}, meter_recv = {false, false, false},
+    area = {1, 1, 1}, I = {0, 0, 0}, now = 0, mono = 0, last_step = nil, first_step = nil,
+    implausible = 0, implausible_said = nil,
     est_up = {0, 0, 0}, est_down = {0, 0, 0}, est_mine = {0, 0, 0}, est_sum = {0, 0, 0}, base_next = {0, 0, 0},
     failsafe = false, overload = false, status_at = 0, seq = io.load("seq") or 0, overrides_seen = 0, version = 0,
   }, G)
   self.stale_ms, self.response_ms = c.stale * 1000, c.response * 1000
+  io.mono = io.mono or io.now
   -- The meter and the overrides: one setter per series, fn(value, ts) ->
-  -- true for a meter sample (the caller then runs a control step).
-  local meter, meter_ts, triggers = self.meter, self.meter_ts, self.trigger_series
+  -- true for a meter sample (the caller then runs a control step). A meter
+  -- reading no installation can carry (negative, or above twice the
+  -- Maximum current available: a sentinel such as 6553.5 A, a glitch) is
+  -- bad data: ignored and counted, so a meter sending only such readings
+  -- goes silent (fail-safe).
+  local meter, meter_ts, meter_recv, triggers = self.meter, self.meter_ts, self.meter_recv, self.trigger_series
+  local meter_top = 2 * c.max
   if c.meter then
     if c.meter_single then
       self.inputs[c.meter[1]] = function(v, ts)
+        if v < -0.5 or v > meter_top then return self:reject(c.meter[1], v, "meter") end
+        local r = io.mono()
         meter[1], meter[2], meter[3] = v, v, v
         meter_ts[1], meter_ts[2], meter_ts[3] = ts, ts, ts
+        meter_recv[1], meter_recv[2], meter_recv[3] = r, r, r
         return true
       end
       triggers[1] = c.meter[1]
     else
       for k = 1, 3 do
         self.inputs[c.meter[k]] = function(v, ts)
-          meter[k], meter_ts[k] = v, ts
+          if v < -0.5 or v > meter_top then return self:reject(c.meter[k], v, "meter") end
+          meter[k], meter_ts[k], meter_recv[k] = v, ts, io.mono()
           return true
         end
         triggers[k] = c.meter[k]
@@ -86,7 +101,8 @@ function M.new(p, io)
     local st = {
       cfg = sc, name = sc.name, on = sc.on, index = i, single = sc.phases == 1,
       lv = {[0] = sc.rated, level_current(c, sc.rated, c.step1), level_current(c, sc.rated, c.step2)},
-      raw = {0, 0, 0}, state = nil,
+      raw = {0, 0, 0}, state = nil, recv = nil, seen1 = nil, seen2 = nil,
+      top = sc.rated * 1.2 + 1,  -- a current above this is no reading (rated + 20 %)
       allow = 0, pend_until = 0, pend = "down", sent_sp = nil, sent_en = nil, acked_sp = nil,
       dirty = false, saved_at = 0,
     }
@@ -98,7 +114,13 @@ function M.new(p, io)
     local s = io.load(S.key(st))
     if type(s) == "table" and s.start then
       st.session = s
-      if s.status == "charging" then st.allow = st.lv[s.level] or sc.rated end
+      if s.status == "charging" then
+        -- A restored session is commanded again: reserved at its setpoint
+        -- (its vehicle may start drawing) until the station answers after
+        -- the response time.
+        st.allow = st.lv[s.level] or sc.rated
+        st.pend, st.pend_until = "up", io.mono() + self.response_ms
+      end
     end
     self.stations[i] = st
     local o = c.override_prefix .. "/" .. sc.name .. "/"
@@ -126,6 +148,18 @@ end
 
 -- Run-time overrides (manual 8.3.2): Start/Wait and Normal/Priority, for the
 -- current session only.
+-- Bad data (implausible readings): ignored, counted, said at once and then
+-- at most once a minute with the count. Returns false (not a meter sample).
+function G:reject(what, v, kind)
+  self.implausible = self.implausible + 1
+  local mono = self.io.mono()
+  if not self.implausible_said or mono - self.implausible_said >= 60000 then
+    self.implausible_said = mono
+    self.io.log("warn", string.format("%s: implausible %s reading %g A ignored (%d so far)", what, kind, v, self.implausible))
+  end
+  return false
+end
+
 function G:override(st, kind, value)
   self.overrides_seen = self.overrides_seen + 1
   local s = st.session
@@ -134,7 +168,7 @@ function G:override(st, kind, value)
     self.io.log("info", string.format("%s: %s ignored: no charging session", st.name, what))
     return
   end
-  self.now = self.io.now()
+  self.now, self.mono = self.io.now(), self.io.mono()
   self.version = self.version + 1
   if kind == "priority" then
     s.prio = value >= 0.5
@@ -154,17 +188,33 @@ end
 -- manage it. A three-phase station's measured currents are its raw ones
 -- (st.m is st.raw); a single-phase one's are put on its phase.
 function G:observe(st, dt)
-  local now, V, T, limit = self.now, self.value, self.ts, self.stale_ms
+  local now, mono, V, T, limit = self.now, self.mono, self.value, self.ts, self.stale_ms
   local t1, t2 = T[st.k_state], T[st.k_l1]
-  local stale = not t1 or not t2 or now - t1 > limit or now - t2 > limit
+  -- Fresh data: a new state or L1 sample, received at `mono` (the monotonic
+  -- clock: a wall-clock step changes nothing). What the view held at the
+  -- start counts only if its timestamps are recent. Implausible currents
+  -- (negative, or above the rating + 20 %: a sentinel such as 6553.5 A) are
+  -- not data: the last good ones are kept, and a station sending only such
+  -- readings goes silent.
+  local fresh = false
+  if t1 and t2 and (t1 ~= st.seen1 or t2 ~= st.seen2) then
+    local first = st.seen1 == nil
+    st.seen1, st.seen2 = t1, t2
+    local l1, l2, l3, top = V[st.k_l1] or 0, V[st.k_l2] or 0, V[st.k_l3] or 0, st.top
+    if l1 < -0.5 or l1 > top or (not st.single and (l2 < -0.5 or l2 > top or l3 < -0.5 or l3 > top)) then
+      self:reject(st.name, math.max(l1, st.single and l1 or math.max(l2, l3)), "station current")
+    elseif not first or (now - t1 <= limit and now - t2 <= limit) then
+      st.recv, fresh = mono, true
+    end
+  end
+  local stale = not st.recv or mono - st.recv > limit
   -- Communication loss is an event (once per loss): a station that stops
   -- answering, or that has not answered within stale_after of the start.
   if stale and not st.silent_reported and
-      (st.stale == false or (self.first_step and now - self.first_step > limit)) then
+      (st.stale == false or (self.first_mono and mono - self.first_mono > limit)) then
     st.silent_reported = true
-    local last = math.max(t1 or 0, t2 or 0)
     self.io.emit("greenup_station_not_answering", "warning", {station = st.name,
-      last_data_s_ago = last > 0 and math.floor((now - last) / 1000) or nil})
+      last_data_s_ago = st.recv and math.floor((mono - st.recv) / 1000) or nil})
     self.io.log("warn", string.format("%s: not answering (no state or current for %d s): counted at the higher of its last current and its setpoint", st.name, self.c.stale))
   elseif not stale and st.silent_reported then
     st.silent_reported = false
@@ -176,15 +226,18 @@ function G:observe(st, dt)
     self.version = self.version + 1
   end
   if stale then return end
-  local r, state = st.raw, V[st.k_state]
-  st.state = state
-  if st.single then
-    local r1, on, m = V[st.k_l1] or 0, st.on, st.m
-    r[1] = r1
-    m[1], m[2], m[3] = on[1] and r1 or 0, on[2] and r1 or 0, on[3] and r1 or 0
-  else
-    r[1], r[2], r[3] = V[st.k_l1] or 0, V[st.k_l2] or 0, V[st.k_l3] or 0
+  local r = st.raw
+  if fresh then
+    st.state = V[st.k_state]
+    if st.single then
+      local r1, on, m = V[st.k_l1] or 0, st.on, st.m
+      r[1] = r1
+      m[1], m[2], m[3] = on[1] and r1 or 0, on[2] and r1 or 0, on[3] and r1 or 0
+    else
+      r[1], r[2], r[3] = V[st.k_l1] or 0, V[st.k_l2] or 0, V[st.k_l3] or 0
+    end
   end
+  local state = st.state
   local s = st.session
   if not s and state == AVAILABLE then return end  -- most stations, most of the time
   if state == AVAILABLE or state == ERROR then
@@ -224,12 +277,16 @@ function G:observe(st, dt)
     s.wh = s.wh + sum * self.c.voltage * dt / 3600
   end
   -- A station that did not follow a command within the response time gets it again.
-  if now >= st.pend_until and now >= (st.resend_at or 0) then
+  if mono >= st.pend_until and mono >= (st.resend_at or 0) then
     local again = (s.status == "charging" and state == S.CONNECTED and st.sent_en == 1)
       or (s.status == "waiting" and state == S.CHARGING and st.sent_en == 0)
     if again then
+      -- Sent again: in flight again (a re-enabled vehicle is reserved at
+      -- its setpoint until the station answers after the response time).
       st.sent_en = nil
-      st.resend_at = now + self.response_ms
+      st.resend_at = mono + self.response_ms
+      st.pend, st.pend_until = s.status == "charging" and "up" or "down", mono + self.response_ms
+      self.version = self.version + 1
     end
   end
 end
@@ -250,19 +307,31 @@ end
 -- ------------------------------------------------------------ the step
 function G:step(now)
   local c = self.c
-  self.now = now
+  local mono = self.io.mono()
+  self.now, self.mono = now, mono
   self.first_step = self.first_step or now
-  local dt = self.last_step and (now - self.last_step) / 1000 or 0
-  self.last_step = now
+  self.first_mono = self.first_mono or mono
+  -- Ah are integrated over monotonic time: a wall-clock step credits nothing.
+  local dt = self.last_mono and (mono - self.last_mono) / 1000 or 0
+  self.last_step, self.last_mono = now, mono
   local stations = self.stations
   for i = 1, #stations do self:observe(stations[i], dt) end
 
-  -- Meter freshness: silent for stale_after (or never heard) -> fail-safe.
-  local failsafe = false
+  -- Meter freshness, by receive time: silent for stale_after (or never
+  -- heard) -> fail-safe. Until every phase has been read once, nothing is
+  -- started or raised (the other loads are unknown).
+  local failsafe, meter_known = false, true
   if c.meter then
     for p = 1, 3 do
-      local ts = self.meter_ts[p] or self.first_step
-      if now - ts > self.stale_ms then failsafe = true end
+      local r = self.meter_recv[p]
+      if not r then meter_known = false end
+      if mono - (r or self.first_mono) > self.stale_ms then failsafe = true end
+    end
+  end
+  if meter_known ~= self.meter_known then
+    self.meter_known = meter_known
+    if not meter_known then
+      self.io.log("info", "waiting for the meter's first reading: no session is started or raised before it")
     end
   end
   if failsafe ~= self.failsafe then
@@ -291,25 +360,26 @@ function G:step(now)
     if now_area == E.RED then self:shed() end
     -- Starting and raising: skipped when nothing changed since they last
     -- found nothing to do (same sessions and setpoints, same areas, no less
-    -- current), which is most steps.
+    -- current), which is most steps; and before the meter's first reading.
     local q = self.quiet
-    if not (q and q.version == self.version and q.a1 == area[1] and q.a2 == area[2] and q.a3 == area[3]
+    if meter_known and not (q and q.version == self.version and q.inflight == self.inflight
+        and q.a1 == area[1] and q.a2 == area[2] and q.a3 == area[3]
         and I[1] >= q.i1 and I[2] >= q.i2 and I[3] >= q.i3) then
       local v = self.version
-      self:serve_queue()
-      self:raise()
-      self.quiet = self.version == v and {version = v, a1 = area[1], a2 = area[2], a3 = area[3], i1 = I[1], i2 = I[2], i3 = I[3]} or nil
+      self:raise(self:serve_queue())
+      self.quiet = self.version == v and {version = v, inflight = self.inflight, a1 = area[1], a2 = area[2], a3 = area[3],
+        i1 = I[1], i2 = I[2], i3 = I[3]} or nil
     end
   end
 
-  self:persist(now)
-  if c.status_every > 0 and now - self.status_at >= c.status_every * 1000 then
-    self.status_at = now
+  self:persist(mono)
+  if c.status_every > 0 and mono - self.status_at >= c.status_every * 1000 then
+    self.status_at = mono
     self.io.log("info", self:status_line())
   end
 end
 
-function G:persist(now)
+function G:persist(mono)
   local stations = self.stations
   for i = 1, #stations do
     local st = stations[i]
@@ -320,9 +390,9 @@ function G:persist(now)
     elseif st.sent_en == 1 then
       self:command(st)
     end
-    if s and (st.dirty or now - st.saved_at >= 60000) then
+    if s and (st.dirty or mono - st.saved_at >= 60000) then
       self.io.save(S.key(st), s)
-      st.dirty, st.saved_at = false, now
+      st.dirty, st.saved_at = false, mono
     end
   end
   if self.seq_dirty then

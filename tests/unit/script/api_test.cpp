@@ -343,6 +343,16 @@ TEST_F(ApiTest, NowAndOsTimeFollowTheEngineClock) {
     EXPECT_EQ(state("r", "t"), R"({"now":1711800060000,"os":1711800060})");
 }
 
+TEST_F(ApiTest, MonotonicDoesNotStepWithTheWallClock) {
+    load(rule("r", R"(
+        local t0 = gridlet.monotonic()
+        gridlet.every(60, function() gridlet.state.d = {mono = gridlet.monotonic() - t0, wall = gridlet.now()} end)
+    )"));
+    host_->manual_clock().step_wall(-3'600'000);
+    advance(60'000);
+    EXPECT_EQ(state("r", "d"), R"({"mono":60000,"wall":1711796460000})");
+}
+
 TEST_F(ApiTest, ParamsAreVisibleAsGlobalAndInModule) {
     load(rule("r", R"(
         gridlet.state.p = {params.meter, gridlet.params.limits[2], params.nested.on}

@@ -505,6 +505,34 @@ TEST_F(QueryBoundsTest, TheRowsAQueryHoldsCountAgainstTheMemoryBudget) {
     expect_canary_alive();
 }
 
+// Retest: a rule that queried 44,000 rows every callback and dropped them
+// was stopped for memory at its third call (its old results, not yet
+// collected, counted); the engine now collects before building a result
+// that might not fit.
+TEST_F(QueryBoundsTest, ARuleThatDropsItsResultsCanQueryAgainAndAgain) {
+    history(44'000);
+    RuleConfig c = rule("poller", "gridlet.on('x/go', function()\n"
+                                  "  local rows = gridlet.query{series = 'x/big', last = '30d'}\n"
+                                  "  gridlet.state.n = #rows\n"
+                                  "end)\n");
+    load_with_canary(c);
+    for (int i = 0; i < 6; ++i) feed("x/go", 1);
+    EXPECT_EQ(info("poller").status, RuleStatus::running) << info("poller").error;
+    EXPECT_EQ(state("poller", "n"), "44000");
+}
+
+TEST_F(QueryBoundsTest, TimesOutsideTheStoresRangeAreRefusedByName) {
+    history(10);
+    for (const char* range : {"from = -math.huge, to = math.huge", "from = -9.3e18, to = 9.3e18", "from = 0 / 0",
+                              "from = 0, to = 1e300"}) {
+        SCOPED_TRACE(range);
+        const std::string err = run(std::string("local ok, err = pcall(gridlet.query, {series = 'x/big', ") + range +
+                                    "})\ngridlet.state.err = err");
+        EXPECT_NE(err.find("must be a time in UTC ms between 0001-01-01 and 9999-12-31"), std::string::npos) << err;
+        engine_->configure({});
+    }
+}
+
 TEST_F(QueryBoundsTest, AWindowOfMoreThanItsCapIsRefused) {
     history(250'000);
     const std::string err = run("local ok, err = pcall(gridlet.window, 'x/big', '30d')\n"

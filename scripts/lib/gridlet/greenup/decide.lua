@@ -7,7 +7,7 @@ local S = require("gridlet.greenup.sessions")
 
 local D = {methods = {}}
 local G = D.methods
-local expected = E.expected
+local expected, pending, shedding = E.expected, E.pending, E.shedding
 
 local function on_any(st, set)
   return (st.on[1] and set[1]) or (st.on[2] and set[2]) or (st.on[3] and set[3])
@@ -138,7 +138,8 @@ function G:try_start(st)
   -- Nothing changed since it last could not start (same sessions and
   -- setpoints, same areas, no less current): it still cannot.
   local memo = st.no_start
-  if memo and memo.version == self.version and memo.forced == forced and memo.a1 == area[1] and memo.a2 == area[2]
+  if memo and memo.version == self.version and memo.inflight == self.inflight and memo.forced == forced
+    and memo.a1 == area[1] and memo.a2 == area[2]
     and memo.a3 == area[3] and I[1] >= memo.i1 and I[2] >= memo.i2 and I[3] >= memo.i3 then
     return false
   end
@@ -146,25 +147,65 @@ function G:try_start(st)
   if ok then
     st.no_start = nil
   else
-    st.no_start = {version = self.version, forced = forced, a1 = area[1], a2 = area[2], a3 = area[3],
+    st.no_start = {version = self.version, inflight = self.inflight, forced = forced, a1 = area[1], a2 = area[2], a3 = area[3],
       i1 = I[1], i2 = I[2], i3 = I[3]}
   end
   return ok
 end
 
+-- What the reductions still in flight have not yet shed, per phase: a start
+-- is checked against it (the worst case of every pending command), so that
+-- a vehicle that starts drawing at once never meets others still coming down.
+function G:not_yet_shed(st)
+  local extra = {0, 0, 0}
+  for _, o in ipairs(self.stations) do
+    if o ~= st and not o.stale and shedding(self, o) then
+      for p = 1, 3 do
+        if o.on[p] then
+          local d = o.m[p] - expected(self, o, p)
+          if d > 0 then extra[p] = extra[p] + d end
+        end
+      end
+    end
+  end
+  return extra
+end
+
+-- The highest step at which `st` fits below thr minus what is still to be
+-- shed; nil if none.
+function G:start_step(st, thr)
+  local extra = self:not_yet_shed(st)
+  local t = {thr[1] - extra[1], thr[2] - extra[2], thr[3] - extra[3]}
+  for k = 0, 2 do
+    if self:fits(st, st.lv[k], t) then return k end
+  end
+  return nil
+end
+
 function G:try_start_now(st, forced)
   local c, area = self.c, self.area
-  local thr = {}
+  local thr, out_of_red, green = {}, {}, true
   for p = 1, 3 do
     if st.on[p] and area[p] == E.RED then return false end
+    -- Below the charging limit (green: at it; yellow: with the hysteresis);
+    -- a run-time Start only out of red.
     if forced then
       thr[p] = c.max - c.hysteresis
     else
       thr[p] = area[p] == E.GREEN and c.max_charging or (c.max_charging - c.hysteresis)
     end
+    out_of_red[p] = c.max - c.hysteresis
+    if st.on[p] and area[p] ~= E.GREEN then green = false end
   end
-  for k = 0, 2 do
-    if self:fits(st, st.lv[k], thr) then self:start(st, k) return true end
+  local k = self:start_step(st, thr)
+  if k then self:start(st, k) return true end
+  -- Green authorizes every request (manual L1443): below the charging limit
+  -- if it fits (reducing others, as below), else at the highest step that
+  -- keeps the installation out of red.
+  local function otherwise()
+    local k2 = green and self:start_step(st, out_of_red)
+    if k2 then self:start(st, k2) return true end
+    return false
   end
   -- Room needed per phase, and what reducing every other session to the
   -- second step would give.
@@ -173,20 +214,21 @@ function G:try_start_now(st, forced)
     need[p] = st.on[p] and (self.I[p] - expected(self, st, p) + st.lv[2] - thr[p]) or -1
     short = short or need[p] >= 0
   end
+  -- Not short: it fits once the commands in flight have settled; wait.
   if not short then return false end
   for _, o in ipairs(self.stations) do
     if o ~= st and active(o) and o.session.level < 2 then
       for p = 1, 3 do
         if o.on[p] and need[p] >= 0 then
           local e = expected(self, o, p)
-          local after = (self.now < o.pend_until and o.pend ~= "down") and o.lv[2] or math.min(o.m[p], o.lv[2])
+          local after = (pending(self, o) and o.pend ~= "down") and o.lv[2] or math.min(o.m[p], o.lv[2])
           if e > after then gain[p] = gain[p] + e - after end
         end
       end
     end
   end
   for p = 1, 3 do
-    if need[p] >= 0 and gain[p] <= need[p] then return false end
+    if need[p] >= 0 and gain[p] <= need[p] then return otherwise() end
   end
   local lacking = {need[1] >= 0, need[2] >= 0, need[3] >= 0}
   while not self:fits(st, st.lv[2], thr) do
@@ -194,9 +236,10 @@ function G:try_start_now(st, forced)
     if not o then return false end
     self:reduce(o)
   end
-  for k = 0, 2 do
-    if self:fits(st, st.lv[k], thr) then self:start(st, k) return true end
-  end
+  -- The reductions just made are in flight: the start waits for them to
+  -- show in the measured currents (a later step), unless it fits already.
+  k = self:start_step(st, thr)
+  if k then self:start(st, k) return true end
   return false
 end
 
@@ -226,17 +269,23 @@ end
 
 local function waiting(st, s) return s.status == "waiting" and s.hold ~= "wait" and not st.stale and st.state ~= S.ERROR end
 
+-- Returns the phases on which a request is still waiting (nil if none):
+-- they are served before any reduced session is raised (manual, the note
+-- on leaving an alert area), so that raising never undoes the reductions
+-- made for a waiting request.
 function G:serve_queue()
   local q = sessions_where(self.stations, waiting, queue_before)
-  if not q then return end
+  if not q then return nil end
   -- A request that cannot start holds its phases: nobody behind it on the
   -- same phase goes first.
-  local blocked = {false, false, false}
+  local blocked, any = {false, false, false}, false
   for _, st in ipairs(q) do
     if not on_any(st, blocked) and not self:try_start(st) then
       for p = 1, 3 do blocked[p] = blocked[p] or st.on[p] end
+      any = true
     end
   end
+  return any and blocked or nil
 end
 
 -- Restoring: reduced sessions are raised step by step, the first reduced
@@ -245,14 +294,15 @@ local function reduced_first(a, b) return a.session.red < b.session.red end
 
 local function reduced(st, s) return s.status == "charging" and s.red and not st.stale end
 
-function G:raise()
+function G:raise(waiting_on)
   local list = sessions_where(self.stations, reduced, reduced_first)
   if not list then return end
   local c = self.c
   local thr = {c.max_charging - c.hysteresis, c.max_charging - c.hysteresis, c.max_charging - c.hysteresis}
   local blocked = {false, false, false}
-  -- Only from the green area: a phase in yellow or red holds its sessions.
-  for p = 1, 3 do blocked[p] = self.area[p] ~= E.GREEN end
+  -- Only from the green area: a phase in yellow or red holds its sessions,
+  -- and so does a phase where a request is still waiting.
+  for p = 1, 3 do blocked[p] = self.area[p] ~= E.GREEN or (waiting_on ~= nil and waiting_on[p]) end
   for _, st in ipairs(list) do
     if not on_any(st, blocked) then
       local s = st.session

@@ -8,6 +8,25 @@ local G = E.methods
 E.GREEN, E.YELLOW, E.RED = 1, 2, 3
 E.AREA = {"green", "yellow", "red"}
 
+-- A command is in flight until the station's data received after its
+-- response time has passed (pend_until, monotonic ms) arrives: until then
+-- its measured current may still be the old one, and acting on it again
+-- would shed or raise twice (slow polling, slow vehicles).
+local function pending(self, st)
+  local u = st.pend_until
+  return self.mono < u or (st.recv or -math.huge) < u
+end
+E.pending = pending
+
+-- A reduction is in flight until the station's data received after its
+-- response time arrives (shed_until, monotonic ms; set by every lowering
+-- command): until then its vehicle may still draw the old current.
+local function shedding(self, st)
+  local u = st.shed_until
+  return u ~= nil and (self.mono < u or (st.recv or -math.huge) < u)
+end
+E.shedding = shedding
+
 -- What a station is expected to draw on an installation phase once the
 -- commands sent are followed: a start or raise is reserved at once (no
 -- overshoot), a reduction is counted at once; a station that stopped
@@ -19,7 +38,7 @@ local function expected(self, st, p)
     if st.acked_sp and st.session and st.acked_sp > a then a = st.acked_sp end
     return m > a and m or a
   end
-  if self.now < st.pend_until then
+  if pending(self, st) then
     local mode, a = st.pend, st.allow
     if mode == "up" then return m > a and m or a end  -- raised or started: reserved
     if mode == "resv" then return a end               -- lowered while still reserved
@@ -43,11 +62,12 @@ end
 function G:set_allow(st, a, start)
   if a == st.allow then return end
   self.version = self.version + 1
-  local I, now = self.I, self.now
+  local I, now = self.I, self.mono
   local old1, old2, old3 = expected(self, st, 1), expected(self, st, 2), expected(self, st, 3)
-  local reserved = now < st.pend_until and st.pend ~= "down"
+  local reserved = pending(self, st) and st.pend ~= "down"
   local hold = self.response_ms
   if start and hold < 30000 then hold = 30000 end
+  if a < st.allow then st.shed_until = now + self.response_ms end
   if a > st.allow then
     st.pend = "up"
   elseif reserved and a > 0 then
@@ -85,25 +105,28 @@ end
 -- stations could explain (sum of |setpoint - measured|); the rest is taken
 -- from the previous step. A real change of the other loads is seen at once.
 function G:estimate()
-  local I, c, now = self.I, self.c, self.now
+  local I, c = self.I, self.c
   local sum1, sum2, sum3, mine1, mine2, mine3 = 0, 0, 0, 0, 0, 0
   local up, down = self.est_up, self.est_down
   up[1], up[2], up[3], down[1], down[2], down[3] = 0, 0, 0, 0, 0, 0
   local stations = self.stations
+  local n_inflight = 0
   for i = 1, #stations do
     local st = stations[i]
     local ms = st.m
     local m1, m2, m3 = ms[1], ms[2], ms[3]
     mine1, mine2, mine3 = mine1 + m1, mine2 + m2, mine3 + m3
-    local pending = now < st.pend_until
-    if pending or st.stale then
+    local inflight = pending(self, st)
+    if inflight then n_inflight = n_inflight + 1 end
+    if shedding(self, st) then n_inflight = n_inflight + 1000 end  -- a count of each kind
+    if inflight or st.stale then
       local on, e = st.on, 0
       for p = 1, 3 do
         if on[p] then
           local m = ms[p]
           e = expected(self, st, p)
           if p == 1 then sum1 = sum1 + e elseif p == 2 then sum2 = sum2 + e else sum3 = sum3 + e end
-          if pending then
+          if inflight then
             local a = st.allow
             if a > m then up[p] = up[p] + a - m else down[p] = down[p] + m - a end
           end
@@ -113,6 +136,9 @@ function G:estimate()
       sum1, sum2, sum3 = sum1 + m1, sum2 + m2, sum3 + m3
     end
   end
+  -- How many commands are in flight: a decision memo is valid only while
+  -- it is unchanged (one settling may make room without changing I).
+  self.inflight = n_inflight
   if not c.meter then
     I[1], I[2], I[3] = sum1, sum2, sum3
     return
