@@ -107,6 +107,7 @@ function M.new(p, io)
       dirty = false, saved_at = 0,
     }
     st.m = st.single and {0, 0, 0} or st.raw
+    st.pm, st.m_ts, st.pm_ts = {0, 0, 0}, nil, nil  -- the measurement before the latest, and their times
     for _, point in ipairs(STATION_POINTS) do
       local slot = #self.latest_series + 1
       self.latest_series[slot], st[point[2]] = sc.name .. "/" .. point[1], slot
@@ -228,6 +229,8 @@ function G:observe(st, dt)
   if stale then return end
   local r = st.raw
   if fresh then
+    local m, pm = st.m, st.pm
+    pm[1], pm[2], pm[3], st.pm_ts, st.m_ts = m[1], m[2], m[3], st.m_ts, t2
     st.state = V[st.k_state]
     if st.single then
       local r1, on, m = V[st.k_l1] or 0, st.on, st.m
@@ -277,7 +280,7 @@ function G:observe(st, dt)
     s.wh = s.wh + sum * self.c.voltage * dt / 3600
   end
   -- A station that did not follow a command within the response time gets it again.
-  if mono >= st.pend_until and mono >= (st.resend_at or 0) then
+  if not E.pending(self, st) and mono >= (st.resend_at or 0) then
     local again = (s.status == "charging" and state == S.CONNECTED and st.sent_en == 1)
       or (s.status == "waiting" and state == S.CHARGING and st.sent_en == 0)
     if again then
@@ -315,6 +318,17 @@ function G:step(now)
   local dt = self.last_mono and (mono - self.last_mono) / 1000 or 0
   self.last_step, self.last_mono = now, mono
   local stations = self.stations
+  -- A wall-clock step (the two clocks drift apart by more than 2 s between
+  -- steps) is left out of the sessions' durations.
+  local offset = now - mono
+  local jump = self.offset and offset - self.offset or 0
+  self.offset = offset
+  if jump > 2000 or jump < -2000 then
+    for i = 1, #stations do
+      local s = stations[i].session
+      if s then s.skew, stations[i].dirty = (s.skew or 0) + jump, true end
+    end
+  end
   for i = 1, #stations do self:observe(stations[i], dt) end
 
   -- Meter freshness, by receive time: silent for stale_after (or never

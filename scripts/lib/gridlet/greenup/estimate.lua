@@ -111,11 +111,22 @@ function G:estimate()
   up[1], up[2], up[3], down[1], down[2], down[3] = 0, 0, 0, 0, 0, 0
   local stations = self.stations
   local n_inflight = 0
+  local meter_ts = self.meter_ts
+  local mt = meter_ts[1] and math.min(meter_ts[1], meter_ts[2] or meter_ts[1], meter_ts[3] or meter_ts[1])
   for i = 1, #stations do
     local st = stations[i]
     local ms = st.m
     local m1, m2, m3 = ms[1], ms[2], ms[3]
-    mine1, mine2, mine3 = mine1 + m1, mine2 + m2, mine3 + m3
+    -- What the meter's reading holds of this station: its measurement at
+    -- or before the meter's (sample times, one gateway clock); a newer one
+    -- is not in the meter yet (a reduction seen by the station first would
+    -- otherwise be taken for a jump of the other loads).
+    if mt and st.m_ts and st.m_ts > mt and st.pm_ts and st.pm_ts <= mt then
+      local pm = st.pm
+      mine1, mine2, mine3 = mine1 + pm[1], mine2 + pm[2], mine3 + pm[3]
+    else
+      mine1, mine2, mine3 = mine1 + m1, mine2 + m2, mine3 + m3
+    end
     local inflight = pending(self, st)
     if inflight then n_inflight = n_inflight + 1 end
     if shedding(self, st) then n_inflight = n_inflight + 1000 end  -- a count of each kind

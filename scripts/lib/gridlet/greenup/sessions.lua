@@ -10,6 +10,7 @@
 --   prio              Priority for this session (station default or run-time override)
 --   hold              nil | "start" | "wait" (run-time override, this session only)
 --   ah, wh            delivered so far; imin, imax: measured current while charging (A)
+--   skew (ms)         wall-clock steps seen during the session (its duration leaves them out)
 --   reductions, stops how many times the logic reduced / stopped it; full: the vehicle stopped drawing
 local S = {}
 
@@ -20,7 +21,7 @@ function S.new(st, now, charging)
   return {
     start = now, status = charging and "charging" or "waiting", level = 0, red = nil,
     since = (not charging) and now or nil, prio = st.cfg.priority, hold = nil,
-    ah = 0, wh = 0, imin = nil, imax = nil, reductions = 0, stops = 0, full = false,
+    ah = 0, wh = 0, imin = nil, imax = nil, reductions = 0, stops = 0, full = false, skew = 0,
   }
 end
 
@@ -45,7 +46,8 @@ function S.history(st, s, now, reason)
     station = st.name,
     start = s.start,
     ["end"] = now,
-    duration_s = math.floor((now - s.start) / 1000 + 0.5),
+    -- Wall time from start to end, less the wall-clock steps seen meanwhile.
+    duration_s = math.floor((now - s.start - (s.skew or 0)) / 1000 + 0.5),
     ah = round(s.ah, 2),
     wh = round(s.wh, 0),
     min_current = round(s.imin or 0, 1),
