@@ -61,7 +61,7 @@ function M.new(p, io)
     meter = {0, 0, 0}, meter_ts = {false, false, false}, meter_recv = {false, false, false},
     area = {1, 1, 1}, I = {0, 0, 0}, now = 0, mono = 0, last_step = nil, first_step = nil,
     implausible = 0, implausible_said = nil,
-    est_up = {0, 0, 0}, est_down = {0, 0, 0}, est_mine = {0, 0, 0}, est_sum = {0, 0, 0}, base_next = {0, 0, 0},
+    est_up = {0, 0, 0}, est_down = {0, 0, 0}, est_unsure = {false, false, false}, est_mine = {0, 0, 0}, est_sum = {0, 0, 0}, base_next = {0, 0, 0},
     failsafe = false, overload = false, status_at = 0, seq = io.load("seq") or 0, overrides_seen = 0, version = 0,
   }, G)
   self.stale_ms, self.response_ms = c.stale * 1000, c.response * 1000
@@ -205,7 +205,12 @@ function G:observe(st, dt)
     if l1 < -0.5 or l1 > top or (not st.single and (l2 < -0.5 or l2 > top or l3 < -0.5 or l3 > top)) then
       self:reject(st.name, math.max(l1, st.single and l1 or math.max(l2, l3)), "station current")
     elseif not first or (now - t1 <= limit and now - t2 <= limit) then
-      st.recv, fresh = mono, true
+      -- When the data was taken, on the monotonic clock: its timestamp
+      -- through the current wall-to-monotonic offset, never later than now
+      -- (a sample stamped before a wall-clock step back counts as received
+      -- now). A command is settled only by data taken after it.
+      local taken = (t1 < t2 and t1 or t2) - (now - mono)
+      st.recv, fresh = taken < mono and taken or mono, true
     end
   end
   local stale = not st.recv or mono - st.recv > limit

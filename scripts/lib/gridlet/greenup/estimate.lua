@@ -110,8 +110,10 @@ function G:estimate()
   local up, down = self.est_up, self.est_down
   up[1], up[2], up[3], down[1], down[2], down[3] = 0, 0, 0, 0, 0, 0
   local stations = self.stations
-  local n_inflight = 0
+  local n_inflight, mono = 0, self.mono
   local meter_ts = self.meter_ts
+  local unsure = self.est_unsure
+  unsure[1], unsure[2], unsure[3] = false, false, false
   local mt = meter_ts[1] and math.min(meter_ts[1], meter_ts[2] or meter_ts[1], meter_ts[3] or meter_ts[1])
   for i = 1, #stations do
     local st = stations[i]
@@ -121,15 +123,23 @@ function G:estimate()
     -- or before the meter's (sample times, one gateway clock); a newer one
     -- is not in the meter yet (a reduction seen by the station first would
     -- otherwise be taken for a jump of the other loads).
+    -- When the station changed between its two measurements around the
+    -- meter's, what the meter saw of it is unknown: that phase keeps the
+    -- previous estimate of the other loads (until a meter reading after).
     if mt and st.m_ts and st.m_ts > mt and st.pm_ts and st.pm_ts <= mt then
       local pm = st.pm
       mine1, mine2, mine3 = mine1 + pm[1], mine2 + pm[2], mine3 + pm[3]
+      if pm[1] ~= m1 then unsure[1] = true end
+      if pm[2] ~= m2 then unsure[2] = true end
+      if pm[3] ~= m3 then unsure[3] = true end
     else
       mine1, mine2, mine3 = mine1 + m1, mine2 + m2, mine3 + m3
     end
-    local inflight = pending(self, st)
+    -- pending() and shedding(), inlined (every station, every step)
+    local recv, u, su = st.recv or -math.huge, st.pend_until, st.shed_until
+    local inflight = mono < u or recv < u
     if inflight then n_inflight = n_inflight + 1 end
-    if shedding(self, st) then n_inflight = n_inflight + 1000 end  -- a count of each kind
+    if su and (mono < su or recv < su) then n_inflight = n_inflight + 1000 end  -- a count of each kind
     if inflight or st.stale then
       local on, e = st.on, 0
       for p = 1, 3 do
@@ -161,6 +171,7 @@ function G:estimate()
     local b = meter[p] - mine[p]
     if b < 0 then b = 0 end
     if prev then
+      if unsure[p] then b = prev[p] end
       if b > prev[p] and up[p] > 0 then b = math.max(prev[p], b - up[p]) end
       if b < prev[p] and down[p] > 0 then b = math.min(prev[p], b + down[p]) end
     end
