@@ -165,6 +165,11 @@ Expected<HarnessReport> run_rule_test(const HarnessOptions& options) {
             ++i;
             continue;
         }
+        if (item.t_ms < host.manual_clock().now_ms())
+            return Status::invalid(options.timeline_file + ":" + std::to_string(item.line) + ": its time is " +
+                                   timeline->zone.format_iso(item.t_ms) + ", before the clock at that point (" +
+                                   timeline->zone.format_iso(host.manual_clock().now_ms()) +
+                                   "): lines go in time order (after a clock_step, in the wall time it made)");
         runner.advance_to(item.t_ms);
         if (item.kind == TimelineItem::Kind::samples) {
             // Samples of one instant go out as one batch, like a bus message.

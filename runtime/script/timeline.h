@@ -27,7 +27,10 @@
 //                                   the closed-loop plant: charging stations and
 //                                   the meter, modelled and polled (plant.h)
 //
-// Lines are applied in time order (stable for equal times).
+// Lines are applied in time order (stable for equal times), on the wall
+// clock: after a clock_step back the run goes on until the wall clock
+// reaches the next line's time again. A line whose time is earlier than the
+// clock when it comes up (before the start) is refused with its line number.
 #pragma once
 
 #include <cstdint>

@@ -39,7 +39,27 @@ struct GreenupCell {
     std::string error;      // the run failed
 };
 
+// The general form: meter and stations polled at their own periods and
+// phases (first poll at +offset s), the jump at +60 s + jump_offset_s, the
+// rule's response_time apart from the vehicles' (0: the same).
+struct CellTiming {
+    double meter_poll_s = 1, station_poll_s = 1, meter_offset_s = 0.1, station_offset_s = 0.9;
+    double jump_offset_s = 0.2, response_time_s = 0;
+};
+
+inline GreenupCell run_greenup_cell(const std::string& rule_file, double response_s, double jump_a, const CellTiming& t);
+
 inline GreenupCell run_greenup_cell(const std::string& rule_file, double poll_s, double response_s, double jump_a) {
+    CellTiming t;
+    t.meter_poll_s = t.station_poll_s = poll_s;
+    t.station_offset_s = poll_s - 0.1;
+    GreenupCell cell = run_greenup_cell(rule_file, response_s, jump_a, t);
+    cell.poll_s = poll_s;
+    return cell;
+}
+
+inline GreenupCell run_greenup_cell(const std::string& rule_file, double response_s, double jump_a, const CellTiming& t) {
+    const double poll_s = t.meter_poll_s;
     GreenupCell cell;
     cell.poll_s = poll_s;
     cell.response_s = response_s;
@@ -59,20 +79,24 @@ inline GreenupCell run_greenup_cell(const std::string& rule_file, double poll_s,
                     {{"total_power_consumption_meter", "main/current"},
                      {"maximum_current_available", 250},
                      {"maximum_current_available_for_the_charging", 230},
-                     {"response_time", std::to_string(static_cast<int>(response_s * 1000)) + "ms"},
+                     {"response_time",
+                      std::to_string(static_cast<int>((t.response_time_s > 0 ? t.response_time_s : response_s) * 1000)) + "ms"},
                      {"status_every", 0},
                      {"stations", stations}}},
                    {"state", state}};
     auto ms = [](double s) { return std::to_string(static_cast<long long>(s * 1000 + 0.5)) + "ms"; };
     std::string text = header.dump() + "\n";
-    text += "{\"t\": \"+100ms\", \"meter\": \"main/current\", \"poll\": \"" + ms(poll_s) + "\", \"others\": 100}\n";
+    text += "{\"t\": \"+" + ms(t.meter_offset_s) + "\", \"meter\": \"main/current\", \"poll\": \"" + ms(poll_s) +
+            "\", \"others\": 100}\n";
     for (int i = 1; i <= 4; ++i)
-        text += "{\"t\": \"+" + ms(poll_s - 0.1) + "\", \"station\": \"ev" + std::to_string(i) +
-                "\", \"rated\": 32, \"respond\": \"" + ms(response_s) + "\", \"poll\": \"" + ms(poll_s) +
+        text += "{\"t\": \"+" + ms(t.station_offset_s) + "\", \"station\": \"ev" + std::to_string(i) +
+                "\", \"rated\": 32, \"respond\": \"" + ms(response_s) + "\", \"poll\": \"" + ms(t.station_poll_s) +
                 "\", \"vehicle\": {\"max\": 32, \"need_ah\": 200}}\n";
-    text += "{\"t\": \"+60200ms\", \"meter\": \"main/current\", \"others\": " + std::to_string(100 + jump_a) + "}\n";
+    text += "{\"t\": \"+" + ms(60 + t.jump_offset_s) + "\", \"meter\": \"main/current\", \"others\": " +
+            std::to_string(100 + jump_a) + "}\n";
     const auto path = std::filesystem::temp_directory_path() /
-                      ("gridlet_greenup_cell_" + std::to_string(getpid()) + "_" + ms(poll_s) + "_" + ms(response_s) + ".jsonl");
+                      ("gridlet_greenup_cell_" + std::to_string(getpid()) + "_" + ms(poll_s) + "_" + ms(t.station_poll_s) + "_" +
+                       ms(response_s) + ".jsonl");
     std::ofstream(path) << text;
     script::HarnessOptions o;
     o.timeline_file = path.string();

@@ -59,6 +59,7 @@ function M.new(p, io)
     c = c, io = io, stations = {}, inputs = {}, latest_series = {}, value = {}, ts = {},
     trigger_series = {},
     meter = {0, 0, 0}, meter_ts = {false, false, false}, meter_recv = {false, false, false},
+    meter_fresh = {false, false, false},
     area = {1, 1, 1}, I = {0, 0, 0}, now = 0, mono = 0, last_step = nil, first_step = nil,
     implausible = 0, implausible_said = nil,
     est_up = {0, 0, 0}, est_down = {0, 0, 0}, est_unsure = {false, false, false}, est_mine = {0, 0, 0}, est_sum = {0, 0, 0}, base_next = {0, 0, 0},
@@ -66,6 +67,12 @@ function M.new(p, io)
   }, G)
   self.stale_ms, self.response_ms = c.stale * 1000, c.response * 1000
   io.mono = io.mono or io.now
+  -- The other loads last known (A per phase, saved with the sessions): until
+  -- the meter's first reading after a restart, the fail-safe counts them.
+  local kb = io.load("other_loads")
+  if type(kb) == "table" and type(kb[1]) == "number" and type(kb[2]) == "number" and type(kb[3]) == "number" then
+    self.known_base = {kb[1], kb[2], kb[3]}
+  end
   -- The meter and the overrides: one setter per series, fn(value, ts) ->
   -- true for a meter sample (the caller then runs a control step). A meter
   -- reading no installation can carry (negative, or above twice the
@@ -78,10 +85,11 @@ function M.new(p, io)
     if c.meter_single then
       self.inputs[c.meter[1]] = function(v, ts)
         if v < -0.5 or v > meter_top then return self:reject(c.meter[1], v, "meter") end
-        local r = io.mono()
+        local r, fresh = io.mono(), self.meter_fresh
         meter[1], meter[2], meter[3] = v, v, v
         meter_ts[1], meter_ts[2], meter_ts[3] = ts, ts, ts
         meter_recv[1], meter_recv[2], meter_recv[3] = r, r, r
+        fresh[1], fresh[2], fresh[3] = true, true, true
         return true
       end
       triggers[1] = c.meter[1]
@@ -90,6 +98,7 @@ function M.new(p, io)
         self.inputs[c.meter[k]] = function(v, ts)
           if v < -0.5 or v > meter_top then return self:reject(c.meter[k], v, "meter") end
           meter[k], meter_ts[k], meter_recv[k] = v, ts, io.mono()
+          self.meter_fresh[k] = true
           return true
         end
         triggers[k] = c.meter[k]
@@ -202,8 +211,10 @@ function G:observe(st, dt)
     local first = st.seen1 == nil
     st.seen1, st.seen2 = t1, t2
     local l1, l2, l3, top = V[st.k_l1] or 0, V[st.k_l2] or 0, V[st.k_l3] or 0, st.top
-    if l1 < -0.5 or l1 > top or (not st.single and (l2 < -0.5 or l2 > top or l3 < -0.5 or l3 > top)) then
-      self:reject(st.name, math.max(l1, st.single and l1 or math.max(l2, l3)), "station current")
+    local bad = (l1 < -0.5 or l1 > top) and l1
+      or (not st.single and ((l2 < -0.5 or l2 > top) and l2 or ((l3 < -0.5 or l3 > top) and l3))) or nil
+    if bad then
+      self:reject(st.name, bad, "station current")
     elseif not first or (now - t1 <= limit and now - t2 <= limit) then
       -- When the data was taken, on the monotonic clock: its timestamp
       -- through the current wall-to-monotonic offset, never later than now
@@ -285,7 +296,10 @@ function G:observe(st, dt)
     s.wh = s.wh + sum * self.c.voltage * dt / 3600
   end
   -- A station that did not follow a command within the response time gets it again.
-  if not E.pending(self, st) and mono >= (st.resend_at or 0) then
+  -- (Data taken after the response time shows it; a slow vehicle gets the
+  -- command again, which is harmless, while its reservation holds.)
+  local u = st.pend_until
+  if mono >= u and (st.recv or -math.huge) > u and mono >= (st.resend_at or 0) then
     local again = (s.status == "charging" and state == S.CONNECTED and st.sent_en == 1)
       or (s.status == "waiting" and state == S.CHARGING and st.sent_en == 0)
     if again then
@@ -339,12 +353,15 @@ function G:step(now)
   -- Meter freshness, by receive time: silent for stale_after (or never
   -- heard) -> fail-safe. Until every phase has been read once, nothing is
   -- started or raised (the other loads are unknown).
-  local failsafe, meter_known = false, true
+  local failsafe, meter_known, silent = false, true, nil
   if c.meter then
     for p = 1, 3 do
       local r = self.meter_recv[p]
       if not r then meter_known = false end
-      if mono - (r or self.first_mono) > self.stale_ms then failsafe = true end
+      if mono - (r or self.first_mono) > self.stale_ms then
+        failsafe = true
+        silent = silent or c.meter[c.meter_single and 1 or p]
+      end
     end
   end
   if meter_known ~= self.meter_known then
@@ -356,7 +373,7 @@ function G:step(now)
   if failsafe ~= self.failsafe then
     self.failsafe = failsafe
     self.io.emit(failsafe and "greenup_failsafe" or "greenup_failsafe_cleared", failsafe and "warning" or "info",
-      {reason = "meter data older than " .. c.stale .. " s", meter = c.meter and c.meter[1]})
+      {reason = "meter data older than " .. c.stale .. " s", meter = silent or (c.meter and c.meter[1])})
     self.io.log(failsafe and "warn" or "info", failsafe and "meter silent: fail-safe, every session to the safe current"
       or "meter back: normal management")
   end
@@ -385,7 +402,8 @@ function G:step(now)
         and q.a1 == area[1] and q.a2 == area[2] and q.a3 == area[3]
         and I[1] >= q.i1 and I[2] >= q.i2 and I[3] >= q.i3) then
       local v = self.version
-      self:raise(self:serve_queue())
+      self:serve_queue()
+      self:raise()
       self.quiet = self.version == v and {version = v, inflight = self.inflight, a1 = area[1], a2 = area[2], a3 = area[3],
         i1 = I[1], i2 = I[2], i3 = I[3]} or nil
     end
@@ -417,6 +435,18 @@ function G:persist(mono)
   if self.seq_dirty then
     self.io.save("seq", self.seq)
     self.seq_dirty = false
+  end
+  -- The other loads, for a restart before the meter answers: saved when
+  -- they move by 5 A or more, and at least every 60 s.
+  local b = self.meter_known and self.c.meter and self.base
+  if b then
+    local k = self.saved_base
+    if not k or math.abs(b[1] - k[1]) >= 5 or math.abs(b[2] - k[2]) >= 5 or math.abs(b[3] - k[3]) >= 5
+        or mono - self.saved_base_at >= 60000 then
+      k = {math.floor(b[1] * 10 + 0.5) / 10, math.floor(b[2] * 10 + 0.5) / 10, math.floor(b[3] * 10 + 0.5) / 10}
+      self.saved_base, self.saved_base_at = k, mono
+      self.io.save("other_loads", k)
+    end
   end
 end
 

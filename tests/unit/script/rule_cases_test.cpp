@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 #include "script/harness.h"
 
@@ -169,3 +170,23 @@ TEST(Plant, StationsFollowCommandsAfterTheirResponseTimeWhateverTheWallClock) {
 }
 
 }  // namespace gridlet::script::test
+
+// A line timed before the clock when it comes up (before the start; after a
+// clock_step back, a time the wall clock has not reached again) was applied
+// at once, silently; now it is refused, naming its line.
+TEST(Timeline, ALineBeforeTheStartIsRefusedWithItsLine) {
+    const auto dir = std::filesystem::temp_directory_path() / ("gridlet_tl_" + std::to_string(getpid()));
+    std::filesystem::create_directories(dir);
+    std::ofstream(dir / "r.lua") << "gridlet.on('x/a', function() end)\n";
+    std::ofstream(dir / "t.jsonl") << R"({"start": "2024-06-03T08:00:00Z", "rule": "r.lua"})" "\n"
+                                   << R"({"t": "+0s", "series": "x/a", "value": 1})" "\n"
+                                   << R"({"t": "2024-06-03T07:02:00Z", "series": "x/a", "value": 2})" "\n";
+    gridlet::script::HarnessOptions o;
+    o.timeline_file = (dir / "t.jsonl").string();
+    auto r = gridlet::script::run_rule_test(o);
+    std::filesystem::remove_all(dir);
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.status().message().find("t.jsonl:3: its time is 2024-06-03T07:02:00Z, before the clock at that point"),
+              std::string::npos)
+        << r.status().message();
+}

@@ -269,40 +269,42 @@ end
 
 local function waiting(st, s) return s.status == "waiting" and s.hold ~= "wait" and not st.stale and st.state ~= S.ERROR end
 
--- Returns the phases on which a request is still waiting (nil if none):
--- they are served before any reduced session is raised (manual, the note
--- on leaving an alert area), so that raising never undoes the reductions
--- made for a waiting request.
 function G:serve_queue()
   local q = sessions_where(self.stations, waiting, queue_before)
-  if not q then return nil end
+  if not q then return end
   -- A request that cannot start holds its phases: nobody behind it on the
   -- same phase goes first.
-  local blocked, any = {false, false, false}, false
+  local blocked = {false, false, false}
   for _, st in ipairs(q) do
     if not on_any(st, blocked) and not self:try_start(st) then
       for p = 1, 3 do blocked[p] = blocked[p] or st.on[p] end
-      any = true
     end
   end
-  return any and blocked or nil
 end
 
 -- Restoring: reduced sessions are raised step by step, the first reduced
 -- first, while the installation stays in the green area (with the hysteresis).
 local function reduced_first(a, b) return a.session.red < b.session.red end
 
-local function reduced(st, s) return s.status == "charging" and s.red and not st.stale end
+-- (A full or paused vehicle draws nothing: raising it gains nothing, and it
+-- must not hold the others back in the restore order.)
+local function reduced(st, s) return s.status == "charging" and s.red and not st.stale and st.state ~= S.WAITING end
 
-function G:raise(waiting_on)
+function G:raise()
   local list = sessions_where(self.stations, reduced, reduced_first)
   if not list then return end
   local c = self.c
   local thr = {c.max_charging - c.hysteresis, c.max_charging - c.hysteresis, c.max_charging - c.hysteresis}
   local blocked = {false, false, false}
   -- Only from the green area: a phase in yellow or red holds its sessions,
-  -- and so does a phase where a request is still waiting.
-  for p = 1, 3 do blocked[p] = self.area[p] ~= E.GREEN or (waiting_on ~= nil and waiting_on[p]) end
+  -- and so does a phase where a reduction is still in flight (made for a
+  -- waiting request, or for red: raising would undo it before it shows).
+  for p = 1, 3 do blocked[p] = self.area[p] ~= E.GREEN end
+  for _, o in ipairs(self.stations) do
+    if shedding(self, o) then
+      for p = 1, 3 do blocked[p] = blocked[p] or o.on[p] end
+    end
+  end
   for _, st in ipairs(list) do
     if not on_any(st, blocked) then
       local s = st.session
@@ -321,25 +323,72 @@ function G:raise(waiting_on)
 end
 
 -- Fail-safe (meter silent): every session to the safe current, nothing new.
+-- The safe current must keep the installation below its maximum with the
+-- last known other loads (the meter's last reading): where it would not,
+-- the sessions on that phase go to the minimum charging current, and if
+-- that is not enough either, sessions are stopped in the stop order.
 function G:fail_safe()
-  local fsc = self.c.fail_safe_current
+  local c = self.c
+  local fsc = c.fail_safe_current
+  local I, limit = self.I, c.max - c.hysteresis
+  local target, charging = {}, {}
   for _, st in ipairs(self.stations) do
     local s = st.session
     if s and s.status == "charging" then
-      if fsc == 0 then
-        self:stop(st, true)
-      else
-        if s.level < 2 then
-          s.level, s.reductions, st.dirty = 2, s.reductions + 1, true
-          if not s.red then
-            self.seq, self.seq_dirty = self.seq + 1, true
-            s.red = self.seq
-          end
-        end
-        local a = st.lv[2]
-        if fsc and fsc < a then a = math.max(fsc, self.c.min_current) end
-        self:set_allow(st, a)
+      local a = st.lv[2]
+      if fsc == 0 then a = 0 elseif fsc and fsc < a then a = math.max(fsc, c.min_current) end
+      target[st], charging[#charging + 1] = a, st
+    end
+  end
+  -- The installation current per phase with every target followed.
+  local function after()
+    local t = {I[1], I[2], I[3]}
+    for _, st in ipairs(charging) do
+      for p = 1, 3 do
+        if st.on[p] then t[p] = t[p] - expected(self, st, p) + target[st] end
       end
+    end
+    return t
+  end
+  local function over(t)
+    local o, any = {false, false, false}, false
+    for p = 1, 3 do
+      if t[p] >= limit then o[p], any = true, true end
+    end
+    return any and o or nil
+  end
+  local o = over(after())
+  if o then
+    for _, st in ipairs(charging) do
+      if on_any(st, o) and target[st] > c.min_current then target[st] = c.min_current end
+    end
+    o = over(after())
+    while o do
+      local victim = nil
+      for _, st in ipairs(charging) do
+        if target[st] > 0 and on_any(st, o) and (victim == nil or stop_before(st, victim)) then victim = st end
+      end
+      if not victim then break end
+      target[victim] = 0
+      o = over(after())
+    end
+  end
+  for _, st in ipairs(charging) do
+    local s, a = st.session, target[st]
+    if a == 0 then
+      self:stop(st, true)
+      if fsc ~= 0 then
+        self.io.log("warn", string.format("%s: stopped (fail-safe: the last known other loads leave no room)", st.name))
+      end
+    else
+      if s.level < 2 then
+        s.level, s.reductions, st.dirty = 2, s.reductions + 1, true
+        if not s.red then
+          self.seq, self.seq_dirty = self.seq + 1, true
+          s.red = self.seq
+        end
+      end
+      self:set_allow(st, a)
     end
   end
 end

@@ -8,13 +8,30 @@ local G = E.methods
 E.GREEN, E.YELLOW, E.RED = 1, 2, 3
 E.AREA = {"green", "yellow", "red"}
 
--- A command is in flight until the station's data received after its
--- response time has passed (pend_until, monotonic ms) arrives: until then
+-- A command is in flight until the station's data taken after its
+-- response time has passed (pend_until, monotonic ms; data taken exactly
+-- then may not show it yet) arrives: until then
 -- its measured current may still be the old one, and acting on it again
 -- would shed or raise twice (slow polling, slow vehicles).
+--
+-- A vehicle slower than response_time: while its station's data shows it
+-- has not followed yet (still above a lowered setpoint, or below a raised
+-- one), the command stays in flight for up to twice response_time more.
+local function not_followed(st)
+  local m, a, on = st.m, st.allow, st.on
+  if st.pend == "up" then
+    for p = 1, 3 do
+      if on[p] and m[p] >= a - 0.5 then return false end
+    end
+    return true
+  end
+  return m[1] > a + 0.5 or m[2] > a + 0.5 or m[3] > a + 0.5
+end
+
 local function pending(self, st)
-  local u = st.pend_until
-  return self.mono < u or (st.recv or -math.huge) < u
+  local u, mono = st.pend_until, self.mono
+  return mono < u or (st.recv or -math.huge) <= u
+    or (mono < u + 2 * self.response_ms and not_followed(st))
 end
 E.pending = pending
 
@@ -22,8 +39,12 @@ E.pending = pending
 -- response time arrives (shed_until, monotonic ms; set by every lowering
 -- command): until then its vehicle may still draw the old current.
 local function shedding(self, st)
-  local u = st.shed_until
-  return u ~= nil and (self.mono < u or (st.recv or -math.huge) < u)
+  local u, mono = st.shed_until, self.mono
+  if u == nil then return false end
+  if mono < u or (st.recv or -math.huge) <= u then return true end
+  if mono >= u + 2 * self.response_ms then return false end
+  local m, a = st.m, st.allow
+  return m[1] > a + 0.5 or m[2] > a + 0.5 or m[3] > a + 0.5
 end
 E.shedding = shedding
 
@@ -67,7 +88,10 @@ function G:set_allow(st, a, start)
   local reserved = pending(self, st) and st.pend ~= "down"
   local hold = self.response_ms
   if start and hold < 30000 then hold = 30000 end
-  if a < st.allow then st.shed_until = now + self.response_ms end
+  -- A reduction is in flight only if the station draws more than the new
+  -- setpoint (a vehicle that left draws nothing: nothing to wait for).
+  local m = st.m
+  if a < st.allow and (m[1] > a + 0.5 or m[2] > a + 0.5 or m[3] > a + 0.5) then st.shed_until = now + self.response_ms end
   if a > st.allow then
     st.pend = "up"
   elseif reserved and a > 0 then
@@ -110,7 +134,7 @@ function G:estimate()
   local up, down = self.est_up, self.est_down
   up[1], up[2], up[3], down[1], down[2], down[3] = 0, 0, 0, 0, 0, 0
   local stations = self.stations
-  local n_inflight, mono = 0, self.mono
+  local n_inflight, mono, slow_ms = 0, self.mono, 2 * self.response_ms
   local meter_ts = self.meter_ts
   local unsure = self.est_unsure
   unsure[1], unsure[2], unsure[3] = false, false, false
@@ -135,11 +159,13 @@ function G:estimate()
     else
       mine1, mine2, mine3 = mine1 + m1, mine2 + m2, mine3 + m3
     end
-    -- pending() and shedding(), inlined (every station, every step)
+    -- pending() and shedding(), the common case inlined (every station, every step)
     local recv, u, su = st.recv or -math.huge, st.pend_until, st.shed_until
-    local inflight = mono < u or recv < u
+    local inflight = mono < u or recv <= u or (mono < u + slow_ms and pending(self, st))
     if inflight then n_inflight = n_inflight + 1 end
-    if su and (mono < su or recv < su) then n_inflight = n_inflight + 1000 end  -- a count of each kind
+    if su and (mono < su or recv <= su or (mono < su + slow_ms and shedding(self, st))) then
+      n_inflight = n_inflight + 1000  -- a count of each kind
+    end
     if inflight or st.stale then
       local on, e = st.on, 0
       for p = 1, 3 do
@@ -167,10 +193,19 @@ function G:estimate()
   local prev, base, meter = self.base, self.base_next, self.meter
   local mine, sum = self.est_mine, self.est_sum
   mine[1], mine[2], mine[3], sum[1], sum[2], sum[3] = mine1, mine2, mine3, sum1, sum2, sum3
+  -- The other loads are measured by a meter reading: a step without a new
+  -- one (the control period, a station's change) keeps them, since the
+  -- stations' newer measurements are not in the old reading.
+  local recv, known, fresh = self.meter_recv, self.known_base, self.meter_fresh
+  self.meter_fresh = {false, false, false}
   for p = 1, 3 do
     local b = meter[p] - mine[p]
     if b < 0 then b = 0 end
-    if prev then
+    if not recv[p] and known then
+      b = known[p]  -- no reading since the start: the other loads last known (saved state)
+    elseif prev and not fresh[p] then
+      b = prev[p]
+    elseif prev then
       if unsure[p] then b = prev[p] end
       if b > prev[p] and up[p] > 0 then b = math.max(prev[p], b - up[p]) end
       if b < prev[p] and down[p] > 0 then b = math.min(prev[p], b + down[p]) end
