@@ -37,7 +37,9 @@ void EvseStation::set_failure(bool failed) {
 }
 
 double EvseStation::target() const {
-    if (failed_ || !vehicle_ || !enable_ || full_ || setpoint_ < kMinCurrent) return 0;
+    if (failed_ || !vehicle_ || !enable_ || full_) return 0;
+    if (vehicle_->ignores_setpoint) return std::min(vehicle_->max_current, o_.rated_current);
+    if (setpoint_ < kMinCurrent) return 0;
     return std::min({setpoint_, vehicle_->max_current, o_.rated_current});
 }
 

@@ -42,6 +42,7 @@ struct Vehicle {
     double max_current = 32;  // A the vehicle accepts
     double need_ah = 40;      // until full
     double stay_s = 8 * 3600; // then it leaves
+    bool ignores_setpoint = false;  // a faulty vehicle: draws its maximum whatever the setpoint (still obeys enable)
 };
 
 class EvseStation : public RegisterSpace {

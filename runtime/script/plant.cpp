@@ -84,7 +84,12 @@ Expected<PlantChange> parse_plant_change(const json& line,
             if (!v.is_null()) {
                 if (!v.is_object()) return Status::invalid("'vehicle' must be {\"max\": A, \"need_ah\": Ah} or null");
                 for (const auto& [k, x] : v.items())
-                    if (k != "max" && k != "need_ah") return Status::invalid("unknown key '" + k + "' in \"vehicle\" (max, need_ah)");
+                    if (k != "max" && k != "need_ah" && k != "ignores_setpoint")
+                        return Status::invalid("unknown key '" + k + "' in \"vehicle\" (max, need_ah, ignores_setpoint)");
+                if (v.contains("ignores_setpoint")) {
+                    if (!v["ignores_setpoint"].is_boolean()) return Status::invalid("'ignores_setpoint' must be true or false");
+                    c.ignores_setpoint = v["ignores_setpoint"].get<bool>();
+                }
                 const double max = v.value("max", 32.0), need = v.value("need_ah", 40.0);
                 if (!(max >= 0 && max <= 1000) || !(need >= 0)) return Status::invalid("'vehicle': max 0..1000 A, need_ah >= 0");
                 c.vehicle = std::make_pair(max, need);
@@ -146,6 +151,7 @@ Status Plant::apply(const PlantChange& c, int64_t now_ms) {
             v.max_current = c.vehicle->first;
             v.need_ah = c.vehicle->second;
             v.stay_s = 1e9;
+            v.ignores_setpoint = c.ignores_setpoint;
             st->model->arrive(v);
         } else {
             st->model->depart();

@@ -12,7 +12,9 @@
 //   {"t": "+0s", "station": "ev1", "rated": 32, "phases": 3, "phase": 1,
 //    "respond": "5s", "poll": "1s"}              define or change a station
 //   {"t": "+2s", "station": "ev1", "vehicle": {"max": 32, "need_ah": 40}}
-//                                                 a vehicle arrives (null: it leaves)
+//                                                 a vehicle arrives (null: it leaves);
+//                                                 "ignores_setpoint": true, a faulty one that
+//                                                 draws its maximum whatever the setpoint
 //   {"t": "+0s", "meter": "main/current", "poll": "2s", "others": 180}
 //                                                 the meter; "others" may change later
 // Station series: <name>/state (0 available, 1 connected, 2 charging,
@@ -57,6 +59,7 @@ struct PlantChange {
     std::optional<int64_t> respond_ms, poll_ms;
     bool vehicle_given = false;  // "vehicle" present (null: it leaves)
     std::optional<std::pair<double, double>> vehicle;  // max A, need Ah
+    bool ignores_setpoint = false;                     // "vehicle": {"ignores_setpoint": true}
 };
 
 // Parses the JSON of a station/meter line; errors name the key.

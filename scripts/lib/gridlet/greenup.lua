@@ -295,6 +295,27 @@ function G:observe(st, dt)
     local sum = st.single and r[1] or (r[1] + r[2] + r[3])
     s.wh = s.wh + sum * self.c.voltage * dt / 3600
   end
+  -- A station whose vehicle still draws clearly more than its setpoint once
+  -- a reduction has had three times the response time (a faulty vehicle,
+  -- or a station that ignores setpoints) is not following: an event, and
+  -- its session is stopped (enable 0), since reducing others for it would
+  -- be unfair and may not be enough. Said once per session.
+  local su = st.shed_until
+  if s.status == "charging" and su and mono >= su + 2 * self.response_ms and (st.recv or -math.huge) > su then
+    local m, a = st.m, st.allow
+    local worst = math.max(m[1], m[2], m[3])
+    if worst > a + 1 then
+      if not s.not_following then
+        s.not_following = true
+        self.io.emit("greenup_station_not_following", "warning",
+          {station = st.name, setpoint = a, current = worst, waited_s = math.floor(3 * self.c.response + 0.5)})
+        self.io.log("warn", string.format("%s: draws %.1f A with a setpoint of %.1f A after %d s: not following, session stopped",
+          st.name, worst, a, math.floor(3 * self.c.response + 0.5)))
+      end
+      st.shed_until = nil
+      self:stop(st, true)
+    end
+  end
   -- A station that did not follow a command within the response time gets it again.
   -- (Data taken after the response time shows it; a slow vehicle gets the
   -- command again, which is harmless, while its reservation holds.)

@@ -176,7 +176,9 @@ end
 function G:start_step(st, thr)
   local extra = self:not_yet_shed(st)
   local t = {thr[1] - extra[1], thr[2] - extra[2], thr[3] - extra[3]}
-  for k = 0, 2 do
+  -- A session whose station did not follow a reduction starts only at its
+  -- rated current (what it draws anyway).
+  for k = 0, st.session.not_following and 0 or 2 do
     if self:fits(st, st.lv[k], t) then return k end
   end
   return nil
@@ -209,9 +211,10 @@ function G:try_start_now(st, forced)
   end
   -- Room needed per phase, and what reducing every other session to the
   -- second step would give.
+  local lowest = st.lv[st.session.not_following and 0 or 2]  -- the lowest step it may start at (start_step)
   local need, gain, short = {}, {0, 0, 0}, false
   for p = 1, 3 do
-    need[p] = st.on[p] and (self.I[p] - expected(self, st, p) + st.lv[2] - thr[p]) or -1
+    need[p] = st.on[p] and (self.I[p] - expected(self, st, p) + lowest - thr[p]) or -1
     short = short or need[p] >= 0
   end
   -- Not short: it fits once the commands in flight have settled; wait.
@@ -231,7 +234,7 @@ function G:try_start_now(st, forced)
     if need[p] >= 0 and gain[p] <= need[p] then return otherwise() end
   end
   local lacking = {need[1] >= 0, need[2] >= 0, need[3] >= 0}
-  while not self:fits(st, st.lv[2], thr) do
+  while not self:fits(st, lowest, thr) do
     local o = self:pick(lacking, function(_, x) return x ~= st and x.session.level < 2 end, reduce_before)
     if not o then return false end
     self:reduce(o)
