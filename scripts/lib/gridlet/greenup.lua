@@ -31,6 +31,7 @@ local S = require("gridlet.greenup.sessions")
 local E = require("gridlet.greenup.estimate")
 
 local M = {}
+local NEVER = -math.huge  -- "no data yet" as a time (a local: hot paths)
 M.GREEN, M.YELLOW, M.RED = E.GREEN, E.YELLOW, E.RED
 M.AREA = E.AREA
 local AVAILABLE, CONNECTED, CHARGING, WAITING, ERROR = S.AVAILABLE, S.CONNECTED, S.CHARGING, S.WAITING, S.ERROR
@@ -198,30 +199,37 @@ end
 -- manage it. A three-phase station's measured currents are its raw ones
 -- (st.m is st.raw); a single-phase one's are put on its phase.
 function G:observe(st, dt)
-  local now, mono, V, T, limit = self.now, self.mono, self.value, self.ts, self.stale_ms
-  local t1, t2 = T[st.k_state], T[st.k_l1]
-  -- Fresh data: a new state or L1 sample, received at `mono` (the monotonic
-  -- clock: a wall-clock step changes nothing). What the view held at the
-  -- start counts only if its timestamps are recent. Implausible currents
-  -- (negative, or above the rating + 20 %: a sentinel such as 6553.5 A) are
-  -- not data: the last good ones are kept, and a station sending only such
-  -- readings goes silent.
+  local mono, V, T, limit = self.mono, self.value, self.ts, self.stale_ms
+  -- Fresh data: a new L1 sample (the state comes with it), taken at its
+  -- timestamp on the monotonic clock (a wall-clock step changes nothing;
+  -- never later than now: a sample stamped before a step back counts as
+  -- received now). What the view held at the start counts only if its
+  -- timestamps are recent. A command is settled only by data taken after
+  -- it. Implausible currents (negative, or above the rating + 20 %: a
+  -- sentinel such as 6553.5 A) are not data: the last good ones are kept,
+  -- and a station sending only such readings goes silent.
+  local k = st.k_l1
+  local t2 = T[k]
   local fresh = false
-  if t1 and t2 and (t1 ~= st.seen1 or t2 ~= st.seen2) then
-    local first = st.seen1 == nil
-    st.seen1, st.seen2 = t1, t2
-    local l1, l2, l3, top = V[st.k_l1] or 0, V[st.k_l2] or 0, V[st.k_l3] or 0, st.top
-    local bad = (l1 < -0.5 or l1 > top) and l1
-      or (not st.single and ((l2 < -0.5 or l2 > top) and l2 or ((l3 < -0.5 or l3 > top) and l3))) or nil
-    if bad then
-      self:reject(st.name, bad, "station current")
-    elseif not first or (now - t1 <= limit and now - t2 <= limit) then
-      -- When the data was taken, on the monotonic clock: its timestamp
-      -- through the current wall-to-monotonic offset, never later than now
-      -- (a sample stamped before a wall-clock step back counts as received
-      -- now). A command is settled only by data taken after it.
-      local taken = (t1 < t2 and t1 or t2) - (now - mono)
-      st.recv, fresh = taken < mono and taken or mono, true
+  if t2 ~= st.seen2 and t2 then
+    local t1 = T[st.k_state]
+    if t1 then
+      local first = st.seen2 == nil
+      st.seen2 = t2
+      local top, l1 = st.top, V[k] or 0
+      local bad = nil
+      if l1 < -0.5 or l1 > top then
+        bad = l1
+      elseif not st.single then  -- l2, l3: the slots after l1
+        local l2, l3 = V[k + 1] or 0, V[k + 2] or 0
+        if l2 < -0.5 or l2 > top then bad = l2 elseif l3 < -0.5 or l3 > top then bad = l3 end
+      end
+      if bad then
+        self:reject(st.name, bad, "station current")
+      elseif not first or (self.now - t1 <= limit and self.now - t2 <= limit) then
+        local taken = (t1 < t2 and t1 or t2) - self.offset
+        st.recv, fresh = taken < mono and taken or mono, true
+      end
     end
   end
   local stale = not st.recv or mono - st.recv > limit
@@ -249,11 +257,11 @@ function G:observe(st, dt)
     pm[1], pm[2], pm[3], st.pm_ts, st.m_ts = m[1], m[2], m[3], st.m_ts, t2
     st.state = V[st.k_state]
     if st.single then
-      local r1, on, m = V[st.k_l1] or 0, st.on, st.m
+      local r1, on = V[k] or 0, st.on
       r[1] = r1
       m[1], m[2], m[3] = on[1] and r1 or 0, on[2] and r1 or 0, on[3] and r1 or 0
     else
-      r[1], r[2], r[3] = V[st.k_l1] or 0, V[st.k_l2] or 0, V[st.k_l3] or 0
+      r[1], r[2], r[3] = V[k] or 0, V[k + 1] or 0, V[k + 2] or 0
     end
   end
   local state = st.state
@@ -267,7 +275,7 @@ function G:observe(st, dt)
   if not s then
     -- A new charge request; a station found charging on its own (nobody
     -- authorized it) is adopted as a session in progress.
-    s = S.new(st, now, state ~= S.CONNECTED)
+    s = S.new(st, self.now, state ~= S.CONNECTED)
     st.session = s
     self.version = self.version + 1
     st.dirty = true
@@ -301,7 +309,7 @@ function G:observe(st, dt)
   -- its session is stopped (enable 0), since reducing others for it would
   -- be unfair and may not be enough. Said once per session.
   local su = st.shed_until
-  if s.status == "charging" and su and mono >= su + 2 * self.response_ms and (st.recv or -math.huge) > su then
+  if s.status == "charging" and su and mono >= su + 2 * self.response_ms and (st.recv or NEVER) > su then
     local m, a = st.m, st.allow
     local worst = math.max(m[1], m[2], m[3])
     if worst > a + 1 then
@@ -320,7 +328,7 @@ function G:observe(st, dt)
   -- (Data taken after the response time shows it; a slow vehicle gets the
   -- command again, which is harmless, while its reservation holds.)
   local u = st.pend_until
-  if mono >= u and (st.recv or -math.huge) > u and mono >= (st.resend_at or 0) then
+  if mono >= u and (st.recv or NEVER) > u and mono >= (st.resend_at or 0) then
     local again = (s.status == "charging" and state == S.CONNECTED and st.sent_en == 1)
       or (s.status == "waiting" and state == S.CHARGING and st.sent_en == 0)
     if again then

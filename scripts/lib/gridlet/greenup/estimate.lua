@@ -3,6 +3,7 @@
 -- per-phase accounting, the meter/station polling skew). Methods of the
 -- greenup object (installed by gridlet.greenup) plus shared helpers.
 local E = {methods = {}}
+local NEVER = -math.huge  -- "no data yet" as a time (a local: hot paths)
 local G = E.methods
 
 E.GREEN, E.YELLOW, E.RED = 1, 2, 3
@@ -30,7 +31,7 @@ end
 
 local function pending(self, st)
   local u, mono = st.pend_until, self.mono
-  return mono < u or (st.recv or -math.huge) <= u
+  return mono < u or (st.recv or NEVER) <= u
     or (mono < u + 2 * self.response_ms and not_followed(st))
 end
 E.pending = pending
@@ -41,7 +42,7 @@ E.pending = pending
 local function shedding(self, st)
   local u, mono = st.shed_until, self.mono
   if u == nil then return false end
-  if mono < u or (st.recv or -math.huge) <= u then return true end
+  if mono < u or (st.recv or NEVER) <= u then return true end
   if mono >= u + 2 * self.response_ms then return false end
   local m, a = st.m, st.allow
   return m[1] > a + 0.5 or m[2] > a + 0.5 or m[3] > a + 0.5
@@ -160,7 +161,7 @@ function G:estimate()
       mine1, mine2, mine3 = mine1 + m1, mine2 + m2, mine3 + m3
     end
     -- pending() and shedding(), the common case inlined (every station, every step)
-    local recv, u, su = st.recv or -math.huge, st.pend_until, st.shed_until
+    local recv, u, su = st.recv or NEVER, st.pend_until, st.shed_until
     local inflight = mono < u or recv <= u or (mono < u + slow_ms and pending(self, st))
     if inflight then n_inflight = n_inflight + 1 end
     if su and (mono < su or recv <= su or (mono < su + slow_ms and shedding(self, st))) then
