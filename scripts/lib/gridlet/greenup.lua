@@ -308,19 +308,22 @@ function G:observe(st, dt)
   -- or a station that ignores setpoints) is not following: an event, and
   -- its session is stopped (enable 0), since reducing others for it would
   -- be unfair and may not be enough. Said once per session.
-  local su = st.shed_until
-  if s.status == "charging" and su and mono >= su + 2 * self.response_ms and (st.recv or NEVER) > su then
+  local lag = st.lag_from
+  if lag then
     local m, a = st.m, st.allow
     local worst = math.max(m[1], m[2], m[3])
-    if worst > a + 1 then
+    if fresh and worst <= a + 0.5 then
+      st.lag_from = nil  -- it followed
+    elseif s.status == "charging" and E.lagged_out(self, st) and worst > a + 1 then
+      local waited = math.floor((mono - lag) / 1000 + 0.5)
       if not s.not_following then
         s.not_following = true
         self.io.emit("greenup_station_not_following", "warning",
-          {station = st.name, setpoint = a, current = worst, waited_s = math.floor(3 * self.c.response + 0.5)})
+          {station = st.name, setpoint = a, current = worst, waited_s = waited})
         self.io.log("warn", string.format("%s: draws %.1f A with a setpoint of %.1f A after %d s: not following, session stopped",
-          st.name, worst, a, math.floor(3 * self.c.response + 0.5)))
+          st.name, worst, a, waited))
       end
-      st.shed_until = nil
+      st.shed_until, st.lag_from = nil, nil
       self:stop(st, true)
     end
   end
@@ -352,6 +355,7 @@ function G:finish(st, reason)
   st.pend_until = 0
   self.io.save(S.key(st), nil)
   st.sent_sp = nil  -- the next session gets its setpoint again
+  st.lag_from = nil
   if reason == "station_error" then st.sent_en = nil end
 end
 

@@ -29,8 +29,22 @@ local function not_followed(st)
   return m[1] > a + 0.5 or m[2] > a + 0.5 or m[3] > a + 0.5
 end
 
+-- A station that has lagged behind a reduction (lag_from: the first
+-- reduction it has not followed yet, monotonic ms) gets three times
+-- response_time in all, whatever was sent since: after that its commands
+-- are no longer in flight (it counts at what it draws), and it is not
+-- following (greenup.lua).
+local function lagged_out(self, st)
+  local lag = st.lag_from
+  if lag == nil then return false end
+  local cap = lag + 3 * self.response_ms  -- and data taken after it still shows the lag
+  return self.mono >= cap and (st.recv or NEVER) > cap
+end
+E.lagged_out = lagged_out
+
 local function pending(self, st)
   local u, mono = st.pend_until, self.mono
+  if st.pend ~= "up" and st.lag_from then return not lagged_out(self, st) end
   return mono < u or (st.recv or NEVER) <= u
     or (mono < u + 2 * self.response_ms and not_followed(st))
 end
@@ -42,6 +56,7 @@ E.pending = pending
 local function shedding(self, st)
   local u, mono = st.shed_until, self.mono
   if u == nil then return false end
+  if st.lag_from then return not lagged_out(self, st) end
   if mono < u or (st.recv or NEVER) <= u then return true end
   if mono >= u + 2 * self.response_ms then return false end
   local m, a = st.m, st.allow
@@ -92,7 +107,10 @@ function G:set_allow(st, a, start)
   -- A reduction is in flight only if the station draws more than the new
   -- setpoint (a vehicle that left draws nothing: nothing to wait for).
   local m = st.m
-  if a < st.allow and (m[1] > a + 0.5 or m[2] > a + 0.5 or m[3] > a + 0.5) then st.shed_until = now + self.response_ms end
+  if a < st.allow and (m[1] > a + 0.5 or m[2] > a + 0.5 or m[3] > a + 0.5) then
+    st.shed_until = now + self.response_ms
+    st.lag_from = st.lag_from or now
+  end
   if a > st.allow then
     st.pend = "up"
   elseif reserved and a > 0 then
@@ -162,11 +180,14 @@ function G:estimate()
     end
     -- pending() and shedding(), the common case inlined (every station, every step)
     local recv, u, su = st.recv or NEVER, st.pend_until, st.shed_until
-    local inflight = mono < u or recv <= u or (mono < u + slow_ms and pending(self, st))
-    if inflight then n_inflight = n_inflight + 1 end
-    if su and (mono < su or recv <= su or (mono < su + slow_ms and shedding(self, st))) then
-      n_inflight = n_inflight + 1000  -- a count of each kind
+    local inflight
+    if st.lag_from then
+      inflight = pending(self, st)
+    else
+      inflight = mono < u or recv <= u or (mono < u + slow_ms and pending(self, st))
     end
+    if inflight then n_inflight = n_inflight + 1 end
+    if su and shedding(self, st) then n_inflight = n_inflight + 1000 end  -- a count of each kind
     if inflight or st.stale then
       local on, e = st.on, 0
       for p = 1, 3 do
@@ -175,8 +196,14 @@ function G:estimate()
           e = expected(self, st, p)
           if p == 1 then sum1 = sum1 + e elseif p == 2 then sum2 = sum2 + e else sum3 = sum3 + e end
           if inflight then
+            -- Only a start or raise can explain a rise the meter saw first
+            -- (a reduced vehicle drawing below its new setpoint will not rise).
             local a = st.allow
-            if a > m then up[p] = up[p] + a - m else down[p] = down[p] + m - a end
+            if a > m then
+              if st.pend == "up" then up[p] = up[p] + a - m end
+            else
+              down[p] = down[p] + m - a
+            end
           end
         end
       end
