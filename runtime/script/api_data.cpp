@@ -116,8 +116,6 @@ int l_window(lua_State* L) {
     return 1;
 }
 
-// query{series = "name or pattern" | {names...}, from = ms, to = ms | last = duration,
-//       step = duration | "day" | "week" | "month" | "year", agg = "avg"}
 // A time argument of query (UTC ms): a finite number in the store's range
 // (0001-01-01 .. 9999-12-31), else an error naming the argument.
 int64_t check_time_ms(lua_State* L, int idx, const char* what) {
@@ -127,6 +125,10 @@ int64_t check_time_ms(lua_State* L, int idx, const char* what) {
     return static_cast<int64_t>(t);
 }
 
+// query{series = "name or pattern" | {names...}, from = ms, to = ms | last = duration,
+//       step = duration | "day" | "week" | "month" | "year", agg = "avg"}
+// Bounded while it reads (store::QueryLimit): 200,000 rows, the rule's
+// instruction and time budgets, the rows held counted in its memory.
 int l_query(lua_State* L) {
     luaL_checktype(L, 1, LUA_TTABLE);
     EngineCore& core = Rule::of(L).core();
