@@ -32,6 +32,7 @@ struct BcpmPanelOptions {
     double nominal_voltage = 120.0; // V L-N
     double frequency = 60.0;
     bool strict = true;             // false: bad values are acknowledged but ignored
+    std::vector<int> overloaded;    // branches loaded steadily at 110 % of their breaker size
 };
 
 class BcpmPanel : public RegisterSpace {

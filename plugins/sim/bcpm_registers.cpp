@@ -48,6 +48,12 @@ BcpmPanel::BcpmPanel(const BcpmPanelOptions& o) : opts_(o), r_(65537, 0), noise_
     r_[60004] = 1;
     for (int p = 0; p < 3; ++p) volts_[p] = o.nominal_voltage;
     for (int c = 1; c <= kChannels; ++c) ch_[c].shape = load_shape_for(o.seed * 131 + o.unit_id, c, breaker(c));
+    for (int c : o.overloaded) {
+        if (c < 1 || c > kBranches) continue;
+        ch_[c].shape.kind = LoadKind::It;  // steady (0.80-0.90 of its peak)
+        ch_[c].shape.pf = 0.97;
+        ch_[c].shape.peak_amps = breaker(c) * 1.1 / 0.85;
+    }
     refresh();
 }
 

@@ -35,6 +35,7 @@ BcpmServer::BcpmServer(BcpmServerOptions o) : opts_(std::move(o)), tcp_(*this), 
         po.seed = opts_.seed;
         po.nominal_voltage = opts_.nominal_voltage;
         po.strict = opts_.strict;
+        if (i == 0) po.overloaded = opts_.overloaded;
         panels_.push_back(std::make_unique<BcpmPanel>(po));
         // Each panel's NV block is stored under "[panel N]".
         std::string tag = "[panel " + std::to_string(i) + "]\n";

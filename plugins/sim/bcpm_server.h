@@ -21,6 +21,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 #include <thread>
 
 namespace gridlet::sim {
@@ -42,6 +43,10 @@ struct BcpmServerOptions {
     bool strict = true;             // false: bad writes acked but ignored
     std::string state_file;         // non-volatile registers; "" = none
     int max_connections = 64;
+    // Branches (1..42) of the first panel that carry a steady load of 110 %
+    // of their breaker size: an overload, to show alarms (the panel's own
+    // and gridlet's [[alarms]]).
+    std::vector<int> overloaded;
 };
 
 class BcpmServer : public UnitRouter {

@@ -37,7 +37,7 @@ T get_or(const nlohmann::json& j, const char* key, T def, const std::string& whe
 BcpmServerOptions parse_bcpm(const nlohmann::json& j, const std::string& where, std::string* name) {
     static const char* known[] = {"name", "port", "bind", "panels", "base_unit", "model", "channels", "seed",
                                   "serial", "voltage", "refresh_ms", "time_scale", "state_file", "max_connections",
-                                  "strict", "answer_unknown_unit"};
+                                  "strict", "answer_unknown_unit", "overloaded"};
     if (!j.is_object()) throw Error(GL_ERR_INVALID, where + ": expected a table");
     for (auto& [k, v] : j.items()) {
         bool ok = false;
@@ -70,6 +70,15 @@ BcpmServerOptions parse_bcpm(const nlohmann::json& j, const std::string& where, 
     o.max_connections = static_cast<int>(get_or<int64_t>(j, "max_connections", 64, where));
     o.strict = get_or<bool>(j, "strict", true, where);
     o.answer_unknown_unit = get_or<bool>(j, "answer_unknown_unit", true, where);
+    if (j.contains("overloaded")) {
+        const auto& ov = j["overloaded"];
+        if (!ov.is_array()) throw Error(GL_ERR_INVALID, where + ": overloaded must be an array of branch numbers 1..42");
+        for (const auto& c : ov) {
+            if (!c.is_number_integer() || c.get<int64_t>() < 1 || c.get<int64_t>() > 42)
+                throw Error(GL_ERR_INVALID, where + ": overloaded must be an array of branch numbers 1..42");
+            o.overloaded.push_back(static_cast<int>(c.get<int64_t>()));
+        }
+    }
     *name = get_or<std::string>(j, "name", "bcpm" + std::to_string(o.port), where);
     return o;
 }
@@ -81,7 +90,8 @@ public:
     static constexpr gl_config_key config_schema[] = {
         {"bcpm", GL_CFG_ARRAY, "[]",
          "BCPM simulators: array of tables {name, port (required), bind, panels, base_unit, model, channels, seed, "
-         "serial, voltage, refresh_ms, time_scale, state_file, max_connections, strict, answer_unknown_unit}",
+         "serial, voltage, refresh_ms, time_scale, state_file, max_connections, strict, answer_unknown_unit, "
+         "overloaded (first panel's branches loaded at 110 % of their breaker size)}",
          0},
         {"evse", GL_CFG_ARRAY, "[]",
          "EV charging sites: array of tables {name, port (required), bind, meter_unit, background, daily_swing, noise, "

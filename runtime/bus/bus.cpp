@@ -324,3 +324,29 @@ Status Outbox::send(const std::string& inbox_name, std::string_view frame) {
 }
 
 }  // namespace gridlet::bus
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "bus/socket.h"
+
+namespace gridlet::bus {
+
+bool ipc_endpoint_live(const std::string& endpoint) {
+    if (endpoint.rfind("ipc://", 0) != 0) return false;
+    const std::string path = endpoint.substr(6);
+    sockaddr_un addr{};
+    if (path.empty() || path.size() >= sizeof addr.sun_path) return false;
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, path.data(), path.size());
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    const bool live = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
+    ::close(fd);
+    return live;
+}
+
+}  // namespace gridlet::bus

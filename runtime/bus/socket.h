@@ -12,6 +12,11 @@
 
 namespace gridlet::bus {
 
+// Whether a process accepts connections on the unix socket of an ipc://
+// endpoint now (a socket file left by a killed process refuses them).
+// Any thread.
+bool ipc_endpoint_live(const std::string& endpoint);
+
 class ZmqSocket {
 public:
     ZmqSocket() = default;

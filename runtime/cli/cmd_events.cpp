@@ -22,17 +22,6 @@ struct EventsArgs {
 
 [[noreturn]] void fail(int code, const std::string& msg) { cli::fail("events", code, msg); }
 
-// RFC 4180: a field with a comma, quote or newline is quoted, quotes doubled.
-std::string csv_field(const std::string& s) {
-    if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-    std::string out = "\"";
-    for (char c : s) {
-        if (c == '"') out += '"';
-        out += c;
-    }
-    return out + "\"";
-}
-
 void run_events(const EventsArgs& a) {
     StoreLocation loc = locate_store("events", a.db, a.config);
     if (a.format != "csv" && a.format != "json") fail(2, "--format must be csv or json");

@@ -138,6 +138,8 @@ void register_sim_command(CLI::App& app) {
         ->capture_default_str();
     bcpm->add_option("--seed", opts->seed, "Seed of the simulated loads")->capture_default_str();
     bcpm->add_option("--state-file", opts->state_file, "Keep the non-volatile registers in this file");
+    bcpm->add_option("--overloaded", opts->overloaded, "Branches of panel 1 loaded at 110 % of their breaker size (to show alarms)")
+        ->check(CLI::Range(1, 42));
     bcpm->footer("Exit status: 0 stopped by a signal; 1 could not serve; 2 bad arguments.");
     bcpm->callback([opts, model, unit] {
         opts->base_unit = static_cast<uint8_t>(*unit);

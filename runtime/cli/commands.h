@@ -26,5 +26,6 @@ void register_events_command(CLI::App& app);
 void register_store_command(CLI::App& app);
 void register_import_command(CLI::App& app);
 void register_state_command(CLI::App& app);
+void register_alarms_command(CLI::App& app);
 
 }  // namespace gridlet::cli

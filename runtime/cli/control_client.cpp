@@ -1,4 +1,11 @@
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
 #include "cli/control_client.h"
+
+#include "bus/socket.h"
 
 #include <zmq.h>
 
@@ -30,6 +37,8 @@ std::string ControlTarget::endpoint() const {
     }
     return site.control_endpoint;
 }
+
+bool control_endpoint_live(const std::string& endpoint) { return bus::ipc_endpoint_live(endpoint); }
 
 std::optional<std::string> control_request(const std::string& ep, const std::string& request, int timeout_ms) {
     void* ctx = zmq_ctx_new();

@@ -21,6 +21,10 @@ struct ControlTarget {
     std::string endpoint() const;
 };
 
+// Whether a process accepts connections on the unix socket of an ipc://
+// endpoint now (a socket file left by a killed process refuses them).
+bool control_endpoint_live(const std::string& endpoint);
+
 // Sends `request`, returns the reply, or nullopt after printing why
 // (unreachable, no answer within the timeout).
 std::optional<std::string> control_request(const std::string& endpoint, const std::string& request, int timeout_ms);

@@ -142,13 +142,16 @@ SiteConfig parse_site_config(const std::string& text, const std::string& path, c
         return cfg;
     }
     const toml::table& root = *cfg.root;
-    static const std::set<std::string> known = {"site",  "logging", "kernel",  "bus",        "store",
-                                                 "plugins", "devices", "rules", "rule_engine"};
+    // [[alarms]] and [alarm_settings] are checked by the alarm component's
+    // parser (alarm/alarm_rules.h), called by prepare_site().
+    static const std::set<std::string> known = {"site",  "logging", "kernel",      "bus",    "store",         "plugins",
+                                                 "devices", "rules", "rule_engine", "alarms", "alarm_settings"};
     for (const auto& [k, v] : root)
         if (!known.count(std::string(k.str())))
             diags.push_back({path, config::line_of(v),
                              "unknown top-level key '" + std::string(k.str()) +
-                                 "' (known: site, logging, kernel, bus, store, plugins, devices, rules, rule_engine)"});
+                                 "' (known: site, logging, kernel, bus, store, plugins, devices, rules, rule_engine, alarms, "
+                                 "alarm_settings)"});
 
     auto site = check(section(root, "site", path, diags), site_keys(), path, "[site]", diags);
     cfg.site_name = str(site, "name");
@@ -320,6 +323,13 @@ SiteConfig parse_site_config(const std::string& text, const std::string& path, c
         r.line = config::line_of(*t);
         r.config = check(t, schemas.rule, path, "[[rules]]", diags);
         r.name = str(r.config, "name");
+        // A rule's name tags its events ("rule/<name>") and its state.
+        if (!r.name.empty() && (!valid_series_name(r.name, 1) || r.name.find('/') != std::string::npos)) {
+            const toml::node* n = t->get("name");
+            diags.push_back({path, n ? config::line_of(*n) : r.line,
+                             "[[rules]]: name '" + r.name + "' may use only letters, digits, '_', '-', '.'"});
+            continue;
+        }
         if (!r.name.empty() && !rule_names.insert(r.name).second) {
             diags.push_back({path, r.line, "[[rules]]: a rule named '" + r.name + "' is already defined"});
             continue;

@@ -2,14 +2,21 @@
 // get a thread, subscriptions, commands and metrics like any plugin), but are
 // linked into gridlet and reach the kernel's objects directly:
 //   "store"  writes every sample and event of the bus into the store;
+//   "alarms" runs the [[alarms]] rules and raises the system alarms (device
+//            communication lost, plugin failed, rule stopped, store writes
+//            failing) into the kernel's alarm table;
 //   "rules"  runs the site's Lua rules (script::Engine) against bus and store.
 // The kernel makes them with make_*_instance() and hands each its context.
 // Threads: see each component's class comment.
 #pragma once
 
 #include "script/engine_core.h"
+#include <atomic>
 #include <functional>
 #include <memory>
+
+#include "alarm/alarm_rules.h"
+#include "alarm/alarm_table.h"
 
 #include "core/site_config.h"
 #include "core/timezone.h"
@@ -23,17 +30,29 @@ namespace gridlet::kernel {
 
 // What the components may use; owned by the Kernel, outlives the instances.
 struct ComponentContext {
+    ComponentContext(SeriesRegistry& r, store::Store* s, const TimeZone& tz, const SiteConfig& sc)
+        : registry(r), store(s), time_zone(tz), site(sc) {}
     SeriesRegistry& registry;
     store::Store* store;  // null when the site has no [store]
     const TimeZone& time_zone;
     const SiteConfig& site;
     // Set by the rules component on its thread; called there (reload_rules).
     std::function<void(const SiteConfig&)> rules_reload;
+    // The site's alarms (thread-safe) and what the alarms component runs.
+    alarm::AlarmTable* alarms = nullptr;
+    std::vector<alarm::AlarmRule> alarm_rules;
+    // The evaluator's figures, copied by the alarms component about once a
+    // second (for metrics, any thread).
+    std::atomic<uint64_t> alarm_instances{0}, alarm_waiting_for_reference{0}, alarm_samples{0},
+        alarm_raise_failures{0};
 };
 
 Expected<std::unique_ptr<plugin::PluginInstance>> make_store_writer_instance(ComponentContext& ctx,
                                                                             plugin::HostServices services,
                                                                             uint32_t index);
+
+Expected<std::unique_ptr<plugin::PluginInstance>> make_alarms_instance(ComponentContext& ctx,
+                                                                      plugin::HostServices services, uint32_t index);
 
 Expected<std::unique_ptr<plugin::PluginInstance>> make_rules_instance(ComponentContext& ctx,
                                                                      plugin::HostServices services, uint32_t index);

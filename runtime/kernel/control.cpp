@@ -11,19 +11,49 @@
 
 #include "bus/socket.h"
 #include "kernel/kernel.h"
+#include "kernel/alarm_store.h"
 #include "kernel/reload_diff.h"
 #include "store/store.h"
 
 namespace gridlet::kernel {
 
 // Requests: "ping", "metrics", or a JSON object
-// {"publish": {"series": "dev/point", "value": 1.5, "unit": "A", "kind": "gauge"}}.
+// {"publish": {"series": "dev/point", "value": 1.5, "unit": "A", "kind": "gauge"}} or
+// {"alarm_ack": {"id": 12, "by": "cli", "comment": "text"}}.
 std::string Kernel::handle_control(std::string_view request) {
     if (request == "ping") return "pong";
     if (request == "metrics") return metrics_json().dump();
     auto j = nlohmann::json::parse(request, nullptr, false);
     if (j.is_object() && j.contains("publish")) return control_publish(j["publish"]).dump();
-    return nlohmann::json{{"error", "unknown request (known: ping, metrics, {\"publish\": {...}})"}}.dump();
+    if (j.is_object() && j.contains("alarm_ack")) return control_alarm_ack(j["alarm_ack"]).dump();
+    return nlohmann::json{{"error", "unknown request (known: ping, metrics, {\"publish\": {...}}, "
+                                    "{\"alarm_ack\": {...}})"}}
+        .dump();
+}
+
+// Acknowledges an alarm of the running site (the table is shared with the
+// alarms component) and publishes the change. Main thread.
+nlohmann::json Kernel::control_alarm_ack(const nlohmann::json& p) {
+    if (!alarms_) return {{"error", "the alarm table is not open"}};
+    if (!p.is_object() || !p.contains("id") || !p["id"].is_number_unsigned())
+        return {{"error", "alarm_ack needs {\"id\": <alarm id>, \"by\": \"name\", \"comment\": \"text\"}"}};
+    const std::string by = p.value("by", "cli");
+    const std::string comment = p.value("comment", "");
+    auto a = alarms_->acknowledge(p["id"].get<uint64_t>(), by, comment, clock_.now_ms());
+    publish_alarm_changes();
+    if (!a) return {{"error", a.status().message()}, {"code", status_code_name(a.status().code())}};
+    spdlog::info("control: alarm {} ({}) acknowledged by {}", a->id, a->name, by);
+    return {{"ok", true}, {"alarm", alarm::to_json(*a)}};
+}
+
+void Kernel::publish_alarm_changes() {
+    for (const alarm::AlarmChange& c : alarms_->take_transitions()) {
+        const std::string body = alarm::to_json(c.alarm).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        const std::string type = alarm::transition_event_type(c.transition);
+        bus::EventView ev{clock_.now_ms(), alarm_event_severity(c), c.alarm.source, type, body};
+        Status st = control_publisher_->publish_frame(bus::encode_event("event/" + c.alarm.source + "/" + type, ev));
+        if (!st) spdlog::error("alarm {} {}: event not published: {}", c.alarm.id, type, st.message());
+    }
 }
 
 // Publishes one sample on the bus, as a driver would: for manual values and

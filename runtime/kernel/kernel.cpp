@@ -11,6 +11,8 @@
 #include <csignal>
 
 #include "bus/codec.h"
+#include "bus/socket.h"
+#include "kernel/alarm_store.h"
 #include "store/options.h"
 #include "store/store.h"
 
@@ -46,6 +48,8 @@ Kernel::~Kernel() {
     for (auto& i : instances_) i->destroy();
     instances_.clear();
     control_publisher_.reset();
+    alarms_.reset();
+    alarm_persistence_.reset();
     store_.reset();
     bus_.reset();
 }
@@ -56,29 +60,11 @@ plugin::PluginInstance* Kernel::instance(const std::string& name) {
     return nullptr;
 }
 
-namespace {
-// Whether a process accepts connections on the unix socket of an ipc://
-// endpoint now (a socket file left by a killed process refuses them).
-bool ipc_endpoint_live(const std::string& endpoint) {
-    if (endpoint.rfind("ipc://", 0) != 0) return false;
-    const std::string path = endpoint.substr(6);
-    sockaddr_un addr{};
-    if (path.empty() || path.size() >= sizeof addr.sun_path) return false;
-    addr.sun_family = AF_UNIX;
-    std::memcpy(addr.sun_path, path.data(), path.size());
-    const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return false;
-    const bool live = ::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
-    ::close(fd);
-    return live;
-}
-}  // namespace
-
 Status Kernel::start() {
     started_at_ms_ = clock_.monotonic_ms();
     // Two gridlets on one control endpoint: binding would silently take the
     // running one's socket (and remove it at exit). Refuse instead.
-    if (ipc_endpoint_live(plan_.site.control_endpoint))
+    if (bus::ipc_endpoint_live(plan_.site.control_endpoint))
         return Status::unavailable("control socket " + plan_.site.control_endpoint +
                                    " is in use by a running gridlet (another site named '" + plan_.site.site_name +
                                    "'?): stop it, or give this site another [site] name or [kernel] control endpoint");
@@ -93,7 +79,23 @@ Status Kernel::start() {
     } else {
         spdlog::warn("no [store] in {}: samples and events are not kept (add [store] to keep them)", plan_.site.path);
     }
-    components_.reset(new ComponentContext{registry_, store_.get(), time_zone_, plan_.site, {}});
+    // The alarm table: in the store (it survives a restart), else in memory.
+    if (store_) {
+        alarm_persistence_ = std::make_unique<StoreAlarmPersistence>(store_->state());
+    } else {
+        alarm_persistence_ = std::make_unique<alarm::MemoryPersistence>();
+    }
+    alarm::TableOptions ao;
+    ao.flood_per_minute = plan_.alarm_settings.flood_per_minute;
+    ao.history_days = plan_.alarm_settings.history_days;
+    alarms_ = std::make_unique<alarm::AlarmTable>(*alarm_persistence_, ao);
+    if (Status st = alarms_->load(clock_.now_ms()); !st) {
+        if (st.code() != StatusCode::corruption) return st;
+        spdlog::error("{}", st.message());
+    }
+    components_.reset(new ComponentContext(registry_, store_.get(), time_zone_, plan_.site));
+    components_->alarms = alarms_.get();
+    components_->alarm_rules = plan_.alarm_rules;
     auto control_pub = bus_->make_publisher(&control_metrics_);
     if (!control_pub) return control_pub.status();
     control_publisher_ = std::move(*control_pub);
@@ -105,6 +107,11 @@ Status Kernel::start() {
         auto w = make_store_writer_instance(*components_, services, index++);
         if (!w) return w.status();
         instances_.push_back(std::move(*w));
+    }
+    {
+        auto a = make_alarms_instance(*components_, services, index++);
+        if (!a) return a.status();
+        instances_.push_back(std::move(*a));
     }
     for (PlannedPlugin& p : plan_.plugins) {
         auto inst = plugin::PluginInstance::make(p.name, p.library, p.config, p.devices, services, index++);
@@ -173,6 +180,21 @@ nlohmann::json Kernel::metrics_json() {
                           {"series", registry_.size()},
                           {"plugins", std::move(plugins)}};
     out["control"] = control_metrics_.to_json();
+    if (alarms_) {
+        const alarm::TableCounters c = alarms_->counters();
+        out["alarms"] = {{"active", alarms_->active_count()},
+                         {"open", alarms_->open_count()},
+                         {"raised", c.raised},
+                         {"finished", c.finished},
+                         {"acknowledged", c.acknowledged},
+                         {"held_back_by_flood", c.held_back_by_flood},
+                         {"persist_failures", c.persist_failures},
+                         {"rules", plan_.alarm_rules.size()},
+                         {"instances", components_ ? components_->alarm_instances.load() : 0},
+                         {"waiting_for_reference", components_ ? components_->alarm_waiting_for_reference.load() : 0},
+                         {"samples", components_ ? components_->alarm_samples.load() : 0},
+                         {"raise_failures", components_ ? components_->alarm_raise_failures.load() : 0}};
+    }
     out["problems"] = problems_json();
     if (store_) {
         const store::WriteHealth h = store_->health();

@@ -59,6 +59,7 @@ public:
 
     SeriesRegistry& registry() noexcept { return registry_; }
     store::Store* store() noexcept { return store_.get(); }
+    alarm::AlarmTable* alarms() noexcept { return alarms_.get(); }
     bus::Bus& bus() noexcept { return *bus_; }
     const SitePlan& plan() const noexcept { return plan_; }
     plugin::PluginInstance* instance(const std::string& name);
@@ -79,12 +80,16 @@ private:
     void reload();
     std::string handle_control(std::string_view request);
     nlohmann::json control_publish(const nlohmann::json& request);
+    nlohmann::json control_alarm_ack(const nlohmann::json& request);
+    void publish_alarm_changes();  // main thread
 
     SitePlan plan_;
     const Clock& clock_;
     SeriesRegistry registry_;
     TimeZone time_zone_;
     std::unique_ptr<store::Store> store_;  // after registry_: closed before it
+    std::unique_ptr<alarm::AlarmPersistence> alarm_persistence_;  // over store_ (or memory): closed before it
+    std::unique_ptr<alarm::AlarmTable> alarms_;
     std::unique_ptr<ComponentContext> components_;
     std::unique_ptr<bus::Bus> bus_;
     plugin::CommandRouter router_;

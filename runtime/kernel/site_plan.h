@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/config_schema.h"
+#include "alarm/alarm_rules.h"
 #include "core/site_config.h"
 #include "plugin/plugin_library.h"
 
@@ -38,6 +39,9 @@ struct SitePlan {
     // What the plugins' validate() warned about (file:line of the plugin):
     // the site runs; `check` prints them, `run` logs them.
     config::Diagnostics warnings;
+    // [[alarms]] (enabled ones) and [alarm_settings], checked.
+    std::vector<alarm::AlarmRule> alarm_rules;
+    alarm::AlarmSettings alarm_settings;
 };
 
 // What a device problem found by a plugin's validate() does: `check`

@@ -1,10 +1,12 @@
 #include "script/harness.h"
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
 
+#include "alarm/evaluator.h"
 #include "script/sim_host.h"
 
 namespace gridlet::script {
@@ -25,9 +27,52 @@ const char* reply_status_name(gl_status s) {
     }
 }
 
+// The timeline's [[alarms]] rules: an alarm table (in memory, as the store
+// keeps it: a restart starts again from its records) and its evaluator.
+class AlarmRun {
+public:
+    AlarmRun(std::vector<alarm::AlarmRule> rules, const SeriesRegistry& registry, std::vector<alarm::AlarmChange>& out)
+        : rules_(std::move(rules)), registry_(registry), out_(out) {}
+    void start(int64_t now) {
+        eval_.reset();
+        table_ = std::make_unique<alarm::AlarmTable>(persistence_);
+        (void)table_->load(now);
+        eval_ = std::make_unique<alarm::AlarmEvaluator>(rules_, *table_, registry_);
+        eval_->start(now);
+        collect();
+    }
+    void samples(const std::vector<gl_sample>& batch) {
+        eval_->on_samples(batch.data(), batch.size());
+        collect();
+    }
+    void tick(int64_t now) {
+        eval_->tick(now);
+        table_->tick(now);
+        collect();
+    }
+    Status ack(uint64_t id, const std::string& by, const std::string& comment, int64_t now) {
+        auto a = table_->acknowledge(id, by, comment, now);
+        collect();
+        return a ? Status::ok() : a.status();
+    }
+    std::optional<int64_t> next_due() const { return eval_->next_due_ms(); }
+
+private:
+    void collect() {
+        for (alarm::AlarmChange& c : table_->take_transitions()) out_.push_back(std::move(c));
+    }
+    std::vector<alarm::AlarmRule> rules_;
+    const SeriesRegistry& registry_;
+    std::vector<alarm::AlarmChange>& out_;
+    alarm::MemoryPersistence persistence_;
+    std::unique_ptr<alarm::AlarmTable> table_;
+    std::unique_ptr<alarm::AlarmEvaluator> eval_;
+};
+
 class Runner {
 public:
-    Runner(SimHost& host, Engine& engine, Plant& plant) : host_(host), engine_(engine), plant_(plant) {}
+    Runner(SimHost& host, Engine& engine, Plant& plant, AlarmRun* alarms)
+        : host_(host), engine_(engine), plant_(plant), alarms_(alarms) {}
 
     // Moves the clock to `t`, firing timers, replies and the plant's polls
     // on the way, in order.
@@ -43,14 +88,18 @@ public:
                 const int64_t at = now + std::max<int64_t>(0, *p - clock.monotonic_ms());
                 if (!next || at < *next) next = at;
             }
+            if (alarms_)
+                if (auto a = alarms_->next_due(); a && (!next || std::max(*a, now) < *next)) next = std::max(*a, now);
             if (!next || *next > t) break;
             if (*next > now) clock.advance(*next - now);
             for (const CommandReply& r : host_.take_due_replies()) engine_.on_command_reply(r);
             poll_plant(clock.now_ms(), clock.monotonic_ms());
             engine_.run_due_timers();
+            if (alarms_) alarms_->tick(clock.now_ms());
         }
         if (t > clock.now_ms()) clock.advance(t - clock.now_ms());
         plant_.advance_to(clock.monotonic_ms());
+        if (alarms_) alarms_->tick(clock.now_ms());
     }
 
     // The plant's polls due now, as one batch (as a driver publishes them).
@@ -68,12 +117,14 @@ public:
             batch_.push_back(s);
         }
         engine_.on_samples(batch_);
+        if (alarms_) alarms_->samples(batch_);
     }
 
 private:
     SimHost& host_;
     Engine& engine_;
     Plant& plant_;
+    AlarmRun* alarms_;
     std::vector<gl_sample> batch_;
 };
 
@@ -118,8 +169,24 @@ Expected<HarnessReport> run_rule_test(const HarnessOptions& options) {
     if (!timeline) return timeline.status();
     HarnessReport report;
     report.rule_file = options.rule_file.empty() ? timeline->rule : options.rule_file;
-    if (report.rule_file.empty()) return Status::invalid("no rule file: give one, or \"rule\" in the timeline header");
-    report.rule = options.rule_name.empty() ? std::filesystem::path(report.rule_file).stem().string() : options.rule_name;
+    report.has_alarms = !timeline->alarms.is_null();
+    report.has_rule = !report.rule_file.empty();
+    if (!report.has_rule && !report.has_alarms)
+        return Status::invalid("no rule file: give one, or \"rule\" (or \"alarms\") in the timeline header");
+    report.rule = !options.rule_name.empty() ? options.rule_name
+                  : report.has_rule          ? std::filesystem::path(report.rule_file).stem().string()
+                                             : std::string("alarms");
+    std::vector<alarm::AlarmRule> alarm_rules;
+    if (report.has_alarms) {
+        config::Diagnostics diags;
+        alarm_rules = alarm::alarm_rules_from_json(
+            timeline->alarms, options.timeline_file + ":" + std::to_string(timeline->alarms_line), diags);
+        if (!diags.empty()) {
+            std::string msg;
+            for (const auto& d : diags) msg += (msg.empty() ? "" : "\n") + d.to_string();
+            return Status::invalid(msg);
+        }
+    }
     report.zone = timeline->zone;
     report.expect = timeline->expect;
 
@@ -154,10 +221,17 @@ Expected<HarnessReport> run_rule_test(const HarnessOptions& options) {
         if (!st) return Status::invalid(options.timeline_file + ":" + std::to_string(items[i].line) + ": " + st.message());
         done[i] = true;
     }
-    auto failures = engine.configure({rc});
-    if (!failures.empty()) report.load_error = failures.front().status;
+    if (report.has_rule) {
+        auto failures = engine.configure({rc});
+        if (!failures.empty()) report.load_error = failures.front().status;
+    }
+    std::unique_ptr<AlarmRun> alarms;
+    if (report.has_alarms) {
+        alarms = std::make_unique<AlarmRun>(alarm_rules, host.registry(), report.alarms);
+        alarms->start(host.manual_clock().now_ms());
+    }
 
-    Runner runner(host, engine, plant);
+    Runner runner(host, engine, plant, alarms.get());
     std::vector<gl_sample> batch;
     for (size_t i = 0; i < items.size();) {
         const TimelineItem& item = items[i];
@@ -182,6 +256,7 @@ Expected<HarnessReport> run_rule_test(const HarnessOptions& options) {
                 }
             }
             engine.on_samples(batch);
+            if (alarms) alarms->samples(batch);
             i = j;
             continue;
         }
@@ -195,6 +270,18 @@ Expected<HarnessReport> run_rule_test(const HarnessOptions& options) {
             case TimelineItem::Kind::plant: {
                 Status st = plant.apply(item.plant, host.manual_clock().monotonic_ms());
                 if (!st) return Status::invalid(options.timeline_file + ":" + std::to_string(item.line) + ": " + st.message());
+                break;
+            }
+            case TimelineItem::Kind::alarm_ack:
+            case TimelineItem::Kind::alarm_restart: {
+                const std::string where = options.timeline_file + ":" + std::to_string(item.line) + ": ";
+                if (!alarms) return Status::invalid(where + "no \"alarms\" in the timeline header");
+                if (item.kind == TimelineItem::Kind::alarm_restart) {
+                    alarms->start(host.manual_clock().now_ms());
+                } else if (Status st = alarms->ack(item.alarm_id, item.name, item.unit, host.manual_clock().now_ms());
+                           !st) {
+                    return Status::invalid(where + st.message());
+                }
                 break;
             }
             case TimelineItem::Kind::samples: break;
@@ -224,7 +311,7 @@ json report_to_json(const HarnessReport& r) {
     json out;
     out["rule"] = r.rule;
     out["file"] = r.rule_file;
-    out["status"] = r.load_error ? "failed" : rule_status_name(r.info.status);
+    out["status"] = r.load_error ? "failed" : !r.has_rule ? "no_rule" : rule_status_name(r.info.status);
     if (r.load_error) {
         out["error"] = r.load_error->message();
     } else if (!r.info.error.empty()) {
@@ -257,6 +344,29 @@ json report_to_json(const HarnessReport& r) {
         logs.push_back({{"t", iso(r.zone, l.ts_ms)}, {"level", log_level_name(l.level)}, {"message", l.message}});
     }
     out["logs"] = std::move(logs);
+    if (r.has_alarms) {
+        json alarms = json::array();
+        const auto number = [](double v) { return std::isfinite(v) ? json(v) : json(); };
+        for (const alarm::AlarmChange& c : r.alarms) {
+            const alarm::Alarm& a = c.alarm;
+            const int64_t t = c.transition == alarm::Transition::raised         ? a.start_ms
+                              : c.transition == alarm::Transition::returned     ? a.returned_ms
+                              : c.transition == alarm::Transition::acknowledged ? a.ack->at_ms
+                                                                                : a.end_ms;
+            alarms.push_back({{"t", iso(r.zone, t)},
+                              {"transition", alarm::transition_name(c.transition)},
+                              {"id", a.id},
+                              {"name", a.name},
+                              {"series", a.series},
+                              {"source", a.source},
+                              {"status", alarm::alarm_status_name(a.status())},
+                              {"criticality", alarm::criticality_name(a.criticality)},
+                              {"value_start", number(a.value_start)},
+                              {"value_extreme", number(a.value_extreme)},
+                              {"message", a.message}});
+        }
+        out["alarms"] = std::move(alarms);
+    }
     json state = json::object();
     for (const auto& [k, v] : r.state) {
         json value = json::parse(v, nullptr, false);
@@ -283,7 +393,11 @@ json report_to_json(const HarnessReport& r) {
 std::string report_to_text(const HarnessReport& r) {
     std::ostringstream o;
     const json j = report_to_json(r);
-    o << "rule " << r.rule << " (" << r.rule_file << "): " << j["status"].get<std::string>();
+    if (r.has_rule) {
+        o << "rule " << r.rule << " (" << r.rule_file << "): " << j["status"].get<std::string>();
+    } else {
+        o << "no rule: alarm rules only";
+    }
     if (j.contains("error")) o << ": " << j["error"].get<std::string>();
     o << "\n" << r.samples << " samples from " << j["from"].get<std::string>() << " to " << j["to"].get<std::string>()
       << " in " << j["wall_ms"].dump() << " ms\n";
@@ -300,6 +414,14 @@ std::string report_to_text(const HarnessReport& r) {
         o << "  " << e["t"].get<std::string>() << "  " << e["severity"].get<std::string>() << "  "
           << e["type"].get<std::string>() << "  " << e["body"].dump() << "\n";
     }
+    if (j.contains("alarms")) {
+        o << "\nalarms (" << j["alarms"].size() << " changes):\n";
+        for (const auto& a : j["alarms"]) {
+            o << "  " << a["t"].get<std::string>() << "  " << a["transition"].get<std::string>() << "  #"
+              << a["id"].dump() << " " << a["name"].get<std::string>() << "  " << a["status"].get<std::string>() << "  "
+              << a["message"].get<std::string>() << "\n";
+        }
+    }
     o << "\nstate (" << j["state"].size() << "):\n";
     for (const auto& [k, v] : j["state"].items()) o << "  " << k << " = " << v.dump() << "\n";
     o << "\nlog (" << j["logs"].size() << "):\n";
@@ -314,7 +436,11 @@ std::vector<std::string> check_expectations(const json& report, const json& expe
     std::vector<std::string> out;
     if (!expected.is_object()) return {"expectations must be a JSON object"};
     for (const auto& [key, want] : expected.items()) {
-        if (key == "commands" || key == "events") {
+        if (key == "commands" || key == "events" || key == "alarms") {
+            if (key == "alarms" && !report.contains("alarms")) {
+                out.push_back("alarms: the timeline has no \"alarms\" in its header");
+                continue;
+            }
             list_diff(want, report.value(key, json::array()), key, out);
         } else if (key == "state") {
             subset_diff(want, report.value("state", json::object()), "state", out);

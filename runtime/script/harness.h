@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "alarm/alarm_table.h"
 #include "script/budgets.h"
 #include "script/engine.h"
 #include "script/sim_host.h"
@@ -56,6 +57,10 @@ struct HarnessReport {
     bool has_plant = false;
     std::vector<std::pair<int64_t, double>> meter_trace;  // ms from the start, A
     int64_t plant_end_ms = 0;                             // ms from the start
+    // With "alarms" in the header: every change of the alarm table, in order.
+    bool has_alarms = false;
+    bool has_rule = true;
+    std::vector<alarm::AlarmChange> alarms;
 };
 
 // Errors: unreadable/invalid timeline or options ("file:line: ..."). A rule
@@ -66,15 +71,17 @@ Expected<HarnessReport> run_rule_test(const HarnessOptions& options);
 //  "reply", "error"?}], "events": [{"t", "type", "severity", "body"}],
 //  "logs": [{"t", "level", "message"}], "state": {...}, "samples", "wall_ms",
 //  "plant": {"meter_peak_a", "meter_trace": [[ms from the start, A], ...],
-//  "end_ms"} with a plant}
+//  "end_ms"} with a plant, "alarms": [{"t", "transition", "id", "name",
+//  "series", "source", "status", "criticality", "value_start",
+//  "value_extreme", "message"}] with alarm rules}
 // Times are ISO-8601 in the site zone.
 nlohmann::json report_to_json(const HarnessReport& report);
 std::string report_to_text(const HarnessReport& report);
 
 // Compares a report (as JSON) with expectations:
 //   {"status": "running", "commands": [...], "events": [...], "state": {...},
-//    "logs_contain": ["text", ...], "no_errors": true}
-// "commands"/"events": same count, and each expected object's fields equal
+//    "alarms": [...], "logs_contain": ["text", ...], "no_errors": true}
+// "commands"/"events"/"alarms": same count, and each expected object's fields equal
 // the report's (fields not given are not compared; "body" compares as a
 // subset). "state": the given keys have those values. Returns the
 // differences (empty: as expected).

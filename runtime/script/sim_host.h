@@ -48,6 +48,7 @@ public:
     SimHost(int64_t start_utc_ms, TimeZone zone);
 
     ManualClock& manual_clock() noexcept { return clock_; }
+    const SeriesRegistry& registry() const noexcept { return registry_; }
     // Series id of `name`, created if new.
     uint32_t intern(const std::string& name, SeriesKind kind = SeriesKind::gauge, const std::string& unit = {});
     // Keep a sample (its series_id set) for last_sample()/query().

@@ -70,6 +70,8 @@ Status check_line_keys(const Parser& p, const json& obj) {
         {"reply", "reply", {"t", "reply"}},
         {"declare", "declare", {"t", "declare", "kind", "unit"}},
         {"clock_step", "clock_step", {"t", "clock_step"}},
+        {"ack", "ack", {"t", "ack", "by", "comment"}},
+        {"restart", "restart", {"t", "restart"}},
         {"station", "station", {"t", "station", "rated", "phases", "phase", "respond", "poll", "vehicle"}},
         {"meter", "meter", {"t", "meter", "poll", "others", "phases"}},
     };
@@ -167,11 +169,16 @@ Expected<Timeline> parse_lines(const std::string& text, const std::string& base_
                     if (!v.is_object()) return p.fail("'state' must be an object");
                     tl.state = v;
                 } else if (k == "expect") tl.expect = v;
+                else if (k == "alarms") {
+                    if (!v.is_array()) return p.fail("'alarms' must be an array of alarm rules ([[alarms]] entries as objects)");
+                    tl.alarms = v;
+                    tl.alarms_line = p.line;
+                }
                 else if (k == "rule") {
                     if (!v.is_string()) return p.fail("'rule' must be a path");
                     std::filesystem::path r(v.get<std::string>());
                     tl.rule = (r.is_absolute() || base_dir.empty() ? r : std::filesystem::path(base_dir) / r).lexically_normal().string();
-                } else return p.fail("unknown header key '" + k + "' (start, until, tz, params, state, rule, expect)");
+                } else return p.fail("unknown header key '" + k + "' (start, until, tz, params, state, rule, alarms, expect)");
             }
             continue;
         }
@@ -270,6 +277,17 @@ Expected<Timeline> parse_lines(const std::string& text, const std::string& base_
             auto d = p.duration(obj["clock_step"], "clock_step");
             if (!d) return d.status();
             item.step_ms = *d;
+        } else if (obj.contains("ack")) {
+            if (!obj["ack"].is_number_unsigned() || obj["ack"].get<uint64_t>() == 0)
+                return p.fail("'ack' must be an alarm id (1, 2, ... in raise order)");
+            item.kind = TimelineItem::Kind::alarm_ack;
+            item.alarm_id = obj["ack"].get<uint64_t>();
+            item.name = obj.value("by", "test");
+            item.unit = obj.value("comment", "");
+        } else if (obj.contains("restart")) {
+            if (obj["restart"] != "alarms")
+                return p.fail("'restart' must be \"alarms\" (the alarm table and evaluator start again from what was stored)");
+            item.kind = TimelineItem::Kind::alarm_restart;
         } else if (obj.contains("station") || obj.contains("meter")) {
             item.kind = TimelineItem::Kind::plant;
             auto c = parse_plant_change(obj, [&](const json& v, const char* key) { return p.duration(v, key); });
@@ -279,7 +297,7 @@ Expected<Timeline> parse_lines(const std::string& text, const std::string& base_
             }
             item.plant = std::move(*c);
         } else {
-            return p.fail("unknown line: want series, samples, reply, declare, clock_step, station or meter");
+            return p.fail("unknown line: want series, samples, reply, declare, clock_step, ack, restart, station or meter");
         }
         tl.items.push_back(std::move(item));
     }

@@ -4,7 +4,12 @@
 // object may be a header (it has no "t"):
 //
 //   {"start": "2024-03-30T22:00:00Z", "tz": "Europe/Paris", "until": "2024-03-31T06:00",
-//    "params": {...}, "state": {"key": value}, "rule": "../rules/x.lua", "expect": {...}}
+//    "params": {...}, "state": {"key": value}, "rule": "../rules/x.lua", "expect": {...},
+//    "alarms": [{"name": ..., "series": ..., "condition": ...}, ...]}
+//
+// "alarms": [[alarms]] rules (alarm/alarm_rules.h, the same keys and
+// checks as in the site file) run on the timeline's samples beside the rule;
+// a timeline with alarms needs no rule.
 //
 // Every other line has a time "t": an ISO-8601 text (without an offset it is
 // local time in the site zone), UTC milliseconds, or "+<duration>" after the
@@ -23,6 +28,10 @@
 //                                   at once.
 //   {"t": ..., "declare": "meter/energy", "kind": "counter", "unit": "kWh"}
 //   {"t": ..., "clock_step": "-1h"} the wall clock jumps (monotonic time does not)
+//   {"t": ..., "ack": 3, "by": "ann", "comment": "checked"}
+//                                   acknowledges alarm 3 (header "alarms")
+//   {"t": ..., "restart": "alarms"} the alarm table and evaluator start again
+//                                   from what the store kept (a restart)
 //   {"t": ..., "station": "ev1", ...}, {"t": ..., "meter": "main/current", ...}
 //                                   the closed-loop plant: charging stations and
 //                                   the meter, modelled and polled (plant.h)
@@ -56,7 +65,7 @@ struct ReplyRule {
 };
 
 struct TimelineItem {
-    enum class Kind { samples, reply_rule, declare, clock_step, plant };
+    enum class Kind { samples, reply_rule, declare, clock_step, plant, alarm_ack, alarm_restart };
     Kind kind = Kind::samples;
     int64_t t_ms = 0;
     size_t line = 0;
@@ -66,6 +75,7 @@ struct TimelineItem {
     std::string name;
     std::string unit;
     int64_t step_ms = 0;
+    uint64_t alarm_id = 0;  // alarm_ack (name: by, unit: comment)
     PlantChange plant;
 };
 
@@ -76,6 +86,8 @@ struct Timeline {
     nlohmann::json params;           // null when absent
     nlohmann::json state = nlohmann::json::object();
     nlohmann::json expect;           // null when absent
+    nlohmann::json alarms;           // header "alarms" (an array), null when absent
+    size_t alarms_line = 0;
     std::string rule;                // header "rule", resolved against the file's folder
     std::vector<TimelineItem> items; // sorted by time
 };

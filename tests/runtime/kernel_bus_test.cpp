@@ -435,16 +435,25 @@ TEST_F(KernelBus, APluginThatThrowsIsStoppedAndTheOthersGoOn) {
     ASSERT_TRUE(k.start());
     ASSERT_TRUE(eventually([] {
         std::lock_guard l(probe.mu);
-        return probe.by_instance["good"].size() >= 1000 && !probe.events.empty();
+        return probe.by_instance["good"].size() >= 1000 && probe.events.size() >= 3;
     }));
     EXPECT_EQ(k.instance("bad")->state(), plugin::InstanceState::failed);
     EXPECT_EQ(k.instance("good")->state(), plugin::InstanceState::running);
     k.stop();
     std::lock_guard l(probe.mu);
-    ASSERT_EQ(probe.events.size(), 1u);
-    EXPECT_NE(probe.events[0].find("event/kernel/plugin_failed"), std::string::npos);
-    EXPECT_NE(probe.events[0].find("subscriber blew up on purpose"), std::string::npos);
-    EXPECT_NE(probe.events[0].find("\"callback\":\"on_message\""), std::string::npos);
+    // The failure, and the system alarm it raised (latching: raised, then
+    // returned, active until someone acknowledges it).
+    std::vector<std::string> failed, alarms;
+    for (const std::string& e : probe.events)
+        (e.find("event/kernel/plugin_failed") != std::string::npos ? failed : alarms).push_back(e);
+    ASSERT_EQ(failed.size(), 1u);
+    EXPECT_NE(failed[0].find("subscriber blew up on purpose"), std::string::npos);
+    EXPECT_NE(failed[0].find("\"callback\":\"on_message\""), std::string::npos);
+    ASSERT_EQ(alarms.size(), 2u);
+    EXPECT_NE(alarms[0].find("event/kernel/alarm_raised"), std::string::npos);
+    EXPECT_NE(alarms[0].find("plugin 'bad' stopped"), std::string::npos);
+    EXPECT_NE(alarms[1].find("event/kernel/alarm_returned"), std::string::npos);
+    ASSERT_TRUE(k.alarms()->active("system/plugin_failed|bad"));
 }
 
 TEST_F(KernelBus, PluginsStopInReverseStartOrder) {

@@ -1,0 +1,377 @@
+#include "alarm/alarm_rules.h"
+
+#include <cmath>
+#include <cstdio>
+#include <set>
+
+#include "core/pattern.h"
+
+namespace gridlet::alarm {
+
+using config::KeySpec;
+using config::ValueType;
+
+const char* condition_name(Condition c) noexcept {
+    switch (c) {
+        case Condition::high: return "high";
+        case Condition::high_high: return "high_high";
+        case Condition::low: return "low";
+        case Condition::low_low: return "low_low";
+        case Condition::equals: return "equals";
+        case Condition::rate: return "rate";
+        case Condition::stale: return "stale";
+    }
+    return "?";
+}
+
+int AlarmRule::worse() const noexcept {
+    switch (condition) {
+        case Condition::high:
+        case Condition::high_high: return 1;
+        case Condition::low:
+        case Condition::low_low: return -1;
+        case Condition::rate: return threshold >= 0 ? 1 : -1;
+        default: return 0;
+    }
+}
+
+const std::vector<KeySpec>& alarm_rule_keys() {
+    static const std::vector<KeySpec> keys = [] {
+        std::vector<KeySpec> k;
+        k.push_back(config::required_key("name", ValueType::string, "Unique alarm rule name (letters, digits, _ - .)"));
+        k.push_back(config::required_key("series", ValueType::string,
+                                         "Series name or pattern: one alarm instance per matching series"));
+        KeySpec cond = config::required_key("condition", ValueType::string, "What raises the alarm");
+        cond.one_of = {"high", "high_high", "low", "low_low", "equals", "rate", "stale"};
+        k.push_back(cond);
+        k.push_back(config::key("threshold", ValueType::number, std::nullopt,
+                                "Level that raises (units of the series, per second for rate; a fraction with "
+                                "threshold_of; the state value for equals)"));
+        k.push_back(config::key("return_level", ValueType::number, std::nullopt,
+                                "Level at which the alarm ends (hysteresis; default: the threshold)"));
+        k.push_back(config::key("threshold_of", ValueType::string, std::nullopt,
+                                "Reference: a numeric tag of the series, else the sibling point of that name"));
+        k.push_back(config::key("state", ValueType::string, std::nullopt,
+                                "equals: a state label of the series instead of a threshold"));
+        k.push_back(config::key("on_delay_s", ValueType::number, "0", "Seconds the condition must hold to raise", 0,
+                                86400));
+        k.push_back(config::key("off_delay_s", ValueType::number, "0", "Seconds the condition must be gone to end", 0,
+                                86400));
+        k.push_back(config::key("stale_s", ValueType::number, std::nullopt,
+                                "stale: seconds without a good sample", 0.001, 31 * 86400.0));
+        k.push_back(config::key("latching", ValueType::boolean, "false", "Stays active until acknowledged"));
+        KeySpec crit = config::key("criticality", ValueType::string, "\"non_critical\"", "Criticality");
+        crit.one_of = {"information", "non_critical", "critical"};
+        k.push_back(crit);
+        k.push_back(config::key("category", ValueType::string, "\"measurement\"", "Category (free text)"));
+        k.push_back(config::key("message", ValueType::string, std::nullopt,
+                                "Message template: {name} {series} {device} {point} {value} {threshold} "
+                                "{return_level} {unit}"));
+        k.push_back(config::key("enabled", ValueType::boolean, "true", "false: the rule is checked but not run"));
+        return k;
+    }();
+    return keys;
+}
+
+const std::vector<KeySpec>& alarm_settings_keys() {
+    static const std::vector<KeySpec> keys = {
+        config::key("flood_per_minute", ValueType::integer, "60",
+                    "Alarms a source may raise within a minute; more are held back and counted (flood control)", 1,
+                    100000),
+        config::key("history_days", ValueType::integer, "400",
+                    "Finished and acknowledged alarms older than this are deleted at start", 1, 36500),
+    };
+    return keys;
+}
+
+namespace {
+
+Condition to_condition(const std::string& s) {
+    if (s == "high_high") return Condition::high_high;
+    if (s == "low") return Condition::low;
+    if (s == "low_low") return Condition::low_low;
+    if (s == "equals") return Condition::equals;
+    if (s == "rate") return Condition::rate;
+    if (s == "stale") return Condition::stale;
+    return Condition::high;
+}
+
+std::string default_message(Condition c) {
+    switch (c) {
+        case Condition::high:
+        case Condition::high_high: return "{series} at {value} {unit}, above {threshold} {unit}";
+        case Condition::low:
+        case Condition::low_low: return "{series} at {value} {unit}, below {threshold} {unit}";
+        case Condition::equals: return "{series} is {value}";
+        case Condition::rate: return "{series} changes by {value} {unit}/s (limit {threshold} {unit}/s)";
+        case Condition::stale: return "{series}: no good sample for {threshold} s";
+    }
+    return "{series}";
+}
+
+uint32_t key_line(const toml::table& t, const char* key) {
+    const toml::node* n = t.get(key);
+    return n ? config::line_of(*n) : config::line_of(t);
+}
+
+AlarmRule one_rule(const toml::table& t, const nlohmann::json& j, const std::string& file, const std::string& where,
+                   config::Diagnostics& diags) {
+    AlarmRule r;
+    r.line = config::line_of(t);
+    r.name = j.value("name", "");
+    r.series = j.value("series", "");
+    r.condition = to_condition(j.value("condition", "high"));
+    const std::string cond = condition_name(r.condition);
+    const auto bad = [&](const char* key, const std::string& what) {
+        diags.push_back({file, key_line(t, key), where + ": " + what});
+    };
+    if (!r.name.empty() && (!valid_series_name(r.name, 1) || r.name.find('/') != std::string::npos))
+        bad("name", "name '" + r.name + "' may use only letters, digits, '_', '-', '.'");
+    if (r.series.empty()) {
+        if (j.contains("series")) bad("series", "series: empty (a series name or a pattern such as \"panel?/branch*/current\")");
+    } else {
+        std::string probe = r.series;
+        for (char& c : probe)
+            if (c == '*' || c == '?') c = 'x';
+        if (!valid_series_name(probe, 2))
+            bad("series", "series '" + r.series +
+                              "' is not a series name or pattern (segments of letters, digits, '_', '-', '.', "
+                              "'*', '?' joined by '/', at least device/point)");
+    }
+    const bool has_t = j.contains("threshold");
+    r.threshold = has_t ? j["threshold"].get<double>() : 0;
+    r.return_level = j.contains("return_level") ? j["return_level"].get<double>() : r.threshold;
+    r.state_label = j.value("state", "");
+    r.threshold_of = j.value("threshold_of", "");
+    r.on_delay_ms = std::llround(j.value("on_delay_s", 0.0) * 1000);
+    r.off_delay_ms = std::llround(j.value("off_delay_s", 0.0) * 1000);
+    r.stale_ms = j.contains("stale_s") ? std::llround(j["stale_s"].get<double>() * 1000) : 0;
+    r.latching = j.value("latching", false);
+    if (auto c = parse_criticality(j.value("criticality", "non_critical"))) r.criticality = *c;
+    r.category = j.value("category", "measurement");
+    r.message = j.contains("message") ? j["message"].get<std::string>() : default_message(r.condition);
+    if (r.message.empty()) bad("message", "message: empty (leave the key out for the default)");
+
+    switch (r.condition) {
+        case Condition::high:
+        case Condition::high_high:
+        case Condition::low:
+        case Condition::low_low:
+        case Condition::rate: {
+            if (!has_t) {
+                bad("condition", "condition \"" + cond + "\" needs a threshold");
+                break;
+            }
+            const bool up = r.condition == Condition::high || r.condition == Condition::high_high ||
+                            (r.condition == Condition::rate && r.threshold >= 0);
+            if (r.condition == Condition::rate && r.threshold == 0)
+                bad("threshold", "threshold = 0: a rate alarm needs a non-zero rate (units per second; negative for a fall)");
+            if (up && r.return_level > r.threshold)
+                bad("return_level", "return_level " + std::to_string(r.return_level) + " is above the threshold " +
+                                        std::to_string(r.threshold) + ": a \"" + cond +
+                                        "\" alarm ends at or below its threshold");
+            if (!up && r.return_level < r.threshold)
+                bad("return_level", "return_level " + std::to_string(r.return_level) + " is below the threshold " +
+                                        std::to_string(r.threshold) + ": a \"" + cond +
+                                        "\" alarm ends at or above its threshold");
+            if (!r.threshold_of.empty() && r.condition != Condition::rate && r.threshold <= 0)
+                bad("threshold", "threshold " + std::to_string(r.threshold) + " with threshold_of: a fraction above 0 (0.8 = 80 % of '" +
+                                     r.threshold_of + "')");
+            if (r.condition == Condition::rate && !r.threshold_of.empty())
+                bad("threshold_of", "threshold_of does not apply to a rate");
+            break;
+        }
+        case Condition::equals:
+            if (has_t == !r.state_label.empty())
+                bad("condition", "condition \"equals\" needs either a threshold (the state value) or a state label, not " +
+                                     std::string(has_t ? "both" : "neither"));
+            if (!r.threshold_of.empty()) bad("threshold_of", "threshold_of does not apply to \"equals\"");
+            if (j.contains("return_level")) bad("return_level", "return_level does not apply to \"equals\"");
+            break;
+        case Condition::stale:
+            if (r.stale_ms <= 0) bad("condition", "condition \"stale\" needs stale_s (seconds without a good sample)");
+            if (has_t || !r.threshold_of.empty() || j.contains("return_level"))
+                bad("threshold", "threshold, threshold_of and return_level do not apply to \"stale\"");
+            r.threshold = r.return_level = static_cast<double>(r.stale_ms) / 1000;
+            break;
+    }
+    if (r.condition != Condition::equals && !r.state_label.empty()) bad("state", "state applies only to \"equals\"");
+    if (r.condition != Condition::stale && j.contains("stale_s")) bad("stale_s", "stale_s applies only to \"stale\"");
+    // Placeholders: only the known ones.
+    static const std::set<std::string> known = {"name",      "series",       "device", "point", "value",
+                                                "threshold", "return_level", "unit"};
+    for (size_t p = r.message.find('{'); p != std::string::npos; p = r.message.find('{', p + 1)) {
+        const size_t e = r.message.find('}', p);
+        if (e == std::string::npos) {
+            bad("message", "message: '{' without '}'");
+            break;
+        }
+        const std::string ph = r.message.substr(p + 1, e - p - 1);
+        if (!known.count(ph)) {
+            bad("message", "message: unknown placeholder {" + ph +
+                               "} (known: {name} {series} {device} {point} {value} {threshold} {return_level} {unit})");
+            break;
+        }
+    }
+    return r;
+}
+
+std::vector<AlarmRule> parse_tables(const std::vector<const toml::table*>& tables, const std::string& file,
+                                    config::Diagnostics& diags) {
+    std::vector<AlarmRule> out;
+    std::set<std::string> names;
+    size_t index = 0;
+    for (const toml::table* t : tables) {
+        ++index;
+        const size_t before = diags.size();
+        const std::string where = "[[alarms]] #" + std::to_string(index);
+        nlohmann::json j = config::validate_table(*t, alarm_rule_keys(), file, where, diags, config::line_of(*t));
+        if (diags.size() != before) continue;
+        const std::string w = "[[alarms]] '" + j.value("name", "") + "'";
+        AlarmRule r = one_rule(*t, j, file, w, diags);
+        if (!r.name.empty() && !names.insert(r.name).second)
+            diags.push_back({file, key_line(*t, "name"), w + ": an alarm rule named '" + r.name + "' is already defined"});
+        if (j.value("enabled", true)) out.push_back(std::move(r));
+    }
+    return out;
+}
+
+// JSON -> TOML (the harness's alarms are JSON; the checks are the TOML ones).
+void put_json(toml::table& t, const std::string& k, const nlohmann::json& v);
+toml::array json_array(const nlohmann::json& a) {
+    toml::array out;
+    for (const auto& v : a) {
+        if (v.is_string()) out.push_back(v.get<std::string>());
+        else if (v.is_boolean()) out.push_back(v.get<bool>());
+        else if (v.is_number_integer()) out.push_back(v.get<int64_t>());
+        else if (v.is_number()) out.push_back(v.get<double>());
+        else if (v.is_array()) out.push_back(json_array(v));
+        else if (v.is_object()) {
+            toml::table t;
+            for (const auto& [k, x] : v.items()) put_json(t, k, x);
+            out.push_back(std::move(t));
+        }
+    }
+    return out;
+}
+void put_json(toml::table& t, const std::string& k, const nlohmann::json& v) {
+    if (v.is_string()) t.insert_or_assign(k, v.get<std::string>());
+    else if (v.is_boolean()) t.insert_or_assign(k, v.get<bool>());
+    else if (v.is_number_integer()) t.insert_or_assign(k, v.get<int64_t>());
+    else if (v.is_number()) t.insert_or_assign(k, v.get<double>());
+    else if (v.is_array()) t.insert_or_assign(k, json_array(v));
+    else if (v.is_object()) {
+        toml::table sub;
+        for (const auto& [kk, x] : v.items()) put_json(sub, kk, x);
+        t.insert_or_assign(k, std::move(sub));
+    }
+}
+
+std::string format_g(double v) {
+    if (!std::isfinite(v)) return "-";
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.4g", v);
+    return buf;
+}
+
+}  // namespace
+
+std::vector<AlarmRule> parse_alarm_rules(const toml::table& root, const std::string& file, config::Diagnostics& diags) {
+    std::vector<const toml::table*> tables;
+    const toml::node* n = root.get("alarms");
+    if (!n) return {};
+    if (!n->is_array()) {
+        diags.push_back({file, config::line_of(*n), "'alarms' must be an array of tables: [[alarms]]"});
+        return {};
+    }
+    for (const toml::node& e : *n->as_array()) {
+        if (!e.is_table()) {
+            diags.push_back({file, config::line_of(e), "each [[alarms]] entry must be a table"});
+            continue;
+        }
+        tables.push_back(e.as_table());
+    }
+    return parse_tables(tables, file, diags);
+}
+
+AlarmSettings parse_alarm_settings(const toml::table& root, const std::string& file, config::Diagnostics& diags) {
+    AlarmSettings s;
+    const toml::node* n = root.get("alarm_settings");
+    static const toml::table empty;
+    if (n && !n->is_table()) {
+        diags.push_back({file, config::line_of(*n), "'alarm_settings' must be a table: [alarm_settings]"});
+        return s;
+    }
+    const toml::table& t = n ? *n->as_table() : empty;
+    nlohmann::json j = config::validate_table(t, alarm_settings_keys(), file, "[alarm_settings]", diags,
+                                              n ? config::line_of(*n) : 0);
+    s.flood_per_minute = j.value("flood_per_minute", 60u);
+    s.history_days = j.value("history_days", int64_t{400});
+    return s;
+}
+
+std::vector<AlarmRule> alarm_rules_from_json(const nlohmann::json& array, const std::string& file,
+                                             config::Diagnostics& diags) {
+    if (!array.is_array()) {
+        diags.push_back({file, 0, "alarms: an array of alarm rules ([[alarms]] entries as JSON objects)"});
+        return {};
+    }
+    toml::table root;
+    toml::array entries;
+    for (const auto& e : array) {
+        if (!e.is_object()) {
+            diags.push_back({file, 0, "alarms: each entry must be an object"});
+            return {};
+        }
+        toml::table t;
+        for (const auto& [k, v] : e.items()) put_json(t, k, v);
+        entries.push_back(std::move(t));
+    }
+    root.insert("alarms", std::move(entries));
+    return parse_alarm_rules(root, file, diags);
+}
+
+std::string expand_message(const AlarmRule& rule, const std::string& series, double value, double threshold,
+                           double return_level, const std::string& unit) {
+    const size_t slash = series.find('/');
+    const std::string device = slash == std::string::npos ? series : series.substr(0, slash);
+    const std::string point = slash == std::string::npos ? "" : series.substr(slash + 1);
+    std::string out;
+    const std::string& m = rule.message;
+    for (size_t i = 0; i < m.size(); ++i) {
+        if (m[i] == '{') {
+            const size_t e = m.find('}', i);
+            if (e != std::string::npos) {
+                const std::string ph = m.substr(i + 1, e - i - 1);
+                std::string v;
+                bool ok = true;
+                if (ph == "name") v = rule.name;
+                else if (ph == "series") v = series;
+                else if (ph == "device") v = device;
+                else if (ph == "point") v = point;
+                else if (ph == "value") v = format_g(value);
+                else if (ph == "threshold") v = format_g(threshold);
+                else if (ph == "return_level") v = format_g(return_level);
+                else if (ph == "unit") v = unit;
+                else ok = false;
+                if (ok) {
+                    out += v;
+                    i = e;
+                    continue;
+                }
+            }
+        }
+        out += m[i];
+    }
+    // "42 , above" when the unit is empty: tidy the double spaces.
+    std::string tidy;
+    for (char c : out) {
+        if (c == ' ' && !tidy.empty() && tidy.back() == ' ') continue;
+        tidy += c;
+    }
+    while (tidy.find(" ,") != std::string::npos) tidy.erase(tidy.find(" ,"), 1);
+    while (!tidy.empty() && tidy.back() == ' ') tidy.pop_back();
+    return tidy;
+}
+
+}  // namespace gridlet::alarm

@@ -1,0 +1,255 @@
+#include "alarm/evaluator.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <unordered_map>
+
+#include "core/pattern.h"
+
+namespace gridlet::alarm {
+
+namespace {
+std::string parent_of(const std::string& name) {
+    const size_t p = name.rfind('/');
+    return p == std::string::npos ? std::string() : name.substr(0, p);
+}
+std::string device_of(const std::string& name) { return name.substr(0, name.find('/')); }
+}  // namespace
+
+std::string AlarmEvaluator::instance_key(const std::string& rule, const std::string& series) {
+    return "site/" + rule + "|" + series;
+}
+
+AlarmEvaluator::AlarmEvaluator(std::vector<AlarmRule> rules, AlarmTable& table, const SeriesRegistry& registry)
+    : rules_(std::move(rules)), table_(table), registry_(registry) {}
+
+AlarmEvaluator::Slot& AlarmEvaluator::slot(uint32_t id) {
+    if (id >= slots_.size()) slots_.resize(std::max<size_t>(id + 1, slots_.size() * 2));
+    return slots_[id];
+}
+
+void AlarmEvaluator::add_instance(uint32_t rule_index, const SeriesMeta& meta) {
+    const AlarmRule& rule = rules_[rule_index];
+    Instance in;
+    in.rule = rule_index;
+    in.series = meta.id;
+    in.series_name = meta.name;
+    in.unit = meta.unit;
+    in.key = instance_key(rule.name, meta.name);
+    in.last_good_ms = started_ms_;
+    if (rule.condition == Condition::equals) {
+        if (!rule.state_label.empty()) {
+            for (const auto& [v, label] : meta.states)
+                if (label == rule.state_label) in.target = static_cast<double>(v);
+        } else {
+            in.target = rule.threshold;
+        }
+    }
+    const uint32_t index = static_cast<uint32_t>(instances_.size());
+    if (!rule.threshold_of.empty()) {
+        auto tag = meta.tags.find(rule.threshold_of);
+        char* end = nullptr;
+        if (tag != meta.tags.end()) {
+            const double v = std::strtod(tag->second.c_str(), &end);
+            if (end && *end == '\0' && std::isfinite(v) && v > 0) in.ref = v;
+        }
+        if (!std::isfinite(in.ref)) {
+            const std::string ref_name = parent_of(meta.name) + "/" + rule.threshold_of;
+            if (auto ref = registry_.find(ref_name); ref && slot(*ref).checked) {
+                in.ref_series = *ref;
+                slot(*ref).references.push_back(index);
+            } else {
+                waiting_ref_.emplace(ref_name, index);
+            }
+        }
+    }
+    instances_.push_back(std::move(in));
+    slot(meta.id).instances.push_back(index);
+    if (rule.on_delay_ms > 0 || rule.off_delay_ms > 0 || rule.condition == Condition::stale) timed_.push_back(index);
+}
+
+void AlarmEvaluator::check_series(uint32_t id, Slot& s) {
+    s.checked = true;
+    auto meta = registry_.get(id);
+    if (!meta) return;
+    for (uint32_t r = 0; r < rules_.size(); ++r)
+        if (pattern_match(rules_[r].series, meta->name)) add_instance(r, *meta);
+    // Instances whose reference point this series is.
+    auto [b, e] = waiting_ref_.equal_range(meta->name);
+    for (auto it = b; it != e; ++it) {
+        instances_[it->second].ref_series = id;
+        slot(id).references.push_back(it->second);
+    }
+    waiting_ref_.erase(b, e);
+}
+
+void AlarmEvaluator::start(int64_t now_ms) {
+    started_ms_ = now_ms;
+    for (const SeriesMeta& m : registry_.all()) {
+        Slot& s = slot(m.id);
+        if (!s.checked) check_series(m.id, slot(m.id));
+    }
+    std::unordered_map<std::string, uint32_t> by_key;
+    for (uint32_t i = 0; i < instances_.size(); ++i) by_key.emplace(instances_[i].key, i);
+    for (const std::string& key : table_.active_keys()) {
+        if (key.rfind("site/", 0) != 0) continue;
+        auto it = by_key.find(key);
+        if (it == by_key.end()) {
+            (void)table_.clear(key, now_ms, std::numeric_limits<double>::quiet_NaN(),
+                               "its [[alarms]] rule is no longer in the site file, or no longer matches this series");
+            continue;
+        }
+        instances_[it->second].on = true;  // judged again on fresh data (return level, off-delay)
+    }
+}
+
+bool AlarmEvaluator::levels(const Instance& in, double& t, double& r) const {
+    const AlarmRule& rule = rules_[in.rule];
+    if (rule.threshold_of.empty()) {
+        t = rule.threshold;
+        r = rule.return_level;
+        return true;
+    }
+    if (!std::isfinite(in.ref)) return false;
+    t = rule.threshold * in.ref;
+    r = rule.return_level * in.ref;
+    return true;
+}
+
+void AlarmEvaluator::on_samples(const gl_sample* samples, size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+        const gl_sample& s = samples[i];
+        ++counters_.samples;
+        Slot& sl = slot(s.series_id);
+        if (!sl.checked) check_series(s.series_id, sl);
+        Slot& slt = slots_[s.series_id];  // check_series may have grown slots_
+        if (s.quality == 0 || !std::isfinite(s.value)) continue;
+        for (uint32_t r : slt.references) {
+            Instance& in = instances_[r];
+            in.ref = s.value > 0 ? s.value : std::numeric_limits<double>::quiet_NaN();
+        }
+        for (uint32_t k : slt.instances) evaluate(instances_[k], s.value, s.ts_ms);
+    }
+}
+
+void AlarmEvaluator::evaluate(Instance& in, double v, int64_t ts) {
+    ++counters_.evaluations;
+    const AlarmRule& rule = rules_[in.rule];
+    double value = v;
+    bool want = false;
+    if (rule.condition == Condition::stale) {
+        in.last_good_ms = std::max(in.last_good_ms, ts);
+        want = false;
+    } else if (rule.condition == Condition::rate) {
+        const double prev = in.last_value;
+        const int64_t prev_ts = in.last_ts;
+        in.last_value = v;
+        in.last_ts = ts;
+        if (prev_ts == 0 || ts <= prev_ts || !std::isfinite(prev)) return;
+        value = (v - prev) / (static_cast<double>(ts - prev_ts) / 1000.0);
+        const double t = rule.threshold, r = rule.return_level;
+        want = t > 0 ? (in.on ? value > r : value > t) : (in.on ? value < r : value < t);
+    } else if (rule.condition == Condition::equals) {
+        if (!std::isfinite(in.target)) return;  // the state label is not one of this series' states
+        want = std::fabs(v - in.target) < 1e-9;
+    } else {
+        double t = 0, r = 0;
+        if (!levels(in, t, r)) return;  // reference not known yet
+        const bool up = rule.condition == Condition::high || rule.condition == Condition::high_high;
+        want = up ? (in.on ? v > r : v > t) : (in.on ? v < r : v < t);
+    }
+    in.last_value = rule.condition == Condition::rate ? in.last_value : v;
+    in.last_ts = ts;
+    if (want == in.on) {
+        in.pending = false;
+        if (in.on) table_.observe(in.key, value);
+        return;
+    }
+    if (!in.pending) {
+        in.pending = true;
+        in.pending_since = ts;
+    }
+    in.pending_value = value;
+    const int64_t delay = want ? rule.on_delay_ms : rule.off_delay_ms;
+    if (ts - in.pending_since >= delay) apply(in, want, value, ts);
+}
+
+void AlarmEvaluator::apply(Instance& in, bool on, double value, int64_t ts) {
+    const AlarmRule& rule = rules_[in.rule];
+    in.pending = false;
+    in.on = on;
+    if (!on) {
+        auto cleared = table_.clear(in.key, ts, value);
+        (void)cleared;
+        return;
+    }
+    double t = rule.threshold, r = rule.return_level;
+    if (rule.condition != Condition::stale && rule.condition != Condition::equals) (void)levels(in, t, r);
+    if (rule.condition == Condition::equals) t = r = in.target;
+    RaiseRequest q;
+    q.key = in.key;
+    q.name = rule.name;
+    q.source = device_of(in.series_name);
+    q.series = in.series_name;
+    q.category = rule.category;
+    q.origin = "site";
+    q.condition = condition_name(rule.condition);
+    q.message = expand_message(rule, in.series_name, value, t, r, in.unit);
+    q.type = AlarmType::alarm;
+    q.criticality = rule.criticality;
+    q.latching = rule.latching;
+    q.value = value;
+    q.ts_ms = ts;
+    q.worse = rule.worse();
+    q.detail = {{"threshold", t}, {"return_level", r}};
+    if (rule.condition == Condition::stale) q.detail = {{"stale_s", t}, {"last_good_ms", in.last_good_ms}};
+    if (!rule.threshold_of.empty())
+        q.detail["reference"] = {{"of", rule.threshold_of}, {"value", in.ref}, {"fraction", rule.threshold}};
+    if (rule.on_delay_ms > 0) q.detail["on_delay_s"] = static_cast<double>(rule.on_delay_ms) / 1000;
+    if (!in.unit.empty()) q.detail["unit"] = in.unit;
+    auto raised = table_.raise(q);
+    if (!raised) ++counters_.raise_failures;
+}
+
+void AlarmEvaluator::tick(int64_t now_ms) {
+    for (uint32_t k : timed_) {
+        Instance& in = instances_[k];
+        const AlarmRule& rule = rules_[in.rule];
+        if (in.pending) {
+            const bool want = !in.on;
+            const int64_t delay = want ? rule.on_delay_ms : rule.off_delay_ms;
+            if (now_ms - in.pending_since >= delay) apply(in, want, in.pending_value, in.pending_since + delay);
+        }
+        if (rule.condition == Condition::stale && !in.on && now_ms - in.last_good_ms >= rule.stale_ms) {
+            const int64_t at = in.last_good_ms + rule.stale_ms;
+            if (rule.on_delay_ms == 0 || now_ms - at >= rule.on_delay_ms)
+                apply(in, true, std::numeric_limits<double>::quiet_NaN(), at + rule.on_delay_ms);
+        }
+    }
+}
+
+std::optional<int64_t> AlarmEvaluator::next_due_ms() const {
+    std::optional<int64_t> next;
+    const auto take = [&](int64_t t) {
+        if (!next || t < *next) next = t;
+    };
+    for (uint32_t k : timed_) {
+        const Instance& in = instances_[k];
+        const AlarmRule& rule = rules_[in.rule];
+        if (in.pending) take(in.pending_since + (in.on ? rule.off_delay_ms : rule.on_delay_ms));
+        if (rule.condition == Condition::stale && !in.on) take(in.last_good_ms + rule.stale_ms + rule.on_delay_ms);
+    }
+    return next;
+}
+
+EvaluatorCounters AlarmEvaluator::counters() const {
+    EvaluatorCounters c = counters_;
+    c.instances = instances_.size();
+    size_t waiting = 0;
+    for (const Instance& in : instances_)
+        if (!rules_[in.rule].threshold_of.empty() && !std::isfinite(in.ref)) ++waiting;
+    c.waiting_for_reference = waiting;
+    return c;
+}
+
+}  // namespace gridlet::alarm
