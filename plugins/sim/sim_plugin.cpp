@@ -9,7 +9,10 @@
 //
 // Faults are controllable at run time with commands to the simulator's
 // name: cmd/<name>/fault/latency_ms, .../exception_burst, .../malformed_burst,
-// .../silent (0/1), .../drop_connections, .../max_connections.
+// .../silent (0/1), .../drop_connections, .../max_connections; or by
+// publishing a value on the same point, e.g.
+// `gridlet publish bcpm_sim/fault/silent 1 --config config/demo.toml` (the
+// simulated panels stop answering; 0: they answer again).
 #include "bcpm_server.h"
 #include "evse_config.h"
 
@@ -162,6 +165,7 @@ public:
             host().info("sim: BCPM '" + name + "' serving Modbus TCP on " + s->options().bind + ":" +
                         std::to_string(s->port()) + " (" + std::to_string(s->panel_count()) + " panel(s))");
             host().subscribe(("cmd/" + name + "/").c_str());
+            host().subscribe(("data/" + name + "/").c_str());
         }
         for (auto& [name, s] : evse_) {
             std::string err = s->start();
@@ -191,9 +195,32 @@ public:
             host().reply_command(cmd.request_id, GL_ERR_NOT_FOUND, "sim: unknown target '" + target + "'");
             return;
         }
-        Faults& f = it->second->faults();
-        std::string what = target.substr(slash + 1);
-        int v = static_cast<int>(cmd.value);
+        std::string err = apply_fault(it->second->faults(), target.substr(slash + 1), cmd.value);
+        host().reply_command(cmd.request_id, err.empty() ? GL_OK : GL_ERR_NOT_FOUND, err);
+    }
+
+    // A fault set by a published value (`gridlet publish bcpm_sim/fault/silent 1`):
+    // the same points as the commands.
+    void on_samples(const char*, const gl_sample* s, size_t n) override {
+        for (size_t i = 0; i < n; ++i) {
+            char buf[256];
+            if (host().api()->series_name(host().ctx(), s[i].series_id, buf, sizeof buf) != GL_OK) continue;
+            const std::string name = buf;
+            const auto slash = name.find('/');
+            auto it = servers_.find(name.substr(0, slash));
+            if (it == servers_.end() || slash == std::string::npos || name.find("/fault/") != slash) continue;
+            std::string err = apply_fault(it->second->faults(), name.substr(slash + 1), s[i].value);
+            if (!err.empty()) {
+                host().warn(err);
+            } else {
+                host().info("sim: " + name + " = " + std::to_string(static_cast<int>(s[i].value)));
+            }
+        }
+    }
+
+    // Sets fault point `what` ("fault/silent", ...); "" or what is wrong.
+    static std::string apply_fault(Faults& f, const std::string& what, double value) {
+        int v = static_cast<int>(value);
         if (what == "fault/latency_ms") f.latency_ms = v;
         else if (what == "fault/exception_burst") f.exception_burst = v;
         else if (what == "fault/exception_code") f.exception_code = v;
@@ -202,15 +229,12 @@ public:
         else if (what == "fault/drop_connections") f.drop_connections = true;
         else if (what == "fault/drop_after_requests") f.drop_after_requests = v;
         else if (what == "fault/max_connections") f.max_connections = v;
-        else {
-            host().reply_command(cmd.request_id, GL_ERR_NOT_FOUND,
-                                 "sim: unknown point '" + what +
-                                     "' (fault/latency_ms, fault/exception_burst, fault/exception_code, "
-                                     "fault/malformed_burst, fault/silent, fault/drop_connections, "
-                                     "fault/drop_after_requests, fault/max_connections)");
-            return;
-        }
-        host().reply_command(cmd.request_id, GL_OK);
+        else
+            return "sim: unknown point '" + what +
+                   "' (fault/latency_ms, fault/exception_burst, fault/exception_code, "
+                   "fault/malformed_burst, fault/silent, fault/drop_connections, "
+                   "fault/drop_after_requests, fault/max_connections)";
+        return {};
     }
 
 private:

@@ -125,6 +125,53 @@ TEST(Demo, PollsBothSimulatedPanelsAndShowsLiveValues) {
     run({"rm", "-rf", store_dir});
 }
 
+// The README's alarm walk-through on the demo site: the overloaded branch
+// raises its alarm, the panels made silent raise communication_lost, and
+// both are acknowledged from the CLI.
+TEST(Demo, RaisesTheOverloadAndCommunicationLossAlarmsAndTheCliAcknowledgesThem) {
+    const int port = free_port();
+    std::string store_dir = "/tmp/gridlet-it-alarm-store-" + std::to_string(getpid());
+    run({"rm", "-rf", store_dir});
+    std::string site = demo_copy(port, free_port(), store_dir);
+    Process p({gridlet_bin(), "run", site});
+    ASSERT_TRUE(p.wait_for_err("device 'panel1' is online")) << p.err();
+    const auto alarms = [&](const std::string& status) {
+        Result r = run({gridlet_bin(), "alarms", "--config", site, "--status", status, "--format", "json"});
+        auto j = nlohmann::json::parse(r.out, nullptr, false);
+        return j.is_discarded() ? nlohmann::json::array() : j;
+    };
+    const auto wait_named = [&](const std::string& name, int seconds) {
+        for (int i = 0; i < seconds * 4; ++i) {
+            for (const auto& a : alarms("active"))
+                if (a["name"] == name) return a;
+            std::this_thread::sleep_for(std::chrono::milliseconds(250));
+        }
+        return nlohmann::json();
+    };
+    nlohmann::json overload = wait_named("branch_overload", 20);
+    ASSERT_FALSE(overload.is_null()) << p.err();
+    EXPECT_EQ(overload["series"], "panel1/branch07/current");
+    Result silent = run({gridlet_bin(), "publish", "bcpm_sim/fault/silent", "1", "--config", site});
+    ASSERT_EQ(silent.code, 0) << silent.err;
+    nlohmann::json lost = wait_named("communication_lost", 30);
+    ASSERT_FALSE(lost.is_null()) << p.err();
+    for (const auto* a : {&overload, &lost}) {
+        Result ack = run({gridlet_bin(), "alarms", "ack", std::to_string((*a)["id"].get<int>()), "--comment", "seen",
+                          "--config", site});
+        EXPECT_EQ(ack.code, 0) << ack.err;
+    }
+    int acknowledged = 0;
+    for (const auto& a : alarms("active")) {
+        if (a["id"] != overload["id"] && a["id"] != lost["id"]) continue;
+        EXPECT_EQ(a["status"], "active_acknowledged") << a;
+        ++acknowledged;
+    }
+    EXPECT_EQ(acknowledged, 2);
+    p.signal(SIGINT);
+    EXPECT_EQ(p.wait(), 0) << p.err();
+    run({"rm", "-rf", store_dir});
+}
+
 TEST(Demo, SimCommandServesTheBcpmRegisterMap) {
     int port = free_port();
     Process sim({gridlet_bin(), "sim", "bcpm", "--port", std::to_string(port)});

@@ -1,0 +1,174 @@
+// Alarms end to end with the real binary: a BCPM simulator (its own
+// process, `gridlet sim bcpm --overloaded 7`) polled over Modbus TCP, an
+// [[alarms]] rule on every branch against its breaker size, the simulator
+// stopped (communication lost) and started again (the alarm ends with the
+// outage), `gridlet alarms` and `gridlet alarms ack` on the running site and
+// on the stopped one, and an active alarm across a kill -9.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <thread>
+
+#include "integration/process.h"
+
+using namespace gridlet::testing;
+using nlohmann::json;
+
+namespace {
+
+std::string site(int port, const std::string& store, const std::string& control) {
+    return "[site]\nname = \"alarm-it\"\ntimezone = \"Europe/Paris\"\n"
+           "[kernel]\ncontrol = \"ipc://" + control + "\"\n"
+           "[store]\npath = \"" + store + "\"\n"
+           "[[plugins]]\nname = \"modbus\"\nfile = \"modbus\"\n"
+           "[[devices]]\nname = \"panel1\"\nplugin = \"modbus\"\nprofile = \"bcpm\"\naddress = \"127.0.0.1:" +
+           std::to_string(port) +
+           "\"\nunit_id = 1\npoll_ms = 500\ntimeout_ms = 200\nretries = 0\noffline_after = 2\noffline_poll_ms = 500\n"
+           "[[alarms]]\nname = \"branch_overload\"\nseries = \"panel1/branch*/current\"\ncondition = \"high\"\n"
+           "threshold = 1.0\nthreshold_of = \"breaker_size\"\nreturn_level = 0.95\non_delay_s = 1\n"
+           "criticality = \"critical\"\ncategory = \"electrical\"\n"
+           "message = \"{series} carries {value} A, above its breaker size ({threshold} A)\"\n";
+}
+
+json alarms(const std::string& file, const std::string& status = "open", bool polling = false) {
+    Result r = run({gridlet_bin(), "alarms", "--config", file, "--status", status, "--format", "json"});
+    if (!polling) {  // polling: the store may not exist yet
+        EXPECT_EQ(r.code, 0) << r.err;
+    }
+    auto j = json::parse(r.out, nullptr, false);
+    return j.is_discarded() ? json::array() : j;
+}
+
+// The first alarm named `name` in a list, or null.
+json find(const json& list, const std::string& name) {
+    for (const auto& a : list)
+        if (a.value("name", "") == name) return a;
+    return json();
+}
+
+json wait_for(const std::string& file, const std::string& name, const std::string& status, int seconds) {
+    for (int i = 0; i < seconds * 5; ++i) {
+        json a = find(alarms(file, "all", true), name);
+        if (!a.is_null() && a.value("status", "") == status) return a;
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    return json();
+}
+
+// The simulator says where it listens on stdout once it does.
+bool listening(Process& sim) {
+    for (int i = 0; i < 200; ++i) {
+        if (sim.out().find("Modbus TCP on") != std::string::npos) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+}
+
+}  // namespace
+
+TEST(Alarms, BranchOverloadAndCommunicationLossRaisedAcknowledgedAndKeptAcrossARestart) {
+    const int port = free_port();
+    const std::string base = "/tmp/gridlet-alarm-it-" + std::to_string(getpid());
+    std::filesystem::remove_all(base + "-store");
+    const std::string file = temp_file("alarm-site.toml", site(port, base + "-store", base + ".sock"));
+    auto sim = std::make_unique<Process>(std::vector<std::string>{gridlet_bin(), "sim", "bcpm", "--port",
+                                                                  std::to_string(port), "--overloaded", "7"});
+    ASSERT_TRUE(listening(*sim)) << sim->err() << sim->out();
+    Result check = run({gridlet_bin(), "check", file});
+    ASSERT_EQ(check.code, 0) << check.err;
+    EXPECT_NE(check.out.find("1 alarm rule"), std::string::npos) << check.out;
+
+    auto gl = std::make_unique<Process>(std::vector<std::string>{gridlet_bin(), "run", file});
+    // Branch 7 carries 110 % of its 20 A breaker: one alarm, on that branch only.
+    json overload = wait_for(file, "branch_overload", "active_unacknowledged", 20);
+    ASSERT_FALSE(overload.is_null()) << gl->err();
+    EXPECT_EQ(overload["series"], "panel1/branch07/current");
+    EXPECT_EQ(overload["criticality"], "critical");
+    EXPECT_EQ(overload["type"], "alarm");
+    EXPECT_EQ(overload["detail"]["threshold"], 20);
+    EXPECT_GT(overload["value_start"].get<double>(), 20.0);
+    EXPECT_NE(overload["message"].get<std::string>().find("above its breaker size (20 A)"), std::string::npos);
+    EXPECT_EQ(alarms(file, "all").size(), 1u) << "only the overloaded branch";
+
+    // Acknowledged on the running site (through its control socket).
+    const std::string id = std::to_string(overload["id"].get<int>());
+    Result ack = run({gridlet_bin(), "alarms", "ack", id, "--comment", "breaker checked", "--by", "ann", "--config",
+                      file});
+    ASSERT_EQ(ack.code, 0) << ack.err;
+    EXPECT_NE(ack.out.find("now active_acknowledged"), std::string::npos) << ack.out;
+    Result again = run({gridlet_bin(), "alarms", "ack", id, "--config", file});
+    EXPECT_EQ(again.code, 1);
+    EXPECT_NE(again.err.find("was acknowledged by ann"), std::string::npos) << again.err;
+    Result unknown = run({gridlet_bin(), "alarms", "ack", "999", "--config", file});
+    EXPECT_EQ(unknown.code, 2) << unknown.err;
+
+    // The panel stops answering: communication lost, critical, system.
+    sim.reset();
+    json lost = wait_for(file, "communication_lost", "active_unacknowledged", 20);
+    ASSERT_FALSE(lost.is_null()) << gl->err();
+    EXPECT_EQ(lost["source"], "panel1");
+    EXPECT_EQ(lost["type"], "system");
+    EXPECT_EQ(lost["category"], "communication");
+    // It answers again: the alarm ends, with the outage's duration.
+    sim = std::make_unique<Process>(std::vector<std::string>{gridlet_bin(), "sim", "bcpm", "--port",
+                                                             std::to_string(port), "--overloaded", "7"});
+    json back = wait_for(file, "communication_lost", "finished_unacknowledged", 20);
+    ASSERT_FALSE(back.is_null()) << gl->err();
+    EXPECT_NE(back["detail"]["end_reason"].get<std::string>().find("device answers again after"), std::string::npos);
+
+    // The table view and CSV.
+    Result table = run({gridlet_bin(), "alarms", "--config", file, "--status", "all"});
+    ASSERT_EQ(table.code, 0) << table.err;
+    EXPECT_NE(table.out.find("communication_lost"), std::string::npos) << table.out;
+    EXPECT_NE(table.out.find("[ack ann: breaker checked]"), std::string::npos) << table.out;
+    Result csv = run({gridlet_bin(), "alarms", "--config", file, "--status", "all", "--format", "csv",
+                      "--criticality", "critical", "--source", "panel1"});
+    ASSERT_EQ(csv.code, 0) << csv.err;
+    EXPECT_EQ(csv.out.rfind("id,start,end,status,", 0), 0u) << csv.out;
+    EXPECT_NE(csv.out.find(",ann,"), std::string::npos) << csv.out;
+
+    // kill -9: the overload is still active after the restart, the same alarm.
+    gl->signal(SIGKILL);
+    gl->wait();
+    gl = std::make_unique<Process>(std::vector<std::string>{gridlet_bin(), "run", file});
+    ASSERT_TRUE(gl->wait_for_err("alarms active", std::chrono::seconds(10))) << gl->err();
+    EXPECT_NE(gl->err().find("42 instances, 1 alarms active"), std::string::npos) << gl->err();
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    json still = find(alarms(file, "active"), "branch_overload");
+    ASSERT_FALSE(still.is_null());
+    EXPECT_EQ(still["id"], overload["id"]);
+    gl->signal(SIGTERM);
+    EXPECT_EQ(gl->wait(), 0) << gl->err();
+
+    // On the stopped site: acknowledged in the store.
+    const std::string lost_id = std::to_string(back["id"].get<int>());
+    Result stopped_ack = run({gridlet_bin(), "alarms", "ack", lost_id, "--config", file, "--comment", "cable fixed"});
+    ASSERT_EQ(stopped_ack.code, 0) << stopped_ack.err;
+    EXPECT_NE(stopped_ack.out.find("now finished_acknowledged"), std::string::npos) << stopped_ack.out;
+    EXPECT_TRUE(find(alarms(file), "communication_lost").is_null()) << "nothing left to look at";
+    // Every change is in the event log too.
+    Result ev = run({gridlet_bin(), "events", "--config", file, "--source", "panel1", "--format", "json"});
+    ASSERT_EQ(ev.code, 0) << ev.err;
+    json events = json::parse(ev.out);
+    std::vector<std::string> types;
+    for (const auto& e : events)
+        if (e["type"].get<std::string>().rfind("alarm_", 0) == 0) types.push_back(e["type"]);
+    EXPECT_GE(std::count(types.begin(), types.end(), "alarm_raised"), 2) << ev.out;
+    EXPECT_GE(std::count(types.begin(), types.end(), "alarm_acknowledged"), 2) << ev.out;
+    EXPECT_GE(std::count(types.begin(), types.end(), "alarm_finished"), 1) << ev.out;
+    sim.reset();
+    std::filesystem::remove_all(base + "-store");
+}
+
+TEST(Alarms, CheckRefusesAMalformedAlarmRuleWithItsLine) {
+    const std::string file = temp_file(
+        "bad-alarm.toml", "[site]\nname = \"x\"\n[[alarms]]\nname = \"hot\"\nseries = \"room/temp\"\n"
+                          "condition = \"high\"\nthreshold = 26\nreturn_level = 28\n");
+    Result r = run({gridlet_bin(), "check", file});
+    EXPECT_EQ(r.code, 2);
+    EXPECT_NE(r.err.find(file + ":8: [[alarms]] 'hot': return_level"), std::string::npos) << r.err;
+    Result run_it = run({gridlet_bin(), "run", file}, std::chrono::seconds(10));
+    EXPECT_EQ(run_it.code, 2) << "run refuses what check refuses";
+    EXPECT_NE(run_it.err.find(file + ":8:"), std::string::npos) << run_it.err;
+}
