@@ -290,6 +290,14 @@ void AlarmTable::tick(int64_t now_ms) {
     }
 }
 
+std::optional<int64_t> AlarmTable::next_due_ms() const {
+    std::lock_guard lock(mu_);
+    std::optional<int64_t> next;
+    for (const auto& [source, f] : floods_)
+        if (f.held_back > 0 && (!next || f.last_held_ms + kMinute < *next)) next = f.last_held_ms + kMinute;
+    return next;
+}
+
 std::optional<Alarm> AlarmTable::active(std::string_view key) const {
     std::lock_guard lock(mu_);
     auto it = active_by_key_.find(std::string(key));

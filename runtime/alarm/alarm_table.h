@@ -126,6 +126,8 @@ public:
     // Writes changed extreme values; ends floods that are over. Call about
     // once a second.
     void tick(int64_t now_ms);
+    // When tick() would end a flood (UTC ms), or nullopt (simulated clocks).
+    std::optional<int64_t> next_due_ms() const;
 
     std::optional<Alarm> active(std::string_view key) const;
     std::vector<std::string> active_keys() const;

@@ -141,6 +141,7 @@ public:
         }
         return json ? ctx_.store->state().put(rule, key, *json) : ctx_.store->state().erase(rule, key);
     }
+    alarm::AlarmTable* alarms() override { return ctx_.alarms; }
     void log(script::LogLevel level, std::string_view rule, std::string_view message) override {
         gl_log_level l = level == script::LogLevel::debug  ? GL_LOG_DEBUG
                          : level == script::LogLevel::info ? GL_LOG_INFO

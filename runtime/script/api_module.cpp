@@ -10,6 +10,7 @@ void push_gridlet_module(lua_State* L, Rule& rule) {
     register_timer_api(L);
     register_data_api(L);
     register_output_api(L);
+    register_alarm_api(L);
     push_state_proxy(L, rule);
     lua_setfield(L, -2, "state");
     lua_pushlstring(L, rule.name().data(), rule.name().size());

@@ -31,15 +31,20 @@ const char* reply_status_name(gl_status s) {
 // keeps it: a restart starts again from its records) and its evaluator.
 class AlarmRun {
 public:
-    AlarmRun(std::vector<alarm::AlarmRule> rules, const SeriesRegistry& registry, std::vector<alarm::AlarmChange>& out)
-        : rules_(std::move(rules)), registry_(registry), out_(out) {}
-    void start(int64_t now) {
+    AlarmRun(std::vector<alarm::AlarmRule> rules, SimHost& host, std::vector<alarm::AlarmChange>& out)
+        : rules_(std::move(rules)), host_(host), out_(out) {}
+    // `restart`: a new table from the records kept (the rule's gridlet.alarm
+    // uses the host's table, so both see the same).
+    void start(int64_t now, bool restart) {
         eval_.reset();
-        table_ = std::make_unique<alarm::AlarmTable>(persistence_);
-        (void)table_->load(now);
-        eval_ = std::make_unique<alarm::AlarmEvaluator>(rules_, *table_, registry_);
+        if (restart) host_.restart_alarms(now);
+        table_ = &host_.alarm_table();
+        eval_ = std::make_unique<alarm::AlarmEvaluator>(rules_, *table_, host_.registry());
         eval_->start(now);
         collect();
+    }
+    void collect() {
+        for (alarm::AlarmChange& c : table_->take_transitions()) out_.push_back(std::move(c));
     }
     void samples(const std::vector<gl_sample>& batch) {
         eval_->on_samples(batch.data(), batch.size());
@@ -55,17 +60,17 @@ public:
         collect();
         return a ? Status::ok() : a.status();
     }
-    std::optional<int64_t> next_due() const { return eval_->next_due_ms(); }
+    std::optional<int64_t> next_due() const {
+        auto a = eval_->next_due_ms(), b = table_->next_due_ms();
+        if (a && b) return std::min(*a, *b);
+        return a ? a : b;
+    }
 
 private:
-    void collect() {
-        for (alarm::AlarmChange& c : table_->take_transitions()) out_.push_back(std::move(c));
-    }
     std::vector<alarm::AlarmRule> rules_;
-    const SeriesRegistry& registry_;
+    SimHost& host_;
     std::vector<alarm::AlarmChange>& out_;
-    alarm::MemoryPersistence persistence_;
-    std::unique_ptr<alarm::AlarmTable> table_;
+    alarm::AlarmTable* table_ = nullptr;
     std::unique_ptr<alarm::AlarmEvaluator> eval_;
 };
 
@@ -225,11 +230,9 @@ Expected<HarnessReport> run_rule_test(const HarnessOptions& options) {
         auto failures = engine.configure({rc});
         if (!failures.empty()) report.load_error = failures.front().status;
     }
-    std::unique_ptr<AlarmRun> alarms;
-    if (report.has_alarms) {
-        alarms = std::make_unique<AlarmRun>(alarm_rules, host.registry(), report.alarms);
-        alarms->start(host.manual_clock().now_ms());
-    }
+    // Always: a rule's gridlet.alarm changes are reported too.
+    auto alarms = std::make_unique<AlarmRun>(alarm_rules, host, report.alarms);
+    alarms->start(host.manual_clock().now_ms(), false);
 
     Runner runner(host, engine, plant, alarms.get());
     std::vector<gl_sample> batch;
@@ -275,9 +278,8 @@ Expected<HarnessReport> run_rule_test(const HarnessOptions& options) {
             case TimelineItem::Kind::alarm_ack:
             case TimelineItem::Kind::alarm_restart: {
                 const std::string where = options.timeline_file + ":" + std::to_string(item.line) + ": ";
-                if (!alarms) return Status::invalid(where + "no \"alarms\" in the timeline header");
                 if (item.kind == TimelineItem::Kind::alarm_restart) {
-                    alarms->start(host.manual_clock().now_ms());
+                    alarms->start(host.manual_clock().now_ms(), true);
                 } else if (Status st = alarms->ack(item.alarm_id, item.name, item.unit, host.manual_clock().now_ms());
                            !st) {
                     return Status::invalid(where + st.message());
@@ -344,7 +346,7 @@ json report_to_json(const HarnessReport& r) {
         logs.push_back({{"t", iso(r.zone, l.ts_ms)}, {"level", log_level_name(l.level)}, {"message", l.message}});
     }
     out["logs"] = std::move(logs);
-    if (r.has_alarms) {
+    if (r.has_alarms || !r.alarms.empty()) {
         json alarms = json::array();
         const auto number = [](double v) { return std::isfinite(v) ? json(v) : json(); };
         for (const alarm::AlarmChange& c : r.alarms) {

@@ -22,6 +22,7 @@
 
 #include <gridlet/plugin.h>
 
+#include "alarm/alarm_table.h"
 #include "core/aggregate.h"
 #include "core/clock.h"
 #include "core/series_registry.h"
@@ -132,6 +133,11 @@ public:
 
     // A log line from or about a rule (the engine adds file:line where known).
     virtual void log(LogLevel level, std::string_view rule, std::string_view message) = 0;
+
+    // The site's alarm table (gridlet.alarm), or null when the host has none
+    // (gridlet.alarm then raises a Lua error). The table is thread-safe; the
+    // host publishes its changes.
+    virtual alarm::AlarmTable* alarms() { return nullptr; }
 };
 
 }  // namespace gridlet::script

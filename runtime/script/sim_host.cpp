@@ -20,7 +20,14 @@ SeriesRef to_ref(const SeriesMeta& m) { return SeriesRef{m.id, m.name, m.kind}; 
 
 }  // namespace
 
-SimHost::SimHost(int64_t start_utc_ms, TimeZone zone) : clock_(start_utc_ms), zone_(std::move(zone)) {}
+SimHost::SimHost(int64_t start_utc_ms, TimeZone zone) : clock_(start_utc_ms), zone_(std::move(zone)) {
+    restart_alarms(start_utc_ms);
+}
+
+void SimHost::restart_alarms(int64_t now_ms) {
+    alarm_table_ = std::make_unique<alarm::AlarmTable>(alarm_persistence_);
+    (void)alarm_table_->load(now_ms);
+}
 
 uint32_t SimHost::intern(const std::string& name, SeriesKind kind, const std::string& unit) {
     if (auto id = registry_.find(name)) {

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -49,6 +50,10 @@ public:
 
     ManualClock& manual_clock() noexcept { return clock_; }
     const SeriesRegistry& registry() const noexcept { return registry_; }
+    // The alarm table (in memory, as the store keeps it): restart_alarms()
+    // makes a new one from the records kept, as gridlet does at a restart.
+    alarm::AlarmTable& alarm_table() { return *alarm_table_; }
+    void restart_alarms(int64_t now_ms);
     // Series id of `name`, created if new.
     uint32_t intern(const std::string& name, SeriesKind kind = SeriesKind::gauge, const std::string& unit = {});
     // Keep a sample (its series_id set) for last_sample()/query().
@@ -88,6 +93,7 @@ public:
     Expected<std::map<std::string, std::string>> load_state(std::string_view rule) override;
     Status put_state(std::string_view rule, std::string_view key, const std::optional<std::string>& json) override;
     void log(LogLevel level, std::string_view rule, std::string_view message) override;
+    alarm::AlarmTable* alarms() override { return alarm_table_.get(); }
 
 private:
     ManualClock clock_;
@@ -105,6 +111,8 @@ private:
     std::map<std::string, std::map<std::string, std::string>> state_;
     bool echo_logs_ = false;
     Plant* plant_ = nullptr;
+    alarm::MemoryPersistence alarm_persistence_;
+    std::unique_ptr<alarm::AlarmTable> alarm_table_;
 };
 
 }  // namespace gridlet::script

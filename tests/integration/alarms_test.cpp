@@ -17,8 +17,9 @@ using nlohmann::json;
 
 namespace {
 
-std::string site(int port, const std::string& store, const std::string& control) {
-    return "[site]\nname = \"alarm-it\"\ntimezone = \"Europe/Paris\"\n"
+std::string site(int port, const std::string& store, const std::string& control, const std::string& rule) {
+    return "[[rules]]\nname = \"mains_watch\"\nfile = \"" + rule + "\"\n"
+           "[site]\nname = \"alarm-it\"\ntimezone = \"Europe/Paris\"\n"
            "[kernel]\ncontrol = \"ipc://" + control + "\"\n"
            "[store]\npath = \"" + store + "\"\n"
            "[[plugins]]\nname = \"modbus\"\nfile = \"modbus\"\n"
@@ -71,7 +72,15 @@ TEST(Alarms, BranchOverloadAndCommunicationLossRaisedAcknowledgedAndKeptAcrossAR
     const int port = free_port();
     const std::string base = "/tmp/gridlet-alarm-it-" + std::to_string(getpid());
     std::filesystem::remove_all(base + "-store");
-    const std::string file = temp_file("alarm-site.toml", site(port, base + "-store", base + ".sock"));
+    // A Lua rule raises its own alarm (gridlet.alarm) through the kernel's table.
+    const std::string rule = temp_file("mains_watch.lua", R"(
+gridlet.on("panel1/mains/kw", function(kw)
+  if kw > 0 then
+    gridlet.alarm.raise{name = "mains_on", value = kw, criticality = "information", message = "panel 1 draws power"}
+  end
+end)
+)");
+    const std::string file = temp_file("alarm-site.toml", site(port, base + "-store", base + ".sock", rule));
     auto sim = std::make_unique<Process>(std::vector<std::string>{gridlet_bin(), "sim", "bcpm", "--port",
                                                                   std::to_string(port), "--overloaded", "7"});
     ASSERT_TRUE(listening(*sim)) << sim->err() << sim->out();
@@ -89,7 +98,14 @@ TEST(Alarms, BranchOverloadAndCommunicationLossRaisedAcknowledgedAndKeptAcrossAR
     EXPECT_EQ(overload["detail"]["threshold"], 20);
     EXPECT_GT(overload["value_start"].get<double>(), 20.0);
     EXPECT_NE(overload["message"].get<std::string>().find("above its breaker size (20 A)"), std::string::npos);
-    EXPECT_EQ(alarms(file, "all").size(), 1u) << "only the overloaded branch";
+    json from_rule = wait_for(file, "mains_on", "active_unacknowledged", 10);
+    ASSERT_FALSE(from_rule.is_null()) << gl->err();
+    EXPECT_EQ(from_rule["source"], "rule/mains_watch");
+    EXPECT_EQ(from_rule["origin"], "rule");
+    EXPECT_EQ(from_rule["criticality"], "information");
+    int overloads = 0;
+    for (const auto& a : alarms(file, "all")) overloads += a["name"] == "branch_overload" ? 1 : 0;
+    EXPECT_EQ(overloads, 1) << "only the overloaded branch";
 
     // Acknowledged on the running site (through its control socket).
     const std::string id = std::to_string(overload["id"].get<int>());
@@ -133,7 +149,8 @@ TEST(Alarms, BranchOverloadAndCommunicationLossRaisedAcknowledgedAndKeptAcrossAR
     gl->wait();
     gl = std::make_unique<Process>(std::vector<std::string>{gridlet_bin(), "run", file});
     ASSERT_TRUE(gl->wait_for_err("alarms active", std::chrono::seconds(10))) << gl->err();
-    EXPECT_NE(gl->err().find("42 instances, 1 alarms active"), std::string::npos) << gl->err();
+    EXPECT_NE(gl->err().find("42 instances, 2 alarms active"), std::string::npos)
+        << "the overload and the rule's alarm" << gl->err();
     std::this_thread::sleep_for(std::chrono::seconds(2));
     json still = find(alarms(file, "active"), "branch_overload");
     ASSERT_FALSE(still.is_null());
