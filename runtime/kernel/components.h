@@ -5,6 +5,8 @@
 //   "alarms" runs the [[alarms]] rules and raises the system alarms (device
 //            communication lost, plugin failed, rule stopped, store writes
 //            failing) into the kernel's alarm table;
+//   "notifier" sends the alarm changes [[notifications]] want (e-mail,
+//            webhook) through the store's outbox;
 //   "rules"  runs the site's Lua rules (script::Engine) against bus and store.
 // The kernel makes them with make_*_instance() and hands each its context.
 // Threads: see each component's class comment.
@@ -17,6 +19,7 @@
 
 #include "alarm/alarm_rules.h"
 #include "alarm/alarm_table.h"
+#include "notify/notification_config.h"
 
 #include "core/site_config.h"
 #include "core/timezone.h"
@@ -45,6 +48,10 @@ struct ComponentContext {
     // second (for metrics, any thread).
     std::atomic<uint64_t> alarm_instances{0}, alarm_waiting_for_reference{0}, alarm_samples{0},
         alarm_raise_failures{0};
+    // [[notifications]] and the notifier's figures (copied about once a second).
+    std::vector<notify::NotificationConfig> notifications;
+    std::atomic<uint64_t> notify_queued{0}, notify_messages{0}, notify_delivered{0}, notify_failures{0},
+        notify_pending{0};
 };
 
 Expected<std::unique_ptr<plugin::PluginInstance>> make_store_writer_instance(ComponentContext& ctx,
@@ -53,6 +60,9 @@ Expected<std::unique_ptr<plugin::PluginInstance>> make_store_writer_instance(Com
 
 Expected<std::unique_ptr<plugin::PluginInstance>> make_alarms_instance(ComponentContext& ctx,
                                                                       plugin::HostServices services, uint32_t index);
+
+Expected<std::unique_ptr<plugin::PluginInstance>> make_notifier_instance(ComponentContext& ctx,
+                                                                        plugin::HostServices services, uint32_t index);
 
 Expected<std::unique_ptr<plugin::PluginInstance>> make_rules_instance(ComponentContext& ctx,
                                                                      plugin::HostServices services, uint32_t index);

@@ -96,6 +96,7 @@ Status Kernel::start() {
     components_.reset(new ComponentContext(registry_, store_.get(), time_zone_, plan_.site));
     components_->alarms = alarms_.get();
     components_->alarm_rules = plan_.alarm_rules;
+    components_->notifications = plan_.notifications;
     auto control_pub = bus_->make_publisher(&control_metrics_);
     if (!control_pub) return control_pub.status();
     control_publisher_ = std::move(*control_pub);
@@ -112,6 +113,11 @@ Status Kernel::start() {
         auto a = make_alarms_instance(*components_, services, index++);
         if (!a) return a.status();
         instances_.push_back(std::move(*a));
+    }
+    if (store_ && !plan_.notifications.empty()) {
+        auto n = make_notifier_instance(*components_, services, index++);
+        if (!n) return n.status();
+        instances_.push_back(std::move(*n));
     }
     for (PlannedPlugin& p : plan_.plugins) {
         auto inst = plugin::PluginInstance::make(p.name, p.library, p.config, p.devices, services, index++);
@@ -194,6 +200,13 @@ nlohmann::json Kernel::metrics_json() {
                          {"waiting_for_reference", components_ ? components_->alarm_waiting_for_reference.load() : 0},
                          {"samples", components_ ? components_->alarm_samples.load() : 0},
                          {"raise_failures", components_ ? components_->alarm_raise_failures.load() : 0}};
+        if (components_ && !plan_.notifications.empty())
+            out["notifications"] = {{"configured", plan_.notifications.size()},
+                                    {"queued", components_->notify_queued.load()},
+                                    {"messages", components_->notify_messages.load()},
+                                    {"delivered", components_->notify_delivered.load()},
+                                    {"failures", components_->notify_failures.load()},
+                                    {"pending", components_->notify_pending.load()}};
     }
     out["problems"] = problems_json();
     if (store_) {

@@ -59,6 +59,10 @@ SitePlan prepare_site(SiteConfig site, config::Diagnostics& diags, DeviceProblem
     if (site.root) {
         plan.alarm_rules = alarm::parse_alarm_rules(*site.root, site.path, diags);
         plan.alarm_settings = alarm::parse_alarm_settings(*site.root, site.path, diags);
+        plan.notifications = notify::parse_notifications(*site.root, site.path, diags);
+        if (!plan.notifications.empty() && !site.has_store)
+            diags.push_back({site.path, plan.notifications.front().line,
+                             "[[notifications]] need a [store]: what cannot be delivered at once waits in its outbox"});
     }
     std::vector<std::string> dirs = site.plugin_path;
     for (const std::string& d : plugin::default_plugin_dirs()) dirs.push_back(d);
@@ -165,7 +169,7 @@ SitePlan prepare_site(SiteConfig site, config::Diagnostics& diags, DeviceProblem
 SitePlan load_site(const std::string& path, config::Diagnostics& diags, DeviceProblems device_problems,
                    bool compile_rules) {
     SiteConfig site = load_site_config(path, section_schemas(), diags);
-    if (!diags.empty()) return SitePlan{std::move(site), {}, {}, {}, {}, {}};
+    if (!diags.empty()) return SitePlan{std::move(site), {}, {}, {}, {}, {}, {}};
     return prepare_site(std::move(site), diags, device_problems, compile_rules);
 }
 

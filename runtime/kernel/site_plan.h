@@ -14,6 +14,7 @@
 
 #include "core/config_schema.h"
 #include "alarm/alarm_rules.h"
+#include "notify/notification_config.h"
 #include "core/site_config.h"
 #include "plugin/plugin_library.h"
 
@@ -42,6 +43,7 @@ struct SitePlan {
     // [[alarms]] (enabled ones) and [alarm_settings], checked.
     std::vector<alarm::AlarmRule> alarm_rules;
     alarm::AlarmSettings alarm_settings;
+    std::vector<notify::NotificationConfig> notifications;  // [[notifications]] (enabled ones)
 };
 
 // What a device problem found by a plugin's validate() does: `check`

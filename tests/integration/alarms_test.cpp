@@ -178,6 +178,123 @@ end)
     std::filesystem::remove_all(base + "-store");
 }
 
+namespace {
+std::vector<std::string> mails(const std::string& dir) {
+    std::vector<std::string> out;
+    if (!std::filesystem::is_directory(dir)) return out;
+    std::vector<std::filesystem::path> files;
+    for (const auto& e : std::filesystem::directory_iterator(dir))
+        if (e.path().extension() == ".eml") files.push_back(e.path());
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files) out.push_back(slurp(f.string()));
+    return out;
+}
+bool wait_mails(const std::string& dir, size_t n, int seconds) {
+    for (int i = 0; i < seconds * 10; ++i) {
+        if (mails(dir).size() >= n) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+}
+}  // namespace
+
+// Notifications by e-mail to a real SMTP server (aiosmtpd, started here on a
+// free loopback port): the overload arrives; then the server is down while
+// the panel stops answering, and gridlet is killed (-9) with the mail still
+// to send: once both are back, the communication_lost mail arrives, once.
+TEST(Alarms, EmailReachesARealSmtpServerAcrossItsOutageAndAGatewayKill) {
+    if (system("/usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null") != 0)
+        GTEST_SKIP() << "python3-aiosmtpd is not installed (.ci/setup installs it)";
+    const int port = free_port(), smtp_port = free_port();
+    const std::string base = "/tmp/gridlet-notify-it-" + std::to_string(getpid());
+    std::filesystem::remove_all(base + "-store");
+    std::filesystem::remove_all(base + "-mail");
+    const std::string rule = temp_file("quiet.lua", "-- no alarms from rules here\n");
+    std::string text = site(port, base + "-store", base + ".sock", rule);
+    text += "[[notifications]]\nname = \"ops_mail\"\nkind = \"email\"\nmin_criticality = \"critical\"\n"
+            "max_wait_s = 1\nsmtp_url = \"smtp://127.0.0.1:" + std::to_string(smtp_port) + "\"\nstarttls = \"none\"\n"
+            "from = \"gateway@alarm-it.example\"\nto = [\"ops@example.com\", \"site@example.com\"]\n";
+    const std::string file = temp_file("notify-site.toml", text);
+    const std::vector<std::string> smtp_argv = {"/usr/bin/python3", source_dir() + "/tests/support/smtp_sink.py",
+                                                "--port", std::to_string(smtp_port), "--dir", base + "-mail"};
+    auto smtp = std::make_unique<Process>(smtp_argv);
+    auto sim = std::make_unique<Process>(std::vector<std::string>{gridlet_bin(), "sim", "bcpm", "--port",
+                                                                  std::to_string(port), "--overloaded", "7"});
+    ASSERT_TRUE(listening(*sim)) << sim->err();
+    auto gl = std::make_unique<Process>(std::vector<std::string>{gridlet_bin(), "run", file});
+    ASSERT_TRUE(wait_mails(base + "-mail", 1, 30)) << gl->err() << smtp->err();
+    std::string first = mails(base + "-mail")[0];
+    EXPECT_NE(first.find("X-Envelope-To: ops@example.com, site@example.com"), std::string::npos) << first;
+    EXPECT_NE(first.find("Subject: [gridlet alarm-it] CRITICAL branch_overload raised (panel1)"), std::string::npos)
+        << first;
+    EXPECT_NE(first.find("panel1/branch07/current carries"), std::string::npos) << first;
+    EXPECT_NE(first.find("Message-ID: <alarm-it.ops_mail.1-1@gridlet>"), std::string::npos) << first;
+
+    // The mail server goes away; the panel stops answering.
+    smtp.reset();
+    sim.reset();
+    ASSERT_TRUE(gl->wait_for_err("notification 'ops_mail': not delivered", std::chrono::seconds(30))) << gl->err();
+    gl->signal(SIGKILL);
+    gl->wait();
+    // Both come back: the mail that waited in the store goes out, once.
+    smtp = std::make_unique<Process>(smtp_argv);
+    gl = std::make_unique<Process>(std::vector<std::string>{gridlet_bin(), "run", file});
+    ASSERT_TRUE(wait_mails(base + "-mail", 2, 30)) << gl->err();
+    std::this_thread::sleep_for(std::chrono::seconds(3));
+    auto all = mails(base + "-mail");
+    ASSERT_EQ(all.size(), 2u) << "nothing twice";
+    EXPECT_NE(all[1].find("communication_lost raised (panel1)"), std::string::npos) << all[1];
+    EXPECT_NE(all[1].find("Message-ID: <alarm-it.ops_mail.2-2@gridlet>"), std::string::npos) << all[1];
+    EXPECT_NE(gl->err().find("alarm change(s) still to send from the last run"), std::string::npos) << gl->err();
+    Result m = run({gridlet_bin(), "metrics", "--config", file});
+    auto j = json::parse(m.out, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << m.out << m.err;
+    EXPECT_EQ(j["notifications"]["pending"], 0) << m.out;
+    gl->signal(SIGTERM);
+    gl->wait();
+    std::filesystem::remove_all(base + "-store");
+    std::filesystem::remove_all(base + "-mail");
+}
+
+// A webhook to a real HTTP server: refused once (503), then the POST
+// arrives with the alarm record and an Idempotency-Key that is the batch id.
+TEST(Alarms, WebhookPostsTheAlarmToARealHttpServerAfterItRefusedOnce) {
+    const int port = free_port(), http_port = free_port();
+    const std::string base = "/tmp/gridlet-webhook-it-" + std::to_string(getpid());
+    std::filesystem::remove_all(base + "-store");
+    std::filesystem::remove_all(base + "-posts");
+    const std::string rule = temp_file("quiet2.lua", "-- no alarms from rules here\n");
+    std::string text = site(port, base + "-store", base + ".sock", rule);
+    text += "[[notifications]]\nname = \"hook\"\nkind = \"webhook\"\nmax_wait_s = 0\n"
+            "url = \"http://127.0.0.1:" + std::to_string(http_port) + "/gridlet/alarms\"\n";
+    const std::string file = temp_file("webhook-site.toml", text);
+    Process http({"/usr/bin/python3", source_dir() + "/tests/support/http_sink.py", "--port", std::to_string(http_port),
+                  "--dir", base + "-posts", "--fail-first", "1"});
+    Process sim({gridlet_bin(), "sim", "bcpm", "--port", std::to_string(port), "--overloaded", "7"});
+    ASSERT_TRUE(listening(sim)) << sim.err();
+    Process gl({gridlet_bin(), "run", file});
+    const std::string post = base + "-posts/0001.json";
+    for (int i = 0; i < 400 && !std::filesystem::exists(post); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    ASSERT_TRUE(std::filesystem::exists(post)) << gl.err();
+    auto j = json::parse(slurp(post));
+    EXPECT_EQ(j["path"], "/gridlet/alarms");
+    EXPECT_EQ(j["headers"]["Content-Type"], "application/json");
+    EXPECT_EQ(j["headers"]["Idempotency-Key"], "alarm-it.hook.1-1");
+    auto body = json::parse(j["body"].get<std::string>());
+    EXPECT_EQ(body["id"], "alarm-it.hook.1-1");
+    EXPECT_EQ(body["site"], "alarm-it");
+    ASSERT_EQ(body["changes"].size(), 1u);
+    EXPECT_EQ(body["changes"][0]["transition"], "raised");
+    EXPECT_EQ(body["changes"][0]["alarm"]["name"], "branch_overload");
+    EXPECT_NE(gl.err().find("HTTP 503"), std::string::npos) << gl.err();
+    EXPECT_NE(gl.err().find("after 1 failed attempt(s)"), std::string::npos) << gl.err();
+    gl.signal(SIGTERM);
+    gl.wait();
+    std::filesystem::remove_all(base + "-store");
+    std::filesystem::remove_all(base + "-posts");
+}
+
 TEST(Alarms, CheckRefusesAMalformedAlarmRuleWithItsLine) {
     const std::string file = temp_file(
         "bad-alarm.toml", "[site]\nname = \"x\"\n[[alarms]]\nname = \"hot\"\nseries = \"room/temp\"\n"

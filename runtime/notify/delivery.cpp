@@ -1,0 +1,119 @@
+#include "notify/delivery.h"
+
+#include <curl/curl.h>
+
+#include <cstring>
+#include <mutex>
+
+namespace gridlet::notify {
+
+void init_delivery() {
+    static std::once_flag once;
+    std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+namespace {
+
+struct Upload {
+    const std::string* data;
+    size_t pos = 0;
+};
+
+size_t read_upload(char* buf, size_t size, size_t n, void* user) {
+    auto* u = static_cast<Upload*>(user);
+    const size_t room = size * n;
+    const size_t left = u->data->size() - u->pos;
+    const size_t take = std::min(room, left);
+    std::memcpy(buf, u->data->data() + u->pos, take);
+    u->pos += take;
+    return take;
+}
+
+size_t discard(char*, size_t size, size_t n, void*) { return size * n; }
+
+int progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+    const auto* cancel = static_cast<const std::function<bool()>*>(user);
+    return (*cancel && (*cancel)()) ? 1 : 0;
+}
+
+struct Easy {
+    CURL* h = curl_easy_init();
+    ~Easy() {
+        if (h) curl_easy_cleanup(h);
+    }
+};
+
+void common(CURL* h, const NotificationConfig& n, const std::function<bool()>& cancel, char* errbuf) {
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(std::min<int64_t>(n.timeout_ms, 10'000)));
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(n.timeout_ms));
+    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, &progress);
+    curl_easy_setopt(h, CURLOPT_XFERINFODATA, const_cast<std::function<bool()>*>(&cancel));
+    if (!n.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, n.ca_file.c_str());
+}
+
+Status result(CURLcode rc, const char* errbuf, const std::string& where) {
+    if (rc == CURLE_OK) return Status::ok();
+    return Status::unavailable(where + ": " + (errbuf[0] ? std::string(errbuf) : curl_easy_strerror(rc)));
+}
+
+}  // namespace
+
+Status send_email(const NotificationConfig& n, const std::string& message, const std::function<bool()>& cancel) {
+    init_delivery();
+    Easy e;
+    if (!e.h) return Status::internal("curl_easy_init failed");
+    char errbuf[CURL_ERROR_SIZE] = {0};
+    common(e.h, n, cancel, errbuf);
+    curl_easy_setopt(e.h, CURLOPT_URL, n.smtp_url.c_str());
+    if (n.smtp_url.rfind("smtp://", 0) == 0) {
+        curl_easy_setopt(e.h, CURLOPT_USE_SSL, n.starttls == "required" ? static_cast<long>(CURLUSESSL_ALL)
+                                               : n.starttls == "try"    ? static_cast<long>(CURLUSESSL_TRY)
+                                                                        : static_cast<long>(CURLUSESSL_NONE));
+    }
+    if (!n.username.empty()) {
+        curl_easy_setopt(e.h, CURLOPT_USERNAME, n.username.c_str());
+        curl_easy_setopt(e.h, CURLOPT_PASSWORD, n.password.c_str());
+    }
+    const std::string from = "<" + n.from + ">";
+    curl_easy_setopt(e.h, CURLOPT_MAIL_FROM, from.c_str());
+    curl_slist* rcpt = nullptr;
+    for (const std::string& to : n.to) rcpt = curl_slist_append(rcpt, ("<" + to + ">").c_str());
+    curl_easy_setopt(e.h, CURLOPT_MAIL_RCPT, rcpt);
+    Upload up{&message};
+    curl_easy_setopt(e.h, CURLOPT_READFUNCTION, &read_upload);
+    curl_easy_setopt(e.h, CURLOPT_READDATA, &up);
+    curl_easy_setopt(e.h, CURLOPT_UPLOAD, 1L);
+    const CURLcode rc = curl_easy_perform(e.h);
+    curl_slist_free_all(rcpt);
+    return result(rc, errbuf, "SMTP " + n.smtp_url);
+}
+
+Status post_webhook(const NotificationConfig& n, const std::string& json, const std::string& id,
+                    const std::function<bool()>& cancel) {
+    init_delivery();
+    Easy e;
+    if (!e.h) return Status::internal("curl_easy_init failed");
+    char errbuf[CURL_ERROR_SIZE] = {0};
+    common(e.h, n, cancel, errbuf);
+    curl_easy_setopt(e.h, CURLOPT_URL, n.url.c_str());
+    curl_easy_setopt(e.h, CURLOPT_POST, 1L);
+    curl_easy_setopt(e.h, CURLOPT_POSTFIELDS, json.data());
+    curl_easy_setopt(e.h, CURLOPT_POSTFIELDSIZE, static_cast<long>(json.size()));
+    curl_slist* headers = nullptr;
+    headers = curl_slist_append(headers, "Content-Type: application/json");
+    headers = curl_slist_append(headers, ("Idempotency-Key: " + id).c_str());
+    curl_easy_setopt(e.h, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(e.h, CURLOPT_WRITEFUNCTION, &discard);
+    const CURLcode rc = curl_easy_perform(e.h);
+    long code = 0;
+    curl_easy_getinfo(e.h, CURLINFO_RESPONSE_CODE, &code);
+    curl_slist_free_all(headers);
+    if (rc != CURLE_OK) return result(rc, errbuf, "webhook " + n.url);
+    if (code < 200 || code >= 300) return Status::unavailable("webhook " + n.url + ": HTTP " + std::to_string(code));
+    return Status::ok();
+}
+
+}  // namespace gridlet::notify

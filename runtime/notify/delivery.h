@@ -1,0 +1,28 @@
+// Delivering one message with libcurl: SMTP (STARTTLS or SMTPS, optional
+// login) and HTTP(S) POST. Blocking, bounded by the notification's timeout;
+// `cancel` (polled about every second) aborts a transfer (gridlet
+// stopping). Call curl_global_init once per process first
+// (init_delivery()). Any thread; one transfer per call.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "core/status.h"
+#include "notify/notification_config.h"
+
+namespace gridlet::notify {
+
+void init_delivery();
+
+// Sends `message` (RFC 5322, CRLF) from n.from to n.to. Errors say which
+// server and what it answered (unavailable: try again later; invalid: the
+// server refused the message or the login).
+Status send_email(const NotificationConfig& n, const std::string& message, const std::function<bool()>& cancel);
+
+// POSTs `json` to n.url with Content-Type application/json and
+// Idempotency-Key: `id`; a 2xx answer is success.
+Status post_webhook(const NotificationConfig& n, const std::string& json, const std::string& id,
+                    const std::function<bool()>& cancel);
+
+}  // namespace gridlet::notify

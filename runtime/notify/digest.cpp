@@ -1,0 +1,125 @@
+#include "notify/digest.h"
+
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <map>
+
+#include "alarm/alarm.h"
+
+namespace gridlet::notify {
+
+std::string batch_id(const std::string& site, const std::string& notification, uint64_t first, uint64_t last) {
+    return site + "." + notification + "." + std::to_string(first) + "-" + std::to_string(last);
+}
+
+namespace {
+std::string upper(std::string s) {
+    for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return s;
+}
+std::string number(double v) {
+    if (!std::isfinite(v)) return "";
+    char b[32];
+    std::snprintf(b, sizeof b, "%.4g", v);
+    return b;
+}
+// RFC 5322 date.
+std::string rfc5322(int64_t ms) {
+    const std::time_t t = static_cast<std::time_t>(ms / 1000);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char b[64];
+    std::strftime(b, sizeof b, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+    return b;
+}
+// No CR or LF in a header (a name or message cannot inject headers).
+std::string header_safe(std::string s) {
+    for (char& c : s)
+        if (c == '\r' || c == '\n') c = ' ';
+    return s;
+}
+}  // namespace
+
+EmailText email_text(const std::string& site, const TimeZone& zone, const Batch& batch) {
+    // Each alarm once, in order of its first change.
+    std::vector<uint64_t> order;
+    std::map<uint64_t, std::vector<const Change*>> by_id;
+    for (const Change& c : batch.changes) {
+        if (!by_id.count(c.alarm.id)) order.push_back(c.alarm.id);
+        by_id[c.alarm.id].push_back(&c);
+    }
+    EmailText t;
+    const Change& first = batch.changes.front();
+    const std::string crit = upper(alarm::criticality_name(first.alarm.criticality));
+    t.subject = "[gridlet " + site + "] " + crit + " " + first.alarm.name + " " + first.transition + " (" +
+                first.alarm.source + ")";
+    if (order.size() > 1) t.subject += " and " + std::to_string(order.size() - 1) + " more alarm(s)";
+    std::string& b = t.body;
+    b = "Site " + site + ": " + std::to_string(batch.changes.size()) + " alarm change(s), " +
+        std::to_string(order.size()) + " alarm(s).\n\n";
+    for (uint64_t id : order) {
+        const auto& changes = by_id[id];
+        const alarm::Alarm& a = changes.back()->alarm;  // the latest state
+        b += "#" + std::to_string(id) + " " + a.name + " - " + alarm::criticality_name(a.criticality) + " - " +
+             a.source + (a.series.empty() ? "" : " - " + a.series) + "\n";
+        b += "   " + a.message + "\n";
+        std::string seen;
+        for (const Change* c : changes) {
+            const alarm::Alarm& x = c->alarm;
+            const int64_t at = c->transition == "raised"         ? x.start_ms
+                               : c->transition == "returned"     ? x.returned_ms
+                               : c->transition == "acknowledged" ? (x.ack ? x.ack->at_ms : 0)
+                                                                 : x.end_ms;
+            seen += (seen.empty() ? "" : ", ") + c->transition + " " + zone.format_iso(at);
+        }
+        b += "   " + seen + "\n";
+        b += "   now " + std::string(alarm::alarm_status_name(a.status()));
+        if (std::isfinite(a.value_start)) b += ", value at start " + number(a.value_start);
+        if (std::isfinite(a.value_extreme) && a.value_extreme != a.value_start)
+            b += ", extreme " + number(a.value_extreme);
+        if (a.ack) b += ", acknowledged by " + a.ack->by + (a.ack->comment.empty() ? "" : ": " + a.ack->comment);
+        b += "\n\n";
+    }
+    b += "Notification " + batch.id + " (gridlet alarms --config <site file> lists the site's alarms)\n";
+    return t;
+}
+
+std::string email_message(const NotificationConfig& n, const std::string& site, const TimeZone& zone,
+                          const Batch& batch, int64_t now_ms) {
+    const EmailText t = email_text(site, zone, batch);
+    std::string to;
+    for (const std::string& a : n.to) to += (to.empty() ? "" : ", ") + a;
+    std::string m;
+    m += "Date: " + rfc5322(now_ms) + "\r\n";
+    m += "From: " + header_safe(n.from) + "\r\n";
+    m += "To: " + header_safe(to) + "\r\n";
+    m += "Message-ID: <" + header_safe(batch.id) + "@gridlet>\r\n";
+    m += "Subject: " + header_safe(t.subject) + "\r\n";
+    m += "MIME-Version: 1.0\r\n";
+    m += "Content-Type: text/plain; charset=utf-8\r\n";
+    m += "Content-Transfer-Encoding: 8bit\r\n";
+    m += "\r\n";
+    // Body lines end in CRLF; a stray CR (from a name or message) is dropped.
+    // (A line that is a lone "." is escaped by libcurl, RFC 5321 4.5.2.)
+    std::string body;
+    for (char c : t.body)
+        if (c != '\r') body += c;
+    size_t start = 0;
+    while (start < body.size()) {
+        size_t end = body.find('\n', start);
+        if (end == std::string::npos) end = body.size();
+        m += body.substr(start, end - start) + "\r\n";
+        start = end + 1;
+    }
+    return m;
+}
+
+nlohmann::json webhook_body(const std::string& site, const NotificationConfig& n, const Batch& batch) {
+    nlohmann::json changes = nlohmann::json::array();
+    for (const Change& c : batch.changes)
+        changes.push_back({{"transition", c.transition}, {"alarm", alarm::to_json(c.alarm)}});
+    return {{"id", batch.id}, {"site", site}, {"notification", n.name}, {"changes", std::move(changes)}};
+}
+
+}  // namespace gridlet::notify

@@ -1,0 +1,187 @@
+#include "notify/notification_config.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <set>
+
+#include "core/pattern.h"
+
+namespace gridlet::notify {
+
+using config::KeySpec;
+using config::ValueType;
+
+std::string alert_type_of(const alarm::Alarm& a) {
+    if (a.category == "communication") return "communication";
+    if (a.category == "configuration" || a.name == "rule_load_failed") return "configuration";
+    if (a.type == alarm::AlarmType::system) return "system";
+    static const std::set<std::string> levels = {"high", "high_high", "low", "low_low", "rate"};
+    if (levels.count(a.condition)) return "threshold";
+    return "state_change";
+}
+
+bool NotificationConfig::wants(const std::string& transition, const alarm::Alarm& a) const {
+    if (a.criticality < min_criticality) return false;
+    if (std::find(transitions.begin(), transitions.end(), transition) == transitions.end()) return false;
+    if (!alert_types.empty() &&
+        std::find(alert_types.begin(), alert_types.end(), alert_type_of(a)) == alert_types.end())
+        return false;
+    if (sources.empty()) return true;
+    for (const std::string& p : sources)
+        if (pattern_match(p, a.source)) return true;
+    return false;
+}
+
+const std::vector<KeySpec>& notification_keys() {
+    static const std::vector<KeySpec> keys = [] {
+        std::vector<KeySpec> k;
+        k.push_back(config::required_key("name", ValueType::string, "Unique name (letters, digits, _ - .)"));
+        KeySpec kind = config::required_key("kind", ValueType::string, "email or webhook");
+        kind.one_of = {"email", "webhook"};
+        k.push_back(kind);
+        KeySpec crit = config::key("min_criticality", ValueType::string, "\"non_critical\"",
+                                   "Lowest criticality told: information, non_critical, critical");
+        crit.one_of = {"information", "non_critical", "critical"};
+        k.push_back(crit);
+        k.push_back(config::key("transitions", ValueType::array, "[\"raised\", \"finished\"]",
+                                "Which changes: raised, acknowledged, returned, finished"));
+        k.push_back(config::key("alert_types", ValueType::array, "[]",
+                                "threshold, state_change, communication, configuration, system (empty: all)"));
+        k.push_back(config::key("sources", ValueType::array, "[]", "Source patterns (empty: all)"));
+        k.push_back(config::key("max_wait_s", ValueType::number, "60",
+                                "Changes within this window go out as one message (0: at once)", 0, 86400));
+        k.push_back(config::key("max_per_message", ValueType::integer, "100", "Changes in one message at most", 1,
+                                10000));
+        k.push_back(config::key("smtp_url", ValueType::string, std::nullopt,
+                                "email: smtp://host:port (STARTTLS) or smtps://host:port (TLS)"));
+        KeySpec tls = config::key("starttls", ValueType::string, "\"required\"", "email, smtp://: required, try, none");
+        tls.one_of = {"required", "try", "none"};
+        k.push_back(tls);
+        k.push_back(config::key("username", ValueType::string, std::nullopt, "email: SMTP user"));
+        k.push_back(config::key("password_env", ValueType::string, std::nullopt,
+                                "email: the environment variable holding the SMTP password"));
+        k.push_back(config::key("from", ValueType::string, std::nullopt, "email: the sender address"));
+        k.push_back(config::key("to", ValueType::array, std::nullopt, "email: 1 to 10 recipient addresses"));
+        k.push_back(config::key("ca_file", ValueType::string, std::nullopt,
+                                "email/webhook: CA certificates (PEM) to trust instead of the system's"));
+        k.push_back(config::key("url", ValueType::string, std::nullopt, "webhook: http:// or https:// URL (POST)"));
+        k.push_back(config::key("timeout_s", ValueType::number, "15", "One delivery attempt at most", 1, 300));
+        k.push_back(config::key("enabled", ValueType::boolean, "true", "false: checked, not run"));
+        return k;
+    }();
+    return keys;
+}
+
+namespace {
+
+uint32_t key_line(const toml::table& t, const char* key) {
+    const toml::node* n = t.get(key);
+    return n ? config::line_of(*n) : config::line_of(t);
+}
+
+bool plausible_address(const std::string& a) {
+    const size_t at = a.find('@');
+    return at != std::string::npos && at > 0 && at + 1 < a.size() && a.find_first_of(" <>,;\r\n") == std::string::npos;
+}
+
+std::vector<std::string> strings(const nlohmann::json& j, const char* key, const std::string& where,
+                                 const toml::table& t, const std::string& file, config::Diagnostics& diags) {
+    std::vector<std::string> out;
+    if (!j.contains(key)) return out;
+    for (const auto& v : j[key]) {
+        if (!v.is_string()) {
+            diags.push_back({file, key_line(t, key), where + ": " + key + ": a list of strings"});
+            return {};
+        }
+        out.push_back(v.get<std::string>());
+    }
+    return out;
+}
+
+}  // namespace
+
+std::vector<NotificationConfig> parse_notifications(const toml::table& root, const std::string& file,
+                                                    config::Diagnostics& diags) {
+    std::vector<NotificationConfig> out;
+    const toml::node* n = root.get("notifications");
+    if (!n) return out;
+    if (!n->is_array()) {
+        diags.push_back({file, config::line_of(*n), "'notifications' must be an array of tables: [[notifications]]"});
+        return out;
+    }
+    std::set<std::string> names;
+    size_t index = 0;
+    for (const toml::node& e : *n->as_array()) {
+        ++index;
+        if (!e.is_table()) {
+            diags.push_back({file, config::line_of(e), "each [[notifications]] entry must be a table"});
+            continue;
+        }
+        const toml::table& t = *e.as_table();
+        const size_t before = diags.size();
+        nlohmann::json j = config::validate_table(t, notification_keys(), file,
+                                                  "[[notifications]] #" + std::to_string(index), diags,
+                                                  config::line_of(t));
+        if (diags.size() != before) continue;
+        NotificationConfig c;
+        c.line = config::line_of(t);
+        c.name = j.value("name", "");
+        const std::string where = "[[notifications]] '" + c.name + "'";
+        const auto bad = [&](const char* key, const std::string& what) {
+            diags.push_back({file, key_line(t, key), where + ": " + what});
+        };
+        if (!valid_series_name(c.name, 1) || c.name.find('/') != std::string::npos)
+            bad("name", "name '" + c.name + "' may use only letters, digits, '_', '-', '.'");
+        if (!names.insert(c.name).second) bad("name", "a notification named '" + c.name + "' is already defined");
+        c.kind = j.value("kind", "email") == "webhook" ? Kind::webhook : Kind::email;
+        c.min_criticality = *alarm::parse_criticality(j.value("min_criticality", "non_critical"));
+        c.transitions = strings(j, "transitions", where, t, file, diags);
+        static const std::set<std::string> known_t = {"raised", "acknowledged", "returned", "finished"};
+        for (const auto& x : c.transitions)
+            if (!known_t.count(x)) bad("transitions", "transitions: '" + x + "' (known: raised, acknowledged, returned, finished)");
+        if (c.transitions.empty()) bad("transitions", "transitions: empty (nothing would be sent)");
+        c.alert_types = strings(j, "alert_types", where, t, file, diags);
+        static const std::set<std::string> known_a = {"threshold", "state_change", "communication", "configuration",
+                                                      "system"};
+        for (const auto& x : c.alert_types)
+            if (!known_a.count(x))
+                bad("alert_types",
+                    "alert_types: '" + x + "' (known: threshold, state_change, communication, configuration, system)");
+        c.sources = strings(j, "sources", where, t, file, diags);
+        c.max_wait_ms = static_cast<int64_t>(j.value("max_wait_s", 60.0) * 1000);
+        c.max_per_message = j.value("max_per_message", size_t{100});
+        c.timeout_ms = static_cast<int64_t>(j.value("timeout_s", 15.0) * 1000);
+        c.ca_file = j.value("ca_file", "");
+        if (c.kind == Kind::email) {
+            c.smtp_url = j.value("smtp_url", "");
+            c.starttls = j.value("starttls", "required");
+            c.username = j.value("username", "");
+            c.from = j.value("from", "");
+            c.to = strings(j, "to", where, t, file, diags);
+            if (c.smtp_url.rfind("smtp://", 0) != 0 && c.smtp_url.rfind("smtps://", 0) != 0)
+                bad(j.contains("smtp_url") ? "smtp_url" : "kind",
+                    "an email notification needs smtp_url = \"smtp://host:port\" or \"smtps://host:port\"");
+            if (!plausible_address(c.from)) bad(j.contains("from") ? "from" : "kind", "from: a sender address (name@domain)");
+            if (c.to.empty() || c.to.size() > 10) bad(j.contains("to") ? "to" : "kind", "to: 1 to 10 recipient addresses");
+            for (const auto& a : c.to)
+                if (!plausible_address(a)) bad("to", "to: '" + a + "' is not an address (name@domain)");
+            if (j.contains("url")) bad("url", "url is for webhooks (kind = \"webhook\")");
+            if (j.contains("password_env")) {
+                const std::string var = j["password_env"].get<std::string>();
+                const char* v = std::getenv(var.c_str());
+                if (!v) bad("password_env", "password_env: the environment variable '" + var + "' is not set");
+                else c.password = v;
+            }
+        } else {
+            c.url = j.value("url", "");
+            if (c.url.rfind("http://", 0) != 0 && c.url.rfind("https://", 0) != 0)
+                bad(j.contains("url") ? "url" : "kind", "a webhook needs url = \"http://...\" or \"https://...\"");
+            for (const char* k : {"smtp_url", "from", "to", "username", "password_env"})
+                if (j.contains(k)) bad(k, std::string(k) + " is for email (kind = \"email\")");
+        }
+        if (j.value("enabled", true) && diags.size() == before) out.push_back(std::move(c));
+    }
+    return out;
+}
+
+}  // namespace gridlet::notify

@@ -1,0 +1,75 @@
+// `[[notifications]]`: who is told about which alarm changes, how, and how
+// often (../shared/spec/socomec-webview.md §3.2: recipients, minimum
+// criticality, "maximum waiting time"; legrand-energy-web-server.md §7.3-7.7:
+// alert types, e-mail). Checked key by key with file:line, in the one
+// validation path of `gridlet check` and `gridlet run`.
+//
+//   [[notifications]]
+//   name = "ops_mail"
+//   kind = "email"                      # email or webhook
+//   min_criticality = "non_critical"    # information, non_critical, critical
+//   transitions = ["raised", "finished"]
+//   alert_types = ["threshold", "state_change", "communication", "configuration"]
+//   max_wait_s = 60                     # changes within the window go out as one digest
+//   smtp_url = "smtp://mail.example.com:587"   # smtps://... for SMTP over TLS
+//   starttls = "required"               # required, try, none (smtp:// only)
+//   username = "gateway"
+//   password_env = "GRIDLET_SMTP_PASSWORD"
+//   from = "gateway@example.com"
+//   to = ["ops@example.com", "site@example.com"]
+//   # webhook: url = "https://hooks.example.com/gridlet"
+//
+// Pure functions; any thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <toml++/toml.h>
+
+#include "alarm/alarm.h"
+#include "core/config_schema.h"
+
+namespace gridlet::notify {
+
+enum class Kind : uint8_t { email, webhook };
+
+// The Legrand alert event types (manual §7.3), as gridlet classifies alarms:
+// threshold (an [[alarms]] level: high, low, rate), state_change (any other
+// alarm of a measurement or a rule), communication (category
+// communication), configuration (category configuration, a rule that did
+// not load), system (the gateway's own faults: plugin, store, delivery,
+// flood).
+std::string alert_type_of(const alarm::Alarm& a);
+
+struct NotificationConfig {
+    std::string name;
+    Kind kind = Kind::email;
+    alarm::Criticality min_criticality = alarm::Criticality::non_critical;
+    std::vector<std::string> transitions;   // raised, acknowledged, returned, finished
+    std::vector<std::string> alert_types;   // empty: all
+    std::vector<std::string> sources;       // patterns; empty: all
+    int64_t max_wait_ms = 60'000;
+    size_t max_per_message = 100;
+    // email
+    std::string smtp_url, starttls = "required", username, password, from, ca_file;
+    std::vector<std::string> to;
+    // webhook
+    std::string url;
+    int64_t timeout_ms = 15'000;
+    uint32_t line = 0;
+
+    // Whether `transition` of `a` is for this notification.
+    bool wants(const std::string& transition, const alarm::Alarm& a) const;
+};
+
+const std::vector<config::KeySpec>& notification_keys();
+
+// Reads `[[notifications]]` of a site file's root. A password is read from
+// the environment variable `password_env` at load (never written in the
+// file). Problems go to `diags` with file:line.
+std::vector<NotificationConfig> parse_notifications(const toml::table& root, const std::string& file,
+                                                    config::Diagnostics& diags);
+
+}  // namespace gridlet::notify

@@ -1,0 +1,207 @@
+#include "notify/notifier.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "core/clock.h"
+#include "core/text.h"
+#include "notify/delivery.h"
+
+namespace gridlet::notify {
+
+namespace {
+constexpr const char* kStateNamespace = "#notify";
+constexpr int64_t kFirstRetryMs = 5'000, kMaxRetryMs = 600'000;
+constexpr int kFailuresBeforeAlarm = 3;
+}  // namespace
+
+Notifier::Notifier(std::vector<NotificationConfig> configs, store::Outbox& outbox, store::StateStore& state,
+                   std::string site, TimeZone zone, alarm::AlarmTable* alarms)
+    : configs_(std::move(configs)), outbox_(outbox), state_(state), site_(std::move(site)), zone_(std::move(zone)),
+      alarms_(alarms) {}
+
+void Notifier::use_default_sender(std::function<bool()> cancel) {
+    sender_ = [this, cancel](const NotificationConfig& n, const Batch& b) -> Status {
+        if (n.kind == Kind::email) {
+            return send_email(n, email_message(n, site_, zone_, b, SystemClock::instance().now_ms()), cancel);
+        }
+        return post_webhook(n, dump_json(webhook_body(site_, n, b)), b.id, cancel);
+    };
+}
+
+Status Notifier::start(int64_t now_ms) {
+    for (const NotificationConfig& n : configs_) {
+        Queue& q = queues_[n.name];
+        auto size = outbox_.size(queue_name(n));
+        if (!size) return size.status();
+        q.waiting = *size;
+        if (q.waiting > 0) {
+            auto first = outbox_.read(queue_name(n), 0, 1);
+            if (first && !first->empty()) {
+                auto j = nlohmann::json::parse(first->front().payload, nullptr, false);
+                q.oldest_ms = j.is_object() ? j.value("enqueued_ms", now_ms) : now_ms;
+            }
+        }
+        auto inflight = state_.get(kStateNamespace, n.name + "/inflight");
+        if (inflight && *inflight) {
+            auto j = nlohmann::json::parse(**inflight, nullptr, false);
+            if (j.is_object()) {
+                q.in_first = j.value("first", uint64_t{0});
+                q.in_last = j.value("last", uint64_t{0});
+            }
+        }
+        if (q.waiting > 0)
+            spdlog::info("notification '{}': {} alarm change(s) still to send from the last run", n.name, q.waiting);
+    }
+    return Status::ok();
+}
+
+Status Notifier::on_change(const std::string& transition, const alarm::Alarm& a, int64_t now_ms) {
+    Status out = Status::ok();
+    for (const NotificationConfig& n : configs_) {
+        if (!n.wants(transition, a)) continue;
+        nlohmann::json j = {{"transition", transition}, {"alarm", alarm::to_json(a)}, {"enqueued_ms", now_ms}};
+        auto seq = outbox_.append(queue_name(n), dump_json(j));
+        if (!seq) {
+            spdlog::error("notification '{}': alarm {} {} not queued: {}", n.name, a.id, transition,
+                          seq.status().message());
+            out = seq.status();
+            continue;
+        }
+        Queue& q = queues_[n.name];
+        if (q.waiting == 0) q.oldest_ms = now_ms;
+        ++q.waiting;
+        ++counters_.queued;
+    }
+    return out;
+}
+
+Status Notifier::send_batch(const NotificationConfig& n, Queue& q, int64_t now_ms) {
+    const std::string name = queue_name(n);
+    if (q.in_first == 0) {
+        // A new batch: its bounds are stored before the first attempt.
+        auto entries = outbox_.read(name, 0, n.max_per_message);
+        if (!entries) return entries.status();
+        if (entries->empty()) {
+            q.waiting = 0;
+            q.oldest_ms = 0;
+            return Status::ok();
+        }
+        q.in_first = entries->front().seq;
+        q.in_last = entries->back().seq;
+        Status st = state_.put(kStateNamespace, n.name + "/inflight",
+                               dump_json(nlohmann::json{{"first", q.in_first}, {"last", q.in_last}}));
+        if (!st) return st;
+    }
+    auto entries = outbox_.read(name, q.in_first - 1, q.in_last - q.in_first + 1);
+    if (!entries) return entries.status();
+    Batch b;
+    b.first = q.in_first;
+    b.last = q.in_last;
+    b.id = batch_id(site_, n.name, b.first, b.last);
+    for (const store::OutboxEntry& e : *entries) {
+        if (e.seq > q.in_last) break;
+        auto j = nlohmann::json::parse(e.payload, nullptr, false);
+        auto a = j.is_object() ? alarm::alarm_from_json(j.value("alarm", nlohmann::json())) : Status::corruption("");
+        if (!a) {
+            spdlog::error("notification '{}': outbox entry {} does not decode; left out", n.name, e.seq);
+            continue;
+        }
+        b.changes.push_back({j.value("transition", "?"), std::move(*a)});
+    }
+    if (b.changes.empty()) {
+        // Only undecodable entries (or dropped by the outbox's size limit).
+        (void)outbox_.ack(name, q.in_last);
+        (void)state_.erase(kStateNamespace, n.name + "/inflight");
+        q.in_first = q.in_last = 0;
+        return Status::ok();
+    }
+    Status st = sender_(n, b);
+    if (!st) return st;
+    Status acked = outbox_.ack(name, q.in_last);
+    if (!acked) spdlog::error("notification '{}': sent {}, but its entries stay queued: {}", n.name, b.id, acked.message());
+    (void)state_.erase(kStateNamespace, n.name + "/inflight");
+    ++counters_.messages;
+    counters_.delivered += b.changes.size();
+    spdlog::info("notification '{}': {} sent ({} change(s){})", n.name, b.id, b.changes.size(),
+                 q.attempts > 0 ? ", after " + std::to_string(q.attempts) + " failed attempt(s)" : "");
+    if (q.attempts >= kFailuresBeforeAlarm && alarms_)
+        (void)alarms_->clear("system/notification_failed|" + n.name, now_ms, std::numeric_limits<double>::quiet_NaN(),
+                             "delivered again");
+    q.attempts = 0;
+    q.next_try_ms = 0;
+    q.last_error.clear();
+    q.in_first = q.in_last = 0;
+    // What is left waits its own window from now at the latest.
+    auto size = outbox_.size(name);
+    q.waiting = size ? *size : q.waiting;
+    if (q.waiting > 0) {
+        auto next = outbox_.read(name, 0, 1);
+        auto j = next && !next->empty() ? nlohmann::json::parse(next->front().payload, nullptr, false) : nlohmann::json();
+        q.oldest_ms = j.is_object() ? j.value("enqueued_ms", now_ms) : now_ms;
+    } else {
+        q.oldest_ms = 0;
+    }
+    return Status::ok();
+}
+
+void Notifier::failed(const NotificationConfig& n, Queue& q, const Status& st, int64_t now_ms) {
+    ++q.attempts;
+    ++counters_.failures;
+    const int64_t delay = std::min(kMaxRetryMs, kFirstRetryMs << std::min(q.attempts - 1, 20));
+    q.next_try_ms = now_ms + delay;
+    q.last_error = st.message();
+    spdlog::warn("notification '{}': not delivered ({} attempt(s)): {}; next try in {} s; {} change(s) wait in the store",
+                 n.name, q.attempts, st.message(), delay / 1000, q.waiting);
+    if (q.attempts == kFailuresBeforeAlarm && alarms_) {
+        alarm::RaiseRequest r;
+        r.key = "system/notification_failed|" + n.name;
+        r.name = "notification_failed";
+        r.source = "kernel";
+        r.category = "delivery";
+        r.origin = "kernel";
+        r.condition = "notification_failed";
+        r.type = alarm::AlarmType::system;
+        r.criticality = alarm::Criticality::critical;
+        r.ts_ms = now_ms;
+        r.value = static_cast<double>(q.waiting);
+        r.message = "notification '" + n.name + "' cannot be delivered (" + st.message() + "); " +
+                    std::to_string(q.waiting) + " alarm change(s) wait in the store and are retried";
+        r.detail = {{"notification", n.name}, {"error", st.message()}};
+        (void)alarms_->raise(r);
+    }
+}
+
+void Notifier::poll(int64_t now_ms) {
+    for (const NotificationConfig& n : configs_) {
+        Queue& q = queues_[n.name];
+        if (q.waiting == 0 && q.in_first == 0) continue;
+        if (q.next_try_ms > now_ms) continue;
+        if (q.in_first == 0 && now_ms - q.oldest_ms < n.max_wait_ms) continue;
+        Status st = send_batch(n, q, now_ms);
+        if (!st) failed(n, q, st, now_ms);
+    }
+}
+
+std::optional<int64_t> Notifier::next_due_ms() const {
+    std::optional<int64_t> next;
+    for (const NotificationConfig& n : configs_) {
+        auto it = queues_.find(n.name);
+        if (it == queues_.end()) continue;
+        const Queue& q = it->second;
+        if (q.waiting == 0 && q.in_first == 0) continue;
+        int64_t t = q.in_first != 0 ? q.next_try_ms : std::max(q.oldest_ms + n.max_wait_ms, q.next_try_ms);
+        if (!next || t < *next) next = t;
+    }
+    return next;
+}
+
+NotifierCounters Notifier::counters() const {
+    NotifierCounters c = counters_;
+    c.pending = 0;
+    for (const auto& [name, q] : queues_) c.pending += q.waiting;
+    return c;
+}
+
+}  // namespace gridlet::notify

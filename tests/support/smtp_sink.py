@@ -1,0 +1,57 @@
+#!/usr/bin/env python3
+"""A real SMTP server for tests (aiosmtpd): each message received is written
+to <dir>/<n>.eml (the DATA as received, envelope sender and recipients in
+X-Envelope-* headers added first). --fail-first N refuses the first N
+messages with 451 (a server that is busy for a while).
+
+    python3 tests/support/smtp_sink.py --port 2525 --dir /tmp/mails
+"""
+import argparse
+import asyncio
+import os
+import signal
+
+from aiosmtpd.controller import Controller
+
+
+class Sink:
+    def __init__(self, folder, fail_first):
+        self.folder = folder
+        # A sink started again on the same folder goes on numbering.
+        self.count = len([n for n in os.listdir(folder) if n.endswith(".eml")])
+        self.fail_left = fail_first
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.fail_left > 0:
+            self.fail_left -= 1
+            return "451 busy, try again later"
+        self.count += 1
+        path = os.path.join(self.folder, "%04d.eml" % self.count)
+        head = "X-Envelope-From: %s\r\nX-Envelope-To: %s\r\n" % (envelope.mail_from, ", ".join(envelope.rcpt_tos))
+        data = envelope.original_content or envelope.content
+        with open(path + ".tmp", "wb") as f:
+            f.write(head.encode() + data)
+        os.rename(path + ".tmp", path)
+        return "250 OK"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--dir", required=True)
+    ap.add_argument("--fail-first", type=int, default=0)
+    a = ap.parse_args()
+    os.makedirs(a.dir, exist_ok=True)
+    c = Controller(Sink(a.dir, a.fail_first), hostname="127.0.0.1", port=a.port)
+    c.start()
+    print("smtp sink on 127.0.0.1:%d" % a.port, flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.new_event_loop()
+    for s in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(s, stop.set)
+    loop.run_until_complete(stop.wait())
+    c.stop()
+
+
+if __name__ == "__main__":
+    main()
