@@ -11,7 +11,8 @@
 //   the store's writes failing    -> "store_write_failing" (critical) until they resume.
 // Latching system alarms stay active until someone acknowledges them: a
 // fault that is over is still something a person must have seen.
-// Every change of the table is published as an event (source: the alarm's
+// Every change of the table is queued for the [[notifications]] (in the
+// store's outbox) and published as an event (source: the alarm's
 // source, type alarm_raised / alarm_acknowledged / alarm_returned /
 // alarm_finished, body: the alarm record), which the store writer keeps
 // and notifiers follow.
@@ -188,6 +189,9 @@ private:
     // Every change of the table, as an event on the bus.
     void publish() {
         for (const alarm::AlarmChange& c : ctx_.alarms->take_transitions()) {
+            // Queued for the notifications first (in the store), then told.
+            if (ctx_.notifier)
+                (void)ctx_.notifier->on_change(alarm::transition_name(c.transition), c.alarm, host().now_ms());
             const std::string body = dump_json(alarm::to_json(c.alarm));
             const gl_status st = host().emit_event(alarm::transition_event_type(c.transition),
                                                    static_cast<gl_severity>(alarm_event_severity(c)), body,

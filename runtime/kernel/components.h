@@ -19,7 +19,7 @@
 
 #include "alarm/alarm_rules.h"
 #include "alarm/alarm_table.h"
-#include "notify/notification_config.h"
+#include "notify/notifier.h"
 
 #include "core/site_config.h"
 #include "core/timezone.h"
@@ -48,8 +48,10 @@ struct ComponentContext {
     // second (for metrics, any thread).
     std::atomic<uint64_t> alarm_instances{0}, alarm_waiting_for_reference{0}, alarm_samples{0},
         alarm_raise_failures{0};
-    // [[notifications]] and the notifier's figures (copied about once a second).
-    std::vector<notify::NotificationConfig> notifications;
+    // [[notifications]] (null without them): every alarm change taken from
+    // the table goes to it (on_change) before it is published.
+    notify::Notifier* notifier = nullptr;
+    // The notifier's figures (copied about once a second).
     std::atomic<uint64_t> notify_queued{0}, notify_messages{0}, notify_delivered{0}, notify_failures{0},
         notify_pending{0};
 };

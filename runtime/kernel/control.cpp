@@ -48,6 +48,7 @@ nlohmann::json Kernel::control_alarm_ack(const nlohmann::json& p) {
 
 void Kernel::publish_alarm_changes() {
     for (const alarm::AlarmChange& c : alarms_->take_transitions()) {
+        if (notifier_) (void)notifier_->on_change(alarm::transition_name(c.transition), c.alarm, clock_.now_ms());
         const std::string body = alarm::to_json(c.alarm).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
         const std::string type = alarm::transition_event_type(c.transition);
         bus::EventView ev{clock_.now_ms(), alarm_event_severity(c), c.alarm.source, type, body};

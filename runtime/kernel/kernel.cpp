@@ -48,6 +48,7 @@ Kernel::~Kernel() {
     for (auto& i : instances_) i->destroy();
     instances_.clear();
     control_publisher_.reset();
+    notifier_.reset();
     alarms_.reset();
     alarm_persistence_.reset();
     store_.reset();
@@ -96,7 +97,12 @@ Status Kernel::start() {
     components_.reset(new ComponentContext(registry_, store_.get(), time_zone_, plan_.site));
     components_->alarms = alarms_.get();
     components_->alarm_rules = plan_.alarm_rules;
-    components_->notifications = plan_.notifications;
+    if (store_ && !plan_.notifications.empty()) {
+        notifier_ = std::make_unique<notify::Notifier>(plan_.notifications, store_->outbox(), store_->state(),
+                                                       plan_.site.site_name, time_zone_, alarms_.get());
+        if (Status st = notifier_->start(clock_.now_ms()); !st) return st.with_context("notifications");
+        components_->notifier = notifier_.get();
+    }
     auto control_pub = bus_->make_publisher(&control_metrics_);
     if (!control_pub) return control_pub.status();
     control_publisher_ = std::move(*control_pub);
@@ -114,7 +120,7 @@ Status Kernel::start() {
         if (!a) return a.status();
         instances_.push_back(std::move(*a));
     }
-    if (store_ && !plan_.notifications.empty()) {
+    if (notifier_) {
         auto n = make_notifier_instance(*components_, services, index++);
         if (!n) return n.status();
         instances_.push_back(std::move(*n));

@@ -90,6 +90,7 @@ private:
     std::unique_ptr<store::Store> store_;  // after registry_: closed before it
     std::unique_ptr<alarm::AlarmPersistence> alarm_persistence_;  // over store_ (or memory): closed before it
     std::unique_ptr<alarm::AlarmTable> alarms_;
+    std::unique_ptr<notify::Notifier> notifier_;  // [[notifications]], over store_
     std::unique_ptr<ComponentContext> components_;
     std::unique_ptr<bus::Bus> bus_;
     plugin::CommandRouter router_;

@@ -1,10 +1,11 @@
 // The "notifier" component: on its own plugin thread (a slow mail server
-// holds up no one else) it follows the alarm changes on the bus
-// (event/<source>/alarm_*) and hands them to notify::Notifier, which queues
-// them in the store's outbox and sends digests (runtime/notify/).
+// holds up no one else) it sends what the kernel's notify::Notifier has
+// queued in the store's outbox (runtime/notify/). The alarm changes reach
+// the Notifier from the threads that take them from the alarm table (the
+// alarms component, the control socket), before they are published, so a
+// change is in the outbox as soon as it is told to anyone.
 #include <gridlet/plugin.hpp>
 
-#include "alarm/alarm.h"
 #include "kernel/components.h"
 #include "notify/delivery.h"
 #include "notify/notifier.h"
@@ -26,27 +27,11 @@ public:
 
     void start() override {
         notify::init_delivery();
-        notifier_ = std::make_unique<notify::Notifier>(ctx_.notifications, ctx_.store->outbox(), ctx_.store->state(),
-                                                       ctx_.site.site_name, ctx_.time_zone, ctx_.alarms);
+        notifier_ = ctx_.notifier;
         plugin::PluginInstance* self = host().ctx()->instance;
         notifier_->use_default_sender([self] { return self->api_stopping(); });
-        Status st = notifier_->start(host().now_ms());
-        if (!st) throw gridlet::Error(GL_ERR, "notifier: " + st.message());
-        host().subscribe("event/");
         host().add_timer(kPollMs, true);
-        host().info("notifier: " + std::to_string(ctx_.notifications.size()) + " notification(s)");
-    }
-
-    void on_event(const char*, const gl_event& e) override {
-        const std::string type = e.type ? e.type : "";
-        if (type.rfind("alarm_", 0) != 0) return;
-        auto body = nlohmann::json::parse(std::string_view(e.body_json, e.body_len), nullptr, false);
-        auto a = alarm::alarm_from_json(body);
-        if (!a) {
-            host().warn("notifier: an " + type + " event does not hold an alarm record: " + a.status().message());
-            return;
-        }
-        (void)notifier_->on_change(type.substr(6), *a, host().now_ms());
+        host().info("notifier: " + std::to_string(notifier_->configs().size()) + " notification(s)");
     }
 
     void on_timer(uint64_t) override {
@@ -61,7 +46,7 @@ public:
 
 private:
     ComponentContext& ctx_;
-    std::unique_ptr<notify::Notifier> notifier_;
+    notify::Notifier* notifier_ = nullptr;
 };
 
 }  // namespace

@@ -31,6 +31,7 @@ void Notifier::use_default_sender(std::function<bool()> cancel) {
 }
 
 Status Notifier::start(int64_t now_ms) {
+    std::lock_guard lock(mu_);
     for (const NotificationConfig& n : configs_) {
         Queue& q = queues_[n.name];
         auto size = outbox_.size(queue_name(n));
@@ -69,6 +70,7 @@ Status Notifier::on_change(const std::string& transition, const alarm::Alarm& a,
             out = seq.status();
             continue;
         }
+        std::lock_guard lock(mu_);
         Queue& q = queues_[n.name];
         if (q.waiting == 0) q.oldest_ms = now_ms;
         ++q.waiting;
@@ -77,31 +79,41 @@ Status Notifier::on_change(const std::string& transition, const alarm::Alarm& a,
     return out;
 }
 
-Status Notifier::send_batch(const NotificationConfig& n, Queue& q, int64_t now_ms) {
+Status Notifier::send_batch(const NotificationConfig& n, int64_t now_ms) {
     const std::string name = queue_name(n);
-    if (q.in_first == 0) {
-        // A new batch: its bounds are stored before the first attempt.
-        auto entries = outbox_.read(name, 0, n.max_per_message);
-        if (!entries) return entries.status();
-        if (entries->empty()) {
-            q.waiting = 0;
-            q.oldest_ms = 0;
-            return Status::ok();
+    uint64_t first = 0, last = 0;
+    int attempts = 0;
+    {
+        std::lock_guard lock(mu_);
+        Queue& q = queues_[n.name];
+        if (q.in_first == 0) {
+            // A new batch: its bounds are stored before the first attempt.
+            auto entries = outbox_.read(name, 0, n.max_per_message);
+            if (!entries) return entries.status();
+            if (entries->empty()) {
+                q.waiting = 0;
+                q.oldest_ms = 0;
+                return Status::ok();
+            }
+            Status st = state_.put(kStateNamespace, n.name + "/inflight",
+                                   dump_json(nlohmann::json{{"first", entries->front().seq},
+                                                            {"last", entries->back().seq}}));
+            if (!st) return st;
+            q.in_first = entries->front().seq;
+            q.in_last = entries->back().seq;
         }
-        q.in_first = entries->front().seq;
-        q.in_last = entries->back().seq;
-        Status st = state_.put(kStateNamespace, n.name + "/inflight",
-                               dump_json(nlohmann::json{{"first", q.in_first}, {"last", q.in_last}}));
-        if (!st) return st;
+        first = q.in_first;
+        last = q.in_last;
+        attempts = q.attempts;
     }
-    auto entries = outbox_.read(name, q.in_first - 1, q.in_last - q.in_first + 1);
+    auto entries = outbox_.read(name, first - 1, last - first + 1);
     if (!entries) return entries.status();
     Batch b;
-    b.first = q.in_first;
-    b.last = q.in_last;
-    b.id = batch_id(site_, n.name, b.first, b.last);
+    b.first = first;
+    b.last = last;
+    b.id = batch_id(site_, n.name, first, last);
     for (const store::OutboxEntry& e : *entries) {
-        if (e.seq > q.in_last) break;
+        if (e.seq > last) break;
         auto j = nlohmann::json::parse(e.payload, nullptr, false);
         auto a = j.is_object() ? alarm::alarm_from_json(j.value("alarm", nlohmann::json())) : Status::corruption("");
         if (!a) {
@@ -110,34 +122,34 @@ Status Notifier::send_batch(const NotificationConfig& n, Queue& q, int64_t now_m
         }
         b.changes.push_back({j.value("transition", "?"), std::move(*a)});
     }
-    if (b.changes.empty()) {
-        // Only undecodable entries (or dropped by the outbox's size limit).
-        (void)outbox_.ack(name, q.in_last);
-        (void)state_.erase(kStateNamespace, n.name + "/inflight");
-        q.in_first = q.in_last = 0;
-        return Status::ok();
+    if (!b.changes.empty()) {
+        Status st = sender_(n, b);  // not under mu_: it may take seconds
+        if (!st) return st;
     }
-    Status st = sender_(n, b);
-    if (!st) return st;
-    Status acked = outbox_.ack(name, q.in_last);
+    Status acked = outbox_.ack(name, last);
     if (!acked) spdlog::error("notification '{}': sent {}, but its entries stay queued: {}", n.name, b.id, acked.message());
     (void)state_.erase(kStateNamespace, n.name + "/inflight");
-    ++counters_.messages;
-    counters_.delivered += b.changes.size();
-    spdlog::info("notification '{}': {} sent ({} change(s){})", n.name, b.id, b.changes.size(),
-                 q.attempts > 0 ? ", after " + std::to_string(q.attempts) + " failed attempt(s)" : "");
-    if (q.attempts >= kFailuresBeforeAlarm && alarms_)
+    if (!b.changes.empty())
+        spdlog::info("notification '{}': {} sent ({} change(s){})", n.name, b.id, b.changes.size(),
+                     attempts > 0 ? ", after " + std::to_string(attempts) + " failed attempt(s)" : "");
+    if (attempts >= kFailuresBeforeAlarm && alarms_)
         (void)alarms_->clear("system/notification_failed|" + n.name, now_ms, std::numeric_limits<double>::quiet_NaN(),
                              "delivered again");
+    // What is left waits its own window, from its oldest change.
+    auto next = outbox_.read(name, 0, 1);
+    std::lock_guard lock(mu_);
+    Queue& q = queues_[n.name];
+    if (!b.changes.empty()) {
+        ++counters_.messages;
+        counters_.delivered += b.changes.size();
+    }
+    const uint64_t done = last - first + 1;
+    q.waiting = q.waiting > done ? q.waiting - done : 0;
     q.attempts = 0;
     q.next_try_ms = 0;
     q.last_error.clear();
     q.in_first = q.in_last = 0;
-    // What is left waits its own window from now at the latest.
-    auto size = outbox_.size(name);
-    q.waiting = size ? *size : q.waiting;
     if (q.waiting > 0) {
-        auto next = outbox_.read(name, 0, 1);
         auto j = next && !next->empty() ? nlohmann::json::parse(next->front().payload, nullptr, false) : nlohmann::json();
         q.oldest_ms = j.is_object() ? j.value("enqueued_ms", now_ms) : now_ms;
     } else {
@@ -175,16 +187,23 @@ void Notifier::failed(const NotificationConfig& n, Queue& q, const Status& st, i
 
 void Notifier::poll(int64_t now_ms) {
     for (const NotificationConfig& n : configs_) {
-        Queue& q = queues_[n.name];
-        if (q.waiting == 0 && q.in_first == 0) continue;
-        if (q.next_try_ms > now_ms) continue;
-        if (q.in_first == 0 && now_ms - q.oldest_ms < n.max_wait_ms) continue;
-        Status st = send_batch(n, q, now_ms);
-        if (!st) failed(n, q, st, now_ms);
+        {
+            std::lock_guard lock(mu_);
+            Queue& q = queues_[n.name];
+            if (q.waiting == 0 && q.in_first == 0) continue;
+            if (q.next_try_ms > now_ms) continue;
+            if (q.in_first == 0 && now_ms - q.oldest_ms < n.max_wait_ms) continue;
+        }
+        Status st = send_batch(n, now_ms);
+        if (!st) {
+            std::lock_guard lock(mu_);
+            failed(n, queues_[n.name], st, now_ms);
+        }
     }
 }
 
 std::optional<int64_t> Notifier::next_due_ms() const {
+    std::lock_guard lock(mu_);
     std::optional<int64_t> next;
     for (const NotificationConfig& n : configs_) {
         auto it = queues_.find(n.name);
@@ -198,6 +217,7 @@ std::optional<int64_t> Notifier::next_due_ms() const {
 }
 
 NotifierCounters Notifier::counters() const {
+    std::lock_guard lock(mu_);
     NotifierCounters c = counters_;
     c.pending = 0;
     for (const auto& [name, q] : queues_) c.pending += q.waiting;

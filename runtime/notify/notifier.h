@@ -10,13 +10,18 @@
 // to 10 min; three failures in a row raise the system alarm
 // "notification_failed" (critical), which ends at the next success.
 //
-// Threads: one owner thread (the notifier component's); sending blocks it
-// (bounded by the notification's timeout and `cancel`).
+// Threads: on_change() and counters() from any thread (the threads that
+// take alarm changes from the table: the change is in the outbox before
+// they publish it); start(), poll() and next_due_ms() on one owner thread
+// (the notifier component's), which sending blocks (bounded by the
+// notification's timeout and `cancel`).
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -73,8 +78,8 @@ private:
         std::string last_error;
     };
     std::string queue_name(const NotificationConfig& n) const { return "notify/" + n.name; }
-    Status send_batch(const NotificationConfig& n, Queue& q, int64_t now_ms);
-    void failed(const NotificationConfig& n, Queue& q, const Status& st, int64_t now_ms);
+    Status send_batch(const NotificationConfig& n, int64_t now_ms);
+    void failed(const NotificationConfig& n, Queue& q, const Status& st, int64_t now_ms);  // under mu_
 
     std::vector<NotificationConfig> configs_;
     store::Outbox& outbox_;
@@ -83,6 +88,7 @@ private:
     TimeZone zone_;
     alarm::AlarmTable* alarms_;
     Sender sender_;
+    mutable std::mutex mu_;  // queues_ and counters_
     std::map<std::string, Queue> queues_;
     NotifierCounters counters_;
 };
