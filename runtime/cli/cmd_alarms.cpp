@@ -59,6 +59,7 @@ void run_list(const AlarmsArgs& a) {
     }
     f.source_pattern = a.source;
     f.category = a.category;
+    if (a.from.empty() && a.to != "now") fail(cmd, 2, "--to needs --from (alarms that started in [from, to))");
     if (!a.from.empty()) {
         const auto [from, to] = parse_time_range(cmd, a.from, a.to, *tz);
         f.from_ms = from;

@@ -70,6 +70,10 @@ int l_raise(lua_State* L) {
     r.key = full_key(rule, text_field(L, 1, "key", "raise", r.name));
     r.series = text_field(L, 1, "series", "raise", "");
     r.source = text_field(L, 1, "source", "raise", "rule/" + rule.name());
+    if (!valid_series_name(r.source, 1))
+        return luaL_error(L, "gridlet.alarm.raise: 'source' must be a name such as \"panel1\" (letters, digits, _ - . and /)");
+    if (!r.series.empty() && !valid_series_name(r.series, 2))
+        return luaL_error(L, "gridlet.alarm.raise: 'series' must be a series name (device/point)");
     r.category = text_field(L, 1, "category", "raise", "rule");
     r.message = text_field(L, 1, "message", "raise", r.name);
     r.origin = "rule";

@@ -2,7 +2,9 @@
 """A real SMTP server for tests (aiosmtpd): each message received is written
 to <dir>/<n>.eml (the DATA as received, envelope sender and recipients in
 X-Envelope-* headers added first). --fail-first N refuses the first N
-messages with 451 (a server that is busy for a while).
+messages with 451 (a server that is busy for a while). --tls-cert and
+--tls-key (PEM) offer STARTTLS and require it before MAIL; --login USER:PASS
+requires AUTH (PLAIN/LOGIN) with that user.
 
     python3 tests/support/smtp_sink.py --port 2525 --dir /tmp/mails
 """
@@ -40,9 +42,27 @@ def main():
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--dir", required=True)
     ap.add_argument("--fail-first", type=int, default=0)
+    ap.add_argument("--tls-cert")
+    ap.add_argument("--tls-key")
+    ap.add_argument("--login")
     a = ap.parse_args()
     os.makedirs(a.dir, exist_ok=True)
-    c = Controller(Sink(a.dir, a.fail_first), hostname="127.0.0.1", port=a.port)
+    kwargs = {}
+    if a.tls_cert:
+        import ssl
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(a.tls_cert, a.tls_key)
+        kwargs.update(tls_context=ctx, require_starttls=True)
+    if a.login:
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+        user, password = a.login.split(":", 1)
+
+        def authenticator(server, session, envelope, mechanism, data):
+            ok = isinstance(data, LoginPassword) and data.login.decode() == user and data.password.decode() == password
+            return AuthResult(success=ok)
+
+        kwargs.update(authenticator=authenticator, auth_required=True, auth_require_tls=bool(a.tls_cert))
+    c = Controller(Sink(a.dir, a.fail_first), hostname="127.0.0.1", port=a.port, **kwargs)
     c.start()
     print("smtp sink on 127.0.0.1:%d" % a.port, flush=True)
     stop = asyncio.Event()
