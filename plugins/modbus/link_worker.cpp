@@ -44,7 +44,8 @@ void LinkWorker::register_series() {
         const std::string& dn = d->cfg.name;
         std::string tags = "device=" + dn + ",profile=" + d->profile->name;
         for (const Point& p : d->profile->points) {
-            SeriesDef s{dn + "/" + p.name, p.unit, p.description, tags, p.states, p.kind};
+            SeriesDef s{dn + "/" + p.name, p.unit, p.description,
+                        p.alarm.empty() ? tags : tags + ",alarm=" + p.alarm, p.states, p.kind};
             d->series.push_back(sink_.register_series(s));
         }
         d->online_series = sink_.register_series({dn + "/online", "", "1 while the device answers polls", tags,

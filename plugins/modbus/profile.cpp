@@ -192,7 +192,7 @@ private:
     void parse_point(Profile& p, const toml::table& t) {
         check_keys(t, {"name", "channels", "fc", "address", "stride", "type", "word_order", "byte_order", "bit", "scale",
                        "scale_register", "scale_stride", "scale_fc", "multiplier", "unit", "kind", "states", "invalid",
-                       "description", "writable", "write_fc"},
+                       "description", "writable", "write_fc", "alarm"},
                    "[[point]]");
         std::string name = str(t, "name", "");
         if (name.empty()) fail(t, "[[point]] needs a 'name'");
@@ -230,6 +230,10 @@ private:
         }
         pt.unit = str(t, "unit", "");
         pt.description = str(t, "description", "");
+        pt.alarm = str(t, "alarm", "");
+        if (!pt.alarm.empty() && pt.alarm != "information" && pt.alarm != "non_critical" && pt.alarm != "critical")
+            fail(*t.get("alarm"), "'alarm' is the criticality of the device alarm this point reports: information, "
+                                  "non_critical or critical (got '" + pt.alarm + "')");
         std::string kind = str(t, "kind", "");
         if (const toml::node* s = t.get("states")) {
             const toml::table* st = s->as_table();

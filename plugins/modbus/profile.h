@@ -43,6 +43,10 @@ struct Point {
     ScaleRef scale_register;
     std::vector<uint64_t> invalid;  // raw bit patterns meaning "no data"
     std::string unit, description, states;  // states: "0=normal,1=alarm"
+    // A device alarm: the criticality of the alarm the device reports while
+    // this point is non-zero (tag alarm=<criticality> on its series; the
+    // kernel's alarms component raises it). "" when none.
+    std::string alarm;
     gl_series_kind kind = GL_SERIES_GAUGE;
     bool writable = false;
     int write_fc = 0;  // 5, 6, 15 or 16 when writable

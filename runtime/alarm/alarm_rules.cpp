@@ -86,6 +86,8 @@ const std::vector<KeySpec>& alarm_settings_keys() {
 
 namespace {
 
+std::string format_g(double v);
+
 Condition to_condition(const std::string& s) {
     if (s == "high_high") return Condition::high_high;
     if (s == "low") return Condition::low;
@@ -140,6 +142,11 @@ AlarmRule one_rule(const toml::table& t, const nlohmann::json& j, const std::str
     }
     const bool has_t = j.contains("threshold");
     r.threshold = has_t ? j["threshold"].get<double>() : 0;
+    if (has_t && !std::isfinite(r.threshold)) bad("threshold", "threshold: a finite number (not nan or inf)");
+    if (j.contains("return_level") && !std::isfinite(j["return_level"].get<double>()))
+        bad("return_level", "return_level: a finite number (not nan or inf)");
+    if (j.contains("threshold_of") && j["threshold_of"].get<std::string>().empty())
+        bad("threshold_of", "threshold_of: empty (the name of a tag or of a sibling point, e.g. \"breaker_size\")");
     r.return_level = j.contains("return_level") ? j["return_level"].get<double>() : r.threshold;
     r.state_label = j.value("state", "");
     r.threshold_of = j.value("threshold_of", "");
@@ -167,15 +174,15 @@ AlarmRule one_rule(const toml::table& t, const nlohmann::json& j, const std::str
             if (r.condition == Condition::rate && r.threshold == 0)
                 bad("threshold", "threshold = 0: a rate alarm needs a non-zero rate (units per second; negative for a fall)");
             if (up && r.return_level > r.threshold)
-                bad("return_level", "return_level " + std::to_string(r.return_level) + " is above the threshold " +
-                                        std::to_string(r.threshold) + ": a \"" + cond +
+                bad("return_level", "return_level " + format_g(r.return_level) + " is above the threshold " +
+                                        format_g(r.threshold) + ": a \"" + cond +
                                         "\" alarm ends at or below its threshold");
             if (!up && r.return_level < r.threshold)
-                bad("return_level", "return_level " + std::to_string(r.return_level) + " is below the threshold " +
-                                        std::to_string(r.threshold) + ": a \"" + cond +
+                bad("return_level", "return_level " + format_g(r.return_level) + " is below the threshold " +
+                                        format_g(r.threshold) + ": a \"" + cond +
                                         "\" alarm ends at or above its threshold");
             if (!r.threshold_of.empty() && r.condition != Condition::rate && r.threshold <= 0)
-                bad("threshold", "threshold " + std::to_string(r.threshold) + " with threshold_of: a fraction above 0 (0.8 = 80 % of '" +
+                bad("threshold", "threshold " + format_g(r.threshold) + " with threshold_of: a fraction above 0 (0.8 = 80 % of '" +
                                      r.threshold_of + "')");
             if (r.condition == Condition::rate && !r.threshold_of.empty())
                 bad("threshold_of", "threshold_of does not apply to a rate");
@@ -190,8 +197,8 @@ AlarmRule one_rule(const toml::table& t, const nlohmann::json& j, const std::str
             break;
         case Condition::stale:
             if (r.stale_ms <= 0) bad("condition", "condition \"stale\" needs stale_s (seconds without a good sample)");
-            if (has_t || !r.threshold_of.empty() || j.contains("return_level"))
-                bad("threshold", "threshold, threshold_of and return_level do not apply to \"stale\"");
+            for (const char* k : {"threshold", "threshold_of", "return_level"})
+                if (j.contains(k)) bad(k, std::string(k) + " does not apply to \"stale\"");
             r.threshold = r.return_level = static_cast<double>(r.stale_ms) / 1000;
             break;
     }

@@ -64,6 +64,9 @@ struct AlarmRule {
     std::string category;
     std::string message;         // template: {name} {series} {device} {point} {value} {threshold} {return_level} {unit}
     uint32_t line = 0;           // of its [[alarms]] header
+    // "site" ([[alarms]]) or "device" (a series tagged alarm=<criticality> by
+    // its driver: the device's own alarm bit, evaluator.h).
+    std::string origin = "site";
 
     // +1 when a higher value is worse, -1 lower, 0 neither (equals, stale).
     int worse() const noexcept;

@@ -20,6 +20,8 @@ std::string AlarmEvaluator::instance_key(const std::string& rule, const std::str
     return "site/" + rule + "|" + series;
 }
 
+std::string AlarmEvaluator::device_key(const std::string& series) { return "device|" + series; }
+
 AlarmEvaluator::AlarmEvaluator(std::vector<AlarmRule> rules, AlarmTable& table, const SeriesRegistry& registry)
     : rules_(std::move(rules)), table_(table), registry_(registry) {}
 
@@ -35,7 +37,7 @@ void AlarmEvaluator::add_instance(uint32_t rule_index, const SeriesMeta& meta) {
     in.series = meta.id;
     in.series_name = meta.name;
     in.unit = meta.unit;
-    in.key = instance_key(rule.name, meta.name);
+    in.key = rule.origin == "device" ? device_key(meta.name) : instance_key(rule.name, meta.name);
     in.last_good_ms = started_ms_;
     if (rule.condition == Condition::equals) {
         if (!rule.state_label.empty()) {
@@ -63,6 +65,9 @@ void AlarmEvaluator::add_instance(uint32_t rule_index, const SeriesMeta& meta) {
             }
         }
     }
+    // An alarm of this key already active (a restart, or raised while the
+    // series was never heard): judged again on fresh data.
+    if (table_.active(in.key)) in.on = true;
     instances_.push_back(std::move(in));
     slot(meta.id).instances.push_back(index);
     if (rule.on_delay_ms > 0 || rule.off_delay_ms > 0 || rule.condition == Condition::stale) timed_.push_back(index);
@@ -73,7 +78,24 @@ void AlarmEvaluator::check_series(uint32_t id, Slot& s) {
     auto meta = registry_.get(id);
     if (!meta) return;
     for (uint32_t r = 0; r < rules_.size(); ++r)
-        if (pattern_match(rules_[r].series, meta->name)) add_instance(r, *meta);
+        if (rules_[r].origin == "site" && pattern_match(rules_[r].series, meta->name)) add_instance(r, *meta);
+    if (auto tag = meta->tags.find("alarm"); tag != meta->tags.end()) {
+        // A device alarm point: its own rule (active while non-zero).
+        AlarmRule r;
+        r.origin = "device";
+        r.name = meta->name.substr(meta->name.find('/') + 1);
+        r.series = meta->name;
+        r.condition = Condition::high;
+        r.threshold = r.return_level = 0.5;
+        auto crit = parse_criticality(tag->second);
+        r.criticality = crit ? *crit : Criticality::non_critical;
+        r.category = "device";
+        r.message = "{device} reports {point}" + (meta->description.empty() ? "" : " (" + meta->description + ")");
+        rules_.push_back(std::move(r));
+        add_instance(static_cast<uint32_t>(rules_.size() - 1), *meta);
+    }
+    for (auto it = never_heard_.begin(); it != never_heard_.end();)
+        it = it->series == meta->name ? never_heard_.erase(it) : it + 1;
     // Instances whose reference point this series is.
     auto [b, e] = waiting_ref_.equal_range(meta->name);
     for (auto it = b; it != e; ++it) {
@@ -85,21 +107,24 @@ void AlarmEvaluator::check_series(uint32_t id, Slot& s) {
 
 void AlarmEvaluator::start(int64_t now_ms) {
     started_ms_ = now_ms;
+    for (uint32_t r = 0; r < rules_.size(); ++r) {
+        const AlarmRule& rule = rules_[r];
+        if (rule.condition == Condition::stale && !has_wildcard(rule.series) && !registry_.find(rule.series))
+            never_heard_.push_back({r, rule.series, table_.active(instance_key(rule.name, rule.series)).has_value()});
+    }
     for (const SeriesMeta& m : registry_.all()) {
         Slot& s = slot(m.id);
         if (!s.checked) check_series(m.id, slot(m.id));
     }
     std::unordered_map<std::string, uint32_t> by_key;
     for (uint32_t i = 0; i < instances_.size(); ++i) by_key.emplace(instances_[i].key, i);
+    for (const NeverHeard& n : never_heard_) by_key.emplace(instance_key(rules_[n.rule].name, n.series), 0);
     for (const std::string& key : table_.active_keys()) {
-        if (key.rfind("site/", 0) != 0) continue;
+        if (key.rfind("site/", 0) != 0 && key.rfind("device|", 0) != 0) continue;
         auto it = by_key.find(key);
-        if (it == by_key.end()) {
+        if (it == by_key.end())
             (void)table_.clear(key, now_ms, std::numeric_limits<double>::quiet_NaN(),
                                "its [[alarms]] rule is no longer in the site file, or no longer matches this series");
-            continue;
-        }
-        instances_[it->second].on = true;  // judged again on fresh data (return level, off-delay)
     }
 }
 
@@ -192,7 +217,7 @@ void AlarmEvaluator::apply(Instance& in, bool on, double value, int64_t ts) {
     q.source = device_of(in.series_name);
     q.series = in.series_name;
     q.category = rule.category;
-    q.origin = "site";
+    q.origin = rule.origin;
     q.condition = condition_name(rule.condition);
     q.message = expand_message(rule, in.series_name, value, t, r, in.unit);
     q.type = AlarmType::alarm;
@@ -202,6 +227,7 @@ void AlarmEvaluator::apply(Instance& in, bool on, double value, int64_t ts) {
     q.ts_ms = ts;
     q.worse = rule.worse();
     q.detail = {{"threshold", t}, {"return_level", r}};
+    if (rule.origin == "device") q.detail = {{"device_alarm", "active while the device reports it (non-zero)"}};
     if (rule.condition == Condition::stale) q.detail = {{"stale_s", t}, {"last_good_ms", in.last_good_ms}};
     if (!rule.threshold_of.empty())
         q.detail["reference"] = {{"of", rule.threshold_of}, {"value", in.ref}, {"fraction", rule.threshold}};
@@ -212,6 +238,28 @@ void AlarmEvaluator::apply(Instance& in, bool on, double value, int64_t ts) {
 }
 
 void AlarmEvaluator::tick(int64_t now_ms) {
+    for (NeverHeard& n : never_heard_) {
+        const AlarmRule& rule = rules_[n.rule];
+        const int64_t at = started_ms_ + rule.stale_ms + rule.on_delay_ms;
+        if (n.raised || now_ms < at) continue;
+        n.raised = true;
+        RaiseRequest q;
+        q.key = instance_key(rule.name, n.series);
+        q.name = rule.name;
+        q.source = device_of(n.series);
+        q.series = n.series;
+        q.category = rule.category;
+        q.origin = rule.origin;
+        q.condition = condition_name(rule.condition);
+        q.message = expand_message(rule, n.series, std::numeric_limits<double>::quiet_NaN(), rule.threshold,
+                                   rule.return_level, "") +
+                    " (never heard since the start)";
+        q.criticality = rule.criticality;
+        q.latching = rule.latching;
+        q.ts_ms = at;
+        q.detail = {{"stale_s", rule.threshold}, {"never_heard", true}};
+        if (!table_.raise(q)) ++counters_.raise_failures;
+    }
     for (uint32_t k : timed_) {
         Instance& in = instances_[k];
         const AlarmRule& rule = rules_[in.rule];
@@ -233,6 +281,8 @@ std::optional<int64_t> AlarmEvaluator::next_due_ms() const {
     const auto take = [&](int64_t t) {
         if (!next || t < *next) next = t;
     };
+    for (const NeverHeard& n : never_heard_)
+        if (!n.raised) take(started_ms_ + rules_[n.rule].stale_ms + rules_[n.rule].on_delay_ms);
     for (uint32_t k : timed_) {
         const Instance& in = instances_[k];
         const AlarmRule& rule = rules_[in.rule];

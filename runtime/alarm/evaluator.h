@@ -11,6 +11,12 @@
 // samples and for stale data. The offline harness calls it with the
 // simulated clock, so scenarios are deterministic.
 //
+// Device alarms: a series whose registry tags hold alarm=<criticality> (a
+// driver's profile marks a device's own alarm bit, e.g. the BCPM's latched
+// high-high bit) gets an instance of a rule made for it: active while the
+// value is non-zero (origin "device", key "device|<series>", category
+// "device", name = the point, e.g. "branch07/alarm/high_high").
+//
 // After a restart, the active alarms of the table (the store's) are bound
 // to their instances: the instance starts as active, so the first fresh
 // sample is judged against the return level (and the off-delay). Alarms of
@@ -62,8 +68,10 @@ public:
     std::optional<int64_t> next_due_ms() const;
 
     EvaluatorCounters counters() const;
-    // The key of the alarm of `rule` on `series` ("site/<rule>|<series>").
+    // The key of the alarm of `rule` on `series` ("site/<rule>|<series>";
+    // a device alarm's: "device|<series>").
     static std::string instance_key(const std::string& rule, const std::string& series);
+    static std::string device_key(const std::string& series);
 
 private:
     struct Instance {
@@ -101,6 +109,14 @@ private:
     std::vector<Slot> slots_;
     std::vector<Instance> instances_;
     std::unordered_multimap<std::string, uint32_t> waiting_ref_;  // reference point name -> instance
+    // stale rules naming one series the registry does not know yet: raised
+    // stale_s after the start ("never heard"); dropped when it appears.
+    struct NeverHeard {
+        uint32_t rule = 0;
+        std::string series;
+        bool raised = false;
+    };
+    std::vector<NeverHeard> never_heard_;
     std::vector<uint32_t> timed_;  // instances with a delay or stale: looked at by tick()
     EvaluatorCounters counters_;
     int64_t started_ms_ = 0;

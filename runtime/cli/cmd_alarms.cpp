@@ -16,6 +16,8 @@
 #include "core/clock.h"
 #include "core/text.h"
 #include "kernel/alarm_store.h"
+#include "kernel/site_plan.h"
+#include "notify/notifier.h"
 #include "store/site_file.h"
 
 namespace gridlet::cli {
@@ -31,6 +33,13 @@ struct AlarmsArgs {
     std::string comment, by, control;
     int timeout_ms = 2000;
 };
+
+// One line for the table: control characters (line breaks) become spaces.
+std::string one_line(std::string s) {
+    for (char& c : s)
+        if (static_cast<unsigned char>(c) < 0x20) c = ' ';
+    return s;
+}
 
 std::string value_text(double v) { return std::isfinite(v) ? format_number(round_decimals(v, 3)) : ""; }
 
@@ -106,6 +115,7 @@ void run_list(const AlarmsArgs& a) {
             std::string start = when(x.start_ms).substr(0, 19), end = x.end_ms ? when(x.end_ms).substr(0, 19) : "-";
             std::string msg = x.message;
             if (x.ack) msg += "  [ack " + x.ack->by + (x.ack->comment.empty() ? "" : ": " + x.ack->comment) + "]";
+            msg = one_line(msg);
             std::printf("%-6llu %-19s %-19s %-23s %-12s %-14s %-22s %s\n", static_cast<unsigned long long>(x.id),
                         start.c_str(), end.c_str(), alarm::alarm_status_name(x.status()),
                         alarm::criticality_name(x.criticality), x.source.c_str(), x.name.c_str(), msg.c_str());
@@ -153,7 +163,30 @@ void run_ack(const AlarmsArgs& a) {
             auto acked = table.acknowledge(a.id, by, a.comment, now);
             if (!acked)
                 fail(cmd, acked.status().code() == StatusCode::not_found ? 2 : 1, acked.status().message());
+            // The site's [[notifications]] hear of it when gridlet runs again
+            // (queued in the store's outbox now).
+            std::unique_ptr<notify::Notifier> notifier;
+            if (!a.config.empty()) {
+                config::Diagnostics diags;
+                SiteConfig site = load_site_config(a.config, kernel::section_schemas(), diags);
+                std::vector<notify::NotificationConfig> configs;
+                if (diags.empty() && site.root) configs = notify::parse_notifications(*site.root, a.config, diags);
+                auto zone = TimeZone::load(site.timezone);
+                if (!diags.empty()) {
+                    std::fprintf(stderr, "gridlet alarms ack: not queued for the notifications: %s\n",
+                                 diags.front().to_string().c_str());
+                } else if (!configs.empty()) {
+                    notifier = std::make_unique<notify::Notifier>(configs, (*opened)->outbox(), (*opened)->state(),
+                                                                  site.site_name, zone ? *zone : TimeZone(), nullptr);
+                    if (Status s = notifier->start(now); !s) {
+                        std::fprintf(stderr, "gridlet alarms ack: not queued for the notifications: %s\n",
+                                     s.message().c_str());
+                        notifier.reset();
+                    }
+                }
+            }
             for (const alarm::AlarmChange& c : table.take_transitions()) {
+                if (notifier) (void)notifier->on_change(alarm::transition_name(c.transition), c.alarm, now);
                 store::Event ev;
                 ev.ts = now;
                 ev.source = c.alarm.source;
@@ -211,7 +244,9 @@ void register_alarms_command(CLI::App& app) {
                 "Exit status: 0 ok; 1 store error; 2 bad arguments or no store.");
 
     auto* ack = cmd->add_subcommand("ack", "Acknowledge an alarm (running site: through its control socket)");
-    ack->add_option("id", a->id, "The alarm's id (first column of `gridlet alarms`)")->required();
+    ack->add_option("id", a->id, "The alarm's id (first column of `gridlet alarms`)")
+        ->required()
+        ->check(CLI::PositiveNumber);
     ack->add_option("--comment", a->comment, "Why, what was done");
     ack->add_option("--by", a->by, "Who acknowledges (default: $USER)");
     ack->add_option("--config", a->config, "The site file (running or stopped site)");

@@ -56,7 +56,7 @@ public:
                                          "device '" + device + "' is no longer in the site file");
         }
         store_failing_ = ctx_.alarms->active("system/store_write|store").has_value();
-        if (!ctx_.alarm_rules.empty()) host().subscribe("data/");
+        host().subscribe("data/");  // [[alarms]] and device alarm points (tag alarm=)
         host().subscribe("event/");
         host().ctx()->instance->hooks().after_drain = [this] { publish(); };
         host().add_timer(kTickMs, true);

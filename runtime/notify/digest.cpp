@@ -24,6 +24,18 @@ std::string number(double v) {
     std::snprintf(b, sizeof b, "%.4g", v);
     return b;
 }
+// Text from names, messages and comments: a line break inside goes on,
+// indented, on the next line (never a line of its own in the body).
+std::string indent(const std::string& text) {
+    std::string out;
+    for (size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (c == '\r') continue;
+        out += c;
+        if (c == '\n') out += "     ";
+    }
+    return out;
+}
 // RFC 5322 date.
 std::string rfc5322(int64_t ms) {
     const std::time_t t = static_cast<std::time_t>(ms / 1000);
@@ -63,7 +75,7 @@ EmailText email_text(const std::string& site, const TimeZone& zone, const Batch&
         const alarm::Alarm& a = changes.back()->alarm;  // the latest state
         b += "#" + std::to_string(id) + " " + a.name + " - " + alarm::criticality_name(a.criticality) + " - " +
              a.source + (a.series.empty() ? "" : " - " + a.series) + "\n";
-        b += "   " + a.message + "\n";
+        b += "   " + indent(a.message) + "\n";
         std::string seen;
         for (const Change* c : changes) {
             const alarm::Alarm& x = c->alarm;
@@ -78,7 +90,7 @@ EmailText email_text(const std::string& site, const TimeZone& zone, const Batch&
         if (std::isfinite(a.value_start)) b += ", value at start " + number(a.value_start);
         if (std::isfinite(a.value_extreme) && a.value_extreme != a.value_start)
             b += ", extreme " + number(a.value_extreme);
-        if (a.ack) b += ", acknowledged by " + a.ack->by + (a.ack->comment.empty() ? "" : ": " + a.ack->comment);
+        if (a.ack) b += ", acknowledged by " + indent(a.ack->by) + (a.ack->comment.empty() ? "" : ": " + indent(a.ack->comment));
         b += "\n\n";
     }
     b += "Notification " + batch.id + " (gridlet alarms --config <site file> lists the site's alarms)\n";

@@ -15,6 +15,7 @@ std::string alert_type_of(const alarm::Alarm& a) {
     if (a.category == "communication") return "communication";
     if (a.category == "configuration" || a.name == "rule_load_failed") return "configuration";
     if (a.type == alarm::AlarmType::system) return "system";
+    if (a.origin == "device") return "state_change";  // the device's own alarm bit
     static const std::set<std::string> levels = {"high", "high_high", "low", "low_low", "rate"};
     if (levels.count(a.condition)) return "threshold";
     return "state_change";

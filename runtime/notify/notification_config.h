@@ -37,7 +37,7 @@ enum class Kind : uint8_t { email, webhook };
 
 // The Legrand alert event types (manual §7.3), as gridlet classifies alarms:
 // threshold (an [[alarms]] level: high, low, rate), state_change (any other
-// alarm of a measurement or a rule), communication (category
+// alarm of a measurement or a rule, and a device's own alarm points), communication (category
 // communication), configuration (category configuration, a rule that did
 // not load), system (the gateway's own faults: plugin, store, delivery,
 // flood).

@@ -132,7 +132,8 @@ Status Notifier::send_batch(const NotificationConfig& n, int64_t now_ms) {
     if (!b.changes.empty())
         spdlog::info("notification '{}': {} sent ({} change(s){})", n.name, b.id, b.changes.size(),
                      attempts > 0 ? ", after " + std::to_string(attempts) + " failed attempt(s)" : "");
-    if (attempts >= kFailuresBeforeAlarm && alarms_)
+    // (also when the failures were before a restart: attempts start at 0)
+    if (alarms_ && alarms_->active("system/notification_failed|" + n.name))
         (void)alarms_->clear("system/notification_failed|" + n.name, now_ms, std::numeric_limits<double>::quiet_NaN(),
                              "delivered again");
     // What is left waits its own window, from its oldest change.

@@ -149,8 +149,14 @@ end)
     gl->wait();
     gl = std::make_unique<Process>(std::vector<std::string>{gridlet_bin(), "run", file});
     ASSERT_TRUE(gl->wait_for_err("alarms active", std::chrono::seconds(10))) << gl->err();
-    EXPECT_NE(gl->err().find("42 instances, 2 alarms active"), std::string::npos)
-        << "the overload and the rule's alarm" << gl->err();
+    // 42 branch currents, 138 device alarm points (42 branches and 4 aux
+    // inputs x high-high, high, high now); the overload, the rule's alarm,
+    // the panel's own high-now bit of branch 7, at least.
+    EXPECT_NE(gl->err().find("1 rules, 180 instances"), std::string::npos) << gl->err();
+    json device = find(alarms(file, "active"), "branch07/alarm/high_now");
+    ASSERT_FALSE(device.is_null()) << "the BCPM's own alarm bit";
+    EXPECT_EQ(device["origin"], "device");
+    EXPECT_EQ(device["source"], "panel1");
     std::this_thread::sleep_for(std::chrono::seconds(2));
     json still = find(alarms(file, "active"), "branch_overload");
     ASSERT_FALSE(still.is_null());
@@ -212,7 +218,7 @@ TEST(Alarms, EmailReachesARealSmtpServerAcrossItsOutageAndAGatewayKill) {
     const std::string rule = temp_file("quiet.lua", "-- no alarms from rules here\n");
     std::string text = site(port, base + "-store", base + ".sock", rule);
     text += "[[notifications]]\nname = \"ops_mail\"\nkind = \"email\"\nmin_criticality = \"critical\"\n"
-            "max_wait_s = 1\nsmtp_url = \"smtp://127.0.0.1:" + std::to_string(smtp_port) + "\"\nstarttls = \"none\"\n"
+            "max_wait_s = 1\nalert_types = [\"threshold\", \"communication\"]\nsmtp_url = \"smtp://127.0.0.1:" + std::to_string(smtp_port) + "\"\nstarttls = \"none\"\n"
             "from = \"gateway@alarm-it.example\"\nto = [\"ops@example.com\", \"site@example.com\"]\n";
     const std::string file = temp_file("notify-site.toml", text);
     const std::vector<std::string> smtp_argv = {"/usr/bin/python3", source_dir() + "/tests/support/smtp_sink.py",
@@ -266,6 +272,7 @@ TEST(Alarms, WebhookPostsTheAlarmToARealHttpServerAfterItRefusedOnce) {
     const std::string rule = temp_file("quiet2.lua", "-- no alarms from rules here\n");
     std::string text = site(port, base + "-store", base + ".sock", rule);
     text += "[[notifications]]\nname = \"hook\"\nkind = \"webhook\"\nmax_wait_s = 0\n"
+            "transitions = [\"raised\", \"acknowledged\"]\nalert_types = [\"threshold\"]\n"
             "url = \"http://127.0.0.1:" + std::to_string(http_port) + "/gridlet/alarms\"\n";
     const std::string file = temp_file("webhook-site.toml", text);
     Process http({"/usr/bin/python3", source_dir() + "/tests/support/http_sink.py", "--port", std::to_string(http_port),
@@ -282,7 +289,7 @@ TEST(Alarms, WebhookPostsTheAlarmToARealHttpServerAfterItRefusedOnce) {
     EXPECT_EQ(j["headers"]["Content-Type"], "application/json");
     EXPECT_EQ(j["headers"]["Idempotency-Key"], "alarm-it.hook.1-1");
     auto body = json::parse(j["body"].get<std::string>());
-    EXPECT_EQ(body["id"], "alarm-it.hook.1-1");
+    EXPECT_EQ(body["id"], "alarm-it.hook.1-1") << "the first change queued (the panel's own bits are state changes)";
     EXPECT_EQ(body["site"], "alarm-it");
     ASSERT_EQ(body["changes"].size(), 1u);
     EXPECT_EQ(body["changes"][0]["transition"], "raised");
@@ -290,7 +297,22 @@ TEST(Alarms, WebhookPostsTheAlarmToARealHttpServerAfterItRefusedOnce) {
     EXPECT_NE(gl.err().find("HTTP 503"), std::string::npos) << gl.err();
     EXPECT_NE(gl.err().find("after 1 failed attempt(s)"), std::string::npos) << gl.err();
     gl.signal(SIGTERM);
-    gl.wait();
+    EXPECT_EQ(gl.wait(), 0) << gl.err();
+    // Acknowledged while the site is stopped: told when it runs again.
+    const std::string id = std::to_string(body["changes"][0]["alarm"]["id"].get<int>());
+    Result ack = run({gridlet_bin(), "alarms", "ack", id, "--by", "ann", "--config", file});
+    ASSERT_EQ(ack.code, 0) << ack.err;
+    Process again({gridlet_bin(), "run", file});
+    const std::string post2 = base + "-posts/0002.json";
+    for (int i = 0; i < 100 && !std::filesystem::exists(post2); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    ASSERT_TRUE(std::filesystem::exists(post2)) << again.err();
+    auto body2 = json::parse(json::parse(slurp(post2))["body"].get<std::string>());
+    ASSERT_EQ(body2["changes"].size(), 1u);
+    EXPECT_EQ(body2["changes"][0]["transition"], "acknowledged");
+    EXPECT_EQ(body2["changes"][0]["alarm"]["ack"]["by"], "ann");
+    again.signal(SIGTERM);
+    again.wait();
     std::filesystem::remove_all(base + "-store");
     std::filesystem::remove_all(base + "-posts");
 }

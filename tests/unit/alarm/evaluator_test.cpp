@@ -245,3 +245,46 @@ latching = true
     f.feed("d/x", 4000, 12);  // a new occurrence
     EXPECT_EQ(f.table->active("site/hi|d/x")->id, 2u);
 }
+
+TEST(AlarmEvaluator, AStaleSeriesTheRegistryHasNeverHeardOfIsRaisedAndEndsWhenItAppears) {
+    const char* rules = R"([[alarms]]
+name = "silent"
+series = "room9/temperature"
+condition = "stale"
+stale_s = 30
+)";
+    Fixture f(rules, {});
+    EXPECT_EQ(f.eval->next_due_ms(), 30'000);
+    f.eval->tick(29'999);
+    EXPECT_TRUE(f.changes().empty());
+    f.eval->tick(30'000);
+    ASSERT_EQ(f.changes(), std::vector<std::string>{"raised@30000 room9/temperature"});
+    EXPECT_NE(f.table->active("site/silent|room9/temperature")->message.find("never heard"), std::string::npos);
+    // A restart keeps it (its rule names that series), not ended as "no longer configured".
+    f.start(rules, 40'000);
+    EXPECT_TRUE(f.changes().empty());
+    ASSERT_TRUE(f.table->active("site/silent|room9/temperature"));
+    f.intern("room9/temperature");
+    f.feed("room9/temperature", 50'000, 21.5);
+    EXPECT_EQ(f.changes(), std::vector<std::string>{"finished@50000 room9/temperature"});
+}
+
+TEST(AlarmEvaluator, ADevicesAlarmPointIsAnAlarmWhileItIsSet) {
+    Fixture f("", {});
+    SeriesMeta m;
+    m.name = "panel1/branch07/alarm/high_high";
+    m.description = "latched high-high";
+    m.tags = {{"alarm", "critical"}, {"device", "panel1"}};
+    ASSERT_TRUE(f.registry.intern(m));
+    f.feed("panel1/branch07/alarm/high_high", 1000, 0);
+    f.feed("panel1/branch07/alarm/high_high", 2000, 1);
+    auto a = f.table->active("device|panel1/branch07/alarm/high_high");
+    ASSERT_TRUE(a);
+    EXPECT_EQ(a->origin, "device");
+    EXPECT_EQ(a->category, "device");
+    EXPECT_EQ(a->criticality, Criticality::critical);
+    EXPECT_EQ(a->name, "branch07/alarm/high_high");
+    EXPECT_EQ(a->message, "panel1 reports branch07/alarm/high_high (latched high-high)");
+    f.feed("panel1/branch07/alarm/high_high", 3000, 0);  // reset on the device
+    EXPECT_FALSE(f.table->active("device|panel1/branch07/alarm/high_high"));
+}

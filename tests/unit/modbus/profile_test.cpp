@@ -70,7 +70,10 @@ TEST(Profile, ErrorsNameFileAndLine) {
     EXPECT_EQ(error_of(std::string(kHead) + "[[point]]\nname = \"a\"\naddress = 1\nbogus = 2\n"),
               "p.toml:7: unknown key 'bogus' in [[point]] (allowed: name, channels, fc, address, stride, type, word_order, "
               "byte_order, bit, scale, scale_register, scale_stride, scale_fc, multiplier, unit, kind, states, invalid, "
-              "description, writable, write_fc)");
+              "description, writable, write_fc, alarm)");
+    EXPECT_EQ(error_of(std::string(kHead) + "[[point]]\nname = \"a\"\naddress = 1\nalarm = \"major\"\n"),
+              "p.toml:7: 'alarm' is the criticality of the device alarm this point reports: information, non_critical "
+              "or critical (got 'major')");
     EXPECT_EQ(error_of(std::string(kHead) + "[[point]]\nname = \"a\"\naddress = 1\ntype = \"int24\"\n"),
               "p.toml:7: unknown type 'int24' (bool, int16, uint16, int32, uint32, float32, int64, uint64)");
     EXPECT_EQ(error_of(std::string(kHead) + "[[point]]\nname = \"a{ch}\"\naddress = 1\n"),
