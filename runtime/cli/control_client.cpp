@@ -1,11 +1,4 @@
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
-
-#include <cstring>
 #include "cli/control_client.h"
-
-#include "bus/socket.h"
 
 #include <zmq.h>
 

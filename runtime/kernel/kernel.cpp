@@ -1,10 +1,6 @@
 #include "kernel/kernel.h"
 
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
-
-#include <cstring>
 
 #include <spdlog/spdlog.h>
 
