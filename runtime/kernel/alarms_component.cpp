@@ -23,6 +23,7 @@
 #include "alarm/evaluator.h"
 #include "core/text.h"
 #include "kernel/alarm_store.h"
+#include "kernel/component_instance.h"
 #include "kernel/components.h"
 #include "store/store.h"
 
@@ -209,16 +210,9 @@ private:
 
 }  // namespace
 
-Expected<std::unique_ptr<plugin::PluginInstance>> make_alarms_instance(ComponentContext& ctx,
-                                                                      plugin::HostServices services, uint32_t index) {
-    auto lib = plugin::PluginLibrary::from_entry("builtin:alarms", &gridlet::detail::Adapter<AlarmsComponent>::entry,
-                                                 plugin::host_api_table());
-    if (!lib) return lib.status();
-    auto inst =
-        plugin::PluginInstance::make("alarms", *lib, nlohmann::json::object(), nlohmann::json::array(), services, index);
-    if (!inst) return inst.status();
-    (*inst)->set_component(&ctx);
-    return inst;
+Expected<std::unique_ptr<plugin::PluginInstance>> make_alarms_instance(ComponentContext& ctx, plugin::HostServices services,
+                                                   uint32_t index) {
+    return make_component_instance<AlarmsComponent>("alarms", ctx, services, index);
 }
 
 }  // namespace gridlet::kernel

@@ -6,6 +6,7 @@
 // change is in the outbox as soon as it is told to anyone.
 #include <gridlet/plugin.hpp>
 
+#include "kernel/component_instance.h"
 #include "kernel/components.h"
 #include "notify/delivery.h"
 #include "notify/notifier.h"
@@ -51,17 +52,9 @@ private:
 
 }  // namespace
 
-Expected<std::unique_ptr<plugin::PluginInstance>> make_notifier_instance(ComponentContext& ctx,
-                                                                        plugin::HostServices services, uint32_t index) {
-    auto lib = plugin::PluginLibrary::from_entry("builtin:notifier",
-                                                 &gridlet::detail::Adapter<NotifierComponent>::entry,
-                                                 plugin::host_api_table());
-    if (!lib) return lib.status();
-    auto inst = plugin::PluginInstance::make("notifier", *lib, nlohmann::json::object(), nlohmann::json::array(),
-                                             services, index);
-    if (!inst) return inst.status();
-    (*inst)->set_component(&ctx);
-    return inst;
+Expected<std::unique_ptr<plugin::PluginInstance>> make_notifier_instance(ComponentContext& ctx, plugin::HostServices services,
+                                                   uint32_t index) {
+    return make_component_instance<NotifierComponent>("notifier", ctx, services, index);
 }
 
 }  // namespace gridlet::kernel

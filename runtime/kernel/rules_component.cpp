@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "core/text.h"
+#include "kernel/component_instance.h"
 #include "kernel/components.h"
 #include "kernel/rule_store_reads.h"
 #include "script/engine.h"
@@ -186,15 +187,8 @@ script::EngineOptions rule_engine_options(const SiteConfig& site) {
 }
 
 Expected<std::unique_ptr<plugin::PluginInstance>> make_rules_instance(ComponentContext& ctx, plugin::HostServices services,
-                                                                     uint32_t index) {
-    auto lib = plugin::PluginLibrary::from_entry("builtin:rules", &gridlet::detail::Adapter<RulesComponent>::entry,
-                                                 plugin::host_api_table());
-    if (!lib) return lib.status();
-    auto inst =
-        plugin::PluginInstance::make("rules", *lib, nlohmann::json::object(), nlohmann::json::array(), services, index);
-    if (!inst) return inst.status();
-    (*inst)->set_component(&ctx);
-    return inst;
+                                                   uint32_t index) {
+    return make_component_instance<RulesComponent>("rules", ctx, services, index);
 }
 
 void reload_rules(plugin::PluginInstance& rules_instance, const SiteConfig& fresh) {

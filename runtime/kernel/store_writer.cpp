@@ -6,6 +6,7 @@
 #include <gridlet/plugin.hpp>
 #include <spdlog/spdlog.h>
 
+#include "kernel/component_instance.h"
 #include "kernel/components.h"
 #include "store/store.h"
 
@@ -124,17 +125,9 @@ private:
 
 }  // namespace
 
-Expected<std::unique_ptr<plugin::PluginInstance>> make_store_writer_instance(ComponentContext& ctx,
-                                                                            plugin::HostServices services,
-                                                                            uint32_t index) {
-    auto lib = plugin::PluginLibrary::from_entry("builtin:store", &gridlet::detail::Adapter<StoreWriter>::entry,
-                                                 plugin::host_api_table());
-    if (!lib) return lib.status();
-    auto inst = plugin::PluginInstance::make("store", *lib, nlohmann::json::object(), nlohmann::json::array(), services,
-                                             index);
-    if (!inst) return inst.status();
-    (*inst)->set_component(&ctx);
-    return inst;
+Expected<std::unique_ptr<plugin::PluginInstance>> make_store_writer_instance(ComponentContext& ctx, plugin::HostServices services,
+                                                   uint32_t index) {
+    return make_component_instance<StoreWriter>("store", ctx, services, index);
 }
 
 }  // namespace gridlet::kernel
