@@ -208,6 +208,10 @@ AlarmRule one_rule(const toml::table& t, const nlohmann::json& j, const std::str
     static const std::set<std::string> known = {"name",      "series",       "device", "point", "value",
                                                 "threshold", "return_level", "unit"};
     for (size_t p = r.message.find('{'); p != std::string::npos; p = r.message.find('{', p + 1)) {
+        if (p + 1 < r.message.size() && r.message[p + 1] == '{') {  // "{{": a brace
+            ++p;
+            continue;
+        }
         const size_t e = r.message.find('}', p);
         if (e == std::string::npos) {
             bad("message", "message: '{' without '}'");
@@ -346,6 +350,10 @@ std::string expand_message(const AlarmRule& rule, const std::string& series, dou
     std::string out;
     const std::string& m = rule.message;
     for (size_t i = 0; i < m.size(); ++i) {
+        if ((m[i] == '{' || m[i] == '}') && i + 1 < m.size() && m[i + 1] == m[i]) {  // "{{" and "}}": a brace
+            out += m[i++];
+            continue;
+        }
         if (m[i] == '{') {
             const size_t e = m.find('}', i);
             if (e != std::string::npos) {

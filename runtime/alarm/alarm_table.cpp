@@ -27,9 +27,31 @@ const char* transition_name(Transition t) noexcept {
         case Transition::raised: return "raised";
         case Transition::acknowledged: return "acknowledged";
         case Transition::returned: return "returned";
+        case Transition::reactivated: return "reactivated";
         case Transition::finished: return "finished";
     }
     return "?";
+}
+
+std::optional<Transition> parse_transition(std::string_view name) noexcept {
+    for (Transition t : {Transition::raised, Transition::acknowledged, Transition::returned, Transition::reactivated,
+                         Transition::finished})
+        if (name == transition_name(t)) return t;
+    return std::nullopt;
+}
+
+int64_t transition_ms(Transition t, const Alarm& a) noexcept {
+    switch (t) {
+        case Transition::raised: return a.start_ms;
+        case Transition::acknowledged: return a.ack ? a.ack->at_ms : 0;
+        case Transition::returned: return a.returned_ms;
+        case Transition::reactivated: {
+            auto it = a.detail.find("reactivated_ms");
+            return it != a.detail.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
+        }
+        case Transition::finished: return a.end_ms;
+    }
+    return 0;
 }
 
 std::string transition_event_type(Transition t) { return std::string("alarm_") + transition_name(t); }
@@ -142,7 +164,10 @@ Expected<Alarm> AlarmTable::raise(const RaiseRequest& r) {
         }
         if (a.returned_ms != 0) {  // a latching alarm whose condition is back
             a.returned_ms = 0;
+            a.detail["reactivated_ms"] = r.ts_ms;
+            a.detail["reactivations"] = a.detail.value("reactivations", 0) + 1;
             (void)persist(a);
+            change(Transition::reactivated, a);
         }
         return a;
     }
@@ -190,6 +215,7 @@ Expected<std::optional<Alarm>> AlarmTable::clear(std::string_view key, int64_t t
     if (it == active_by_key_.end()) return std::optional<Alarm>();
     Alarm& a = open_[it->second];
     if (std::isfinite(value)) a.detail["value_end"] = value;
+    a.detail.erase("off_delay_since_ms");
     Transition t;
     if (a.latching && !a.ack) {
         if (a.returned_ms != 0) return std::optional<Alarm>(a);
@@ -218,6 +244,19 @@ void AlarmTable::observe(std::string_view key, double value) {
         a.value_extreme = value;
         dirty_[a.id] = true;
     }
+}
+
+void AlarmTable::mark_ending(std::string_view key, int64_t since_ms) {
+    std::lock_guard lock(mu_);
+    auto it = active_by_key_.find(std::string(key));
+    if (it == active_by_key_.end()) return;
+    Alarm& a = open_[it->second];
+    if (since_ms == 0) {
+        if (a.detail.erase("off_delay_since_ms") == 0) return;
+    } else {
+        a.detail["off_delay_since_ms"] = since_ms;
+    }
+    (void)persist(a);  // a failure is counted by persist; the record is written again at the next change
 }
 
 Expected<Alarm> AlarmTable::acknowledge(uint64_t id, const std::string& by, const std::string& comment,

@@ -59,10 +59,19 @@ private:
     std::map<uint64_t, std::string> records_;
 };
 
-enum class Transition : uint8_t { raised, acknowledged, returned, finished };
+// The changes of an alarm: raised; acknowledged; returned (a latching
+// alarm's condition ended, it waits for its acknowledgement); reactivated
+// (that condition came back before the acknowledgement: the same alarm is
+// active again); finished.
+enum class Transition : uint8_t { raised, acknowledged, returned, reactivated, finished };
 const char* transition_name(Transition t) noexcept;  // "raised", ...
+std::optional<Transition> parse_transition(std::string_view name) noexcept;
+// When `t` happened to `a` (UTC ms): start, acknowledgement, return,
+// detail.reactivated_ms, end.
+int64_t transition_ms(Transition t, const Alarm& a) noexcept;
 // The event type of a transition on the bus and in the event log:
-// "alarm_raised", "alarm_acknowledged", "alarm_returned", "alarm_finished".
+// "alarm_raised", "alarm_acknowledged", "alarm_returned", "alarm_reactivated",
+// "alarm_finished".
 std::string transition_event_type(Transition t);
 
 struct AlarmChange {
@@ -104,8 +113,9 @@ public:
     Status load(int64_t now_ms);
 
     // Raises the alarm of `r.key`, or, when one is active for that key,
-    // keeps it (a latching alarm whose condition had returned is active
-    // again) and updates its extreme value. Returns the record. Errors:
+    // keeps it and updates its extreme value (a latching alarm whose
+    // condition had returned is active again: transition reactivated,
+    // detail.reactivated_ms and detail.reactivations). Returns the record. Errors:
     // flood control (unavailable), a request without key, name or source
     // (invalid), the persistence failing (the alarm is kept in memory).
     Expected<Alarm> raise(const RaiseRequest& r);
@@ -118,6 +128,11 @@ public:
     // A new value of the measurement of an active alarm: its extreme is
     // kept (persisted by flush(), at most once a second).
     void observe(std::string_view key, double value);
+    // The condition of the active alarm of `key` returned at since_ms and
+    // waits for its off-delay (0: it came back, no longer waiting). Stored
+    // at once (detail.off_delay_since_ms), so that after a restart the
+    // evaluator ends it on time even when no sample comes.
+    void mark_ending(std::string_view key, int64_t since_ms);
     // Acknowledges alarm `id` (active or finished). A latching alarm whose
     // condition returned finishes now. Errors: unknown id (not_found),
     // already acknowledged (already_exists, naming who and when).

@@ -67,7 +67,16 @@ void AlarmEvaluator::add_instance(uint32_t rule_index, const SeriesMeta& meta) {
     }
     // An alarm of this key already active (a restart, or raised while the
     // series was never heard): judged again on fresh data.
-    if (table_.active(in.key)) in.on = true;
+    if (auto active = table_.active(in.key)) {
+        in.on = true;
+        // It was waiting for its off-delay at the stop: it still is, from then.
+        auto since = active->detail.find("off_delay_since_ms");
+        if (since != active->detail.end() && since->is_number_integer() && rule.off_delay_ms > 0) {
+            in.pending = true;
+            in.pending_since = since->get<int64_t>();
+            in.pending_value = std::numeric_limits<double>::quiet_NaN();
+        }
+    }
     instances_.push_back(std::move(in));
     slot(meta.id).instances.push_back(index);
     if (rule.on_delay_ms > 0 || rule.off_delay_ms > 0 || rule.condition == Condition::stale) timed_.push_back(index);
@@ -151,7 +160,11 @@ void AlarmEvaluator::on_samples(const gl_sample* samples, size_t n) {
         if (s.quality == 0 || !std::isfinite(s.value)) continue;
         for (uint32_t r : slt.references) {
             Instance& in = instances_[r];
+            const bool was_known = std::isfinite(in.ref);
             in.ref = s.value > 0 ? s.value : std::numeric_limits<double>::quiet_NaN();
+            // The reference arrives after the value: the last value is judged now.
+            if (!was_known && std::isfinite(in.ref) && in.last_ts != 0 && std::isfinite(in.last_value))
+                evaluate(in, in.last_value, std::max(in.last_ts, s.ts_ms));
         }
         for (uint32_t k : slt.instances) evaluate(instances_[k], s.value, s.ts_ms);
     }
@@ -179,13 +192,18 @@ void AlarmEvaluator::evaluate(Instance& in, double v, int64_t ts) {
         want = std::fabs(v - in.target) < 1e-9;
     } else {
         double t = 0, r = 0;
-        if (!levels(in, t, r)) return;  // reference not known yet
+        if (!levels(in, t, r)) {  // reference not known yet: judged when it comes
+            in.last_value = v;
+            in.last_ts = ts;
+            return;
+        }
         const bool up = rule.condition == Condition::high || rule.condition == Condition::high_high;
         want = up ? (in.on ? v > r : v > t) : (in.on ? v < r : v < t);
     }
     in.last_value = rule.condition == Condition::rate ? in.last_value : v;
     in.last_ts = ts;
     if (want == in.on) {
+        if (in.pending && in.on && rule.off_delay_ms > 0) table_.mark_ending(in.key, 0);
         in.pending = false;
         if (in.on) table_.observe(in.key, value);
         return;
@@ -193,6 +211,7 @@ void AlarmEvaluator::evaluate(Instance& in, double v, int64_t ts) {
     if (!in.pending) {
         in.pending = true;
         in.pending_since = ts;
+        if (in.on && rule.off_delay_ms > 0) table_.mark_ending(in.key, ts);
     }
     in.pending_value = value;
     const int64_t delay = want ? rule.on_delay_ms : rule.off_delay_ms;

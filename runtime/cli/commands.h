@@ -27,5 +27,6 @@ void register_store_command(CLI::App& app);
 void register_import_command(CLI::App& app);
 void register_state_command(CLI::App& app);
 void register_alarms_command(CLI::App& app);
+void register_notify_command(CLI::App& app);
 
 }  // namespace gridlet::cli

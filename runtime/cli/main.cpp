@@ -60,6 +60,7 @@ int main(int argc, char** argv) {
     gridlet::cli::register_import_command(app);
     gridlet::cli::register_state_command(app);
     gridlet::cli::register_alarms_command(app);
+    gridlet::cli::register_notify_command(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::RuntimeError& e) {

@@ -14,7 +14,7 @@
 // Every change of the table is queued for the [[notifications]] (in the
 // store's outbox) and published as an event (source: the alarm's
 // source, type alarm_raised / alarm_acknowledged / alarm_returned /
-// alarm_finished, body: the alarm record), which the store writer keeps
+// alarm_reactivated / alarm_finished, body: the alarm record), which the store writer keeps
 // and notifiers follow.
 #include <gridlet/plugin.hpp>
 

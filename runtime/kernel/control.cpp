@@ -19,15 +19,18 @@ namespace gridlet::kernel {
 
 // Requests: "ping", "metrics", or a JSON object
 // {"publish": {"series": "dev/point", "value": 1.5, "unit": "A", "kind": "gauge"}} or
-// {"alarm_ack": {"id": 12, "by": "cli", "comment": "text"}}.
+// {"alarm_ack": {"id": 12, "by": "cli", "comment": "text"}} or
+// {"telegram_subscriber": {"notification": "ops_bot", "chat_id": 42, "enabled": false}}.
 std::string Kernel::handle_control(std::string_view request) {
     if (request == "ping") return "pong";
     if (request == "metrics") return metrics_json().dump();
     auto j = nlohmann::json::parse(request, nullptr, false);
     if (j.is_object() && j.contains("publish")) return control_publish(j["publish"]).dump();
     if (j.is_object() && j.contains("alarm_ack")) return control_alarm_ack(j["alarm_ack"]).dump();
+    if (j.is_object() && j.contains("telegram_subscriber"))
+        return control_telegram_subscriber(j["telegram_subscriber"]).dump();
     return nlohmann::json{{"error", "unknown request (known: ping, metrics, {\"publish\": {...}}, "
-                                    "{\"alarm_ack\": {...}})"}}
+                                    "{\"alarm_ack\": {...}}, {\"telegram_subscriber\": {...}})"}}
         .dump();
 }
 
@@ -44,6 +47,26 @@ nlohmann::json Kernel::control_alarm_ack(const nlohmann::json& p) {
     if (!a) return {{"error", a.status().message()}, {"code", status_code_name(a.status().code())}};
     spdlog::info("control: alarm {} ({}) acknowledged by {}", a->id, a->name, by);
     return {{"ok", true}, {"alarm", alarm::to_json(*a)}};
+}
+
+// Enables or disables a subscriber of a running Telegram notification (its
+// bot keeps the list; the store has it too). Main thread.
+nlohmann::json Kernel::control_telegram_subscriber(const nlohmann::json& p) {
+    if (!p.is_object() || !p.contains("notification") || !p["notification"].is_string() || !p.contains("chat_id") ||
+        !p["chat_id"].is_number_integer() || !p.contains("enabled") || !p["enabled"].is_boolean())
+        return {{"error", "telegram_subscriber needs {\"notification\": \"name\", \"chat_id\": <id>, "
+                          "\"enabled\": true|false}"}};
+    const std::string name = p["notification"].get<std::string>();
+    notify::TelegramBot* bot = notifier_ ? notifier_->telegram_bot(name) : nullptr;
+    if (!bot)
+        return {{"error", "no telegram notification '" + name + "' runs on this site"}, {"code", "not_found"}};
+    const int64_t chat = p["chat_id"].get<int64_t>();
+    Status st = bot->set_enabled(chat, p["enabled"].get<bool>());
+    if (!st) return {{"error", st.message()}, {"code", status_code_name(st.code())}};
+    spdlog::info("control: telegram '{}': chat {} {}", name, chat, p["enabled"].get<bool>() ? "enabled" : "disabled");
+    nlohmann::json subs = nlohmann::json::array();
+    for (const auto& s : bot->subscribers()) subs.push_back(notify::to_json(s));
+    return {{"ok", true}, {"subscribers", subs}};
 }
 
 void Kernel::publish_alarm_changes() {

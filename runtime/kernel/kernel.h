@@ -81,6 +81,7 @@ private:
     std::string handle_control(std::string_view request);
     nlohmann::json control_publish(const nlohmann::json& request);
     nlohmann::json control_alarm_ack(const nlohmann::json& request);
+    nlohmann::json control_telegram_subscriber(const nlohmann::json& request);
     void publish_alarm_changes();  // main thread
 
     SitePlan plan_;

@@ -21,7 +21,7 @@ constexpr uint64_t kPollMs = 500;
 class NotifierComponent : public gridlet::Plugin {
 public:
     static constexpr gridlet::PluginInfo info{"notifier", "1.0.0", GL_KIND_NORTH,
-                                              "sends alarm notifications (e-mail, webhook)"};
+                                              "sends alarm notifications (e-mail, webhook, Telegram)"};
 
     explicit NotifierComponent(gridlet::Host h)
         : Plugin(h), ctx_(*static_cast<ComponentContext*>(h.ctx()->instance->component())) {}

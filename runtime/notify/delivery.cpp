@@ -31,6 +31,15 @@ size_t read_upload(char* buf, size_t size, size_t n, void* user) {
 
 size_t discard(char*, size_t size, size_t n, void*) { return size * n; }
 
+constexpr size_t kMaxReplyBytes = 1 << 20;
+
+size_t collect(char* data, size_t size, size_t n, void* user) {
+    auto* out = static_cast<std::string*>(user);
+    if (out->size() + size * n > kMaxReplyBytes) return 0;  // aborts the transfer
+    out->append(data, size * n);
+    return size * n;
+}
+
 int progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
     const auto* cancel = static_cast<const std::function<bool()>*>(user);
     return (*cancel && (*cancel)()) ? 1 : 0;
@@ -56,7 +65,9 @@ void common(CURL* h, const NotificationConfig& n, const std::function<bool()>& c
 
 Status result(CURLcode rc, const char* errbuf, const std::string& where) {
     if (rc == CURLE_OK) return Status::ok();
-    return Status::unavailable(where + ": " + (errbuf[0] ? std::string(errbuf) : curl_easy_strerror(rc)));
+    std::string why = errbuf[0] ? std::string(errbuf) : curl_easy_strerror(rc);
+    if (rc == CURLE_LOGIN_DENIED) why += " (check username and the password in password_env)";
+    return Status::unavailable(where + ": " + why);
 }
 
 }  // namespace
@@ -114,6 +125,34 @@ Status post_webhook(const NotificationConfig& n, const std::string& json, const 
     if (rc != CURLE_OK) return result(rc, errbuf, "webhook " + n.url);
     if (code < 200 || code >= 300) return Status::unavailable("webhook " + n.url + ": HTTP " + std::to_string(code));
     return Status::ok();
+}
+
+Expected<HttpReply> http_exchange(const NotificationConfig& n, const std::string& url, const std::string* json_body,
+                                  const std::string& what, const std::function<bool()>& cancel) {
+    init_delivery();
+    Easy e;
+    if (!e.h) return Status::internal("curl_easy_init failed");
+    char errbuf[CURL_ERROR_SIZE] = {0};
+    common(e.h, n, cancel, errbuf);
+    curl_easy_setopt(e.h, CURLOPT_URL, url.c_str());
+    curl_slist* headers = nullptr;
+    if (json_body) {
+        curl_easy_setopt(e.h, CURLOPT_POST, 1L);
+        curl_easy_setopt(e.h, CURLOPT_POSTFIELDS, json_body->data());
+        curl_easy_setopt(e.h, CURLOPT_POSTFIELDSIZE, static_cast<long>(json_body->size()));
+        headers = curl_slist_append(headers, "Content-Type: application/json");
+        curl_easy_setopt(e.h, CURLOPT_HTTPHEADER, headers);
+    }
+    HttpReply reply;
+    curl_easy_setopt(e.h, CURLOPT_WRITEFUNCTION, &collect);
+    curl_easy_setopt(e.h, CURLOPT_WRITEDATA, &reply.body);
+    const CURLcode rc = curl_easy_perform(e.h);
+    curl_easy_getinfo(e.h, CURLINFO_RESPONSE_CODE, &reply.code);
+    curl_slist_free_all(headers);
+    if (rc == CURLE_WRITE_ERROR) return Status::unavailable(what + ": the answer is larger than 1 MiB");
+    // The error buffer may hold the URL (and so a token): say only the kind.
+    if (rc != CURLE_OK) return Status::unavailable(what + ": " + curl_easy_strerror(rc));
+    return reply;
 }
 
 }  // namespace gridlet::notify

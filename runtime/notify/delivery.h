@@ -15,6 +15,17 @@ namespace gridlet::notify {
 
 void init_delivery();
 
+// An HTTP(S) exchange whose answer matters (the Telegram Bot API): any
+// status code is a reply; transport errors (connect, TLS, timeout, an answer
+// above 1 MiB) are unavailable. `what` names the server in errors (a URL
+// that carries a secret, like a bot token, is never printed).
+struct HttpReply {
+    long code = 0;
+    std::string body;
+};
+Expected<HttpReply> http_exchange(const NotificationConfig& n, const std::string& url, const std::string* json_body,
+                                  const std::string& what, const std::function<bool()>& cancel);
+
 // Sends `message` (RFC 5322, CRLF) from n.from to n.to. Errors say which
 // server and what it answered (unavailable: try again later; invalid: the
 // server refused the message or the login).

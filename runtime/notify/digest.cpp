@@ -79,10 +79,8 @@ EmailText email_text(const std::string& site, const TimeZone& zone, const Batch&
         std::string seen;
         for (const Change* c : changes) {
             const alarm::Alarm& x = c->alarm;
-            const int64_t at = c->transition == "raised"         ? x.start_ms
-                               : c->transition == "returned"     ? x.returned_ms
-                               : c->transition == "acknowledged" ? (x.ack ? x.ack->at_ms : 0)
-                                                                 : x.end_ms;
+            const auto t = alarm::parse_transition(c->transition);
+            const int64_t at = t ? alarm::transition_ms(*t, x) : 0;
             seen += (seen.empty() ? "" : ", ") + c->transition + " " + zone.format_iso(at);
         }
         b += "   " + seen + "\n";

@@ -19,7 +19,7 @@
 namespace gridlet::notify {
 
 struct Change {
-    std::string transition;  // raised, acknowledged, returned, finished
+    std::string transition;  // raised, acknowledged, returned, reactivated, finished
     alarm::Alarm alarm;
 };
 

@@ -11,6 +11,15 @@ namespace gridlet::notify {
 using config::KeySpec;
 using config::ValueType;
 
+const char* kind_name(Kind k) {
+    switch (k) {
+        case Kind::email: return "email";
+        case Kind::webhook: return "webhook";
+        case Kind::telegram: return "telegram";
+    }
+    return "?";
+}
+
 std::string alert_type_of(const alarm::Alarm& a) {
     if (a.category == "communication") return "communication";
     if (a.category == "configuration" || a.name == "rule_load_failed") return "configuration";
@@ -37,15 +46,15 @@ const std::vector<KeySpec>& notification_keys() {
     static const std::vector<KeySpec> keys = [] {
         std::vector<KeySpec> k;
         k.push_back(config::required_key("name", ValueType::string, "Unique name (letters, digits, _ - .)"));
-        KeySpec kind = config::required_key("kind", ValueType::string, "email or webhook");
-        kind.one_of = {"email", "webhook"};
+        KeySpec kind = config::required_key("kind", ValueType::string, "email, webhook or telegram");
+        kind.one_of = {"email", "webhook", "telegram"};
         k.push_back(kind);
         KeySpec crit = config::key("min_criticality", ValueType::string, "\"non_critical\"",
                                    "Lowest criticality told: information, non_critical, critical");
         crit.one_of = {"information", "non_critical", "critical"};
         k.push_back(crit);
         k.push_back(config::key("transitions", ValueType::array, "[\"raised\", \"finished\"]",
-                                "Which changes: raised, acknowledged, returned, finished"));
+                                "Which changes: raised, acknowledged, returned, reactivated, finished"));
         k.push_back(config::key("alert_types", ValueType::array, "[]",
                                 "threshold, state_change, communication, configuration, system (empty: all)"));
         k.push_back(config::key("sources", ValueType::array, "[]", "Source patterns (empty: all)"));
@@ -60,12 +69,19 @@ const std::vector<KeySpec>& notification_keys() {
         k.push_back(tls);
         k.push_back(config::key("username", ValueType::string, std::nullopt, "email: SMTP user"));
         k.push_back(config::key("password_env", ValueType::string, std::nullopt,
-                                "email: the environment variable holding the SMTP password"));
+                                "email: the environment variable holding the SMTP password; telegram: the one "
+                                "holding the password people send to the bot to subscribe"));
         k.push_back(config::key("from", ValueType::string, std::nullopt, "email: the sender address"));
         k.push_back(config::key("to", ValueType::array, std::nullopt, "email: 1 to 10 recipient addresses"));
         k.push_back(config::key("ca_file", ValueType::string, std::nullopt,
                                 "email/webhook: CA certificates (PEM) to trust instead of the system's"));
         k.push_back(config::key("url", ValueType::string, std::nullopt, "webhook: http:// or https:// URL (POST)"));
+        k.push_back(config::key("token_env", ValueType::string, std::nullopt,
+                                "telegram: the environment variable holding the bot's token (from @BotFather)"));
+        k.push_back(config::key("api_url", ValueType::string, "\"https://api.telegram.org\"",
+                                "telegram: the Bot API's base URL"));
+        k.push_back(config::key("updates_every_s", ValueType::number, "5",
+                                "telegram: how often the bot reads its messages (subscriptions)", 1, 3600));
         k.push_back(config::key("timeout_s", ValueType::number, "15", "One delivery attempt at most", 1, 300));
         k.push_back(config::key("enabled", ValueType::boolean, "true", "false: checked, not run"));
         return k;
@@ -134,12 +150,14 @@ std::vector<NotificationConfig> parse_notifications(const toml::table& root, con
         if (!valid_series_name(c.name, 1) || c.name.find('/') != std::string::npos)
             bad("name", "name '" + c.name + "' may use only letters, digits, '_', '-', '.'");
         if (!names.insert(c.name).second) bad("name", "a notification named '" + c.name + "' is already defined");
-        c.kind = j.value("kind", "email") == "webhook" ? Kind::webhook : Kind::email;
+        const std::string kind = j.value("kind", "email");
+        c.kind = kind == "webhook" ? Kind::webhook : kind == "telegram" ? Kind::telegram : Kind::email;
         c.min_criticality = *alarm::parse_criticality(j.value("min_criticality", "non_critical"));
         c.transitions = strings(j, "transitions", where, t, file, diags);
-        static const std::set<std::string> known_t = {"raised", "acknowledged", "returned", "finished"};
         for (const auto& x : c.transitions)
-            if (!known_t.count(x)) bad("transitions", "transitions: '" + x + "' (known: raised, acknowledged, returned, finished)");
+            if (!alarm::parse_transition(x))
+                bad("transitions",
+                    "transitions: '" + x + "' (known: raised, acknowledged, returned, reactivated, finished)");
         if (c.transitions.empty()) bad("transitions", "transitions: empty (nothing would be sent)");
         c.alert_types = strings(j, "alert_types", where, t, file, diags);
         static const std::set<std::string> known_a = {"threshold", "state_change", "communication", "configuration",
@@ -153,6 +171,20 @@ std::vector<NotificationConfig> parse_notifications(const toml::table& root, con
         c.max_per_message = j.value("max_per_message", size_t{100});
         c.timeout_ms = static_cast<int64_t>(j.value("timeout_s", 15.0) * 1000);
         c.ca_file = j.value("ca_file", "");
+        // Keys of another kind are refused (written in the file: the schema
+        // fills in defaults).
+        static const std::vector<std::pair<const char*, std::set<Kind>>> kinds_of = {
+            {"smtp_url", {Kind::email}},     {"starttls", {Kind::email}},
+            {"username", {Kind::email}},     {"from", {Kind::email}},
+            {"to", {Kind::email}},           {"password_env", {Kind::email, Kind::telegram}},
+            {"url", {Kind::webhook}},        {"token_env", {Kind::telegram}},
+            {"api_url", {Kind::telegram}},   {"updates_every_s", {Kind::telegram}}};
+        for (const auto& [key, kinds] : kinds_of)
+            if (t.contains(key) && !kinds.count(c.kind)) {
+                std::string for_kinds;
+                for (Kind k : kinds) for_kinds += std::string(for_kinds.empty() ? "" : " or ") + kind_name(k);
+                bad(key, std::string(key) + " is for kind = " + for_kinds + ", not " + kind_name(c.kind));
+            }
         if (c.kind == Kind::email) {
             c.smtp_url = j.value("smtp_url", "");
             c.starttls = j.value("starttls", "required");
@@ -166,19 +198,41 @@ std::vector<NotificationConfig> parse_notifications(const toml::table& root, con
             if (c.to.empty() || c.to.size() > 10) bad(j.contains("to") ? "to" : "kind", "to: 1 to 10 recipient addresses");
             for (const auto& a : c.to)
                 if (!plausible_address(a)) bad("to", "to: '" + a + "' is not an address (name@domain)");
-            if (j.contains("url")) bad("url", "url is for webhooks (kind = \"webhook\")");
             if (j.contains("password_env")) {
                 const std::string var = j["password_env"].get<std::string>();
                 const char* v = std::getenv(var.c_str());
                 if (!v) bad("password_env", "password_env: the environment variable '" + var + "' is not set");
                 else c.password = v;
             }
-        } else {
+        } else if (c.kind == Kind::webhook) {
             c.url = j.value("url", "");
             if (c.url.rfind("http://", 0) != 0 && c.url.rfind("https://", 0) != 0)
                 bad(j.contains("url") ? "url" : "kind", "a webhook needs url = \"http://...\" or \"https://...\"");
-            for (const char* k : {"smtp_url", "from", "to", "username", "password_env"})
-                if (j.contains(k)) bad(k, std::string(k) + " is for email (kind = \"email\")");
+        } else {
+            c.api_url = j.value("api_url", "https://api.telegram.org");
+            while (!c.api_url.empty() && c.api_url.back() == '/') c.api_url.pop_back();
+            if (c.api_url.rfind("http://", 0) != 0 && c.api_url.rfind("https://", 0) != 0)
+                bad("api_url", "api_url: \"https://...\" (the Bot API's base URL)");
+            c.updates_every_ms = static_cast<int64_t>(j.value("updates_every_s", 5.0) * 1000);
+            // The secrets come from the environment, never from the file.
+            const auto secret = [&](const char* key, const char* what, std::string& into) {
+                if (!j.contains(key)) {
+                    bad("kind", std::string("a telegram notification needs ") + key + " (the environment variable "
+                                "holding " + what + ")");
+                    return;
+                }
+                const std::string var = j[key].get<std::string>();
+                const char* v = std::getenv(var.c_str());
+                if (!v || !*v) bad(key, std::string(key) + ": the environment variable '" + var + "' is not set");
+                else into = v;
+            };
+            secret("token_env", "the bot's token", c.token);
+            secret("password_env", "the subscription password", c.subscribe_password);
+            if (!c.token.empty() && (c.token.find(':') == std::string::npos ||
+                                     c.token.find_first_of("/?#% \r\n") != std::string::npos))
+                bad("token_env", "token_env: the variable's value is not a bot token (<digits>:<letters>)");
+            if (!c.subscribe_password.empty() && c.subscribe_password.size() < 8)
+                bad("password_env", "password_env: the subscription password needs 8 characters or more");
         }
         if (j.value("enabled", true) && diags.size() == before) out.push_back(std::move(c));
     }

@@ -18,6 +18,8 @@
 //   from = "gateway@example.com"
 //   to = ["ops@example.com", "site@example.com"]
 //   # webhook: url = "https://hooks.example.com/gridlet"
+//   # telegram: token_env = "GRIDLET_TELEGRAM_TOKEN", password_env = "GRIDLET_TELEGRAM_PASSWORD"
+//   #           (people subscribe by sending that password to the bot; telegram.h)
 //
 // Pure functions; any thread.
 #pragma once
@@ -29,11 +31,14 @@
 #include <toml++/toml.h>
 
 #include "alarm/alarm.h"
+#include "alarm/alarm_table.h"
 #include "core/config_schema.h"
 
 namespace gridlet::notify {
 
-enum class Kind : uint8_t { email, webhook };
+enum class Kind : uint8_t { email, webhook, telegram };
+
+const char* kind_name(Kind k);
 
 // The Legrand alert event types (manual §7.3), as gridlet classifies alarms:
 // threshold (an [[alarms]] level: high, low, rate), state_change (any other
@@ -47,7 +52,7 @@ struct NotificationConfig {
     std::string name;
     Kind kind = Kind::email;
     alarm::Criticality min_criticality = alarm::Criticality::non_critical;
-    std::vector<std::string> transitions;   // raised, acknowledged, returned, finished
+    std::vector<std::string> transitions;   // raised, acknowledged, returned, reactivated, finished
     std::vector<std::string> alert_types;   // empty: all
     std::vector<std::string> sources;       // patterns; empty: all
     int64_t max_wait_ms = 60'000;
@@ -57,6 +62,11 @@ struct NotificationConfig {
     std::vector<std::string> to;
     // webhook
     std::string url;
+    // telegram (Legrand manual §7.4): the bot's token, the Bot API's base
+    // URL, the password a person sends to the bot to subscribe, and how often
+    // the bot's messages are fetched (getUpdates).
+    std::string token, api_url = "https://api.telegram.org", subscribe_password;
+    int64_t updates_every_ms = 5'000;
     int64_t timeout_ms = 15'000;
     uint32_t line = 0;
 
@@ -66,8 +76,9 @@ struct NotificationConfig {
 
 const std::vector<config::KeySpec>& notification_keys();
 
-// Reads `[[notifications]]` of a site file's root. A password is read from
-// the environment variable `password_env` at load (never written in the
+// Reads `[[notifications]]` of a site file's root. Secrets (SMTP password,
+// bot token, subscription password) are read from the environment
+// variables `password_env` / `token_env` at load (never written in the
 // file). Problems go to `diags` with file:line.
 std::vector<NotificationConfig> parse_notifications(const toml::table& root, const std::string& file,
                                                     config::Diagnostics& diags);

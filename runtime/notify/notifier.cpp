@@ -19,18 +19,64 @@ constexpr int kFailuresBeforeAlarm = 3;
 Notifier::Notifier(std::vector<NotificationConfig> configs, store::Outbox& outbox, store::StateStore& state,
                    std::string site, TimeZone zone, alarm::AlarmTable* alarms)
     : configs_(std::move(configs)), outbox_(outbox), state_(state), site_(std::move(site)), zone_(std::move(zone)),
-      alarms_(alarms) {}
+      alarms_(alarms) {
+    for (const NotificationConfig& n : configs_)
+        if (n.kind == Kind::telegram) bots_[n.name] = std::make_unique<TelegramBot>(n, state_, site_);
+}
+
+TelegramBot* Notifier::telegram_bot(const std::string& name) const {
+    auto it = bots_.find(name);
+    return it == bots_.end() ? nullptr : it->second.get();
+}
+
+namespace {
+std::string telegram_text(const std::string& site, const TimeZone& zone, const Batch& b) {
+    const EmailText t = email_text(site, zone, b);
+    return t.subject + "\n\n" + t.body;
+}
+}  // namespace
+
+Status send_test_message(const NotificationConfig& n, const std::string& site, const TimeZone& zone, TelegramBot* bot,
+                         int64_t now_ms, const std::function<bool()>& cancel) {
+    Batch b;
+    b.id = site + "." + n.name + ".test-" + std::to_string(now_ms);
+    alarm::Alarm a;
+    a.id = 0;
+    a.name = "notification_test";
+    a.source = "kernel";
+    a.category = "test";
+    a.origin = "cli";
+    a.type = alarm::AlarmType::system;
+    a.criticality = alarm::Criticality::information;
+    a.start_ms = now_ms;
+    a.message = "A test of notification '" + n.name + "' of site " + site + " (gridlet notify test): it works.";
+    b.changes.push_back({"raised", a});
+    switch (n.kind) {
+        case Kind::email: return send_email(n, email_message(n, site, zone, b, now_ms), cancel);
+        case Kind::webhook: return post_webhook(n, dump_json(webhook_body(site, n, b)), b.id, cancel);
+        case Kind::telegram:
+            if (!bot) return Status::invalid("no bot for '" + n.name + "'");
+            return bot->send_test(telegram_text(site, zone, b), cancel);
+    }
+    return Status::invalid("unknown kind");
+}
 
 void Notifier::use_default_sender(std::function<bool()> cancel) {
+    cancel_ = cancel;
     sender_ = [this, cancel](const NotificationConfig& n, const Batch& b) -> Status {
-        if (n.kind == Kind::email) {
-            return send_email(n, email_message(n, site_, zone_, b, SystemClock::instance().now_ms()), cancel);
+        switch (n.kind) {
+            case Kind::email:
+                return send_email(n, email_message(n, site_, zone_, b, SystemClock::instance().now_ms()), cancel);
+            case Kind::webhook: return post_webhook(n, dump_json(webhook_body(site_, n, b)), b.id, cancel);
+            case Kind::telegram: return bots_.at(n.name)->deliver(b.id, telegram_text(site_, zone_, b), cancel);
         }
-        return post_webhook(n, dump_json(webhook_body(site_, n, b)), b.id, cancel);
+        return Status::invalid("unknown kind");
     };
 }
 
 Status Notifier::start(int64_t now_ms) {
+    for (auto& [name, bot] : bots_)
+        if (Status st = bot->load(); !st) return st;
     std::lock_guard lock(mu_);
     for (const NotificationConfig& n : configs_) {
         Queue& q = queues_[n.name];
@@ -187,6 +233,19 @@ void Notifier::failed(const NotificationConfig& n, Queue& q, const Status& st, i
 }
 
 void Notifier::poll(int64_t now_ms) {
+    // Telegram subscriptions: the bots' new messages. A failure is logged
+    // when it changes (it does not hold up delivery, which has its own
+    // retries and alarm).
+    for (auto& [name, bot] : bots_) {
+        if (now_ms < bot->next_updates_ms()) continue;
+        Status st = bot->poll_updates(now_ms, cancel_);
+        std::string& last = update_errors_[name];
+        if (!st && st.message() != last)
+            spdlog::warn("telegram '{}': cannot read the bot's messages (subscriptions): {}", name, st.message());
+        else if (st && !last.empty())
+            spdlog::info("telegram '{}': reading the bot's messages again", name);
+        last = st ? "" : st.message();
+    }
     for (const NotificationConfig& n : configs_) {
         {
             std::lock_guard lock(mu_);
@@ -206,6 +265,8 @@ void Notifier::poll(int64_t now_ms) {
 std::optional<int64_t> Notifier::next_due_ms() const {
     std::lock_guard lock(mu_);
     std::optional<int64_t> next;
+    for (const auto& [name, bot] : bots_)
+        if (!next || bot->next_updates_ms() < *next) next = bot->next_updates_ms();
     for (const NotificationConfig& n : configs_) {
         auto it = queues_.find(n.name);
         if (it == queues_.end()) continue;

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -29,13 +30,14 @@
 #include "core/timezone.h"
 #include "notify/digest.h"
 #include "notify/notification_config.h"
+#include "notify/telegram.h"
 #include "store/outbox.h"
 #include "store/state_store.h"
 
 namespace gridlet::notify {
 
 // Delivers one batch; ok when the server accepted it. The default sends by
-// e-mail or webhook (delivery.h); tests may replace it.
+// e-mail, webhook (delivery.h) or Telegram (telegram.h); tests may replace it.
 using Sender = std::function<Status(const NotificationConfig&, const Batch&)>;
 
 struct NotifierCounters {
@@ -57,7 +59,7 @@ public:
 
     // Reads what waits from the last run. Call once, first.
     Status start(int64_t now_ms);
-    // An alarm change (transition: raised, acknowledged, returned, finished).
+    // An alarm change (transition: raised, acknowledged, returned, reactivated, finished).
     // Errors: the outbox refused it (the store failing); said, counted.
     Status on_change(const std::string& transition, const alarm::Alarm& a, int64_t now_ms);
     // Sends what is due. Call about once a second.
@@ -67,6 +69,9 @@ public:
 
     NotifierCounters counters() const;
     const std::vector<NotificationConfig>& configs() const { return configs_; }
+    // The bot of a telegram notification, or nullptr. Its subscribers may be
+    // read and changed from any thread.
+    TelegramBot* telegram_bot(const std::string& name) const;
 
 private:
     struct Queue {
@@ -88,9 +93,18 @@ private:
     TimeZone zone_;
     alarm::AlarmTable* alarms_;
     Sender sender_;
+    std::function<bool()> cancel_;
+    std::map<std::string, std::unique_ptr<TelegramBot>> bots_;  // fixed after construction
+    std::map<std::string, std::string> update_errors_;          // owner thread: the last getUpdates error
     mutable std::mutex mu_;  // queues_ and counters_
     std::map<std::string, Queue> queues_;
     NotifierCounters counters_;
 };
+
+// A sample message through `n` now (the Legrand "Test" button), outside the
+// outbox: e-mail, webhook, or Telegram to `bot`'s enabled subscribers.
+// Errors: what the server answered.
+Status send_test_message(const NotificationConfig& n, const std::string& site, const TimeZone& zone, TelegramBot* bot,
+                         int64_t now_ms, const std::function<bool()>& cancel);
 
 }  // namespace gridlet::notify

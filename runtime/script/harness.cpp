@@ -352,10 +352,7 @@ json report_to_json(const HarnessReport& r) {
         const auto number = [](double v) { return std::isfinite(v) ? json(v) : json(); };
         for (const alarm::AlarmChange& c : r.alarms) {
             const alarm::Alarm& a = c.alarm;
-            const int64_t t = c.transition == alarm::Transition::raised         ? a.start_ms
-                              : c.transition == alarm::Transition::returned     ? a.returned_ms
-                              : c.transition == alarm::Transition::acknowledged ? a.ack->at_ms
-                                                                                : a.end_ms;
+            const int64_t t = alarm::transition_ms(c.transition, a);
             alarms.push_back({{"t", iso(r.zone, t)},
                               {"transition", alarm::transition_name(c.transition)},
                               {"id", a.id},

@@ -110,6 +110,13 @@ TEST(DocsExamples, EveryTomlBlockIsASiteThatCheckAccepts) {
                 site = "[[plugins]]\nname = \"sim\"\nfile = \"sim\"\n" + site;
             if (site.find("[site]") == std::string::npos)
                 site = "[site]\nname = \"docs" + std::to_string(checked) + "\"\n" + site;
+            // Secrets an example names come from the environment, as its
+            // comments say: "# export NAME=value".
+            for (size_t at = site.find("# export "); at != std::string::npos; at = site.find("# export ", at + 1)) {
+                const std::string rest = site.substr(at + 9, site.find_first_of(" \n", at + 9) - at - 9);
+                const size_t eq = rest.find('=');
+                if (eq != std::string::npos) setenv(rest.substr(0, eq).c_str(), rest.substr(eq + 1).c_str(), 1);
+            }
             const std::string file = tmp + "/config/site.toml";
             std::ofstream(file) << site;
             Result r = run({gridlet_bin(), "check", file});

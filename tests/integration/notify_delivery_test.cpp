@@ -93,5 +93,14 @@ TEST(NotifyDelivery, StartTlsWithTheSitesOwnCaAndALogin) {
     auto plain = make_config(s.port, "");
     plain.starttls = "none";
     EXPECT_FALSE(notify::send_email(plain, message(plain), never));
+    // A wrong password: refused at once, with what the server said.
+    auto wrong = make_config(s.port, s.dir + "/cert.pem");
+    wrong.password = "not-it";
+    Status denied = notify::send_email(wrong, message(wrong), never);
+    ASSERT_FALSE(denied);
+    EXPECT_NE(denied.message().find("SMTP smtp://127.0.0.1:" + std::to_string(s.port)), std::string::npos)
+        << denied.message();
+    EXPECT_NE(denied.message().find("Login denied (check username and the password"), std::string::npos)
+        << denied.message();
     EXPECT_EQ(s.mails(), 1u) << "only the trusted, logged-in attempt delivered";
 }

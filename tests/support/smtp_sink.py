@@ -59,7 +59,9 @@ def main():
 
         def authenticator(server, session, envelope, mechanism, data):
             ok = isinstance(data, LoginPassword) and data.login.decode() == user and data.password.decode() == password
-            return AuthResult(success=ok)
+            # handled=False: aiosmtpd answers a refusal with 535 itself (with
+            # its default, handled=True, it would answer nothing).
+            return AuthResult(success=ok, handled=False)
 
         kwargs.update(authenticator=authenticator, auth_required=True, auth_require_tls=bool(a.tls_cert))
     c = Controller(Sink(a.dir, a.fail_first), hostname="127.0.0.1", port=a.port, **kwargs)

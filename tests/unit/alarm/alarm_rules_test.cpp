@@ -152,4 +152,9 @@ TEST(AlarmRules, MessageTemplateIsFilledIn) {
     ASSERT_TRUE(p.diags.empty()) << p.all();
     EXPECT_EQ(expand_message(p.rules[0], "panel1/branch07/current", 21.25, 20, 19, "A"),
               "ov: panel1 branch07/current at 21.25 A > 20 (back at 19)");
+    // "{{" and "}}" are braces, not placeholders.
+    auto braces = parse("[[alarms]]\nname = \"ov\"\nseries = \"d/p\"\ncondition = \"high\"\nthreshold = 1\n"
+                        "message = \"{{site}} {value} in {{{unit}}}\"\n");
+    ASSERT_TRUE(braces.diags.empty()) << braces.all();
+    EXPECT_EQ(expand_message(braces.rules[0], "d/p", 2, 1, 1, "A"), "{site} 2 in {A}");
 }

@@ -102,18 +102,20 @@ TEST(AlarmTable, LatchingAcknowledgedAfterTheReturnFinishesAtTheAck) {
     ASSERT_TRUE(c && c->has_value());
     EXPECT_EQ((*c)->status(), AlarmStatus::active_unacknowledged) << "latched: active until acknowledged";
     EXPECT_EQ((*c)->returned_ms, 3000);
-    // The condition comes back before anyone looked: the same alarm.
+    // The condition comes back before anyone looked: the same alarm, reactivated.
     auto again = t.raise(request("k", 4000, 11, true));
     ASSERT_TRUE(again);
     EXPECT_EQ(again->id, 1u);
     EXPECT_EQ(again->returned_ms, 0);
+    EXPECT_EQ(again->detail["reactivated_ms"], 4000);
+    EXPECT_EQ(again->detail["reactivations"], 1);
     ASSERT_TRUE(t.clear("k", 5000, 1));
     auto acked = t.acknowledge(1, "ann", "reset", 9000);
     ASSERT_TRUE(acked);
     EXPECT_EQ(acked->status(), AlarmStatus::finished_acknowledged);
     EXPECT_EQ(acked->end_ms, 9000);
-    EXPECT_EQ(transitions(t), (std::vector<std::string>{"raised 1", "returned 1", "returned 1", "acknowledged 1",
-                                                         "finished 1"}));
+    EXPECT_EQ(transitions(t), (std::vector<std::string>{"raised 1", "returned 1", "reactivated 1", "returned 1",
+                                                         "acknowledged 1", "finished 1"}));
 }
 
 TEST(AlarmTable, AcknowledgeRefusesTwiceAndUnknownIds) {

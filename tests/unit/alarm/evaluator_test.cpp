@@ -127,12 +127,13 @@ threshold_of = "breaker_size"
     f.feed("p/branch01/current", 1000, 30);  // reference not known yet: not judged
     EXPECT_TRUE(f.changes().empty());
     EXPECT_EQ(f.eval->counters().waiting_for_reference, 1u);
-    f.feed("p/branch01/breaker_size", 1500, 20);
-    f.feed("p/branch01/current", 2000, 16);  // 80 % of 20: at the threshold
+    f.feed("p/branch01/breaker_size", 1500, 20);  // the last current (30) is judged now: above 16
+    f.feed("p/branch01/current", 2000, 16);  // 80 % of 20: at the return level, ends
     f.feed("p/branch01/current", 3000, 16.5);
     f.feed("p/branch02/current", 3000, 31);  // 80 % of 40 = 32
     f.feed("p/branch02/current", 4000, 33);
-    EXPECT_EQ(f.changes(), (std::vector<std::string>{"raised@3000 p/branch01/current", "raised@4000 p/branch02/current"}));
+    EXPECT_EQ(f.changes(), (std::vector<std::string>{"raised@1500 p/branch01/current", "finished@2000 p/branch01/current",
+                                                     "raised@3000 p/branch01/current", "raised@4000 p/branch02/current"}));
     auto a = f.table->active("site/ov|p/branch01/current");
     ASSERT_TRUE(a);
     EXPECT_EQ(a->detail["threshold"], 16);

@@ -247,7 +247,14 @@ TEST(NotificationConfig, EveryMalformedEntryIsRefusedWithItsLine) {
          "to = [\"x@y.z\"]\npassword_env = \"GRIDLET_TEST_NO_SUCH_VARIABLE\"\n",
          7, "is not set"},
         {"[[notifications]]\nname = \"a\"\nkind = \"webhook\"\nurl = \"ftp://x\"\n", 4, "http://"},
-        {"[[notifications]]\nname = \"a\"\nkind = \"webhook\"\nurl = \"http://x\"\nto = [\"x@y.z\"]\n", 5, "for email"},
+        {"[[notifications]]\nname = \"a\"\nkind = \"webhook\"\nurl = \"http://x\"\nto = [\"x@y.z\"]\n", 5, "for kind = email"},
+        {"[[notifications]]\nname = \"a\"\nkind = \"telegram\"\npassword_env = \"HOME\"\n", 3, "needs token_env"},
+        {"[[notifications]]\nname = \"a\"\nkind = \"telegram\"\ntoken_env = \"GRIDLET_TEST_NO_SUCH_VARIABLE\"\n"
+         "password_env = \"HOME\"\n", 4, "is not set"},
+        {"[[notifications]]\nname = \"a\"\nkind = \"telegram\"\ntoken_env = \"HOME\"\npassword_env = \"HOME\"\n", 4,
+         "not a bot token"},
+        {"[[notifications]]\nname = \"a\"\nkind = \"email\"\nsmtp_url = \"smtp://x\"\nfrom = \"a@b.c\"\n"
+         "to = [\"x@y.z\"]\napi_url = \"https://x\"\n", 7, "api_url is for kind = telegram, not email"},
         {"[[notifications]]\nname = \"a\"\nkind = \"webhook\"\nurl = \"http://x\"\ntransitions = [\"opened\"]\n", 5,
          "opened"},
         {"[[notifications]]\nname = \"a\"\nkind = \"webhook\"\nurl = \"http://x\"\nalert_types = [\"weather\"]\n", 5,
@@ -264,4 +271,22 @@ TEST(NotificationConfig, EveryMalformedEntryIsRefusedWithItsLine) {
         EXPECT_EQ(d[0].line, c.line) << c.toml << d[0].to_string();
         EXPECT_NE(d[0].to_string().find(c.says), std::string::npos) << c.toml << d[0].to_string();
     }
+}
+
+TEST(Telegram, LongMessagesAreSplitAtLineBreaksAndNeverInsideAUtf8Sequence) {
+    EXPECT_EQ(split_message("short", 4000), std::vector<std::string>{"short"});
+    EXPECT_TRUE(split_message("", 4000).empty());
+    const auto lines = split_message("aaaa\nbbbb\ncccc", 10);
+    EXPECT_EQ(lines, (std::vector<std::string>{"aaaa\nbbbb\n", "cccc"}));
+    // No line break within reach: cut, but not inside "é" (2 bytes).
+    std::string text;
+    for (int i = 0; i < 9; ++i) text += "\xc3\xa9";
+    const auto parts = split_message(text, 5);
+    std::string joined;
+    for (const auto& p : parts) {
+        EXPECT_LE(p.size(), 5u);
+        EXPECT_EQ(p.size() % 2, 0u) << "a part ends inside a UTF-8 sequence";
+        joined += p;
+    }
+    EXPECT_EQ(joined, text);
 }
