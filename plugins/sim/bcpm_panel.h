@@ -35,6 +35,10 @@ struct BcpmPanelOptions {
     std::vector<int> overloaded;    // branches loaded steadily at 110 % of their breaker size
 };
 
+// The BCPM's 16-bit event counters (alarm counts, power-ups): 1..32767,
+// wrapping back to 1.
+inline uint16_t bump_counter(uint16_t v) { return v >= 32767 ? 1 : static_cast<uint16_t>(v + 1); }
+
 class BcpmPanel : public RegisterSpace {
 public:
     static constexpr int kBranches = 42;

@@ -9,7 +9,6 @@
 namespace gridlet::sim {
 namespace {
 
-uint16_t bump(uint16_t v) { return v >= 32767 ? 1 : static_cast<uint16_t>(v + 1); }
 
 }  // namespace
 
@@ -213,8 +212,8 @@ void BcpmPanel::alarms(double dt) {
                 c.off_t = 0;
                 if (!(c.status & 0x10)) {
                     c.status |= 0x10;
-                    c.counters[4] = bump(c.counters[4]);
-                    r_[300] = bump(r_[300]);
+                    c.counters[4] = bump_counter(c.counters[4]);
+                    r_[300] = bump_counter(r_[300]);
                     r_[226] = static_cast<uint16_t>(n);
                 }
             }
@@ -232,8 +231,8 @@ void BcpmPanel::alarms(double dt) {
             uint16_t bit = static_cast<uint16_t>(1u << k);
             if (c.lt[k] > reg(165 + k) && !(c.status & bit)) {
                 c.status |= bit;
-                c.counters[k] = bump(c.counters[k]);
-                r_[296 + k] = bump(r_[296 + k]);
+                c.counters[k] = bump_counter(c.counters[k]);
+                r_[296 + k] = bump_counter(r_[296 + k]);
                 r_[226] = static_cast<uint16_t>(n);
             }
         }

@@ -15,7 +15,6 @@ constexpr uint16_t kInvalid = 0x8000;
 constexpr uint16_t kCodeClearKwh = 10203, kCodeClearMax = 29877, kCodeNewSub = 26012, kCodeResetDemand = 26013,
                    kCodeClearLatched = 31010, kCodeClearMaxDemand = 20097;
 
-uint16_t bump(uint16_t v) { return v >= 32767 ? 1 : static_cast<uint16_t>(v + 1); }
 
 // Smallest exponent >= -3 that keeps `max_value` within int16.
 int scale_for(double max_value) {
@@ -435,7 +434,7 @@ void BcpmPanel::load_nv(const std::string& text) {
 
 void BcpmPanel::power_up() {
     std::lock_guard lk(mu_);
-    r_[531] = bump(r_[531]);
+    r_[531] = bump_counter(r_[531]);
     refresh();
 }
 

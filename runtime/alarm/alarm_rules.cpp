@@ -127,8 +127,7 @@ AlarmRule one_rule(const toml::table& t, const nlohmann::json& j, const std::str
     const auto bad = [&](const char* key, const std::string& what) {
         diags.push_back({file, key_line(t, key), where + ": " + what});
     };
-    if (!r.name.empty() && (!valid_series_name(r.name, 1) || r.name.find('/') != std::string::npos))
-        bad("name", "name '" + r.name + "' may use only letters, digits, '_', '-', '.'");
+    if (const std::string why = config_name_problem(r.name); !why.empty()) bad("name", why);
     if (r.series.empty()) {
         if (j.contains("series")) bad("series", "series: empty (a series name or a pattern such as \"panel?/branch*/current\")");
     } else {
@@ -156,6 +155,8 @@ AlarmRule one_rule(const toml::table& t, const nlohmann::json& j, const std::str
     r.latching = j.value("latching", false);
     if (auto c = parse_criticality(j.value("criticality", "non_critical"))) r.criticality = *c;
     r.category = j.value("category", "measurement");
+    if (r.category.empty() || r.category.find_first_of("\r\n") != std::string::npos)
+        bad("category", "category: a word or two on one line (\"electrical\", \"comfort\"), not empty");
     r.message = j.contains("message") ? j["message"].get<std::string>() : default_message(r.condition);
     if (r.message.empty()) bad("message", "message: empty (leave the key out for the default)");
 
@@ -207,22 +208,30 @@ AlarmRule one_rule(const toml::table& t, const nlohmann::json& j, const std::str
     // Placeholders: only the known ones.
     static const std::set<std::string> known = {"name",      "series",       "device", "point", "value",
                                                 "threshold", "return_level", "unit"};
-    for (size_t p = r.message.find('{'); p != std::string::npos; p = r.message.find('{', p + 1)) {
-        if (p + 1 < r.message.size() && r.message[p + 1] == '{') {  // "{{": a brace
+    // The same scan as expand_message: "{{" and "}}" are braces.
+    const std::string& m = r.message;
+    for (size_t p = 0; p < m.size(); ++p) {
+        if ((m[p] == '{' || m[p] == '}') && p + 1 < m.size() && m[p + 1] == m[p]) {
             ++p;
             continue;
         }
-        const size_t e = r.message.find('}', p);
-        if (e == std::string::npos) {
-            bad("message", "message: '{' without '}'");
+        if (m[p] == '}') {
+            bad("message", "message: a lone '}' (write '}}' for a brace)");
             break;
         }
-        const std::string ph = r.message.substr(p + 1, e - p - 1);
+        if (m[p] != '{') continue;
+        const size_t e = m.find('}', p);
+        if (e == std::string::npos) {
+            bad("message", "message: '{' without '}' (write '{{' for a brace)");
+            break;
+        }
+        const std::string ph = m.substr(p + 1, e - p - 1);
         if (!known.count(ph)) {
             bad("message", "message: unknown placeholder {" + ph +
                                "} (known: {name} {series} {device} {point} {value} {threshold} {return_level} {unit})");
             break;
         }
+        p = e;
     }
     return r;
 }
@@ -235,7 +244,11 @@ std::vector<AlarmRule> parse_tables(const std::vector<const toml::table*>& table
     for (const toml::table* t : tables) {
         ++index;
         const size_t before = diags.size();
-        const std::string where = "[[alarms]] #" + std::to_string(index);
+        // Named as every other problem of the entry is, once it has a name.
+        const toml::node* named = t->get("name");
+        const std::string where = named && named->is_string() && !named->as_string()->get().empty()
+                                      ? "[[alarms]] '" + named->as_string()->get() + "'"
+                                      : "[[alarms]] #" + std::to_string(index);
         nlohmann::json j = config::validate_table(*t, alarm_rule_keys(), file, where, diags, config::line_of(*t));
         if (diags.size() != before) continue;
         const std::string w = "[[alarms]] '" + j.value("name", "") + "'";

@@ -4,7 +4,9 @@
 // socket of a running gridlet, or in the store of a stopped one. CLI thread.
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -29,6 +31,7 @@ struct AlarmsArgs {
                 tz;
     int64_t limit = 0;
     // ack
+    std::string id_text;
     uint64_t id = 0;
     std::string comment, by, control;
     int timeout_ms = 2000;
@@ -131,8 +134,17 @@ void print_acked(const nlohmann::json& j) {
                 j.value("status", "").c_str());
 }
 
-void run_ack(const AlarmsArgs& a) {
+void run_ack(AlarmsArgs& a) {
     const char* cmd = "alarms ack";
+    {
+        const std::string& t = a.id_text;
+        char* end = nullptr;
+        errno = 0;
+        const unsigned long long v = std::strtoull(t.c_str(), &end, 10);
+        if (t.empty() || t.find_first_not_of("0123456789") != std::string::npos || errno == ERANGE || v == 0)
+            fail(cmd, 2, "'" + t + "' is not an alarm id (a whole number from 1, the first column of `gridlet alarms`)");
+        a.id = v;
+    }
     const std::string by = !a.by.empty() ? a.by : (std::getenv("USER") ? std::getenv("USER") : "cli");
     // A stopped site: the store is ours to write. A running one holds the
     // store (locked): ask it through its control socket.
@@ -156,37 +168,40 @@ void run_ack(const AlarmsArgs& a) {
         o.create_if_missing = false;
         auto opened = store::Store::open(o);
         if (opened) {
-            kernel::StoreAlarmPersistence persistence((*opened)->state());
-            alarm::AlarmTable table(persistence);
-            const int64_t now = SystemClock::instance().now_ms();
-            if (Status s = table.load(now); !s && s.code() != StatusCode::corruption) fail(cmd, 1, s.message());
-            auto acked = table.acknowledge(a.id, by, a.comment, now);
-            if (!acked)
-                fail(cmd, acked.status().code() == StatusCode::not_found ? 2 : 1, acked.status().message());
             // The site's [[notifications]] hear of it when gridlet runs again
-            // (queued in the store's outbox now).
+            // (queued in the store's outbox now). Queueing needs their
+            // filters, not their secrets; a site file with errors is refused
+            // before anything changes (nothing acknowledged untold).
             std::unique_ptr<notify::Notifier> notifier;
+            const int64_t now = SystemClock::instance().now_ms();
             if (!a.config.empty()) {
                 config::Diagnostics diags;
                 SiteConfig site = load_site_config(a.config, kernel::section_schemas(), diags);
                 std::vector<notify::NotificationConfig> configs;
-                if (diags.empty() && site.root) configs = notify::parse_notifications(*site.root, a.config, diags);
+                if (diags.empty() && site.root)
+                    configs = notify::parse_notifications(*site.root, a.config, diags, notify::Secrets::skip);
                 auto zone = TimeZone::load(site.timezone);
-                if (!diags.empty()) {
-                    std::fprintf(stderr, "gridlet alarms ack: not queued for the notifications: %s\n",
-                                 diags.front().to_string().c_str());
-                } else if (!configs.empty()) {
+                if (!diags.empty())
+                    fail(cmd, 2, diags.front().to_string() + " (nothing acknowledged: the change could not be queued "
+                                 "for the site's notifications)");
+                if (!configs.empty()) {
                     notifier = std::make_unique<notify::Notifier>(configs, (*opened)->outbox(), (*opened)->state(),
                                                                   site.site_name, zone ? *zone : TimeZone(), nullptr);
-                    if (Status s = notifier->start(now); !s) {
-                        std::fprintf(stderr, "gridlet alarms ack: not queued for the notifications: %s\n",
-                                     s.message().c_str());
-                        notifier.reset();
-                    }
+                    spdlog::set_level(spdlog::level::warn);  // the CLI prints its own result
+                    if (Status s = notifier->start(now); !s) fail(cmd, 1, "nothing acknowledged: " + s.message());
                 }
             }
+            kernel::StoreAlarmPersistence persistence((*opened)->state());
+            alarm::AlarmTable table(persistence);
+            if (Status s = table.load(now); !s && s.code() != StatusCode::corruption) fail(cmd, 1, s.message());
+            auto acked = table.acknowledge(a.id, by, a.comment, now);
+            if (!acked)
+                fail(cmd, acked.status().code() == StatusCode::not_found ? 2 : 1, acked.status().message());
             for (const alarm::AlarmChange& c : table.take_transitions()) {
-                if (notifier) (void)notifier->on_change(alarm::transition_name(c.transition), c.alarm, now);
+                if (notifier)
+                    if (Status q = notifier->on_change(alarm::transition_name(c.transition), c.alarm, now); !q)
+                        std::fprintf(stderr, "gridlet alarms ack: not queued for the notifications: %s\n",
+                                     q.message().c_str());
                 store::Event ev;
                 ev.ts = now;
                 ev.source = c.alarm.source;
@@ -244,9 +259,7 @@ void register_alarms_command(CLI::App& app) {
                 "Exit status: 0 ok; 1 store error; 2 bad arguments or no store.");
 
     auto* ack = cmd->add_subcommand("ack", "Acknowledge an alarm (running site: through its control socket)");
-    ack->add_option("id", a->id, "The alarm's id (first column of `gridlet alarms`)")
-        ->required()
-        ->check(CLI::PositiveNumber);
+    ack->add_option("id", a->id_text, "The alarm's id (first column of `gridlet alarms`)")->required();
     ack->add_option("--comment", a->comment, "Why, what was done");
     ack->add_option("--by", a->by, "Who acknowledges (default: $USER)");
     ack->add_option("--config", a->config, "The site file (running or stopped site)");

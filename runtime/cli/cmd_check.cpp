@@ -29,8 +29,12 @@ void register_check_command(CLI::App& app) {
             size_t devices = 0;
             for (const auto& p : plan.plugins) devices += p.devices.size();
             const size_t alarms = plan.alarm_rules.size();
+            const size_t notifications = plan.notifications.size();
             const std::string alarm_text =
-                alarms == 0 ? "" : ", " + std::to_string(alarms) + " alarm rule" + (alarms == 1 ? "" : "s");
+                (alarms == 0 ? "" : ", " + std::to_string(alarms) + " alarm rule" + (alarms == 1 ? "" : "s")) +
+                (notifications == 0
+                     ? ""
+                     : ", " + std::to_string(notifications) + " notification" + (notifications == 1 ? "" : "s"));
             std::printf("%s: ok (site '%s', %zu plugin%s, %zu device%s, %zu rule%s%s)\n", path->c_str(),
                         plan.site.site_name.c_str(), plan.plugins.size(), plan.plugins.size() == 1 ? "" : "s", devices,
                         devices == 1 ? "" : "s", plan.site.rules.size(), plan.site.rules.size() == 1 ? "" : "s",

@@ -20,16 +20,14 @@ struct EventsArgs {
     int64_t limit = 0;  // 0: all
 };
 
-[[noreturn]] void fail(int code, const std::string& msg) { cli::fail("events", code, msg); }
-
 void run_events(const EventsArgs& a) {
     StoreLocation loc = locate_store("events", a.db, a.config);
-    if (a.format != "csv" && a.format != "json") fail(2, "--format must be csv or json");
+    if (a.format != "csv" && a.format != "json") cli::fail("events", 2, "--format must be csv or json");
     auto tz = TimeZone::load(a.tz.empty() ? loc.timezone : a.tz);
-    if (!tz) fail(2, tz.status().message());
+    if (!tz) cli::fail("events", 2, tz.status().message());
     const auto [from, to] = parse_time_range("events", a.from, a.to, *tz);
     auto severity = store::parse_severity(a.severity);
-    if (!severity) fail(2, "--severity: " + severity.status().message());
+    if (!severity) cli::fail("events", 2, "--severity: " + severity.status().message());
 
     store::EventFilter filter;
     filter.from = from;
@@ -40,7 +38,7 @@ void run_events(const EventsArgs& a) {
     filter.limit = static_cast<size_t>(a.limit);
     auto st = open_store_read_only("events", loc.path);
     auto events = st->events().query(filter);
-    if (!events) fail(events.status().code() == StatusCode::invalid_argument ? 2 : 1, events.status().message());
+    if (!events) cli::fail("events", events.status().code() == StatusCode::invalid_argument ? 2 : 1, events.status().message());
 
     if (a.format == "json") {
         nlohmann::json out = nlohmann::json::array();

@@ -64,7 +64,9 @@ void run_test(const NotifyArgs& a) {
     config::Diagnostics diags;
     SiteConfig site = load_site_config(a.config, kernel::section_schemas(), diags);
     std::vector<notify::NotificationConfig> configs;
-    if (diags.empty() && site.root) configs = notify::parse_notifications(*site.root, a.config, diags);
+    // Only this notification's secrets are needed (and checked).
+    if (diags.empty() && site.root)
+        configs = notify::parse_notifications(*site.root, a.config, diags, notify::Secrets::only_one, a.name);
     if (!diags.empty()) fail(cmd, 2, diags.front().to_string());
     const notify::NotificationConfig* n = nullptr;
     for (const auto& c : configs)
@@ -83,10 +85,10 @@ void run_test(const NotifyArgs& a) {
     }
     notify::init_delivery();
     const auto never = [] { return false; };
-    Status sent = notify::send_test_message(*n, site.site_name, *zone, bot.get(), SystemClock::instance().now_ms(), never);
-    if (!sent) fail(cmd, 1, sent.message());
+    auto sent = notify::send_test_message(*n, site.site_name, *zone, bot.get(), SystemClock::instance().now_ms(), never);
+    if (!sent) fail(cmd, 1, sent.status().message());
     std::printf("notification '%s' (%s): test message sent%s\n", n->name.c_str(), notify::kind_name(n->kind),
-                bot ? (" to " + std::to_string(bot->subscribers().size()) + " subscribed chat(s)").c_str() : "");
+                bot ? (" to " + std::to_string(*sent) + " enabled chat(s)").c_str() : "");
 }
 
 void print_subscribers(const std::vector<notify::TelegramSubscriber>& subs, const std::string& format,

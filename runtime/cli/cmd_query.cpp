@@ -28,24 +28,22 @@ struct QueryArgs {
     int digits = -1;  // decimals shown; -1: the exact stored value
 };
 
-[[noreturn]] void fail(int code, const std::string& msg) { cli::fail("query", code, msg); }
-
 void run_query(const QueryArgs& a) {
-    if (a.pattern.empty() && a.tags.empty()) fail(2, "give a series pattern and/or --tags k=v,...");
+    if (a.pattern.empty() && a.tags.empty()) cli::fail("query", 2, "give a series pattern and/or --tags k=v,...");
     StoreLocation loc = locate_store("query", a.db, a.config);
-    if (a.format != "csv" && a.format != "json") fail(2, "--format must be csv or json");
+    if (a.format != "csv" && a.format != "json") cli::fail("query", 2, "--format must be csv or json");
     const auto shown = [&](double v) { return round_decimals(v, a.digits); };
     std::string zone = a.tz.empty() ? loc.timezone : a.tz;
     auto tz = TimeZone::load(zone);
-    if (!tz) fail(2, tz.status().message());
+    if (!tz) cli::fail("query", 2, tz.status().message());
     const auto [from, to] = parse_time_range("query", a.from, a.to, *tz);
     std::optional<Aggregate> agg;
     if (!a.agg.empty()) {
         auto g = parse_aggregate(a.agg);
-        if (!g) fail(2, "--agg: " + g.status().message());
+        if (!g) cli::fail("query", 2, "--agg: " + g.status().message());
         agg = *g;
     }
-    if (agg && a.step.empty()) fail(2, "--agg needs --step");
+    if (agg && a.step.empty()) cli::fail("query", 2, "--agg needs --step");
     std::optional<CalendarUnit> unit;
     int64_t step = 0;
     if (!a.step.empty()) {
@@ -53,7 +51,7 @@ void run_query(const QueryArgs& a) {
             unit = *u;
         } else {
             auto d = store::parse_duration_ms(a.step);
-            if (!d || *d <= 0) fail(2, "--step: use a duration (15m, 1h, 1d) or day, week, month, year");
+            if (!d || *d <= 0) cli::fail("query", 2, "--step: use a duration (15m, 1h, 1d) or day, week, month, year");
             step = *d;
         }
         if (!agg) agg = Aggregate::avg;
@@ -65,7 +63,7 @@ void run_query(const QueryArgs& a) {
     if (unit) res = q.calendar_many(a.pattern, a.tags, from, to, *unit, *tz, *agg);
     else if (step) res = q.downsample_many(a.pattern, a.tags, from, to, step, *agg);
     else res = q.raw_many(a.pattern, a.tags, from, to);
-    if (!res) fail(res.status().code() == StatusCode::invalid_argument ? 2 : 1, res.status().message());
+    if (!res) cli::fail("query", res.status().code() == StatusCode::invalid_argument ? 2 : 1, res.status().message());
     if (res->empty()) std::fprintf(stderr, "gridlet query: no series match '%s' %s\n", a.pattern.c_str(), a.tags.c_str());
 
     auto time_text = [&](int64_t t) { return tz->format_iso(t, true); };

@@ -20,8 +20,6 @@ struct SeriesArgs {
     std::string pattern, tags, format = "table", db, config;
 };
 
-[[noreturn]] void fail(int code, const std::string& msg) { cli::fail("series", code, msg); }
-
 std::string tags_text(const SeriesMeta& m) {
     std::string s;
     for (const auto& [k, v] : m.tags) s += (s.empty() ? "" : ";") + k + "=" + v;
@@ -45,10 +43,10 @@ std::string state_label(const SeriesMeta& m, double value) {
 
 void run_series(const SeriesArgs& a) {
     StoreLocation loc = locate_store("series", a.db, a.config);
-    if (a.format != "table" && a.format != "csv" && a.format != "json") fail(2, "--format must be table, csv or json");
+    if (a.format != "table" && a.format != "csv" && a.format != "json") cli::fail("series", 2, "--format must be table, csv or json");
     auto st = open_store_read_only("series", loc.path);
     auto sel = st->registry().select(a.pattern, a.tags);
-    if (!sel) fail(2, sel.status().message());
+    if (!sel) cli::fail("series", 2, sel.status().message());
     const TimeZone utc = TimeZone::utc();
     nlohmann::json out = nlohmann::json::array();
     if (a.format == "csv") std::printf("id,name,kind,unit,tags,last_time,last_value,description,states\n");

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/store_access.h"
 #include "core/config_schema.h"
 #include "core/text.h"
 #include "script/engine.h"
@@ -35,21 +36,16 @@ struct TestRuleArgs {
     size_t memory_mb = 0;
 };
 
-[[noreturn]] void fail(int code, const std::string& message) {
-    std::cerr << "gridlet test-rule: " << message << "\n";
-    throw CLI::RuntimeError(code);
-}
-
 // --params: inline JSON ("{...}"), or a .json / .toml file.
 nlohmann::json load_params(const std::string& arg) {
     auto first = arg.find_first_not_of(" \t");
     if (first != std::string::npos && arg[first] == '{') {
         auto j = nlohmann::json::parse(arg, nullptr, false);
-        if (j.is_discarded() || !j.is_object()) fail(2, "--params: not a JSON object: " + arg);
+        if (j.is_discarded() || !j.is_object()) cli::fail("test-rule", 2, "--params: not a JSON object: " + arg);
         return j;
     }
     std::ifstream in(arg);
-    if (!in) fail(2, "--params: cannot read " + arg);
+    if (!in) cli::fail("test-rule", 2, "--params: cannot read " + arg);
     std::ostringstream text;
     text << in.rdbuf();
     if (std::filesystem::path(arg).extension() == ".toml") {
@@ -57,11 +53,11 @@ nlohmann::json load_params(const std::string& arg) {
             toml::table t = toml::parse(text.str(), arg);
             return config::toml_to_json(t);
         } catch (const toml::parse_error& e) {
-            fail(2, "--params: " + arg + ":" + std::to_string(e.source().begin.line) + ": " + toml_syntax_message(e.description()));
+            cli::fail("test-rule", 2, "--params: " + arg + ":" + std::to_string(e.source().begin.line) + ": " + toml_syntax_message(e.description()));
         }
     }
     auto j = nlohmann::json::parse(text.str(), nullptr, false);
-    if (j.is_discarded() || !j.is_object()) fail(2, "--params: " + arg + " is not a JSON object");
+    if (j.is_discarded() || !j.is_object()) cli::fail("test-rule", 2, "--params: " + arg + " is not a JSON object");
     return j;
 }
 
@@ -85,7 +81,7 @@ void run(const TestRuleArgs& a) {
     if (a.memory_mb) o.budgets.memory_bytes = a.memory_mb * 1024 * 1024;
 
     auto report = script::run_rule_test(o);
-    if (!report) fail(2, report.status().message());
+    if (!report) cli::fail("test-rule", 2, report.status().message());
     const nlohmann::json j = script::report_to_json(*report);
     if (a.json) {
         std::cout << dump_json(j, 2) << "\n";
@@ -105,11 +101,11 @@ void run(const TestRuleArgs& a) {
     if (!report->expect.is_null()) problems = script::check_expectations(j, report->expect);
     if (!a.expect.empty()) {
         std::ifstream in(a.expect);
-        if (!in) fail(2, "--expect: cannot read " + a.expect);
+        if (!in) cli::fail("test-rule", 2, "--expect: cannot read " + a.expect);
         std::ostringstream text;
         text << in.rdbuf();
         auto want = nlohmann::json::parse(text.str(), nullptr, false);
-        if (want.is_discarded()) fail(2, "--expect: " + a.expect + " is not JSON");
+        if (want.is_discarded()) cli::fail("test-rule", 2, "--expect: " + a.expect + " is not JSON");
         judges(want);
         auto more = script::check_expectations(j, want);
         problems.insert(problems.end(), more.begin(), more.end());
@@ -119,10 +115,10 @@ void run(const TestRuleArgs& a) {
         for (const auto& p : problems) std::cerr << "  " << p << "\n";
         throw CLI::RuntimeError(1);
     }
-    if (report->load_error) fail(1, "the rule did not load: " + report->load_error->message());
+    if (report->load_error) cli::fail("test-rule", 1, "the rule did not load: " + report->load_error->message());
     const bool rule_ok = j.value("status", "") == "running" || j.value("status", "") == "no_rule";
     if (!errors_judged && (j.value("errors", 0) > 0 || !rule_ok))
-        fail(1, "the rule ended " + j.value("status", std::string("?")) + " after " + std::to_string(j.value("errors", 0)) +
+        cli::fail("test-rule", 1, "the rule ended " + j.value("status", std::string("?")) + " after " + std::to_string(j.value("errors", 0)) +
                     " callback error(s) (when errors are what you test, say so: expect {\"status\": ...}, "
                     "{\"error_contains\": ...} or {\"no_errors\": false})");
     if (!report->expect.is_null() || !a.expect.empty()) std::cerr << "gridlet test-rule: expectations met\n";

@@ -1,5 +1,7 @@
 #include "core/config_schema.h"
 
+#include <cstdio>
+
 #include <algorithm>
 #include <cmath>
 #include <sstream>
@@ -19,8 +21,21 @@ const char* value_type_name(ValueType t) noexcept {
 }
 
 std::string Diagnostic::to_string() const {
-    if (line == 0) return file + ": " + message;
-    return file + ":" + std::to_string(line) + ": " + message;
+    // A control character from the file (a NUL in a name) is shown, never
+    // sent to the terminal (a NUL would cut the line short).
+    std::string shown;
+    for (char c : message) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u < 0x20 && c != '\n' && c != '\t') {
+            char b[8];
+            std::snprintf(b, sizeof b, "\\x%02x", u);
+            shown += b;
+        } else {
+            shown += c;
+        }
+    }
+    if (line == 0) return file + ": " + shown;
+    return file + ":" + std::to_string(line) + ": " + shown;
 }
 
 uint32_t line_of(const toml::node& node) { return node.source().begin.line; }

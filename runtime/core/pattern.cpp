@@ -76,4 +76,19 @@ bool valid_series_name(std::string_view name, int min_segments) noexcept {
     return seg_len > 0 && segments >= min_segments;
 }
 
+std::string config_name_problem(std::string_view name) {
+    if (name.empty()) return "the name is empty";
+    if (name.size() > 200) return "the name is " + std::to_string(name.size()) + " bytes long (200 at most)";
+    const auto ok_char = [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+               c == '.';
+    };
+    const char first = name.front();
+    bool ok = first != '-' && first != '.';
+    for (char c : name) ok = ok && ok_char(c);
+    if (ok) return "";
+    return "name '" + std::string(name) +
+           "' may use only letters, digits, '_', '-', '.', and starts with a letter, a digit or '_'";
+}
+
 }  // namespace gridlet

@@ -30,4 +30,11 @@ std::string literal_prefix(std::string_view pattern);
 // segment, 1..255 bytes. When `min_segments` > 1, at least that many.
 bool valid_series_name(std::string_view name, int min_segments = 2) noexcept;
 
+// What is wrong with `name` as the name of a configured thing (a site,
+// plugin, device, rule, alarm rule, notification), "" when nothing: one
+// segment of letters, digits, '_', '-', '.', starting with a letter, a digit
+// or '_' (not '-': it would read as a command-line option; not '.'), at most
+// 200 bytes.
+std::string config_name_problem(std::string_view name);
+
 }  // namespace gridlet

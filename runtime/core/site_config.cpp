@@ -157,10 +157,10 @@ SiteConfig parse_site_config(const std::string& text, const std::string& path, c
     auto site = check(section(root, "site", path, diags), site_keys(), path, "[site]", diags);
     cfg.site_name = str(site, "name");
     cfg.timezone = str(site, "timezone");
-    if (site.contains("name") && (!valid_series_name(cfg.site_name, 1) || cfg.site_name.find('/') != std::string::npos ||
-                                  cfg.site_name.find_first_not_of('.') == std::string::npos))
-        diags.push_back({path, root["site"]["name"].node() ? config::line_of(*root["site"]["name"].node()) : 0,
-                         "[site]: name '" + cfg.site_name + "' may use only letters, digits, '_', '-', '.' (not only dots)"});
+    if (site.contains("name"))
+        if (const std::string why = config_name_problem(cfg.site_name); !why.empty())
+            diags.push_back(
+                {path, root["site"]["name"].node() ? config::line_of(*root["site"]["name"].node()) : 0, "[site]: " + why});
 
     auto log = check(section(root, "logging", path, diags), logging_keys(), path, "[logging]", diags);
     cfg.log_level = str(log, "level");
@@ -264,8 +264,8 @@ SiteConfig parse_site_config(const std::string& text, const std::string& path, c
         e.line = line;
         if (const toml::node* c = t->get("config"); c && c->is_table()) e.config = c->as_table();
         if (e.name.empty()) continue;
-        if (!valid_series_name(e.name, 1) || e.name.find('/') != std::string::npos || e.name.find_first_not_of('.') == std::string::npos) {
-            diags.push_back({path, line, "[[plugins]]: name '" + e.name + "' may use only letters, digits, '_', '-', '.'"});
+        if (const std::string why = config_name_problem(e.name); !why.empty()) {
+            diags.push_back({path, line, "[[plugins]]: " + why});
             continue;
         }
         if (e.name == "store" || e.name == "rules" || e.name == "kernel") {
@@ -298,10 +298,9 @@ SiteConfig parse_site_config(const std::string& text, const std::string& path, c
         d.name = n->as_string()->get();
         d.plugin = p->as_string()->get();
         // One segment: "a/b" would make series a/b/x that read as device a, point b/x.
-        if (!valid_series_name(d.name, 1) || d.name.find('/') != std::string::npos || d.name.find_first_not_of('.') == std::string::npos ||
-            d.name == "kernel") {
-            diags.push_back({path, config::line_of(*n),
-                             "[[devices]]: name '" + d.name + "' may use only letters, digits, '_', '-', '.' (no '/', not only dots, not 'kernel')"});
+        if (const std::string why = d.name == "kernel" ? "the name 'kernel' is the gateway's own" : config_name_problem(d.name);
+            !why.empty()) {
+            diags.push_back({path, config::line_of(*n), "[[devices]]: " + why});
             continue;
         }
         if (!device_names.insert(d.name).second) {
@@ -325,10 +324,8 @@ SiteConfig parse_site_config(const std::string& text, const std::string& path, c
         r.config = check(t, schemas.rule, path, "[[rules]]", diags);
         r.name = str(r.config, "name");
         // A rule's name tags its events ("rule/<name>") and its state.
-        if (!r.name.empty() && (!valid_series_name(r.name, 1) || r.name.find('/') != std::string::npos)) {
-            const toml::node* n = t->get("name");
-            diags.push_back({path, n ? config::line_of(*n) : r.line,
-                             "[[rules]]: name '" + r.name + "' may use only letters, digits, '_', '-', '.'"});
+        if (const std::string why = config_name_problem(r.name); t->get("name") && !why.empty()) {
+            diags.push_back({path, config::line_of(*t->get("name")), "[[rules]]: " + why});
             continue;
         }
         if (!r.name.empty() && !rule_names.insert(r.name).second) {

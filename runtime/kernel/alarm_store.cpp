@@ -30,7 +30,9 @@ Status StoreAlarmPersistence::put(uint64_t id, const std::string& json) {
 Status StoreAlarmPersistence::erase(uint64_t id) { return state_.erase(kAlarmNamespace, id_key(id)); }
 
 int32_t alarm_event_severity(const alarm::AlarmChange& change) {
-    if (change.transition != alarm::Transition::raised) return GL_SEV_INFO;
+    // Raised, or active again: as its criticality. The rest is news, not a fault.
+    if (change.transition != alarm::Transition::raised && change.transition != alarm::Transition::reactivated)
+        return GL_SEV_INFO;
     switch (change.alarm.criticality) {
         case alarm::Criticality::information: return GL_SEV_INFO;
         case alarm::Criticality::non_critical: return GL_SEV_WARNING;

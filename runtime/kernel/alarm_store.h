@@ -24,7 +24,7 @@ private:
     store::StateStore& state_;
 };
 
-// gl_severity of an alarm transition's event: raised as its criticality
+// gl_severity of an alarm transition's event: raised and reactivated as its criticality
 // (information: info, non_critical: warning, critical: critical); the other
 // transitions: info.
 int32_t alarm_event_severity(const alarm::AlarmChange& change);

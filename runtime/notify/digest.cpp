@@ -1,5 +1,6 @@
 #include "notify/digest.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -54,12 +55,15 @@ std::string header_safe(std::string s) {
 }  // namespace
 
 EmailText email_text(const std::string& site, const TimeZone& zone, const Batch& batch) {
-    // Each alarm once, in order of its first change.
-    std::vector<uint64_t> order;
-    std::map<uint64_t, std::vector<const Change*>> by_id;
+    // One entry per condition (alarm key), in order of its first change: an
+    // alarm that chatters (raised, finished, raised again as a new alarm
+    // within the window) is one entry listing all its changes.
+    std::vector<std::string> order;
+    std::map<std::string, std::vector<const Change*>> by_key;
     for (const Change& c : batch.changes) {
-        if (!by_id.count(c.alarm.id)) order.push_back(c.alarm.id);
-        by_id[c.alarm.id].push_back(&c);
+        const std::string k = c.alarm.key.empty() ? "#" + std::to_string(c.alarm.id) : c.alarm.key;
+        if (!by_key.count(k)) order.push_back(k);
+        by_key[k].push_back(&c);
     }
     EmailText t;
     const Change& first = batch.changes.front();
@@ -70,18 +74,25 @@ EmailText email_text(const std::string& site, const TimeZone& zone, const Batch&
     std::string& b = t.body;
     b = "Site " + site + ": " + std::to_string(batch.changes.size()) + " alarm change(s), " +
         std::to_string(order.size()) + " alarm(s).\n\n";
-    for (uint64_t id : order) {
-        const auto& changes = by_id[id];
+    for (const std::string& k : order) {
+        const auto& changes = by_key[k];
         const alarm::Alarm& a = changes.back()->alarm;  // the latest state
-        b += "#" + std::to_string(id) + " " + a.name + " - " + alarm::criticality_name(a.criticality) + " - " +
-             a.source + (a.series.empty() ? "" : " - " + a.series) + "\n";
+        std::vector<uint64_t> unique_ids;
+        for (const Change* c : changes)
+            if (std::find(unique_ids.begin(), unique_ids.end(), c->alarm.id) == unique_ids.end())
+                unique_ids.push_back(c->alarm.id);
+        std::string ids;
+        for (uint64_t id : unique_ids) ids += (ids.empty() ? "#" : " #") + std::to_string(id);
+        b += ids + " " + a.name + " - " + alarm::criticality_name(a.criticality) + " - " + a.source +
+             (a.series.empty() ? "" : " - " + a.series) + "\n";
         b += "   " + indent(a.message) + "\n";
         std::string seen;
+        const bool several = unique_ids.size() > 1;
         for (const Change* c : changes) {
-            const alarm::Alarm& x = c->alarm;
-            const auto t = alarm::parse_transition(c->transition);
-            const int64_t at = t ? alarm::transition_ms(*t, x) : 0;
-            seen += (seen.empty() ? "" : ", ") + c->transition + " " + zone.format_iso(at);
+            const auto tr = alarm::parse_transition(c->transition);
+            const int64_t at = tr ? alarm::transition_ms(*tr, c->alarm) : 0;
+            seen += (seen.empty() ? "" : ", ") + c->transition + " " + zone.format_iso(at) +
+                    (several ? " (#" + std::to_string(c->alarm.id) + ")" : "");
         }
         b += "   " + seen + "\n";
         b += "   now " + std::string(alarm::alarm_status_name(a.status()));

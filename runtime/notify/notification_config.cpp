@@ -1,6 +1,7 @@
 #include "notify/notification_config.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <set>
 
@@ -118,7 +119,8 @@ std::vector<std::string> strings(const nlohmann::json& j, const char* key, const
 }  // namespace
 
 std::vector<NotificationConfig> parse_notifications(const toml::table& root, const std::string& file,
-                                                    config::Diagnostics& diags) {
+                                                    config::Diagnostics& diags, Secrets secrets,
+                                                    const std::string& secrets_of) {
     std::vector<NotificationConfig> out;
     const toml::node* n = root.get("notifications");
     if (!n) return out;
@@ -136,9 +138,12 @@ std::vector<NotificationConfig> parse_notifications(const toml::table& root, con
         }
         const toml::table& t = *e.as_table();
         const size_t before = diags.size();
+        const toml::node* named = t.get("name");
         nlohmann::json j = config::validate_table(t, notification_keys(), file,
-                                                  "[[notifications]] #" + std::to_string(index), diags,
-                                                  config::line_of(t));
+                                                  named && named->is_string() && !named->as_string()->get().empty()
+                                                      ? "[[notifications]] '" + named->as_string()->get() + "'"
+                                                      : "[[notifications]] #" + std::to_string(index),
+                                                  diags, config::line_of(t));
         if (diags.size() != before) continue;
         NotificationConfig c;
         c.line = config::line_of(t);
@@ -147,8 +152,9 @@ std::vector<NotificationConfig> parse_notifications(const toml::table& root, con
         const auto bad = [&](const char* key, const std::string& what) {
             diags.push_back({file, key_line(t, key), where + ": " + what});
         };
-        if (!valid_series_name(c.name, 1) || c.name.find('/') != std::string::npos)
-            bad("name", "name '" + c.name + "' may use only letters, digits, '_', '-', '.'");
+        if (const std::string why = config_name_problem(c.name); !why.empty()) bad("name", why);
+        const bool read_secrets =
+            secrets == Secrets::read || (secrets == Secrets::only_one && c.name == secrets_of);
         if (!names.insert(c.name).second) bad("name", "a notification named '" + c.name + "' is already defined");
         const std::string kind = j.value("kind", "email");
         c.kind = kind == "webhook" ? Kind::webhook : kind == "telegram" ? Kind::telegram : Kind::email;
@@ -167,10 +173,17 @@ std::vector<NotificationConfig> parse_notifications(const toml::table& root, con
                 bad("alert_types",
                     "alert_types: '" + x + "' (known: threshold, state_change, communication, configuration, system)");
         c.sources = strings(j, "sources", where, t, file, diags);
+        for (const auto& x : c.sources)
+            if (x.empty()) bad("sources", "sources: an empty pattern (a source such as \"panel*\", \"rule/*\", \"kernel\")");
         c.max_wait_ms = static_cast<int64_t>(j.value("max_wait_s", 60.0) * 1000);
         c.max_per_message = j.value("max_per_message", size_t{100});
         c.timeout_ms = static_cast<int64_t>(j.value("timeout_s", 15.0) * 1000);
         c.ca_file = j.value("ca_file", "");
+        if (!c.ca_file.empty()) {
+            std::FILE* f = std::fopen(c.ca_file.c_str(), "r");
+            if (!f) bad("ca_file", "ca_file: cannot read '" + c.ca_file + "' (PEM certificates of the CA to trust)");
+            else std::fclose(f);
+        }
         // Keys of another kind are refused (written in the file: the schema
         // fills in defaults).
         static const std::vector<std::pair<const char*, std::set<Kind>>> kinds_of = {
@@ -198,7 +211,10 @@ std::vector<NotificationConfig> parse_notifications(const toml::table& root, con
             if (c.to.empty() || c.to.size() > 10) bad(j.contains("to") ? "to" : "kind", "to: 1 to 10 recipient addresses");
             for (const auto& a : c.to)
                 if (!plausible_address(a)) bad("to", "to: '" + a + "' is not an address (name@domain)");
-            if (j.contains("password_env")) {
+            if (j.contains("password_env") != !c.username.empty())
+                bad(j.contains("password_env") ? "password_env" : "username",
+                    "an SMTP login needs both username and password_env (or neither)");
+            if (j.contains("password_env") && read_secrets) {
                 const std::string var = j["password_env"].get<std::string>();
                 const char* v = std::getenv(var.c_str());
                 if (!v) bad("password_env", "password_env: the environment variable '" + var + "' is not set");
@@ -213,6 +229,16 @@ std::vector<NotificationConfig> parse_notifications(const toml::table& root, con
             while (!c.api_url.empty() && c.api_url.back() == '/') c.api_url.pop_back();
             if (c.api_url.rfind("http://", 0) != 0 && c.api_url.rfind("https://", 0) != 0)
                 bad("api_url", "api_url: \"https://...\" (the Bot API's base URL)");
+            // The token is part of every request's URL: in clear text only
+            // to this machine.
+            static const std::vector<std::string> loopback = {"http://127.0.0.1", "http://localhost", "http://[::1]"};
+            bool local = false;
+            for (const std::string& l : loopback)
+                local = local || (c.api_url.rfind(l, 0) == 0 &&
+                                  (c.api_url.size() == l.size() || c.api_url[l.size()] == ':' || c.api_url[l.size()] == '/'));
+            if (c.api_url.rfind("http://", 0) == 0 && !local)
+                bad("api_url", "api_url: http:// only to this machine (127.0.0.1, localhost): the bot's token is in "
+                               "every request; use https://");
             c.updates_every_ms = static_cast<int64_t>(j.value("updates_every_s", 5.0) * 1000);
             // The secrets come from the environment, never from the file.
             const auto secret = [&](const char* key, const char* what, std::string& into) {
@@ -221,6 +247,7 @@ std::vector<NotificationConfig> parse_notifications(const toml::table& root, con
                                 "holding " + what + ")");
                     return;
                 }
+                if (!read_secrets) return;
                 const std::string var = j[key].get<std::string>();
                 const char* v = std::getenv(var.c_str());
                 if (!v || !*v) bad(key, std::string(key) + ": the environment variable '" + var + "' is not set");

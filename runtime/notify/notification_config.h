@@ -36,6 +36,10 @@
 
 namespace gridlet::notify {
 
+// The store's state namespace of the notifications: batches in flight,
+// Telegram subscribers and update offsets.
+inline constexpr const char* kNotifyStateNamespace = "#notify";
+
 enum class Kind : uint8_t { email, webhook, telegram };
 
 const char* kind_name(Kind k);
@@ -80,7 +84,14 @@ const std::vector<config::KeySpec>& notification_keys();
 // bot token, subscription password) are read from the environment
 // variables `password_env` / `token_env` at load (never written in the
 // file). Problems go to `diags` with file:line.
+//
+// `secrets`: read (every entry's secrets must be set: `gridlet check` and
+// `run`), skip (none is read nor required: queueing a change needs only the
+// filters, e.g. `gridlet alarms ack` on a stopped site), or only the entry
+// named `secrets_of` (`gridlet notify test NAME`).
+enum class Secrets : uint8_t { read, skip, only_one };
 std::vector<NotificationConfig> parse_notifications(const toml::table& root, const std::string& file,
-                                                    config::Diagnostics& diags);
+                                                    config::Diagnostics& diags, Secrets secrets = Secrets::read,
+                                                    const std::string& secrets_of = {});
 
 }  // namespace gridlet::notify

@@ -11,7 +11,6 @@
 namespace gridlet::notify {
 
 namespace {
-constexpr const char* kStateNamespace = "#notify";
 constexpr int64_t kFirstRetryMs = 5'000, kMaxRetryMs = 600'000;
 constexpr int kFailuresBeforeAlarm = 3;
 }  // namespace
@@ -36,7 +35,7 @@ std::string telegram_text(const std::string& site, const TimeZone& zone, const B
 }
 }  // namespace
 
-Status send_test_message(const NotificationConfig& n, const std::string& site, const TimeZone& zone, TelegramBot* bot,
+Expected<size_t> send_test_message(const NotificationConfig& n, const std::string& site, const TimeZone& zone, TelegramBot* bot,
                          int64_t now_ms, const std::function<bool()>& cancel) {
     Batch b;
     b.id = site + "." + n.name + ".test-" + std::to_string(now_ms);
@@ -51,14 +50,16 @@ Status send_test_message(const NotificationConfig& n, const std::string& site, c
     a.start_ms = now_ms;
     a.message = "A test of notification '" + n.name + "' of site " + site + " (gridlet notify test): it works.";
     b.changes.push_back({"raised", a});
+    Status st = Status::invalid("unknown kind");
     switch (n.kind) {
-        case Kind::email: return send_email(n, email_message(n, site, zone, b, now_ms), cancel);
-        case Kind::webhook: return post_webhook(n, dump_json(webhook_body(site, n, b)), b.id, cancel);
+        case Kind::email: st = send_email(n, email_message(n, site, zone, b, now_ms), cancel); break;
+        case Kind::webhook: st = post_webhook(n, dump_json(webhook_body(site, n, b)), b.id, cancel); break;
         case Kind::telegram:
             if (!bot) return Status::invalid("no bot for '" + n.name + "'");
             return bot->send_test(telegram_text(site, zone, b), cancel);
     }
-    return Status::invalid("unknown kind");
+    if (!st) return st;
+    return size_t{1};
 }
 
 void Notifier::use_default_sender(std::function<bool()> cancel) {
@@ -90,7 +91,7 @@ Status Notifier::start(int64_t now_ms) {
                 q.oldest_ms = j.is_object() ? j.value("enqueued_ms", now_ms) : now_ms;
             }
         }
-        auto inflight = state_.get(kStateNamespace, n.name + "/inflight");
+        auto inflight = state_.get(kNotifyStateNamespace, n.name + "/inflight");
         if (inflight && *inflight) {
             auto j = nlohmann::json::parse(**inflight, nullptr, false);
             if (j.is_object()) {
@@ -141,7 +142,7 @@ Status Notifier::send_batch(const NotificationConfig& n, int64_t now_ms) {
                 q.oldest_ms = 0;
                 return Status::ok();
             }
-            Status st = state_.put(kStateNamespace, n.name + "/inflight",
+            Status st = state_.put(kNotifyStateNamespace, n.name + "/inflight",
                                    dump_json(nlohmann::json{{"first", entries->front().seq},
                                                             {"last", entries->back().seq}}));
             if (!st) return st;
@@ -174,7 +175,7 @@ Status Notifier::send_batch(const NotificationConfig& n, int64_t now_ms) {
     }
     Status acked = outbox_.ack(name, last);
     if (!acked) spdlog::error("notification '{}': sent {}, but its entries stay queued: {}", n.name, b.id, acked.message());
-    (void)state_.erase(kStateNamespace, n.name + "/inflight");
+    (void)state_.erase(kNotifyStateNamespace, n.name + "/inflight");
     if (!b.changes.empty())
         spdlog::info("notification '{}': {} sent ({} change(s){})", n.name, b.id, b.changes.size(),
                      attempts > 0 ? ", after " + std::to_string(attempts) + " failed attempt(s)" : "");

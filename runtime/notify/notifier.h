@@ -103,8 +103,9 @@ private:
 
 // A sample message through `n` now (the Legrand "Test" button), outside the
 // outbox: e-mail, webhook, or Telegram to `bot`'s enabled subscribers.
-// Errors: what the server answered.
-Status send_test_message(const NotificationConfig& n, const std::string& site, const TimeZone& zone, TelegramBot* bot,
+// Returns how many recipients got it (e-mail, webhook: 1; Telegram: the
+// chats). Errors: what the server answered.
+Expected<size_t> send_test_message(const NotificationConfig& n, const std::string& site, const TimeZone& zone, TelegramBot* bot,
                          int64_t now_ms, const std::function<bool()>& cancel);
 
 }  // namespace gridlet::notify

@@ -12,7 +12,6 @@ namespace gridlet::notify {
 
 namespace {
 
-constexpr const char* kStateNamespace = "#notify";
 constexpr int kWrongPasswordsPerHour = 5;
 constexpr int64_t kHourMs = 3'600'000;
 
@@ -90,7 +89,7 @@ std::vector<std::string> split_message(const std::string& text, size_t max_bytes
 
 Expected<std::vector<TelegramSubscriber>> read_subscribers(const store::StateStore& state,
                                                            const std::string& notification) {
-    auto v = state.get(kStateNamespace, key(notification, "subscribers"));
+    auto v = state.get(kNotifyStateNamespace, key(notification, "subscribers"));
     if (!v) return v.status();
     std::vector<TelegramSubscriber> out;
     if (!*v) return out;
@@ -117,7 +116,7 @@ Status write_subscriber_enabled(store::StateStore& state, const std::string& not
     }
     if (!found)
         return Status::not_found("chat " + std::to_string(chat_id) + " is not subscribed to '" + notification + "'");
-    return state.put(kStateNamespace, key(notification, "subscribers"), dump_json(j));
+    return state.put(kNotifyStateNamespace, key(notification, "subscribers"), dump_json(j));
 }
 
 TelegramBot::TelegramBot(const NotificationConfig& n, store::StateStore& state, std::string site)
@@ -126,19 +125,35 @@ TelegramBot::TelegramBot(const NotificationConfig& n, store::StateStore& state, 
 Status TelegramBot::load() {
     auto subs = read_subscribers(state_, n_.name);
     if (!subs) return subs.status();
-    auto offset = state_.get(kStateNamespace, key(n_.name, "offset"));
+    auto offset = state_.get(kNotifyStateNamespace, key(n_.name, "offset"));
     if (!offset) return offset.status();
     std::lock_guard lock(mu_);
     subscribers_.clear();
     for (TelegramSubscriber& s : *subs) subscribers_[s.chat_id] = std::move(s);
     offset_ = *offset ? std::strtoll((*offset)->c_str(), nullptr, 10) : 0;
+    attempts_.clear();
+    if (auto stored = state_.get(kNotifyStateNamespace, key(n_.name, "attempts")); stored && *stored) {
+        auto j = nlohmann::json::parse(**stored, nullptr, false);
+        if (j.is_array())
+            for (const auto& e : j)
+                if (e.is_object() && e.contains("chat_id") && e["chat_id"].is_number_integer())
+                    attempts_[e["chat_id"].get<int64_t>()] = Attempts{e.value("wrong", 0), e.value("since_ms", int64_t{0})};
+    }
     return Status::ok();
+}
+
+void TelegramBot::save_attempts() {
+    nlohmann::json j = nlohmann::json::array();
+    for (const auto& [chat, a] : attempts_)
+        j.push_back({{"chat_id", chat}, {"wrong", a.wrong}, {"since_ms", a.window_start_ms}});
+    if (Status st = state_.put(kNotifyStateNamespace, key(n_.name, "attempts"), dump_json(j)); !st)
+        spdlog::error("telegram '{}': wrong-password counts not stored: {}", n_.name, st.message());
 }
 
 Status TelegramBot::save_subscribers() {
     nlohmann::json j = nlohmann::json::array();
     for (const auto& [id, s] : subscribers_) j.push_back(to_json(s));
-    return state_.put(kStateNamespace, key(n_.name, "subscribers"), dump_json(j));
+    return state_.put(kNotifyStateNamespace, key(n_.name, "subscribers"), dump_json(j));
 }
 
 TelegramBot::ApiResult TelegramBot::call(const std::string& method, const nlohmann::json* body,
@@ -215,11 +230,15 @@ void TelegramBot::handle_message(const nlohmann::json& m, int64_t now_ms, const 
             answer = "This chat is not subscribed.";
         }
     } else if (!subscribed && !text.empty() && text[0] != '/') {
+        // Hours-old counts are dropped, so the list stays short.
+        for (auto it = attempts_.begin(); it != attempts_.end();)
+            it = now_ms - it->second.window_start_ms >= kHourMs ? attempts_.erase(it) : std::next(it);
         Attempts& a = attempts_[chat];
-        if (now_ms - a.window_start_ms >= kHourMs) a = Attempts{0, now_ms};
+        if (a.window_start_ms == 0) a.window_start_ms = now_ms;
         if (a.wrong >= kWrongPasswordsPerHour) return;  // ignored until the hour is over
         if (same_secret(text, n_.subscribe_password)) {
             attempts_.erase(chat);
+            save_attempts();
             TelegramSubscriber s;
             s.chat_id = chat;
             s.name = chat_name(m);
@@ -237,12 +256,14 @@ void TelegramBot::handle_message(const nlohmann::json& m, int64_t now_ms, const 
             }
         } else {
             ++a.wrong;
+            save_attempts();
             spdlog::warn("telegram '{}': wrong subscription password from chat {} ({} of {} this hour)", n_.name, chat,
                          a.wrong, kWrongPasswordsPerHour);
             answer = a.wrong >= kWrongPasswordsPerHour
                          ? "Wrong password. Too many attempts: this chat is ignored for an hour."
-                         : "Wrong password. Send the subscription password of site " + site_ +
-                               " to receive its alarms.";
+                         : "This bot sends the alarms of site " + site_ + "; that is not its subscription password (" +
+                               std::to_string(a.wrong) + " of " + std::to_string(kWrongPasswordsPerHour) +
+                               " attempts this hour).";
         }
     } else if (subscribed) {
         answer = enabled ? "This chat receives the alarms of site " + site_ + ". Send /stop to unsubscribe."
@@ -277,7 +298,7 @@ Status TelegramBot::poll_updates(int64_t now_ms, const std::function<bool()>& ca
     if (next != offset_) {
         offset_ = next;
         // Handled again after a crash before this write: subscribing twice is harmless.
-        if (Status st = state_.put(kStateNamespace, key(n_.name, "offset"), std::to_string(offset_)); !st)
+        if (Status st = state_.put(kNotifyStateNamespace, key(n_.name, "offset"), std::to_string(offset_)); !st)
             return st;
     }
     return Status::ok();
@@ -287,7 +308,7 @@ Status TelegramBot::deliver(const std::string& batch_id, const std::string& text
                             const std::function<bool()>& cancel) {
     const std::string sent_key = key(n_.name, "sent/" + batch_id);
     std::vector<int64_t> have;
-    if (auto v = state_.get(kStateNamespace, sent_key); v && *v) {
+    if (auto v = state_.get(kNotifyStateNamespace, sent_key); v && *v) {
         auto j = nlohmann::json::parse(**v, nullptr, false);
         if (j.is_array())
             for (const auto& e : j)
@@ -304,7 +325,7 @@ Status TelegramBot::deliver(const std::string& batch_id, const std::string& text
         Status st = send_text(chat, text, cancel, permanent);
         if (st) {
             have.push_back(chat);
-            if (Status w = state_.put(kStateNamespace, sent_key, dump_json(nlohmann::json(have))); !w) return w;
+            if (Status w = state_.put(kNotifyStateNamespace, sent_key, dump_json(nlohmann::json(have))); !w) return w;
             continue;
         }
         if (permanent) {
@@ -323,11 +344,11 @@ Status TelegramBot::deliver(const std::string& batch_id, const std::string& text
     if (!first_error) return first_error;
     if (have.empty())
         return Status::unavailable("no subscribed Telegram chat could receive it (each blocked the bot or is gone)");
-    (void)state_.erase(kStateNamespace, sent_key);
+    (void)state_.erase(kNotifyStateNamespace, sent_key);
     return Status::ok();
 }
 
-Status TelegramBot::send_test(const std::string& text, const std::function<bool()>& cancel) {
+Expected<size_t> TelegramBot::send_test(const std::string& text, const std::function<bool()>& cancel) {
     size_t sent = 0;
     Status first_error = Status::ok();
     for (const TelegramSubscriber& s : subscribers()) {
@@ -339,7 +360,7 @@ Status TelegramBot::send_test(const std::string& text, const std::function<bool(
     }
     if (!first_error) return first_error;
     if (sent == 0) return Status::unavailable("no Telegram chat is subscribed and enabled");
-    return Status::ok();
+    return sent;
 }
 
 std::vector<TelegramSubscriber> TelegramBot::subscribers() const {

@@ -12,8 +12,10 @@
 // Conversation, in a chat with the bot:
 //   the password        -> subscribed (the password message is deleted)
 //   /stop               -> unsubscribed
-//   anything else       -> how to subscribe (or that the chat is subscribed)
+//   /start, /help       -> how to subscribe (or that the chat is subscribed)
+//   any other text      -> a wrong password (the password is text too)
 //   5 wrong passwords in an hour -> the chat is ignored for the rest of it
+//                          (also across restarts)
 //
 // State in the store (`#notify` state namespace, keys under "<name>/telegram/"):
 // the subscribers, the next update offset, and for a batch in flight the
@@ -88,8 +90,9 @@ public:
     Status deliver(const std::string& batch_id, const std::string& text, const std::function<bool()>& cancel);
 
     // A sample message to every enabled subscriber, nothing stored (the
-    // Legrand "Test" button). Errors: none subscribed, or a send failed.
-    Status send_test(const std::string& text, const std::function<bool()>& cancel);
+    // Legrand "Test" button); returns how many chats got it. Errors: none
+    // enabled, or a send failed.
+    Expected<size_t> send_test(const std::string& text, const std::function<bool()>& cancel);
 
     std::vector<TelegramSubscriber> subscribers() const;
     // Errors: not_found for a chat that never subscribed.
@@ -116,7 +119,8 @@ private:
         int wrong = 0;
         int64_t window_start_ms = 0;
     };
-    std::map<int64_t, Attempts> attempts_;  // poll thread only
+    std::map<int64_t, Attempts> attempts_;  // poll thread only; stored ("attempts"), so a restart keeps a lockout
+    void save_attempts();
     mutable std::mutex mu_;                 // subscribers_
     std::map<int64_t, TelegramSubscriber> subscribers_;
 };

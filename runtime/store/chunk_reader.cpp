@@ -8,7 +8,6 @@
 namespace gridlet::store {
 
 namespace {
-constexpr int64_t kMinTs = std::numeric_limits<int64_t>::min();
 constexpr int64_t kMaxTs = std::numeric_limits<int64_t>::max();
 }  // namespace
 

@@ -11,7 +11,6 @@ namespace gridlet::store {
 
 namespace {
 constexpr int64_t kMinute = 60'000;
-constexpr int64_t kMinTs = std::numeric_limits<int64_t>::min();
 }  // namespace
 
 ChunkWriter::ChunkWriter(StoreDb& db, const StoreOptions& o, const SeriesRegistry* registry)

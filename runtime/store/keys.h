@@ -16,10 +16,15 @@
 
 #include <array>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <string_view>
 
 namespace gridlet::store {
+
+// The smallest time: the start of a series in key order (no sample before).
+inline constexpr int64_t kMinTs = std::numeric_limits<int64_t>::min();
+
 
 inline constexpr const char* kCfRegistry = "registry";
 inline constexpr const char* kCfChunks = "chunks";

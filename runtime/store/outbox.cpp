@@ -14,7 +14,7 @@ std::string entry_key(std::string_view queue, uint64_t seq) {
     put_be64(k, seq);
     return k;
 }
-Status check(std::string_view queue) {
+Status check_queue_name(std::string_view queue) {
     if (queue.empty() || queue.find('\0') != std::string_view::npos)
         return Status::invalid("outbox: queue name is empty or contains a NUL byte");
     return Status::ok();
@@ -49,7 +49,7 @@ Expected<uint64_t> Outbox::append(std::string_view queue, std::string_view paylo
 }
 
 Expected<uint64_t> Outbox::append(std::string_view queue, const std::vector<std::string>& payloads) {
-    if (Status st = check(queue); !st) return st;
+    if (Status st = check_queue_name(queue); !st) return st;
     std::lock_guard lock(mu_);
     auto h = head(queue);
     if (!h) return h.status();
@@ -69,7 +69,7 @@ Expected<uint64_t> Outbox::append(std::string_view queue, const std::vector<std:
 }
 
 Expected<std::vector<OutboxEntry>> Outbox::read(std::string_view queue, uint64_t after, size_t max) const {
-    if (Status st = check(queue); !st) return st;
+    if (Status st = check_queue_name(queue); !st) return st;
     std::vector<OutboxEntry> out;
     const std::string prefix = named_prefix(queue);
     std::unique_ptr<rocksdb::Iterator> it(db_.db()->NewIterator(rocksdb::ReadOptions(), db_.cf(Cf::outbox)));
@@ -83,7 +83,7 @@ Expected<std::vector<OutboxEntry>> Outbox::read(std::string_view queue, uint64_t
 }
 
 Status Outbox::ack(std::string_view queue, uint64_t up_to) {
-    if (Status st = check(queue); !st) return st;
+    if (Status st = check_queue_name(queue); !st) return st;
     std::lock_guard lock(mu_);
     auto h = head(queue);
     if (!h) return h.status();
@@ -107,7 +107,7 @@ Status Outbox::ack(std::string_view queue, uint64_t up_to) {
 }
 
 Expected<uint64_t> Outbox::size(std::string_view queue) {
-    if (Status st = check(queue); !st) return st;
+    if (Status st = check_queue_name(queue); !st) return st;
     std::lock_guard lock(mu_);
     auto h = head(queue);
     if (!h) return h.status();

@@ -9,7 +9,7 @@
 namespace gridlet::store {
 
 namespace {
-Status check(std::string_view rule) {
+Status check_namespace(std::string_view rule) {
     if (rule.empty()) return Status::invalid("state: rule name is empty");
     if (rule.find('\0') != std::string_view::npos) return Status::invalid("state: rule name contains a NUL byte");
     return Status::ok();
@@ -22,7 +22,7 @@ std::string state_key(std::string_view rule, std::string_view key) {
 }  // namespace
 
 Expected<std::optional<std::string>> StateStore::get(std::string_view rule, std::string_view key) const {
-    if (Status st = check(rule); !st) return st;
+    if (Status st = check_namespace(rule); !st) return st;
     std::string v;
     auto s = db_.db()->Get(rocksdb::ReadOptions(), db_.cf(Cf::state), state_key(rule, key), &v);
     if (s.IsNotFound()) return std::optional<std::string>();
@@ -31,21 +31,21 @@ Expected<std::optional<std::string>> StateStore::get(std::string_view rule, std:
 }
 
 Status StateStore::put(std::string_view rule, std::string_view key, std::string_view value) {
-    if (Status st = check(rule); !st) return st;
+    if (Status st = check_namespace(rule); !st) return st;
     rocksdb::WriteBatch b;
     b.Put(db_.cf(Cf::state), state_key(rule, key), rocksdb::Slice(value.data(), value.size()));
     return db_.write(b, "write rule state");
 }
 
 Status StateStore::erase(std::string_view rule, std::string_view key) {
-    if (Status st = check(rule); !st) return st;
+    if (Status st = check_namespace(rule); !st) return st;
     rocksdb::WriteBatch b;
     b.Delete(db_.cf(Cf::state), state_key(rule, key));
     return db_.write(b, "erase rule state");
 }
 
 Expected<std::vector<std::pair<std::string, std::string>>> StateStore::list(std::string_view rule) const {
-    if (Status st = check(rule); !st) return st;
+    if (Status st = check_namespace(rule); !st) return st;
     std::vector<std::pair<std::string, std::string>> out;
     const std::string prefix = named_prefix(rule);
     std::unique_ptr<rocksdb::Iterator> it(db_.db()->NewIterator(rocksdb::ReadOptions(), db_.cf(Cf::state)));
@@ -56,7 +56,7 @@ Expected<std::vector<std::pair<std::string, std::string>>> StateStore::list(std:
 }
 
 Status StateStore::erase_all(std::string_view rule) {
-    if (Status st = check(rule); !st) return st;
+    if (Status st = check_namespace(rule); !st) return st;
     const std::string prefix = named_prefix(rule);
     rocksdb::WriteBatch b;
     b.DeleteRange(db_.cf(Cf::state), prefix, prefix_end(prefix));

@@ -57,15 +57,6 @@ json wait_for(const std::string& file, const std::string& name, const std::strin
     return json();
 }
 
-// The simulator says where it listens on stdout once it does.
-bool listening(Process& sim) {
-    for (int i = 0; i < 200; ++i) {
-        if (sim.out().find("Modbus TCP on") != std::string::npos) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return false;
-}
-
 }  // namespace
 
 TEST(Alarms, BranchOverloadAndCommunicationLossRaisedAcknowledgedAndKeptAcrossARestart) {
@@ -83,7 +74,7 @@ end)
     const std::string file = temp_file("alarm-site.toml", site(port, base + "-store", base + ".sock", rule));
     auto sim = std::make_unique<Process>(std::vector<std::string>{gridlet_bin(), "sim", "bcpm", "--port",
                                                                   std::to_string(port), "--overloaded", "7"});
-    ASSERT_TRUE(listening(*sim)) << sim->err() << sim->out();
+    ASSERT_TRUE(sim->wait_for_out("Modbus TCP on")) << sim->err() << sim->out();
     Result check = run({gridlet_bin(), "check", file});
     ASSERT_EQ(check.code, 0) << check.err;
     EXPECT_NE(check.out.find("1 alarm rule"), std::string::npos) << check.out;
@@ -226,7 +217,7 @@ TEST(Alarms, EmailReachesARealSmtpServerAcrossItsOutageAndAGatewayKill) {
     auto smtp = std::make_unique<Process>(smtp_argv);
     auto sim = std::make_unique<Process>(std::vector<std::string>{gridlet_bin(), "sim", "bcpm", "--port",
                                                                   std::to_string(port), "--overloaded", "7"});
-    ASSERT_TRUE(listening(*sim)) << sim->err();
+    ASSERT_TRUE(sim->wait_for_out("Modbus TCP on")) << sim->err();
     auto gl = std::make_unique<Process>(std::vector<std::string>{gridlet_bin(), "run", file});
     ASSERT_TRUE(wait_mails(base + "-mail", 1, 30)) << gl->err() << smtp->err();
     std::string first = mails(base + "-mail")[0];
@@ -278,7 +269,7 @@ TEST(Alarms, WebhookPostsTheAlarmToARealHttpServerAfterItRefusedOnce) {
     Process http({"/usr/bin/python3", source_dir() + "/tests/support/http_sink.py", "--port", std::to_string(http_port),
                   "--dir", base + "-posts", "--fail-first", "1"});
     Process sim({gridlet_bin(), "sim", "bcpm", "--port", std::to_string(port), "--overloaded", "7"});
-    ASSERT_TRUE(listening(sim)) << sim.err();
+    ASSERT_TRUE(sim.wait_for_out("Modbus TCP on")) << sim.err();
     Process gl({gridlet_bin(), "run", file});
     const std::string post = base + "-posts/0001.json";
     for (int i = 0; i < 400 && !std::filesystem::exists(post); ++i)

@@ -88,18 +88,24 @@ public:
         }
         return -1;
     }
-    // Waits until stderr contains `needle`.
+    // Waits until stdout (stderr) contains `needle`.
+    bool wait_for_out(const std::string& needle, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+        return wait_for(&Process::out, needle, timeout);
+    }
     bool wait_for_err(const std::string& needle, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
-        auto end = std::chrono::steady_clock::now() + timeout;
-        while (std::chrono::steady_clock::now() < end) {
-            if (err().find(needle) != std::string::npos) return true;
-            std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        }
-        return false;
+        return wait_for(&Process::err, needle, timeout);
     }
     pid_t pid() const { return pid_; }
 
 private:
+    bool wait_for(std::string (Process::*text)() const, const std::string& needle, std::chrono::milliseconds timeout) {
+        auto end = std::chrono::steady_clock::now() + timeout;
+        while (std::chrono::steady_clock::now() < end) {
+            if ((this->*text)().find(needle) != std::string::npos) return true;
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        return false;
+    }
     pid_t pid_ = -1;
     int code_ = -1;
     std::string base_;

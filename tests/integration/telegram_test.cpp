@@ -66,14 +66,6 @@ json subscribers(const std::string& file) {
     return j.is_discarded() ? json::array() : j;
 }
 
-bool listening(Process& sim) {
-    for (int i = 0; i < 200; ++i) {
-        if (sim.out().find("Modbus TCP on") != std::string::npos) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return false;
-}
-
 json subscriber(const json& list, int64_t chat) {
     for (const auto& s : list)
         if (s["chat_id"] == chat) return s;
@@ -112,26 +104,35 @@ TEST(Telegram, SubscriptionByPasswordAlarmsOncePerChatDisableTestStopAndBlocked)
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
     auto sim = std::make_unique<Process>(std::vector<std::string>{gridlet_bin(), "sim", "bcpm", "--port",
                                                                   std::to_string(port), "--overloaded", "7"});
-    ASSERT_TRUE(listening(*sim)) << sim->err();
-    Process gl({gridlet_bin(), "run", file});
+    ASSERT_TRUE(sim->wait_for_out("Modbus TCP on")) << sim->err();
+    auto gl = std::make_unique<Process>(std::vector<std::string>{gridlet_bin(), "run", file});
 
     // A stranger is told how to subscribe; wrong passwords are answered five
     // times an hour, then ignored.
     say(api_port, 1001, "/start", "Ann");
-    ASSERT_TRUE(wait_text(api_port, 1001, "Send the subscription password", 1, 20)) << gl.err();
+    ASSERT_TRUE(wait_text(api_port, 1001, "Send the subscription password", 1, 20)) << gl->err();
     for (int i = 0; i < 6; ++i) say(api_port, 1002, "guess" + std::to_string(i), "Bob");
-    ASSERT_TRUE(wait_text(api_port, 1002, "Too many attempts", 1, 20)) << gl.err();
+    ASSERT_TRUE(wait_text(api_port, 1002, "Too many attempts", 1, 20)) << gl->err();
     std::this_thread::sleep_for(std::chrono::seconds(2));
     EXPECT_EQ(sent_to(api_port, 1002).size(), 5u) << "the sixth wrong password is not answered";
+    EXPECT_TRUE(subscribers(file).empty());
+    // The lockout holds across a restart: even the right password is ignored.
+    gl->signal(SIGTERM);
+    ASSERT_EQ(gl->wait(), 0) << gl->err();
+    gl = std::make_unique<Process>(std::vector<std::string>{gridlet_bin(), "run", file});
+    say(api_port, 1002, "open-sesame-42", "Bob");
+    say(api_port, 1004, "/start", "Dan");  // answered once Bob's message (before it) was handled
+    ASSERT_TRUE(wait_text(api_port, 1004, "Send the subscription password", 1, 20)) << gl->err();
+    EXPECT_EQ(sent_to(api_port, 1002).size(), 5u) << gl->err();
     EXPECT_TRUE(subscribers(file).empty());
 
     // Ann subscribes: the overload alarm (waiting, retried, while nobody was
     // subscribed) reaches her; her password message is deleted.
     say(api_port, 1001, "  open-sesame-42\n", "Ann");
-    ASSERT_TRUE(wait_text(api_port, 1001, "Subscribed to the alarms of site tg-it", 1, 20)) << gl.err();
-    ASSERT_TRUE(wait_text(api_port, 1001, "branch_overload raised (panel1)", 1, 40)) << gl.err();
+    ASSERT_TRUE(wait_text(api_port, 1001, "Subscribed to the alarms of site tg-it", 1, 20)) << gl->err();
+    ASSERT_TRUE(wait_text(api_port, 1001, "branch_overload raised (panel1)", 1, 40)) << gl->err();
     EXPECT_EQ(api(api_port, "/test/deleted").size(), 1u);
-    EXPECT_NE(gl.err().find("no Telegram chat is subscribed"), std::string::npos) << gl.err();
+    EXPECT_NE(gl->err().find("no Telegram chat is subscribed"), std::string::npos) << gl->err();
     json subs = subscribers(file);
     ASSERT_EQ(subs.size(), 1u) << subs;
     EXPECT_EQ(subs[0]["chat_id"], 1001);
@@ -141,14 +142,14 @@ TEST(Telegram, SubscriptionByPasswordAlarmsOncePerChatDisableTestStopAndBlocked)
     // Carl subscribes; his first delivery fails once: the retry goes to him
     // only, so Ann has the communication_lost message once.
     say(api_port, 1003, "open-sesame-42", "Carl");
-    ASSERT_TRUE(wait_text(api_port, 1003, "Subscribed", 1, 20)) << gl.err();
+    ASSERT_TRUE(wait_text(api_port, 1003, "Subscribed", 1, 20)) << gl->err();
     api(api_port, "/test/fail", {{"count", 1}, {"code", 502}, {"chat_id", 1003}});
     sim.reset();
-    ASSERT_TRUE(wait_text(api_port, 1003, "communication_lost raised (panel1)", 1, 60)) << gl.err();
+    ASSERT_TRUE(wait_text(api_port, 1003, "communication_lost raised (panel1)", 1, 60)) << gl->err();
     std::this_thread::sleep_for(std::chrono::seconds(2));
     EXPECT_EQ(count_with(sent_to(api_port, 1001), "communication_lost raised"), 1u);
     EXPECT_EQ(count_with(sent_to(api_port, 1003), "communication_lost raised"), 1u);
-    EXPECT_NE(gl.err().find("HTTP 502"), std::string::npos) << gl.err();
+    EXPECT_NE(gl->err().find("HTTP 502"), std::string::npos) << gl->err();
 
     // Carl disabled on the running site; the test message reaches Ann only.
     Result off = run({gridlet_bin(), "notify", "disable", "ops_bot", "1003", "--config", file});
@@ -165,7 +166,7 @@ TEST(Telegram, SubscriptionByPasswordAlarmsOncePerChatDisableTestStopAndBlocked)
     // Ann leaves; Carl is enabled again but has blocked the bot: the next
     // message disables him, with why.
     say(api_port, 1001, "/stop", "Ann");
-    ASSERT_TRUE(wait_text(api_port, 1001, "Unsubscribed", 1, 20)) << gl.err();
+    ASSERT_TRUE(wait_text(api_port, 1001, "Unsubscribed", 1, 20)) << gl->err();
     ASSERT_EQ(run({gridlet_bin(), "notify", "enable", "ops_bot", "1003", "--config", file}).code, 0);
     api(api_port, "/test/block", {{"chat_id", 1003}});
     sim = std::make_unique<Process>(std::vector<std::string>{gridlet_bin(), "sim", "bcpm", "--port",
@@ -179,11 +180,11 @@ TEST(Telegram, SubscriptionByPasswordAlarmsOncePerChatDisableTestStopAndBlocked)
     }
     EXPECT_TRUE(subscriber(subs, 1001).is_null()) << subs;
     ASSERT_FALSE(carl.is_null()) << subs;
-    EXPECT_EQ(carl["enabled"], false) << subs << gl.err();
+    EXPECT_EQ(carl["enabled"], false) << subs << gl->err();
     EXPECT_NE(carl.value("note", "").find("blocked"), std::string::npos) << carl;
-    gl.signal(SIGTERM);
-    EXPECT_EQ(gl.wait(), 0) << gl.err();
-    EXPECT_EQ(gl.err().find("TEST-token"), std::string::npos) << "the token is never logged";
+    gl->signal(SIGTERM);
+    EXPECT_EQ(gl->wait(), 0) << gl->err();
+    EXPECT_EQ(gl->err().find("TEST-token"), std::string::npos) << "the token is never logged";
     std::filesystem::remove_all(base + "-store");
 }
 

@@ -19,7 +19,8 @@ def main():
     ap.add_argument("--status", type=int, default=503)
     a = ap.parse_args()
     os.makedirs(a.dir, exist_ok=True)
-    state = {"n": len([n for n in os.listdir(a.dir) if n.endswith(".json")]), "fail": a.fail_first}
+    numbers = [int(n[:-5]) for n in os.listdir(a.dir) if n.endswith(".json") and n[:-5].isdigit()]
+    state = {"n": max(numbers, default=0), "fail": a.fail_first}
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):

@@ -19,8 +19,10 @@ from aiosmtpd.controller import Controller
 class Sink:
     def __init__(self, folder, fail_first):
         self.folder = folder
-        # A sink started again on the same folder goes on numbering.
-        self.count = len([n for n in os.listdir(folder) if n.endswith(".eml")])
+        # A sink started again on the same folder goes on numbering after the
+        # highest number there (never overwriting a mail).
+        numbers = [int(n[:-4]) for n in os.listdir(folder) if n.endswith(".eml") and n[:-4].isdigit()]
+        self.count = max(numbers, default=0)
         self.fail_left = fail_first
 
     async def handle_DATA(self, server, session, envelope):

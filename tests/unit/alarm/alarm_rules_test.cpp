@@ -110,6 +110,21 @@ TEST(AlarmRules, EveryMalformedEntryIsRefusedWithItsLine) {
         {"alarms = 3\n", 1, "array of tables"},
         {"[alarm_settings]\nflood_per_minute = 0\n", 2, "flood_per_minute"},
         {"[alarm_settings]\nflood = 5\n", 2, "flood"},
+        // Names (the same rule as every configured name), categories, braces.
+        {"[[alarms]]\nname = \"\"\nseries = \"d/p\"\ncondition = \"high\"\nthreshold = 1\n", 2, "the name is empty"},
+        {"[[alarms]]\nname = \"..\"\nseries = \"d/p\"\ncondition = \"high\"\nthreshold = 1\n", 2,
+         "starts with a letter, a digit or '_'"},
+        {"[[alarms]]\nname = \"-x\"\nseries = \"d/p\"\ncondition = \"high\"\nthreshold = 1\n", 2,
+         "starts with a letter, a digit or '_'"},
+        {"[[alarms]]\nname = \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+         "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"\n"
+         "series = \"d/p\"\ncondition = \"high\"\nthreshold = 1\n",
+         2, "205 bytes long (200 at most)"},
+        {"[[alarms]]\nname = \"a\"\nseries = \"d/p\"\ncondition = \"high\"\nthreshold = 1\ncategory = \"\"\n", 6,
+         "category"},
+        {"[[alarms]]\nname = \"a\"\nseries = \"d/p\"\ncondition = \"high\"\nthreshold = 1\nmessage = \"close } only\"\n", 6,
+         "a lone '}'"},
+        {"[[alarms]]\nname = \"a\"\nseries = \"d/p\"\ncondition = \"high\"\nthreshold = \"x\"\n", 5, "[[alarms]] 'a'"},
     };
     for (const Case& c : cases) {
         Parsed p;

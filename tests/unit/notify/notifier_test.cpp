@@ -102,7 +102,10 @@ TEST(Notifier, ChangesWithinTheWindowGoOutAsOneMessageAndAChatteringAlarmIsOneEn
     ASSERT_TRUE(f.n->on_change("raised", b, 4000));
     b.end_ms = 5000;
     ASSERT_TRUE(f.n->on_change("finished", b, 5000));
-    ASSERT_TRUE(f.n->on_change("raised", make_alarm(2, alarm::Criticality::critical, 6000), 6000));
+    // The condition comes back: a new alarm (#3) of the same rule and series.
+    alarm::Alarm again = make_alarm(3, alarm::Criticality::critical, 6000);
+    again.key = b.key;
+    ASSERT_TRUE(f.n->on_change("raised", again, 6000));
     f.n->poll(60'999);
     EXPECT_TRUE(f.sent.empty()) << "the oldest change has not waited 60 s yet";
     EXPECT_EQ(f.n->next_due_ms(), 61'000);
@@ -113,9 +116,11 @@ TEST(Notifier, ChangesWithinTheWindowGoOutAsOneMessageAndAChatteringAlarmIsOneEn
     const EmailText t = email_text("site1", TimeZone(), f.sent[0]);
     EXPECT_EQ(t.subject, "[gridlet site1] CRITICAL x raised (d) and 1 more alarm(s)");
     EXPECT_NE(t.body.find("5 alarm change(s), 2 alarm(s)"), std::string::npos) << t.body;
-    EXPECT_NE(t.body.find("raised 1970-01-01T00:00:04Z, finished 1970-01-01T00:00:05Z, raised 1970-01-01T00:00:06Z"),
+    EXPECT_NE(t.body.find("#2 #3 x - critical - d - d/p\n"), std::string::npos) << t.body;
+    EXPECT_NE(t.body.find("raised 1970-01-01T00:00:04Z (#2), finished 1970-01-01T00:00:05Z (#2), "
+                          "raised 1970-01-01T00:00:06Z (#3)"),
               std::string::npos)
-        << "alarm 2's chatter is one entry\n"
+        << "the chatter of d/p is one entry\n"
         << t.body;
     EXPECT_EQ(f.n->counters().pending, 0u);
     EXPECT_EQ(*f.store->outbox().size("notify/ops"), 0u) << "sent: removed from the outbox";
@@ -244,8 +249,8 @@ TEST(NotificationConfig, EveryMalformedEntryIsRefusedWithItsLine) {
         {"[[notifications]]\nname = \"a\"\nkind = \"email\"\nsmtp_url = \"smtp://x\"\nfrom = \"a@b.c\"\nto = []\n", 6,
          "1 to 10"},
         {"[[notifications]]\nname = \"a\"\nkind = \"email\"\nsmtp_url = \"smtp://x\"\nfrom = \"a@b.c\"\n"
-         "to = [\"x@y.z\"]\npassword_env = \"GRIDLET_TEST_NO_SUCH_VARIABLE\"\n",
-         7, "is not set"},
+         "to = [\"x@y.z\"]\nusername = \"gw\"\npassword_env = \"GRIDLET_TEST_NO_SUCH_VARIABLE\"\n",
+         8, "is not set"},
         {"[[notifications]]\nname = \"a\"\nkind = \"webhook\"\nurl = \"ftp://x\"\n", 4, "http://"},
         {"[[notifications]]\nname = \"a\"\nkind = \"webhook\"\nurl = \"http://x\"\nto = [\"x@y.z\"]\n", 5, "for kind = email"},
         {"[[notifications]]\nname = \"a\"\nkind = \"telegram\"\npassword_env = \"HOME\"\n", 3, "needs token_env"},
@@ -255,6 +260,16 @@ TEST(NotificationConfig, EveryMalformedEntryIsRefusedWithItsLine) {
          "not a bot token"},
         {"[[notifications]]\nname = \"a\"\nkind = \"email\"\nsmtp_url = \"smtp://x\"\nfrom = \"a@b.c\"\n"
          "to = [\"x@y.z\"]\napi_url = \"https://x\"\n", 7, "api_url is for kind = telegram, not email"},
+        {"[[notifications]]\nname = \"a\"\nkind = \"telegram\"\ntoken_env = \"HOME\"\npassword_env = \"HOME\"\n"
+         "api_url = \"http://api.example.com\"\n", 6, "http:// only to this machine"},
+        {"[[notifications]]\nname = \"a\"\nkind = \"webhook\"\nurl = \"http://x\"\nsources = [\"\"]\n", 5,
+         "an empty pattern"},
+        {"[[notifications]]\nname = \"a\"\nkind = \"webhook\"\nurl = \"http://x\"\nca_file = \"/nonexistent.pem\"\n", 5,
+         "cannot read '/nonexistent.pem'"},
+        {"[[notifications]]\nname = \"a\"\nkind = \"email\"\nsmtp_url = \"smtp://x\"\nfrom = \"a@b.c\"\n"
+         "to = [\"x@y.z\"]\nusername = \"gw\"\n", 7, "both username and password_env"},
+        {"[[notifications]]\nname = \".\"\nkind = \"webhook\"\nurl = \"http://x\"\n", 2, "starts with a letter"},
+        {"[[notifications]]\nname = \"a\"\nkind = \"webhook\"\nurl = 3\n", 4, "[[notifications]] 'a'"},
         {"[[notifications]]\nname = \"a\"\nkind = \"webhook\"\nurl = \"http://x\"\ntransitions = [\"opened\"]\n", 5,
          "opened"},
         {"[[notifications]]\nname = \"a\"\nkind = \"webhook\"\nurl = \"http://x\"\nalert_types = [\"weather\"]\n", 5,
@@ -289,4 +304,30 @@ TEST(Telegram, LongMessagesAreSplitAtLineBreaksAndNeverInsideAUtf8Sequence) {
         joined += p;
     }
     EXPECT_EQ(joined, text);
+}
+
+// Queueing a change needs a notification's filters, not its secrets (an
+// acknowledgement on a stopped site); `notify test NAME` needs only NAME's.
+TEST(NotificationConfig, SecretsAreReadForAllForNoneOrForOne) {
+    const char* text = "[[notifications]]\nname = \"bot\"\nkind = \"telegram\"\ntoken_env = \"GRIDLET_TEST_NO_SUCH_VARIABLE\"\n"
+                       "password_env = \"GRIDLET_TEST_NO_SUCH_VARIABLE\"\n"
+                       "[[notifications]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:1/\"\n";
+    config::Diagnostics all, none, one_hook, one_bot;
+    EXPECT_EQ(parse_notifications(toml::parse(text), "s.toml", all).size(), 1u);
+    EXPECT_EQ(all.size(), 2u) << "both of bot's variables are missing";
+    EXPECT_EQ(parse_notifications(toml::parse(text), "s.toml", none, Secrets::skip).size(), 2u);
+    EXPECT_TRUE(none.empty()) << none.front().to_string();
+    EXPECT_EQ(parse_notifications(toml::parse(text), "s.toml", one_hook, Secrets::only_one, "hook").size(), 2u);
+    EXPECT_TRUE(one_hook.empty());
+    (void)parse_notifications(toml::parse(text), "s.toml", one_bot, Secrets::only_one, "bot");
+    EXPECT_EQ(one_bot.size(), 2u);
+}
+
+TEST(NotificationConfig, AControlCharacterInANameIsShownNotSentToTheTerminal) {
+    config::Diagnostics d;
+    (void)parse_notifications(toml::parse("[[notifications]]\nname = \"x\\u0000y\"\nkind = \"webhook\"\nurl = \"http://x\"\n"),
+                              "s.toml", d);
+    ASSERT_FALSE(d.empty());
+    EXPECT_NE(d[0].to_string().find("x\\x00y"), std::string::npos) << d[0].to_string();
+    EXPECT_EQ(d[0].to_string().find('\0'), std::string::npos);
 }

@@ -12,16 +12,15 @@
 #include "store/aggregation.h"
 #include "store/chunk_reader.h"
 #include "test_util.h"
+#include "support/time_units.h"
+
+using namespace gridlet::testing::time_units;
 
 using namespace gridlet;
 using namespace gridlet::store;
 using namespace gridlet::store::test;
 
 namespace {
-constexpr int64_t kSec = 1000;
-constexpr int64_t kMin = 60'000;
-constexpr int64_t kHour = 3'600'000;
-constexpr int64_t kDay = 86'400'000;
 
 int64_t at(int h, int m, int s = 0) { return kT0 + h * kHour + m * kMin + s * kSec; }
 

@@ -1,13 +1,13 @@
 #include "test_util.h"
+#include "support/time_units.h"
+
+using namespace gridlet::testing::time_units;
 
 using namespace gridlet;
 using namespace gridlet::store;
 using namespace gridlet::store::test;
 
 namespace {
-constexpr int64_t kMin = 60'000;
-constexpr int64_t kHour = 3'600'000;
-constexpr int64_t kDay = 86'400'000;
 
 int64_t utc(const char* iso) { return *TimeZone::utc().parse_iso(iso); }
 }  // namespace

@@ -1,13 +1,14 @@
 #include "store/keys.h"
 #include "test_util.h"
+#include "support/time_units.h"
+
+using namespace gridlet::testing::time_units;
 
 using namespace gridlet;
 using namespace gridlet::store;
 using namespace gridlet::store::test;
 
 namespace {
-constexpr int64_t kMin = 60'000;
-constexpr int64_t kDay = 86'400'000;
 
 size_t count_keys(Store& s, Cf cf) {
     std::unique_ptr<rocksdb::Iterator> it(s.db().db()->NewIterator(rocksdb::ReadOptions(), s.db().cf(cf)));
@@ -112,8 +113,7 @@ size_t rows_of(Store& s, uint32_t series, Resolution r) {
 // Sparse rows are only skipped at resolutions whose rows raw samples outlive:
 // after raw expiry every resolution still answers what it kept.
 TEST(Retention, SparseRowsOnlyWhereRawOutlivesThem) {
-    constexpr int64_t kHour = 3'600'000;
-    for (bool raw_as_long_as_1m : {false, true}) {
+        for (bool raw_as_long_as_1m : {false, true}) {
         SCOPED_TRACE(raw_as_long_as_1m ? "raw = 1m = 4 d" : "raw 2 d, 1m 4 d");
         TempDir dir;
         ManualClock clock(kT0 + 10 * kDay);

@@ -6,14 +6,15 @@
 
 #include "store/keys.h"
 #include "test_util.h"
+#include "support/time_units.h"
+
+using namespace gridlet::testing::time_units;
 
 using namespace gridlet;
 using namespace gridlet::store;
 using namespace gridlet::store::test;
 
 namespace {
-constexpr int64_t kMin = 60'000;
-constexpr int64_t kHour = 3'600'000;
 
 bool same_bits(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0; }
 
