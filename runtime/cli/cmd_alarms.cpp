@@ -175,18 +175,19 @@ void run_ack(AlarmsArgs& a) {
             std::unique_ptr<notify::Notifier> notifier;
             const int64_t now = SystemClock::instance().now_ms();
             if (!a.config.empty()) {
+                // The checks of `gridlet check` and `run`, the secrets aside.
                 config::Diagnostics diags;
-                SiteConfig site = load_site_config(a.config, kernel::section_schemas(), diags);
-                std::vector<notify::NotificationConfig> configs;
-                if (diags.empty() && site.root)
-                    configs = notify::parse_notifications(*site.root, a.config, diags, notify::Secrets::skip);
-                auto zone = TimeZone::load(site.timezone);
+                kernel::SitePlan plan = kernel::load_site(a.config, diags, kernel::DeviceProblems::refuse_site,
+                                                          /*compile_rules=*/true, notify::Secrets::skip);
                 if (!diags.empty())
-                    fail(cmd, 2, diags.front().to_string() + " (nothing acknowledged: the change could not be queued "
-                                 "for the site's notifications)");
-                if (!configs.empty()) {
-                    notifier = std::make_unique<notify::Notifier>(configs, (*opened)->outbox(), (*opened)->state(),
-                                                                  site.site_name, zone ? *zone : TimeZone(), nullptr);
+                    fail(cmd, 2, diags.front().to_string() +
+                                     (diags.size() > 1 ? " (and " + std::to_string(diags.size() - 1) + " more)" : "") +
+                                     "; nothing acknowledged: `gridlet check` shows every problem");
+                auto zone = TimeZone::load(plan.site.timezone);
+                if (!plan.notifications.empty()) {
+                    notifier = std::make_unique<notify::Notifier>(plan.notifications, (*opened)->outbox(),
+                                                                  (*opened)->state(), plan.site.site_name,
+                                                                  zone ? *zone : TimeZone(), nullptr);
                     spdlog::set_level(spdlog::level::warn);  // the CLI prints its own result
                     if (Status s = notifier->start(now); !s) fail(cmd, 1, "nothing acknowledged: " + s.message());
                 }

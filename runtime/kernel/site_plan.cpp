@@ -34,7 +34,8 @@ uint32_t problem_line(const DeviceEntry& dev, const std::string& message) {
 }
 }  // namespace
 
-SitePlan prepare_site(SiteConfig site, config::Diagnostics& diags, DeviceProblems device_problems, bool compile_rules) {
+SitePlan prepare_site(SiteConfig site, config::Diagnostics& diags, DeviceProblems device_problems, bool compile_rules,
+                      notify::Secrets secrets) {
     SitePlan plan;
     if (auto tz = TimeZone::load(site.timezone); !tz) {
         const toml::node* n = site.root ? site.root->at_path("site.timezone").node() : nullptr;
@@ -59,7 +60,7 @@ SitePlan prepare_site(SiteConfig site, config::Diagnostics& diags, DeviceProblem
     if (site.root) {
         plan.alarm_rules = alarm::parse_alarm_rules(*site.root, site.path, diags);
         plan.alarm_settings = alarm::parse_alarm_settings(*site.root, site.path, diags);
-        plan.notifications = notify::parse_notifications(*site.root, site.path, diags);
+        plan.notifications = notify::parse_notifications(*site.root, site.path, diags, secrets);
         if (!plan.notifications.empty() && !site.has_store)
             diags.push_back({site.path, plan.notifications.front().line,
                              "[[notifications]] need a [store]: what cannot be delivered at once waits in its outbox"});
@@ -167,10 +168,10 @@ SitePlan prepare_site(SiteConfig site, config::Diagnostics& diags, DeviceProblem
 }
 
 SitePlan load_site(const std::string& path, config::Diagnostics& diags, DeviceProblems device_problems,
-                   bool compile_rules) {
+                   bool compile_rules, notify::Secrets secrets) {
     SiteConfig site = load_site_config(path, section_schemas(), diags);
     if (!diags.empty()) return SitePlan{std::move(site), {}, {}, {}, {}, {}, {}};
-    return prepare_site(std::move(site), diags, device_problems, compile_rules);
+    return prepare_site(std::move(site), diags, device_problems, compile_rules, secrets);
 }
 
 }  // namespace gridlet::kernel

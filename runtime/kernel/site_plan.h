@@ -52,13 +52,17 @@ enum class DeviceProblems { refuse_site, leave_device_out };
 
 // `compile_rules` false: the rules are not loaded offline (a SIGHUP reload:
 // the engine itself loads them and keeps the running version of one that fails).
+// `secrets`: the notifications' secrets (notify::parse_notifications); skip
+// for a command that only queues changes (`alarms ack` on a stopped site).
 SitePlan prepare_site(SiteConfig site, config::Diagnostics& diags,
-                      DeviceProblems device_problems = DeviceProblems::refuse_site, bool compile_rules = true);
+                      DeviceProblems device_problems = DeviceProblems::refuse_site, bool compile_rules = true,
+                      notify::Secrets secrets = notify::Secrets::read);
 
 // Loads and checks the site file at `path` (both steps above). The one
 // validation path of `gridlet check` and `gridlet run`.
 SitePlan load_site(const std::string& path, config::Diagnostics& diags,
-                   DeviceProblems device_problems = DeviceProblems::refuse_site, bool compile_rules = true);
+                   DeviceProblems device_problems = DeviceProblems::refuse_site, bool compile_rules = true,
+                   notify::Secrets secrets = notify::Secrets::read);
 
 // The section schemas every site is checked with ([store], [[rules]]).
 SectionSchemas section_schemas();

@@ -95,12 +95,21 @@ EmailText email_text(const std::string& site, const TimeZone& zone, const Batch&
                     (several ? " (#" + std::to_string(c->alarm.id) + ")" : "");
         }
         b += "   " + seen + "\n";
-        b += "   now " + std::string(alarm::alarm_status_name(a.status()));
-        if (std::isfinite(a.value_start)) b += ", value at start " + number(a.value_start);
-        if (std::isfinite(a.value_extreme) && a.value_extreme != a.value_start)
-            b += ", extreme " + number(a.value_extreme);
-        if (a.ack) b += ", acknowledged by " + indent(a.ack->by) + (a.ack->comment.empty() ? "" : ": " + indent(a.ack->comment));
-        b += "\n\n";
+        // Where each alarm stands now (its latest change in the window).
+        for (uint64_t id : unique_ids) {
+            const alarm::Alarm* x = nullptr;
+            for (const Change* c : changes)
+                if (c->alarm.id == id) x = &c->alarm;
+            b += "   now " + (several ? "#" + std::to_string(id) + " " : std::string()) +
+                 alarm::alarm_status_name(x->status());
+            if (std::isfinite(x->value_start)) b += ", value at start " + number(x->value_start);
+            if (std::isfinite(x->value_extreme) && x->value_extreme != x->value_start)
+                b += ", extreme " + number(x->value_extreme);
+            if (x->ack)
+                b += ", acknowledged by " + indent(x->ack->by) + (x->ack->comment.empty() ? "" : ": " + indent(x->ack->comment));
+            b += "\n";
+        }
+        b += "\n";
     }
     b += "Notification " + batch.id + " (gridlet alarms --config <site file> lists the site's alarms)\n";
     return t;

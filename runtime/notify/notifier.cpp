@@ -35,8 +35,8 @@ std::string telegram_text(const std::string& site, const TimeZone& zone, const B
 }
 }  // namespace
 
-Expected<size_t> send_test_message(const NotificationConfig& n, const std::string& site, const TimeZone& zone, TelegramBot* bot,
-                         int64_t now_ms, const std::function<bool()>& cancel) {
+Expected<size_t> send_test_message(const NotificationConfig& n, const std::string& site, const TimeZone& zone,
+                                   TelegramBot* bot, int64_t now_ms, const std::function<bool()>& cancel) {
     Batch b;
     b.id = site + "." + n.name + ".test-" + std::to_string(now_ms);
     alarm::Alarm a;

@@ -14,6 +14,7 @@ namespace {
 
 constexpr int kWrongPasswordsPerHour = 5;
 constexpr int64_t kHourMs = 3'600'000;
+constexpr int64_t kMinuteMs = 60'000;
 
 std::string key(const std::string& notification, const std::string& what) {
     return notification + "/telegram/" + what;
@@ -218,6 +219,13 @@ void TelegramBot::handle_message(const nlohmann::json& m, int64_t now_ms, const 
         subscribed = it != subscribers_.end();
         enabled = subscribed && it->second.enabled;
     }
+    if (!subscribed) {
+        // Hours-old counts are dropped, so the list stays short; a chat
+        // locked out by wrong passwords gets no answer at all.
+        for (auto it = attempts_.begin(); it != attempts_.end();)
+            it = now_ms - it->second.window_start_ms >= kHourMs ? attempts_.erase(it) : std::next(it);
+        if (auto it = attempts_.find(chat); it != attempts_.end() && it->second.wrong >= kWrongPasswordsPerHour) return;
+    }
     std::string answer;
     bool delete_message = false;
     if (text == "/stop") {
@@ -230,12 +238,8 @@ void TelegramBot::handle_message(const nlohmann::json& m, int64_t now_ms, const 
             answer = "This chat is not subscribed.";
         }
     } else if (!subscribed && !text.empty() && text[0] != '/') {
-        // Hours-old counts are dropped, so the list stays short.
-        for (auto it = attempts_.begin(); it != attempts_.end();)
-            it = now_ms - it->second.window_start_ms >= kHourMs ? attempts_.erase(it) : std::next(it);
         Attempts& a = attempts_[chat];
         if (a.window_start_ms == 0) a.window_start_ms = now_ms;
-        if (a.wrong >= kWrongPasswordsPerHour) return;  // ignored until the hour is over
         if (same_secret(text, n_.subscribe_password)) {
             attempts_.erase(chat);
             save_attempts();
@@ -287,7 +291,14 @@ Status TelegramBot::poll_updates(int64_t now_ms, const std::function<bool()>& ca
     next_updates_ms_ = now_ms + n_.updates_every_ms;
     nlohmann::json body = {{"offset", offset_}, {"timeout", 0}, {"allowed_updates", {"message"}}};
     ApiResult r = call("getUpdates", &body, cancel);
-    if (!r.ok) return Status::unavailable(r.error);
+    if (!r.ok) {
+        // An API that does not answer is asked less often (up to once a
+        // minute), so its timeouts do not hold up the other notifications.
+        update_failures_ = std::min(update_failures_ + 1, 16);
+        next_updates_ms_ = now_ms + std::min<int64_t>(kMinuteMs, n_.updates_every_ms << std::min(update_failures_, 6));
+        return Status::unavailable(r.error);
+    }
+    update_failures_ = 0;
     if (!r.result.is_array()) return Status::unavailable("Telegram getUpdates: no list of updates in the answer");
     int64_t next = offset_;
     for (const auto& u : r.result) {
@@ -318,7 +329,8 @@ Status TelegramBot::deliver(const std::string& batch_id, const std::string& text
     for (const TelegramSubscriber& s : subscribers())
         if (s.enabled && std::find(have.begin(), have.end(), s.chat_id) == have.end()) to.push_back(s.chat_id);
     if (to.empty() && have.empty())
-        return Status::unavailable("no Telegram chat is subscribed (send the subscription password to the bot)");
+        return Status::unavailable("no Telegram chat is subscribed and enabled (send the subscription password to the "
+                                   "bot; `gridlet notify subscribers` lists the chats)");
     Status first_error = Status::ok();
     for (int64_t chat : to) {
         bool permanent = false;
@@ -359,7 +371,9 @@ Expected<size_t> TelegramBot::send_test(const std::string& text, const std::func
         else if (first_error) first_error = Status::unavailable("chat " + std::to_string(s.chat_id) + ": " + st.message());
     }
     if (!first_error) return first_error;
-    if (sent == 0) return Status::unavailable("no Telegram chat is subscribed and enabled");
+    if (sent == 0)
+        return Status::unavailable(subscribers().empty() ? "no Telegram chat is subscribed"
+                                                         : "no enabled Telegram chat (every subscriber is disabled)");
     return sent;
 }
 

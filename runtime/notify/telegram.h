@@ -115,6 +115,7 @@ private:
     std::string site_;
     int64_t offset_ = 0;
     int64_t next_updates_ms_ = 0;
+    int update_failures_ = 0;  // getUpdates failures in a row (backoff)
     struct Attempts {
         int wrong = 0;
         int64_t window_start_ms = 0;

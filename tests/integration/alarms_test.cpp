@@ -289,9 +289,23 @@ TEST(Alarms, WebhookPostsTheAlarmToARealHttpServerAfterItRefusedOnce) {
     EXPECT_NE(gl.err().find("after 1 failed attempt(s)"), std::string::npos) << gl.err();
     gl.signal(SIGTERM);
     EXPECT_EQ(gl.wait(), 0) << gl.err();
-    // Acknowledged while the site is stopped: told when it runs again.
+    // Acknowledged while the site is stopped: told when it runs again. A
+    // site file with an error is refused first (nothing acknowledged); a
+    // notification whose secrets are not set here does not stop the others
+    // from being queued.
     const std::string id = std::to_string(body["changes"][0]["alarm"]["id"].get<int>());
-    Result ack = run({gridlet_bin(), "alarms", "ack", id, "--by", "ann", "--config", file});
+    const std::string broken = temp_file("webhook-broken.toml", text + "[[alarms]]\nname = \"bad\"\nseries = \"x/y\"\n"
+                                                                       "condition = \"hgh\"\nthreshold = 1\n");
+    Result refused = run({gridlet_bin(), "alarms", "ack", id, "--by", "ann", "--config", broken});
+    EXPECT_EQ(refused.code, 2) << refused.err;
+    EXPECT_NE(refused.err.find("hgh"), std::string::npos) << refused.err;
+    EXPECT_NE(refused.err.find("nothing acknowledged"), std::string::npos) << refused.err;
+    EXPECT_TRUE(find(alarms(file, "all"), "branch_overload")["ack"].is_null()) << "refused: still unacknowledged";
+    unsetenv("GL_IT_UNSET_TOKEN");
+    const std::string with_bot = temp_file(
+        "webhook-bot.toml", text + "[[notifications]]\nname = \"bot\"\nkind = \"telegram\"\n"
+                                   "token_env = \"GL_IT_UNSET_TOKEN\"\npassword_env = \"GL_IT_UNSET_TOKEN\"\n");
+    Result ack = run({gridlet_bin(), "alarms", "ack", id, "--by", "ann", "--config", with_bot});
     ASSERT_EQ(ack.code, 0) << ack.err;
     Process again({gridlet_bin(), "run", file});
     const std::string post2 = base + "-posts/0002.json";

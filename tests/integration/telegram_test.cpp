@@ -121,7 +121,8 @@ TEST(Telegram, SubscriptionByPasswordAlarmsOncePerChatDisableTestStopAndBlocked)
     ASSERT_EQ(gl->wait(), 0) << gl->err();
     gl = std::make_unique<Process>(std::vector<std::string>{gridlet_bin(), "run", file});
     say(api_port, 1002, "open-sesame-42", "Bob");
-    say(api_port, 1004, "/start", "Dan");  // answered once Bob's message (before it) was handled
+    say(api_port, 1002, "/start", "Bob");  // a locked-out chat gets no answer at all
+    say(api_port, 1004, "/start", "Dan");  // answered once Bob's messages (before it) were handled
     ASSERT_TRUE(wait_text(api_port, 1004, "Send the subscription password", 1, 20)) << gl->err();
     EXPECT_EQ(sent_to(api_port, 1002).size(), 5u) << gl->err();
     EXPECT_TRUE(subscribers(file).empty());
