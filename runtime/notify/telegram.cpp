@@ -173,12 +173,17 @@ TelegramBot::ApiResult TelegramBot::call(const std::string& method, const nlohma
         r.error = what + ": HTTP " + std::to_string(reply->code) + ", an answer that is not the Bot API's JSON";
         return r;
     }
-    if (j.value("ok", false) && reply->code >= 200 && reply->code < 300) {
+    // The server's answer is read field by field, whatever their types.
+    const auto ok = j.find("ok");
+    if (ok != j.end() && ok->is_boolean() && ok->get<bool>() && reply->code >= 200 && reply->code < 300) {
         r.ok = true;
-        r.result = j.value("result", nlohmann::json());
+        if (auto res = j.find("result"); res != j.end()) r.result = *res;
         return r;
     }
-    const std::string description = j.value("description", "");
+    const auto d = j.find("description");
+    std::string description = d != j.end() && d->is_string() ? d->get<std::string>().substr(0, 200) : "";
+    for (char& c : description)
+        if (static_cast<unsigned char>(c) < 0x20) c = ' ';
     r.error = what + ": HTTP " + std::to_string(reply->code) + (description.empty() ? "" : " " + description);
     if (reply->code == 401) r.error += " (the bot's token was refused: check token_env)";
     if (j.contains("parameters") && j["parameters"].is_object() && j["parameters"].contains("retry_after"))
@@ -304,7 +309,13 @@ Status TelegramBot::poll_updates(int64_t now_ms, const std::function<bool()>& ca
     for (const auto& u : r.result) {
         if (!u.is_object() || !u.contains("update_id") || !u["update_id"].is_number_integer()) continue;
         next = std::max(next, u["update_id"].get<int64_t>() + 1);
-        if (u.contains("message") && u["message"].is_object()) handle_message(u["message"], now_ms, cancel);
+        if (!u.contains("message") || !u["message"].is_object()) continue;
+        try {
+            handle_message(u["message"], now_ms, cancel);
+        } catch (const nlohmann::json::exception& e) {
+            // A message whose fields have unexpected types: skipped, said.
+            spdlog::warn("telegram '{}': update {} skipped: {}", n_.name, u["update_id"].get<int64_t>(), e.what());
+        }
     }
     if (next != offset_) {
         offset_ = next;

@@ -109,8 +109,14 @@ TEST(Telegram, SubscriptionByPasswordAlarmsOncePerChatDisableTestStopAndBlocked)
 
     // A stranger is told how to subscribe; wrong passwords are answered five
     // times an hour, then ignored.
+    // Updates whose fields have unexpected types are skipped, said, and
+    // change nothing; the next message is answered.
+    api(api_port, "/test/raw_update", {{"message", {{"chat", {{"id", 1005}}}, {"text", "open-sesame-42"}, {"from", 7}}}});
+    api(api_port, "/test/raw_update", {{"message", {{"chat", {{"id", "abc"}}}, {"text", 5}}}});
+    api(api_port, "/test/raw_update", {{"message", 3}});
     say(api_port, 1001, "/start", "Ann");
     ASSERT_TRUE(wait_text(api_port, 1001, "Send the subscription password", 1, 20)) << gl->err();
+    EXPECT_NE(gl->err().find("update 1 skipped"), std::string::npos) << gl->err();
     for (int i = 0; i < 6; ++i) say(api_port, 1002, "guess" + std::to_string(i), "Bob");
     ASSERT_TRUE(wait_text(api_port, 1002, "Too many attempts", 1, 20)) << gl->err();
     std::this_thread::sleep_for(std::chrono::seconds(2));

@@ -10,6 +10,7 @@ A test drives it through /test/...:
   GET  /test/deleted                                     every message the bot deleted
   POST /test/fail {"count": n, "code": 502, "chat_id"}   the next n sendMessage (to that chat) fail
   POST /test/block {"chat_id"}                           that chat blocked the bot (403)
+  POST /test/raw_update {...}                            an update as given (malformed ones too)
 
     python3 tests/support/telegram_api.py --port 8081 --token 123:abc
 """
@@ -95,6 +96,11 @@ def main():
                 state["next_update"] += 1
                 state["updates"].append(update)
                 return self.reply(200, {"ok": True, "update_id": update["update_id"]})
+            if path == "/test/raw_update":
+                p["update_id"] = state["next_update"]
+                state["next_update"] += 1
+                state["updates"].append(p)
+                return self.reply(200, {"ok": True})
             if path == "/test/sent":
                 return self.reply(200, state["sent"])
             if path == "/test/deleted":
