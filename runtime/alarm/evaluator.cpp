@@ -218,6 +218,22 @@ void AlarmEvaluator::evaluate(Instance& in, double v, int64_t ts) {
     if (ts - in.pending_since >= delay) apply(in, want, value, ts);
 }
 
+// What every raise of `rule` on `series` says (the rest is the caller's).
+RaiseRequest AlarmEvaluator::request_of(const AlarmRule& rule, const std::string& series, const std::string& key) {
+    RaiseRequest q;
+    q.key = key;
+    q.name = rule.name;
+    q.source = device_of(series);
+    q.series = series;
+    q.category = rule.category;
+    q.origin = rule.origin;
+    q.condition = condition_name(rule.condition);
+    q.type = AlarmType::alarm;
+    q.criticality = rule.criticality;
+    q.latching = rule.latching;
+    return q;
+}
+
 void AlarmEvaluator::apply(Instance& in, bool on, double value, int64_t ts) {
     const AlarmRule& rule = rules_[in.rule];
     in.pending = false;
@@ -230,18 +246,8 @@ void AlarmEvaluator::apply(Instance& in, bool on, double value, int64_t ts) {
     double t = rule.threshold, r = rule.return_level;
     if (rule.condition != Condition::stale && rule.condition != Condition::equals) (void)levels(in, t, r);
     if (rule.condition == Condition::equals) t = r = in.target;
-    RaiseRequest q;
-    q.key = in.key;
-    q.name = rule.name;
-    q.source = device_of(in.series_name);
-    q.series = in.series_name;
-    q.category = rule.category;
-    q.origin = rule.origin;
-    q.condition = condition_name(rule.condition);
+    RaiseRequest q = request_of(rule, in.series_name, in.key);
     q.message = expand_message(rule, in.series_name, value, t, r, in.unit);
-    q.type = AlarmType::alarm;
-    q.criticality = rule.criticality;
-    q.latching = rule.latching;
     q.value = value;
     q.ts_ms = ts;
     q.worse = rule.worse();
@@ -262,19 +268,10 @@ void AlarmEvaluator::tick(int64_t now_ms) {
         const int64_t at = started_ms_ + rule.stale_ms + rule.on_delay_ms;
         if (n.raised || now_ms < at) continue;
         n.raised = true;
-        RaiseRequest q;
-        q.key = instance_key(rule.name, n.series);
-        q.name = rule.name;
-        q.source = device_of(n.series);
-        q.series = n.series;
-        q.category = rule.category;
-        q.origin = rule.origin;
-        q.condition = condition_name(rule.condition);
+        RaiseRequest q = request_of(rule, n.series, instance_key(rule.name, n.series));
         q.message = expand_message(rule, n.series, std::numeric_limits<double>::quiet_NaN(), rule.threshold,
                                    rule.return_level, "") +
                     " (never heard since the start)";
-        q.criticality = rule.criticality;
-        q.latching = rule.latching;
         q.ts_ms = at;
         q.detail = {{"stale_s", rule.threshold}, {"never_heard", true}};
         if (!table_.raise(q)) ++counters_.raise_failures;

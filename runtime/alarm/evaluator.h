@@ -101,6 +101,7 @@ private:
     void add_instance(uint32_t rule_index, const SeriesMeta& meta);
     void evaluate(Instance& in, double v, int64_t ts);
     void apply(Instance& in, bool on, double value, int64_t ts);
+    static RaiseRequest request_of(const AlarmRule& rule, const std::string& series, const std::string& key);
     bool levels(const Instance& in, double& t, double& r) const;
 
     std::vector<AlarmRule> rules_;

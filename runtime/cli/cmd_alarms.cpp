@@ -222,14 +222,7 @@ void run_ack(AlarmsArgs& a) {
                                               : ""));
     }
     nlohmann::json req = {{"alarm_ack", {{"id", a.id}, {"by", by}, {"comment", a.comment}}}};
-    auto reply = control_request(target.endpoint(), req.dump(), target.timeout_ms);
-    if (!reply) throw CLI::RuntimeError(1);
-    auto j = nlohmann::json::parse(*reply, nullptr, false);
-    if (j.is_discarded() || !j.value("ok", false)) {
-        const std::string code = j.is_discarded() ? "" : j.value("code", "");
-        fail(cmd, code == "not_found" ? 2 : 1, j.is_discarded() ? *reply : j.value("error", *reply));
-    }
-    print_acked(j["alarm"]);
+    print_acked(control_call(cmd, target.endpoint(), req, target.timeout_ms)["alarm"]);
 }
 
 }  // namespace

@@ -136,12 +136,7 @@ void run_enable(const NotifyArgs& a, bool enabled) {
     if (running) {
         nlohmann::json req = {
             {"telegram_subscriber", {{"notification", a.name}, {"chat_id", a.chat_id}, {"enabled", enabled}}}};
-        auto reply = control_request(target.endpoint(), req.dump(), target.timeout_ms);
-        if (!reply) throw CLI::RuntimeError(1);
-        auto j = nlohmann::json::parse(*reply, nullptr, false);
-        if (j.is_discarded() || !j.value("ok", false))
-            fail(cmd, !j.is_discarded() && j.value("code", "") == "not_found" ? 2 : 1,
-                 j.is_discarded() ? *reply : j.value("error", *reply));
+        (void)control_call(cmd, target.endpoint(), req, target.timeout_ms);
     } else {
         auto site = store::read_site_store(a.config);
         if (!site) fail(cmd, 2, site.status().message());

@@ -45,13 +45,7 @@ void register_publish_command(CLI::App& app) {
         nlohmann::json req = {{"publish", {{"series", *series}, {"value", *value}}}};
         if (!unit->empty()) req["publish"]["unit"] = *unit;
         if (!kind->empty()) req["publish"]["kind"] = *kind;
-        auto reply = control_request(target->endpoint(), req.dump(), target->timeout_ms);
-        if (!reply) throw CLI::RuntimeError(1);
-        auto j = nlohmann::json::parse(*reply, nullptr, false);
-        if (j.is_discarded() || !j.value("ok", false)) {
-            std::fprintf(stderr, "gridlet publish: %s\n", j.is_discarded() ? reply->c_str() : j.value("error", *reply).c_str());
-            throw CLI::RuntimeError(1);
-        }
+        const nlohmann::json j = control_call("publish", target->endpoint(), req, target->timeout_ms);
         std::printf("published %s = %g (series id %d)\n", series->c_str(), *value, j["id"].get<int>());
     });
 }

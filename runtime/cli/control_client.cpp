@@ -1,5 +1,7 @@
 #include "cli/control_client.h"
 
+#include "cli/store_access.h"
+
 #include <zmq.h>
 
 #include <cstdio>
@@ -54,6 +56,18 @@ std::optional<std::string> control_request(const std::string& ep, const std::str
     }
     zmq_ctx_term(ctx);
     return reply;
+}
+
+nlohmann::json control_call(const char* command, const std::string& endpoint, const nlohmann::json& request,
+                            int timeout_ms) {
+    auto reply = control_request(endpoint, request.dump(), timeout_ms);
+    if (!reply) throw CLI::RuntimeError(1);
+    auto j = nlohmann::json::parse(*reply, nullptr, false);
+    if (j.is_object() && j.value("ok", false)) return j;
+    const bool known = j.is_object() && j.contains("code") && j["code"].is_string();
+    const std::string error =
+        j.is_object() && j.contains("error") && j["error"].is_string() ? j["error"].get<std::string>() : *reply;
+    fail(command, known && j["code"].get<std::string>() == "not_found" ? 2 : 1, error);
 }
 
 }  // namespace gridlet::cli

@@ -5,6 +5,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include <optional>
 #include <string>
 
@@ -28,5 +30,11 @@ bool control_endpoint_live(const std::string& endpoint);
 // Sends `request`, returns the reply, or nullopt after printing why
 // (unreachable, no answer within the timeout).
 std::optional<std::string> control_request(const std::string& endpoint, const std::string& request, int timeout_ms);
+
+// A JSON request whose answer is {"ok": true, ...}: returns that answer.
+// Otherwise prints "gridlet <command>: <error>" and exits 2 when the
+// answer's code is not_found, else 1 (no answer: 1).
+nlohmann::json control_call(const char* command, const std::string& endpoint, const nlohmann::json& request,
+                            int timeout_ms);
 
 }  // namespace gridlet::cli
