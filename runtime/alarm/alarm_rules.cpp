@@ -260,37 +260,6 @@ std::vector<AlarmRule> parse_tables(const std::vector<const toml::table*>& table
     return out;
 }
 
-// JSON -> TOML (the harness's alarms are JSON; the checks are the TOML ones).
-void put_json(toml::table& t, const std::string& k, const nlohmann::json& v);
-toml::array json_array(const nlohmann::json& a) {
-    toml::array out;
-    for (const auto& v : a) {
-        if (v.is_string()) out.push_back(v.get<std::string>());
-        else if (v.is_boolean()) out.push_back(v.get<bool>());
-        else if (v.is_number_integer()) out.push_back(v.get<int64_t>());
-        else if (v.is_number()) out.push_back(v.get<double>());
-        else if (v.is_array()) out.push_back(json_array(v));
-        else if (v.is_object()) {
-            toml::table t;
-            for (const auto& [k, x] : v.items()) put_json(t, k, x);
-            out.push_back(std::move(t));
-        }
-    }
-    return out;
-}
-void put_json(toml::table& t, const std::string& k, const nlohmann::json& v) {
-    if (v.is_string()) t.insert_or_assign(k, v.get<std::string>());
-    else if (v.is_boolean()) t.insert_or_assign(k, v.get<bool>());
-    else if (v.is_number_integer()) t.insert_or_assign(k, v.get<int64_t>());
-    else if (v.is_number()) t.insert_or_assign(k, v.get<double>());
-    else if (v.is_array()) t.insert_or_assign(k, json_array(v));
-    else if (v.is_object()) {
-        toml::table sub;
-        for (const auto& [kk, x] : v.items()) put_json(sub, kk, x);
-        t.insert_or_assign(k, std::move(sub));
-    }
-}
-
 std::string format_g(double v) {
     if (!std::isfinite(v)) return "-";
     char buf[32];
@@ -336,22 +305,9 @@ AlarmSettings parse_alarm_settings(const toml::table& root, const std::string& f
 
 std::vector<AlarmRule> alarm_rules_from_json(const nlohmann::json& array, const std::string& file,
                                              config::Diagnostics& diags) {
-    if (!array.is_array()) {
-        diags.push_back({file, 0, "alarms: an array of alarm rules ([[alarms]] entries as JSON objects)"});
-        return {};
-    }
-    toml::table root;
-    toml::array entries;
-    for (const auto& e : array) {
-        if (!e.is_object()) {
-            diags.push_back({file, 0, "alarms: each entry must be an object"});
-            return {};
-        }
-        toml::table t;
-        for (const auto& [k, v] : e.items()) put_json(t, k, v);
-        entries.push_back(std::move(t));
-    }
-    root.insert("alarms", std::move(entries));
+    const size_t before = diags.size();
+    const toml::table root = config::array_of_tables_from_json(array, "alarms", file, diags);
+    if (diags.size() != before) return {};
     return parse_alarm_rules(root, file, diags);
 }
 

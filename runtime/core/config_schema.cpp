@@ -221,4 +221,54 @@ KeySpec required_key(std::string name, ValueType type, std::string help) {
     return k;
 }
 
+namespace {
+void put_json(toml::table& t, const std::string& k, const nlohmann::json& v);
+toml::array json_array(const nlohmann::json& a) {
+    toml::array out;
+    for (const auto& v : a) {
+        if (v.is_string()) out.push_back(v.get<std::string>());
+        else if (v.is_boolean()) out.push_back(v.get<bool>());
+        else if (v.is_number_integer()) out.push_back(v.get<int64_t>());
+        else if (v.is_number()) out.push_back(v.get<double>());
+        else if (v.is_array()) out.push_back(json_array(v));
+        else if (v.is_object()) out.push_back(toml_from_json(v));
+    }
+    return out;
+}
+void put_json(toml::table& t, const std::string& k, const nlohmann::json& v) {
+    if (v.is_string()) t.insert_or_assign(k, v.get<std::string>());
+    else if (v.is_boolean()) t.insert_or_assign(k, v.get<bool>());
+    else if (v.is_number_integer()) t.insert_or_assign(k, v.get<int64_t>());
+    else if (v.is_number()) t.insert_or_assign(k, v.get<double>());
+    else if (v.is_array()) t.insert_or_assign(k, json_array(v));
+    else if (v.is_object()) t.insert_or_assign(k, toml_from_json(v));
+}
+}  // namespace
+
+toml::table toml_from_json(const nlohmann::json& object) {
+    toml::table t;
+    if (object.is_object())
+        for (const auto& [k, v] : object.items()) put_json(t, k, v);
+    return t;
+}
+
+toml::table array_of_tables_from_json(const nlohmann::json& array, const std::string& key, const std::string& file,
+                                      Diagnostics& diags) {
+    toml::table root;
+    if (!array.is_array()) {
+        diags.push_back({file, 0, key + ": an array of [[" + key + "]] entries as JSON objects"});
+        return root;
+    }
+    toml::array entries;
+    for (const auto& e : array) {
+        if (!e.is_object()) {
+            diags.push_back({file, 0, key + ": each entry must be an object"});
+            return root;
+        }
+        entries.push_back(toml_from_json(e));
+    }
+    root.insert(key, std::move(entries));
+    return root;
+}
+
 }  // namespace gridlet::config

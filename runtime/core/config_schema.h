@@ -48,6 +48,16 @@ using Diagnostics = std::vector<Diagnostic>;
 uint32_t line_of(const toml::node& node);
 
 nlohmann::json toml_to_json(const toml::node& node);
+// The other way: a JSON object as a TOML table (strings, booleans,
+// integers, floats, arrays, objects; nulls are left out). The offline
+// harness's timeline header gives [[alarms]] and [[notifications]] as JSON,
+// checked by the same TOML path as the site file.
+toml::table toml_from_json(const nlohmann::json& object);
+// A JSON array of objects as a root table holding the array of tables `key`
+// ({"alarms": [...]} -> [[alarms]] ...), to parse as a site file's. Errors
+// (not an array, an entry not an object) go to `diags` under `file`.
+toml::table array_of_tables_from_json(const nlohmann::json& array, const std::string& key, const std::string& file,
+                                      Diagnostics& diags);
 
 // Checks `table` (whose own line is `table_line`) against `keys`. `where`
 // names it in messages ("[store]", "plugin 'sim' config"). Appends to

@@ -266,4 +266,12 @@ std::vector<NotificationConfig> parse_notifications(const toml::table& root, con
     return out;
 }
 
+std::vector<NotificationConfig> notifications_from_json(const nlohmann::json& array, const std::string& file,
+                                                        config::Diagnostics& diags) {
+    const size_t before = diags.size();
+    const toml::table root = config::array_of_tables_from_json(array, "notifications", file, diags);
+    if (diags.size() != before) return {};
+    return parse_notifications(root, file, diags, Secrets::skip);
+}
+
 }  // namespace gridlet::notify

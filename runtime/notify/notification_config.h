@@ -94,4 +94,11 @@ std::vector<NotificationConfig> parse_notifications(const toml::table& root, con
                                                     config::Diagnostics& diags, Secrets secrets = Secrets::read,
                                                     const std::string& secrets_of = {});
 
+// The same from a JSON array of entries (the offline harness's timeline
+// header "notifications"), checked exactly as the site file's; no secret is
+// read (the harness delivers nothing). Errors: as parse_notifications, with
+// `file` (the timeline and its header's line).
+std::vector<NotificationConfig> notifications_from_json(const nlohmann::json& array, const std::string& file,
+                                                        config::Diagnostics& diags);
+
 }  // namespace gridlet::notify

@@ -238,7 +238,7 @@ void Notifier::poll(int64_t now_ms) {
     // when it changes (it does not hold up delivery, which has its own
     // retries and alarm).
     for (auto& [name, bot] : bots_) {
-        if (now_ms < bot->next_updates_ms()) continue;
+        if (!read_subscriptions_ || now_ms < bot->next_updates_ms()) continue;
         Status st = bot->poll_updates(now_ms, cancel_);
         std::string& last = update_errors_[name];
         if (!st && st.message() != last)
@@ -266,8 +266,9 @@ void Notifier::poll(int64_t now_ms) {
 std::optional<int64_t> Notifier::next_due_ms() const {
     std::lock_guard lock(mu_);
     std::optional<int64_t> next;
-    for (const auto& [name, bot] : bots_)
-        if (!next || bot->next_updates_ms() < *next) next = bot->next_updates_ms();
+    if (read_subscriptions_)
+        for (const auto& [name, bot] : bots_)
+            if (!next || bot->next_updates_ms() < *next) next = bot->next_updates_ms();
     for (const NotificationConfig& n : configs_) {
         auto it = queues_.find(n.name);
         if (it == queues_.end()) continue;

@@ -56,6 +56,9 @@ public:
     // The default sender, with `cancel` polled during a transfer.
     void use_default_sender(std::function<bool()> cancel);
     void set_sender(Sender s) { sender_ = std::move(s); }
+    // Whether poll() reads the Telegram bots' messages (subscriptions); on
+    // by default. The offline harness, which has no bot server, turns it off.
+    void set_read_subscriptions(bool on) { read_subscriptions_ = on; }
 
     // Reads what waits from the last run. Call once, first.
     Status start(int64_t now_ms);
@@ -94,6 +97,7 @@ private:
     alarm::AlarmTable* alarms_;
     Sender sender_;
     std::function<bool()> cancel_;
+    bool read_subscriptions_ = true;
     std::map<std::string, std::unique_ptr<TelegramBot>> bots_;  // fixed after construction
     std::map<std::string, std::string> update_errors_;          // owner thread: the last getUpdates error
     mutable std::mutex mu_;  // queues_ and counters_

@@ -1,13 +1,23 @@
 #include "script/harness.h"
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <map>
 #include <sstream>
 
+#include <spdlog/sinks/base_sink.h>
+#include <spdlog/spdlog.h>
+
 #include "alarm/evaluator.h"
+#include "notify/notifier.h"
 #include "script/sim_host.h"
+#include "store/store.h"
 
 namespace gridlet::script {
 
@@ -27,12 +37,127 @@ const char* reply_status_name(gl_status s) {
     }
 }
 
+// While it lives, what the site's components log (the notifier: "sent",
+// "not delivered ... next try in 5 s") goes to the run's log at the
+// simulated time, as "notifications", instead of stderr at the wall time.
+class LogToRun {
+public:
+    explicit LogToRun(SimHost& host)
+        : saved_(spdlog::default_logger()) {
+        auto logger = std::make_shared<spdlog::logger>("test-rule", std::make_shared<Sink>(host));
+        logger->set_level(spdlog::level::info);
+        spdlog::set_default_logger(std::move(logger));
+    }
+    ~LogToRun() { spdlog::set_default_logger(saved_); }
+    LogToRun(const LogToRun&) = delete;
+    LogToRun& operator=(const LogToRun&) = delete;
+
+private:
+    class Sink final : public spdlog::sinks::base_sink<std::mutex> {
+    public:
+        explicit Sink(SimHost& host) : host_(host) {}
+
+    protected:
+        void sink_it_(const spdlog::details::log_msg& m) override {
+            const LogLevel level = m.level >= spdlog::level::err    ? LogLevel::error
+                                   : m.level == spdlog::level::warn ? LogLevel::warn
+                                   : m.level == spdlog::level::info ? LogLevel::info
+                                                                    : LogLevel::debug;
+            host_.log(level, "notifications", std::string_view(m.payload.data(), m.payload.size()));
+        }
+        void flush_() override {}
+
+    private:
+        SimHost& host_;
+    };
+    std::shared_ptr<spdlog::logger> saved_;
+};
+
+// The timeline's [[notifications]]: the site's Notifier itself, over the
+// outbox and state of a temporary store (removed at the end), with a sender
+// that records each message instead of sending it, and fails while the
+// timeline says its server is away. So the windows, the batching, the
+// retries and a restart behave exactly as on a site.
+class NotifyRun {
+public:
+    NotifyRun(std::vector<notify::NotificationConfig> configs, TimeZone zone,
+              std::vector<HarnessReport::Message>& out)
+        : configs_(std::move(configs)), zone_(std::move(zone)), out_(out) {}
+    ~NotifyRun() {
+        notifier_.reset();
+        store_.reset();
+        if (!dir_.empty()) {
+            std::error_code ec;
+            std::filesystem::remove_all(dir_, ec);
+        }
+    }
+    NotifyRun(const NotifyRun&) = delete;
+    NotifyRun& operator=(const NotifyRun&) = delete;
+
+    Status open() {
+        std::string tmpl = (std::filesystem::temp_directory_path() / "gridlet-test-rule-XXXXXX").string();
+        if (!mkdtemp(tmpl.data()))
+            return Status::io_error("cannot make a temporary folder for the notifications' outbox: " +
+                                    std::string(std::strerror(errno)));
+        dir_ = tmpl;
+        store::StoreOptions o;
+        o.path = dir_ / "store";
+        auto opened = store::Store::open(o);
+        if (!opened) return opened.status();
+        store_ = std::move(*opened);
+        return Status::ok();
+    }
+    bool has(const std::string& name) const {
+        return std::any_of(configs_.begin(), configs_.end(), [&](const auto& n) { return n.name == name; });
+    }
+    // A new notifier over what the store kept (at the start, and at a restart).
+    Status start(alarm::AlarmTable& table, int64_t now) {
+        notifier_.reset();
+        notifier_ = std::make_unique<notify::Notifier>(configs_, store_->outbox(), store_->state(), kSite, zone_, &table);
+        notifier_->set_read_subscriptions(false);
+        notifier_->set_sender([this](const notify::NotificationConfig& n, const notify::Batch& b) -> Status {
+            auto it = outage_until_.find(n.name);
+            if (it != outage_until_.end() && now_ < it->second)
+                return Status::unavailable("the server of '" + n.name + "' is away (the timeline's outage until " +
+                                           zone_.format_iso(it->second) + ")");
+            const notify::EmailText text = notify::email_text(kSite, zone_, b);
+            out_.push_back({now_, n.name, b, text.subject, text.body});
+            return Status::ok();
+        });
+        return notifier_->start(now);
+    }
+    void change(const alarm::AlarmChange& c, int64_t now) {
+        (void)notifier_->on_change(alarm::transition_name(c.transition), c.alarm, now);
+    }
+    void poll(int64_t now) {
+        now_ = now;
+        notifier_->poll(now);
+    }
+    std::optional<int64_t> next_due() const { return notifier_->next_due_ms(); }
+    void outage(const std::string& name, int64_t until) { outage_until_[name] = until; }
+    uint64_t pending() const { return notifier_->counters().pending; }
+
+    static constexpr const char* kSite = "site";
+
+private:
+    std::vector<notify::NotificationConfig> configs_;
+    TimeZone zone_;
+    std::vector<HarnessReport::Message>& out_;
+    std::filesystem::path dir_;
+    std::unique_ptr<store::Store> store_;
+    std::unique_ptr<notify::Notifier> notifier_;
+    std::map<std::string, int64_t> outage_until_;
+    int64_t now_ = 0;
+};
+
 // The timeline's [[alarms]] rules: an alarm table (in memory, as the store
 // keeps it: a restart starts again from its records) and its evaluator.
+// Every change goes to the notifications, if any.
 class AlarmRun {
 public:
-    AlarmRun(std::vector<alarm::AlarmRule> rules, SimHost& host, std::vector<alarm::AlarmChange>& out)
-        : rules_(std::move(rules)), host_(host), out_(out) {}
+    AlarmRun(std::vector<alarm::AlarmRule> rules, SimHost& host, std::vector<alarm::AlarmChange>& out,
+             NotifyRun* notify)
+        : rules_(std::move(rules)), host_(host), out_(out), notify_(notify) {}
     // `restart`: a new table from the records kept (the rule's gridlet.alarm
     // uses the host's table, so both see the same).
     void start(int64_t now, bool restart) {
@@ -41,10 +166,18 @@ public:
         table_ = &host_.alarm_table();
         eval_ = std::make_unique<alarm::AlarmEvaluator>(rules_, *table_, host_.registry());
         eval_->start(now);
+        if (notify_) {
+            if (Status st = notify_->start(*table_, now); !st)
+                host_.log(LogLevel::error, "notifications", "cannot start: " + st.message());
+        }
         collect();
     }
     void collect() {
-        for (alarm::AlarmChange& c : table_->take_transitions()) out_.push_back(std::move(c));
+        const int64_t now = host_.manual_clock().now_ms();
+        take(now);
+        if (!notify_) return;
+        notify_->poll(now);
+        take(now);  // what the notifier raised (notification_failed)
     }
     void samples(const std::vector<gl_sample>& batch) {
         eval_->on_samples(batch.data(), batch.size());
@@ -61,15 +194,24 @@ public:
         return a ? Status::ok() : a.status();
     }
     std::optional<int64_t> next_due() const {
-        auto a = eval_->next_due_ms(), b = table_->next_due_ms();
-        if (a && b) return std::min(*a, *b);
-        return a ? a : b;
+        std::optional<int64_t> next;
+        for (auto t : {eval_->next_due_ms(), table_->next_due_ms(), notify_ ? notify_->next_due() : std::nullopt})
+            if (t && (!next || *t < *next)) next = t;
+        return next;
     }
 
 private:
+    void take(int64_t now) {
+        for (alarm::AlarmChange& c : table_->take_transitions()) {
+            if (notify_) notify_->change(c, now);
+            out_.push_back(std::move(c));
+        }
+    }
+
     std::vector<alarm::AlarmRule> rules_;
     SimHost& host_;
     std::vector<alarm::AlarmChange>& out_;
+    NotifyRun* notify_;
     alarm::AlarmTable* table_ = nullptr;
     std::unique_ptr<alarm::AlarmEvaluator> eval_;
 };
@@ -144,6 +286,12 @@ void subset_diff(const json& expected, const json& actual, const std::string& wh
         }
         return;
     }
+    if (expected.is_array() && actual.is_array() && expected.size() == actual.size()) {
+        // Element by element, objects as subsets (e.g. a message's changes).
+        for (size_t i = 0; i < expected.size(); ++i)
+            subset_diff(expected[i], actual[i], where + "[" + std::to_string(i) + "]", out);
+        return;
+    }
     if (expected.is_number() && actual.is_number()) {
         const double a = expected.get<double>(), b = actual.get<double>();
         if (std::abs(a - b) > 1e-9 * std::max(1.0, std::abs(a))) out.push_back(where + ": expected " + expected.dump() + ", got " + actual.dump());
@@ -192,10 +340,36 @@ Expected<HarnessReport> run_rule_test(const HarnessOptions& options) {
             return Status::invalid(msg);
         }
     }
+    std::unique_ptr<NotifyRun> notify;
+    report.has_notifications = !timeline->notifications.is_null();
+    if (report.has_notifications) {
+        config::Diagnostics diags;
+        auto configs = notify::notifications_from_json(
+            timeline->notifications, options.timeline_file + ":" + std::to_string(timeline->notifications_line), diags);
+        if (!diags.empty()) {
+            std::string msg;
+            for (const auto& d : diags) msg += (msg.empty() ? "" : "\n") + d.to_string();
+            return Status::invalid(msg);
+        }
+        for (const TimelineItem& item : timeline->items)
+            if (item.kind == TimelineItem::Kind::notify_outage &&
+                std::none_of(configs.begin(), configs.end(), [&](const auto& n) { return n.name == item.name; }))
+                return Status::invalid(options.timeline_file + ":" + std::to_string(item.line) +
+                                       ": no notification named '" + item.name + "' in the header");
+        notify = std::make_unique<NotifyRun>(std::move(configs), timeline->zone, report.messages);
+        if (Status st = notify->open(); !st) return st;
+    } else {
+        for (const TimelineItem& item : timeline->items)
+            if (item.kind == TimelineItem::Kind::notify_outage)
+                return Status::invalid(options.timeline_file + ":" + std::to_string(item.line) +
+                                       ": an outage needs \"notifications\" in the header");
+    }
     report.zone = timeline->zone;
     report.expect = timeline->expect;
 
     SimHost host(timeline->start_ms, timeline->zone);
+    std::optional<LogToRun> log_to_run;
+    if (notify) log_to_run.emplace(host);
     host.set_echo_logs(options.echo_logs);
     for (const auto& [key, value] : timeline->state.items()) host.set_state(report.rule, key, value.dump());
     // Every series of the timeline exists from the start (as in the registry).
@@ -231,7 +405,7 @@ Expected<HarnessReport> run_rule_test(const HarnessOptions& options) {
         if (!failures.empty()) report.load_error = failures.front().status;
     }
     // Always: a rule's gridlet.alarm changes are reported too.
-    auto alarms = std::make_unique<AlarmRun>(alarm_rules, host, report.alarms);
+    auto alarms = std::make_unique<AlarmRun>(alarm_rules, host, report.alarms, notify.get());
     alarms->start(host.manual_clock().now_ms(), false);
 
     Runner runner(host, engine, plant, alarms.get());
@@ -287,6 +461,7 @@ Expected<HarnessReport> run_rule_test(const HarnessOptions& options) {
                 }
                 break;
             }
+            case TimelineItem::Kind::notify_outage: notify->outage(item.name, item.until_ms); break;
             case TimelineItem::Kind::samples: break;
         }
         ++i;
@@ -307,6 +482,7 @@ Expected<HarnessReport> run_rule_test(const HarnessOptions& options) {
     report.has_plant = !plant.empty();
     report.meter_trace = plant.meter_trace();
     report.plant_end_ms = host.manual_clock().monotonic_ms();
+    if (notify) report.notifications_pending = notify->pending();
     return report;
 }
 
@@ -367,6 +543,25 @@ json report_to_json(const HarnessReport& r) {
         }
         out["alarms"] = std::move(alarms);
     }
+    if (r.has_notifications) {
+        json messages = json::array();
+        for (const HarnessReport::Message& m : r.messages) {
+            json changes = json::array();
+            for (const notify::Change& c : m.batch.changes)
+                changes.push_back({{"transition", c.transition},
+                                   {"id", c.alarm.id},
+                                   {"name", c.alarm.name},
+                                   {"series", c.alarm.series}});
+            messages.push_back({{"t", iso(r.zone, m.t_ms)},
+                                {"notification", m.notification},
+                                {"id", m.batch.id},
+                                {"subject", m.subject},
+                                {"body", m.body},
+                                {"changes", std::move(changes)}});
+        }
+        out["messages"] = std::move(messages);
+        out["notifications_pending"] = r.notifications_pending;
+    }
     json state = json::object();
     for (const auto& [k, v] : r.state) {
         json value = json::parse(v, nullptr, false);
@@ -422,6 +617,16 @@ std::string report_to_text(const HarnessReport& r) {
               << a["message"].get<std::string>() << "\n";
         }
     }
+    if (j.contains("messages")) {
+        o << "\nmessages (" << j["messages"].size() << "; " << j["notifications_pending"].dump()
+          << " change(s) still waiting at the end):\n";
+        for (const auto& m : j["messages"]) {
+            o << "  " << m["t"].get<std::string>() << "  " << m["notification"].get<std::string>() << "  "
+              << m["id"].get<std::string>() << "  " << m["subject"].get<std::string>() << "\n";
+            std::istringstream body(m["body"].get<std::string>());
+            for (std::string line; std::getline(body, line);) o << "      " << line << "\n";
+        }
+    }
     o << "\nstate (" << j["state"].size() << "):\n";
     for (const auto& [k, v] : j["state"].items()) o << "  " << k << " = " << v.dump() << "\n";
     o << "\nlog (" << j["logs"].size() << "):\n";
@@ -436,9 +641,13 @@ std::vector<std::string> check_expectations(const json& report, const json& expe
     std::vector<std::string> out;
     if (!expected.is_object()) return {"expectations must be a JSON object"};
     for (const auto& [key, want] : expected.items()) {
-        if (key == "commands" || key == "events" || key == "alarms") {
+        if (key == "commands" || key == "events" || key == "alarms" || key == "messages") {
             if (key == "alarms" && !report.contains("alarms")) {
                 out.push_back("alarms: the timeline has no \"alarms\" in its header");
+                continue;
+            }
+            if (key == "messages" && !report.contains("messages")) {
+                out.push_back("messages: the timeline has no \"notifications\" in its header");
                 continue;
             }
             list_diff(want, report.value(key, json::array()), key, out);
@@ -493,13 +702,17 @@ std::vector<std::string> check_expectations(const json& report, const json& expe
                     out.push_back(text);
                 }
             }
+        } else if (key == "notifications_pending") {
+            if (report.value("notifications_pending", json()) != want)
+                out.push_back("notifications_pending: expected " + want.dump() + ", got " +
+                              report.value("notifications_pending", json()).dump());
         } else if (key == "no_errors") {
             if (want == true && report.value("errors", 0) != 0) {
                 out.push_back("errors: expected none, got " + report["errors"].dump());
             }
         } else {
             out.push_back("unknown expectation '" + key +
-                          "' (status, error_contains, commands, events, state, logs_contain, no_errors, meter_above)");
+                          "' (status, error_contains, commands, events, alarms, messages, notifications_pending, state, logs_contain, no_errors, meter_above)");
         }
     }
     return out;

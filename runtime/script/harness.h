@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "alarm/alarm_table.h"
+#include "notify/digest.h"
 #include "script/budgets.h"
 #include "script/engine.h"
 #include "script/sim_host.h"
@@ -61,6 +62,17 @@ struct HarnessReport {
     bool has_alarms = false;
     bool has_rule = true;
     std::vector<alarm::AlarmChange> alarms;
+    // With "notifications" in the header: every message they sent, in
+    // order, and the changes still waiting in their outboxes at the end.
+    struct Message {
+        int64_t t_ms = 0;
+        std::string notification;
+        notify::Batch batch;
+        std::string subject, body;  // the digest (e-mail text; Telegram sends the same)
+    };
+    bool has_notifications = false;
+    std::vector<Message> messages;
+    uint64_t notifications_pending = 0;
 };
 
 // Errors: unreadable/invalid timeline or options ("file:line: ..."). A rule
@@ -73,18 +85,22 @@ Expected<HarnessReport> run_rule_test(const HarnessOptions& options);
 //  "plant": {"meter_peak_a", "meter_trace": [[ms from the start, A], ...],
 //  "end_ms"} with a plant, "alarms": [{"t", "transition", "id", "name",
 //  "series", "source", "status", "criticality", "value_start",
-//  "value_extreme", "message"}] with alarm rules}
+//  "value_extreme", "message"}] with alarm rules, "messages": [{"t",
+//  "notification", "id", "subject", "body", "changes": [{"transition", "id",
+//  "name", "series"}]}] and "notifications_pending" with notifications}
 // Times are ISO-8601 in the site zone.
 nlohmann::json report_to_json(const HarnessReport& report);
 std::string report_to_text(const HarnessReport& report);
 
 // Compares a report (as JSON) with expectations:
 //   {"status": "running", "commands": [...], "events": [...], "state": {...},
-//    "alarms": [...], "logs_contain": ["text", ...], "no_errors": true}
-// "commands"/"events"/"alarms": same count, and each expected object's fields equal
-// the report's (fields not given are not compared; "body" compares as a
-// subset). "state": the given keys have those values. Returns the
-// differences (empty: as expected).
+//    "alarms": [...], "messages": [...], "logs_contain": ["text", ...], "no_errors": true}
+//    "notifications_pending": 0}
+// "commands"/"events"/"alarms"/"messages": same count, and each expected
+// object's fields equal the report's; fields not given are not compared,
+// nested objects ("body") compare as subsets, nested arrays ("changes")
+// element by element with the same count. "state": the given keys have
+// those values. Returns the differences (empty: as expected).
 std::vector<std::string> check_expectations(const nlohmann::json& report, const nlohmann::json& expected);
 
 }  // namespace gridlet::script

@@ -1,6 +1,7 @@
 #include "script/timeline.h"
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -72,6 +73,7 @@ Status check_line_keys(const Parser& p, const json& obj) {
         {"clock_step", "clock_step", {"t", "clock_step"}},
         {"ack", "ack", {"t", "ack", "by", "comment"}},
         {"restart", "restart", {"t", "restart"}},
+        {"outage", "outage", {"t", "outage", "until"}},
         {"station", "station", {"t", "station", "rated", "phases", "phase", "respond", "poll", "vehicle"}},
         {"meter", "meter", {"t", "meter", "poll", "others", "phases"}},
     };
@@ -84,7 +86,8 @@ Status check_line_keys(const Parser& p, const json& obj) {
         if (!obj.contains(kind.key)) continue;
         for (const auto& [k, v] : obj.items())
             if (std::find(kind.keys.begin(), kind.keys.end(), k) == kind.keys.end())
-                return p.fail("unknown key '" + k + "' in a " + kind.name + " line (its keys: " + list(kind.keys) + ")");
+                return p.fail("unknown key '" + k + "' in " + (std::strchr("aeiou", kind.name[0]) ? "an " : "a ") +
+                              kind.name + " line (its keys: " + list(kind.keys) + ")");
         if (std::string(kind.key) == "reply" && obj["reply"].is_object()) {
             static const std::vector<std::string> reply_keys{"target", "status", "error", "delay", "count"};
             for (const auto& [k, v] : obj["reply"].items())
@@ -173,12 +176,17 @@ Expected<Timeline> parse_lines(const std::string& text, const std::string& base_
                     if (!v.is_array()) return p.fail("'alarms' must be an array of alarm rules ([[alarms]] entries as objects)");
                     tl.alarms = v;
                     tl.alarms_line = p.line;
+                } else if (k == "notifications") {
+                    if (!v.is_array())
+                        return p.fail("'notifications' must be an array of notifications ([[notifications]] entries as objects)");
+                    tl.notifications = v;
+                    tl.notifications_line = p.line;
                 }
                 else if (k == "rule") {
                     if (!v.is_string()) return p.fail("'rule' must be a path");
                     std::filesystem::path r(v.get<std::string>());
                     tl.rule = (r.is_absolute() || base_dir.empty() ? r : std::filesystem::path(base_dir) / r).lexically_normal().string();
-                } else return p.fail("unknown header key '" + k + "' (start, until, tz, params, state, rule, alarms, expect)");
+                } else return p.fail("unknown header key '" + k + "' (start, until, tz, params, state, rule, alarms, notifications, expect)");
             }
             continue;
         }
@@ -288,6 +296,15 @@ Expected<Timeline> parse_lines(const std::string& text, const std::string& base_
             if (obj["restart"] != "alarms")
                 return p.fail("'restart' must be \"alarms\" (the alarm table and evaluator start again from what was stored)");
             item.kind = TimelineItem::Kind::alarm_restart;
+        } else if (obj.contains("outage")) {
+            if (!obj["outage"].is_string()) return p.fail("'outage' must be the name of a notification");
+            if (!obj.contains("until")) return p.fail("an outage needs \"until\" (when the server is back)");
+            auto u = p.time(obj["until"], "until");
+            if (!u) return u.status();
+            if (*u <= *t) return p.fail("an outage's \"until\" must be after its \"t\"");
+            item.kind = TimelineItem::Kind::notify_outage;
+            item.name = obj["outage"].get<std::string>();
+            item.until_ms = *u;
         } else if (obj.contains("station") || obj.contains("meter")) {
             item.kind = TimelineItem::Kind::plant;
             auto c = parse_plant_change(obj, [&](const json& v, const char* key) { return p.duration(v, key); });
@@ -297,7 +314,7 @@ Expected<Timeline> parse_lines(const std::string& text, const std::string& base_
             }
             item.plant = std::move(*c);
         } else {
-            return p.fail("unknown line: want series, samples, reply, declare, clock_step, ack, restart, station or meter");
+            return p.fail("unknown line: want series, samples, reply, declare, clock_step, ack, restart, outage, station or meter");
         }
         tl.items.push_back(std::move(item));
     }

@@ -5,11 +5,16 @@
 //
 //   {"start": "2024-03-30T22:00:00Z", "tz": "Europe/Paris", "until": "2024-03-31T06:00",
 //    "params": {...}, "state": {"key": value}, "rule": "../rules/x.lua", "expect": {...},
-//    "alarms": [{"name": ..., "series": ..., "condition": ...}, ...]}
+//    "alarms": [{"name": ..., "series": ..., "condition": ...}, ...],
+//    "notifications": [{"name": "mail", "kind": "webhook", "url": ..., "max_wait_s": 60}, ...]}
 //
 // "alarms": [[alarms]] rules (alarm/alarm_rules.h, the same keys and
 // checks as in the site file) run on the timeline's samples beside the rule;
 // a timeline with alarms needs no rule.
+// "notifications": [[notifications]] (notify/notification_config.h, the
+// same keys and checks; no secret is read) fed with every alarm change, as
+// the site's notifier is: the messages they would send, and when, are
+// reported (nothing is sent).
 //
 // Every other line has a time "t": an ISO-8601 text (without an offset it is
 // local time in the site zone), UTC milliseconds, or "+<duration>" after the
@@ -31,7 +36,11 @@
 //   {"t": ..., "ack": 3, "by": "ann", "comment": "checked"}
 //                                   acknowledges alarm 3 (header "alarms")
 //   {"t": ..., "restart": "alarms"} the alarm table and evaluator start again
-//                                   from what the store kept (a restart)
+//                                   from what the store kept (a restart); the
+//                                   notifications too, from their outbox
+//   {"t": ..., "outage": "mail", "until": "+5m"}
+//                                   notification "mail" cannot deliver from t
+//                                   until `until` (its server is away)
 //   {"t": ..., "station": "ev1", ...}, {"t": ..., "meter": "main/current", ...}
 //                                   the closed-loop plant: charging stations and
 //                                   the meter, modelled and polled (plant.h)
@@ -65,7 +74,7 @@ struct ReplyRule {
 };
 
 struct TimelineItem {
-    enum class Kind { samples, reply_rule, declare, clock_step, plant, alarm_ack, alarm_restart };
+    enum class Kind { samples, reply_rule, declare, clock_step, plant, alarm_ack, alarm_restart, notify_outage };
     Kind kind = Kind::samples;
     int64_t t_ms = 0;
     size_t line = 0;
@@ -76,6 +85,7 @@ struct TimelineItem {
     std::string unit;
     int64_t step_ms = 0;
     uint64_t alarm_id = 0;  // alarm_ack (name: by, unit: comment)
+    int64_t until_ms = 0;   // notify_outage (name: the notification)
     PlantChange plant;
 };
 
@@ -88,6 +98,8 @@ struct Timeline {
     nlohmann::json expect;           // null when absent
     nlohmann::json alarms;           // header "alarms" (an array), null when absent
     size_t alarms_line = 0;
+    nlohmann::json notifications;    // header "notifications" (an array), null when absent
+    size_t notifications_line = 0;
     std::string rule;                // header "rule", resolved against the file's folder
     std::vector<TimelineItem> items; // sorted by time
 };

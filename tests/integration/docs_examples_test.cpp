@@ -169,3 +169,23 @@ TEST(DocsExamples, ConsoleReadmeExamplePrintsItsSampleLines) {
     EXPECT_TRUE(all) << "README sample:\n" << sample << "printed:\n" << p.out();
     fs::remove_all(dir);
 }
+
+// Every `build/gridlet test-rule ... --input tests/rules/<case>.jsonl` the
+// docs show runs as written, from the source tree, and meets the
+// expectations in its timeline's header (exit 0).
+TEST(DocsExamples, EveryTestRuleCommandOnOurOwnCasesPasses) {
+    const std::regex command(R"(build/gridlet (test-rule --input tests/rules/[A-Za-z0-9_]+\.jsonl(?: --lib scripts/lib)?))");
+    int found = 0;
+    for (const std::string& file : markdown_files()) {
+        const std::string text = slurp(file);
+        for (auto it = std::sregex_iterator(text.begin(), text.end(), command); it != std::sregex_iterator(); ++it) {
+            ++found;
+            std::vector<std::string> argv{gridlet_bin()};
+            std::istringstream words((*it)[1].str());
+            for (std::string w; words >> w;) argv.push_back(w.rfind("tests/", 0) == 0 || w == "scripts/lib" ? source_dir() + "/" + w : w);
+            const Result r = run(argv);
+            EXPECT_EQ(r.code, 0) << file << ": " << it->str() << "\n" << r.out << r.err;
+        }
+    }
+    EXPECT_GE(found, 2) << "the README's and the Lua library's examples";
+}

@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <unistd.h>
+
 #include "script/harness.h"
 
 namespace gridlet::script::test {
@@ -70,6 +72,40 @@ TEST(RuleCaseHarness, ExpectationsCanFail) {
     ASSERT_EQ(over.size(), 1u);
     EXPECT_NE(over[0].find("meter above 250 A for 3.0 s in all (at most 2.5 s)"), std::string::npos) << over[0];
     EXPECT_EQ(check_expectations(report, {{"meter_above", {{{"amps", 230}, {"at_most_s", 8.9}}, {{"amps", 260}}}}}).size(), 1u);
+    // messages: only with "notifications" in the header; nested arrays (a
+    // message's changes) element by element, objects in them as subsets.
+    auto no_header = check_expectations(report, {{"messages", nlohmann::json::array()}});
+    ASSERT_EQ(no_header.size(), 1u);
+    EXPECT_EQ(no_header[0], "messages: the timeline has no \"notifications\" in its header");
+    report["messages"] = {{{"id", "site.ops.1-2"},
+                           {"changes", {{{"transition", "raised"}, {"id", 1}}, {{"transition", "finished"}, {"id", 1}}}}}};
+    report["notifications_pending"] = 0;
+    EXPECT_TRUE(check_expectations(report, {{"messages", {{{"changes", {{{"id", 1}}, {{"transition", "finished"}}}}}}}}).empty());
+    EXPECT_EQ(check_expectations(report, {{"messages", {{{"changes", {{{"id", 1}}, {{"transition", "raised"}}}}}}}}).size(), 1u);
+    EXPECT_EQ(check_expectations(report, {{"messages", {{{"changes", {{{"id", 1}}}}}}}}).size(), 1u) << "one change of two";
+    EXPECT_EQ(check_expectations(report, {{"messages", nlohmann::json::array()}}).size(), 1u);
+    EXPECT_EQ(check_expectations(report, {{"notifications_pending", 1}}).size(), 1u);
+    EXPECT_TRUE(check_expectations(report, {{"notifications_pending", 0}}).empty());
+}
+
+// "outage" lines: a notification's server away from t until `until`.
+TEST(Timeline, OutageLinesAreChecked) {
+    const std::pair<const char*, const char*> cases[] = {
+        {R"({"t": 0, "outage": "ops"})", "x.jsonl:1: an outage needs \"until\" (when the server is back)"},
+        {R"({"t": 5000, "outage": "ops", "until": 5000})", "x.jsonl:1: an outage's \"until\" must be after its \"t\""},
+        {R"({"t": 0, "outage": 3, "until": 5000})", "x.jsonl:1: 'outage' must be the name of a notification"},
+        {R"({"t": 0, "outage": "ops", "until": 5000, "for": "1m"})", "x.jsonl:1: unknown key 'for' in an outage line (its keys: t, outage, until)"},
+    };
+    for (const auto& [line, message] : cases) {
+        auto t = parse_timeline(std::string(line) + "\n", "x.jsonl", "");
+        ASSERT_FALSE(t) << line;
+        EXPECT_EQ(t.status().message(), message);
+    }
+    auto ok = parse_timeline(R"({"t": 0, "outage": "ops", "until": 5000})" "\n", "x.jsonl", "");
+    ASSERT_TRUE(ok) << ok.status().message();
+    ASSERT_EQ(ok->items.size(), 1u);
+    EXPECT_EQ(ok->items[0].kind, TimelineItem::Kind::notify_outage);
+    EXPECT_EQ(ok->items[0].until_ms, 5000);
 }
 
 // The plant's lines (station, meter) are checked like the others.
@@ -189,4 +225,55 @@ TEST(Timeline, ALineBeforeTheStartIsRefusedWithItsLine) {
     EXPECT_NE(r.status().message().find("t.jsonl:3: its time is 2024-06-03T07:02:00Z, before the clock at that point"),
               std::string::npos)
         << r.status().message();
+}
+
+// The header's "notifications" are checked as the site file's
+// [[notifications]] are, an outage must name one of them, and the run's
+// temporary outbox is removed at the end.
+TEST(Timeline, NotificationsAreCheckedAndTheirOutboxIsRemoved) {
+    const auto dir = std::filesystem::temp_directory_path() / ("gridlet_tn_" + std::to_string(getpid()));
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir / "tmp");
+    const std::string alarms = R"("alarms": [{"name": "hot", "series": "room/temp", "condition": "high", "threshold": 30}])";
+    const auto run = [&](const std::string& header, const std::string& lines) {
+        std::ofstream(dir / "t.jsonl") << "{\"start\": \"2026-06-01T08:00:00Z\", \"until\": \"+2m\", " << alarms << header
+                                       << "}\n"
+                                       << R"({"t": "+1s", "series": "room/temp", "value": 31})" "\n"
+                                       << lines;
+        gridlet::script::HarnessOptions o;
+        o.timeline_file = (dir / "t.jsonl").string();
+        return gridlet::script::run_rule_test(o);
+    };
+    auto no_url = run(R"(, "notifications": [{"name": "ops", "kind": "webhook"}])", "");
+    ASSERT_FALSE(no_url);
+    EXPECT_NE(no_url.status().message().find("t.jsonl:1"), std::string::npos) << no_url.status().message();
+    EXPECT_NE(no_url.status().message().find("[[notifications]] 'ops'"), std::string::npos) << no_url.status().message();
+    EXPECT_NE(no_url.status().message().find("url"), std::string::npos) << no_url.status().message();
+    auto bad_name = run(R"(, "notifications": [{"name": "-ops", "kind": "webhook", "url": "https://x.example/h"}])", "");
+    ASSERT_FALSE(bad_name);
+    EXPECT_NE(bad_name.status().message().find("'-ops'"), std::string::npos) << bad_name.status().message();
+    const std::string hook = R"(, "notifications": [{"name": "ops", "kind": "webhook", "url": "https://x.example/h", "max_wait_s": 0}])";
+    auto unknown = run(hook, R"({"t": "+2s", "outage": "mail", "until": "+1m"})" "\n");
+    ASSERT_FALSE(unknown);
+    EXPECT_NE(unknown.status().message().find("t.jsonl:3: no notification named 'mail' in the header"), std::string::npos)
+        << unknown.status().message();
+    auto no_header = run("", R"({"t": "+2s", "outage": "ops", "until": "+1m"})" "\n");
+    ASSERT_FALSE(no_header);
+    EXPECT_NE(no_header.status().message().find("t.jsonl:3: an outage needs \"notifications\" in the header"),
+              std::string::npos)
+        << no_header.status().message();
+
+    // A good run, with its temporary store in a folder of this test's own.
+    const char* saved = std::getenv("TMPDIR");
+    const std::string saved_tmpdir = saved ? saved : "";
+    setenv("TMPDIR", (dir / "tmp").c_str(), 1);
+    auto ok = run(hook, "");
+    if (saved) setenv("TMPDIR", saved_tmpdir.c_str(), 1);
+    else unsetenv("TMPDIR");
+    ASSERT_TRUE(ok) << ok.status().message();
+    ASSERT_EQ(ok->messages.size(), 1u);
+    EXPECT_EQ(ok->messages[0].batch.id, "site.ops.1-1");
+    EXPECT_EQ(ok->messages[0].t_ms, ok->start_ms + 1000) << "max_wait_s 0: at once";
+    EXPECT_TRUE(std::filesystem::is_empty(dir / "tmp")) << "the notifications' temporary store is removed";
+    std::filesystem::remove_all(dir);
 }
