@@ -126,6 +126,42 @@ public:
         gl_status st = host().emit_event(e.type, static_cast<gl_severity>(e.severity), e.body_json, e.source.c_str());
         if (st != GL_OK) host().warn("event '" + e.type + "' from " + e.source + " not published (status " + std::to_string(st) + ")");
     }
+    std::string publish_refusal(std::string_view series) override {
+        const std::string_view device = series.substr(0, series.find('/'));
+        for (const DeviceEntry& d : ctx_.site.devices)
+            if (d.name == device)
+                return "'" + std::string(series) + "' is a point of device '" + d.name +
+                       "': a rule commands a device with gridlet.write, it never publishes its data";
+        return {};
+    }
+    Status publish_sample(const script::PublishedSample& p) override {
+        uint32_t id = 0;
+        if (auto existing = ctx_.registry.find(p.series)) {
+            if (auto meta = ctx_.registry.get(*existing))
+                if (Status st = script::publish_conflict(*meta, p); !st) return st;
+            id = *existing;
+        } else {
+            const SeriesKind kind = p.kind.value_or(SeriesKind::gauge);
+            gridlet::SeriesSpec spec(p.series, p.unit.value_or(""),
+                                     kind == SeriesKind::counter ? GL_SERIES_COUNTER
+                                     : kind == SeriesKind::state ? GL_SERIES_STATE
+                                                                 : GL_SERIES_GAUGE);
+            spec.tags = "source=rule/" + p.rule;
+            try {
+                id = host().register_series(spec);
+            } catch (const std::exception& e) {
+                return Status::invalid(e.what());
+            }
+        }
+        gl_sample s{};
+        s.series_id = id;
+        s.ts_ms = p.ts_ms;
+        s.value = p.value;
+        s.quality = GL_QUALITY_GOOD;
+        const gl_status st = host().publish(&s, 1);
+        if (st != GL_OK) return Status::unavailable("the bus refused it (status " + std::to_string(st) + ", full?)");
+        return Status::ok();
+    }
     Expected<std::map<std::string, std::string>> load_state(std::string_view rule) override {
         if (!ctx_.store) return memory_state_[std::string(rule)];
         auto list = ctx_.store->state().list(rule);

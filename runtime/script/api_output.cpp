@@ -1,4 +1,5 @@
 // gridlet.write(target, value [, fn | opts]), gridlet.emit(type, severity, body),
+// gridlet.publish(series, value [, opts]),
 // gridlet.log.debug/info/warn/error(fmt, ...), gridlet.now().
 #include <cmath>
 #include <cstring>
@@ -105,6 +106,67 @@ int l_write(lua_State* L) {
     return 1;
 }
 
+// gridlet.publish(series, value [, {ts =, unit =, kind =}]): a sample of a
+// series of the rule's own (computed values, run-time overrides), as a
+// driver publishes one. Counted against writes_per_s.
+int l_publish(lua_State* L) {
+    size_t len = 0;
+    const char* series = luaL_checklstring(L, 1, &len);
+    if (!valid_series_name(std::string_view(series, len), 2)) {
+        return luaL_error(L, "gridlet.publish: bad series '%s' (want \"device/point\", at most 255 characters)",
+                          shown(L, 1).c_str());
+    }
+    Rule& rule = Rule::of(L);
+    if (!rule.take(Rule::Rate::write))
+        return luaL_error(L, "gridlet.publish: more than %d writes and publishes in one second (writes_per_s)",
+                          static_cast<int>(rule.rate_limit(Rule::Rate::write)));
+    PublishedSample p;
+    p.rule = rule.name();
+    p.series.assign(series, len);
+    switch (lua_type(L, 2)) {
+        case LUA_TNUMBER:
+            p.value = lua_tonumber(L, 2);
+            if (!std::isfinite(p.value)) return luaL_error(L, "gridlet.publish: value is NaN or infinite");
+            break;
+        case LUA_TBOOLEAN: p.value = lua_toboolean(L, 2) ? 1 : 0; break;
+        default: return luaL_error(L, "gridlet.publish: value must be a number or a boolean, got %s", luaL_typename(L, 2));
+    }
+    EngineCore& core = rule.core();
+    p.ts_ms = core.host.clock().now_ms();
+    if (lua_type(L, 3) == LUA_TTABLE) {
+        lua_getfield(L, 3, "ts");
+        if (!lua_isnil(L, -1)) {
+            if (lua_type(L, -1) != LUA_TNUMBER || !std::isfinite(lua_tonumber(L, -1)))
+                return luaL_error(L, "gridlet.publish: ts must be UTC milliseconds");
+            p.ts_ms = static_cast<int64_t>(std::floor(lua_tonumber(L, -1)));
+        }
+        lua_pop(L, 1);
+        lua_getfield(L, 3, "unit");
+        if (!lua_isnil(L, -1)) {
+            if (lua_type(L, -1) != LUA_TSTRING || to_view(L, -1).size() > 32)
+                return luaL_error(L, "gridlet.publish: unit must be a text of at most 32 bytes");
+            p.unit = valid_text(to_view(L, -1));
+        }
+        lua_pop(L, 1);
+        lua_getfield(L, 3, "kind");
+        if (!lua_isnil(L, -1)) {
+            auto k = lua_type(L, -1) == LUA_TSTRING ? parse_series_kind(to_view(L, -1)) : std::nullopt;
+            if (!k) return luaL_error(L, "gridlet.publish: kind must be \"gauge\", \"counter\" or \"state\"");
+            p.kind = *k;
+        }
+        lua_pop(L, 1);
+    } else if (!lua_isnoneornil(L, 3)) {
+        return luaL_error(L, "gridlet.publish: third argument must be an options table {ts =, unit =, kind =}");
+    }
+    if (const std::string why = core.host.publish_refusal(p.series); !why.empty())
+        return luaL_error(L, "gridlet.publish: %s", why.c_str());
+    rule.side_effect([&rule, &host = core.host, p = std::move(p)] {
+        Status st = host.publish_sample(p);
+        if (!st) rule.log_text(LogLevel::error, "", "gridlet.publish " + p.series + ": not published: " + st.message());
+    });
+    return 0;
+}
+
 bool valid_event_type(std::string_view t) {
     if (t.empty() || t.size() > 64) return false;
     for (char c : t) {
@@ -203,6 +265,8 @@ void register_output_api(lua_State* L) {
     lua_setfield(L, -2, "write");
     lua_pushcfunction(L, guarded<l_emit>);
     lua_setfield(L, -2, "emit");
+    lua_pushcfunction(L, guarded<l_publish>);
+    lua_setfield(L, -2, "publish");
     lua_pushcfunction(L, l_now);
     lua_setfield(L, -2, "now");
     lua_pushcfunction(L, l_monotonic);

@@ -243,10 +243,29 @@ public:
             poll_plant(clock.now_ms(), clock.monotonic_ms());
             engine_.run_due_timers();
             if (alarms_) alarms_->tick(clock.now_ms());
+            deliver_published();
         }
         if (t > clock.now_ms()) clock.advance(t - clock.now_ms());
         plant_.advance_to(clock.monotonic_ms());
         if (alarms_) alarms_->tick(clock.now_ms());
+        deliver_published();
+    }
+
+    // What rules published (gridlet.publish) reaches the rules and the alarm
+    // rules as the bus would bring it: after the callback that published
+    // it, as its own delivery. A feedback that never settles is cut.
+    void deliver_published() {
+        for (int round = 0;; ++round) {
+            std::vector<gl_sample> batch = host_.take_undelivered();
+            if (batch.empty()) return;
+            if (round == 1000) {
+                host_.log(LogLevel::error, "harness",
+                          "published samples kept feeding back 1000 times at one instant: the rest is not delivered");
+                return;
+            }
+            engine_.on_samples(batch);
+            if (alarms_) alarms_->samples(batch);
+        }
     }
 
     // The plant's polls due now, as one batch (as a driver publishes them).
@@ -409,6 +428,7 @@ Expected<HarnessReport> run_rule_test(const HarnessOptions& options) {
     alarms->start(host.manual_clock().now_ms(), false);
 
     Runner runner(host, engine, plant, alarms.get());
+    runner.deliver_published();  // published while loading
     std::vector<gl_sample> batch;
     for (size_t i = 0; i < items.size();) {
         const TimelineItem& item = items[i];
@@ -434,6 +454,7 @@ Expected<HarnessReport> run_rule_test(const HarnessOptions& options) {
             }
             engine.on_samples(batch);
             if (alarms) alarms->samples(batch);
+            runner.deliver_published();
             i = j;
             continue;
         }
@@ -443,6 +464,7 @@ Expected<HarnessReport> run_rule_test(const HarnessOptions& options) {
             case TimelineItem::Kind::clock_step:
                 host.manual_clock().step_wall(item.step_ms);
                 engine.run_due_timers();
+                runner.deliver_published();
                 break;
             case TimelineItem::Kind::plant: {
                 Status st = plant.apply(item.plant, host.manual_clock().monotonic_ms());
@@ -473,6 +495,7 @@ Expected<HarnessReport> run_rule_test(const HarnessOptions& options) {
     if (!infos.empty()) report.info = infos.front();
     report.commands = host.commands();
     report.events = host.events();
+    report.published = host.published();
     report.logs = host.logs();
     report.state = host.state_of(report.rule);
     report.samples = host.samples_recorded();
@@ -523,6 +546,12 @@ json report_to_json(const HarnessReport& r) {
         logs.push_back({{"t", iso(r.zone, l.ts_ms)}, {"level", log_level_name(l.level)}, {"message", l.message}});
     }
     out["logs"] = std::move(logs);
+    if (!r.published.empty()) {
+        json published = json::array();
+        for (const auto& [series, sample] : r.published)
+            published.push_back({{"t", iso(r.zone, sample.ts_ms)}, {"series", series}, {"value", sample.value}});
+        out["published"] = std::move(published);
+    }
     if (r.has_alarms || !r.alarms.empty()) {
         json alarms = json::array();
         const auto number = [](double v) { return std::isfinite(v) ? json(v) : json(); };
@@ -609,6 +638,12 @@ std::string report_to_text(const HarnessReport& r) {
         o << "  " << e["t"].get<std::string>() << "  " << e["severity"].get<std::string>() << "  "
           << e["type"].get<std::string>() << "  " << e["body"].dump() << "\n";
     }
+    if (j.contains("published")) {
+        o << "\npublished (" << j["published"].size() << "):\n";
+        for (const auto& p : j["published"])
+            o << "  " << p["t"].get<std::string>() << "  " << p["series"].get<std::string>() << " = " << p["value"].dump()
+              << "\n";
+    }
     if (j.contains("alarms")) {
         o << "\nalarms (" << j["alarms"].size() << " changes):\n";
         for (const auto& a : j["alarms"]) {
@@ -641,7 +676,7 @@ std::vector<std::string> check_expectations(const json& report, const json& expe
     std::vector<std::string> out;
     if (!expected.is_object()) return {"expectations must be a JSON object"};
     for (const auto& [key, want] : expected.items()) {
-        if (key == "commands" || key == "events" || key == "alarms" || key == "messages") {
+        if (key == "commands" || key == "events" || key == "alarms" || key == "messages" || key == "published") {
             if (key == "alarms" && !report.contains("alarms")) {
                 out.push_back("alarms: the timeline has no \"alarms\" in its header");
                 continue;
@@ -712,7 +747,7 @@ std::vector<std::string> check_expectations(const json& report, const json& expe
             }
         } else {
             out.push_back("unknown expectation '" + key +
-                          "' (status, error_contains, commands, events, alarms, messages, notifications_pending, state, logs_contain, no_errors, meter_above)");
+                          "' (status, error_contains, commands, events, published, alarms, messages, notifications_pending, state, logs_contain, no_errors, meter_above)");
         }
     }
     return out;

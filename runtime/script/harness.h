@@ -47,6 +47,7 @@ struct HarnessReport {
     std::optional<Status> load_error;  // the rule did not load
     std::vector<SentCommand> commands;
     std::vector<RuleEvent> events;
+    std::vector<std::pair<std::string, gl_sample>> published;  // gridlet.publish: series, sample
     std::vector<LogLine> logs;
     std::map<std::string, std::string> state;  // key -> JSON
     nlohmann::json expect;                      // the timeline's "expect" (or null)
@@ -81,7 +82,8 @@ Expected<HarnessReport> run_rule_test(const HarnessOptions& options);
 
 // {"rule", "status", "error", "commands": [{"t", "target", "value", "text"?,
 //  "reply", "error"?}], "events": [{"t", "type", "severity", "body"}],
-//  "logs": [{"t", "level", "message"}], "state": {...}, "samples", "wall_ms",
+//  "logs": [{"t", "level", "message"}], "published": [{"t", "series", "value"}]
+//  when a rule published, "state": {...}, "samples", "wall_ms",
 //  "plant": {"meter_peak_a", "meter_trace": [[ms from the start, A], ...],
 //  "end_ms"} with a plant, "alarms": [{"t", "transition", "id", "name",
 //  "series", "source", "status", "criticality", "value_start",
@@ -93,10 +95,10 @@ nlohmann::json report_to_json(const HarnessReport& report);
 std::string report_to_text(const HarnessReport& report);
 
 // Compares a report (as JSON) with expectations:
-//   {"status": "running", "commands": [...], "events": [...], "state": {...},
+//   {"status": "running", "commands": [...], "events": [...], "published": [...], "state": {...},
 //    "alarms": [...], "messages": [...], "logs_contain": ["text", ...], "no_errors": true}
 //    "notifications_pending": 0}
-// "commands"/"events"/"alarms"/"messages": same count, and each expected
+// "commands"/"events"/"published"/"alarms"/"messages": same count, and each expected
 // object's fields equal the report's; fields not given are not compared,
 // nested objects ("body") compare as subsets, nested arrays ("changes")
 // element by element with the same count. "state": the given keys have

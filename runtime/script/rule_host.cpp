@@ -4,6 +4,13 @@
 
 namespace gridlet::script {
 
+Status publish_conflict(const SeriesMeta& meta, const PublishedSample& sample) {
+    if (sample.kind && *sample.kind != meta.kind)
+        return Status::invalid("the series exists as a " + std::string(series_kind_name(meta.kind)));
+    if (sample.unit && *sample.unit != meta.unit) return Status::invalid("the series exists with unit '" + meta.unit + "'");
+    return Status::ok();
+}
+
 const char* log_level_name(LogLevel level) noexcept {
     switch (level) {
         case LogLevel::debug: return "debug";

@@ -90,6 +90,22 @@ struct CommandReply {
     std::string error;         // "" when ok
 };
 
+// A sample a rule publishes (gridlet.publish), as a driver would.
+struct PublishedSample {
+    std::string rule;    // the publishing rule's name
+    std::string series;  // "device/point"
+    double value = 0;
+    int64_t ts_ms = 0;   // UTC
+    // Given by the rule: must match an existing series; else a new one is a
+    // gauge without unit.
+    std::optional<SeriesKind> kind;
+    std::optional<std::string> unit;
+};
+
+// Why `sample` may not go to the existing series `meta` (its kind or unit
+// differ from what the rule gave), or ok. Hosts check it before publishing.
+Status publish_conflict(const SeriesMeta& meta, const PublishedSample& sample);
+
 struct RuleEvent {
     int64_t ts_ms = 0;
     std::string source;  // "rule/<name>"
@@ -125,6 +141,22 @@ public:
     virtual Status send_command(const CommandRequest& request) = 0;
 
     virtual void emit_event(const RuleEvent& event) = 0;
+
+    // gridlet.publish: why `series` may not be published by a rule ("" when
+    // it may), e.g. it is a point of one of the site's devices (commanded
+    // with gridlet.write, never overwritten). Engine thread.
+    virtual std::string publish_refusal(std::string_view series) {
+        (void)series;
+        return {};
+    }
+    // Publishes the sample as a driver would: stored, delivered to the rules
+    // (on a later delivery, never inside the publishing callback) and to the
+    // north plugins; a new series is created with `kind` and `unit`.
+    // Errors: the series exists as another kind, the bus is full.
+    virtual Status publish_sample(const PublishedSample& sample) {
+        (void)sample;
+        return Status::unsupported("this host does not publish samples");
+    }
 
     // Persistent rule state: key -> JSON text. load at rule start; put is
     // durable before it returns; nullopt erases the key.

@@ -208,6 +208,33 @@ Status SimHost::send_command(const CommandRequest& request) {
 
 void SimHost::emit_event(const RuleEvent& event) { events_.push_back(event); }
 
+Status SimHost::publish_sample(const PublishedSample& p) {
+    uint32_t id = 0;
+    if (auto existing = registry_.find(p.series)) {
+        if (auto meta = registry_.get(*existing))
+            if (Status st = publish_conflict(*meta, p); !st) return st;
+        id = *existing;
+    } else {
+        id = intern(p.series, p.kind.value_or(SeriesKind::gauge), p.unit.value_or(""));
+        if (id == 0) return Status::invalid("series name '" + p.series + "' is not valid");
+    }
+    gl_sample s{};
+    s.series_id = id;
+    s.ts_ms = p.ts_ms;
+    s.value = p.value;
+    s.quality = GL_QUALITY_GOOD;
+    record(s);
+    published_.emplace_back(p.series, s);
+    undelivered_.push_back(s);
+    return Status::ok();
+}
+
+std::vector<gl_sample> SimHost::take_undelivered() {
+    std::vector<gl_sample> out;
+    out.swap(undelivered_);
+    return out;
+}
+
 Expected<std::map<std::string, std::string>> SimHost::load_state(std::string_view rule) {
     return state_of(std::string(rule));
 }

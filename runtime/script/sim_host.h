@@ -71,6 +71,10 @@ public:
     // Replies due at or before the clock's now, in time order.
     std::vector<CommandReply> take_due_replies();
 
+    // What rules published (gridlet.publish), in order; and those not yet
+    // delivered to the rules (the harness delivers them after the callback).
+    const std::vector<std::pair<std::string, gl_sample>>& published() const noexcept { return published_; }
+    std::vector<gl_sample> take_undelivered();
     const std::vector<SentCommand>& commands() const noexcept { return commands_; }
     const std::vector<RuleEvent>& events() const noexcept { return events_; }
     const std::vector<LogLine>& logs() const noexcept { return logs_; }
@@ -90,6 +94,7 @@ public:
     Expected<std::vector<QueryRow>> query(const QuerySpec& spec) override;
     Status send_command(const CommandRequest& request) override;
     void emit_event(const RuleEvent& event) override;
+    Status publish_sample(const PublishedSample& sample) override;
     Expected<std::map<std::string, std::string>> load_state(std::string_view rule) override;
     Status put_state(std::string_view rule, std::string_view key, const std::optional<std::string>& json) override;
     void log(LogLevel level, std::string_view rule, std::string_view message) override;
@@ -106,6 +111,8 @@ private:
     std::unordered_map<uint64_t, size_t> command_index_;
     std::vector<SentCommand> commands_;
     std::vector<RuleEvent> events_;
+    std::vector<std::pair<std::string, gl_sample>> published_;
+    std::vector<gl_sample> undelivered_;
     std::vector<LogLine> logs_;
     std::optional<std::string> state_write_error_;
     std::map<std::string, std::map<std::string, std::string>> state_;

@@ -10,6 +10,7 @@
 --   interval = "15m"                # subintervals = 3 for a sliding window
 --   billing_day = 1
 --
+-- The series <rule name>/kw: the demand at the end of every sub-interval.
 -- Events: demand_interval (debug, every sub-interval), demand_peak (a new
 -- peak of the billing period), demand_peak_final (the period's peak when it
 -- ends). Every parameter and decision: scripts/lib/gridlet/README.md.
@@ -29,6 +30,9 @@ local d = demand.new(params, {
   log = function(level, text) gridlet.log[level]("%s", text) end,
   load = function(key) return gridlet.state[key] end,
   save = function(key, value) gridlet.state[key] = value end,
+  -- Each completed interval's demand as the series <rule>/kw, stamped with
+  -- the interval's end (gridlet query reads it).
+  publish = function(point, value, ts) gridlet.publish(gridlet.rule .. "/" .. point, value, {ts = ts, unit = "kW"}) end,
 }, {"status_every"})
 
 local function hhmm(ms) return os.date("%H:%M", math.floor(ms / 1000)) end

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <map>
+
+#include <nlohmann/json.hpp>
 
 #include "integration/process.h"
 
@@ -79,5 +82,56 @@ TEST(Rules, PublishedSampleReachesRulesAndTheStore) {
     EXPECT_NE(q.out.find(",manual/setpoint,42.5"), std::string::npos) << q.out;
     Result s = run({gridlet_bin(), "series", "manual/*", "--config", site});
     EXPECT_NE(s.out.find("A"), std::string::npos) << s.out;
+    run({"rm", "-rf", dir});
+}
+
+// gridlet.publish in the kernel: a rule's computed series reaches the other
+// rules over the bus and the store; a device's own series is refused.
+TEST(Rules, RulePublishesASeriesThatRulesAndTheStoreGet) {
+    std::string dir = "/tmp/gridlet-it-rule-publish-" + std::to_string(getpid());
+    run({"rm", "-rf", dir});
+    run({"mkdir", "-p", dir});
+    std::ofstream(dir + "/calc.lua") << "gridlet.on('counter1/count', function(v, _, ts)\n"
+                                        "  gridlet.publish('calc/double', v * 2, {ts = ts, unit = 'x'})\n"
+                                        "end)\n";
+    std::ofstream(dir + "/watch.lua") << "gridlet.on('calc/double', function(v)\n"
+                                         "  if v == 20 then gridlet.log.info('watch saw calc/double = %g', v) end\n"
+                                         "end)\n";
+    std::ofstream(dir + "/spoof.lua") << "gridlet.every(0.2, function()\n"
+                                         "  local ok, err = pcall(gridlet.publish, 'counter1/count', 1)\n"
+                                         "  if not ok then gridlet.log.warn('%s', err) end\n"
+                                         "end)\n";
+    std::string site = dir + "/site.toml";
+    std::ofstream(site) << "[site]\nname = \"rule-publish-it-" << getpid() << "\"\n"
+                        << "[store]\npath = \"db\"\n"
+                        << "[[plugins]]\nname = \"hello\"\nfile = \"" << hello() << "\"\nconfig = { interval_ms = 50 }\n"
+                        << "[[devices]]\nname = \"counter1\"\nplugin = \"hello\"\n"
+                        << "[[rules]]\nname = \"calc\"\nfile = \"calc.lua\"\n"
+                        << "[[rules]]\nname = \"watch\"\nfile = \"watch.lua\"\n"
+                        << "[[rules]]\nname = \"spoof\"\nfile = \"spoof.lua\"\n";
+    Process p({gridlet_bin(), "run", site});
+    ASSERT_TRUE(p.wait_for_err("3 of 3 rule(s) running")) << p.err();
+    ASSERT_TRUE(p.wait_for_err("watch saw calc/double = 20")) << p.err();
+    ASSERT_TRUE(p.wait_for_err("gridlet.publish: 'counter1/count' is a point of device 'counter1'")) << p.err();
+    p.signal(SIGTERM);
+    ASSERT_EQ(p.wait(), 0) << p.err();
+    // Stored with the time of the sample it was computed from: each value is
+    // twice the count at the same instant.
+    Result dbl = run({gridlet_bin(), "query", "calc/double", "--from", "-10m", "--format", "json", "--config", site});
+    Result cnt = run({gridlet_bin(), "query", "counter1/count", "--from", "-10m", "--format", "json", "--config", site});
+    ASSERT_EQ(dbl.code, 0) << dbl.err;
+    ASSERT_EQ(cnt.code, 0) << cnt.err;
+    std::map<int64_t, double> count;
+    const auto counts = nlohmann::json::parse(cnt.out);
+    for (const auto& pt : counts[0]["points"]) count[pt["ts_ms"].get<int64_t>()] = pt["value"].get<double>();
+    const auto doubled = nlohmann::json::parse(dbl.out)[0]["points"];
+    ASSERT_GE(doubled.size(), 10u) << dbl.out;
+    for (const auto& pt : doubled) {
+        auto it = count.find(pt["ts_ms"].get<int64_t>());
+        ASSERT_NE(it, count.end()) << pt.dump();
+        EXPECT_EQ(pt["value"].get<double>(), 2 * it->second) << pt.dump();
+    }
+    Result series = run({gridlet_bin(), "series", "calc/*", "--config", site});
+    EXPECT_NE(series.out.find("source=rule/calc"), std::string::npos) << series.out;
     run({"rm", "-rf", dir});
 }

@@ -491,3 +491,69 @@ TEST_F(ApiTest, StateReadsAreCopiesAndTheStateIsBounded) {
 }
 
 }  // namespace gridlet::script::test
+
+namespace gridlet::script::test {
+
+// gridlet.publish: a sample of the rule's own series, as a driver publishes
+// one; it reaches rules on a later delivery, never inside the callback.
+class PublishTest : public ScriptTest {};
+
+TEST_F(PublishTest, PublishesASampleThatRulesGetOnTheNextDelivery) {
+    load(rule("calc", R"(
+        gridlet.on("meter/kw", function(v, _, ts)
+          gridlet.publish("calc/double", v * 2, {unit = "kW"})
+        end)
+        gridlet.on("calc/double", function(v) gridlet.state.got = v end)
+    )"));
+    feed("meter/kw", 21);
+    ASSERT_EQ(host_->published().size(), 1u);
+    EXPECT_EQ(host_->published()[0].first, "calc/double");
+    EXPECT_EQ(host_->published()[0].second.value, 42);
+    EXPECT_EQ(host_->published()[0].second.ts_ms, host_->clock().now_ms());
+    EXPECT_EQ(state("calc", "got"), "") << "not delivered inside the publishing callback";
+    auto batch = host_->take_undelivered();
+    ASSERT_EQ(batch.size(), 1u);
+    engine_->on_samples(batch);
+    EXPECT_EQ(state("calc", "got"), "42");
+    auto ref = host_->find_series("calc/double");
+    ASSERT_TRUE(ref);
+    EXPECT_EQ(host_->registry().get(ref->id)->unit, "kW");
+}
+
+TEST_F(PublishTest, TakesATimeAndAKindAndRefusesBadArguments) {
+    load(rule("calc", R"(
+        gridlet.publish("calc/energy", 5, {ts = 1711800000000 - 60000, kind = "counter", unit = "kWh"})
+        local function why(f) local ok, err = pcall(f); return ok and "ok" or tostring(err) end
+        gridlet.state.bad_name = why(function() gridlet.publish("no_slash", 1) end)
+        gridlet.state.nan = why(function() gridlet.publish("calc/x", 0 / 0) end)
+        gridlet.state.text = why(function() gridlet.publish("calc/x", "1") end)
+        gridlet.state.kind = why(function() gridlet.publish("calc/x", 1, {kind = "meter"}) end)
+        gridlet.state.ts = why(function() gridlet.publish("calc/x", 1, {ts = "now"}) end)
+        gridlet.state.opts = why(function() gridlet.publish("calc/x", 1, 5) end)
+        gridlet.state.bool = why(function() gridlet.publish("calc/flag", true) end)
+    )"));
+    ASSERT_EQ(host_->published().size(), 2u);
+    EXPECT_EQ(host_->published()[0].second.ts_ms, kStart - 60000);
+    auto ref = host_->find_series("calc/energy");
+    ASSERT_TRUE(ref);
+    EXPECT_EQ(ref->kind, SeriesKind::counter);
+    EXPECT_EQ(host_->published()[1].second.value, 1);
+    EXPECT_NE(state("calc", "bad_name").find("gridlet.publish: bad series 'no_slash'"), std::string::npos) << state("calc", "bad_name");
+    EXPECT_NE(state("calc", "nan").find("value is NaN or infinite"), std::string::npos);
+    EXPECT_NE(state("calc", "text").find("value must be a number or a boolean, got string"), std::string::npos);
+    EXPECT_NE(state("calc", "kind").find("kind must be \\\"gauge\\\", \\\"counter\\\" or \\\"state\\\""), std::string::npos)
+        << state("calc", "kind");
+    EXPECT_NE(state("calc", "ts").find("ts must be UTC milliseconds"), std::string::npos);
+    EXPECT_NE(state("calc", "opts").find("third argument must be an options table"), std::string::npos);
+    EXPECT_EQ(state("calc", "bool"), "\"ok\"");
+}
+
+TEST_F(PublishTest, AnExistingSeriesOfAnotherKindIsRefusedAndSaid) {
+    host_->intern("calc/energy", SeriesKind::counter, "kWh");
+    load(rule("calc", R"(gridlet.publish("calc/energy", 1, {kind = "gauge"}))"));
+    EXPECT_TRUE(host_->published().empty());
+    EXPECT_NE(logs().find("gridlet.publish calc/energy: not published: the series exists as a counter"), std::string::npos)
+        << logs();
+}
+
+}  // namespace gridlet::script::test
