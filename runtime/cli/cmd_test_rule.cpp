@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -80,7 +81,17 @@ void run(const TestRuleArgs& a) {
     if (a.time_ms) o.budgets.time_ms = a.time_ms;
     if (a.memory_mb) o.budgets.memory_bytes = a.memory_mb * 1024 * 1024;
 
+    // SIGINT / SIGTERM stop the run between steps, so that what it made is
+    // removed (the notifications' temporary store); exit 128 + the signal.
+    static volatile std::sig_atomic_t signal_seen = 0;
+    struct sigaction sa {};
+    sa.sa_handler = [](int sig) { signal_seen = sig; };
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+    o.interrupted = [] { return signal_seen != 0; };
     auto report = script::run_rule_test(o);
+    if (signal_seen != 0) cli::fail("test-rule", 128 + signal_seen, "interrupted");
     if (!report) cli::fail("test-rule", 2, report.status().message());
     const nlohmann::json j = script::report_to_json(*report);
     if (a.json) {

@@ -97,6 +97,10 @@ Status Notifier::start(int64_t now_ms) {
             if (j.is_object()) {
                 q.in_first = j.value("first", uint64_t{0});
                 q.in_last = j.value("last", uint64_t{0});
+                // Failed attempts go on counting across restarts (a crash
+                // loop during an outage still raises notification_failed);
+                // the next attempt is at once.
+                q.attempts = j.value("attempts", 0);
             }
         }
         if (q.waiting > 0)
@@ -214,7 +218,7 @@ void Notifier::failed(const NotificationConfig& n, Queue& q, const Status& st, i
     q.last_error = st.message();
     spdlog::warn("notification '{}': not delivered ({} attempt(s)): {}; next try in {} s; {} change(s) wait in the store",
                  n.name, q.attempts, st.message(), delay / 1000, q.waiting);
-    if (q.attempts == kFailuresBeforeAlarm && alarms_) {
+    if (q.attempts >= kFailuresBeforeAlarm && alarms_ && !alarms_->active("system/notification_failed|" + n.name)) {
         alarm::RaiseRequest r;
         r.key = "system/notification_failed|" + n.name;
         r.name = "notification_failed";
@@ -257,8 +261,15 @@ void Notifier::poll(int64_t now_ms) {
         }
         Status st = send_batch(n, now_ms);
         if (!st) {
-            std::lock_guard lock(mu_);
-            failed(n, queues_[n.name], st, now_ms);
+            nlohmann::json inflight;
+            {
+                std::lock_guard lock(mu_);
+                Queue& q = queues_[n.name];
+                failed(n, q, st, now_ms);
+                if (q.in_first != 0)
+                    inflight = {{"first", q.in_first}, {"last", q.in_last}, {"attempts", q.attempts}};
+            }
+            if (!inflight.is_null()) (void)state_.put(kNotifyStateNamespace, n.name + "/inflight", dump_json(inflight));
         }
     }
 }

@@ -7,7 +7,8 @@
 // after a failure or a restart is the same message with the same id, and
 // its entries leave the outbox only once the server accepted it (nothing
 // twice, nothing lost). A failed attempt is retried after 5 s, doubling up
-// to 10 min; three failures in a row raise the system alarm
+// to 10 min; three failures in a row (counted across restarts: the count is
+// stored with the batch's bounds) raise the system alarm
 // "notification_failed" (critical), which ends at the next success.
 //
 // Threads: on_change() and counters() from any thread (the threads that

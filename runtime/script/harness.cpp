@@ -102,6 +102,7 @@ public:
         dir_ = tmpl;
         store::StoreOptions o;
         o.path = dir_ / "store";
+        o.sync = store::SyncPolicy::none;  // a scratch store: nothing to keep across a crash
         auto opened = store::Store::open(o);
         if (!opened) return opened.status();
         store_ = std::move(*opened);
@@ -120,8 +121,19 @@ public:
             if (it != outage_until_.end() && now_ < it->second)
                 return Status::unavailable("the server of '" + n.name + "' is away (the timeline's outage until " +
                                            zone_.format_iso(it->second) + ")");
+            ++total_;
+            if (out_.size() >= kMaxMessages) {
+                if (out_.size() == kMaxMessages && !said_cap_) {
+                    said_cap_ = true;
+                    spdlog::warn("test-rule: more than {} messages; the rest are sent and counted, not reported",
+                                 kMaxMessages);
+                }
+                return Status::ok();
+            }
             const notify::EmailText text = notify::email_text(kSite, zone_, b);
-            out_.push_back({now_, n.name, b, text.subject, text.body});
+            HarnessReport::Message m{now_, n.name, b, text.subject, text.body, {}};
+            if (n.kind == notify::Kind::webhook) m.payload = notify::webhook_body(kSite, n, b);
+            out_.push_back(std::move(m));
             return Status::ok();
         });
         return notifier_->start(now);
@@ -134,10 +146,18 @@ public:
         notifier_->poll(now);
     }
     std::optional<int64_t> next_due() const { return notifier_->next_due_ms(); }
-    void outage(const std::string& name, int64_t until) { outage_until_[name] = until; }
+    // Overlapping outages of one server add up (it is back at the latest end).
+    void outage(const std::string& name, int64_t until) {
+        int64_t& u = outage_until_[name];
+        u = std::max(u, until);
+    }
     uint64_t pending() const { return notifier_->counters().pending; }
+    uint64_t total() const { return total_; }
 
     static constexpr const char* kSite = "site";
+    // Messages kept in the report (each holds its text): a run that sends
+    // more goes on, counting them.
+    static constexpr size_t kMaxMessages = 10000;
 
 private:
     std::vector<notify::NotificationConfig> configs_;
@@ -148,6 +168,8 @@ private:
     std::unique_ptr<notify::Notifier> notifier_;
     std::map<std::string, int64_t> outage_until_;
     int64_t now_ = 0;
+    uint64_t total_ = 0;
+    bool said_cap_ = false;
 };
 
 // The timeline's [[alarms]] rules: an alarm table (in memory, as the store
@@ -218,8 +240,15 @@ private:
 
 class Runner {
 public:
-    Runner(SimHost& host, Engine& engine, Plant& plant, AlarmRun* alarms)
-        : host_(host), engine_(engine), plant_(plant), alarms_(alarms) {}
+    Runner(SimHost& host, Engine& engine, Plant& plant, AlarmRun* alarms, const std::function<bool()>& interrupted)
+        : host_(host), engine_(engine), plant_(plant), alarms_(alarms), interrupted_(interrupted) {}
+
+    // Whether the caller asked the run to stop (checked every 4096 steps).
+    bool stop_requested() {
+        if (!interrupted_ || (++steps_ & 4095) != 0) return stopped_;
+        stopped_ = stopped_ || interrupted_();
+        return stopped_;
+    }
 
     // Moves the clock to `t`, firing timers, replies and the plant's polls
     // on the way, in order.
@@ -237,7 +266,7 @@ public:
             }
             if (alarms_)
                 if (auto a = alarms_->next_due(); a && (!next || std::max(*a, now) < *next)) next = std::max(*a, now);
-            if (!next || *next > t) break;
+            if (!next || *next > t || stop_requested()) break;
             if (*next > now) clock.advance(*next - now);
             for (const CommandReply& r : host_.take_due_replies()) engine_.on_command_reply(r);
             poll_plant(clock.now_ms(), clock.monotonic_ms());
@@ -291,6 +320,9 @@ private:
     Engine& engine_;
     Plant& plant_;
     AlarmRun* alarms_;
+    const std::function<bool()>& interrupted_;
+    uint64_t steps_ = 0;
+    bool stopped_ = false;
     std::vector<gl_sample> batch_;
 };
 
@@ -344,7 +376,8 @@ Expected<HarnessReport> run_rule_test(const HarnessOptions& options) {
     report.has_alarms = !timeline->alarms.is_null();
     report.has_rule = !report.rule_file.empty();
     if (!report.has_rule && !report.has_alarms)
-        return Status::invalid("no rule file: give one, or \"rule\" (or \"alarms\") in the timeline header");
+        return Status::invalid(options.timeline_file +
+                               ": no rule file: give one, or \"rule\" (or \"alarms\") in the timeline header");
     report.rule = !options.rule_name.empty() ? options.rule_name
                   : report.has_rule          ? std::filesystem::path(report.rule_file).stem().string()
                                              : std::string("alarms");
@@ -370,11 +403,20 @@ Expected<HarnessReport> run_rule_test(const HarnessOptions& options) {
             for (const auto& d : diags) msg += (msg.empty() ? "" : "\n") + d.to_string();
             return Status::invalid(msg);
         }
-        for (const TimelineItem& item : timeline->items)
-            if (item.kind == TimelineItem::Kind::notify_outage &&
-                std::none_of(configs.begin(), configs.end(), [&](const auto& n) { return n.name == item.name; }))
+        for (const TimelineItem& item : timeline->items) {
+            if (item.kind != TimelineItem::Kind::notify_outage ||
+                std::any_of(configs.begin(), configs.end(), [&](const auto& n) { return n.name == item.name; }))
+                continue;
+            // A disabled notification sends nothing: its outage changes nothing.
+            const bool disabled = std::any_of(timeline->notifications.begin(), timeline->notifications.end(),
+                                              [&](const json& n) {
+                                                  return n.is_object() && n.value("name", json()) == item.name &&
+                                                         n.value("enabled", json(true)) == false;
+                                              });
+            if (!disabled)
                 return Status::invalid(options.timeline_file + ":" + std::to_string(item.line) +
                                        ": no notification named '" + item.name + "' in the header");
+        }
         notify = std::make_unique<NotifyRun>(std::move(configs), timeline->zone, report.messages);
         if (Status st = notify->open(); !st) return st;
     } else {
@@ -427,7 +469,7 @@ Expected<HarnessReport> run_rule_test(const HarnessOptions& options) {
     auto alarms = std::make_unique<AlarmRun>(alarm_rules, host, report.alarms, notify.get());
     alarms->start(host.manual_clock().now_ms(), false);
 
-    Runner runner(host, engine, plant, alarms.get());
+    Runner runner(host, engine, plant, alarms.get(), options.interrupted);
     runner.deliver_published();  // published while loading
     std::vector<gl_sample> batch;
     for (size_t i = 0; i < items.size();) {
@@ -442,6 +484,7 @@ Expected<HarnessReport> run_rule_test(const HarnessOptions& options) {
                                    timeline->zone.format_iso(host.manual_clock().now_ms()) +
                                    "): lines go in time order (after a clock_step, in the wall time it made)");
         runner.advance_to(item.t_ms);
+        if (runner.stop_requested()) return Status::unavailable("interrupted");
         if (item.kind == TimelineItem::Kind::samples) {
             // Samples of one instant go out as one batch, like a bus message.
             batch.clear();
@@ -483,13 +526,17 @@ Expected<HarnessReport> run_rule_test(const HarnessOptions& options) {
                 }
                 break;
             }
-            case TimelineItem::Kind::notify_outage: notify->outage(item.name, item.until_ms); break;
+            case TimelineItem::Kind::notify_outage:
+                if (notify->has(item.name)) notify->outage(item.name, item.until_ms);
+                break;
             case TimelineItem::Kind::samples: break;
         }
         ++i;
     }
     const int64_t end = timeline->until_ms.value_or(items.empty() ? timeline->start_ms : items.back().t_ms);
     runner.advance_to(end);
+    if (runner.stop_requested() || (options.interrupted && options.interrupted()))
+        return Status::unavailable("interrupted");
 
     auto infos = engine.rules();
     if (!infos.empty()) report.info = infos.front();
@@ -505,7 +552,10 @@ Expected<HarnessReport> run_rule_test(const HarnessOptions& options) {
     report.has_plant = !plant.empty();
     report.meter_trace = plant.meter_trace();
     report.plant_end_ms = host.manual_clock().monotonic_ms();
-    if (notify) report.notifications_pending = notify->pending();
+    if (notify) {
+        report.notifications_pending = notify->pending();
+        report.messages_total = notify->total();
+    }
     return report;
 }
 
@@ -581,14 +631,17 @@ json report_to_json(const HarnessReport& r) {
                                    {"id", c.alarm.id},
                                    {"name", c.alarm.name},
                                    {"series", c.alarm.series}});
-            messages.push_back({{"t", iso(r.zone, m.t_ms)},
-                                {"notification", m.notification},
-                                {"id", m.batch.id},
-                                {"subject", m.subject},
-                                {"body", m.body},
-                                {"changes", std::move(changes)}});
+            json one = {{"t", iso(r.zone, m.t_ms)},
+                        {"notification", m.notification},
+                        {"id", m.batch.id},
+                        {"subject", m.subject},
+                        {"body", m.body},
+                        {"changes", std::move(changes)}};
+            if (!m.payload.is_null()) one["payload"] = m.payload;
+            messages.push_back(std::move(one));
         }
         out["messages"] = std::move(messages);
+        out["messages_total"] = r.messages_total;
         out["notifications_pending"] = r.notifications_pending;
     }
     json state = json::object();
@@ -737,17 +790,16 @@ std::vector<std::string> check_expectations(const json& report, const json& expe
                     out.push_back(text);
                 }
             }
-        } else if (key == "notifications_pending") {
-            if (report.value("notifications_pending", json()) != want)
-                out.push_back("notifications_pending: expected " + want.dump() + ", got " +
-                              report.value("notifications_pending", json()).dump());
+        } else if (key == "notifications_pending" || key == "messages_total") {
+            if (report.value(key, json()) != want)
+                out.push_back(key + ": expected " + want.dump() + ", got " + report.value(key, json()).dump());
         } else if (key == "no_errors") {
             if (want == true && report.value("errors", 0) != 0) {
                 out.push_back("errors: expected none, got " + report["errors"].dump());
             }
         } else {
             out.push_back("unknown expectation '" + key +
-                          "' (status, error_contains, commands, events, published, alarms, messages, notifications_pending, state, logs_contain, no_errors, meter_above)");
+                          "' (status, error_contains, commands, events, published, alarms, messages, messages_total, notifications_pending, state, logs_contain, no_errors, meter_above)");
         }
     }
     return out;

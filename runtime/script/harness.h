@@ -13,6 +13,7 @@
 // Threads: runs on the calling thread.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -37,6 +38,9 @@ struct HarnessOptions {
     std::vector<std::string> lib_dirs;
     Budgets budgets;
     bool echo_logs = false;     // log lines to stderr as they happen
+    // Polled during the run: true stops it (an error "interrupted"), so that
+    // what the run made (the notifications' temporary store) is removed.
+    std::function<bool()> interrupted;
 };
 
 struct HarnessReport {
@@ -70,9 +74,11 @@ struct HarnessReport {
         std::string notification;
         notify::Batch batch;
         std::string subject, body;  // the digest (e-mail text; Telegram sends the same)
+        nlohmann::json payload;     // a webhook's JSON body (null for other kinds)
     };
     bool has_notifications = false;
-    std::vector<Message> messages;
+    std::vector<Message> messages;  // at most the first 10,000
+    uint64_t messages_total = 0;    // all the messages sent
     uint64_t notifications_pending = 0;
 };
 
@@ -88,8 +94,9 @@ Expected<HarnessReport> run_rule_test(const HarnessOptions& options);
 //  "end_ms"} with a plant, "alarms": [{"t", "transition", "id", "name",
 //  "series", "source", "status", "criticality", "value_start",
 //  "value_extreme", "message"}] with alarm rules, "messages": [{"t",
-//  "notification", "id", "subject", "body", "changes": [{"transition", "id",
-//  "name", "series"}]}] and "notifications_pending" with notifications}
+//  "notification", "id", "subject", "body", "payload" (webhook), "changes":
+//  [{"transition", "id", "name", "series"}]}] (the first 10,000),
+//  "messages_total" and "notifications_pending" with notifications}
 // Times are ISO-8601 in the site zone.
 nlohmann::json report_to_json(const HarnessReport& report);
 std::string report_to_text(const HarnessReport& report);

@@ -14,6 +14,22 @@ std::string entry_key(std::string_view queue, uint64_t seq) {
     put_be64(k, seq);
     return k;
 }
+// Deletes the entries [from, to) of a queue. A small range gets one point
+// delete per entry: RocksDB builds the fragments of every range tombstone
+// still in the memtable at each iterator it creates, so a DeleteRange per
+// acknowledgement (a notifier's or a forwarder's steady state) made each
+// read cost as much as all the acks since the last flush. Point tombstones
+// cost nothing to a read that seeks past them (read() starts at the head).
+void delete_entries(rocksdb::WriteBatch& b, rocksdb::ColumnFamilyHandle* cf, std::string_view queue, uint64_t from,
+                    uint64_t to) {
+    constexpr uint64_t kPointDeletesUpTo = 4096;
+    if (to <= from) return;
+    if (to - from > kPointDeletesUpTo) {
+        b.DeleteRange(cf, entry_key(queue, from), entry_key(queue, to));
+        return;
+    }
+    for (uint64_t seq = from; seq < to; ++seq) b.Delete(cf, entry_key(queue, seq));
+}
 Status check_queue_name(std::string_view queue) {
     if (queue.empty() || queue.find('\0') != std::string_view::npos)
         return Status::invalid("outbox: queue name is empty or contains a NUL byte");
@@ -58,7 +74,7 @@ Expected<uint64_t> Outbox::append(std::string_view queue, const std::vector<std:
     for (const std::string& p : payloads) b.Put(db_.cf(Cf::outbox), entry_key(queue, next.next++), p);
     if (next.next - next.first > max_entries_) {
         uint64_t new_first = next.next - max_entries_;
-        b.DeleteRange(db_.cf(Cf::outbox), entry_key(queue, next.first), entry_key(queue, new_first));
+        delete_entries(b, db_.cf(Cf::outbox), queue, next.first, new_first);
         next.dropped += new_first - next.first;
         next.first = new_first;
     }
@@ -72,7 +88,17 @@ Expected<std::vector<OutboxEntry>> Outbox::read(std::string_view queue, uint64_t
     if (Status st = check_queue_name(queue); !st) return st;
     std::vector<OutboxEntry> out;
     const std::string prefix = named_prefix(queue);
-    std::unique_ptr<rocksdb::Iterator> it(db_.db()->NewIterator(rocksdb::ReadOptions(), db_.cf(Cf::outbox)));
+    {
+        // Never before the oldest entry kept: what was acked is tombstones.
+        std::lock_guard lock(mu_);
+        auto h = heads_.find(queue);
+        if (h != heads_.end() && h->second.first > after + 1) after = h->second.first - 1;
+    }
+    const std::string end = std::string(queue) + std::string(1, '\x01');  // just past the entries
+    const rocksdb::Slice upper(end);
+    rocksdb::ReadOptions ro;
+    ro.iterate_upper_bound = &upper;
+    std::unique_ptr<rocksdb::Iterator> it(db_.db()->NewIterator(ro, db_.cf(Cf::outbox)));
     for (it->Seek(entry_key(queue, after + 1)); it->Valid() && it->key().starts_with(prefix) && out.size() < max;
          it->Next()) {
         if (it->key().size() != prefix.size() + 8) continue;
@@ -93,7 +119,7 @@ Status Outbox::ack(std::string_view queue, uint64_t up_to) {
                                                    std::to_string(next.next - 1));
     if (up_to < next.first) return Status::ok();
     rocksdb::WriteBatch b;
-    b.DeleteRange(db_.cf(Cf::outbox), entry_key(queue, next.first), entry_key(queue, up_to + 1));
+    delete_entries(b, db_.cf(Cf::outbox), queue, next.first, up_to + 1);
     // Remember the last acked seq so that numbering continues after a restart
     // even when the queue is empty (key: queue | 0x01, sorts after entries).
     std::string v;

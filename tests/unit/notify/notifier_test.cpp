@@ -211,6 +211,33 @@ TEST(Notifier, ARestartWithABatchInFlightSendsTheSameMessageOnceAndLosesNothing)
     EXPECT_EQ(f.sent.size(), 2u) << "nothing twice";
 }
 
+// A gateway restarting again and again during an outage: the failed
+// attempts add up across restarts, so the third one still raises
+// notification_failed (before, each restart started the count again).
+TEST(Notifier, FailedAttemptsAreCountedAcrossRestarts) {
+    Fixture f;
+    f.make();
+    f.fail = 10;
+    ASSERT_TRUE(f.n->on_change("raised", make_alarm(1), 0));
+    int64_t now = 60'000;
+    for (int restart = 0; restart < 3; ++restart) {
+        f.n->poll(now);  // one failed attempt, then a restart
+        EXPECT_EQ(f.table.active("system/notification_failed|ops").has_value(), restart == 2) << "restart " << restart;
+        f.n.reset();
+        f.store.reset();
+        f.open();
+        f.make();
+        EXPECT_EQ(f.n->next_due_ms(), 0) << "due at once after a restart";
+        now += 1000;
+    }
+    EXPECT_TRUE(f.table.active("system/notification_failed|ops")) << "three failures, across two restarts";
+    f.fail = 0;
+    f.n->poll(now);
+    ASSERT_EQ(f.sent.size(), 1u);
+    EXPECT_EQ(f.sent[0].id, "site1.ops.1-1");
+    EXPECT_FALSE(f.table.active("system/notification_failed|ops"));
+}
+
 TEST(Notifier, EmailMessageHeadersCannotBeInjected) {
     config::Diagnostics d;
     auto c = parse(kMail, d);

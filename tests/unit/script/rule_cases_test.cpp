@@ -268,8 +268,15 @@ TEST(Timeline, NotificationsAreCheckedAndTheirOutboxIsRemoved) {
     const std::string saved_tmpdir = saved ? saved : "";
     setenv("TMPDIR", (dir / "tmp").c_str(), 1);
     auto ok = run(hook, "");
+    // Interrupted (SIGINT in `gridlet test-rule`): stopped, its store removed too.
+    gridlet::script::HarnessOptions stop;
+    stop.timeline_file = (dir / "t.jsonl").string();
+    stop.interrupted = [] { return true; };
+    auto stopped = gridlet::script::run_rule_test(stop);
     if (saved) setenv("TMPDIR", saved_tmpdir.c_str(), 1);
     else unsetenv("TMPDIR");
+    ASSERT_FALSE(stopped);
+    EXPECT_EQ(stopped.status().message(), "interrupted");
     ASSERT_TRUE(ok) << ok.status().message();
     ASSERT_EQ(ok->messages.size(), 1u);
     EXPECT_EQ(ok->messages[0].batch.id, "site.ops.1-1");
