@@ -551,6 +551,8 @@ Expected<HarnessReport> run_rule_test(const HarnessOptions& options) {
     report.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
     report.has_plant = !plant.empty();
     report.meter_trace = plant.meter_trace();
+    report.has_power_meter = plant.has_power_meter();
+    report.power_trace = plant.power_trace();
     report.plant_end_ms = host.manual_clock().monotonic_ms();
     if (notify) {
         report.notifications_pending = notify->pending();
@@ -658,6 +660,16 @@ json report_to_json(const HarnessReport& r) {
             trace.push_back({t, amps});
         }
         out["plant"] = {{"meter_peak_a", peak}, {"meter_trace", std::move(trace)}, {"end_ms", r.plant_end_ms}};
+        if (r.has_power_meter) {
+            double kw_peak = 0;
+            json power = json::array();
+            for (const auto& [t, kw] : r.power_trace) {
+                kw_peak = std::max(kw_peak, kw);
+                power.push_back({t, kw});
+            }
+            out["plant"]["power_peak_kw"] = kw_peak;
+            out["plant"]["power_trace"] = std::move(power);
+        }
     }
     out["errors"] = r.info.errors;
     out["samples"] = r.samples;
@@ -790,6 +802,38 @@ std::vector<std::string> check_expectations(const json& report, const json& expe
                     out.push_back(text);
                 }
             }
+        } else if (key == "demand_at_most") {
+            // {"kw": K, "interval_s": 900}: the true site power's average
+            // over each whole interval from the run's start is at most K.
+            const json& plant = report.value("plant", json::object());
+            if (!plant.contains("power_trace")) {
+                out.push_back("demand_at_most: the timeline has no power_meter line");
+                continue;
+            }
+            if (!want.is_object() || !want.contains("kw") || !want["kw"].is_number() ||
+                !(want.value("interval_s", 900.0) >= 1)) {
+                out.push_back("demand_at_most: want {\"kw\": K, \"interval_s\": 900}");
+                continue;
+            }
+            const double limit = want["kw"].get<double>();
+            const auto interval = static_cast<int64_t>(want.value("interval_s", 900.0) * 1000);
+            const json& trace = plant["power_trace"];
+            const int64_t end = plant["end_ms"].get<int64_t>();
+            for (int64_t a = 0; a + interval <= end; a += interval) {
+                double energy = 0;  // kW x ms
+                for (size_t i = 0; i < trace.size(); ++i) {
+                    const int64_t t0 = std::max(a, trace[i][0].get<int64_t>());
+                    const int64_t t1 = std::min(a + interval, i + 1 < trace.size() ? trace[i + 1][0].get<int64_t>() : end);
+                    if (t1 > t0) energy += trace[i][1].get<double>() * static_cast<double>(t1 - t0);
+                }
+                const double demand = energy / static_cast<double>(interval);
+                if (demand > limit + 1e-6) {
+                    char text[160];
+                    std::snprintf(text, sizeof text, "demand %.3f kW over %g kW in the interval +%llds..+%llds", demand, limit,
+                                  static_cast<long long>(a / 1000), static_cast<long long>((a + interval) / 1000));
+                    out.push_back(text);
+                }
+            }
         } else if (key == "notifications_pending" || key == "messages_total") {
             if (report.value(key, json()) != want)
                 out.push_back(key + ": expected " + want.dump() + ", got " + report.value(key, json()).dump());
@@ -799,7 +843,7 @@ std::vector<std::string> check_expectations(const json& report, const json& expe
             }
         } else {
             out.push_back("unknown expectation '" + key +
-                          "' (status, error_contains, commands, events, published, alarms, messages, messages_total, notifications_pending, state, logs_contain, no_errors, meter_above)");
+                          "' (status, error_contains, commands, events, published, alarms, messages, messages_total, notifications_pending, state, logs_contain, no_errors, meter_above, demand_at_most)");
         }
     }
     return out;

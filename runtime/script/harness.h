@@ -63,6 +63,9 @@ struct HarnessReport {
     bool has_plant = false;
     std::vector<std::pair<int64_t, double>> meter_trace;  // ms from the start, A
     int64_t plant_end_ms = 0;                             // ms from the start
+    // With a power_meter line: the true site power (kW) from each time on.
+    bool has_power_meter = false;
+    std::vector<std::pair<int64_t, double>> power_trace;
     // With "alarms" in the header: every change of the alarm table, in order.
     bool has_alarms = false;
     bool has_rule = true;

@@ -39,10 +39,14 @@ Expected<PlantChange> parse_plant_change(const json& line,
                                          const std::function<Expected<int64_t>(const json&, const char*)>& duration) {
     PlantChange c;
     const bool station = line.contains("station");
-    c.what = station ? PlantChange::What::station : PlantChange::What::meter;
-    const json& name = line[station ? "station" : "meter"];
+    const char* kind = station ? "station" : line.contains("load") ? "load" : line.contains("power_meter") ? "power_meter" : "meter";
+    c.what = station                        ? PlantChange::What::station
+             : std::string(kind) == "load"  ? PlantChange::What::load
+             : std::string(kind) == "meter" ? PlantChange::What::meter
+                                            : PlantChange::What::power_meter;
+    const json& name = line[kind];
     if (!name.is_string() || name.get<std::string>().empty())
-        return Status::invalid(std::string("'") + (station ? "station" : "meter") + "' must be a name");
+        return Status::invalid(std::string("'") + kind + "' must be a name");
     c.name = name.get<std::string>();
     auto number = [&](const char* key, double lo, double hi) -> Expected<std::optional<double>> {
         if (!line.contains(key)) return std::optional<double>();
@@ -64,6 +68,30 @@ Expected<PlantChange> parse_plant_change(const json& line,
     if (!poll) return poll.status();
     c.poll_ms = *poll;
     if (c.poll_ms && *c.poll_ms < 100) return Status::invalid("'poll' must be at least 100ms");
+    if (c.what == PlantChange::What::load) {
+        if (c.name.find('/') == std::string::npos) return Status::invalid("'load' must be the point that switches it, \"device/point\"");
+        auto kw = number("kw", 0, 100000);
+        auto respond = ms("respond");
+        if (!kw) return kw.status();
+        if (!respond) return respond.status();
+        c.kw = *kw;
+        c.respond_ms = *respond;
+        if (line.contains("on")) {
+            if (!line["on"].is_boolean()) return Status::invalid("'on' must be true or false");
+            c.on = line["on"].get<bool>();
+        }
+        return c;
+    }
+    if (c.what == PlantChange::What::power_meter) {
+        auto others = number("others", 0, 1e7);
+        if (!others) return others.status();
+        c.others = *others;
+        if (line.contains("silent")) {
+            if (!line["silent"].is_boolean()) return Status::invalid("'silent' must be true or false");
+            c.silent = line["silent"].get<bool>();
+        }
+        return c;
+    }
     if (station) {
         auto rated = number("rated", 6, 1000);
         auto respond = ms("respond");
@@ -114,6 +142,31 @@ Plant::~Plant() = default;
 
 Status Plant::apply(const PlantChange& c, int64_t now_ms) {
     advance_to(now_ms);
+    if (c.what == PlantChange::What::load) {
+        Load& l = loads_[c.name];
+        if (c.kw) l.kw = *c.kw;
+        if (c.respond_ms) l.respond_ms = *c.respond_ms;
+        if (c.on) {
+            l.on = *c.on;
+            l.switching.reset();
+        }
+        record_meter();
+        return Status::ok();
+    }
+    if (c.what == PlantChange::What::power_meter) {
+        if (!power_meter_) {
+            power_meter_ = PowerMeter{};
+            power_meter_->series = c.name;
+            power_meter_->next_poll_ms = now_ms;
+        } else if (power_meter_->series != c.name) {
+            return Status::invalid("one power meter per timeline ('" + power_meter_->series + "' already)");
+        }
+        if (c.poll_ms) power_meter_->poll_ms = *c.poll_ms;
+        if (c.others) power_meter_->others = *c.others;
+        if (c.silent) power_meter_->silent = *c.silent;
+        record_meter();
+        return Status::ok();
+    }
     if (c.what == PlantChange::What::meter) {
         if (!meter_) {
             meter_ = Meter{};
@@ -170,13 +223,27 @@ double Plant::phase_current(int phase) const {
     return amps;
 }
 
+// kW: the power meter's others, the loads that are on, the stations at
+// 230 V a phase.
+double Plant::site_power() const {
+    double kw = power_meter_ ? power_meter_->others : 0;
+    for (const auto& [name, l] : loads_)
+        if (l.on) kw += l.kw;
+    for (const auto& [name, st] : stations_)
+        if (st->model) kw += st->model->current() * 230.0 * st->options.phases / 1000.0;
+    return kw;
+}
+
 void Plant::record_meter() {
+    const auto keep = [this](std::vector<std::pair<int64_t, double>>& trace, double v) {
+        if (!trace.empty() && trace.back().second == v) return;
+        if (!trace.empty() && trace.back().first == now_ms_) trace.back().second = v;
+        else trace.emplace_back(now_ms_, v);
+    };
     double highest = 0;
     for (int p = 1; p <= 3; ++p) highest = std::max(highest, phase_current(p));
-    if (trace_.empty() || trace_.back().second != highest) {
-        if (!trace_.empty() && trace_.back().first == now_ms_) trace_.back().second = highest;
-        else trace_.emplace_back(now_ms_, highest);
-    }
+    keep(trace_, highest);
+    if (power_meter_) keep(power_trace_, site_power());
 }
 
 void Plant::advance_to(int64_t now_ms) {
@@ -189,6 +256,11 @@ void Plant::advance_to(int64_t now_ms) {
         for (auto& [name, st] : stations_)
             if (st->model) st->model->advance(static_cast<double>(step) / 1000.0);
         now_ms_ += step;
+        for (auto& [name, l] : loads_)
+            if (l.switching && l.switching->first <= now_ms_) {
+                l.on = l.switching->second;
+                l.switching.reset();
+            }
         record_meter();
     }
 }
@@ -196,6 +268,7 @@ void Plant::advance_to(int64_t now_ms) {
 std::optional<int64_t> Plant::next_poll_ms() const {
     std::optional<int64_t> next;
     if (meter_) next = meter_->next_poll_ms;
+    if (power_meter_ && (!next || power_meter_->next_poll_ms < *next)) next = power_meter_->next_poll_ms;
     for (const auto& [name, st] : stations_)
         if (st->model && (!next || st->next_poll_ms < *next)) next = st->next_poll_ms;
     return next;
@@ -228,10 +301,19 @@ std::vector<std::pair<std::string, double>> Plant::take_polls(int64_t now_ms) {
             out.emplace_back(meter_->series, tenths(highest));
         }
     }
+    if (power_meter_ && power_meter_->next_poll_ms <= now_ms) {
+        while (power_meter_->next_poll_ms <= now_ms) power_meter_->next_poll_ms += power_meter_->poll_ms;
+        if (!power_meter_->silent) out.emplace_back(power_meter_->series, std::round(site_power() * 1000) / 1000);  // W
+    }
     return out;
 }
 
 std::optional<CommandReply> Plant::command(const CommandRequest& request, int64_t now_ms) {
+    if (auto l = loads_.find(request.target); l != loads_.end()) {
+        advance_to(now_ms);
+        l->second.switching = std::make_pair(now_ms + l->second.respond_ms, request.value >= 0.5);
+        return CommandReply{request.request_id, GL_OK, ""};
+    }
     const size_t slash = request.target.find('/');
     if (slash == std::string::npos) return std::nullopt;
     auto it = stations_.find(request.target.substr(0, slash));

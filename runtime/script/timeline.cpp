@@ -76,6 +76,8 @@ Status check_line_keys(const Parser& p, const json& obj) {
         {"outage", "outage", {"t", "outage", "until"}},
         {"station", "station", {"t", "station", "rated", "phases", "phase", "respond", "poll", "vehicle"}},
         {"meter", "meter", {"t", "meter", "poll", "others", "phases"}},
+        {"load", "load", {"t", "load", "kw", "respond", "on"}},
+        {"power_meter", "power_meter", {"t", "power_meter", "poll", "others", "silent"}},
     };
     const auto list = [](const std::vector<std::string>& keys) {
         std::string out;
@@ -305,7 +307,7 @@ Expected<Timeline> parse_lines(const std::string& text, const std::string& base_
             item.kind = TimelineItem::Kind::notify_outage;
             item.name = obj["outage"].get<std::string>();
             item.until_ms = *u;
-        } else if (obj.contains("station") || obj.contains("meter")) {
+        } else if (obj.contains("station") || obj.contains("meter") || obj.contains("load") || obj.contains("power_meter")) {
             item.kind = TimelineItem::Kind::plant;
             auto c = parse_plant_change(obj, [&](const json& v, const char* key) { return p.duration(v, key); });
             if (!c) {
@@ -314,7 +316,7 @@ Expected<Timeline> parse_lines(const std::string& text, const std::string& base_
             }
             item.plant = std::move(*c);
         } else {
-            return p.fail("unknown line: want series, samples, reply, declare, clock_step, ack, restart, outage, station or meter");
+            return p.fail("unknown line: want series, samples, reply, declare, clock_step, ack, restart, outage, station, meter, load or power_meter");
         }
         tl.items.push_back(std::move(item));
     }

@@ -41,9 +41,11 @@
 //   {"t": ..., "outage": "mail", "until": "+5m"}
 //                                   notification "mail" cannot deliver from t
 //                                   until `until` (its server is away)
-//   {"t": ..., "station": "ev1", ...}, {"t": ..., "meter": "main/current", ...}
-//                                   the closed-loop plant: charging stations and
-//                                   the meter, modelled and polled (plant.h)
+//   {"t": ..., "station": "ev1", ...}, {"t": ..., "meter": "main/current", ...},
+//   {"t": ..., "load": "relays/coil1", ...}, {"t": ..., "power_meter": "main/kw", ...}
+//                                   the closed-loop plant: charging stations,
+//                                   switched loads and the meters, modelled and
+//                                   polled (plant.h)
 //
 // Lines are applied in time order (stable for equal times), on the wall
 // clock: after a clock_step back the run goes on until the wall clock

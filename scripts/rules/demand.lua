@@ -16,16 +16,9 @@
 -- ends). Every parameter and decision: scripts/lib/gridlet/README.md.
 local demand = require("gridlet.demand")
 
--- The site zone's UTC offset at `ms` (os.date uses the site zone).
-local function offset(ms)
-  local z = os.date("%z", math.floor(ms / 1000))
-  local sign = z:sub(1, 1) == "-" and -1 or 1
-  return sign * (tonumber(z:sub(2, 3)) * 3600 + tonumber(z:sub(4, 5)) * 60) * 1000
-end
-
 local d = demand.new(params, {
-  offset = offset,
-  local_date = function(ms) return os.date("*t", math.floor(ms / 1000)) end,
+  offset = demand.os_offset,
+  local_date = demand.os_local_date,
   emit = gridlet.emit,
   log = function(level, text) gridlet.log[level]("%s", text) end,
   load = function(key) return gridlet.state[key] end,

@@ -124,6 +124,17 @@ local function boundary_after(self, t)
   return first_new
 end
 
+-- For a rule: the site zone's UTC offset (ms) and local date at `ms`, from
+-- os.date (which uses the site's zone in gridlet).
+function M.os_offset(ms)
+  local z = os.date("%z", math.floor(ms / 1000))
+  local sign = z:sub(1, 1) == "-" and -1 or 1
+  return sign * (tonumber(z:sub(2, 3)) * 3600 + tonumber(z:sub(4, 5)) * 60) * 1000
+end
+function M.os_local_date(ms)
+  return os.date("*t", math.floor(ms / 1000))
+end
+
 local D = {}
 D.__index = D
 
@@ -316,7 +327,8 @@ end
 -- is now: the running sub-interval's energy so far plus the present rate
 -- (the last power sample while fresh; for a counter, the rate between its
 -- last two readings) for what is left, with the N-1 completed sub-intervals
--- of the sliding window. nil without data.
+-- of the sliding window. nil without fresh data (the last sample older
+-- than max_gap).
 function D:predicted(now)
   local s = self.s
   local cur = s.cur
@@ -324,11 +336,10 @@ function D:predicted(now)
   if self.c.source == "power" then self:advance(now) end
   local L = cur.stop - cur.start
   local elapsed = math.max(0, math.min(now, cur.stop) - cur.start)
+  -- No fresh data (nothing newer than max_gap): no prediction.
   local rate = self.rate
-  if s.last_ts and now - s.last_ts > self.max_gap_ms then rate = nil end
+  if not rate or not s.last_ts or now - s.last_ts > self.max_gap_ms then return nil end
   local so_far = cur.covered > 0 and cur.e / cur.covered or rate
-  if not so_far then return nil end
-  rate = rate or so_far
   local sub = (so_far * elapsed + rate * (L - elapsed)) / L
   local h, sum, n = s.history, sub, 1
   for i = math.max(1, #h - self.c.subintervals + 2), #h do
