@@ -76,7 +76,7 @@ end
 
 local LOAD_KEYS = {name = 1, priority = 1, target = 1, shed_value = 1, restore_value = 1, kw = 1, min_on = 1,
   min_off = 1, max_off = 1, publish = 1}
-local KEYS = {"limit_kw", "schedule", "loads", "restore_margin", "response_time", "on_data_loss",
+local KEYS = {"limit_kw", "schedule", "loads", "shed_margin", "restore_margin", "response_time", "on_data_loss",
   "power", "energy", "interval", "subintervals", "billing_day", "max_gap", "name"}
 
 function M.check(p, extra)
@@ -108,7 +108,11 @@ function M.check(p, extra)
         from = from, to = to}
     end
   end
+  c.shed_margin = p.shed_margin == nil and 0.02 or number(p.shed_margin, "shed_margin", 0, 0.5)
   c.restore_margin = p.restore_margin == nil and 0.05 or number(p.restore_margin, "restore_margin", 0, 0.5)
+  if c.restore_margin < c.shed_margin then
+    fail("restore_margin", string.format("must be at least shed_margin (%g): a load restored just under the shedding threshold would be shed again", c.shed_margin))
+  end
   c.response_s = seconds(p.response_time, "response_time", 10)
   c.on_data_loss = p.on_data_loss or "hold"
   if c.on_data_loss ~= "hold" and c.on_data_loss ~= "restore" then fail("on_data_loss", "must be \"hold\" or \"restore\"") end
@@ -165,10 +169,9 @@ function M.new(p, io, extra)
   local self = setmetatable({c = c, io = io, d = demand.new(dp, io), loads = {}, exceeded = false,
     data_missing = false}, C)
   self.series = self.d.series
-  local saved = io.load("loads")
-  saved = type(saved) == "table" and saved or {}
   for _, l in ipairs(c.loads) do
-    local s = type(saved[l.name]) == "table" and saved[l.name] or {}
+    local s = io.load("load/" .. l.name)
+    s = type(s) == "table" and s or {}
     -- A load shed before a restart is still shed (it is restored by the
     -- rules, not forgotten); its times go on from what was saved.
     self.loads[l.name] = {cfg = l, shed = s.shed == true, changed_at = tonumber(s.changed_at) or 0,
@@ -200,11 +203,10 @@ function C:limit_at(now)
   return self.c.limit_kw
 end
 
-function C:save()
-  local out = {}
-  for name, st in pairs(self.loads) do out[name] = {shed = st.shed, changed_at = st.changed_at} end
-  self.io.save("loads", out)
-  self.io.save("switches", self.switches)
+-- One key per load (what changed is what is written: a step that sheds 60
+-- of 200 loads writes 60 small values, not 60 copies of the whole table).
+function C:save(st)
+  self.io.save("load/" .. st.cfg.name, {shed = st.shed, changed_at = st.changed_at})
 end
 
 -- Sends the load's command; its state changes once the device confirmed it
@@ -223,16 +225,14 @@ function C:command(st, shed, now, why)
     end
     st.shed, st.changed_at = shed, now
     self.switches = self.switches + 1
-    self:save()
+    self:save(st)
   end
   -- No other decision until the meter can show it (response_time): one
   -- overshoot is not shed twice, a restore is not undone before it shows.
   self.settle_until = now + self.c.response_s * 1000
-  self.io.emit(shed and "demand_shed" or "demand_restore", "info", {load = l.name, reason = why.reason,
-    predicted_kw = why.predicted, demand_kw = why.present, rate_kw = why.rate, limit_kw = why.limit, target = l.target,
-    value = value})
-  self.io.log("info", string.format("demand_limit: %s %s (%s): %.1f kW predicted, limit %.1f kW", shed and "shed" or "restored",
-    l.name, why.reason, why.predicted or -1, why.limit))
+  -- One event per step and direction lists the loads (see report()).
+  local list = shed and self.step_shed or self.step_restored
+  list[#list + 1] = {load = l.name, target = l.target, value = value, kw = l.kw, reason = why.reason}
   if l.publish then
     local ok, err = pcall(self.io.publish_value, l.target, value)
     done(ok, err)
@@ -258,8 +258,40 @@ function C:close_check()
   end
 end
 
+-- The step's changes: an event demand_shed / demand_restore each, with the
+-- loads and why, and a log line.
+function C:report(why)
+  for _, kind in ipairs({"shed", "restored"}) do
+    local list = kind == "shed" and self.step_shed or self.step_restored
+    if #list > 0 then
+      local names, kw = {}, 0
+      for i, e in ipairs(list) do
+        names[i] = e.load
+        kw = kw + e.kw
+      end
+      self.io.emit(kind == "shed" and "demand_shed" or "demand_restore", "info", {loads = list, kw = kw,
+        reason = list[1].reason, predicted_kw = why.predicted, demand_kw = why.present, rate_kw = why.rate,
+        limit_kw = why.limit})
+      self.io.log("info", string.format("demand_limit: %s %s (%.1f kW, %s): %s kW predicted, limit %.1f kW", kind,
+        table.concat(names, ", "), kw, list[1].reason, why.predicted and string.format("%.1f", why.predicted) or "no",
+        why.limit))
+    end
+  end
+end
+
 -- One control step.
 function C:step(now)
+  self.step_shed, self.step_restored = {}, {}
+  local why = {}
+  self:decide(now, why)
+  self:report(why)
+  if self.switches ~= self.saved_switches then  -- once a step, not once a load
+    self.saved_switches = self.switches
+    self.io.save("switches", self.switches)
+  end
+end
+
+function C:decide(now, why)
   local c, d = self.c, self.d
   d:tick(now)
   self:close_check()
@@ -272,8 +304,7 @@ function C:step(now)
   if stop then
     sens = math.max(0, stop - now) / (d.sub_ms * d.c.subintervals)
   end
-  local present = d:present()
-  local why = {predicted = pred, present = present, rate = rate, limit = limit}
+  why.predicted, why.present, why.rate, why.limit = pred, (d:present()), rate, limit
 
   -- Maximum off time: restored whatever the demand (comfort, process).
   for _, l in ipairs(c.loads) do
@@ -310,13 +341,16 @@ function C:step(now)
   end
   if self.settle_until and now < self.settle_until then return end
 
-  local p = why.predicted
-  if p > limit then
-    -- Shed in priority order until the prediction is under the limit.
+  -- The target: the limit less shed_margin, so that what the control loop
+  -- cannot see coming (a load starting in the last seconds, the meter's
+  -- and the relays' delays) does not cross the limit itself.
+  local p, target = why.predicted, limit * (1 - c.shed_margin)
+  if p > target then
+    -- Shed in priority order until the prediction is under the target.
     why.reason = "predicted_over_limit"
     local held = 0
     for _, l in ipairs(c.shed_order) do
-      if p <= limit then break end
+      if p <= target then break end
       local st = self.loads[l.name]
       if not st.shed and not st.pending then
         if now - st.changed_at < l.min_on_ms or now < st.retry_at then

@@ -138,7 +138,38 @@ function M.new(p, io)
     self.inputs[o .. "start_wait"] = function(v) self:override(st, "start_wait", v) end
     self.inputs[o .. "priority"] = function(v) self:override(st, "priority", v) end
   end
+  -- The run-time charging limit (<prefix>/charging_limit, A): the demand
+  -- controller's, or `gridlet publish`. Kept across restarts.
+  c.max_cfg, c.max_charging_cfg = c.max, c.max_charging
+  self.inputs[c.override_prefix .. "/charging_limit"] = function(v) self:set_charging_limit(v) end
+  local kept = io.load("charging_limit")
+  if type(kept) == "number" then self:set_charging_limit(kept) end
   return self
+end
+
+-- Lowers (or raises back) the Maximum current available for the charging
+-- at run time, to `amps` (at most the configured value). The maximum
+-- current available goes down by as much, so that the room left to charging
+-- shrinks by that many amperes whatever the other loads: above it the
+-- installation is red and the sessions are reduced, then stopped, by the
+-- manual's own rules (steps, minimum current, minimum guaranteed quantity,
+-- priority), at the next control step.
+function G:set_charging_limit(amps)
+  local c = self.c
+  if type(amps) ~= "number" or amps ~= amps or amps < 0 then
+    self.io.log("warn", "charging_limit " .. tostring(amps) .. " ignored: want amperes >= 0")
+    return
+  end
+  local limit = math.min(amps, c.max_charging_cfg)
+  if limit == c.max_charging then return end
+  local lowered = c.max_charging_cfg - limit
+  c.max_charging, c.max = limit, c.max_cfg - lowered
+  self.version = self.version + 1
+  self.io.save("charging_limit", lowered > 0 and limit or nil)
+  self.io.log("info", lowered > 0 and
+    string.format("charging limit %g A (configured %g A): maximum current available %g A until it is raised", limit,
+      c.max_charging_cfg, c.max) or
+    string.format("charging limit back to the configured %g A (maximum current available %g A)", limit, c.max))
 end
 
 -- Station data: tables the host keeps up to date with the latest good
