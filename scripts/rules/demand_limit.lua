@@ -11,8 +11,7 @@
 --   limit_kw = 40
 --   schedule = [ { limit_kw = 30, days = "mon-fri", from = "08:00", to = "20:00" } ]
 --   loads = [ { name = "boiler", priority = 1, target = "relays/coil1", kw = 6, min_off = "2m", max_off = "30m" },
---             { name = "ev", priority = 2, target = "greenup/charging_limit", publish = true,
---               shed_value = 16, restore_value = 64, kw = 10 } ]
+--             { name = "ev", priority = 2, target = "greenup/charging_limit", publish = true, shed_value = 16, restore_value = 64, kw = 10 } ]
 --
 -- Events demand_shed / demand_restore; alarms demand_limit_exceeded and
 -- demand_data_missing; the interval demand as the series <rule>/kw. Every
