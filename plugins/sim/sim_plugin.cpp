@@ -6,6 +6,8 @@
 //   path = "sim"
 //   [plugins.config]
 //   bcpm = [ { name = "bcpm_a", port = 5020 }, { name = "bcpm_b", port = 5021, panels = 1 } ]
+//   building = [ { name = "bldg", port = 5040, base_kw = 20, swing_kw = 20, period_s = 900,
+//                  loads = [ { name = "boiler", kw = 6 } ] } ]
 //
 // Faults are controllable at run time with commands to the simulator's
 // name: cmd/<name>/fault/latency_ms, .../exception_burst, .../malformed_burst,
@@ -14,6 +16,7 @@
 // `gridlet publish bcpm_sim/fault/silent 1 --config config/demo.toml` (the
 // simulated panels stop answering; 0: they answer again).
 #include "bcpm_server.h"
+#include "building_server.h"
 #include "evse_config.h"
 
 #include <gridlet/plugin.hpp>
@@ -86,6 +89,42 @@ BcpmServerOptions parse_bcpm(const nlohmann::json& j, const std::string& where, 
     return o;
 }
 
+BuildingServerOptions parse_building(const nlohmann::json& j, const std::string& where, std::string* name) {
+    static const char* known[] = {"name", "port", "bind", "unit", "base_kw", "swing_kw", "period_s", "loads"};
+    if (!j.is_object()) throw Error(GL_ERR_INVALID, where + ": expected a table");
+    for (auto& [k, v] : j.items()) {
+        bool ok = false;
+        for (const char* n : known) ok = ok || k == n;
+        if (!ok) throw Error(GL_ERR_INVALID, where + ": unknown key '" + k + "' (name, port, bind, unit, base_kw, swing_kw, period_s, loads)");
+    }
+    BuildingServerOptions o;
+    const int64_t port = get_or<int64_t>(j, "port", -1, where);
+    if (port < 0 || port > 65535) throw Error(GL_ERR_INVALID, where + ": port (0..65535) is required");
+    o.port = static_cast<uint16_t>(port);
+    o.bind = get_or<std::string>(j, "bind", "127.0.0.1", where);
+    const int64_t unit = get_or<int64_t>(j, "unit", 1, where);
+    if (unit < 1 || unit > 247) throw Error(GL_ERR_INVALID, where + ": unit must be 1..247");
+    o.unit = static_cast<uint8_t>(unit);
+    o.base_kw = get_or<double>(j, "base_kw", 20.0, where);
+    o.swing_kw = get_or<double>(j, "swing_kw", 20.0, where);
+    o.period_s = get_or<double>(j, "period_s", 900.0, where);
+    if (!(o.base_kw >= 0) || !(o.swing_kw >= 0) || o.base_kw + o.swing_kw > 4000)
+        throw Error(GL_ERR_INVALID, where + ": base_kw and swing_kw must be >= 0, at most 4000 kW together");
+    if (!(o.period_s >= 10)) throw Error(GL_ERR_INVALID, where + ": period_s must be >= 10");
+    if (j.contains("loads")) {
+        if (!j["loads"].is_array() || j["loads"].size() > 64)
+            throw Error(GL_ERR_INVALID, where + ": loads must be an array of at most 64 tables {name, kw}");
+        for (const auto& l : j["loads"]) {
+            if (!l.is_object() || !l.contains("name") || !l["name"].is_string() || !l.contains("kw") ||
+                !l["kw"].is_number() || l["kw"].get<double>() < 0 || l["kw"].get<double>() > 1000)
+                throw Error(GL_ERR_INVALID, where + ": each load is {name = \"...\", kw = 0..1000}");
+            o.loads.push_back({l["name"].get<std::string>(), l["kw"].get<double>()});
+        }
+    }
+    *name = get_or<std::string>(j, "name", "building" + std::to_string(o.port), where);
+    return o;
+}
+
 class SimPlugin : public Plugin {
 public:
     static constexpr PluginInfo info{"sim", "0.1.0", GL_KIND_SIMULATOR,
@@ -101,6 +140,10 @@ public:
          "response_ms, stations = [{unit, rated_current, phases, phase}], vehicles = [{unit, at_s, max_current, need_ah, "
          "stay_s}], random, mean_arrival_s, seed, time_scale}",
          0},
+        {"building", GL_CFG_ARRAY, "[]",
+         "Buildings (a site power meter and relays switching loads, config/profiles/building.toml): array of tables "
+         "{name, port (required), bind, unit, base_kw, swing_kw, period_s, loads = [{name, kw}]}",
+         0},
     };
 
     // The config, checked; throws Error. Used by validate() (`gridlet
@@ -108,6 +151,7 @@ public:
     struct Settings {
         std::map<std::string, BcpmServerOptions> bcpm;
         std::map<std::string, EvseServerOptions> evse;
+        std::map<std::string, BuildingServerOptions> building;
     };
     static Settings parse(const std::string& json) {
         auto cfg = nlohmann::json::parse(json, nullptr, false);
@@ -129,6 +173,18 @@ public:
                 out.evse[name] = opts;
             }
         }
+        if (cfg.contains("building")) {
+            if (!cfg["building"].is_array()) throw Error(GL_ERR_INVALID, "sim: 'building' must be an array of tables");
+            for (size_t i = 0; i < cfg["building"].size(); ++i) {
+                std::string name;
+                const std::string where = "sim: building[" + std::to_string(i) + "]";
+                auto opts = parse_building(cfg["building"][i], where, &name);
+                if (out.building.count(name) || out.evse.count(name))
+                    throw Error(GL_ERR_INVALID, "sim: duplicate simulator name '" + name + "'");
+                take_port(opts.port, where);
+                out.building[name] = opts;
+            }
+        }
         if (!cfg.contains("bcpm")) return out;
         const auto& arr = cfg["bcpm"];
         if (!arr.is_array()) throw Error(GL_ERR_INVALID, "sim: 'bcpm' must be an array of tables");
@@ -136,7 +192,7 @@ public:
             std::string name;
             const std::string where = "sim: bcpm[" + std::to_string(i) + "]";
             auto opts = parse_bcpm(arr[i], where, &name);
-            if (out.bcpm.count(name) || out.evse.count(name))
+            if (out.bcpm.count(name) || out.evse.count(name) || out.building.count(name))
                 throw Error(GL_ERR_INVALID, "sim: duplicate simulator name '" + name + "'");
             take_port(opts.port, where);
             out.bcpm[name] = opts;
@@ -156,6 +212,7 @@ public:
         Settings s = parse(h.config_json());
         for (auto& [name, opts] : s.evse) evse_[name] = std::make_unique<EvseServer>(opts);
         for (auto& [name, opts] : s.bcpm) servers_[name] = std::make_unique<BcpmServer>(opts);
+        for (auto& [name, opts] : s.building) buildings_[name] = std::make_unique<BuildingServer>(opts);
     }
 
     void start() override {
@@ -175,11 +232,29 @@ public:
                         " station(s), meter on unit " + std::to_string(s->options().meter_unit) + ")");
             host().subscribe(("cmd/" + name + "/").c_str());
         }
+        for (auto& [name, s] : buildings_) {
+            std::string err = s->start();
+            if (!err.empty()) throw Error(GL_ERR, "sim: " + name + ": " + err);
+            host().info("sim: building '" + name + "' serving Modbus TCP on " + s->options().bind + ":" +
+                        std::to_string(s->port()) + " (site power meter and " +
+                        std::to_string(s->options().loads.size()) + " relay load(s), unit " +
+                        std::to_string(s->options().unit) + ")");
+            host().subscribe(("cmd/" + name + "/").c_str());
+            host().subscribe(("data/" + name + "/").c_str());
+        }
     }
 
     void stop() override {
         for (auto& [name, s] : servers_) s->stop();
         for (auto& [name, s] : evse_) s->stop();
+        for (auto& [name, s] : buildings_) s->stop();
+    }
+
+    // The faults of simulator `name` (BCPM or building), or nullptr.
+    Faults* faults_of(const std::string& name) {
+        if (auto it = servers_.find(name); it != servers_.end()) return &it->second->faults();
+        if (auto it = buildings_.find(name); it != buildings_.end()) return &it->second->faults();
+        return nullptr;
     }
 
     void on_command(const gl_command& cmd) override {
@@ -190,12 +265,12 @@ public:
             host().reply_command(cmd.request_id, err.empty() ? GL_OK : GL_ERR_NOT_FOUND, err.empty() ? "" : "sim: " + err);
             return;
         }
-        auto it = servers_.find(target.substr(0, slash));
-        if (it == servers_.end() || slash == std::string::npos) {
+        Faults* faults = slash == std::string::npos ? nullptr : faults_of(target.substr(0, slash));
+        if (!faults) {
             host().reply_command(cmd.request_id, GL_ERR_NOT_FOUND, "sim: unknown target '" + target + "'");
             return;
         }
-        std::string err = apply_fault(it->second->faults(), target.substr(slash + 1), cmd.value);
+        std::string err = apply_fault(*faults, target.substr(slash + 1), cmd.value);
         host().reply_command(cmd.request_id, err.empty() ? GL_OK : GL_ERR_NOT_FOUND, err);
     }
 
@@ -207,9 +282,9 @@ public:
             if (host().api()->series_name(host().ctx(), s[i].series_id, buf, sizeof buf) != GL_OK) continue;
             const std::string name = buf;
             const auto slash = name.find('/');
-            auto it = servers_.find(name.substr(0, slash));
-            if (it == servers_.end() || slash == std::string::npos || name.find("/fault/") != slash) continue;
-            std::string err = apply_fault(it->second->faults(), name.substr(slash + 1), s[i].value);
+            Faults* faults = slash == std::string::npos ? nullptr : faults_of(name.substr(0, slash));
+            if (!faults || name.find("/fault/") != slash) continue;
+            std::string err = apply_fault(*faults, name.substr(slash + 1), s[i].value);
             if (!err.empty()) {
                 host().warn(err);
             } else {
@@ -240,6 +315,7 @@ public:
 private:
     std::map<std::string, std::unique_ptr<BcpmServer>> servers_;
     std::map<std::string, std::unique_ptr<EvseServer>> evse_;
+    std::map<std::string, std::unique_ptr<BuildingServer>> buildings_;
 };
 
 }  // namespace

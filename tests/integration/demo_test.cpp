@@ -18,10 +18,11 @@ using namespace gridlet::testing;
 namespace {
 // config/demo.toml on another port, site name and store folder, so that
 // tests run beside a demo; paths relative to config/ made absolute.
-std::string demo_copy(int port, int ev_port, const std::string& store_dir) {
+std::string demo_copy(int port, int ev_port, const std::string& store_dir, int building_port = free_port()) {
     std::string text = slurp(source_dir() + "/config/demo.toml");
     text = std::regex_replace(text, std::regex("15020"), std::to_string(port));
     text = std::regex_replace(text, std::regex("15030"), std::to_string(ev_port));
+    text = std::regex_replace(text, std::regex("15040"), std::to_string(building_port));
     text = std::regex_replace(text, std::regex("name = \"demo\""), "name = \"demo-it-" + std::to_string(getpid()) + "\"");
     text = std::regex_replace(text, std::regex("path = \"\\.\\./var/demo-store\""), "path = \"" + store_dir + "\"");
     text = std::regex_replace(text, std::regex("\"\\.\\./scripts/"), "\"" + source_dir() + "/scripts/");
@@ -35,7 +36,7 @@ std::string demo_copy(int port, int ev_port, const std::string& store_dir) {
 // on differently after its first " | " (the stations' states vary).
 std::vector<std::regex> readme_sample_lines() {
     const std::string readme = slurp(source_dir() + "/README.md");
-    const size_t at = readme.find("Two Lua rules run");
+    const size_t at = readme.find("Three Lua rules run");
     const size_t open = readme.find("\n```\n", at);
     const size_t close = readme.find("\n```\n", open + 5);
     std::vector<std::regex> out;
@@ -97,7 +98,7 @@ TEST(Demo, PollsBothSimulatedPanelsAndShowsLiveValues) {
     EXPECT_GT(j["series"].get<int>(), 1000) << "both panels' points are registered";
     EXPECT_EQ(j["plugins"]["modbus"]["drops_out"], 0);
     EXPECT_GT(j["store"]["samples_written"].get<int>(), 1000) << "the store writer stores what the bus carries";
-    EXPECT_NE(p.err().find("2 of 2 rule(s) running"), std::string::npos) << p.err();
+    EXPECT_NE(p.err().find("3 of 3 rule(s) running"), std::string::npos) << p.err();
     // The EV rule's live line: area, installation current, each station.
     EXPECT_TRUE(p.wait_for_err("GREEN ")) << p.err();
     EXPECT_NE(p.err().find("| ev1 "), std::string::npos) << p.err();
