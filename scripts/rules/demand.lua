@@ -53,5 +53,8 @@ local function status(now)
 end
 
 gridlet.on(d.series, function(value, _, ts, quality) d:feed(value, ts, quality) end)
+if d.c.device_demand then
+  gridlet.on(d.c.device_demand, function(value, _, ts, quality) d:feed_device(value, ts, quality) end)
+end
 gridlet.every(1, function(now) d:tick(now) end)
 if status_every > 0 then gridlet.every(status_every, status) end

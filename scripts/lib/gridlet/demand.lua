@@ -10,6 +10,7 @@
 --   local demand = require("gridlet.demand")
 --   local d = demand.new(params, io [, extra_keys])  -- extra_keys: the rule's own params
 --   d:feed(value, ts, quality)   -- a sample of d.series (kW or kWh)
+--   d:feed_device(value, ts, q)  -- a sample of the meter's own demand (params.device_demand)
 --   d:tick(now)                  -- closes the sub-intervals ended by now
 --   d:present()                  -- kW: the demand of the last completed interval
 --   d:predicted(now)             -- kW: the demand the running interval will end with
@@ -58,7 +59,8 @@ local function integer(p, key, default, lo, hi)
   return v
 end
 
-local KEYS = {"name", "power", "energy", "interval", "subintervals", "billing_day", "max_gap", "keep_periods"}
+local KEYS = {"name", "power", "energy", "interval", "subintervals", "billing_day", "max_gap", "keep_periods",
+  "device_demand", "device_tolerance"}
 
 -- Checks and normalises the parameters (errors name the parameter). A key
 -- neither the library's nor in `extra` (the rule's own) is refused: a typo
@@ -98,6 +100,16 @@ function M.check(p, extra)
   c.billing_day = integer(p, "billing_day", 1, 1, 28)
   c.max_gap_s = duration_s(p, "max_gap", 60)
   c.keep_periods = integer(p, "keep_periods", 24, 1, 120)
+  -- A meter's own present demand (BCPM "present kW demand"), cross-checked
+  -- against the gateway's at each interval end.
+  c.device_demand = p.device_demand
+  if c.device_demand ~= nil and (type(c.device_demand) ~= "string" or not c.device_demand:match("^[^/]+/.+$")) then
+    fail("device_demand", "must be a series name \"device/point\"")
+  end
+  c.device_tolerance = p.device_tolerance == nil and 0.05 or p.device_tolerance
+  if type(c.device_tolerance) ~= "number" or c.device_tolerance < 0 or c.device_tolerance > 1 then
+    fail("device_tolerance", "must be a fraction 0..1")
+  end
   return c
 end
 
@@ -311,10 +323,36 @@ function D:close(stop)
     end
   end
   if self.io.publish and present then self.io.publish("kw", present, stop) end
+  if self.c.device_demand and present then self.check_due = {stop = stop, kw = present} end
   self.io.emit("demand_interval", "debug", {name = self.c.name, ts = stop, kw = present, subinterval_kw = avg,
     coverage = s.present_coverage})
   open_sub(self, stop)
   self.io.save("demand", s)
+end
+
+-- A sample of the meter's own present demand (c.device_demand). The first
+-- one taken after an interval end (within max_gap) is compared with the
+-- gateway's demand of that interval: a difference above device_tolerance
+-- (of the larger, at least 0.1 kW) is said in the event demand_cross_check
+-- (warning). The BCPM's interval timer is free-running: its figures match
+-- only when it is synchronised to the same boundaries (register 72 = 0 and
+-- code 26012 written to register 295 at each one; spec bcpm-panel-meter.md
+-- §3). Returns the difference (kW) when it compared, else nil.
+function D:feed_device(value, ts, quality)
+  local due = self.check_due
+  if not due or type(value) ~= "number" or value ~= value or (quality and quality < 192) then return nil end
+  if ts <= due.stop then return nil end
+  self.check_due = nil
+  if ts - due.stop > self.max_gap_ms then return nil end
+  local diff = value - due.kw
+  local allowed = math.max(0.1, self.c.device_tolerance * math.max(math.abs(value), math.abs(due.kw)))
+  if math.abs(diff) > allowed then
+    self.io.emit("demand_cross_check", "warning", {name = self.c.name, ts = due.stop, kw = due.kw, device_kw = value,
+      device_series = self.c.device_demand, difference_kw = diff})
+    self.io.log("warn", string.format("demand '%s': the meter's own demand %.2f kW differs from the gateway's %.2f kW for the interval ending %s (is the meter synchronised to the same intervals?)",
+      self.c.name, value, due.kw, os.date("%H:%M", math.floor(due.stop / 1000))))
+  end
+  return diff
 end
 
 -- kW: the demand of the last completed (sliding) interval, its end and its
