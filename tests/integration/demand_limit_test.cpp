@@ -1,7 +1,8 @@
 // End to end through the real binary: the simulated building (plugins/sim,
 // building_server.h) over Modbus TCP with config/profiles/building.toml, and
 // the demand limit rule (scripts/rules/demand_limit.lua) switching its
-// relays. Short intervals (10 s) so that a few of them pass in the test:
+// relays and lowering the charging limit of the Green'Up rule, which runs on
+// the simulated EV site (over Modbus too). Short intervals (10 s) so that a few of them pass in the test:
 // every complete interval's demand, from the store's own average of the
 // site power, stays under the limit, and the rule's published interval
 // demand agrees with it.
@@ -18,22 +19,35 @@ using namespace gridlet::testing;
 
 namespace {
 
-std::string site(int port, const std::string& store) {
+std::string site(int port, int ev_port, const std::string& store) {
     std::ostringstream s;
     s << "[site]\nname = \"demand-it-" << getpid() << "\"\ntimezone = \"Europe/Paris\"\n\n"
       << "[store]\npath = \"" << store << "\"\n\n"
       << "[[plugins]]\nname = \"sim\"\nfile = \"sim\"\n[[plugins.config.building]]\nname = \"bldg_sim\"\nport = " << port
       << "\nbase_kw = 15\nswing_kw = 20\nperiod_s = 30\n"
-      << "loads = [ { name = \"boiler\", kw = 8 }, { name = \"hvac\", kw = 6 }, { name = \"fans\", kw = 3 } ]\n\n"
+      << "loads = [ { name = \"boiler\", kw = 8 }, { name = \"hvac\", kw = 6 }, { name = \"fans\", kw = 3 } ]\n"
+      << "[[plugins.config.evse]]\nname = \"evsite\"\nport = " << ev_port
+      << "\nmeter_unit = 100\nbackground = [40, 40, 40]\nresponse_ms = 500\n"
+      << "stations = [ { unit = 1, rated_current = 32, phases = 3 } ]\n"
+      << "vehicles = [ { unit = 1, at_s = 1, max_current = 32, need_ah = 500 } ]\n\n"
       << "[[plugins]]\nname = \"modbus\"\nfile = \"modbus\"\n\n"
       << "[[devices]]\nname = \"bldg\"\nplugin = \"modbus\"\nprofile = \"building\"\naddress = \"127.0.0.1:" << port
       << "\"\nunit_id = 1\npoll_ms = 500\ntimeout_ms = 300\nretries = 0\n\n"
+      << "[[devices]]\nname = \"main\"\nplugin = \"modbus\"\nprofile = \"meter3ph\"\naddress = \"127.0.0.1:" << ev_port
+      << "\"\nunit_id = 100\npoll_ms = 500\ntimeout_ms = 300\nretries = 0\n\n"
+      << "[[devices]]\nname = \"ev1\"\nplugin = \"modbus\"\nprofile = \"evse\"\naddress = \"127.0.0.1:" << ev_port
+      << "\"\nunit_id = 1\npoll_ms = 500\ntimeout_ms = 300\nretries = 0\n\n"
+      << "[[rules]]\nname = \"greenup\"\nfile = \"" << source_dir() << "/scripts/rules/greenup.lua\"\n[rules.params]\n"
+      << "total_power_consumption_meter = [\"main/current/l1\", \"main/current/l2\", \"main/current/l3\"]\n"
+      << "maximum_current_available = 100\nmaximum_current_available_for_the_charging = 90\nstatus_every = 0\n"
+      << "stations = [ { name = \"ev1\", rated_current = 32 } ]\n\n"
       << "[[rules]]\nname = \"demand_limit\"\nfile = \"" << source_dir() << "/scripts/rules/demand_limit.lua\"\n"
       << "[rules.params]\npower = \"bldg/power\"\ninterval = \"10s\"\nlimit_kw = 40\nstep_every = 0.5\nresponse_time = 1\n"
-      << "max_gap = 5\nstatus_every = 5\n"
-      << "loads = [ { name = \"boiler\", priority = 1, target = \"bldg/relay1\", kw = 8 },"
-         " { name = \"hvac\", priority = 2, target = \"bldg/relay2\", kw = 6 },"
-         " { name = \"fans\", priority = 3, target = \"bldg/relay3\", kw = 3 } ]\n";
+      << "max_gap = 5\nrate_window = 2\nstatus_every = 5\n"
+      << "loads = [ { name = \"ev\", priority = 1, target = \"greenup/charging_limit\", publish = true, shed_value = 60, restore_value = 90, kw = 1, min_on = 2, min_off = 2 },"
+         " { name = \"boiler\", priority = 1, target = \"bldg/relay1\", kw = 8, min_on = 2, min_off = 2 },"
+         " { name = \"hvac\", priority = 2, target = \"bldg/relay2\", kw = 6, min_on = 2, min_off = 2 },"
+         " { name = \"fans\", priority = 3, target = \"bldg/relay3\", kw = 3, min_on = 2, min_off = 2 } ]\n";
     return s.str();
 }
 
@@ -52,13 +66,19 @@ TEST(DemandLimit, KeepsTheSimulatedBuildingUnderItsLimitOverModbus) {
     const int port = free_port();
     const std::string store = "/tmp/gridlet-demand-it-" + std::to_string(getpid()) + "-store";
     run({"rm", "-rf", store});
-    const std::string file = temp_file("demand-site.toml", site(port, store));
+    const std::string file = temp_file("demand-site.toml", site(port, free_port(), store));
     Process p({gridlet_bin(), "run", file});
     ASSERT_TRUE(p.wait_for_err("rule 'demand_limit': loaded", std::chrono::seconds(20))) << p.err();
     // The building swings over its limit every 30 s: sheds and restores.
     ASSERT_TRUE(p.wait_for_err("demand_limit: shed ", std::chrono::seconds(30))) << p.err();
     ASSERT_TRUE(p.wait_for_err("demand_limit: restored ", std::chrono::seconds(40))) << p.err();
-    std::this_thread::sleep_for(std::chrono::seconds(25));  // a few more intervals
+    // EV charging is a load too: its Green'Up charging limit, lowered and
+    // raised through the bus, reaches the Green'Up rule.
+    EXPECT_TRUE(p.wait_for_err("rule 'greenup': ", std::chrono::seconds(1)));
+    EXPECT_NE(p.err().find("charging limit 60 A (configured 90 A): maximum current available 70 A"), std::string::npos)
+        << p.err();
+    EXPECT_TRUE(p.wait_for_err("charging limit back to the configured 90 A", std::chrono::seconds(40))) << p.err();
+    std::this_thread::sleep_for(std::chrono::seconds(15));  // a few more intervals
     p.signal(SIGTERM);
     ASSERT_EQ(p.wait(), 0) << p.err();
 
@@ -96,6 +116,6 @@ TEST(DemandLimit, KeepsTheSimulatedBuildingUnderItsLimitOverModbus) {
     ASSERT_EQ(ev.code, 0) << ev.err;
     const auto events = nlohmann::json::parse(ev.out, nullptr, false);
     ASSERT_TRUE(events.is_array() && !events.empty()) << ev.out;
-    EXPECT_EQ(events[0]["body"]["loads"][0]["load"], "boiler") << "priority 1 goes first: " << ev.out;
+    EXPECT_EQ(events[0]["body"]["loads"][0]["load"], "ev") << "priority 1, first in the list, goes first: " << ev.out;
     run({"rm", "-rf", store});
 }

@@ -135,3 +135,21 @@ TEST(Rules, RulePublishesASeriesThatRulesAndTheStoreGet) {
     EXPECT_NE(series.out.find("source=rule/calc"), std::string::npos) << series.out;
     run({"rm", "-rf", dir});
 }
+
+// `gridlet test-rule` on a rule that does not load: exit 1, unless the
+// timeline's expectations judge the load error itself (then exit 0 when
+// they are met), as runtime/script/README.md says.
+TEST(Rules, TestRuleOfARuleThatDoesNotLoadFailsUnlessItsErrorIsWhatIsTested) {
+    const Result judged = run({gridlet_bin(), "test-rule", "--input", source_dir() + "/tests/rules/bad_syntax.jsonl"});
+    EXPECT_EQ(judged.code, 0) << judged.err;
+    EXPECT_NE(judged.err.find("expectations met"), std::string::npos) << judged.err;
+    const std::string dir = "/tmp/gridlet-it-testrule-" + std::to_string(getpid());
+    run({"mkdir", "-p", dir});
+    std::ofstream(dir + "/broken.lua") << "gridlet.on(\n";
+    std::ofstream(dir + "/t.jsonl") << "{\"start\": \"2026-01-01T00:00:00Z\", \"rule\": \"broken.lua\"}\n"
+                                    << "{\"t\": \"+1s\", \"series\": \"a/b\", \"value\": 1}\n";
+    const Result plain = run({gridlet_bin(), "test-rule", "--input", dir + "/t.jsonl"});
+    EXPECT_EQ(plain.code, 1) << plain.err;
+    EXPECT_NE(plain.err.find("the rule did not load"), std::string::npos) << plain.err;
+    run({"rm", "-rf", dir});
+}

@@ -60,7 +60,7 @@ local function integer(p, key, default, lo, hi)
 end
 
 local KEYS = {"name", "power", "energy", "interval", "subintervals", "billing_day", "max_gap", "keep_periods",
-  "device_demand", "device_tolerance"}
+  "device_demand", "device_tolerance", "rate_window"}
 
 -- Checks and normalises the parameters (errors name the parameter). A key
 -- neither the library's nor in `extra` (the rule's own) is refused: a typo
@@ -99,6 +99,7 @@ function M.check(p, extra)
   c.sub_s = L
   c.billing_day = integer(p, "billing_day", 1, 1, 28)
   c.max_gap_s = duration_s(p, "max_gap", 60)
+  c.rate_window_s = duration_s(p, "rate_window", 60)
   c.keep_periods = integer(p, "keep_periods", 24, 1, 120)
   -- A meter's own present demand (BCPM "present kW demand"), cross-checked
   -- against the gateway's at each interval end.
@@ -153,7 +154,8 @@ D.__index = D
 function M.new(p, io, extra_keys)
   local c = M.check(p, extra_keys)
   local self = setmetatable({c = c, io = io, series = c.series, sub_ms = c.sub_s * 1000,
-    max_gap_ms = c.max_gap_s * 1000}, D)
+    max_gap_ms = c.max_gap_s * 1000, rate_window_ms = c.rate_window_s * 1000,
+    win = {ts = {}, kw = {}, head = 1, n = 0}}, D)
   local s = io.load("demand")
   if type(s) ~= "table" or s.version ~= 1 or s.sub_s ~= c.sub_s or s.n ~= c.subintervals or s.source ~= c.source then
     if type(s) == "table" then
@@ -224,6 +226,16 @@ function D:feed(value, ts, quality)
     self:advance(ts)
     s.last_value, s.last_ts = value, ts
     self.rate = value
+    -- The samples of the last rate_window (and the one before it), for the
+    -- present rate the prediction uses: parallel arrays from index w.head.
+    local w = self.win
+    w.n = w.n + 1
+    w.ts[w.n], w.kw[w.n] = ts, value
+    while w.n - w.head > 0 and w.ts[w.head + 1] <= ts - self.rate_window_ms do
+      w.ts[w.head], w.kw[w.head] = nil, nil
+      w.head = w.head + 1
+    end
+    self.rate_cache = nil
   else
     if s.last_value and s.last_ts then
       local inc = value >= s.last_value and value - s.last_value or value
@@ -366,8 +378,9 @@ end
 -- (the last power sample while fresh; for a counter, the rate between its
 -- last two readings) for what is left, with the N-1 completed sub-intervals
 -- of the sliding window. nil without fresh data (the last sample older
--- than max_gap).
-function D:predicted(now)
+-- than max_gap). `since` (UTC ms, optional): the rate counts only from then
+-- (a controller's last switching, once it shows), not the whole window.
+function D:predicted(now, since)
   local s = self.s
   local cur = s.cur
   if not cur then return nil end
@@ -375,7 +388,7 @@ function D:predicted(now)
   local L = cur.stop - cur.start
   local elapsed = math.max(0, math.min(now, cur.stop) - cur.start)
   -- No fresh data (nothing newer than max_gap): no prediction.
-  local rate = self.rate
+  local rate = self:present_rate(now, since)
   if not rate or not s.last_ts or now - s.last_ts > self.max_gap_ms then return nil end
   local so_far = cur.covered > 0 and cur.e / cur.covered or rate
   local sub = (so_far * elapsed + rate * (L - elapsed)) / L
@@ -384,6 +397,35 @@ function D:predicted(now)
     if h[i].kw then sum, n = sum + h[i].kw, n + 1 end
   end
   return sum / n
+end
+
+-- kW: the present rate the prediction carries to the interval's end. A
+-- power series: its time-weighted mean over the last rate_window (so that
+-- one noisy sample does not move the prediction, and a load switched shows
+-- within that window; `since` shortens it); a counter: the rate between its
+-- last two readings.
+function D:present_rate(now, since)
+  local w = self.win
+  if self.c.source ~= "power" or w.n < w.head then return self.rate end
+  local c = self.rate_cache
+  if c and c.now == now and c.since == since then return c.rate end
+  local from = now - self.rate_window_ms
+  if since and since > from then from = since end
+  local ts, kw, gap = w.ts, w.kw, self.max_gap_ms
+  local e, dt = 0, 0
+  for i = w.head, w.n do
+    local a = ts[i]
+    if a < from then a = from end
+    local b = i < w.n and ts[i + 1] or now
+    if b > ts[i] + gap then b = ts[i] + gap end
+    if b > a then
+      e = e + kw[i] * (b - a)
+      dt = dt + (b - a)
+    end
+  end
+  local rate = dt > 0 and e / dt or self.rate
+  self.rate_cache = {now = now, since = since, rate = rate}
+  return rate
 end
 
 -- The billing period's peak so far: {period = "2026-03", kw, ts, coverage},

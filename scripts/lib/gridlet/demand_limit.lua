@@ -77,7 +77,7 @@ end
 local LOAD_KEYS = {name = 1, priority = 1, target = 1, shed_value = 1, restore_value = 1, kw = 1, min_on = 1,
   min_off = 1, max_off = 1, publish = 1}
 local KEYS = {"limit_kw", "schedule", "loads", "shed_margin", "restore_margin", "response_time", "on_data_loss",
-  "power", "energy", "interval", "subintervals", "billing_day", "max_gap", "name"}
+  "power", "energy", "interval", "subintervals", "billing_day", "max_gap", "rate_window", "name"}
 
 function M.check(p, extra)
   if type(p) ~= "table" then error("demand_limit: params must be a table", 0) end
@@ -120,7 +120,7 @@ function M.check(p, extra)
     fail("loads", "required: a list of sheddable loads {name, priority, target, kw, ...}")
   end
   c.loads = {}
-  local names = {}
+  local names, targets = {}, {}
   for i, l in ipairs(p.loads) do
     local key = "loads[" .. i .. "]"
     if type(l) ~= "table" then fail(key, "must be a table") end
@@ -135,15 +135,26 @@ function M.check(p, extra)
     if type(l.target) ~= "string" or not l.target:match("^[^/]+/.+$") then
       fail(key .. ".target", "required: the point that sheds it, \"device/point\"")
     end
+    if l.priority ~= nil and (type(l.priority) ~= "number" or l.priority ~= math.floor(l.priority)) then
+      fail(key .. ".priority", "must be a whole number 1..1000 (1 is shed first)")
+    end
+    if targets[l.target] then
+      fail(key .. ".target", "'" .. l.target .. "' is already the target of load '" .. targets[l.target] ..
+        "': one point, one load (their times would fight)")
+    end
+    targets[l.target] = l.name
     local load = {name = l.name, index = i, target = l.target, publish = l.publish == true,
       priority = l.priority == nil and 1 or number(l.priority, key .. ".priority", 1, 1000),
       shed_value = l.shed_value == nil and 0 or number(l.shed_value, key .. ".shed_value"),
       restore_value = l.restore_value == nil and 1 or number(l.restore_value, key .. ".restore_value"),
       kw = number(l.kw, key .. ".kw", 0.001),
-      min_on_ms = seconds(l.min_on, key .. ".min_on", 0) * 1000,
-      min_off_ms = seconds(l.min_off, key .. ".min_off", 0) * 1000,
+      min_on_ms = seconds(l.min_on, key .. ".min_on", 60) * 1000,
+      min_off_ms = seconds(l.min_off, key .. ".min_off", 60) * 1000,
       max_off_ms = seconds(l.max_off, key .. ".max_off", 0) * 1000}
     if l.publish ~= nil and type(l.publish) ~= "boolean" then fail(key .. ".publish", "must be true or false") end
+    if load.shed_value == load.restore_value then
+      fail(key .. ".shed_value", "equals restore_value: shedding would change nothing")
+    end
     if load.max_off_ms > 0 and load.max_off_ms < load.min_off_ms then
       fail(key .. ".max_off", "must be at least min_off (or 0: no maximum)")
     end
@@ -165,7 +176,7 @@ C.__index = C
 function M.new(p, io, extra)
   local c = M.check(p, extra)
   local dp = {name = p.name or "demand_limit", power = p.power, energy = p.energy, interval = p.interval,
-    subintervals = p.subintervals, billing_day = p.billing_day, max_gap = p.max_gap}
+    subintervals = p.subintervals, billing_day = p.billing_day, max_gap = p.max_gap, rate_window = p.rate_window}
   local self = setmetatable({c = c, io = io, d = demand.new(dp, io), loads = {}, exceeded = false,
     data_missing = false}, C)
   self.series = self.d.series
@@ -175,7 +186,8 @@ function M.new(p, io, extra)
     -- A load shed before a restart is still shed (it is restored by the
     -- rules, not forgotten); its times go on from what was saved.
     self.loads[l.name] = {cfg = l, shed = s.shed == true, changed_at = tonumber(s.changed_at) or 0,
-      pending = false, retry_at = 0}
+      pending = false, retry_at = 0, reassert = s.shed == true}
+    if s.shed == true then self.reasserting = true end
   end
   self.switches = tonumber(io.load("switches")) or 0
   return self
@@ -228,7 +240,8 @@ function C:command(st, shed, now, why)
     self:save(st)
   end
   -- No other decision until the meter can show it (response_time): one
-  -- overshoot is not shed twice, a restore is not undone before it shows.
+  -- overshoot is not shed twice, a restore is not undone before it shows;
+  -- and from then on the present rate counts only what came after it.
   self.settle_until = now + self.c.response_s * 1000
   -- One event per step and direction lists the loads (see report()).
   local list = shed and self.step_shed or self.step_restored
@@ -291,14 +304,48 @@ function C:step(now)
   end
 end
 
+-- After a restart, a load the state says is shed is commanded so again:
+-- the relay module may have been power-cycled or switched by hand.
+function C:reassert(now)
+  if not self.reasserting then return end
+  self.reasserting = false
+  for _, l in ipairs(self.c.loads) do
+    local st = self.loads[l.name]
+    if st.reassert and (st.pending or now < st.retry_at) then
+      self.reasserting = true  -- later
+    elseif st.reassert then
+      st.reassert = false
+      st.pending = true
+      local function done(ok, err)
+        st.pending = false
+        if not ok then
+          st.reassert, st.retry_at = true, self.io.now() + 10000
+          self.reasserting = true
+          self.io.log("warn", string.format("demand_limit: %s: %s = %g (shed before the restart) failed: %s; retried in 10 s",
+            l.name, l.target, l.shed_value, tostring(err)))
+        end
+      end
+      self.io.log("info", string.format("demand_limit: %s was shed before the restart: %s = %g again", l.name, l.target,
+        l.shed_value))
+      if l.publish then
+        local ok, err = pcall(self.io.publish_value, l.target, l.shed_value)
+        done(ok, err)
+      else
+        self.io.write(l.target, l.shed_value, done)
+      end
+    end
+  end
+end
+
 function C:decide(now, why)
   local c, d = self.c, self.d
+  self:reassert(now)
   d:tick(now)
   self:close_check()
   local limit = self:limit_at(now)
   local stop = d:next_boundary()
-  local pred = d:predicted(now)
-  local rate = d.rate
+  local pred = d:predicted(now, self.settle_until)
+  local rate = d:present_rate(now, self.settle_until)
   -- A change commanded within response_time is counted as made.
   local sens = 0
   if stop then
@@ -365,7 +412,16 @@ function C:decide(now, why)
     -- held on by their minimum on time (or a failed command) will be shed
     -- when they may: no alarm for that wait (the interval's actual demand
     -- is judged when it ends, see close_check).
-    if p > limit and held == 0 and not self.exceeded then
+    -- (once that has lasted a fifth of the interval, at least a minute: a
+    -- short peak that the prediction carries to the interval's end is no
+    -- alarm; the interval's actual demand is judged at its end anyway)
+    if p > limit and held == 0 then
+      self.over_since = self.over_since or now
+    else
+      self.over_since = nil
+    end
+    local delay = math.max(60000, d.sub_ms * d.c.subintervals / 5)
+    if self.over_since and now - self.over_since >= delay and not self.exceeded then
       self.exceeded = true
       local text = string.format("demand_limit: the interval ending %s is predicted at %.1f kW, over the limit %.1f kW, with every sheddable load shed",
         os.date("%H:%M", math.floor(stop / 1000)), p, limit)
@@ -375,6 +431,7 @@ function C:decide(now, why)
     end
     return
   end
+  self.over_since = nil
   if self.exceeded then
     self.exceeded = false
     self.io.clear("limit", p)
