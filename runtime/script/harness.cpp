@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <map>
 #include <sstream>
+#include <thread>
 
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
@@ -55,10 +56,16 @@ public:
 private:
     class Sink final : public spdlog::sinks::base_sink<std::mutex> {
     public:
-        explicit Sink(SimHost& host) : host_(host) {}
+        explicit Sink(SimHost& host) : host_(host), owner_(std::this_thread::get_id()) {}
 
     protected:
         void sink_it_(const spdlog::details::log_msg& m) override {
+            if (std::this_thread::get_id() != owner_) {
+                // Another thread (the scratch store's): not the run's log,
+                // which only the harness thread writes.
+                std::fprintf(stderr, "%.*s\n", static_cast<int>(m.payload.size()), m.payload.data());
+                return;
+            }
             const LogLevel level = m.level >= spdlog::level::err    ? LogLevel::error
                                    : m.level == spdlog::level::warn ? LogLevel::warn
                                    : m.level == spdlog::level::info ? LogLevel::info
@@ -69,6 +76,7 @@ private:
 
     private:
         SimHost& host_;
+        std::thread::id owner_;
     };
     std::shared_ptr<spdlog::logger> saved_;
 };
