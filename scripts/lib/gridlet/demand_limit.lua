@@ -177,7 +177,9 @@ function M.new(p, io, extra)
   local c = M.check(p, extra)
   local dp = {name = p.name or "demand_limit", power = p.power, energy = p.energy, interval = p.interval,
     subintervals = p.subintervals, billing_day = p.billing_day, max_gap = p.max_gap, rate_window = p.rate_window}
-  local self = setmetatable({c = c, io = io, d = demand.new(dp, io), loads = {}, exceeded = false,
+  -- alarm_open starts true: an alarm left active before a restart is ended
+  -- by the first step that finds the demand under the limit.
+  local self = setmetatable({c = c, io = io, d = demand.new(dp, io), loads = {}, exceeded = false, alarm_open = true,
     data_missing = false}, C)
   self.series = self.d.series
   for _, l in ipairs(c.loads) do
@@ -261,10 +263,13 @@ function C:close_check()
   if not present or ts == self.judged_ts then return end
   self.judged_ts = ts
   local limit = self:limit_at(ts - 1)
+  -- The alarm of an interval that ended over its limit lasts until an
+  -- interval ends under it again.
+  self.exceeded_actual = present > limit
   if present > limit then
     local text = string.format("demand_limit: the interval ending %s was %.1f kW, over the limit %.1f kW",
       os.date("%H:%M", math.floor(ts / 1000)), present, limit)
-    self.exceeded = true
+    self.alarm_open = true
     self.io.raise({name = "demand_limit_exceeded", key = "limit", value = present, worse = "higher",
       criticality = "non_critical", category = "demand", message = text, detail = {limit_kw = limit, demand_kw = present}})
     self.io.log("warn", text)
@@ -422,9 +427,10 @@ function C:decide(now, why)
     end
     local delay = math.max(60000, d.sub_ms * d.c.subintervals / 5)
     if self.over_since and now - self.over_since >= delay and not self.exceeded then
-      self.exceeded = true
+      self.exceeded = true  -- predicted
       local text = string.format("demand_limit: the interval ending %s is predicted at %.1f kW, over the limit %.1f kW, with every sheddable load shed",
         os.date("%H:%M", math.floor(stop / 1000)), p, limit)
+      self.alarm_open = true
       self.io.raise({name = "demand_limit_exceeded", key = "limit", value = p, worse = "higher", criticality = "non_critical",
         category = "demand", message = text, detail = {limit_kw = limit, predicted_kw = p}})
       self.io.log("warn", text)
@@ -432,8 +438,9 @@ function C:decide(now, why)
     return
   end
   self.over_since = nil
-  if self.exceeded then
-    self.exceeded = false
+  if self.exceeded then self.exceeded = false end
+  if self.alarm_open and not self.exceeded_actual then
+    self.alarm_open = false
     self.io.clear("limit", p)
   end
   -- Restore in the reverse order while the prediction and the load's own
