@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "load_curve.h"
+#include "loop_host.h"
 #include "script/engine.h"
 #include "script/sim_host.h"
 
@@ -42,18 +43,11 @@ struct Load {
     bool to = true;
 };
 
-class LoopHost final : public RuleHost {
+class LoopHost final : public bench::LoopHostBase {
 public:
-    LoopHost(SimHost& sim, std::vector<Load>& loads) : sim_(sim), loads_(loads) {}
+    LoopHost(SimHost& sim, std::vector<Load>& loads) : LoopHostBase(sim), loads_(loads) {}
     std::vector<CommandReply> replies;
     size_t sent = 0;
-    const gridlet::Clock& clock() const override { return sim_.clock(); }
-    const TimeZone& time_zone() const override { return sim_.time_zone(); }
-    std::vector<SeriesRef> resolve(std::string_view p) override { return sim_.resolve(p); }
-    std::optional<SeriesRef> find_series(std::string_view n) override { return sim_.find_series(n); }
-    std::optional<SeriesRef> series_info(uint32_t id) override { return sim_.series_info(id); }
-    std::optional<gl_sample> last_sample(uint32_t) override { return std::nullopt; }
-    Expected<std::vector<QueryRow>> query(const QuerySpec& q) override { return sim_.query(q); }
     Status send_command(const CommandRequest& r) override {
         ++sent;
         // "relays/coilN": the load switches 1 s later.
@@ -64,39 +58,14 @@ public:
         replies.push_back({r.request_id, GL_OK, ""});
         return Status::ok();
     }
-    void emit_event(const RuleEvent& e) override {
-        if (e.type == "rule_error" || e.type == "rule_stopped") {
-            std::cerr << e.type << ": " << e.body_json << "\n";
-            std::abort();
-        }
-    }
     Status publish_sample(const PublishedSample&) override { return Status::ok(); }
-    Expected<std::map<std::string, std::string>> load_state(std::string_view r) override { return sim_.load_state(r); }
-    Status put_state(std::string_view r, std::string_view k, const std::optional<std::string>& j) override {
-        return sim_.put_state(r, k, j);
-    }
-    void log(LogLevel l, std::string_view, std::string_view m) override {
-        if (l == LogLevel::error) std::cerr << m << "\n";
-    }
-    alarm::AlarmTable* alarms() override { return sim_.alarms(); }
 
 private:
-    SimHost& sim_;
     std::vector<Load>& loads_;
 };
 
-struct Stats {
-    double p50 = 0, p99 = 0, max = 0;
-};
-Stats stats(std::vector<double> v) {
-    Stats s;
-    if (v.empty()) return s;
-    std::sort(v.begin(), v.end());
-    s.p50 = v[v.size() / 2];
-    s.p99 = v[std::min(v.size() - 1, static_cast<size_t>(0.99 * static_cast<double>(v.size())))];
-    s.max = v.back();
-    return s;
-}
+using bench::stats;
+using bench::Stats;
 
 }  // namespace
 

@@ -24,6 +24,7 @@
 
 #include "evse_model.h"
 #include "load_curve.h"
+#include "loop_host.h"
 #include "script/engine.h"
 #include "script/sim_host.h"
 
@@ -60,19 +61,12 @@ struct Site {
     }
 };
 
-class LoopHost final : public RuleHost {
+class LoopHost final : public bench::LoopHostBase {
 public:
-    LoopHost(SimHost& sim, Site& site) : sim_(sim), site_(site) {}
+    LoopHost(SimHost& sim, Site& site) : LoopHostBase(sim), site_(site) {}
     SteadyClock::time_point last_send{};
     size_t sent = 0;
     std::vector<CommandReply> replies;
-    const gridlet::Clock& clock() const override { return sim_.clock(); }
-    const TimeZone& time_zone() const override { return sim_.time_zone(); }
-    std::vector<SeriesRef> resolve(std::string_view p) override { return sim_.resolve(p); }
-    std::optional<SeriesRef> find_series(std::string_view n) override { return sim_.find_series(n); }
-    std::optional<SeriesRef> series_info(uint32_t id) override { return sim_.series_info(id); }
-    std::optional<gl_sample> last_sample(uint32_t) override { return std::nullopt; }
-    Expected<std::vector<QueryRow>> query(const QuerySpec& q) override { return sim_.query(q); }
     Status send_command(const CommandRequest& r) override {
         last_send = SteadyClock::now();
         ++sent;
@@ -87,37 +81,16 @@ public:
     }
     void emit_event(const RuleEvent& e) override {
         if (e.type == "ev_session") ++sessions;
-        if (e.type == "rule_error" || e.type == "rule_stopped") {
-            std::cerr << e.type << ": " << e.body_json << "\n";
-            std::abort();
-        }
-    }
-    Expected<std::map<std::string, std::string>> load_state(std::string_view r) override { return sim_.load_state(r); }
-    Status put_state(std::string_view r, std::string_view k, const std::optional<std::string>& j) override {
-        return sim_.put_state(r, k, j);
-    }
-    void log(LogLevel l, std::string_view, std::string_view m) override {
-        if (l == LogLevel::error) std::cerr << m << "\n";
+        LoopHostBase::emit_event(e);
     }
     size_t sessions = 0;
 
 private:
-    SimHost& sim_;
     Site& site_;
 };
 
-struct Stats {
-    double p50 = 0, p99 = 0, max = 0;
-};
-Stats stats(std::vector<double> v) {
-    Stats s;
-    if (v.empty()) return s;
-    std::sort(v.begin(), v.end());
-    s.p50 = v[v.size() / 2];
-    s.p99 = v[std::min(v.size() - 1, static_cast<size_t>(0.99 * static_cast<double>(v.size())))];
-    s.max = v.back();
-    return s;
-}
+using bench::stats;
+using bench::Stats;
 
 }  // namespace
 
