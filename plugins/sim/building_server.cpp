@@ -1,6 +1,9 @@
 #include "building_server.h"
 
+#include <algorithm>
 #include <cmath>
+
+#include "load_curve.h"
 
 namespace gridlet::sim {
 
@@ -15,8 +18,24 @@ std::string BuildingServer::start() {
 
 void BuildingServer::stop() { tcp_.stop(); }
 
+double BuildingServer::office_day(double hour) {
+    const double h = std::fmod(std::fmod(hour, 24.0) + 24.0, 24.0);
+    const double lighting = load_curve(LoadKind::Lighting, h, 0);  // 0.08 .. 1
+    const double hvac = load_curve(LoadKind::Hvac, h, 0);          // 0.15 .. 1
+    const double plug = load_curve(LoadKind::Plug, h, 0);          // 0.2 .. 1, lunch dip
+    // Weighted to 0..1: about 0.15 at night, 1 in the early afternoon.
+    const double raw = 0.25 * lighting + 0.40 * hvac + 0.35 * plug;
+    const double night = 0.25 * 0.08 + 0.40 * 0.15 + 0.35 * 0.2;
+    return std::clamp((raw - night) / (1 - night) * 0.85 + 0.15, 0.0, 1.0);
+}
+
+double BuildingServer::other_kw(double t_s) const {
+    if (o_.day_s > 0) return o_.base_kw + o_.swing_kw * office_day(24.0 * std::fmod(t_s, o_.day_s) / o_.day_s);
+    return o_.base_kw + o_.swing_kw * (0.5 - 0.5 * std::cos(2 * M_PI * t_s / o_.period_s));
+}
+
 double BuildingServer::power_locked(double t_s) const {
-    double kw = o_.base_kw + o_.swing_kw * (0.5 - 0.5 * std::cos(2 * M_PI * t_s / o_.period_s));
+    double kw = other_kw(t_s);
     for (size_t k = 0; k < o_.loads.size(); ++k)
         if (on_[k]) kw += o_.loads[k].kw;
     return kw;

@@ -9,11 +9,16 @@
 //            2-3 site energy, Wh (uint32 counter); 4 + k (k < 64): load k's
 //            power, 0.1 kW (what it draws now; 0 with no load).
 //
-// Site power = base_kw + swing_kw x (0.5 - 0.5 cos(2 pi t / period_s)) (a
-// swing from base to base + swing and back in one period, starting low) +
-// the loads that are on. With a short period the demo shows the building
-// going over its demand limit, and the controller shedding and restoring,
-// within minutes.
+// Site power = the other loads + the loads whose relay is on. The other
+// loads, by default: base_kw + swing_kw x (0.5 - 0.5 cos(2 pi t / period_s))
+// (from base to base + swing and back in one period, starting low): with a
+// short period the demo shows the building going over its demand limit, and
+// the controller shedding and restoring, within minutes. With day_s > 0: an
+// office day instead, base_kw + swing_kw x office_day(hour) (lighting, HVAC
+// and plug loads of load_curve.h: low at night, a morning ramp, a midday
+// peak with a lunch dip, an evening fall), the 24 hours played in day_s
+// seconds from midnight and then again (day_s = 86400: real time), so that
+// a test runs a whole simulated day in minutes.
 //
 // Thread-safety: every public method locks; any thread. The TCP server
 // calls the register space on its thread.
@@ -40,6 +45,7 @@ struct BuildingServerOptions {
     double base_kw = 20;
     double swing_kw = 20;
     double period_s = 900;
+    double day_s = 0;  // > 0: the office day, played in day_s seconds (then the swing is unused)
     std::vector<BuildingLoad> loads;
     int tick_ms = 200;
 };
@@ -61,6 +67,10 @@ public:
     // The model at `t_s` seconds after start (tests drive it directly).
     double power_kw(double t_s) const;
     bool relay(size_t k) const;
+    // The other loads alone (kW) at `t_s`: the swing or the office day.
+    double other_kw(double t_s) const;
+    // 0..1: the office day's shape at local `hour` (0..24).
+    static double office_day(double hour);
 
     // UnitRouter / RegisterSpace
     RegisterSpace* unit(uint8_t unit_id) override { return unit_id == o_.unit ? this : nullptr; }

@@ -90,12 +90,12 @@ BcpmServerOptions parse_bcpm(const nlohmann::json& j, const std::string& where, 
 }
 
 BuildingServerOptions parse_building(const nlohmann::json& j, const std::string& where, std::string* name) {
-    static const char* known[] = {"name", "port", "bind", "unit", "base_kw", "swing_kw", "period_s", "loads"};
+    static const char* known[] = {"name", "port", "bind", "unit", "base_kw", "swing_kw", "period_s", "day_s", "loads"};
     if (!j.is_object()) throw Error(GL_ERR_INVALID, where + ": expected a table");
     for (auto& [k, v] : j.items()) {
         bool ok = false;
         for (const char* n : known) ok = ok || k == n;
-        if (!ok) throw Error(GL_ERR_INVALID, where + ": unknown key '" + k + "' (name, port, bind, unit, base_kw, swing_kw, period_s, loads)");
+        if (!ok) throw Error(GL_ERR_INVALID, where + ": unknown key '" + k + "' (name, port, bind, unit, base_kw, swing_kw, period_s, day_s, loads)");
     }
     BuildingServerOptions o;
     const int64_t port = get_or<int64_t>(j, "port", -1, where);
@@ -111,6 +111,9 @@ BuildingServerOptions parse_building(const nlohmann::json& j, const std::string&
     if (!(o.base_kw >= 0) || !(o.swing_kw >= 0) || o.base_kw + o.swing_kw > 4000)
         throw Error(GL_ERR_INVALID, where + ": base_kw and swing_kw must be >= 0, at most 4000 kW together");
     if (!(o.period_s >= 10)) throw Error(GL_ERR_INVALID, where + ": period_s must be >= 10");
+    o.day_s = get_or<double>(j, "day_s", 0.0, where);
+    if (!(o.day_s == 0 || (o.day_s >= 60 && o.day_s <= 86400)))
+        throw Error(GL_ERR_INVALID, where + ": day_s (an office day played in day_s seconds) must be 0 (off) or 60..86400");
     if (j.contains("loads")) {
         if (!j["loads"].is_array() || j["loads"].size() > 64)
             throw Error(GL_ERR_INVALID, where + ": loads must be an array of at most 64 tables {name, kw}");
@@ -142,7 +145,7 @@ public:
          0},
         {"building", GL_CFG_ARRAY, "[]",
          "Buildings (a site power meter and relays switching loads, config/profiles/building.toml): array of tables "
-         "{name, port (required), bind, unit, base_kw, swing_kw, period_s, loads = [{name, kw}]}",
+         "{name, port (required), bind, unit, base_kw, swing_kw, period_s, day_s, loads = [{name, kw}]}",
          0},
     };
 

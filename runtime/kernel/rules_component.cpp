@@ -126,6 +126,11 @@ public:
         gl_status st = host().emit_event(e.type, static_cast<gl_severity>(e.severity), e.body_json, e.source.c_str());
         if (st != GL_OK) host().warn("event '" + e.type + "' from " + e.source + " not published (status " + std::to_string(st) + ")");
     }
+    std::optional<std::vector<std::string>> site_devices() const override {
+        std::vector<std::string> names;
+        for (const DeviceEntry& d : ctx_.site.devices) names.push_back(d.name);
+        return names;
+    }
     std::string publish_refusal(std::string_view series) override {
         const std::string_view device = series.substr(0, series.find('/'));
         for (const DeviceEntry& d : ctx_.site.devices)

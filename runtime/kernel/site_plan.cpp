@@ -156,7 +156,10 @@ SitePlan prepare_site(SiteConfig site, config::Diagnostics& diags, DeviceProblem
         }
         TimeZone zone;
         if (auto tz = TimeZone::load(site.timezone)) zone = *tz;
-        for (const script::RuleLoadError& e : script::check_rules(configs, eo, zone, SystemClock::instance().now_ms())) {
+        std::vector<std::string> devices;
+        for (const DeviceEntry& d : site.devices) devices.push_back(d.name);
+        for (const script::RuleLoadError& e :
+             script::check_rules(configs, eo, zone, SystemClock::instance().now_ms(), std::move(devices))) {
             uint32_t line = 0;
             for (const RuleEntry* r : entries)
                 if (r->name == e.rule) line = r->line;

@@ -1,6 +1,7 @@
 // gridlet.write(target, value [, fn | opts]), gridlet.emit(type, severity, body),
 // gridlet.publish(series, value [, opts]),
 // gridlet.log.debug/info/warn/error(fmt, ...), gridlet.now().
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -258,6 +259,22 @@ int l_monotonic(lua_State* L) {
     return 1;
 }
 
+// gridlet.devices() -> {"name", ...} (sorted) | nil
+int l_devices(lua_State* L) {
+    auto devices = Rule::of(L).core().host.site_devices();
+    if (!devices) {
+        lua_pushnil(L);
+        return 1;
+    }
+    std::sort(devices->begin(), devices->end());
+    lua_createtable(L, static_cast<int>(devices->size()), 0);
+    for (size_t i = 0; i < devices->size(); ++i) {
+        lua_pushlstring(L, (*devices)[i].data(), (*devices)[i].size());
+        lua_rawseti(L, -2, static_cast<int>(i + 1));
+    }
+    return 1;
+}
+
 }  // namespace
 
 void register_output_api(lua_State* L) {
@@ -271,6 +288,8 @@ void register_output_api(lua_State* L) {
     lua_setfield(L, -2, "now");
     lua_pushcfunction(L, l_monotonic);
     lua_setfield(L, -2, "monotonic");
+    lua_pushcfunction(L, guarded<l_devices>);
+    lua_setfield(L, -2, "devices");
     lua_createtable(L, 0, 4);
     lua_pushcfunction(L, guarded<l_log<LogLevel::debug>>);
     lua_setfield(L, -2, "debug");

@@ -8,6 +8,23 @@
 
 namespace gridlet::script {
 
+namespace {
+
+// "chunk.lua:12: ..." or "[string \"...\"]:3: ...": the position Lua puts
+// before a message (error() at level 1 or 2, the VM's own errors).
+bool starts_with_position(std::string_view msg) {
+    const size_t line = msg.find(':');
+    if (line == std::string_view::npos) return false;
+    const std::string_view chunk = msg.substr(0, line);
+    if (!(chunk.size() > 4 && chunk.substr(chunk.size() - 4) == ".lua") && !(!chunk.empty() && chunk.back() == ']'))
+        return false;
+    size_t i = line + 1;
+    while (i < msg.size() && msg[i] >= '0' && msg[i] <= '9') ++i;
+    return i > line + 1 && i < msg.size() && msg[i] == ':';
+}
+
+}  // namespace
+
 int traceback_handler(lua_State* L) {
     // The message as text that survives C strings: a NUL in error("a\0b")
     // would cut it short, so it is escaped here (core/text.h).
@@ -26,6 +43,17 @@ int traceback_handler(lua_State* L) {
         msg = cut(to_view(L, -1));
     } else {
         msg = luaL_typename(L, 1);
+    }
+    // error(message, 0) is a message for the user (a rule's "params.x: must
+    // be ..."): raised by `error` itself with no position in it. It is said
+    // alone; a traceback would only bury it. Any other error (a fault in
+    // the code, error() with a position, a gridlet API error) keeps its
+    // traceback to find the call.
+    lua_Debug ar;
+    if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "nS", &ar) && ar.what && std::string_view(ar.what) == "C" && ar.name &&
+        std::string_view(ar.name) == "error" && !starts_with_position(msg)) {
+        lua_pushlstring(L, msg.data(), msg.size());
+        return 1;
     }
     luaL_traceback(L, L, msg.c_str(), 1);
     return 1;

@@ -7,6 +7,8 @@
 // Threads: runs on the calling thread.
 #pragma once
 
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "core/timezone.h"
@@ -14,7 +16,9 @@
 
 namespace gridlet::script {
 
+// `devices`: the site's device names (gridlet.devices()).
 std::vector<RuleLoadError> check_rules(const std::vector<RuleConfig>& rules, const EngineOptions& options,
-                                       const TimeZone& zone, int64_t now_ms);
+                                       const TimeZone& zone, int64_t now_ms,
+                                       std::optional<std::vector<std::string>> devices = std::nullopt);
 
 }  // namespace gridlet::script

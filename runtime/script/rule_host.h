@@ -142,6 +142,10 @@ public:
 
     virtual void emit_event(const RuleEvent& event) = 0;
 
+    // gridlet.devices: the names of the site's devices, or nullopt when the
+    // host does not know the site (the offline harness). Engine thread.
+    virtual std::optional<std::vector<std::string>> site_devices() const { return std::nullopt; }
+
     // gridlet.publish: why `series` may not be published by a rule ("" when
     // it may), e.g. it is a point of one of the site's devices (commanded
     // with gridlet.write, never overwritten). Engine thread.

@@ -63,6 +63,9 @@ public:
     // rules: a matching rule answers instead, and the plant never sees it).
     void set_plant(Plant* plant) noexcept { plant_ = plant; }
     void set_state(const std::string& rule, const std::string& key, const std::string& json) { state_[rule][key] = json; }
+    // The site's devices (gridlet.devices), as `gridlet check` knows them;
+    // unset (the offline harness): gridlet.devices() is nil.
+    void set_site_devices(std::vector<std::string> names) { site_devices_ = std::move(names); }
     // Echo log lines to stderr as they come.
     void set_echo_logs(bool echo) noexcept { echo_logs_ = echo; }
 
@@ -99,6 +102,7 @@ public:
     Status put_state(std::string_view rule, std::string_view key, const std::optional<std::string>& json) override;
     void log(LogLevel level, std::string_view rule, std::string_view message) override;
     alarm::AlarmTable* alarms() override { return alarm_table_.get(); }
+    std::optional<std::vector<std::string>> site_devices() const override { return site_devices_; }
 
 private:
     ManualClock clock_;
@@ -117,6 +121,7 @@ private:
     std::optional<std::string> state_write_error_;
     std::map<std::string, std::map<std::string, std::string>> state_;
     bool echo_logs_ = false;
+    std::optional<std::vector<std::string>> site_devices_;
     Plant* plant_ = nullptr;
     alarm::MemoryPersistence alarm_persistence_;
     std::unique_ptr<alarm::AlarmTable> alarm_table_;

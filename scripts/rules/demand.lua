@@ -10,6 +10,12 @@
 --   interval = "15m"                # subintervals = 3 for a sliding window
 --   billing_day = 1
 --
+-- A BCPM can be kept on the same intervals (sync to comms), so that its
+-- own demand cross-checks the gateway's:
+--   device_demand = "panel1/mains/kw_demand"
+--   device_sync = "panel1/demand/new_subinterval"
+--   device_setup = { "panel1/config/demand_subinterval_s" = 0 }
+--
 -- The series <rule name>/kw: the demand at the end of every sub-interval.
 -- Events: demand_interval (debug, every sub-interval), demand_peak (a new
 -- peak of the billing period), demand_peak_final (the period's peak when it
@@ -26,6 +32,9 @@ local d = demand.new(params, {
   -- Each completed interval's demand as the series <rule>/kw, stamped with
   -- the interval's end (gridlet query reads it).
   publish = function(point, value, ts) gridlet.publish(gridlet.rule .. "/" .. point, value, {ts = ts, unit = "kW"}) end,
+  -- Commands to the meter (device_setup, device_sync).
+  write = function(target, value, on_reply) gridlet.write(target, value, on_reply) end,
+  now = gridlet.now,
 }, {"status_every"})
 
 local function hhmm(ms) return os.date("%H:%M", math.floor(ms / 1000)) end
@@ -56,5 +65,6 @@ gridlet.on(d.series, function(value, _, ts, quality) d:feed(value, ts, quality) 
 if d.c.device_demand then
   gridlet.on(d.c.device_demand, function(value, _, ts, quality) d:feed_device(value, ts, quality) end)
 end
-gridlet.every(1, function(now) d:tick(now) end)
+-- A synchronised meter is told of a boundary within a quarter second of it.
+gridlet.every(d.c.device_sync and 0.25 or 1, function(now) d:tick(now) end)
 if status_every > 0 then gridlet.every(status_every, status) end

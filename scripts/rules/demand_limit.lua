@@ -31,6 +31,7 @@ local ctl = demand_limit.new(params, {
   publish = function(point, value, ts) gridlet.publish(gridlet.rule .. "/" .. point, value, {ts = ts, unit = "kW"}) end,
   publish_value = function(series, value) gridlet.publish(series, value) end,
   write = function(target, value, on_reply) gridlet.write(target, value, on_reply) end,
+  devices = gridlet.devices,
   raise = function(t) return gridlet.alarm.raise(t) end,
   clear = function(key, value) return gridlet.alarm.clear(key, value) end,
 }, {"step_every", "status_every"})
@@ -53,7 +54,8 @@ if status_every > 0 then
     local stop = ctl.d:next_boundary()
     local shed = ctl:shed_names()
     gridlet.log.info("demand_limit: %s predicted for %s, limit %s | last %s | shed: %s | %d switch operations",
-      kw(ctl.d:predicted(now)), stop and os.date("%H:%M", math.floor(stop / 1000)) or "-", kw(ctl:limit_at(now)),
+      kw(ctl.d:predicted(now)), stop and os.date(ctl.d.c.sub_s % 60 == 0 and "%H:%M" or "%H:%M:%S", math.floor(stop / 1000)) or "-",
+      kw(ctl:limit_at(now)),
       kw((ctl.d:present())), #shed > 0 and table.concat(shed, ", ") or "none", ctl.switches)
   end)
 end

@@ -120,6 +120,7 @@ TEST(CheckRun, SiteProblemsAreRefusedByBothWithTheSameMessage) {
         {sim + "bcpm = [ { name = \"x\", port = 70000 } ]\n", "port must be 0..65535"},
         {sim + "bcpm = [ { name = \"x\", port = 26201 }, { name = \"y\", port = 26201 } ]\n",
          "port 26201 is used by another simulator"},
+        {sim + "building = [ { name = \"b\", port = 26202, day_s = 30 } ]\n", "day_s (an office day played in day_s seconds) must be 0 (off) or 60..86400"},
         {"[[plugins]]\nname = \"console\"\nfile = \"console\"\n[plugins.config]\nevery_ms = 50\n",
          "every_ms must be 100..86400000"},
         {"[logging]\nfile = \"" + dir + "\"\n", "is a folder"},
@@ -147,6 +148,13 @@ TEST(CheckRun, SiteProblemsAreRefusedByBothWithTheSameMessage) {
          "series pattern '[bad' can never match"},
         {"[[plugins]]\nname = \"modbus\"\nfile = \"modbus\"\n[plugins.config]\nprofiles_dir = \"" + dir + "/none\"\n",
          "profiles_dir: '" + dir + "/none' is not a folder"},
+        // A load whose device the site does not have (a typo): refused at
+        // load, not at the first shed.
+        {"[[plugins]]\nname = \"modbus\"\nfile = \"modbus\"\n[[devices]]\nname = \"relays\"\nplugin = \"modbus\"\nprofile = "
+         "\"building\"\naddress = \"127.0.0.1:1502\"\nunit_id = 1\n[[rules]]\nname = \"demand_limit\"\nfile = \"" +
+             source_dir() + "/scripts/rules/demand_limit.lua\"\n[rules.params]\npower = \"relays/power\"\nlimit_kw = 40\n"
+             "loads = [ { name = \"boiler\", target = \"relais/relay1\", kw = 8 } ]\n",
+         "params.loads[1].target: 'relais' is not a device of this site (devices: relays)"},
     };
     for (const auto& [body, message] : cases) {
         SCOPED_TRACE(body);

@@ -11,6 +11,7 @@
 --   local d = demand.new(params, io [, extra_keys])  -- extra_keys: the rule's own params
 --   d:feed(value, ts, quality)   -- a sample of d.series (kW or kWh)
 --   d:feed_device(value, ts, q)  -- a sample of the meter's own demand (params.device_demand)
+--   d:start()                    -- writes params.device_setup (once the rule is loaded)
 --   d:tick(now)                  -- closes the sub-intervals ended by now
 --   d:present()                  -- kW: the demand of the last completed interval
 --   d:predicted(now)             -- kW: the demand the running interval will end with
@@ -20,7 +21,9 @@
 -- io.local_date(ms) -> {year, month, day} in site time; io.emit(type,
 -- severity, body); io.log(level, text); io.load(key) / io.save(key, value):
 -- persistent state; io.publish(point, value, ts) (optional): each completed
--- interval's demand as a series. Every parameter and every decision the
+-- interval's demand as a series; io.write(target, value, on_reply(ok, err))
+-- and io.now() -> ms: commands to the meter (params.device_setup and
+-- device_sync; required only with them). Every parameter and every decision the
 -- sources leave open: scripts/lib/gridlet/README.md, "gridlet.demand".
 --
 -- Times are UTC ms; powers kW; energies kWh. Sub-interval length L =
@@ -60,7 +63,7 @@ local function integer(p, key, default, lo, hi)
 end
 
 local KEYS = {"name", "power", "energy", "interval", "subintervals", "billing_day", "max_gap", "keep_periods",
-  "device_demand", "device_tolerance", "rate_window"}
+  "device_demand", "device_tolerance", "device_sync", "device_setup", "rate_window"}
 
 -- Checks and normalises the parameters (errors name the parameter). A key
 -- neither the library's nor in `extra` (the rule's own) is refused: a typo
@@ -110,6 +113,31 @@ function M.check(p, extra)
   c.device_tolerance = p.device_tolerance == nil and 0.05 or p.device_tolerance
   if type(c.device_tolerance) ~= "number" or c.device_tolerance < 0 or c.device_tolerance > 1 then
     fail("device_tolerance", "must be a fraction 0..1")
+  end
+  -- Keeping the meter's own intervals on ours (BCPM "sync to comms":
+  -- register 72 = 0, and code 26012 to register 295 at each boundary, the
+  -- profile's command demand/new_subinterval).
+  c.device_sync = p.device_sync
+  if c.device_sync ~= nil and (type(c.device_sync) ~= "string" or not c.device_sync:match("^[^/]+/.+$")) then
+    fail("device_sync", "must be a command target \"device/point\" (e.g. \"panel1/demand/new_subinterval\")")
+  end
+  -- Points written once at start: {["device/point"] = value}.
+  c.device_setup = {}
+  if p.device_setup ~= nil then
+    if type(p.device_setup) ~= "table" then fail("device_setup", "must be a table {\"device/point\" = value}") end
+    for point, value in pairs(p.device_setup) do
+      if type(point) ~= "string" or not point:match("^[^/]+/.+$") then
+        fail("device_setup", "keys must be \"device/point\", got " .. tostring(point))
+      end
+      if type(value) ~= "number" and type(value) ~= "boolean" then
+        fail("device_setup", point .. ": the value must be a number or a boolean")
+      end
+      c.device_setup[#c.device_setup + 1] = {point = point, value = value}
+    end
+    table.sort(c.device_setup, function(a, b) return a.point < b.point end)
+  end
+  if (c.device_sync or #c.device_setup > 0) and not c.device_demand then
+    fail(c.device_sync and "device_sync" or "device_setup", "needs device_demand: the meter's figure it keeps comparable")
   end
   return c
 end
@@ -166,6 +194,7 @@ function M.new(p, io, extra_keys)
          peak = old.peak, peaks = old.peaks or {}}
   end
   self.s = s
+  if #c.device_setup > 0 then self.setup_due = 0 end  -- written at the first tick
   return self
 end
 
@@ -270,6 +299,7 @@ end
 -- sub-interval every 10 s, so a restart loses at most that.
 function D:tick(now)
   local s = self.s
+  if self.setup_due and now >= self.setup_due then self:start() end
   if not s.cur then return end
   local wait = 0
   if self.c.source == "power" then
@@ -278,6 +308,7 @@ function D:tick(now)
     wait = self.max_gap_ms
   end
   while s.cur.stop + wait <= now do self:close(s.cur.stop) end
+  if self.c.device_sync then self:sync(now) end
   if now - (self.saved_at or 0) >= 10000 then
     self.saved_at = now
     self.io.save("demand", s)
@@ -307,7 +338,7 @@ function D:close(stop)
   local avg = cur.covered > 0 and cur.e / cur.covered or nil
   local coverage = length > 0 and cur.covered / length or 0
   local h = s.history
-  h[#h + 1] = {stop = stop, kw = avg, coverage = coverage}
+  h[#h + 1] = {start = cur.start, stop = stop, kw = avg, coverage = coverage}
   while #h > self.c.subintervals do table.remove(h, 1) end
   local sum, n, cov = 0, 0, 0
   for i = 1, #h do
@@ -335,7 +366,16 @@ function D:close(stop)
     end
   end
   if self.io.publish and present then self.io.publish("kw", present, stop) end
-  if self.c.device_demand and present then self.check_due = {stop = stop, kw = present} end
+  if self.c.device_demand and present then
+    self.check_due = {stop = stop, kw = present, ready = not self.c.device_sync}
+    if self.c.device_sync then
+      -- Synchronised: compared only when the meter's whole window began
+      -- on our boundaries, and once it has begun its next sub-interval.
+      local bounds = {h[1].start}
+      for i = 1, #h do bounds[#bounds + 1] = h[i].stop end
+      self.check_due.bounds = #h == self.c.subintervals and bounds or nil
+    end
+  end
   self.io.emit("demand_interval", "debug", {name = self.c.name, ts = stop, kw = present, subinterval_kw = avg,
     coverage = s.present_coverage})
   open_sub(self, stop)
@@ -344,27 +384,101 @@ end
 
 -- A sample of the meter's own present demand (c.device_demand). The first
 -- one taken after an interval end (within max_gap) is compared with the
--- gateway's demand of that interval: a difference above device_tolerance
--- (of the larger, at least 0.1 kW) is said in the event demand_cross_check
--- (warning). The BCPM's interval timer is free-running: its figures match
--- only when it is synchronised to the same boundaries (register 72 = 0 and
--- code 26012 written to register 295 at each one; spec bcpm-panel-meter.md
--- §3). Returns the difference (kW) when it compared, else nil.
+-- gateway's demand of that interval, in the event demand_cross_check: debug
+-- when they agree, warning (and a log line) for a difference above
+-- device_tolerance (of the larger, at least 0.1 kW). The BCPM's interval
+-- timer is free-running: its figures match only when it is synchronised to
+-- the same boundaries (device_sync, D:sync). Returns the difference (kW)
+-- when it compared, else nil.
 function D:feed_device(value, ts, quality)
   local due = self.check_due
   if not due or type(value) ~= "number" or value ~= value or (quality and quality < 192) then return nil end
-  if ts <= due.stop then return nil end
+  if not due.ready and not self:synced_for(due) then return nil end
+  if ts <= due.stop or ts < (due.after or 0) then return nil end
   self.check_due = nil
   if ts - due.stop > self.max_gap_ms then return nil end
   local diff = value - due.kw
   local allowed = math.max(0.1, self.c.device_tolerance * math.max(math.abs(value), math.abs(due.kw)))
-  if math.abs(diff) > allowed then
-    self.io.emit("demand_cross_check", "warning", {name = self.c.name, ts = due.stop, kw = due.kw, device_kw = value,
-      device_series = self.c.device_demand, difference_kw = diff})
+  local agrees = math.abs(diff) <= allowed
+  -- Every comparison is an event (debug when they agree), so that a check
+  -- that never happens (an unsynchronised meter) is seen too.
+  self.io.emit("demand_cross_check", agrees and "debug" or "warning", {name = self.c.name, ts = due.stop, kw = due.kw,
+    device_kw = value, device_series = self.c.device_demand, difference_kw = diff, agrees = agrees})
+  if not agrees then
     self.io.log("warn", string.format("demand '%s': the meter's own demand %.2f kW differs from the gateway's %.2f kW for the interval ending %s (is the meter synchronised to the same intervals?)",
       self.c.name, value, due.kw, os.date("%H:%M", math.floor(due.stop / 1000))))
   end
   return diff
+end
+
+-- Writes c.device_setup (e.g. the BCPM's register 72 = 0, sync to comms);
+-- a point that fails is written again a minute later, until it is set.
+function D:start()
+  self.setup_due = nil
+  for _, w in ipairs(self.c.device_setup) do
+    if not w.done then
+      self.io.write(w.point, w.value, function(ok, err)
+        if ok then
+          w.done = true
+          self.io.log("info", string.format("demand '%s': the meter is set up: %s = %s", self.c.name, w.point, tostring(w.value)))
+        else
+          self.setup_due = self.io.now() + 60000
+          self.io.log("warn", string.format("demand '%s': setting %s = %s failed: %s; tried again in 60 s", self.c.name,
+            w.point, tostring(w.value), tostring(err)))
+        end
+      end)
+    end
+  end
+end
+
+-- Sync to comms: at each boundary (within a tenth of a sub-interval, at
+-- most 5 s, of it) the meter is told to begin its next sub-interval
+-- (io.write(device_sync, 1)). A boundary missed (gridlet stopped, the
+-- command failed) is not synchronised: the cross-check waits until the
+-- meter's whole window is on synchronised boundaries again.
+function D:sync(now)
+  local b = boundary_after(self, now - self.sub_ms)
+  if b > now or b == self.sync_boundary then return end
+  self.sync_boundary = b
+  self.synced = self.synced or {}
+  for t in pairs(self.synced) do
+    if t < b - 8 * self.sub_ms then self.synced[t] = nil end
+  end
+  if now - b > math.min(self.sub_ms / 10, 5000) then return end
+  -- A boundary counts as synchronised only once the meter is in sync mode
+  -- (every device_setup point written): before, its own timer ran.
+  local set_up = true
+  for _, w in ipairs(self.c.device_setup) do set_up = set_up and w.done == true end
+  local entry = {}
+  self.synced[b] = entry
+  self.io.write(self.c.device_sync, 1, function(ok, err)
+    entry.ok, entry.at = ok and set_up or false, self.io.now()
+    if not ok then
+      self.io.log("warn", string.format("demand '%s': %s (begin a demand sub-interval) failed: %s; the meter's demand is not compared until its window is synchronised again",
+        self.c.name, self.c.device_sync, tostring(err)))
+    end
+  end)
+end
+
+-- Whether a due cross-check may compare now (synchronised meter): every
+-- boundary of its window was synchronised, and the meter confirmed the one
+-- at its end (a sample read after that counts). Drops a check that can no
+-- longer be valid.
+function D:synced_for(due)
+  local synced = self.synced or {}
+  if not due.bounds then
+    self.check_due = nil
+    return false
+  end
+  for i, b in ipairs(due.bounds) do
+    local e = synced[b]
+    local last = i == #due.bounds
+    if e == nil and not last then self.check_due = nil return false end
+    if e == nil or e.ok == nil then return false end  -- not sent or not answered yet
+    if e.ok == false then self.check_due = nil return false end
+  end
+  due.ready, due.after = true, synced[due.stop].at
+  return true
 end
 
 -- kW: the demand of the last completed (sliding) interval, its end and its

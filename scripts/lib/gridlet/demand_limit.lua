@@ -41,6 +41,15 @@ local function number(v, key, lo, hi)
   return v
 end
 
+-- A TOML array (a Lua table with keys 1..n only); a TOML table written by
+-- mistake for an array of tables would otherwise be read as an empty list.
+local function is_list(t)
+  if type(t) ~= "table" then return false end
+  local n = 0
+  for _ in pairs(t) do n = n + 1 end
+  return n == #t
+end
+
 local DAYS = {sun = 1, mon = 2, tue = 3, wed = 4, thu = 5, fri = 6, sat = 7}
 
 -- "mon-fri", "sat,sun", "*" -> set of Lua wdays (1 = Sunday).
@@ -63,6 +72,7 @@ local function parse_days(text, key)
       d = d % 7 + 1
     end
   end
+  if next(set) == nil then fail(key, "names no day: the entry would never apply (\"mon-fri\", \"sat,sun\" or \"*\")") end
   return set
 end
 
@@ -92,7 +102,9 @@ function M.check(p, extra)
   c.limit_kw = number(p.limit_kw, "limit_kw", 0.001)
   c.schedule = {}
   if p.schedule ~= nil then
-    if type(p.schedule) ~= "table" then fail("schedule", "must be a list of {limit_kw, days, from, to}") end
+    if not is_list(p.schedule) then
+      fail("schedule", "must be a list: schedule = [ { limit_kw = 30, days = \"mon-fri\", from = \"08:00\", to = \"20:00\" } ]")
+    end
     for i, e in ipairs(p.schedule) do
       local key = "schedule[" .. i .. "]"
       if type(e) ~= "table" then fail(key, "must be a table {limit_kw, days, from, to}") end
@@ -116,7 +128,7 @@ function M.check(p, extra)
   c.response_s = seconds(p.response_time, "response_time", 10)
   c.on_data_loss = p.on_data_loss or "hold"
   if c.on_data_loss ~= "hold" and c.on_data_loss ~= "restore" then fail("on_data_loss", "must be \"hold\" or \"restore\"") end
-  if type(p.loads) ~= "table" or #p.loads == 0 then
+  if not is_list(p.loads) or #p.loads == 0 then
     fail("loads", "required: a list of sheddable loads {name, priority, target, kw, ...}")
   end
   c.loads = {}
@@ -173,14 +185,47 @@ end
 local C = {}
 C.__index = C
 
+-- With the site's device names (io.devices(), nil when unknown: the
+-- offline harness), a load's target is checked against them, so that
+-- `gridlet check` refuses a misspelt device instead of the first shed
+-- failing: a device point needs a device of the site, and a published
+-- series (publish = true) must not be one (a device's data come from its
+-- driver; gridlet.publish refuses them).
+function M.check_targets(c, devices)
+  local known = {}
+  for _, d in ipairs(devices) do known[d] = true end
+  for i, l in ipairs(c.loads) do
+    local device = l.target:match("^([^/]+)/")
+    local key = "loads[" .. i .. "].target"
+    if l.publish and known[device] then
+      fail(key, "'" .. l.target .. "' is a point of device '" .. device .. "': publish = true is for a series of a rule (e.g. greenup/charging_limit); a device point is commanded (leave publish out)")
+    elseif not l.publish and not known[device] then
+      fail(key, "'" .. device .. "' is not a device of this site (devices: " .. (#devices > 0 and table.concat(devices, ", ") or "none") ..
+        "); a rule's series such as greenup/charging_limit needs publish = true")
+    end
+  end
+end
+
 function M.new(p, io, extra)
   local c = M.check(p, extra)
+  local devices = io.devices and io.devices()
+  if devices then M.check_targets(c, devices) end
   local dp = {name = p.name or "demand_limit", power = p.power, energy = p.energy, interval = p.interval,
     subintervals = p.subintervals, billing_day = p.billing_day, max_gap = p.max_gap, rate_window = p.rate_window}
   -- alarm_open starts true: an alarm left active before a restart is ended
   -- by the first step that finds the demand under the limit.
   local self = setmetatable({c = c, io = io, d = demand.new(dp, io), loads = {}, exceeded = false, alarm_open = true,
     data_missing = false}, C)
+  -- Times that would keep the controller from acting within an interval.
+  local interval_s = self.d.c.interval_s
+  if c.response_s > interval_s / 4 then
+    fail("response_time", string.format("%g s is more than a quarter of the %g s interval: after each command the controller could not act again before the interval ends (set response_time, e.g. %g)",
+      c.response_s, interval_s, math.max(1, math.floor(interval_s / 10))))
+  end
+  if self.d.c.rate_window_s > interval_s / 2 then
+    fail("rate_window", string.format("%g s is more than half the %g s interval: the prediction would lag behind the load (set rate_window, e.g. %g)",
+      self.d.c.rate_window_s, interval_s, math.max(1, math.floor(interval_s / 5))))
+  end
   self.series = self.d.series
   for _, l in ipairs(c.loads) do
     local s = io.load("load/" .. l.name)

@@ -9,6 +9,7 @@
 #include "poller.h"
 #include "register_bank.h"
 
+#include <algorithm>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -420,11 +421,18 @@ TEST(Poller, DeadDeviceDoesNotDisturbTheOthers) {
     for (int i = 0; i < kLive; ++i) {
         auto polls = sink.polls("live" + std::to_string(i));
         ASSERT_GE(polls.size(), 15u);
+        // Waiting on the dead device would show as gaps of its 500 ms
+        // timeout: none. The schedule holds: the median period within 10 %
+        // (one late poll on a loaded shared machine is not the fault looked for).
+        std::vector<double> periods;
         for (size_t k = 1; k < polls.size(); ++k) {
             double period_ms = (polls[k].first - polls[k - 1].first) / 1000.0;
-            EXPECT_NEAR(period_ms, 200, 20) << "live" << i << " poll " << k;  // within 10 %
+            periods.push_back(period_ms);
+            EXPECT_LT(period_ms, 450) << "live" << i << " poll " << k << " waited as long as the dead device's timeout";
             EXPECT_TRUE(polls[k].second);
         }
+        std::nth_element(periods.begin(), periods.begin() + periods.size() / 2, periods.end());
+        EXPECT_NEAR(periods[periods.size() / 2], 200, 20) << "live" << i << ": the median poll period";
     }
     EXPECT_EQ(sink.last("dead/online").value, 0);
     EXPECT_GE(poller.stats("dead").timeouts, 3u);

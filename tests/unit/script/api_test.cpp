@@ -494,6 +494,23 @@ TEST_F(ApiTest, StateReadsAreCopiesAndTheStateIsBounded) {
 
 namespace gridlet::script::test {
 
+// gridlet.devices(): the site's device names, sorted, for checking params
+// at load; nil where the host does not know the site (the offline harness).
+class DevicesTest : public ScriptTest {};
+
+TEST_F(DevicesTest, TheSitesDeviceNamesSortedOrNilWithoutASite) {
+    load(rule("a", R"(gridlet.state.devices = gridlet.devices() == nil and "nil" or "list")"));
+    EXPECT_EQ(state("a", "devices"), "\"nil\"");
+    host_->set_site_devices({"relays", "main", "ev1"});
+    load(rule("b", R"(gridlet.state.devices = table.concat(gridlet.devices(), ","))"));
+    EXPECT_EQ(state("b", "devices"), "\"ev1,main,relays\"");
+    EXPECT_NE(load_error(rule("c", R"(
+      local known = {}
+      for _, d in ipairs(gridlet.devices()) do known[d] = true end
+      if not known[params.meter] then error("params.meter: no device '" .. params.meter .. "' in this site", 0) end
+    )", {{"meter", "mian"}})).find("params.meter: no device 'mian' in this site"), std::string::npos);
+}
+
 // gridlet.publish: a sample of the rule's own series, as a driver publishes
 // one; it reaches rules on a later delivery, never inside the callback.
 class PublishTest : public ScriptTest {};

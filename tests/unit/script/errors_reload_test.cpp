@@ -32,6 +32,27 @@ gridlet.on("m/p", function(v) check(v) end)
     EXPECT_EQ(count_events("rule_error"), 1u);
 }
 
+// error(message, 0) is a message for the user ("params.x: must be ..."):
+// said alone, without a traceback burying it. A gridlet API error (no
+// position either) keeps its traceback, which finds the call.
+TEST_F(ErrorsTest, AMessageRaisedWithLevelZeroComesWithoutATraceback) {
+    load(rule("r", R"(
+gridlet.on("m/p", function(v)
+  if v == 1 then error("limit: params.limit_kw: must be a number", 0) end
+  if v == 2 then gridlet.write(42) end
+end)
+)"));
+    feed("m/p", 1);
+    std::string log = logs();
+    EXPECT_NE(log.find("error in on('m/p'): limit: params.limit_kw: must be a number"), std::string::npos) << log;
+    EXPECT_EQ(log.find("stack traceback:"), std::string::npos) << log;
+    advance(11000);  // past the error log interval
+    feed("m/p", 2);
+    log = logs();
+    EXPECT_NE(log.find("stack traceback:"), std::string::npos) << log;
+    EXPECT_NE(log.find("r.lua:4:"), std::string::npos) << "the call's line\n" << log;
+}
+
 TEST_F(ErrorsTest, AnErrorOnOneSampleDoesNotDropTheRestOfTheBatch) {
     load(rule("r", R"(
         local seen = {}

@@ -41,6 +41,27 @@ TEST(BuildingSim, PowerIsTheSwingPlusTheLoadsWhoseRelayIsClosed) {
     EXPECT_EQ(regs[5], 25) << "0.1 kW";
 }
 
+TEST(BuildingSim, AnOfficeDayPlayedInDaySSeconds) {
+    EXPECT_NEAR(BuildingServer::office_day(3), 0.15, 1e-9) << "night";
+    EXPECT_NEAR(BuildingServer::office_day(23.5), 0.15, 1e-9);
+    EXPECT_GT(BuildingServer::office_day(13.5), 0.9) << "the early afternoon peak";
+    EXPECT_LE(BuildingServer::office_day(13.5), 1.0);
+    EXPECT_LT(BuildingServer::office_day(12.6), BuildingServer::office_day(11.5)) << "the lunch dip";
+    double previous = 0;
+    for (double h = 5; h <= 11; h += 0.25) {  // the morning ramp only rises
+        EXPECT_GE(BuildingServer::office_day(h), previous) << h << " h";
+        previous = BuildingServer::office_day(h);
+    }
+    EXPECT_LT(BuildingServer::office_day(20), 0.5) << "the evening fall";
+    BuildingServerOptions o = options();
+    o.day_s = 240;  // an hour every 10 s
+    BuildingServer b(o);
+    EXPECT_NEAR(b.other_kw(30), 20 + 10 * BuildingServer::office_day(3), 1e-9) << "30 s in: 03:00";
+    EXPECT_NEAR(b.other_kw(135), 20 + 10 * BuildingServer::office_day(13.5), 1e-9);
+    EXPECT_NEAR(b.other_kw(240 + 30), b.other_kw(30), 1e-9) << "and the next day again";
+    EXPECT_NEAR(b.power_kw(135), b.other_kw(135) + 10.5, 1e-9) << "plus the loads on";
+}
+
 TEST(BuildingSim, RefusesWhatItDoesNotHave) {
     BuildingServer b(options());
     const uint8_t one = 1;
