@@ -34,7 +34,11 @@ void register_check_command(CLI::App& app) {
                 (alarms == 0 ? "" : ", " + std::to_string(alarms) + " alarm rule" + (alarms == 1 ? "" : "s")) +
                 (notifications == 0
                      ? ""
-                     : ", " + std::to_string(notifications) + " notification" + (notifications == 1 ? "" : "s"));
+                     : ", " + std::to_string(notifications) + " notification" + (notifications == 1 ? "" : "s")) +
+                (plan.model.points.empty()
+                     ? ""
+                     : ", a site model of " + std::to_string(plan.model.points.size()) + " point" +
+                           (plan.model.points.size() == 1 ? "" : "s"));
             std::printf("%s: ok (site '%s', %zu plugin%s, %zu device%s, %zu rule%s%s)\n", path->c_str(),
                         plan.site.site_name.c_str(), plan.plugins.size(), plan.plugins.size() == 1 ? "" : "s", devices,
                         devices == 1 ? "" : "s", plan.site.rules.size(), plan.site.rules.size() == 1 ? "" : "s",

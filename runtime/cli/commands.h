@@ -28,5 +28,6 @@ void register_import_command(CLI::App& app);
 void register_state_command(CLI::App& app);
 void register_alarms_command(CLI::App& app);
 void register_notify_command(CLI::App& app);
+void register_consumption_command(CLI::App& app);
 
 }  // namespace gridlet::cli

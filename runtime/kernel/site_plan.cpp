@@ -61,6 +61,7 @@ SitePlan prepare_site(SiteConfig site, config::Diagnostics& diags, DeviceProblem
         plan.alarm_rules = alarm::parse_alarm_rules(*site.root, site.path, diags);
         plan.alarm_settings = alarm::parse_alarm_settings(*site.root, site.path, diags);
         plan.notifications = notify::parse_notifications(*site.root, site.path, diags, secrets);
+        plan.model = model::parse_site_model(*site.root, site.path, site.timezone, diags);
         if (!plan.notifications.empty() && !site.has_store)
             diags.push_back({site.path, plan.notifications.front().line,
                              "[[notifications]] need a [store]: what cannot be delivered at once waits in its outbox"});
@@ -173,7 +174,7 @@ SitePlan prepare_site(SiteConfig site, config::Diagnostics& diags, DeviceProblem
 SitePlan load_site(const std::string& path, config::Diagnostics& diags, DeviceProblems device_problems,
                    bool compile_rules, notify::Secrets secrets) {
     SiteConfig site = load_site_config(path, section_schemas(), diags);
-    if (!diags.empty()) return SitePlan{std::move(site), {}, {}, {}, {}, {}, {}};
+    if (!diags.empty()) return SitePlan{std::move(site), {}, {}, {}, {}, {}, {}, {}};
     return prepare_site(std::move(site), diags, device_problems, compile_rules, secrets);
 }
 

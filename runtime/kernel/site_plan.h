@@ -14,6 +14,7 @@
 
 #include "core/config_schema.h"
 #include "alarm/alarm_rules.h"
+#include "model/site_model.h"
 #include "notify/notification_config.h"
 #include "core/site_config.h"
 #include "plugin/plugin_library.h"
@@ -44,6 +45,7 @@ struct SitePlan {
     std::vector<alarm::AlarmRule> alarm_rules;
     alarm::AlarmSettings alarm_settings;
     std::vector<notify::NotificationConfig> notifications;  // [[notifications]] (enabled ones)
+    model::SiteModel model;                                 // [model], checked
 };
 
 // What a device problem found by a plugin's validate() does: `check`

@@ -64,7 +64,9 @@ TEST_F(BudgetTest, InstructionBudget) {
 }
 
 TEST_F(BudgetTest, MemoryBudget) {
-    expect_stopped(limited("hog", "local t = {} for i = 1, 1e8 do t[i] = string.rep('x', 100) .. i end"),
+    // A time budget of 5 s: on a loaded machine 8 MB can take over 100 ms
+    // to fill, and the time budget must not stop it first.
+    expect_stopped(limited("hog", "local t = {} for i = 1, 1e8 do t[i] = string.rep('x', 100) .. i end", 5000),
                    "memory budget of 8388608 bytes");
 }
 

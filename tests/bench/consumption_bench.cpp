@@ -1,0 +1,183 @@
+// consumption_bench: the site model's consumption (runtime/model), as JSON.
+//   consumption_bench [--quick] [--dir /path]
+// A site of 100 points, each an energy counter read every minute for a year
+// (--quick: 100 points, 30 days), ten load types, twenty groups (each point
+// in two), and a hierarchy node whose meter is point 13 (7 kW) and that
+// feeds points 7, 8 and 9 (1, 2 and 3 kW).
+// Figures, the median of 21 runs (5 with --quick), each a fresh engine:
+//   month_by_load_ms, month_by_group_ms: one month's consumption by load,
+//     by group (Issue 16 target: at most 50 ms);
+//   year_nmp_15m_ms: the node's non-measured point over the year in
+//     15-minute periods (target: at most 20 ms).
+// Exit 1 when an answer is wrong (the totals are checked against the
+// counters), never for a time.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <string>
+
+#include <nlohmann/json.hpp>
+#include <toml++/toml.h>
+
+#include "model/consumption.h"
+#include "store/store.h"
+
+using namespace gridlet;
+using BenchClock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr int kPoints = 100;
+constexpr int64_t kMin = 60'000;
+
+double ms_since(BenchClock::time_point t) { return std::chrono::duration<double, std::milli>(BenchClock::now() - t).count(); }
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+}
+
+std::string model_text() {
+    std::string s = "[model]\n[[model.loads]]\nname = \"l6\"\n[[model.loads]]\nname = \"l7\"\n[[model.loads]]\nname = \"l8\"\n"
+                    "[[model.loads]]\nname = \"l9\"\n";
+    for (int g = 0; g < 20; ++g) s += "[[model.groups]]\nname = \"g" + std::to_string(g) + "\"\n";
+    static const char* loads[] = {"heating", "cooling", "domestic_hot_water", "lighting", "ventilation", "auxiliary",
+                                  "l6", "l7", "l8", "l9"};
+    for (int i = 0; i < kPoints; ++i)
+        s += "[[model.points]]\nname = \"p" + std::to_string(i) + "\"\nenergy = \"m" + std::to_string(i) + "/kwh\"\nload = \"" +
+             loads[i % 10] + "\"\ngroups = [\"g" + std::to_string(i % 20) + "\", \"g" + std::to_string((i + 7) % 20) + "\"]\n";
+    s += "[[model.hierarchies]]\nname = \"h\"\n[[model.hierarchies.nodes]]\nname = \"n\"\nmeter = \"p13\"\n"
+         "points = [\"p7\", \"p8\", \"p9\"]\n";
+    return s;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    bool quick = false;
+    std::filesystem::path root = std::filesystem::temp_directory_path() / ("gridlet-consumption-bench-" + std::to_string(getpid()));
+    for (int i = 1; i < argc; ++i) {
+        if (!std::strcmp(argv[i], "--quick")) quick = true;
+        else if (!std::strcmp(argv[i], "--dir") && i + 1 < argc) root = argv[++i];
+    }
+    const TimeZone paris = *TimeZone::load("Europe/Paris");
+    const int64_t from = *paris.parse_iso("2025-01-01");
+    const int64_t days = quick ? 30 : 365;
+    const int64_t to = paris.start_of_day(from + days * 86'400'000 + 43'200'000);
+
+    std::filesystem::remove_all(root);
+    store::StoreOptions o;
+    o.path = root / "db";
+    o.sync = store::SyncPolicy::none;
+    o.retention.raw_ms = 0;
+    o.retention.min1_ms = 0;
+    o.retention.events_ms = 0;
+    auto opened = store::Store::open(o);
+    if (!opened) {
+        std::fprintf(stderr, "open: %s\n", opened.status().to_string().c_str());
+        return 1;
+    }
+    store::Store& s = **opened;
+    std::vector<uint32_t> ids;
+    for (int i = 0; i < kPoints; ++i) {
+        SeriesMeta m;
+        m.name = "m" + std::to_string(i) + "/kwh";
+        m.kind = SeriesKind::counter;
+        m.unit = "kWh";
+        ids.push_back(*s.registry().intern(m));
+    }
+    // Point i draws (i % 7 + 1) / 60 kWh a minute: (i % 7 + 1) kW.
+    const auto load_start = BenchClock::now();
+    std::vector<gl_sample> batch;
+    for (int64_t t = from; t <= to; t += 1440 * kMin) {
+        batch.clear();
+        for (int i = 0; i < kPoints; ++i)
+            for (int64_t m = t; m < std::min(t + 1440 * kMin, to + 1); m += kMin) {
+                gl_sample x{};
+                x.series_id = ids[i];
+                x.ts_ms = m;
+                x.value = 1000.0 * i + static_cast<double>((m - from) / kMin) * (i % 7 + 1) / 60.0;
+                x.quality = GL_QUALITY_GOOD;
+                batch.push_back(x);
+            }
+        if (!s.append(batch)) return 1;
+    }
+    (void)s.roll_up_now();
+    (void)s.compact_all();
+    const double load_s = ms_since(load_start) / 1000;
+
+    toml::table root_table = toml::parse(model_text(), std::string("bench.toml"));
+    config::Diagnostics diags;
+    const model::SiteModel m = model::parse_site_model(root_table, "bench.toml", "Europe/Paris", diags);
+    if (!diags.empty()) {
+        std::fprintf(stderr, "%s\n", diags.front().to_string().c_str());
+        return 1;
+    }
+    const int runs = quick ? 5 : 21;
+    // One month, the second of the range (or the whole range when quick).
+    const int64_t month_from = quick ? from : paris.next_start(CalendarUnit::month, from);
+    const int64_t month_to = quick ? to : paris.next_start(CalendarUnit::month, month_from);
+    auto time_table = [&](model::ConsumptionRequest r, model::ConsumptionTable* out) {
+        std::vector<double> t;
+        for (int k = 0; k < runs; ++k) {
+            model::ConsumptionEngine e(m, s.query(), s.registry(), paris);
+            const auto start = BenchClock::now();
+            auto res = e.table(r);
+            t.push_back(ms_since(start));
+            if (!res) {
+                std::fprintf(stderr, "%s\n", res.status().message().c_str());
+                std::exit(1);
+            }
+            *out = std::move(*res);
+        }
+        return median(t);
+    };
+    model::ConsumptionRequest r;
+    r.period = model::Period::month;
+    r.from = month_from;
+    r.to = month_to;
+    r.by = model::Breakdown::load;
+    model::ConsumptionTable by_load, by_group, nmp;
+    const double load_ms = time_table(r, &by_load);
+    r.by = model::Breakdown::group;
+    const double group_ms = time_table(r, &by_group);
+    r.by = model::Breakdown::node;
+    r.node = "h/n";
+    r.period = model::Period::quarter_hour;
+    r.from = from;
+    r.to = to;
+    const double nmp_ms = time_table(r, &nmp);
+
+    // The answers: the total is Σ (i % 7 + 1) kW over the month's hours;
+    // every quarter hour's non-measured point is 7 - (1 + 2 + 3) = 1 kW over
+    // 0.25 h: 0.25 kWh.
+    double kw = 0;
+    for (int i = 0; i < kPoints; ++i) kw += i % 7 + 1;
+    const double hours = static_cast<double>(month_to - month_from) / 3'600'000.0;
+    bool ok = by_load.rows.size() == 1 && by_load.rows[0][0].value && std::abs(*by_load.rows[0][0].value - kw * hours) < 1e-6 * kw * hours;
+    ok = ok && by_group.rows.size() == 1 && by_group.columns.size() == 21;
+    const size_t col = nmp.columns.size() - 1;
+    size_t checked = 0;
+    for (const auto& row : nmp.rows) {
+        if (!row[col].value) continue;
+        ++checked;
+        ok = ok && std::abs(*row[col].value - 0.25) < 1e-6 && !row[col].negative;
+    }
+    ok = ok && checked + 1 >= nmp.rows.size();
+    nlohmann::json out = {{"points", kPoints},
+                          {"days", days},
+                          {"samples", static_cast<int64_t>(kPoints) * (days * 1440 + 1)},
+                          {"load_and_rollup_s", load_s},
+                          {"month_by_load_ms", load_ms},
+                          {"month_by_group_ms", group_ms},
+                          {"year_nmp_15m_ms", nmp_ms},
+                          {"nmp_periods", nmp.rows.size()},
+                          {"runs", runs},
+                          {"answers_checked", ok}};
+    std::printf("%s\n", out.dump(2).c_str());
+    std::filesystem::remove_all(root);
+    return ok ? 0 : 1;
+}
