@@ -15,6 +15,7 @@
 #include "cli/store_access.h"
 #include "kernel/site_plan.h"
 #include "model/consumption.h"
+#include "model/consumption_json.h"
 #include "store/time_spec.h"
 
 namespace gridlet::cli {
@@ -52,6 +53,10 @@ std::string period_label(model::Period p, int64_t start, const TimeZone& tz) {
     return buf;
 }
 
+// Sums of doubles carry noise (21.599999999999994): 9 decimals are far
+// below any meter's resolution and any price's.
+nlohmann::json json_value(double v) { return round_decimals(v, 9); }
+
 std::string cell_text(const model::Cell& c) {
     if (!c.value) return "-";
     std::string s = model::format_amount(*c.value);
@@ -68,11 +73,14 @@ void print_table(const model::ConsumptionTable& t, const TimeZone& tz, const std
     for (const auto& c : t.columns) head.push_back(c.label + (c.unit.empty() || c.unit == unit ? "" : " " + c.unit));
     lines.push_back(head);
     std::vector<std::string> total = {"Total"}, average = {"Average"};
+    bool partial_totals = false;
     for (size_t c = 0; c < t.columns.size(); ++c) {
         const auto tot = model::column_total(t, c);
         const auto avg = model::column_average(t, c);
-        total.push_back(tot ? model::format_amount(*tot) : "-");
-        average.push_back(avg ? model::format_amount(*avg) : "-");
+        const bool partial = tot && model::column_partial(t, c);
+        partial_totals |= partial;
+        total.push_back(tot ? model::format_amount(*tot) + (partial ? "*" : "") : "-");
+        average.push_back(avg ? model::format_amount(*avg) + (partial ? "*" : "") : "-");
     }
     lines.push_back(total);
     lines.push_back(average);
@@ -102,43 +110,12 @@ void print_table(const model::ConsumptionTable& t, const TimeZone& tz, const std
     }
     if (flagged) std::printf("! a non-measured point below zero (kept as computed: meters or wiring to check)\n");
     if (partial) std::printf("* some of its points have no data in that period (the sum of the others)\n");
+    if (partial_totals)
+        std::printf("* in Total and Average: some periods of the column have no data, or a partial sum (the average is over every period)\n");
 }
 
 nlohmann::json to_json(const model::ConsumptionTable& t, const TimeZone& tz) {
-    nlohmann::json cols = nlohmann::json::array();
-    for (size_t c = 0; c < t.columns.size(); ++c) {
-        const auto tot = model::column_total(t, c);
-        const auto avg = model::column_average(t, c);
-        cols.push_back({{"name", t.columns[c].name},
-                        {"label", t.columns[c].label},
-                        {"fluid", t.columns[c].fluid},
-                        {"unit", t.columns[c].unit},
-                        {"total", tot ? nlohmann::json(*tot) : nlohmann::json()},
-                        {"average", avg ? nlohmann::json(*avg) : nlohmann::json()}});
-    }
-    nlohmann::json rows = nlohmann::json::array();
-    for (size_t i = 0; i < t.rows.size(); ++i) {
-        nlohmann::json values = nlohmann::json::array(), missing = nlohmann::json::array(), negative = nlohmann::json::array();
-        for (const auto& c : t.rows[i]) {
-            values.push_back(c.value ? nlohmann::json(*c.value) : nlohmann::json());
-            missing.push_back(c.missing);
-            negative.push_back(c.negative);
-        }
-        rows.push_back({{"start", tz.format_iso(t.starts[i])},
-                        {"ts_ms", t.starts[i]},
-                        {"values", values},
-                        {"missing", missing},
-                        {"negative", negative}});
-    }
-    return {{"by", model::breakdown_name(t.by)},
-            {"period", model::period_name(t.period)},
-            {"fluid", t.fluid},
-            {"from", tz.format_iso(t.starts.empty() ? t.to : t.starts.front())},
-            {"to", tz.format_iso(t.to)},
-            {"timezone", tz.name()},
-            {"columns", cols},
-            {"rows", rows},
-            {"notes", t.notes}};
+    return model::consumption_json(t, tz, model::JsonShape::columns);
 }
 
 void print_csv(const model::ConsumptionTable& t, const TimeZone& tz, const char* range, bool with_range, bool header) {
@@ -149,7 +126,7 @@ void print_csv(const model::ConsumptionTable& t, const TimeZone& tz, const char*
     }
     for (size_t i = 0; i < t.rows.size(); ++i) {
         std::string line = (with_range ? std::string(range) + "," : std::string()) + tz.format_iso(t.starts[i]);
-        for (const auto& c : t.rows[i]) line += "," + (c.value ? format_number(*c.value) : std::string());
+        for (const auto& c : t.rows[i]) line += "," + (c.value ? format_number(round_decimals(*c.value, 9)) : std::string());
         std::printf("%s\n", line.c_str());
     }
 }
@@ -228,7 +205,18 @@ void run_consumption(const ConsumptionArgs& a) {
     };
     if (a.format == "json") {
         nlohmann::json out = to_json(*t, *tz);
-        if (prev) out["previous"] = to_json(*prev, *tz);
+        if (prev) {
+            out["previous"] = to_json(*prev, *tz);
+            // Each column's change against the previous total, in %.
+            nlohmann::json change = nlohmann::json::array();
+            for (size_t c = 0; c < t->columns.size(); ++c) {
+                const auto now_total = model::column_total(*t, c);
+                const auto before = c < prev->columns.size() ? model::column_total(*prev, c) : std::nullopt;
+                change.push_back(now_total && before && *before != 0 ? json_value((*now_total - *before) / *before * 100)
+                                                                     : nlohmann::json());
+            }
+            out["change_percent"] = change;
+        }
         std::printf("%s\n", out.dump(2).c_str());
     } else if (a.format == "csv") {
         print_csv(*t, *tz, "current", prev.has_value(), true);

@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "core/text.h"
+#include "model/consumption_json.h"
 #include "kernel/component_instance.h"
 #include "kernel/components.h"
 #include "kernel/rule_store_reads.h"
@@ -39,6 +40,7 @@ public:
         hooks.on_due = [this] { safely("timers", [&] { engine_.run_due_timers(); }); };
         ctx_.rules_reload = [this](const SiteConfig& fresh) { reload(fresh); };
         if (!ctx_.store) host().warn("no [store] in the site: rule state is kept in memory only, and query() fails");
+        read_model(ctx_.site);
         configure(ctx_.site);
         bool watch = !ctx_.site.rule_engine.contains("watch") || ctx_.site.rule_engine["watch"].get<bool>();
         if (watch) {
@@ -68,7 +70,18 @@ public:
 
     // SIGHUP: one pass that applies the site's rules, reloads changed files
     // and revives stopped rules (each failure logged once).
-    void reload(const SiteConfig& fresh) { configure(fresh, /*revive_stopped=*/true); }
+    void reload(const SiteConfig& fresh) {
+        read_model(fresh);
+        configure(fresh, /*revive_stopped=*/true);
+    }
+    // The site model, as `gridlet check` validated it (a problem here was
+    // refused before the site started; a reload with one keeps the old).
+    void read_model(const SiteConfig& site) {
+        if (!site.root) return;
+        config::Diagnostics diags;
+        model::SiteModel m = model::parse_site_model(*site.root, site.path, site.timezone, diags);
+        if (diags.empty()) model_ = std::move(m);
+    }
 
     void on_samples(const char*, const gl_sample* s, size_t n) override {
         safely("sample delivery", [&] { engine_.on_samples({s, n}); });
@@ -125,6 +138,23 @@ public:
     void emit_event(const script::RuleEvent& e) override {
         gl_status st = host().emit_event(e.type, static_cast<gl_severity>(e.severity), e.body_json, e.source.c_str());
         if (st != GL_OK) host().warn("event '" + e.type + "' from " + e.source + " not published (status " + std::to_string(st) + ")");
+    }
+    Expected<nlohmann::json> consumption(const nlohmann::json& request) override {
+        if (!ctx_.store) return Status::unsupported("consumption: this site has no [store]");
+        if (model_.points.empty()) return Status::unsupported("consumption: this site has no [model] points");
+        auto r = model::consumption_request_from_json(request);
+        if (!r) return r.status();
+        model::ConsumptionEngine engine(model_, ctx_.store->query(), ctx_.registry, ctx_.time_zone);
+        // A rule's call runs on the rules thread: bounded, so that one call
+        // cannot hold every rule for long (a report's days or months fit).
+        auto edges = engine.edges(r->period, r->from, r->to);
+        if (!edges) return edges.status();
+        if (edges->size() - 1 > kMaxRulePeriods)
+            return Status::invalid("consumption: " + std::to_string(edges->size() - 1) + " periods; at most " +
+                                   std::to_string(kMaxRulePeriods) + " from a rule (use a longer period or a shorter range)");
+        auto t = engine.table(*r);
+        if (!t) return t.status();
+        return model::consumption_json(*t, ctx_.time_zone, model::JsonShape::keyed);
     }
     std::optional<std::vector<std::string>> site_devices() const override {
         std::vector<std::string> names;
@@ -193,6 +223,8 @@ public:
     }
 
 private:
+    static constexpr size_t kMaxRulePeriods = 5000;
+    model::SiteModel model_;
     // The last line of defence on the kernel's thread: a fault on an engine
     // path is logged (rules stop for their own faults inside the engine);
     // it never reaches the kernel loop.

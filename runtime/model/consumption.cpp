@@ -107,6 +107,12 @@ std::optional<double> price_at(const SiteModel& model, const std::string& fluid,
     return f ? f->price : std::nullopt;
 }
 
+bool column_partial(const ConsumptionTable& t, size_t column) {
+    for (const auto& row : t.rows)
+        if (column < row.size() && (!row[column].value || row[column].missing > 0)) return true;
+    return false;
+}
+
 std::optional<double> column_total(const ConsumptionTable& t, size_t column) {
     std::optional<double> sum;
     for (const auto& row : t.rows)
@@ -221,7 +227,11 @@ Expected<std::vector<Cell>> ConsumptionEngine::real_point(const Point& p, const 
 }
 
 Expected<std::vector<Cell>> ConsumptionEngine::point(const std::string& name, const std::vector<int64_t>& edges) {
-    if (auto it = cache_.find(name); it != cache_.end() && it->second.size() + 1 == edges.size()) return it->second;
+    if (edges != cache_edges_) {
+        cache_.clear();
+        cache_edges_ = edges;
+    }
+    if (auto it = cache_.find(name); it != cache_.end()) return it->second;
     const Point* p = model_.point(name);
     if (!p) return Status::invalid("'" + name + "' is not a point of the site model");
     std::vector<Cell> cells;
@@ -337,6 +347,13 @@ Expected<ConsumptionTable> ConsumptionEngine::priced_by_tariffs(const Consumptio
     fine.to = coarse->back();
     auto ft = one_fluid(fine);
     if (!ft) return ft.status();
+    // Which periods lack data is what the unpriced table of the same
+    // periods says (a quarter hour between hourly readings is no gap).
+    ConsumptionRequest plain = req;
+    plain.cost = false;
+    plain.equivalent_kwh = false;
+    auto coarse_table = one_fluid(plain);
+    if (!coarse_table) return coarse_table.status();
     ConsumptionTable t = std::move(*ft);
     t.period = req.period;
     for (Column& c : t.columns) c.unit = model_.currency;
@@ -352,10 +369,14 @@ Expected<ConsumptionTable> ConsumptionEngine::priced_by_tariffs(const Consumptio
             const Cell& f = t.rows[i][c];
             Cell& out = rows[k][c];
             if (f.value) out.value = out.value.value_or(0) + *f.value * *price;
-            out.missing += f.missing;
             out.negative |= f.negative;
         }
     }
+    for (size_t k = 0; k < rows.size(); ++k)
+        for (size_t c = 0; c < rows[k].size() && c < coarse_table->rows[k].size(); ++c) {
+            rows[k][c].missing = coarse_table->rows[k][c].missing;
+            if (!coarse_table->rows[k][c].value) rows[k][c].value.reset();
+        }
     t.starts.assign(coarse->begin(), coarse->end() - 1);
     t.to = coarse->back();
     t.rows = std::move(rows);
@@ -375,7 +396,7 @@ Expected<ConsumptionTable> ConsumptionEngine::by_fluid(const ConsumptionRequest&
     if (!e) return e.status();
     t.starts.assign(e->begin(), e->end() - 1);
     t.to = e->back();
-    t.columns.push_back({"total", "Total", "", req.cost ? model_.currency : ""});
+    t.columns.push_back({"total", req.cost ? "Total" : "Total (not added: units differ)", "", req.cost ? model_.currency : ""});
     t.rows.assign(t.starts.size(), {Cell{}});
     if (req.cost)
         for (auto& row : t.rows) row[0] = Cell{0.0, false, 0};
@@ -404,7 +425,7 @@ Expected<ConsumptionTable> ConsumptionEngine::by_fluid(const ConsumptionRequest&
             r.equivalent_kwh = true;
             auto eq = one_fluid(r);
             if (!eq) return eq.status();
-            t.columns.push_back({f.name + "_kwh", f.name + " (equivalent kWh)", f.name, "kWh"});
+            t.columns.push_back({f.name + "_kwh", f.name + " equivalent", f.name, "kWh"});
             for (size_t i = 0; i < t.rows.size(); ++i) t.rows[i].push_back(eq->rows[i][0]);
         }
     }
@@ -502,7 +523,8 @@ Expected<ConsumptionTable> ConsumptionEngine::one_fluid(const ConsumptionRequest
         for (const Hierarchy& sub : model_.hierarchies)
             if (sub.parent == h->name + "/" + n->name && !sub.nodes.empty())
                 if (Status st = add_col(sub.name, sub.name, node(sub, sub.nodes.front(), ed, nullptr)); !st) return st;
-        if (!residual.empty()) cols.push_back({Column{n->name + " not measured", n->name + " (not measured)", req.fluid, unit}, residual});
+        if (!residual.empty())
+            cols.push_back({Column{n->name + ".not_measured", n->name + " (not measured)", req.fluid, unit}, residual});
     } else {
         auto all = sum_of(counted, ed);
         if (!all) return all.status();
@@ -526,10 +548,13 @@ Expected<ConsumptionTable> ConsumptionEngine::one_fluid(const ConsumptionRequest
         switch (req.by) {
         case Breakdown::point:
             for (const Point* p : of_fluid)  // details: excluded points too
+            {
                 if (st = add_col(p->name, p->exclude_from_totals ? p->name + " (excluded from totals)" : p->name,
                                  point(p->name, ed));
                     !st)
                     return st;
+                cols.back().first.excluded = p->exclude_from_totals;
+            }
             break;
         case Breakdown::load:
             st = by_category(model_.loads, [](const Point& p, const std::string& c) { return p.load == c; }, "others");
@@ -546,7 +571,7 @@ Expected<ConsumptionTable> ConsumptionEngine::one_fluid(const ConsumptionRequest
             break;
         case Breakdown::panel_board:
             st = by_category(model_.panel_boards, [](const Point& p, const std::string& c) { return p.panel_board == c; },
-                             "no panel board");
+                             "no_panel_board");
             break;
         case Breakdown::area: {
             std::vector<Category> areas;
@@ -561,7 +586,7 @@ Expected<ConsumptionTable> ConsumptionEngine::one_fluid(const ConsumptionRequest
                 }
                 return false;
             };
-            st = by_category(areas, in_area, "no area");
+            st = by_category(areas, in_area, "no_area");
             break;
         }
         case Breakdown::fluid:  // by_fluid

@@ -65,6 +65,7 @@ struct Column {
     std::string label;  // for display
     std::string fluid;
     std::string unit;   // the fluid's unit, "kWh" (gas as equivalent kWh) or the currency
+    bool excluded = false;  // a point excluded from totals (by point): do not add it to the others
 };
 
 struct ConsumptionTable {
@@ -120,7 +121,8 @@ private:
     const SeriesRegistry& registry_;
     const TimeZone& zone_;
     std::vector<std::string> notes_;
-    std::map<std::string, std::vector<Cell>> cache_;  // point name -> cells (one request's edges)
+    std::map<std::string, std::vector<Cell>> cache_;  // point name -> cells, for the edges below
+    std::vector<int64_t> cache_edges_;
 };
 
 // The price of `fluid` (per its unit) at `utc_ms`: the first of its
@@ -130,7 +132,9 @@ std::optional<double> price_at(const SiteModel& model, const std::string& fluid,
 // Socomec's consumption table (§4.1): a column's Total (the sum of its
 // periods with data; nullopt when none has) and Average (that total over
 // every period of the table, truncated, not rounded, to 3 decimals:
-// 1887.71 / 7 -> 269.672).
+// 1887.71 / 7 -> 269.672); column_partial: some period of the column has
+// no data or a member without data (its Total and Average are partial).
+bool column_partial(const ConsumptionTable& table, size_t column);
 std::optional<double> column_total(const ConsumptionTable& table, size_t column);
 std::optional<double> column_average(const ConsumptionTable& table, size_t column);
 // A value printed with at most 3 decimals and no trailing zeros ("269.672", "359").

@@ -1,6 +1,7 @@
 #include "model/site_model.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <functional>
 #include <set>
 
@@ -217,6 +218,47 @@ std::vector<std::string> strings(const nlohmann::json& j, const std::string& key
 
 std::string str(const nlohmann::json& j, const char* key) { return j.contains(key) ? j[key].get<std::string>() : ""; }
 
+// The active ISO 4217 currency codes (2024 list, funds and metals left out).
+bool iso4217(const std::string& code) {
+    static const std::string codes =
+        " AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN BZD CAD CDF CHF"
+        " CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG"
+        " HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA"
+        " MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD"
+        " RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX"
+        " USD UYU UZS VES VND VUV WST XAF XCD XOF XPF YER ZAR ZMW ZWL ";
+    return code.size() == 3 && codes.find(" " + code + " ") != std::string::npos;
+}
+
+// The units consumption converts between (model/consumption.cpp).
+bool known_unit(const std::string& u) {
+    static const std::set<std::string> units = {"Wh", "kWh", "MWh", "GWh", "m3", "m³", "dm3", "dm³", "L", "l"};
+    return units.count(u) > 0;
+}
+
+// A local time of the site's zone that exists once: refuses a time in the
+// spring gap and one the autumn fold repeats (give its offset then). A
+// date alone is its first instant.
+Expected<int64_t> local_instant(const TimeZone& zone, const std::string& text) {
+    auto at = zone.parse_iso(text);
+    if (!at) return at.status();
+    const bool has_offset = text.size() > 10 && (text.find('Z', 10) != std::string::npos ||
+                                                  text.find('+', 10) != std::string::npos ||
+                                                  text.find('-', 10) != std::string::npos);
+    if (has_offset || text.size() < 16) return at;
+    const CivilTime c = zone.to_local(*at);
+    const int hour = std::atoi(text.substr(11, 2).c_str()), minute = std::atoi(text.substr(14, 2).c_str());
+    if (c.hour != hour || c.minute != minute)
+        return Status::invalid("'" + text + "' does not exist in " + zone.name() + " (the clocks go forward then)");
+    const CivilTime later = zone.to_local(*at + 3'600'000);
+    if (later.year == c.year && later.month == c.month && later.day == c.day && later.hour == c.hour && later.minute == c.minute) {
+        const std::string iso = zone.format_iso(*at);  // 2026-10-25T02:30:00+02:00
+        return Status::invalid("'" + text + "' happens twice in " + zone.name() + " (the clocks go back then): give its offset, e.g. \"" +
+                               iso.substr(0, 16) + iso.substr(19) + "\"");
+    }
+    return at;
+}
+
 }  // namespace
 
 const std::vector<Category>& predefined_loads() {
@@ -286,17 +328,23 @@ SiteModel parse_site_model(const toml::table& root, const std::string& file, con
     auto add = [&](uint32_t line, std::string msg) { diags.push_back({file, line, std::move(msg)}); };
     const nlohmann::json top = config::validate_table(t, model_keys(), file, "[model]", diags, model_line);
     m.currency = str(top, "currency");
-    if (!m.currency.empty() &&
-        (m.currency.size() != 3 || !std::all_of(m.currency.begin(), m.currency.end(), [](char c) { return c >= 'A' && c <= 'Z'; })))
-        add(model_line, "[model] currency: '" + m.currency + "' is not an ISO 4217 code (three capital letters: EUR, USD, GBP)");
+    if (top.contains("currency") && !iso4217(m.currency))
+        add(model_line, "[model] currency: '" + m.currency + "' is not an ISO 4217 currency code (EUR, USD, GBP, CHF, ...)");
 
     TimeZone zone;
     if (auto z = TimeZone::load(zone_name)) zone = *z;
 
-    // A name: well formed and new in its kind.
+    // A name: well formed, not one of the columns consumption adds
+    // ("total", and the columns of what has no load, usage, area or panel
+    // board), and new in its kind.
     auto name_ok = [&](const std::string& name, const std::string& where, uint32_t line, std::set<std::string>& seen) {
         if (!good_name(name)) {
             add(line, where + ": name '" + name + "' may use only letters, digits, '_', '-', '.' (at most 64, starting with a letter, a digit or '_')");
+            return false;
+        }
+        static const std::set<std::string> reserved = {"total", "others", "undefined", "no_area", "no_panel_board"};
+        if (reserved.count(name) || name.find(".not_measured") != std::string::npos) {
+            add(line, where + ": the name '" + name + "' is one of the columns consumption adds (total, others, undefined, no_area, no_panel_board, <node>.not_measured)");
             return false;
         }
         if (!seen.insert(name).second) {
@@ -313,7 +361,7 @@ SiteModel parse_site_model(const toml::table& root, const std::string& file, con
             const uint32_t line = config::line_of(*ft);
             const nlohmann::json j = config::validate_table(*ft, fluid_keys(), file, "[[model.fluids]]", diags, line);
             const std::string name = str(j, "name");
-            if (name.empty() || !name_ok(name, "[[model.fluids]]", line, seen)) continue;
+            if (!j.contains("name") || !name_ok(name, "[[model.fluids]]", line, seen)) continue;
             Fluid* f = nullptr;
             for (Fluid& x : m.fluids)
                 if (x.name == name) f = &x;
@@ -329,6 +377,11 @@ SiteModel parse_site_model(const toml::table& root, const std::string& file, con
                 continue;
             }
             f->line = line;
+            if (j.contains("unit") && !known_unit(j["unit"].get<std::string>())) {
+                add(line, "[[model.fluids]] '" + name + "': unit '" + j["unit"].get<std::string>() +
+                              "' is not one consumption converts (Wh, kWh, MWh, GWh, m3, dm3, L)");
+                continue;
+            }
             if (j.contains("unit")) f->unit = j["unit"].get<std::string>();
             if (j.contains("price")) f->price = j["price"].get<double>();
             if (j.contains("kwh_per_unit")) {
@@ -351,7 +404,7 @@ SiteModel parse_site_model(const toml::table& root, const std::string& file, con
             const uint32_t line = config::line_of(*tt);
             const nlohmann::json j = config::validate_table(*tt, tariff_keys(), file, "[[model.tariffs]]", diags, line);
             const std::string name = str(j, "name");
-            if (name.empty() || !j.contains("price") || !name_ok(name, "[[model.tariffs]]", line, seen)) continue;
+            if (!j.contains("name") || !j.contains("price") || !name_ok(name, "[[model.tariffs]]", line, seen)) continue;
             const std::string w = "[[model.tariffs]] '" + name + "'";
             Tariff tf;
             tf.name = name;
@@ -375,7 +428,7 @@ SiteModel parse_site_model(const toml::table& root, const std::string& file, con
             }
             for (const char* k : {"valid_from", "valid_to"}) {
                 if (!j.contains(k)) continue;
-                auto at = zone.parse_iso(j[k].get<std::string>());
+                auto at = local_instant(zone, j[k].get<std::string>());
                 if (!at) {
                     add(line, w + ": '" + k + "': " + at.status().message());
                     continue;
@@ -396,7 +449,7 @@ SiteModel parse_site_model(const toml::table& root, const std::string& file, con
             const uint32_t line = config::line_of(*ct);
             const nlohmann::json j = config::validate_table(*ct, category_keys(usage), file, where, diags, line);
             const std::string name = str(j, "name");
-            if (name.empty()) continue;
+            if (!j.contains("name")) continue;
             if (seen.count(name) && std::any_of(into.begin(), into.end(), [&](const Category& c) { return c.name == name && c.predefined; })) {
                 add(line, where + ": '" + name + "' is pre-defined");
                 continue;
@@ -423,7 +476,7 @@ SiteModel parse_site_model(const toml::table& root, const std::string& file, con
             const uint32_t line = config::line_of(*at);
             const nlohmann::json j = config::validate_table(*at, area_keys(), file, "[[model.areas]]", diags, line);
             const std::string name = str(j, "name");
-            if (name.empty() || !j.contains("kind") || !name_ok(name, "[[model.areas]]", line, seen)) continue;
+            if (!j.contains("name") || !j.contains("kind") || !name_ok(name, "[[model.areas]]", line, seen)) continue;
             m.areas.push_back({name, str(j, "kind"), str(j, "parent"), line});
         }
         static const std::vector<std::string> order = {"site", "building", "floor", "space"};
@@ -447,7 +500,7 @@ SiteModel parse_site_model(const toml::table& root, const std::string& file, con
         const uint32_t line = config::line_of(pt);
         const nlohmann::json j = config::validate_table(pt, point_keys(is_virtual), file, where, diags, line);
         const std::string name = str(j, "name");
-        if (name.empty() || !name_ok(name, where, line, point_names)) return;
+        if (!j.contains("name") || !name_ok(name, where, line, point_names)) return;
         const std::string w = where + " '" + name + "'";
         Point p;
         p.name = name;
@@ -493,7 +546,7 @@ SiteModel parse_site_model(const toml::table& root, const std::string& file, con
                     EnergySource src{str(h, "series")};
                     for (const char* k : {"from", "to"}) {
                         if (!h.contains(k)) continue;
-                        auto at = zone.parse_iso(h[k].get<std::string>());
+                        auto at = local_instant(zone, h[k].get<std::string>());
                         if (!at) {
                             add(hl, w + " energy_history: '" + k + "': " + at.status().message());
                             continue;
@@ -560,7 +613,7 @@ SiteModel parse_site_model(const toml::table& root, const std::string& file, con
         const uint32_t line = config::line_of(*ht);
         const nlohmann::json j = config::validate_table(*ht, hierarchy_keys(), file, "[[model.hierarchies]]", diags, line);
         const std::string name = str(j, "name");
-        if (name.empty() || !name_ok(name, "[[model.hierarchies]]", line, hierarchy_names)) continue;
+        if (!j.contains("name") || !name_ok(name, "[[model.hierarchies]]", line, hierarchy_names)) continue;
         Hierarchy h{name, j.value("fluid", "electricity"), str(j, "parent"), {}, line};
         const std::string w = "[[model.hierarchies]] '" + name + "'";
         if (!m.fluid(h.fluid)) add(line, w + ": fluid '" + h.fluid + "' is not a fluid");
@@ -569,7 +622,7 @@ SiteModel parse_site_model(const toml::table& root, const std::string& file, con
             const uint32_t nl = config::line_of(*nt);
             const nlohmann::json nj = config::validate_table(*nt, node_keys(), file, "[[model.hierarchies.nodes]]", diags, nl);
             const std::string nn = str(nj, "name");
-            if (nn.empty() || !name_ok(nn, w + " node", nl, node_names)) continue;
+            if (!nj.contains("name") || !name_ok(nn, w + " node", nl, node_names)) continue;
             Node node{nn, str(nj, "parent"), str(nj, "meter"), strings(nj, "points", w + " node '" + nn + "'", nl, file, diags), nl};
             const std::string nw = w + " node '" + nn + "'";
             std::vector<std::string> members = node.points;

@@ -129,6 +129,63 @@ int64_t check_time_ms(lua_State* L, int idx, const char* what) {
 //       step = duration | "day" | "week" | "month" | "year", agg = "avg"}
 // Bounded while it reads (store::QueryLimit): 200,000 rows, the rule's
 // instruction and time budgets, the rows held counted in its memory.
+// gridlet.consumption{by=, period=, from= | last=, to=, fluid=, node=, cost=, kwh=}
+// -> the site model's consumption (RuleHost::consumption; runtime/model).
+int l_consumption(lua_State* L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    EngineCore& core = Rule::of(L).core();
+    static const char* known[] = {"by", "period", "from", "to", "last", "fluid", "node", "cost", "kwh"};
+    lua_pushnil(L);
+    while (lua_next(L, 1) != 0) {
+        lua_pop(L, 1);
+        bool ok = false;
+        if (lua_type(L, -1) == LUA_TSTRING)
+            for (const char* k : known) ok = ok || std::strcmp(k, lua_tostring(L, -1)) == 0;
+        if (!ok) {
+            const char* key = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : luaL_typename(L, -1);
+            return luaL_error(L, "gridlet.consumption: '%s' is unknown (by, period, from, to, last, fluid, node, cost, kwh)", key);
+        }
+    }
+    const int64_t now = core.host.clock().now_ms();
+    nlohmann::json req = nlohmann::json::object();
+    req["to"] = now;
+    lua_getfield(L, 1, "last");
+    const bool has_last = !lua_isnil(L, -1);
+    if (has_last) req["from"] = now - check_duration_ms(L, -1, "gridlet.consumption: last");
+    lua_pop(L, 1);
+    lua_getfield(L, 1, "from");
+    if (!lua_isnil(L, -1)) {
+        if (has_last) return luaL_error(L, "gridlet.consumption: give either 'last' or 'from', not both");
+        req["from"] = check_time_ms(L, -1, "from");
+    } else if (!has_last) {
+        return luaL_error(L, "gridlet.consumption: 'from' (UTC ms) or 'last' (a duration) is required");
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, 1, "to");
+    if (!lua_isnil(L, -1)) req["to"] = check_time_ms(L, -1, "to");
+    lua_pop(L, 1);
+    for (const char* key : {"by", "period", "fluid", "node"}) {
+        lua_getfield(L, 1, key);
+        if (!lua_isnil(L, -1)) {
+            if (lua_type(L, -1) != LUA_TSTRING) return luaL_error(L, "gridlet.consumption: '%s' must be a string", key);
+            req[key] = lua_tostring(L, -1);
+        }
+        lua_pop(L, 1);
+    }
+    for (const char* key : {"cost", "kwh"}) {
+        lua_getfield(L, 1, key);
+        if (!lua_isnil(L, -1)) {
+            if (!lua_isboolean(L, -1)) return luaL_error(L, "gridlet.consumption: '%s' must be true or false", key);
+            req[key] = static_cast<bool>(lua_toboolean(L, -1));
+        }
+        lua_pop(L, 1);
+    }
+    auto res = core.host.consumption(req);
+    if (!res) return luaL_error(L, "gridlet.consumption: %s", res.status().message().c_str());
+    push_json(L, *res);
+    return 1;
+}
+
 int l_query(lua_State* L) {
     luaL_checktype(L, 1, LUA_TTABLE);
     EngineCore& core = Rule::of(L).core();
@@ -250,6 +307,8 @@ void register_data_api(lua_State* L) {
     lua_setfield(L, -2, "window");
     lua_pushcfunction(L, guarded<l_query>);
     lua_setfield(L, -2, "query");
+    lua_pushcfunction(L, guarded<l_consumption>);
+    lua_setfield(L, -2, "consumption");
 }
 
 }  // namespace gridlet::script

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include <gridlet/plugin.h>
+#include <nlohmann/json.hpp>
 
 #include "alarm/alarm_table.h"
 #include "core/aggregate.h"
@@ -141,6 +142,15 @@ public:
     virtual Status send_command(const CommandRequest& request) = 0;
 
     virtual void emit_event(const RuleEvent& event) = 0;
+
+    // gridlet.consumption: the site model's consumption. `request` and the
+    // answer are the JSON of model/consumption_json.h (the keyed shape).
+    // Errors: invalid_argument (a bad request, a model that cannot answer
+    // it), unsupported (no site model or no store here). Engine thread.
+    virtual Expected<nlohmann::json> consumption(const nlohmann::json& request) {
+        (void)request;
+        return Status::unsupported("no site model here (gridlet test-rule has no store): run it in a site with [model]");
+    }
 
     // gridlet.devices: the names of the site's devices, or nullopt when the
     // host does not know the site (the offline harness). Engine thread.

@@ -28,12 +28,8 @@ std::string site(const std::string& store, const std::string& extra = "") {
     return s.str();
 }
 
-}  // namespace
-
-TEST(Consumption, TheSocomecWeeklyTableFromImportedCounters) {
-    const std::string store = "/tmp/gridlet-consumption-it-" + std::to_string(getpid());
-    run({"rm", "-rf", store});
-    const std::string file = temp_file("consumption-site.toml", site(store));
+// The Socomec week's counters, read at each local midnight, into the site's store.
+void import_week(const std::string& file) {
     std::ostringstream csv;
     csv << "time,m0/kwh,m1/kwh,m2/kwh,m3/kwh\n";
     double v[4] = {10000, 20000, 30000, 40000};
@@ -48,6 +44,16 @@ TEST(Consumption, TheSocomecWeeklyTableFromImportedCounters) {
     ASSERT_EQ(run({gridlet_bin(), "store", "init", "--config", file}).code, 0);
     const Result imp = run({gridlet_bin(), "import", "--config", file, "--kind", "counter", "--unit", "kWh", data});
     ASSERT_EQ(imp.code, 0) << imp.err;
+}
+
+}  // namespace
+
+TEST(Consumption, TheSocomecWeeklyTableFromImportedCounters) {
+    const std::string store = "/tmp/gridlet-consumption-it-" + std::to_string(getpid());
+    run({"rm", "-rf", store});
+    const std::string file = temp_file("consumption-site.toml", site(store));
+    import_week(file);
+    if (HasFatalFailure()) return;
 
     const Result t = run({gridlet_bin(), "consumption", "--config", file, "--by", "area", "--from", "2019-06-10", "--to",
                           "2019-06-17"});
@@ -86,6 +92,10 @@ TEST(Consumption, TheSocomecWeeklyTableFromImportedCounters) {
     EXPECT_EQ(doc["rows"].size(), 7u);
     EXPECT_EQ(doc["previous"]["from"], "2019-06-03T00:00:00+02:00") << "the week before";
     EXPECT_TRUE(doc["previous"]["columns"][0]["total"].is_null()) << "no data the week before";
+    ASSERT_TRUE(doc["change_percent"].is_array());
+    EXPECT_TRUE(doc["change_percent"][0].is_null()) << "no change against no data";
+    EXPECT_EQ(doc["columns"][0]["partial"], false);
+    EXPECT_EQ(doc["previous"]["columns"][0]["partial"], true);
     run({"rm", "-rf", store});
 }
 
@@ -103,5 +113,59 @@ TEST(Consumption, ABadModelIsRefusedByConsumptionAsByCheck) {
     const Result by = run({gridlet_bin(), "consumption", "--config", temp_file("consumption-ok.toml", site(store)), "--by", "flour"});
     EXPECT_EQ(by.code, 2);
     EXPECT_NE(by.err.find("--by: 'flour' is not a breakdown"), std::string::npos) << by.err;
+    run({"rm", "-rf", store});
+}
+
+// A rule asks gridlet.consumption for the same table and gets the same
+// figures (the model's keyed JSON: values by column name); a bad request is
+// a Lua error naming what is wrong.
+TEST(Consumption, ARuleGetsTheSameTableAsTheCli) {
+    const std::string store = "/tmp/gridlet-consumption-rule-" + std::to_string(getpid());
+    run({"rm", "-rf", store});
+    // In a callback: `gridlet check` loads a rule's top level offline, with
+    // no store to read (a call there fails the load, saying so).
+    const std::string rule = temp_file("consumption-rule.lua", R"(
+local done = false
+gridlet.every(0.2, function()
+if done then return end
+done = true
+local t = gridlet.consumption{by = "area", period = "day", from = 1560117600000, to = 1560722400000}
+gridlet.state.columns = #t.columns
+gridlet.state.first = t.columns[1].name
+gridlet.state.total = t.columns[1].total
+gridlet.state.basement_average = t.columns[2].average
+gridlet.state.monday_basement = t.rows[1].values.basement
+gridlet.state.days = #t.rows
+local ok, err = pcall(gridlet.consumption, {by = "flour", last = "1d"})
+gridlet.state.bad_by = err
+ok, err = pcall(gridlet.consumption, {by = "area", period = "15m", last = "365d"})
+gridlet.state.too_many = err
+ok, err = pcall(gridlet.consumption, {by = "area", last = "1d", colour = "red"})
+gridlet.state.unknown = err
+gridlet.log.info("report done")
+end)
+)");
+    const std::string file = temp_file("consumption-rule.toml",
+                                       site(store, "\n[[rules]]\nname = \"report\"\nfile = \"" + rule + "\"\n"));
+    import_week(file);
+    if (HasFatalFailure()) return;
+    {
+        Process p({gridlet_bin(), "run", file});
+        ASSERT_TRUE(p.wait_for_err("report done", std::chrono::seconds(20))) << p.err();
+        p.signal(SIGTERM);
+        ASSERT_EQ(p.wait(), 0) << p.err();
+    }
+    const Result st = run({gridlet_bin(), "state", "show", "report", "--json", "--config", file});
+    ASSERT_EQ(st.code, 0) << st.err;
+    const auto state = nlohmann::json::parse(st.out);
+    EXPECT_EQ(state["columns"], 5) << st.out;
+    EXPECT_EQ(state["first"], "total");
+    EXPECT_NEAR(state["total"].get<double>(), 2571.71, 1e-9);
+    EXPECT_NEAR(state["basement_average"].get<double>(), 269.672, 1e-9);
+    EXPECT_NEAR(state["monday_basement"].get<double>(), 344.01, 1e-9);
+    EXPECT_EQ(state["days"], 7);
+    EXPECT_NE(state["bad_by"].get<std::string>().find("gridlet.consumption: 'by': 'flour' is not a breakdown"), std::string::npos) << st.out;
+    EXPECT_NE(state["too_many"].get<std::string>().find("periods; at most 5000 from a rule"), std::string::npos) << st.out;
+    EXPECT_NE(state["unknown"].get<std::string>().find("'colour' is unknown"), std::string::npos) << st.out;
     run({"rm", "-rf", store});
 }

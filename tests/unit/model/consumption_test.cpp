@@ -167,7 +167,7 @@ points = ["a", "b"]
     r.to = d4;
     const ConsumptionTable t = table(m, r);
     ASSERT_EQ(t.rows.size(), 3u);
-    const size_t nmp = column(t, "building not measured");
+    const size_t nmp = column(t, "building.not_measured");
     EXPECT_EQ(amount(t.rows[0][0].value), "100") << "the node's consumption is its meter";
     EXPECT_EQ(amount(t.rows[0][nmp].value), "10");
     EXPECT_FALSE(t.rows[0][nmp].negative);
@@ -335,6 +335,20 @@ energy = "e/kwh"
     EXPECT_EQ(*price_at(m, "electricity", local("2026-07-02T23:30"), zone_), 0.10);
     EXPECT_EQ(*price_at(m, "electricity", local("2026-07-03T05:59"), zone_), 0.10) << "the night that began on Thursday";
     EXPECT_EQ(*price_at(m, "electricity", local("2026-07-03T12:00"), zone_), 0.30);
+    // A tariff off the hour (06:30-07:30) prices quarter hours; between
+    // hourly readings most quarter hours have no interval of their own, and
+    // that is no gap: a day with every reading is whole, not marked.
+    const SiteModel off_hour = model("[model]\ncurrency = \"EUR\"\n[[model.fluids]]\nname = \"electricity\"\nprice = 0.2\n"
+                                     "[[model.tariffs]]\nname = \"morning\"\nprice = 1.0\nfrom = \"06:30\"\nto = \"07:30\"\n"
+                                     "[[model.points]]\nname = \"site\"\nenergy = \"e/kwh\"\n");
+    r.from = local("2026-07-01");
+    r.to = local("2026-07-02");
+    const ConsumptionTable q = table(off_hour, r);
+    ASSERT_EQ(q.rows.size(), 1u);
+    EXPECT_EQ(q.rows[0][0].missing, 0) << "no gap";
+    EXPECT_EQ(amount(q.rows[0][0].value), "5.6") << "the 07:00 hour (its interval starts in the morning tariff) at 1.0, 23 h at 0.2";
+    EXPECT_FALSE(column_partial(q, 0));
+
     // A period no tariff covers, with no average price: said, not guessed.
     r.from = local("2026-07-06");
     r.to = local("2026-07-07");

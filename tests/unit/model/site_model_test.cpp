@@ -117,7 +117,18 @@ TEST(SiteModel, EveryMalformedEntryIsRefusedWithItsLine) {
     };
     const std::string pt = "[[model.points]]\nname = \"a\"\nenergy = \"m/a\"\n";  // lines 2-4 after [model]
     const std::vector<Case> cases = {
-        {"[model]\ncurrency = \"euro\"\n", 1, "[model] currency: 'euro' is not an ISO 4217 code"},
+        {"[model]\ncurrency = \"euro\"\n", 1, "[model] currency: 'euro' is not an ISO 4217 currency code"},
+        {"[model]\ncurrency = \"XYZ\"\n", 1, "[model] currency: 'XYZ' is not an ISO 4217 currency code"},
+        // A fresh retest found these accepted (the first silently dropped the point).
+        {"[model]\n[[model.points]]\nname = \"\"\nenergy = \"m/a\"\n", 2, "name '' may use only letters"},
+        {"[model]\n[[model.points]]\nname = \"total\"\nenergy = \"m/a\"\n", 2, "the name 'total' is one of the columns consumption adds"},
+        {"[model]\n[[model.loads]]\nname = \"others\"\n", 2, "the name 'others' is one of the columns consumption adds"},
+        {"[model]\n[[model.usages]]\nname = \"undefined\"\n", 2, "the name 'undefined' is one of the columns consumption adds"},
+        {"[model]\n[[model.fluids]]\nname = \"steam\"\nunit = \"bananas\"\n", 2, "unit 'bananas' is not one consumption converts"},
+        {"[model]\n[[model.points]]\nname = \"a\"\nenergy_history = [ { series = \"m/1\", to = \"2026-03-29 02:30\" }, { series = \"m/2\", from = \"2026-03-29 02:30\" } ]\n",
+         4, "'2026-03-29 02:30' does not exist in Europe/Paris (the clocks go forward then)"},
+        {"[model]\n[[model.points]]\nname = \"a\"\nenergy_history = [ { series = \"m/1\", to = \"2026-10-25 02:30\" }, { series = \"m/2\", from = \"2026-10-25T02:30+01:00\" } ]\n",
+         4, "'2026-10-25 02:30' happens twice in Europe/Paris (the clocks go back then): give its offset, e.g. \"2026-10-25T02:30+02:00\""},
         {"[model]\ncolour = 1\n", 2, "unknown key 'colour' in [model]"},
         {"[model]\n[[model.points]]\nname = \"a b\"\nenergy = \"m/a\"\n", 2, "name 'a b' may use only letters"},
         {"[model]\n" + pt + pt, 5, "[[model.points]]: 'a' is declared twice"},
