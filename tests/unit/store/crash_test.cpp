@@ -101,6 +101,9 @@ TEST(StoreCrash, AcknowledgedSamplesSurviveKill9) {
         auto store = Store::open(o);
         ASSERT_TRUE(store) << "round " << rounds << ": the database does not open: " << store.status().to_string();
         auto& reg = (*store)->registry();
+        // Killed before it registered its series (a loaded machine, a short
+        // round): nothing was acknowledged, so nothing is owed.
+        if (acked.empty()) continue;
         ASSERT_EQ(reg.size(), static_cast<size_t>(kSeries)) << "round " << rounds;
         for (int n = 0; n < kSeries; ++n) {
             ASSERT_EQ(reg.find("crash/s" + std::to_string(n)), static_cast<uint32_t>(n + 1)) << "ids must be stable";
