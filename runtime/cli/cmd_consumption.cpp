@@ -40,12 +40,9 @@ std::string period_label(model::Period p, int64_t start, const TimeZone& tz) {
         iso[10] = ' ';
         return iso.substr(0, 16) + iso.substr(19);
     }
-    case model::Period::day: {
-        // Zeller-free: the weekday from days since the epoch of the local date.
-        const int64_t days = (start + tz.utc_offset_ms(start)) / 86'400'000;
-        std::snprintf(buf, sizeof buf, "%s %04d-%02d-%02d", wd[((days % 7) + 11) % 7], c.year, c.month, c.day);
+    case model::Period::day:
+        std::snprintf(buf, sizeof buf, "%s %04d-%02d-%02d", wd[tz.weekday(start)], c.year, c.month, c.day);
         break;
-    }
     case model::Period::week: std::snprintf(buf, sizeof buf, "week of %04d-%02d-%02d", c.year, c.month, c.day); break;
     case model::Period::month: std::snprintf(buf, sizeof buf, "%04d-%02d", c.year, c.month); break;
     case model::Period::year: std::snprintf(buf, sizeof buf, "%04d", c.year); break;

@@ -90,6 +90,11 @@ CivilTime TimeZone::to_local(int64_t utc_ms) const {
     return civil_of(LocalMs{milliseconds{utc_ms + utc_offset_ms(utc_ms)}});
 }
 
+int TimeZone::weekday(int64_t utc_ms) const {
+    const LocalMs lt{milliseconds{utc_ms + utc_offset_ms(utc_ms)}};
+    return static_cast<int>(date::weekday{date::floor<date::days>(lt)}.c_encoding());
+}
+
 Expected<int64_t> TimeZone::from_local(const CivilTime& c) const {
     date::year_month_day ymd{date::year{c.year}, date::month{static_cast<unsigned>(c.month)},
                              date::day{static_cast<unsigned>(c.day)}};

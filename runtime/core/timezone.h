@@ -72,6 +72,8 @@ public:
     // Start (UTC ms) of the local day / ISO week / month / year containing
     // `utc_ms`, and the start of the next one.
     int64_t start_of(CalendarUnit unit, int64_t utc_ms) const;
+    // The local weekday at `utc_ms`: 0 Sunday .. 6 Saturday.
+    int weekday(int64_t utc_ms) const;
     int64_t next_start(CalendarUnit unit, int64_t utc_ms) const;
 
     int64_t start_of_day(int64_t utc_ms) const { return start_of(CalendarUnit::day, utc_ms); }

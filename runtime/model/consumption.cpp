@@ -11,35 +11,6 @@ namespace {
 constexpr int64_t kHourMs = 3'600'000;
 constexpr size_t kMaxPeriods = 200'000;  // 22 years of hours
 
-// The factor from a series' unit to a fluid's (nullopt: not convertible).
-// An empty series unit is taken as the fluid's.
-std::optional<double> unit_factor(std::string from, std::string to) {
-    auto norm = [](std::string u) {
-        if (u == "m³") u = "m3";
-        if (u == "dm³") u = "dm3";
-        if (u == "l") u = "L";
-        return u;
-    };
-    from = norm(from);
-    to = norm(to);
-    if (from.empty() || from == to) return 1.0;
-    struct U {
-        const char* name;
-        int dim;  // 0 energy, 1 volume
-        double base;
-    };
-    static const U units[] = {{"Wh", 0, 1e-3}, {"kWh", 0, 1}, {"MWh", 0, 1e3}, {"GWh", 0, 1e6},
-                              {"m3", 1, 1},    {"dm3", 1, 1e-3}, {"L", 1, 1e-3}};
-    const U* a = nullptr;
-    const U* b = nullptr;
-    for (const U& u : units) {
-        if (from == u.name) a = &u;
-        if (to == u.name) b = &u;
-    }
-    if (!a || !b || a->dim != b->dim) return std::nullopt;
-    return a->base / b->base;
-}
-
 }  // namespace
 
 Expected<Breakdown> parse_breakdown(const std::string& t) {
@@ -91,10 +62,9 @@ const char* period_name(Period p) noexcept {
 }
 
 std::optional<double> price_at(const SiteModel& model, const std::string& fluid, int64_t t, const TimeZone& zone) {
-    const int64_t local = t + zone.utc_offset_ms(t);
-    const int64_t day = local >= 0 ? local / 86'400'000 : (local - 86'399'999) / 86'400'000;
-    const int weekday = static_cast<int>(((day % 7) + 11) % 7);  // 1970-01-01 was a Thursday (4)
-    const int minute = static_cast<int>(((local % 86'400'000) + 86'400'000) % 86'400'000 / 60'000);
+    const int weekday = zone.weekday(t);
+    const CivilTime c = zone.to_local(t);
+    const int minute = c.hour * 60 + c.minute;
     auto on = [](const Tariff& tf, int d) { return (tf.days >> d) & 1; };
     for (const Tariff& tf : model.tariffs) {
         if (tf.fluid != fluid || t < tf.valid_from || t >= tf.valid_to) continue;

@@ -230,11 +230,8 @@ bool iso4217(const std::string& code) {
     return code.size() == 3 && codes.find(" " + code + " ") != std::string::npos;
 }
 
-// The units consumption converts between (model/consumption.cpp).
-bool known_unit(const std::string& u) {
-    static const std::set<std::string> units = {"Wh", "kWh", "MWh", "GWh", "m3", "m³", "dm3", "dm³", "L", "l"};
-    return units.count(u) > 0;
-}
+// A unit consumption converts (an energy or a volume).
+bool known_unit(const std::string& u) { return !u.empty() && (unit_factor(u, "kWh") || unit_factor(u, "m3")); }
 
 // A local time of the site's zone that exists once: refuses a time in the
 // spring gap and one the autumn fold repeats (give its offset then). A
@@ -260,6 +257,33 @@ Expected<int64_t> local_instant(const TimeZone& zone, const std::string& text) {
 }
 
 }  // namespace
+
+std::optional<double> unit_factor(std::string from, std::string to) {
+    auto norm = [](std::string u) {
+        if (u == "m³") u = "m3";
+        if (u == "dm³") u = "dm3";
+        if (u == "l") u = "L";
+        return u;
+    };
+    from = norm(from);
+    to = norm(to);
+    if (from.empty() || from == to) return 1.0;
+    struct U {
+        const char* name;
+        int dim;  // 0 energy, 1 volume
+        double base;
+    };
+    static const U units[] = {{"Wh", 0, 1e-3}, {"kWh", 0, 1}, {"MWh", 0, 1e3}, {"GWh", 0, 1e6},
+                              {"m3", 1, 1},    {"dm3", 1, 1e-3}, {"L", 1, 1e-3}};
+    const U* a = nullptr;
+    const U* b = nullptr;
+    for (const U& u : units) {
+        if (from == u.name) a = &u;
+        if (to == u.name) b = &u;
+    }
+    if (!a || !b || a->dim != b->dim) return std::nullopt;
+    return a->base / b->base;
+}
 
 const std::vector<Category>& predefined_loads() {
     // The six RT 2012 uses the Legrand manual pre-defines (§2.4 names

@@ -150,6 +150,11 @@ struct SiteModel {
     const Hierarchy* hierarchy(const std::string& name) const;
 };
 
+// The factor from a series' unit to a fluid's (Wh, kWh, MWh, GWh; m3, dm3,
+// L); nullopt when one is not convertible to the other. An empty series
+// unit is taken as the fluid's.
+std::optional<double> unit_factor(std::string from, std::string to);
+
 // The pre-defined load types and usages (names, labels, external keys).
 const std::vector<Category>& predefined_loads();
 const std::vector<Category>& predefined_usages();

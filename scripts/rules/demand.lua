@@ -22,20 +22,10 @@
 -- ends). Every parameter and decision: scripts/lib/gridlet/README.md.
 local demand = require("gridlet.demand")
 
-local d = demand.new(params, {
-  offset = demand.os_offset,
-  local_date = demand.os_local_date,
-  emit = gridlet.emit,
-  log = function(level, text) gridlet.log[level]("%s", text) end,
-  load = function(key) return gridlet.state[key] end,
-  save = function(key, value) gridlet.state[key] = value end,
-  -- Each completed interval's demand as the series <rule>/kw, stamped with
-  -- the interval's end (gridlet query reads it).
-  publish = function(point, value, ts) gridlet.publish(gridlet.rule .. "/" .. point, value, {ts = ts, unit = "kW"}) end,
-  -- Commands to the meter (device_setup, device_sync).
-  write = function(target, value, on_reply) gridlet.write(target, value, on_reply) end,
-  now = gridlet.now,
-}, {"status_every"})
+-- Each completed interval's demand goes to the series <rule>/kw, stamped
+-- with the interval's end (gridlet query reads it); commands go to the
+-- meter (device_setup, device_sync).
+local d = demand.new(params, demand.rule_io(gridlet), {"status_every"})
 
 local function hhmm(ms) return os.date("%H:%M", math.floor(ms / 1000)) end
 local function kw(v) return v and string.format("%.1f kW", v) or "-" end

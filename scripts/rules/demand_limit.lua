@@ -19,22 +19,13 @@
 local demand = require("gridlet.demand")
 local demand_limit = require("gridlet.demand_limit")
 
-local ctl = demand_limit.new(params, {
-  offset = demand.os_offset,
-  local_date = demand.os_local_date,
-  local_time = demand.os_local_date,
-  now = gridlet.now,
-  emit = gridlet.emit,
-  log = function(level, text) gridlet.log[level]("%s", text) end,
-  load = function(key) return gridlet.state[key] end,
-  save = function(key, value) gridlet.state[key] = value end,
-  publish = function(point, value, ts) gridlet.publish(gridlet.rule .. "/" .. point, value, {ts = ts, unit = "kW"}) end,
-  publish_value = function(series, value) gridlet.publish(series, value) end,
-  write = function(target, value, on_reply) gridlet.write(target, value, on_reply) end,
-  devices = gridlet.devices,
-  raise = function(t) return gridlet.alarm.raise(t) end,
-  clear = function(key, value) return gridlet.alarm.clear(key, value) end,
-}, {"step_every", "status_every"})
+local ctl_io = demand.rule_io(gridlet)
+ctl_io.local_time = demand.os_local_date
+ctl_io.publish_value = function(series, value) gridlet.publish(series, value) end
+ctl_io.devices = gridlet.devices
+ctl_io.raise = function(t) return gridlet.alarm.raise(t) end
+ctl_io.clear = function(key, value) return gridlet.alarm.clear(key, value) end
+local ctl = demand_limit.new(params, ctl_io, {"step_every", "status_every"})
 
 local step_every = params.step_every or 2
 local status_every = params.status_every or 0

@@ -165,6 +165,24 @@ local function boundary_after(self, t)
   return first_new
 end
 
+-- For a rule: the io of new() made of the gridlet API `g` (the rule's
+-- `gridlet`), so that every rule wires it alike: the site's clock and zone,
+-- events, logs, persistent state, the series <rule>/<point> (kW, stamped
+-- with the interval's end) and commands. A rule adds its own keys to it.
+function M.rule_io(g)
+  return {
+    offset = M.os_offset,
+    local_date = M.os_local_date,
+    now = g.now,
+    emit = g.emit,
+    log = function(level, text) g.log[level]("%s", text) end,
+    load = function(key) return g.state[key] end,
+    save = function(key, value) g.state[key] = value end,
+    publish = function(point, value, ts) g.publish(g.rule .. "/" .. point, value, {ts = ts, unit = "kW"}) end,
+    write = function(target, value, on_reply) g.write(target, value, on_reply) end,
+  }
+end
+
 -- For a rule: the site zone's UTC offset (ms) and local date at `ms`, from
 -- os.date (which uses the site's zone in gridlet).
 function M.os_offset(ms)

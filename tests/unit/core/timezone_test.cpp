@@ -151,3 +151,12 @@ TEST(TimeZone, TextOfFarAndOldInstantsIsRight) {
     EXPECT_EQ(p.format_iso(kFirstIsoYearMs - 1), "+000000-12-31T23:59:59Z");
     EXPECT_EQ(z.format_iso(kFirstIsoYearMs), "0001-01-01T00:00:00Z");
 }
+
+// The local weekday (0 Sunday): the local date's, not UTC's.
+TEST(TimeZone, WeekdayIsTheLocalDates) {
+    const auto paris = *TimeZone::load("Europe/Paris");
+    EXPECT_EQ(paris.weekday(*paris.parse_iso("2019-06-10T00:30")), 1) << "Monday 00:30 in Paris is Sunday in UTC";
+    EXPECT_EQ(TimeZone::utc().weekday(*paris.parse_iso("2019-06-10T00:30")), 0);
+    EXPECT_EQ(paris.weekday(*paris.parse_iso("2026-10-25T23:59")), 0) << "the 25-hour Sunday";
+    EXPECT_EQ(paris.weekday(*paris.parse_iso("1969-12-31T12:00")), 3) << "before the epoch too";
+}
