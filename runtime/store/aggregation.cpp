@@ -98,17 +98,20 @@ Status VectorSampleSource::good_from(int64_t t, size_t n, std::vector<Sample>& o
 // ---------------------------------------------------------------- Aggregator
 
 Expected<std::optional<int64_t>> Aggregator::next_below(int level, int64_t t) {
-    auto raw = raw_.next_time(t);
-    if (!raw) return raw.status();
-    std::optional<int64_t> best = *raw;
+    // Stored rows first, coarsest first, raw samples last (reading them may
+    // decode a chunk): once something is found at t itself, nothing is earlier.
+    std::optional<int64_t> best;
     if (rows_ && rows_until_ != kNoRows) {
-        for (int l = 0; l < level; ++l) {
+        for (int l = level - 1; l >= 0 && !(best && *best == t); --l) {
             auto r = rows_->next_row(kResolutions[static_cast<size_t>(l)], t);
             if (!r) return r.status();
             best = earliest(best, *r);
         }
     }
-    return best;
+    if (best && *best == t) return best;
+    auto raw = raw_.next_time(t);
+    if (!raw) return raw.status();
+    return earliest(best, *raw);
 }
 
 Expected<std::optional<int64_t>> Aggregator::next_data(int64_t t) { return next_below(kTopLevel + 1, t); }
@@ -162,8 +165,42 @@ Status Aggregator::minutes(int64_t a, int64_t b, std::vector<int64_t>& starts, s
     });
 }
 
+bool Aggregator::merge_folded_ahead(int64_t start, RollupRow& acc) {
+    if (start < ahead_lo_ || start >= ahead_hi_) return false;
+    if (ahead_pos_ > 0 && ahead_starts_[ahead_pos_ - 1] >= start) ahead_pos_ = 0;
+    while (ahead_pos_ < ahead_starts_.size() && ahead_starts_[ahead_pos_] < start) ++ahead_pos_;
+    if (ahead_pos_ < ahead_starts_.size() && ahead_starts_[ahead_pos_] == start) acc.merge(ahead_rows_[ahead_pos_]);
+    return true;
+}
+
+Status Aggregator::fold_ahead(int64_t start, RollupRow& acc) {
+    constexpr int64_t kFoldAheadMax = 1440 * kMinute;  // a day of minute rows: ~100 KB
+    int64_t hi = std::min(start + kFoldAheadMax, floor_to(read_ahead_until_, kMinute));
+    // Never into a stored row that may answer a later block instead: the
+    // next row, starting after this minute, of each level whose blocks fit
+    // in a span as long as this one (a walk's buckets are alike: 15-min
+    // periods never use hour rows).
+    if (rows_ && rows_until_ != kNoRows)
+        for (const Resolution r : kResolutions) {
+            if (hi <= start + kMinute) break;
+            if (grid_.end(r, grid_.start(r, start)) - grid_.start(r, start) > span_len_) break;
+            auto next = rows_->next_row(r, start + 1);
+            if (!next) return next.status();
+            if (*next && **next < rows_until_) hi = std::min(hi, **next);
+        }
+    if (hi <= start + kMinute) return fold_raw(start, start + kMinute, acc);
+    ahead_lo_ = ahead_hi_ = 0;
+    if (Status st = minutes(start, hi, ahead_starts_, ahead_rows_); !st) return st;
+    ahead_lo_ = start;
+    ahead_hi_ = hi;
+    ahead_pos_ = 0;
+    merge_folded_ahead(start, acc);
+    return Status::ok();
+}
+
 Status Aggregator::block(int level, int64_t start, int64_t end, bool use_stored, RollupRow& acc) {
     const Resolution r = kResolutions[static_cast<size_t>(level)];
+    if (level == 0 && merge_folded_ahead(start, acc)) return Status::ok();
     if (use_stored && rows_until_ != kNoRows && end <= rows_until_) {
         auto at = rows_->next_row(r, start);
         if (!at) return at.status();
@@ -179,7 +216,7 @@ Status Aggregator::block(int level, int64_t start, int64_t end, bool use_stored,
     auto next = next_below(level, start);
     if (!next) return next.status();
     if (!*next || **next >= end) return Status::ok();  // nothing in this block
-    if (level == 0) return fold_raw(start, end, acc);
+    if (level == 0) return read_ahead_until_ == kNoRows ? fold_raw(start, end, acc) : fold_ahead(start, acc);
     RollupRow own;
     if (Status st = compose(start, end, level - 1, own); !st) return st;
     acc.merge(own);
@@ -214,6 +251,7 @@ Status Aggregator::compose(int64_t a, int64_t b, int top, RollupRow& acc) {
 }
 
 Expected<RollupRow> Aggregator::span(int64_t a, int64_t b) {
+    span_len_ = b - a;
     RollupRow acc;
     if (Status st = compose(a, b, kTopLevel, acc); !st) return st;
     return acc;
@@ -277,23 +315,28 @@ Status QueryLimit::too_many_rows() const {
 Status walk_buckets(Aggregator& agg, int64_t from, int64_t to, const BucketPlan& plan,
                     const std::function<void(int64_t, int64_t, const RollupRow&)>& fn, const QueryLimit* limit,
                     size_t rows_before) {
+    agg.read_ahead_until(to);
     int64_t t = from;
     size_t rows = rows_before;
     uint64_t unmetered = 0;
+    bool had_data = false;  // the bucket before held data: the next one likely does too
     while (t < to) {
         if (limit && limit->meter && ++unmetered == QueryLimit::kMeterEvery) {
             if (Status st = limit->meter(unmetered); !st) return st;
             unmetered = 0;
         }
-        auto next = agg.next_data(t);
-        if (!next) return next.status();
-        if (!*next || **next >= to) break;
-        if (**next > t) t = std::max(t, plan.start(**next));  // skip empty buckets
+        if (!had_data) {  // look for the next data, skipping empty buckets at once
+            auto next = agg.next_data(t);
+            if (!next) return next.status();
+            if (!*next || **next >= to) break;
+            if (**next > t) t = std::max(t, plan.start(**next));
+        }
         const int64_t e = plan.end(t);
         if (e <= t) return Status::internal("query: the bucket at " + std::to_string(t) + " ms does not advance");
         auto row = agg.span(t, e);
         if (!row) return row.status();
-        if (!row->empty()) {
+        had_data = !row->empty();
+        if (had_data) {
             if (limit && limit->max_rows && ++rows > limit->max_rows) return limit->too_many_rows();
             fn(t, e, *row);
         }

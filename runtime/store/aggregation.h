@@ -179,6 +179,16 @@ public:
     // The earliest time >= t at which the span may hold data (any stored
     // row or raw sample); nullopt when nothing follows. Forward.
     Expected<std::optional<int64_t>> next_data(int64_t t);
+    // Lets a 1-min block without a stored row be folded together with the
+    // minutes after it, up to `t` (at most a day ahead, never into the next
+    // stored row of a level whose blocks fit in the span being computed), in
+    // one pass over the raw samples: a walk over many
+    // small buckets (a year of 15-min periods of a 1-min counter) then reads
+    // each sample once instead of looking up the counter context at both
+    // ends of every minute. The rows are the ones minutes() gives, which are
+    // the ones a fold of each minute gives (the roller stores them), so
+    // answers do not change, only their cost. Off (kNoRows) by default.
+    void read_ahead_until(int64_t t) { read_ahead_until_ = t; }
 
     const AggregationStats& stats() const { return stats_; }
 
@@ -193,6 +203,10 @@ private:
     Status fold_raw(int64_t a, int64_t b, RollupRow& acc);
     // Earliest data at or after t in finer levels than `level` and raw.
     Expected<std::optional<int64_t>> next_below(int level, int64_t t);
+    // The 1-min block at `start` from the rows folded ahead (false: not
+    // folded ahead); fold_ahead folds the minutes from `start` and merges it.
+    bool merge_folded_ahead(int64_t start, RollupRow& acc);
+    Status fold_ahead(int64_t start, RollupRow& acc);
 
     SampleSource& raw_;
     RowSource* rows_;
@@ -201,6 +215,12 @@ private:
     int64_t rows_until_;
     AggregationStats stats_;
     std::vector<Sample> context_;
+    int64_t read_ahead_until_ = kNoRows;
+    int64_t span_len_ = 0;  // the length of the span being computed
+    int64_t ahead_lo_ = 0, ahead_hi_ = 0;  // the minutes [ahead_lo_, ahead_hi_) are folded ahead
+    size_t ahead_pos_ = 0;                 // where the last lookup stopped
+    std::vector<int64_t> ahead_starts_;
+    std::vector<RollupRow> ahead_rows_;
 };
 
 // Buckets of a query over [from, to): where the bucket holding t starts

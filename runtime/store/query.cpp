@@ -154,8 +154,15 @@ Expected<std::vector<RollupRow>> QueryEngine::aggregate(uint32_t series, std::sp
                                                         QueryStats* stats, bool force_raw) const {
     if (edges.size() < 2) return Status::invalid("query: need at least one bucket");
     std::vector<RollupRow> rows(edges.size() - 1);
+    // The bucket holding t: the walk moves forward, so the one after the
+    // last answer usually is it (a binary search otherwise).
+    size_t last = 0;
     auto index = [&](int64_t t) {
-        return static_cast<size_t>(std::upper_bound(edges.begin(), edges.end(), t) - edges.begin()) - 1;
+        if (last + 1 >= edges.size() || t < edges[last] || t >= edges[last + 1]) {
+            if (last + 2 < edges.size() && t >= edges[last + 1] && t < edges[last + 2]) ++last;
+            else last = static_cast<size_t>(std::upper_bound(edges.begin(), edges.end(), t) - edges.begin()) - 1;
+        }
+        return last;
     };
     BucketPlan plan;
     plan.start = [&](int64_t t) { return edges[index(t)]; };
