@@ -111,11 +111,6 @@ std::string default_message(Condition c) {
     return "{series}";
 }
 
-uint32_t key_line(const toml::table& t, const char* key) {
-    const toml::node* n = t.get(key);
-    return n ? config::line_of(*n) : config::line_of(t);
-}
-
 AlarmRule one_rule(const toml::table& t, const nlohmann::json& j, const std::string& file, const std::string& where,
                    config::Diagnostics& diags) {
     AlarmRule r;
@@ -125,7 +120,7 @@ AlarmRule one_rule(const toml::table& t, const nlohmann::json& j, const std::str
     r.condition = to_condition(j.value("condition", "high"));
     const std::string cond = condition_name(r.condition);
     const auto bad = [&](const char* key, const std::string& what) {
-        diags.push_back({file, key_line(t, key), where + ": " + what});
+        diags.push_back({file, config::key_line(t, key), where + ": " + what});
     };
     if (const std::string why = config_name_problem(r.name); !why.empty()) bad("name", why);
     if (r.series.empty()) {
@@ -254,7 +249,7 @@ std::vector<AlarmRule> parse_tables(const std::vector<const toml::table*>& table
         const std::string w = "[[alarms]] '" + j.value("name", "") + "'";
         AlarmRule r = one_rule(*t, j, file, w, diags);
         if (!r.name.empty() && !names.insert(r.name).second)
-            diags.push_back({file, key_line(*t, "name"), w + ": an alarm rule named '" + r.name + "' is already defined"});
+            diags.push_back({file, config::key_line(*t, "name"), w + ": an alarm rule named '" + r.name + "' is already defined"});
         if (j.value("enabled", true)) out.push_back(std::move(r));
     }
     return out;

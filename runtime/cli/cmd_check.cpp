@@ -38,7 +38,10 @@ void register_check_command(CLI::App& app) {
                 (plan.model.points.empty()
                      ? ""
                      : ", a site model of " + std::to_string(plan.model.points.size()) + " point" +
-                           (plan.model.points.size() == 1 ? "" : "s"));
+                           (plan.model.points.size() == 1 ? "" : "s")) +
+                (plan.exports.empty()
+                     ? ""
+                     : ", " + std::to_string(plan.exports.size()) + " export" + (plan.exports.size() == 1 ? "" : "s"));
             std::printf("%s: ok (site '%s', %zu plugin%s, %zu device%s, %zu rule%s%s)\n", path->c_str(),
                         plan.site.site_name.c_str(), plan.plugins.size(), plan.plugins.size() == 1 ? "" : "s", devices,
                         devices == 1 ? "" : "s", plan.site.rules.size(), plan.site.rules.size() == 1 ? "" : "s",

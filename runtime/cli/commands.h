@@ -29,5 +29,6 @@ void register_state_command(CLI::App& app);
 void register_alarms_command(CLI::App& app);
 void register_notify_command(CLI::App& app);
 void register_consumption_command(CLI::App& app);
+void register_export_command(CLI::App& app);
 
 }  // namespace gridlet::cli

@@ -62,6 +62,7 @@ int main(int argc, char** argv) {
     gridlet::cli::register_alarms_command(app);
     gridlet::cli::register_notify_command(app);
     gridlet::cli::register_consumption_command(app);
+    gridlet::cli::register_export_command(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::RuntimeError& e) {

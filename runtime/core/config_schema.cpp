@@ -40,6 +40,11 @@ std::string Diagnostic::to_string() const {
 
 uint32_t line_of(const toml::node& node) { return node.source().begin.line; }
 
+uint32_t key_line(const toml::table& t, std::string_view key) {
+    const toml::node* n = t.get(key);
+    return n ? line_of(*n) : line_of(t);
+}
+
 nlohmann::json toml_to_json(const toml::node& node) {
     switch (node.type()) {
         case toml::node_type::table: {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -46,6 +47,9 @@ using Diagnostics = std::vector<Diagnostic>;
 
 // The line of a node (0 when toml++ has none).
 uint32_t line_of(const toml::node& node);
+// The line of `key` in `t`, or of `t` itself when the key is not written
+// (a default is wrong: the table is where to add it).
+uint32_t key_line(const toml::table& t, std::string_view key);
 
 nlohmann::json toml_to_json(const toml::node& node);
 // The other way: a JSON object as a TOML table (strings, booleans,

@@ -7,7 +7,8 @@
 //            failing) into the kernel's alarm table;
 //   "notifier" sends the alarm changes [[notifications]] want (e-mail,
 //            webhook) through the store's outbox;
-//   "rules"  runs the site's Lua rules (script::Engine) against bus and store.
+//   "rules"  runs the site's Lua rules (script::Engine) against bus and store;
+//   "exporter" writes the [[exports]] with a dir on their schedule.
 // The kernel makes them with make_*_instance() and hands each its context.
 // Threads: see each component's class comment.
 #pragma once
@@ -18,6 +19,7 @@
 #include <memory>
 
 #include "alarm/alarm_rules.h"
+#include "export/export_config.h"
 #include "alarm/alarm_table.h"
 #include "notify/notifier.h"
 
@@ -54,6 +56,9 @@ struct ComponentContext {
     // The notifier's figures (copied about once a second).
     std::atomic<uint64_t> notify_queued{0}, notify_messages{0}, notify_delivered{0}, notify_failures{0},
         notify_pending{0};
+    // The [[exports]] with a dir (the exporter component runs them), and its figures.
+    std::vector<exporter::ExportConfig> exports;
+    std::atomic<uint64_t> export_files{0}, export_failures{0}, export_behind{0};
 };
 
 Expected<std::unique_ptr<plugin::PluginInstance>> make_store_writer_instance(ComponentContext& ctx,
@@ -64,6 +69,9 @@ Expected<std::unique_ptr<plugin::PluginInstance>> make_alarms_instance(Component
                                                                       plugin::HostServices services, uint32_t index);
 
 Expected<std::unique_ptr<plugin::PluginInstance>> make_notifier_instance(ComponentContext& ctx,
+                                                                        plugin::HostServices services, uint32_t index);
+
+Expected<std::unique_ptr<plugin::PluginInstance>> make_exporter_instance(ComponentContext& ctx,
                                                                         plugin::HostServices services, uint32_t index);
 
 Expected<std::unique_ptr<plugin::PluginInstance>> make_rules_instance(ComponentContext& ctx,

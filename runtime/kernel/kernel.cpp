@@ -99,6 +99,9 @@ Status Kernel::start() {
         if (Status st = notifier_->start(clock_.now_ms()); !st) return st.with_context("notifications");
         components_->notifier = notifier_.get();
     }
+    if (store_)
+        for (const exporter::ExportConfig& e : plan_.exports)
+            if (!e.dir.empty()) components_->exports.push_back(e);
     auto control_pub = bus_->make_publisher(&control_metrics_);
     if (!control_pub) return control_pub.status();
     control_publisher_ = std::move(*control_pub);
@@ -120,6 +123,11 @@ Status Kernel::start() {
         auto n = make_notifier_instance(*components_, services, index++);
         if (!n) return n.status();
         instances_.push_back(std::move(*n));
+    }
+    if (!components_->exports.empty()) {
+        auto x = make_exporter_instance(*components_, services, index++);
+        if (!x) return x.status();
+        instances_.push_back(std::move(*x));
     }
     for (PlannedPlugin& p : plan_.plugins) {
         auto inst = plugin::PluginInstance::make(p.name, p.library, p.config, p.devices, services, index++);
@@ -209,6 +217,11 @@ nlohmann::json Kernel::metrics_json() {
                                     {"delivered", components_->notify_delivered.load()},
                                     {"failures", components_->notify_failures.load()},
                                     {"pending", components_->notify_pending.load()}};
+        if (components_ && !components_->exports.empty())
+            out["exports"] = {{"scheduled", components_->exports.size()},
+                              {"files", components_->export_files.load()},
+                              {"failures", components_->export_failures.load()},
+                              {"behind", components_->export_behind.load()}};
     }
     out["problems"] = problems_json();
     if (store_) {

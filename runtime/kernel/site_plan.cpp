@@ -62,6 +62,13 @@ SitePlan prepare_site(SiteConfig site, config::Diagnostics& diags, DeviceProblem
         plan.alarm_settings = alarm::parse_alarm_settings(*site.root, site.path, diags);
         plan.notifications = notify::parse_notifications(*site.root, site.path, diags, secrets);
         plan.model = model::parse_site_model(*site.root, site.path, site.timezone, diags);
+        plan.exports = exporter::parse_exports(*site.root, site.path, site.site_name, plan.model, diags);
+        for (const exporter::ExportConfig& e : plan.exports)
+            if (!e.dir.empty() && !site.has_store) {
+                diags.push_back({site.path, e.line,
+                                 "[[exports]] '" + e.name + "': dir needs a [store]: the files are read from it"});
+                break;
+            }
         if (!plan.notifications.empty() && !site.has_store)
             diags.push_back({site.path, plan.notifications.front().line,
                              "[[notifications]] need a [store]: what cannot be delivered at once waits in its outbox"});
@@ -174,7 +181,11 @@ SitePlan prepare_site(SiteConfig site, config::Diagnostics& diags, DeviceProblem
 SitePlan load_site(const std::string& path, config::Diagnostics& diags, DeviceProblems device_problems,
                    bool compile_rules, notify::Secrets secrets) {
     SiteConfig site = load_site_config(path, section_schemas(), diags);
-    if (!diags.empty()) return SitePlan{std::move(site), {}, {}, {}, {}, {}, {}, {}};
+    if (!diags.empty()) {
+        SitePlan plan;
+        plan.site = std::move(site);
+        return plan;
+    }
     return prepare_site(std::move(site), diags, device_problems, compile_rules, secrets);
 }
 

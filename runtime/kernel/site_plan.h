@@ -14,6 +14,7 @@
 
 #include "core/config_schema.h"
 #include "alarm/alarm_rules.h"
+#include "export/export_config.h"
 #include "model/site_model.h"
 #include "notify/notification_config.h"
 #include "core/site_config.h"
@@ -46,6 +47,7 @@ struct SitePlan {
     alarm::AlarmSettings alarm_settings;
     std::vector<notify::NotificationConfig> notifications;  // [[notifications]] (enabled ones)
     model::SiteModel model;                                 // [model], checked
+    std::vector<exporter::ExportConfig> exports;            // [[exports]], checked
 };
 
 // What a device problem found by a plugin's validate() does: `check`

@@ -92,11 +92,6 @@ const std::vector<KeySpec>& notification_keys() {
 
 namespace {
 
-uint32_t key_line(const toml::table& t, const char* key) {
-    const toml::node* n = t.get(key);
-    return n ? config::line_of(*n) : config::line_of(t);
-}
-
 bool plausible_address(const std::string& a) {
     const size_t at = a.find('@');
     return at != std::string::npos && at > 0 && at + 1 < a.size() && a.find_first_of(" <>,;\r\n") == std::string::npos;
@@ -108,7 +103,7 @@ std::vector<std::string> strings(const nlohmann::json& j, const char* key, const
     if (!j.contains(key)) return out;
     for (const auto& v : j[key]) {
         if (!v.is_string()) {
-            diags.push_back({file, key_line(t, key), where + ": " + key + ": a list of strings"});
+            diags.push_back({file, config::key_line(t, key), where + ": " + key + ": a list of strings"});
             return {};
         }
         out.push_back(v.get<std::string>());
@@ -150,7 +145,7 @@ std::vector<NotificationConfig> parse_notifications(const toml::table& root, con
         c.name = j.value("name", "");
         const std::string where = "[[notifications]] '" + c.name + "'";
         const auto bad = [&](const char* key, const std::string& what) {
-            diags.push_back({file, key_line(t, key), where + ": " + what});
+            diags.push_back({file, config::key_line(t, key), where + ": " + what});
         };
         if (const std::string why = config_name_problem(c.name); !why.empty()) bad("name", why);
         const bool read_secrets =

@@ -26,6 +26,7 @@ std::string demo_copy(int port, int ev_port, const std::string& store_dir, int b
     text = std::regex_replace(text, std::regex("name = \"demo\""), "name = \"demo-it-" + std::to_string(getpid()) + "\"");
     text = std::regex_replace(text, std::regex("path = \"\\.\\./var/demo-store\""), "path = \"" + store_dir + "\"");
     text = std::regex_replace(text, std::regex("\"\\.\\./scripts/"), "\"" + source_dir() + "/scripts/");
+    text = std::regex_replace(text, std::regex("dir = \"\\.\\./var/demo-exports\""), "dir = \"" + store_dir + "-exports\"");
     return temp_file("demo.toml", text);
 }
 }  // namespace

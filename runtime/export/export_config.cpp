@@ -1,0 +1,259 @@
+#include "export/export_config.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <set>
+
+#include "core/pattern.h"
+#include "store/time_spec.h"
+
+namespace gridlet::exporter {
+
+using config::KeySpec;
+using config::ValueType;
+
+const char* format_name(Format f) { return f == Format::socomec_ems ? "socomec_ems" : "socomec_csv"; }
+
+namespace {
+
+const std::vector<KeySpec>& export_keys() {
+    static const std::vector<KeySpec> keys = [] {
+        std::vector<KeySpec> k;
+        k.push_back(config::required_key("name", ValueType::string, "Unique name (letters, digits, _ - .)"));
+        KeySpec format = config::required_key("format", ValueType::string, "socomec_ems or socomec_csv");
+        format.one_of = {"socomec_ems", "socomec_csv"};
+        k.push_back(format);
+        KeySpec type = config::key("data_type", ValueType::string, "\"avg\"", "avg, load_curve or index");
+        type.one_of = {"avg", "load_curve", "index"};
+        k.push_back(type);
+        k.push_back(config::key("step", ValueType::string, "\"1m\"", "One row per step: 1m, 10m, 15m, 1h, ..."));
+        k.push_back(config::key("every", ValueType::string, "\"10m\"", "The export period: one file per period"));
+        k.push_back(config::key("device", ValueType::string, std::nullopt, "The device name written in the file"));
+        k.push_back(config::key("device_id", ValueType::integer, "0", "EMS: the gateway's number for the device", 0,
+                                2147483647));
+        k.push_back(config::key("modbus_address", ValueType::string, "\"\"", "CSV: the device's Modbus address"));
+        k.push_back(config::key("ip", ValueType::string, "\"0.0.0.0\"", "CSV: the device's IP address"));
+        k.push_back(config::key("site_name", ValueType::string, std::nullopt, "Default: [site] name"));
+        k.push_back(config::key("server_name", ValueType::string, std::nullopt, "Default: the host name"));
+        k.push_back(config::key("dir", ValueType::string, std::nullopt,
+                                "Folder the files are written to on schedule (relative to the site file)"));
+        k.push_back(config::key("delay", ValueType::string, "\"30s\"", "A period is written this long after its end"));
+        k.push_back(config::key("catch_up", ValueType::string, "\"7d\"",
+                                "After downtime, missed periods are written this far back"));
+        k.push_back(config::key("delimiter", ValueType::string, "\";\"", "\";\", \",\", \"tab\" or \"|\""));
+        k.push_back(config::key("decimal", ValueType::string, "\".\"", "\".\" or \",\""));
+        k.push_back(config::key("line_end", ValueType::string, "\"crlf\"", "crlf or lf"));
+        k.push_back(config::key("variables", ValueType::array, std::nullopt, "[[exports.variables]]: what is exported"));
+        return k;
+    }();
+    return keys;
+}
+
+const std::vector<KeySpec>& variable_keys() {
+    static const std::vector<KeySpec> keys = [] {
+        std::vector<KeySpec> k;
+        k.push_back(config::required_key("series", ValueType::string, "The store series exported"));
+        k.push_back(config::key("name", ValueType::string, std::nullopt, "EMS Name"));
+        k.push_back(config::key("point", ValueType::string, std::nullopt, "A [model] point: load, usage, fluid"));
+        k.push_back(config::key("quantity", ValueType::string, std::nullopt, "CSV Measured value (EA+, ...)"));
+        k.push_back(config::key("unit", ValueType::string, "\"\"", "The unit written"));
+        k.push_back(config::key("coef", ValueType::number, "1", "EMS: written = round(value x coef)", 1e-9, 1e12));
+        k.push_back(config::key("scale", ValueType::number, "1", "CSV: written x scale = value", 1e-12, 1e12));
+        k.push_back(config::key("data_id", ValueType::integer, std::nullopt, "EMS Data Id", 0, 2147483647));
+        k.push_back(config::key("index", ValueType::integer, "1", "EMS Index: the load's number", 0, 2147483647));
+        k.push_back(config::key("use", ValueType::string, std::nullopt, "EMS Use"));
+        k.push_back(config::key("type", ValueType::string, "\"ANA\"", "EMS Type"));
+        return k;
+    }();
+    return keys;
+}
+
+std::string host_name() {
+    char buf[256] = {};
+    if (gethostname(buf, sizeof buf - 1) != 0 || buf[0] == 0) return "gridlet";
+    return buf;
+}
+
+}  // namespace
+
+std::string site_name_problem(const ExportConfig& e) {
+    if (e.format != Format::socomec_ems) return "";
+    std::string upper = e.site_name;
+    for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    if (upper == "SITE")
+        return "the site name is still \"" + e.site_name +
+               "\", the factory name: EMS import keys would collide with every other gateway's (Socomec manual §9.9); "
+               "set [site] name or site_name";
+    if (e.site_name.empty()) return "the site name is empty: set [site] name or site_name";
+    return "";
+}
+
+std::vector<ExportConfig> parse_exports(const toml::table& root, const std::string& file, const std::string& site_name,
+                                        const model::SiteModel& model, config::Diagnostics& diags) {
+    std::vector<ExportConfig> out;
+    const toml::node* n = root.get("exports");
+    if (!n) return out;
+    if (!n->is_array()) {
+        diags.push_back({file, config::line_of(*n), "'exports' must be an array of tables: [[exports]]"});
+        return out;
+    }
+    std::set<std::string> names;
+    size_t number = 0;
+    for (const toml::node& e : *n->as_array()) {
+        ++number;
+        if (!e.is_table()) {
+            diags.push_back({file, config::line_of(e), "each [[exports]] entry must be a table"});
+            continue;
+        }
+        const toml::table& t = *e.as_table();
+        const size_t before = diags.size();
+        const toml::node* named = t.get("name");
+        const std::string label = named && named->is_string() && !named->as_string()->get().empty()
+                                      ? "[[exports]] '" + named->as_string()->get() + "'"
+                                      : "[[exports]] #" + std::to_string(number);
+        // (The variables are checked below, each with its own lines.)
+        nlohmann::json j = config::validate_table(t, export_keys(), file, label, diags, config::line_of(t));
+        if (diags.size() != before) continue;
+        ExportConfig c;
+        c.line = config::line_of(t);
+        c.name = j.value("name", "");
+        const std::string where = "[[exports]] '" + c.name + "'";
+        const auto bad = [&](const toml::table& in, const char* key, const std::string& what) {
+            diags.push_back({file, config::key_line(in, key), where + ": " + what});
+        };
+        if (const std::string why = config_name_problem(c.name); !why.empty()) bad(t, "name", why);
+        if (!names.insert(c.name).second) bad(t, "name", "an export named '" + c.name + "' is already defined");
+        c.format = j.value("format", "") == "socomec_csv" ? Format::socomec_csv : Format::socomec_ems;
+        c.data_type = *socomec::parse_data_type(j.value("data_type", "avg"));
+        for (const char* key : {"step", "every"}) {
+            auto ms = store::parse_duration_ms(j.value(key, ""));
+            if (!ms || *ms < 1000 || *ms > 31LL * 86'400'000 || *ms % 1000 != 0) {
+                bad(t, key, std::string(key) + ": '" + j.value(key, "") +
+                                "': a whole number of seconds from 1s to 31d, such as \"1m\", \"10m\", \"1h\"");
+                continue;
+            }
+            (std::string(key) == "step" ? c.step_ms : c.every_ms) = *ms;
+        }
+        if (c.every_ms % c.step_ms != 0)
+            bad(t, "every", "every (" + j.value("every", "") + ") must be a whole number of steps (" +
+                                j.value("step", "") + "): a file holds whole rows");
+        else if (c.every_ms / c.step_ms > 100'000)
+            bad(t, "every", "every holds more than 100,000 steps: a larger step or a shorter period");
+        if (j.contains("dir")) {
+            const std::string d = j.value("dir", "");
+            if (d.empty()) bad(t, "dir", "dir is empty (leave it out for an export written on demand only)");
+            else c.dir = std::filesystem::absolute(std::filesystem::path(file).parent_path() / d).lexically_normal().string();
+        }
+        for (const char* key : {"delay", "catch_up"}) {
+            const std::string text = j.value(key, std::string(key) == std::string("delay") ? "30s" : "7d");
+            auto ms = store::parse_duration_ms(text);
+            const bool is_delay = std::string(key) == "delay";
+            if (!ms || *ms < 0 || (is_delay && *ms > 86'400'000) || (!is_delay && *ms > 366LL * 86'400'000)) {
+                bad(t, key, std::string(key) + ": '" + text + "': a duration such as " +
+                                (is_delay ? "\"30s\" (0 to 1d)" : "\"7d\" (0 to 366d)"));
+                continue;
+            }
+            (is_delay ? c.delay_ms : c.catch_up_ms) = *ms;
+        }
+        c.device = j.value("device", "");
+        c.device_id = j.value("device_id", int64_t{0});
+        c.modbus_address = j.value("modbus_address", "");
+        c.ip = j.value("ip", "0.0.0.0");
+        c.site_name = j.contains("site_name") ? j.value("site_name", "") : site_name;
+        c.server_name = j.contains("server_name") ? j.value("server_name", "") : host_name();
+        if (c.server_name.empty()) bad(t, "server_name", "server_name is empty");
+        if (const std::string why = site_name_problem(c); !why.empty())
+            bad(t, t.contains("site_name") ? "site_name" : "name", why);
+        if (auto d = make_dialect(j.value("delimiter", ";"), j.value("decimal", "."), j.value("line_end", "crlf")); d)
+            c.dialect = *d;
+        else
+            bad(t, t.contains("decimal") ? "decimal" : t.contains("delimiter") ? "delimiter" : "line_end",
+                d.status().message());
+
+        const toml::node* vars = t.get("variables");
+        const toml::array* list = vars ? vars->as_array() : nullptr;
+        if (!list || list->empty()) {
+            bad(t, "variables",
+                "no variables: add [[exports.variables]] with series = \"device/point\" (what the file holds)");
+            continue;
+        }
+        std::set<int64_t> data_ids;
+        size_t vi = 0;
+        for (const toml::node& vn : *list) {
+            ++vi;
+            if (!vn.is_table()) {
+                diags.push_back({file, config::line_of(vn), where + ": each [[exports.variables]] entry must be a table"});
+                continue;
+            }
+            const toml::table& vt = *vn.as_table();
+            const size_t vbefore = diags.size();
+            nlohmann::json v = config::validate_table(vt, variable_keys(), file, where + " variable #" + std::to_string(vi),
+                                                      diags, config::line_of(vt));
+            if (diags.size() != vbefore) continue;
+            ExportVariable x;
+            x.line = config::line_of(vt);
+            x.series = v.value("series", "");
+            if (x.series.empty() || x.series.find_first_of("*?") != std::string::npos)
+                bad(vt, "series", "variable #" + std::to_string(vi) + ": series '" + x.series +
+                                      "': one series by its full name (no pattern)");
+            x.point = v.value("point", "");
+            x.quantity = v.value("quantity", "");
+            x.unit = v.value("unit", "");
+            x.coef = v.value("coef", 1.0);
+            x.scale = v.value("scale", 1.0);
+            x.index = v.value("index", int64_t{1});
+            x.data_id = v.value("data_id", static_cast<int64_t>(vi));
+            x.type = v.value("type", "ANA");
+            if (!data_ids.insert(x.data_id).second)
+                bad(vt, v.contains("data_id") ? "data_id" : "series",
+                    "variable #" + std::to_string(vi) + ": data_id " + std::to_string(x.data_id) +
+                        " is already used in this export (EMS keys must be unique)");
+            std::string use;
+            if (!x.point.empty()) {
+                const model::Point* p = model.point(x.point);
+                if (!p) {
+                    bad(vt, "point", "variable #" + std::to_string(vi) + ": point '" + x.point +
+                                         "' is not a [model] point");
+                    continue;
+                }
+                x.load_name = p->name;
+                for (const model::Category& u : model.usages)
+                    if (u.name == p->usage) {
+                        x.usage_name = u.label.empty() ? u.name : u.label;
+                        use = u.external_key.empty() ? u.name : u.external_key;
+                    }
+                if (const model::Fluid* f = model.fluid(p->fluid)) {
+                    x.csv_nature = f->csv_code;
+                    x.ems_fluid = f->ems_code;
+                }
+            }
+            x.use = v.value("use", use);
+            x.name = v.value("name", "");
+            c.variables.push_back(std::move(x));
+        }
+        if (c.device.empty() && !c.variables.empty()) {
+            const std::string& s = c.variables.front().series;
+            c.device = s.substr(0, s.find('/'));
+        }
+        // Defaults that need the device: "<quantity> of <point> of <device>"
+        // (the annex's names); a CSV column without a point is its series.
+        for (ExportVariable& x : c.variables) {
+            if (x.quantity.empty()) x.quantity = x.series.substr(x.series.find('/') + 1);
+            if (x.name.empty())
+                x.name = x.point.empty() ? x.quantity + " of " + c.device
+                                         : x.quantity + " of " + x.point + " of " + c.device;
+            if (x.load_name.empty()) x.load_name = x.series;
+        }
+        if (86'400'000 % c.every_ms != 0)
+            bad(t, "every", "every (" + j.value("every", "") +
+                                ") must divide a day (1m, 5m, 10m, 15m, 30m, 1h, 2h, ... 1d): periods start at local "
+                                "midnight");
+        out.push_back(std::move(c));
+    }
+    return out;
+}
+
+}  // namespace gridlet::exporter

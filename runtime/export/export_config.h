@@ -1,0 +1,92 @@
+// `[[exports]]`: data files the gateway writes for other software, in the
+// Socomec WEBVIEW formats (socomec_files.h; ../shared/spec/socomec-webview.md
+// §7). Checked key by key with file:line, in the one validation path of
+// `gridlet check` and `gridlet run` (kernel::prepare_site).
+//
+//   [[exports]]
+//   name = "panel1_avg"            # unique; names the files' job and its outbox queue
+//   format = "socomec_ems"         # socomec_ems or socomec_csv
+//   data_type = "avg"              # avg (measurements), load_curve (demand), index (energy index)
+//   step = "1m"                    # one row per step (avg, load_curve: the step's average;
+//                                  # index: the first reading of the step)
+//   every = "10m"                  # the export period: one file per period ("Transfer Cycle")
+//   device = "I-35@4"              # the device name written in the file and its name
+//   device_id = 14                 # EMS "Device Id" (the gateway's number for it)
+//   modbus_address = "4"           # CSV header
+//   ip = "0.0.0.0"                 # CSV header
+//   site_name = "socomec"          # default: [site] name
+//   server_name = "E5C801"         # default: the machine's host name
+//   dir = "exports"                # written on schedule into this folder (relative
+//                                  # to the site file); without it: on demand only
+//   delay = "30s"                  # a period is written this long after its end
+//   catch_up = "7d"                # after downtime, missed periods this far back
+//   delimiter = ";"                # ";", ",", "tab", "|"
+//   decimal = "."                  # "." or ","
+//   line_end = "crlf"              # crlf or lf
+//   [[exports.variables]]
+//   series = "panel1/thd_i1"       # a store series
+//   name = "THD I1 of PC 1-2-3 of I-35@4"   # EMS "Name"; default "<quantity> of <point> of <device>"
+//   point = "pc123"                # a [model] point: the load name, usage and fluid written
+//   quantity = "THD I1"            # CSV "Measured value" (EA+, EA-, ...)
+//   unit = "%"
+//   coef = 100                     # EMS: written = round(value × coef)
+//   scale = 1.0                    # CSV: written × scale = value
+//   data_id = 100006               # EMS "Data Id" (default: 1, 2, ... in order)
+//   index = 1                      # EMS "Index": the load's number in the device
+//   use = "Use2"                   # EMS "Use" (default: the point usage's external key)
+//
+// Pure functions; any thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <toml++/toml.h>
+
+#include "core/config_schema.h"
+#include "export/csv_writer.h"
+#include "export/socomec_files.h"
+#include "model/site_model.h"
+
+namespace gridlet::exporter {
+
+enum class Format { socomec_ems, socomec_csv };
+const char* format_name(Format f);
+
+struct ExportVariable {
+    std::string series, name, point, quantity, unit, use, type = "ANA";
+    double coef = 1, scale = 1;
+    int64_t data_id = 0, index = 1;
+    // From the point, when one is named: what the descriptor cells say.
+    std::string load_name, usage_name, csv_nature = "Elec", ems_fluid = "ELEC";
+    uint32_t line = 0;
+};
+
+struct ExportConfig {
+    std::string name;
+    Format format = Format::socomec_ems;
+    socomec::DataType data_type = socomec::DataType::avg;
+    int64_t step_ms = 60'000;
+    int64_t every_ms = 600'000;
+    std::string device, modbus_address, ip = "0.0.0.0";
+    int64_t device_id = 0;
+    std::string site_name, server_name;
+    std::string dir;  // absolute; "" = on demand only
+    int64_t delay_ms = 30'000, catch_up_ms = 7 * 86'400'000LL;
+    CsvDialect dialect;
+    std::vector<ExportVariable> variables;
+    uint32_t line = 0;
+};
+
+// The [[exports]] of a site file. `site_name` is [site] name; `model` the
+// checked [model] (points named by variables must be in it).
+std::vector<ExportConfig> parse_exports(const toml::table& root, const std::string& file, const std::string& site_name,
+                                        const model::SiteModel& model, config::Diagnostics& diags);
+
+// Why an export cannot be written as configured, or "": Socomec EMS files
+// need a site name other than the factory "SITE" (manual §9.9), which
+// WEBVIEW reports as a system alarm; gridlet refuses it at check.
+std::string site_name_problem(const ExportConfig& e);
+
+}  // namespace gridlet::exporter

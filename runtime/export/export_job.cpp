@@ -1,0 +1,87 @@
+#include "export/export_job.h"
+
+#include <algorithm>
+#include <map>
+
+namespace gridlet::exporter {
+
+std::vector<std::pair<int64_t, int64_t>> export_periods(const ExportConfig& e, int64_t from, int64_t to,
+                                                        const TimeZone& tz) {
+    std::vector<std::pair<int64_t, int64_t>> out;
+    for (int64_t day = tz.start_of_day(from); day < to; day = tz.next_midnight(day)) {
+        const int64_t next = tz.next_midnight(day);
+        for (int64_t s = day; s < next; s += e.every_ms) {
+            const int64_t end = std::min(next, s + e.every_ms);
+            if (s >= from && end <= to) out.emplace_back(s, end);
+        }
+    }
+    return out;
+}
+
+Expected<ExportFile> build_export_file(const ExportConfig& e, const store::QueryEngine& q,
+                                       const SeriesRegistry& registry, int64_t from, int64_t to, const TimeZone& tz) {
+    const Aggregate agg = e.data_type == socomec::DataType::index ? Aggregate::first : Aggregate::avg;
+    // Per variable: (step start, value) for the steps with data.
+    std::vector<std::vector<socomec::Reading>> readings(e.variables.size());
+    for (size_t i = 0; i < e.variables.size(); ++i) {
+        const auto id = registry.find(e.variables[i].series);
+        if (!id) continue;
+        auto points = q.downsample(*id, from, to, e.step_ms, agg);
+        if (!points) return points.status().with_context("export '" + e.name + "': " + e.variables[i].series);
+        for (const store::Point& p : *points) {
+            // avg and load curves: whole steps only (a step cut by the period's end is not one).
+            if (agg == Aggregate::avg && (p.ts < from || p.ts + e.step_ms > to)) continue;
+            if (p.ts < from) continue;
+            readings[i].push_back({p.ts, p.value, 192});
+        }
+    }
+    ExportFile f;
+    f.from_ms = from;
+    f.to_ms = to;
+    f.name = socomec::ems_file_name(e.site_name, e.server_name, e.device, e.data_type, to, tz);
+    CellMatrix m;
+    if (e.format == Format::socomec_ems) {
+        socomec::EmsHeader h;
+        h.type = e.data_type;
+        h.time_zone = tz.name();
+        h.transfer_cycle_s = e.every_ms / 1000;
+        h.site = e.site_name;
+        h.server = e.server_name;
+        std::vector<socomec::EmsVariable> vars;
+        for (const ExportVariable& x : e.variables) {
+            socomec::EmsVariable v;
+            v.type = x.type;
+            v.name = x.name;
+            v.fluid = x.ems_fluid;
+            v.use = x.use;
+            v.coef = x.coef;
+            v.unit = x.unit;
+            v.device_id = e.device_id;
+            v.index = x.index;
+            v.data_id = x.data_id;
+            vars.push_back(std::move(v));
+        }
+        for (const auto& r : readings) f.data_rows += r.size();
+        m = socomec::ems_matrix(h, vars, readings, tz);
+    } else {
+        socomec::CsvDevice d{e.device, e.ip, e.modbus_address, from, to};
+        std::vector<socomec::CsvColumn> cols;
+        for (const ExportVariable& x : e.variables)
+            cols.push_back({x.load_name, x.usage_name, x.csv_nature, x.quantity, x.unit, x.scale});
+        std::map<int64_t, std::vector<std::optional<double>>> by_time;
+        for (size_t i = 0; i < readings.size(); ++i)
+            for (const socomec::Reading& r : readings[i]) {
+                auto& row = by_time[r.ts_ms];
+                row.resize(e.variables.size());
+                row[i] = r.value;
+            }
+        std::vector<socomec::CsvLine> lines;
+        for (auto& [ts, values] : by_time) lines.push_back({ts, std::move(values)});
+        f.data_rows = lines.size();
+        m = socomec::csv_matrix(d, cols, std::move(lines), tz, e.dialect);
+    }
+    f.bytes = write_csv(m, e.dialect);
+    return f;
+}
+
+}  // namespace gridlet::exporter

@@ -1,0 +1,46 @@
+// The files of an export (export_config.h) for its periods, read from the
+// store. One period = [start, start + every), periods starting at local
+// midnight of the site's zone and every `every` after it (the last of a
+// 23- or 25-hour day ends at the next midnight). A file holds one period:
+//   avg, load_curve: per variable, the average of each whole step of the
+//     period (steps without a good sample are left out: gaps stay gaps);
+//   index: per variable, the first good reading of each step (the index at
+//     the step's start, as the Annex I rows are).
+// The file name is the EMS pattern for both formats (Annex I gives none for
+// CSV) with the period's end as its time: exporting a period again gives
+// the same name and the same bytes, so a target that already has it can
+// tell (the outbox delivers each period once).
+//
+// Reads through the store's QueryEngine (any thread that owns the engine's
+// reads); pure otherwise.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/series_registry.h"
+#include "core/timezone.h"
+#include "export/export_config.h"
+#include "store/query.h"
+
+namespace gridlet::exporter {
+
+struct ExportFile {
+    std::string name;        // the file name (socomec::ems_file_name)
+    std::string bytes;       // the file in the export's dialect
+    int64_t from_ms = 0, to_ms = 0;  // the period
+    size_t data_rows = 0;    // rows of values (EMS: one per variable and step; CSV: one per step)
+};
+
+// The periods of `e` that start in [from, to) and end at or before `to`,
+// oldest first (their starts and ends).
+std::vector<std::pair<int64_t, int64_t>> export_periods(const ExportConfig& e, int64_t from, int64_t to,
+                                                        const TimeZone& tz);
+
+// The file of `e` for the period [from, to). A variable whose series the
+// store does not have is exported without values (its descriptor stays).
+Expected<ExportFile> build_export_file(const ExportConfig& e, const store::QueryEngine& q,
+                                       const SeriesRegistry& registry, int64_t from, int64_t to, const TimeZone& tz);
+
+}  // namespace gridlet::exporter
