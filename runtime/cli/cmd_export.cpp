@@ -68,7 +68,7 @@ void run_export(const ExportArgs& a) {
     if (ec) fail(cmd, 1, "--out " + a.out + ": " + ec.message());
     auto loc = locate_store(cmd, "", a.config);
     auto st = open_store_read_only(cmd, loc.path);
-    size_t written = 0, unchanged = 0, periods = 0;
+    size_t written = 0, unchanged = 0, periods = 0, empty = 0;
     for (const auto& e : exports) {
         const auto list = exporter::export_periods(e, from, std::min(to, now), *tz);
         if (list.empty())
@@ -78,6 +78,10 @@ void run_export(const ExportArgs& a) {
             ++periods;
             auto file = exporter::build_export_file(e, st->query(), st->registry(), pf, pt, *tz);
             if (!file) fail(cmd, 1, file.status().message());
+            if (file->data_rows == 0) {  // on demand, a period without data makes no file
+                ++empty;
+                continue;
+            }
             const std::filesystem::path path = std::filesystem::path(a.out) / file->name;
             if (std::filesystem::exists(path) && read_file(path) == file->bytes) {
                 ++unchanged;
@@ -97,8 +101,8 @@ void run_export(const ExportArgs& a) {
             ++written;
         }
     }
-    std::fprintf(stderr, "%zu period%s: %zu file%s written, %zu already there and unchanged\n", periods,
-                 periods == 1 ? "" : "s", written, written == 1 ? "" : "s", unchanged);
+    std::fprintf(stderr, "%zu period%s: %zu file%s written, %zu already there and unchanged, %zu without data (no file)\n",
+                 periods, periods == 1 ? "" : "s", written, written == 1 ? "" : "s", unchanged, empty);
 }
 
 }  // namespace
@@ -115,8 +119,9 @@ void register_export_command(CLI::App& app) {
     cmd->footer(
         "One file per export and period (every = ... of the export), named <site>_<server>_<device>_<type>_\n"
         "<date>_<time>.csv with the period's end in local time; a file already there with the same bytes is\n"
-        "left alone, so running the command twice writes nothing new. Files are written whole (.part, then\n"
-        "renamed). Prints each file written and its rows; a summary on stderr.\n"
+        "left alone, so running the command twice writes nothing new; a period without data makes no file.\n"
+        "Files are written whole (.part, then renamed).\n"
+        "Prints each file written and its rows; a summary on stderr.\n"
         "Examples:\n"
         "  gridlet export --config site.toml --from 2026-11-01 --to 2026-11-02 --out exports/\n"
         "  gridlet export --config site.toml --name panel1_avg --from -1h --out /tmp/x\n"

@@ -22,8 +22,9 @@ Expected<CsvDialect> make_dialect(std::string_view delimiter, std::string_view d
 }
 
 namespace {
-void put_cell(std::string& out, const std::string& cell, char delimiter) {
-    const bool quote = cell.find_first_of(std::string{delimiter, '"', '\r', '\n'}) != std::string::npos;
+void put_cell(std::string& out, std::string_view cell, char delimiter) {
+    bool quote = false;
+    for (char c : cell) quote |= c == delimiter || c == '"' || c == '\r' || c == '\n';
     if (!quote) {
         out += cell;
         return;
@@ -37,16 +38,26 @@ void put_cell(std::string& out, const std::string& cell, char delimiter) {
 }
 }  // namespace
 
-std::string write_csv(const CellMatrix& m, const CsvDialect& d) {
-    std::string out;
-    for (const CsvRow& row : m) {
-        for (size_t i = 0; i < row.size(); ++i) {
-            if (i) out += d.delimiter;
-            put_cell(out, row[i], d.delimiter);
-        }
-        out += d.line_end;
+void MatrixSink::row(std::span<const std::string_view> cells) {
+    matrix.emplace_back(cells.begin(), cells.end());
+}
+
+void TextSink::row(std::span<const std::string_view> cells) {
+    for (size_t i = 0; i < cells.size(); ++i) {
+        if (i) text += d_.delimiter;
+        put_cell(text, cells[i], d_.delimiter);
     }
-    return out;
+    text += d_.line_end;
+}
+
+std::string write_csv(const CellMatrix& m, const CsvDialect& d) {
+    TextSink sink(d);
+    std::vector<std::string_view> cells;
+    for (const CsvRow& row : m) {
+        cells.assign(row.begin(), row.end());
+        sink.row(std::span<const std::string_view>(cells));
+    }
+    return std::move(sink.text);
 }
 
 Expected<CellMatrix> read_csv(std::string_view text, char delimiter) {

@@ -11,6 +11,8 @@
 // Pure functions; any thread.
 #pragma once
 
+#include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,8 +35,38 @@ struct CsvDialect {
 // the delimiter is refused (the numbers would split).
 Expected<CsvDialect> make_dialect(std::string_view delimiter, std::string_view decimal, std::string_view line_end);
 
-// The bytes of `m`: each row's cells joined by the delimiter (an empty row is
-// an empty line), every row ended by line_end.
+// Where the rows of a file go, from the one code that lays the file out: a
+// cell matrix (what tests compare) or the file's bytes in a dialect (what is
+// written, without a matrix in between: a day of 100 variables is 144,000
+// rows).
+class RowSink {
+public:
+    virtual ~RowSink() = default;
+    virtual void row(std::span<const std::string_view> cells) = 0;
+    void row(std::initializer_list<std::string_view> cells) { row(std::span(cells.begin(), cells.size())); }
+};
+
+class MatrixSink final : public RowSink {
+public:
+    using RowSink::row;
+    void row(std::span<const std::string_view> cells) override;
+    CellMatrix matrix;
+};
+
+// Each row's cells joined by the delimiter (an empty row is an empty line),
+// quoted as needed, every row ended by line_end.
+class TextSink final : public RowSink {
+public:
+    explicit TextSink(const CsvDialect& d) : d_(d) {}
+    using RowSink::row;
+    void row(std::span<const std::string_view> cells) override;
+    std::string text;
+
+private:
+    CsvDialect d_;
+};
+
+// The bytes of `m` (TextSink).
 std::string write_csv(const CellMatrix& m, const CsvDialect& d);
 
 // Reads `text` back into cells (the inverse of write_csv, for tests and for

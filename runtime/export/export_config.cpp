@@ -130,9 +130,9 @@ std::vector<ExportConfig> parse_exports(const toml::table& root, const std::stri
         c.data_type = *socomec::parse_data_type(j.value("data_type", "avg"));
         for (const char* key : {"step", "every"}) {
             auto ms = store::parse_duration_ms(j.value(key, ""));
-            if (!ms || *ms < 1000 || *ms > 31LL * 86'400'000 || *ms % 1000 != 0) {
+            if (!ms || *ms < 1000 || *ms > 86'400'000 || *ms % 1000 != 0) {
                 bad(t, key, std::string(key) + ": '" + j.value(key, "") +
-                                "': a whole number of seconds from 1s to 31d, such as \"1m\", \"10m\", \"1h\"");
+                                "': a whole number of seconds from 1s to 1d, such as \"1m\", \"10m\", \"1h\"");
                 continue;
             }
             (std::string(key) == "step" ? c.step_ms : c.every_ms) = *ms;
@@ -165,6 +165,16 @@ std::vector<ExportConfig> parse_exports(const toml::table& root, const std::stri
         c.site_name = j.contains("site_name") ? j.value("site_name", "") : site_name;
         c.server_name = j.contains("server_name") ? j.value("server_name", "") : host_name();
         if (c.server_name.empty()) bad(t, "server_name", "server_name is empty");
+        // The EMS import key joins site and server with spaces: a space inside
+        // either would make two gateways' keys alike ("a b"+"c", "a"+"b c").
+        if (c.format == Format::socomec_ems)
+            for (const auto& [key, value] : {std::pair<const char*, const std::string*>{"site_name", &c.site_name},
+                                             {"server_name", &c.server_name}})
+                if (value->find_first_of(" \t") != std::string::npos)
+                    bad(t, t.contains(key) ? key : "name",
+                        std::string(key) + " '" + *value +
+                            "' has a space: the EMS import key joins the names with spaces (Annex II), so two "
+                            "gateways' keys could be alike; set " + key + " without spaces");
         if (const std::string why = site_name_problem(c); !why.empty())
             bad(t, t.contains("site_name") ? "site_name" : "name", why);
         if (auto d = make_dialect(j.value("delimiter", ";"), j.value("decimal", "."), j.value("line_end", "crlf")); d)
@@ -193,6 +203,17 @@ std::vector<ExportConfig> parse_exports(const toml::table& root, const std::stri
             nlohmann::json v = config::validate_table(vt, variable_keys(), file, where + " variable #" + std::to_string(vi),
                                                       diags, config::line_of(vt));
             if (diags.size() != vbefore) continue;
+            static const char* ems_only[] = {"coef", "data_id", "index", "use", "type", "name"};
+            if (c.format == Format::socomec_csv) {
+                for (const char* key : ems_only)
+                    if (vt.contains(key))
+                        bad(vt, key, "variable #" + std::to_string(vi) + ": " + key +
+                                         " is for socomec_ems files (a CSV column takes series, point, quantity, "
+                                         "unit, scale)");
+            } else if (vt.contains("scale")) {
+                bad(vt, "scale", "variable #" + std::to_string(vi) +
+                                     ": scale is for socomec_csv files (EMS values are written x coef)");
+            }
             ExportVariable x;
             x.line = config::line_of(vt);
             x.series = v.value("series", "");
@@ -251,6 +272,18 @@ std::vector<ExportConfig> parse_exports(const toml::table& root, const std::stri
             bad(t, "every", "every (" + j.value("every", "") +
                                 ") must divide a day (1m, 5m, 10m, 15m, 30m, 1h, 2h, ... 1d): periods start at local "
                                 "midnight");
+        // Two exports whose files share a name would overwrite each other
+        // (in a dir, and in the one folder of `gridlet export --out`).
+        for (const ExportConfig& o : out)
+            if (socomec::file_name_field(o.site_name) == socomec::file_name_field(c.site_name) &&
+                socomec::file_name_field(o.server_name) == socomec::file_name_field(c.server_name) &&
+                socomec::file_name_field(o.device) == socomec::file_name_field(c.device) && o.data_type == c.data_type) {
+                bad(t, "name", "its files would be named like those of export '" + o.name + "' (line " +
+                                   std::to_string(o.line) + ": the same site, server, device and data type, " +
+                                   socomec::ems_name(c.data_type) +
+                                   "), and overwrite them; give one a different device (or data_type)");
+                break;
+            }
         out.push_back(std::move(c));
     }
     return out;

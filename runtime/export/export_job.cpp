@@ -10,12 +10,39 @@ std::vector<std::pair<int64_t, int64_t>> export_periods(const ExportConfig& e, i
     std::vector<std::pair<int64_t, int64_t>> out;
     for (int64_t day = tz.start_of_day(from); day < to; day = tz.next_midnight(day)) {
         const int64_t next = tz.next_midnight(day);
-        for (int64_t s = day; s < next; s += e.every_ms) {
-            const int64_t end = std::min(next, s + e.every_ms);
+        // Up to an hour: every `every` of elapsed time from midnight (the
+        // 25-hour day has 25 hourly periods). Longer: at the local clock's
+        // multiples of `every` (00:00 and 12:00; one period for 1d), so a
+        // day of 23 or 25 hours keeps its periods on the clock.
+        std::vector<int64_t> starts;
+        if (e.every_ms <= 3'600'000) {
+            for (int64_t s = day; s < next; s += e.every_ms) starts.push_back(s);
+        } else {
+            const CivilTime midnight = tz.to_local(day);
+            for (int64_t k = 0; k * e.every_ms < 86'400'000; ++k) {
+                CivilTime c = midnight;
+                const int64_t secs = k * e.every_ms / 1000;
+                c.hour = static_cast<int>(secs / 3600);
+                c.minute = static_cast<int>(secs / 60 % 60);
+                c.second = static_cast<int>(secs % 60);
+                auto at = tz.from_local(c);
+                if (at && *at < next && (starts.empty() || *at > starts.back())) starts.push_back(*at);
+            }
+        }
+        for (size_t i = 0; i < starts.size(); ++i) {
+            const int64_t s = starts[i], end = i + 1 < starts.size() ? starts[i + 1] : next;
             if (s >= from && end <= to) out.emplace_back(s, end);
         }
     }
     return out;
+}
+
+int64_t period_start_at(const ExportConfig& e, int64_t t, const TimeZone& tz) {
+    const int64_t day = tz.start_of_day(t);
+    int64_t start = day;
+    for (const auto& [s, end] : export_periods(e, day, tz.next_midnight(day), tz))
+        if (s <= t) start = s;
+    return start;
 }
 
 Expected<ExportFile> build_export_file(const ExportConfig& e, const store::QueryEngine& q,
@@ -39,7 +66,7 @@ Expected<ExportFile> build_export_file(const ExportConfig& e, const store::Query
     f.from_ms = from;
     f.to_ms = to;
     f.name = socomec::ems_file_name(e.site_name, e.server_name, e.device, e.data_type, to, tz);
-    CellMatrix m;
+    TextSink out(e.dialect);
     if (e.format == Format::socomec_ems) {
         socomec::EmsHeader h;
         h.type = e.data_type;
@@ -62,7 +89,7 @@ Expected<ExportFile> build_export_file(const ExportConfig& e, const store::Query
             vars.push_back(std::move(v));
         }
         for (const auto& r : readings) f.data_rows += r.size();
-        m = socomec::ems_matrix(h, vars, readings, tz);
+        socomec::ems_rows(out, h, vars, readings, tz);
     } else {
         socomec::CsvDevice d{e.device, e.ip, e.modbus_address, from, to};
         std::vector<socomec::CsvColumn> cols;
@@ -78,9 +105,9 @@ Expected<ExportFile> build_export_file(const ExportConfig& e, const store::Query
         std::vector<socomec::CsvLine> lines;
         for (auto& [ts, values] : by_time) lines.push_back({ts, std::move(values)});
         f.data_rows = lines.size();
-        m = socomec::csv_matrix(d, cols, std::move(lines), tz, e.dialect);
+        socomec::csv_rows(out, d, cols, std::move(lines), tz, e.dialect);
     }
-    f.bytes = write_csv(m, e.dialect);
+    f.bytes = std::move(out.text);
     return f;
 }
 

@@ -38,6 +38,9 @@ struct ExportFile {
 std::vector<std::pair<int64_t, int64_t>> export_periods(const ExportConfig& e, int64_t from, int64_t to,
                                                         const TimeZone& tz);
 
+// The start of the period of `e` holding t.
+int64_t period_start_at(const ExportConfig& e, int64_t t, const TimeZone& tz);
+
 // The file of `e` for the period [from, to). A variable whose series the
 // store does not have is exported without values (its descriptor stays).
 Expected<ExportFile> build_export_file(const ExportConfig& e, const store::QueryEngine& q,

@@ -82,8 +82,7 @@ Status ExportScheduler::start(int64_t now_ms) {
             }
         } else {
             // First start: from the period in progress.
-            const int64_t day = tz_.start_of_day(now_ms);
-            s.done_until = day + (now_ms - day) / e.every_ms * e.every_ms;
+            s.done_until = period_start_at(e, now_ms, tz_);
             if (Status st = state_.put(kExportStateNamespace, e.name, std::to_string(s.done_until)); !st)
                 return st.with_context("export '" + e.name + "'");
         }
@@ -134,8 +133,7 @@ void ExportScheduler::poll(int64_t now_ms, size_t max_files) {
         if (ready - s.done_until > e.catch_up_ms) {
             const int64_t keep_from = ready - e.catch_up_ms;
             const auto skipped = export_periods(e, s.done_until, keep_from, tz_).size();
-            const int64_t day = tz_.start_of_day(keep_from);
-            const int64_t resume = day + (keep_from - day + e.every_ms - 1) / e.every_ms * e.every_ms;
+            const int64_t resume = period_start_at(e, keep_from, tz_);
             spdlog::warn("export '{}': {} period(s) from {} to {} are older than catch_up ({} s) and are skipped "
                          "(gridlet export writes them on demand)",
                          e.name, skipped, tz_.format_iso(s.done_until), tz_.format_iso(resume), e.catch_up_ms / 1000);

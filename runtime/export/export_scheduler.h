@@ -64,7 +64,8 @@ public:
     };
     Counters counters() const;
 
-    // The end of the last period delivered (nullopt before the first), for tests and the CLI.
+    // The end of the last period delivered (nullopt for an unknown export);
+    // the scheduler's thread (tests).
     std::optional<int64_t> delivered_until(const std::string& name) const;
 
 private:

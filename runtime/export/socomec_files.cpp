@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <functional>
 #include <numeric>
+#include <unordered_map>
 
 namespace gridlet::exporter::socomec {
 
@@ -32,11 +35,36 @@ std::string local_timestamp(int64_t utc_ms, const TimeZone& tz) {
 
 namespace {
 std::string integer(double v) {
+    if (std::fabs(v) < 9e15) return std::to_string(static_cast<int64_t>(v));  // v is whole (rounded)
     char buf[32];
-    std::snprintf(buf, sizeof buf, "%.0f", v == 0 ? 0.0 : v);
+    std::snprintf(buf, sizeof buf, "%.0f", v);
     return buf;
 }
 std::string integer(int64_t v) { return std::to_string(v); }
+
+// An average carries the noise of its sum (3.1234559999999996 for samples
+// of 3.123456): 9 decimals are far below any meter's resolution.
+double nine_decimals(double v) {
+    if (!std::isfinite(v) || std::fabs(v) >= 1e9) return v;
+    const double r = std::round(v * 1e9) / 1e9;
+    return r == 0 ? 0.0 : r;
+}
+
+// local_timestamp() of the same instants over and over (every variable of
+// a file has the same steps): each converted once.
+class TimestampCache {
+public:
+    explicit TimestampCache(const TimeZone& tz) : tz_(tz) {}
+    const std::string& operator()(int64_t utc_ms) {
+        auto [it, fresh] = cache_.try_emplace(utc_ms);
+        if (fresh) it->second = local_timestamp(utc_ms, tz_);
+        return it->second;
+    }
+
+private:
+    const TimeZone& tz_;
+    std::unordered_map<int64_t, std::string> cache_;
+};
 }  // namespace
 
 std::string ems_key(const EmsHeader& h, const EmsVariable& v) {
@@ -44,40 +72,48 @@ std::string ems_key(const EmsHeader& h, const EmsVariable& v) {
            integer(v.data_id);
 }
 
-CellMatrix ems_matrix(const EmsHeader& h, const std::vector<EmsVariable>& variables,
-                      const std::vector<std::vector<Reading>>& readings, const TimeZone& tz) {
-    CellMatrix m;
-    m.push_back({"Data Type", "TimeZone", "Datation", "Transfer Cycle (sec)", "Pooling Time", "Version", "Site name",
-                 "Server name"});
-    m.push_back({ems_name(h.type), h.time_zone, "Local", integer(h.transfer_cycle_s), "N/A", "1", h.site, h.server});
-    m.emplace_back();
-    m.push_back({"Index Key", "Key", "Type", "Name", "Fluid", "Use", "Coef", "Unit", "Path", "Device Id", "Index",
-                 "Data Id"});
+void ems_rows(RowSink& out, const EmsHeader& h, const std::vector<EmsVariable>& variables,
+              const std::vector<std::vector<Reading>>& readings, const TimeZone& tz) {
+    out.row({"Data Type", "TimeZone", "Datation", "Transfer Cycle (sec)", "Pooling Time", "Version", "Site name",
+             "Server name"});
+    out.row({ems_name(h.type), h.time_zone, "Local", integer(h.transfer_cycle_s), "N/A", "1", h.site, h.server});
+    out.row({});
+    out.row({"Index Key", "Key", "Type", "Name", "Fluid", "Use", "Coef", "Unit", "Path", "Device Id", "Index",
+             "Data Id"});
     for (size_t i = 0; i < variables.size(); ++i) {
         const EmsVariable& v = variables[i];
-        m.push_back({std::to_string(i), ems_key(h, v), v.type, v.name, v.fluid, v.use, integer(v.coef), v.unit, v.path,
-                     integer(v.device_id), integer(v.index), integer(v.data_id)});
+        out.row({std::to_string(i), ems_key(h, v), v.type, v.name, v.fluid, v.use, integer(v.coef), v.unit, v.path,
+                 integer(v.device_id), integer(v.index), integer(v.data_id)});
     }
-    m.emplace_back();
-    m.push_back({"Index Key", "Date", "Value", "Quality"});
+    out.row({});
+    out.row({"Index Key", "Date", "Value", "Quality"});
+    TimestampCache when(tz);
+    std::vector<size_t> order;
     for (size_t i = 0; i < variables.size() && i < readings.size(); ++i) {
-        std::vector<size_t> order(readings[i].size());
+        order.resize(readings[i].size());
         std::iota(order.begin(), order.end(), size_t{0});
         std::stable_sort(order.begin(), order.end(),
                          [&](size_t a, size_t b) { return readings[i][a].ts_ms > readings[i][b].ts_ms; });
+        const std::string key = std::to_string(i);
         for (size_t k : order) {
             const Reading& r = readings[i][k];
-            m.push_back({std::to_string(i), local_timestamp(r.ts_ms, tz), integer(std::round(r.value * variables[i].coef)),
-                         std::to_string(r.quality)});
+            const double raw = std::round(r.value * variables[i].coef);
+            out.row({key, when(r.ts_ms), std::isfinite(raw) ? integer(raw) : std::string(), std::to_string(r.quality)});
         }
     }
-    return m;
+}
+
+CellMatrix ems_matrix(const EmsHeader& h, const std::vector<EmsVariable>& variables,
+                      const std::vector<std::vector<Reading>>& readings, const TimeZone& tz) {
+    MatrixSink m;
+    ems_rows(m, h, variables, readings, tz);
+    return std::move(m.matrix);
 }
 
 std::string file_name_field(const std::string& name) {
     std::string out = name;
     for (char& c : out)
-        if (c == '_' || c == '/' || c == '\\' || static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '-';
+        if (std::strchr("_/\\<>:\"|?*", c) != nullptr || static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '-';
     if (out.empty() || out == "." || out == "..") out = "-";
     return out;
 }
@@ -87,36 +123,50 @@ std::string ems_file_name(const std::string& site, const std::string& server, co
     const CivilTime c = tz.to_local(export_ms);
     char when[32];
     std::snprintf(when, sizeof when, "%04d-%02d-%02d_%02d-%02d-%02d", c.year, c.month, c.day, c.hour, c.minute, c.second);
+    // The second pass of a local time repeated when DST ends: the time read
+    // back names the first one, so this name gets "_2" (never overwriting it).
+    auto first = tz.from_local(c);
+    const char* again = first && *first != export_ms - c.millisecond ? "_2" : "";
     return file_name_field(site) + "_" + file_name_field(server) + "_" + file_name_field(device) + "_" + ems_name(type) +
-           "_" + when + ".csv";
+           "_" + when + again + ".csv";
+}
+
+void csv_rows(RowSink& out, const CsvDevice& device, const std::vector<CsvColumn>& columns, std::vector<CsvLine> lines,
+              const TimeZone& tz, const CsvDialect& dialect) {
+    out.row({"Device name", "IP Address", "Modbus Address", "Begin date", "End date"});
+    out.row({device.name, device.ip, device.modbus_address, local_timestamp(device.begin_ms, tz),
+             local_timestamp(device.end_ms, tz)});
+    std::vector<std::string> cells;
+    std::vector<std::string_view> views;
+    auto descriptor = [&](const char* label, const std::function<std::string(const CsvColumn&)>& of) {
+        cells.assign(1, label);
+        for (const CsvColumn& c : columns) cells.push_back(of(c));
+        views.assign(cells.begin(), cells.end());
+        out.row(std::span<const std::string_view>(views));
+    };
+    descriptor("Load Name", [](const CsvColumn& c) { return c.load; });
+    descriptor("Usage", [](const CsvColumn& c) { return c.usage; });
+    descriptor("Nature", [](const CsvColumn& c) { return c.nature; });
+    descriptor("Measured value", [](const CsvColumn& c) { return c.measured_value; });
+    descriptor("Unit", [](const CsvColumn& c) { return c.unit; });
+    descriptor("Scale", [&](const CsvColumn& c) { return format_fixed(c.scale, 7, dialect); });
+    std::stable_sort(lines.begin(), lines.end(), [](const CsvLine& a, const CsvLine& b) { return a.ts_ms > b.ts_ms; });
+    for (const CsvLine& l : lines) {
+        cells.assign(1, local_timestamp(l.ts_ms, tz));
+        for (size_t i = 0; i < columns.size(); ++i) {
+            const std::optional<double> v = i < l.values.size() ? l.values[i] : std::nullopt;
+            cells.push_back(v ? format_number(nine_decimals(*v / columns[i].scale), dialect) : std::string());
+        }
+        views.assign(cells.begin(), cells.end());
+        out.row(std::span<const std::string_view>(views));
+    }
 }
 
 CellMatrix csv_matrix(const CsvDevice& device, const std::vector<CsvColumn>& columns, std::vector<CsvLine> lines,
                       const TimeZone& tz, const CsvDialect& dialect) {
-    CellMatrix m;
-    m.push_back({"Device name", "IP Address", "Modbus Address", "Begin date", "End date"});
-    m.push_back({device.name, device.ip, device.modbus_address, local_timestamp(device.begin_ms, tz),
-                 local_timestamp(device.end_ms, tz)});
-    CsvRow load{"Load Name"}, usage{"Usage"}, nature{"Nature"}, measured{"Measured value"}, unit{"Unit"}, scale{"Scale"};
-    for (const CsvColumn& c : columns) {
-        load.push_back(c.load);
-        usage.push_back(c.usage);
-        nature.push_back(c.nature);
-        measured.push_back(c.measured_value);
-        unit.push_back(c.unit);
-        scale.push_back(format_fixed(c.scale, 7, dialect));
-    }
-    for (CsvRow* r : {&load, &usage, &nature, &measured, &unit, &scale}) m.push_back(std::move(*r));
-    std::stable_sort(lines.begin(), lines.end(), [](const CsvLine& a, const CsvLine& b) { return a.ts_ms > b.ts_ms; });
-    for (const CsvLine& l : lines) {
-        CsvRow row{local_timestamp(l.ts_ms, tz)};
-        for (size_t i = 0; i < columns.size(); ++i) {
-            const std::optional<double> v = i < l.values.size() ? l.values[i] : std::nullopt;
-            row.push_back(v ? format_number(*v / columns[i].scale, dialect) : std::string());
-        }
-        m.push_back(std::move(row));
-    }
-    return m;
+    MatrixSink m;
+    csv_rows(m, device, columns, std::move(lines), tz, dialect);
+    return std::move(m.matrix);
 }
 
 }  // namespace gridlet::exporter::socomec

@@ -80,6 +80,8 @@ std::string ems_key(const EmsHeader& h, const EmsVariable& v);
 // in the order given), blank, the data block: grouped by Index Key
 // ascending, newest first within each; value = round(value × coef), an
 // integer. readings[i] belongs to variables[i], in any order.
+void ems_rows(RowSink& out, const EmsHeader& h, const std::vector<EmsVariable>& variables,
+              const std::vector<std::vector<Reading>>& readings, const TimeZone& tz);
 CellMatrix ems_matrix(const EmsHeader& h, const std::vector<EmsVariable>& variables,
                       const std::vector<std::vector<Reading>>& readings, const TimeZone& tz);
 
@@ -116,6 +118,8 @@ struct CsvLine {
 
 // The file: device header (rows 1-2), the six descriptor rows (Scale with 7
 // decimals), then one row per timestamp, newest first (lines in any order).
+void csv_rows(RowSink& out, const CsvDevice& device, const std::vector<CsvColumn>& columns, std::vector<CsvLine> lines,
+              const TimeZone& tz, const CsvDialect& dialect);
 CellMatrix csv_matrix(const CsvDevice& device, const std::vector<CsvColumn>& columns, std::vector<CsvLine> lines,
                       const TimeZone& tz, const CsvDialect& dialect);
 

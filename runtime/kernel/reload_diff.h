@@ -17,6 +17,7 @@ namespace gridlet::kernel {
 //   "[store] retention_raw_days: 30 -> 60"
 //   "device 'panel1' (site.toml:40): poll_ms: 1000 -> 500"
 //   "plugin 'sim' added"
+//   "exports changed" (also alarms, alarm_settings, notifications, model)
 // in file order; empty when a reload applies everything that changed.
 std::vector<std::string> settings_not_applied(const SiteConfig& running, const SiteConfig& fresh);
 

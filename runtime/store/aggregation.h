@@ -117,7 +117,9 @@ class SampleSource {
 public:
     virtual ~SampleSource() = default;
     // Calls fn with the samples in [a, b), in time order, a run at a time.
-    // Successive calls move forward: a >= the previous b.
+    // Successive calls mostly move forward; a read may start again before
+    // the previous b (a bucket ending inside a minute after the minutes
+    // were folded ahead): sources must answer it, at some cost.
     virtual Status read(int64_t a, int64_t b, const std::function<void(std::span<const Sample>)>& fn) = 0;
     // The time of the first sample (any quality) at or after t, nullopt if
     // none. Successive calls move forward (t never decreases).

@@ -182,7 +182,6 @@ int main(int argc, char** argv) {
     r.period = model::Period::quarter_hour;
     r.from = from;
     r.to = to;
-    if (getenv("NMP_LOOP")) for (int z = 0; z < 100; ++z) time_table(r, &nmp);
     const double nmp_ms = time_table(r, &nmp);
 
     // The answers: the total is Σ (i % 7 + 1) kW over the month's hours;

@@ -45,3 +45,15 @@ TEST(ReloadDiff, AnUnchangedSiteNamesNothing) {
     const std::string text = "[site]\nname = \"x\"\n[[plugins]]\nname = \"sim\"\nfile = \"sim\"\n";
     EXPECT_TRUE(kernel::settings_not_applied(parse(text), parse(text)).empty());
 }
+
+// The alarms, notifications, site model and exports are read at start: a
+// change to them is named too, never silently left out.
+TEST(ReloadDiff, ExportsAlarmsAndTheModelChangedAreNamed) {
+    const std::string head = "[site]\nname = \"x\"\n";
+    const std::string exp = "[[exports]]\nname = \"e\"\nformat = \"socomec_csv\"\nevery = \"";
+    SiteConfig before = parse(head + exp + "10m\"\n[[alarms]]\nname = \"a\"\n");
+    SiteConfig after = parse(head + exp + "15m\"\n[[alarms]]\nname = \"a\"\n");
+    EXPECT_EQ(joined(kernel::settings_not_applied(before, after)), "exports changed\n");
+    SiteConfig model = parse(head + exp + "10m\"\n[[alarms]]\nname = \"a\"\n[model]\ncurrency = \"EUR\"\n");
+    EXPECT_EQ(joined(kernel::settings_not_applied(before, model)), "model changed\n");
+}

@@ -93,6 +93,13 @@ TEST(ExportConfig, EveryMalformedExportIsRefusedWithItsLine) {
         {"[[exports]]\nname = \"x\"\nformat = \"socomec_csv\"\ncolour = \"red\"\n" + var, 4, "colour"},
         {"[[exports]]\nname = \"x y\"\nformat = \"socomec_csv\"\n" + var, 2, "name"},
         {"[exports]\nname = \"x\"\n", 1, "array of tables"},
+        // (The retest's findings.) Two exports writing the same names; a
+        // space in a name of the EMS key; a key of the other format.
+        {"[[exports]]\nname = \"a\"\nformat = \"socomec_ems\"\n" + var + "[[exports]]\nname = \"b\"\nformat = \"socomec_csv\"\ndata_type = \"avg\"\n" + var, 7, "overwrite them"},
+        {"[[exports]]\nname = \"x\"\nformat = \"socomec_ems\"\nserver_name = \"gw 2\"\n" + var, 4, "has a space"},
+        {"[[exports]]\nname = \"x\"\nformat = \"socomec_csv\"\n" + var + "coef = 100\n", 6, "for socomec_ems files"},
+        {"[[exports]]\nname = \"x\"\nformat = \"socomec_ems\"\n" + var + "scale = 0.1\n", 6, "for socomec_csv files"},
+        {"[[exports]]\nname = \"x\"\nformat = \"socomec_csv\"\nevery = \"2d\"\n" + var, 4, "from 1s to 1d"},
     };
     for (const auto& c : cases) {
         SCOPED_TRACE(c.text);
@@ -122,6 +129,24 @@ TEST(ExportPeriods, StartAtLocalMidnightAcrossTheDstDays) {
     const TimeZone paris = *TimeZone::load("Europe/Paris");
     EXPECT_EQ(export_periods(e[0], *paris.parse_iso("2024-03-31"), *paris.parse_iso("2024-04-01"), paris).size(), 23u);
     EXPECT_EQ(export_periods(e[0], *paris.parse_iso("2024-10-27"), *paris.parse_iso("2024-10-28"), paris).size(), 25u);
+    // Longer periods follow the local clock: one a day, 23 or 25 hours long;
+    // 00:00 and 12:00 for 12 hours (found by the retest: a 24-hour period
+    // and a 1-hour one on the 25-hour day).
+    config::Diagnostics d2;
+    auto daily = parse("[[exports]]\nname = \"d\"\nformat = \"socomec_csv\"\nstep = \"1h\"\nevery = \"1d\"\n"
+                       "[[exports.variables]]\nseries = \"panel1/p\"\n"
+                       "[[exports]]\nname = \"h\"\nformat = \"socomec_csv\"\nstep = \"1h\"\nevery = \"12h\"\n"
+                       "device = \"other\"\n[[exports.variables]]\nseries = \"panel1/p\"\n",
+                       d2);
+    ASSERT_TRUE(d2.empty()) << d2.front().to_string();
+    for (const char* day : {"2024-03-31", "2024-10-27", "2024-05-02"}) {
+        const int64_t a = *paris.parse_iso(day), b = paris.next_midnight(a);
+        EXPECT_EQ(export_periods(daily[0], a, b, paris), (std::vector<std::pair<int64_t, int64_t>>{{a, b}})) << day;
+        auto halves = export_periods(daily[1], a, b, paris);
+        ASSERT_EQ(halves.size(), 2u) << day;
+        EXPECT_EQ(paris.to_local(halves[1].first).hour, 12) << day;
+        EXPECT_EQ(period_start_at(daily[1], halves[1].first + 1000, paris), halves[1].first);
+    }
     // Only whole periods, inside the range.
     auto p = export_periods(e[0], *paris.parse_iso("2024-05-02T10:30"), *paris.parse_iso("2024-05-02T13:10"), paris);
     ASSERT_EQ(p.size(), 2u);

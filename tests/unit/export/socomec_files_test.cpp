@@ -119,6 +119,9 @@ TEST(SocomecCsv, ScaleValuesAndTimesFollowTheDialectAndTheSiteZone) {
     // Newest first; local time (the repeated 02:30 of the change is written as such).
     EXPECT_EQ(m[8], (CsvRow{"2024-10-27T02:30:00", "250", "12,5"}));
     EXPECT_EQ(m[9], (CsvRow{"2024-10-27T01:30:00", "1500", ""}));
+    // An average's noise is not written: 9 decimals.
+    const CellMatrix noisy = csv_matrix(d, {cols[1]}, {{d.begin_ms, {(3.123456 + 3.123456 + 3.123456) / 3}}}, paris, comma);
+    EXPECT_EQ(noisy[8][1], "3,123456");
     const std::string bytes = write_csv(m, comma);
     EXPECT_NE(bytes.find("Load Name;\"Heating; floor 2\";\"Lighting \"\"east\"\"\"\n"), std::string::npos) << bytes;
     EXPECT_EQ(bytes.find('\r'), std::string::npos);
@@ -157,6 +160,13 @@ TEST(SocomecFiles, NamesHoldingTheFileNameSeparatorStillSplitIntoSixFields) {
     EXPECT_EQ(name, "my-site_srv-1_I-35@4-b_Index_2024-03-31_03-30-00.csv");  // local time, after the spring change
     EXPECT_EQ(std::count(name.begin(), name.end(), '_'), 5);
     EXPECT_EQ(file_name_field(".."), "-");
+    EXPECT_EQ(file_name_field("a\"b|c<d>e:f*g?h"), "a-b-c-d-e-f-g-h");  // not allowed in Windows names
+    // The hour repeated when DST ends: the second 02:00 gets "_2" instead of
+    // overwriting the first (found by the retest).
+    const TimeZone paris = *TimeZone::load("Europe/Paris");
+    const int64_t first = utc("2024-10-27T00:00:00"), second = utc("2024-10-27T01:00:00");  // 02:00 CEST, 02:00 CET
+    EXPECT_EQ(ems_file_name("s", "g", "d", DataType::avg, first, paris), "s_g_d_Avg_2024-10-27_02-00-00.csv");
+    EXPECT_EQ(ems_file_name("s", "g", "d", DataType::avg, second, paris), "s_g_d_Avg_2024-10-27_02-00-00_2.csv");
     EXPECT_EQ(file_name_field(""), "-");
     EXPECT_EQ(file_name_field("a\nb"), "a-b");
     // The cells keep the names as they are.

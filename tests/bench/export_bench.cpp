@@ -1,0 +1,183 @@
+// export_bench: the Socomec export files (runtime/export) of a month, as JSON.
+//   export_bench [--quick] [--dir /path]
+// A site of 100 points read every minute for 30 days (--quick: 3 days): a
+// gauge (kW) and an energy index (kWh) each, 8.6 M samples. Exported as
+//   EMS: data type avg, 100 variables, step 1m, one file a day;
+//   CSV: data type index, 100 columns, step 1m, one file a day.
+// Figures (issue 17 target: a month of both in at most 2 s and 100 MB):
+//   ems_month_s, csv_month_s: the month's files built (read from the store,
+//     formatted, written to a folder), one run each after a warm-up run;
+//   bytes_ems, bytes_csv: the files' sizes;
+//   rss_growth_mb: how much the peak RSS grew while exporting (the store's
+//     own memory before it is not counted).
+// Exit 1 when a file is wrong (rows counted, a value checked), never for a time.
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <string>
+
+#include <nlohmann/json.hpp>
+#include <toml++/toml.h>
+
+#include "export/export_job.h"
+#include "export/export_scheduler.h"
+#include "store/store.h"
+
+using namespace gridlet;
+using BenchClock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr int kPoints = 100;
+constexpr int64_t kMin = 60'000;
+
+double peak_rss_mb() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return static_cast<double>(u.ru_maxrss) / 1024.0;
+}
+
+std::string export_text(const char* name, const char* format, const char* type, const char* suffix) {
+    std::string s = std::string("[[exports]]\nname = \"") + name + "\"\nformat = \"" + format + "\"\ndata_type = \"" +
+                    type + "\"\nstep = \"1m\"\nevery = \"1d\"\nserver_name = \"bench\"\ndevice = \"site\"\n";
+    for (int i = 0; i < kPoints; ++i)
+        s += "[[exports.variables]]\nseries = \"m" + std::to_string(i) + "/" + suffix + "\"\nunit = \"" +
+             (std::strcmp(suffix, "kw") == 0 ? "kW" : "kWh") + "\"\n" +
+             (std::strcmp(format, "socomec_ems") == 0 ? "coef = 1000\n" : "");
+    return s;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    bool quick = false;
+    std::filesystem::path root = std::filesystem::temp_directory_path() / ("gridlet-export-bench-" + std::to_string(getpid()));
+    for (int i = 1; i < argc; ++i) {
+        if (!std::strcmp(argv[i], "--quick")) quick = true;
+        else if (!std::strcmp(argv[i], "--dir") && i + 1 < argc) root = argv[++i];
+        else {
+            std::fprintf(stderr, "usage: export_bench [--quick] [--dir /path]\n");
+            return 2;
+        }
+    }
+    const TimeZone paris = *TimeZone::load("Europe/Paris");
+    const int64_t from = *paris.parse_iso("2026-11-01");
+    const int days = quick ? 3 : 30;
+    const int64_t to = *paris.parse_iso(quick ? "2026-11-04" : "2026-12-01");
+    std::filesystem::remove_all(root);
+    store::StoreOptions o;
+    o.path = root / "db";
+    o.sync = store::SyncPolicy::none;
+    o.retention.raw_ms = 0;
+    o.retention.min1_ms = 0;
+    ManualClock clock(to + 60'000);
+    o.clock = &clock;
+    auto opened = store::Store::open(o);
+    if (!opened) {
+        std::fprintf(stderr, "open: %s\n", opened.status().to_string().c_str());
+        return 1;
+    }
+    store::Store& s = **opened;
+    std::vector<uint32_t> kw, kwh;
+    for (int i = 0; i < kPoints; ++i) {
+        SeriesMeta m;
+        m.name = "m" + std::to_string(i) + "/kw";
+        m.unit = "kW";
+        kw.push_back(*s.registry().intern(m));
+        m.name = "m" + std::to_string(i) + "/kwh";
+        m.unit = "kWh";
+        m.kind = SeriesKind::counter;
+        kwh.push_back(*s.registry().intern(m));
+    }
+    std::vector<gl_sample> batch;
+    for (int64_t day = from; day < to; day += 86'400'000) {
+        batch.clear();
+        for (int i = 0; i < kPoints; ++i)
+            for (int64_t t = day; t < std::min(day + 86'400'000, to); t += kMin) {
+                const double p = 1 + i % 7 + 0.001 * static_cast<double>((t / kMin) % 60);
+                batch.push_back({t, p, kw[static_cast<size_t>(i)], GL_QUALITY_GOOD, {}});
+                batch.push_back({t, static_cast<double>((t - from) / kMin) * (1 + i % 7) / 60.0,
+                                 kwh[static_cast<size_t>(i)], GL_QUALITY_GOOD, {}});
+            }
+        if (!s.append(batch)) return 1;
+    }
+    (void)s.roll_up_now();
+    (void)s.compact_all();
+
+    const std::string text = "[site]\nname = \"bench\"\n" + export_text("ems", "socomec_ems", "avg", "kw") +
+                             export_text("csv", "socomec_csv", "index", "kwh");  // (different data types: different file names)
+    toml::table t = toml::parse(text, std::string("/bench.toml"));
+    config::Diagnostics diags;
+    model::SiteModel model;
+    auto exports = exporter::parse_exports(t, "/bench.toml", "bench", model, diags);
+    if (!diags.empty()) {
+        std::fprintf(stderr, "%s\n", diags.front().to_string().c_str());
+        return 1;
+    }
+    const double rss_before = peak_rss_mb();
+    bool ok = true;
+    size_t bytes[2] = {0, 0};
+    double seconds[2] = {0, 0};
+    for (size_t k = 0; k < 2; ++k) {
+        const std::string dir = (root / "out" / exports[k].name).string();
+        for (int run = 0; run < 2; ++run) {  // a warm-up run, then the one timed
+            std::filesystem::remove_all(dir);
+            bytes[k] = 0;
+            const auto start = BenchClock::now();
+            const auto periods = exporter::export_periods(exports[k], from, to, paris);
+            if (periods.size() != static_cast<size_t>(days)) ok = false;
+            for (const auto& [a, b] : periods) {
+                auto f = exporter::build_export_file(exports[k], s.query(), s.registry(), a, b, paris);
+                if (!f) {
+                    std::fprintf(stderr, "%s\n", f.status().to_string().c_str());
+                    return 1;
+                }
+                // EMS: a row per variable and minute; CSV: a row per minute (23-25 h days).
+                const size_t minutes = static_cast<size_t>((b - a) / kMin);
+                if (f->data_rows != (k == 0 ? kPoints * minutes : minutes)) {
+                    std::fprintf(stderr, "wrong answer: %s has %zu rows, not %zu\n", f->name.c_str(), f->data_rows,
+                                 k == 0 ? kPoints * minutes : minutes);
+                    ok = false;
+                }
+                if (Status st = exporter::write_file_whole(dir, f->name, f->bytes); !st) {
+                    std::fprintf(stderr, "%s\n", st.message().c_str());
+                    return 1;
+                }
+                bytes[k] += f->bytes.size();
+            }
+            seconds[k] = std::chrono::duration<double>(BenchClock::now() - start).count();
+        }
+    }
+    // A value checked: point 3's kW at the first minute is 4.0 kW -> 4000 in the EMS file.
+    const std::string first = (root / "out" / "ems" / exporter::socomec::ems_file_name("bench", "bench", "site",
+                                                                                       exporter::socomec::DataType::avg,
+                                                                                       from + 86'400'000, paris))
+                                  .string();
+    FILE* f = std::fopen(first.c_str(), "rb");
+    std::string content;
+    if (f) {
+        char buf[1 << 16];
+        size_t n;
+        while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) content.append(buf, n);
+        std::fclose(f);
+    }
+    if (content.find("\r\n3;2026-11-01T00:00:00;4000;192\r\n") == std::string::npos) {
+        std::fprintf(stderr, "wrong answer: %s lacks point 3's first minute (4000)\n", first.c_str());
+        ok = false;
+    }
+    nlohmann::json out = {{"points", kPoints},
+                          {"days", days},
+                          {"samples", static_cast<int64_t>(kPoints) * 2 * days * 1440},
+                          {"ems_month_s", seconds[0]},
+                          {"csv_month_s", seconds[1]},
+                          {"bytes_ems", bytes[0]},
+                          {"bytes_csv", bytes[1]},
+                          {"rss_growth_mb", peak_rss_mb() - rss_before},
+                          {"answers_checked", ok}};
+    std::printf("%s\n", out.dump(2).c_str());
+    std::filesystem::remove_all(root);
+    return ok ? 0 : 1;
+}
