@@ -13,6 +13,7 @@
 #include "cli/commands.h"
 #include "cli/store_access.h"
 #include "export/export_job.h"
+#include "export/export_scheduler.h"
 #include "kernel/site_plan.h"
 #include "store/time_spec.h"
 
@@ -87,16 +88,8 @@ void run_export(const ExportArgs& a) {
                 ++unchanged;
                 continue;
             }
-            // Written whole or not at all: a reader never sees half a file.
-            const std::filesystem::path tmp = path.string() + ".part";
-            {
-                std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-                f << file->bytes;
-                f.close();
-                if (!f) fail(cmd, 1, "cannot write " + tmp.string());
-            }
-            std::filesystem::rename(tmp, path, ec);
-            if (ec) fail(cmd, 1, "cannot rename " + tmp.string() + ": " + ec.message());
+            // Written whole or not at all, as the scheduler writes (export_scheduler.h).
+            if (Status st = exporter::write_file_whole(a.out, file->name, file->bytes); !st) fail(cmd, 1, st.message());
             std::printf("%s\t%zu rows\n", path.c_str(), file->data_rows);
             ++written;
         }
