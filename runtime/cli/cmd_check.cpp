@@ -41,7 +41,11 @@ void register_check_command(CLI::App& app) {
                            (plan.model.points.size() == 1 ? "" : "s")) +
                 (plan.exports.empty()
                      ? ""
-                     : ", " + std::to_string(plan.exports.size()) + " export" + (plan.exports.size() == 1 ? "" : "s"));
+                     : ", " + std::to_string(plan.exports.size()) + " export" + (plan.exports.size() == 1 ? "" : "s")) +
+                (plan.export_targets.empty()
+                     ? ""
+                     : ", " + std::to_string(plan.export_targets.size()) + " export target" +
+                           (plan.export_targets.size() == 1 ? "" : "s"));
             std::printf("%s: ok (site '%s', %zu plugin%s, %zu device%s, %zu rule%s%s)\n", path->c_str(),
                         plan.site.site_name.c_str(), plan.plugins.size(), plan.plugins.size() == 1 ? "" : "s", devices,
                         devices == 1 ? "" : "s", plan.site.rules.size(), plan.site.rules.size() == 1 ? "" : "s",

@@ -40,7 +40,11 @@ const std::vector<KeySpec>& export_keys() {
         k.push_back(config::key("server_name", ValueType::string, std::nullopt, "Default: the host name"));
         k.push_back(config::key("dir", ValueType::string, std::nullopt,
                                 "Folder the files are written to on schedule (relative to the site file)"));
+        k.push_back(config::key("targets", ValueType::array, std::nullopt,
+                                "[[export_targets]] names: the servers the files are pushed to"));
         k.push_back(config::key("delay", ValueType::string, "\"30s\"", "A period is written this long after its end"));
+        k.push_back(config::key("at", ValueType::string, std::nullopt,
+                                "Write at this local time: \"00:30\" (daily) or \"mon 06:00\" (weekly)"));
         k.push_back(config::key("catch_up", ValueType::string, "\"7d\"",
                                 "After downtime, missed periods are written this far back"));
         k.push_back(config::key("delimiter", ValueType::string, "\";\"", "\";\", \",\", \"tab\" or \"|\""));
@@ -79,6 +83,27 @@ std::string host_name() {
 
 }  // namespace
 
+Expected<std::pair<int, int>> parse_at(const std::string& text) {
+    static const char* days[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
+    int weekday = -1;
+    std::string time = text;
+    if (const size_t sp = text.find(' '); sp != std::string::npos) {
+        std::string day = text.substr(0, sp);
+        for (char& ch : day) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        for (int i = 0; i < 7; ++i)
+            if (day == days[i]) weekday = i;
+        time = text.substr(sp + 1);
+        if (weekday < 0) return Status::invalid("at: '" + text + "': the day is mon, tue, wed, thu, fri, sat or sun");
+    }
+    if (time.size() != 5 || time[2] != ':' || !std::isdigit(static_cast<unsigned char>(time[0])) ||
+        !std::isdigit(static_cast<unsigned char>(time[1])) || !std::isdigit(static_cast<unsigned char>(time[3])) ||
+        !std::isdigit(static_cast<unsigned char>(time[4])))
+        return Status::invalid("at: '" + text + "': a local time HH:MM (\"00:30\") or a day and a time (\"mon 06:00\")");
+    const int h = (time[0] - '0') * 10 + (time[1] - '0'), m = (time[3] - '0') * 10 + (time[4] - '0');
+    if (h > 23 || m > 59) return Status::invalid("at: '" + text + "': hours 00-23, minutes 00-59");
+    return std::pair<int, int>{weekday, h * 60 + m};
+}
+
 std::string site_name_problem(const ExportConfig& e) {
     if (e.format != Format::socomec_ems) return "";
     std::string upper = e.site_name;
@@ -92,7 +117,8 @@ std::string site_name_problem(const ExportConfig& e) {
 }
 
 std::vector<ExportConfig> parse_exports(const toml::table& root, const std::string& file, const std::string& site_name,
-                                        const model::SiteModel& model, config::Diagnostics& diags) {
+                                        const model::SiteModel& model, config::Diagnostics& diags,
+                                        const std::vector<TargetConfig>& targets) {
     std::vector<ExportConfig> out;
     const toml::node* n = root.get("exports");
     if (!n) return out;
@@ -146,6 +172,32 @@ std::vector<ExportConfig> parse_exports(const toml::table& root, const std::stri
             const std::string d = j.value("dir", "");
             if (d.empty()) bad(t, "dir", "dir is empty (leave it out for an export written on demand only)");
             else c.dir = std::filesystem::absolute(std::filesystem::path(file).parent_path() / d).lexically_normal().string();
+        }
+        if (const toml::node* tn = t.get("targets")) {
+            std::set<std::string> seen;
+            for (const toml::node& x : *tn->as_array()) {
+                const auto* name = x.as_string();
+                if (!name) {
+                    bad(t, "targets", "targets: a list of [[export_targets]] names");
+                    break;
+                }
+                const std::string v = name->get();
+                if (std::none_of(targets.begin(), targets.end(), [&](const TargetConfig& g) { return g.name == v; }))
+                    bad(t, "targets", "targets: '" + v + "' is not an [[export_targets]] name" +
+                                          (targets.empty() ? " (the site defines none)" : ""));
+                else if (!seen.insert(v).second)
+                    bad(t, "targets", "targets: '" + v + "' is named twice");
+                else
+                    c.targets.push_back(v);
+            }
+        }
+        if (j.contains("at")) {
+            if (auto at = parse_at(j.value("at", "")); at) {
+                c.at_weekday = at->first;
+                c.at_minute = at->second;
+            } else {
+                bad(t, "at", at.status().message());
+            }
         }
         for (const char* key : {"delay", "catch_up"}) {
             const std::string text = j.value(key, std::string(key) == std::string("delay") ? "30s" : "7d");

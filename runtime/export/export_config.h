@@ -19,7 +19,10 @@
 //   dir = "exports"                # written on schedule into this folder (relative
 //                                  # to the site file); without it: on demand only
 //   delay = "30s"                  # a period is written this long after its end
+//   at = "00:30"                   # or "mon 06:00": written at that local time of day (of
+//                                  # week) after its end and delay (a batch of periods at once)
 //   catch_up = "7d"                # after downtime, missed periods this far back
+//   targets = ["office"]           # [[export_targets]] the files are pushed to (export_target.h)
 //   delimiter = ";"                # ";", ",", "tab", "|"
 //   decimal = "."                  # "." or ","
 //   line_end = "crlf"              # crlf or lf
@@ -46,6 +49,7 @@
 
 #include "core/config_schema.h"
 #include "export/csv_writer.h"
+#include "export/export_target.h"
 #include "export/socomec_files.h"
 #include "model/site_model.h"
 
@@ -72,17 +76,31 @@ struct ExportConfig {
     std::string device, modbus_address, ip = "0.0.0.0";
     int64_t device_id = 0;
     std::string site_name, server_name;
-    std::string dir;  // absolute; "" = on demand only
+    std::string dir;  // absolute; "" = not written to a folder
+    std::vector<std::string> targets;  // [[export_targets]] names
     int64_t delay_ms = 30'000, catch_up_ms = 7 * 86'400'000LL;
+    // `at`: the local time of day (minutes after midnight) the files are
+    // written at, and the weekday (0 Sunday .. 6 Saturday) or -1 for every
+    // day; at_minute -1: no `at` (each period as soon as it is due).
+    int at_minute = -1, at_weekday = -1;
     CsvDialect dialect;
     std::vector<ExportVariable> variables;
     uint32_t line = 0;
+
+    // Written on schedule (a dir or a target), not only on demand.
+    bool scheduled() const { return !dir.empty() || !targets.empty(); }
 };
 
 // The [[exports]] of a site file. `site_name` is [site] name; `model` the
-// checked [model] (points named by variables must be in it).
+// checked [model] (points named by variables must be in it); `targets` the
+// checked [[export_targets]] (those `targets` may name).
 std::vector<ExportConfig> parse_exports(const toml::table& root, const std::string& file, const std::string& site_name,
-                                        const model::SiteModel& model, config::Diagnostics& diags);
+                                        const model::SiteModel& model, config::Diagnostics& diags,
+                                        const std::vector<TargetConfig>& targets = {});
+
+// "HH:MM" or "<mon|tue|...|sun> HH:MM" as (weekday 0 Sunday .. 6 or -1,
+// minute of the day); invalid_argument otherwise.
+Expected<std::pair<int, int>> parse_at(const std::string& text);
 
 // Why an export cannot be written as configured, or "": Socomec EMS files
 // need a site name other than the factory "SITE" (manual §9.9), which

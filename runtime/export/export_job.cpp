@@ -37,6 +37,22 @@ std::vector<std::pair<int64_t, int64_t>> export_periods(const ExportConfig& e, i
     return out;
 }
 
+int64_t due_at(const ExportConfig& e, int64_t period_end, const TimeZone& tz) {
+    const int64_t ready = period_end + e.delay_ms;
+    if (e.at_minute < 0) return ready;
+    int64_t day = tz.start_of_day(ready);
+    for (int i = 0; i < 9; ++i, day = tz.next_midnight(day)) {
+        if (e.at_weekday >= 0 && tz.weekday(day) != e.at_weekday) continue;
+        CivilTime c = tz.to_local(day);
+        c.hour = e.at_minute / 60;
+        c.minute = e.at_minute % 60;
+        c.second = c.millisecond = 0;
+        auto t = tz.from_local(c);
+        if (t && *t >= ready) return *t;
+    }
+    return ready;  // not reached: a day (a weekday) comes within 8 days
+}
+
 int64_t period_start_at(const ExportConfig& e, int64_t t, const TimeZone& tz) {
     const int64_t day = tz.start_of_day(t);
     int64_t start = day;

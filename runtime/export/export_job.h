@@ -38,6 +38,12 @@ struct ExportFile {
 std::vector<std::pair<int64_t, int64_t>> export_periods(const ExportConfig& e, int64_t from, int64_t to,
                                                         const TimeZone& tz);
 
+// When the period ending at `period_end` is written: `delay` after its end,
+// or with `at`, the first local time `at` (on its weekday, if it names one)
+// at or after that. An `at` in the spring DST gap is the end of the gap; in
+// the autumn fold, the first of the two.
+int64_t due_at(const ExportConfig& e, int64_t period_end, const TimeZone& tz);
+
 // The start of the period of `e` holding t.
 int64_t period_start_at(const ExportConfig& e, int64_t t, const TimeZone& tz);
 

@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "export/export_job.h"
+#include "export/outbox_sender.h"
 
 namespace gridlet::exporter {
 
@@ -66,8 +67,15 @@ Status write_file_whole(const std::string& dir, const std::string& name, const s
 
 ExportScheduler::ExportScheduler(std::vector<ExportConfig> exports, const store::QueryEngine& query,
                                  const SeriesRegistry& registry, store::StateStore& state, const TimeZone& tz,
-                                 alarm::AlarmTable* alarms)
-    : exports_(std::move(exports)), query_(query), registry_(registry), state_(state), tz_(tz), alarms_(alarms) {}
+                                 alarm::AlarmTable* alarms, std::vector<TargetConfig> targets, store::Outbox* outbox)
+    : exports_(std::move(exports)),
+      query_(query),
+      registry_(registry),
+      state_(state),
+      tz_(tz),
+      alarms_(alarms),
+      targets_(std::move(targets)),
+      outbox_(outbox) {}
 
 Status ExportScheduler::start(int64_t now_ms) {
     for (const ExportConfig& e : exports_) {
@@ -87,16 +95,28 @@ Status ExportScheduler::start(int64_t now_ms) {
                 return st.with_context("export '" + e.name + "'");
         }
         states_[e.name] = s;
-        spdlog::info("export '{}': every {} s into {}, delivered until {}", e.name, e.every_ms / 1000, e.dir,
+        std::string where = e.dir;
+        for (const std::string& t : e.targets) where += (where.empty() ? "target " : ", target ") + t;
+        spdlog::info("export '{}': every {} s to {}, delivered until {}", e.name, e.every_ms / 1000, where,
                      tz_.format_iso(s.done_until));
     }
     return Status::ok();
 }
 
-Status ExportScheduler::deliver(const ExportConfig& e, int64_t from, int64_t to) {
+Status ExportScheduler::deliver(const ExportConfig& e, int64_t from, int64_t to, int64_t now_ms) {
     auto f = build_export_file(e, query_, registry_, from, to, tz_);
     if (!f) return f.status();
-    return write_file_whole(e.dir, f->name, f->bytes);
+    if (!e.dir.empty())
+        if (Status st = write_file_whole(e.dir, f->name, f->bytes); !st) return st;
+    for (const std::string& name : e.targets) {
+        const auto t = std::find_if(targets_.begin(), targets_.end(), [&](const TargetConfig& x) { return x.name == name; });
+        if (t == targets_.end() || !outbox_) return Status::internal("export target '" + name + "' is not configured");
+        QueuedFile q{e.name, f->name, f->bytes, to, now_ms, 0};
+        // A retry after a failure in this loop adds nothing to the queues
+        // that already hold the file (enqueue_file).
+        if (Status st = enqueue_file(*outbox_, *t, q); !st) return st;
+    }
+    return Status::ok();
 }
 
 void ExportScheduler::failed(const ExportConfig& e, State& s, int64_t now_ms, const Status& st) {
@@ -141,12 +161,14 @@ void ExportScheduler::poll(int64_t now_ms, size_t max_files) {
             s.done_until = resume;
             (void)state_.put(kExportStateNamespace, e.name, std::to_string(s.done_until));
         }
-        const auto due = export_periods(e, s.done_until, ready, tz_);
+        auto due = export_periods(e, s.done_until, ready, tz_);
+        // With `at`, a period waits for its time of day (of week) too.
+        while (!due.empty() && due_at(e, due.back().second, tz_) > now_ms) due.pop_back();
         behind += due.size();
         if (due.empty() || now_ms < s.next_try_ms) continue;
         for (const auto& [from, to] : due) {
             if (written >= max_files) break;
-            if (Status st = deliver(e, from, to); !st) {
+            if (Status st = deliver(e, from, to, now_ms); !st) {
                 failed(e, s, now_ms, st);
                 break;
             }

@@ -1,9 +1,14 @@
-// ExportScheduler: writes the [[exports]] that have a `dir` on their
-// schedule, in site time, so that every period is delivered exactly once,
-// also across restarts, kill -9 and a target that fails for a while.
+// ExportScheduler: writes the [[exports]] that have a `dir` or `targets`
+// on their schedule, in site time, so that every period is delivered
+// exactly once, also across restarts, kill -9 and a target that fails for a
+// while. A period's file goes into the dir, then into the outbox of each
+// target (outbox_sender.h pushes it from there); then the period counts as
+// delivered.
 //
 //   - A period [start, end) (export_job.h: from local midnight, every
-//     `every`) is due `delay` after its end (samples arrive late).
+//     `every`) is due `delay` after its end (samples arrive late), or with
+//     `at`, at that local time of day (of week) after it (export_job.h's
+//     due_at).
 //   - The end of the last period delivered is kept in the store's state
 //     ("#export" namespace, key = the export's name), written after the
 //     file is in its folder. A crash between the two writes the same period
@@ -14,7 +19,7 @@
 //     At the very first start nothing before the period in progress is
 //     written (`gridlet export` writes history on demand).
 //   - A period that cannot be written (folder missing and not creatable,
-//     disk full, read-only) is retried with backoff (10 s doubling to
+//     disk full, read-only, a target's outbox full) is retried with backoff (10 s doubling to
 //     10 min); after 3 failures in a row the system alarm
 //     system/export_failed|<name> is raised, and cleared by the next success.
 //   - Files are written whole: "<name>.part", fsync, rename, fsync of the
@@ -34,6 +39,7 @@
 #include "core/series_registry.h"
 #include "core/timezone.h"
 #include "export/export_config.h"
+#include "store/outbox.h"
 #include "store/query.h"
 #include "store/state_store.h"
 
@@ -43,10 +49,13 @@ inline constexpr const char* kExportStateNamespace = "#export";
 
 class ExportScheduler {
 public:
-    // `exports`: those with a dir. All references are borrowed and outlive
-    // the scheduler; `alarms` may be null (no alarm raised).
+    // `exports`: those scheduled (a dir or targets); `targets`: the
+    // [[export_targets]] they name, whose queues are in `outbox` (may be
+    // null when no export has targets). All references are borrowed and
+    // outlive the scheduler; `alarms` may be null (no alarm raised).
     ExportScheduler(std::vector<ExportConfig> exports, const store::QueryEngine& query, const SeriesRegistry& registry,
-                    store::StateStore& state, const TimeZone& tz, alarm::AlarmTable* alarms);
+                    store::StateStore& state, const TimeZone& tz, alarm::AlarmTable* alarms,
+                    std::vector<TargetConfig> targets = {}, store::Outbox* outbox = nullptr);
 
     // Reads where each export stopped; an export seen for the first time
     // starts with the period in progress at now_ms.
@@ -74,7 +83,7 @@ private:
         int attempts = 0;        // failures in a row
         int64_t next_try_ms = 0;
     };
-    Status deliver(const ExportConfig& e, int64_t from, int64_t to);
+    Status deliver(const ExportConfig& e, int64_t from, int64_t to, int64_t now_ms);
     void failed(const ExportConfig& e, State& s, int64_t now_ms, const Status& st);
 
     std::vector<ExportConfig> exports_;
@@ -83,6 +92,8 @@ private:
     store::StateStore& state_;
     TimeZone tz_;
     alarm::AlarmTable* alarms_;
+    std::vector<TargetConfig> targets_;
+    store::Outbox* outbox_;
     std::map<std::string, State> states_;
     std::atomic<uint64_t> files_{0}, failures_{0}, skipped_{0}, behind_{0};
 };

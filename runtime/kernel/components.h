@@ -8,7 +8,10 @@
 //   "notifier" sends the alarm changes [[notifications]] want (e-mail,
 //            webhook) through the store's outbox;
 //   "rules"  runs the site's Lua rules (script::Engine) against bus and store;
-//   "exporter" writes the [[exports]] with a dir on their schedule.
+//   "exporter" writes the [[exports]] with a dir or targets on their
+//            schedule (into the dir and the targets' outboxes);
+//   "export_sender" pushes the outboxes of [[export_targets]] to their
+//            servers (FTP, FTPS, SFTP, HTTP(S)).
 // The kernel makes them with make_*_instance() and hands each its context.
 // Threads: see each component's class comment.
 #pragma once
@@ -56,9 +59,13 @@ struct ComponentContext {
     // The notifier's figures (copied about once a second).
     std::atomic<uint64_t> notify_queued{0}, notify_messages{0}, notify_delivered{0}, notify_failures{0},
         notify_pending{0};
-    // The [[exports]] with a dir (the exporter component runs them), and its figures.
+    // The scheduled [[exports]] (the exporter component runs them), and its figures.
     std::vector<exporter::ExportConfig> exports;
     std::atomic<uint64_t> export_files{0}, export_failures{0}, export_behind{0};
+    // The [[export_targets]] (the export_sender component pushes their
+    // outboxes), and its figures.
+    std::vector<exporter::TargetConfig> export_targets;
+    std::atomic<uint64_t> export_sent{0}, export_send_failures{0}, export_waiting{0};
 };
 
 Expected<std::unique_ptr<plugin::PluginInstance>> make_store_writer_instance(ComponentContext& ctx,
@@ -73,6 +80,10 @@ Expected<std::unique_ptr<plugin::PluginInstance>> make_notifier_instance(Compone
 
 Expected<std::unique_ptr<plugin::PluginInstance>> make_exporter_instance(ComponentContext& ctx,
                                                                         plugin::HostServices services, uint32_t index);
+
+Expected<std::unique_ptr<plugin::PluginInstance>> make_export_sender_instance(ComponentContext& ctx,
+                                                                             plugin::HostServices services,
+                                                                             uint32_t index);
 
 Expected<std::unique_ptr<plugin::PluginInstance>> make_rules_instance(ComponentContext& ctx,
                                                                      plugin::HostServices services, uint32_t index);

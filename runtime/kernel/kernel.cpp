@@ -99,9 +99,11 @@ Status Kernel::start() {
         if (Status st = notifier_->start(clock_.now_ms()); !st) return st.with_context("notifications");
         components_->notifier = notifier_.get();
     }
-    if (store_)
+    if (store_) {
         for (const exporter::ExportConfig& e : plan_.exports)
-            if (!e.dir.empty()) components_->exports.push_back(e);
+            if (e.scheduled()) components_->exports.push_back(e);
+        components_->export_targets = plan_.export_targets;
+    }
     auto control_pub = bus_->make_publisher(&control_metrics_);
     if (!control_pub) return control_pub.status();
     control_publisher_ = std::move(*control_pub);
@@ -126,6 +128,11 @@ Status Kernel::start() {
     }
     if (!components_->exports.empty()) {
         auto x = make_exporter_instance(*components_, services, index++);
+        if (!x) return x.status();
+        instances_.push_back(std::move(*x));
+    }
+    if (!components_->export_targets.empty()) {
+        auto x = make_export_sender_instance(*components_, services, index++);
         if (!x) return x.status();
         instances_.push_back(std::move(*x));
     }
@@ -222,6 +229,11 @@ nlohmann::json Kernel::metrics_json() {
                               {"files", components_->export_files.load()},
                               {"failures", components_->export_failures.load()},
                               {"behind", components_->export_behind.load()}};
+        if (components_ && !components_->export_targets.empty())
+            out["export_targets"] = {{"configured", components_->export_targets.size()},
+                                     {"sent", components_->export_sent.load()},
+                                     {"failures", components_->export_send_failures.load()},
+                                     {"waiting", components_->export_waiting.load()}};
     }
     out["problems"] = problems_json();
     if (store_) {

@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "core/text.h"
+#include "export/outbox_sender.h"
 #include "model/consumption_json.h"
 #include "kernel/component_instance.h"
 #include "kernel/components.h"
@@ -160,6 +161,26 @@ public:
         std::vector<std::string> names;
         for (const DeviceEntry& d : ctx_.site.devices) names.push_back(d.name);
         return names;
+    }
+    std::string export_refusal(std::string_view target) override {
+        if (!ctx_.store) return "this site has no [store]: exports wait in its outbox";
+        std::string known;
+        for (const exporter::TargetConfig& t : ctx_.export_targets) {
+            if (t.name == target) return {};
+            known += (known.empty() ? "" : ", ") + t.name;
+        }
+        return "'" + std::string(target) + "' is not an [[export_targets]] name" +
+               (known.empty() ? " (the site defines none)" : " (" + known + ")");
+    }
+    Status export_file(std::string_view rule, const std::string& target, const std::string& name,
+                       const std::string& content) override {
+        for (const exporter::TargetConfig& t : ctx_.export_targets)
+            if (t.name == target) {
+                const int64_t now = host().now_ms();
+                return exporter::enqueue_file(ctx_.store->outbox(), t,
+                                              exporter::QueuedFile{"rule:" + std::string(rule), name, content, now, now, 0});
+            }
+        return Status::invalid("'" + target + "' is not an [[export_targets]] name");
     }
     std::string publish_refusal(std::string_view series) override {
         const std::string_view device = series.substr(0, series.find('/'));

@@ -62,13 +62,27 @@ SitePlan prepare_site(SiteConfig site, config::Diagnostics& diags, DeviceProblem
         plan.alarm_settings = alarm::parse_alarm_settings(*site.root, site.path, diags);
         plan.notifications = notify::parse_notifications(*site.root, site.path, diags, secrets);
         plan.model = model::parse_site_model(*site.root, site.path, site.timezone, diags);
-        plan.exports = exporter::parse_exports(*site.root, site.path, site.site_name, plan.model, diags);
+        plan.export_targets = exporter::parse_export_targets(*site.root, site.path, diags);
+        plan.exports =
+            exporter::parse_exports(*site.root, site.path, site.site_name, plan.model, diags, plan.export_targets);
         for (const exporter::ExportConfig& e : plan.exports)
-            if (!e.dir.empty() && !site.has_store) {
+            if (e.scheduled() && !site.has_store) {
                 diags.push_back({site.path, e.line,
-                                 "[[exports]] '" + e.name + "': dir needs a [store]: the files are read from it"});
+                                 "[[exports]] '" + e.name + "': " + (e.dir.empty() ? "targets" : "dir") +
+                                     " needs a [store]: the files are read from it" +
+                                     (e.targets.empty() ? "" : " and wait in its outbox")});
                 break;
             }
+        // The store's outbox drops its oldest entries beyond
+        // outbox_max_entries: a target's queue must stay below it.
+        if (auto o = store::store_options_from_json(site.store, site.dir); o && site.has_store)
+            for (const exporter::TargetConfig& t : plan.export_targets)
+                if (t.max_files > o->outbox_max_entries)
+                    diags.push_back({site.path, t.line,
+                                     "[[export_targets]] '" + t.name + "': max_files (" + std::to_string(t.max_files) +
+                                         ") is above [store] outbox_max_entries (" +
+                                         std::to_string(o->outbox_max_entries) +
+                                         "), where the store would drop files; lower max_files"});
         if (!plan.notifications.empty() && !site.has_store)
             diags.push_back({site.path, plan.notifications.front().line,
                              "[[notifications]] need a [store]: what cannot be delivered at once waits in its outbox"});

@@ -48,6 +48,7 @@ struct SitePlan {
     std::vector<notify::NotificationConfig> notifications;  // [[notifications]] (enabled ones)
     model::SiteModel model;                                 // [model], checked
     std::vector<exporter::ExportConfig> exports;            // [[exports]], checked
+    std::vector<exporter::TargetConfig> export_targets;     // [[export_targets]], checked
 };
 
 // What a device problem found by a plugin's validate() does: `check`

@@ -1,5 +1,7 @@
 #include "notify/delivery.h"
 
+#include "notify/curl_support.h"
+
 #include <curl/curl.h>
 
 #include <cstring>
@@ -14,20 +16,9 @@ void init_delivery() {
 
 namespace {
 
-struct Upload {
-    const std::string* data;
-    size_t pos = 0;
-};
-
-size_t read_upload(char* buf, size_t size, size_t n, void* user) {
-    auto* u = static_cast<Upload*>(user);
-    const size_t room = size * n;
-    const size_t left = u->data->size() - u->pos;
-    const size_t take = std::min(room, left);
-    std::memcpy(buf, u->data->data() + u->pos, take);
-    u->pos += take;
-    return take;
-}
+using curl::Easy;
+using curl::read_upload;
+using curl::Upload;
 
 size_t discard(char*, size_t size, size_t n, void*) { return size * n; }
 
@@ -40,25 +31,13 @@ size_t collect(char* data, size_t size, size_t n, void* user) {
     return size * n;
 }
 
-int progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-    const auto* cancel = static_cast<const std::function<bool()>*>(user);
-    return (*cancel && (*cancel)()) ? 1 : 0;
-}
-
-struct Easy {
-    CURL* h = curl_easy_init();
-    ~Easy() {
-        if (h) curl_easy_cleanup(h);
-    }
-};
-
 void common(CURL* h, const NotificationConfig& n, const std::function<bool()>& cancel, char* errbuf) {
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(std::min<int64_t>(n.timeout_ms, 10'000)));
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(n.timeout_ms));
     curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, &progress);
+    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, &curl::cancel_progress);
     curl_easy_setopt(h, CURLOPT_XFERINFODATA, const_cast<std::function<bool()>*>(&cancel));
     if (!n.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, n.ca_file.c_str());
 }

@@ -11,6 +11,7 @@ void push_gridlet_module(lua_State* L, Rule& rule) {
     register_data_api(L);
     register_output_api(L);
     register_alarm_api(L);
+    register_export_api(L);
     push_state_proxy(L, rule);
     lua_setfield(L, -2, "state");
     lua_pushlstring(L, rule.name().data(), rule.name().size());

@@ -172,6 +172,21 @@ public:
         return Status::unsupported("this host does not publish samples");
     }
 
+    // gridlet.export: why files may not be queued for `target` ("" when they
+    // may: an [[export_targets]] name of a site with a store). Engine thread.
+    virtual std::string export_refusal(std::string_view target) {
+        (void)target;
+        return "this host has no [[export_targets]]";
+    }
+    // Queues `content` as the file `name` for `target` (the outbox of
+    // export/outbox_sender.h). Errors: the target's outbox is full, the
+    // store fails. Engine thread.
+    virtual Status export_file(std::string_view rule, const std::string& target, const std::string& name,
+                               const std::string& content) {
+        (void)rule, (void)target, (void)name, (void)content;
+        return Status::unsupported("this host has no [[export_targets]]");
+    }
+
     // Persistent rule state: key -> JSON text. load at rule start; put is
     // durable before it returns; nullopt erases the key.
     virtual Expected<std::map<std::string, std::string>> load_state(std::string_view rule) = 0;

@@ -48,6 +48,7 @@ void register_timer_api(lua_State* L);    // every, at
 void register_data_api(lua_State* L);     // last, window, query
 void register_output_api(lua_State* L);   // write, emit, log, now, monotonic
 void register_alarm_api(lua_State* L);    // alarm.raise, clear, active, list, ack
+void register_export_api(lua_State* L);   // export
 void push_state_proxy(lua_State* L, Rule& rule);  // gridlet.state
 
 // Argument `arg` of gridlet.<fn>: a series name or pattern (1..255

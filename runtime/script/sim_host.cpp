@@ -258,4 +258,12 @@ void SimHost::log(LogLevel level, std::string_view rule, std::string_view messag
     }
 }
 
+Status SimHost::export_file(std::string_view rule, const std::string& target, const std::string& name,
+                            const std::string& content) {
+    exported_.push_back({std::string(rule), target, name, content, clock_.now_ms()});
+    log(LogLevel::info, rule,
+        "gridlet.export: " + name + " (" + std::to_string(content.size()) + " bytes) queued for '" + target + "'");
+    return Status::ok();
+}
+
 }  // namespace gridlet::script

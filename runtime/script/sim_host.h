@@ -81,6 +81,13 @@ public:
     const std::vector<SentCommand>& commands() const noexcept { return commands_; }
     const std::vector<RuleEvent>& events() const noexcept { return events_; }
     const std::vector<LogLine>& logs() const noexcept { return logs_; }
+    // What rules exported (gridlet.export), in order: any target is taken
+    // (the offline harness has no servers) and each file logged.
+    struct ExportedFile {
+        std::string rule, target, name, content;
+        int64_t ts_ms = 0;
+    };
+    const std::vector<ExportedFile>& exported() const noexcept { return exported_; }
     // Tests: every state write fails with `error` (a full disk), or succeeds
     // again with nullopt.
     void fail_state_writes(std::optional<std::string> error) { state_write_error_ = std::move(error); }
@@ -103,8 +110,12 @@ public:
     void log(LogLevel level, std::string_view rule, std::string_view message) override;
     alarm::AlarmTable* alarms() override { return alarm_table_.get(); }
     std::optional<std::vector<std::string>> site_devices() const override { return site_devices_; }
+    std::string export_refusal(std::string_view) override { return {}; }
+    Status export_file(std::string_view rule, const std::string& target, const std::string& name,
+                       const std::string& content) override;
 
 private:
+    std::vector<ExportedFile> exported_;
     ManualClock clock_;
     TimeZone zone_;
     SeriesRegistry registry_;

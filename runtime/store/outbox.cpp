@@ -108,6 +108,22 @@ Expected<std::vector<OutboxEntry>> Outbox::read(std::string_view queue, uint64_t
     return out;
 }
 
+Expected<std::optional<OutboxEntry>> Outbox::last(std::string_view queue) {
+    if (Status st = check_queue_name(queue); !st) return st;
+    uint64_t newest = 0;
+    {
+        std::lock_guard lock(mu_);
+        auto h = head(queue);
+        if (!h) return h.status();
+        if ((*h)->next == (*h)->first) return std::optional<OutboxEntry>{};
+        newest = (*h)->next - 1;
+    }
+    auto got = read(queue, newest - 1, 1);
+    if (!got) return got.status();
+    if (got->empty() || got->front().seq != newest) return std::optional<OutboxEntry>{};
+    return std::optional<OutboxEntry>{std::move(got->front())};
+}
+
 Status Outbox::ack(std::string_view queue, uint64_t up_to) {
     if (Status st = check_queue_name(queue); !st) return st;
     std::lock_guard lock(mu_);

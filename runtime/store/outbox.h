@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,6 +36,9 @@ public:
     Expected<uint64_t> append(std::string_view queue, std::string_view payload);
     // Up to `max` entries with seq > after (after = 0: from the oldest).
     Expected<std::vector<OutboxEntry>> read(std::string_view queue, uint64_t after, size_t max) const;
+    // The newest entry of a queue, if any (a producer that must not append
+    // the same thing twice after a crash compares with it).
+    Expected<std::optional<OutboxEntry>> last(std::string_view queue);
     // Deletes every entry with seq <= up_to.
     Status ack(std::string_view queue, uint64_t up_to);
     // Entries waiting, and entries dropped by the size limit since open.

@@ -5,11 +5,13 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 
 #include <toml++/toml.h>
 
 #include "alarm/alarm_table.h"
+#include "export/export_job.h"
 #include "export/export_scheduler.h"
 #include "store/store.h"
 #include "unit/store/test_util.h"
@@ -142,4 +144,62 @@ TEST(ExportScheduler, AFolderThatCannotBeWrittenIsRetriedAlarmedAndCleared) {
     EXPECT_EQ(files_in(s.out()).size(), 3u);  // nothing lost: the three periods, once each
     EXPECT_FALSE(alarms.active("system/export_failed|x"));
     EXPECT_EQ(sch.counters().behind, 0u);
+}
+
+// A daily export at 00:30 local (the DST case): on the day of 23
+// hours (2026-03-29) and the day of 25 hours (2026-10-25) of Europe/Paris,
+// each day's file is written once, at 00:30 local of the next day, holding
+// the local day's 23 or 25 hourly rows; a weekly `at` holds a week of
+// daily files until Monday 06:00.
+TEST(ExportScheduler, ADailyExportAtHalfPastMidnightRunsOnceADayAcrossBothDstDays) {
+    const TimeZone paris = *TimeZone::load("Europe/Paris");
+    for (const char* change_day : {"2026-03-29", "2026-10-25"}) {
+        TempDir dir;
+        auto store = std::move(Store::open(test_options(dir.path())).value());
+        const int64_t day = *paris.parse_iso(change_day);
+        const uint32_t id = *store->registry().intern(meta("m/p"));
+        std::vector<gl_sample> b;
+        for (int64_t t = day - 86'400'000; t < day + 3 * 86'400'000; t += 600'000) b.push_back(gs(id, t, 1.0));
+        ASSERT_TRUE(store->append(b));
+        const std::string out = (dir.path() / "out").string();
+        const auto ex = exports(out, "at = \"00:30\"\n");
+        ExportConfig daily = ex[0];
+        daily.step_ms = 3'600'000;
+        daily.every_ms = 86'400'000;
+        ExportScheduler sch({daily}, store->query(), store->registry(), store->state(), paris, nullptr);
+        ASSERT_TRUE(sch.start(day - 3'600'000));  // 23:00 the evening before: the day before is in progress
+        std::map<std::string, int64_t> written_at;
+        for (int64_t now = day - 3'600'000; now < paris.next_midnight(paris.next_midnight(day)) + 3'600'000; now += 60'000) {
+            sch.poll(now);
+            for (const std::string& f : files_in(out))
+                if (!written_at.count(f)) written_at[f] = now;
+        }
+        ASSERT_EQ(written_at.size(), 3u) << change_day;
+        EXPECT_EQ(sch.counters().files, 3u) << "once each";
+        for (const auto& [name, at] : written_at) {
+            const CivilTime local = paris.to_local(at);
+            EXPECT_EQ(local.hour * 60 + local.minute, 30) << name << " written at " << paris.format_iso(at);
+        }
+        // The change day's file: named by its end (local midnight after it), 23 or 25 rows.
+        const std::string next = paris.format_iso(paris.next_midnight(day)).substr(0, 10);
+        const std::string name = "acme_srv_m_Avg_" + next + "_00-00-00.csv";
+        ASSERT_TRUE(written_at.count(name)) << name;
+        auto f = build_export_file(daily, store->query(), store->registry(), day, paris.next_midnight(day), paris);
+        ASSERT_TRUE(f);
+        EXPECT_EQ(f->data_rows, std::string(change_day) == "2026-03-29" ? 23u : 25u);
+    }
+    // Weekly: "mon 06:00".
+    ExportConfig weekly = exports("/x", "at = \"mon 06:00\"\n")[0];
+    const int64_t wed = *paris.parse_iso("2026-10-21T10:00");
+    EXPECT_EQ(paris.format_iso(due_at(weekly, wed, paris)), "2026-10-26T06:00:00+01:00");
+    EXPECT_EQ(paris.format_iso(due_at(weekly, *paris.parse_iso("2026-10-26T05:59"), paris)), "2026-10-26T06:00:00+01:00");
+    EXPECT_EQ(paris.format_iso(due_at(weekly, *paris.parse_iso("2026-10-26T06:00"), paris)), "2026-11-02T06:00:00+01:00")
+        << "the delay (30 s) puts it past 06:00";
+    // An `at` in the spring gap is the end of the gap.
+    ExportConfig gap = exports("/x", "at = \"02:30\"\n")[0];
+    EXPECT_EQ(paris.format_iso(due_at(gap, *paris.parse_iso("2026-03-29T00:00"), paris)), "2026-03-29T03:00:00+02:00");
+    for (const char* badly : {"24:00", "0:30", "noon", "fri 7:00", "someday 06:00"}) {
+        EXPECT_FALSE(parse_at(badly)) << badly;
+    }
+    EXPECT_EQ(*parse_at("Sun 23:59"), (std::pair<int, int>{0, 23 * 60 + 59}));
 }

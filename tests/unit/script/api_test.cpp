@@ -573,4 +573,41 @@ TEST_F(PublishTest, AnExistingSeriesOfAnotherKindIsRefusedAndSaid) {
         << logs();
 }
 
+// gridlet.export: a rule's own file (text, or a table as JSON) queued for
+// a target; bad arguments are Lua errors at the call.
+class ExportApiTest : public ScriptTest {};
+
+TEST_F(ExportApiTest, QueuesTextAndJsonFilesAndRefusesBadArguments) {
+    load(rule("report", R"(
+        gridlet.export{target = "office", name = "day.csv", content = "time;kwh\r\n2026-11-30;42\r\n"}
+        gridlet.export{target = "office", name = "day.json", content = {site = "acme", kwh = 42, days = {1, 2}}}
+        local function why(f) local ok, err = pcall(f); return ok and "ok" or tostring(err) end
+        gridlet.state.no_target = why(function() gridlet.export{name = "x", content = "y"} end)
+        gridlet.state.slash = why(function() gridlet.export{target = "office", name = "../x", content = "y"} end)
+        gridlet.state.number = why(function() gridlet.export{target = "office", name = "x", content = 5} end)
+        gridlet.state.not_table = why(function() gridlet.export("office") end)
+        gridlet.state.long = why(function() gridlet.export{target = "office", name = string.rep("n", 200), content = ""} end)
+        gridlet.on("meter/kw", function(v)
+          gridlet.export{target = "office", name = "kw.csv", content = "kw\r\n" .. v .. "\r\n"}
+        end)
+    )"));
+    ASSERT_EQ(host_->exported().size(), 2u) << logs();
+    EXPECT_EQ(host_->exported()[0].rule, "report");
+    EXPECT_EQ(host_->exported()[0].target, "office");
+    EXPECT_EQ(host_->exported()[0].name, "day.csv");
+    EXPECT_EQ(host_->exported()[0].content, "time;kwh\r\n2026-11-30;42\r\n");
+    EXPECT_EQ(nlohmann::json::parse(host_->exported()[1].content),
+              nlohmann::json::parse(R"({"site": "acme", "kwh": 42, "days": [1, 2]})"));
+    EXPECT_NE(state("report", "no_target").find("gridlet.export: 'target' must be a string"), std::string::npos)
+        << state("report", "no_target");
+    EXPECT_NE(state("report", "slash").find("has a '/'"), std::string::npos) << state("report", "slash");
+    EXPECT_NE(state("report", "number").find("'content' must be a string"), std::string::npos);
+    EXPECT_NE(state("report", "not_table").find("table expected"), std::string::npos) << state("report", "not_table");
+    EXPECT_NE(state("report", "long").find("'name' is 200 bytes, over the limit of 128"), std::string::npos);
+    feed("meter/kw", 1);
+    ASSERT_EQ(host_->exported().size(), 3u);
+    EXPECT_EQ(host_->exported()[2].content, "kw\r\n1\r\n");
+    EXPECT_NE(logs().find("gridlet.export: day.csv (25 bytes) queued for 'office'"), std::string::npos) << logs();
+}
+
 }  // namespace gridlet::script::test

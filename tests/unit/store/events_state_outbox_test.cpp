@@ -98,6 +98,9 @@ TEST(Outbox, AppendReadAckAcrossRestart) {
         EXPECT_EQ(*ob.append("mqtt", "m1"), 1u);
         EXPECT_EQ(*ob.append("mqtt", std::vector<std::string>{"m2", "m3", "m4"}), 4u);
         EXPECT_EQ(*ob.append("http", "h1"), 1u);
+        EXPECT_EQ((*ob.last("mqtt"))->payload, "m4");
+        EXPECT_EQ((*ob.last("mqtt"))->seq, 4u);
+        EXPECT_FALSE(*ob.last("none"));
         auto r = ob.read("mqtt", 0, 2);
         ASSERT_TRUE(r);
         ASSERT_EQ(r->size(), 2u);
@@ -118,8 +121,10 @@ TEST(Outbox, AppendReadAckAcrossRestart) {
     ASSERT_EQ(r->size(), 2u);
     EXPECT_EQ((*r)[0].seq, 3u);
     EXPECT_EQ(*ob.append("mqtt", "m5"), 5u);  // numbering continues
+    EXPECT_EQ((*ob.last("mqtt"))->payload, "m5");  // across the restart
     ASSERT_TRUE(ob.ack("mqtt", 5));
     EXPECT_EQ(*ob.size("mqtt"), 0u);
+    EXPECT_FALSE(*ob.last("mqtt")) << "an emptied queue has no last entry";
     EXPECT_EQ(*ob.append("mqtt", "m6"), 6u);
     // Over the limit (5), the oldest go.
     for (int i = 7; i <= 12; ++i) ASSERT_TRUE(ob.append("mqtt", "m" + std::to_string(i)));

@@ -1,0 +1,215 @@
+#include "export/export_target.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+
+#include "core/pattern.h"
+#include "store/time_spec.h"
+
+namespace gridlet::exporter {
+
+using config::KeySpec;
+using config::ValueType;
+
+const char* protocol_name(Protocol p) {
+    switch (p) {
+        case Protocol::ftp: return "ftp";
+        case Protocol::ftps: return "ftps";
+        case Protocol::sftp: return "sftp";
+        case Protocol::http: return "http";
+        case Protocol::https: return "https";
+    }
+    return "?";
+}
+
+std::string outbox_queue(const std::string& target) { return "export/" + target; }
+
+namespace {
+
+const std::vector<KeySpec>& target_keys() {
+    static const std::vector<KeySpec> keys = [] {
+        std::vector<KeySpec> k;
+        k.push_back(config::required_key("name", ValueType::string, "Unique name (letters, digits, _ - .)"));
+        k.push_back(config::required_key("url", ValueType::string,
+                                         "The folder: ftp://, ftps://, sftp://host/dir/; http(s)://host/path"));
+        KeySpec tls = config::key("tls", ValueType::string, "\"explicit\"", "ftp:// only: explicit or none");
+        tls.one_of = {"explicit", "none"};
+        k.push_back(tls);
+        KeySpec method = config::key("method", ValueType::string, "\"put\"", "http(s) only: put or post");
+        method.one_of = {"put", "post"};
+        k.push_back(method);
+        k.push_back(config::key("username", ValueType::string, std::nullopt, "The login"));
+        k.push_back(config::key("password_env", ValueType::string, std::nullopt,
+                                "The environment variable holding the password"));
+        k.push_back(config::key("key_file", ValueType::string, std::nullopt, "sftp: a private key file"));
+        k.push_back(config::key("key_passphrase_env", ValueType::string, std::nullopt,
+                                "sftp: the environment variable holding the key's passphrase"));
+        k.push_back(config::key("host_key_sha256", ValueType::string, std::nullopt,
+                                "sftp: the server's host key fingerprint, SHA256:... as ssh-keygen -lf prints it"));
+        k.push_back(config::key("known_hosts", ValueType::string, std::nullopt, "sftp: an OpenSSH known_hosts file"));
+        k.push_back(config::key("ca_file", ValueType::string, std::nullopt, "TLS: CA certificates (PEM) to trust"));
+        k.push_back(config::key("pinned_key", ValueType::string, std::nullopt,
+                                "TLS: sha256//<base64> of the server's public key (; between several)"));
+        k.push_back(config::key("timeout", ValueType::string, "\"10m\"", "One transfer at most this long"));
+        k.push_back(config::key("retry", ValueType::string, "\"10s\"",
+                                "After a failure, the first retry (it doubles up to 10 min)"));
+        k.push_back(config::key("max_files", ValueType::integer, "10000",
+                                "Files waiting in the outbox at most (then the exports wait)", 1, 1'000'000));
+        return k;
+    }();
+    return keys;
+}
+
+bool is_base64(const std::string& s) {
+    for (char c : s)
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '/' && c != '=') return false;
+    return !s.empty();
+}
+
+}  // namespace
+
+std::vector<TargetConfig> parse_export_targets(const toml::table& root, const std::string& file,
+                                               config::Diagnostics& diags) {
+    std::vector<TargetConfig> out;
+    const toml::node* n = root.get("export_targets");
+    if (!n) return out;
+    if (!n->is_array()) {
+        diags.push_back({file, config::line_of(*n), "'export_targets' must be an array of tables: [[export_targets]]"});
+        return out;
+    }
+    std::set<std::string> names;
+    size_t number = 0;
+    const std::filesystem::path base = std::filesystem::path(file).parent_path();
+    for (const toml::node& e : *n->as_array()) {
+        ++number;
+        if (!e.is_table()) {
+            diags.push_back({file, config::line_of(e), "each [[export_targets]] entry must be a table"});
+            continue;
+        }
+        const toml::table& t = *e.as_table();
+        const size_t before = diags.size();
+        const toml::node* named = t.get("name");
+        const std::string label = named && named->is_string() && !named->as_string()->get().empty()
+                                      ? "[[export_targets]] '" + named->as_string()->get() + "'"
+                                      : "[[export_targets]] #" + std::to_string(number);
+        nlohmann::json j = config::validate_table(t, target_keys(), file, label, diags, config::line_of(t));
+        if (diags.size() != before) continue;
+        TargetConfig c;
+        c.line = config::line_of(t);
+        c.name = j.value("name", "");
+        const auto bad = [&](const char* key, const std::string& what) {
+            diags.push_back({file, config::key_line(t, key), label + ": " + what});
+        };
+        if (const std::string why = config_name_problem(c.name); !why.empty()) bad("name", why);
+        if (!names.insert(c.name).second) bad("name", "a target named '" + c.name + "' is already defined");
+
+        c.url = j.value("url", "");
+        const size_t colon = c.url.find("://");
+        const std::string scheme = colon == std::string::npos ? "" : c.url.substr(0, colon);
+        const std::string rest = colon == std::string::npos ? "" : c.url.substr(colon + 3);
+        const std::string authority = rest.substr(0, rest.find('/'));
+        if (scheme == "ftp") c.protocol = Protocol::ftp;
+        else if (scheme == "ftps") c.protocol = Protocol::ftps;
+        else if (scheme == "sftp") c.protocol = Protocol::sftp;
+        else if (scheme == "http") c.protocol = Protocol::http;
+        else if (scheme == "https") c.protocol = Protocol::https;
+        else {
+            bad("url", "url '" + c.url + "': ftp://, ftps://, sftp://, http:// or https:// followed by the host");
+            out.push_back(std::move(c));
+            continue;
+        }
+        const bool web = c.protocol == Protocol::http || c.protocol == Protocol::https;
+        if (authority.empty() || authority.front() == ':')
+            bad("url", "url '" + c.url + "': no host");
+        if (authority.find('@') != std::string::npos)
+            bad("url", "url '" + c.url + "': no login in the URL; use username and password_env (the password "
+                       "comes from the environment)");
+        if (c.url.find_first_of(" \t\r\n") != std::string::npos)
+            bad("url", "url '" + c.url + "': spaces must be written %20");
+        c.post = j.value("method", "put") == "post";
+        if (!(web && c.post) && (rest.find('/') == std::string::npos || c.url.back() != '/'))
+            bad("url", "url '" + c.url + "': the folder the files go to, ending with '/' (the file name is added)");
+        if (t.contains("method") && !web) bad("method", "method is for http:// and https:// targets");
+        if (t.contains("tls") && c.protocol != Protocol::ftp)
+            bad("tls", "tls is for ftp:// targets (ftps:// is implicit TLS, https:// and sftp:// always encrypt)");
+        c.explicit_tls = j.value("tls", "explicit") == "explicit";
+        c.username = j.value("username", "");
+        const auto secret = [&](const char* key, std::string& into) {
+            if (!j.contains(key)) return;
+            const std::string var = j[key].get<std::string>();
+            const char* v = std::getenv(var.c_str());
+            if (!v) bad(key, std::string(key) + ": the environment variable '" + var + "' is not set");
+            else into = v;
+        };
+        secret("password_env", c.password);
+        secret("key_passphrase_env", c.key_passphrase);
+        if (j.contains("password_env") && c.username.empty())
+            bad("password_env", "password_env without username: set username too");
+        const auto path = [&](const char* key, std::string& into) {
+            if (!j.contains(key)) return;
+            into = std::filesystem::absolute(base / j[key].get<std::string>()).lexically_normal().string();
+            std::error_code ec;
+            if (!std::filesystem::is_regular_file(into, ec)) bad(key, std::string(key) + ": no file " + into);
+        };
+        path("key_file", c.key_file);
+        path("known_hosts", c.known_hosts);
+        path("ca_file", c.ca_file);
+        if (c.protocol == Protocol::sftp) {
+            if (c.username.empty()) bad("url", "an sftp target needs username");
+            if (c.password.empty() && c.key_file.empty() && !j.contains("password_env"))
+                bad("url", "an sftp target needs key_file or password_env");
+            std::string fp = j.value("host_key_sha256", "");
+            if (fp.rfind("SHA256:", 0) == 0) fp = fp.substr(7);
+            while (!fp.empty() && fp.size() % 4 != 0) fp += '=';
+            if (j.contains("host_key_sha256") && (fp.size() != 44 || !is_base64(fp)))
+                bad("host_key_sha256", "host_key_sha256: the SHA256:... fingerprint (43 characters of base64) that "
+                                       "`ssh-keyscan -p PORT HOST | ssh-keygen -lf -` prints");
+            c.host_key_sha256 = fp;
+            if (!j.contains("host_key_sha256") && !j.contains("known_hosts"))
+                bad("url", "an sftp target needs the server's host key: host_key_sha256 = \"SHA256:...\" (from "
+                           "`ssh-keyscan -p PORT HOST | ssh-keygen -lf -`) or known_hosts = \"file\"; gridlet "
+                           "never trusts an unknown server");
+        } else {
+            for (const char* key : {"key_file", "key_passphrase_env", "host_key_sha256", "known_hosts"})
+                if (t.contains(key)) bad(key, std::string(key) + " is for sftp:// targets");
+        }
+        c.pinned_key = j.value("pinned_key", "");
+        if (!c.pinned_key.empty()) {
+            if (c.protocol == Protocol::sftp || (c.protocol == Protocol::ftp && !c.explicit_tls) ||
+                c.protocol == Protocol::http)
+                bad("pinned_key", "pinned_key is for TLS targets (ftp:// with tls, ftps://, https://)");
+            size_t from = 0;
+            while (from <= c.pinned_key.size()) {
+                const size_t end = std::min(c.pinned_key.find(';', from), c.pinned_key.size());
+                const std::string one = c.pinned_key.substr(from, end - from);
+                if (one.rfind("sha256//", 0) != 0 || one.size() != 8 + 44 || !is_base64(one.substr(8))) {
+                    bad("pinned_key", "pinned_key: '" + one + "' is not sha256//<44 characters of base64> (openssl "
+                                      "x509 -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst "
+                                      "-sha256 -binary | base64)");
+                    break;
+                }
+                from = end + 1;
+            }
+        }
+        if (!c.ca_file.empty() && !(c.protocol == Protocol::https || c.protocol == Protocol::ftps ||
+                                    (c.protocol == Protocol::ftp && c.explicit_tls)))
+            bad("ca_file", "ca_file is for TLS targets (ftp:// with tls, ftps://, https://)");
+        const std::string timeout = j.value("timeout", "10m");
+        auto ms = store::parse_duration_ms(timeout);
+        if (!ms || *ms < 1000 || *ms > 86'400'000) bad("timeout", "timeout: '" + timeout + "': 1s to 1d, such as \"10m\"");
+        else c.timeout_ms = *ms;
+        c.connect_timeout_ms = std::min<int64_t>(c.timeout_ms, 10'000);
+        const std::string retry = j.value("retry", "10s");
+        auto rms = store::parse_duration_ms(retry);
+        if (!rms || *rms < 1000 || *rms > 600'000) bad("retry", "retry: '" + retry + "': 1s to 10m, such as \"10s\"");
+        else c.retry_ms = *rms;
+        c.max_files = j.value("max_files", uint64_t{10'000});
+        // Kept even with errors (reported above): an export naming it is not
+        // told again that it does not exist.
+        out.push_back(std::move(c));
+    }
+    return out;
+}
+
+}  // namespace gridlet::exporter
