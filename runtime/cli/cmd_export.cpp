@@ -10,12 +10,14 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <set>
 #include <sstream>
 
 #include "cli/commands.h"
 #include "cli/store_access.h"
 #include "export/export_job.h"
 #include "export/export_scheduler.h"
+#include "export/legrand_history.h"
 #include "export/outbox_sender.h"
 #include "export/transport.h"
 #include "kernel/site_plan.h"
@@ -26,8 +28,8 @@ namespace gridlet::cli {
 namespace {
 
 struct ExportArgs {
-    std::string config, name, from, to, out, target;
-    bool list = false, outbox = false, test_targets = false, send = false;
+    std::string config, name, from, to, out, target, download, by = "point", items, rate = "15m", fluid;
+    bool list = false, outbox = false, test_targets = false, send = false, legrand = false, costs = false;
 };
 
 std::string read_file(const std::filesystem::path& p) {
@@ -54,7 +56,18 @@ void list_outbox(const ExportArgs& a, const std::vector<exporter::TargetConfig>&
     const char* cmd = "export";
     auto loc = locate_store(cmd, "", a.config);
     auto st = open_store_read_only(cmd, loc.path);
-    for (const auto& t : targets) {
+    // The configured targets, then the queues of targets the site no longer names.
+    std::vector<exporter::TargetConfig> all = targets;
+    if (auto queues = st->outbox().queues("export/"); queues && a.target.empty())
+        for (const std::string& q : *queues)
+            if (std::none_of(targets.begin(), targets.end(), [&](const auto& t) { return exporter::outbox_queue(t.name) == q; })) {
+                exporter::TargetConfig gone;
+                gone.name = q.substr(7);
+                gone.url = "(no [[export_targets]] of this name: its files are kept until one is configured again)";
+                all.push_back(gone);
+            }
+    if (all.empty()) fail(cmd, 2, a.config + ": the site has no [[export_targets]] and no files wait");
+    for (const auto& t : all) {
         const std::string queue = exporter::outbox_queue(t.name);
         const auto state = exporter::read_target_state(st->state(), t.name);
         std::vector<exporter::QueuedFile> files;
@@ -85,6 +98,83 @@ void list_outbox(const ExportArgs& a, const std::vector<exporter::TargetConfig>&
     }
 }
 
+// --legrand: the Legrand history tree's month files for the months of
+// --from/--to, in today's layout (no versions), into --out.
+void write_legrand(const ExportArgs& a, const SiteConfig& site, const model::SiteModel& m, const TimeZone& tz) {
+    const char* cmd = "export";
+    if (a.out.empty()) fail(cmd, 2, "--legrand needs --out <folder>: where the tree is written");
+    if (m.points.empty()) fail(cmd, 2, a.config + ": --legrand needs [model] points (the tree is their consumption)");
+    config::Diagnostics diags;
+    auto cfg = exporter::parse_legrand_history(*site.root, site.path, diags);
+    if (!diags.empty()) fail(cmd, 2, diags.front().to_string());
+    exporter::LegrandConfig c = cfg ? *cfg : exporter::LegrandConfig{};
+    c.dir = a.out;
+    const int64_t now = SystemClock::instance().now_ms();
+    const auto [from, to] = parse_time_range(cmd, a.from.empty() ? "today" : a.from, a.to.empty() ? "now" : a.to, tz);
+    auto loc = locate_store(cmd, "", a.config);
+    auto st = open_store_read_only(cmd, loc.path);
+    exporter::LegrandHistory h(c, m, st->query(), st->registry(), tz, nullptr);
+    size_t files = 0;
+    for (int64_t month = tz.start_of(CalendarUnit::month, from); month < std::min(to, now);
+         month = tz.next_start(CalendarUnit::month, month)) {
+        auto w = h.write_month(month, std::min({to, now, tz.next_start(CalendarUnit::month, month)}), now);
+        if (!w) fail(cmd, 1, w.status().message());
+        for (const std::string& f : *w) std::printf("%s\n", (std::filesystem::path(a.out) / f).c_str());
+        files += w->size();
+    }
+    std::fprintf(stderr, "%zu file%s written into %s\n", files, files == 1 ? "" : "s", a.out.c_str());
+}
+
+// --download: the Legrand data download, reportdata.zip (every fluid) or
+// datalogger.csv (one fluid).
+void write_download(const ExportArgs& a, const SiteConfig& site, const model::SiteModel& m, const TimeZone& tz) {
+    const char* cmd = "export";
+    if (m.points.empty()) fail(cmd, 2, a.config + ": --download needs [model] points");
+    exporter::DownloadRequest req;
+    auto by = model::parse_breakdown(a.by);
+    if (!by) fail(cmd, 2, "--by: " + by.status().message());
+    req.by = *by;
+    if (a.rate == "15m") req.rate = model::Period::quarter_hour;
+    else if (a.rate == "hour" || a.rate == "1h") req.rate = model::Period::hour;
+    else if (a.rate == "day" || a.rate == "1d") req.rate = model::Period::day;
+    else fail(cmd, 2, "--rate: '" + a.rate + "': 15m, hour or day (the Legrand sample rates)");
+    for (size_t from = 0; !a.items.empty() && from <= a.items.size();) {
+        const size_t comma = std::min(a.items.find(',', from), a.items.size());
+        if (comma > from) req.items.push_back(a.items.substr(from, comma - from));
+        from = comma + 1;
+    }
+    req.costs = a.costs;
+    const bool zip = a.download.size() > 4 && a.download.substr(a.download.size() - 4) == ".zip";
+    if (!zip && a.costs) fail(cmd, 2, "--costs: the costs come in files of their own: write a .zip");
+    req.fluid = a.fluid.empty() && !zip ? "electricity" : a.fluid;
+    const int64_t now = SystemClock::instance().now_ms();
+    const auto [from, to] = parse_time_range(cmd, a.from.empty() ? "today" : a.from, a.to.empty() ? "now" : a.to, tz);
+    req.from = from;
+    req.to = std::min(to, now);
+    if (req.from >= req.to) fail(cmd, 2, "--from/--to: an empty range");
+    config::Diagnostics diags;
+    auto cfg = exporter::parse_legrand_history(*site.root, site.path, diags);
+    const exporter::CsvDialect dialect = cfg ? cfg->dialect : exporter::LegrandConfig{}.dialect;
+    auto loc = locate_store(cmd, "", a.config);
+    auto st = open_store_read_only(cmd, loc.path);
+    std::vector<std::string> notes;
+    auto files = exporter::data_download(req, m, st->query(), st->registry(), tz, dialect, &notes);
+    if (!files) fail(cmd, 2, files.status().message());
+    for (const std::string& n : notes) std::fprintf(stderr, "%s\n", n.c_str());
+    if (zip) {
+        if (Status w = exporter::write_zip(a.download, *files); !w) fail(cmd, 1, w.message());
+    } else {
+        const std::filesystem::path p(a.download);
+        if (Status w = exporter::write_file_whole(p.parent_path().empty() ? "." : p.parent_path().string(),
+                                                  p.filename().string(), files->front().bytes);
+            !w)
+            fail(cmd, 1, w.message());
+    }
+    for (const auto& f : *files) std::printf("%s\t%zu bytes\n", f.name.c_str(), f.bytes.size());
+    std::fprintf(stderr, "%s: %zu file%s\n", a.download.c_str(), zip ? files->size() : size_t{1},
+                 zip && files->size() != 1 ? "s" : "");
+}
+
 void run_export(const ExportArgs& a) {
     const char* cmd = "export";
     if (a.config.empty()) fail(cmd, 2, "--config <site.toml> is required: the exports are its [[exports]]");
@@ -95,19 +185,30 @@ void run_export(const ExportArgs& a) {
     std::vector<exporter::TargetConfig> targets;
     if (diags.empty() && site.root) {
         m = model::parse_site_model(*site.root, site.path, site.timezone, diags);
-        targets = exporter::parse_export_targets(*site.root, site.path, diags);
+        // Listing needs no secret; sending and testing do.
+        const bool reads_only = a.list || a.outbox || a.legrand || (!a.send && !a.test_targets);
+        targets = exporter::parse_export_targets(*site.root, site.path, diags,
+                                                 reads_only ? exporter::TargetSecrets::skip : exporter::TargetSecrets::read);
         exports = exporter::parse_exports(*site.root, site.path, site.site_name, m, diags, targets);
     }
     if (!diags.empty())
         fail(cmd, 2, diags.front().to_string() + (diags.size() > 1 ? " (and " + std::to_string(diags.size() - 1) + " more; gridlet check lists them)" : ""));
     auto tz = TimeZone::load(site.timezone);
     if (!tz) fail(cmd, 2, tz.status().message());
+    if (a.legrand) {
+        write_legrand(a, site, m, *tz);
+        return;
+    }
+    if (!a.download.empty()) {
+        write_download(a, site, m, *tz);
+        return;
+    }
     if (a.test_targets || a.outbox) {
         if (!a.target.empty()) {
             std::erase_if(targets, [&](const exporter::TargetConfig& t) { return t.name != a.target; });
             if (targets.empty()) fail(cmd, 2, "--target: the site has no [[export_targets]] named '" + a.target + "'");
         }
-        if (targets.empty()) fail(cmd, 2, a.config + ": the site has no [[export_targets]]");
+        if (targets.empty() && a.test_targets) fail(cmd, 2, a.config + ": the site has no [[export_targets]]");
         if (a.test_targets) {
             test_targets(targets);
             return;
@@ -124,6 +225,13 @@ void run_export(const ExportArgs& a) {
         for (const auto& e : exports)
         {
             std::string to = e.dir.empty() ? "" : "\tdir " + e.dir;
+            if (e.at_minute >= 0) {
+                static const char* days[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
+                char at[24];
+                std::snprintf(at, sizeof at, "\tat %s%s%02d:%02d", e.at_weekday >= 0 ? days[e.at_weekday] : "",
+                              e.at_weekday >= 0 ? " " : "", e.at_minute / 60, e.at_minute % 60);
+                to += at;
+            }
             for (const std::string& t : e.targets) to += "\ttarget " + t;
             std::printf("%s\t%s\t%s\tstep %llds\tevery %llds\t%zu variable%s\tdevice %s%s\n", e.name.c_str(),
                         exporter::format_name(e.format), exporter::socomec::ems_name(e.data_type),
@@ -146,7 +254,7 @@ void run_export(const ExportArgs& a) {
     if (ec) fail(cmd, 1, "--out " + a.out + ": " + ec.message());
     auto loc = locate_store(cmd, "", a.config);
     auto st = open_store_read_only(cmd, loc.path);
-    size_t written = 0, unchanged = 0, periods = 0, empty = 0;
+    size_t written = 0, unchanged = 0, periods = 0, empty = 0, transfers = 0;
     for (const auto& e : exports) {
         const auto list = exporter::export_periods(e, from, std::min(to, now), *tz);
         if (list.empty())
@@ -168,6 +276,7 @@ void run_export(const ExportArgs& a) {
                                                             "gridlet:" + e.name + ":" + file->name, nullptr);
                     if (!sent) fail(cmd, 1, file->name + ": " + sent.message());
                     std::printf("%s\t%s\t%zu rows\n", tn.c_str(), file->name.c_str(), file->data_rows);
+                    ++transfers;
                 }
                 ++written;
                 continue;
@@ -183,9 +292,14 @@ void run_export(const ExportArgs& a) {
             ++written;
         }
     }
-    std::fprintf(stderr, "%zu period%s: %zu file%s %s, %zu already there and unchanged, %zu without data (no file)\n",
-                 periods, periods == 1 ? "" : "s", written, written == 1 ? "" : "s",
-                 a.send ? "sent to the export's targets" : "written", unchanged, empty);
+    if (a.send)
+        std::fprintf(stderr, "%zu period%s: %zu file%s sent (%zu transfer%s to the exports' targets), %zu without data "
+                             "(no file)\n",
+                     periods, periods == 1 ? "" : "s", written, written == 1 ? "" : "s", transfers,
+                     transfers == 1 ? "" : "s", empty);
+    else
+        std::fprintf(stderr, "%zu period%s: %zu file%s written, %zu already there and unchanged, %zu without data (no file)\n",
+                     periods, periods == 1 ? "" : "s", written, written == 1 ? "" : "s", unchanged, empty);
 }
 
 }  // namespace
@@ -204,6 +318,16 @@ void register_export_command(CLI::App& app) {
     cmd->add_flag("--test-targets", a->test_targets,
                   "Test each target: log in, write gridlet-connectivity-test.txt, delete it (HTTP: send it)");
     cmd->add_option("--target", a->target, "With --outbox or --test-targets: only this target");
+    cmd->add_option("--download", a->download,
+                    "The Legrand data download into this file: a .zip (reportdata.zip: each fluid's consumption, "
+                    "and costs) or a .csv (datalogger.csv: one fluid)");
+    cmd->add_option("--by", a->by, "--download: point (meters, default), group or load");
+    cmd->add_option("--items", a->items, "--download: only these points, groups or loads (comma-separated)");
+    cmd->add_option("--rate", a->rate, "--download: 15m (default), hour or day");
+    cmd->add_option("--fluid", a->fluid, "--download: only this fluid (a .csv: electricity by default)");
+    cmd->add_flag("--costs", a->costs, "--download: add the costs files ([model] currency and prices)");
+    cmd->add_flag("--legrand", a->legrand,
+                  "Write the Legrand history tree's month files of --from/--to into --out (today's layout)");
     cmd->footer(
         "One file per export and period (every = ... of the export), named <site>_<server>_<device>_<type>_\n"
         "<date>_<time>.csv with the period's end in local time; a file already there with the same bytes is\n"
@@ -217,6 +341,9 @@ void register_export_command(CLI::App& app) {
         "  gridlet export --config site.toml --name panel1_avg --from -1d --send\n"
         "  gridlet export --config site.toml --test-targets\n"
         "  gridlet export --config site.toml --outbox\n"
+        "  gridlet export --config site.toml --legrand --from 2026-10-01 --to 2026-12-01 --out /tmp/history\n"
+        "  gridlet export --config site.toml --download reportdata.zip --from 2026-11-01 --to 2026-12-01 --costs\n"
+        "  gridlet export --config site.toml --download datalogger.csv --by group --rate hour --from -7d\n"
         "--send pushes each file to the export's targets at once (not through the outbox); a running gridlet\n"
         "pushes its scheduled files through the outbox (--outbox lists what waits there).\n"
         "Exit status: 0 ok; 1 store, file or target error; 2 bad arguments or site file.");

@@ -148,13 +148,14 @@ SiteConfig parse_site_config(const std::string& text, const std::string& path, c
     // export/export_target.h, all called by prepare_site().
     static const std::set<std::string> known = {"site",  "logging", "kernel",      "bus",    "store",         "plugins",
                                                  "devices", "rules", "rule_engine", "alarms", "alarm_settings",
-                                                 "notifications", "model", "exports", "export_targets"};
+                                                 "notifications", "model", "exports", "export_targets",
+                                                 "legrand_history"};
     for (const auto& [k, v] : root)
         if (!known.count(std::string(k.str())))
             diags.push_back({path, config::line_of(v),
                              "unknown top-level key '" + std::string(k.str()) +
                                  "' (known: site, logging, kernel, bus, store, plugins, devices, rules, rule_engine, alarms, "
-                                 "alarm_settings, notifications, model, exports, export_targets)"});
+                                 "alarm_settings, notifications, model, exports, export_targets, legrand_history)"});
 
     auto site = check(section(root, "site", path, diags), site_keys(), path, "[site]", diags);
     cfg.site_name = str(site, "name");

@@ -97,7 +97,10 @@ Status ExportScheduler::start(int64_t now_ms) {
         states_[e.name] = s;
         std::string where = e.dir;
         for (const std::string& t : e.targets) where += (where.empty() ? "target " : ", target ") + t;
-        spdlog::info("export '{}': every {} s to {}, delivered until {}", e.name, e.every_ms / 1000, where,
+        spdlog::info("export '{}': every {} s to {}{}, delivered until {}", e.name, e.every_ms / 1000, where,
+                     e.at_minute < 0 ? std::string()
+                                     : fmt::format(", written at {:02d}:{:02d}{}", e.at_minute / 60, e.at_minute % 60,
+                                                   e.at_weekday < 0 ? "" : " on weekday " + std::to_string(e.at_weekday) + " (0 Sunday)"),
                      tz_.format_iso(s.done_until));
     }
     return Status::ok();
@@ -114,7 +117,8 @@ Status ExportScheduler::deliver(const ExportConfig& e, int64_t from, int64_t to,
         QueuedFile q{e.name, f->name, f->bytes, to, now_ms, 0};
         // A retry after a failure in this loop adds nothing to the queues
         // that already hold the file (enqueue_file).
-        if (Status st = enqueue_file(*outbox_, *t, q); !st) return st;
+        if (Status st = enqueue_file(*outbox_, *t, q); !st)
+            return Status(st.code(), st.message() + ": the period waits in the store until the server takes files again");
     }
     return Status::ok();
 }

@@ -1,6 +1,8 @@
 #include "export/export_target.h"
 
+#include <algorithm>
 #include <cstdlib>
+#include <fstream>
 #include <filesystem>
 #include <set>
 
@@ -70,7 +72,7 @@ bool is_base64(const std::string& s) {
 }  // namespace
 
 std::vector<TargetConfig> parse_export_targets(const toml::table& root, const std::string& file,
-                                               config::Diagnostics& diags) {
+                                               config::Diagnostics& diags, TargetSecrets secrets) {
     std::vector<TargetConfig> out;
     const toml::node* n = root.get("export_targets");
     if (!n) return out;
@@ -109,34 +111,53 @@ std::vector<TargetConfig> parse_export_targets(const toml::table& root, const st
         const std::string scheme = colon == std::string::npos ? "" : c.url.substr(0, colon);
         const std::string rest = colon == std::string::npos ? "" : c.url.substr(colon + 3);
         const std::string authority = rest.substr(0, rest.find('/'));
+        // What error messages show of the URL: a login in it never.
+        const std::string shown = authority.find('@') == std::string::npos
+                                      ? c.url
+                                      : scheme + "://***@" + rest.substr(authority.rfind('@') + 1);
         if (scheme == "ftp") c.protocol = Protocol::ftp;
         else if (scheme == "ftps") c.protocol = Protocol::ftps;
         else if (scheme == "sftp") c.protocol = Protocol::sftp;
         else if (scheme == "http") c.protocol = Protocol::http;
         else if (scheme == "https") c.protocol = Protocol::https;
         else {
-            bad("url", "url '" + c.url + "': ftp://, ftps://, sftp://, http:// or https:// followed by the host");
+            bad("url", "url '" + shown + "': ftp://, ftps://, sftp://, http:// or https:// followed by the host");
             out.push_back(std::move(c));
             continue;
         }
         const bool web = c.protocol == Protocol::http || c.protocol == Protocol::https;
-        if (authority.empty() || authority.front() == ':')
-            bad("url", "url '" + c.url + "': no host");
-        if (authority.find('@') != std::string::npos)
-            bad("url", "url '" + c.url + "': no login in the URL; use username and password_env (the password "
-                       "comes from the environment)");
-        if (c.url.find_first_of(" \t\r\n") != std::string::npos)
-            bad("url", "url '" + c.url + "': spaces must be written %20");
         c.post = j.value("method", "put") == "post";
-        if (!(web && c.post) && (rest.find('/') == std::string::npos || c.url.back() != '/'))
-            bad("url", "url '" + c.url + "': the folder the files go to, ending with '/' (the file name is added)");
+        if (authority.find('@') != std::string::npos) {
+            bad("url", "url '" + shown + "': no login in the URL; use username and password_env (the password "
+                       "comes from the environment)");
+            c.url = shown;  // never kept, never printed
+        } else if (c.url.find_first_of(" \t") != std::string::npos) {
+            bad("url", "url '" + c.url + "': spaces must be written %20");
+        } else if (std::any_of(c.url.begin(), c.url.end(), [](char ch) { return static_cast<unsigned char>(ch) < 0x20; })) {
+            bad("url", "url: a control character (a line break?) in the URL");
+        } else if (authority.empty() || authority.front() == ':') {
+            bad("url", "url '" + c.url + "': no host");
+        } else if (const size_t pc = authority.rfind(':'); pc != std::string::npos && authority.back() != ']') {
+            const std::string port = authority.substr(pc + 1);
+            const bool digits = !port.empty() && port.size() <= 5 &&
+                                std::all_of(port.begin(), port.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+            if (!digits || std::stoi(port) < 1 || std::stoi(port) > 65535)
+                bad("url", "url '" + c.url + "': the port '" + port + "' is not 1 to 65535");
+        }
+        if (!(web && c.post) && c.url.find_first_of("?#") != std::string::npos)
+            bad("url", "url '" + shown + "': a query (?...) or fragment (#...) cannot take a file name after it; "
+                       "a folder URL ends with '/'" + (web ? " (method = \"post\" sends to the URL as it is)" : ""));
+        else if (!(web && c.post) && (rest.find('/') == std::string::npos || c.url.back() != '/'))
+            bad("url", "url '" + shown + "': the folder the files go to, ending with '/' (the file name is added)");
         if (t.contains("method") && !web) bad("method", "method is for http:// and https:// targets");
         if (t.contains("tls") && c.protocol != Protocol::ftp)
             bad("tls", "tls is for ftp:// targets (ftps:// is implicit TLS, https:// and sftp:// always encrypt)");
         c.explicit_tls = j.value("tls", "explicit") == "explicit";
         c.username = j.value("username", "");
+        if (c.protocol == Protocol::http && j.contains("password_env"))
+            bad("password_env", "a login over http:// would send the password in clear text: use https://");
         const auto secret = [&](const char* key, std::string& into) {
-            if (!j.contains(key)) return;
+            if (!j.contains(key) || secrets == TargetSecrets::skip) return;
             const std::string var = j[key].get<std::string>();
             const char* v = std::getenv(var.c_str());
             if (!v) bad(key, std::string(key) + ": the environment variable '" + var + "' is not set");
@@ -146,15 +167,25 @@ std::vector<TargetConfig> parse_export_targets(const toml::table& root, const st
         secret("key_passphrase_env", c.key_passphrase);
         if (j.contains("password_env") && c.username.empty())
             bad("password_env", "password_env without username: set username too");
-        const auto path = [&](const char* key, std::string& into) {
+        // A file that must exist, and start with what it must hold.
+        const auto path = [&](const char* key, std::string& into, const char* must_hold, const char* what) {
             if (!j.contains(key)) return;
             into = std::filesystem::absolute(base / j[key].get<std::string>()).lexically_normal().string();
             std::error_code ec;
-            if (!std::filesystem::is_regular_file(into, ec)) bad(key, std::string(key) + ": no file " + into);
+            if (!std::filesystem::is_regular_file(into, ec)) {
+                bad(key, std::string(key) + ": no file " + into);
+                return;
+            }
+            std::ifstream f(into, std::ios::binary);
+            std::string head(64 * 1024, '\0');
+            f.read(head.data(), static_cast<std::streamsize>(head.size()));
+            head.resize(static_cast<size_t>(f.gcount()));
+            if (head.find(must_hold) == std::string::npos)
+                bad(key, std::string(key) + ": " + into + " is not " + what);
         };
-        path("key_file", c.key_file);
-        path("known_hosts", c.known_hosts);
-        path("ca_file", c.ca_file);
+        path("key_file", c.key_file, "PRIVATE KEY-----", "a private key (PEM or OpenSSH; the .pub file is the public one)");
+        path("known_hosts", c.known_hosts, " ", "an OpenSSH known_hosts file (ssh-keyscan -p PORT HOST > file)");
+        path("ca_file", c.ca_file, "-----BEGIN CERTIFICATE-----", "PEM CA certificates (-----BEGIN CERTIFICATE-----)");
         if (c.protocol == Protocol::sftp) {
             if (c.username.empty()) bad("url", "an sftp target needs username");
             if (c.password.empty() && c.key_file.empty() && !j.contains("password_env"))
@@ -166,6 +197,8 @@ std::vector<TargetConfig> parse_export_targets(const toml::table& root, const st
                 bad("host_key_sha256", "host_key_sha256: the SHA256:... fingerprint (43 characters of base64) that "
                                        "`ssh-keyscan -p PORT HOST | ssh-keygen -lf -` prints");
             c.host_key_sha256 = fp;
+            if (j.contains("host_key_sha256") && j.contains("known_hosts"))
+                bad("known_hosts", "host_key_sha256 and known_hosts: one or the other");
             if (!j.contains("host_key_sha256") && !j.contains("known_hosts"))
                 bad("url", "an sftp target needs the server's host key: host_key_sha256 = \"SHA256:...\" (from "
                            "`ssh-keyscan -p PORT HOST | ssh-keygen -lf -`) or known_hosts = \"file\"; gridlet "

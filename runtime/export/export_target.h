@@ -15,7 +15,7 @@
 //                                     #   http://, https://  PUT <url><file name>, or POST to url itself
 //   tls = "explicit"                  # ftp:// only: explicit (required, the default) or none (clear text)
 //   method = "put"                    # http(s) only: put or post
-//   username = "gateway"
+//   username = "gateway"             # FTP, SFTP login; HTTP basic authentication (https:// only)
 //   password_env = "GRIDLET_FTP_PASSWORD"        # the password comes from the environment
 //   key_file = "/etc/gridlet/id_ed25519"        # sftp: a private key (instead of or besides a password)
 //   key_passphrase_env = "GRIDLET_KEY_PASSPHRASE"
@@ -63,9 +63,12 @@ struct TargetConfig {
 std::string outbox_queue(const std::string& target);
 
 // The [[export_targets]] of a site file; secrets are read from the
-// environment variables the file names. Relative paths are relative to the
-// site file.
+// environment variables the file names (skip: not read, not required; for
+// the commands that only read the outbox). Relative paths are relative to
+// the site file.
+enum class TargetSecrets { read, skip };
 std::vector<TargetConfig> parse_export_targets(const toml::table& root, const std::string& file,
-                                               config::Diagnostics& diags);
+                                               config::Diagnostics& diags,
+                                               TargetSecrets secrets = TargetSecrets::read);
 
 }  // namespace gridlet::exporter

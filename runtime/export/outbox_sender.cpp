@@ -54,8 +54,7 @@ Status enqueue_file(store::Outbox& outbox, const TargetConfig& t, const QueuedFi
     if (!waiting) return waiting.status();
     if (*waiting >= t.max_files)
         return Status::unavailable("the outbox of target '" + t.name + "' is full (" + std::to_string(*waiting) +
-                                   " files wait, max_files = " + std::to_string(t.max_files) +
-                                   "): the period waits in the store until the server takes files again");
+                                   " files wait, max_files = " + std::to_string(t.max_files) + ")");
     auto seq = outbox.append(queue, encode_queued(f));
     return seq ? Status::ok() : seq.status();
 }

@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 
+#include <cctype>
 #include <chrono>
 #include <cstring>
 #include <memory>
@@ -99,9 +100,16 @@ void common(Easy& e, const TargetConfig& t, const std::function<bool()>& cancel,
 
 Status failure(const TargetConfig& t, CURLcode rc, const char* errbuf) {
     std::string why = errbuf[0] ? std::string(errbuf) : curl_easy_strerror(rc);
-    if (rc == CURLE_LOGIN_DENIED) why += " (check username and the password in password_env)";
-    if (rc == CURLE_PEER_FAILED_VERIFICATION && t.protocol == Protocol::sftp)
-        why += " (the server's host key is not the one in host_key_sha256 / known_hosts)";
+    if (rc == CURLE_LOGIN_DENIED || (rc == CURLE_REMOTE_ACCESS_DENIED && t.protocol == Protocol::sftp))
+        why += !t.key_file.empty() ? " (check username, key_file and the passphrase in key_passphrase_env)"
+                                   : " (check username and the password in password_env)";
+    if (rc == CURLE_PEER_FAILED_VERIFICATION)
+        why += t.protocol == Protocol::sftp
+                   ? " (the server's host key is not the one in host_key_sha256 / known_hosts)"
+                   : " (the server's certificate is not trusted: set ca_file to its CA, or pinned_key to its key)";
+    if (rc == CURLE_SSL_CONNECT_ERROR && t.protocol == Protocol::ftps)
+        why += " (an ftps:// server speaks TLS from its first byte; one that expects AUTH TLS is ftp:// with "
+               "tls = \"explicit\")";
     if (rc == CURLE_USE_SSL_FAILED) why += " (the server offers no TLS: set tls = \"none\" to send in clear text)";
     if (rc == CURLE_SSL_PINNEDPUBKEYNOTMATCH) why += " (the server's key is not pinned_key)";
     return Status::unavailable("target '" + t.name + "' (" + t.url + "): " + why);
@@ -185,8 +193,21 @@ Status transfer(const TargetConfig& t, const std::string& name, const std::strin
     return Status::ok();
 }
 
+// The media type of a file, by its name's extension.
+std::string content_type(const std::string& name) {
+    const size_t dot = name.rfind('.');
+    std::string ext = dot == std::string::npos ? "" : name.substr(dot + 1);
+    for (char& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (ext == "csv") return "text/csv; charset=utf-8";
+    if (ext == "json") return "application/json";
+    if (ext == "txt") return "text/plain; charset=utf-8";
+    if (ext == "pdf") return "application/pdf";
+    if (ext == "zip") return "application/zip";
+    return "application/octet-stream";
+}
+
 std::vector<std::string> headers_for(const std::string& name, const std::string& key) {
-    return {"Content-Type: text/csv; charset=utf-8", "X-Gridlet-File: " + name, "Idempotency-Key: " + key,
+    return {"Content-Type: " + content_type(name), "X-Gridlet-File: " + name, "Idempotency-Key: " + key,
             "Content-Disposition: attachment; filename=\"" + name + "\""};
 }
 

@@ -23,6 +23,7 @@
 
 #include "alarm/alarm_rules.h"
 #include "export/export_config.h"
+#include "export/legrand_history.h"
 #include "alarm/alarm_table.h"
 #include "notify/notifier.h"
 
@@ -62,6 +63,11 @@ struct ComponentContext {
     // The scheduled [[exports]] (the exporter component runs them), and its figures.
     std::vector<exporter::ExportConfig> exports;
     std::atomic<uint64_t> export_files{0}, export_failures{0}, export_behind{0};
+    // [legrand_history] (the exporter component keeps its tree), the site
+    // model it writes, and the files it wrote.
+    std::optional<exporter::LegrandConfig> legrand;
+    model::SiteModel model;
+    std::atomic<uint64_t> legrand_files{0};
     // The [[export_targets]] (the export_sender component pushes their
     // outboxes), and its figures.
     std::vector<exporter::TargetConfig> export_targets;

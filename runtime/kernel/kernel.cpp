@@ -103,6 +103,8 @@ Status Kernel::start() {
         for (const exporter::ExportConfig& e : plan_.exports)
             if (e.scheduled()) components_->exports.push_back(e);
         components_->export_targets = plan_.export_targets;
+        components_->legrand = plan_.legrand;
+        components_->model = plan_.model;
     }
     auto control_pub = bus_->make_publisher(&control_metrics_);
     if (!control_pub) return control_pub.status();
@@ -126,12 +128,18 @@ Status Kernel::start() {
         if (!n) return n.status();
         instances_.push_back(std::move(*n));
     }
-    if (!components_->exports.empty()) {
+    if (!components_->exports.empty() || components_->legrand) {
         auto x = make_exporter_instance(*components_, services, index++);
         if (!x) return x.status();
         instances_.push_back(std::move(*x));
     }
-    if (!components_->export_targets.empty()) {
+    // Also without targets when files wait for one the site no longer
+    // names: the sender says so at start.
+    const bool orphans = store_ && [&] {
+        auto q = store_->outbox().queues("export/");
+        return q && !q->empty();
+    }();
+    if (!components_->export_targets.empty() || orphans) {
         auto x = make_export_sender_instance(*components_, services, index++);
         if (!x) return x.status();
         instances_.push_back(std::move(*x));
@@ -229,6 +237,8 @@ nlohmann::json Kernel::metrics_json() {
                               {"files", components_->export_files.load()},
                               {"failures", components_->export_failures.load()},
                               {"behind", components_->export_behind.load()}};
+        if (components_ && components_->legrand)
+            out["legrand_history"] = {{"dir", components_->legrand->dir}, {"files", components_->legrand_files.load()}};
         if (components_ && !components_->export_targets.empty())
             out["export_targets"] = {{"configured", components_->export_targets.size()},
                                      {"sent", components_->export_sent.load()},

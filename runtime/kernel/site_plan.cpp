@@ -73,6 +73,11 @@ SitePlan prepare_site(SiteConfig site, config::Diagnostics& diags, DeviceProblem
                                      (e.targets.empty() ? "" : " and wait in its outbox")});
                 break;
             }
+        plan.legrand = exporter::parse_legrand_history(*site.root, site.path, diags);
+        if (plan.legrand && (!site.has_store || plan.model.points.empty()))
+            diags.push_back({site.path, plan.legrand->line,
+                             "[legrand_history] needs a [store] and [model] points: its files are the model's "
+                             "consumption, read from the store"});
         // The store's outbox drops its oldest entries beyond
         // outbox_max_entries: a target's queue must stay below it.
         if (auto o = store::store_options_from_json(site.store, site.dir); o && site.has_store)

@@ -15,6 +15,7 @@
 #include "core/config_schema.h"
 #include "alarm/alarm_rules.h"
 #include "export/export_config.h"
+#include "export/legrand_history.h"
 #include "model/site_model.h"
 #include "notify/notification_config.h"
 #include "core/site_config.h"
@@ -49,6 +50,7 @@ struct SitePlan {
     model::SiteModel model;                                 // [model], checked
     std::vector<exporter::ExportConfig> exports;            // [[exports]], checked
     std::vector<exporter::TargetConfig> export_targets;     // [[export_targets]], checked
+    std::optional<exporter::LegrandConfig> legrand;          // [legrand_history], checked
 };
 
 // What a device problem found by a plugin's validate() does: `check`

@@ -52,7 +52,20 @@ std::string field(lua_State* L, const char* key, size_t max, bool required) {
 }
 
 int l_export(lua_State* L) {
-    luaL_checktype(L, 1, LUA_TTABLE);
+    if (lua_type(L, 1) != LUA_TTABLE)
+        return luaL_error(L, "gridlet.export: takes one table {target =, name =, content =}, got %s", luaL_typename(L, 1));
+    // Every key is one of the three: a misspelt one would be silently ignored.
+    lua_pushnil(L);
+    while (lua_next(L, 1) != 0) {
+        const bool known = lua_type(L, -2) == LUA_TSTRING &&
+                           (std::strcmp(lua_tostring(L, -2), "target") == 0 || std::strcmp(lua_tostring(L, -2), "name") == 0 ||
+                            std::strcmp(lua_tostring(L, -2), "content") == 0);
+        if (!known) {
+            const std::string key = lua_type(L, -2) == LUA_TSTRING ? valid_text(to_view(L, -2)) : luaL_typename(L, -2);
+            return luaL_error(L, "gridlet.export: unknown key '%s' (target, name, content)", key.c_str());
+        }
+        lua_pop(L, 1);
+    }
     const std::string target = field(L, "target", 64, true);
     const std::string name = field(L, "name", kMaxExportName, true);
     std::string content;
@@ -67,9 +80,15 @@ int l_export(lua_State* L) {
                               static_cast<int>(kMaxExportBytes));
     }
     lua_pop(L, 1);
-    if (!table) content = field(L, "content", kMaxExportBytes, true);
-    if (name.empty() || name == "." || name == "..")
-        return luaL_error(L, "gridlet.export: 'name' is empty");
+    if (!table) {
+        lua_getfield(L, 1, "content");
+        const bool text = lua_type(L, -1) == LUA_TSTRING;
+        lua_pop(L, 1);
+        if (!text) return luaL_error(L, "gridlet.export: 'content' must be a string (the file's text) or a table (JSON)");
+        content = field(L, "content", kMaxExportBytes, true);
+    }
+    if (name.empty()) return luaL_error(L, "gridlet.export: 'name' is empty");
+    if (name == "." || name == "..") return luaL_error(L, "gridlet.export: name '%s' is not a file name", name.c_str());
     for (unsigned char c : name)
         if (c < 0x20 || c == 0x7f || c == '/' || c == '\\' || c == '"')
             return luaL_error(L, "gridlet.export: name '%s' has a '/', '\\', '\"' or a control character",

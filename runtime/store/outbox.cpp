@@ -124,6 +124,24 @@ Expected<std::optional<OutboxEntry>> Outbox::last(std::string_view queue) {
     return std::optional<OutboxEntry>{std::move(got->front())};
 }
 
+Expected<std::vector<std::string>> Outbox::queues(std::string_view prefix) const {
+    std::vector<std::string> out;
+    std::unique_ptr<rocksdb::Iterator> it(db_.db()->NewIterator(rocksdb::ReadOptions(), db_.cf(Cf::outbox)));
+    for (it->Seek(std::string(prefix)); it->Valid() && it->key().starts_with(rocksdb::Slice(prefix.data(), prefix.size()));) {
+        const std::string_view key(it->key().data(), it->key().size());
+        const size_t sep = key.find_first_of(std::string_view("\x00\x01", 2));
+        if (sep == std::string_view::npos) {
+            it->Next();
+            continue;
+        }
+        const std::string name(key.substr(0, sep));
+        if (key[sep] == '\0' && key.size() == sep + 9) out.push_back(name);  // an entry: the queue holds some
+        it->Seek(name + std::string(1, '\x02'));  // past this queue's entries and its ack mark
+    }
+    if (!it->status().ok()) return db_.convert(it->status(), "list the outbox queues");
+    return out;
+}
+
 Status Outbox::ack(std::string_view queue, uint64_t up_to) {
     if (Status st = check_queue_name(queue); !st) return st;
     std::lock_guard lock(mu_);

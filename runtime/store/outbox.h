@@ -39,6 +39,9 @@ public:
     // The newest entry of a queue, if any (a producer that must not append
     // the same thing twice after a crash compares with it).
     Expected<std::optional<OutboxEntry>> last(std::string_view queue);
+    // The queues whose names start with `prefix` and hold entries, in name
+    // order (a reader finds the queues no producer names any more).
+    Expected<std::vector<std::string>> queues(std::string_view prefix) const;
     // Deletes every entry with seq <= up_to.
     Status ack(std::string_view queue, uint64_t up_to);
     // Entries waiting, and entries dropped by the size limit since open.

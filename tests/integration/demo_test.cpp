@@ -8,6 +8,7 @@
 
 #include <cctype>
 #include <cstring>
+#include <filesystem>
 #include <regex>
 #include <sstream>
 
@@ -27,6 +28,7 @@ std::string demo_copy(int port, int ev_port, const std::string& store_dir, int b
     text = std::regex_replace(text, std::regex("path = \"\\.\\./var/demo-store\""), "path = \"" + store_dir + "\"");
     text = std::regex_replace(text, std::regex("\"\\.\\./scripts/"), "\"" + source_dir() + "/scripts/");
     text = std::regex_replace(text, std::regex("dir = \"\\.\\./var/demo-exports\""), "dir = \"" + store_dir + "-exports\"");
+    text = std::regex_replace(text, std::regex("dir = \"\\.\\./var/demo-history\""), "dir = \"" + store_dir + "-history\"");
     return temp_file("demo.toml", text);
 }
 }  // namespace
@@ -100,6 +102,17 @@ TEST(Demo, PollsBothSimulatedPanelsAndShowsLiveValues) {
     EXPECT_EQ(j["plugins"]["modbus"]["drops_out"], 0);
     EXPECT_GT(j["store"]["samples_written"].get<int>(), 1000) << "the store writer stores what the bus carries";
     EXPECT_NE(p.err().find("3 of 3 rule(s) running"), std::string::npos) << p.err();
+    // The Legrand history tree is written at start (this month and the one before).
+    const auto monthly = [&] {
+        size_t n = 0;
+        if (std::filesystem::exists(store_dir + "-history/energy"))
+            for (const auto& e : std::filesystem::directory_iterator(store_dir + "-history/energy"))
+                n += e.path().filename().string().rfind("devices_", 0) == 0;
+        return n;
+    };
+    for (int i = 0; i < 100 && monthly() < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    EXPECT_GE(monthly(), 2u) << "energy/devices_<month>.csv of this month and the one before";
+    EXPECT_TRUE(std::filesystem::exists(store_dir + "-history/settings/EnergySettings.csv")) << p.err();
     // The EV rule's live line: area, installation current, each station.
     EXPECT_TRUE(p.wait_for_err("GREEN ")) << p.err();
     EXPECT_NE(p.err().find("| ev1 "), std::string::npos) << p.err();
@@ -124,7 +137,7 @@ TEST(Demo, PollsBothSimulatedPanelsAndShowsLiveValues) {
     Result after = run({gridlet_bin(), "query", "panel2/mains/kw", "--from", "-10m", "--config", site});
     ASSERT_EQ(after.code, 0) << after.err;
     EXPECT_NE(after.out.find(",panel2/mains/kw,"), std::string::npos) << after.out;
-    run({"rm", "-rf", store_dir});
+    run({"rm", "-rf", store_dir, store_dir + "-history", store_dir + "-exports"});
 }
 
 // The README's alarm walk-through on the demo site: the overloaded branch

@@ -204,7 +204,8 @@ TEST(ExportTargets, ScheduledFilesReachEveryServerOnceAcrossOutagesAndKill9) {
     const std::string out = s.base + "/local";
     const std::string site = temp_file(
         "targets-run-site.toml",
-        "[site]\nname = \"acme\"\ntimezone = \"Europe/Paris\"\n[store]\npath = \"" + s.base + "/db\"\n"
+        // A site name of its own: two gridlets of one name share a control socket (tests run in parallel).
+        "[site]\nname = \"targets_outage\"\ntimezone = \"Europe/Paris\"\n[store]\npath = \"" + s.base + "/db\"\n"
         "[[plugins]]\nname = \"hello\"\nfile = \"" + build_dir() + "/plugins/hello.so\"\n[plugins.config]\ninterval_ms = 100\n"
         "[[devices]]\nname = \"d1\"\nplugin = \"hello\"\n" + s.targets() +
         "[[exports]]\nname = \"count\"\nformat = \"socomec_csv\"\ndata_type = \"index\"\nstep = \"1s\"\nevery = \"2s\"\n"
@@ -223,6 +224,14 @@ TEST(ExportTargets, ScheduledFilesReachEveryServerOnceAcrossOutagesAndKill9) {
         Process g({gridlet_bin(), "run", site});
         for (int i = 0; i < 150 && !all_have(2); ++i) usleep(100'000);
         ASSERT_TRUE(all_have(2)) << g.err();
+        // A server that hangs (stopped, its socket open) holds up its own
+        // queue only: the other targets go on receiving.
+        kill(s.https->pid(), SIGSTOP);
+        const size_t ftp_before = arrived()[0].size(), sftp_before = arrived()[1].size();
+        sleep(5);
+        EXPECT_GE(arrived()[0].size(), ftp_before + 2) << "FTP held up by the hung HTTPS server\n" << g.err();
+        EXPECT_GE(arrived()[1].size(), sftp_before + 2) << "SFTP held up by the hung HTTPS server\n" << g.err();
+        kill(s.https->pid(), SIGCONT);
         // The servers go away; periods pass; gridlet is killed while files wait.
         s.stop_all();
         sleep(5);
@@ -289,7 +298,7 @@ end)
 gridlet.every("1s", function() gridlet.export{target = "nowhere", name = "x.csv", content = "x"} end)
 )");
     const std::string site = temp_file("export-rule-site.toml",
-                                       "[site]\nname = \"acme\"\n[store]\npath = \"" + s.base + "/db\"\n" + s.targets() +
+                                       "[site]\nname = \"targets_rule\"\n[store]\npath = \"" + s.base + "/db\"\n" + s.targets() +
                                            "[[rules]]\nname = \"report\"\nfile = \"" + rule + "\"\n");
     Process g({gridlet_bin(), "run", site});
     for (int i = 0; i < 100 && files_in(s.base + "/https").size() < 3; ++i) usleep(100'000);
@@ -297,9 +306,27 @@ gridlet.every("1s", function() gridlet.export{target = "nowhere", name = "x.csv"
     EXPECT_EQ(g.wait(), 0) << g.err();
     ASSERT_GE(files_in(s.base + "/https").size(), 3u) << g.err();
     EXPECT_EQ(slurp(s.base + "/https/tick_2.json"), R"({"n":2,"site":"acme"})");
-    EXPECT_NE(slurp(s.base + "/https.journal").find("PUT tick_1.json gridlet:rule:report:tick_1.json"),
+    EXPECT_NE(slurp(s.base + "/https.journal").find("PUT tick_1.json gridlet:rule:report:tick_1.json application/json"),
               std::string::npos)
         << slurp(s.base + "/https.journal");
+    // Files waiting for a target the site no longer names are listed, not lost.
+    s.https.reset();
+    {
+        Process again({gridlet_bin(), "run", site});
+        ASSERT_TRUE(again.wait_for_err("not delivered", std::chrono::seconds(15))) << again.err();
+        again.signal(SIGTERM);
+        again.wait();
+    }
+    const std::string renamed = temp_file("export-rule-renamed.toml", "[site]\nname = \"targets_rule\"\n[store]\npath = \"" +
+                                                                         s.base + "/db\"\n");
+    const Result box = run({gridlet_bin(), "export", "--config", renamed, "--outbox"});
+    EXPECT_EQ(box.code, 0) << box.err;
+    EXPECT_NE(box.out.find("https\t(no [[export_targets]] of this name"), std::string::npos) << box.out;
+    EXPECT_NE(box.out.find("  tick_"), std::string::npos) << box.out;
+    Process orphaned({gridlet_bin(), "run", renamed});
+    EXPECT_TRUE(orphaned.wait_for_err("which the site no longer defines", std::chrono::seconds(10))) << orphaned.err();
+    orphaned.signal(SIGTERM);
+    EXPECT_EQ(orphaned.wait(), 0) << orphaned.err();
     EXPECT_NE(g.err().find("'nowhere' is not an [[export_targets]] name (ftp, ftps, sftp, https, https_post)"),
               std::string::npos)
         << g.err();

@@ -87,6 +87,37 @@ TEST(Export, SocomecFilesForARangeOfPeriodsOnceEach) {
     size_t files = 0;
     for (const auto& e : std::filesystem::directory_iterator(out)) files += e.path().extension() == ".csv";
     EXPECT_EQ(files, 7u);
+
+    // The Legrand history tree of that month, on demand.
+    const Result lg = run({gridlet_bin(), "export", "--config", file, "--legrand", "--from", "2026-03-02", "--to",
+                           "2026-03-03", "--out", out + "/legrand"});
+    ASSERT_EQ(lg.code, 0) << lg.err;
+    EXPECT_NE(lg.out.find(out + "/legrand/energy/devices_2026-03.csv"), std::string::npos) << lg.out;
+    const std::string dev = slurp(out + "/legrand/energy/devices_2026-03.csv");
+    EXPECT_EQ(dev.substr(0, dev.find("\r\n")), "Date;pc123") << dev;
+    EXPECT_TRUE(std::filesystem::exists(out + "/legrand/settings/EnergySettings.csv"));
+    EXPECT_EQ(run({gridlet_bin(), "export", "--config", file, "--legrand"}).code, 2) << "--out is required";
+
+    // The Legrand data download: reportdata.zip (read back by Python's zipfile) and datalogger.csv.
+    const std::string zip = out + "/reportdata.zip";
+    const Result dl = run({gridlet_bin(), "export", "--config", file, "--download", zip, "--from", "2026-03-02T10:00",
+                           "--to", "2026-03-02T11:00", "--rate", "hour"});
+    ASSERT_EQ(dl.code, 0) << dl.err;
+    const Result names = run({"/usr/bin/python3", "-c",
+                              "import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); print(z.namelist()); "
+                              "print(z.read('electricity_consumption.csv').decode().splitlines()[0])",
+                              zip});
+    ASSERT_EQ(names.code, 0) << names.err;
+    EXPECT_EQ(names.out, "['electricity_consumption.csv']\nDate;pc123\n");
+    EXPECT_FALSE(std::filesystem::exists(zip + ".part"));
+    const Result logger = run({gridlet_bin(), "export", "--config", file, "--download", out + "/datalogger.csv", "--from",
+                            "2026-03-02T10:00", "--to", "2026-03-02T11:00", "--items", "pc123"});
+    ASSERT_EQ(logger.code, 0) << logger.err;
+    EXPECT_EQ(slurp(out + "/datalogger.csv").substr(0, 29), "Date;pc123\r\n2026-03-02 10:00;");
+    const Result wrong = run({gridlet_bin(), "export", "--config", file, "--download", out + "/x.zip", "--items", "nope",
+                              "--from", "2026-03-02"});
+    EXPECT_EQ(wrong.code, 2);
+    EXPECT_NE(wrong.err.find("'nope' is not a point"), std::string::npos) << wrong.err;
     run({"rm", "-rf", store, out});
 }
 

@@ -2,7 +2,7 @@
 """A real HTTP(S) server for tests that takes uploaded files: PUT /<path>/<name>
 stores the body as <dir>/<name>; POST stores it under the X-Gridlet-File
 header's name. Each request that stored a file is appended to --journal as
-"<METHOD> <name> <Idempotency-Key>". --tls-cert/--tls-key serve HTTPS;
+"<METHOD> <name> <Idempotency-Key> <Content-Type>". --tls-cert/--tls-key serve HTTPS;
 --login USER:PASS requires HTTP basic authentication (401 otherwise).
 
     python3 tests/support/upload_sink.py --port 8080 --dir /tmp/in
@@ -51,7 +51,8 @@ def main():
             os.rename(path + ".tmp", path)
             if a.journal:
                 with open(a.journal, "a") as f:
-                    f.write("%s %s %s\n" % (self.command, name, self.headers.get("Idempotency-Key", "-")))
+                    f.write("%s %s %s %s\n" % (self.command, name, self.headers.get("Idempotency-Key", "-"),
+                                              self.headers.get("Content-Type", "-").split(";")[0]))
             self.send_response(201)
             self.send_header("Content-Length", "0")
             self.end_headers()

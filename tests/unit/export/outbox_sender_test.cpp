@@ -70,6 +70,18 @@ TEST(ExportTargetConfig, AGoodTargetOfEachKind) {
 
 TEST(ExportTargetConfig, EveryMalformedTargetIsRefusedWithItsLine) {
     unsetenv("GRIDLET_UT_UNSET");
+    setenv("GRIDLET_UT_PW", "pw", 1);
+    TempDir files;
+    const auto file = [&](const char* name, const std::string& text) {
+        const std::string p = (files.path() / name).string();
+        std::ofstream(p) << text;
+        return p;
+    };
+    const std::string key = file("id", "-----BEGIN OPENSSH PRIVATE KEY-----\nb3Blbg==\n-----END OPENSSH PRIVATE KEY-----\n");
+    const std::string pub = file("id.pub", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5 me@host\n");
+    const std::string hosts = file("known_hosts", "[127.0.0.1]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5\n");
+    const std::string empty = file("empty", "");
+    const std::string ca = file("ca.pem", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
     const std::vector<std::pair<std::string, std::string>> cases = {
         {"url = \"gopher://h/in/\"", "ftp://, ftps://, sftp://, http:// or https://"},
         {"url = \"ftp://u:pw@h/in/\"", "no login in the URL"},
@@ -79,22 +91,34 @@ TEST(ExportTargetConfig, EveryMalformedTargetIsRefusedWithItsLine) {
         {"url = \"ftp://h/in/\"\nmethod = \"post\"", "method is for http"},
         {"url = \"sftp://h/in/\"\ntls = \"none\"\nusername = \"u\"", "tls is for ftp://"},
         {"url = \"ftp://h/in/\"\nusername = \"u\"\npassword_env = \"GRIDLET_UT_UNSET\"", "'GRIDLET_UT_UNSET' is not set"},
-        {"url = \"sftp://h/in/\"\nusername = \"u\"\nkey_file = \"/nonexistent/key\"\nknown_hosts = \"/etc/hostname\"",
+        {"url = \"sftp://h/in/\"\nusername = \"u\"\nkey_file = \"/nonexistent/key\"\nknown_hosts = \"" + hosts + "\"",
          "key_file: no file /nonexistent/key"},
-        {"url = \"sftp://h/in/\"\nusername = \"u\"\nkey_file = \"/etc/hostname\"", "gridlet never trusts an unknown server"},
-        {"url = \"sftp://h/in/\"\nkey_file = \"/etc/hostname\"\nknown_hosts = \"/etc/hostname\"", "needs username"},
-        {"url = \"sftp://h/in/\"\nusername = \"u\"\nknown_hosts = \"/etc/hostname\"", "needs key_file or password_env"},
-        {"url = \"sftp://h/in/\"\nusername = \"u\"\nkey_file = \"/etc/hostname\"\nhost_key_sha256 = \"MD5:12\"",
+        {"url = \"sftp://h/in/\"\nusername = \"u\"\nkey_file = \"" + key + "\"", "gridlet never trusts an unknown server"},
+        {"url = \"sftp://h/in/\"\nkey_file = \"" + key + "\"\nknown_hosts = \"" + hosts + "\"", "needs username"},
+        {"url = \"sftp://h/in/\"\nusername = \"u\"\nknown_hosts = \"" + hosts + "\"", "needs key_file or password_env"},
+        {"url = \"sftp://h/in/\"\nusername = \"u\"\nkey_file = \"" + key + "\"\nhost_key_sha256 = \"MD5:12\"",
          "43 characters of base64"},
-        {"url = \"ftp://h/in/\"\nknown_hosts = \"/etc/hostname\"", "known_hosts is for sftp://"},
+        {"url = \"ftp://h/in/\"\nknown_hosts = \"" + hosts + "\"", "known_hosts is for sftp://"},
         {"url = \"https://h/in/\"\npinned_key = \"abc\"", "is not sha256//"},
         {"url = \"http://h/in/\"\npinned_key = \"sha256//YhKJKSzoTt2b5FP18fvpHo7fJYqQCjAa3HWY3tvRMwE=\"",
          "pinned_key is for TLS targets"},
-        {"url = \"ftp://h/in/\"\ntls = \"none\"\nca_file = \"/etc/hostname\"", "ca_file is for TLS targets"},
+        {"url = \"ftp://h/in/\"\ntls = \"none\"\nca_file = \"" + ca + "\"", "ca_file is for TLS targets"},
         {"url = \"ftp://h/in/\"\ntimeout = \"0s\"", "timeout: '0s'"},
         {"url = \"ftp://h/in/\"\nretry = \"1h\"", "retry: '1h'"},
         {"url = \"ftp://h/in/\"\nmax_files = 0", "max_files"},
         {"url = \"ftp://h/in/\"\nport = 21", "port"},
+        {"url = \"http://127.0.0.1:99999/x/\"", "the port '99999' is not 1 to 65535"},
+        {"url = \"https://h/up/?token=abc\"", "a query (?...) or fragment (#...) cannot take a file name"},
+        {"url = \"ftp://h/in/\\r\\nX/\"", "a control character"},
+        {"url = \"http://h/in/\"\nusername = \"u\"\npassword_env = \"GRIDLET_UT_PW\"", "password in clear text: use https://"},
+        {"url = \"sftp://h/in/\"\nusername = \"u\"\nkey_file = \"" + pub + "\"\nknown_hosts = \"" + hosts + "\"",
+         "is not a private key"},
+        {"url = \"sftp://h/in/\"\nusername = \"u\"\nkey_file = \"" + key + "\"\nknown_hosts = \"" + empty + "\"",
+         "is not an OpenSSH known_hosts file"},
+        {"url = \"sftp://h/in/\"\nusername = \"u\"\nkey_file = \"" + key + "\"\nknown_hosts = \"" + hosts +
+             "\"\nhost_key_sha256 = \"SHA256:Tw9mQohs8kLuvRWRsFi0h+pjJ1+BLtvGUbReIuUIe8c\"",
+         "one or the other"},
+        {"url = \"https://h/in/\"\nca_file = \"" + hosts + "\"", "is not PEM CA certificates"},
     };
     for (const auto& [body, want] : cases) {
         config::Diagnostics diags;
@@ -102,6 +126,25 @@ TEST(ExportTargetConfig, EveryMalformedTargetIsRefusedWithItsLine) {
         ASSERT_FALSE(diags.empty()) << body;
         EXPECT_NE(diags.front().message.find(want), std::string::npos) << body << "\n -> " << diags.front().to_string();
         EXPECT_GE(diags.front().line, 4u) << body << " -> " << diags.front().to_string();
+    }
+    // A login in the URL is never repeated, not even in the refusal.
+    {
+        config::Diagnostics d;
+        targets("[[export_targets]]\nname = \"t\"\nurl = \"ftp://gw:s3cretPW!@h/in/\"\n", d);
+        ASSERT_FALSE(d.empty());
+        EXPECT_EQ(d.front().message.find("s3cretPW"), std::string::npos) << d.front().message;
+        EXPECT_NE(d.front().message.find("ftp://***@h/in/"), std::string::npos) << d.front().message;
+    }
+    // The commands that only read the outbox need no secret.
+    {
+        config::Diagnostics d;
+        toml::table root = toml::parse("[[export_targets]]\nname = \"t\"\nurl = \"ftp://h/in/\"\nusername = \"u\"\n"
+                                       "password_env = \"GRIDLET_UT_UNSET\"\n",
+                                       std::string("/site.toml"));
+        auto t = parse_export_targets(root, "/site.toml", d, TargetSecrets::skip);
+        EXPECT_TRUE(d.empty()) << d.front().to_string();
+        ASSERT_EQ(t.size(), 1u);
+        EXPECT_TRUE(t[0].password.empty());
     }
     // Two targets of one name; an export naming a target that does not exist.
     config::Diagnostics diags;
@@ -134,6 +177,7 @@ TEST(ExportOutbox, AFileIsQueuedOnceAndAFullQueueHoldsThePeriodBack) {
     ASSERT_TRUE(enqueue_file(store->outbox(), t, file("b.csv")));
     Status full = enqueue_file(store->outbox(), t, file("c.csv"));
     ASSERT_FALSE(full);
+    EXPECT_EQ(full.message(), "the outbox of target 'office' is full (3 files wait, max_files = 3)");
     EXPECT_NE(full.message().find("the outbox of target 'office' is full (3 files wait, max_files = 3)"),
               std::string::npos)
         << full.message();

@@ -587,6 +587,8 @@ TEST_F(ExportApiTest, QueuesTextAndJsonFilesAndRefusesBadArguments) {
         gridlet.state.number = why(function() gridlet.export{target = "office", name = "x", content = 5} end)
         gridlet.state.not_table = why(function() gridlet.export("office") end)
         gridlet.state.long = why(function() gridlet.export{target = "office", name = string.rep("n", 200), content = ""} end)
+        gridlet.state.unknown = why(function() gridlet.export{target = "office", name = "x", content = "y", bogus = 1} end)
+        gridlet.state.dots = why(function() gridlet.export{target = "office", name = "..", content = "y"} end)
         gridlet.on("meter/kw", function(v)
           gridlet.export{target = "office", name = "kw.csv", content = "kw\r\n" .. v .. "\r\n"}
         end)
@@ -601,8 +603,13 @@ TEST_F(ExportApiTest, QueuesTextAndJsonFilesAndRefusesBadArguments) {
     EXPECT_NE(state("report", "no_target").find("gridlet.export: 'target' must be a string"), std::string::npos)
         << state("report", "no_target");
     EXPECT_NE(state("report", "slash").find("has a '/'"), std::string::npos) << state("report", "slash");
-    EXPECT_NE(state("report", "number").find("'content' must be a string"), std::string::npos);
-    EXPECT_NE(state("report", "not_table").find("table expected"), std::string::npos) << state("report", "not_table");
+    EXPECT_NE(state("report", "number").find("'content' must be a string (the file's text) or a table (JSON)"),
+              std::string::npos);
+    EXPECT_NE(state("report", "not_table").find("gridlet.export: takes one table {target =, name =, content =}, got string"),
+              std::string::npos)
+        << state("report", "not_table");
+    EXPECT_NE(state("report", "unknown").find("unknown key 'bogus' (target, name, content)"), std::string::npos);
+    EXPECT_NE(state("report", "dots").find("name '..' is not a file name"), std::string::npos);
     EXPECT_NE(state("report", "long").find("'name' is 200 bytes, over the limit of 128"), std::string::npos);
     feed("meter/kw", 1);
     ASSERT_EQ(host_->exported().size(), 3u);

@@ -101,6 +101,8 @@ TEST(Outbox, AppendReadAckAcrossRestart) {
         EXPECT_EQ((*ob.last("mqtt"))->payload, "m4");
         EXPECT_EQ((*ob.last("mqtt"))->seq, 4u);
         EXPECT_FALSE(*ob.last("none"));
+        EXPECT_EQ(*ob.queues(""), (std::vector<std::string>{"http", "mqtt"}));
+        EXPECT_EQ(*ob.queues("mq"), (std::vector<std::string>{"mqtt"}));
         auto r = ob.read("mqtt", 0, 2);
         ASSERT_TRUE(r);
         ASSERT_EQ(r->size(), 2u);
@@ -125,6 +127,7 @@ TEST(Outbox, AppendReadAckAcrossRestart) {
     ASSERT_TRUE(ob.ack("mqtt", 5));
     EXPECT_EQ(*ob.size("mqtt"), 0u);
     EXPECT_FALSE(*ob.last("mqtt")) << "an emptied queue has no last entry";
+    EXPECT_EQ(*ob.queues(""), (std::vector<std::string>{"http"})) << "an emptied queue is not listed";
     EXPECT_EQ(*ob.append("mqtt", "m6"), 6u);
     // Over the limit (5), the oldest go.
     for (int i = 7; i <= 12; ++i) ASSERT_TRUE(ob.append("mqtt", "m" + std::to_string(i)));
