@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -115,9 +116,11 @@ void write_legrand(const ExportArgs& a, const SiteConfig& site, const model::Sit
     auto st = open_store_read_only(cmd, loc.path);
     exporter::LegrandHistory h(c, m, st->query(), st->registry(), tz, nullptr);
     size_t files = 0;
+    // Whole months (a month file holds its month): those the range touches.
+    if (tz.start_of(CalendarUnit::month, from) >= now) fail(cmd, 2, "--from/--to: no month of the range has begun");
     for (int64_t month = tz.start_of(CalendarUnit::month, from); month < std::min(to, now);
          month = tz.next_start(CalendarUnit::month, month)) {
-        auto w = h.write_month(month, std::min({to, now, tz.next_start(CalendarUnit::month, month)}), now);
+        auto w = h.write_month(month, std::min(now, tz.next_start(CalendarUnit::month, month)), now);
         if (!w) fail(cmd, 1, w.status().message());
         for (const std::string& f : *w) std::printf("%s\n", (std::filesystem::path(a.out) / f).c_str());
         files += w->size();
@@ -144,7 +147,13 @@ void write_download(const ExportArgs& a, const SiteConfig& site, const model::Si
         from = comma + 1;
     }
     req.costs = a.costs;
-    const bool zip = a.download.size() > 4 && a.download.substr(a.download.size() - 4) == ".zip";
+    std::string ext = std::filesystem::path(a.download).extension().string();
+    for (char& ch : ext) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (ext != ".zip" && ext != ".csv")
+        fail(cmd, 2, "--download " + a.download + ": a .zip (reportdata.zip, every fluid) or a .csv (datalogger.csv, one fluid)");
+    if (std::error_code ec; std::filesystem::is_directory(a.download, ec))
+        fail(cmd, 2, "--download " + a.download + " is a folder: name the file, such as " + a.download + "/reportdata.zip");
+    const bool zip = ext == ".zip";
     if (!zip && a.costs) fail(cmd, 2, "--costs: the costs come in files of their own: write a .zip");
     req.fluid = a.fluid.empty() && !zip ? "electricity" : a.fluid;
     const int64_t now = SystemClock::instance().now_ms();
@@ -157,10 +166,23 @@ void write_download(const ExportArgs& a, const SiteConfig& site, const model::Si
     const exporter::CsvDialect dialect = cfg ? cfg->dialect : exporter::LegrandConfig{}.dialect;
     auto loc = locate_store(cmd, "", a.config);
     auto st = open_store_read_only(cmd, loc.path);
+    if (to > now) {  // up to now: the whole periods only, not the one in progress
+        auto e = model::ConsumptionEngine(m, st->query(), st->registry(), tz)
+                     .edges(req.rate, req.from, now);
+        if (e)
+            for (int64_t edge : *e)
+                if (edge <= now) req.to = edge;
+        if (req.from >= req.to) fail(cmd, 2, "--from/--to: no whole period of " + a.rate + " has ended in the range");
+    }
     std::vector<std::string> notes;
     auto files = exporter::data_download(req, m, st->query(), st->registry(), tz, dialect, &notes);
     if (!files) fail(cmd, 2, files.status().message());
     for (const std::string& n : notes) std::fprintf(stderr, "%s\n", n.c_str());
+    if (const auto parent = std::filesystem::path(a.download).parent_path(); !parent.empty()) {
+        std::error_code ec;
+        std::filesystem::create_directories(parent, ec);
+        if (ec) fail(cmd, 1, "--download " + a.download + ": " + ec.message());
+    }
     if (zip) {
         if (Status w = exporter::write_zip(a.download, *files); !w) fail(cmd, 1, w.message());
     } else {
@@ -170,9 +192,12 @@ void write_download(const ExportArgs& a, const SiteConfig& site, const model::Si
             !w)
             fail(cmd, 1, w.message());
     }
-    for (const auto& f : *files) std::printf("%s\t%zu bytes\n", f.name.c_str(), f.bytes.size());
-    std::fprintf(stderr, "%s: %zu file%s\n", a.download.c_str(), zip ? files->size() : size_t{1},
-                 zip && files->size() != 1 ? "s" : "");
+    if (zip) {
+        for (const auto& f : *files) std::printf("%s\t%zu bytes\n", f.name.c_str(), f.bytes.size());
+        std::fprintf(stderr, "%s: %zu file%s\n", a.download.c_str(), files->size(), files->size() == 1 ? "" : "s");
+    } else {
+        std::printf("%s\t%zu bytes\n", a.download.c_str(), files->front().bytes.size());
+    }
 }
 
 void run_export(const ExportArgs& a) {

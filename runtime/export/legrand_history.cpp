@@ -68,6 +68,14 @@ double tree_factor(const model::Fluid& f) {
 // meters with a resolution of 1 or 0.1: the last bits of a sum of
 // differences are noise, 960.000000000008).
 std::string tree_number(double v, const CsvDialect& d) { return format_number(std::round(v * 1000) / 1000, d); }
+// Money to the millionth (0.0825 stays 0.0825).
+std::string money_number(double v, const CsvDialect& d) { return format_number(std::round(v * 1e6) / 1e6, d); }
+// A cell's text: empty without a value, and for a sum with a member missing
+// (a partial sum would read as a whole one).
+std::string cell_text(const model::Cell& c, double factor, bool money, const CsvDialect& d) {
+    if (!c.value || c.missing > 0) return "";
+    return money ? money_number(*c.value * factor, d) : tree_number(*c.value * factor, d);
+}
 
 const char* folder_of(const std::string& fluid) {
     return fluid == "electricity" ? "energy" : fluid == "gas" ? "gas" : fluid == "water" ? "water" : nullptr;
@@ -77,7 +85,7 @@ const char* folder_of(const std::string& fluid) {
 // in `keep`, when given), one row per period; values × factor.
 HistoryFile table_file(const model::ConsumptionTable& t, size_t first, double factor, std::string folder,
                        std::string type, bool versioned, const TimeZone& tz, const CsvDialect& d,
-                       const std::vector<std::string>* keep = nullptr) {
+                       const std::vector<std::string>* keep = nullptr, bool money = false) {
     HistoryFile f{std::move(folder), std::move(type), versioned, {}, {}};
     std::vector<size_t> cols;
     for (size_t c = first; c < t.columns.size(); ++c)
@@ -87,10 +95,7 @@ HistoryFile table_file(const model::ConsumptionTable& t, size_t first, double fa
     f.cells.push_back(std::move(head));
     for (size_t r = 0; r < t.rows.size(); ++r) {
         CsvRow row{local_minute(tz, t.starts[r])};
-        for (size_t c : cols) {
-            const auto& v = t.rows[r][c].value;
-            row.push_back(v ? tree_number(*v * factor, d) : "");
-        }
+        for (size_t c : cols) row.push_back(cell_text(t.rows[r][c], factor, money, d));
         f.cells.push_back(std::move(row));
         f.row_starts.push_back(t.starts[r]);
     }
@@ -117,8 +122,15 @@ std::optional<LegrandConfig> parse_legrand_history(const toml::table& root, cons
         diags.push_back({file, config::key_line(t, key), "[legrand_history]: " + what});
     };
     const std::string dir = j.value("dir", "");
-    if (dir.empty()) bad("dir", "dir is empty");
-    c.dir = std::filesystem::absolute(std::filesystem::path(file).parent_path() / dir).lexically_normal().string();
+    if (dir.empty()) {
+        bad("dir", "dir is empty: the folder of the tree (relative to the site file)");
+        return std::nullopt;
+    }
+    std::error_code ec;
+    c.dir = std::filesystem::absolute(std::filesystem::path(file).parent_path() / dir, ec).lexically_normal().string();
+    if (ec) bad("dir", "dir '" + dir + "': " + ec.message());
+    else if (std::filesystem::exists(c.dir, ec) && !std::filesystem::is_directory(c.dir, ec))
+        bad("dir", "dir " + c.dir + " is a file, not a folder");
     const std::string rate = j.value("sample_rate", "15m");
     c.sample_rate = rate == "hour" ? model::Period::hour : rate == "day" ? model::Period::day : model::Period::quarter_hour;
     const std::string delim = j.value("delimiter", ";"), dec = j.value("decimal", ",");
@@ -207,11 +219,8 @@ Expected<std::vector<HistoryFile>> LegrandHistory::month_files(int64_t month_sta
         f.cells.push_back(std::move(head));
         for (size_t r = 0; r < t->rows.size(); ++r) {
             CsvRow row{local_minute(tz_, t->starts[r]).substr(0, 10)};
-            for (const auto& [c, factor] : cols) {
-                const auto& v = t->rows[r][c].value;
-                row.push_back(v ? tree_number(*v * factor, config_.dialect) : "");
-            }
-            if (cost) row.push_back(t->rows[r][0].value ? tree_number(*t->rows[r][0].value, config_.dialect) : "");
+            for (const auto& [c, factor] : cols) row.push_back(cell_text(t->rows[r][c], factor, cost, config_.dialect));
+            if (cost) row.push_back(cell_text(t->rows[r][0], 1.0, true, config_.dialect));
             f.cells.push_back(std::move(row));
             f.row_starts.push_back(t->starts[r]);
         }
@@ -247,7 +256,7 @@ Expected<std::vector<HistoryFile>> LegrandHistory::month_files(int64_t month_sta
 Expected<std::optional<LegrandHistory::Version>> LegrandHistory::version_of(const HistoryFile& f,
                                                                             const std::string& month,
                                                                             int64_t month_start, int64_t month_end,
-                                                                            int64_t now_ms) {
+                                                                            int64_t until, int64_t now_ms, bool marked) {
     Version v{1, month_start};
     if (!f.versioned || !state_) return std::optional<Version>{v};
     const std::string key = f.folder + "/" + f.type + "_" + month;
@@ -264,12 +273,13 @@ Expected<std::optional<LegrandHistory::Version>> LegrandHistory::version_of(cons
             v = Version{1, month_start};  // unreadable: start over
         }
         if (month_end <= now_ms) return std::optional<Version>{};  // an ended month keeps its files
-        // The columns changed: a new version from the period in progress.
+        // The columns changed: a new version from the first period not
+        // written yet (the rows before are in the older file).
         ++v.number;
-        v.from_ms = month_start;
-        for (int64_t s : f.row_starts)
-            if (s <= now_ms) v.from_ms = s;
+        v.from_ms = std::max(month_start, until);
         spdlog::info("legrand history: {} has new columns: version {} from {}", key, v.number, tz_.format_iso(v.from_ms));
+    } else if (marked && month_end <= now_ms) {
+        return std::optional<Version>{};  // a file new to a month already written, that has ended
     }
     const nlohmann::json j = {{"version", v.number}, {"from_ms", v.from_ms}, {"header", header}};
     if (Status st = state_->put(kLegrandStateNamespace, key, j.dump()); !st) return st;
@@ -277,17 +287,33 @@ Expected<std::optional<LegrandHistory::Version>> LegrandHistory::version_of(cons
 }
 
 Expected<std::vector<std::string>> LegrandHistory::write_month(int64_t month_start, int64_t until, int64_t now_ms) {
-    auto files = month_files(month_start, until);
-    if (!files) return files.status();
     const std::string month = month_text(tz_, month_start);
     const int64_t month_end = tz_.next_start(CalendarUnit::month, month_start);
     std::vector<std::string> written;
+    // How far this month was written: a month written to its end is done.
+    int64_t marked_until = 0;
+    if (state_) {
+        auto m = state_->get(kLegrandStateNamespace, "month/" + month);
+        if (!m) return m.status();
+        if (*m) {
+            try {
+                marked_until = std::stoll(**m);
+            } catch (...) {
+                marked_until = 0;
+            }
+        }
+        if (marked_until >= month_end) return written;
+    }
+    // Where the files stopped (new versions start there).
+    const int64_t previous_until = marked_until > 0 ? marked_until : until;
+    auto files = month_files(month_start, until);
+    if (!files) return files.status();
     for (HistoryFile& f : *files) {
         std::string rel;
         if (f.folder == "settings") {
             rel = f.folder + "/" + f.type + ".csv";
         } else {
-            auto v = version_of(f, month, month_start, month_end, now_ms);
+            auto v = version_of(f, month, month_start, month_end, previous_until, now_ms, marked_until > 0);
             if (!v) return v.status();
             if (!*v) continue;
             rel = f.path(month, (*v)->number);
@@ -305,6 +331,9 @@ Expected<std::vector<std::string>> LegrandHistory::write_month(int64_t month_sta
         written.push_back(rel);
         ++files_written_;
     }
+    if (state_ && until > marked_until)
+        if (Status st = state_->put(kLegrandStateNamespace, "month/" + month, std::to_string(std::min(until, month_end))); !st)
+            return st;
     return written;
 }
 
@@ -341,15 +370,20 @@ Expected<std::vector<DownloadFile>> data_download(const DownloadRequest& req, co
             }
             for (size_t c = 1; c < t->columns.size(); ++c) found.insert(t->columns[c].name);
             const std::vector<std::string>* keep = req.items.empty() ? nullptr : &req.items;
-            HistoryFile f = table_file(*t, 1, cost ? 1.0 : tree_factor(fl), "", "", false, tz, dialect, keep);
+            HistoryFile f = table_file(*t, 1, cost ? 1.0 : tree_factor(fl), "", "", false, tz, dialect, keep, cost);
             if (f.cells.front().size() == 1) continue;  // none of the items is of this fluid
             out.push_back({fl.name + (cost ? "_costs.csv" : "_consumption.csv"), write_csv(f.cells, dialect)});
         }
     }
     for (const std::string& item : req.items)
-        if (!found.count(item))
+        if (!found.count(item)) {
+            const model::Point* p = req.by == model::Breakdown::point ? model.point(item) : nullptr;
+            if (p && !req.fluid.empty() && p->fluid != req.fluid)
+                return Status::invalid("'" + item + "' is a point of fluid " + p->fluid + ": add --fluid " + p->fluid +
+                                       " (or write a .zip, which holds every fluid)");
             return Status::invalid("'" + item + "' is not a " + model::breakdown_name(req.by) +
                                    " of the site model with data columns (gridlet consumption lists them)");
+        }
     if (out.empty()) return Status::invalid("nothing to download: no " + std::string(model::breakdown_name(req.by)) +
                                             (req.fluid.empty() ? "" : " of fluid " + req.fluid) + " in the site model");
     return out;

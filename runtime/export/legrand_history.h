@@ -22,19 +22,22 @@
 //   overallTotal/overallTotalCosts_M.csv   the same in [model] currency (with prices)
 //   devices/<point>/<point>_<energy|gas|water>_M.csv  one point's consumption
 //   settings/General.csv, settings/EnergySettings.csv the site and its points
+// (a groups file only when a group has points of that fluid).
 //
 // A consumption file: a header row "Date" and the columns' names, then one
 // row per sample period with its local start ("2026-11-30 00:15"), values
 // in the dialect's decimal (empty where there is no data: never a guess).
 // Versions (§6.3: "a new version when the configuration changes"): the
 // first column layout of a month has no suffix; when the set of columns
-// changes, a new file `_2`, `_3`, ... starts with the period in progress
-// and the older one stays as it was. The layouts are kept in the store's
-// state ("#legrand").
+// changes, a new file `_2`, `_3`, ... starts with the first period not yet
+// written and the older one stays as it was. A month written to its end is
+// never written again (its files agree with each other). The layouts and
+// how far each month was written are kept in the store's state
+// ("#legrand").
 //
 // Threads: one thread calls update() (the kernel's exporter component).
-// month_files() is also the `gridlet export --legrand` path (no versions:
-// the files of today's layout, into another folder).
+// write_month() without a state store is the `gridlet export --legrand`
+// path (no versions: the files of today's layout, into another folder).
 #pragma once
 
 #include <cstdint>
@@ -135,10 +138,11 @@ private:
         int number = 1;
         int64_t from_ms = 0;  // its rows start here
     };
-    // The version of f's layout in `month` (a new one when the header
-    // changed); nullopt for a month that ended under another layout.
+    // The version of f's layout in `month` (a new one, from `until`, when
+    // the header changed); nullopt for a month that ended under another
+    // layout, or a file new to a month already written once (`marked`).
     Expected<std::optional<Version>> version_of(const HistoryFile& f, const std::string& month, int64_t month_start,
-                                                int64_t month_end, int64_t now_ms);
+                                                int64_t month_end, int64_t until, int64_t now_ms, bool marked);
 
     LegrandConfig config_;
     const model::SiteModel& model_;

@@ -131,7 +131,8 @@ void OutboxSender::failed(const TargetConfig& t, State& s, int64_t now_ms, const
         r.criticality = alarm::Criticality::critical;
         r.ts_ms = now_ms;
         r.message = "export target '" + t.name + "' does not take files (" + st.message() + "); " +
-                    std::to_string(n) + " file(s) wait in its outbox and are retried";
+                    std::to_string(n) + " file(s) waited in its outbox when this was raised, all retried until "
+                    "delivered (gridlet export --outbox shows them now)";
         r.detail = {{"target", t.name}, {"url", t.url}, {"error", st.message()}, {"waiting", n}};
         (void)alarms_->raise(r);
     }

@@ -18,8 +18,9 @@
 //     the last error are kept in the store's state ("#export_target"), also
 //     for `gridlet export --outbox`.
 //
-// Threads: one thread calls start() and poll() (the kernel's
-// "export_sender" component); counters() from any thread.
+// Threads: one thread calls start() and poll() of a sender (the kernel's
+// "export_sender" component gives each target a sender and a thread of its
+// own); counters() from any thread.
 #pragma once
 
 #include <atomic>

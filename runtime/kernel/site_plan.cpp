@@ -74,6 +74,14 @@ SitePlan prepare_site(SiteConfig site, config::Diagnostics& diags, DeviceProblem
                 break;
             }
         plan.legrand = exporter::parse_legrand_history(*site.root, site.path, diags);
+        if (auto o = store::store_options_from_json(site.store, site.dir); plan.legrand && o && site.has_store) {
+            const std::string store_dir = std::filesystem::path(o->path).lexically_normal().string();
+            const std::string tree = plan.legrand->dir;
+            if (tree == store_dir || tree.rfind(store_dir + "/", 0) == 0 || store_dir.rfind(tree + "/", 0) == 0)
+                diags.push_back({site.path, plan.legrand->line,
+                                 "[legrand_history]: dir " + tree + " and the [store] path " + store_dir +
+                                     " must not be inside one another: give the tree a folder of its own"});
+        }
         if (plan.legrand && (!site.has_store || plan.model.points.empty()))
             diags.push_back({site.path, plan.legrand->line,
                              "[legrand_history] needs a [store] and [model] points: its files are the model's "

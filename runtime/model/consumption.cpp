@@ -199,9 +199,15 @@ Expected<std::vector<Cell>> ConsumptionEngine::real_point(const Point& p, const 
 Expected<std::vector<Cell>> ConsumptionEngine::point(const std::string& name, const std::vector<int64_t>& edges) {
     if (edges != cache_edges_) {
         cache_.clear();
+        cache_notes_.clear();
         cache_edges_ = edges;
     }
-    if (auto it = cache_.find(name); it != cache_.end()) return it->second;
+    if (auto it = cache_.find(name); it != cache_.end()) {
+        const auto& said = cache_notes_[name];
+        notes_.insert(notes_.end(), said.begin(), said.end());
+        return it->second;
+    }
+    const size_t notes_before = notes_.size();
     const Point* p = model_.point(name);
     if (!p) return Status::invalid("'" + name + "' is not a point of the site model");
     std::vector<Cell> cells;
@@ -226,6 +232,7 @@ Expected<std::vector<Cell>> ConsumptionEngine::point(const std::string& name, co
             }
     }
     cache_[name] = cells;
+    cache_notes_[name].assign(notes_.begin() + static_cast<std::ptrdiff_t>(notes_before), notes_.end());
     return cells;
 }
 
@@ -403,8 +410,10 @@ Expected<ConsumptionTable> ConsumptionEngine::by_fluid(const ConsumptionRequest&
 }
 
 Expected<ConsumptionTable> ConsumptionEngine::table(const ConsumptionRequest& req) {
+    // The points' cells stay cached across the tables of one engine (the
+    // Legrand tree asks for a month by point, group, load and fluid): the
+    // store is read once per point and set of edges.
     notes_.clear();
-    cache_.clear();
     auto t = req.by == Breakdown::fluid ? by_fluid(req) : one_fluid(req);
     if (t) {
         std::set<std::string> uniq(notes_.begin(), notes_.end());

@@ -30,7 +30,9 @@
 // tariff starts or ends off the hour) is priced by the tariff in force at
 // its start, and the periods add those up.
 //
-// Threads: one engine per request; the QueryEngine it reads is thread-safe.
+// Threads: one engine per thread (a request, or the tables of one job: the
+// points' figures are read once per set of periods and reused); the
+// QueryEngine it reads is thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -121,7 +123,10 @@ private:
     const SeriesRegistry& registry_;
     const TimeZone& zone_;
     std::vector<std::string> notes_;
-    std::map<std::string, std::vector<Cell>> cache_;  // point name -> cells, for the edges below
+    // Point name -> its cells for the edges below, and the notes computing
+    // them gave (said again when a later table of the engine reuses them).
+    std::map<std::string, std::vector<Cell>> cache_;
+    std::map<std::string, std::vector<std::string>> cache_notes_;
     std::vector<int64_t> cache_edges_;
 };
 

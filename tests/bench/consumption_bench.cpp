@@ -227,6 +227,7 @@ int main(int argc, char** argv) {
                           {"runs", runs},
                           {"answers_checked", ok}};
     std::printf("%s\n", out.dump(2).c_str());
+    opened->reset();  // closed before its folder goes (a flush at close would fail)
     std::filesystem::remove_all(root);
     return ok ? 0 : 1;
 }

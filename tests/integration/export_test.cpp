@@ -118,6 +118,19 @@ TEST(Export, SocomecFilesForARangeOfPeriodsOnceEach) {
                               "--from", "2026-03-02"});
     EXPECT_EQ(wrong.code, 2);
     EXPECT_NE(wrong.err.find("'nope' is not a point"), std::string::npos) << wrong.err;
+    const Result txt = run({gridlet_bin(), "export", "--config", file, "--download", out + "/x.txt", "--from", "2026-03-02"});
+    EXPECT_EQ(txt.code, 2);
+    EXPECT_NE(txt.err.find("a .zip (reportdata.zip, every fluid) or a .csv"), std::string::npos) << txt.err;
+    const Result deep = run({gridlet_bin(), "export", "--config", file, "--download", out + "/new/folder/r.ZIP", "--from",
+                             "2026-03-02T10:00", "--to", "2026-03-02T11:00"});
+    EXPECT_EQ(deep.code, 0) << deep.err;
+    EXPECT_TRUE(std::filesystem::exists(out + "/new/folder/r.ZIP"));
+    // The tree's folder may not be the store's.
+    const std::string inside = temp_file("export-legrand-in-store.toml",
+                                         site(store) + "\n[legrand_history]\ndir = \"" + store + "\"\n");
+    const Result chk = run({gridlet_bin(), "check", inside});
+    EXPECT_EQ(chk.code, 2);
+    EXPECT_NE(chk.err.find("must not be inside one another"), std::string::npos) << chk.err;
     run({"rm", "-rf", store, out});
 }
 

@@ -145,7 +145,8 @@ TEST(LegrandHistory, NewColumnsStartANewVersionAndAnEndedMonthKeepsItsFiles) {
     EXPECT_EQ(slurp(s.root() + "/energy/devices_2026-11.csv"), v1) << "the older version stays as it was";
     const std::string v2 = slurp(s.root() + "/energy/devices_2026-11_2.csv");
     EXPECT_EQ(v2.substr(0, v2.find("\r\n")), "Date;main;hvac;oven");
-    EXPECT_EQ(v2.substr(v2.find("\r\n") + 2, 16), "2026-11-02 11:45") << "from the period in progress";
+    EXPECT_EQ(v2.substr(v2.find("\r\n") + 2, 16), "2026-11-02 00:00") << "from where the older version stopped";
+    EXPECT_EQ(v1.substr(v1.rfind("\r\n", v1.size() - 3) + 2, 16), "2026-11-01 23:45") << "no period in both";
     EXPECT_TRUE(std::filesystem::exists(s.root() + "/energy/loads_2026-11_2.csv"));
     EXPECT_FALSE(std::filesystem::exists(s.root() + "/energy/groups_2026-11_2.csv")) << "the groups did not change";
     EXPECT_FALSE(std::filesystem::exists(s.root() + "/water/devices_2026-11_2.csv"));
@@ -155,8 +156,12 @@ TEST(LegrandHistory, NewColumnsStartANewVersionAndAnEndedMonthKeepsItsFiles) {
         ASSERT_TRUE(old.write_month(*s.paris.parse_iso("2026-10-01T00:00"), s.nov, s.nov - 1));
     }
     const std::string october = slurp(s.root() + "/energy/devices_2026-10.csv");
-    ASSERT_TRUE(h.write_month(*s.paris.parse_iso("2026-10-01T00:00"), s.nov, noon));
+    const std::string october_totals = slurp(s.root() + "/overallTotal/overallTotalValues_2026-10.csv");
+    auto again = h.write_month(*s.paris.parse_iso("2026-10-01T00:00"), s.nov, noon);
+    ASSERT_TRUE(again);
+    EXPECT_TRUE(again->empty()) << "a month written to its end is done";
     EXPECT_EQ(slurp(s.root() + "/energy/devices_2026-10.csv"), october);
+    EXPECT_EQ(slurp(s.root() + "/overallTotal/overallTotalValues_2026-10.csv"), october_totals);
     EXPECT_FALSE(std::filesystem::exists(s.root() + "/energy/devices_2026-10_2.csv"));
 }
 
