@@ -45,7 +45,8 @@ void register_check_command(CLI::App& app) {
                 (plan.export_targets.empty()
                      ? ""
                      : ", " + std::to_string(plan.export_targets.size()) + " export target" +
-                           (plan.export_targets.size() == 1 ? "" : "s"));
+                           (plan.export_targets.size() == 1 ? "" : "s")) +
+                (plan.legrand ? ", the Legrand history tree in " + plan.legrand->dir : "");
             std::printf("%s: ok (site '%s', %zu plugin%s, %zu device%s, %zu rule%s%s)\n", path->c_str(),
                         plan.site.site_name.c_str(), plan.plugins.size(), plan.plugins.size() == 1 ? "" : "s", devices,
                         devices == 1 ? "" : "s", plan.site.rules.size(), plan.site.rules.size() == 1 ? "" : "s",

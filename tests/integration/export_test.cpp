@@ -131,6 +131,11 @@ TEST(Export, SocomecFilesForARangeOfPeriodsOnceEach) {
     const Result chk = run({gridlet_bin(), "check", inside});
     EXPECT_EQ(chk.code, 2);
     EXPECT_NE(chk.err.find("must not be inside one another"), std::string::npos) << chk.err;
+    const std::string beside = temp_file("export-legrand-beside.toml",
+                                         site(store) + "\n[legrand_history]\ndir = \"" + out + "/tree\"\n");
+    const Result ok = run({gridlet_bin(), "check", beside});
+    EXPECT_EQ(ok.code, 0) << ok.err;
+    EXPECT_NE(ok.out.find("2 exports, the Legrand history tree in " + out + "/tree)"), std::string::npos) << ok.out;
     run({"rm", "-rf", store, out});
 }
 
