@@ -185,12 +185,10 @@ Expected<std::vector<HistoryFile>> LegrandHistory::month_files(int64_t month_sta
             out.push_back(file_of(*t, 1, factor, folder, type, true));
             if (by == model::Breakdown::point)
                 for (size_t c = 1; c < t->columns.size(); ++c) {
-                    model::ConsumptionTable one = *t;
-                    one.columns = {t->columns[0], t->columns[c]};
-                    for (auto& row : one.rows) row = {row[0], row[c]};
-                    const std::string name = t->columns[c].name;
+                    const std::vector<std::string> only{t->columns[c].name};
                     const std::string kind = fl.name == "electricity" ? "energy" : fl.name;
-                    out.push_back(file_of(one, 1, factor, "devices/" + name, name + "_" + kind, false));
+                    out.push_back(table_file(*t, 1, factor, "devices/" + only[0], only[0] + "_" + kind, false, tz_, d,
+                                             &only));
                 }
         }
     }
@@ -308,6 +306,14 @@ Expected<std::vector<std::string>> LegrandHistory::write_month(int64_t month_sta
     const int64_t previous_until = marked_until > 0 ? marked_until : until;
     auto files = month_files(month_start, until);
     if (!files) return files.status();
+    // An ended month without a single figure (the site is newer) makes no files.
+    if (month_end <= now_ms && marked_until == 0 &&
+        std::none_of(files->begin(), files->end(), [](const HistoryFile& f) {
+            return f.folder != "settings" && std::any_of(f.cells.begin() + 1, f.cells.end(), [](const CsvRow& r) {
+                       return std::any_of(r.begin() + 1, r.end(), [](const std::string& c) { return !c.empty(); });
+                   });
+        }))
+        return written;
     for (HistoryFile& f : *files) {
         std::string rel;
         if (f.folder == "settings") {

@@ -128,7 +128,8 @@ public:
     // On the exporter's thread, about once a second: when a sample period
     // closed (`delay` after its end), the month's files are written again up
     // to it; after a month ends, its files once more to its end. At the
-    // first call the current and the previous month are written.
+    // first call the current and the previous month are written (the
+    // previous one only if it holds data).
     Status update(int64_t now_ms);
 
     uint64_t files_written() const { return files_written_; }

@@ -172,6 +172,11 @@ TEST(LegrandHistory, UpdateWritesEachClosedPeriodAndThePreviousMonthFirst) {
     const int64_t t = s.nov + 3'600'000 + 60'000;  // 01:01 on Nov 1: 01:00 closed a minute ago (delay 1m)
     ASSERT_TRUE(h.update(t));
     EXPECT_TRUE(std::filesystem::exists(s.root() + "/energy/devices_2026-10.csv")) << "the month before, at the first call";
+    // A month that ended without a single figure makes no files.
+    auto september = h.write_month(*s.paris.parse_iso("2026-09-01T00:00"), *s.paris.parse_iso("2026-10-01T00:00"), t);
+    ASSERT_TRUE(september);
+    EXPECT_TRUE(september->empty());
+    EXPECT_FALSE(std::filesystem::exists(s.root() + "/energy/devices_2026-09.csv"));
     std::string nov = slurp(s.root() + "/energy/devices_2026-11.csv");
     EXPECT_EQ(std::count(nov.begin(), nov.end(), '\n'), 1 + 4);
     const uint64_t files = h.files_written();
