@@ -396,4 +396,18 @@ TableCounters AlarmTable::counters() const {
     return counters_;
 }
 
+RaiseRequest system_raise(const std::string& name, const std::string& source, const std::string& category,
+                          Criticality criticality, int64_t ts_ms) {
+    RaiseRequest r;
+    r.name = name;
+    r.source = source;
+    r.category = category;
+    r.origin = "kernel";
+    r.condition = name;
+    r.type = AlarmType::system;
+    r.criticality = criticality;
+    r.ts_ms = ts_ms;
+    return r;
+}
+
 }  // namespace gridlet::alarm

@@ -92,6 +92,12 @@ struct RaiseRequest {
     nlohmann::json detail = nlohmann::json::object();
 };
 
+// A system alarm of the gateway itself (type system, origin "kernel",
+// condition = name, not latching): the fields every such raise shares; the
+// caller adds the key, message, value and detail.
+RaiseRequest system_raise(const std::string& name, const std::string& source, const std::string& category,
+                          Criticality criticality, int64_t ts_ms);
+
 struct TableOptions {
     uint32_t flood_per_minute = 60;  // raises per source and minute; 0: no limit
     int64_t history_days = 400;      // finished+acknowledged records older than this are deleted at load

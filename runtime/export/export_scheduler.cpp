@@ -131,16 +131,9 @@ void ExportScheduler::failed(const ExportConfig& e, State& s, int64_t now_ms, co
     spdlog::warn("export '{}': period from {} not written ({} attempt(s)): {}; next try in {} s", e.name,
                  tz_.format_iso(s.done_until), s.attempts, st.message(), delay / 1000);
     if (s.attempts >= kFailuresBeforeAlarm && alarms_ && !alarms_->active(alarm_key(e.name))) {
-        alarm::RaiseRequest r;
+        alarm::RaiseRequest r =
+            alarm::system_raise("export_failed", "kernel", "delivery", alarm::Criticality::critical, now_ms);
         r.key = alarm_key(e.name);
-        r.name = "export_failed";
-        r.source = "kernel";
-        r.category = "delivery";
-        r.origin = "kernel";
-        r.condition = "export_failed";
-        r.type = alarm::AlarmType::system;
-        r.criticality = alarm::Criticality::critical;
-        r.ts_ms = now_ms;
         r.message = "export '" + e.name + "' cannot write its files (" + st.message() + "); the periods from " +
                     tz_.format_iso(s.done_until) + " wait and are retried";
         r.detail = {{"export", e.name}, {"error", st.message()}, {"waiting_from_ms", s.done_until}};

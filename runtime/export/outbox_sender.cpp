@@ -120,16 +120,9 @@ void OutboxSender::failed(const TargetConfig& t, State& s, int64_t now_ms, const
     spdlog::warn("export target '{}': {} not delivered ({} failure(s) in a row): {}; {} file(s) wait, next try in {} s",
                  t.name, f ? f->file_name : std::string("a file"), s.saved.attempts, st.message(), n, delay / 1000);
     if (s.saved.attempts >= kSendFailuresBeforeAlarm && alarms_ && !alarms_->active(delivery_alarm_key(t.name))) {
-        alarm::RaiseRequest r;
+        alarm::RaiseRequest r =
+            alarm::system_raise("export_delivery_failed", "kernel", "delivery", alarm::Criticality::critical, now_ms);
         r.key = delivery_alarm_key(t.name);
-        r.name = "export_delivery_failed";
-        r.source = "kernel";
-        r.category = "delivery";
-        r.origin = "kernel";
-        r.condition = "export_delivery_failed";
-        r.type = alarm::AlarmType::system;
-        r.criticality = alarm::Criticality::critical;
-        r.ts_ms = now_ms;
         r.message = "export target '" + t.name + "' does not take files (" + st.message() + "); " +
                     std::to_string(n) + " file(s) waited in its outbox when this was raised, all retried until "
                     "delivered (gridlet export --outbox shows them now)";

@@ -142,16 +142,7 @@ private:
 
     alarm::RaiseRequest system_request(const std::string& name, const std::string& source, const std::string& category,
                                        int64_t ts) {
-        alarm::RaiseRequest r;
-        r.name = name;
-        r.source = source;
-        r.category = category;
-        r.origin = "kernel";
-        r.condition = name;
-        r.type = alarm::AlarmType::system;
-        r.criticality = alarm::Criticality::non_critical;
-        r.ts_ms = ts;
-        return r;
+        return alarm::system_raise(name, source, category, alarm::Criticality::non_critical, ts);
     }
 
     void raise(const alarm::RaiseRequest& r) {

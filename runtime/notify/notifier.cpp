@@ -219,16 +219,9 @@ void Notifier::failed(const NotificationConfig& n, Queue& q, const Status& st, i
     spdlog::warn("notification '{}': not delivered ({} attempt(s)): {}; next try in {} s; {} change(s) wait in the store",
                  n.name, q.attempts, st.message(), delay / 1000, q.waiting);
     if (q.attempts >= kFailuresBeforeAlarm && alarms_ && !alarms_->active("system/notification_failed|" + n.name)) {
-        alarm::RaiseRequest r;
+        alarm::RaiseRequest r =
+            alarm::system_raise("notification_failed", "kernel", "delivery", alarm::Criticality::critical, now_ms);
         r.key = "system/notification_failed|" + n.name;
-        r.name = "notification_failed";
-        r.source = "kernel";
-        r.category = "delivery";
-        r.origin = "kernel";
-        r.condition = "notification_failed";
-        r.type = alarm::AlarmType::system;
-        r.criticality = alarm::Criticality::critical;
-        r.ts_ms = now_ms;
         r.value = static_cast<double>(q.waiting);
         r.message = "notification '" + n.name + "' cannot be delivered (" + st.message() + "); " +
                     std::to_string(q.waiting) + " alarm change(s) wait in the store and are retried";
