@@ -2,6 +2,7 @@
 // without starting anything. Exit 0 if valid, 2 with file:line messages if not.
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "cli/commands.h"
@@ -30,6 +31,10 @@ void register_check_command(CLI::App& app) {
             for (const auto& p : plan.plugins) devices += p.devices.size();
             const size_t alarms = plan.alarm_rules.size();
             const size_t notifications = plan.notifications.size();
+            const size_t reports = static_cast<size_t>(std::count_if(
+                plan.exports.begin(), plan.exports.end(),
+                [](const exporter::ExportConfig& e) { return e.format == exporter::Format::legrand_report; }));
+            const size_t exports = plan.exports.size() - reports;
             const std::string alarm_text =
                 (alarms == 0 ? "" : ", " + std::to_string(alarms) + " alarm rule" + (alarms == 1 ? "" : "s")) +
                 (notifications == 0
@@ -39,9 +44,8 @@ void register_check_command(CLI::App& app) {
                      ? ""
                      : ", a site model of " + std::to_string(plan.model.points.size()) + " point" +
                            (plan.model.points.size() == 1 ? "" : "s")) +
-                (plan.exports.empty()
-                     ? ""
-                     : ", " + std::to_string(plan.exports.size()) + " export" + (plan.exports.size() == 1 ? "" : "s")) +
+                (exports == 0 ? "" : ", " + std::to_string(exports) + " export" + (exports == 1 ? "" : "s")) +
+                (reports == 0 ? "" : ", " + std::to_string(reports) + " report" + (reports == 1 ? "" : "s")) +
                 (plan.export_targets.empty()
                      ? ""
                      : ", " + std::to_string(plan.export_targets.size()) + " export target" +

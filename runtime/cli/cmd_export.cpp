@@ -212,8 +212,11 @@ void run_export(const ExportArgs& a) {
         m = model::parse_site_model(*site.root, site.path, site.timezone, diags);
         // Listing needs no secret; sending and testing do.
         const bool reads_only = a.list || a.outbox || a.legrand || (!a.send && !a.test_targets);
+        const auto notifications = notify::parse_notifications(
+            *site.root, site.path, diags, reads_only ? notify::Secrets::skip : notify::Secrets::read);
         targets = exporter::parse_export_targets(*site.root, site.path, diags,
-                                                 reads_only ? exporter::TargetSecrets::skip : exporter::TargetSecrets::read);
+                                                 reads_only ? exporter::TargetSecrets::skip : exporter::TargetSecrets::read,
+                                                 notifications);
         exports = exporter::parse_exports(*site.root, site.path, site.site_name, m, diags, targets);
     }
     if (!diags.empty())
@@ -258,6 +261,18 @@ void run_export(const ExportArgs& a) {
                 to += at;
             }
             for (const std::string& t : e.targets) to += "\ttarget " + t;
+            if (e.format == exporter::Format::legrand_report) {
+                std::string items;
+                for (const std::string& i : e.report.items) items += (items.empty() ? "" : ",") + i;
+                std::printf("%s\treport\t%s\t%s\t%s%s%s%s\n", e.name.c_str(), exporter::report_type_name(e.report.type),
+                            exporter::report_period_name(e.report.period), exporter::report_format_name(e.report.format),
+                            e.report.type == exporter::ReportType::detailed
+                                ? ("\tby " + std::string(model::breakdown_name(e.report.by))).c_str()
+                                : "",
+                            e.report.type == exporter::ReportType::detailed ? ("\titems " + (items.empty() ? std::string("all") : items)).c_str() : "",
+                            to.c_str());
+                continue;
+            }
             std::printf("%s\t%s\t%s\tstep %llds\tevery %llds\t%zu variable%s\tdevice %s%s\n", e.name.c_str(),
                         exporter::format_name(e.format), exporter::socomec::ems_name(e.data_type),
                         static_cast<long long>(e.step_ms / 1000), static_cast<long long>(e.every_ms / 1000),
@@ -272,6 +287,18 @@ void run_export(const ExportArgs& a) {
         for (const auto& e : exports)
             if (e.targets.empty())
                 fail(cmd, 2, "--send: export '" + e.name + "' has no targets (targets = [...]; or choose --name)");
+    // Reports of one type, period and format have one file name (the
+    // manual's): in one folder, one would overwrite the other.
+    if (!a.send)
+        for (size_t i = 0; i < exports.size(); ++i)
+            for (size_t k = i + 1; k < exports.size(); ++k) {
+                const auto &x = exports[i], &y = exports[k];
+                if (x.format == exporter::Format::legrand_report && y.format == x.format &&
+                    x.report.type == y.report.type && x.report.period == y.report.period &&
+                    x.report.format == y.report.format)
+                    fail(cmd, 2, "reports '" + x.name + "' and '" + y.name +
+                                     "' write files of the same name into --out: choose one with --name");
+            }
     const int64_t now = SystemClock::instance().now_ms();
     const auto [from, to] = parse_time_range(cmd, a.from.empty() ? "today" : a.from, a.to.empty() ? "now" : a.to, *tz);
     std::error_code ec;
@@ -281,13 +308,21 @@ void run_export(const ExportArgs& a) {
     auto st = open_store_read_only(cmd, loc.path);
     size_t written = 0, unchanged = 0, periods = 0, empty = 0, transfers = 0;
     for (const auto& e : exports) {
-        const auto list = exporter::export_periods(e, from, std::min(to, now), *tz);
+        // A report is of each month (year) starting in the range, also the
+        // one in progress (its figures up to now). An export file is of
+        // whole periods only.
+        const bool report = e.format == exporter::Format::legrand_report && e.calendar && to > from;
+        const int64_t until = report ? tz->next_start(*e.calendar, exporter::period_start_at(e, to - 1, *tz))
+                                     : std::min(to, now);
+        const auto list = exporter::export_periods(e, from, until, *tz);
         if (list.empty())
-            std::fprintf(stderr, "export '%s': no whole period of %llds in the range\n", e.name.c_str(),
-                         static_cast<long long>(e.every_ms / 1000));
+            std::fprintf(stderr, "%s '%s': no whole period of %s in the range\n",
+                         e.format == exporter::Format::legrand_report ? "report" : "export", e.name.c_str(),
+                         e.calendar ? (std::string("a ") + calendar_unit_name(*e.calendar)).c_str()
+                                    : (std::to_string(e.every_ms / 1000) + "s").c_str());
         for (const auto& [pf, pt] : list) {
             ++periods;
-            auto file = exporter::build_export_file(e, st->query(), st->registry(), pf, pt, *tz);
+            auto file = exporter::build_export_file(e, st->query(), st->registry(), pf, pt, *tz, &m);
             if (!file) fail(cmd, 1, file.status().message());
             if (file->data_rows == 0) {  // on demand, a period without data makes no file
                 ++empty;

@@ -144,18 +144,18 @@ SiteConfig parse_site_config(const std::string& text, const std::string& path, c
     const toml::table& root = *cfg.root;
     // [[alarms]] and [alarm_settings] are checked by the alarm component's
     // parser (alarm/alarm_rules.h), [model] by model/site_model.h,
-    // [[exports]] by export/export_config.h, [[export_targets]] by
+    // [[exports]] and [[reports]] by export/export_config.h, [[export_targets]] by
     // export/export_target.h, all called by prepare_site().
     static const std::set<std::string> known = {"site",  "logging", "kernel",      "bus",    "store",         "plugins",
                                                  "devices", "rules", "rule_engine", "alarms", "alarm_settings",
                                                  "notifications", "model", "exports", "export_targets",
-                                                 "legrand_history"};
+                                                 "legrand_history", "reports"};
     for (const auto& [k, v] : root)
         if (!known.count(std::string(k.str())))
             diags.push_back({path, config::line_of(v),
                              "unknown top-level key '" + std::string(k.str()) +
                                  "' (known: site, logging, kernel, bus, store, plugins, devices, rules, rule_engine, alarms, "
-                                 "alarm_settings, notifications, model, exports, export_targets, legrand_history)"});
+                                 "alarm_settings, notifications, model, exports, export_targets, legrand_history, reports)"});
 
     auto site = check(section(root, "site", path, diags), site_keys(), path, "[site]", diags);
     cfg.site_name = str(site, "name");

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
+#include <functional>
 #include <set>
 
 #include "core/pattern.h"
@@ -15,7 +16,14 @@ namespace gridlet::exporter {
 using config::KeySpec;
 using config::ValueType;
 
-const char* format_name(Format f) { return f == Format::socomec_ems ? "socomec_ems" : "socomec_csv"; }
+const char* format_name(Format f) {
+    switch (f) {
+    case Format::socomec_ems: return "socomec_ems";
+    case Format::socomec_csv: return "socomec_csv";
+    case Format::legrand_report: return "legrand_report";
+    }
+    return "?";
+}
 
 namespace {
 
@@ -81,6 +89,58 @@ std::string host_name() {
     return buf;
 }
 
+using BadKey = std::function<void(const toml::table&, const char*, const std::string&)>;
+
+// dir, targets, at, delay and catch_up: where and when an export's (a
+// report's) files go.
+void parse_delivery(const toml::table& t, const nlohmann::json& j, const std::string& file,
+                    const std::vector<TargetConfig>& targets, ExportConfig& c, const BadKey& bad,
+                    const char* default_delay, const char* default_catch_up, int64_t max_catch_up_ms) {
+    if (j.contains("dir")) {
+        const std::string d = j.value("dir", "");
+        if (d.empty()) bad(t, "dir", "dir is empty (leave it out for an export written on demand only)");
+        else c.dir = std::filesystem::absolute(std::filesystem::path(file).parent_path() / d).lexically_normal().string();
+    }
+    if (const toml::node* tn = t.get("targets")) {
+        std::set<std::string> seen;
+        for (const toml::node& x : *tn->as_array()) {
+            const auto* name = x.as_string();
+            if (!name) {
+                bad(t, "targets", "targets: a list of [[export_targets]] names");
+                break;
+            }
+            const std::string v = name->get();
+            if (std::none_of(targets.begin(), targets.end(), [&](const TargetConfig& g) { return g.name == v; }))
+                bad(t, "targets", "targets: '" + v + "' is not an [[export_targets]] name" +
+                                      (targets.empty() ? " (the site defines none)" : ""));
+            else if (!seen.insert(v).second)
+                bad(t, "targets", "targets: '" + v + "' is named twice");
+            else
+                c.targets.push_back(v);
+        }
+    }
+    if (j.contains("at")) {
+        if (auto at = parse_at(j.value("at", "")); at) {
+            c.at_weekday = at->first;
+            c.at_minute = at->second;
+        } else {
+            bad(t, "at", at.status().message());
+        }
+    }
+    for (const char* key : {"delay", "catch_up"}) {
+        const bool is_delay = std::string(key) == "delay";
+        const std::string text = j.value(key, is_delay ? default_delay : default_catch_up);
+        auto ms = store::parse_duration_ms(text);
+        if (!ms || *ms < 0 || (is_delay && *ms > 86'400'000) || (!is_delay && *ms > max_catch_up_ms)) {
+            bad(t, key, std::string(key) + ": '" + text + "': a duration such as \"" +
+                            (is_delay ? default_delay : default_catch_up) + "\" (0 to " +
+                            (is_delay ? std::string("1d") : std::to_string(max_catch_up_ms / 86'400'000) + "d") + ")");
+            continue;
+        }
+        (is_delay ? c.delay_ms : c.catch_up_ms) = *ms;
+    }
+}
+
 }  // namespace
 
 Expected<std::pair<int, int>> parse_at(const std::string& text) {
@@ -116,17 +176,18 @@ std::string site_name_problem(const ExportConfig& e) {
     return "";
 }
 
-std::vector<ExportConfig> parse_exports(const toml::table& root, const std::string& file, const std::string& site_name,
-                                        const model::SiteModel& model, config::Diagnostics& diags,
-                                        const std::vector<TargetConfig>& targets) {
-    std::vector<ExportConfig> out;
+namespace {
+
+void parse_socomec_exports(const toml::table& root, const std::string& file, const std::string& site_name,
+                           const model::SiteModel& model, config::Diagnostics& diags,
+                           const std::vector<TargetConfig>& targets, std::set<std::string>& names,
+                           std::vector<ExportConfig>& out) {
     const toml::node* n = root.get("exports");
-    if (!n) return out;
+    if (!n) return;
     if (!n->is_array()) {
         diags.push_back({file, config::line_of(*n), "'exports' must be an array of tables: [[exports]]"});
-        return out;
+        return;
     }
-    std::set<std::string> names;
     size_t number = 0;
     for (const toml::node& e : *n->as_array()) {
         ++number;
@@ -168,48 +229,7 @@ std::vector<ExportConfig> parse_exports(const toml::table& root, const std::stri
                                 j.value("step", "") + "): a file holds whole rows");
         else if (c.every_ms / c.step_ms > 100'000)
             bad(t, "every", "every holds more than 100,000 steps: a larger step or a shorter period");
-        if (j.contains("dir")) {
-            const std::string d = j.value("dir", "");
-            if (d.empty()) bad(t, "dir", "dir is empty (leave it out for an export written on demand only)");
-            else c.dir = std::filesystem::absolute(std::filesystem::path(file).parent_path() / d).lexically_normal().string();
-        }
-        if (const toml::node* tn = t.get("targets")) {
-            std::set<std::string> seen;
-            for (const toml::node& x : *tn->as_array()) {
-                const auto* name = x.as_string();
-                if (!name) {
-                    bad(t, "targets", "targets: a list of [[export_targets]] names");
-                    break;
-                }
-                const std::string v = name->get();
-                if (std::none_of(targets.begin(), targets.end(), [&](const TargetConfig& g) { return g.name == v; }))
-                    bad(t, "targets", "targets: '" + v + "' is not an [[export_targets]] name" +
-                                          (targets.empty() ? " (the site defines none)" : ""));
-                else if (!seen.insert(v).second)
-                    bad(t, "targets", "targets: '" + v + "' is named twice");
-                else
-                    c.targets.push_back(v);
-            }
-        }
-        if (j.contains("at")) {
-            if (auto at = parse_at(j.value("at", "")); at) {
-                c.at_weekday = at->first;
-                c.at_minute = at->second;
-            } else {
-                bad(t, "at", at.status().message());
-            }
-        }
-        for (const char* key : {"delay", "catch_up"}) {
-            const std::string text = j.value(key, std::string(key) == std::string("delay") ? "30s" : "7d");
-            auto ms = store::parse_duration_ms(text);
-            const bool is_delay = std::string(key) == "delay";
-            if (!ms || *ms < 0 || (is_delay && *ms > 86'400'000) || (!is_delay && *ms > 366LL * 86'400'000)) {
-                bad(t, key, std::string(key) + ": '" + text + "': a duration such as " +
-                                (is_delay ? "\"30s\" (0 to 1d)" : "\"7d\" (0 to 366d)"));
-                continue;
-            }
-            (is_delay ? c.delay_ms : c.catch_up_ms) = *ms;
-        }
+        parse_delivery(t, j, file, targets, c, bad, "30s", "7d", 366LL * 86'400'000);
         c.device = j.value("device", "");
         c.device_id = j.value("device_id", int64_t{0});
         c.modbus_address = j.value("modbus_address", "");
@@ -338,6 +358,143 @@ std::vector<ExportConfig> parse_exports(const toml::table& root, const std::stri
             }
         out.push_back(std::move(c));
     }
+}
+
+const std::vector<KeySpec>& report_keys() {
+    static const std::vector<KeySpec> keys = [] {
+        std::vector<KeySpec> k;
+        k.push_back(config::required_key("name", ValueType::string, "Unique name among exports and reports"));
+        KeySpec type = config::required_key("type", ValueType::string, "summary or detailed");
+        type.one_of = {"summary", "detailed"};
+        k.push_back(type);
+        KeySpec period = config::key("period", ValueType::string, "\"monthly\"", "monthly or yearly");
+        period.one_of = {"monthly", "yearly"};
+        k.push_back(period);
+        KeySpec format = config::key("format", ValueType::string, "\"pdf\"", "pdf or csv");
+        format.one_of = {"pdf", "csv"};
+        k.push_back(format);
+        KeySpec by = config::key("by", ValueType::string, "\"point\"", "detailed: point, group or load");
+        by.one_of = {"point", "group", "load"};
+        k.push_back(by);
+        k.push_back(config::key("items", ValueType::array, std::nullopt, "detailed: the points (groups, loads); default all"));
+        k.push_back(config::key("dir", ValueType::string, std::nullopt,
+                                "Folder the reports are written to (relative to the site file)"));
+        k.push_back(config::key("targets", ValueType::array, std::nullopt,
+                                "[[export_targets]] names: e-mail or file servers the reports go to"));
+        k.push_back(config::key("delay", ValueType::string, "\"1h\"", "A report is sent this long after its period"));
+        k.push_back(config::key("at", ValueType::string, std::nullopt,
+                                "Send at this local time after the period: \"06:00\" or \"mon 06:00\""));
+        k.push_back(config::key("catch_up", ValueType::string, "\"400d\"",
+                                "After downtime, closed periods are reported this far back"));
+        k.push_back(config::key("delimiter", ValueType::string, "\";\"", "csv: \";\", \",\", \"tab\" or \"|\""));
+        k.push_back(config::key("decimal", ValueType::string, "\",\"", "csv: \",\" or \".\""));
+        k.push_back(config::key("line_end", ValueType::string, "\"crlf\"", "csv: crlf or lf"));
+        return k;
+    }();
+    return keys;
+}
+
+void parse_reports(const toml::table& root, const std::string& file, const std::string& site_name,
+                   const model::SiteModel& model, config::Diagnostics& diags, const std::vector<TargetConfig>& targets,
+                   std::set<std::string>& names, std::vector<ExportConfig>& out) {
+    const toml::node* n = root.get("reports");
+    if (!n) return;
+    if (!n->is_array()) {
+        diags.push_back({file, config::line_of(*n), "'reports' must be an array of tables: [[reports]]"});
+        return;
+    }
+    size_t number = 0;
+    for (const toml::node& e : *n->as_array()) {
+        ++number;
+        if (!e.is_table()) {
+            diags.push_back({file, config::line_of(e), "each [[reports]] entry must be a table"});
+            continue;
+        }
+        const toml::table& t = *e.as_table();
+        const size_t before = diags.size();
+        const toml::node* named = t.get("name");
+        const std::string label = named && named->is_string() && !named->as_string()->get().empty()
+                                      ? "[[reports]] '" + named->as_string()->get() + "'"
+                                      : "[[reports]] #" + std::to_string(number);
+        nlohmann::json j = config::validate_table(t, report_keys(), file, label, diags, config::line_of(t));
+        if (diags.size() != before) continue;
+        ExportConfig c;
+        c.line = config::line_of(t);
+        c.name = j.value("name", "");
+        c.format = Format::legrand_report;
+        c.site_name = site_name;
+        const std::string where = "[[reports]] '" + c.name + "'";
+        const auto bad = [&](const toml::table& in, const char* key, const std::string& what) {
+            diags.push_back({file, config::key_line(in, key), where + ": " + what});
+        };
+        if (const std::string why = config_name_problem(c.name); !why.empty()) bad(t, "name", why);
+        if (!names.insert(c.name).second)
+            bad(t, "name", "an export or report named '" + c.name + "' is already defined");
+        ReportSpec& r = c.report;
+        r.type = j.value("type", "") == "detailed" ? ReportType::detailed : ReportType::summary;
+        r.period = j.value("period", "monthly") == "yearly" ? ReportPeriod::yearly : ReportPeriod::monthly;
+        r.format = j.value("format", "pdf") == "csv" ? ReportFormat::csv : ReportFormat::pdf;
+        c.calendar = r.period == ReportPeriod::monthly ? CalendarUnit::month : CalendarUnit::year;
+        c.every_ms = 0;
+        const std::string by = j.value("by", "point");
+        r.by = by == "group" ? model::Breakdown::group : by == "load" ? model::Breakdown::load : model::Breakdown::point;
+        if (r.type == ReportType::summary)
+            for (const char* key : {"by", "items"})
+                if (t.contains(key))
+                    bad(t, key, std::string(key) + " is for detailed reports (a summary report holds each fluid's total)");
+        if (const toml::node* in = t.get("items")) {
+            std::set<std::string> seen;
+            for (const toml::node& x : *in->as_array()) {
+                const auto* s = x.as_string();
+                if (!s) {
+                    bad(t, "items", "items: a list of " + by + " names");
+                    break;
+                }
+                const std::string v = s->get();
+                bool known = false;
+                if (r.by == model::Breakdown::point) known = model.point(v) != nullptr;
+                const auto in_list = [&](const std::vector<model::Category>& list) {
+                    return std::any_of(list.begin(), list.end(), [&](const model::Category& k) { return k.name == v; });
+                };
+                if (r.by == model::Breakdown::group) known = in_list(model.groups);
+                if (r.by == model::Breakdown::load) known = in_list(model.loads) || v == "others";
+                if (!known) bad(t, "items", "items: '" + v + "' is not a " + by + " of the [model]");
+                else if (!seen.insert(v).second) bad(t, "items", "items: '" + v + "' is named twice");
+                else r.items.push_back(v);
+            }
+        }
+        if (model.points.empty())
+            bad(t, "name", "a report needs [model] points: it reports their consumption");
+        if (r.format == ReportFormat::pdf)
+            for (const char* key : {"delimiter", "decimal", "line_end"})
+                if (t.contains(key)) bad(t, key, std::string(key) + " is for csv reports (format = \"csv\")");
+        parse_delivery(t, j, file, targets, c, bad, "1h", "400d", 800LL * 86'400'000);
+        if (auto d = make_dialect(j.value("delimiter", ";"), j.value("decimal", ","), j.value("line_end", "crlf")); d)
+            c.dialect = *d;
+        else
+            bad(t, t.contains("decimal") ? "decimal" : t.contains("delimiter") ? "delimiter" : "line_end",
+                d.status().message());
+        // Two reports of one type and period write the same file name.
+        for (const ExportConfig& o : out)
+            if (o.format == Format::legrand_report && o.report.type == r.type && o.report.period == r.period &&
+                o.report.format == r.format && !c.dir.empty() && o.dir == c.dir) {
+                bad(t, "dir", "its files would be named like those of report '" + o.name + "' (line " +
+                                  std::to_string(o.line) + ") in the same folder, and overwrite them; give it another dir");
+                break;
+            }
+        out.push_back(std::move(c));
+    }
+}
+
+}  // namespace
+
+std::vector<ExportConfig> parse_exports(const toml::table& root, const std::string& file, const std::string& site_name,
+                                        const model::SiteModel& model, config::Diagnostics& diags,
+                                        const std::vector<TargetConfig>& targets) {
+    std::vector<ExportConfig> out;
+    std::set<std::string> names;
+    parse_socomec_exports(root, file, site_name, model, diags, targets, names, out);
+    parse_reports(root, file, site_name, model, diags, targets, names, out);
     return out;
 }
 

@@ -38,10 +38,31 @@
 //   index = 1                      # EMS "Index": the load's number in the device
 //   use = "Use2"                   # EMS "Use" (default: the point usage's external key)
 //
+// `[[reports]]`: the Legrand summary and detailed reports (legrand_report.h),
+// monthly or yearly, as PDF or CSV, written once each period has closed,
+// to a dir and/or [[export_targets]] (an e-mail target sends them through
+// a [[notifications]] e-mail entry's SMTP server). They are exports of
+// format legrand_report: the same schedule, catch-up, outbox and alarms.
+//
+//   [[reports]]
+//   name = "monthly_summary"       # unique among exports and reports
+//   type = "summary"               # summary (each fluid's total) or detailed (items)
+//   period = "monthly"             # monthly or yearly (local calendar months, years)
+//   format = "pdf"                 # pdf or csv
+//   by = "point"                   # detailed: point, group or load
+//   items = ["pc123", "hvac"]      # detailed: the points (groups, loads); default all
+//   targets = ["office_mail"]      # and/or dir = "reports"
+//   delay = "1h"                   # sent this long after the period's end
+//   at = "06:00"                   # or at this local time after it
+//   catch_up = "400d"              # after downtime, closed periods this far back
+//   delimiter = ";"                # csv: ";", ",", "tab", "|"
+//   decimal = ","                  # csv: "," (the Legrand default) or "."
+//
 // Pure functions; any thread.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -50,12 +71,13 @@
 #include "core/config_schema.h"
 #include "export/csv_writer.h"
 #include "export/export_target.h"
+#include "export/legrand_report.h"
 #include "export/socomec_files.h"
 #include "model/site_model.h"
 
 namespace gridlet::exporter {
 
-enum class Format { socomec_ems, socomec_csv };
+enum class Format { socomec_ems, socomec_csv, legrand_report };
 const char* format_name(Format f);
 
 struct ExportVariable {
@@ -73,6 +95,9 @@ struct ExportConfig {
     socomec::DataType data_type = socomec::DataType::avg;
     int64_t step_ms = 60'000;
     int64_t every_ms = 600'000;
+    // Periods of local calendar months or years instead of `every` (reports).
+    std::optional<CalendarUnit> calendar;
+    ReportSpec report;  // format legrand_report
     std::string device, modbus_address, ip = "0.0.0.0";
     int64_t device_id = 0;
     std::string site_name, server_name;
@@ -91,7 +116,7 @@ struct ExportConfig {
     bool scheduled() const { return !dir.empty() || !targets.empty(); }
 };
 
-// The [[exports]] of a site file. `site_name` is [site] name; `model` the
+// The [[exports]] and [[reports]] of a site file (names unique across both). `site_name` is [site] name; `model` the
 // checked [model] (points named by variables must be in it); `targets` the
 // checked [[export_targets]] (those `targets` may name).
 std::vector<ExportConfig> parse_exports(const toml::table& root, const std::string& file, const std::string& site_name,

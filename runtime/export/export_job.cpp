@@ -8,6 +8,14 @@ namespace gridlet::exporter {
 std::vector<std::pair<int64_t, int64_t>> export_periods(const ExportConfig& e, int64_t from, int64_t to,
                                                         const TimeZone& tz) {
     std::vector<std::pair<int64_t, int64_t>> out;
+    if (e.calendar) {
+        for (int64_t s = tz.start_of(*e.calendar, from); s < to;) {
+            const int64_t end = tz.next_start(*e.calendar, s);
+            if (s >= from && end <= to) out.emplace_back(s, end);
+            s = end;
+        }
+        return out;
+    }
     for (int64_t day = tz.start_of_day(from); day < to; day = tz.next_midnight(day)) {
         const int64_t next = tz.next_midnight(day);
         // Up to an hour: every `every` of elapsed time from midnight (the
@@ -54,6 +62,7 @@ int64_t due_at(const ExportConfig& e, int64_t period_end, const TimeZone& tz) {
 }
 
 int64_t period_start_at(const ExportConfig& e, int64_t t, const TimeZone& tz) {
+    if (e.calendar) return tz.start_of(*e.calendar, t);
     const int64_t day = tz.start_of_day(t);
     int64_t start = day;
     for (const auto& [s, end] : export_periods(e, day, tz.next_midnight(day), tz))
@@ -62,7 +71,14 @@ int64_t period_start_at(const ExportConfig& e, int64_t t, const TimeZone& tz) {
 }
 
 Expected<ExportFile> build_export_file(const ExportConfig& e, const store::QueryEngine& q,
-                                       const SeriesRegistry& registry, int64_t from, int64_t to, const TimeZone& tz) {
+                                       const SeriesRegistry& registry, int64_t from, int64_t to, const TimeZone& tz,
+                                       const model::SiteModel* model) {
+    if (e.format == Format::legrand_report) {
+        if (!model) return Status::internal("report '" + e.name + "': built without the site model");
+        auto r = build_report(e.report, e.site_name, e.dialect, *model, q, registry, from, to, tz);
+        if (!r) return r.status().with_context("report '" + e.name + "'");
+        return ExportFile{std::move(r->name), std::move(r->bytes), from, to, r->rows_with_data};
+    }
     const Aggregate agg = e.data_type == socomec::DataType::index ? Aggregate::first : Aggregate::avg;
     // Per variable: (step start, value) for the steps with data.
     std::vector<std::vector<socomec::Reading>> readings(e.variables.size());

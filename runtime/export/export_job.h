@@ -33,6 +33,7 @@ struct ExportFile {
     size_t data_rows = 0;    // rows of values (EMS: one per variable and step; CSV: one per step)
 };
 
+// A report's periods (`calendar`) are the local months or years.
 // The periods of `e` that start in [from, to) and end at or before `to`,
 // oldest first (their starts and ends).
 std::vector<std::pair<int64_t, int64_t>> export_periods(const ExportConfig& e, int64_t from, int64_t to,
@@ -49,7 +50,10 @@ int64_t period_start_at(const ExportConfig& e, int64_t t, const TimeZone& tz);
 
 // The file of `e` for the period [from, to). A variable whose series the
 // store does not have is exported without values (its descriptor stays).
+// A report (format legrand_report) needs the site `model`; its data_rows
+// are the days (months) with data.
 Expected<ExportFile> build_export_file(const ExportConfig& e, const store::QueryEngine& q,
-                                       const SeriesRegistry& registry, int64_t from, int64_t to, const TimeZone& tz);
+                                       const SeriesRegistry& registry, int64_t from, int64_t to, const TimeZone& tz,
+                                       const model::SiteModel* model = nullptr);
 
 }  // namespace gridlet::exporter

@@ -67,7 +67,8 @@ Status write_file_whole(const std::string& dir, const std::string& name, const s
 
 ExportScheduler::ExportScheduler(std::vector<ExportConfig> exports, const store::QueryEngine& query,
                                  const SeriesRegistry& registry, store::StateStore& state, const TimeZone& tz,
-                                 alarm::AlarmTable* alarms, std::vector<TargetConfig> targets, store::Outbox* outbox)
+                                 alarm::AlarmTable* alarms, std::vector<TargetConfig> targets, store::Outbox* outbox,
+                                 const model::SiteModel* model)
     : exports_(std::move(exports)),
       query_(query),
       registry_(registry),
@@ -75,7 +76,8 @@ ExportScheduler::ExportScheduler(std::vector<ExportConfig> exports, const store:
       tz_(tz),
       alarms_(alarms),
       targets_(std::move(targets)),
-      outbox_(outbox) {}
+      outbox_(outbox),
+      model_(model) {}
 
 Status ExportScheduler::start(int64_t now_ms) {
     for (const ExportConfig& e : exports_) {
@@ -97,7 +99,10 @@ Status ExportScheduler::start(int64_t now_ms) {
         states_[e.name] = s;
         std::string where = e.dir;
         for (const std::string& t : e.targets) where += (where.empty() ? "target " : ", target ") + t;
-        spdlog::info("export '{}': every {} s to {}{}, delivered until {}", e.name, e.every_ms / 1000, where,
+        spdlog::info("export '{}': {} to {}{}, delivered until {}", e.name,
+                     e.calendar ? std::string(calendar_unit_name(*e.calendar)) + "ly"
+                                : "every " + std::to_string(e.every_ms / 1000) + " s",
+                     where,
                      e.at_minute < 0 ? std::string()
                                      : fmt::format(", written at {:02d}:{:02d}{}", e.at_minute / 60, e.at_minute % 60,
                                                    e.at_weekday < 0 ? "" : " on weekday " + std::to_string(e.at_weekday) + " (0 Sunday)"),
@@ -107,7 +112,7 @@ Status ExportScheduler::start(int64_t now_ms) {
 }
 
 Status ExportScheduler::deliver(const ExportConfig& e, int64_t from, int64_t to, int64_t now_ms) {
-    auto f = build_export_file(e, query_, registry_, from, to, tz_);
+    auto f = build_export_file(e, query_, registry_, from, to, tz_, model_);
     if (!f) return f.status();
     if (!e.dir.empty())
         if (Status st = write_file_whole(e.dir, f->name, f->bytes); !st) return st;

@@ -51,11 +51,13 @@ class ExportScheduler {
 public:
     // `exports`: those scheduled (a dir or targets); `targets`: the
     // [[export_targets]] they name, whose queues are in `outbox` (may be
-    // null when no export has targets). All references are borrowed and
+    // null when no export has targets); `model` the site model reports read
+    // (null when there is no report). All references are borrowed and
     // outlive the scheduler; `alarms` may be null (no alarm raised).
     ExportScheduler(std::vector<ExportConfig> exports, const store::QueryEngine& query, const SeriesRegistry& registry,
                     store::StateStore& state, const TimeZone& tz, alarm::AlarmTable* alarms,
-                    std::vector<TargetConfig> targets = {}, store::Outbox* outbox = nullptr);
+                    std::vector<TargetConfig> targets = {}, store::Outbox* outbox = nullptr,
+                    const model::SiteModel* model = nullptr);
 
     // Reads where each export stopped; an export seen for the first time
     // starts with the period in progress at now_ms.
@@ -94,6 +96,7 @@ private:
     alarm::AlarmTable* alarms_;
     std::vector<TargetConfig> targets_;
     store::Outbox* outbox_;
+    const model::SiteModel* model_;
     std::map<std::string, State> states_;
     std::atomic<uint64_t> files_{0}, failures_{0}, skipped_{0}, behind_{0};
 };

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <filesystem>
 #include <set>
 
@@ -21,6 +22,7 @@ const char* protocol_name(Protocol p) {
         case Protocol::sftp: return "sftp";
         case Protocol::http: return "http";
         case Protocol::https: return "https";
+        case Protocol::email: return "email";
     }
     return "?";
 }
@@ -33,8 +35,12 @@ const std::vector<KeySpec>& target_keys() {
     static const std::vector<KeySpec> keys = [] {
         std::vector<KeySpec> k;
         k.push_back(config::required_key("name", ValueType::string, "Unique name (letters, digits, _ - .)"));
-        k.push_back(config::required_key("url", ValueType::string,
-                                         "The folder: ftp://, ftps://, sftp://host/dir/; http(s)://host/path"));
+        k.push_back(config::key("url", ValueType::string, std::nullopt,
+                                "The folder: ftp://, ftps://, sftp://host/dir/; http(s)://host/path"));
+        k.push_back(config::key("email", ValueType::string, std::nullopt,
+                                "Instead of url: e-mail the files through this [[notifications]] e-mail entry"));
+        k.push_back(config::key("to", ValueType::array, std::nullopt,
+                                "email: the recipients [\"a@b.xy\", \"c@d.wz\"] (default: the entry's to)"));
         KeySpec tls = config::key("tls", ValueType::string, "\"explicit\"", "ftp:// only: explicit or none");
         tls.one_of = {"explicit", "none"};
         k.push_back(tls);
@@ -69,10 +75,78 @@ bool is_base64(const std::string& s) {
     return !s.empty();
 }
 
+using TargetBadKey = std::function<void(const char*, const std::string&)>;
+
+void parse_limits(const nlohmann::json& j, TargetConfig& c, const TargetBadKey& bad) {
+    const std::string timeout = j.value("timeout", "10m");
+    auto ms = store::parse_duration_ms(timeout);
+    if (!ms || *ms < 1000 || *ms > 86'400'000) bad("timeout", "timeout: '" + timeout + "': 1s to 1d, such as \"10m\"");
+    else c.timeout_ms = *ms;
+    c.connect_timeout_ms = std::min<int64_t>(c.timeout_ms, 10'000);
+    const std::string retry = j.value("retry", "10s");
+    auto rms = store::parse_duration_ms(retry);
+    if (!rms || *rms < 1000 || *rms > 600'000) bad("retry", "retry: '" + retry + "': 1s to 10m, such as \"10s\"");
+    else c.retry_ms = *rms;
+    c.max_files = j.value("max_files", uint64_t{10'000});
+}
+
+// An address as SMTP takes it: local@domain, no space, no <>, no control character.
+bool plausible_address(const std::string& a) {
+    const size_t at = a.find('@');
+    if (at == std::string::npos || at == 0 || at + 1 >= a.size() || a.find('@', at + 1) != std::string::npos) return false;
+    return std::none_of(a.begin(), a.end(), [](char ch) {
+        return static_cast<unsigned char>(ch) <= 0x20 || ch == '<' || ch == '>' || ch == ',' || ch == '"';
+    });
+}
+
+void parse_email_target(const toml::table& t, const nlohmann::json& j, TargetConfig& c,
+                        const std::vector<notify::NotificationConfig>& notifications, const TargetBadKey& bad) {
+    c.protocol = Protocol::email;
+    c.email = j.value("email", "");
+    for (const char* key : {"tls", "method", "username", "password_env", "key_file", "key_passphrase_env",
+                            "host_key_sha256", "known_hosts", "ca_file", "pinned_key"})
+        if (t.contains(key))
+            bad(key, std::string(key) + ": an e-mail target takes the server, login and TLS of its [[notifications]] "
+                                        "entry '" + c.email + "'");
+    const auto n = std::find_if(notifications.begin(), notifications.end(),
+                                [&](const notify::NotificationConfig& x) { return x.name == c.email; });
+    if (n == notifications.end() || n->kind != notify::Kind::email) {
+        std::string emails;
+        for (const auto& x : notifications)
+            if (x.kind == notify::Kind::email) emails += (emails.empty() ? "" : ", ") + x.name;
+        bad("email", "email: '" + c.email + "' is not a [[notifications]] entry of kind email" +
+                         (emails.empty() ? " (the site has none: add one with smtp_url, from, to)" : " (there are: " + emails + ")"));
+    } else {
+        c.smtp = *n;
+        c.url = n->smtp_url;
+        c.to = n->to;
+    }
+    if (const toml::node* to = t.get("to")) {
+        std::vector<std::string> list;
+        if (const auto* arr = to->as_array()) {
+            for (const toml::node& x : *arr) list.push_back(x.is_string() ? x.as_string()->get() : std::string());
+        } else {
+            bad("to", "to: a list of addresses [\"a@b.xy\", \"c@d.wz\"]");
+        }
+        for (const std::string& a : list)
+            if (!plausible_address(a)) {
+                bad("to", "to: '" + a + "' is not an e-mail address (name@domain)");
+                list.clear();
+                break;
+            }
+        if (to->is_array()) c.to = list;
+    }
+    if (c.to.empty() && n != notifications.end()) bad("to", "to: no recipient (list the addresses the files go to)");
+    c.smtp.to = c.to;
+    parse_limits(j, c, bad);
+    c.smtp.timeout_ms = c.timeout_ms;  // the target's timeout: an attachment takes longer than an alarm
+}
+
 }  // namespace
 
 std::vector<TargetConfig> parse_export_targets(const toml::table& root, const std::string& file,
-                                               config::Diagnostics& diags, TargetSecrets secrets) {
+                                               config::Diagnostics& diags, TargetSecrets secrets,
+                                               const std::vector<notify::NotificationConfig>& notifications) {
     std::vector<TargetConfig> out;
     const toml::node* n = root.get("export_targets");
     if (!n) return out;
@@ -82,6 +156,7 @@ std::vector<TargetConfig> parse_export_targets(const toml::table& root, const st
     }
     std::set<std::string> names;
     size_t number = 0;
+    const std::string site = root["site"]["name"].value_or(std::string());
     const std::filesystem::path base = std::filesystem::path(file).parent_path();
     for (const toml::node& e : *n->as_array()) {
         ++number;
@@ -98,6 +173,7 @@ std::vector<TargetConfig> parse_export_targets(const toml::table& root, const st
         nlohmann::json j = config::validate_table(t, target_keys(), file, label, diags, config::line_of(t));
         if (diags.size() != before) continue;
         TargetConfig c;
+        c.site = site;
         c.line = config::line_of(t);
         c.name = j.value("name", "");
         const auto bad = [&](const char* key, const std::string& what) {
@@ -106,6 +182,20 @@ std::vector<TargetConfig> parse_export_targets(const toml::table& root, const st
         if (const std::string why = config_name_problem(c.name); !why.empty()) bad("name", why);
         if (!names.insert(c.name).second) bad("name", "a target named '" + c.name + "' is already defined");
 
+        if (t.contains("url") == t.contains("email")) {
+            bad(t.contains("url") ? "email" : "name",
+                t.contains("url") ? "url and email: one or the other (a file server, or e-mail)"
+                                  : "url (a file server: ftp://, ftps://, sftp://, http(s)://) or email (a "
+                                    "[[notifications]] e-mail entry) is required");
+            out.push_back(std::move(c));
+            continue;
+        }
+        if (t.contains("to") && !t.contains("email")) bad("to", "to is for e-mail targets (email = \"...\")");
+        if (t.contains("email")) {
+            parse_email_target(t, j, c, notifications, bad);
+            out.push_back(std::move(c));
+            continue;
+        }
         c.url = j.value("url", "");
         const size_t colon = c.url.find("://");
         const std::string scheme = colon == std::string::npos ? "" : c.url.substr(0, colon);
@@ -228,16 +318,7 @@ std::vector<TargetConfig> parse_export_targets(const toml::table& root, const st
         if (!c.ca_file.empty() && !(c.protocol == Protocol::https || c.protocol == Protocol::ftps ||
                                     (c.protocol == Protocol::ftp && c.explicit_tls)))
             bad("ca_file", "ca_file is for TLS targets (ftp:// with tls, ftps://, https://)");
-        const std::string timeout = j.value("timeout", "10m");
-        auto ms = store::parse_duration_ms(timeout);
-        if (!ms || *ms < 1000 || *ms > 86'400'000) bad("timeout", "timeout: '" + timeout + "': 1s to 1d, such as \"10m\"");
-        else c.timeout_ms = *ms;
-        c.connect_timeout_ms = std::min<int64_t>(c.timeout_ms, 10'000);
-        const std::string retry = j.value("retry", "10s");
-        auto rms = store::parse_duration_ms(retry);
-        if (!rms || *rms < 1000 || *rms > 600'000) bad("retry", "retry: '" + retry + "': 1s to 10m, such as \"10s\"");
-        else c.retry_ms = *rms;
-        c.max_files = j.value("max_files", uint64_t{10'000});
+        parse_limits(j, c, bad);
         // Kept even with errors (reported above): an export naming it is not
         // told again that it does not exist.
         out.push_back(std::move(c));

@@ -28,6 +28,19 @@
 //   max_files = 10000                 # files waiting in the outbox at most; beyond, the exports
 //                                     # hold their periods (nothing dropped) and say so
 //
+// An e-mail target sends each file attached to one e-mail (the Legrand
+// automatic reports, manual §8.6.3) through the SMTP server, login, TLS
+// and sender of a [[notifications]] entry of kind email, instead of a url:
+//
+//   [[export_targets]]
+//   name = "reports_mail"
+//   email = "ops_mail"                # the [[notifications]] e-mail entry (server, login, from)
+//   to = ["aaa@bbb.xy", "ccc@ddd.wz"] # the recipients; default: that entry's `to`
+//
+// Its Message-ID is the same on every attempt of one file (a server that
+// took it but whose answer was lost gets the same message again, which
+// mail clients show once).
+//
 // Pure functions; any thread.
 #pragma once
 
@@ -38,10 +51,11 @@
 #include <toml++/toml.h>
 
 #include "core/config_schema.h"
+#include "notify/notification_config.h"
 
 namespace gridlet::exporter {
 
-enum class Protocol { ftp, ftps, sftp, http, https };
+enum class Protocol { ftp, ftps, sftp, http, https, email };
 const char* protocol_name(Protocol p);
 
 struct TargetConfig {
@@ -56,6 +70,12 @@ struct TargetConfig {
     int64_t connect_timeout_ms = 10'000, timeout_ms = 600'000;
     int64_t retry_ms = 10'000;  // the first retry after a failure; doubles up to 10 min
     uint64_t max_files = 10'000;
+    // email: the notification's SMTP settings, the recipients, and the site
+    // named in the subject.
+    std::string email;
+    notify::NotificationConfig smtp;
+    std::vector<std::string> to;
+    std::string site;
     uint32_t line = 0;
 };
 
@@ -65,10 +85,12 @@ std::string outbox_queue(const std::string& target);
 // The [[export_targets]] of a site file; secrets are read from the
 // environment variables the file names (skip: not read, not required; for
 // the commands that only read the outbox). Relative paths are relative to
-// the site file.
+// the site file. `notifications`: the site's checked [[notifications]]
+// (an e-mail target copies its entry's settings, secrets included).
 enum class TargetSecrets { read, skip };
 std::vector<TargetConfig> parse_export_targets(const toml::table& root, const std::string& file,
                                                config::Diagnostics& diags,
-                                               TargetSecrets secrets = TargetSecrets::read);
+                                               TargetSecrets secrets = TargetSecrets::read,
+                                               const std::vector<notify::NotificationConfig>& notifications = {});
 
 }  // namespace gridlet::exporter

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <chrono>
 #include <cstring>
+#include <ctime>
 #include <memory>
 #include <unistd.h>
 
@@ -94,7 +95,8 @@ void common(Easy& e, const TargetConfig& t, const std::function<bool()>& cancel,
             break;
         }
         case Protocol::http:
-        case Protocol::https: break;
+        case Protocol::https:
+        case Protocol::email: break;
     }
 }
 
@@ -211,11 +213,50 @@ std::vector<std::string> headers_for(const std::string& name, const std::string&
             "Content-Disposition: attachment; filename=\"" + name + "\""};
 }
 
+// No CR or LF in a header line (a name cannot add headers).
+std::string one_line(std::string s) {
+    for (char& c : s)
+        if (c == '\r' || c == '\n') c = ' ';
+    return s;
+}
+
+// An e-mail with `file_name` attached (an e-mail target). The Message-ID
+// comes from `key`, the same on every attempt of one file.
+Status email_file(const TargetConfig& t, const std::string& subject, const std::string& text,
+                  const std::string& file_name, const std::string& bytes, const std::string& key,
+                  const std::function<bool()>& cancel) {
+    std::string id;
+    for (char c : key + "." + t.site) id += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ? c : '.';
+    const std::time_t now = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    char date[64];
+    std::strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+    std::string to;
+    for (const std::string& a : t.to) to += (to.empty() ? "" : ", ") + a;
+    const std::vector<std::string> headers = {"Date: " + std::string(date), "From: " + one_line(t.smtp.from),
+                                              "To: " + one_line(to), "Message-ID: <" + id + "@gridlet>",
+                                              "Subject: " + one_line(subject)};
+    const std::vector<notify::Attachment> files = {{file_name, content_type(file_name), &bytes}};
+    Status st = notify::send_email_with_files(t.smtp, t.to, headers, text, files, cancel);
+    if (!st) return Status(st.code(), "target '" + t.name + "' (e-mail through [[notifications]] '" + t.email + "'): " + st.message());
+    return st;
+}
+
 }  // namespace
 
 Status push_file(const TargetConfig& t, const std::string& file_name, const std::string& bytes,
                  const std::string& idempotency_key, const std::function<bool()>& cancel) {
     if (Status st = check_file_name(file_name); !st) return st.with_context("target '" + t.name + "'");
+    if (t.protocol == Protocol::email) {
+        // "gridlet:<export>:<file>"
+        const size_t a = idempotency_key.find(':'), b = idempotency_key.rfind(':');
+        const std::string job = a != std::string::npos && b > a ? idempotency_key.substr(a + 1, b - a - 1) : "";
+        return email_file(t, (t.site.empty() ? "" : "[" + t.site + "] ") + file_name,
+                          file_name + " from the gridlet site " + t.site + (job.empty() ? "" : " ('" + job + "')") +
+                              " is attached.\r\n",
+                          file_name, bytes, idempotency_key, cancel);
+    }
     const bool web = t.protocol == Protocol::http || t.protocol == Protocol::https;
     if (web) return transfer(t, file_name, bytes, headers_for(file_name, idempotency_key), "", false, cancel);
     return transfer(t, file_name + ".part", bytes, {}, file_name, false, cancel);
@@ -228,6 +269,19 @@ Expected<std::string> test_target(const TargetConfig& t, const std::function<boo
     const std::string bytes = "gridlet connectivity test from " + std::string(host) + "\n";
     const bool web = t.protocol == Protocol::http || t.protocol == Protocol::https;
     const auto start = std::chrono::steady_clock::now();
+    if (t.protocol == Protocol::email) {
+        std::string to;
+        for (const std::string& a : t.to) to += (to.empty() ? "" : ", ") + a;
+        const std::string key = "gridlet-connectivity-test-" + std::to_string(std::time(nullptr));
+        if (Status st = email_file(t, (t.site.empty() ? "" : "[" + t.site + "] ") + "gridlet: test of export target '" + t.name + "'",
+                                   "A test of the export target '" + t.name + "' of the gridlet site " + t.site +
+                                       " (" + host + "): its files will arrive like this one.\r\n",
+                                   name, bytes, key, cancel);
+            !st)
+            return st;
+        const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+        return "e-mailed " + name + " to " + to + " in " + std::to_string(ms.count()) + " ms";
+    }
     std::vector<std::string> headers;
     if (web) {
         headers = headers_for(name, "gridlet-connectivity-test");

@@ -43,14 +43,14 @@ public:
                                                                   ctx_.registry, ctx_.time_zone, &ctx_.store->state());
         scheduler_ = std::make_unique<exporter::ExportScheduler>(ctx_.exports, ctx_.store->query(), ctx_.registry,
                                                                  ctx_.store->state(), ctx_.time_zone, ctx_.alarms,
-                                                                 ctx_.export_targets, &ctx_.store->outbox());
+                                                                 ctx_.export_targets, &ctx_.store->outbox(), &ctx_.model);
         if (Status st = scheduler_->start(host().now_ms()); !st) {
             host().error("exporter: " + st.message());
             scheduler_.reset();
             return;
         }
         host().add_timer(kExportPollMs, true);
-        host().info("exporter: " + std::to_string(ctx_.exports.size()) + " scheduled export(s)" +
+        host().info("exporter: " + std::to_string(ctx_.exports.size()) + " scheduled export(s) and report(s)" +
                     (legrand_ ? ", the Legrand history in " + ctx_.legrand->dir : ""));
     }
 

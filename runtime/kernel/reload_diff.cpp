@@ -118,7 +118,7 @@ std::vector<std::string> settings_not_applied(const SiteConfig& running, const S
         if (!seen.count(q.name))
             out.push_back("device '" + q.name + "' (" + fresh.path + ":" + std::to_string(q.line) + ") added");
     // The alarms, notifications, site model and exports are read at start.
-    for (const char* name : {"alarms", "alarm_settings", "notifications", "model", "exports", "export_targets", "legrand_history"}) {
+    for (const char* name : {"alarms", "alarm_settings", "notifications", "model", "exports", "export_targets", "legrand_history", "reports"}) {
         const toml::node* a = running.root ? running.root->get(name) : nullptr;
         const toml::node* b = fresh.root ? fresh.root->get(name) : nullptr;
         if (text_of(a) != text_of(b)) out.push_back(std::string(name) + " changed");

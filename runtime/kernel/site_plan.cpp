@@ -62,13 +62,15 @@ SitePlan prepare_site(SiteConfig site, config::Diagnostics& diags, DeviceProblem
         plan.alarm_settings = alarm::parse_alarm_settings(*site.root, site.path, diags);
         plan.notifications = notify::parse_notifications(*site.root, site.path, diags, secrets);
         plan.model = model::parse_site_model(*site.root, site.path, site.timezone, diags);
-        plan.export_targets = exporter::parse_export_targets(*site.root, site.path, diags);
+        plan.export_targets = exporter::parse_export_targets(*site.root, site.path, diags, exporter::TargetSecrets::read,
+                                                             plan.notifications);
         plan.exports =
             exporter::parse_exports(*site.root, site.path, site.site_name, plan.model, diags, plan.export_targets);
         for (const exporter::ExportConfig& e : plan.exports)
             if (e.scheduled() && !site.has_store) {
                 diags.push_back({site.path, e.line,
-                                 "[[exports]] '" + e.name + "': " + (e.dir.empty() ? "targets" : "dir") +
+                                 std::string(e.format == exporter::Format::legrand_report ? "[[reports]] '" : "[[exports]] '") +
+                                     e.name + "': " + (e.dir.empty() ? "targets" : "dir") +
                                      " needs a [store]: the files are read from it" +
                                      (e.targets.empty() ? "" : " and wait in its outbox")});
                 break;

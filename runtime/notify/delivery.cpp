@@ -5,6 +5,7 @@
 #include <curl/curl.h>
 
 #include <cstring>
+#include <memory>
 #include <mutex>
 
 namespace gridlet::notify {
@@ -51,33 +52,75 @@ Status result(CURLcode rc, const char* errbuf, const std::string& where) {
 
 }  // namespace
 
+namespace {
+
+using SlistPtr = std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)>;
+
+// The server, TLS, login, sender and recipients of an SMTP transfer; the
+// recipient list must outlive the transfer.
+SlistPtr smtp_session(CURL* h, const NotificationConfig& n, const std::vector<std::string>& to) {
+    curl_easy_setopt(h, CURLOPT_URL, n.smtp_url.c_str());
+    if (n.smtp_url.rfind("smtp://", 0) == 0) {
+        curl_easy_setopt(h, CURLOPT_USE_SSL, n.starttls == "required" ? static_cast<long>(CURLUSESSL_ALL)
+                                             : n.starttls == "try"    ? static_cast<long>(CURLUSESSL_TRY)
+                                                                      : static_cast<long>(CURLUSESSL_NONE));
+    }
+    if (!n.username.empty()) {
+        curl_easy_setopt(h, CURLOPT_USERNAME, n.username.c_str());
+        curl_easy_setopt(h, CURLOPT_PASSWORD, n.password.c_str());
+    }
+    curl_easy_setopt(h, CURLOPT_MAIL_FROM, ("<" + n.from + ">").c_str());  // libcurl copies strings
+    curl_slist* rcpt = nullptr;
+    for (const std::string& a : to) rcpt = curl_slist_append(rcpt, ("<" + a + ">").c_str());
+    curl_easy_setopt(h, CURLOPT_MAIL_RCPT, rcpt);
+    return SlistPtr(rcpt, &curl_slist_free_all);
+}
+
+}  // namespace
+
 Status send_email(const NotificationConfig& n, const std::string& message, const std::function<bool()>& cancel) {
     init_delivery();
     Easy e;
     if (!e.h) return Status::internal("curl_easy_init failed");
     char errbuf[CURL_ERROR_SIZE] = {0};
     common(e.h, n, cancel, errbuf);
-    curl_easy_setopt(e.h, CURLOPT_URL, n.smtp_url.c_str());
-    if (n.smtp_url.rfind("smtp://", 0) == 0) {
-        curl_easy_setopt(e.h, CURLOPT_USE_SSL, n.starttls == "required" ? static_cast<long>(CURLUSESSL_ALL)
-                                               : n.starttls == "try"    ? static_cast<long>(CURLUSESSL_TRY)
-                                                                        : static_cast<long>(CURLUSESSL_NONE));
-    }
-    if (!n.username.empty()) {
-        curl_easy_setopt(e.h, CURLOPT_USERNAME, n.username.c_str());
-        curl_easy_setopt(e.h, CURLOPT_PASSWORD, n.password.c_str());
-    }
-    const std::string from = "<" + n.from + ">";
-    curl_easy_setopt(e.h, CURLOPT_MAIL_FROM, from.c_str());
-    curl_slist* rcpt = nullptr;
-    for (const std::string& to : n.to) rcpt = curl_slist_append(rcpt, ("<" + to + ">").c_str());
-    curl_easy_setopt(e.h, CURLOPT_MAIL_RCPT, rcpt);
+    const SlistPtr rcpt = smtp_session(e.h, n, n.to);
     Upload up{&message};
     curl_easy_setopt(e.h, CURLOPT_READFUNCTION, &read_upload);
     curl_easy_setopt(e.h, CURLOPT_READDATA, &up);
     curl_easy_setopt(e.h, CURLOPT_UPLOAD, 1L);
     const CURLcode rc = curl_easy_perform(e.h);
-    curl_slist_free_all(rcpt);
+    return result(rc, errbuf, "SMTP " + n.smtp_url);
+}
+
+Status send_email_with_files(const NotificationConfig& n, const std::vector<std::string>& to,
+                             const std::vector<std::string>& headers, const std::string& text,
+                             const std::vector<Attachment>& files, const std::function<bool()>& cancel) {
+    init_delivery();
+    Easy e;
+    if (!e.h) return Status::internal("curl_easy_init failed");
+    char errbuf[CURL_ERROR_SIZE] = {0};
+    common(e.h, n, cancel, errbuf);
+    const SlistPtr rcpt = smtp_session(e.h, n, to);
+    curl_slist* head = nullptr;
+    for (const std::string& h : headers) head = curl_slist_append(head, h.c_str());
+    curl_easy_setopt(e.h, CURLOPT_HTTPHEADER, head);
+    curl_mime* mime = curl_mime_init(e.h);
+    curl_mimepart* part = curl_mime_addpart(mime);
+    curl_mime_data(part, text.data(), text.size());
+    curl_mime_type(part, "text/plain; charset=utf-8");
+    curl_mime_encoder(part, "quoted-printable");
+    for (const Attachment& f : files) {
+        part = curl_mime_addpart(mime);
+        curl_mime_data(part, f.bytes ? f.bytes->data() : "", f.bytes ? f.bytes->size() : 0);
+        curl_mime_filename(part, f.file_name.c_str());
+        curl_mime_type(part, f.media_type.c_str());
+        curl_mime_encoder(part, "base64");
+    }
+    curl_easy_setopt(e.h, CURLOPT_MIMEPOST, mime);
+    const CURLcode rc = curl_easy_perform(e.h);
+    curl_mime_free(mime);
+    curl_slist_free_all(head);
     return result(rc, errbuf, "SMTP " + n.smtp_url);
 }
 

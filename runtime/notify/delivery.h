@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "core/status.h"
 #include "notify/notification_config.h"
@@ -30,6 +31,19 @@ Expected<HttpReply> http_exchange(const NotificationConfig& n, const std::string
 // server and what it answered (unavailable: try again later; invalid: the
 // server refused the message or the login).
 Status send_email(const NotificationConfig& n, const std::string& message, const std::function<bool()>& cancel);
+
+// One e-mail with a text part and files attached, the MIME message built
+// by libcurl (attachments base64-encoded, RFC 2045): from n.from to `to`
+// through n's SMTP server and login. `headers` are whole header lines
+// ("Subject: ...", "Message-ID: <...>"; no CR or LF inside). Errors: as
+// send_email.
+struct Attachment {
+    std::string file_name, media_type;
+    const std::string* bytes = nullptr;
+};
+Status send_email_with_files(const NotificationConfig& n, const std::vector<std::string>& to,
+                             const std::vector<std::string>& headers, const std::string& text,
+                             const std::vector<Attachment>& files, const std::function<bool()>& cancel);
 
 // POSTs `json` to n.url with Content-Type application/json and
 // Idempotency-Key: `id`; a 2xx answer is success.

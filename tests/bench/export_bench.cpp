@@ -30,6 +30,7 @@
 #include "export/export_job.h"
 #include "export/export_scheduler.h"
 #include "export/legrand_history.h"
+#include "export/legrand_report.h"
 #include "store/store.h"
 
 using namespace gridlet;
@@ -221,6 +222,36 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "wrong answer: p3's first quarter hour is '%s', not 1000 Wh\n", line);
         ok = false;
     }
+    // The Legrand reports of the month: the summary as CSV (checked) and PDF,
+    // the detailed report of the 100 points as PDF.
+    double report_s[3] = {0, 0, 0};
+    size_t report_bytes[3] = {0, 0, 0};
+    std::string summary_csv;
+    for (int k = 0; k < 3; ++k) {
+        exporter::ReportSpec r;
+        r.format = k == 0 ? exporter::ReportFormat::csv : exporter::ReportFormat::pdf;
+        r.type = k == 2 ? exporter::ReportType::detailed : exporter::ReportType::summary;
+        for (int run = 0; run < 2; ++run) {
+            const auto start = BenchClock::now();
+            auto rep = exporter::build_report(r, "bench", {';', ',', "\r\n"}, lmodel, s.query(), s.registry(), from, to, paris);
+            report_s[k] = std::chrono::duration<double>(BenchClock::now() - start).count();
+            if (!rep) {
+                std::fprintf(stderr, "%s\n", rep.status().to_string().c_str());
+                return 1;
+            }
+            report_bytes[k] = rep->bytes.size();
+            if (k == 0) summary_csv = rep->bytes;
+        }
+    }
+    // Day 1: sum over the points of (1 + i % 7) / 60 kWh a minute, 1440 minutes.
+    double per_day = 0;
+    for (int i = 0; i < kPoints; ++i) per_day += (1 + i % 7) * 1440.0 / 60.0;
+    char expected[64];
+    std::snprintf(expected, sizeof expected, "\r\n2026-11-01;%.0f,000\r\n", per_day);
+    if (summary_csv.find(expected) == std::string::npos) {
+        std::fprintf(stderr, "wrong answer: the summary report lacks '%s'\n%s\n", expected + 2, summary_csv.substr(0, 200).c_str());
+        ok = false;
+    }
     nlohmann::json out = {{"points", kPoints},
                           {"days", days},
                           {"samples", static_cast<int64_t>(kPoints) * 2 * days * 1440},
@@ -233,6 +264,10 @@ int main(int argc, char** argv) {
                           {"legrand_month_s", legrand_s},
                           {"legrand_files", legrand_files},
                           {"legrand_bytes", legrand_bytes},
+                          {"report_summary_csv_s", report_s[0]},
+                          {"report_summary_pdf_s", report_s[1]},
+                          {"report_detailed_pdf_s", report_s[2]},
+                          {"report_detailed_pdf_bytes", report_bytes[2]},
                           {"answers_checked", ok}};
     std::printf("%s\n", out.dump(2).c_str());
     opened->reset();  // closed before its folder goes
