@@ -261,6 +261,7 @@ void run_export(const ExportArgs& a) {
                 to += at;
             }
             for (const std::string& t : e.targets) to += "\ttarget " + t;
+            if (!e.scheduled()) to += "\ton demand only (no dir, no targets)";
             if (e.format == exporter::Format::legrand_report) {
                 std::string items;
                 for (const std::string& i : e.report.items) items += (items.empty() ? "" : ",") + i;
@@ -308,13 +309,13 @@ void run_export(const ExportArgs& a) {
     auto st = open_store_read_only(cmd, loc.path);
     size_t written = 0, unchanged = 0, periods = 0, empty = 0, transfers = 0;
     for (const auto& e : exports) {
-        // A report is of each month (year) starting in the range, also the
-        // one in progress (its figures up to now). An export file is of
+        // A report is of each month (year) the range touches, also the one
+        // in progress (its figures up to now). An export file is of
         // whole periods only.
         const bool report = e.format == exporter::Format::legrand_report && e.calendar && to > from;
         const int64_t until = report ? tz->next_start(*e.calendar, exporter::period_start_at(e, to - 1, *tz))
                                      : std::min(to, now);
-        const auto list = exporter::export_periods(e, from, until, *tz);
+        const auto list = exporter::export_periods(e, report ? exporter::period_start_at(e, from, *tz) : from, until, *tz);
         if (list.empty())
             std::fprintf(stderr, "%s '%s': no whole period of %s in the range\n",
                          e.format == exporter::Format::legrand_report ? "report" : "export", e.name.c_str(),
@@ -322,7 +323,7 @@ void run_export(const ExportArgs& a) {
                                     : (std::to_string(e.every_ms / 1000) + "s").c_str());
         for (const auto& [pf, pt] : list) {
             ++periods;
-            auto file = exporter::build_export_file(e, st->query(), st->registry(), pf, pt, *tz, &m);
+            auto file = exporter::build_export_file(e, st->query(), st->registry(), pf, pt, *tz, &m, now);
             if (!file) fail(cmd, 1, file.status().message());
             if (file->data_rows == 0) {  // on demand, a period without data makes no file
                 ++empty;
@@ -366,7 +367,8 @@ void run_export(const ExportArgs& a) {
 
 void register_export_command(CLI::App& app) {
     auto a = std::make_shared<ExportArgs>();
-    auto* cmd = app.add_subcommand("export", "Write the site's [[exports]] files (Socomec EMS, CSV) for a range of periods");
+    auto* cmd = app.add_subcommand("export", "Write the site's [[exports]] files (Socomec EMS, CSV) and [[reports]] (Legrand, "
+                                             "PDF or CSV) for a range of periods");
     cmd->add_option("--config", a->config, "Site file: its [[exports]] and its store (required)");
     cmd->add_option("--name", a->name, "Only this export (default: all)");
     cmd->add_option("--from", a->from, "Start: a local date 2026-11-01, -1d, today (default), @epoch_ms");
@@ -393,11 +395,14 @@ void register_export_command(CLI::App& app) {
         "<date>_<time>.csv with the period's end in local time; a file already there with the same bytes is\n"
         "left alone, so running the command twice writes nothing new; a period without data makes no file.\n"
         "Files are written whole (.part, then renamed).\n"
+        "A report ([[reports]]) is one file per local month (year) the range touches, also the one in\n"
+        "progress, named <summary|detailed>-<monthly|yearly>-report_<YYYY-MM|YYYY>.<pdf|csv>.\n"
         "Prints each file written and its rows; a summary on stderr.\n"
         "Examples:\n"
         "  gridlet export --config site.toml --from 2026-11-01 --to 2026-11-02 --out exports/\n"
         "  gridlet export --config site.toml --name panel1_avg --from -1h --out /tmp/x\n"
         "  gridlet export --config site.toml --list\n"
+        "  gridlet export --config site.toml --name monthly_summary --from 2026-11-01 --to 2026-12-01 --out /tmp/r\n"
         "  gridlet export --config site.toml --name panel1_avg --from -1d --send\n"
         "  gridlet export --config site.toml --test-targets\n"
         "  gridlet export --config site.toml --outbox\n"

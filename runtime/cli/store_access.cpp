@@ -84,7 +84,9 @@ std::pair<int64_t, int64_t> parse_time_range(const char* command, const std::str
     if (!f) fail(command, 2, "--from: " + f.status().message());
     auto t = store::parse_time_spec(to, now, tz);
     if (!t) fail(command, 2, "--to: " + t.status().message());
-    if (*f >= *t) fail(command, 2, "--from must be before --to");
+    if (*f >= *t)
+        fail(command, 2, "--from (" + tz.format_iso(*f) + ") must be before --to (" + tz.format_iso(*t) + ", " +
+                             (to == "now" ? "now by default" : "'" + to + "'") + ")");
     return {*f, *t};
 }
 

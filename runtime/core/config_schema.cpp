@@ -83,7 +83,6 @@ std::optional<nlohmann::json> parse_toml_literal(const std::string& literal) {
     }
 }
 
-namespace {
 const char* toml_type_name(const toml::node& n) {
     switch (n.type()) {
         case toml::node_type::string: return "string";
@@ -96,6 +95,7 @@ const char* toml_type_name(const toml::node& n) {
     }
 }
 
+namespace {
 bool type_ok(ValueType want, const toml::node& n) {
     switch (want) {
         case ValueType::string: return n.is_string();

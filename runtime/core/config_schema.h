@@ -18,6 +18,9 @@ namespace gridlet::config {
 enum class ValueType { string, integer, number, boolean, table, array };
 
 const char* value_type_name(ValueType t) noexcept;
+// The type of a TOML value as messages name it: string, integer, float,
+// boolean, table, array, date/time.
+const char* toml_type_name(const toml::node& n);
 
 struct KeySpec {
     std::string key;

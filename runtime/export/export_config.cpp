@@ -99,7 +99,10 @@ void parse_delivery(const toml::table& t, const nlohmann::json& j, const std::st
     if (j.contains("dir")) {
         const std::string d = j.value("dir", "");
         if (d.empty()) bad(t, "dir", "dir is empty (leave it out for an export written on demand only)");
-        else c.dir = std::filesystem::absolute(std::filesystem::path(file).parent_path() / d).lexically_normal().string();
+        else {
+            c.dir = std::filesystem::absolute(std::filesystem::path(file).parent_path() / d).lexically_normal().string();
+            while (c.dir.size() > 1 && c.dir.back() == '/') c.dir.pop_back();  // "rep/" is "rep"
+        }
     }
     if (const toml::node* tn = t.get("targets")) {
         std::set<std::string> seen;
@@ -442,6 +445,8 @@ void parse_reports(const toml::table& root, const std::string& file, const std::
             for (const char* key : {"by", "items"})
                 if (t.contains(key))
                     bad(t, key, std::string(key) + " is for detailed reports (a summary report holds each fluid's total)");
+        if (const toml::node* in = t.get("items"); in && in->as_array() && in->as_array()->empty())
+            bad(t, "items", "items is empty: leave it out for all " + by + "s");
         if (const toml::node* in = t.get("items")) {
             std::set<std::string> seen;
             for (const toml::node& x : *in->as_array()) {
@@ -458,7 +463,22 @@ void parse_reports(const toml::table& root, const std::string& file, const std::
                 };
                 if (r.by == model::Breakdown::group) known = in_list(model.groups);
                 if (r.by == model::Breakdown::load) known = in_list(model.loads) || v == "others";
-                if (!known) bad(t, "items", "items: '" + v + "' is not a " + by + " of the [model]");
+                if (!known) {
+                    std::string names;
+                    size_t shown = 0;
+                    const auto add = [&](const std::string& n) {
+                        if (shown++ < 12) names += (names.empty() ? "" : ", ") + n;
+                    };
+                    if (r.by == model::Breakdown::point)
+                        for (const model::Point& p : model.points) add(p.name);
+                    for (const model::Category& k : r.by == model::Breakdown::group  ? model.groups
+                                                    : r.by == model::Breakdown::load ? model.loads
+                                                                                     : std::vector<model::Category>{})
+                        add(k.name);
+                    if (r.by == model::Breakdown::load) add("others");
+                    bad(t, "items", "items: '" + v + "' is not a " + by + " of the [model]" +
+                                        (names.empty() ? "" : " (" + names + (shown > 12 ? ", ..." : "") + ")"));
+                }
                 else if (!seen.insert(v).second) bad(t, "items", "items: '" + v + "' is named twice");
                 else r.items.push_back(v);
             }

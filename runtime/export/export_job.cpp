@@ -72,10 +72,10 @@ int64_t period_start_at(const ExportConfig& e, int64_t t, const TimeZone& tz) {
 
 Expected<ExportFile> build_export_file(const ExportConfig& e, const store::QueryEngine& q,
                                        const SeriesRegistry& registry, int64_t from, int64_t to, const TimeZone& tz,
-                                       const model::SiteModel* model) {
+                                       const model::SiteModel* model, int64_t now_ms) {
     if (e.format == Format::legrand_report) {
         if (!model) return Status::internal("report '" + e.name + "': built without the site model");
-        auto r = build_report(e.report, e.site_name, e.dialect, *model, q, registry, from, to, tz);
+        auto r = build_report(e.report, e.site_name, e.dialect, *model, q, registry, from, to, tz, now_ms);
         if (!r) return r.status().with_context("report '" + e.name + "'");
         return ExportFile{std::move(r->name), std::move(r->bytes), from, to, r->rows_with_data};
     }

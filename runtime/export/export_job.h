@@ -51,9 +51,10 @@ int64_t period_start_at(const ExportConfig& e, int64_t t, const TimeZone& tz);
 // The file of `e` for the period [from, to). A variable whose series the
 // store does not have is exported without values (its descriptor stays).
 // A report (format legrand_report) needs the site `model`; its data_rows
-// are the days (months) with data.
+// are the days (months) with data; `now_ms` before `to`: a report of the
+// period in progress (legrand_report.h).
 Expected<ExportFile> build_export_file(const ExportConfig& e, const store::QueryEngine& q,
                                        const SeriesRegistry& registry, int64_t from, int64_t to, const TimeZone& tz,
-                                       const model::SiteModel* model = nullptr);
+                                       const model::SiteModel* model = nullptr, int64_t now_ms = INT64_MAX);
 
 }  // namespace gridlet::exporter

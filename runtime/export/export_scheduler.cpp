@@ -91,8 +91,13 @@ Status ExportScheduler::start(int64_t now_ms) {
                 return Status::corruption("export '" + e.name + "': the stored state '" + **v + "' is not a time");
             }
         } else {
-            // First start: from the period in progress.
+            // First start: from the period in progress. A report (calendar
+            // periods) also sends the period that has closed if its send
+            // time has not come yet (a report set up on the 1st at 00:30 is
+            // sent November's report at 01:00).
             s.done_until = period_start_at(e, now_ms, tz_);
+            if (e.calendar && due_at(e, s.done_until, tz_) > now_ms)
+                s.done_until = tz_.start_of(*e.calendar, s.done_until - 1);
             if (Status st = state_.put(kExportStateNamespace, e.name, std::to_string(s.done_until)); !st)
                 return st.with_context("export '" + e.name + "'");
         }

@@ -17,7 +17,8 @@
 //   - After downtime the missed periods are written, oldest first (catch-up),
 //     as far back as `catch_up`; older ones are skipped, counted and logged.
 //     At the very first start nothing before the period in progress is
-//     written (`gridlet export` writes history on demand).
+//     written (`gridlet export` writes history on demand), but for a report
+//     whose last closed period's send time is still to come.
 //   - A period that cannot be written (folder missing and not creatable,
 //     disk full, read-only, a target's outbox full) is retried with backoff (10 s doubling to
 //     10 min); after 3 failures in a row the system alarm

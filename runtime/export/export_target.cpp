@@ -1,6 +1,7 @@
 #include "export/export_target.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -99,8 +100,27 @@ bool plausible_address(const std::string& a) {
     });
 }
 
+// A value shown in a message: control characters as \xNN (an address with
+// a line break stays on the message's one line).
+std::string shown_value(const std::string& v) {
+    std::string out;
+    for (unsigned char ch : v) {
+        if (ch < 0x20 || ch == 0x7f) {
+            char b[8];
+            std::snprintf(b, sizeof b, "\\x%02X", ch);
+            out += b;
+        } else {
+            out += static_cast<char>(ch);
+        }
+    }
+    return out;
+}
+
+// `written`: the names of the [[notifications]] entries in the file, also
+// those refused (their own errors are said; no second one here).
 void parse_email_target(const toml::table& t, const nlohmann::json& j, TargetConfig& c,
-                        const std::vector<notify::NotificationConfig>& notifications, const TargetBadKey& bad) {
+                        const std::vector<notify::NotificationConfig>& notifications,
+                        const std::set<std::string>& written, const TargetBadKey& bad) {
     c.protocol = Protocol::email;
     c.email = j.value("email", "");
     for (const char* key : {"tls", "method", "username", "password_env", "key_file", "key_passphrase_env",
@@ -110,33 +130,51 @@ void parse_email_target(const toml::table& t, const nlohmann::json& j, TargetCon
                                         "entry '" + c.email + "'");
     const auto n = std::find_if(notifications.begin(), notifications.end(),
                                 [&](const notify::NotificationConfig& x) { return x.name == c.email; });
-    if (n == notifications.end() || n->kind != notify::Kind::email) {
+    const bool usable = n != notifications.end() && n->kind == notify::Kind::email;
+    if (n == notifications.end() && written.count(c.email)) {
+        // Refused itself (said above): nothing more to say.
+    } else if (!usable) {
         std::string emails;
         for (const auto& x : notifications)
             if (x.kind == notify::Kind::email) emails += (emails.empty() ? "" : ", ") + x.name;
         bad("email", "email: '" + c.email + "' is not a [[notifications]] entry of kind email" +
+                         (n != notifications.end() ? " (it is a " + std::string(notify::kind_name(n->kind)) + ")" : "") +
                          (emails.empty() ? " (the site has none: add one with smtp_url, from, to)" : " (there are: " + emails + ")"));
     } else {
         c.smtp = *n;
         c.url = n->smtp_url;
         c.to = n->to;
     }
+    bool to_ok = true;
     if (const toml::node* to = t.get("to")) {
         std::vector<std::string> list;
-        if (const auto* arr = to->as_array()) {
-            for (const toml::node& x : *arr) list.push_back(x.is_string() ? x.as_string()->get() : std::string());
-        } else {
-            bad("to", "to: a list of addresses [\"a@b.xy\", \"c@d.wz\"]");
-        }
-        for (const std::string& a : list)
-            if (!plausible_address(a)) {
-                bad("to", "to: '" + a + "' is not an e-mail address (name@domain)");
-                list.clear();
-                break;
+        std::set<std::string> seen;
+        size_t k = 0;
+        for (const toml::node& x : *to->as_array()) {
+            ++k;
+            if (!x.is_string()) {
+                bad("to", "to: entry " + std::to_string(k) + " is of type " + std::string(config::toml_type_name(x)) +
+                              ", not an address in quotes");
+                to_ok = false;
+                continue;
             }
-        if (to->is_array()) c.to = list;
+            const std::string a = x.as_string()->get();
+            if (!plausible_address(a)) {
+                bad("to", "to: '" + shown_value(a) + "' is not an e-mail address (name@domain, no name or <>)");
+                to_ok = false;
+            } else if (!seen.insert(a).second) {
+                bad("to", "to: '" + a + "' is named twice");
+                to_ok = false;
+            } else {
+                list.push_back(a);
+            }
+        }
+        c.to = list;
+        if (to_ok && list.empty()) bad("to", "to is empty: list the addresses the files go to (or leave it out for "
+                                             "the [[notifications]] entry's)");
+    } else if (usable && c.to.empty()) {
+        bad("email", "email: '" + c.email + "' has no recipient: give to = [...]");
     }
-    if (c.to.empty() && n != notifications.end()) bad("to", "to: no recipient (list the addresses the files go to)");
     c.smtp.to = c.to;
     parse_limits(j, c, bad);
     c.smtp.timeout_ms = c.timeout_ms;  // the target's timeout: an attachment takes longer than an alarm
@@ -157,6 +195,11 @@ std::vector<TargetConfig> parse_export_targets(const toml::table& root, const st
     std::set<std::string> names;
     size_t number = 0;
     const std::string site = root["site"]["name"].value_or(std::string());
+    std::set<std::string> written;  // [[notifications]] names in the file
+    if (const toml::array* a = root["notifications"].as_array())
+        for (const toml::node& x : *a)
+            if (const toml::table* nt = x.as_table())
+                if (const auto name = (*nt)["name"].value<std::string>()) written.insert(*name);
     const std::filesystem::path base = std::filesystem::path(file).parent_path();
     for (const toml::node& e : *n->as_array()) {
         ++number;
@@ -192,7 +235,7 @@ std::vector<TargetConfig> parse_export_targets(const toml::table& root, const st
         }
         if (t.contains("to") && !t.contains("email")) bad("to", "to is for e-mail targets (email = \"...\")");
         if (t.contains("email")) {
-            parse_email_target(t, j, c, notifications, bad);
+            parse_email_target(t, j, c, notifications, written, bad);
             out.push_back(std::move(c));
             continue;
         }

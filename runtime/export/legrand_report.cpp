@@ -34,13 +34,15 @@ struct Figure {
     Kind kind = Kind::consumption;
     std::string unit;
     std::vector<std::optional<double>> values;
+    std::string csv_unit;  // the unit in ASCII (m3): spreadsheets read CSV files in many encodings
     std::optional<double> total, previous;
+    bool complete = false, previous_complete = false;  // every day (month) with data
     int decimals() const { return kind == Kind::cost ? 2 : 3; }
     std::string header() const {
         std::string h = item.empty() ? fluid_label : item_label;
         if (kind == Kind::cost) h += " cost";
         if (kind == Kind::equivalent) h += " equivalent";
-        return h + " (" + unit + ")";
+        return h + " (" + csv_unit + ")";
     }
 };
 
@@ -62,11 +64,15 @@ bool priced(const model::SiteModel& m, const model::Fluid& f) {
     return f.price || std::any_of(m.tariffs.begin(), m.tariffs.end(), [&](const model::Tariff& t) { return t.fluid == f.name; });
 }
 
+// A sum carries binary noise (290.685 is 290.68499999...): rounded to 9
+// decimals first, so halves round away from zero as written.
+double clean(double v) { return std::isfinite(v) && std::fabs(v) < 1e9 ? std::round(v * 1e9) / 1e9 : v; }
+
 // "12 345.678": the value with `decimals`, thousands grouped by spaces.
 std::string readable(double v, int decimals) {
     char buf[64];
     const double scale = std::pow(10.0, decimals);
-    const double r = std::round(v * scale) / scale;
+    const double r = std::round(clean(v) * scale) / scale;
     std::snprintf(buf, sizeof buf, "%.*f", decimals, r == 0 ? 0.0 : r);
     std::string s = buf;
     const size_t sign = s[0] == '-' ? 1 : 0;
@@ -79,6 +85,8 @@ std::string readable(double v, int decimals) {
 struct Data {
     std::vector<int64_t> starts;  // the periods (days or months)
     int64_t to = 0;
+    int64_t now = 0;            // the figures' end: `to`, or earlier for a period in progress
+    bool in_progress = false;
     std::vector<Figure> figures;
     std::vector<std::string> notes;
 };
@@ -119,8 +127,9 @@ Status collect(const ReportSpec& r, const model::SiteModel& model, const store::
             if (d.starts.empty()) d.starts = t->starts;
             std::optional<model::ConsumptionTable> prev;
             if (r.type == ReportType::summary) {
+                // The previous period day by day (month by month): its total
+                // and whether every one of them had data.
                 model::ConsumptionRequest p = q;
-                p.period = r.period == ReportPeriod::monthly ? model::Period::month : model::Period::year;
                 p.from = previous_from;
                 p.to = from;
                 auto pt = engine.table(p);
@@ -141,9 +150,16 @@ Status collect(const ReportSpec& r, const model::SiteModel& model, const store::
                 }
                 f.kind = kinds[k];
                 f.unit = kinds[k] == Kind::cost ? model.currency : kinds[k] == Kind::equivalent ? "kWh" : display_unit(fl.unit);
+                f.csv_unit = kinds[k] == Kind::consumption ? fl.unit : f.unit;
                 for (const auto& row : t->rows) f.values.push_back(c < row.size() ? row[c].value : std::nullopt);
                 f.total = model::column_total(*t, c);
-                if (prev && !prev->rows.empty() && !prev->rows[0].empty()) f.previous = prev->rows[0][0].value;
+                f.complete = std::all_of(f.values.begin(), f.values.end(), [](const auto& v) { return v.has_value(); });
+                if (prev) {
+                    f.previous = model::column_total(*prev, 0);
+                    f.previous_complete = !prev->rows.empty() && std::all_of(prev->rows.begin(), prev->rows.end(), [](const auto& row) {
+                        return !row.empty() && row[0].value.has_value();
+                    });
+                }
                 if (k == 0) of_fluid.push_back(std::move(f));
                 else of_fluid.insert(of_fluid.begin() + static_cast<std::ptrdiff_t>(slot * (k + 1) + k), std::move(f));
                 ++slot;
@@ -172,6 +188,15 @@ std::string period_label(const ReportSpec& r, int64_t start, const TimeZone& tz,
     return b;
 }
 
+// The change from the previous period, when both are complete (every day,
+// or month, with data) and the period has ended: a part against a whole
+// says nothing.
+std::optional<double> change_of(const Figure& f, const Data& d) {
+    if (d.in_progress || !f.complete || !f.previous_complete || !f.total || !f.previous || *f.previous == 0)
+        return std::nullopt;
+    return (*f.total - *f.previous) / std::fabs(*f.previous) * 100;
+}
+
 std::string csv_bytes(const ReportSpec& r, const Data& d, const TimeZone& tz, const CsvDialect& dialect) {
     CellMatrix m;
     CsvRow header = {"Date"};
@@ -180,12 +205,23 @@ std::string csv_bytes(const ReportSpec& r, const Data& d, const TimeZone& tz, co
     for (size_t i = 0; i < d.starts.size(); ++i) {
         CsvRow row = {period_label(r, d.starts[i], tz, false)};
         for (const Figure& f : d.figures)
-            row.push_back(i < f.values.size() && f.values[i] ? format_fixed(*f.values[i], f.decimals(), dialect) : "");
+            row.push_back(i < f.values.size() && f.values[i] ? format_fixed(clean(*f.values[i]), f.decimals(), dialect) : "");
         m.push_back(std::move(row));
     }
     CsvRow total = {"Total"};
-    for (const Figure& f : d.figures) total.push_back(f.total ? format_fixed(*f.total, f.decimals(), dialect) : "");
+    for (const Figure& f : d.figures) total.push_back(f.total ? format_fixed(clean(*f.total), f.decimals(), dialect) : "");
     m.push_back(std::move(total));
+    if (r.type == ReportType::summary) {
+        CsvRow previous = {r.period == ReportPeriod::monthly ? "Previous month" : "Previous year"};
+        CsvRow change = {"Change (%)"};
+        for (const Figure& f : d.figures) {
+            previous.push_back(f.previous ? format_fixed(clean(*f.previous), f.decimals(), dialect) : "");
+            const auto c = change_of(f, d);
+            change.push_back(c ? format_fixed(*c, 1, dialect) : "");
+        }
+        m.push_back(std::move(previous));
+        m.push_back(std::move(change));
+    }
     return write_csv(m, dialect);
 }
 
@@ -216,6 +252,7 @@ Expected<std::string> pdf_bytes(const ReportSpec& r, const std::string& site, co
         return s;
     };
     doc.subtitle = "Site " + site + " · from " + local(from) + " to " + local(d.to) + " (" + tz.name() + ")";
+    if (d.in_progress) doc.subtitle += "\nIn progress: the figures up to " + local(d.now);
     if (r.type == ReportType::detailed) {
         std::string items;
         for (const std::string& i : r.items) items += (items.empty() ? "" : ", ") + i;
@@ -223,7 +260,7 @@ Expected<std::string> pdf_bytes(const ReportSpec& r, const std::string& site, co
                         (items.empty() ? "all" : items);
     }
     doc.footer = report_file_name(r, from, tz) + " · gridlet · missing or faulty data are left out, never interpolated";
-    doc.date = pdf_date(d.to);
+    doc.date = pdf_date(d.now);
     const std::string previous = r.period == ReportPeriod::monthly ? "Previous month" : "Previous year";
     if (d.figures.empty()) doc.blocks.push_back(pdf::Paragraph{"The site model has no points: nothing to report."});
 
@@ -240,9 +277,9 @@ Expected<std::string> pdf_bytes(const ReportSpec& r, const std::string& site, co
         t.numbers_from = 2;
         for (const Figure& f : d.figures) {
             std::string change = "–";
-            if (f.total && f.previous && *f.previous != 0) {
+            if (const auto c = change_of(f, d)) {
                 char b[32];
-                std::snprintf(b, sizeof b, "%+.1f %%", (*f.total - *f.previous) / std::fabs(*f.previous) * 100);
+                std::snprintf(b, sizeof b, "%+.1f %%", *c);
                 change = b;
             }
             const std::string what = f.fluid_label + (f.kind == Kind::cost ? " cost" : f.kind == Kind::equivalent ? " equivalent" : "");
@@ -334,6 +371,10 @@ Expected<std::string> pdf_bytes(const ReportSpec& r, const std::string& site, co
     if (costs)
         notes += "Costs are consumption × the fluid's average price (or its tariffs): an approximation, for "
                  "statistics only.\n";
+    if (r.type == ReportType::summary &&
+        std::any_of(d.figures.begin(), d.figures.end(), [&](const Figure& f) { return f.total && !change_of(f, d); }))
+        notes += "A change from the previous period is shown only between two ended periods with data on every " +
+                 std::string(r.period == ReportPeriod::monthly ? "day" : "month") + ".\n";
     if (r.type == ReportType::detailed && r.by == model::Breakdown::group)
         notes += "A point in several groups counts fully in each: the groups do not add up to the site's total.\n";
     for (const std::string& n : d.notes) notes += n + "\n";
@@ -349,8 +390,11 @@ Expected<std::string> pdf_bytes(const ReportSpec& r, const std::string& site, co
 
 Expected<ReportFile> build_report(const ReportSpec& r, const std::string& site, const CsvDialect& dialect,
                                   const model::SiteModel& model, const store::QueryEngine& query,
-                                  const SeriesRegistry& registry, int64_t from, int64_t to, const TimeZone& tz) {
+                                  const SeriesRegistry& registry, int64_t from, int64_t to, const TimeZone& tz,
+                                  int64_t now_ms) {
     Data d;
+    d.now = std::min(to, now_ms);
+    d.in_progress = now_ms < to;
     if (Status st = collect(r, model, query, registry, from, to, tz, d); !st) return st;
     ReportFile f;
     f.name = report_file_name(r, from, tz);

@@ -20,8 +20,11 @@
 //     data is an empty cell and has no bar, never a guess; a total is the
 //     sum of the days with data.
 // The CSV is one table: a header row ("Date" and a column per figure, its
-// unit in brackets), a row per day (month), and a last row "Total", in the
-// report's dialect (default ";" and decimal "," as the Legrand history).
+// unit in brackets, in ASCII: m3), a row per day (month), a row "Total",
+// and for the summary the rows "Previous month" ("Previous year") and
+// "Change (%)", in the report's dialect (default ";" and decimal "," as the
+// Legrand history). A change is given only between two ended periods with
+// data on every day (month).
 //
 // Reads through the consumption engine (model/consumption.h); pure
 // otherwise; any thread that may read the store.
@@ -68,9 +71,13 @@ struct ReportFile {
 };
 
 // The report of the period [from, to) (a local month or year). `site` is
-// the [site] name written in it. Errors: the store failing (with context).
+// the [site] name written in it. With `now_ms` before `to` the period is in
+// progress (on demand): said in the report, no change from the previous
+// period shown, and the PDF dated now. Errors: the store failing (with
+// context).
 Expected<ReportFile> build_report(const ReportSpec& r, const std::string& site, const CsvDialect& dialect,
                                   const model::SiteModel& model, const store::QueryEngine& query,
-                                  const SeriesRegistry& registry, int64_t from, int64_t to, const TimeZone& tz);
+                                  const SeriesRegistry& registry, int64_t from, int64_t to, const TimeZone& tz,
+                                  int64_t now_ms = INT64_MAX);
 
 }  // namespace gridlet::exporter

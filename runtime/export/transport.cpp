@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 
+#include <atomic>
 #include <cctype>
 #include <chrono>
 #include <cstring>
@@ -272,7 +273,12 @@ Expected<std::string> test_target(const TargetConfig& t, const std::function<boo
     if (t.protocol == Protocol::email) {
         std::string to;
         for (const std::string& a : t.to) to += (to.empty() ? "" : ", ") + a;
-        const std::string key = "gridlet-connectivity-test-" + std::to_string(std::time(nullptr));
+        // A test message of its own each time (a mail client would show two
+        // with one Message-ID as one).
+        static std::atomic<uint64_t> tests{0};
+        const std::string key = "gridlet-connectivity-test-" +
+                                std::to_string(std::chrono::system_clock::now().time_since_epoch().count()) + "-" +
+                                std::to_string(::getpid()) + "-" + std::to_string(++tests);
         if (Status st = email_file(t, (t.site.empty() ? "" : "[" + t.site + "] ") + "gridlet: test of export target '" + t.name + "'",
                                    "A test of the export target '" + t.name + "' of the gridlet site " + t.site +
                                        " (" + host + "): its files will arrive like this one.\r\n",

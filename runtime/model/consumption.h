@@ -7,8 +7,9 @@
 //   a point      its counter's consumption per period, from the store's
 //                counter-aware aggregation (store/aggregation.h: resets,
 //                glitches, rollover; each interval between two readings
-//                charged whole to the period where it starts; gaps stay
-//                gaps). A meter replaced (energy_history): each counter
+//                charged whole to the period where it starts; one longer
+//                than the series' max_gap, 36 h, charged nowhere: gaps
+//                stay gaps). A meter replaced (energy_history): each counter
 //                over its time in service. A series of kind gauge holding
 //                interval energies is summed instead. Converted from the
 //                series' unit (Wh, kWh, MWh; m3, dm3, L) to the fluid's.

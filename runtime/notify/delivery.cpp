@@ -54,6 +54,30 @@ Status result(CURLcode rc, const char* errbuf, const std::string& where) {
 
 namespace {
 
+// The SMTP server's last reply line (curl's error for a refusal is often
+// only "Weird server reply"): kept by curl's debug callback.
+int keep_reply(CURL*, curl_infotype type, char* data, size_t size, void* user) {
+    if (type != CURLINFO_HEADER_IN) return 0;
+    std::string line(data, size);
+    while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.pop_back();
+    if (!line.empty()) *static_cast<std::string*>(user) = line.substr(0, 300);
+    return 0;
+}
+
+void watch_replies(CURL* h, std::string* last) {
+    curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, &keep_reply);
+    curl_easy_setopt(h, CURLOPT_DEBUGDATA, last);
+    curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
+}
+
+// A failed SMTP transfer, with what the server said last when it was a refusal (4xx, 5xx).
+Status smtp_result(CURLcode rc, const char* errbuf, const std::string& where, const std::string& last) {
+    Status st = result(rc, errbuf, where);
+    if (st || last.size() < 3 || (last[0] != '4' && last[0] != '5') || st.message().find(last) != std::string::npos)
+        return st;
+    return Status(st.code(), st.message() + " (the server said: " + last + ")");
+}
+
 using SlistPtr = std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)>;
 
 // The server, TLS, login, sender and recipients of an SMTP transfer; the
@@ -85,12 +109,14 @@ Status send_email(const NotificationConfig& n, const std::string& message, const
     char errbuf[CURL_ERROR_SIZE] = {0};
     common(e.h, n, cancel, errbuf);
     const SlistPtr rcpt = smtp_session(e.h, n, n.to);
+    std::string last;
+    watch_replies(e.h, &last);
     Upload up{&message};
     curl_easy_setopt(e.h, CURLOPT_READFUNCTION, &read_upload);
     curl_easy_setopt(e.h, CURLOPT_READDATA, &up);
     curl_easy_setopt(e.h, CURLOPT_UPLOAD, 1L);
     const CURLcode rc = curl_easy_perform(e.h);
-    return result(rc, errbuf, "SMTP " + n.smtp_url);
+    return smtp_result(rc, errbuf, "SMTP " + n.smtp_url, last);
 }
 
 Status send_email_with_files(const NotificationConfig& n, const std::vector<std::string>& to,
@@ -102,6 +128,8 @@ Status send_email_with_files(const NotificationConfig& n, const std::vector<std:
     char errbuf[CURL_ERROR_SIZE] = {0};
     common(e.h, n, cancel, errbuf);
     const SlistPtr rcpt = smtp_session(e.h, n, to);
+    std::string last;
+    watch_replies(e.h, &last);
     curl_slist* head = nullptr;
     for (const std::string& h : headers) head = curl_slist_append(head, h.c_str());
     curl_easy_setopt(e.h, CURLOPT_HTTPHEADER, head);
@@ -121,7 +149,7 @@ Status send_email_with_files(const NotificationConfig& n, const std::vector<std:
     const CURLcode rc = curl_easy_perform(e.h);
     curl_mime_free(mime);
     curl_slist_free_all(head);
-    return result(rc, errbuf, "SMTP " + n.smtp_url);
+    return smtp_result(rc, errbuf, "SMTP " + n.smtp_url, last);
 }
 
 Status post_webhook(const NotificationConfig& n, const std::string& json, const std::string& id,

@@ -36,7 +36,7 @@ void RowFolder::add(const Sample& s, size_t row) {
     if (!is_good(s)) return;
     if (row != npos) rows_[row].add_sample(s);
     if (!rule_.counter) return;
-    const Reading next{s.value, row};
+    const Reading next{s.value, s.ts, row};
     if (cur_) {
         const bool glitch = prev_ && cur_->value < prev_->value && next.value >= prev_->value;
         if (!glitch) accept(*cur_);
@@ -54,7 +54,8 @@ void RowFolder::finish() {
 }
 
 void RowFolder::accept(const Reading& r) {
-    if (accepted_ && accepted_->row != npos) {
+    // A gap longer than max_gap is charged to no bucket.
+    if (accepted_ && accepted_->row != npos && (rule_.max_gap_ms <= 0 || r.ts - accepted_->ts <= rule_.max_gap_ms)) {
         RollupRow& row = rows_[accepted_->row];
         row.consumption += rule_.delta(accepted_->value, r.value);
         ++row.intervals;

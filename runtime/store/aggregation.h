@@ -33,6 +33,9 @@
 //     or, when c < a (a reset confirmed by the reading after c), c (the
 //     counter restarted from 0), or with a `rollover` tag R and a < R,
 //     R - a + c (a wrap).
+// An interval longer than the series' max_gap (36 h unless its `max_gap`
+// tag says otherwise; rollup.h) is a gap: its delta is charged to no bucket
+// (missing data are left out, not put on the bucket where the gap starts).
 // Good: quality > 0 and a finite value (is_good). Everything else is kept in
 // raw data and ignored by every aggregate.
 //
@@ -102,6 +105,7 @@ public:
 private:
     struct Reading {
         double value = 0;
+        int64_t ts = 0;
         size_t row = npos;
     };
     void accept(const Reading& r);

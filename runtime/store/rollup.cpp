@@ -1,6 +1,7 @@
 #include "store/rollup.h"
 
 #include "store/bitstream.h"
+#include "store/time_spec.h"
 
 #include <algorithm>
 #include <charconv>
@@ -133,6 +134,10 @@ CounterRule counter_rule(const SeriesMeta& meta) {
         double v = 0;
         auto [p, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
         if (ec == std::errc() && p == it->second.data() + it->second.size() && v > 0) r.rollover = v;
+    }
+    if (auto gap = meta.tags.find("max_gap"); r.counter && gap != meta.tags.end()) {
+        if (gap->second == "0") r.max_gap_ms = 0;
+        else if (auto ms = parse_duration_ms(gap->second); ms && *ms > 0) r.max_gap_ms = *ms;
     }
     return r;
 }

@@ -43,10 +43,18 @@ struct RollupRow {
 std::string encode_row(const RollupRow& r);
 Expected<RollupRow> decode_row(std::string_view bytes);
 
+// An interval between two counter readings longer than this is a gap: its
+// delta is not charged to any bucket (missing data is left out, never put
+// on the day the gap starts). 36 h keeps a meter read once a day (24 h, 25 h
+// on the day DST ends, and some jitter); the series tag `max_gap` ("2h",
+// "7d", "0" for none) sets it per series.
+inline constexpr int64_t kDefaultMaxGapMs = 36LL * 3'600'000;
+
 // How counter deltas are computed for one series.
 struct CounterRule {
     bool counter = false;
     double rollover = 0;  // 0: a drop is a reset
+    int64_t max_gap_ms = kDefaultMaxGapMs;  // 0: no limit
     double delta(double prev, double cur) const {
         if (cur >= prev) return cur - prev;
         if (rollover > 0 && prev < rollover) return rollover - prev + cur;

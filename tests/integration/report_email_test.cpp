@@ -267,7 +267,19 @@ TEST(ReportEmail, TheCommandListsTestsSendsAndWritesReports) {
     const std::string pdf = slurp(base + "/out/summary-monthly-report_2026-11.pdf");
     EXPECT_NE(gridlet::test::pdf_text(pdf).find("Summary report — November 2026"), std::string::npos) << out.out;
 
-    // Both reports into one folder would overwrite each other only when alike; a
-    // folder of each kind is refused before anything is written.
+    // A server that refuses the message: the command fails with what it said.
+    SmtpSink busy(base + "/busy");
+    busy.p = std::make_unique<Process>(std::vector<std::string>{"/usr/bin/python3",
+                                                                source_dir() + "/tests/support/smtp_sink.py", "--port",
+                                                                std::to_string(busy.port), "--dir", busy.dir,
+                                                                "--fail-first", "1"});
+    ASSERT_TRUE(busy.p->wait_for_out("smtp sink on")) << busy.p->err();
+    std::string busy_site = site_text;
+    busy_site.replace(busy_site.find(std::to_string(sink.port)), std::to_string(sink.port).size(), std::to_string(busy.port));
+    std::ofstream(base + "/busy.toml") << busy_site;
+    const Result refused = run({gridlet_bin(), "export", "--config", base + "/busy.toml", "--name", "hvac_detail", "--from",
+                                "2026-11-01", "--to", "2026-12-01", "--send"});
+    EXPECT_EQ(refused.code, 1) << refused.err;
+    EXPECT_NE(refused.err.find("the server said: 451 busy, try again later"), std::string::npos) << refused.err;
     std::filesystem::remove_all(base);
 }

@@ -5,10 +5,13 @@
 // month, the CSV dialect, and the PDF read back by poppler.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include <toml++/toml.h>
 
 #include "export/export_config.h"
 #include "export/export_job.h"
+#include "export/export_scheduler.h"
 #include "export/legrand_report.h"
 #include "store/store.h"
 #include "support/pdf_text.h"
@@ -122,12 +125,16 @@ TEST(LegrandReport, SummaryCsvHasEachFluidPerDayWithCostsAndTotals) {
     EXPECT_EQ(f.name, "summary-monthly-report_2026-11.csv");
     EXPECT_EQ(f.rows_with_data, 30u);
     const auto l = lines(f.bytes);
-    ASSERT_EQ(l.size(), 1u + 30 + 1);
-    EXPECT_EQ(l[0], "Date;Electricity (kWh);Electricity cost (EUR);Gas (m³);Gas equivalent (kWh);Gas cost (EUR)");
+    ASSERT_EQ(l.size(), 1u + 30 + 3);
+    EXPECT_EQ(l[0], "Date;Electricity (kWh);Electricity cost (EUR);Gas (m3);Gas equivalent (kWh);Gas cost (EUR)")
+        << "units in ASCII: spreadsheets read CSV files in many encodings";
     // 3 kWh an hour = 72 kWh a day at 0.15 EUR; gas 2.4 m³ a day = 26.88 kWh at 0.9 EUR/m³.
     EXPECT_EQ(l[1], "2026-11-01;72,000;10,80;2,400;26,880;2,16");
     EXPECT_EQ(l[30], "2026-11-30;72,000;10,80;2,400;26,880;2,16");
     EXPECT_EQ(l[31], "Total;2160,000;324,00;72,000;806,400;64,80");
+    // October: 745 hours (the DST change), every day with data: a change is given.
+    EXPECT_EQ(l[32], "Previous month;2235,000;335,25;74,500;834,400;67,05");
+    EXPECT_EQ(l[33], "Change (%);-3,4;-3,4;-3,4;-3,4;-3,4");
 }
 
 TEST(LegrandReport, DaysWithoutDataAreEmptyAndLeftOutOfTheTotal) {
@@ -140,7 +147,10 @@ TEST(LegrandReport, DaysWithoutDataAreEmptyAndLeftOutOfTheTotal) {
     EXPECT_EQ(l[1], "2026-11-01;;;;;") << "no data: empty cells, never a guess";
     EXPECT_EQ(l[2], "2026-11-02;;;;;");
     EXPECT_EQ(l[3], "2026-11-03;72,000;10,80;2,400;26,880;2,16");
-    EXPECT_EQ(l.back(), "Total;2016,000;302,40;67,200;752,640;60,48");
+    ASSERT_EQ(l.size(), 1u + 30 + 3);
+    EXPECT_EQ(l[31], "Total;2016,000;302,40;67,200;752,640;60,48");
+    EXPECT_EQ(l[32], "Previous month;;;;;") << "October has no data";
+    EXPECT_EQ(l[33], "Change (%);;;;;");
 }
 
 TEST(LegrandReport, DetailedCsvHoldsTheChosenItemsEachWithItsCost) {
@@ -150,14 +160,14 @@ TEST(LegrandReport, DetailedCsvHoldsTheChosenItemsEachWithItsCost) {
     r.format = ReportFormat::csv;
     r.items = {"hvac", "boiler"};
     const auto l = lines(s.build(r, s.nov, s.dec, {',', '.', "\r\n"}).bytes);
-    EXPECT_EQ(l[0], "Date,hvac (kWh),hvac cost (EUR),boiler (m³),boiler equivalent (kWh),boiler cost (EUR)");
+    EXPECT_EQ(l[0], "Date,hvac (kWh),hvac cost (EUR),boiler (m3),boiler equivalent (kWh),boiler cost (EUR)");
     EXPECT_EQ(l[1], "2026-11-01,48.000,7.20,2.400,26.880,2.16");
     EXPECT_EQ(l.back(), "Total,1440.000,216.00,72.000,806.400,64.80");
     // By group: floor1 has main (electricity) and the boiler (gas).
     r.by = model::Breakdown::group;
     r.items = {};
     const auto g = lines(s.build(r, s.nov, s.dec).bytes);
-    EXPECT_EQ(g[0], "Date;floor1 (kWh);floor1 cost (EUR);floor1 (m³);floor1 equivalent (kWh);floor1 cost (EUR)");
+    EXPECT_EQ(g[0], "Date;floor1 (kWh);floor1 cost (EUR);floor1 (m3);floor1 equivalent (kWh);floor1 cost (EUR)");
     EXPECT_EQ(g[1], "2026-11-01;24,000;3,60;2,400;26,880;2,16");
 }
 
@@ -170,7 +180,7 @@ TEST(LegrandReport, YearlyReportHasAMonthARow) {
     const ReportFile f = s.build(r, y2026, y2027);
     EXPECT_EQ(f.name, "summary-yearly-report_2026.csv");
     const auto l = lines(f.bytes);
-    ASSERT_EQ(l.size(), 1u + 12 + 1);
+    ASSERT_EQ(l.size(), 1u + 12 + 3);
     EXPECT_EQ(l[1].substr(0, 8), "2026-01;");
     EXPECT_EQ(l[9], "2026-09;;;;;");
     EXPECT_EQ(l[10].substr(0, 17), "2026-10;2235,000;") << "31 days and the hour of the DST change (25 h on Oct 25)";
@@ -237,8 +247,16 @@ TEST(LegrandReport, ReportsAreCheckedKeyByKeyWithTheirLines) {
               std::string::npos)
         << errors("[[reports]]\nname = \"m\"\ntype = \"detailed\"\nitems = [\"nope\"]\n");
     EXPECT_NE(errors("[[reports]]\nname = \"m\"\ntype = \"detailed\"\nby = \"group\"\nitems = [\"main\"]\n")
-                  .find("'main' is not a group"),
+                  .find("'main' is not a group of the [model] (floor1)"),
+              std::string::npos)
+        << "the names it could be";
+    EXPECT_NE(errors("[[reports]]\nname = \"m\"\ntype = \"detailed\"\nitems = []\n").find("items is empty"),
               std::string::npos);
+    EXPECT_NE(errors("[[reports]]\nname = \"a\"\ntype = \"summary\"\ndir = \"rep\"\n[[reports]]\nname = \"b\"\n"
+                     "type = \"summary\"\ndir = \"rep/\"\n")
+                  .find("overwrite them"),
+              std::string::npos)
+        << "rep/ is rep";
     EXPECT_NE(errors("[[reports]]\nname = \"m\"\ntype = \"summary\"\ndecimal = \",\"\n").find("decimal is for csv reports"),
               std::string::npos);
     EXPECT_NE(errors("[[reports]]\nname = \"m\"\ntype = \"summary\"\ntargets = [\"x\"]\n")
@@ -270,4 +288,60 @@ TEST(LegrandReport, PeriodsAreLocalCalendarMonthsDueAfterTheirEnd) {
     EXPECT_EQ(p[1], std::make_pair(nov, dec));
     EXPECT_EQ(period_start_at(e[0], nov + 5 * 86'400'000, paris), nov);
     EXPECT_EQ(due_at(e[0], dec, paris), *paris.parse_iso("2026-12-01T06:00")) << "at 06:00 after the 1h delay";
+}
+
+TEST(LegrandReport, AMonthInProgressSaysSoAndShowsNoChange) {
+    ReportSite s(*TimeZone::load("Europe/Paris")->parse_iso("2026-10-01T00:00"));
+    ReportSpec r;
+    const int64_t now = s.nov + 10 * 86'400'000 + 9 * 3'600'000;  // Nov 11, 09:00
+    auto f = build_report(r, "lyon-3", {';', ',', "\r\n"}, s.model, s.store->query(), s.store->registry(), s.nov, s.dec,
+                          s.paris, now);
+    ASSERT_TRUE(f) << f.status().message();
+    const std::string text = gridlet::test::pdf_text(f->bytes);
+    EXPECT_NE(text.find("In progress: the figures up to 2026-11-11 09:00"), std::string::npos) << text;
+    const size_t row = text.find("Electricity ");
+    const std::string line = text.substr(row, text.find('\n', row) - row);
+    EXPECT_EQ(line.find('%'), std::string::npos) << "a part against a whole says nothing: " << line;
+    EXPECT_NE(text.find("A change from the previous period is shown only between two ended periods"), std::string::npos);
+    EXPECT_NE(f->bytes.find("/CreationDate (20261111080000"), std::string::npos) << "dated now (UTC), not in the future";
+    r.format = ReportFormat::csv;
+    auto c = build_report(r, "lyon-3", {';', ',', "\r\n"}, s.model, s.store->query(), s.store->registry(), s.nov, s.dec,
+                          s.paris, now);
+    ASSERT_TRUE(c);
+    EXPECT_NE(c->bytes.find("\r\nChange (%);;;;;\r\n"), std::string::npos) << c->bytes;
+}
+
+TEST(LegrandReport, AReportSetUpBeforeTheClosedMonthsSendTimeSendsIt) {
+    ReportSite s(*TimeZone::load("Europe/Paris")->parse_iso("2026-10-01T00:00"));
+    const auto scheduled = [&](const std::string& dir) {
+        config::Diagnostics diags;
+        toml::table root = toml::parse("[[reports]]\nname = \"m\"\ntype = \"summary\"\nformat = \"csv\"\ndir = \"" +
+                                           dir + "\"\n",
+                                       std::string("/site.toml"));
+        auto e = parse_exports(root, "/site.toml", "lyon-3", s.model, diags);
+        EXPECT_TRUE(diags.empty()) << diags.front().to_string();
+        return e;
+    };
+    const std::string early = (s.dir.path() / "early").string(), late = (s.dir.path() / "late").string();
+    {
+        // First started on Dec 1 at 00:30, before November's send time (01:00).
+        StateStore& state = s.store->state();
+        ExportScheduler sch(scheduled(early), s.store->query(), s.store->registry(), state, s.paris, nullptr, {}, nullptr,
+                            &s.model);
+        ASSERT_TRUE(sch.start(s.dec + 30 * 60'000));
+        sch.poll(s.dec + 3'600'000 + 1000);
+        EXPECT_TRUE(std::filesystem::exists(early + "/summary-monthly-report_2026-11.csv"));
+        EXPECT_FALSE(std::filesystem::exists(early + "/summary-monthly-report_2026-10.csv"));
+    }
+    {
+        // First started on Dec 2: November's report was due yesterday; the next is December's.
+        auto e = scheduled(late);
+        e[0].name = "m2";
+        ExportScheduler sch(e, s.store->query(), s.store->registry(), s.store->state(), s.paris, nullptr, {}, nullptr,
+                            &s.model);
+        ASSERT_TRUE(sch.start(s.dec + 86'400'000));
+        sch.poll(s.dec + 86'400'000 + 1000);
+        EXPECT_FALSE(std::filesystem::exists(late));
+        EXPECT_EQ(sch.delivered_until("m2"), s.dec);
+    }
 }

@@ -14,6 +14,7 @@
 #include "alarm/alarm_table.h"
 #include "export/export_scheduler.h"
 #include "export/outbox_sender.h"
+#include "notify/notification_config.h"
 #include "store/store.h"
 #include "unit/store/test_util.h"
 
@@ -163,6 +164,59 @@ TEST(ExportTargetConfig, EveryMalformedTargetIsRefusedWithItsLine) {
     ASSERT_EQ(ediags.size(), 1u);
     EXPECT_EQ(ediags[0].line, 5u);
     EXPECT_NE(ediags[0].message.find("'nope' is not an [[export_targets]] name"), std::string::npos);
+}
+
+// An e-mail target: the settings of a [[notifications]] e-mail entry, its
+// own recipients; each fault said once, on its own line.
+TEST(ExportTargetConfig, EmailTargetsTakeANotificationsServerAndSayEachFaultOnce) {
+    unsetenv("GRIDLET_UT_UNSET");
+    const std::string notes =
+        "[site]\nname = \"s\"\n"
+        "[[notifications]]\nname = \"mail\"\nkind = \"email\"\nsmtp_url = \"smtp://127.0.0.1:2525\"\nstarttls = \"none\"\n"
+        "from = \"gw@x.example\"\nto = [\"ops@x.example\"]\n"
+        "[[notifications]]\nname = \"hook\"\nkind = \"webhook\"\nurl = \"https://h.example/x\"\n"
+        "[[notifications]]\nname = \"broken\"\nkind = \"email\"\nsmtp_url = \"smtp://h\"\nfrom = \"a@b.c\"\n"
+        "to = [\"a@b.c\"]\nusername = \"u\"\npassword_env = \"GRIDLET_UT_UNSET\"\n";
+    const auto parse = [&](const std::string& target, config::Diagnostics& diags) {
+        toml::table root = toml::parse(notes + "[[export_targets]]\nname = \"t\"\n" + target + "\n", std::string("/site.toml"));
+        const auto n = notify::parse_notifications(root, "/site.toml", diags);
+        diags.clear();  // the broken entry's own error is not this test's
+        return parse_export_targets(root, "/site.toml", diags, TargetSecrets::read, n);
+    };
+    {
+        config::Diagnostics d;
+        auto t = parse("email = \"mail\"", d);
+        ASSERT_TRUE(d.empty()) << d.front().to_string();
+        ASSERT_EQ(t.size(), 1u);
+        EXPECT_EQ(t[0].protocol, Protocol::email);
+        EXPECT_EQ(t[0].to, std::vector<std::string>{"ops@x.example"}) << "the entry's recipients by default";
+        EXPECT_EQ(t[0].smtp.smtp_url, "smtp://127.0.0.1:2525");
+        EXPECT_EQ(t[0].site, "s");
+    }
+    const std::vector<std::pair<std::string, std::string>> cases = {
+        {"email = \"hook\"", "'hook' is not a [[notifications]] entry of kind email (it is a webhook) (there are: mail)"},
+        {"email = \"nope\"", "'nope' is not a [[notifications]] entry of kind email"},
+        {"email = \"mail\"\nto = [\"not an address\"]", "'not an address' is not an e-mail address"},
+        {"email = \"mail\"\nto = [\"Ops <ops@x.example>\"]", "is not an e-mail address"},
+        {"email = \"mail\"\nto = [3]", "entry 1 is of type integer, not an address in quotes"},
+        {"email = \"mail\"\nto = [\"a@b.c\", \"a@b.c\"]", "'a@b.c' is named twice"},
+        {"email = \"mail\"\nto = [\"x@y.z>\\r\\nBcc: evil@x.y\"]", "'x@y.z>\\x0D\\x0ABcc: evil@x.y'"},
+        {"email = \"mail\"\nto = []", "to is empty"},
+        {"email = \"mail\"\nusername = \"u\"", "username: an e-mail target takes the server, login and TLS"},
+        {"email = \"mail\"\nurl = \"ftp://h/in/\"", "url and email: one or the other"},
+        {"url = \"ftp://h/in/\"\nto = [\"a@b.c\"]", "to is for e-mail targets"},
+    };
+    for (const auto& [body, want] : cases) {
+        config::Diagnostics diags;
+        parse(body, diags);
+        ASSERT_EQ(diags.size(), 1u) << body << (diags.empty() ? std::string() : "\n -> " + diags.front().to_string() + (diags.size() > 1 ? "\n -> " + diags[1].to_string() : ""));
+        EXPECT_NE(diags.front().message.find(want), std::string::npos) << body << "\n -> " << diags.front().to_string();
+        EXPECT_EQ(diags.front().message.find('\n'), std::string::npos) << "one line: " << diags.front().message;
+    }
+    // A target naming an entry that was refused itself: that entry's error only.
+    config::Diagnostics d;
+    parse("email = \"broken\"", d);
+    EXPECT_TRUE(d.empty()) << d.front().to_string();
 }
 
 TEST(ExportOutbox, AFileIsQueuedOnceAndAFullQueueHoldsThePeriodBack) {
