@@ -152,7 +152,7 @@ void run_consumption(const ConsumptionArgs& a) {
     model::SiteModel m;
     if (diags.empty() && site.root) m = model::parse_site_model(*site.root, site.path, site.timezone, diags);
     if (!diags.empty())
-        fail(cmd, 2, diags.front().to_string() + (diags.size() > 1 ? " (and " + std::to_string(diags.size() - 1) + " more; gridlet check lists them)" : ""));
+        fail(cmd, 2, diags.front().to_string() + (diags.size() > 1 ? " (and more: gridlet check lists every problem)" : ""));
     if (m.points.empty()) fail(cmd, 2, a.config + ": the site has no [[model.points]] (see runtime/model/README.md)");
     auto tz = TimeZone::load(site.timezone);
     if (!tz) fail(cmd, 2, tz.status().message());

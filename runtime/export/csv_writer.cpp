@@ -126,17 +126,28 @@ std::string format_fixed(double v, int decimals, const CsvDialect& d) {
     return with_decimal(buf, d);
 }
 
-std::string format_number(double v, const CsvDialect& d) {
-    if (!std::isfinite(v)) return std::isnan(v) ? "NaN" : (v > 0 ? "Infinity" : "-Infinity");
-    if (v == std::trunc(v) && std::fabs(v) < 9007199254740992.0) {
-        char buf[32];
-        std::snprintf(buf, sizeof buf, "%.0f", v == 0 ? 0.0 : v);
-        return buf;
+void append_number(std::string& out, double v, const CsvDialect& d) {
+    if (!std::isfinite(v)) {
+        out += std::isnan(v) ? "NaN" : (v > 0 ? "Infinity" : "-Infinity");
+        return;
     }
     char buf[64];
-    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-    (void)ec;
-    return with_decimal(std::string(buf, end), d);
+    char* end;
+    if (v == std::trunc(v) && std::fabs(v) < 9007199254740992.0) {
+        end = std::to_chars(buf, buf + sizeof buf, static_cast<int64_t>(v)).ptr;  // -0 is 0
+    } else {
+        end = std::to_chars(buf, buf + sizeof buf, v).ptr;
+        if (d.decimal != '.')
+            for (char* c = buf; c != end; ++c)
+                if (*c == '.') *c = d.decimal;
+    }
+    out.append(buf, end);
+}
+
+std::string format_number(double v, const CsvDialect& d) {
+    std::string out;
+    append_number(out, v, d);
+    return out;
 }
 
 }  // namespace gridlet::exporter

@@ -79,5 +79,7 @@ std::string format_fixed(double v, int decimals, const CsvDialect& d);
 // `v` as an integer when it is one (up to 2^53), else the shortest text that
 // reads back to the same double, with the dialect's decimal separator.
 std::string format_number(double v, const CsvDialect& d);
+// format_number(v) appended to `out` (no string of its own: the export loops).
+void append_number(std::string& out, double v, const CsvDialect& d);
 
 }  // namespace gridlet::exporter

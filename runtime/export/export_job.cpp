@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
+#include <thread>
 
 namespace gridlet::exporter {
 
@@ -127,20 +129,51 @@ Expected<ExportFile> build_export_file(const ExportConfig& e, const store::Query
         std::vector<socomec::CsvColumn> cols;
         for (const ExportVariable& x : e.variables)
             cols.push_back({x.load_name, x.usage_name, x.csv_nature, x.quantity, x.unit, x.scale});
-        std::map<int64_t, std::vector<std::optional<double>>> by_time;
+        // One line per step with a value: the steps are the store's grid of
+        // buckets (aligned on the epoch, as downsample labels them).
+        const int64_t base = from - ((from % e.step_ms) + e.step_ms) % e.step_ms;
+        const size_t steps = static_cast<size_t>((to - base + e.step_ms - 1) / e.step_ms);
+        std::vector<std::vector<std::optional<double>>> grid(steps);
         for (size_t i = 0; i < readings.size(); ++i)
             for (const socomec::Reading& r : readings[i]) {
-                auto& row = by_time[r.ts_ms];
-                row.resize(e.variables.size());
+                const size_t k = static_cast<size_t>((r.ts_ms - base) / e.step_ms);
+                if (r.ts_ms < base || k >= steps) continue;
+                auto& row = grid[k];
+                if (row.empty()) row.resize(e.variables.size());
                 row[i] = r.value;
             }
         std::vector<socomec::CsvLine> lines;
-        for (auto& [ts, values] : by_time) lines.push_back({ts, std::move(values)});
+        for (size_t k = 0; k < steps; ++k)
+            if (!grid[k].empty()) lines.push_back({base + static_cast<int64_t>(k) * e.step_ms, std::move(grid[k])});
         f.data_rows = lines.size();
         socomec::csv_rows(out, d, cols, std::move(lines), tz, e.dialect);
     }
     f.bytes = std::move(out.text);
     return f;
+}
+
+Status build_export_files(const ExportConfig& e, const store::QueryEngine& q, const SeriesRegistry& registry,
+                          const std::vector<std::pair<int64_t, int64_t>>& periods, const TimeZone& tz,
+                          const model::SiteModel* model, int64_t now_ms, unsigned threads,
+                          const std::function<Status(ExportFile&)>& sink) {
+    const size_t batch = std::max(1u, threads);
+    for (size_t first = 0; first < periods.size(); first += batch) {
+        const size_t n = std::min(batch, periods.size() - first);
+        std::vector<std::optional<Expected<ExportFile>>> built(n);
+        std::vector<std::thread> workers;
+        for (size_t k = 1; k < n; ++k)
+            workers.emplace_back([&, k] {
+                const auto& [a, b] = periods[first + k];
+                built[k] = build_export_file(e, q, registry, a, b, tz, model, now_ms);
+            });
+        built[0] = build_export_file(e, q, registry, periods[first].first, periods[first].second, tz, model, now_ms);
+        for (std::thread& w : workers) w.join();
+        for (size_t k = 0; k < n; ++k) {
+            if (!*built[k]) return built[k]->status();
+            if (Status st = sink(**built[k]); !st) return st;
+        }
+    }
+    return Status::ok();
 }
 
 }  // namespace gridlet::exporter

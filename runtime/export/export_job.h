@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -56,5 +57,14 @@ int64_t period_start_at(const ExportConfig& e, int64_t t, const TimeZone& tz);
 Expected<ExportFile> build_export_file(const ExportConfig& e, const store::QueryEngine& q,
                                        const SeriesRegistry& registry, int64_t from, int64_t to, const TimeZone& tz,
                                        const model::SiteModel* model = nullptr, int64_t now_ms = INT64_MAX);
+
+// The files of `periods` (oldest first), built on up to `threads` threads
+// at once (the store's reads are thread-safe) and handed to `sink` in period
+// order on the caller's thread; at most `threads` files are held at a time.
+// The first error (of a build or of `sink`) stops it and is returned.
+Status build_export_files(const ExportConfig& e, const store::QueryEngine& q, const SeriesRegistry& registry,
+                          const std::vector<std::pair<int64_t, int64_t>>& periods, const TimeZone& tz,
+                          const model::SiteModel* model, int64_t now_ms, unsigned threads,
+                          const std::function<Status(ExportFile&)>& sink);
 
 }  // namespace gridlet::exporter

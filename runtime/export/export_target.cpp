@@ -148,7 +148,7 @@ void parse_email_target(const toml::table& t, const nlohmann::json& j, TargetCon
     bool to_ok = true;
     if (const toml::node* to = t.get("to")) {
         std::vector<std::string> list;
-        std::set<std::string> seen;
+        std::set<std::string> seen, repeated;
         size_t k = 0;
         for (const toml::node& x : *to->as_array()) {
             ++k;
@@ -163,7 +163,7 @@ void parse_email_target(const toml::table& t, const nlohmann::json& j, TargetCon
                 bad("to", "to: '" + shown_value(a) + "' is not an e-mail address (name@domain, no name or <>)");
                 to_ok = false;
             } else if (!seen.insert(a).second) {
-                bad("to", "to: '" + a + "' is named twice");
+                if (repeated.insert(a).second) bad("to", "to: '" + a + "' is named more than once");
                 to_ok = false;
             } else {
                 list.push_back(a);
@@ -214,7 +214,17 @@ std::vector<TargetConfig> parse_export_targets(const toml::table& root, const st
                                       ? "[[export_targets]] '" + named->as_string()->get() + "'"
                                       : "[[export_targets]] #" + std::to_string(number);
         nlohmann::json j = config::validate_table(t, target_keys(), file, label, diags, config::line_of(t));
-        if (diags.size() != before) continue;
+        if (diags.size() != before) {
+            // Refused (said above), but kept by name: an export naming it is
+            // not told again that it does not exist.
+            if (named && named->is_string()) {
+                TargetConfig c;
+                c.name = named->as_string()->get();
+                c.line = config::line_of(t);
+                out.push_back(std::move(c));
+            }
+            continue;
+        }
         TargetConfig c;
         c.site = site;
         c.line = config::line_of(t);

@@ -211,6 +211,12 @@ std::string csv_bytes(const ReportSpec& r, const Data& d, const TimeZone& tz, co
     CsvRow total = {"Total"};
     for (const Figure& f : d.figures) total.push_back(f.total ? format_fixed(clean(*f.total), f.decimals(), dialect) : "");
     m.push_back(std::move(total));
+    if (r.type == ReportType::detailed) {
+        CsvRow with = {r.period == ReportPeriod::monthly ? "Days with data" : "Months with data"};
+        for (const Figure& f : d.figures)
+            with.push_back(std::to_string(std::count_if(f.values.begin(), f.values.end(), [](const auto& v) { return v.has_value(); })));
+        m.push_back(std::move(with));
+    }
     if (r.type == ReportType::summary) {
         CsvRow previous = {r.period == ReportPeriod::monthly ? "Previous month" : "Previous year"};
         CsvRow change = {"Change (%)"};
@@ -229,6 +235,11 @@ std::string title_period(const ReportSpec& r, int64_t from, const TimeZone& tz) 
     const CivilTime c = tz.to_local(from);
     if (r.period == ReportPeriod::yearly) return std::to_string(c.year);
     return std::string(kMonthNames[c.month - 1]) + " " + std::to_string(c.year);
+}
+
+// The periods (days, months) that have not begun (a period in progress).
+size_t upcoming(const Data& d) {
+    return static_cast<size_t>(std::count_if(d.starts.begin(), d.starts.end(), [&](int64_t s) { return s >= d.now; }));
 }
 
 std::string cell(const std::optional<double>& v, int decimals) { return v ? readable(*v, decimals) : "–"; }
@@ -298,6 +309,7 @@ Expected<std::string> pdf_bytes(const ReportSpec& r, const std::string& site, co
             c.unit = figs.front()->unit;
             for (int64_t s : d.starts) c.labels.push_back(period_label(r, s, tz, true));
             c.values = figs.front()->values;
+            c.upcoming = upcoming(d);
             doc.blocks.push_back(std::move(c));
             pdf::Table t;
             t.header = {r.period == ReportPeriod::monthly ? "Day" : "Month"};
@@ -341,7 +353,7 @@ Expected<std::string> pdf_bytes(const ReportSpec& r, const std::string& site, co
                 if (f->item == m->item && f->kind == Kind::cost) row.push_back(cell(f->total, 2));
             size_t with = 0;
             for (const auto& v : m->values) with += v.has_value();
-            row.push_back(std::to_string(with) + " of " + std::to_string(m->values.size()));
+            row.push_back(std::to_string(with) + " of " + std::to_string(m->values.size() - upcoming(d)));
             t.rows.push_back(std::move(row));
         }
         doc.blocks.push_back(std::move(t));
@@ -362,6 +374,7 @@ Expected<std::string> pdf_bytes(const ReportSpec& r, const std::string& site, co
             c.unit = m->unit;
             for (int64_t s : d.starts) c.labels.push_back(period_label(r, s, tz, true));
             c.values = m->values;
+            c.upcoming = upcoming(d);
             doc.blocks.push_back(std::move(c));
         }
     }

@@ -21,6 +21,7 @@
 //     sum of the days with data.
 // The CSV is one table: a header row ("Date" and a column per figure, its
 // unit in brackets, in ASCII: m3), a row per day (month), a row "Total",
+// for the detailed report a row "Days with data" ("Months with data"),
 // and for the summary the rows "Previous month" ("Previous year") and
 // "Change (%)", in the report's dialect (default ";" and decimal "," as the
 // Legrand history). A change is given only between two ended periods with

@@ -1,5 +1,7 @@
 #include "export/socomec_files.h"
 
+#include <charconv>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -89,16 +91,45 @@ void ems_rows(RowSink& out, const EmsHeader& h, const std::vector<EmsVariable>& 
     out.row({"Index Key", "Date", "Value", "Quality"});
     TimestampCache when(tz);
     std::vector<size_t> order;
+    std::string value, quality;
     for (size_t i = 0; i < variables.size() && i < readings.size(); ++i) {
-        order.resize(readings[i].size());
-        std::iota(order.begin(), order.end(), size_t{0});
-        std::stable_sort(order.begin(), order.end(),
-                         [&](size_t a, size_t b) { return readings[i][a].ts_ms > readings[i][b].ts_ms; });
+        // Newest first: readings come oldest first (then reversed, no sort);
+        // otherwise sorted, equal times kept in their order.
+        const auto& rs = readings[i];
+        order.resize(rs.size());
+        const bool ascending = std::is_sorted(rs.begin(), rs.end(), [](const Reading& a, const Reading& b) { return a.ts_ms < b.ts_ms; });
+        if (ascending) {
+            // Reversed, but a run of equal times keeps its order.
+            size_t n = 0;
+            for (size_t end = rs.size(); end > 0;) {
+                size_t start = end - 1;
+                while (start > 0 && rs[start - 1].ts_ms == rs[end - 1].ts_ms) --start;
+                for (size_t k = start; k < end; ++k) order[n++] = k;
+                end = start;
+            }
+        } else {
+            std::iota(order.begin(), order.end(), size_t{0});
+            std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return rs[a].ts_ms > rs[b].ts_ms; });
+        }
         const std::string key = std::to_string(i);
+        int last_quality = -1;
         for (size_t k : order) {
-            const Reading& r = readings[i][k];
+            const Reading& r = rs[k];
             const double raw = std::round(r.value * variables[i].coef);
-            out.row({key, when(r.ts_ms), std::isfinite(raw) ? integer(raw) : std::string(), std::to_string(r.quality)});
+            value.clear();
+            if (std::isfinite(raw)) {
+                if (std::fabs(raw) < 9e15) {
+                    char b[24];
+                    value.append(b, std::to_chars(b, b + sizeof b, static_cast<int64_t>(raw)).ptr);
+                } else {
+                    value = integer(raw);
+                }
+            }
+            if (r.quality != last_quality) {
+                quality = std::to_string(r.quality);
+                last_quality = r.quality;
+            }
+            out.row({key, when(r.ts_ms), value, quality});
         }
     }
 }
@@ -151,13 +182,19 @@ void csv_rows(RowSink& out, const CsvDevice& device, const std::vector<CsvColumn
     descriptor("Unit", [](const CsvColumn& c) { return c.unit; });
     descriptor("Scale", [&](const CsvColumn& c) { return format_fixed(c.scale, 7, dialect); });
     std::stable_sort(lines.begin(), lines.end(), [](const CsvLine& a, const CsvLine& b) { return a.ts_ms > b.ts_ms; });
+    // Each line's cells in one buffer (no string per cell), then views into it.
+    std::string buffer;
+    std::vector<size_t> ends(columns.size() + 1);
     for (const CsvLine& l : lines) {
-        cells.assign(1, local_timestamp(l.ts_ms, tz));
+        buffer = local_timestamp(l.ts_ms, tz);
+        ends[0] = buffer.size();
         for (size_t i = 0; i < columns.size(); ++i) {
             const std::optional<double> v = i < l.values.size() ? l.values[i] : std::nullopt;
-            cells.push_back(v ? format_number(nine_decimals(*v / columns[i].scale), dialect) : std::string());
+            if (v) append_number(buffer, nine_decimals(*v / columns[i].scale), dialect);
+            ends[i + 1] = buffer.size();
         }
-        views.assign(cells.begin(), cells.end());
+        views.clear();
+        for (size_t i = 0, from = 0; i < ends.size(); from = ends[i], ++i) views.emplace_back(buffer.data() + from, ends[i] - from);
         out.row(std::span<const std::string_view>(views));
     }
 }

@@ -75,7 +75,9 @@ Status smtp_result(CURLcode rc, const char* errbuf, const std::string& where, co
     Status st = result(rc, errbuf, where);
     if (st || last.size() < 3 || (last[0] != '4' && last[0] != '5') || st.message().find(last) != std::string::npos)
         return st;
-    return Status(st.code(), st.message() + " (the server said: " + last + ")");
+    // The server's refusal first, libcurl's view of it ("Weird server reply") after.
+    const std::string curl_text = st.message().substr(std::min(st.message().size(), where.size() + 2));
+    return Status(st.code(), where + ": the server refused: " + last + " (" + curl_text + ")");
 }
 
 using SlistPtr = std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)>;

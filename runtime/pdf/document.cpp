@@ -263,9 +263,12 @@ private:
         y_ += 18;
         double lo = 0, hi = 0;
         size_t missing = 0;
-        for (const auto& v : c.values) {
+        const size_t upcoming = std::min(c.upcoming, c.values.size());
+        const size_t elapsed = c.values.size() - upcoming;
+        for (size_t i = 0; i < c.values.size(); ++i) {
+            const auto& v = c.values[i];
             if (!v) {
-                ++missing;
+                missing += i < elapsed;
                 continue;
             }
             lo = std::min(lo, *v);
@@ -303,7 +306,7 @@ private:
         const double zero_y = plot.y + plot.h * axis.top / (axis.top - axis.bottom);
         for (size_t i = 0; i < c.values.size(); ++i) {
             const double cx = plot.x + slot * (static_cast<double>(i) + 0.5);
-            if (!c.values[i]) {
+            if (!c.values[i] && i < elapsed) {
                 grey(0.55);
                 line_at(cx - width_of("–") / 2, zero_y - 2, "–");
             }
@@ -314,11 +317,16 @@ private:
         }
         black();
         y_ = plot.y + plot.h + label_h;
-        if (missing > 0) {
+        if (missing > 0 || upcoming > 0) {
             font(7.5, false);
             grey(0.35);
-            line_at(plot.x, y_ + 6, std::to_string(missing) + " of " + std::to_string(c.values.size()) +
-                                        " periods without data (–): no bar, never a guess");
+            std::string caption;
+            if (missing > 0)
+                caption = std::to_string(missing) + " of " + std::to_string(elapsed) + (upcoming > 0 ? " elapsed" : "") +
+                          " periods without data (–): no bar, never a guess";
+            if (upcoming > 0)
+                caption += (caption.empty() ? "" : "; ") + std::to_string(upcoming) + " still to come";
+            line_at(plot.x, y_ + 6, caption);
             black();
             y_ += 10;
         }

@@ -44,6 +44,9 @@ struct BarChart {
     std::string unit;                         // the value axis's unit, "kWh"
     std::vector<std::string> labels;          // one per bar, under the axis ("1", "2", ... or "Jan")
     std::vector<std::optional<double>> values;  // nullopt: no data (no bar)
+    // The last `upcoming` periods have not begun (a report of the month in
+    // progress): no bar, no "–", and not counted as without data.
+    size_t upcoming = 0;
 };
 
 using Block = std::variant<Heading, Paragraph, Table, BarChart>;

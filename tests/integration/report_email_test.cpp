@@ -280,6 +280,6 @@ TEST(ReportEmail, TheCommandListsTestsSendsAndWritesReports) {
     const Result refused = run({gridlet_bin(), "export", "--config", base + "/busy.toml", "--name", "hvac_detail", "--from",
                                 "2026-11-01", "--to", "2026-12-01", "--send"});
     EXPECT_EQ(refused.code, 1) << refused.err;
-    EXPECT_NE(refused.err.find("the server said: 451 busy, try again later"), std::string::npos) << refused.err;
+    EXPECT_NE(refused.err.find("the server refused: 451 busy, try again later"), std::string::npos) << refused.err;
     std::filesystem::remove_all(base);
 }

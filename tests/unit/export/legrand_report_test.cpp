@@ -162,7 +162,8 @@ TEST(LegrandReport, DetailedCsvHoldsTheChosenItemsEachWithItsCost) {
     const auto l = lines(s.build(r, s.nov, s.dec, {',', '.', "\r\n"}).bytes);
     EXPECT_EQ(l[0], "Date,hvac (kWh),hvac cost (EUR),boiler (m3),boiler equivalent (kWh),boiler cost (EUR)");
     EXPECT_EQ(l[1], "2026-11-01,48.000,7.20,2.400,26.880,2.16");
-    EXPECT_EQ(l.back(), "Total,1440.000,216.00,72.000,806.400,64.80");
+    EXPECT_EQ(l[l.size() - 2], "Total,1440.000,216.00,72.000,806.400,64.80");
+    EXPECT_EQ(l.back(), "Days with data,30,30,30,30,30");
     // By group: floor1 has main (electricity) and the boiler (gas).
     r.by = model::Breakdown::group;
     r.items = {};
@@ -299,6 +300,8 @@ TEST(LegrandReport, AMonthInProgressSaysSoAndShowsNoChange) {
     ASSERT_TRUE(f) << f.status().message();
     const std::string text = gridlet::test::pdf_text(f->bytes);
     EXPECT_NE(text.find("In progress: the figures up to 2026-11-11 09:00"), std::string::npos) << text;
+    EXPECT_NE(text.find("19 still to come"), std::string::npos) << "Nov 12-30 have not begun: " << text;
+    EXPECT_EQ(text.find("periods without data"), std::string::npos) << "every day begun has data: " << text;
     const size_t row = text.find("Electricity ");
     const std::string line = text.substr(row, text.find('\n', row) - row);
     EXPECT_EQ(line.find('%'), std::string::npos) << "a part against a whole says nothing: " << line;

@@ -199,7 +199,8 @@ TEST(ExportTargetConfig, EmailTargetsTakeANotificationsServerAndSayEachFaultOnce
         {"email = \"mail\"\nto = [\"not an address\"]", "'not an address' is not an e-mail address"},
         {"email = \"mail\"\nto = [\"Ops <ops@x.example>\"]", "is not an e-mail address"},
         {"email = \"mail\"\nto = [3]", "entry 1 is of type integer, not an address in quotes"},
-        {"email = \"mail\"\nto = [\"a@b.c\", \"a@b.c\"]", "'a@b.c' is named twice"},
+        {"email = \"mail\"\nto = [\"a@b.c\", \"a@b.c\", \"a@b.c\"]", "'a@b.c' is named more than once"},
+        {"email = 5", "'email' must be string, not integer"},
         {"email = \"mail\"\nto = [\"x@y.z>\\r\\nBcc: evil@x.y\"]", "'x@y.z>\\x0D\\x0ABcc: evil@x.y'"},
         {"email = \"mail\"\nto = []", "to is empty"},
         {"email = \"mail\"\nusername = \"u\"", "username: an e-mail target takes the server, login and TLS"},
@@ -217,6 +218,18 @@ TEST(ExportTargetConfig, EmailTargetsTakeANotificationsServerAndSayEachFaultOnce
     config::Diagnostics d;
     parse("email = \"broken\"", d);
     EXPECT_TRUE(d.empty()) << d.front().to_string();
+    // A target refused for a wrong type is still known by name: an export
+    // naming it gets no second error.
+    config::Diagnostics d2;
+    auto t = parse("email = \"mail\"\nto = \"a@b.c\"", d2);
+    ASSERT_EQ(d2.size(), 1u) << d2.back().to_string();
+    EXPECT_NE(d2.front().message.find("'to' must be array, not string"), std::string::npos) << d2.front().to_string();
+    toml::table root = toml::parse("[[exports]]\nname = \"x\"\nformat = \"socomec_csv\"\nserver_name = \"s\"\n"
+                                   "targets = [\"t\"]\n[[exports.variables]]\nseries = \"m/p\"\n",
+                                   std::string("/site.toml"));
+    model::SiteModel m;
+    parse_exports(root, "/site.toml", "acme", m, d2, t);
+    EXPECT_EQ(d2.size(), 1u) << d2.back().to_string();
 }
 
 TEST(ExportOutbox, AFileIsQueuedOnceAndAFullQueueHoldsThePeriodBack) {
