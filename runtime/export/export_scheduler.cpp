@@ -90,6 +90,15 @@ Status ExportScheduler::start(int64_t now_ms) {
             } catch (...) {
                 return Status::corruption("export '" + e.name + "': the stored state '" + **v + "' is not a time");
             }
+            // The periods moved since (the site's time zone or the export's
+            // period changed): go on from the start of the period now
+            // holding that point, so that no period of the new grid is
+            // skipped (the one straddling it is written whole).
+            if (const int64_t aligned = period_start_at(e, s.done_until, tz_); aligned != s.done_until) {
+                spdlog::info("export '{}': its periods changed (time zone or period): going on from {} instead of {}",
+                             e.name, tz_.format_iso(aligned), tz_.format_iso(s.done_until));
+                s.done_until = aligned;
+            }
         } else {
             // First start: from the period in progress. A report (calendar
             // periods) also sends the period that has closed if its send

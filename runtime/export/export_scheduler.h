@@ -14,6 +14,10 @@
 //     file is in its folder. A crash between the two writes the same period
 //     again: the same name and the same bytes, so the folder still holds it
 //     once.
+//   - When the periods moved since (the site's time zone or the export's
+//     `every` changed), it goes on from the start of the period holding
+//     the stored end: the period straddling it is written whole, none is
+//     skipped.
 //   - After downtime the missed periods are written, oldest first (catch-up),
 //     as far back as `catch_up`; older ones are skipped, counted and logged.
 //     At the very first start nothing before the period in progress is

@@ -120,6 +120,25 @@ TEST(ExportScheduler, CatchUpAfterLongDowntimeIsBounded) {
     EXPECT_TRUE(files_in(s.out()).count("acme_srv_m_Avg_2024-05-02_14-10-00.csv"));
 }
 
+// The site's time zone changed from Paris to Honolulu: the day that ended
+// at Paris midnight is not a Honolulu day; the Honolulu day holding that
+// instant is written whole, not skipped.
+TEST(ExportScheduler, PeriodsThatMovedWithTheTimeZoneAreNotSkipped) {
+    Site s;
+    const TimeZone honolulu = *TimeZone::load("Pacific/Honolulu");
+    const int64_t paris_midnight = *s.paris.parse_iso("2024-05-03T00:00");  // 2024-05-02T12:00-10:00
+    ASSERT_TRUE(s.store->state().put(kExportStateNamespace, "x", std::to_string(paris_midnight)));
+    auto daily = exports(s.out());
+    daily[0].every_ms = 86'400'000;  // one file a day, hourly rows
+    daily[0].step_ms = 3'600'000;
+    ExportScheduler sch(daily, s.store->query(), s.store->registry(), s.store->state(), honolulu, nullptr);
+    ASSERT_TRUE(sch.start(paris_midnight));
+    const int64_t may2 = *honolulu.parse_iso("2024-05-02T00:00");
+    EXPECT_EQ(sch.delivered_until("x"), may2) << "from the start of the Honolulu day holding it";
+    sch.poll(*honolulu.parse_iso("2024-05-03T00:01"));
+    EXPECT_TRUE(files_in(s.out()).count("acme_srv_m_Avg_2024-05-03_00-00-00.csv")) << "May 2 in Honolulu, whole";
+}
+
 TEST(ExportScheduler, AFolderThatCannotBeWrittenIsRetriedAlarmedAndCleared) {
     Site s;
     alarm::MemoryPersistence mem;
