@@ -295,9 +295,7 @@ void run_export(const ExportArgs& a) {
         for (size_t i = 0; i < exports.size(); ++i)
             for (size_t k = i + 1; k < exports.size(); ++k) {
                 const auto &x = exports[i], &y = exports[k];
-                if (x.format == exporter::Format::legrand_report && y.format == x.format &&
-                    x.report.type == y.report.type && x.report.period == y.report.period &&
-                    x.report.format == y.report.format)
+                if (exporter::same_report_names(x, y))
                     fail(cmd, 2, "reports '" + x.name + "' and '" + y.name +
                                      "' write files of the same name into --out: choose one with --name");
             }

@@ -167,6 +167,11 @@ Expected<std::pair<int, int>> parse_at(const std::string& text) {
     return std::pair<int, int>{weekday, h * 60 + m};
 }
 
+bool same_report_names(const ExportConfig& a, const ExportConfig& b) {
+    return a.format == Format::legrand_report && b.format == Format::legrand_report && a.report.type == b.report.type &&
+           a.report.period == b.report.period && a.report.format == b.report.format;
+}
+
 std::string site_name_problem(const ExportConfig& e) {
     if (e.format != Format::socomec_ems) return "";
     std::string upper = e.site_name;
@@ -496,8 +501,7 @@ void parse_reports(const toml::table& root, const std::string& file, const std::
                 d.status().message());
         // Two reports of one type and period write the same file name.
         for (const ExportConfig& o : out)
-            if (o.format == Format::legrand_report && o.report.type == r.type && o.report.period == r.period &&
-                o.report.format == r.format && !c.dir.empty() && o.dir == c.dir) {
+            if (same_report_names(o, c) && !c.dir.empty() && o.dir == c.dir) {
                 bad(t, "dir", "its files would be named like those of report '" + o.name + "' (line " +
                                   std::to_string(o.line) + ") in the same folder, and overwrite them; give it another dir");
                 break;

@@ -123,6 +123,11 @@ std::vector<ExportConfig> parse_exports(const toml::table& root, const std::stri
                                         const model::SiteModel& model, config::Diagnostics& diags,
                                         const std::vector<TargetConfig>& targets = {});
 
+// Whether `a` and `b` are reports whose files have the same names (the
+// manual's names carry only the type, period and format): one folder
+// cannot hold both.
+bool same_report_names(const ExportConfig& a, const ExportConfig& b);
+
 // "HH:MM" or "<mon|tue|...|sun> HH:MM" as (weekday 0 Sunday .. 6 or -1,
 // minute of the day); invalid_argument otherwise.
 Expected<std::pair<int, int>> parse_at(const std::string& text);

@@ -91,15 +91,6 @@ void parse_limits(const nlohmann::json& j, TargetConfig& c, const TargetBadKey& 
     c.max_files = j.value("max_files", uint64_t{10'000});
 }
 
-// An address as SMTP takes it: local@domain, no space, no <>, no control character.
-bool plausible_address(const std::string& a) {
-    const size_t at = a.find('@');
-    if (at == std::string::npos || at == 0 || at + 1 >= a.size() || a.find('@', at + 1) != std::string::npos) return false;
-    return std::none_of(a.begin(), a.end(), [](char ch) {
-        return static_cast<unsigned char>(ch) <= 0x20 || ch == '<' || ch == '>' || ch == ',' || ch == '"';
-    });
-}
-
 // A value shown in a message: control characters as \xNN (an address with
 // a line break stays on the message's one line).
 std::string shown_value(const std::string& v) {
@@ -159,7 +150,7 @@ void parse_email_target(const toml::table& t, const nlohmann::json& j, TargetCon
                 continue;
             }
             const std::string a = x.as_string()->get();
-            if (!plausible_address(a)) {
+            if (!notify::plausible_address(a)) {
                 bad("to", "to: '" + shown_value(a) + "' is not an e-mail address (name@domain, no name or <>)");
                 to_ok = false;
             } else if (!seen.insert(a).second) {

@@ -12,6 +12,7 @@
 
 #include "notify/curl_support.h"
 #include "notify/delivery.h"
+#include "notify/digest.h"
 
 namespace gridlet::exporter {
 
@@ -214,13 +215,6 @@ std::vector<std::string> headers_for(const std::string& name, const std::string&
             "Content-Disposition: attachment; filename=\"" + name + "\""};
 }
 
-// No CR or LF in a header line (a name cannot add headers).
-std::string one_line(std::string s) {
-    for (char& c : s)
-        if (c == '\r' || c == '\n') c = ' ';
-    return s;
-}
-
 // An e-mail with `file_name` attached (an e-mail target). The Message-ID
 // comes from `key`, the same on every attempt of one file.
 Status email_file(const TargetConfig& t, const std::string& subject, const std::string& text,
@@ -228,16 +222,13 @@ Status email_file(const TargetConfig& t, const std::string& subject, const std::
                   const std::function<bool()>& cancel) {
     std::string id;
     for (char c : key + "." + t.site) id += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ? c : '.';
-    const std::time_t now = std::time(nullptr);
-    std::tm tm{};
-    gmtime_r(&now, &tm);
-    char date[64];
-    std::strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+    const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch()).count();
     std::string to;
     for (const std::string& a : t.to) to += (to.empty() ? "" : ", ") + a;
-    const std::vector<std::string> headers = {"Date: " + std::string(date), "From: " + one_line(t.smtp.from),
-                                              "To: " + one_line(to), "Message-ID: <" + id + "@gridlet>",
-                                              "Subject: " + one_line(subject)};
+    const std::vector<std::string> headers = {"Date: " + notify::rfc5322(now_ms), "From: " + notify::header_safe(t.smtp.from),
+                                              "To: " + notify::header_safe(to), "Message-ID: <" + id + "@gridlet>",
+                                              "Subject: " + notify::header_safe(subject)};
     const std::vector<notify::Attachment> files = {{file_name, content_type(file_name), &bytes}};
     Status st = notify::send_email_with_files(t.smtp, t.to, headers, text, files, cancel);
     if (!st) return Status(st.code(), "target '" + t.name + "' (e-mail through [[notifications]] '" + t.email + "'): " + st.message());

@@ -37,6 +37,8 @@ std::string indent(const std::string& text) {
     }
     return out;
 }
+}  // namespace
+
 // RFC 5322 date.
 std::string rfc5322(int64_t ms) {
     const std::time_t t = static_cast<std::time_t>(ms / 1000);
@@ -52,7 +54,6 @@ std::string header_safe(std::string s) {
         if (c == '\r' || c == '\n') c = ' ';
     return s;
 }
-}  // namespace
 
 EmailText email_text(const std::string& site, const TimeZone& zone, const Batch& batch) {
     // One entry per condition (alarm key), in order of its first change: an

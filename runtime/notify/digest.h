@@ -31,6 +31,11 @@ struct Batch {
 
 std::string batch_id(const std::string& site, const std::string& notification, uint64_t first, uint64_t last);
 
+// An RFC 5322 date ("Wed, 02 Dec 2026 10:00:00 +0000") of UTC ms.
+std::string rfc5322(int64_t ms);
+// `s` with CR and LF as spaces: a name or message cannot add headers.
+std::string header_safe(std::string s);
+
 // "Subject" and the plain-text body: each alarm once (its changes in the
 // window on one line: a chattering alarm is one entry), newest state last.
 struct EmailText {

@@ -90,12 +90,16 @@ const std::vector<KeySpec>& notification_keys() {
     return keys;
 }
 
-namespace {
-
 bool plausible_address(const std::string& a) {
     const size_t at = a.find('@');
-    return at != std::string::npos && at > 0 && at + 1 < a.size() && a.find_first_of(" <>,;\r\n") == std::string::npos;
+    if (at == std::string::npos || at == 0 || at + 1 >= a.size() || a.find('@', at + 1) != std::string::npos) return false;
+    return std::none_of(a.begin(), a.end(), [](char ch) {
+        return static_cast<unsigned char>(ch) <= 0x20 || ch == 0x7f || ch == '<' || ch == '>' || ch == ',' || ch == ';' ||
+               ch == '"';
+    });
 }
+
+namespace {
 
 std::vector<std::string> strings(const nlohmann::json& j, const char* key, const std::string& where,
                                  const toml::table& t, const std::string& file, config::Diagnostics& diags) {

@@ -80,6 +80,10 @@ struct NotificationConfig {
 
 const std::vector<config::KeySpec>& notification_keys();
 
+// An address as SMTP takes it: local@domain, one '@', no space, control
+// character, display name or list separator (<>,;").
+bool plausible_address(const std::string& address);
+
 // Reads `[[notifications]]` of a site file's root. Secrets (SMTP password,
 // bot token, subscription password) are read from the environment
 // variables `password_env` / `token_env` at load (never written in the
