@@ -38,6 +38,8 @@ class Store;
 namespace gridlet::kernel {
 
 // What the components may use; owned by the Kernel, outlives the instances.
+class NorthFeeds;
+
 struct ComponentContext {
     ComponentContext(SeriesRegistry& r, store::Store* s, const TimeZone& tz, const SiteConfig& sc)
         : registry(r), store(s), time_zone(tz), site(sc) {}
@@ -72,6 +74,10 @@ struct ComponentContext {
     // outboxes), and its figures.
     std::vector<exporter::TargetConfig> export_targets;
     std::atomic<uint64_t> export_sent{0}, export_send_failures{0}, export_waiting{0};
+    // North plugins' store-and-forward feeds (null without a store): the
+    // store writer taps every batch into them before storing it.
+    NorthFeeds* feeds = nullptr;
+    std::atomic<uint64_t> feed_failures{0};
 };
 
 Expected<std::unique_ptr<plugin::PluginInstance>> make_store_writer_instance(ComponentContext& ctx,

@@ -4,11 +4,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <csignal>
 
 #include "bus/codec.h"
 #include "bus/socket.h"
 #include "kernel/alarm_store.h"
+#include "kernel/north_feeds.h"
 #include "store/options.h"
 #include "store/store.h"
 
@@ -109,7 +111,11 @@ Status Kernel::start() {
     auto control_pub = bus_->make_publisher(&control_metrics_);
     if (!control_pub) return control_pub.status();
     control_publisher_ = std::move(*control_pub);
-    plugin::HostServices services{*bus_, registry_, clock_, router_};
+    if (store_) {
+        feeds_ = std::make_unique<NorthFeeds>(store_->outbox(), registry_, clock_, alarms_.get());
+        components_->feeds = feeds_.get();
+    }
+    plugin::HostServices services{*bus_, registry_, clock_, router_, feeds_.get(), &plan_.site.site_name};
     // Every endpoint exists before any thread runs, so that no subscriber
     // misses a publisher.
     uint32_t index = 0;
@@ -156,6 +162,11 @@ Status Kernel::start() {
     }
     for (const config::Diagnostic& w : plan_.warnings) spdlog::warn("{}", w.to_string());
     running_ = true;
+    // North plugins (the store writer among them) start first: a feed opened
+    // in a north plugin's create() then sees the first sample of every driver.
+    std::stable_partition(instances_.begin(), instances_.end(), [](const auto& i) {
+        return i->library().descriptor().kind == GL_KIND_NORTH;
+    });
     for (auto& inst : instances_) {
         Status st = inst->start();
         if (!st) {
@@ -245,6 +256,8 @@ nlohmann::json Kernel::metrics_json() {
                                      {"failures", components_->export_send_failures.load()},
                                      {"waiting", components_->export_waiting.load()}};
     }
+    if (feeds_ && !feeds_->empty())
+        out["north_feeds"] = {{"feeds", feeds_->metrics_json()}, {"tap_failures", components_->feed_failures.load()}};
     out["problems"] = problems_json();
     if (store_) {
         const store::WriteHealth h = store_->health();

@@ -33,6 +33,8 @@ class Store;
 
 namespace gridlet::kernel {
 
+class NorthFeeds;
+
 // SIGINT, SIGTERM and SIGHUP: what run_until_signal() handles.
 sigset_t kernel_signals();
 void block_signals();
@@ -92,6 +94,7 @@ private:
     std::unique_ptr<alarm::AlarmPersistence> alarm_persistence_;  // over store_ (or memory): closed before it
     std::unique_ptr<alarm::AlarmTable> alarms_;
     std::unique_ptr<notify::Notifier> notifier_;  // [[notifications]], over store_
+    std::unique_ptr<NorthFeeds> feeds_;           // north plugins' feeds, over store_ and alarms_
     std::unique_ptr<ComponentContext> components_;
     std::unique_ptr<bus::Bus> bus_;
     plugin::CommandRouter router_;

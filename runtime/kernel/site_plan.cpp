@@ -152,7 +152,7 @@ SitePlan prepare_site(SiteConfig site, config::Diagnostics& diags, DeviceProblem
             std::vector<plugin::ConfigProblem> warnings;
             const uint32_t plugin_line =
                 entry ? (entry->config ? config::line_of(*entry->config) : entry->line) : 0;
-            for (const plugin::ConfigProblem& problem : p.library->validate(p.name, p.config, p.devices, &warnings)) {
+            for (const plugin::ConfigProblem& problem : p.library->validate(p.name, p.config, p.devices, &warnings, site.has_store)) {
                 const DeviceEntry* dev = nullptr;
                 for (const DeviceEntry& d : site.devices)
                     if (!problem.device.empty() && d.name == problem.device && d.plugin == p.name) dev = &d;

@@ -8,6 +8,7 @@
 
 #include "kernel/component_instance.h"
 #include "kernel/components.h"
+#include "kernel/north_feeds.h"
 #include "store/store.h"
 
 namespace gridlet::kernel {
@@ -50,6 +51,7 @@ public:
         ev.severity = to_store_severity(e.severity);
         ev.body = std::string(e.body_json, e.body_len);
         if (ev.body.empty()) ev.body = "{}";
+        if (ctx_.feeds) feed_failed(ctx_.feeds->tap_event(e));
         Status st = ctx_.store->events().append(ev);
         if (!st) host().error("event " + ev.source + "/" + ev.type + " not stored: " + st.message());
     }
@@ -58,7 +60,20 @@ public:
     // After each drained pass of the bus, at kMaxBatch, and at stop.
     void flush() {
         if (pending_.empty()) return;
-        note_refused();
+        const bool refused = note_refused();
+        // North feeds first: what the store acknowledges is then in every
+        // matching feed, also after a kill -9 between the two writes.
+        if (ctx_.feeds) {
+            if (!refused) {
+                feed_failed(ctx_.feeds->tap_samples(pending_, host().monotonic_ms()));
+            } else {
+                const auto [lo, hi] = ctx_.store->accept_window();
+                std::vector<gl_sample> kept;
+                for (const gl_sample& s : pending_)
+                    if (s.ts_ms >= lo && s.ts_ms <= hi) kept.push_back(s);
+                feed_failed(ctx_.feeds->tap_samples(kept, host().monotonic_ms()));
+            }
+        }
         Status st = ctx_.store->append(pending_);
         if (!st) {
             // Not acknowledged: nothing else to write them to. Count them
@@ -88,7 +103,19 @@ public:
 private:
     // Samples dated outside the store's plausible window are refused by the
     // store (counted in its metrics); say which, once a minute at most.
-    void note_refused() {
+    // A feed that did not get its data: counted (metrics feed_failures) and
+    // logged at most once a minute.
+    void feed_failed(const Status& st) {
+        if (st) return;
+        ++ctx_.feed_failures;
+        const int64_t now = host().monotonic_ms();
+        if (now - last_feed_log_ms_ < 60'000) return;
+        last_feed_log_ms_ = now;
+        host().error("north feed: data not queued for forwarding (" + std::to_string(ctx_.feed_failures.load()) +
+                     " times since start): " + st.message());
+    }
+
+    bool note_refused() {
         const auto [lo, hi] = ctx_.store->accept_window();
         size_t n = 0;
         const gl_sample* first = nullptr;
@@ -97,10 +124,10 @@ private:
                 if (!first) first = &s;
                 ++n;
             }
-        if (n == 0) return;
+        if (n == 0) return false;
         unlogged_refused_ += n;
         const int64_t now = host().monotonic_ms();
-        if (now - last_refused_log_ms_ < 60'000) return;
+        if (now - last_refused_log_ms_ < 60'000) return true;
         auto meta = ctx_.store->registry().get(first->series_id);
         const std::string name = meta ? meta->name : "series " + std::to_string(first->series_id);
         const bool old = first->ts_ms < lo;
@@ -110,11 +137,13 @@ private:
                     "; a clock or a timestamp unit is wrong)");
         last_refused_log_ms_ = now;
         unlogged_refused_ = 0;
+        return true;
     }
 
     ComponentContext& ctx_;
     uint64_t unlogged_refused_ = 0;
     int64_t last_refused_log_ms_ = INT64_MIN / 2;
+    int64_t last_feed_log_ms_ = INT64_MIN / 2;
     std::vector<gl_sample> pending_;
     static constexpr int64_t kNever = INT64_MIN / 2;
     uint64_t lost_ = 0;

@@ -177,6 +177,27 @@ int64_t h_monotonic_ms(gl_host_ctx* ctx) {
     PluginInstance* p = self(ctx);
     return p ? p->api_monotonic_ms() : 0;
 }
+gl_status h_feed_open(gl_host_ctx* ctx, const gl_feed_spec* spec) {
+    // In validate(): whether the site can keep a feed, with no effect.
+    if (ConfigCheck* c = checking(ctx)) return c->has_store ? GL_OK : GL_ERR_UNSUPPORTED;
+    return guard(ctx, [&](PluginInstance& p) { return p.api_feed_open(spec); });
+}
+gl_status h_feed_read(gl_host_ctx* ctx, uint64_t after, size_t max, gl_feed_item_fn fn, void* user) {
+    return guard(ctx, [&](PluginInstance& p) { return p.api_feed_read(after, max, fn, user); });
+}
+gl_status h_feed_done(gl_host_ctx* ctx, const uint64_t* seqs, size_t n) {
+    return guard(ctx, [&](PluginInstance& p) { return p.api_feed_done(seqs, n); });
+}
+gl_status h_feed_stats(gl_host_ctx* ctx, gl_feed_stats* out) {
+    return guard(ctx, [&](PluginInstance& p) { return p.api_feed_stats(out); });
+}
+gl_status h_series_unit(gl_host_ctx* ctx, uint32_t id, char* buf, size_t cap) {
+    return guard(ctx, [&](PluginInstance& p) { return p.api_series_unit(id, buf, cap); });
+}
+const char* h_site_name(gl_host_ctx* ctx) {
+    PluginInstance* p = self(ctx);
+    return p ? p->api_site_name() : "";
+}
 void h_config_problem(gl_host_ctx* ctx, const char* device, const char* msg) {
     try {
         if (ConfigCheck* c = checking(ctx)) {
@@ -227,6 +248,12 @@ const gl_host_api kTable = [] {
     t.instance_name = h_instance_name;
     t.stopping = h_stopping;
     t.config_problem = h_config_problem;
+    t.feed_open = h_feed_open;
+    t.feed_read = h_feed_read;
+    t.feed_done = h_feed_done;
+    t.feed_stats = h_feed_stats;
+    t.series_unit = h_series_unit;
+    t.site_name = h_site_name;
     return t;
 }();
 

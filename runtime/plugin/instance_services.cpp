@@ -97,6 +97,74 @@ gl_status PluginInstance::api_series_name(uint32_t id, char* buf, size_t cap) {
     return GL_OK;
 }
 
+gl_status PluginInstance::api_series_unit(uint32_t id, char* buf, size_t cap) {
+    auto meta = services_.registry.get(id);
+    if (!meta) return GL_ERR_NOT_FOUND;
+    if (!buf || cap < meta->unit.size() + 1) return GL_ERR_INVALID;
+    std::memcpy(buf, meta->unit.c_str(), meta->unit.size() + 1);
+    return GL_OK;
+}
+
+namespace {
+gl_status feed_status(const Status& st, PluginInstance& p) {
+    if (st) return GL_OK;
+    p.api_set_error(st.message().c_str());
+    switch (st.code()) {
+        case StatusCode::invalid_argument: return GL_ERR_INVALID;
+        case StatusCode::not_found: return GL_ERR_NOT_FOUND;
+        case StatusCode::unsupported: return GL_ERR_UNSUPPORTED;
+        default: return GL_ERR;
+    }
+}
+}  // namespace
+
+gl_status PluginInstance::api_feed_open(const gl_feed_spec* spec) {
+    if (!services_.feeds) {
+        api_set_error("this gridlet has no [store]: a feed keeps what waits in the store's outbox");
+        return GL_ERR_UNSUPPORTED;
+    }
+    if (!spec || spec->struct_size < offsetof(gl_feed_spec, max_bytes) + sizeof(spec->max_bytes)) return GL_ERR_INVALID;
+    if ((spec->series_count && !spec->series) || (spec->events_count && !spec->events)) return GL_ERR_INVALID;
+    FeedSpec f;
+    for (size_t i = 0; i < spec->series_count; ++i) {
+        if (!spec->series[i]) return GL_ERR_INVALID;
+        f.series.emplace_back(spec->series[i]);
+    }
+    for (size_t i = 0; i < spec->events_count; ++i) {
+        if (!spec->events[i]) return GL_ERR_INVALID;
+        f.events.emplace_back(spec->events[i]);
+    }
+    f.max_bytes = spec->max_bytes;
+    return feed_status(services_.feeds->open(name_, f), *this);
+}
+
+gl_status PluginInstance::api_feed_read(uint64_t after, size_t max, gl_feed_item_fn fn, void* user) {
+    if (!services_.feeds) return GL_ERR_UNSUPPORTED;
+    if (!fn) return GL_ERR_INVALID;
+    return feed_status(
+        services_.feeds->read(name_, after, max, [&](const gl_feed_item& item) { return fn(user, &item) != 0; }), *this);
+}
+
+gl_status PluginInstance::api_feed_done(const uint64_t* seqs, size_t n) {
+    if (!services_.feeds) return GL_ERR_UNSUPPORTED;
+    if (n && !seqs) return GL_ERR_INVALID;
+    return feed_status(services_.feeds->done(name_, std::vector<uint64_t>(seqs, seqs + n)), *this);
+}
+
+gl_status PluginInstance::api_feed_stats(gl_feed_stats* out) {
+    if (!services_.feeds) return GL_ERR_UNSUPPORTED;
+    if (!out || out->struct_size < sizeof(uint32_t)) return GL_ERR_INVALID;
+    gl_feed_stats s{};
+    s.struct_size = sizeof s;
+    Status st = services_.feeds->stats(name_, &s);
+    if (!st) return feed_status(st, *this);
+    // Copy no more than the caller's struct holds (an older plugin's is smaller).
+    const uint32_t size = std::min<uint32_t>(out->struct_size, sizeof s);
+    std::memcpy(reinterpret_cast<char*>(out) + sizeof(uint32_t), reinterpret_cast<const char*>(&s) + sizeof(uint32_t),
+                size - sizeof(uint32_t));
+    return GL_OK;
+}
+
 gl_status PluginInstance::api_publish(const gl_sample* samples, size_t n) {
     if (n && !samples) return GL_ERR_INVALID;
     Status st;

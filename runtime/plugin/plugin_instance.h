@@ -33,6 +33,7 @@
 #include "core/clock.h"
 #include "core/series_registry.h"
 #include "plugin/command_router.h"
+#include "plugin/feed_service.h"
 #include "plugin/plugin_library.h"
 
 namespace gridlet::plugin {
@@ -55,6 +56,8 @@ struct HostServices {
     SeriesRegistry& registry;
     const Clock& clock;
     CommandRouter& router;
+    FeedService* feeds = nullptr;  // null: no store, no feeds
+    const std::string* site_name = nullptr;
 };
 
 // The host table handed to every plugin (static).
@@ -137,9 +140,15 @@ public:
                                gl_reply_fn reply, void* user, uint64_t* out_id);
     gl_status api_reply_command(uint64_t request_id, gl_status status, const char* error);
     gl_status api_emit_event(const char* source, const char* type, int32_t severity, const char* body, size_t len);
+    gl_status api_feed_open(const gl_feed_spec* spec);
+    gl_status api_feed_read(uint64_t after, size_t max, gl_feed_item_fn fn, void* user);
+    gl_status api_feed_done(const uint64_t* seqs, size_t n);
+    gl_status api_feed_stats(gl_feed_stats* out);
+    gl_status api_series_unit(uint32_t id, char* buf, size_t cap);
     int64_t api_now_ms() const { return services_.clock.now_ms(); }
     int64_t api_monotonic_ms() const { return services_.clock.monotonic_ms(); }
     const char* api_instance_name() const noexcept { return name_.c_str(); }
+    const char* api_site_name() const noexcept { return services_.site_name ? services_.site_name->c_str() : ""; }
     bool api_stopping() const noexcept { return stop_requested_.load(std::memory_order_acquire); }
 
 private:

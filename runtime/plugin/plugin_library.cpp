@@ -170,10 +170,11 @@ namespace gridlet::plugin {
 
 std::vector<ConfigProblem> PluginLibrary::validate(const std::string& instance, const nlohmann::json& config,
                                                    const nlohmann::json& devices,
-                                                   std::vector<ConfigProblem>* warnings) const {
+                                                   std::vector<ConfigProblem>* warnings, bool has_store) const {
     if (!GL_HAS_FIELD(desc_, gl_plugin_descriptor, validate) || !desc_->validate) return {};
     ConfigCheck check;
     check.name = instance;
+    check.has_store = has_store;
     check.config = config;
     check.config_text = config.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     check.devices_text = devices.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

@@ -37,6 +37,7 @@ struct ConfigCheck {
     nlohmann::json config;
     std::vector<ConfigProblem> problems;
     std::vector<ConfigProblem> warnings;  // what it logged at warn level: the site runs, but look
+    bool has_store = true;                 // feed_open answers GL_ERR_UNSUPPORTED without one
 };
 
 // The smallest descriptor the host accepts: ABI 1.0's, up to on_timer.
@@ -70,7 +71,7 @@ public:
     // warn level goes to `warnings` when given.
     std::vector<ConfigProblem> validate(const std::string& instance, const nlohmann::json& config,
                                         const nlohmann::json& devices,
-                                        std::vector<ConfigProblem>* warnings = nullptr) const;
+                                        std::vector<ConfigProblem>* warnings = nullptr, bool has_store = true) const;
 
 private:
     PluginLibrary() = default;

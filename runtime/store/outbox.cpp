@@ -1,6 +1,8 @@
 #include "store/outbox.h"
 
+#include <algorithm>
 #include <memory>
+#include <unordered_set>
 
 #include <rocksdb/write_batch.h>
 
@@ -50,12 +52,17 @@ Expected<Outbox::Head*> Outbox::head(std::string_view queue) {
         h.next = get_be64(i->key().data() + prefix.size()) + 1;
     }
     if (!i->status().ok()) return db_.convert(i->status(), "read outbox '" + std::string(queue) + "'");
-    // An empty queue continues after the last sequence number it ever gave.
+    // Numbering continues after the highest sequence number the queue gave
+    // (the mark written by ack and remove), also when its newest entries
+    // were removed or the queue is empty.
     std::string v;
     auto s = db_.db()->Get(rocksdb::ReadOptions(), db_.cf(Cf::outbox), std::string(queue) + std::string(1, '\x01'), &v);
     if (s.ok() && v.size() == 8) {
-        uint64_t acked = get_be64(v.data());
-        if (h.next <= acked) h.first = h.next = acked + 1;
+        const uint64_t given = get_be64(v.data());
+        if (h.next <= given) {
+            if (h.next == h.first) h.first = given + 1;  // no entry left
+            h.next = given + 1;
+        }
     }
     return &heads_.emplace(std::string(queue), h).first->second;
 }
@@ -154,16 +161,106 @@ Status Outbox::ack(std::string_view queue, uint64_t up_to) {
     if (up_to < next.first) return Status::ok();
     rocksdb::WriteBatch b;
     delete_entries(b, db_.cf(Cf::outbox), queue, next.first, up_to + 1);
-    // Remember the last acked seq so that numbering continues after a restart
-    // even when the queue is empty (key: queue | 0x01, sorts after entries).
+    // Remember the highest seq given so that numbering continues after a
+    // restart even when the queue is empty (key: queue | 0x01, sorts after
+    // entries).
     std::string v;
-    put_be64(v, up_to);
+    put_be64(v, next.next - 1);
     b.Put(db_.cf(Cf::outbox), std::string(queue) + std::string(1, '\x01'), v);
     Status st = db_.write(b, "ack outbox");
     if (!st) return st;
     next.first = up_to + 1;
     **h = next;
     return Status::ok();
+}
+
+Status Outbox::remove(std::string_view queue, const std::vector<uint64_t>& seqs) {
+    if (Status st = check_queue_name(queue); !st) return st;
+    if (seqs.empty()) return Status::ok();
+    std::lock_guard lock(mu_);
+    auto h = head(queue);
+    if (!h) return h.status();
+    Head next = **h;
+    rocksdb::WriteBatch b;
+    bool at_head = false;
+    for (uint64_t seq : seqs) {
+        if (seq >= next.next)
+            return Status::invalid("outbox '" + std::string(queue) + "': remove of " + std::to_string(seq) +
+                                   " beyond the last entry " + std::to_string(next.next - 1));
+        if (seq < next.first) continue;
+        b.Delete(db_.cf(Cf::outbox), entry_key(queue, seq));
+        at_head = at_head || seq == next.first;
+    }
+    if (b.Count() == 0) return Status::ok();
+    if (at_head) {
+        // The new head: the first entry still stored after the old one (the
+        // batch's deletes are not written yet: skip them by hand).
+        std::unordered_set<uint64_t> gone(seqs.begin(), seqs.end());
+        const std::string prefix = named_prefix(queue);
+        const std::string end = std::string(queue) + std::string(1, '\x01');
+        const rocksdb::Slice upper(end);
+        rocksdb::ReadOptions ro;
+        ro.iterate_upper_bound = &upper;
+        std::unique_ptr<rocksdb::Iterator> it(db_.db()->NewIterator(ro, db_.cf(Cf::outbox)));
+        uint64_t first = next.next;
+        for (it->Seek(entry_key(queue, next.first)); it->Valid(); it->Next()) {
+            if (it->key().size() != prefix.size() + 8) continue;
+            const uint64_t seq = get_be64(it->key().data() + prefix.size());
+            if (!gone.count(seq)) {
+                first = seq;
+                break;
+            }
+        }
+        if (!it->status().ok()) return db_.convert(it->status(), "read outbox '" + std::string(queue) + "'");
+        next.first = first;
+    }
+    // Numbering continues after a restart also when the newest entries are gone.
+    std::string v;
+    put_be64(v, next.next - 1);
+    b.Put(db_.cf(Cf::outbox), std::string(queue) + std::string(1, '\x01'), v);
+    Status st = db_.write(b, "remove from outbox");
+    if (!st) return st;
+    **h = next;
+    return Status::ok();
+}
+
+Expected<uint64_t> Outbox::drop_oldest(std::string_view queue, uint64_t up_to) {
+    uint64_t before = 0;
+    {
+        std::lock_guard lock(mu_);
+        auto h = head(queue);
+        if (!h) return h.status();
+        before = (*h)->first;
+        if (up_to < before) return uint64_t{0};
+    }
+    if (Status st = ack(queue, up_to); !st) return st;
+    std::lock_guard lock(mu_);
+    Head& h = heads_.find(queue)->second;
+    const uint64_t n = h.first > before ? h.first - before : 0;
+    h.dropped += n;
+    return n;
+}
+
+Expected<uint64_t> Outbox::approximate_bytes(std::string_view queue) const {
+    if (Status st = check_queue_name(queue); !st) return st;
+    const std::string from = named_prefix(queue);
+    const std::string to = std::string(queue) + std::string(1, '\x01');
+    rocksdb::Range r(from, to);
+    uint64_t size = 0;
+    rocksdb::SizeApproximationOptions o;
+    o.include_memtables = true;
+    o.include_files = true;
+    auto s = db_.db()->GetApproximateSizes(o, db_.cf(Cf::outbox), &r, 1, &size);
+    if (!s.ok()) return db_.convert(s, "size of outbox '" + std::string(queue) + "'");
+    return size;
+}
+
+Expected<std::pair<uint64_t, uint64_t>> Outbox::bounds(std::string_view queue) {
+    if (Status st = check_queue_name(queue); !st) return st;
+    std::lock_guard lock(mu_);
+    auto h = head(queue);
+    if (!h) return h.status();
+    return std::pair<uint64_t, uint64_t>{(*h)->first, (*h)->next};
 }
 
 Expected<uint64_t> Outbox::size(std::string_view queue) {

@@ -44,6 +44,19 @@ public:
     Expected<std::vector<std::string>> queues(std::string_view prefix) const;
     // Deletes every entry with seq <= up_to.
     Status ack(std::string_view queue, uint64_t up_to);
+    // Deletes the given entries, in any order (a forwarder with two lanes,
+    // backlog and live, acknowledges out of order). The oldest kept entry
+    // moves past those removed at the head; an entry removed further on
+    // still counts in size() until the head passes it.
+    Status remove(std::string_view queue, const std::vector<uint64_t>& seqs);
+    // Drops the entries with seq <= up_to as a budget would (counted in
+    // dropped()); returns how many it dropped. Same effect as ack().
+    Expected<uint64_t> drop_oldest(std::string_view queue, uint64_t up_to);
+    // Approximate bytes the queue takes on disk and in memtables (RocksDB's
+    // estimate: coarse for a few KB, good from megabytes on).
+    Expected<uint64_t> approximate_bytes(std::string_view queue) const;
+    // The oldest kept and the next seq (first == next: empty).
+    Expected<std::pair<uint64_t, uint64_t>> bounds(std::string_view queue);
     // Entries waiting, and entries dropped by the size limit since open.
     Expected<uint64_t> size(std::string_view queue);
     uint64_t dropped(std::string_view queue) const;

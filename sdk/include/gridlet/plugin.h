@@ -52,7 +52,7 @@ extern "C" {
 #endif
 
 #define GL_ABI_MAJOR 1
-#define GL_ABI_MINOR 1
+#define GL_ABI_MINOR 2
 
 /* The exported entry point's name, for dlsym. */
 #define GL_PLUGIN_ENTRY_SYMBOL "gridlet_plugin_entry"
@@ -192,6 +192,36 @@ typedef struct gl_command {
     const char* sender;   /* the sending plugin instance                    */
 } gl_command;
 
+/* What a north plugin's feed keeps (ABI 1.2, feed_open). borrowed. */
+typedef struct gl_feed_spec {
+    uint32_t struct_size;
+    const char* const* series;   /* globs over series names, as subscribe  */
+    size_t series_count;
+    const char* const* events;   /* globs over "source/type" of events     */
+    size_t events_count;
+    uint64_t max_bytes;          /* disk budget of the feed; 0: 1 GiB      */
+} gl_feed_spec;
+
+/* One feed entry (ABI 1.2, feed_read): samples or one event. borrowed. */
+typedef struct gl_feed_item {
+    uint32_t struct_size;
+    uint64_t seq;                /* increasing, never reused                */
+    const gl_sample* samples;    /* samples of one store write, in order    */
+    size_t sample_count;
+    const gl_event* event;       /* or one event (then sample_count is 0)   */
+} gl_feed_item;
+typedef int (*gl_feed_item_fn)(void* user, const gl_feed_item* item);
+
+typedef struct gl_feed_stats {
+    uint32_t struct_size;
+    uint64_t entries;            /* waiting (an upper bound while entries
+                                    are done out of order)                  */
+    uint64_t bytes;              /* approximate size on disk                */
+    uint64_t first_seq, last_seq;/* oldest waiting, newest appended (0: none) */
+    uint64_t dropped_samples;    /* dropped by the budget since start       */
+    uint64_t dropped_events;
+} gl_feed_stats;
+
 /* The one reply a sender gets for each command. borrowed. */
 typedef struct gl_command_reply {
     uint32_t struct_size;
@@ -305,6 +335,41 @@ typedef struct gl_host_api {
      * own [plugins.config]. The host prints it as `file:line: message` at
      * the line of that entry. Several problems may be reported. */
     void (*config_problem)(gl_host_ctx* ctx, const char* device, const char* msg);
+
+    /* ---- added in ABI 1.2: store-and-forward feeds for north plugins ----
+     *
+     * A feed is this instance's persistent queue in the store's outbox
+     * ("north/<instance>"). The kernel's store writer appends every sample
+     * whose series matches one of the feed's patterns, and every event whose
+     * "source/type" matches one of its event patterns, to the feed BEFORE
+     * it writes them to the store: a sample the store acknowledged is in
+     * the feed (or was already forwarded), also after kill -9. The plugin
+     * reads the feed, forwards, and calls feed_done for what the far end
+     * acknowledged; the rest waits, across restarts, within max_bytes (the
+     * oldest entries are dropped beyond it, counted in gl_feed_stats).
+     * Kernels without a store return GL_ERR_UNSUPPORTED. North plugins
+     * (GL_KIND_NORTH) are started before drivers, so a feed opened in
+     * create() sees every sample from the first one. Called in validate(),
+     * it only tells (GL_OK or GL_ERR_UNSUPPORTED) whether the site has a
+     * store, so that `gridlet check` refuses what `run` would. */
+    gl_status (*feed_open)(gl_host_ctx* ctx, const struct gl_feed_spec* spec); /* [plugin thread] */
+
+    /* [any thread] Calls fn for up to max_items entries with seq > after, in
+     * order (after = 0: from the oldest). fn returns 0 to stop early. The
+     * item and what it points to are borrowed for the call. */
+    gl_status (*feed_read)(gl_host_ctx* ctx, uint64_t after, size_t max_items, gl_feed_item_fn fn, void* user);
+
+    /* [any thread] Removes entries the far end acknowledged (any order). */
+    gl_status (*feed_done)(gl_host_ctx* ctx, const uint64_t* seqs, size_t n);
+
+    /* [any thread] What waits in the feed and what its budget dropped. */
+    gl_status (*feed_stats)(gl_host_ctx* ctx, struct gl_feed_stats* out);
+
+    /* [any thread] Unit of a series ("" when none); as series_name. */
+    gl_status (*series_unit)(gl_host_ctx* ctx, uint32_t id, char* buf, size_t cap);
+
+    /* [any thread] The site's name ([site] name), e.g. for topics. static. */
+    const char* (*site_name)(gl_host_ctx* ctx);
 } gl_host_api;
 
 /* -------------------------------------------------------- plugin descriptor */

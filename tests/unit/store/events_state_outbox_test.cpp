@@ -137,3 +137,39 @@ TEST(Outbox, AppendReadAckAcrossRestart) {
     EXPECT_EQ(ob.dropped("mqtt"), 2u);
     EXPECT_EQ(ob.read("http", 0, 10)->size(), 1u);
 }
+
+// Two lanes (a forwarder's backlog and live data) acknowledge out of order:
+// remove() deletes any entries, the head moves past those removed at the
+// front, numbering goes on after a restart, and drop_oldest() counts.
+TEST(Outbox, RemoveOutOfOrderAndDropOldest) {
+    TempDir dir;
+    StoreOptions o = test_options(dir.path());
+    {
+        auto store = Store::open(o);
+        ASSERT_TRUE(store);
+        auto& ob = (*store)->outbox();
+        for (int i = 1; i <= 6; ++i) ASSERT_TRUE(ob.append("north/x", "e" + std::to_string(i)));
+        ASSERT_TRUE(ob.remove("north/x", {5, 6}));  // the live lane went first
+        EXPECT_EQ(*ob.bounds("north/x"), (std::pair<uint64_t, uint64_t>{1, 7}));
+        auto r = ob.read("north/x", 0, 10);
+        ASSERT_EQ(r->size(), 4u);
+        EXPECT_EQ(r->back().seq, 4u);
+        ASSERT_TRUE(ob.remove("north/x", {2, 1}));  // the head moves past 1 and 2
+        EXPECT_EQ(*ob.bounds("north/x"), (std::pair<uint64_t, uint64_t>{3, 7}));
+        EXPECT_FALSE(ob.remove("north/x", {9})) << "beyond the last entry";
+        EXPECT_TRUE(ob.remove("north/x", {1})) << "already gone: nothing to do";
+        EXPECT_GT(*ob.approximate_bytes("north/x"), 0u);
+    }
+    auto store = Store::open(o);
+    ASSERT_TRUE(store);
+    auto& ob = (*store)->outbox();
+    EXPECT_EQ(*ob.bounds("north/x"), (std::pair<uint64_t, uint64_t>{3, 7})) << "after a restart";
+    ASSERT_TRUE(ob.remove("north/x", {3, 4}));  // everything left: empty
+    EXPECT_EQ(*ob.size("north/x"), 0u);
+    EXPECT_EQ(*ob.append("north/x", "e7"), 7u) << "numbering continues";
+    ASSERT_TRUE(ob.append("north/x", std::vector<std::string>{"e8", "e9"}));
+    EXPECT_EQ(*ob.drop_oldest("north/x", 8), 2u);
+    EXPECT_EQ(ob.dropped("north/x"), 2u);
+    EXPECT_EQ(*ob.drop_oldest("north/x", 8), 0u);
+    EXPECT_EQ(ob.read("north/x", 0, 10)->front().payload, "e9");
+}

@@ -1,0 +1,125 @@
+// mqtt: MQTT for gridlet on libmosquitto (MQTT 5 or 3.1.1, TLS).
+//
+// North: the samples and events chosen by `north.series` / `north.events`
+// go to the broker from the plugin's feed in the store (see forwarder.h):
+// nothing is lost while the broker is away or gridlet is killed, within the
+// feed's disk budget. Configuration: plugins/mqtt/README.md.
+//
+// Threads: create/start/stop/on_timer run on the plugin thread; the
+// Forwarder has its own.
+#include <gridlet/plugin.hpp>
+#include <nlohmann/json.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "forwarder.h"
+#include "settings.h"
+
+namespace gridlet::mqtt {
+
+class MqttPlugin : public gridlet::Plugin {
+public:
+    static constexpr gridlet::PluginInfo info{"mqtt", "0.1.0", GL_KIND_NORTH,
+                                              "MQTT north: samples, events and alarms to a broker, stored and "
+                                              "forwarded with nothing lost"};
+    static constexpr gl_config_key config_schema[] = {
+        {"broker", GL_CFG_STRING, "\"mqtt://127.0.0.1:1883\"", "mqtt://host:port, or mqtts://host:port for TLS", 0},
+        {"client_id", GL_CFG_STRING, "\"\"", "MQTT client id (\"\": gridlet-<site>-<instance>)", 0},
+        {"username", GL_CFG_STRING, nullptr, "user name for the broker", 0},
+        {"password_env", GL_CFG_STRING, nullptr, "the environment variable holding the password", 0},
+        {"keepalive_s", GL_CFG_INT, "30", "keepalive, seconds", 0},
+        {"protocol", GL_CFG_STRING, "\"5\"", "\"5\" (MQTT 5) or \"3.1.1\"", 0},
+        {"ca_file", GL_CFG_STRING, nullptr, "CA certificates (PEM) to trust; implies TLS", 0},
+        {"cert_file", GL_CFG_STRING, nullptr, "client certificate (PEM), with key_file", 0},
+        {"key_file", GL_CFG_STRING, nullptr, "client private key (PEM)", 0},
+        {"tls_min_version", GL_CFG_STRING, "\"1.2\"", "lowest TLS version accepted: \"1.2\" or \"1.3\"", 0},
+        {"reconnect_min_ms", GL_CFG_INT, "500", "first wait before reconnecting", 0},
+        {"reconnect_max_ms", GL_CFG_INT, "30000", "longest wait between attempts (doubling)", 0},
+        {"status_topic", GL_CFG_STRING, "\"gridlet/{site}/status\"",
+         "retained online/offline topic, also the last will (\"\": none)", 0},
+        {"north", GL_CFG_TABLE, nullptr, "what goes to the broker (see the plugin's README)", 0},
+    };
+
+    static Settings parse(const gridlet::Host& h, std::vector<std::string>& problems) {
+        nlohmann::json cfg;
+        try {
+            cfg = nlohmann::json::parse(h.config_json());
+        } catch (const std::exception& e) {
+            problems.push_back(std::string("config does not parse: ") + e.what());
+            return {};
+        }
+        return parse_settings(cfg, problems);
+    }
+
+    static void validate(const gridlet::Host& h) {
+        std::vector<std::string> problems;
+        const Settings s = parse(h, problems);
+        const gl_host_api* api = h.api();
+        if (s.north.enabled && problems.empty() && GL_HAS_FIELD(api, gl_host_api, feed_open) && api->feed_open &&
+            api->feed_open(h.ctx(), nullptr) == GL_ERR_UNSUPPORTED)
+            problems.push_back("north needs the store's outbox to keep what waits for the broker: add a [store] to the site");
+        for (const std::string& p : problems) h.config_problem("", "mqtt: " + p);
+    }
+
+    explicit MqttPlugin(gridlet::Host h) : Plugin(h) {
+        std::vector<std::string> problems;
+        settings_ = parse(host(), problems);
+        if (!problems.empty()) throw gridlet::Error(GL_ERR_INVALID, "mqtt: " + problems.front());
+        if (!settings_.north.enabled) return;
+        const gl_host_api* api = host().api();
+        if (!GL_HAS_FIELD(api, gl_host_api, site_name) || !api->feed_open)
+            throw gridlet::Error(GL_ERR_UNSUPPORTED, "mqtt: this gridlet is too old for MQTT north (ABI 1.2 needed)");
+        std::vector<const char*> series, events;
+        for (const std::string& s : settings_.north.series) series.push_back(s.c_str());
+        for (const std::string& e : settings_.north.events) events.push_back(e.c_str());
+        gl_feed_spec spec{};
+        spec.struct_size = sizeof spec;
+        spec.series = series.data();
+        spec.series_count = series.size();
+        spec.events = events.data();
+        spec.events_count = events.size();
+        spec.max_bytes = settings_.north.max_backlog_bytes;
+        // Opened here, in create(): north plugins start before drivers, so
+        // the feed holds every sample from the first one.
+        if (api->feed_open(host().ctx(), &spec) != GL_OK)
+            throw gridlet::Error(GL_ERR_UNSUPPORTED,
+                                 "mqtt: north needs the store's outbox to keep what waits: add a [store] to the site");
+        forwarder_ = std::make_unique<Forwarder>(host(), settings_, api->site_name(host().ctx()), host().name());
+    }
+
+    void start() override {
+        if (!forwarder_) {
+            host().info("north.enabled is false: nothing is published");
+            return;
+        }
+        forwarder_->start();
+        host().add_timer(60'000, true);
+    }
+
+    void stop() override {
+        if (forwarder_) forwarder_->stop();
+    }
+
+    // Once a minute, while a backlog waits or the broker is away: say so.
+    void on_timer(uint64_t) override {
+        gl_feed_stats st{};
+        st.struct_size = sizeof st;
+        if (host().api()->feed_stats(host().ctx(), &st) != GL_OK) return;
+        const ForwarderCounters& c = forwarder_->counters();
+        if (st.entries == 0 && c.connected.load() && st.dropped_samples == 0) return;
+        host().info(std::string(c.connected.load() ? "connected" : "broker away") + "; waiting in the store: " +
+                    std::to_string(st.entries) + " entries (~" + std::to_string(st.bytes >> 10) + " KB); sent " +
+                    std::to_string(c.samples.load()) + " samples (" + std::to_string(c.resent_samples.load()) +
+                    " from the backlog), dropped by the budget " + std::to_string(st.dropped_samples) + " samples");
+    }
+
+private:
+    Settings settings_;
+    std::unique_ptr<Forwarder> forwarder_;
+};
+
+}  // namespace gridlet::mqtt
+
+GRIDLET_PLUGIN(gridlet::mqtt::MqttPlugin)

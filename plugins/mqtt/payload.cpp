@@ -1,0 +1,153 @@
+#include "payload.h"
+
+#include <charconv>
+#include <cmath>
+
+namespace gridlet::mqtt {
+
+namespace {
+
+void append_int(std::string& out, int64_t v) {
+    char buf[24];
+    auto r = std::to_chars(buf, buf + sizeof buf, v);
+    out.append(buf, r.ptr);
+}
+// Shortest text that reads back as the same double.
+void append_double(std::string& out, double v) {
+    char buf[32];
+    auto r = std::to_chars(buf, buf + sizeof buf, v);
+    out.append(buf, r.ptr);
+}
+void append_json_value(std::string& out, double v) {
+    if (std::isfinite(v)) append_double(out, v);
+    else out += "null";
+}
+const char* severity_name(int32_t s) {
+    switch (s) {
+        case GL_SEV_DEBUG: return "debug";
+        case GL_SEV_INFO: return "info";
+        case GL_SEV_WARNING: return "warning";
+        case GL_SEV_ERROR: return "error";
+        default: return s > GL_SEV_ERROR ? "critical" : "info";
+    }
+}
+// Line protocol tag values: escape comma, equals and space.
+void append_tag(std::string& out, std::string_view v) {
+    for (char c : v) {
+        if (c == ',' || c == '=' || c == ' ') out += '\\';
+        if (c == '\n' || c == '\r') c = ' ';
+        out += c;
+    }
+}
+void append_sample_fields(std::string& out, const SampleView& s) {
+    out += "\"ts\":";
+    append_int(out, s.ts_ms);
+    out += ",\"value\":";
+    append_json_value(out, s.value);
+    if (!s.unit.empty()) {
+        out += ",\"unit\":\"";
+        append_json_escaped(out, s.unit);
+        out += '"';
+    }
+    out += ",\"quality\":";
+    append_int(out, s.quality);
+}
+
+}  // namespace
+
+void append_json_escaped(std::string& out, std::string_view text) {
+    static const char hex[] = "0123456789abcdef";
+    for (unsigned char c : text) {
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
+            default:
+                if (c < 0x20) {
+                    out += "\\u00";
+                    out += hex[c >> 4];
+                    out += hex[c & 15];
+                } else {
+                    out += static_cast<char>(c);
+                }
+        }
+    }
+}
+
+void append_json_sample(std::string& out, const SampleView& s, bool resent) {
+    out += '{';
+    append_sample_fields(out, s);
+    out += resent ? ",\"resent\":true}" : ",\"resent\":false}";
+}
+
+void append_json_batch(std::string& out, std::string_view device, std::span<const SampleView> samples, bool resent) {
+    if (!device.empty()) {
+        out += "{\"device\":\"";
+        append_json_escaped(out, device);
+        out += resent ? "\",\"resent\":true,\"samples\":[" : "\",\"resent\":false,\"samples\":[";
+    } else {
+        out += resent ? "{\"resent\":true,\"samples\":[" : "{\"resent\":false,\"samples\":[";
+    }
+    const char* key = device.empty() ? "{\"series\":\"" : "{\"point\":\"";
+    bool first = true;
+    for (const SampleView& s : samples) {
+        if (!first) out += ',';
+        out += key;
+        first = false;
+        append_json_escaped(out, s.point);
+        out += "\",";
+        append_sample_fields(out, s);
+        out += '}';
+    }
+    out += "]}";
+}
+
+void append_line_protocol(std::string& out, std::string_view measurement, std::string_view site,
+                          std::string_view device, std::span<const SampleView> samples, bool resent) {
+    for (const SampleView& s : samples) {
+        append_tag(out, measurement);
+        out += ",site=";
+        append_tag(out, site);
+        out += ",device=";
+        append_tag(out, device);
+        out += ",point=";
+        append_tag(out, s.point);
+        if (!s.unit.empty()) {
+            out += ",unit=";
+            append_tag(out, s.unit);
+        }
+        out += ' ';
+        if (std::isfinite(s.value)) {
+            out += "value=";
+            append_double(out, s.value);
+            out += ',';
+        }
+        out += "quality=";
+        append_int(out, s.quality);
+        out += 'i';
+        if (resent) out += ",resent=true";
+        out += ' ';
+        append_int(out, s.ts_ms);
+        out += "000000\n";
+    }
+}
+
+void append_json_event(std::string& out, const gl_event& e, bool resent) {
+    out += "{\"ts\":";
+    append_int(out, e.ts_ms);
+    out += ",\"source\":\"";
+    append_json_escaped(out, e.source ? e.source : "");
+    out += "\",\"type\":\"";
+    append_json_escaped(out, e.type ? e.type : "");
+    out += "\",\"severity\":\"";
+    out += severity_name(e.severity);
+    out += "\",\"body\":";
+    // The body is a JSON object (the bus checks it); an empty one is {}.
+    if (e.body_json && e.body_len) out.append(e.body_json, e.body_len);
+    else out += "{}";
+    out += resent ? ",\"resent\":true}" : ",\"resent\":false}";
+}
+
+}  // namespace gridlet::mqtt
