@@ -5,6 +5,7 @@
 // group: "HH:MM:SS  name=value name=value ...", values with `digits`
 // decimals; a bad-quality value prints as "bad". For demos and commissioning;
 // the store keeps the data.
+#include <gridlet/glob.hpp>
 #include <gridlet/plugin.hpp>
 #include <nlohmann/json.hpp>
 
@@ -131,29 +132,11 @@ private:
         std::string name = host().api()->series_name(host().ctx(), id, buf, sizeof buf) == GL_OK ? buf : "?";
         uint32_t mask = 0;
         for (size_t i = 0; i < groups_.size() && i < 32; ++i)
-            if (glob(groups_[i].pattern, name)) mask |= 1u << i;
+            if (gridlet::glob_match(groups_[i].pattern, name)) mask |= 1u << i;
         matches_[id] = mask;
         return names_.emplace(id, name).first->second;
     }
 
-    // '*' within a segment, '?' one character, "**" across segments.
-    static bool glob(const std::string& p, const std::string& t, size_t i = 0, size_t j = 0) {
-        while (i < p.size()) {
-            if (p[i] == '*') {
-                bool deep = i + 1 < p.size() && p[i + 1] == '*';
-                size_t next = i + (deep ? 2 : 1);
-                for (size_t k = j; k <= t.size(); ++k) {
-                    if (glob(p, t, next, k)) return true;
-                    if (k < t.size() && !deep && t[k] == '/') break;
-                }
-                return false;
-            }
-            if (j >= t.size() || (p[i] != t[j] && (p[i] != '?' || t[j] == '/'))) return false;
-            ++i;
-            ++j;
-        }
-        return j == t.size();
-    }
 
     std::vector<Group> groups_;
     std::map<uint32_t, std::string> names_;

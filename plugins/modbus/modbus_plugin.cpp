@@ -88,19 +88,10 @@ public:
 
     // The profile folders: profiles_dir, $GRIDLET_PROFILE_DIR, ./config/profiles, the installed ones.
     static std::vector<std::string> profile_dirs(const nlohmann::json& cfg) {
-        std::vector<std::string> dirs;
-        if (cfg.is_object() && cfg.contains("profiles_dir") && cfg["profiles_dir"].is_string())
-            dirs = split_dirs(cfg["profiles_dir"].get<std::string>());
-        if (const char* env = std::getenv("GRIDLET_PROFILE_DIR")) {
-            auto more = split_dirs(env);
-            dirs.insert(dirs.end(), more.begin(), more.end());
-        }
-        dirs.push_back("config/profiles");
-        // gridlet's own profiles: the source tree's for a plugin in the build
-        // tree, else those of the prefix this plugin is installed in.
-        static const gridlet::InstallPaths own = gridlet::shared_object_install_paths(reinterpret_cast<const void*>(&split_dirs));
-        if (!own.data_dir.empty()) dirs.push_back(own.data_dir + "/config/profiles");
-        return dirs;
+        const std::string configured = cfg.is_object() && cfg.contains("profiles_dir") && cfg["profiles_dir"].is_string()
+                                           ? cfg["profiles_dir"].get<std::string>()
+                                           : std::string();
+        return gridlet::profile_search_dirs(configured, reinterpret_cast<const void*>(&split_dirs));
     }
 
     // Every device as create() would take it: its keys, its address and its

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 namespace gridlet::mqtt {
@@ -25,11 +26,16 @@ void cb_disconnect(mosquitto*, void* obj, int rc, const mosquitto_property*) { s
 void cb_publish(mosquitto*, void* obj, int mid, int reason, const mosquitto_property*) {
     self(obj)->on_publish(mid, reason);
 }
+void cb_message(mosquitto*, void* obj, const mosquitto_message* m, const mosquitto_property* props) {
+    self(obj)->on_message(m->topic, m->payload, m->payloadlen, props);
+}
 
 }  // namespace
 
-Forwarder::Forwarder(gridlet::Host host, const Settings& settings, std::string site, std::string instance)
-    : host_(host), settings_(settings), site_(std::move(site)), instance_(std::move(instance)) {
+Forwarder::Forwarder(gridlet::Host host, const Settings& settings, std::string site, std::string instance,
+                     South* south, CommandQueue* commands, Fleet* fleet)
+    : host_(host), settings_(settings), site_(std::move(site)), instance_(std::move(instance)), south_(south),
+      commands_(commands), fleet_(fleet), north_(settings.north.enabled) {
     client_id_ = settings_.broker.client_id.empty() ? "gridlet-" + site_ + "-" + instance_ : settings_.broker.client_id;
     const bool per_sample = settings_.north.format == Format::json;
     topic_ = per_sample ? TopicTemplate(settings_.north.topic, {"site", "instance", "device", "point", "series"})
@@ -66,6 +72,7 @@ void Forwarder::run() {
         if (!mosq_) {
             if (now >= next_attempt_ms_) connect();
             if (!mosq_) {
+                tick_south();
                 std::this_thread::sleep_for(std::chrono::milliseconds(
                     std::clamp<int64_t>(next_attempt_ms_ - host_.monotonic_ms(), 1, 50)));
                 continue;
@@ -79,8 +86,10 @@ void Forwarder::run() {
                                                    : std::string(mosquitto_strerror(rc)));
             continue;
         }
-        if (connected_) pump();
+        if (connected_ && north_) pump();
+        publish_replies();
         flush_done();
+        tick_south();
     }
     // Leaving: say offline (the will covers a crash), give the broker a
     // moment to take it and the last acknowledgements, then disconnect.
@@ -103,7 +112,8 @@ void Forwarder::run() {
 
 void Forwarder::connect() {
     const BrokerSettings& b = settings_.broker;
-    mosq_ = mosquitto_new(client_id_.c_str(), true, this);
+    const bool persistent = south_ || fleet_;  // what arrives while gridlet is away waits at the broker
+    mosq_ = mosquitto_new(client_id_.c_str(), !persistent, this);
     if (!mosq_) {
         drop_connection("cannot create an MQTT client (out of memory)");
         return;
@@ -114,6 +124,7 @@ void Forwarder::connect() {
     mosquitto_connect_v5_callback_set(mosq_, cb_connect);
     mosquitto_disconnect_v5_callback_set(mosq_, cb_disconnect);
     mosquitto_publish_v5_callback_set(mosq_, cb_publish);
+    if (south_ || commands_ || fleet_) mosquitto_message_v5_callback_set(mosq_, cb_message);
     int rc = MOSQ_ERR_SUCCESS;
     if (!b.username.empty())
         rc = mosquitto_username_pw_set(mosq_, b.username.c_str(), b.password.empty() ? nullptr : b.password.c_str());
@@ -128,7 +139,17 @@ void Forwarder::connect() {
     }
     if (rc == MOSQ_ERR_SUCCESS && !status_topic_.empty())
         rc = mosquitto_will_set_v5(mosq_, status_topic_.c_str(), 7, "offline", 1, true, nullptr);
-    if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_connect_async(mosq_, b.host.c_str(), b.port, b.keepalive_s);
+    if (rc == MOSQ_ERR_SUCCESS && persistent && b.protocol == 5) {
+        // MQTT 5 ends a session at disconnect unless it has an expiry: keep
+        // the subscriptions' messages for a day. (No asynchronous connect
+        // takes properties: this one waits for the TCP connection.)
+        mosquitto_property* props = nullptr;
+        mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL, 86'400);
+        rc = mosquitto_connect_bind_v5(mosq_, b.host.c_str(), b.port, b.keepalive_s, nullptr, props);
+        mosquitto_property_free_all(&props);
+    } else if (rc == MOSQ_ERR_SUCCESS) {
+        rc = mosquitto_connect_async(mosq_, b.host.c_str(), b.port, b.keepalive_s);
+    }
     if (rc != MOSQ_ERR_SUCCESS)
         drop_connection(rc == MOSQ_ERR_ERRNO ? std::string(std::strerror(errno)) : mosquitto_strerror(rc));
 }
@@ -186,9 +207,16 @@ void Forwarder::on_connect(int rc) {
     backoff_ms_ = 0;
     if (!status_topic_.empty())
         mosquitto_publish_v5(mosq_, nullptr, status_topic_.c_str(), 6, "online", 1, true, nullptr);
+    if (south_)
+        for (const std::string& f : south_->filters())
+            mosquitto_subscribe_v5(mosq_, nullptr, f.c_str(), south_->qos(), 0, nullptr);
+    if (commands_) mosquitto_subscribe_v5(mosq_, nullptr, commands_->topic().c_str(), 1, 0, nullptr);
+    if (fleet_)
+        for (const std::string& f : fleet_->settings().topics)
+            mosquitto_subscribe_v5(mosq_, nullptr, f.c_str(), fleet_->settings().qos, 0, nullptr);
     gl_feed_stats st{};
     st.struct_size = sizeof st;
-    host_.api()->feed_stats(host_.ctx(), &st);
+    if (north_) host_.api()->feed_stats(host_.ctx(), &st);
     backlog_ = Lane{0, st.last_seq};
     live_ = Lane{st.last_seq, 0};
     backlog_samples_ = 0;
@@ -202,6 +230,49 @@ void Forwarder::on_connect(int rc) {
     const std::string body = std::string("{\"broker\":\"") + b.host + ":" + std::to_string(b.port) + "\"}";
     host_.api()->emit_event(host_.ctx(), nullptr, "broker_online", GL_SEV_INFO, body.data(), body.size());
     last_error_.clear();
+}
+
+void Forwarder::on_message(const char* topic, const void* payload, int len, const mosquitto_property* props) {
+    if (!topic || len < 0) return;
+    if (commands_ && commands_->topic() == topic) {
+        // MQTT 5: reply where the requester asked, with its correlation data.
+        char* response = nullptr;
+        void* correlation = nullptr;
+        uint16_t correlation_len = 0;
+        mosquitto_property_read_string(props, MQTT_PROP_RESPONSE_TOPIC, &response, false);
+        mosquitto_property_read_binary(props, MQTT_PROP_CORRELATION_DATA, &correlation, &correlation_len, false);
+        commands_->submit(std::string_view(static_cast<const char*>(payload), static_cast<size_t>(len)),
+                          response ? std::string(response) : std::string(),
+                          correlation ? std::string(static_cast<const char*>(correlation), correlation_len) : std::string());
+        std::free(response);
+        std::free(correlation);
+        return;
+    }
+    if (fleet_ && fleet_->on_message(topic, payload, static_cast<size_t>(len))) return;
+    if (south_) south_->on_message(topic, payload, static_cast<size_t>(len));
+}
+
+void Forwarder::publish_replies() {
+    if (!commands_) return;
+    for (const MqttReply& r : commands_->take_replies()) {
+        if (!connected_) continue;  // the requester times out; nothing to keep
+        mosquitto_property* props = nullptr;
+        if (!r.correlation.empty())
+            mosquitto_property_add_binary(&props, MQTT_PROP_CORRELATION_DATA, r.correlation.data(),
+                                          static_cast<uint16_t>(r.correlation.size()));
+        mosquitto_publish_v5(mosq_, nullptr, r.topic.c_str(), static_cast<int>(r.payload.size()), r.payload.data(), 1,
+                             false, props);
+        mosquitto_property_free_all(&props);
+    }
+}
+
+void Forwarder::tick_south() {
+    if (!south_ && !fleet_) return;
+    const int64_t now = host_.monotonic_ms();
+    if (now - last_tick_ms_ < 1000) return;
+    last_tick_ms_ = now;
+    if (south_) south_->tick();
+    if (fleet_) fleet_->tick();
 }
 
 void Forwarder::on_disconnect(int rc) {
@@ -310,6 +381,10 @@ const Forwarder::SeriesInfo& Forwarder::series(uint32_t id) {
     s.device = slash == std::string::npos ? name : name.substr(0, slash);
     s.point = slash == std::string::npos ? std::string() : name.substr(slash + 1);
     if (host_.api()->series_unit && host_.api()->series_unit(host_.ctx(), id, buf, sizeof buf) == GL_OK) s.unit = buf;
+    int32_t kind = GL_SERIES_GAUGE;
+    if (GL_HAS_FIELD(host_.api(), gl_host_api, series_kind) && host_.api()->series_kind &&
+        host_.api()->series_kind(host_.ctx(), id, &kind) == GL_OK)
+        s.kind = kind == GL_SERIES_COUNTER ? "counter" : kind == GL_SERIES_STATE ? "state" : nullptr;
     s.known = true;
     return s;
 }
@@ -357,7 +432,8 @@ bool Forwarder::publish_entry(const gl_feed_item& item, bool resent) {
             const SeriesInfo& info = series(s.series_id);
             topic_.expand({site_, instance_, info.device, info.point, info.name}, topic_buf_);
             payload_buf_.clear();
-            append_json_sample(payload_buf_, SampleView{info.point, info.unit, s.ts_ms, s.value, s.quality}, resent);
+            append_json_sample(payload_buf_, SampleView{info.point, info.unit, s.ts_ms, s.value, s.quality, info.kind},
+                               resent);
             ok = publish_one(topic_buf_, payload_buf_, retain, item.seq);
         }
     } else {
@@ -380,7 +456,7 @@ bool Forwarder::publish_entry(const gl_feed_item& item, bool resent) {
                 const gl_sample& s = *order[j].second;
                 views_.push_back(SampleView{batch_by_device_ || n.format == Format::line ? std::string_view(info.point)
                                                                                          : std::string_view(info.name),
-                                            info.unit, s.ts_ms, s.value, s.quality});
+                                            info.unit, s.ts_ms, s.value, s.quality, info.kind});
             }
             topic_.expand({site_, instance_, device}, topic_buf_);
             payload_buf_.clear();

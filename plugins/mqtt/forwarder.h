@@ -1,7 +1,9 @@
-// Forwarder: the north side of the mqtt plugin. Owns one libmosquitto
-// client on its own thread and forwards the instance's feed (the store's
-// outbox queue "north/<instance>", filled by the kernel's store writer) to
-// the broker.
+// Forwarder: the mqtt plugin's one connection to the broker. Owns one
+// libmosquitto client on its own thread; forwards the instance's feed (the
+// store's outbox queue "north/<instance>", filled by the kernel's store
+// writer) to the broker when north is enabled, and hands what arrives on the
+// subscribed topics to South (sensors), CommandQueue (commands) or Fleet
+// (other gateways). With south or fleet, the session is persistent.
 //
 // Two lanes share the connection:
 //   live     entries appended after the connection came up, sent at once;
@@ -16,7 +18,8 @@
 // the backlog, after the next connect (a duplicate when the broker had it).
 //
 // Threads: start()/stop() from the plugin thread; everything else runs on
-// the forwarder's thread; counters() from any thread.
+// the forwarder's thread (South, Fleet and the CommandQueue's MQTT side are
+// called there); counters() from any thread.
 #pragma once
 
 #include <gridlet/plugin.hpp>
@@ -30,11 +33,15 @@
 #include <vector>
 
 #include "payload.h"
+#include "commands.h"
+#include "fleet.h"
+#include "south.h"
 #include "settings.h"
 #include "topic.h"
 
 struct mosquitto;
 struct mqtt5__property;
+typedef struct mqtt5__property mosquitto_property;
 
 namespace gridlet::mqtt {
 
@@ -46,7 +53,11 @@ struct ForwarderCounters {
 
 class Forwarder {
 public:
-    Forwarder(gridlet::Host host, const Settings& settings, std::string site, std::string instance);
+    // `south` (may be null) gets the messages of its topic filters; the
+    // session is then persistent (clean start off), so that what sensors
+    // publish while gridlet is away waits at the broker.
+    Forwarder(gridlet::Host host, const Settings& settings, std::string site, std::string instance,
+              South* south = nullptr, CommandQueue* commands = nullptr, Fleet* fleet = nullptr);
     ~Forwarder();
     Forwarder(const Forwarder&) = delete;
     Forwarder& operator=(const Forwarder&) = delete;
@@ -60,10 +71,12 @@ public:
     void on_connect(int rc);
     void on_disconnect(int rc);
     void on_publish(int mid, int reason_code);
+    void on_message(const char* topic, const void* payload, int len, const mosquitto_property* props);
 
 private:
     struct SeriesInfo {
         std::string name, device, point, unit;
+        const char* kind = nullptr;  // "counter", "state", or null (gauge)
         bool known = false;
     };
     struct Lane {
@@ -81,6 +94,7 @@ private:
     bool publish_entry(const gl_feed_item& item, bool resent);
     bool publish_one(const std::string& topic, const std::string& payload, bool retain, uint64_t seq);
     void flush_done();
+    void tick_south();
     const SeriesInfo& series(uint32_t id);
     void say(gl_log_level level, const std::string& what);
 
@@ -90,6 +104,12 @@ private:
     TopicTemplate topic_, event_topic_;
     bool batch_by_device_ = true;  // the topic names {device}: a batch per device
     std::string status_topic_;
+    South* south_ = nullptr;
+    CommandQueue* commands_ = nullptr;
+    Fleet* fleet_ = nullptr;
+    void publish_replies();
+    bool north_ = false;
+    int64_t last_tick_ms_ = 0;
     std::thread thread_;
     std::atomic<bool> stop_{false};
     ForwarderCounters counters_;

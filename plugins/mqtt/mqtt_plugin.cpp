@@ -15,7 +15,10 @@
 #include <vector>
 
 #include "forwarder.h"
+#include "install_paths.h"
 #include "settings.h"
+#include "south.h"
+#include "topic.h"
 
 namespace gridlet::mqtt {
 
@@ -40,7 +43,24 @@ public:
         {"status_topic", GL_CFG_STRING, "\"gridlet/{site}/status\"",
          "retained online/offline topic, also the last will (\"\": none)", 0},
         {"north", GL_CFG_TABLE, nullptr, "what goes to the broker (see the plugin's README)", 0},
+        {"south", GL_CFG_TABLE, nullptr, "south options: qos of the subscriptions", 0},
+        {"commands", GL_CFG_TABLE, nullptr, "writes to device points over MQTT: topic, allow, timeout_ms", 0},
+        {"fleet", GL_CFG_TABLE, nullptr, "aggregator: stores other gateways' north topics under their names", 0},
+        {"profiles_dir", GL_CFG_STRING, "\"\"",
+         "folder (or ':'-separated list) searched first for sensor profiles <name>.toml", 0},
     };
+    // South: each device is a sensor on a topic, decoded by a sensor profile.
+    static constexpr gl_config_key device_schema[] = {
+        {"profile", GL_CFG_STRING, nullptr, "sensor profile: a name (config/profiles/<name>.toml) or a .toml path", 1},
+        {"topic", GL_CFG_STRING, nullptr, "MQTT topic filter of its messages ('+' one level, '#' the rest)", 1},
+        {"tags", GL_CFG_STRING, "\"\"", "tags of its series: \"site=..,building=..,floor=..,space=..\"", 0},
+        {"gateway", GL_CFG_STRING, "\"\"", "the device that is its gateway: offline with it", 0},
+        {"offline_after_s", GL_CFG_INT, nullptr, "offline after this long without a message (default: the profile's)", 0},
+    };
+
+    static std::vector<std::string> profile_dirs(const Settings& s) {
+        return gridlet::profile_search_dirs(s.south.profiles_dir, reinterpret_cast<const void*>(&profile_dirs));
+    }
 
     static Settings parse(const gridlet::Host& h, std::vector<std::string>& problems) {
         nlohmann::json cfg;
@@ -61,14 +81,39 @@ public:
             api->feed_open(h.ctx(), nullptr) == GL_ERR_UNSUPPORTED)
             problems.push_back("north needs the store's outbox to keep what waits for the broker: add a [store] to the site");
         for (const std::string& p : problems) h.config_problem("", "mqtt: " + p);
+        nlohmann::json devices = nlohmann::json::parse(h.devices_json(), nullptr, false);
+        build_devices(devices, profile_dirs(s),
+                      [&](const std::string& device, const std::string& what) { h.config_problem(device, what); });
     }
 
     explicit MqttPlugin(gridlet::Host h) : Plugin(h) {
         std::vector<std::string> problems;
         settings_ = parse(host(), problems);
         if (!problems.empty()) throw gridlet::Error(GL_ERR_INVALID, "mqtt: " + problems.front());
-        if (!settings_.north.enabled) return;
+        std::string device_problem;
+        auto devices = build_devices(nlohmann::json::parse(host().devices_json(), nullptr, false), profile_dirs(settings_),
+                                     [&](const std::string&, const std::string& what) {
+                                         if (device_problem.empty()) device_problem = what;
+                                     });
+        if (!device_problem.empty()) throw gridlet::Error(GL_ERR_INVALID, device_problem);
+        if (!devices.empty()) {
+            south_ = std::make_unique<South>(host(), std::move(devices), settings_.south.qos);
+            south_->register_series();
+        }
         const gl_host_api* api = host().api();
+        const std::string site = GL_HAS_FIELD(api, gl_host_api, site_name) && api->site_name ? api->site_name(host().ctx()) : "";
+        if (settings_.commands.enabled) {
+            std::string topic;
+            TopicTemplate(settings_.commands.topic, {"site", "instance"}).expand({site, host().name()}, topic);
+            commands_ = std::make_unique<CommandQueue>(host(), settings_.commands, topic);
+        }
+        if (settings_.fleet.enabled) fleet_ = std::make_unique<Fleet>(host(), settings_.fleet, site);
+        if (!settings_.north.enabled) {
+            if (south_ || commands_ || fleet_)
+                forwarder_ = std::make_unique<Forwarder>(host(), settings_, site, host().name(), south_.get(),
+                                                         commands_.get(), fleet_.get());
+            return;
+        }
         if (!GL_HAS_FIELD(api, gl_host_api, site_name) || !api->feed_open)
             throw gridlet::Error(GL_ERR_UNSUPPORTED, "mqtt: this gridlet is too old for MQTT north (ABI 1.2 needed)");
         std::vector<const char*> series, events;
@@ -86,16 +131,18 @@ public:
         if (api->feed_open(host().ctx(), &spec) != GL_OK)
             throw gridlet::Error(GL_ERR_UNSUPPORTED,
                                  "mqtt: north needs the store's outbox to keep what waits: add a [store] to the site");
-        forwarder_ = std::make_unique<Forwarder>(host(), settings_, api->site_name(host().ctx()), host().name());
+        forwarder_ = std::make_unique<Forwarder>(host(), settings_, site, host().name(), south_.get(), commands_.get(),
+                                                 fleet_.get());
     }
 
     void start() override {
         if (!forwarder_) {
-            host().info("north.enabled is false: nothing is published");
+            host().info("no north table (or north.enabled = false) and no sensor devices: nothing to do");
             return;
         }
         forwarder_->start();
-        host().add_timer(60'000, true);
+        if (settings_.north.enabled) status_timer_ = host().add_timer(60'000, true);
+        if (commands_) commands_timer_ = host().add_timer(20, true);
     }
 
     void stop() override {
@@ -103,7 +150,11 @@ public:
     }
 
     // Once a minute, while a backlog waits or the broker is away: say so.
-    void on_timer(uint64_t) override {
+    void on_timer(uint64_t id) override {
+        if (id == commands_timer_) {
+            commands_->drain();  // send_command must be called on this thread
+            return;
+        }
         gl_feed_stats st{};
         st.struct_size = sizeof st;
         if (host().api()->feed_stats(host().ctx(), &st) != GL_OK) return;
@@ -117,6 +168,10 @@ public:
 
 private:
     Settings settings_;
+    std::unique_ptr<South> south_;          // before forwarder_: destroyed after it
+    std::unique_ptr<CommandQueue> commands_;
+    std::unique_ptr<Fleet> fleet_;
+    uint64_t status_timer_ = 0, commands_timer_ = 0;
     std::unique_ptr<Forwarder> forwarder_;
 };
 

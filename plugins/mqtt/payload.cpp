@@ -49,6 +49,11 @@ void append_sample_fields(std::string& out, const SampleView& s) {
         append_json_escaped(out, s.unit);
         out += '"';
     }
+    if (s.kind) {
+        out += ",\"kind\":\"";
+        out += s.kind;
+        out += '"';
+    }
     out += ",\"quality\":";
     append_int(out, s.quality);
 }

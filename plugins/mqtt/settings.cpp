@@ -9,6 +9,20 @@ namespace gridlet::mqtt {
 
 namespace {
 
+// An MQTT topic filter: '+' a whole level, '#' alone as the last level.
+bool valid_filter(const std::string& f) {
+    if (f.empty() || f.size() > 65535 || f.find('\0') != std::string::npos) return false;
+    size_t start = 0;
+    while (true) {
+        const size_t end = f.find('/', start);
+        const std::string level = f.substr(start, end == std::string::npos ? std::string::npos : end - start);
+        if (level.find_first_of("+#") != std::string::npos && level.size() != 1) return false;
+        if (level == "#" && end != std::string::npos) return false;
+        if (end == std::string::npos) return true;
+        start = end + 1;
+    }
+}
+
 // Series names: [A-Za-z0-9_.-] segments joined by '/'; patterns add * ? **.
 bool plausible_pattern(const std::string& p) {
     return !p.empty() &&
@@ -203,6 +217,65 @@ void parse_north(const nlohmann::json& n, NorthSettings& s, std::vector<std::str
 Settings parse_settings(const nlohmann::json& config, std::vector<std::string>& problems) {
     Settings s;
     parse_broker(config, s.broker, problems);
+    if (config.contains("south")) {
+        const auto& so = config.at("south");
+        if (!so.is_object()) {
+            problems.push_back("south: must be a table");
+        } else {
+            Reader r{so, "south.", problems};
+            for (const auto& [k, v] : so.items())
+                if (k != "qos") r.bad(k, "unknown key (known: qos)");
+            r.integer("qos", 0, 2, s.south.qos);
+        }
+    }
+    if (config.contains("commands")) {
+        const auto& c = config.at("commands");
+        if (!c.is_object()) {
+            problems.push_back("commands: must be a table");
+        } else {
+            Reader r{c, "commands.", problems};
+            for (const auto& [k, v] : c.items())
+                if (k != "enabled" && k != "topic" && k != "allow" && k != "timeout_ms")
+                    r.bad(k, "unknown key (known: allow, enabled, timeout_ms, topic)");
+            s.commands.enabled = true;
+            r.get("enabled", s.commands.enabled, "true or false");
+            r.get("topic", s.commands.topic, "a string");
+            if (std::string p = topic_template_problem(s.commands.topic, {"site", "instance"}); !p.empty())
+                r.bad("topic", p);
+            r.patterns("allow", s.commands.allow);
+            r.integer("timeout_ms", 100, 600'000, s.commands.timeout_ms);
+            if (s.commands.enabled && s.commands.allow.empty())
+                r.bad("allow", "names no point: list the \"device/point\" patterns MQTT may write (nothing is "
+                               "writable by default)");
+        }
+    }
+    if (config.contains("fleet")) {
+        const auto& f = config.at("fleet");
+        if (!f.is_object()) {
+            problems.push_back("fleet: must be a table");
+        } else {
+            Reader r{f, "fleet.", problems};
+            for (const auto& [k, v] : f.items())
+                if (k != "enabled" && k != "topics" && k != "site_level" && k != "qos")
+                    r.bad(k, "unknown key (known: enabled, qos, site_level, topics)");
+            s.fleet.enabled = true;
+            r.get("enabled", s.fleet.enabled, "true or false");
+            if (f.contains("topics")) {
+                s.fleet.topics.clear();
+                if (!f.at("topics").is_array() || f.at("topics").empty()) r.bad("topics", "must be a non-empty array of topic filters");
+                else
+                    for (const auto& t : f.at("topics")) {
+                        if (!t.is_string() || !valid_filter(t.get<std::string>()))
+                            r.bad("topics", "each entry must be an MQTT topic filter ('+' one level, '#' last)");
+                        else s.fleet.topics.push_back(t.get<std::string>());
+                    }
+            }
+            r.integer("site_level", 1, 32, s.fleet.site_level);
+            r.integer("qos", 0, 2, s.fleet.qos);
+        }
+    }
+    if (config.contains("profiles_dir") && config.at("profiles_dir").is_string())
+        s.south.profiles_dir = config.at("profiles_dir").get<std::string>();
     if (config.contains("north")) {
         if (!config.at("north").is_object()) problems.push_back("north: must be a table");
         else parse_north(config.at("north"), s.north, problems);

@@ -14,6 +14,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "commands.h"
+#include "fleet.h"
+
 namespace gridlet::mqtt {
 
 enum class Format { json, json_batch, line };
@@ -50,9 +53,17 @@ struct NorthSettings {
     uint64_t max_backlog_bytes = 1ull << 30;
 };
 
+struct SouthSettings {
+    int qos = 1;               // of the subscriptions
+    std::string profiles_dir;  // searched first for <profile>.toml
+};
+
 struct Settings {
     BrokerSettings broker;
     NorthSettings north;
+    SouthSettings south;
+    CommandSettings commands;
+    FleetSettings fleet;
 };
 
 // Parses the plugin's config JSON (the host filled in the schema's defaults).

@@ -3,11 +3,15 @@
 // plugin (plugins/sim).
 #include <CLI/CLI.hpp>
 
+#include <atomic>
 #include <csignal>
+#include <cstdlib>
+#include <thread>
 #include <cstdio>
 
 #include "bcpm_server.h"
 #include "evse_server.h"
+#include "sensor_sim.h"
 #include "cli/commands.h"
 
 namespace gridlet::cli {
@@ -113,10 +117,74 @@ void register_sim_evse(CLI::App& sim_cmd) {
     });
 }
 
+void register_sim_sensors(CLI::App& sim_cmd) {
+    auto* cmd = sim_cmd.add_subcommand(
+        "sensors", "Building-IoT sensors publishing JSON to an MQTT broker (plugins/sim/sensor_sim.h)");
+    auto o = std::make_shared<sim::SensorSimOptions>();
+    auto broker = std::make_shared<std::string>("mqtt://127.0.0.1:1883");
+    auto print_site = std::make_shared<bool>(false);
+    cmd->add_option("--broker", *broker, "mqtt://host:port")->capture_default_str();
+    cmd->add_option("--site", o->site, "Site name (tag site=)")->capture_default_str();
+    cmd->add_option("--building", o->building, "Building name (tag building=)")->capture_default_str();
+    cmd->add_option("--floors", o->floors, "Floors")->check(CLI::Range(1, 100))->capture_default_str();
+    cmd->add_option("--spaces", o->spaces, "Spaces per floor, one sensor each")->check(CLI::Range(1, 200))->capture_default_str();
+    cmd->add_option("--prefix", o->prefix, "First topic level")->capture_default_str();
+    cmd->add_option("--time-scale", o->time_scale, "Simulated seconds per real second")
+        ->check(CLI::Range(0.01, 10000.0))
+        ->capture_default_str();
+    cmd->add_option("--silent", o->silent, "Share of the sensors that go silent (0..1)")
+        ->check(CLI::Range(0.0, 1.0))
+        ->capture_default_str();
+    cmd->add_option("--silent-after", o->silent_after_s, "... after this many simulated seconds")
+        ->check(CLI::Range(0.0, 1e9))
+        ->capture_default_str();
+    cmd->add_option("--tamper-per-day", o->tamper_per_day, "Tamper events a day per sensor, on average")
+        ->check(CLI::Range(0.0, 10000.0))
+        ->capture_default_str();
+    cmd->add_option("--seed", o->seed, "Random seed")->capture_default_str();
+    cmd->add_option("--duration", o->duration_s, "Stop after this many real seconds (0: at Ctrl-C)")
+        ->check(CLI::Range(0.0, 1e9))
+        ->capture_default_str();
+    cmd->add_option("--plugin", o->plugin, "The mqtt plugin instance the --print-site entries name")->capture_default_str();
+    cmd->add_option("--offline-after", o->offline_after_s, "With --print-site: offline_after_s of each sensor (default: the profiles')")
+        ->check(CLI::Range(1.0, 2592000.0));
+    cmd->add_flag("--print-site", *print_site, "Print the [[devices]] of a gridlet site for these sensors, and exit");
+    cmd->footer("Exit status: 0 stopped; 1 could not connect; 2 bad arguments.");
+    cmd->callback([o, broker, print_site] {
+        if (*print_site) {
+            std::printf("%s", sim::sensor_site_devices(*o).c_str());
+            return;
+        }
+        std::string rest;
+        if (broker->rfind("mqtt://", 0) == 0) rest = broker->substr(7);
+        const size_t colon = rest.rfind(':');
+        char* end = nullptr;
+        const long port = colon == std::string::npos ? 1883 : std::strtol(rest.c_str() + colon + 1, &end, 10);
+        if (rest.empty() || (colon != std::string::npos && (*end || port < 1 || port > 65535))) {
+            std::fprintf(stderr, "gridlet sim sensors: --broker must be mqtt://host:port, not '%s'\n", broker->c_str());
+            throw CLI::RuntimeError(2);
+        }
+        o->host = rest.substr(0, colon);
+        o->port = static_cast<int>(port);
+        const sigset_t set = block_stop_signals();
+        static std::atomic<bool> stop{false};
+        std::thread waiter([set] {
+            wait_for_stop(set);
+            stop = true;
+        });
+        waiter.detach();
+        const int rc = sim::run_sensor_sim(*o, stop, [](const std::string& line) {
+            std::printf("%s\n", line.c_str());
+            std::fflush(stdout);
+        });
+        if (rc != 0) throw CLI::RuntimeError(rc);
+    });
+}
+
 }  // namespace
 
 void register_sim_command(CLI::App& app) {
-    auto* cmd = app.add_subcommand("sim", "Run a device simulator alone (Modbus TCP server) until SIGINT/SIGTERM");
+    auto* cmd = app.add_subcommand("sim", "Run a device simulator alone (Modbus TCP server, or MQTT sensors) until SIGINT/SIGTERM");
     cmd->require_subcommand(1);
     auto* bcpm = cmd->add_subcommand("bcpm", "Schneider/Veris BCPM panel monitor: two panels, unit ids 1 and 2");
     auto opts = std::make_shared<sim::BcpmServerOptions>();
@@ -167,6 +235,7 @@ void register_sim_command(CLI::App& app) {
         server.stop();
     });
     register_sim_evse(*cmd);
+    register_sim_sensors(*cmd);
 }
 
 }  // namespace gridlet::cli

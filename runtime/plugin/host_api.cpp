@@ -194,6 +194,9 @@ gl_status h_feed_stats(gl_host_ctx* ctx, gl_feed_stats* out) {
 gl_status h_series_unit(gl_host_ctx* ctx, uint32_t id, char* buf, size_t cap) {
     return guard(ctx, [&](PluginInstance& p) { return p.api_series_unit(id, buf, cap); });
 }
+gl_status h_series_kind(gl_host_ctx* ctx, uint32_t id, int32_t* out) {
+    return guard(ctx, [&](PluginInstance& p) { return p.api_series_kind(id, out); });
+}
 const char* h_site_name(gl_host_ctx* ctx) {
     PluginInstance* p = self(ctx);
     return p ? p->api_site_name() : "";
@@ -254,6 +257,7 @@ const gl_host_api kTable = [] {
     t.feed_stats = h_feed_stats;
     t.series_unit = h_series_unit;
     t.site_name = h_site_name;
+    t.series_kind = h_series_kind;
     return t;
 }();
 

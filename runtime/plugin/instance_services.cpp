@@ -105,6 +105,14 @@ gl_status PluginInstance::api_series_unit(uint32_t id, char* buf, size_t cap) {
     return GL_OK;
 }
 
+gl_status PluginInstance::api_series_kind(uint32_t id, int32_t* out) {
+    auto meta = services_.registry.get(id);
+    if (!meta) return GL_ERR_NOT_FOUND;
+    if (!out) return GL_ERR_INVALID;
+    *out = static_cast<int32_t>(meta->kind);
+    return GL_OK;
+}
+
 namespace {
 gl_status feed_status(const Status& st, PluginInstance& p) {
     if (st) return GL_OK;

@@ -100,6 +100,9 @@ nlohmann::json backlog(const std::string& base, bool quick, const std::string& d
     broker.stop();
     std::ofstream(dir + "/site.toml") << site_text(dir, broker.port, 1000, 10, "drain_rate = " + drain);
     Process gw({GRIDLET_BINARY, "run", dir + "/site.toml"});
+    // The outage starts once the source runs (a loaded machine starts slowly).
+    if (!gw.wait_for_err("plugin 'hello' started", std::chrono::seconds(60)))
+        return {{"error", "gridlet did not start: " + gw.err().substr(0, 2000)}};
     const int produce_s = quick ? 1 : 6;
     std::this_thread::sleep_for(std::chrono::seconds(produce_s));
     gw.signal(SIGTERM);
@@ -111,7 +114,8 @@ nlohmann::json backlog(const std::string& base, bool quick, const std::string& d
     std::ofstream(dir + "/site.toml") << site_text(dir, broker.port, 0, 10, "drain_rate = " + drain);
     const auto t0 = Clock::now();
     Process again({GRIDLET_BINARY, "run", dir + "/site.toml"});
-    again.wait_for_err("backlog sent:", std::chrono::seconds(600));
+    if (!again.wait_for_err("backlog sent:", std::chrono::seconds(120)))
+        return {{"error", "the backlog was not sent within 120 s: " + again.err().substr(0, 2000)}};
     const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     const double cpu = thread_cpu_s(again.pid(), "mqtt-north");
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
@@ -174,5 +178,7 @@ int main(int argc, char** argv) {
     out["backlog_unlimited"] = backlog(base, quick, "10000000");
     std::filesystem::remove_all(base);
     std::printf("%s\n", out.dump(2).c_str());
+    for (const char* part : {"backlog_default_rate", "backlog_unlimited"})
+        if (out[part].contains("error")) return 1;
     return 0;
 }

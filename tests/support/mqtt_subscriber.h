@@ -104,4 +104,18 @@ private:
     std::vector<MqttMessage> messages_;
 };
 
+// Publishes one message (QoS 1) and waits until the broker took it.
+inline bool mqtt_publish_once(int port, const std::string& topic, const std::string& payload) {
+    mosquitto_lib_init();
+    mosquitto* m = mosquitto_new(nullptr, true, nullptr);
+    bool ok = mosquitto_connect(m, "127.0.0.1", port, 30) == MOSQ_ERR_SUCCESS;
+    int mid = 0;
+    ok = ok && mosquitto_publish(m, &mid, topic.c_str(), static_cast<int>(payload.size()), payload.data(), 1, false) ==
+                   MOSQ_ERR_SUCCESS;
+    for (int i = 0; ok && i < 20; ++i) mosquitto_loop(m, 20, 1);
+    mosquitto_disconnect(m);
+    mosquitto_destroy(m);
+    return ok;
+}
+
 }  // namespace gridlet::testing

@@ -13,7 +13,9 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <cstdlib>
 #include <string>
+#include <vector>
 #include <system_error>
 
 namespace gridlet {
@@ -75,6 +77,31 @@ inline InstallPaths shared_object_install_paths(const void* address) {
     Dl_info info{};
     if (dladdr(address, &info) == 0 || !info.dli_fname) return {};
     return install_paths_for(info.dli_fname, true);
+}
+
+// The folders a plugin searches for profiles, in order: `configured` (a
+// ':'-separated list, e.g. a profiles_dir key), $GRIDLET_PROFILE_DIR,
+// ./config/profiles, then gridlet's own: the source tree's for a plugin in
+// the build tree, else those of the prefix the plugin (the shared object
+// holding `address`) is installed in.
+inline std::vector<std::string> profile_search_dirs(const std::string& configured, const void* address) {
+    std::vector<std::string> dirs;
+    auto add = [&](const std::string& list) {
+        size_t at = 0;
+        while (at <= list.size()) {
+            const size_t c = list.find(':', at);
+            std::string part = list.substr(at, c == std::string::npos ? std::string::npos : c - at);
+            if (!part.empty()) dirs.push_back(part);
+            if (c == std::string::npos) break;
+            at = c + 1;
+        }
+    };
+    add(configured);
+    if (const char* env = std::getenv("GRIDLET_PROFILE_DIR")) add(env);
+    dirs.push_back("config/profiles");
+    const InstallPaths own = shared_object_install_paths(address);
+    if (!own.data_dir.empty()) dirs.push_back(own.data_dir + "/config/profiles");
+    return dirs;
 }
 
 }  // namespace gridlet

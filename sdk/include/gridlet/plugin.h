@@ -370,6 +370,9 @@ typedef struct gl_host_api {
 
     /* [any thread] The site's name ([site] name), e.g. for topics. static. */
     const char* (*site_name)(gl_host_ctx* ctx);
+
+    /* [any thread] Kind of a series (a gl_series_kind), or GL_ERR_NOT_FOUND. */
+    gl_status (*series_kind)(gl_host_ctx* ctx, uint32_t id, int32_t* out_kind);
 } gl_host_api;
 
 /* -------------------------------------------------------- plugin descriptor */

@@ -16,6 +16,9 @@ TEST(MqttPayload, OneSampleAsJson) {
     append_json_sample(out, {"branch07/current", "A", 1764680400000, 12.5, 192}, false);
     EXPECT_EQ(out, R"({"ts":1764680400000,"value":12.5,"unit":"A","quality":192,"resent":false})");
     out.clear();
+    append_json_sample(out, {"mains/kwh", "kWh", 7, 1.5, 192, "counter"}, false);
+    EXPECT_EQ(out, R"({"ts":7,"value":1.5,"unit":"kWh","kind":"counter","quality":192,"resent":false})");
+    out.clear();
     append_json_sample(out, {"count", "", -5, std::numeric_limits<double>::quiet_NaN(), 0}, true);
     EXPECT_EQ(out, R"({"ts":-5,"value":null,"quality":0,"resent":true})");
 }

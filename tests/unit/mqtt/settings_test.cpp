@@ -80,3 +80,20 @@ TEST(MqttSettings, TopicsFitTheFormat) {
                     "need format = \"json\""));
     EXPECT_TRUE(problems_of(R"({"north":{"format":"line"}})").empty());
 }
+
+TEST(MqttSettings, SouthCommandsAndFleet) {
+    std::vector<std::string> p;
+    const Settings s = parse_settings(
+        nlohmann::json::parse(R"({"south":{"qos":2},"commands":{"allow":["a/b"]},"fleet":{"topics":["gw/+/#"],"site_level":2}})"),
+        p);
+    EXPECT_TRUE(p.empty());
+    EXPECT_EQ(s.south.qos, 2);
+    EXPECT_TRUE(s.commands.enabled);
+    EXPECT_EQ(s.commands.topic, "gridlet/{site}/command");
+    EXPECT_TRUE(s.fleet.enabled);
+    EXPECT_EQ(s.fleet.topics, std::vector<std::string>{"gw/+/#"});
+    const auto bad = problems_of(R"({"south":{"x":1},"commands":{"timeout_ms":5},"fleet":{"topics":["a/#/b","c+"],"site_level":0}})");
+    for (const char* what : {"south.x: unknown key", "commands.allow: names no point", "commands.timeout_ms: must be 100..",
+                             "fleet.topics: each entry must be an MQTT topic filter", "fleet.site_level: must be 1..32"})
+        EXPECT_TRUE(has(bad, what)) << what;
+}
