@@ -119,7 +119,10 @@ Status NorthFeeds::tap_samples(std::span<const gl_sample> samples, int64_t now_m
     Status result;
     std::string payload;
     for (auto& [name, f] : feeds_) {
-        if (f->spec.series.empty()) continue;
+        if (f->spec.series.empty()) {
+            enforce_budget(*f, now_mono_ms);  // events only
+            continue;
+        }
         payload.assign(1, 'S');
         for (const gl_sample& s : samples)
             if (series_matches(*f, s.series_id)) payload.append(reinterpret_cast<const char*>(&s), sizeof s);

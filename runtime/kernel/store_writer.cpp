@@ -101,8 +101,6 @@ public:
     }
 
 private:
-    // Samples dated outside the store's plausible window are refused by the
-    // store (counted in its metrics); say which, once a minute at most.
     // A feed that did not get its data: counted (metrics feed_failures) and
     // logged at most once a minute.
     void feed_failed(const Status& st) {
@@ -115,6 +113,9 @@ private:
                      " times since start): " + st.message());
     }
 
+    // Samples dated outside the store's plausible window are refused by the
+    // store (counted in its metrics); say which, once a minute at most.
+    // True when the batch holds any.
     bool note_refused() {
         const auto [lo, hi] = ctx_.store->accept_window();
         size_t n = 0;
