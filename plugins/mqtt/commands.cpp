@@ -1,5 +1,7 @@
 #include "commands.h"
 
+#include <mosquitto.h>
+
 #include <cmath>
 
 #include <gridlet/glob.hpp>
@@ -14,17 +16,23 @@ bool command_allowed(const std::vector<std::string>& allow, const std::string& t
     return false;
 }
 
-std::optional<CommandRequest> parse_request(std::string_view payload, std::string* why, std::string* id_json) {
+std::optional<CommandRequest> parse_request(std::string_view payload, std::string* why, std::string* id_json,
+                                            std::string* target) {
     *id_json = "null";
     if (payload.size() > 65'536) {
         *why = "the request is larger than 64 KB";
         return std::nullopt;
     }
     const nlohmann::json j = nlohmann::json::parse(payload, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) {
+    if (j.is_discarded()) {
+        *why = "the request is not valid JSON (or holds a number out of range)";
+        return std::nullopt;
+    }
+    if (!j.is_object()) {
         *why = "the request is not a JSON object";
         return std::nullopt;
     }
+    if (j.contains("target") && j["target"].is_string() && target) *target = j["target"].get<std::string>().substr(0, 255);
     CommandRequest r;
     if (j.contains("id")) {
         if (!j["id"].is_string() && !j["id"].is_number()) {
@@ -82,10 +90,19 @@ void CommandQueue::reply(const CommandRequest& r, const char* status, const std:
 }
 
 void CommandQueue::submit(std::string_view payload, std::string response_topic, std::string correlation) {
-    std::string why, id;
-    auto r = parse_request(payload, &why, &id);
+    std::string why, id, target;
+    auto r = parse_request(payload, &why, &id, &target);
     CommandRequest req = r ? *r : CommandRequest{};
-    req.id_json = r ? req.id_json : id;
+    if (!r) {
+        req.id_json = id;
+        req.target = target;  // echoed when it could be read
+    }
+    // A response topic must be a topic name (no wildcard): else the default.
+    if (!response_topic.empty() && mosquitto_pub_topic_check(response_topic.c_str()) != MOSQ_ERR_SUCCESS) {
+        host_.warn("commands: the response topic '" + response_topic.substr(0, 200) +
+                   "' is not a topic one can publish to (a wildcard?): the reply goes to " + topic_ + "/reply");
+        response_topic.clear();
+    }
     req.reply_topic = response_topic.empty() ? topic_ + "/reply" : std::move(response_topic);
     req.correlation = std::move(correlation);
     if (!r) {

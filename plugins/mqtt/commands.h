@@ -10,7 +10,8 @@
 // status is ok, error (the driver's text), timeout, not_found (no driver
 // owns the device), refused (not allowed), or invalid (the request does not
 // parse; "error" says why). It goes to the request's MQTT 5 response topic
-// with its correlation data when given, else to "<commands topic>/reply".
+// with its correlation data when given (a response topic with a wildcard is
+// said and replaced), else to "<commands topic>/reply".
 //
 // Threads: parse_request() anywhere; submit() on the forwarder's thread;
 // drain() on the plugin thread (it calls send_command); take_replies() on
@@ -47,9 +48,10 @@ struct MqttReply {
     std::string topic, correlation, payload;
 };
 
-// Parses a request payload; on failure returns nullopt with `why` and the id
-// (when readable) in `id_json`.
-std::optional<CommandRequest> parse_request(std::string_view payload, std::string* why, std::string* id_json);
+// Parses a request payload; on failure returns nullopt with `why`, and the id
+// and target (when readable) in `id_json` and `target` (may be null).
+std::optional<CommandRequest> parse_request(std::string_view payload, std::string* why, std::string* id_json,
+                                            std::string* target = nullptr);
 
 // The reply payload.
 std::string reply_payload(const std::string& id_json, const std::string& target, const char* status,

@@ -12,6 +12,10 @@ namespace {
 bool valid_segment_path(const std::string& s) {
     if (s.empty() || s.size() > 200 || s.front() == '/' || s.back() == '/' || s.find("//") != std::string::npos)
         return false;
+    if (s == "." || s == ".." || s.rfind("./", 0) == 0 || s.rfind("../", 0) == 0 || s.find("/./") != std::string::npos ||
+        s.find("/../") != std::string::npos || (s.size() >= 2 && s.compare(s.size() - 2, 2, "/.") == 0) ||
+        (s.size() >= 3 && s.compare(s.size() - 3, 3, "/..") == 0))
+        return false;
     return s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-/") == std::string::npos;
 }
 }  // namespace
@@ -53,8 +57,7 @@ void Fleet::invalid(const std::string& topic, const std::string& why) {
     ++unlogged_;
     const int64_t now = host_.monotonic_ms();
     if (now - last_log_ms_ < 10'000) return;
-    host_.warn("fleet: cannot read the message on '" + topic + "': " + why +
-               (unlogged_ > 1 ? " (" + std::to_string(unlogged_ - 1) + " more since the last line)" : ""));
+    host_.warn("fleet: cannot read the message on '" + topic + "': " + why + "; nothing stored from it");
     unlogged_ = 0;
     last_log_ms_ = now;
 }
@@ -84,19 +87,34 @@ bool Fleet::on_message(const char* topic_c, const void* payload, size_t len) {
     if (rest.rfind("event/", 0) == 0) return true;  // events stay with their gateway
     const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
     if (j.is_discarded() || !j.is_object()) return invalid(topic, "not a JSON object"), true;
-    batch_.clear();
+    // Every sample is read first; series are registered only for a message
+    // that reads whole (a refused one leaves nothing behind).
+    struct Read {
+        std::string name, unit, kind;
+        int64_t ts;
+        double value;
+        uint8_t quality;
+    };
+    std::vector<Read> read;
     auto add = [&](const std::string& name, const nlohmann::json& s) -> bool {
         if (!valid_segment_path(name) || name.find('/') == std::string::npos) {
             invalid(topic, "'" + name + "' is not a device/point name");
             return false;
         }
-        if (!s.contains("ts") || !s["ts"].is_number_integer()) {
-            invalid(topic, "a sample without an integer \"ts\"");
+        if (!s.contains("ts") || !s["ts"].is_number_integer() || s["ts"].get<int64_t>() <= 0) {
+            invalid(topic, "a sample of '" + name + "' without a positive integer \"ts\"");
             return false;
         }
         const auto& v = s.contains("value") ? s["value"] : nlohmann::json();
         double value = std::nan("");
-        uint8_t quality = s.value("quality", GL_QUALITY_GOOD);
+        uint8_t quality = GL_QUALITY_GOOD;
+        if (s.contains("quality")) {
+            if (!s["quality"].is_number_unsigned() || s["quality"].get<uint64_t>() > 255) {
+                invalid(topic, "\"quality\" of '" + name + "' is not 0..255");
+                return false;
+            }
+            quality = static_cast<uint8_t>(s["quality"].get<uint64_t>());
+        }
         if (v.is_number()) value = v.get<double>();
         else if (!v.is_null()) {
             invalid(topic, "\"value\" of '" + name + "' is not a number");
@@ -104,8 +122,11 @@ bool Fleet::on_message(const char* topic_c, const void* payload, size_t len) {
         } else quality = GL_QUALITY_BAD;
         const std::string unit = s.contains("unit") && s["unit"].is_string() ? s["unit"].get<std::string>() : "";
         const std::string kind = s.contains("kind") && s["kind"].is_string() ? s["kind"].get<std::string>() : "";
-        batch_.push_back(gl_sample{s["ts"].get<int64_t>(), value, series(site + "/" + name, unit, kind, site), quality,
-                                   {0, 0, 0}});
+        if (!kind.empty() && kind != "counter" && kind != "state" && kind != "gauge") {
+            invalid(topic, "\"kind\" of '" + name + "' is '" + kind + "' (gauge, counter or state)");
+            return false;
+        }
+        read.push_back({site + "/" + name, unit, kind, s["ts"].get<int64_t>(), value, quality});
         return true;
     };
     try {
@@ -127,12 +148,20 @@ bool Fleet::on_message(const char* topic_c, const void* payload, size_t len) {
     } catch (const std::exception& e) {
         return invalid(topic, e.what()), true;
     }
+    batch_.clear();
+    for (const Read& r : read) batch_.push_back(gl_sample{r.ts, r.value, series(r.name, r.unit, r.kind, site), r.quality, {0, 0, 0}});
     if (!batch_.empty()) host_.publish(batch_.data(), batch_.size());
     return true;
 }
 
 void Fleet::tick() {
     const int64_t mono = host_.monotonic_ms();
+    if (unlogged_ > 0 && mono - last_log_ms_ >= 10'000) {
+        host_.warn("fleet: " + std::to_string(unlogged_) + " more messages could not be read in the last 10 s (the counter " +
+                   host_.name() + "/fleet/invalid has them all)");
+        unlogged_ = 0;
+        last_log_ms_ = mono;
+    }
     if (mono - last_counters_ms_ < 10'000) return;
     last_counters_ms_ = mono;
     const int64_t now = host_.now_ms();

@@ -154,7 +154,10 @@ void Forwarder::connect() {
         drop_connection(rc == MOSQ_ERR_ERRNO ? std::string(std::strerror(errno)) : mosquitto_strerror(rc));
 }
 
-void Forwarder::drop_connection(const std::string& why) {
+void Forwarder::drop_connection(const std::string& why_text) {
+    // libmosquitto's texts end with a period; ours go on after them.
+    std::string why = why_text;
+    while (!why.empty() && (why.back() == '.' || why.back() == ' ')) why.pop_back();
     drop_pending_.clear();
     if (!done_.empty()) {  // acknowledged before the drop: they still leave the feed
         if (host_.api()->feed_done(host_.ctx(), done_.data(), done_.size()) == GL_OK)
@@ -173,9 +176,11 @@ void Forwarder::drop_connection(const std::string& why) {
     next_attempt_ms_ = host_.monotonic_ms() + backoff_ms_;
     const std::string where = "broker " + b.host + ":" + std::to_string(b.port);
     if (was) {
+        offline_said_ = true;
         ++counters_.disconnects;
         say(GL_LOG_WARN, "lost the connection to " + where + ": " + why +
-                             "; what cannot be sent waits in the store (reconnecting)");
+                             "; what cannot be sent waits in the store (reconnecting in " +
+                             std::to_string(backoff_ms_) + " ms)");
         const std::string body = std::string("{\"broker\":\"") + b.host + ":" + std::to_string(b.port) + "\"}";
         host_.api()->emit_event(host_.ctx(), nullptr, "broker_offline", GL_SEV_WARNING, body.data(), body.size());
         last_error_ = why;
@@ -183,10 +188,17 @@ void Forwarder::drop_connection(const std::string& why) {
         return;
     }
     const int64_t now = host_.monotonic_ms();
+    if (!offline_said_) {  // also when gridlet starts with the broker away
+        offline_said_ = true;
+        const std::string body = std::string("{\"broker\":\"") + b.host + ":" + std::to_string(b.port) + "\"}";
+        host_.api()->emit_event(host_.ctx(), nullptr, "broker_offline", GL_SEV_WARNING, body.data(), body.size());
+    }
     if (why != last_error_ || now - last_error_log_ms_ >= kRepeatErrorLogMs) {
-        say(GL_LOG_WARN, "cannot connect to " + where + ": " + why + " (retrying every " +
-                             std::to_string(backoff_ms_ / 1000.0).substr(0, 4) + " s at first, up to " +
-                             std::to_string(b.reconnect_max_ms / 1000) + " s; data waits in the store)");
+        char next[32];
+        std::snprintf(next, sizeof next, "%.1f", backoff_ms_ / 1000.0);
+        say(GL_LOG_WARN, "cannot connect to " + where + ": " + why + " (next try in " + next +
+                             " s, the wait doubling up to " + std::to_string(b.reconnect_max_ms / 1000) +
+                             " s; what must leave waits in the store)");
         last_error_ = why;
         last_error_log_ms_ = now;
     }
@@ -202,6 +214,7 @@ void Forwarder::on_connect(int rc) {
         return;
     }
     connected_ = true;
+    offline_said_ = false;
     counters_.connected = true;
     ++counters_.connects;
     backoff_ms_ = 0;

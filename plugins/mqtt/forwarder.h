@@ -119,6 +119,7 @@ private:
     int64_t next_attempt_ms_ = 0;  // monotonic
     int backoff_ms_ = 0;
     std::string last_error_;
+    bool offline_said_ = false;  // broker_offline emitted since the last connect
     std::string drop_pending_;  // set in a callback: run() drops the connection
     bool publishing_ = false;   // inside mosquitto_publish_v5
     bool early_ack_ = false;    // ... and it completed there (QoS 0)

@@ -79,7 +79,9 @@ std::optional<int64_t> parse_iso_ms(std::string_view s) {
     tm.tm_min = mi;
     tm.tm_sec = sec;
     const int64_t t = static_cast<int64_t>(timegm(&tm));
-    return (t - offset_s) * 1000 + ms;
+    const int64_t out = (t - offset_s) * 1000 + ms;
+    if (out <= 0) return std::nullopt;  // before 1970: not a sensor's time
+    return out;
 }
 
 }  // namespace
@@ -217,13 +219,13 @@ Decoded decode(const SensorProfile& p, std::string_view payload, int64_t arrival
         } else if (t->is_number() && std::isfinite(t->get<double>())) {
             const double v = t->get<double>();
             const double ms = p.timestamp_format == TimeFormat::epoch_s ? v * 1000.0 : v;
-            if (std::fabs(ms) < 9.0e15) got = static_cast<int64_t>(std::llround(ms));
+            if (ms > 0 && ms < 9.0e15) got = static_cast<int64_t>(std::llround(ms));
         }
         if (!got) {
             out.refused = "the timestamp at " + p.timestamp_field + " is not " +
                           (p.timestamp_format == TimeFormat::iso8601 ? std::string("an ISO-8601 time with its offset")
-                           : p.timestamp_format == TimeFormat::epoch_s ? std::string("seconds since 1970")
-                                                                       : std::string("milliseconds since 1970"));
+                           : p.timestamp_format == TimeFormat::epoch_s ? std::string("seconds since 1970 (after it)")
+                                                                       : std::string("milliseconds since 1970 (after it)"));
             return out;
         }
         ts = *got;

@@ -1,6 +1,8 @@
 #include "settings.h"
 
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <set>
 
 #include "topic.h"
@@ -130,8 +132,16 @@ void parse_broker(const nlohmann::json& cfg, BrokerSettings& b, std::vector<std:
     for (const char* key : {"ca_file", "cert_file", "key_file"}) {
         const std::string& path = key[0] == 'c' && key[1] == 'a' ? b.ca_file : key[0] == 'c' ? b.cert_file : b.key_file;
         if (path.empty()) continue;
-        if (FILE* f = std::fopen(path.c_str(), "rb")) std::fclose(f);
-        else r.bad(key, "cannot read '" + path + "'");
+        std::error_code ec;
+        if (!std::filesystem::is_regular_file(path, ec)) {
+            r.bad(key, "'" + path + "' is not a readable file (a relative path is taken from the folder gridlet runs in)");
+            continue;
+        }
+        std::ifstream in(path);
+        std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        if (!in.good() && !in.eof()) r.bad(key, "cannot read '" + path + "'");
+        else if (text.find("-----BEGIN ") == std::string::npos)
+            r.bad(key, "'" + path + "' holds no PEM block (-----BEGIN ...): certificates and keys are read as PEM");
     }
     r.integer("reconnect_min_ms", 100, 3'600'000, b.reconnect_min_ms);
     r.integer("reconnect_max_ms", 100, 3'600'000, b.reconnect_max_ms);
@@ -184,7 +194,8 @@ void parse_north(const nlohmann::json& n, NorthSettings& s, std::vector<std::str
                                                  ? std::vector<std::string>{"site", "instance", "device", "point", "series"}
                                                  : std::vector<std::string>{"site", "instance", "device"};
     if (std::string p = topic_template_problem(s.topic, allowed); !p.empty()) {
-        r.bad("topic", p + (per_sample ? "" : " ({point} and {series} need format = \"json\": a batch holds many)"));
+        const bool point_in_batch = !per_sample && (p.find("{point}") != std::string::npos || p.find("{series}") != std::string::npos);
+        r.bad("topic", p + (point_in_batch ? " ({point} and {series} need format = \"json\": a batch holds many)" : ""));
     } else if (per_sample) {
         const auto used = topic_placeholders(s.topic);
         const bool unique = std::find(used.begin(), used.end(), "series") != used.end() ||

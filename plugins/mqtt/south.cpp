@@ -40,7 +40,7 @@ std::vector<SouthDevice> build_devices(const nlohmann::json& devices, const std:
         d.tags = j.value("tags", "");
         bool ok = true;
         auto bad = [&](const std::string& what) {
-            problem(d.name, "device '" + d.name + "': " + what);
+            problem(d.name, what);
             ok = false;
         };
         if (d.topic.empty() || mosquitto_sub_topic_check(d.topic.c_str()) != MOSQ_ERR_SUCCESS)
@@ -93,8 +93,7 @@ std::vector<SouthDevice> build_devices(const nlohmann::json& devices, const std:
             bool found = false;
             for (const SouthDevice& g : out) found = found || g.name == d.gateway;
             if (!found || d.gateway == d.name)
-                problem(d.name, "device '" + d.name + "': gateway '" + d.gateway +
-                                    "' is not another device of this plugin");
+                problem(d.name, "gateway '" + d.gateway + "' is not another device of this plugin");
         }
     return out;
 }
@@ -144,9 +143,7 @@ void South::say_invalid(const std::string& topic, const std::string& why) {
     ++unlogged_invalid_;
     const int64_t now = host_.monotonic_ms();
     if (now - last_invalid_log_ms_ < kLogEveryMs) return;
-    host_.warn("south: invalid payload on '" + topic + "': " + why +
-               (unlogged_invalid_ > 1 ? " (" + std::to_string(unlogged_invalid_ - 1) + " more since the last line)" : "") +
-               "; nothing stored from it");
+    host_.warn("south: invalid payload on '" + topic + "': " + why + "; nothing wrong stored from it");
     unlogged_invalid_ = 0;
     last_invalid_log_ms_ = now;
 }
@@ -186,9 +183,7 @@ void South::on_message(const char* topic, const void* payload, size_t len) {
         ++unlogged_unknown_;
         const int64_t mono = host_.monotonic_ms();
         if (mono - last_unknown_log_ms_ >= kLogEveryMs) {
-            host_.warn(std::string("south: a message on '") + topic + "' matches no device" +
-                       (unlogged_unknown_ > 1 ? " (" + std::to_string(unlogged_unknown_ - 1) + " more since the last line)"
-                                              : ""));
+            host_.warn(std::string("south: a message on '") + topic + "' matches no device");
             unlogged_unknown_ = 0;
             last_unknown_log_ms_ = mono;
         }
@@ -197,6 +192,19 @@ void South::on_message(const char* topic, const void* payload, size_t len) {
 
 void South::tick() {
     const int64_t mono = host_.monotonic_ms();
+    // What was held back in the last window is said once it closes.
+    if (unlogged_invalid_ > 0 && mono - last_invalid_log_ms_ >= kLogEveryMs) {
+        host_.warn("south: " + std::to_string(unlogged_invalid_) +
+                   " more invalid payloads or points in the last 10 s (the counter " + host_.name() +
+                   "/south/invalid has them all)");
+        unlogged_invalid_ = 0;
+        last_invalid_log_ms_ = mono;
+    }
+    if (unlogged_unknown_ > 0 && mono - last_unknown_log_ms_ >= kLogEveryMs) {
+        host_.warn("south: " + std::to_string(unlogged_unknown_) + " more messages matched no device in the last 10 s");
+        unlogged_unknown_ = 0;
+        last_unknown_log_ms_ = mono;
+    }
     const int64_t now = host_.now_ms();
     for (SouthDevice& d : devices_)
         if (d.state != 2 && mono - d.last_heard_ms > d.offline_after_s * 1000) set_state(d, 2, now);

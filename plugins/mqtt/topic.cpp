@@ -19,7 +19,8 @@ std::vector<std::string> topic_placeholders(std::string_view tmpl) {
 std::string topic_template_problem(std::string_view tmpl, const std::vector<std::string>& allowed) {
     if (tmpl.empty()) return "is empty";
     if (tmpl.size() > 65535) return "is longer than 65535 bytes";
-    if (tmpl.find_first_of(std::string_view("+#\0", 3)) != std::string_view::npos)
+    if (tmpl.find('\0') != std::string_view::npos) return "holds a NUL character";
+    if (tmpl.find_first_of("+#") != std::string_view::npos)
         return "'" + std::string(tmpl) + "' holds '+', '#' or NUL: wildcards are for subscriptions, not for topics";
     int depth = 0;
     for (char c : tmpl) {

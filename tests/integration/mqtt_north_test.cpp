@@ -181,7 +181,7 @@ TEST_F(MqttNorth, CheckRefusesBadSettingsWithFileAndLine) {
     EXPECT_EQ(r.code, 2) << r.out << r.err;
     const std::string all = r.out + r.err;
     for (const char* what : {"broker: 'http://x' must start with mqtt://", "protocol: must be \"5\" or \"3.1.1\"",
-                             "GRIDLET_NO_SUCH_VAR' is not set", "ca_file: cannot read '/nonexistent/ca.pem'",
+                             "GRIDLET_NO_SUCH_VAR' is not set", "ca_file: '/nonexistent/ca.pem' is not a readable file",
                              "north.topic: 'a/{device}/#' holds '+', '#'", "north.qos: must be 0..2",
                              "north.series: 'bad name' can never match", "north.colour: unknown key"})
         EXPECT_NE(all.find(what), std::string::npos) << what << "\n" << all;

@@ -267,9 +267,17 @@ TEST_F(MqttNorth, AnAggregatorStoresEveryGatewayUnderItsName) {
     std::this_thread::sleep_for(std::chrono::seconds(1));
     gb.signal(SIGTERM);
     EXPECT_EQ(gb.wait(std::chrono::seconds(20)), 0) << gb.err();
+    // A message with a bad sample is refused whole: no series is left behind.
+    ASSERT_TRUE(mqtt_publish_once(broker.port, "gridlet/gw-x/dev",
+                                  R"({"device":"dev","samples":[{"point":"p1","ts":5,"value":1},)"
+                                  R"({"point":"../../x","ts":5,"value":2}]})"));
     std::this_thread::sleep_for(std::chrono::seconds(1));
     master.signal(SIGTERM);
     ASSERT_EQ(master.wait(std::chrono::seconds(20)), 0) << master.err();
+    EXPECT_NE(master.err().find("fleet: cannot read the message on 'gridlet/gw-x/dev'"), std::string::npos)
+        << master.err();
+    const Result phantom = run({gridlet_bin(), "series", "gw-x/", "--config", agg});
+    EXPECT_EQ(phantom.out.find("gw-x/dev"), std::string::npos) << phantom.out;
 
     for (const std::string name : {"gw-a/d1/count", "gw-a/d2/count", "gw-b/d1/count"}) {
         const auto got = query(agg, {name});

@@ -22,7 +22,8 @@ TEST(MqttCommands, RequestsParseOrSayWhy) {
     EXPECT_EQ(r->value, 1);
     EXPECT_EQ(r->id_json, "7");
     const std::pair<const char*, const char*> bad[] = {
-        {"{nope", "not a JSON object"},
+        {"{nope", "not valid JSON"},
+        {"[1]", "not a JSON object"},
         {R"({"value":1})", "\"target\""},
         {R"({"target":"norelay","value":1})", "device/point"},
         {R"({"target":"a/b c","value":1})", "device/point"},
@@ -37,6 +38,11 @@ TEST(MqttCommands, RequestsParseOrSayWhy) {
     }
     EXPECT_FALSE(parse_request(R"({"id":"x1","target":5})", &why, &id));
     EXPECT_EQ(id, "\"x1\"") << "the id of a refused request still comes back";
+    std::string target;
+    EXPECT_FALSE(parse_request(R"({"id":"x2","target":"bldg/relay1"})", &why, &id, &target));
+    EXPECT_EQ(target, "bldg/relay1") << "and its target, when it reads";
+    EXPECT_FALSE(parse_request(R"({"target":"a/b","value":1e400})", &why, &id));
+    EXPECT_NE(why.find("out of range"), std::string::npos) << why;
 }
 
 TEST(MqttCommands, OnlyAllowedTargetsAndTheReplyShape) {

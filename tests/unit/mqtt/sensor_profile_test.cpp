@@ -76,6 +76,8 @@ TEST(SensorProfile, RefusesWhatWouldBeAWrongNumber) {
     EXPECT_EQ(decode(p, "[1]", 0).refused, "not a JSON object");
     EXPECT_NE(decode(p, R"({"co2":500})", 0).refused.find("no timestamp at /ts"), std::string::npos);
     EXPECT_NE(decode(p, R"({"ts":"x","co2":500})", 0).refused.find("milliseconds since 1970"), std::string::npos);
+    EXPECT_NE(decode(p, R"({"ts":-1000,"co2":500})", 0).refused.find("milliseconds since 1970"), std::string::npos)
+        << "before 1970 is no sensor's time";
     EXPECT_NE(decode(p, std::string(70'000, ' '), 0).refused.find("larger than"), std::string::npos);
     const Decoded d = decode(p, R"({"ts":1,"co2":"high","voc":-1,"noise":true,"battery":50})", 0);
     ASSERT_EQ(d.values.size(), 1u);

@@ -97,3 +97,8 @@ TEST(MqttSettings, SouthCommandsAndFleet) {
                              "fleet.topics: each entry must be an MQTT topic filter", "fleet.site_level: must be 1..32"})
         EXPECT_TRUE(has(bad, what)) << what;
 }
+
+TEST(MqttSettings, CertificatesMustBePemFiles) {
+    EXPECT_TRUE(has(problems_of(R"({"ca_file":"/etc/hostname"})"), "ca_file: '/etc/hostname' holds no PEM block"));
+    EXPECT_TRUE(has(problems_of(R"({"ca_file":"/etc"})"), "ca_file: '/etc' is not a readable file"));
+}
