@@ -43,12 +43,9 @@ public:
             if (!p.is_string() || p.get<std::string>().empty())
                 throw gridlet::Error(GL_ERR_INVALID, "console: every entry of 'series' must be a non-empty string");
             const std::string text = p.get<std::string>();
-            // Series names are made of these; any other character never matches.
-            if (text.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-/*?") !=
-                std::string::npos)
-                throw gridlet::Error(GL_ERR_INVALID, "console: series pattern '" + text +
-                                                         "' can never match: names are letters, digits, '_', '.' "
-                                                         "and '-' in segments joined by '/'; the wildcards are * ? **");
+            if (!gridlet::plausible_series_pattern(text))
+                throw gridlet::Error(GL_ERR_INVALID, "console: series pattern '" + text + "' can never match: " +
+                                                         gridlet::kSeriesPatternRule);
             out.patterns.push_back(text);
         }
         out.every_ms = cfg.at("every_ms").get<int64_t>();

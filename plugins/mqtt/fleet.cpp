@@ -40,13 +40,15 @@ bool Fleet::split(const std::string& topic, int site_level, std::string* site, s
     return !site->empty();
 }
 
-uint32_t Fleet::series(const std::string& name, const std::string& unit, const std::string& kind, const std::string& site) {
-    const std::string key = name + '\0' + unit + '\0' + kind;
+uint32_t Fleet::series(const std::string& name, const std::string& unit, const std::string& kind,
+                       const std::string& states, const std::string& site) {
+    const std::string key = name + '\0' + unit + '\0' + kind + '\0' + states;
     auto it = ids_.find(key);
     if (it != ids_.end()) return it->second;
     gridlet::SeriesSpec s(name, unit,
                           kind == "counter" ? GL_SERIES_COUNTER : kind == "state" ? GL_SERIES_STATE : GL_SERIES_GAUGE);
     s.tags = "gateway=" + site;
+    if (kind == "state") s.states = states;
     const uint32_t id = host_.register_series(s);
     ids_.emplace(key, id);
     return id;
@@ -80,7 +82,7 @@ bool Fleet::on_message(const char* topic_c, const void* payload, size_t len) {
     if (rest == "status") {
         const double online = text == "online" ? 1 : text == "offline" ? 0 : -1;
         if (online < 0) return invalid(topic, "a status is online or offline"), true;
-        gl_sample s{host_.now_ms(), online, series(site + "/gateway/online", "", "state", site), GL_QUALITY_GOOD, {0, 0, 0}};
+        gl_sample s{host_.now_ms(), online, series(site + "/gateway/online", "", "state", "0=offline,1=online", site), GL_QUALITY_GOOD, {0, 0, 0}};
         host_.publish(&s, 1);
         return true;
     }
@@ -90,7 +92,7 @@ bool Fleet::on_message(const char* topic_c, const void* payload, size_t len) {
     // Every sample is read first; series are registered only for a message
     // that reads whole (a refused one leaves nothing behind).
     struct Read {
-        std::string name, unit, kind;
+        std::string name, unit, kind, states;
         int64_t ts;
         double value;
         uint8_t quality;
@@ -126,7 +128,15 @@ bool Fleet::on_message(const char* topic_c, const void* payload, size_t len) {
             invalid(topic, "\"kind\" of '" + name + "' is '" + kind + "' (gauge, counter or state)");
             return false;
         }
-        read.push_back({site + "/" + name, unit, kind, s["ts"].get<int64_t>(), value, quality});
+        std::string states;
+        if (s.contains("states")) {
+            if (!s["states"].is_string() || kind != "state") {
+                invalid(topic, "\"states\" of '" + name + "' must be a text such as \"0=off,1=on\", on a state series");
+                return false;
+            }
+            states = s["states"].get<std::string>();
+        }
+        read.push_back({site + "/" + name, unit, kind, std::move(states), s["ts"].get<int64_t>(), value, quality});
         return true;
     };
     try {
@@ -149,7 +159,12 @@ bool Fleet::on_message(const char* topic_c, const void* payload, size_t len) {
         return invalid(topic, e.what()), true;
     }
     batch_.clear();
-    for (const Read& r : read) batch_.push_back(gl_sample{r.ts, r.value, series(r.name, r.unit, r.kind, site), r.quality, {0, 0, 0}});
+    try {
+        for (const Read& r : read)
+            batch_.push_back(gl_sample{r.ts, r.value, series(r.name, r.unit, r.kind, r.states, site), r.quality, {0, 0, 0}});
+    } catch (const std::exception& e) {  // e.g. labels that do not read as "0=off,1=on"
+        return invalid(topic, e.what()), true;
+    }
     if (!batch_.empty()) host_.publish(batch_.data(), batch_.size());
     return true;
 }

@@ -42,7 +42,8 @@ public:
     static bool split(const std::string& topic, int site_level, std::string* site, std::string* rest);
 
 private:
-    uint32_t series(const std::string& name, const std::string& unit, const std::string& kind, const std::string& site);
+    uint32_t series(const std::string& name, const std::string& unit, const std::string& kind, const std::string& states,
+                    const std::string& site);
     void invalid(const std::string& topic, const std::string& why);
 
     gridlet::Host host_;

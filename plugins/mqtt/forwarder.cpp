@@ -72,7 +72,7 @@ void Forwarder::run() {
         if (!mosq_) {
             if (now >= next_attempt_ms_) connect();
             if (!mosq_) {
-                tick_south();
+                tick_subscribers();
                 std::this_thread::sleep_for(std::chrono::milliseconds(
                     std::clamp<int64_t>(next_attempt_ms_ - host_.monotonic_ms(), 1, 50)));
                 continue;
@@ -89,7 +89,7 @@ void Forwarder::run() {
         if (connected_ && north_) pump();
         publish_replies();
         flush_done();
-        tick_south();
+        tick_subscribers();
     }
     // Leaving: say offline (the will covers a crash), give the broker a
     // moment to take it and the last acknowledgements, then disconnect.
@@ -279,7 +279,7 @@ void Forwarder::publish_replies() {
     }
 }
 
-void Forwarder::tick_south() {
+void Forwarder::tick_subscribers() {
     if (!south_ && !fleet_) return;
     const int64_t now = host_.monotonic_ms();
     if (now - last_tick_ms_ < 1000) return;
@@ -398,6 +398,9 @@ const Forwarder::SeriesInfo& Forwarder::series(uint32_t id) {
     if (GL_HAS_FIELD(host_.api(), gl_host_api, series_kind) && host_.api()->series_kind &&
         host_.api()->series_kind(host_.ctx(), id, &kind) == GL_OK)
         s.kind = kind == GL_SERIES_COUNTER ? "counter" : kind == GL_SERIES_STATE ? "state" : nullptr;
+    if (kind == GL_SERIES_STATE && GL_HAS_FIELD(host_.api(), gl_host_api, series_states) && host_.api()->series_states &&
+        host_.api()->series_states(host_.ctx(), id, buf, sizeof buf) == GL_OK)
+        s.states = buf;
     s.known = true;
     return s;
 }
@@ -445,7 +448,7 @@ bool Forwarder::publish_entry(const gl_feed_item& item, bool resent) {
             const SeriesInfo& info = series(s.series_id);
             topic_.expand({site_, instance_, info.device, info.point, info.name}, topic_buf_);
             payload_buf_.clear();
-            append_json_sample(payload_buf_, SampleView{info.point, info.unit, s.ts_ms, s.value, s.quality, info.kind},
+            append_json_sample(payload_buf_, SampleView{info.point, info.unit, s.ts_ms, s.value, s.quality, info.kind, info.states},
                                resent);
             ok = publish_one(topic_buf_, payload_buf_, retain, item.seq);
         }
@@ -469,7 +472,7 @@ bool Forwarder::publish_entry(const gl_feed_item& item, bool resent) {
                 const gl_sample& s = *order[j].second;
                 views_.push_back(SampleView{batch_by_device_ || n.format == Format::line ? std::string_view(info.point)
                                                                                          : std::string_view(info.name),
-                                            info.unit, s.ts_ms, s.value, s.quality, info.kind});
+                                            info.unit, s.ts_ms, s.value, s.quality, info.kind, info.states});
             }
             topic_.expand({site_, instance_, device}, topic_buf_);
             payload_buf_.clear();

@@ -77,6 +77,7 @@ private:
     struct SeriesInfo {
         std::string name, device, point, unit;
         const char* kind = nullptr;  // "counter", "state", or null (gauge)
+        std::string states;          // a state series' labels ("" when none)
         bool known = false;
     };
     struct Lane {
@@ -94,7 +95,7 @@ private:
     bool publish_entry(const gl_feed_item& item, bool resent);
     bool publish_one(const std::string& topic, const std::string& payload, bool retain, uint64_t seq);
     void flush_done();
-    void tick_south();
+    void tick_subscribers();  // south and fleet: counters, offline states (once a second)
     const SeriesInfo& series(uint32_t id);
     void say(gl_log_level level, const std::string& what);
 

@@ -80,10 +80,11 @@ public:
         if (s.north.enabled && problems.empty() && GL_HAS_FIELD(api, gl_host_api, feed_open) && api->feed_open &&
             api->feed_open(h.ctx(), nullptr) == GL_ERR_UNSUPPORTED)
             problems.push_back("north needs the store's outbox to keep what waits for the broker: add a [store] to the site");
-        for (const std::string& p : problems) h.config_problem("", "mqtt: " + p);
+        for (const std::string& p : problems) h.config_problem("", p);
         nlohmann::json devices = nlohmann::json::parse(h.devices_json(), nullptr, false);
         build_devices(devices, profile_dirs(s),
-                      [&](const std::string& device, const std::string& what) { h.config_problem(device, what); });
+                      [&](const std::string& device, const std::string& what) { h.config_problem(device, what); },
+                      [&](const std::string& what) { h.warn(what); });
     }
 
     explicit MqttPlugin(gridlet::Host h) : Plugin(h) {

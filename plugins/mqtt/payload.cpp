@@ -54,6 +54,11 @@ void append_sample_fields(std::string& out, const SampleView& s) {
         out += s.kind;
         out += '"';
     }
+    if (!s.states.empty()) {
+        out += ",\"states\":\"";
+        append_json_escaped(out, s.states);
+        out += '"';
+    }
     out += ",\"quality\":";
     append_int(out, s.quality);
 }

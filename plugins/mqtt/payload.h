@@ -6,7 +6,8 @@
 // Shapes (times are UTC ms since 1970; quality as OPC: 192 good, 0 bad; a
 // NaN or infinite value is written as null, or left out of a line):
 //   json:       {"ts":1764680400000,"value":12.5,"unit":"A","quality":192,"resent":false}
-//               ("kind":"counter" or "state" after "unit" for those series; a gauge says nothing)
+//               ("kind":"counter" or "state" after "unit" for those series, a gauge says nothing;
+//                a state series then names its labels: "states":"0=unknown,1=online,2=offline")
 //   json_batch: {"device":"panel1","resent":false,"samples":[
 //                  {"point":"branch07/current","ts":1764680400000,"value":12.5,"unit":"A","quality":192}, ...]}
 //               or, for a topic without {device} (one batch of every device):
@@ -36,6 +37,7 @@ struct SampleView {
     double value = 0;
     uint8_t quality = GL_QUALITY_GOOD;
     const char* kind = nullptr;  // "counter" or "state"; null for a gauge (not written)
+    std::string_view states{};   // a state series' labels, "0=off,1=on" (written when not empty)
 };
 
 void append_json_sample(std::string& out, const SampleView& s, bool resent);

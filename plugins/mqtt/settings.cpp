@@ -5,32 +5,13 @@
 #include <fstream>
 #include <set>
 
+#include <gridlet/glob.hpp>
+
 #include "topic.h"
 
 namespace gridlet::mqtt {
 
 namespace {
-
-// An MQTT topic filter: '+' a whole level, '#' alone as the last level.
-bool valid_filter(const std::string& f) {
-    if (f.empty() || f.size() > 65535 || f.find('\0') != std::string::npos) return false;
-    size_t start = 0;
-    while (true) {
-        const size_t end = f.find('/', start);
-        const std::string level = f.substr(start, end == std::string::npos ? std::string::npos : end - start);
-        if (level.find_first_of("+#") != std::string::npos && level.size() != 1) return false;
-        if (level == "#" && end != std::string::npos) return false;
-        if (end == std::string::npos) return true;
-        start = end + 1;
-    }
-}
-
-// Series names: [A-Za-z0-9_.-] segments joined by '/'; patterns add * ? **.
-bool plausible_pattern(const std::string& p) {
-    return !p.empty() &&
-           p.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-/*?") ==
-               std::string::npos;
-}
 
 struct Reader {
     const nlohmann::json& j;
@@ -38,6 +19,16 @@ struct Reader {
     std::vector<std::string>& problems;
 
     void bad(const std::string& key, const std::string& what) { problems.push_back(where + key + ": " + what); }
+
+    // Every key of the table must be one of `known`.
+    void known_keys(const std::set<std::string>& known) {
+        for (const auto& [k, v] : j.items())
+            if (!known.count(k)) {
+                std::string list;
+                for (const std::string& x : known) list += (list.empty() ? "" : ", ") + x;
+                bad(k, "unknown key (known: " + list + ")");
+            }
+    }
 
     template <class T>
     bool get(const char* key, T& out, const char* type) {
@@ -64,9 +55,7 @@ struct Reader {
         for (const auto& p : j.at(key)) {
             if (!p.is_string()) return bad(key, "must be an array of strings");
             const std::string text = p.get<std::string>();
-            if (!plausible_pattern(text))
-                bad(key, "'" + text + "' can never match: names are letters, digits, '_', '.' and '-' in segments "
-                                      "joined by '/'; the wildcards are * ? **");
+            if (!plausible_series_pattern(text)) bad(key, "'" + text + "' can never match: " + kSeriesPatternRule);
             out.push_back(text);
         }
     }
@@ -154,15 +143,8 @@ void parse_broker(const nlohmann::json& cfg, BrokerSettings& b, std::vector<std:
 
 void parse_north(const nlohmann::json& n, NorthSettings& s, std::vector<std::string>& problems) {
     Reader r{n, "north.", problems};
-    static const std::set<std::string> known = {"enabled", "series", "events", "format", "topic", "event_topic",
-                                                "qos", "retain", "measurement", "max_inflight", "max_batch",
-                                                "drain_rate", "max_backlog_mb"};
-    for (const auto& [k, v] : n.items())
-        if (!known.count(k)) {
-            std::string list;
-            for (const std::string& x : known) list += (list.empty() ? "" : ", ") + x;
-            r.bad(k, "unknown key (known: " + list + ")");
-        }
+    r.known_keys({"enabled", "series", "events", "format", "topic", "event_topic", "qos", "retain", "measurement",
+                  "max_inflight", "max_batch", "drain_rate", "max_backlog_mb"});
     s.enabled = true;
     r.get("enabled", s.enabled, "true or false");
     s.series = {"**"};
@@ -175,12 +157,19 @@ void parse_north(const nlohmann::json& n, NorthSettings& s, std::vector<std::str
             r.bad("events", "must be an array of \"source/type\" patterns");
         } else {
             for (const auto& p : e) {
-                if (!p.is_string() || !plausible_pattern(p.get<std::string>()))
-                    r.bad("events", "each entry must be a \"source/type\" pattern such as \"*/alarm\"");
-                else s.events.push_back(p.get<std::string>());
+                const std::string text = p.is_string() ? p.get<std::string>() : "";
+                // An event is named "source/type": a pattern without '/' (or
+                // "**") can never match one.
+                if (!plausible_series_pattern(text) ||
+                    (text.find('/') == std::string::npos && text.find("**") == std::string::npos))
+                    r.bad("events", (p.is_string() ? "'" + text + "' can never match: each" : std::string("each")) +
+                                        " entry is a \"source/type\" pattern such as \"*/alarm\" or \"kernel/*\"");
+                else s.events.push_back(text);
             }
         }
     }
+    if (s.enabled && s.series.empty() && s.events.empty())
+        r.bad("series", "and events are both empty: nothing would go north (set enabled = false to keep it off)");
     std::string format = "json_batch";
     r.get("format", format, "a string");
     if (format == "json") s.format = Format::json;
@@ -234,8 +223,7 @@ Settings parse_settings(const nlohmann::json& config, std::vector<std::string>& 
             problems.push_back("south: must be a table");
         } else {
             Reader r{so, "south.", problems};
-            for (const auto& [k, v] : so.items())
-                if (k != "qos") r.bad(k, "unknown key (known: qos)");
+            r.known_keys({"qos"});
             r.integer("qos", 0, 2, s.south.qos);
         }
     }
@@ -245,9 +233,7 @@ Settings parse_settings(const nlohmann::json& config, std::vector<std::string>& 
             problems.push_back("commands: must be a table");
         } else {
             Reader r{c, "commands.", problems};
-            for (const auto& [k, v] : c.items())
-                if (k != "enabled" && k != "topic" && k != "allow" && k != "timeout_ms")
-                    r.bad(k, "unknown key (known: allow, enabled, timeout_ms, topic)");
+            r.known_keys({"enabled", "topic", "allow", "timeout_ms"});
             s.commands.enabled = true;
             r.get("enabled", s.commands.enabled, "true or false");
             r.get("topic", s.commands.topic, "a string");
@@ -266,9 +252,7 @@ Settings parse_settings(const nlohmann::json& config, std::vector<std::string>& 
             problems.push_back("fleet: must be a table");
         } else {
             Reader r{f, "fleet.", problems};
-            for (const auto& [k, v] : f.items())
-                if (k != "enabled" && k != "topics" && k != "site_level" && k != "qos")
-                    r.bad(k, "unknown key (known: enabled, qos, site_level, topics)");
+            r.known_keys({"enabled", "topics", "site_level", "qos"});
             s.fleet.enabled = true;
             r.get("enabled", s.fleet.enabled, "true or false");
             if (f.contains("topics")) {
@@ -276,7 +260,7 @@ Settings parse_settings(const nlohmann::json& config, std::vector<std::string>& 
                 if (!f.at("topics").is_array() || f.at("topics").empty()) r.bad("topics", "must be a non-empty array of topic filters");
                 else
                     for (const auto& t : f.at("topics")) {
-                        if (!t.is_string() || !valid_filter(t.get<std::string>()))
+                        if (!t.is_string() || !valid_topic_filter(t.get<std::string>()))
                             r.bad("topics", "each entry must be an MQTT topic filter ('+' one level, '#' last)");
                         else s.fleet.topics.push_back(t.get<std::string>());
                     }

@@ -1,5 +1,7 @@
 #include "south.h"
 
+#include "topic.h"
+
 #include <mosquitto.h>
 
 #include <fstream>
@@ -26,7 +28,8 @@ bool plausible_tags(const std::string& tags) {
 }  // namespace
 
 std::vector<SouthDevice> build_devices(const nlohmann::json& devices, const std::vector<std::string>& profile_dirs,
-                                       const std::function<void(const std::string&, const std::string&)>& problem) {
+                                       const std::function<void(const std::string&, const std::string&)>& problem,
+                                       const std::function<void(const std::string&)>& warn) {
     std::vector<SouthDevice> out;
     std::map<std::string, std::shared_ptr<const SensorProfile>> loaded;
     std::map<std::string, std::string> failed;
@@ -43,7 +46,7 @@ std::vector<SouthDevice> build_devices(const nlohmann::json& devices, const std:
             problem(d.name, what);
             ok = false;
         };
-        if (d.topic.empty() || mosquitto_sub_topic_check(d.topic.c_str()) != MOSQ_ERR_SUCCESS)
+        if (!valid_topic_filter(d.topic))
             bad("topic '" + d.topic + "' is not a valid MQTT topic filter ('+' for one level, '#' last for the rest)");
         if (!plausible_tags(d.tags)) bad("tags '" + d.tags + "' must be \"key=value,key=value\"");
         if (profile.empty()) bad("'profile' is required (a sensor profile's name or a .toml path)");
@@ -95,6 +98,15 @@ std::vector<SouthDevice> build_devices(const nlohmann::json& devices, const std:
             if (!found || d.gateway == d.name)
                 problem(d.name, "gateway '" + d.gateway + "' is not another device of this plugin");
         }
+    if (warn) {
+        size_t overlaps = 0;
+        for (size_t i = 0; i < out.size(); ++i)
+            for (size_t k = i + 1; k < out.size(); ++k)
+                if (topic_filters_overlap(out[i].topic, out[k].topic) && ++overlaps <= 10)
+                    warn("devices '" + out[i].name + "' ('" + out[i].topic + "') and '" + out[k].name + "' ('" +
+                         out[k].topic + "') have overlapping topics: a message on both is stored under both");
+        if (overlaps > 10) warn(std::to_string(overlaps - 10) + " more pairs of devices have overlapping topics");
+    }
     return out;
 }
 

@@ -40,9 +40,11 @@ struct SouthDevice {
 
 // Reads the plugin's devices ([[devices]] as JSON) and their profiles from
 // `profile_dirs`; `problem(device, what)` for each fault (then the device is
-// left out).
+// left out); `warn(what)` for what is allowed but likely a mistake (two
+// devices whose topics overlap: a message on both is stored under both).
 std::vector<SouthDevice> build_devices(const nlohmann::json& devices, const std::vector<std::string>& profile_dirs,
-                                       const std::function<void(const std::string&, const std::string&)>& problem);
+                                       const std::function<void(const std::string&, const std::string&)>& problem,
+                                       const std::function<void(const std::string&)>& warn = {});
 
 class South {
 public:

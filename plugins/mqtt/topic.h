@@ -20,6 +20,14 @@ namespace gridlet::mqtt {
 // bytes; no empty template).
 std::string topic_template_problem(std::string_view tmpl, const std::vector<std::string>& allowed);
 
+// Whether `f` is a valid subscription filter (MQTT 3.1.1 §4.7: '+' a whole
+// level, '#' alone as the last level; 1..65535 bytes, no NUL).
+bool valid_topic_filter(std::string_view f);
+
+// Whether some topic name matches both filters (each valid), e.g.
+// "site/+/co2" and "site/room1/#".
+bool topic_filters_overlap(std::string_view a, std::string_view b);
+
 // The placeholders a template uses, in order.
 std::vector<std::string> topic_placeholders(std::string_view tmpl);
 

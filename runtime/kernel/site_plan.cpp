@@ -32,6 +32,14 @@ uint32_t problem_line(const DeviceEntry& dev, const std::string& message) {
     const toml::node* node = dev.table->get(message.substr(0, end));
     return node != nullptr ? config::line_of(*node) : dev.line;
 }
+// A plugin's problem about its [plugins.config] points at the key it starts
+// with, a dotted path for nested tables ("north.qos: must be 0..2").
+uint32_t plugin_problem_line(const toml::table* config, const std::string& message, uint32_t fallback) {
+    const size_t end = message.find_first_of(" :=");
+    if (config == nullptr || end == std::string::npos || end == 0) return fallback;
+    const toml::node* node = config->at_path(message.substr(0, end)).node();
+    return node != nullptr ? config::line_of(*node) : fallback;
+}
 }  // namespace
 
 SitePlan prepare_site(SiteConfig site, config::Diagnostics& diags, DeviceProblems device_problems, bool compile_rules,
@@ -157,7 +165,7 @@ SitePlan prepare_site(SiteConfig site, config::Diagnostics& diags, DeviceProblem
                 for (const DeviceEntry& d : site.devices)
                     if (!problem.device.empty() && d.name == problem.device && d.plugin == p.name) dev = &d;
                 if (!dev) {
-                    const uint32_t line = plugin_line;
+                    const uint32_t line = plugin_problem_line(entry ? entry->config : nullptr, problem.message, plugin_line);
                     std::string about = problem.device.empty() ? "[plugins.config]" : "device '" + problem.device + "'";
                     diags.push_back({site.path, line, "plugin '" + p.name + "' (" + about + "): " + problem.message});
                     continue;
@@ -177,7 +185,8 @@ SitePlan prepare_site(SiteConfig site, config::Diagnostics& diags, DeviceProblem
                 plan.refused_devices.push_back({p.name, dev->name, std::move(diag)});
             }
             for (const plugin::ConfigProblem& w : warnings)
-                plan.warnings.push_back({site.path, plugin_line, "plugin '" + p.name + "': " + w.message});
+                plan.warnings.push_back({site.path, plugin_problem_line(entry ? entry->config : nullptr, w.message, plugin_line),
+                                         "plugin '" + p.name + "': " + w.message});
         }
     }
     // Rules: loaded offline as the engine will load them (syntax, missing

@@ -197,6 +197,9 @@ gl_status h_series_unit(gl_host_ctx* ctx, uint32_t id, char* buf, size_t cap) {
 gl_status h_series_kind(gl_host_ctx* ctx, uint32_t id, int32_t* out) {
     return guard(ctx, [&](PluginInstance& p) { return p.api_series_kind(id, out); });
 }
+gl_status h_series_states(gl_host_ctx* ctx, uint32_t id, char* buf, size_t cap) {
+    return guard(ctx, [&](PluginInstance& p) { return p.api_series_states(id, buf, cap); });
+}
 const char* h_site_name(gl_host_ctx* ctx) {
     PluginInstance* p = self(ctx);
     return p ? p->api_site_name() : "";
@@ -258,6 +261,7 @@ const gl_host_api kTable = [] {
     t.series_unit = h_series_unit;
     t.site_name = h_site_name;
     t.series_kind = h_series_kind;
+    t.series_states = h_series_states;
     return t;
 }();
 

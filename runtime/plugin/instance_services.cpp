@@ -113,6 +113,17 @@ gl_status PluginInstance::api_series_kind(uint32_t id, int32_t* out) {
     return GL_OK;
 }
 
+gl_status PluginInstance::api_series_states(uint32_t id, char* buf, size_t cap) {
+    auto meta = services_.registry.get(id);
+    if (!meta) return GL_ERR_NOT_FOUND;
+    std::string text;
+    for (const auto& [value, label] : meta->states)
+        text += (text.empty() ? "" : ",") + std::to_string(value) + "=" + label;
+    if (!buf || cap < text.size() + 1) return GL_ERR_INVALID;
+    std::memcpy(buf, text.c_str(), text.size() + 1);
+    return GL_OK;
+}
+
 namespace {
 gl_status feed_status(const Status& st, PluginInstance& p) {
     if (st) return GL_OK;

@@ -146,6 +146,7 @@ public:
     gl_status api_feed_stats(gl_feed_stats* out);
     gl_status api_series_unit(uint32_t id, char* buf, size_t cap);
     gl_status api_series_kind(uint32_t id, int32_t* out);
+    gl_status api_series_states(uint32_t id, char* buf, size_t cap);
     int64_t api_now_ms() const { return services_.clock.now_ms(); }
     int64_t api_monotonic_ms() const { return services_.clock.monotonic_ms(); }
     const char* api_instance_name() const noexcept { return name_.c_str(); }

@@ -35,7 +35,7 @@ TEST(Cli, CheckAcceptsTheDemoSite) {
 TEST(Cli, PluginsRefusesAWrongAbiNamingFileAndVersions) {
     Result r = run({gridlet_bin(), "plugins", fixture("fx_wrong_major")});
     EXPECT_EQ(r.code, 2);
-    EXPECT_NE(r.err.find("plugin " + fixture("fx_wrong_major") + ": plugin ABI 2.0, host wants ABI 1.2"), std::string::npos)
+    EXPECT_NE(r.err.find("plugin " + fixture("fx_wrong_major") + ": plugin ABI 2.0, host wants ABI 1.3"), std::string::npos)
         << r.err;
 }
 
@@ -43,7 +43,7 @@ TEST(Cli, PluginsDescribesAPlugin) {
     Result r = run({gridlet_bin(), "plugins", hello()});
     EXPECT_EQ(r.code, 0) << r.err;
     EXPECT_NE(r.out.find("name:        hello"), std::string::npos) << r.out;
-    EXPECT_NE(r.out.find("ABI:         1.2"), std::string::npos);
+    EXPECT_NE(r.out.find("ABI:         1.3"), std::string::npos);
     EXPECT_NE(r.out.find("interval_ms (integer, default 1000)"), std::string::npos);
 }
 

@@ -240,6 +240,20 @@ TEST_F(MqttNorth, CommandsWithoutAnAllowListAreRefusedByCheck) {
     EXPECT_NE(r.err.find("commands.topic: 'x/#' holds '+', '#'"), std::string::npos) << r.err;
 }
 
+TEST_F(MqttNorth, OverlappingSensorTopicsAreWarnedByCheck) {
+    const std::string site = write_site(
+        dir, south_site(dir, "mqtt-overlap", 1883,
+                        "[[devices]]\nname = \"room1\"\nplugin = \"mqtt\"\ntopic = \"iot/room1/#\"\nprofile = \"iot_well_being\"\n"
+                        "[[devices]]\nname = \"co2\"\nplugin = \"mqtt\"\ntopic = \"iot/+/co2\"\nprofile = \"iot_well_being\"\n"
+                        "[[devices]]\nname = \"room2\"\nplugin = \"mqtt\"\ntopic = \"iot/room2\"\nprofile = \"iot_well_being\"\n"));
+    const Result r = run({gridlet_bin(), "check", site});
+    EXPECT_EQ(r.code, 0) << r.out << r.err;
+    const std::string all = r.out + r.err;
+    EXPECT_NE(all.find("devices 'room1' ('iot/room1/#') and 'co2' ('iot/+/co2') have overlapping topics"), std::string::npos)
+        << all;
+    EXPECT_EQ(all.find("'room2' ('iot/room2') have overlapping"), std::string::npos) << all;
+}
+
 }  // namespace
 
 namespace {
@@ -271,11 +285,20 @@ TEST_F(MqttNorth, AnAggregatorStoresEveryGatewayUnderItsName) {
     ASSERT_TRUE(mqtt_publish_once(broker.port, "gridlet/gw-x/dev",
                                   R"({"device":"dev","samples":[{"point":"p1","ts":5,"value":1},)"
                                   R"({"point":"../../x","ts":5,"value":2}]})"));
+    // A state series keeps its labels.
+    ASSERT_TRUE(mqtt_publish_once(broker.port, "gridlet/gw-y/desk1",
+                                  R"({"device":"desk1","samples":[{"point":"status","ts":5,"value":1,"kind":"state",)"
+                                  R"("states":"0=unknown,1=online,2=offline"}]})"));
     std::this_thread::sleep_for(std::chrono::seconds(1));
     master.signal(SIGTERM);
     ASSERT_EQ(master.wait(std::chrono::seconds(20)), 0) << master.err();
     EXPECT_NE(master.err().find("fleet: cannot read the message on 'gridlet/gw-x/dev'"), std::string::npos)
         << master.err();
+    const Result labels = run({gridlet_bin(), "series", "gw-y/**", "--format", "json", "--config", agg});
+    const auto listed = nlohmann::json::parse(labels.out, nullptr, false);
+    ASSERT_TRUE(listed.is_array() && listed.size() == 1) << labels.out << labels.err;
+    EXPECT_EQ(listed[0]["kind"], "state") << labels.out;
+    EXPECT_EQ(listed[0]["states"], nlohmann::json({{"0", "unknown"}, {"1", "online"}, {"2", "offline"}})) << labels.out;
     const Result phantom = run({gridlet_bin(), "series", "gw-x/", "--config", agg});
     EXPECT_EQ(phantom.out.find("gw-x/dev"), std::string::npos) << phantom.out;
 

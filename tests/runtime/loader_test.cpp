@@ -31,7 +31,7 @@ std::string write_site(const std::string& body) {
 
 TEST(Loader, RefusesAnotherAbiMajorNamingFileAndBothVersions) {
     EXPECT_EQ(refusal("fx_wrong_major"),
-              "plugin " + fixture("fx_wrong_major") + ": plugin ABI 2.0, host wants ABI 1.2 (major 1)");
+              "plugin " + fixture("fx_wrong_major") + ": plugin ABI 2.0, host wants ABI 1.3 (major 1)");
 }
 
 TEST(Loader, RefusesAMissingEntryPoint) {
@@ -48,7 +48,7 @@ TEST(Loader, RefusesATooSmallDescriptorWithBothSizes) {
 
 TEST(Loader, ReportsAPluginThatRefusesTheHost) {
     EXPECT_EQ(refusal("fx_refuses_host"), "plugin " + fixture("fx_refuses_host") +
-                                              ": refused the host (host ABI 1.2); it was built for another ABI major");
+                                              ": refused the host (host ABI 1.3); it was built for another ABI major");
 }
 
 TEST(Loader, RefusesAFileThatIsNotALibrary) {

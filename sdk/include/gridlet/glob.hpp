@@ -2,6 +2,9 @@
 // host's subscribe patterns: '*' any run within one '/' segment, '?' one
 // character (not '/'), "**" any run across segments; the glob matches the
 // whole name. Header-only, C++17, no allocation; any thread.
+//
+// plausible_series_pattern: whether a pattern can match a series name at all
+// (names are [A-Za-z0-9_.-] segments joined by '/'; patterns add * ? **).
 #ifndef GRIDLET_GLOB_HPP
 #define GRIDLET_GLOB_HPP
 
@@ -26,6 +29,16 @@ inline bool glob_match(std::string_view p, std::string_view t, std::size_t i = 0
         ++j;
     }
     return j == t.size();
+}
+
+// The text to give a user whose pattern can never match.
+inline constexpr const char* kSeriesPatternRule =
+    "names are letters, digits, '_', '.' and '-' in segments joined by '/'; the wildcards are * ? **";
+
+inline bool plausible_series_pattern(std::string_view p) {
+    return !p.empty() &&
+           p.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-/*?") ==
+               std::string_view::npos;
 }
 
 }  // namespace gridlet

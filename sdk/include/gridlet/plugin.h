@@ -52,7 +52,7 @@ extern "C" {
 #endif
 
 #define GL_ABI_MAJOR 1
-#define GL_ABI_MINOR 2
+#define GL_ABI_MINOR 3
 
 /* The exported entry point's name, for dlsym. */
 #define GL_PLUGIN_ENTRY_SYMBOL "gridlet_plugin_entry"
@@ -373,6 +373,13 @@ typedef struct gl_host_api {
 
     /* [any thread] Kind of a series (a gl_series_kind), or GL_ERR_NOT_FOUND. */
     gl_status (*series_kind)(gl_host_ctx* ctx, uint32_t id, int32_t* out_kind);
+
+    /* ---- added in ABI 1.3 ---- */
+
+    /* [any thread] Labels of a GL_SERIES_STATE series as registered, e.g.
+     * "0=unknown,1=online,2=offline" ("" for other kinds or none); as
+     * series_name: GL_ERR_NOT_FOUND, GL_ERR_INVALID when cap is too small. */
+    gl_status (*series_states)(gl_host_ctx* ctx, uint32_t id, char* buf, size_t cap);
 } gl_host_api;
 
 /* -------------------------------------------------------- plugin descriptor */

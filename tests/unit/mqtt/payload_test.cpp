@@ -19,6 +19,9 @@ TEST(MqttPayload, OneSampleAsJson) {
     append_json_sample(out, {"mains/kwh", "kWh", 7, 1.5, 192, "counter"}, false);
     EXPECT_EQ(out, R"({"ts":7,"value":1.5,"unit":"kWh","kind":"counter","quality":192,"resent":false})");
     out.clear();
+    append_json_sample(out, {"desk1/status", "", 7, 1, 192, "state", "0=unknown,1=online,2=offline"}, false);
+    EXPECT_EQ(out, R"({"ts":7,"value":1,"kind":"state","states":"0=unknown,1=online,2=offline","quality":192,"resent":false})");
+    out.clear();
     append_json_sample(out, {"count", "", -5, std::numeric_limits<double>::quiet_NaN(), 0}, true);
     EXPECT_EQ(out, R"({"ts":-5,"value":null,"quality":0,"resent":true})");
 }
@@ -94,4 +97,19 @@ TEST(MqttTopic, TemplatesExpandAndRefuseWildcards) {
     EXPECT_NE(topic_template_problem("a/{nope}", {"device"}).find("unknown placeholder {nope}"), std::string::npos);
     EXPECT_NE(topic_template_problem("a/{device", {"device"}).find("unbalanced"), std::string::npos);
     EXPECT_NE(topic_template_problem("", {"device"}).find("empty"), std::string::npos);
+}
+
+TEST(MqttTopic, FiltersAndTheirOverlaps) {
+    for (const char* ok : {"a", "a/b", "+", "#", "a/+/c", "a/#", "+/+", "a//b", "/a"}) EXPECT_TRUE(valid_topic_filter(ok)) << ok;
+    for (const char* bad : {"", "a/#/b", "a+", "a/b#", "##"}) EXPECT_FALSE(valid_topic_filter(bad)) << bad;
+    EXPECT_TRUE(topic_filters_overlap("site/+/co2", "site/room1/#"));
+    EXPECT_TRUE(topic_filters_overlap("a/#", "a"));
+    EXPECT_TRUE(topic_filters_overlap("a/b", "a/b"));
+    EXPECT_TRUE(topic_filters_overlap("+/b", "a/+"));
+    EXPECT_TRUE(topic_filters_overlap("#", "x/y/z"));
+    EXPECT_FALSE(topic_filters_overlap("a", "a/b"));
+    EXPECT_FALSE(topic_filters_overlap("a/+", "a/b/c"));
+    EXPECT_FALSE(topic_filters_overlap("sensors/desk1", "sensors/desk2"));
+    EXPECT_FALSE(topic_filters_overlap("a/", "a"));
+    EXPECT_TRUE(topic_filters_overlap("a/", "a/+"));
 }

@@ -102,3 +102,13 @@ TEST(MqttSettings, CertificatesMustBePemFiles) {
     EXPECT_TRUE(has(problems_of(R"({"ca_file":"/etc/hostname"})"), "ca_file: '/etc/hostname' holds no PEM block"));
     EXPECT_TRUE(has(problems_of(R"({"ca_file":"/etc"})"), "ca_file: '/etc' is not a readable file"));
 }
+
+TEST(MqttSettings, EventPatternsNameSourceAndType) {
+    // An event is "source/type": a pattern without '/' can never match one.
+    EXPECT_TRUE(has(problems_of(R"({"north":{"events":["alarm"]}})"), "north.events: 'alarm' can never match"));
+    EXPECT_TRUE(problems_of(R"({"north":{"events":["*/alarm","kernel/*","**"]}})").empty());
+    // Nothing at all north is refused; events only (series = []) is allowed.
+    EXPECT_TRUE(has(problems_of(R"({"north":{"series":[],"events":[]}})"), "nothing would go north"));
+    EXPECT_TRUE(problems_of(R"({"north":{"series":[]}})").empty());
+    EXPECT_TRUE(problems_of(R"({"north":{"series":[],"events":[],"enabled":false}})").empty());
+}
