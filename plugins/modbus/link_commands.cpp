@@ -33,6 +33,10 @@ void LinkWorker::execute(Job& j) {
     if (!c && !p) return j.done(GL_ERR_NOT_FOUND, "modbus: device '" + j.device + "' (profile '" + prof.name +
                                                       "') has no point or command '" + target + "'");
     if (p && !p->writable) return j.done(GL_ERR_INVALID, "modbus: point '" + target + "' is read-only");
+    // A point is written a number; a text would be silently ignored.
+    if (p && !j.text.empty())
+        return j.done(GL_ERR_INVALID, "modbus: point '" + target + "' takes a number (value), not the text '" + j.text +
+                                          "' (a text names a command of the profile)");
     if (!ensure_connected(*d)) return fail_write(*d, j, "device '" + j.device + "' is not connected");
     if (c) {
         Result r = transact(*d, [&] { return link_->write(d->cfg.unit_id, c->fc, static_cast<uint16_t>(c->address), c->words, d->cfg.timeout_ms); });

@@ -29,6 +29,12 @@ void cb_publish(mosquitto*, void* obj, int mid, int reason, const mosquitto_prop
 void cb_message(mosquitto*, void* obj, const mosquitto_message* m, const mosquitto_property* props) {
     self(obj)->on_message(m->topic, m->payload, m->payloadlen, props);
 }
+// libmosquitto says a TLS failure's cause only in its log ("OpenSSL
+// Error[0]: error:0A000086:SSL routines::certificate verify failed"): kept to
+// say why the connection failed.
+void cb_log(mosquitto*, void* obj, int level, const char* text) {
+    if ((level & MOSQ_LOG_ERR) && text) self(obj)->note_library_error(text);
+}
 
 }  // namespace
 
@@ -65,6 +71,11 @@ void Forwarder::stop() {
 }
 
 void Forwarder::say(gl_log_level level, const std::string& what) { host_.log(level, what); }
+
+void Forwarder::note_library_error(const std::string& text) {
+    // The first is the cause; OpenSSL's later lines repeat it.
+    if (library_error_.empty()) library_error_ = text;
+}
 
 void Forwarder::run() {
     while (!stop_.load()) {
@@ -122,6 +133,7 @@ void Forwarder::connect() {
     if (b.protocol == 5) mosquitto_int_option(mosq_, MOSQ_OPT_SEND_MAXIMUM, settings_.north.max_inflight);
     else mosquitto_max_inflight_messages_set(mosq_, static_cast<unsigned>(settings_.north.max_inflight));
     mosquitto_connect_v5_callback_set(mosq_, cb_connect);
+    mosquitto_log_callback_set(mosq_, cb_log);
     mosquitto_disconnect_v5_callback_set(mosq_, cb_disconnect);
     mosquitto_publish_v5_callback_set(mosq_, cb_publish);
     if (south_ || commands_ || fleet_) mosquitto_message_v5_callback_set(mosq_, cb_message);
@@ -158,6 +170,8 @@ void Forwarder::drop_connection(const std::string& why_text) {
     // libmosquitto's texts end with a period; ours go on after them.
     std::string why = why_text;
     while (!why.empty() && (why.back() == '.' || why.back() == ' ')) why.pop_back();
+    if (!library_error_.empty() && why.find(library_error_) == std::string::npos) why += " (" + library_error_ + ")";
+    library_error_.clear();
     drop_pending_.clear();
     if (!done_.empty()) {  // acknowledged before the drop: they still leave the feed
         if (host_.api()->feed_done(host_.ctx(), done_.data(), done_.size()) == GL_OK)
@@ -302,14 +316,16 @@ void Forwarder::on_publish(int mid, int reason_code) {
     }
     auto it = inflight_.find(mid);
     if (it == inflight_.end()) return;  // the status message
-    const uint64_t seq = it->second;
-    inflight_.erase(it);
-    if (reason_code >= 0x80) {
-        ++counters_.refused;
-        say(GL_LOG_ERROR, std::string("the broker refused a message (") + mosquitto_reason_string(reason_code) +
+    const uint64_t seq = it->second.first;
+    if (reason_code >= 0x80 && ++counters_.refused && host_.monotonic_ms() - last_refusal_log_ms_ >= 60'000) {
+        // The first of a minute is said; the counter has them all.
+        last_refusal_log_ms_ = host_.monotonic_ms();
+        say(GL_LOG_ERROR, std::string("the broker refused a message to '") + it->second.second + "' (" +
+                              mosquitto_reason_string(reason_code) +
                               "): it is dropped, as it would be refused again; check the broker's ACL for this "
-                              "client's topics");
+                              "client's topics (counted in " + instance_ + "/north/refused; said once a minute)");
     }
+    inflight_.erase(it);
     auto e = entry_messages_.find(seq);
     if (e != entry_messages_.end() && --e->second == 0) {
         entry_messages_.erase(e);
@@ -424,7 +440,7 @@ bool Forwarder::publish_one(const std::string& topic, const std::string& payload
     }
     ++counters_.messages;
     if (!early_ack_) {
-        inflight_[current_mid_] = seq;
+        inflight_[current_mid_] = {seq, topic};
         ++entry_messages_[seq];
     }
     return true;

@@ -73,6 +73,10 @@ public:
     void on_publish(int mid, int reason_code);
     void on_message(const char* topic, const void* payload, int len, const mosquitto_property* props);
 
+    // libmosquitto's error log line (called on the forwarder's thread, in
+    // its loop): kept to say why a connection failed.
+    void note_library_error(const std::string& text);
+
 private:
     struct SeriesInfo {
         std::string name, device, point, unit;
@@ -133,7 +137,9 @@ private:
     double tokens_ = 0;  // backlog samples that may go now
     int64_t tokens_ms_ = 0;
 
-    std::unordered_map<int, uint64_t> inflight_;     // mid -> entry seq
+    std::unordered_map<int, std::pair<uint64_t, std::string>> inflight_;  // mid -> entry seq, topic
+    std::string library_error_;                      // libmosquitto's first error line since the last drop
+    int64_t last_refusal_log_ms_ = INT64_MIN / 2;
     std::map<uint64_t, uint32_t> entry_messages_;    // entry seq -> messages not yet acknowledged
     std::vector<uint64_t> done_;                     // entries acknowledged, for feed_done
 

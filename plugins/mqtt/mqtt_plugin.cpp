@@ -10,6 +10,7 @@
 #include <gridlet/plugin.hpp>
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -81,6 +82,14 @@ public:
             api->feed_open(h.ctx(), nullptr) == GL_ERR_UNSUPPORTED)
             problems.push_back("north needs the store's outbox to keep what waits for the broker: add a [store] to the site");
         for (const std::string& p : problems) h.config_problem("", p);
+        const nlohmann::json listed = nlohmann::json::parse(h.devices_json(), nullptr, false);
+        if (problems.empty() && !s.north.enabled && !s.commands.enabled && !s.fleet.enabled &&
+            (!listed.is_array() || listed.empty()))
+            h.warn("nothing to do: no [plugins.config.north] (or it is not enabled), no sensor [[devices]], no commands, "
+                   "no fleet");
+        if (problems.empty() && !s.south.profiles_dir.empty() && !std::filesystem::is_directory(s.south.profiles_dir))
+            h.config_problem("", "profiles_dir: '" + s.south.profiles_dir + "' is not a folder (a relative path is "
+                                 "taken from the folder gridlet runs in)");
         nlohmann::json devices = nlohmann::json::parse(h.devices_json(), nullptr, false);
         build_devices(devices, profile_dirs(s),
                       [&](const std::string& device, const std::string& what) { h.config_problem(device, what); },
@@ -134,6 +143,7 @@ public:
                                  "mqtt: north needs the store's outbox to keep what waits: add a [store] to the site");
         forwarder_ = std::make_unique<Forwarder>(host(), settings_, site, host().name(), south_.get(), commands_.get(),
                                                  fleet_.get());
+        refused_series_ = host().register_series(gridlet::SeriesSpec(host().name() + "/north/refused", "", GL_SERIES_COUNTER));
     }
 
     void start() override {
@@ -156,15 +166,20 @@ public:
             commands_->drain();  // send_command must be called on this thread
             return;
         }
+        const ForwarderCounters& c = forwarder_->counters();
+        // Messages the broker refused (ACL, size): a counter series.
+        const gl_sample refused{host().now_ms(), static_cast<double>(c.refused.load()), refused_series_, GL_QUALITY_GOOD,
+                                {0, 0, 0}};
+        host().publish(&refused, 1);
         gl_feed_stats st{};
         st.struct_size = sizeof st;
         if (host().api()->feed_stats(host().ctx(), &st) != GL_OK) return;
-        const ForwarderCounters& c = forwarder_->counters();
-        if (st.entries == 0 && c.connected.load() && st.dropped_samples == 0) return;
+        if (st.entries == 0 && c.connected.load() && st.dropped_samples == 0 && c.refused.load() == 0) return;
         host().info(std::string(c.connected.load() ? "connected" : "broker away") + "; waiting in the store: " +
                     std::to_string(st.entries) + " entries (~" + std::to_string(st.bytes >> 10) + " KB); sent " +
                     std::to_string(c.samples.load()) + " samples (" + std::to_string(c.resent_samples.load()) +
-                    " from the backlog), dropped by the budget " + std::to_string(st.dropped_samples) + " samples");
+                    " from the backlog), dropped by the budget " + std::to_string(st.dropped_samples) + " samples" +
+                    (c.refused.load() ? ", refused by the broker " + std::to_string(c.refused.load()) + " messages" : ""));
     }
 
 private:
@@ -173,6 +188,7 @@ private:
     std::unique_ptr<CommandQueue> commands_;
     std::unique_ptr<Fleet> fleet_;
     uint64_t status_timer_ = 0, commands_timer_ = 0;
+    uint32_t refused_series_ = 0;
     std::unique_ptr<Forwarder> forwarder_;
 };
 

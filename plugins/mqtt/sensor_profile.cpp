@@ -143,6 +143,9 @@ SensorProfile load_sensor_profile(const std::string& path) {
                                    std::string::npos)
             fail(path, *t, "a point needs a 'name' of letters, digits, '_', '.', '-' and '/'");
         if (!names.insert(sp.name).second) fail(path, *t, "point '" + sp.name + "' is named twice");
+        if (sp.name == "status")
+            fail(path, *t->get("name"), "a point cannot be named 'status': <device>/status is the device's "
+                                        "unknown/online/offline state (name it e.g. 'state' or 'run_status')");
         sp.field = field_pointer(text(path, *t, "field", ""));
         if (sp.field.empty()) fail(path, *t, "point '" + sp.name + "' needs a 'field' (JSON pointer or dotted path)");
         sp.unit = text(path, *t, "unit", "");
@@ -157,7 +160,8 @@ SensorProfile load_sensor_profile(const std::string& path) {
         sp.offset = number(path, *t, "offset").value_or(0.0);
         sp.min = number(path, *t, "min");
         sp.max = number(path, *t, "max");
-        if (sp.min && sp.max && *sp.min > *sp.max) fail(path, *t, "point '" + sp.name + "': min is above max");
+        if (sp.min && sp.max && *sp.min > *sp.max)
+            fail(path, *t->get("min"), "point '" + sp.name + "': min is above max");
         if (const toml::node* m = t->get("map")) {
             const toml::table* mt = m->as_table();
             if (!mt) fail(path, *m, "'map' must be a table of text = number");

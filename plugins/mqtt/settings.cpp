@@ -1,17 +1,41 @@
 #include "settings.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <set>
 
 #include <gridlet/glob.hpp>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "topic.h"
 
 namespace gridlet::mqtt {
 
 namespace {
+
+// Why `key_file` is not the key of `cert_file` ("" when it is, or when
+// either does not read: that is said on its own).
+std::string key_mismatch(const std::string& cert_file, const std::string& key_file) {
+    FILE* cf = std::fopen(cert_file.c_str(), "r");
+    if (!cf) return "";
+    X509* cert = PEM_read_X509(cf, nullptr, nullptr, nullptr);
+    std::fclose(cf);
+    FILE* kf = std::fopen(key_file.c_str(), "r");
+    EVP_PKEY* key = kf ? PEM_read_PrivateKey(kf, nullptr, nullptr, nullptr) : nullptr;
+    if (kf) std::fclose(kf);
+    std::string why;
+    if (!cert) why = "'" + cert_file + "' holds no PEM certificate";
+    else if (!key) why = "'" + key_file + "' holds no PEM private key (an encrypted key is not supported)";
+    else if (X509_check_private_key(cert, key) != 1) why = "'" + key_file + "' is not the key of '" + cert_file + "'";
+    X509_free(cert);
+    EVP_PKEY_free(key);
+    ERR_clear_error();
+    return why;
+}
 
 struct Reader {
     const nlohmann::json& j;
@@ -132,6 +156,8 @@ void parse_broker(const nlohmann::json& cfg, BrokerSettings& b, std::vector<std:
         else if (text.find("-----BEGIN ") == std::string::npos)
             r.bad(key, "'" + path + "' holds no PEM block (-----BEGIN ...): certificates and keys are read as PEM");
     }
+    if (!b.cert_file.empty() && !b.key_file.empty())
+        if (std::string why = key_mismatch(b.cert_file, b.key_file); !why.empty()) r.bad("key_file", why);
     r.integer("reconnect_min_ms", 100, 3'600'000, b.reconnect_min_ms);
     r.integer("reconnect_max_ms", 100, 3'600'000, b.reconnect_max_ms);
     if (b.reconnect_max_ms < b.reconnect_min_ms) r.bad("reconnect_max_ms", "must be at least reconnect_min_ms");
@@ -169,7 +195,7 @@ void parse_north(const nlohmann::json& n, NorthSettings& s, std::vector<std::str
         }
     }
     if (s.enabled && s.series.empty() && s.events.empty())
-        r.bad("series", "and events are both empty: nothing would go north (set enabled = false to keep it off)");
+        r.bad("series", "series and events are both empty: nothing would go north (set enabled = false to keep it off)");
     std::string format = "json_batch";
     r.get("format", format, "a string");
     if (format == "json") s.format = Format::json;

@@ -154,7 +154,10 @@ void South::say_invalid(const std::string& topic, const std::string& why) {
     ++invalid_;
     ++unlogged_invalid_;
     const int64_t now = host_.monotonic_ms();
-    if (now - last_invalid_log_ms_ < kLogEveryMs) return;
+    if (now - last_invalid_log_ms_ < kLogEveryMs) {
+        last_invalid_ = "'" + topic + "': " + why;
+        return;
+    }
     host_.warn("south: invalid payload on '" + topic + "': " + why + "; nothing wrong stored from it");
     unlogged_invalid_ = 0;
     last_invalid_log_ms_ = now;
@@ -187,7 +190,9 @@ void South::on_message(const char* topic, const void* payload, size_t len) {
         for (const DecodedValue& v : got.values)
             batch_.push_back(gl_sample{v.ts_ms, v.value, d.series[v.point], v.quality, {0, 0, 0}});
         d.last_heard_ms = host_.monotonic_ms();
-        set_state(d, 1, now);
+        // Heard, but behind an offline gateway: it stays offline (no
+        // online/offline flapping at each message).
+        set_state(d, gateway_offline(d) ? 2 : 1, now);
     }
     if (!batch_.empty()) host_.publish(batch_.data(), batch_.size());
     if (!matched) {
@@ -198,35 +203,48 @@ void South::on_message(const char* topic, const void* payload, size_t len) {
             host_.warn(std::string("south: a message on '") + topic + "' matches no device");
             unlogged_unknown_ = 0;
             last_unknown_log_ms_ = mono;
+        } else {
+            last_unknown_ = topic;
         }
     }
 }
 
+bool South::gateway_offline(const SouthDevice& d) const {
+    if (d.gateway.empty()) return false;
+    for (const SouthDevice& g : devices_)
+        if (g.name == d.gateway) return g.state == 2;
+    return false;
+}
+
 void South::tick() {
     const int64_t mono = host_.monotonic_ms();
-    // What was held back in the last window is said once it closes.
+    // What was held back in the last window is said once it closes, with
+    // the last one; the next one after it is said in full again.
     if (unlogged_invalid_ > 0 && mono - last_invalid_log_ms_ >= kLogEveryMs) {
         host_.warn("south: " + std::to_string(unlogged_invalid_) +
-                   " more invalid payloads or points in the last 10 s (the counter " + host_.name() +
-                   "/south/invalid has them all)");
+                   " more invalid payloads or points in the last 10 s, the last on " + last_invalid_ + " (the counter " +
+                   host_.name() + "/south/invalid has them all)");
         unlogged_invalid_ = 0;
-        last_invalid_log_ms_ = mono;
+        last_invalid_log_ms_ = INT64_MIN / 2;
     }
     if (unlogged_unknown_ > 0 && mono - last_unknown_log_ms_ >= kLogEveryMs) {
-        host_.warn("south: " + std::to_string(unlogged_unknown_) + " more messages matched no device in the last 10 s");
+        host_.warn("south: " + std::to_string(unlogged_unknown_) + " more messages matched no device in the last 10 s, the "
+                   "last on '" + last_unknown_ + "'");
         unlogged_unknown_ = 0;
-        last_unknown_log_ms_ = mono;
+        last_unknown_log_ms_ = INT64_MIN / 2;
     }
     const int64_t now = host_.now_ms();
     for (SouthDevice& d : devices_)
         if (d.state != 2 && mono - d.last_heard_ms > d.offline_after_s * 1000) set_state(d, 2, now);
     // A sensor whose gateway is offline is offline too (manual line 1867: "If the
     // gateway is disconnected, all its sensors show Offline").
-    for (SouthDevice& d : devices_) {
-        if (d.gateway.empty() || d.state == 2) continue;
-        for (const SouthDevice& g : devices_)
-            if (g.name == d.gateway && g.state == 2) set_state(d, 2, now);
-    }
+    for (SouthDevice& d : devices_)
+        if (d.state != 2 && gateway_offline(d)) set_state(d, 2, now);
+    // Its gateway back: a sensor heard within its timeout is online again.
+    for (SouthDevice& d : devices_)
+        if (d.state == 2 && !d.gateway.empty() && !gateway_offline(d) && d.last_heard_ms > 0 &&
+            mono - d.last_heard_ms <= d.offline_after_s * 1000)
+            set_state(d, 1, now);
     if (mono - last_counters_ms_ >= 10'000) {
         last_counters_ms_ = mono;
         const gl_sample c[] = {{now, static_cast<double>(messages_), messages_series_, GL_QUALITY_GOOD, {0, 0, 0}},

@@ -68,6 +68,8 @@ private:
     uint64_t messages_ = 0, invalid_ = 0, unknown_ = 0;
     uint64_t unlogged_invalid_ = 0, unlogged_unknown_ = 0;
     int64_t last_invalid_log_ms_ = INT64_MIN / 2, last_unknown_log_ms_ = INT64_MIN / 2;
+    std::string last_invalid_, last_unknown_;  // the last held back: said with the window's count
+    bool gateway_offline(const SouthDevice& d) const;
     int64_t last_counters_ms_ = 0;
     std::vector<gl_sample> batch_;
 };

@@ -170,8 +170,19 @@ void NorthFeeds::enforce_budget(Feed& f, int64_t now_mono_ms) {
     // written, before compression: a bound of the disk it takes). RocksDB's
     // own estimate lags deletes until a flush, and would drop too much.
     const uint64_t bytes = static_cast<uint64_t>(static_cast<double>(next - first) * f.mean_entry_bytes.load());
-    if (next - first < 100 && alarms_ && alarms_->active(alarm_key(f.queue)))
+    // Caught up: under a tenth of the budget, and nothing dropped for a
+    // minute (a feed that keeps dropping stays one active alarm).
+    if (bytes < f.spec.max_bytes / 10 && now_mono_ms - f.last_drop_ms >= 60'000 && alarms_ &&
+        alarms_->active(alarm_key(f.queue)))
         (void)alarms_->clear(alarm_key(f.queue), clock_.now_ms(), 0, "the feed has caught up");
+    if (f.unlogged_entries > 0 && now_mono_ms - f.last_drop_log_ms >= 60'000) {
+        spdlog::warn("{}: over its budget of {} bytes: dropped the oldest {} entries ({} samples, {} events) in the last "
+                     "minute, {} samples since start; raise max_backlog_mb or fix the link to the far end",
+                     f.queue, f.spec.max_bytes, f.unlogged_entries, f.unlogged_samples, f.unlogged_events,
+                     f.dropped_samples.load());
+        f.unlogged_entries = f.unlogged_samples = f.unlogged_events = 0;
+        f.last_drop_log_ms = now_mono_ms;
+    }
     if (bytes <= f.spec.max_bytes || next <= first) return;
     // Drop the oldest share that brings the feed to 90 % of its budget.
     const double excess = 1.0 - 0.9 * static_cast<double>(f.spec.max_bytes) / static_cast<double>(bytes);
@@ -197,10 +208,19 @@ void NorthFeeds::enforce_budget(Feed& f, int64_t now_mono_ms) {
     }
     f.dropped_samples += samples;
     f.dropped_events += events;
-    spdlog::warn("{}: {} bytes over its budget of {} bytes: dropped the oldest {} entries ({} samples, {} events; "
-                 "{} samples since start); raise max_backlog_mb or fix the link to the far end",
-                 f.queue, bytes - f.spec.max_bytes, f.spec.max_bytes, *dropped, samples, events,
-                 f.dropped_samples.load());
+    f.last_drop_ms = now_mono_ms;
+    // The first drop is said at once; those that follow once a minute.
+    if (now_mono_ms - f.last_drop_log_ms >= 60'000) {
+        spdlog::warn("{}: {} bytes over its budget of {} bytes: dropped the oldest {} entries ({} samples, {} events; "
+                     "{} samples since start); raise max_backlog_mb or fix the link to the far end",
+                     f.queue, bytes - f.spec.max_bytes, f.spec.max_bytes, *dropped, samples, events,
+                     f.dropped_samples.load());
+        f.last_drop_log_ms = now_mono_ms;
+    } else {
+        f.unlogged_entries += *dropped;
+        f.unlogged_samples += samples;
+        f.unlogged_events += events;
+    }
     if (alarms_ && !alarms_->active(alarm_key(f.queue))) {
         alarm::RaiseRequest r = alarm::system_raise("north_backlog_dropped", "kernel", "delivery",
                                                     alarm::Criticality::critical, clock_.now_ms());

@@ -10,9 +10,10 @@
 // mean size as written, a bound of the disk they take; checked at most once a
 // second by the store writer). Beyond it the oldest entries are dropped until
 // the feed is back under 90 % of its budget; the samples and events dropped
-// are counted (stats), logged, and raise the system alarm
-// `north_backlog_dropped` (cleared once the feed has caught up: fewer than
-// 100 entries wait).
+// are counted (stats), logged (the first drop at once, then a line a minute
+// while dropping goes on), and raise the system alarm `north_backlog_dropped`:
+// one alarm, cleared once the feed has caught up (under a tenth of its
+// budget, and nothing dropped for a minute).
 //
 // Entry format (one outbox entry): 'S' then gl_sample[n] (24 bytes each,
 // native layout: a feed is read by the gateway that wrote it), or 'E' then
@@ -77,6 +78,10 @@ private:
         uint64_t generation = 0;
         std::atomic<uint64_t> dropped_samples{0}, dropped_events{0};
         int64_t budget_checked_ms = INT64_MIN / 2;
+        // Drops: the last one (monotonic ms), and what was dropped since the
+        // last log line (one line a minute while dropping goes on).
+        int64_t last_drop_ms = INT64_MIN / 2, last_drop_log_ms = INT64_MIN / 2;
+        uint64_t unlogged_entries = 0, unlogged_samples = 0, unlogged_events = 0;
         std::atomic<double> mean_entry_bytes{0};  // of what was appended (written by the store writer)
     };
     void enforce_budget(Feed& f, int64_t now_mono_ms);

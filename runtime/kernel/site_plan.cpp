@@ -37,8 +37,14 @@ uint32_t problem_line(const DeviceEntry& dev, const std::string& message) {
 uint32_t plugin_problem_line(const toml::table* config, const std::string& message, uint32_t fallback) {
     const size_t end = message.find_first_of(" :=");
     if (config == nullptr || end == std::string::npos || end == 0) return fallback;
-    const toml::node* node = config->at_path(message.substr(0, end)).node();
-    return node != nullptr ? config::line_of(*node) : fallback;
+    // A key that is missing ("commands.allow: is needed") is said at the
+    // nearest table written ("commands").
+    for (std::string path = message.substr(0, end); !path.empty();) {
+        if (const toml::node* node = config->at_path(path).node()) return config::line_of(*node);
+        const size_t dot = path.rfind('.');
+        path = dot == std::string::npos ? "" : path.substr(0, dot);
+    }
+    return fallback;
 }
 }  // namespace
 

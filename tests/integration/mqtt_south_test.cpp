@@ -236,8 +236,48 @@ TEST_F(MqttNorth, CommandsWithoutAnAllowListAreRefusedByCheck) {
                  "/plugins/mqtt.so\"\n[plugins.config]\ncommands = { topic = \"x/#\" }\n");
     const Result r = run({gridlet_bin(), "check", site});
     EXPECT_EQ(r.code, 2);
-    EXPECT_NE(r.err.find("commands.allow: names no point"), std::string::npos) << r.err;
+    // A missing key is said at the table it belongs in (line 7: commands = {...}).
+    EXPECT_NE(r.err.find("site.toml:7: plugin 'mqtt' ([plugins.config]): commands.allow: names no point"), std::string::npos)
+        << r.err;
     EXPECT_NE(r.err.find("commands.topic: 'x/#' holds '+', '#'"), std::string::npos) << r.err;
+}
+
+// A sensor behind an offline gateway stays offline while it talks (no
+// online/offline flapping at each message), and is online again with its
+// gateway.
+TEST_F(MqttNorth, ASensorStaysOfflineWithItsGateway) {
+    MosquittoBroker broker(dir + "/broker");
+    const std::string site = write_site(
+        dir, south_site(dir, "mqtt-gw-flap", broker.port,
+                        "[[devices]]\nname = \"gw\"\nplugin = \"mqtt\"\ntopic = \"b/gw\"\nprofile = \"iot_gateway\"\n"
+                        "offline_after_s = 2\n"
+                        "[[devices]]\nname = \"s1\"\nplugin = \"mqtt\"\ntopic = \"b/s1\"\nprofile = \"iot_well_being\"\n"
+                        "gateway = \"gw\"\n"));
+    Process gw({gridlet_bin(), "run", site});
+    ASSERT_TRUE(gw.wait_for_err("connected to broker", std::chrono::seconds(20))) << gw.err();
+    const auto now_ms = [] {
+        return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch()).count());
+    };
+    ASSERT_TRUE(mqtt_publish_once(broker.port, "b/gw", R"({"ts":)" + now_ms() + R"(,"sensors":1,"uptime":5})"));
+    ASSERT_TRUE(mqtt_publish_once(broker.port, "b/s1", R"({"ts":)" + now_ms() + R"(,"co2":500})"));
+    ASSERT_TRUE(gw.wait_for_err("sensor 'gw' is offline", std::chrono::seconds(10))) << gw.err();
+    for (int i = 0; i < 4; ++i) {  // s1 talks while its gateway is offline
+        ASSERT_TRUE(mqtt_publish_once(broker.port, "b/s1", R"({"ts":)" + now_ms() + R"(,"co2":)" + std::to_string(510 + i) + "}"));
+        std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    }
+    ASSERT_TRUE(mqtt_publish_once(broker.port, "b/gw", R"({"ts":)" + now_ms() + R"(,"sensors":1,"uptime":9})"));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    gw.signal(SIGTERM);
+    ASSERT_EQ(gw.wait(std::chrono::seconds(20)), 0) << gw.err();
+    const auto status = query(site, {"s1/status"});
+    ASSERT_EQ(status.size(), 1u);
+    std::vector<double> seen;
+    for (const auto& p : status[0]["points"]) seen.push_back(p["value"].get<double>());
+    // unknown, online, offline (with its gateway), online (with its gateway): no flapping between.
+    EXPECT_EQ(seen, (std::vector<double>{0, 1, 2, 1})) << status.dump();
+    const auto co2 = query(site, {"s1/co2"});
+    EXPECT_EQ(co2[0]["points"].size(), 5u) << "what it said while offline is stored";
 }
 
 TEST_F(MqttNorth, OverlappingSensorTopicsAreWarnedByCheck) {

@@ -257,6 +257,11 @@ TEST(Poller, WritesAreConfirmedByReadBack) {
     EXPECT_NE(r.second.find("does not fit"), std::string::npos) << r.second;
     r = run("u16", 1);
     EXPECT_EQ(r.first, GL_ERR_INVALID);
+    // A text to a point is refused, never written as 0.
+    r = run("setpoint", 0, "on");
+    EXPECT_EQ(r.first, GL_ERR_INVALID);
+    EXPECT_NE(r.second.find("point 'setpoint' takes a number (value), not the text 'on'"), std::string::npos) << r.second;
+    EXPECT_EQ(f.bank.get(Table::Holding, 30), 427);
     r = run("nope", 1);
     EXPECT_EQ(r.first, GL_ERR_NOT_FOUND);
     r = run("reset", 0);

@@ -132,6 +132,22 @@ TEST(SensorProfile, BadProfilesAreRefusedWithFileAndLine) {
             << e.what();
     }
     EXPECT_THROW(load_sensor_profile(write_profile("[sensor_profile]\nname = \"x\"\n")), std::runtime_error);
+    // "status" is the device's own online state: a point of that name is refused.
+    const std::string status = write_profile("[sensor_profile]\nname = \"x\"\n[[points]]\nname = \"status\"\nfield = \"st\"\n");
+    try {
+        load_sensor_profile(status);
+        FAIL() << "a point named status was accepted";
+    } catch (const std::exception& e) {
+        EXPECT_NE(std::string(e.what()).find(status + ":4: a point cannot be named 'status'"), std::string::npos) << e.what();
+    }
+    const std::string range = write_profile("[sensor_profile]\nname = \"x\"\n[[points]]\nname = \"a\"\nfield = \"a\"\n"
+                                            "max = 1\nmin = 2\n");
+    try {
+        load_sensor_profile(range);
+        FAIL() << "min above max was accepted";
+    } catch (const std::exception& e) {
+        EXPECT_NE(std::string(e.what()).find(range + ":7: point 'a': min is above max"), std::string::npos) << e.what();
+    }
     EXPECT_THROW(load_sensor_profile(write_profile("[sensor_profile]\nname = \"x\"\nbogus = 1\n[[points]]\nname=\"a\"\nfield=\"a\"\n")),
                  std::runtime_error);
 }

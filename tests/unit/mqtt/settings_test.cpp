@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <string>
+
+#include <unistd.h>
 
 #include "settings.h"
 
@@ -101,6 +104,18 @@ TEST(MqttSettings, SouthCommandsAndFleet) {
 TEST(MqttSettings, CertificatesMustBePemFiles) {
     EXPECT_TRUE(has(problems_of(R"({"ca_file":"/etc/hostname"})"), "ca_file: '/etc/hostname' holds no PEM block"));
     EXPECT_TRUE(has(problems_of(R"({"ca_file":"/etc"})"), "ca_file: '/etc' is not a readable file"));
+    // A client certificate with another key than its own.
+    const std::string d = "/tmp/gridlet-mqtt-keys-" + std::to_string(getpid());
+    ASSERT_EQ(std::system(("mkdir -p " + d + " && cd " + d +
+                           " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout a.key "
+                           "-out a.pem -subj /CN=a -days 1 2>/dev/null && openssl genpkey -algorithm EC -pkeyopt "
+                           "ec_paramgen_curve:P-256 -out b.key 2>/dev/null")
+                              .c_str()),
+              0);
+    const std::string base = R"({"broker":"mqtts://x:8883","cert_file":")" + d + R"(/a.pem","key_file":")";
+    EXPECT_TRUE(problems_of(base + d + R"(/a.key"})").empty());
+    EXPECT_TRUE(has(problems_of(base + d + R"(/b.key"})"), "key_file: '" + d + "/b.key' is not the key of '" + d + "/a.pem'"));
+    EXPECT_EQ(std::system(("rm -rf " + d).c_str()), 0);
 }
 
 TEST(MqttSettings, EventPatternsNameSourceAndType) {
