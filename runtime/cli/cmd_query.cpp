@@ -2,130 +2,36 @@
 // (a read-only secondary instance of its RocksDB database).
 #include <CLI/CLI.hpp>
 
-#include <charconv>
 #include <cstdio>
-#include <map>
 #include <memory>
-#include <set>
 
-#include <nlohmann/json.hpp>
-
+#include "answers/query_answer.h"
 #include "cli/commands.h"
 #include "cli/store_access.h"
-#include "store/site_file.h"
+#include "core/clock.h"
 #include "store/store.h"
-#include "store/time_spec.h"
 
 namespace gridlet::cli {
 
 namespace {
-using store::Point;
 
-struct QueryArgs {
-    std::string pattern, tags, from = "-1h", to = "now", step, agg, format = "csv", db, config, tz;
-    bool wide = false;
-    bool no_quality = false;
-    int digits = -1;  // decimals shown; -1: the exact stored value
+struct QueryArgs : answers::QueryRequest {
+    std::string db, config;
 };
 
 void run_query(const QueryArgs& a) {
     if (a.pattern.empty() && a.tags.empty()) cli::fail("query", 2, "give a series pattern and/or --tags k=v,...");
     StoreLocation loc = locate_store("query", a.db, a.config);
-    if (a.format != "csv" && a.format != "json") cli::fail("query", 2, "--format must be csv or json");
-    const auto shown = [&](double v) { return round_decimals(v, a.digits); };
-    std::string zone = a.tz.empty() ? loc.timezone : a.tz;
-    auto tz = TimeZone::load(zone);
-    if (!tz) cli::fail("query", 2, tz.status().message());
-    const auto [from, to] = parse_time_range("query", a.from, a.to, *tz);
-    std::optional<Aggregate> agg;
-    if (!a.agg.empty()) {
-        auto g = parse_aggregate(a.agg);
-        if (!g) cli::fail("query", 2, "--agg: " + g.status().message());
-        agg = *g;
-    }
-    if (agg && a.step.empty()) cli::fail("query", 2, "--agg needs --step");
-    std::optional<CalendarUnit> unit;
-    int64_t step = 0;
-    if (!a.step.empty()) {
-        if (auto u = parse_calendar_unit(a.step)) {
-            unit = *u;
-        } else {
-            auto d = store::parse_duration_ms(a.step);
-            if (!d || *d <= 0) cli::fail("query", 2, "--step: use a duration (15m, 1h, 1d) or day, week, month, year");
-            step = *d;
-        }
-        if (!agg) agg = Aggregate::avg;
-    }
-
+    auto plan = answers::plan_query(a, loc.timezone, SystemClock::instance().now_ms(), "--");
+    if (!plan) cli::fail("query", 2, plan.status().message());
+    plan->pretty = true;
     auto st = open_store_read_only("query", loc.path);
-    const store::QueryEngine& q = st->query();
-    Expected<std::vector<store::SeriesPoints>> res = Status::internal("no query");
-    if (unit) res = q.calendar_many(a.pattern, a.tags, from, to, *unit, *tz, *agg);
-    else if (step) res = q.downsample_many(a.pattern, a.tags, from, to, step, *agg);
-    else res = q.raw_many(a.pattern, a.tags, from, to);
-    if (!res) cli::fail("query", res.status().code() == StatusCode::invalid_argument ? 2 : 1, res.status().message());
-    if (res->empty()) std::fprintf(stderr, "gridlet query: no series match '%s' %s\n", a.pattern.c_str(), a.tags.c_str());
-
-    auto time_text = [&](int64_t t) { return tz->format_iso(t, true); };
-    // Raw samples carry their quality (0 bad, 192 good; aggregates use good samples only).
-    const bool with_quality = !agg && !a.no_quality;
-    if (a.format == "json") {
-        nlohmann::json out = nlohmann::json::array();
-        for (const auto& sp : *res) {
-            nlohmann::json pts = nlohmann::json::array();
-            for (size_t i = 0; i < sp.points.size(); ++i) {
-                const Point& p = sp.points[i];
-                nlohmann::json pt = {{"time", time_text(p.ts)}, {"ts_ms", p.ts}, {"value", json_number(shown(p.value))}};
-                if (with_quality) pt["quality"] = sp.quality[i];
-                pts.push_back(std::move(pt));
-            }
-            out.push_back({{"series", sp.meta.name},
-                           {"unit", sp.meta.unit},
-                           {"kind", series_kind_name(sp.meta.kind)},
-                           {"aggregate", agg ? aggregate_name(*agg) : "raw"},
-                           {"points", pts}});
-        }
-        std::printf("%s\n", out.dump(2).c_str());
-        return;
-    }
-    if (!a.wide) {
-        std::printf(with_quality ? "time,series,value,quality\n" : "time,series,value\n");
-        for (const auto& sp : *res)
-            for (size_t i = 0; i < sp.points.size(); ++i) {
-                const Point& p = sp.points[i];
-                std::printf("%s,%s,%s", time_text(p.ts).c_str(), sp.meta.name.c_str(), format_number(shown(p.value)).c_str());
-                if (with_quality) std::printf(",%u", static_cast<unsigned>(sp.quality[i]));
-                std::printf("\n");
-            }
-        return;
-    }
-    struct Cell {
-        double value;
-        uint8_t quality;
-    };
-    std::map<int64_t, std::vector<std::optional<Cell>>> rows;
-    for (size_t i = 0; i < res->size(); ++i)
-        for (size_t k = 0; k < (*res)[i].points.size(); ++k) {
-            const Point& p = (*res)[i].points[k];
-            auto& row = rows[p.ts];
-            row.resize(res->size());
-            row[i] = Cell{p.value, with_quality ? (*res)[i].quality[k] : uint8_t{0}};
-        }
-    std::string header = "time";
-    for (const auto& sp : *res) {
-        header += "," + sp.meta.name;
-        if (with_quality) header += "," + sp.meta.name + ":quality";
-    }
-    std::printf("%s\n", header.c_str());
-    for (auto& [t, cells] : rows) {
-        cells.resize(res->size());
-        std::string line = time_text(t);
-        for (const auto& c : cells) {
-            line += "," + (c ? format_number(shown(c->value)) : std::string());
-            if (with_quality) line += "," + (c ? std::to_string(c->quality) : std::string());
-        }
-        std::printf("%s\n", line.c_str());
-    }
+    size_t matched = 0;
+    const Status done = answers::write_query(
+        st->query(), *plan, 0,
+        [](std::string_view text) { return std::fwrite(text.data(), 1, text.size(), stdout) == text.size(); }, &matched);
+    if (!done) cli::fail("query", done.code() == StatusCode::invalid_argument ? 2 : 1, done.message());
+    if (matched == 0) std::fprintf(stderr, "gridlet query: no series match '%s' %s\n", a.pattern.c_str(), a.tags.c_str());
 }
 }  // namespace
 

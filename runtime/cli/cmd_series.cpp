@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "answers/series_answer.h"
 #include "cli/commands.h"
 #include "cli/store_access.h"
 #include "store/site_file.h"
@@ -62,18 +63,7 @@ void run_series(const SeriesArgs& a) {
             label = state_label(m, (*last)->value);
         }
         if (a.format == "json") {
-            nlohmann::json states = nlohmann::json::object();
-            for (const auto& [v, label] : m.states) states[std::to_string(v)] = label;
-            out.push_back({{"id", m.id},
-                           {"name", m.name},
-                           {"kind", series_kind_name(m.kind)},
-                           {"unit", m.unit},
-                           {"description", m.description},
-                           {"tags", m.tags},
-                           {"states", states},
-                           {"last_time", lt},
-                           {"last_value", lv.empty() ? nlohmann::json() : nlohmann::json((*last)->value)},
-                           {"last_state", label.empty() ? nlohmann::json() : nlohmann::json(label)}});
+            out.push_back(answers::series_json(m, last && *last ? std::optional<store::Sample>(**last) : std::nullopt));
         } else if (a.format == "csv") {
             // RFC 4180: a field with a comma, a quote or a line break is
             // quoted, its quotes doubled (`gridlet import --series` reads it).

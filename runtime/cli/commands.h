@@ -30,5 +30,7 @@ void register_alarms_command(CLI::App& app);
 void register_notify_command(CLI::App& app);
 void register_consumption_command(CLI::App& app);
 void register_export_command(CLI::App& app);
+void register_user_command(CLI::App& app);
+void register_token_command(CLI::App& app);
 
 }  // namespace gridlet::cli

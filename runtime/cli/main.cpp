@@ -63,6 +63,8 @@ int main(int argc, char** argv) {
     gridlet::cli::register_notify_command(app);
     gridlet::cli::register_consumption_command(app);
     gridlet::cli::register_export_command(app);
+    gridlet::cli::register_user_command(app);
+    gridlet::cli::register_token_command(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::RuntimeError& e) {

@@ -12,6 +12,7 @@
 #include <string>
 #include <utility>
 
+#include "answers/number_text.h"
 #include "core/timezone.h"
 #include "store/store.h"
 
@@ -24,20 +25,11 @@ namespace gridlet::cli {
 // Prints "gridlet <command>: <msg>" and exits the command with `code`.
 [[noreturn]] void fail(const char* command, int code, const std::string& msg);
 
-// Shortest text that reads back as the same double ("nan" if none).
-// A value as CSV text: shortest round-trip decimal; "nan", "inf", "-inf"
-// (pandas.read_csv reads all of them as floats).
-std::string format_number(double v);
-// `v` rounded to `decimals` places (0..15) for display: the double nearest to
-// the rounded decimal, so format_number() prints it short (0.09000000000000002
-// with 2 -> 0.09). decimals < 0, or |v| >= 1e15: v itself. -0 becomes 0.
-double round_decimals(double v, int decimals);
-// A CSV field (RFC 4180): quoted when it holds a comma, quote or newline,
-// quotes doubled.
-std::string csv_field(const std::string& s);
-// A value as JSON: a number, or the strings "NaN", "Infinity", "-Infinity"
-// (JSON has no non-finite numbers; null would hide which it was).
-nlohmann::json json_number(double v);
+// Numbers as text: the same functions as the HTTP API (answers/number_text.h).
+using answers::csv_field;
+using answers::format_number;
+using answers::json_number;
+using answers::round_decimals;
 
 struct StoreLocation {
     std::filesystem::path path;

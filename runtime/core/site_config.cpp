@@ -149,13 +149,13 @@ SiteConfig parse_site_config(const std::string& text, const std::string& path, c
     static const std::set<std::string> known = {"site",  "logging", "kernel",      "bus",    "store",         "plugins",
                                                  "devices", "rules", "rule_engine", "alarms", "alarm_settings",
                                                  "notifications", "model", "exports", "export_targets",
-                                                 "legrand_history", "reports"};
+                                                 "legrand_history", "reports", "http"};
     for (const auto& [k, v] : root)
         if (!known.count(std::string(k.str())))
             diags.push_back({path, config::line_of(v),
                              "unknown top-level key '" + std::string(k.str()) +
                                  "' (known: site, logging, kernel, bus, store, plugins, devices, rules, rule_engine, alarms, "
-                                 "alarm_settings, notifications, model, exports, export_targets, legrand_history, reports)"});
+                                 "alarm_settings, notifications, model, exports, export_targets, legrand_history, reports, http)"});
 
     auto site = check(section(root, "site", path, diags), site_keys(), path, "[site]", diags);
     cfg.site_name = str(site, "name");
@@ -271,7 +271,7 @@ SiteConfig parse_site_config(const std::string& text, const std::string& path, c
             diags.push_back({path, line, "[[plugins]]: " + why});
             continue;
         }
-        if (e.name == "store" || e.name == "rules" || e.name == "kernel") {
+        if (e.name == "store" || e.name == "rules" || e.name == "kernel" || e.name == "http") {
             diags.push_back({path, line, "[[plugins]]: the name '" + e.name + "' is reserved for gridlet's own component"});
             continue;
         }

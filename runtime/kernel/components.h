@@ -12,6 +12,7 @@
 //            schedule (into the dir and the targets' outboxes);
 //   "export_sender" pushes the outboxes of [[export_targets]] to their
 //            servers (FTP, FTPS, SFTP, HTTP(S)).
+//   "http"   serves the HTTP(S) API ([http], runtime/http/api_server.h).
 // The kernel makes them with make_*_instance() and hands each its context.
 // Threads: see each component's class comment.
 #pragma once
@@ -24,6 +25,8 @@
 #include "alarm/alarm_rules.h"
 #include "export/export_config.h"
 #include "export/legrand_history.h"
+#include "http/api_server.h"
+#include "http/http_config.h"
 #include "alarm/alarm_table.h"
 #include "notify/notifier.h"
 
@@ -78,6 +81,10 @@ struct ComponentContext {
     // store writer taps every batch into them before storing it.
     NorthFeeds* feeds = nullptr;
     std::atomic<uint64_t> feed_failures{0};
+    // [http] (the http component serves the API), and its server's figures
+    // (set while it runs; any thread reads them).
+    std::optional<http::HttpConfig> http;
+    std::atomic<const http::ApiCounters*> http_counters{nullptr};
 };
 
 Expected<std::unique_ptr<plugin::PluginInstance>> make_store_writer_instance(ComponentContext& ctx,
@@ -99,6 +106,9 @@ Expected<std::unique_ptr<plugin::PluginInstance>> make_export_sender_instance(Co
 
 Expected<std::unique_ptr<plugin::PluginInstance>> make_rules_instance(ComponentContext& ctx,
                                                                      plugin::HostServices services, uint32_t index);
+
+Expected<std::unique_ptr<plugin::PluginInstance>> make_http_instance(ComponentContext& ctx,
+                                                                    plugin::HostServices services, uint32_t index);
 
 // The rules component's instance: posts a reload of the rules (SIGHUP) with
 // the site's new [[rules]] and [rule_engine]. Any thread.

@@ -150,6 +150,12 @@ Status Kernel::start() {
         if (!x) return x.status();
         instances_.push_back(std::move(*x));
     }
+    if (plan_.http) {
+        components_->http = plan_.http;
+        auto h = make_http_instance(*components_, services, index++);
+        if (!h) return h.status();
+        instances_.push_back(std::move(*h));
+    }
     for (PlannedPlugin& p : plan_.plugins) {
         auto inst = plugin::PluginInstance::make(p.name, p.library, p.config, p.devices, services, index++);
         if (!inst) return inst.status().with_context("plugin '" + p.name + "'");

@@ -90,6 +90,7 @@ SitePlan prepare_site(SiteConfig site, config::Diagnostics& diags, DeviceProblem
                 break;
             }
         plan.legrand = exporter::parse_legrand_history(*site.root, site.path, diags);
+        plan.http = http::parse_http_config(*site.root, site, diags);
         if (auto o = store::store_options_from_json(site.store, site.dir); plan.legrand && o && site.has_store) {
             const std::string store_dir = std::filesystem::path(o->path).lexically_normal().string();
             const std::string tree = plan.legrand->dir;

@@ -16,9 +16,11 @@
 #include "alarm/alarm_rules.h"
 #include "export/export_config.h"
 #include "export/legrand_history.h"
+#include "http/http_config.h"
 #include "model/site_model.h"
 #include "notify/notification_config.h"
 #include "core/site_config.h"
+#include "http/http_config.h"
 #include "plugin/plugin_library.h"
 
 namespace gridlet::kernel {
@@ -51,6 +53,7 @@ struct SitePlan {
     std::vector<exporter::ExportConfig> exports;            // [[exports]], checked
     std::vector<exporter::TargetConfig> export_targets;     // [[export_targets]], checked
     std::optional<exporter::LegrandConfig> legrand;          // [legrand_history], checked
+    std::optional<http::HttpConfig> http;                    // [http] (enabled), checked
 };
 
 // What a device problem found by a plugin's validate() does: `check`

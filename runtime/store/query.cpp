@@ -214,13 +214,15 @@ Expected<std::vector<Point>> QueryEngine::points(uint32_t series, int64_t from, 
 
 Expected<std::vector<SeriesPoints>> QueryEngine::downsample_many(std::string_view pattern, std::string_view tags,
                                                                  int64_t from, int64_t to, int64_t step,
-                                                                 Aggregate agg) const {
+                                                                 Aggregate agg, const QueryLimit* bound) const {
     auto sel = select(pattern, tags);
     if (!sel) return sel.status();
     std::vector<SeriesPoints> out;
+    size_t rows = 0;
     for (SeriesMeta& m : *sel) {
-        auto pts = downsample(m.id, from, to, step, agg);
+        auto pts = downsample(m.id, from, to, step, agg, nullptr, bound, rows);
         if (!pts) return pts.status();
+        rows += pts->size();
         out.push_back(SeriesPoints{std::move(m), std::move(*pts), {}});
     }
     return out;
@@ -228,27 +230,32 @@ Expected<std::vector<SeriesPoints>> QueryEngine::downsample_many(std::string_vie
 
 Expected<std::vector<SeriesPoints>> QueryEngine::calendar_many(std::string_view pattern, std::string_view tags,
                                                                int64_t from, int64_t to, CalendarUnit unit,
-                                                               const TimeZone& tz, Aggregate agg) const {
+                                                               const TimeZone& tz, Aggregate agg,
+                                                               const QueryLimit* bound) const {
     auto sel = select(pattern, tags);
     if (!sel) return sel.status();
     std::vector<SeriesPoints> out;
+    size_t rows = 0;
     for (SeriesMeta& m : *sel) {
-        auto pts = calendar(m.id, from, to, unit, tz, agg);
+        auto pts = calendar(m.id, from, to, unit, tz, agg, nullptr, bound, rows);
         if (!pts) return pts.status();
+        rows += pts->size();
         out.push_back(SeriesPoints{std::move(m), std::move(*pts), {}});
     }
     return out;
 }
 
 Expected<std::vector<SeriesPoints>> QueryEngine::raw_many(std::string_view pattern, std::string_view tags,
-                                                          int64_t from, int64_t to) const {
+                                                          int64_t from, int64_t to, const QueryLimit* bound) const {
     if (Status st = check_query_range(from, to); !st) return st;
     auto sel = select(pattern, tags);
     if (!sel) return sel.status();
     std::vector<SeriesPoints> out;
+    size_t rows = 0;
     for (SeriesMeta& m : *sel) {
-        auto samples = raw(m.id, from, to);
+        auto samples = bound ? raw(m.id, from, to, *bound, rows) : raw(m.id, from, to);
         if (!samples) return samples.status();
+        rows += samples->size();
         SeriesPoints sp{std::move(m), {}, {}};
         sp.points.reserve(samples->size());
         sp.quality.reserve(samples->size());

@@ -112,16 +112,18 @@ public:
                            size_t rows_before = 0) const;
 
     // Several series at once: pattern (core/pattern.h) and tag selector "k=v,...".
+    // `bound` (optional): QueryLimit over the rows of every series together.
     Expected<std::vector<SeriesMeta>> select(std::string_view pattern, std::string_view tags) const {
         return registry_.select(pattern, tags);
     }
     Expected<std::vector<SeriesPoints>> downsample_many(std::string_view pattern, std::string_view tags, int64_t from,
-                                                        int64_t to, int64_t step_ms, Aggregate agg) const;
+                                                        int64_t to, int64_t step_ms, Aggregate agg,
+                                                        const QueryLimit* bound = nullptr) const;
     Expected<std::vector<SeriesPoints>> calendar_many(std::string_view pattern, std::string_view tags, int64_t from,
                                                       int64_t to, CalendarUnit unit, const TimeZone& tz,
-                                                      Aggregate agg) const;
+                                                      Aggregate agg, const QueryLimit* bound = nullptr) const;
     Expected<std::vector<SeriesPoints>> raw_many(std::string_view pattern, std::string_view tags, int64_t from,
-                                                 int64_t to) const;
+                                                 int64_t to, const QueryLimit* bound = nullptr) const;
 
     // Bucket edges: epoch-aligned steps, or calendar periods (tests; at most
     // 10 million buckets).

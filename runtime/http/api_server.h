@@ -1,0 +1,116 @@
+// ApiServer: the HTTP(S) API of a running gridlet (README "HTTP API";
+// the routes and shapes in openapi.json, served at /api/v1/openapi.json).
+//
+// Built on cpp-httplib (Debian's libcpp-httplib, linked with OpenSSL 3):
+// a thread pool of `threads` serves the connections; a request reads the
+// store (thread-safe) and the alarm table (thread-safe) directly and never
+// touches the bus or the store writer, so a slow or hostile client holds up
+// one pool thread and nothing of the kernel.
+//
+// Security (defaults, all on):
+// - HTTPS with the configured or a generated certificate (tls_identity.h),
+//   TLS 1.2 at least; plain HTTP only on loopback unless allowed.
+// - Every route but /api/v1/openapi.json, /api/v1/health and
+//   /api/v1/login needs a session cookie or an API token
+//   (Authorization: Bearer glt_...); the role decides (roles.h).
+// - Cookie sessions: HttpOnly, SameSite=Strict, Secure over HTTPS; every
+//   request that changes something also needs X-CSRF-Token.
+// - A session whose password must change may only change it (403
+//   password_change_required).
+// - Security headers on every answer; request bodies over max_body_bytes
+//   refused (413); read and write timeouts of 10 s.
+// - Logins, failures, lockouts, password and user changes, tokens and
+//   acknowledgements are audit events ("audit" on the bus, kept in the
+//   store's events), each with who and from where.
+//
+// Errors are JSON with a stable code: {"error":{"code":"...","message":"..."}}
+// (codes: invalid_request, unauthorized, forbidden, csrf_failed,
+// password_change_required, account_locked, not_found, conflict, too_large,
+// unavailable, internal).
+//
+// Threads: start() and stop() from one thread (the http component's);
+// handlers run on the pool; counters() from any thread.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "core/site_config.h"
+#include "core/status.h"
+#include "core/timezone.h"
+#include "http/http_config.h"
+#include "http/sessions.h"
+#include "http/users.h"
+
+namespace gridlet::alarm {
+class AlarmTable;
+}
+namespace gridlet::store {
+class Store;
+}
+namespace httplib {
+class Server;
+struct Request;
+struct Response;
+}  // namespace httplib
+
+namespace gridlet::http {
+
+// What the API reads; borrowed, outlives the server.
+struct ApiContext {
+    const SiteConfig* site = nullptr;
+    store::Store* store = nullptr;           // null: no [store] (reads answer 503)
+    const TimeZone* zone = nullptr;          // the site's
+    alarm::AlarmTable* alarms = nullptr;     // null: none
+    // Emits an event of the API (any thread): type "audit" and others.
+    std::function<void(const std::string& type, int severity, const nlohmann::json& body)> emit;
+    std::function<int64_t()> now_ms;         // UTC ms
+    std::string version;
+};
+
+struct ApiCounters {
+    std::atomic<uint64_t> requests{0}, client_errors{0}, server_errors{0}, logins{0}, login_failures{0}, lockouts{0},
+        denied{0};
+};
+
+class ApiServer {
+public:
+    ApiServer(HttpConfig config, ApiContext ctx);
+    ~ApiServer();
+    ApiServer(const ApiServer&) = delete;
+    ApiServer& operator=(const ApiServer&) = delete;
+
+    // Makes or loads the certificate, binds and starts serving. Errors: the
+    // certificate (invalid_argument, io_error), the port (unavailable: in use).
+    Status start();
+    void stop();
+
+    int port() const { return port_; }
+    std::string url() const;
+    const std::string& fingerprint() const { return fingerprint_; }
+    const ApiCounters& counters() const { return counters_; }
+    UserStore& users() { return users_; }
+
+private:
+    struct Caller;
+    void routes();
+    void audit(const httplib::Request& req, const std::string& user, const std::string& action, bool ok,
+               const nlohmann::json& detail = nlohmann::json::object());
+
+    HttpConfig config_;
+    ApiContext ctx_;
+    UserStore users_;
+    SessionTable sessions_;
+    ApiCounters counters_;
+    std::unique_ptr<httplib::Server> server_;
+    std::thread thread_;
+    int port_ = 0;
+    std::string fingerprint_;
+};
+
+}  // namespace gridlet::http

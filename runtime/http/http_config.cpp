@@ -1,0 +1,117 @@
+#include "http/http_config.h"
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include "store/options.h"
+
+namespace gridlet::http {
+
+namespace {
+
+const std::vector<config::KeySpec>& http_keys() {
+    using config::key;
+    using config::ValueType;
+    static const std::vector<config::KeySpec> keys = {
+        key("enabled", ValueType::boolean, "true", "false: no HTTP server"),
+        key("listen", ValueType::string, "\"127.0.0.1\"", "address to listen on (0.0.0.0 or :: for every interface)"),
+        key("port", ValueType::integer, "8443", "TCP port", 1, 65535),
+        key("tls", ValueType::boolean, "true", "HTTPS; false: plain HTTP, allowed on loopback only unless allow_plain_http"),
+        key("allow_plain_http", ValueType::boolean, "false", "allow plain HTTP on an address other than loopback"),
+        key("cert_file", ValueType::string, std::nullopt, "PEM certificate (RSA or ECDSA); with key_file"),
+        key("key_file", ValueType::string, std::nullopt, "PEM private key of cert_file"),
+        key("data_dir", ValueType::string, std::nullopt, "users, API tokens and the generated certificate (default: "
+                                                         "the folder 'http' beside the store)"),
+        key("threads", ValueType::integer, "32", "connections served at once", 2, 1024),
+        key("session_idle_minutes", ValueType::integer, "30", "a session unused this long ends", 1, 10080),
+        key("session_max_hours", ValueType::integer, "12", "any session ends after this long", 1, 8760),
+        key("lockout_after", ValueType::integer, "5", "failed logins in a row that lock the account", 1, 100),
+        key("lockout_minutes", ValueType::integer, "15", "how long a locked account stays locked", 1, 10080),
+        key("password_min_length", ValueType::integer, "12", "shortest password accepted", 8, 128),
+        key("max_body_kb", ValueType::integer, "1024", "largest request body", 1, 1048576),
+        key("max_query_rows", ValueType::integer, "2000000", "largest query answer (rows)", 1000, 100000000),
+    };
+    return keys;
+}
+
+bool readable_pem(const std::string& path, std::string* why) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec)) {
+        *why = "'" + path + "' is not a readable file";
+        return false;
+    }
+    std::ifstream in(path);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (text.find("-----BEGIN ") == std::string::npos) {
+        *why = "'" + path + "' holds no PEM block (-----BEGIN ...)";
+        return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+bool is_loopback(const std::string& a) {
+    return a == "localhost" || a == "::1" || a == "[::1]" || a.rfind("127.", 0) == 0;
+}
+
+std::optional<HttpConfig> parse_http_config(const toml::table& root, const SiteConfig& site, config::Diagnostics& diags) {
+    const toml::node* node = root.get("http");
+    if (!node) return std::nullopt;
+    const uint32_t line = config::line_of(*node);
+    if (!node->is_table()) {
+        diags.push_back({site.path, line, "[http] must be a table"});
+        return std::nullopt;
+    }
+    const toml::table& t = *node->as_table();
+    const size_t before = diags.size();
+    const nlohmann::json j = config::validate_table(t, http_keys(), site.path, "[http]", diags, line);
+    if (diags.size() != before || !j.value("enabled", true)) return std::nullopt;
+    auto key_line = [&](const char* k) {
+        const toml::node* n = t.get(k);
+        return n ? config::line_of(*n) : line;
+    };
+    HttpConfig c;
+    c.line = line;
+    c.listen = j.value("listen", c.listen);
+    c.port = j.value("port", c.port);
+    c.tls = j.value("tls", c.tls);
+    c.allow_plain_http = j.value("allow_plain_http", false);
+    c.threads = j.value("threads", c.threads);
+    c.session_idle_minutes = j.value("session_idle_minutes", c.session_idle_minutes);
+    c.session_max_hours = j.value("session_max_hours", c.session_max_hours);
+    c.lockout_after = j.value("lockout_after", c.lockout_after);
+    c.lockout_minutes = j.value("lockout_minutes", c.lockout_minutes);
+    c.password_min_length = j.value("password_min_length", c.password_min_length);
+    c.max_body_bytes = j.value("max_body_kb", int64_t{1024}) * 1024;
+    c.max_query_rows = j.value("max_query_rows", c.max_query_rows);
+    if (c.listen.empty()) diags.push_back({site.path, key_line("listen"), "[http] listen: give an address"});
+    if (!c.tls && !is_loopback(c.listen) && !c.allow_plain_http)
+        diags.push_back({site.path, key_line("tls"),
+                         "[http] tls = false on '" + c.listen +
+                             "': plain HTTP sends passwords and sessions in clear text; it is allowed on loopback "
+                             "(127.0.0.1) only, unless you also set allow_plain_http = true"});
+    if (j.contains("cert_file") != j.contains("key_file"))
+        diags.push_back({site.path, key_line(j.contains("cert_file") ? "cert_file" : "key_file"),
+                         "[http] cert_file and key_file go together"});
+    for (const char* k : {"cert_file", "key_file"}) {
+        if (!j.contains(k)) continue;
+        const std::string path = site.resolve(j[k].get<std::string>());
+        std::string why;
+        if (!readable_pem(path, &why)) diags.push_back({site.path, key_line(k), std::string("[http] ") + k + ": " + why});
+        (k[0] == 'c' ? c.cert_file : c.key_file) = path;
+    }
+    if (j.contains("data_dir")) {
+        c.data_dir = site.resolve(j["data_dir"].get<std::string>());
+    } else if (site.has_store) {
+        if (auto o = store::store_options_from_json(site.store, site.dir))
+            c.data_dir = (std::filesystem::path(o->path).parent_path() / "http").string();
+    }
+    if (c.data_dir.empty())
+        diags.push_back({site.path, line, "[http] needs a data_dir for its users (or a [store], beside which it goes)"});
+    if (diags.size() != before) return std::nullopt;
+    return c;
+}
+
+}  // namespace gridlet::http

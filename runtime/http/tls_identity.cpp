@@ -1,0 +1,144 @@
+#include "http/tls_identity.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+namespace gridlet::http {
+
+namespace {
+
+struct FileCloser {
+    void operator()(FILE* f) const {
+        if (f) std::fclose(f);
+    }
+};
+using File = std::unique_ptr<FILE, FileCloser>;
+template <class T, void (*F)(T*)>
+struct Free {
+    void operator()(T* p) const { F(p); }
+};
+using X509Ptr = std::unique_ptr<X509, Free<X509, X509_free>>;
+using KeyPtr = std::unique_ptr<EVP_PKEY, Free<EVP_PKEY, EVP_PKEY_free>>;
+
+std::string fingerprint(X509* cert) {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    X509_digest(cert, EVP_sha256(), md, &n);
+    static const char hex[] = "0123456789ABCDEF";
+    std::string out;
+    for (unsigned int i = 0; i < n; ++i) {
+        if (i) out += ':';
+        out += hex[md[i] >> 4];
+        out += hex[md[i] & 15];
+    }
+    return out;
+}
+
+Expected<TlsIdentity> load_pair(const std::string& cert_file, const std::string& key_file) {
+    File cf(std::fopen(cert_file.c_str(), "r"));
+    if (!cf) return Status::io_error("cannot read the certificate " + cert_file);
+    X509Ptr cert(PEM_read_X509(cf.get(), nullptr, nullptr, nullptr));
+    if (!cert) return Status::invalid(cert_file + " holds no PEM certificate");
+    File kf(std::fopen(key_file.c_str(), "r"));
+    if (!kf) return Status::io_error("cannot read the key " + key_file);
+    KeyPtr key(PEM_read_PrivateKey(kf.get(), nullptr, nullptr, nullptr));
+    if (!key) return Status::invalid(key_file + " holds no PEM private key (an encrypted key is not supported)");
+    if (X509_check_private_key(cert.get(), key.get()) != 1)
+        return Status::invalid(key_file + " is not the key of " + cert_file);
+    const int id = EVP_PKEY_get_base_id(key.get());
+    if (id != EVP_PKEY_RSA && id != EVP_PKEY_EC) return Status::invalid(key_file + ": the key must be RSA or ECDSA");
+    TlsIdentity t;
+    t.cert_file = cert_file;
+    t.key_file = key_file;
+    t.fingerprint = fingerprint(cert.get());
+    return t;
+}
+
+Status make_self_signed(const std::string& cert_file, const std::string& key_file, const std::vector<std::string>& names) {
+    KeyPtr key(EVP_EC_gen("P-256"));
+    if (!key) return Status::internal("could not make an ECDSA key");
+    X509Ptr cert(X509_new());
+    X509_set_version(cert.get(), 2);
+    unsigned char serial[16];
+    RAND_bytes(serial, sizeof serial);
+    serial[0] &= 0x7f;
+    std::unique_ptr<BIGNUM, Free<BIGNUM, BN_free>> bn(BN_bin2bn(serial, sizeof serial, nullptr));
+    BN_to_ASN1_INTEGER(bn.get(), X509_get_serialNumber(cert.get()));
+    X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
+    X509_gmtime_adj(X509_getm_notAfter(cert.get()), 10L * 365 * 86400);
+    X509_set_pubkey(cert.get(), key.get());
+    X509_NAME* name = X509_get_subject_name(cert.get());
+    X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("gridlet"), -1, -1, 0);
+    const std::string cn = names.empty() ? "localhost" : names.front();
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
+    X509_set_issuer_name(cert.get(), name);
+    std::string san;
+    for (const std::string& n : names) {
+        if (n.empty() || n == "0.0.0.0" || n == "::") continue;
+        const bool ip = n.find_first_not_of("0123456789.") == std::string::npos || n.find(':') != std::string::npos;
+        san += (san.empty() ? "" : ",") + std::string(ip ? "IP:" : "DNS:") + n;
+    }
+    X509V3_CTX v3;
+    X509V3_set_ctx_nodb(&v3);
+    X509V3_set_ctx(&v3, cert.get(), cert.get(), nullptr, nullptr, 0);
+    for (const auto& [nid, value] : std::vector<std::pair<int, std::string>>{
+             {NID_subject_alt_name, san}, {NID_basic_constraints, "critical,CA:FALSE"},
+             {NID_key_usage, "critical,digitalSignature"}, {NID_ext_key_usage, "serverAuth"}}) {
+        if (value.empty()) continue;
+        X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &v3, nid, value.c_str());
+        if (!ext) return Status::internal("could not make the certificate extension " + value);
+        X509_add_ext(cert.get(), ext, -1);
+        X509_EXTENSION_free(ext);
+    }
+    if (!X509_sign(cert.get(), key.get(), EVP_sha256())) return Status::internal("could not sign the certificate");
+    // The key first, private from its first byte.
+    const std::string key_tmp = key_file + ".tmp", cert_tmp = cert_file + ".tmp";
+    const mode_t old = ::umask(077);
+    File kf(std::fopen(key_tmp.c_str(), "w"));
+    ::umask(old);
+    if (!kf || !PEM_write_PrivateKey(kf.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) ||
+        std::fflush(kf.get()) != 0 || ::fsync(fileno(kf.get())) != 0)
+        return Status::io_error("cannot write " + key_tmp);
+    kf.reset();
+    File cf(std::fopen(cert_tmp.c_str(), "w"));
+    if (!cf || !PEM_write_X509(cf.get(), cert.get()) || std::fflush(cf.get()) != 0 || ::fsync(fileno(cf.get())) != 0)
+        return Status::io_error("cannot write " + cert_tmp);
+    cf.reset();
+    if (std::rename(key_tmp.c_str(), key_file.c_str()) != 0 || std::rename(cert_tmp.c_str(), cert_file.c_str()) != 0)
+        return Status::io_error("cannot put the certificate in place in " + std::filesystem::path(cert_file).parent_path().string());
+    return Status::ok();
+}
+
+}  // namespace
+
+Expected<TlsIdentity> tls_identity(const std::string& cert_file, const std::string& key_file, const std::string& dir,
+                                   const std::vector<std::string>& names) {
+    if (!cert_file.empty()) return load_pair(cert_file, key_file);
+    namespace fs = std::filesystem;
+    const fs::path tls = fs::path(dir) / "tls";
+    std::error_code ec;
+    fs::create_directories(tls, ec);
+    if (ec) return Status::io_error("cannot make " + tls.string() + ": " + ec.message());
+    fs::permissions(tls, fs::perms::owner_all, fs::perm_options::replace, ec);
+    const std::string cert = (tls / "cert.pem").string(), key = (tls / "key.pem").string();
+    bool generated = false;
+    if (!fs::exists(cert, ec) || !fs::exists(key, ec)) {
+        if (Status st = make_self_signed(cert, key, names); !st) return st;
+        generated = true;
+    }
+    auto t = load_pair(cert, key);
+    if (t) t->generated = generated;
+    return t;
+}
+
+}  // namespace gridlet::http

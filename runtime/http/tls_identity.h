@@ -1,0 +1,29 @@
+// The server's TLS certificate: the configured PEM pair, or a self-signed
+// one made at the first start and kept in <data_dir>/tls (cert.pem, and
+// key.pem with mode 0600): an ECDSA P-256 key, SHA-256 signature, valid 10
+// years, for the names localhost, 127.0.0.1, ::1, the host name and the
+// listen address. Its SHA-256 fingerprint is logged so that a client can
+// pin it (curl --pinnedpubkey, or compare with the browser's).
+// Threads: any; no shared state.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace gridlet::http {
+
+struct TlsIdentity {
+    std::string cert_file, key_file;
+    std::string fingerprint;  // SHA-256 of the certificate (DER), "AB:CD:..."
+    bool generated = false;   // made now
+};
+
+// The configured pair (checked: they load and the key matches), or the
+// self-signed pair of `dir`, made when missing. `names`: extra DNS names or
+// IP addresses for the certificate.
+Expected<TlsIdentity> tls_identity(const std::string& cert_file, const std::string& key_file, const std::string& dir,
+                                   const std::vector<std::string>& names);
+
+}  // namespace gridlet::http

@@ -1,0 +1,489 @@
+// The HTTP API against the real binary on a free loopback port, over HTTPS
+// with the certificate gridlet generates (verified by the client with that
+// certificate as its only CA): the first admin made with `gridlet user add`,
+// every route with each role allowed and denied, lockout, the forced
+// password change, CSRF, tokens (made, tampered, revoked), the query
+// answering what `gridlet query` prints (CSV byte for byte), and bad input
+// (malformed and huge bodies, unknown fields, wrong types, path traversal,
+// too large answers, slow clients) that never stalls the kernel.
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include <nlohmann/json.hpp>
+
+#include "integration/process.h"
+
+using namespace gridlet::testing;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kAdminPassword = "admin password 42";
+
+// A client of the API: HTTPS verified against the site's own certificate;
+// keeps the session cookie and the CSRF token.
+struct Api {
+    Api(int port, const std::string& ca) : cli("127.0.0.1", port) {
+        cli.set_ca_cert_path(ca.c_str());
+        cli.enable_server_certificate_verification(true);
+        cli.set_connection_timeout(5, 0);
+        cli.set_read_timeout(20, 0);
+    }
+    httplib::SSLClient cli;
+    std::string cookie, csrf, bearer;
+
+    httplib::Headers headers(bool with_csrf = true) const {
+        httplib::Headers h;
+        if (!cookie.empty()) h.emplace("Cookie", cookie);
+        if (with_csrf && !csrf.empty()) h.emplace("X-CSRF-Token", csrf);
+        if (!bearer.empty()) h.emplace("Authorization", "Bearer " + bearer);
+        return h;
+    }
+    void take_cookie(const httplib::Result& r) {
+        if (!r) return;
+        const std::string set = r->get_header_value("Set-Cookie");
+        if (set.rfind("gridlet_session=", 0) == 0) cookie = set.substr(0, set.find(';'));
+    }
+    int login(const std::string& user, const std::string& password) {
+        auto r = cli.Post("/api/v1/login", nlohmann::json({{"user", user}, {"password", password}}).dump(),
+                          "application/json");
+        if (!r) return -1;
+        if (r->status == 200) {
+            take_cookie(r);
+            csrf = nlohmann::json::parse(r->body)["csrf_token"];
+        }
+        return r->status;
+    }
+    httplib::Result get(const std::string& path) { return cli.Get(path.c_str(), headers()); }
+    httplib::Result post(const std::string& path, const nlohmann::json& body, bool with_csrf = true) {
+        return cli.Post(path.c_str(), headers(with_csrf), body.dump(), "application/json");
+    }
+    httplib::Result del(const std::string& path) { return cli.Delete(path.c_str(), headers()); }
+};
+
+std::string error_code(const httplib::Result& r) {
+    if (!r) return "no answer";
+    auto j = nlohmann::json::parse(r->body, nullptr, false);
+    if (j.is_discarded() || !j.contains("error")) return "not an error: " + std::to_string(r->status) + " " + r->body;
+    return j["error"]["code"];
+}
+
+struct HttpApi : ::testing::Test {
+    std::string dir = "/tmp/gridlet-http-" + std::to_string(getpid()) + "-" +
+                      ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    int port = free_port();
+    std::string site;
+    std::unique_ptr<Process> gw;
+
+    void SetUp() override { fs::remove_all(dir); }
+    void TearDown() override {
+        if (gw) {
+            gw->signal(SIGTERM);
+            gw->wait(std::chrono::seconds(20));
+        }
+        fs::remove_all(dir);
+    }
+    std::string cert() const { return dir + "/http/tls/cert.pem"; }
+
+    std::string write(const std::string& http_extra = "", int interval_ms = 100, int devices = 1) {
+        fs::create_directories(dir);
+        const std::string name = "http-" + std::to_string(getpid()) + "-" + std::to_string(port);
+        site = dir + "/site.toml";
+        std::ofstream(site) << "[site]\nname = \"" << name << "\"\n[store]\npath = \"" << dir << "/store\"\n[http]\nport = "
+                            << port << "\n" << http_extra << "[[plugins]]\nname = \"hello\"\nfile = \"" << build_dir()
+                            << "/plugins/hello.so\"\n[plugins.config]\ninterval_ms = " << interval_ms
+                            << "\n";
+        for (int i = 1; i <= devices; ++i) std::ofstream(site, std::ios::app) << "[[devices]]\nname = \"d" << i << "\"\nplugin = \"hello\"\n";
+        return site;
+    }
+    Result user_add(const std::string& name, const std::string& role, const std::string& password, bool temporary = false) {
+        return run({"/bin/sh", "-c",
+                    "printf '%s\\n' '" + password + "' | " + gridlet_bin() + " user add " + name + " --role " + role +
+                        (temporary ? " --temporary" : "") + " --password-stdin --config " + site});
+    }
+    void start() {
+        gw = std::make_unique<Process>(std::vector<std::string>{gridlet_bin(), "run", site});
+        ASSERT_TRUE(gw->wait_for_err("http: API on", std::chrono::seconds(20))) << gw->err();
+    }
+};
+
+TEST_F(HttpApi, TheFirstAdminHttpsWithTheGeneratedCertificateAndSecurityHeaders) {
+    write();
+    ASSERT_EQ(run({gridlet_bin(), "check", site}).code, 0);
+    const Result added = user_add("alice", "admin", kAdminPassword);
+    ASSERT_EQ(added.code, 0) << added.err;
+    // A weak password is refused with the rule.
+    const Result weak = user_add("bob", "viewer", "short");
+    EXPECT_EQ(weak.code, 2);
+    EXPECT_NE(weak.err.find("at least 12 characters"), std::string::npos) << weak.err;
+    start();
+    // The key is private; the fingerprint logged is the certificate's.
+    struct stat st {};
+    ASSERT_EQ(::stat((dir + "/http/tls/key.pem").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+    const Result fp = run({"openssl", "x509", "-in", cert(), "-noout", "-fingerprint", "-sha256"});
+    ASSERT_EQ(fp.code, 0);
+    const std::string fingerprint = fp.out.substr(fp.out.find('=') + 1, 95);
+    EXPECT_NE(gw->err().find(fingerprint), std::string::npos) << fp.out << gw->err();
+
+    Api api(port, cert());
+    auto health = api.get("/api/v1/health");
+    ASSERT_TRUE(health) << httplib::to_string(health.error());
+    EXPECT_EQ(health->status, 200);
+    for (const char* h : {"X-Content-Type-Options", "X-Frame-Options", "Content-Security-Policy", "Strict-Transport-Security"})
+        EXPECT_TRUE(health->has_header(h)) << h;
+    // Nothing without a login; errors are JSON with a stable code.
+    auto site_anon = api.get("/api/v1/site");
+    EXPECT_EQ(site_anon->status, 401);
+    EXPECT_EQ(error_code(site_anon), "unauthorized");
+    EXPECT_EQ(api.login("alice", "wrong password!!"), 401);
+    ASSERT_EQ(api.login("alice", kAdminPassword), 200);
+    auto s = api.get("/api/v1/site");
+    ASSERT_EQ(s->status, 200) << s->body;
+    EXPECT_EQ(nlohmann::json::parse(s->body)["devices"][0]["name"], "d1");
+    EXPECT_NE(api.cookie.find("gridlet_session="), std::string::npos);
+    // The cookie's flags.
+    auto login = api.cli.Post("/api/v1/login", nlohmann::json({{"user", "alice"}, {"password", kAdminPassword}}).dump(),
+                              "application/json");
+    const std::string set_cookie = login->get_header_value("Set-Cookie");
+    for (const char* flag : {"HttpOnly", "SameSite=Strict", "Secure"})
+        EXPECT_NE(set_cookie.find(flag), std::string::npos) << set_cookie;
+    // The OpenAPI document and an unknown route.
+    auto doc = api.get("/api/v1/openapi.json");
+    ASSERT_EQ(doc->status, 200);
+    EXPECT_EQ(nlohmann::json::parse(doc->body)["openapi"], "3.0.3");
+    EXPECT_EQ(error_code(api.get("/api/v1/nope")), "not_found");
+    // Plain HTTP on the HTTPS port gets no answer.
+    httplib::Client plain("127.0.0.1", port);
+    plain.set_read_timeout(3, 0);
+    auto p = plain.Get("/api/v1/health");
+    EXPECT_TRUE(!p || p->status == 400) << (p ? p->body : "");
+}
+
+// Every route with each role: allowed (any answer but 401/403) or denied (403).
+TEST_F(HttpApi, EachRoleIsAllowedAndDeniedWhatTheTableSays) {
+    write();
+    ASSERT_EQ(user_add("alice", "admin", kAdminPassword).code, 0);
+    ASSERT_EQ(user_add("sec", "security_officer", "security pass 42").code, 0);
+    start();
+    Api admin(port, cert());
+    ASSERT_EQ(admin.login("alice", kAdminPassword), 200);
+    // An admin makes a viewer and an operator; their passwords must change.
+    for (const char* role : {"viewer", "operator"}) {
+        auto r = admin.post("/api/v1/users", {{"name", std::string(role) + "1"}, {"role", role}, {"password", "temporary pass 1"}});
+        ASSERT_EQ(r->status, 201) << r->body;
+        Api u(port, cert());
+        ASSERT_EQ(u.login(std::string(role) + "1", "temporary pass 1"), 200);
+        EXPECT_EQ(error_code(u.get("/api/v1/site")), "password_change_required");
+        auto ch = u.post("/api/v1/password", {{"current_password", "temporary pass 1"}, {"new_password", std::string(role) + " pass 42"}});
+        ASSERT_EQ(ch->status, 200) << ch->body;
+    }
+    // An admin may not make a security officer.
+    auto so = admin.post("/api/v1/users", {{"name", "so2"}, {"role", "security_officer"}, {"password", "temporary pass 1"}});
+    EXPECT_EQ(so->status, 403) << so->body;
+
+    struct Route {
+        std::string method, path;
+        nlohmann::json body;
+        std::map<std::string, bool> allowed;  // by role
+    };
+    const std::vector<Route> routes = {
+        {"GET", "/api/v1/site", {}, {{"viewer", true}, {"operator", true}, {"admin", true}, {"security_officer", true}}},
+        {"GET", "/api/v1/series", {}, {{"viewer", true}, {"operator", true}, {"admin", true}, {"security_officer", true}}},
+        {"GET", "/api/v1/query?pattern=d1/**&from=-1m", {}, {{"viewer", true}, {"operator", true}, {"admin", true}, {"security_officer", true}}},
+        {"GET", "/api/v1/alarms", {}, {{"viewer", true}, {"operator", true}, {"admin", true}, {"security_officer", true}}},
+        {"POST", "/api/v1/alarms/999/acknowledge", nlohmann::json::object(),
+         {{"viewer", false}, {"operator", true}, {"admin", true}, {"security_officer", false}}},
+        {"GET", "/api/v1/users", {}, {{"viewer", false}, {"operator", false}, {"admin", true}, {"security_officer", true}}},
+        {"POST", "/api/v1/users", {{"name", "x"}, {"role", "nope"}, {"password", "p"}},
+         {{"viewer", false}, {"operator", false}, {"admin", true}, {"security_officer", true}}},
+        {"DELETE", "/api/v1/users/nobody", {}, {{"viewer", false}, {"operator", false}, {"admin", true}, {"security_officer", true}}},
+        {"GET", "/api/v1/tokens", {}, {{"viewer", true}, {"operator", true}, {"admin", true}, {"security_officer", true}}},
+        {"GET", "/api/v1/me", {}, {{"viewer", true}, {"operator", true}, {"admin", true}, {"security_officer", true}}},
+    };
+    const std::map<std::string, std::pair<std::string, std::string>> accounts = {
+        {"viewer", {"viewer1", "viewer pass 42"}},
+        {"operator", {"operator1", "operator pass 42"}},
+        {"admin", {"alice", kAdminPassword}},
+        {"security_officer", {"sec", "security pass 42"}}};
+    for (const auto& [role, account] : accounts) {
+        Api u(port, cert());
+        ASSERT_EQ(u.login(account.first, account.second), 200) << role;
+        for (const Route& r : routes) {
+            httplib::Result res = r.method == "GET"    ? u.get(r.path)
+                                  : r.method == "POST" ? u.post(r.path, r.body)
+                                                       : u.del(r.path);
+            ASSERT_TRUE(res) << r.method << " " << r.path;
+            const bool allowed = r.allowed.at(role);
+            if (allowed) EXPECT_TRUE(res->status != 401 && res->status != 403) << role << " " << r.method << " " << r.path << ": " << res->body;
+            else {
+                EXPECT_EQ(res->status, 403) << role << " " << r.method << " " << r.path << ": " << res->body;
+                EXPECT_EQ(error_code(res), "forbidden");
+            }
+        }
+    }
+    // The audit events name who did what from where.
+    gw->signal(SIGTERM);
+    ASSERT_EQ(gw->wait(std::chrono::seconds(20)), 0) << gw->err();
+    gw.reset();
+    const Result ev = run({gridlet_bin(), "events", "--type", "audit", "--from", "-1h", "--format", "json", "--config", site});
+    ASSERT_EQ(ev.code, 0) << ev.err;
+    std::map<std::string, int> actions;
+    for (const auto& e : nlohmann::json::parse(ev.out)) {
+        EXPECT_EQ(e["body"]["from"], "127.0.0.1");
+        ++actions[e["body"]["action"].get<std::string>() + (e["body"]["ok"].get<bool>() ? "" : " refused")];
+        if (e["body"]["action"] == "user_add" && e["body"]["ok"] == true) {
+            EXPECT_EQ(e["body"]["user"], "alice");
+        }
+    }
+    EXPECT_EQ(actions["user_add"], 2) << ev.out.substr(0, 3000);
+    EXPECT_EQ(actions["password_change"], 2);
+    EXPECT_EQ(actions["login"], 1 + 2 + 4) << "the admin, the first logins of viewer1 and operator1, then each role";
+}
+
+TEST_F(HttpApi, LockoutAfterFailedLoginsAndUnlockOnTheGateway) {
+    write("lockout_after = 3\nlockout_minutes = 10\n");
+    ASSERT_EQ(user_add("alice", "admin", kAdminPassword).code, 0);
+    start();
+    Api api(port, cert());
+    for (int i = 0; i < 2; ++i) EXPECT_EQ(api.login("alice", "not the password"), 401);
+    auto third = api.cli.Post("/api/v1/login", R"({"user":"alice","password":"not the password"})", "application/json");
+    EXPECT_EQ(third->status, 429);
+    EXPECT_EQ(error_code(third), "account_locked");
+    EXPECT_FALSE(third->get_header_value("Retry-After").empty());
+    // Locked: the right password does not open it either.
+    EXPECT_EQ(api.login("alice", kAdminPassword), 429);
+    const Result listed = run({gridlet_bin(), "user", "list", "--config", site});
+    EXPECT_NE(listed.out.find("locked until"), std::string::npos) << listed.out;
+    ASSERT_EQ(run({gridlet_bin(), "user", "unlock", "alice", "--config", site}).code, 0);
+    EXPECT_EQ(api.login("alice", kAdminPassword), 200);
+    // An unknown user: the same answer as a wrong password.
+    auto unknown = api.cli.Post("/api/v1/login", R"({"user":"mallory","password":"whatever it is"})", "application/json");
+    EXPECT_EQ(unknown->status, 401);
+    EXPECT_EQ(nlohmann::json::parse(unknown->body)["error"]["message"], "wrong user name or password");
+}
+
+TEST_F(HttpApi, CsrfTamperedSessionsAndTokens) {
+    write();
+    ASSERT_EQ(user_add("alice", "admin", kAdminPassword).code, 0);
+    start();
+    Api api(port, cert());
+    ASSERT_EQ(api.login("alice", kAdminPassword), 200);
+    // A change without the CSRF header is refused.
+    auto no_csrf = api.post("/api/v1/tokens", {{"name", "x"}}, false);
+    EXPECT_EQ(no_csrf->status, 403);
+    EXPECT_EQ(error_code(no_csrf), "csrf_failed");
+    // A viewer token for a script.
+    auto made = api.post("/api/v1/tokens", {{"name", "pandas"}, {"role", "viewer"}, {"expires_days", 30}});
+    ASSERT_EQ(made->status, 201) << made->body;
+    const std::string secret = nlohmann::json::parse(made->body)["token"];
+    const std::string id = nlohmann::json::parse(made->body)["id"];
+    Api machine(port, cert());
+    machine.bearer = secret;
+    auto me = machine.get("/api/v1/me");
+    ASSERT_EQ(me->status, 200) << me->body;
+    EXPECT_EQ(nlohmann::json::parse(me->body)["role"], "viewer");
+    EXPECT_EQ(machine.get("/api/v1/users")->status, 403) << "a viewer token cannot list users";
+    EXPECT_EQ(machine.post("/api/v1/tokens", {{"name", "more"}})->status, 403) << "tokens do not make tokens";
+    // A token with more rights than its owner's is refused.
+    EXPECT_EQ(api.post("/api/v1/tokens", {{"name", "so"}, {"role", "security_officer"}})->status, 400);
+    // Tampered token and session: 401.
+    Api tampered(port, cert());
+    tampered.bearer = secret.substr(0, secret.size() - 1) + (secret.back() == 'A' ? "B" : "A");
+    EXPECT_EQ(tampered.get("/api/v1/site")->status, 401);
+    Api forged(port, cert());
+    forged.cookie = api.cookie.substr(0, api.cookie.size() - 1) + (api.cookie.back() == 'A' ? "B" : "A");
+    EXPECT_EQ(error_code(forged.get("/api/v1/site")), "unauthorized");
+    // Revoked on the gateway: refused at once.
+    const Result listed = run({gridlet_bin(), "token", "list", "--config", site});
+    EXPECT_NE(listed.out.find(id), std::string::npos) << listed.out;
+    EXPECT_EQ(listed.out.find(secret), std::string::npos) << "the secret is never listed";
+    ASSERT_EQ(run({gridlet_bin(), "token", "remove", id, "--config", site}).code, 0);
+    EXPECT_EQ(machine.get("/api/v1/site")->status, 401);
+    // Logout ends the session.
+    ASSERT_EQ(api.post("/api/v1/logout", nlohmann::json::object())->status, 200);
+    EXPECT_EQ(api.get("/api/v1/site")->status, 401);
+}
+
+// `gridlet user ...` on the gateway applies to a running server at once.
+TEST_F(HttpApi, ChangesMadeOnTheGatewayApplyAtOnce) {
+    write();
+    ASSERT_EQ(user_add("alice", "admin", kAdminPassword).code, 0);
+    ASSERT_EQ(user_add("bob", "operator", "operator pass 42").code, 0);
+    start();
+    Api alice(port, cert()), bob(port, cert());
+    ASSERT_EQ(alice.login("alice", kAdminPassword), 200);
+    ASSERT_EQ(bob.login("bob", "operator pass 42"), 200);
+    auto made = bob.post("/api/v1/tokens", {{"name", "bob's script"}});
+    ASSERT_EQ(made->status, 201) << made->body;
+    Api script(port, cert());
+    script.bearer = nlohmann::json::parse(made->body)["token"];
+    ASSERT_EQ(script.get("/api/v1/site")->status, 200);
+    // Disabled: its session and its tokens stop.
+    ASSERT_EQ(run({gridlet_bin(), "user", "disable", "bob", "--config", site}).code, 0);
+    EXPECT_EQ(bob.get("/api/v1/site")->status, 401);
+    EXPECT_EQ(script.get("/api/v1/site")->status, 401);
+    EXPECT_EQ(bob.login("bob", "operator pass 42"), 401);
+    ASSERT_EQ(run({gridlet_bin(), "user", "enable", "bob", "--config", site}).code, 0);
+    EXPECT_EQ(script.get("/api/v1/site")->status, 200) << "enabled again: its tokens work again";
+    // A password set on the gateway ends the user's sessions.
+    const Result pw = run({"/bin/sh", "-c", "printf 'a brand new password\\n' | " + gridlet_bin() +
+                                              " user passwd alice --password-stdin --config " + site});
+    ASSERT_EQ(pw.code, 0) << pw.err;
+    EXPECT_EQ(alice.get("/api/v1/site")->status, 401);
+    EXPECT_EQ(alice.login("alice", "a brand new password"), 200);
+    // Unknown URL parameters are said, not ignored.
+    auto typo = alice.get("/api/v1/series?patern=d1/count");
+    EXPECT_EQ(typo->status, 400);
+    EXPECT_NE(typo->body.find("unknown parameter 'patern' (known: pattern, tags)"), std::string::npos) << typo->body;
+}
+
+TEST_F(HttpApi, QueryAnswersWhatGridletQueryPrints) {
+    write("max_query_rows = 1000\n", 10, 10);
+    ASSERT_EQ(user_add("alice", "admin", kAdminPassword).code, 0);
+    start();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    gw->signal(SIGTERM);
+    ASSERT_EQ(gw->wait(std::chrono::seconds(20)), 0);
+    // The data is fixed now; a read-only gridlet serves it.
+    start();
+    const Result first = run({gridlet_bin(), "query", "d1/count", "--from", "-1h", "--format", "json", "--config", site});
+    ASSERT_EQ(first.code, 0) << first.err;
+    const auto pts = nlohmann::json::parse(first.out)[0]["points"];
+    ASSERT_GE(pts.size(), 20u);
+    const std::string from = "@" + std::to_string(pts.front()["ts_ms"].get<int64_t>());
+    const std::string to = "@" + std::to_string(pts.back()["ts_ms"].get<int64_t>() + 1);
+    Api api(port, cert());
+    ASSERT_EQ(api.login("alice", kAdminPassword), 200);
+    struct Case {
+        std::vector<std::string> cli;
+        std::string query;
+    };
+    const std::vector<Case> cases = {
+        {{}, ""},
+        {{"--format", "json"}, "&format=json"},
+        {{"--wide", "--no-quality"}, "&wide=true&quality=false"},
+        {{"--step", "1s", "--agg", "max"}, "&step=1s&agg=max"},
+        {{"--step", "day", "--tz", "Europe/Paris", "--format", "json"}, "&step=day&tz=Europe/Paris&format=json"},
+        {{"--digits", "1"}, "&digits=1"},
+    };
+    for (const Case& c : cases) {
+        std::vector<std::string> argv = {gridlet_bin(), "query", "d1/count", "--from", from, "--to", to, "--config", site};
+        argv.insert(argv.end(), c.cli.begin(), c.cli.end());
+        const Result cli = run(argv);
+        ASSERT_EQ(cli.code, 0) << cli.err;
+        auto http = api.get("/api/v1/query?pattern=d1/count&from=" + httplib::detail::encode_query_param(from) +
+                            "&to=" + httplib::detail::encode_query_param(to) + c.query);
+        ASSERT_TRUE(http);
+        EXPECT_EQ(http->status, 200) << http->body;
+        // CSV byte for byte; JSON the same document (compact over HTTP,
+        // indented for people on the command line).
+        if (c.query.find("format=json") != std::string::npos)
+            EXPECT_EQ(nlohmann::json::parse(http->body), nlohmann::json::parse(cli.out)) << c.query;
+        else
+            EXPECT_EQ(http->body, cli.out) << c.query;
+    }
+    // Refusals: too many rows, a bad time, an unknown parameter, no match.
+    auto big = api.get("/api/v1/query?pattern=*/count&from=-1d");
+    EXPECT_EQ(big->status, 400);
+    EXPECT_NE(big->body.find("more than 1000 rows; narrow the range or use step/agg"), std::string::npos) << big->body;
+    auto bad_from = api.get("/api/v1/query?pattern=d1/count&from=yesterdayish");
+    EXPECT_EQ(bad_from->status, 400);
+    EXPECT_NE(bad_from->body.find("from: "), std::string::npos) << bad_from->body;
+    auto unknown = api.get("/api/v1/query?pattern=d1/count&form=csv");
+    EXPECT_NE(unknown->body.find("unknown parameter 'form'"), std::string::npos) << unknown->body;
+    EXPECT_EQ(api.get("/api/v1/query?pattern=nothing/here")->status, 404);
+}
+
+TEST_F(HttpApi, BadInputNeverCrashesNorStallsTheKernel) {
+    write("max_body_kb = 64\nthreads = 8\n");
+    ASSERT_EQ(user_add("alice", "admin", kAdminPassword).code, 0);
+    start();
+    Api api(port, cert());
+    // Malformed JSON, wrong types, unknown fields, a huge body.
+    EXPECT_EQ(error_code(api.cli.Post("/api/v1/login", "{\"user\":", "application/json")), "invalid_request");
+    EXPECT_EQ(error_code(api.cli.Post("/api/v1/login", R"({"user":1,"password":"x"})", "application/json")), "invalid_request");
+    auto extra = api.cli.Post("/api/v1/login", R"({"user":"alice","password":"x","admin":true})", "application/json");
+    EXPECT_NE(extra->body.find("unknown field 'admin'"), std::string::npos) << extra->body;
+    auto huge = api.cli.Post("/api/v1/login", std::string(200 * 1024, 'x'), "application/json");
+    ASSERT_TRUE(huge);
+    EXPECT_EQ(huge->status, 413);
+    // Path traversal reaches no file.
+    ASSERT_EQ(api.login("alice", kAdminPassword), 200);
+    for (const char* path : {"/api/v1/../../../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/api/v1/users/..%2f..%2fetc%2fpasswd"}) {
+        auto r = api.get(path);
+        ASSERT_TRUE(r) << path;
+        EXPECT_EQ(r->body.find("root:"), std::string::npos) << path;
+        EXPECT_GE(r->status, 400) << path;
+    }
+    // Slow clients: 6 connections that send a header a byte at a time
+    // hold 6 of the 8 threads; others are still answered, and the kernel
+    // keeps storing.
+    std::vector<int> slow;
+    for (int i = 0; i < 6; ++i) {
+        const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(static_cast<uint16_t>(port));
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+        ASSERT_EQ(::send(fd, "\x16", 1, 0), 1);  // the first byte of a TLS handshake, and no more
+        slow.push_back(fd);
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < 5; ++i) {
+        auto r = api.get("/api/v1/series?pattern=d1/count");
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 200);
+    }
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(8));
+    const auto before = nlohmann::json::parse(api.get("/api/v1/series?pattern=d1/count")->body)[0]["last_value"].get<double>();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+    const auto after = nlohmann::json::parse(api.get("/api/v1/series?pattern=d1/count")->body)[0]["last_value"].get<double>();
+    EXPECT_GT(after, before + 5) << "the kernel kept storing";
+    for (int fd : slow) ::close(fd);
+}
+
+TEST_F(HttpApi, PlainHttpOnlyOnLoopbackUnlessAllowed) {
+    write("tls = false\nlisten = \"0.0.0.0\"\n");
+    const Result refused = run({gridlet_bin(), "check", site});
+    EXPECT_EQ(refused.code, 2);
+    EXPECT_NE(refused.err.find("site.toml:7: [http] tls = false on '0.0.0.0'"), std::string::npos) << refused.err;
+    write("tls = false\n");
+    ASSERT_EQ(run({gridlet_bin(), "check", site}).code, 0);
+    ASSERT_EQ(user_add("alice", "admin", kAdminPassword).code, 0);
+    start();
+    httplib::Client plain("127.0.0.1", port);
+    auto r = plain.Post("/api/v1/login", nlohmann::json({{"user", "alice"}, {"password", kAdminPassword}}).dump(),
+                        "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_EQ(r->get_header_value("Set-Cookie").find("Secure"), std::string::npos) << "no Secure flag without TLS";
+    EXPECT_FALSE(r->has_header("Strict-Transport-Security"));
+    // Its port already taken: the component fails visibly (log, exit
+    // status), the rest of the site runs.
+    std::string other_site = dir + "/second.toml";
+    fs::copy_file(site, other_site);
+    std::ifstream in(other_site);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    text.replace(text.find("name = \"http-"), 13, "name = \"htt2-");
+    text.replace(text.find(dir + "/store"), dir.size() + 6, dir + "/store2");
+    std::ofstream(other_site) << text;
+    Process second({gridlet_bin(), "run", other_site});
+    EXPECT_TRUE(second.wait_for_err("http: [http] cannot listen on 127.0.0.1:" + std::to_string(port), std::chrono::seconds(20)))
+        << second.err();
+    second.signal(SIGTERM);
+    EXPECT_EQ(second.wait(std::chrono::seconds(20)), 1) << second.err();
+    EXPECT_NE(second.err().find("exit 1: plugin 'http' failed"), std::string::npos) << second.err();
+}
+
+}  // namespace
