@@ -1,5 +1,7 @@
 #include "payload.h"
 
+#include <gridlet/json_text.hpp>
+
 #include <charconv>
 #include <cmath>
 
@@ -7,29 +9,13 @@ namespace gridlet::mqtt {
 
 namespace {
 
-void append_int(std::string& out, int64_t v) {
-    char buf[24];
-    auto r = std::to_chars(buf, buf + sizeof buf, v);
-    out.append(buf, r.ptr);
-}
-// Shortest text that reads back as the same double.
-void append_double(std::string& out, double v) {
-    char buf[32];
-    auto r = std::to_chars(buf, buf + sizeof buf, v);
-    out.append(buf, r.ptr);
-}
+using json_text::append_double;
+using json_text::append_int;
+using json_text::severity_name;
+
 void append_json_value(std::string& out, double v) {
     if (std::isfinite(v)) append_double(out, v);
     else out += "null";
-}
-const char* severity_name(int32_t s) {
-    switch (s) {
-        case GL_SEV_DEBUG: return "debug";
-        case GL_SEV_INFO: return "info";
-        case GL_SEV_WARNING: return "warning";
-        case GL_SEV_ERROR: return "error";
-        default: return s > GL_SEV_ERROR ? "critical" : "info";
-    }
 }
 // Line protocol tag values: escape comma, equals and space.
 void append_tag(std::string& out, std::string_view v) {
@@ -65,26 +51,7 @@ void append_sample_fields(std::string& out, const SampleView& s) {
 
 }  // namespace
 
-void append_json_escaped(std::string& out, std::string_view text) {
-    static const char hex[] = "0123456789abcdef";
-    for (unsigned char c : text) {
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            default:
-                if (c < 0x20) {
-                    out += "\\u00";
-                    out += hex[c >> 4];
-                    out += hex[c & 15];
-                } else {
-                    out += static_cast<char>(c);
-                }
-        }
-    }
-}
+void append_json_escaped(std::string& out, std::string_view text) { json_text::append_escaped(out, text); }
 
 void append_json_sample(std::string& out, const SampleView& s, bool resent) {
     out += '{';

@@ -148,7 +148,8 @@ bool AlarmFilter::matches(const Alarm& a) const noexcept {
 
 Status apply_status_filter(std::string_view s, AlarmFilter& f) {
     if (s == "all") return Status::ok();
-    if (s == "active") f.active = true;
+    if (s == "open") f.open = true;  // active, or finished and not acknowledged
+    else if (s == "active") f.active = true;
     else if (s == "finished") f.active = false;
     else if (s == "unacknowledged") f.acknowledged = false;
     else if (s == "acknowledged") f.acknowledged = true;
@@ -158,7 +159,7 @@ Status apply_status_filter(std::string_view s, AlarmFilter& f) {
     else if (s == "finished_acknowledged") f.active = false, f.acknowledged = true;
     else
         return Status::invalid("status '" + std::string(s) +
-                               "' (known: active, finished, unacknowledged, acknowledged, active_unacknowledged, "
+                               "' (known: open, active, finished, unacknowledged, acknowledged, active_unacknowledged, "
                                "active_acknowledged, finished_unacknowledged, finished_acknowledged, all)");
     return Status::ok();
 }

@@ -98,8 +98,8 @@ struct AlarmFilter {
 };
 
 // Parses a --status value into the filter: one of the four statuses, or
-// active, finished, unacknowledged, acknowledged, all. Errors name the
-// allowed values.
+// open (active, or finished and not acknowledged), active, finished,
+// unacknowledged, acknowledged, all. Errors name the allowed values.
 Status apply_status_filter(std::string_view status, AlarmFilter& filter);
 
 }  // namespace gridlet::alarm

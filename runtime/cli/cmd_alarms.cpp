@@ -54,11 +54,7 @@ void run_list(const AlarmsArgs& a) {
     auto tz = TimeZone::load(a.tz.empty() ? loc.timezone : a.tz);
     if (!tz) fail(cmd, 2, tz.status().message());
     alarm::AlarmFilter f;
-    if (a.status == "open") {
-        f.open = true;
-    } else if (Status st = alarm::apply_status_filter(a.status, f); !st) {
-        fail(cmd, 2, "--status: " + st.message() + " (or open: active or not acknowledged, the default)");
-    }
+    if (Status st = alarm::apply_status_filter(a.status, f); !st) fail(cmd, 2, "--status: " + st.message());
     if (!a.criticality.empty()) {
         auto c = alarm::parse_criticality(a.criticality);
         if (!c) fail(cmd, 2, "--criticality: " + c.status().message());

@@ -1,5 +1,6 @@
 #include "http/api_server.h"
 
+#include <gridlet/glob.hpp>
 #include <httplib.h>
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
@@ -7,12 +8,16 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <chrono>
+#include <map>
 #include <optional>
+#include <thread>
 
 #include "alarm/alarm_table.h"
 #include "answers/query_answer.h"
 #include "answers/series_answer.h"
 #include "http/openapi_document.h"
+#include "http/prometheus.h"
 #include "http/tls_identity.h"
 #include "store/store.h"
 
@@ -56,8 +61,31 @@ int status_of(const Status& st) {
     }
 }
 
+// Text from a client as it may go into a log line: control characters
+// escaped (no forged lines, no terminal escapes), at most 200 bytes.
+std::string printable(const std::string& s) {
+    static const char hex[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned char c : s.substr(0, 200)) {
+        if (c < 0x20 || c == 0x7f) {
+            out += "\\x";
+            out += hex[c >> 4];
+            out += hex[c & 15];
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    return s.size() > 200 ? out + "..." : out;
+}
+
+// A failure inside gridlet is logged in full and answered without detail
+// (a path or a file's contents is not the client's business).
 void send_status(httplib::Response& res, const Status& st) {
     const int code = status_of(st);
+    if (code >= 500 && code != 503) {
+        spdlog::error("http: {}", st.message());
+        return send_error(res, code, "internal", "the request failed inside gridlet (logged)");
+    }
     send_error(res, code, code == 409 ? "conflict" : http_reason_code(code), st.message());
 }
 
@@ -96,7 +124,8 @@ bool only_known(const Names& given, std::initializer_list<const char*> known, co
         if (ok) continue;
         std::string list;
         for (const char* x : known) list += (list.empty() ? "" : ", ") + std::string(x);
-        send_error(res, 400, "invalid_request", "unknown " + std::string(what) + " '" + k + "' (known: " + list + ")");
+        send_error(res, 400, "invalid_request",
+                   "unknown " + std::string(what) + " '" + k + "' (" + (list.empty() ? "this route takes none" : "known: " + list) + ")");
         return false;
     }
     return true;
@@ -106,10 +135,59 @@ bool only_fields(const nlohmann::json& j, std::initializer_list<const char*> kno
     for (const auto& [k, v] : j.items()) names.push_back(k);
     return only_known(names, known, "field", res);
 }
-bool only_params(const httplib::Request& req, std::initializer_list<const char*> known, httplib::Response& res) {
+// The URL's parameters, read from the request target itself: a value may
+// hold '=' (tags=device=panel1), '+' is a space, %XX is decoded; a name
+// given twice is refused rather than half ignored.
+struct QueryParams {
+    std::map<std::string, std::string> values;
+    bool has(const std::string& k) const { return values.count(k) > 0; }
+    std::string get(const std::string& k) const {
+        auto it = values.find(k);
+        return it == values.end() ? std::string() : it->second;
+    }
+};
+
+std::string url_decode(std::string_view s) {
+    std::string out;
+    for (size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '+') {
+            out += ' ';
+        } else if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+                   std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+            out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
+            i += 2;
+        } else {
+            out += s[i];
+        }
+    }
+    return out;
+}
+
+// The parameters of `req`, each one of `known` at most once; else answers 400.
+std::optional<QueryParams> params_of(const httplib::Request& req, httplib::Response& res,
+                                     std::initializer_list<const char*> known) {
+    QueryParams p;
+    const size_t q = req.target.find('?');
     std::vector<std::string> names;
-    for (const auto& [k, v] : req.params) names.push_back(k);
-    return only_known(names, known, "parameter", res);
+    if (q != std::string::npos) {
+        std::string_view rest = std::string_view(req.target).substr(q + 1);
+        while (!rest.empty()) {
+            const size_t amp = rest.find('&');
+            const std::string_view part = rest.substr(0, amp);
+            rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+            if (part.empty()) continue;
+            const size_t eq = part.find('=');
+            const std::string name = url_decode(part.substr(0, eq));
+            if (p.values.count(name)) {
+                send_error(res, 400, "invalid_request", "parameter '" + name + "' is given twice");
+                return std::nullopt;
+            }
+            p.values[name] = eq == std::string_view::npos ? std::string() : url_decode(part.substr(eq + 1));
+            names.push_back(name);
+        }
+    }
+    if (!only_known(names, known, "parameter", res)) return std::nullopt;
+    return p;
 }
 
 std::string cookie_value(const httplib::Request& req, const std::string& name) {
@@ -156,7 +234,7 @@ void ApiServer::audit(const httplib::Request& req, const std::string& user, cons
     nlohmann::json body = {{"action", action}, {"user", user}, {"from", req.remote_addr}, {"ok", ok}};
     if (!detail.empty()) body["detail"] = detail;
     if (ctx_.emit) ctx_.emit("audit", ok ? 1 : 2, body);
-    spdlog::info("http: audit {} by '{}' from {}: {}", action, user, req.remote_addr, ok ? "ok" : "refused");
+    spdlog::info("http: audit {} by '{}' from {}: {}", action, printable(user), req.remote_addr, ok ? "ok" : "refused");
 }
 
 Status ApiServer::start() {
@@ -183,7 +261,7 @@ Status ApiServer::start() {
     } else {
         server_ = std::make_unique<httplib::Server>();
     }
-    const int threads = config_.threads;
+    const int threads = config_.threads + (ctx_.live ? config_.max_live_clients : 0);
     server_->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
     server_->set_read_timeout(10, 0);
     server_->set_write_timeout(10, 0);
@@ -214,6 +292,7 @@ Status ApiServer::start() {
 }
 
 void ApiServer::stop() {
+    if (ctx_.live) ctx_.live->close_all();
     if (server_) server_->stop();
     if (thread_.joinable()) thread_.join();
 }
@@ -230,6 +309,35 @@ void ApiServer::routes() {
     if (tls) headers.emplace("Strict-Transport-Security", "max-age=31536000");
     s.set_default_headers(std::move(headers));
 
+    // Before any byte of a body is read: a body must say its length (a
+    // chunked one could be of any size), and a length over the limit is
+    // refused at once.
+    const size_t max_body = static_cast<size_t>(config_.max_body_bytes);
+    s.set_pre_routing_handler([max_body](const httplib::Request& req, httplib::Response& res) {
+        const std::string te = req.get_header_value("Transfer-Encoding");
+        if (!te.empty()) {
+            res.set_header("Connection", "close");
+            send_error(res, 411, "invalid_request",
+                       "a request body must be sent with Content-Length (Transfer-Encoding is not accepted)");
+            return httplib::Server::HandlerResponse::Handled;
+        }
+        const std::string length = req.get_header_value("Content-Length");
+        if (length.empty() && (req.method == "POST" || req.method == "PUT" || req.method == "PATCH")) {
+            res.set_header("Connection", "close");
+            send_error(res, 411, "invalid_request", "send Content-Length (0 for an empty body)");
+            return httplib::Server::HandlerResponse::Handled;
+        }
+        size_t n = 0;
+        if (!length.empty() &&
+            (std::from_chars(length.data(), length.data() + length.size(), n).ec != std::errc() || n > max_body)) {
+            res.set_header("Connection", "close");
+            send_error(res, 413, "too_large",
+                       "the request body is over " + std::to_string(max_body / 1024) + " KB (max_body_kb)");
+            return httplib::Server::HandlerResponse::Handled;
+        }
+        return httplib::Server::HandlerResponse::Unhandled;
+    });
+
     s.set_exception_handler([this](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
         std::string what = "unknown error";
         try {
@@ -238,13 +346,20 @@ void ApiServer::routes() {
             what = e.what();
         } catch (...) {
         }
-        spdlog::error("http: {} {}: {}", req.method, req.path, what);
+        spdlog::error("http: {} {}: {}", printable(req.method), printable(req.path), what);
         send_error(res, 500, "internal", "the request failed inside gridlet (logged)");
     });
     s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
         if (!res.body.empty()) return;  // a handler's own error
         if (res.status == 404) send_error(res, 404, "not_found", "no route " + req.method + " " + req.path);
         else if (res.status == 413) send_error(res, 413, "too_large", "the request body is too large");
+        else if (res.status == 414) send_error(res, 414, "too_large", "the URL is too long");
+        else if (res.status == 431) send_error(res, 431, "too_large", "the request's headers are too large");
+        else if (res.status == 405) send_error(res, 405, "method_not_allowed", "the method " + req.method + " is not served");
+        else if (res.status == 400)
+            send_error(res, 400, "invalid_request",
+                       "the request could not be read (its request line, headers or body); in the URL, a '?' inside "
+                       "a parameter is sent as %3F");
         else send_error(res, res.status, http_reason_code(res.status), "the request was refused");
     });
     s.set_logger([this](const httplib::Request&, const httplib::Response& res) {
@@ -259,10 +374,13 @@ void ApiServer::routes() {
         const int64_t now = ctx_.now_ms();
         Caller c;
         const std::string auth = req.get_header_value("Authorization");
-        if (auth.rfind("Bearer ", 0) == 0) {
+        std::string scheme = auth.substr(0, 7);
+        for (char& ch : scheme) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+        if (scheme == "bearer ") {  // the scheme's case does not matter (RFC 7235)
             auto t = users_.check_token(auth.substr(7), now);
             if (!t) {
                 ++counters_.denied;
+                res.set_header("WWW-Authenticate", "Bearer realm=\"gridlet\", error=\"invalid_token\"");
                 send_error(res, 401, "unauthorized", "the token is unknown, revoked or expired");
                 return std::nullopt;
             }
@@ -274,6 +392,12 @@ void ApiServer::routes() {
                 send_error(res, 401, "unauthorized", "the token's owner is disabled");
                 return std::nullopt;
             }
+            if ((*owner)->must_change_password) {
+                ++counters_.denied;
+                send_error(res, 403, "password_change_required",
+                           "the token's owner must change the password first (log in)");
+                return std::nullopt;
+            }
             c.user = t->owner;
             c.role = t->role;
             c.token_id = t->id;
@@ -282,6 +406,7 @@ void ApiServer::routes() {
             auto session = sessions_.use(secret, now);
             if (!session) {
                 ++counters_.denied;
+                res.set_header("WWW-Authenticate", "Bearer realm=\"gridlet\"");
                 send_error(res, 401, "unauthorized",
                            secret.empty() ? "log in first (POST /api/v1/login) or send Authorization: Bearer <token>"
                                           : "the session is over: log in again");
@@ -304,7 +429,9 @@ void ApiServer::routes() {
             if (req.method != "GET" && req.method != "HEAD" && req.get_header_value("X-CSRF-Token") != session->csrf) {
                 ++counters_.denied;
                 send_error(res, 403, "csrf_failed",
-                           "a request that changes something needs the header X-CSRF-Token (from the login answer)");
+                           req.has_header("X-CSRF-Token")
+                               ? "the X-CSRF-Token is not this session's (take it from the login answer)"
+                               : "a request that changes something needs the header X-CSRF-Token (from the login answer)");
                 return std::nullopt;
             }
             if (session->must_change_password && !allow_pending_password) {
@@ -327,6 +454,91 @@ void ApiServer::routes() {
     });
     s.Get("/api/v1/health", [](const httplib::Request&, httplib::Response& res) {
         send_json(res, 200, {{"status", "ok"}});
+    });
+
+    s.Get("/api/v1/metrics/prometheus", [this, caller](const httplib::Request& req, httplib::Response& res) {
+        if (!caller(req, res, Right::read) || !params_of(req, res, {})) return;
+        const nlohmann::json m = ctx_.metrics ? ctx_.metrics() : nlohmann::json::object();
+        std::string text = prometheus_text(m, &counters_, sessions_.size());
+        if (ctx_.live)
+            text += "# HELP gridlet_http_live_clients live (server-sent events) clients\n# TYPE gridlet_http_live_clients gauge\n"
+                    "gridlet_http_live_clients " + std::to_string(ctx_.live->clients()) +
+                    "\n# HELP gridlet_http_live_dropped_clients_total live clients dropped for reading too slowly\n"
+                    "# TYPE gridlet_http_live_dropped_clients_total counter\ngridlet_http_live_dropped_clients_total " +
+                    std::to_string(ctx_.live->dropped_clients()) +
+                    "\n# HELP gridlet_http_live_items_total samples and events queued for live clients\n"
+                    "# TYPE gridlet_http_live_items_total counter\ngridlet_http_live_items_total " +
+                    std::to_string(ctx_.live->sent_items()) + "\n";
+        res.set_content(text, "text/plain; version=0.0.4; charset=utf-8");
+    });
+    s.Get("/api/v1/metrics", [this, caller](const httplib::Request& req, httplib::Response& res) {
+        if (!caller(req, res, Right::read) || !params_of(req, res, {})) return;
+        nlohmann::json m = ctx_.metrics ? ctx_.metrics() : nlohmann::json::object();
+        m["http"] = {{"requests", counters_.requests.load()},   {"client_errors", counters_.client_errors.load()},
+                     {"server_errors", counters_.server_errors.load()}, {"logins", counters_.logins.load()},
+                     {"login_failures", counters_.login_failures.load()}, {"lockouts", counters_.lockouts.load()},
+                     {"denied", counters_.denied.load()},       {"sessions", sessions_.size()}};
+        if (ctx_.live)
+            m["http"]["live"] = {{"clients", ctx_.live->clients()},
+                                 {"dropped_clients", ctx_.live->dropped_clients()},
+                                 {"items", ctx_.live->sent_items()}};
+        send_json(res, 200, m);
+    });
+
+    s.Get("/api/v1/live", [this, caller](const httplib::Request& req, httplib::Response& res) {
+        if (!caller(req, res, Right::read)) return;
+        const auto p = params_of(req, res, {"series", "events"});
+        if (!p) return;
+        if (!ctx_.live) return send_error(res, 503, "unavailable", "live data is not served by this server");
+        auto split = [](const std::string& text) {
+            std::vector<std::string> out;
+            size_t start = 0;
+            while (start <= text.size() && !text.empty()) {
+                const size_t end = std::min(text.find(',', start), text.size());
+                if (end > start) out.push_back(text.substr(start, end - start));
+                start = end + 1;
+            }
+            return out;
+        };
+        std::vector<std::string> series = split(p->get("series")), events = split(p->get("events"));
+        if (series.empty() && events.empty())
+            return send_error(res, 400, "invalid_request",
+                              "give series=<globs> and/or events=<source/type globs>, comma-separated "
+                              "(e.g. series=panel1/mains/*&events=*/alarm*)");
+        for (const std::string& p : series)
+            if (!plausible_series_pattern(p))
+                return send_error(res, 400, "invalid_request", "series: '" + p + "' can never match: " + kSeriesPatternRule);
+        for (const std::string& p : events)
+            if (!plausible_series_pattern(p) || (p.find('/') == std::string::npos && p.find("**") == std::string::npos))
+                return send_error(res, 400, "invalid_request", "events: '" + p + "' is not a \"source/type\" pattern");
+        if (ctx_.live->clients() >= static_cast<size_t>(config_.max_live_clients))
+            return send_error(res, 503, "unavailable",
+                              "already " + std::to_string(config_.max_live_clients) + " live clients (max_live_clients)");
+        auto client = ctx_.live->add(std::move(series), std::move(events), static_cast<size_t>(config_.live_queue_bytes));
+        LiveHub* hub = ctx_.live;
+        res.set_header("X-Accel-Buffering", "no");
+        res.set_chunked_content_provider(
+            "text/event-stream",
+            [client](size_t, httplib::DataSink& sink) {
+                std::string text;
+                // ": keepalive" after 15 s of silence; the client's end (a
+                // failed write) or its drop ends the stream. At most 10
+                // writes a second: what comes meanwhile goes in the next one
+                // (one TLS record and one syscall for many samples).
+                while (client->next(text, 15'000)) {
+                    if (text.empty()) text = ": keepalive\n\n";
+                    if (!sink.write(text.data(), text.size())) return false;
+                    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+                }
+                if (client->dropped()) {
+                    nlohmann::json why = {{"reason", client->drop_reason()}};
+                    const std::string last = "event: dropped\ndata: " + why.dump() + "\n\n";
+                    sink.write(last.data(), last.size());
+                }
+                sink.done();
+                return true;
+            },
+            [hub, client](bool) { hub->remove(client); });
     });
 
     s.Post("/api/v1/login", [this, tls](const httplib::Request& req, httplib::Response& res) {
@@ -371,7 +583,10 @@ void ApiServer::routes() {
     s.Post("/api/v1/logout", [this, caller, tls](const httplib::Request& req, httplib::Response& res) {
         auto c = caller(req, res, Right::read, true);
         if (!c) return;
-        if (c->by_session) sessions_.close(c->session_secret);
+        if (!c->by_session)
+            return send_error(res, 400, "invalid_request",
+                              "a token has no session to end: revoke it with DELETE /api/v1/tokens/" + c->token_id);
+        sessions_.close(c->session_secret);
         audit(req, c->user, "logout", true);
         res.set_header("Set-Cookie", std::string(kCookie) + "=; Path=/; HttpOnly; SameSite=Strict" +
                                          (tls ? "; Secure" : "") + "; Max-Age=0");
@@ -434,9 +649,11 @@ void ApiServer::routes() {
     });
 
     s.Get("/api/v1/series", [this, caller](const httplib::Request& req, httplib::Response& res) {
-        if (!caller(req, res, Right::read) || !only_params(req, {"pattern", "tags"}, res)) return;
+        if (!caller(req, res, Right::read)) return;
+        const auto p = params_of(req, res, {"pattern", "tags"});
+        if (!p) return;
         if (!ctx_.store) return send_error(res, 503, "unavailable", "the site has no [store]");
-        auto sel = ctx_.store->registry().select(req.get_param_value("pattern"), req.get_param_value("tags"));
+        auto sel = ctx_.store->registry().select(p->get("pattern"), p->get("tags"));
         if (!sel) return send_status(res, sel.status());
         nlohmann::json out = nlohmann::json::array();
         for (const SeriesMeta& m : *sel) {
@@ -449,30 +666,30 @@ void ApiServer::routes() {
     s.Get("/api/v1/query", [this, caller](const httplib::Request& req, httplib::Response& res) {
         if (!caller(req, res, Right::read)) return;
         if (!ctx_.store) return send_error(res, 503, "unavailable", "the site has no [store]");
-        if (!only_params(req, {"pattern", "tags", "from", "to", "step", "agg", "format", "tz", "wide", "quality", "digits"}, res))
-            return;
+        const auto p = params_of(req, res, {"pattern", "tags", "from", "to", "step", "agg", "format", "tz", "wide", "quality", "digits"});
+        if (!p) return;
         answers::QueryRequest q;
-        q.pattern = req.get_param_value("pattern");
-        q.tags = req.get_param_value("tags");
-        if (req.has_param("from")) q.from = req.get_param_value("from");
-        if (req.has_param("to")) q.to = req.get_param_value("to");
-        q.step = req.get_param_value("step");
-        q.agg = req.get_param_value("agg");
-        if (req.has_param("format")) q.format = req.get_param_value("format");
-        q.tz = req.get_param_value("tz");
+        q.pattern = p->get("pattern");
+        q.tags = p->get("tags");
+        if (p->has("from")) q.from = p->get("from");
+        if (p->has("to")) q.to = p->get("to");
+        q.step = p->get("step");
+        q.agg = p->get("agg");
+        if (p->has("format")) q.format = p->get("format");
+        q.tz = p->get("tz");
         for (const char* flag : {"wide", "quality"}) {
-            if (!req.has_param(flag)) continue;
-            const std::string v = req.get_param_value(flag);
+            if (!p->has(flag)) continue;
+            const std::string v = p->get(flag);
             if (v != "true" && v != "false")
                 return send_error(res, 400, "invalid_request", std::string(flag) + ": must be true or false");
             if (flag[0] == 'w') q.wide = v == "true";
             else q.no_quality = v == "false";
         }
-        if (req.has_param("digits")) {
-            const std::string v = req.get_param_value("digits");
+        if (p->has("digits")) {
+            const std::string v = p->get("digits");
             int d = -1;
-            auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), d);
-            if (ec != std::errc() || p != v.data() + v.size() || d < 0 || d > 15)
+            auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), d);
+            if (ec != std::errc() || end != v.data() + v.size() || d < 0 || d > 15)
                 return send_error(res, 400, "invalid_request", "digits: must be 0..15");
             q.digits = d;
         }
@@ -499,17 +716,19 @@ void ApiServer::routes() {
     });
 
     s.Get("/api/v1/alarms", [this, caller](const httplib::Request& req, httplib::Response& res) {
-        if (!caller(req, res, Right::read) || !only_params(req, {"status", "source", "limit"}, res)) return;
+        if (!caller(req, res, Right::read)) return;
+        const auto p = params_of(req, res, {"status", "source", "limit"});
+        if (!p) return;
         if (!ctx_.alarms) return send_json(res, 200, nlohmann::json::array());
         alarm::AlarmFilter f;
-        if (Status st = alarm::apply_status_filter(req.has_param("status") ? req.get_param_value("status") : "open", f); !st)
+        if (Status st = alarm::apply_status_filter(p->has("status") ? p->get("status") : "open", f); !st)
             return send_status(res, st);
-        f.source_pattern = req.get_param_value("source");
-        if (req.has_param("limit")) {
-            const std::string v = req.get_param_value("limit");
+        f.source_pattern = p->get("source");
+        if (p->has("limit")) {
+            const std::string v = p->get("limit");
             size_t n = 0;
-            auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-            if (ec != std::errc() || p != v.data() + v.size() || n == 0 || n > 100000)
+            auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+            if (ec != std::errc() || end != v.data() + v.size() || n == 0 || n > 100000)
                 return send_error(res, 400, "invalid_request", "limit: must be 1..100000");
             f.limit = n;
         } else {
@@ -532,7 +751,7 @@ void ApiServer::routes() {
         if (comment.size() > 1000) return send_error(res, 400, "invalid_request", "comment: at most 1000 characters");
         uint64_t id = 0;
         const std::string m = req.matches[1];
-        auto [p, ec] = std::from_chars(m.data(), m.data() + m.size(), id);
+        auto [end, ec] = std::from_chars(m.data(), m.data() + m.size(), id);
         if (ec != std::errc()) return send_error(res, 404, "not_found", "no alarm " + m);
         auto a = ctx_.alarms->acknowledge(id, c->user, comment, ctx_.now_ms());
         audit(req, c->user, "alarm_acknowledge", bool(a), {{"alarm", id}});
@@ -595,15 +814,22 @@ void ApiServer::routes() {
         send_json(res, 200, {{"ok", true}});
     });
 
-    // Tokens: each user's own; manage_users sees and revokes everyone's.
-    s.Get("/api/v1/tokens", [this, caller](const httplib::Request& req, httplib::Response& res) {
+    // Tokens: each user's own; manage_users also those of the users it may
+    // manage (an admin: not a security officer's).
+    auto may_touch = [this](const Caller& c, const ApiToken& t) {
+        if (t.owner == c.user) return true;
+        if (!may(c.role, Right::manage_users)) return false;
+        auto owner = users_.user(t.owner);
+        return owner && *owner && may_manage(c.role, (*owner)->role);
+    };
+    s.Get("/api/v1/tokens", [this, caller, may_touch](const httplib::Request& req, httplib::Response& res) {
         auto c = caller(req, res, Right::read);
-        if (!c) return;
+        if (!c || !params_of(req, res, {})) return;
         auto list = users_.tokens();
         if (!list) return send_status(res, list.status());
         nlohmann::json out = nlohmann::json::array();
         for (const ApiToken& t : *list)
-            if (t.owner == c->user || may(c->role, Right::manage_users))
+            if (may_touch(*c, t))
                 out.push_back({{"id", t.id},
                                {"name", t.name},
                                {"role", role_name(t.role)},
@@ -623,6 +849,9 @@ void ApiServer::routes() {
             return;
         const auto role = parse_role(role_text);
         if (!role) return send_error(res, 400, "invalid_request", "role: '" + role_text + "' is not a role");
+        if (*role != c->role && !(*role == Role::viewer || (*role == Role::operator_role && c->role == Role::admin)))
+            return send_error(res, 403, "forbidden",
+                              std::string("a token cannot have more rights than its owner (") + role_name(c->role) + ")");
         int64_t expires = 0;
         if (body->contains("expires_days")) {
             const auto& d = (*body)["expires_days"];
@@ -640,7 +869,7 @@ void ApiServer::routes() {
                    {"role", role_text},
                    {"expires_ms", expires ? nlohmann::json(expires) : nlohmann::json()}});
     });
-    s.Delete(R"(/api/v1/tokens/([^/]+))", [this, caller](const httplib::Request& req, httplib::Response& res) {
+    s.Delete(R"(/api/v1/tokens/([^/]+))", [this, caller, may_touch](const httplib::Request& req, httplib::Response& res) {
         auto c = caller(req, res, Right::read);
         if (!c) return;
         const std::string id = req.matches[1];
@@ -649,8 +878,7 @@ void ApiServer::routes() {
         const ApiToken* t = nullptr;
         for (const ApiToken& x : *list)
             if (x.id == id) t = &x;
-        if (!t || (t->owner != c->user && !may(c->role, Right::manage_users)))
-            return send_error(res, 404, "not_found", "no token '" + id + "' of yours");
+        if (!t || !may_touch(*c, *t)) return send_error(res, 404, "not_found", "no token '" + id + "' you may revoke");
         Status st = users_.remove_token(id);
         audit(req, c->user, "token_remove", bool(st), {{"id", id}});
         if (!st) return send_status(res, st);

@@ -7,6 +7,15 @@
 // touches the bus or the store writer, so a slow or hostile client holds up
 // one pool thread and nothing of the kernel.
 //
+// Live: GET /api/v1/live?series=<globs>&events=<globs> streams server-sent
+// events from the LiveHub (live_hub.h); each client holds a pool thread (the
+// pool has threads + max_live_clients), and one that reads too slowly is
+// dropped and counted.
+//
+// Metrics: GET /api/v1/metrics/prometheus is the Prometheus text format
+// (prometheus.h), GET /api/v1/metrics the JSON of `gridlet metrics` with the
+// API's counters; both need the read right (a viewer token for a scraper).
+//
 // Security (defaults, all on):
 // - HTTPS with the configured or a generated certificate (tls_identity.h),
 //   TLS 1.2 at least; plain HTTP only on loopback unless allowed.
@@ -44,6 +53,7 @@
 #include "core/status.h"
 #include "core/timezone.h"
 #include "http/http_config.h"
+#include "http/live_hub.h"
 #include "http/sessions.h"
 #include "http/users.h"
 
@@ -70,6 +80,8 @@ struct ApiContext {
     // Emits an event of the API (any thread): type "audit" and others.
     std::function<void(const std::string& type, int severity, const nlohmann::json& body)> emit;
     std::function<int64_t()> now_ms;         // UTC ms
+    std::function<nlohmann::json()> metrics; // the kernel's (gridlet metrics); null: none
+    LiveHub* live = nullptr;                 // the bus's samples and events for /live; null: none
     std::string version;
 };
 

@@ -4,6 +4,10 @@
 #include <fstream>
 #include <iterator>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "http/tls_identity.h"
 #include "store/options.h"
 
 namespace gridlet::http {
@@ -31,6 +35,8 @@ const std::vector<config::KeySpec>& http_keys() {
         key("password_min_length", ValueType::integer, "12", "shortest password accepted", 8, 128),
         key("max_body_kb", ValueType::integer, "1024", "largest request body", 1, 1048576),
         key("max_query_rows", ValueType::integer, "2000000", "largest query answer (rows)", 1000, 100000000),
+        key("max_live_clients", ValueType::integer, "100", "live (server-sent events) clients at once", 1, 10000),
+        key("live_queue_kb", ValueType::integer, "1024", "a live client further behind than this is dropped", 16, 1048576),
     };
     return keys;
 }
@@ -53,7 +59,18 @@ bool readable_pem(const std::string& path, std::string* why) {
 }  // namespace
 
 bool is_loopback(const std::string& a) {
-    return a == "localhost" || a == "::1" || a == "[::1]" || a.rfind("127.", 0) == 0;
+    if (a == "localhost") return true;
+    in_addr v4{};
+    if (::inet_pton(AF_INET, a.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+    in6_addr v6{};
+    const std::string bare = a.size() > 2 && a.front() == '[' && a.back() == ']' ? a.substr(1, a.size() - 2) : a;
+    return ::inet_pton(AF_INET6, bare.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
+}
+
+static bool is_address(const std::string& a) {
+    in_addr v4{};
+    in6_addr v6{};
+    return a == "localhost" || ::inet_pton(AF_INET, a.c_str(), &v4) == 1 || ::inet_pton(AF_INET6, a.c_str(), &v6) == 1;
 }
 
 std::optional<HttpConfig> parse_http_config(const toml::table& root, const SiteConfig& site, config::Diagnostics& diags) {
@@ -86,7 +103,12 @@ std::optional<HttpConfig> parse_http_config(const toml::table& root, const SiteC
     c.password_min_length = j.value("password_min_length", c.password_min_length);
     c.max_body_bytes = j.value("max_body_kb", int64_t{1024}) * 1024;
     c.max_query_rows = j.value("max_query_rows", c.max_query_rows);
-    if (c.listen.empty()) diags.push_back({site.path, key_line("listen"), "[http] listen: give an address"});
+    c.max_live_clients = j.value("max_live_clients", c.max_live_clients);
+    c.live_queue_bytes = j.value("live_queue_kb", int64_t{1024}) * 1024;
+    if (!is_address(c.listen))
+        diags.push_back({site.path, key_line("listen"),
+                         "[http] listen: '" + c.listen + "' is not an IP address (127.0.0.1, ::1, 0.0.0.0 or :: for every "
+                         "interface, or an address of this machine) nor localhost"});
     if (!c.tls && !is_loopback(c.listen) && !c.allow_plain_http)
         diags.push_back({site.path, key_line("tls"),
                          "[http] tls = false on '" + c.listen +
@@ -102,6 +124,9 @@ std::optional<HttpConfig> parse_http_config(const toml::table& root, const SiteC
         if (!readable_pem(path, &why)) diags.push_back({site.path, key_line(k), std::string("[http] ") + k + ": " + why});
         (k[0] == 'c' ? c.cert_file : c.key_file) = path;
     }
+    if (!c.cert_file.empty() && !c.key_file.empty() && diags.size() == before)
+        if (Status st = check_certificate_pair(c.cert_file, c.key_file); !st)
+            diags.push_back({site.path, key_line("key_file"), "[http] key_file: " + st.message()});
     if (j.contains("data_dir")) {
         c.data_dir = site.resolve(j["data_dir"].get<std::string>());
     } else if (site.has_store) {

@@ -29,6 +29,8 @@ struct HttpConfig {
     int password_min_length = 12;
     int64_t max_body_bytes = 1 << 20;   // larger request bodies are refused (413)
     int64_t max_query_rows = 2'000'000; // larger query answers are refused (400, use step/agg)
+    int max_live_clients = 100;         // GET /api/v1/live at once (each holds a thread of its own)
+    int64_t live_queue_bytes = 1 << 20; // a live client further behind than this is dropped
     uint32_t line = 0;                  // of [http], for messages
 };
 

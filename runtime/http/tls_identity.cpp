@@ -121,6 +121,11 @@ Status make_self_signed(const std::string& cert_file, const std::string& key_fil
 
 }  // namespace
 
+Status check_certificate_pair(const std::string& cert_file, const std::string& key_file) {
+    auto t = load_pair(cert_file, key_file);
+    return t ? Status::ok() : t.status();
+}
+
 Expected<TlsIdentity> tls_identity(const std::string& cert_file, const std::string& key_file, const std::string& dir,
                                    const std::vector<std::string>& names) {
     if (!cert_file.empty()) return load_pair(cert_file, key_file);
@@ -132,7 +137,11 @@ Expected<TlsIdentity> tls_identity(const std::string& cert_file, const std::stri
     fs::permissions(tls, fs::perms::owner_all, fs::perm_options::replace, ec);
     const std::string cert = (tls / "cert.pem").string(), key = (tls / "key.pem").string();
     bool generated = false;
-    if (!fs::exists(cert, ec) || !fs::exists(key, ec)) {
+    const bool has_cert = fs::exists(cert, ec), has_key = fs::exists(key, ec);
+    if (has_cert != has_key)
+        return Status::invalid(std::string(has_cert ? key : cert) + " is missing beside " + (has_cert ? cert : key) +
+                               ": a new pair would change the certificate clients trust; remove both to make a new one");
+    if (!has_cert) {
         if (Status st = make_self_signed(cert, key, names); !st) return st;
         generated = true;
     }

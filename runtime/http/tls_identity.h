@@ -20,9 +20,14 @@ struct TlsIdentity {
     bool generated = false;   // made now
 };
 
+// Whether `cert_file` and `key_file` load (PEM; RSA or ECDSA) and the key is
+// the certificate's. Errors: io_error (unreadable), invalid_argument.
+Status check_certificate_pair(const std::string& cert_file, const std::string& key_file);
+
 // The configured pair (checked: they load and the key matches), or the
-// self-signed pair of `dir`, made when missing. `names`: extra DNS names or
-// IP addresses for the certificate.
+// self-signed pair of `dir`, made when both are missing (one without the
+// other is refused: remove both to make a new pair). `names`: extra DNS
+// names or IP addresses for the certificate.
 Expected<TlsIdentity> tls_identity(const std::string& cert_file, const std::string& key_file, const std::string& dir,
                                    const std::vector<std::string>& names);
 

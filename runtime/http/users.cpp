@@ -3,9 +3,11 @@
 #include <fcntl.h>
 #include <sodium.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cctype>
 #include <cstdio>
 #include <cstring>
@@ -48,6 +50,11 @@ private:
     int fd_ = -1;
 };
 
+std::string lower(std::string s) {
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+
 bool valid_user_name(const std::string& n) {
     if (n.empty() || n.size() > 64) return false;
     for (char c : n)
@@ -65,7 +72,23 @@ nlohmann::json to_json(const ApiToken& t) {
             {"sha256", t.sha256}, {"created_ms", t.created_ms}, {"expires_ms", t.expires_ms}};
 }
 
+int64_t steady_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
 }  // namespace
+
+UserStore::FileStamp UserStore::stamp_of(const std::filesystem::path& p) {
+    struct stat st {};
+    FileStamp s;
+    if (::stat(p.c_str(), &st) != 0) return s;
+    s.exists = true;
+    s.inode = st.st_ino;
+    s.size = st.st_size;
+    s.ctime_ns = int64_t{st.st_ctim.tv_sec} * 1'000'000'000 + st.st_ctim.tv_nsec;
+    return s;
+}
 
 Expected<std::string> hash_password(const std::string& password) {
     if (!sodium_ready()) return Status::internal("libsodium could not start");
@@ -109,7 +132,7 @@ std::string UserStore::password_problem(const std::string& user, const std::stri
     if (static_cast<int>(password.size()) < policy_.min_length)
         return "a password has at least " + std::to_string(policy_.min_length) + " characters";
     if (password.size() > 1024) return "a password has at most 1024 characters";
-    if (password == user) return "the password must not be the user name";
+    if (lower(password) == lower(user)) return "the password must not be the user name";
     if (std::all_of(password.begin(), password.end(), [&](char c) { return c == password[0]; }))
         return "the password must not repeat one character";
     return "";
@@ -189,16 +212,19 @@ Status UserStore::modify(const std::function<Status(Data&)>& change) {
     if (Status st = write_locked(d); !st) return st;
     cache_ = std::move(d);
     cached_ = true;
-    cache_mtime_ = std::filesystem::last_write_time(file_, ec);
+    cache_stamp_ = stamp_of(file_);
+    cache_read_ms_ = steady_ms();
     return Status::ok();
 }
 
+// The cached copy is used while the file's inode, change time and size are
+// those it was read at, and for at most a second: file times are coarse
+// (a tick of some milliseconds), so two writes in one tick could look alike.
 Expected<UserStore::Data> UserStore::snapshot() {
     std::lock_guard g(mu_);
-    std::error_code ec;
-    const auto mtime = std::filesystem::last_write_time(file_, ec);
-    if (cached_ && !ec && mtime == cache_mtime_) return cache_;
-    if (ec && !std::filesystem::exists(file_)) {
+    const FileStamp now = stamp_of(file_);
+    if (cached_ && now.exists && now == cache_stamp_ && steady_ms() - cache_read_ms_ < 1000) return cache_;
+    if (!now.exists) {
         cache_ = {};
         cached_ = false;
         return cache_;
@@ -208,7 +234,8 @@ Expected<UserStore::Data> UserStore::snapshot() {
     if (Status st = read_locked(d); !st) return st;
     cache_ = d;
     cached_ = true;
-    cache_mtime_ = mtime;
+    cache_stamp_ = stamp_of(file_);
+    cache_read_ms_ = steady_ms();
     return d;
 }
 
@@ -220,8 +247,10 @@ Status UserStore::add_user(const std::string& name, Role role, const std::string
     auto hash = hash_password(password);
     if (!hash) return hash.status();
     return modify([&](Data& d) {
+        // Names differing only in case would be told apart by nobody.
         for (const User& u : d.users)
-            if (u.name == name) return Status(StatusCode::already_exists, "user '" + name + "' already exists");
+            if (lower(u.name) == lower(name))
+                return Status(StatusCode::already_exists, "user '" + u.name + "' already exists");
         User u;
         u.name = name;
         u.role = role;
@@ -316,7 +345,25 @@ Expected<UserStore::Login> UserStore::login(const std::string& name, const std::
     const bool right = verify_password(found ? found->hash : dummy, password);
     hashing.release();
     Login out;
-    if (!found) return out;
+    if (!found) {
+        // An unknown name locks like a known one, so that the answers do not
+        // tell which names exist (counted in memory only; a name no account
+        // could have tells nothing and is not kept).
+        if (!valid_user_name(name)) return out;
+        std::lock_guard g(mu_);
+        if (phantoms_.size() > 10'000) phantoms_.clear();
+        Phantom& p = phantoms_[name];
+        if (p.locked_until_ms > now_ms) {
+            out.result = LoginResult::locked;
+            out.locked_until_ms = p.locked_until_ms;
+        } else if (++p.failures >= lockout_.after) {
+            p.failures = 0;
+            p.locked_until_ms = now_ms + lockout_.duration_ms;
+            out.result = LoginResult::locked;
+            out.locked_until_ms = p.locked_until_ms;
+        }
+        return out;
+    }
     out.user = *found;
     if (found->disabled) {
         out.result = LoginResult::disabled;

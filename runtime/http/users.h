@@ -7,7 +7,8 @@
 // - A login with a wrong password counts against the account; `lockout_after`
 //   failures in a row lock it for `lockout_minutes` (a right password then
 //   does not open it either). An unknown name costs the same time as a known
-//   one, so that timing does not tell which names exist.
+//   one, and locks the same way, so that neither timing nor answers tell
+//   which names exist. Names are unique whatever their case.
 // - Tokens are 32 random bytes ("glt_" + base64url), shown once; the file
 //   keeps their SHA-256. Each has a role (its scope), an owner and maybe an
 //   expiry; removing it revokes it at once.
@@ -22,6 +23,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -116,8 +118,21 @@ private:
     PasswordPolicy policy_;
     Lockout lockout_;
     std::mutex mu_;
+    struct Phantom {
+        int failures = 0;
+        int64_t locked_until_ms = 0;
+    };
+    std::map<std::string, Phantom> phantoms_;  // failed logins of unknown names (under mu_)
     Data cache_;
-    std::filesystem::file_time_type cache_mtime_{};
+    struct FileStamp {
+        bool exists = false;
+        uint64_t inode = 0;
+        int64_t size = 0, ctime_ns = 0;
+        bool operator==(const FileStamp&) const = default;
+    };
+    static FileStamp stamp_of(const std::filesystem::path& p);
+    FileStamp cache_stamp_;
+    int64_t cache_read_ms_ = 0;  // steady clock
     bool cached_ = false;
 };
 

@@ -85,6 +85,8 @@ struct ComponentContext {
     // (set while it runs; any thread reads them).
     std::optional<http::HttpConfig> http;
     std::atomic<const http::ApiCounters*> http_counters{nullptr};
+    // The kernel's metrics (Kernel::metrics_json, any thread).
+    std::function<nlohmann::json()> metrics;
 };
 
 Expected<std::unique_ptr<plugin::PluginInstance>> make_store_writer_instance(ComponentContext& ctx,

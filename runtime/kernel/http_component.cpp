@@ -4,7 +4,9 @@
 // table directly. Audit events go on the bus from the pool's threads
 // (emit_event is [any thread]). A server that cannot start (port in use, a
 // bad certificate) fails the component: logged and published as
-// plugin_failed, and the rest of the site runs.
+// plugin_failed, and the rest of the site runs. For live clients (GET
+// /api/v1/live) the plugin thread subscribes to every sample and event once
+// the first one comes, and hands them to the LiveHub.
 #include <gridlet/plugin.hpp>
 
 #include "kernel/component_instance.h"
@@ -38,23 +40,50 @@ public:
                          body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
         };
         api.now_ms = [h] { return h.now_ms(); };
+        api.metrics = ctx_.metrics;
+        SeriesRegistry& registry = ctx_.registry;
+        live_ = std::make_unique<http::LiveHub>([&registry](uint32_t id) {
+            auto m = registry.get(id);
+            return m ? m->name : std::string();
+        });
+        api.live = live_.get();
         server_ = std::make_unique<http::ApiServer>(*ctx_.http, std::move(api));
         if (Status st = server_->start(); !st) {
             server_.reset();
             throw gridlet::Error(GL_ERR, "http: " + st.message());
         }
         ctx_.http_counters = &server_->counters();
+        // The bus is subscribed to once the first live client comes (until
+        // then no sample costs this thread anything).
+        host().add_timer(100, true);
+    }
+
+    void on_timer(uint64_t) override {
+        if (subscribed_ || !live_ || !live_->wanted()) return;
+        host().subscribe("data/");
+        host().subscribe("event/");
+        subscribed_ = true;
+    }
+
+    void on_samples(const char*, const gl_sample* samples, size_t n) override {
+        if (live_) live_->on_samples(samples, n);
+    }
+    void on_event(const char*, const gl_event& e) override {
+        if (live_) live_->on_event(e);
     }
 
     void stop() override {
         ctx_.http_counters = nullptr;
         if (server_) server_->stop();
         server_.reset();
+        live_.reset();
     }
 
 private:
     ComponentContext& ctx_;
+    std::unique_ptr<http::LiveHub> live_;       // before server_: outlives it
     std::unique_ptr<http::ApiServer> server_;
+    bool subscribed_ = false;
 };
 
 }  // namespace

@@ -152,6 +152,7 @@ Status Kernel::start() {
     }
     if (plan_.http) {
         components_->http = plan_.http;
+        components_->metrics = [this] { return metrics_json(); };
         auto h = make_http_instance(*components_, services, index++);
         if (!h) return h.status();
         instances_.push_back(std::move(*h));

@@ -7,6 +7,10 @@
 //     last value of one series) at 1,000 requests/s, paced, from 4
 //     keep-alive connections, for 10 s; the latencies' median and p99
 //     (target: p99 at most 20 ms).
+//  3. live: 100 server-sent-event clients, each subscribed to one series
+//     of 100 samples/s (a hello device every 10 ms, in a site of its own);
+//     the gridlet process's CPU over 10 s with the clients, minus the same
+//     without them, as a share of one core (target: at most 10 %).
 //  2. one day of one series at 1-second resolution (86,400 samples,
 //     imported before the site starts) as CSV: GET /api/v1/query, the time
 //     from sending the request to the last byte; median of 5 (target: at
@@ -22,6 +26,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <sstream>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -147,6 +152,61 @@ int main(int argc, char** argv) {
     }
     gw.signal(SIGTERM);
     gw.wait(std::chrono::seconds(30));
+
+    // 3. Live clients.
+    const int live_port = free_port();
+    const std::string live_site = dir + "/live.toml";
+    std::ofstream(live_site) << "[site]\nname = \"http-bench-live-" << getpid() << "\"\n[store]\npath = \"" << dir
+                             << "/live-store\"\n[http]\nport = " << live_port << "\ndata_dir = \"" << dir
+                             << "/http\"\n[[plugins]]\nname = \"hello\"\nfile = \"" << build_dir()
+                             << "/plugins/hello.so\"\n[plugins.config]\ninterval_ms = 10\n[[devices]]\nname = \"d1\"\n"
+                                "plugin = \"hello\"\n";
+    Process lg({bin, "run", live_site});
+    if (!lg.wait_for_err("http: API on", std::chrono::seconds(30))) return std::fprintf(stderr, "%s\n", lg.err().c_str()), 1;
+    auto cpu_s = [&] {
+        std::ifstream st("/proc/" + std::to_string(lg.pid()) + "/stat");
+        std::string text((std::istreambuf_iterator<char>(st)), std::istreambuf_iterator<char>());
+        std::istringstream rest(text.substr(text.rfind(')') + 2));
+        std::string f;
+        long ut = 0, stime = 0;
+        for (int i = 3; i <= 15 && rest >> f; ++i) {
+            if (i == 14) ut = std::stol(f);
+            if (i == 15) stime = std::stol(f);
+        }
+        return static_cast<double>(ut + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+    };
+    const double window = quick ? 2 : 10;
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    double c0 = cpu_s();
+    std::this_thread::sleep_for(std::chrono::duration<double>(window));
+    const double idle = (cpu_s() - c0) / window;
+    const int live_clients = quick ? 10 : 100;
+    std::atomic<bool> stop_live{false};
+    std::atomic<uint64_t> received{0};
+    std::vector<std::thread> readers;
+    for (int k = 0; k < live_clients; ++k)
+        readers.emplace_back([&] {
+            httplib::SSLClient c("127.0.0.1", live_port);
+            c.set_ca_cert_path(cert.c_str());
+            c.enable_server_certificate_verification(true);
+            c.set_read_timeout(30, 0);
+            c.set_default_headers({{"Authorization", "Bearer " + token}});
+            c.Get("/api/v1/live?series=d1/count", [&](const char* data, size_t n) {
+                for (size_t i = 0; i + 5 < n; ++i)
+                    if (data[i] == 'e' && std::string_view(data + i, 6) == "event:") ++received;
+                return !stop_live.load();
+            });
+        });
+    std::this_thread::sleep_for(std::chrono::seconds(2));  // every client connected
+    const uint64_t r0 = received.load();
+    c0 = cpu_s();
+    std::this_thread::sleep_for(std::chrono::duration<double>(window));
+    const double busy = (cpu_s() - c0) / window;
+    const double per_client_rate = static_cast<double>(received.load() - r0) / window / live_clients;
+    stop_live = true;
+    lg.signal(SIGTERM);
+    for (auto& t : readers) t.join();
+    lg.wait(std::chrono::seconds(30));
     fs::remove_all(dir);
 
     nlohmann::json out = {
@@ -161,6 +221,13 @@ int main(int argc, char** argv) {
           {"p99_ms", percentile(all, 0.99)},
           {"max_ms", percentile(all, 1.0)},
           {"target_p99_ms", 20}}},
+        {"live",
+         {{"clients", live_clients},
+          {"samples_per_s_each", per_client_rate},
+          {"process_cpu_without_clients_pct", idle * 100},
+          {"process_cpu_with_clients_pct", busy * 100},
+          {"cost_pct_of_one_core", (busy - idle) * 100},
+          {"target_pct", 10}}},
         {"day_query_csv",
          {{"rows", rows},
           {"runs_ms", query_ms},
