@@ -1,5 +1,5 @@
 """A running gridlet for the client's tests: the hello plugin as a source
-(d1, d2 counting every 50 ms), the HTTP API on a free loopback port with its
+(d1, d2 counting every 50 ms; the site model's two points), the HTTP API on a free loopback port with its
 generated certificate, an admin and a viewer token made with the CLI.
 
 The build folder comes from GRIDLET_BUILD_DIR (CTest sets it)."""
@@ -33,7 +33,9 @@ class Gateway:
                     f'[store]\npath = "{folder}/store"\n[http]\nport = {self.port}\n'
                     f'[[plugins]]\nname = "hello"\nfile = "{BUILD}/plugins/hello.so"\n[plugins.config]\n'
                     f'interval_ms = 50\n[[devices]]\nname = "d1"\nplugin = "hello"\n'
-                    f'[[devices]]\nname = "d2"\nplugin = "hello"\n')
+                    f'[[devices]]\nname = "d2"\nplugin = "hello"\n'
+                    f'[model]\n[[model.points]]\nname = "d1"\nenergy = "d1/count"\n'
+                    f'[[model.points]]\nname = "d2"\nenergy = "d2/count"\n')
         self.cli("user", "add", "alice", "--role", "admin", "--password-stdin", input="alice password 42\n")
         self.token = self.cli("token", "add", "pytest", "--user", "alice", "--role", "viewer").strip()
         self.cert = os.path.join(folder, "http", "tls", "cert.pem")

@@ -62,6 +62,38 @@ def test_series_site_me_and_metrics(client):
     assert client.alarms().empty
 
 
+def test_events_devices_rules_and_consumption(client):
+    ev = client.events(type="audit", start="-1h")
+    assert str(ev.index.tz) == "UTC"
+    assert list(ev.columns) == ["source", "type", "severity", "body"]
+    assert (ev["type"] == "audit").all()
+    assert client.events(type="no_such_type").empty
+    dev = client.devices()
+    assert list(dev.index) == ["d1", "d2"]
+    assert (dev["plugin"] == "hello").all()
+    assert client.rules() == [] and client.ev() == []
+    c = client.consumption("point", period="hour", start="today")
+    assert {"d1", "d2"} <= set(c.columns)
+    assert str(c.index.tz) == "Europe/Paris"
+    assert c["d1"].dropna().sum() >= 10, "d1 counts every 50 ms"
+    with pytest.raises(gridlet.ApiError) as e:  # bounded like a query
+        client.consumption("point", period="15m", start="2000-01-01")
+    assert e.value.code == "invalid_request" and "periods" in e.value.message
+
+
+def test_live_iterator_yields_samples_as_they_come(client):
+    it = client.live(series="d1/count", timeout=10)
+    got = [next(it) for _ in range(5)]
+    it.close()
+    assert all(x["kind"] == "sample" and x["series"] == "d1/count" for x in got)
+    assert str(got[0]["time"].tz) == "UTC"
+    values = [x["value"] for x in got]
+    assert values == sorted(values) and values[-1] > values[0]
+    with pytest.raises(gridlet.ApiError) as e:
+        next(client.live())
+    assert e.value.code == "invalid_request"
+
+
 def test_errors_carry_the_apis_stable_code(client, gateway):
     with pytest.raises(gridlet.ApiError) as e:
         client.query("d1/count", start="yesterdayish")

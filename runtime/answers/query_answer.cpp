@@ -10,6 +10,19 @@
 
 namespace gridlet::answers {
 
+Expected<std::pair<int64_t, int64_t>> parse_time_range(const std::string& from, const std::string& to, int64_t now_ms,
+                                                       const TimeZone& zone, std::string_view prefix) {
+    const std::string p(prefix);
+    auto f = store::parse_time_spec(from, now_ms, zone);
+    if (!f) return Status::invalid(p + "from: " + f.status().message());
+    auto t = store::parse_time_spec(to, now_ms, zone);
+    if (!t) return Status::invalid(p + "to: " + t.status().message());
+    if (*f >= *t)
+        return Status::invalid(p + "from (" + zone.format_iso(*f) + ") must be before " + p + "to (" + zone.format_iso(*t) +
+                               ", " + (to == "now" ? "now by default" : "'" + to + "'") + ")");
+    return std::pair{*f, *t};
+}
+
 Expected<QueryPlan> plan_query(const QueryRequest& r, const std::string& site_timezone, int64_t now_ms,
                                std::string_view prefix) {
     const std::string p(prefix);
@@ -28,16 +41,10 @@ Expected<QueryPlan> plan_query(const QueryRequest& r, const std::string& site_ti
     auto tz = TimeZone::load(r.tz.empty() ? site_timezone : r.tz);
     if (!tz) return bad("tz", tz.status().message());
     plan.zone = *tz;
-    auto f = store::parse_time_spec(r.from, now_ms, plan.zone);
-    if (!f) return bad("from", f.status().message());
-    auto t = store::parse_time_spec(r.to, now_ms, plan.zone);
-    if (!t) return bad("to", t.status().message());
-    if (*f >= *t)
-        return Status::invalid(p + "from (" + plan.zone.format_iso(*f) + ") must be before " + p + "to (" +
-                               plan.zone.format_iso(*t) + ", " + (r.to == "now" ? "now by default" : "'" + r.to + "'") +
-                               ")");
-    plan.from = *f;
-    plan.to = *t;
+    auto range = parse_time_range(r.from, r.to, now_ms, plan.zone, prefix);
+    if (!range) return range.status();
+    plan.from = range->first;
+    plan.to = range->second;
     if (!r.agg.empty()) {
         auto g = parse_aggregate(r.agg);
         if (!g) return bad("agg", g.status().message());

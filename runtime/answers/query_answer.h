@@ -62,6 +62,12 @@ struct QueryPlan {
 Expected<QueryPlan> plan_query(const QueryRequest& r, const std::string& site_timezone, int64_t now_ms,
                                std::string_view prefix);
 
+// A time range [from, to) of two time specs (store/time_spec.h) in `zone`.
+// Errors (invalid_argument) name `<prefix>from` / `<prefix>to`, and say an
+// empty range with both ends.
+Expected<std::pair<int64_t, int64_t>> parse_time_range(const std::string& from, const std::string& to, int64_t now_ms,
+                                                       const TimeZone& zone, std::string_view prefix);
+
 // Text sink: receives the answer in pieces; returns false when the reader
 // went away (the answer stops there).
 using TextSink = std::function<bool(std::string_view)>;

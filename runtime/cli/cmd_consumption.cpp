@@ -15,6 +15,7 @@
 #include "cli/store_access.h"
 #include "kernel/site_plan.h"
 #include "model/consumption.h"
+#include "answers/consumption_answer.h"
 #include "model/consumption_json.h"
 #include "store/time_spec.h"
 
@@ -49,10 +50,6 @@ std::string period_label(model::Period p, int64_t start, const TimeZone& tz) {
     }
     return buf;
 }
-
-// Sums of doubles carry noise (21.599999999999994): 9 decimals are far
-// below any meter's resolution and any price's.
-nlohmann::json json_value(double v) { return round_decimals(v, 9); }
 
 std::string cell_text(const model::Cell& c) {
     if (!c.value) return "-";
@@ -111,42 +108,10 @@ void print_table(const model::ConsumptionTable& t, const TimeZone& tz, const std
         std::printf("* in Total and Average: some periods of the column have no data, or a partial sum (the average is over every period)\n");
 }
 
-nlohmann::json to_json(const model::ConsumptionTable& t, const TimeZone& tz) {
-    return model::consumption_json(t, tz, model::JsonShape::columns);
-}
-
-void print_csv(const model::ConsumptionTable& t, const TimeZone& tz, const char* range, bool with_range, bool header) {
-    if (header) {
-        std::string h = with_range ? "range,start" : "start";
-        for (const auto& c : t.columns) h += "," + csv_field(c.name);
-        std::printf("%s\n", h.c_str());
-    }
-    for (size_t i = 0; i < t.rows.size(); ++i) {
-        std::string line = (with_range ? std::string(range) + "," : std::string()) + tz.format_iso(t.starts[i]);
-        for (const auto& c : t.rows[i]) line += "," + (c.value ? format_number(round_decimals(*c.value, 9)) : std::string());
-        std::printf("%s\n", line.c_str());
-    }
-}
-
-// The period before [from, to): the same number of whole periods `unit`
-// (day, week, month, year) just before, or the same length in time.
-std::pair<int64_t, int64_t> previous_range(int64_t from, int64_t to, const TimeZone& tz) {
-    for (CalendarUnit u : {CalendarUnit::year, CalendarUnit::month, CalendarUnit::week, CalendarUnit::day}) {
-        if (tz.start_of(u, from) != from || tz.start_of(u, to) != to) continue;
-        int n = 0;
-        for (int64_t t = from; t < to && n < 100000; t = tz.next_start(u, t)) ++n;
-        int64_t start = from;
-        for (int k = 0; k < n; ++k) start = tz.start_of(u, start - 1);
-        return {start, from};
-    }
-    return {from - (to - from), from};
-}
-
 void run_consumption(const ConsumptionArgs& a) {
     const char* cmd = "consumption";
     if (a.config.empty()) fail(cmd, 2, "--config <site.toml> is required: the site model is in it ([model])");
     if (a.format != "table" && a.format != "csv" && a.format != "json") fail(cmd, 2, "--format must be table, csv or json");
-    if (!a.compare.empty() && a.compare != "previous") fail(cmd, 2, "--compare takes 'previous'");
     config::Diagnostics diags;
     SiteConfig site = load_site_config(a.config, kernel::section_schemas(), diags);
     model::SiteModel m;
@@ -156,42 +121,24 @@ void run_consumption(const ConsumptionArgs& a) {
     if (m.points.empty()) fail(cmd, 2, a.config + ": the site has no [[model.points]] (see runtime/model/README.md)");
     auto tz = TimeZone::load(site.timezone);
     if (!tz) fail(cmd, 2, tz.status().message());
-    model::ConsumptionRequest r;
-    auto by = model::parse_breakdown(a.by);
-    if (!by) fail(cmd, 2, "--by: " + by.status().message());
-    auto period = model::parse_period(a.period);
-    if (!period) fail(cmd, 2, "--period: " + period.status().message());
-    r.by = *by;
-    r.period = *period;
-    r.fluid = a.fluid;
-    r.node = a.node;
-    r.cost = a.cost;
-    r.equivalent_kwh = a.kwh;
-    // Default range: this month so far (local), whole periods.
-    const int64_t now = SystemClock::instance().now_ms();
-    if (a.from.empty()) r.from = tz->start_of(CalendarUnit::month, now);
-    if (a.to.empty()) r.to = now;
-    if (!a.from.empty() || !a.to.empty()) {
-        const auto [f, t] = parse_time_range(cmd, a.from.empty() ? "@" + std::to_string(r.from) : a.from,
-                                             a.to.empty() ? "now" : a.to, *tz);
-        r.from = f;
-        r.to = t;
-    }
+    answers::ConsumptionQuestion q;
+    q.by = a.by;
+    q.period = a.period;
+    q.from = a.from;
+    q.to = a.to;
+    q.fluid = a.fluid;
+    q.node = a.node;
+    q.compare = a.compare;
+    q.cost = a.cost;
+    q.kwh = a.kwh;
+    auto plan = answers::plan_consumption(q, *tz, SystemClock::instance().now_ms(), "--");
+    if (!plan) fail(cmd, 2, plan.status().message());
     auto loc = locate_store(cmd, "", a.config);
     auto st = open_store_read_only(cmd, loc.path);
-    model::ConsumptionEngine engine(m, st->query(), st->registry(), *tz);
-    auto t = engine.table(r);
-    if (!t) fail(cmd, t.status().code() == StatusCode::invalid_argument ? 2 : 1, t.status().message());
-    std::optional<model::ConsumptionTable> prev;
-    if (!a.compare.empty()) {
-        const auto [pf, pt] = previous_range(t->starts.front(), t->to, *tz);
-        model::ConsumptionRequest p = r;
-        p.from = pf;
-        p.to = pt;
-        auto pr = engine.table(p);
-        if (!pr) fail(cmd, 1, pr.status().message());
-        prev = std::move(*pr);
-    }
+    auto answer = answers::answer_consumption(*plan, m, st->query(), st->registry(), *tz);
+    if (!answer) fail(cmd, answer.status().code() == StatusCode::invalid_argument ? 2 : 1, answer.status().message());
+    const model::ConsumptionTable* t = &answer->table;
+    const std::optional<model::ConsumptionTable>& prev = answer->previous;
     for (const std::string& n : t->notes) std::fprintf(stderr, "gridlet consumption: %s\n", n.c_str());
     auto title = [&](const model::ConsumptionTable& x) {
         std::string unit = x.columns.empty() ? "" : x.columns[0].unit;
@@ -201,23 +148,11 @@ void run_consumption(const ConsumptionArgs& a) {
                tz->format_iso(x.starts.front()).substr(0, 16) + " to " + tz->format_iso(x.to).substr(0, 16) + " (" + tz->name() + ")";
     };
     if (a.format == "json") {
-        nlohmann::json out = to_json(*t, *tz);
-        if (prev) {
-            out["previous"] = to_json(*prev, *tz);
-            // Each column's change against the previous total, in %.
-            nlohmann::json change = nlohmann::json::array();
-            for (size_t c = 0; c < t->columns.size(); ++c) {
-                const auto now_total = model::column_total(*t, c);
-                const auto before = c < prev->columns.size() ? model::column_total(*prev, c) : std::nullopt;
-                change.push_back(now_total && before && *before != 0 ? json_value((*now_total - *before) / *before * 100)
-                                                                     : nlohmann::json());
-            }
-            out["change_percent"] = change;
-        }
-        std::printf("%s\n", out.dump(2).c_str());
+        std::printf("%s\n", answers::consumption_answer_json(*answer, *tz).dump(2).c_str());
     } else if (a.format == "csv") {
-        print_csv(*t, *tz, "current", prev.has_value(), true);
-        if (prev) print_csv(*prev, *tz, "previous", true, false);
+        answers::write_consumption_csv(*answer, *tz, [](std::string_view text) {
+            return std::fwrite(text.data(), 1, text.size(), stdout) == text.size();
+        });
     } else {
         print_table(*t, *tz, title(*t));
         if (prev) {

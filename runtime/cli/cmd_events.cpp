@@ -8,7 +8,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "answers/event_answer.h"
 #include "cli/commands.h"
+#include "core/clock.h"
 #include "cli/store_access.h"
 #include "store/store.h"
 
@@ -22,42 +24,24 @@ struct EventsArgs {
 
 void run_events(const EventsArgs& a) {
     StoreLocation loc = locate_store("events", a.db, a.config);
-    if (a.format != "csv" && a.format != "json") cli::fail("events", 2, "--format must be csv or json");
-    auto tz = TimeZone::load(a.tz.empty() ? loc.timezone : a.tz);
-    if (!tz) cli::fail("events", 2, tz.status().message());
-    const auto [from, to] = parse_time_range("events", a.from, a.to, *tz);
-    auto severity = store::parse_severity(a.severity);
-    if (!severity) cli::fail("events", 2, "--severity: " + severity.status().message());
-
-    store::EventFilter filter;
-    filter.from = from;
-    filter.to = to;
-    filter.type = a.type;
-    filter.source_pattern = a.source;
-    filter.min_severity = *severity;
-    filter.limit = static_cast<size_t>(a.limit);
+    answers::EventsRequest r;
+    r.type = a.type;
+    r.source = a.source;
+    r.severity = a.severity;
+    r.from = a.from;
+    r.to = a.to;
+    r.format = a.format;
+    r.tz = a.tz;
+    r.limit = static_cast<size_t>(a.limit);
+    auto plan = answers::plan_events(r, loc.timezone, SystemClock::instance().now_ms(), "--");
+    if (!plan) cli::fail("events", 2, plan.status().message());
+    plan->pretty = true;
     auto st = open_store_read_only("events", loc.path);
-    auto events = st->events().query(filter);
+    auto events = st->events().query(plan->filter);
     if (!events) cli::fail("events", events.status().code() == StatusCode::invalid_argument ? 2 : 1, events.status().message());
-
-    if (a.format == "json") {
-        nlohmann::json out = nlohmann::json::array();
-        for (const store::Event& e : *events) {
-            out.push_back({{"time", tz->format_iso(e.ts, true)},
-                           {"ts_ms", e.ts},
-                           {"source", e.source},
-                           {"type", e.type},
-                           {"severity", store::severity_name(e.severity)},
-                           {"body", nlohmann::json::parse(e.body, nullptr, false)}});
-        }
-        std::printf("%s\n", out.dump(2).c_str());
-    } else {
-        std::printf("time,source,type,severity,body\n");
-        for (const store::Event& e : *events) {
-            std::printf("%s,%s,%s,%s,%s\n", tz->format_iso(e.ts, true).c_str(), csv_field(e.source).c_str(),
-                        csv_field(e.type).c_str(), store::severity_name(e.severity), csv_field(e.body).c_str());
-        }
-    }
+    answers::write_events(*events, *plan, [](std::string_view text) {
+        return std::fwrite(text.data(), 1, text.size(), stdout) == text.size();
+    });
     if (events->empty()) std::fprintf(stderr, "gridlet events: no event matches\n");
 }
 }  // namespace

@@ -20,6 +20,7 @@
 #include "export/export_job.h"
 #include "export/export_scheduler.h"
 #include "export/legrand_history.h"
+#include "answers/outbox_answer.h"
 #include "export/outbox_sender.h"
 #include "export/transport.h"
 #include "kernel/site_plan.h"
@@ -58,43 +59,20 @@ void list_outbox(const ExportArgs& a, const std::vector<exporter::TargetConfig>&
     const char* cmd = "export";
     auto loc = locate_store(cmd, "", a.config);
     auto st = open_store_read_only(cmd, loc.path);
-    // The configured targets, then the queues of targets the site no longer names.
-    std::vector<exporter::TargetConfig> all = targets;
-    if (auto queues = st->outbox().queues("export/"); queues && a.target.empty())
-        for (const std::string& q : *queues)
-            if (std::none_of(targets.begin(), targets.end(), [&](const auto& t) { return exporter::outbox_queue(t.name) == q; })) {
-                exporter::TargetConfig gone;
-                gone.name = q.substr(7);
-                gone.url = "(no [[export_targets]] of this name: its files are kept until one is configured again)";
-                all.push_back(gone);
-            }
-    if (all.empty()) fail(cmd, 2, a.config + ": the site has no [[export_targets]] and no files wait");
-    for (const auto& t : all) {
-        const std::string queue = exporter::outbox_queue(t.name);
-        const auto state = exporter::read_target_state(st->state(), t.name);
-        std::vector<exporter::QueuedFile> files;
-        uint64_t after = 0, bytes = 0;
-        for (;;) {
-            auto page = st->outbox().read(queue, after, 256);
-            if (!page) fail(cmd, 1, page.status().message());
-            if (page->empty()) break;
-            for (const auto& entry : *page) {
-                after = entry.seq;
-                auto f = exporter::decode_queued(entry);
-                if (!f) continue;
-                bytes += f->bytes.size();
-                f->bytes.clear();
-                files.push_back(std::move(*f));
-            }
-        }
-        std::printf("%s\t%s\t%zu file%s waiting (%llu bytes)%s\n", t.name.c_str(), t.url.c_str(), files.size(),
-                    files.size() == 1 ? "" : "s", static_cast<unsigned long long>(bytes),
-                    state.last_error.empty()
+    auto all = answers::read_outboxes(*st, targets, a.target);
+    if (!all) fail(cmd, 1, all.status().message());
+    if (all->empty()) fail(cmd, 2, a.config + ": the site has no [[export_targets]] and no files wait");
+    for (const answers::OutboxTarget& t : *all) {
+        const std::string url =
+            t.configured ? t.url : "(no [[export_targets]] of this name: its files are kept until one is configured again)";
+        std::printf("%s\t%s\t%zu file%s waiting (%llu bytes)%s\n", t.name.c_str(), url.c_str(), t.files.size(),
+                    t.files.size() == 1 ? "" : "s", static_cast<unsigned long long>(t.bytes),
+                    t.last_error.empty()
                         ? ""
-                        : ("\tlast error at " + zone.format_iso(state.last_try_ms) + " (" +
-                           std::to_string(state.attempts) + " failure(s) in a row): " + state.last_error)
+                        : ("\tlast error at " + zone.format_iso(t.last_try_ms) + " (" +
+                           std::to_string(t.failures_in_a_row) + " failure(s) in a row): " + t.last_error)
                               .c_str());
-        for (const auto& f : files)
+        for (const answers::OutboxFile& f : t.files)
             std::printf("  %s\texport %s\tqueued %s\n", f.file_name.c_str(), f.export_name.c_str(),
                         zone.format_iso(f.queued_ms).c_str());
     }

@@ -4,20 +4,26 @@
 // running or stopped. The first admin is made here: the API has no default
 // account and no default password.
 #include <CLI/CLI.hpp>
+#include <pwd.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 
 #include "cli/commands.h"
+#include "cli/control_client.h"
 #include "cli/store_access.h"
 #include "core/clock.h"
 #include "core/timezone.h"
 #include "http/http_config.h"
 #include "http/users.h"
 #include "kernel/site_plan.h"
+#include "store/site_file.h"
+#include "store/store.h"
 
 namespace gridlet::cli {
 
@@ -99,6 +105,54 @@ std::string new_password(const char* command, const UserArgs& a, const http::Use
     fail(command, 2, "no password set");
 }
 
+// Who runs this command: the system user (and whom sudo ran it for).
+std::string system_user() {
+    const passwd* pw = ::getpwuid(::geteuid());
+    std::string who = pw ? pw->pw_name : "uid " + std::to_string(::geteuid());
+    if (const char* sudo = std::getenv("SUDO_USER"); sudo && *sudo) who += " (sudo by " + std::string(sudo) + ")";
+    return who;
+}
+
+// An account change made here is an audit event of the site, as the API's
+// are: through the running gridlet (control socket), or into the stopped
+// site's store. Without --config there is no site to record it in: said.
+void record_audit(const UserArgs& a, const std::string& action, const nlohmann::json& detail) {
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    nlohmann::json body = {{"action", action}, {"user", system_user()}, {"from", std::string("command line on ") + host},
+                           {"ok", true}, {"detail", detail}};
+    if (a.config.empty()) {
+        std::fprintf(stderr, "note: with --data-dir the change is not recorded in a site's audit events (give --config)\n");
+        return;
+    }
+    config::Diagnostics diags;
+    SiteConfig site = load_site_config(a.config, kernel::section_schemas(), diags);
+    if (!diags.empty()) return;  // http_settings() already refused such a file
+    if (control_endpoint_live(site.control_endpoint)) {
+        auto reply = control_request(site.control_endpoint, nlohmann::json{{"audit", body}}.dump(), 5000);
+        if (reply && nlohmann::json::parse(*reply, nullptr, false).value("ok", false)) return;
+        std::fprintf(stderr, "warning: the running gridlet did not record the audit event\n");
+        return;
+    }
+    if (!site.has_store) return;
+    auto loc = store::read_site_store(a.config);
+    if (!loc) return;
+    std::error_code ec;
+    if (!std::filesystem::exists(loc->options.path / "CURRENT", ec)) return;  // no store yet: nothing to record into
+    store::StoreOptions o = loc->options;
+    o.create_if_missing = false;
+    auto st = store::Store::open(o);
+    store::Event e;
+    e.ts = SystemClock::instance().now_ms();
+    e.source = "cli";
+    e.type = "audit";
+    e.severity = store::Severity::info;
+    e.body = body.dump();
+    if (!st || !(*st)->events().append(e))
+        std::fprintf(stderr, "warning: the audit event could not be written to the store%s\n",
+                     st ? "" : (": " + st.status().message()).c_str());
+}
+
 void check(const char* command, const Status& st) {
     if (!st) fail(command, st.code() == StatusCode::io_error || st.code() == StatusCode::internal ? 1 : 2, st.message());
 }
@@ -132,6 +186,7 @@ void register_user_command(CLI::App& app) {
         const std::string pw = new_password("user add", *a, store);
         check("user add", store.add_user(a->name, *role, pw, a->temporary, SystemClock::instance().now_ms()));
         std::printf("user '%s' (%s) added to %s\n", a->name.c_str(), a->role.c_str(), store.file().c_str());
+        record_audit(*a, "user_add", {{"name", a->name}, {"role", a->role}});
     });
 
     auto* list = cmd->add_subcommand("list", "List the accounts");
@@ -163,6 +218,7 @@ void register_user_command(CLI::App& app) {
         const std::string pw = new_password("user passwd", *a, store);
         check("user passwd", store.set_password(a->name, pw, a->temporary));
         std::printf("password of '%s' set; a running server ends its sessions at their next request\n", a->name.c_str());
+        record_audit(*a, "password_set", {{"name", a->name}});
     });
 
     struct Verb {
@@ -186,6 +242,7 @@ void register_user_command(CLI::App& app) {
                                    : store.set_disabled(a->name, c == 'd');
             check(v.command, st);
             std::printf("user '%s': %s\n", a->name.c_str(), v.done);
+            record_audit(*a, std::string("user_") + v.name, {{"name", a->name}});
         });
     }
 }
@@ -221,6 +278,8 @@ void register_token_command(CLI::App& app) {
         std::printf("%s\n", t->first.c_str());
         std::fprintf(stderr, "token %s (%s, role %s) for %s: keep the line above, it is not shown again\n",
                      t->second.id.c_str(), a->name.c_str(), http::role_name(role), a->owner.c_str());
+        record_audit(*a, "token_add", {{"id", t->second.id}, {"name", a->name}, {"role", http::role_name(role)},
+                                       {"owner", a->owner}});
     });
 
     auto* list = cmd->add_subcommand("list", "List the tokens (never their secrets)");
@@ -242,6 +301,7 @@ void register_token_command(CLI::App& app) {
         auto store = user_store(http_settings("token remove", *a));
         check("token remove", store.remove_token(a->id));
         std::printf("token %s removed\n", a->id.c_str());
+        record_audit(*a, "token_remove", {{"id", a->id}});
     });
 }
 

@@ -32,5 +32,6 @@ void register_consumption_command(CLI::App& app);
 void register_export_command(CLI::App& app);
 void register_user_command(CLI::App& app);
 void register_token_command(CLI::App& app);
+void register_backup_command(CLI::App& app);  // backup and restore
 
 }  // namespace gridlet::cli

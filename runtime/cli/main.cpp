@@ -65,6 +65,7 @@ int main(int argc, char** argv) {
     gridlet::cli::register_export_command(app);
     gridlet::cli::register_user_command(app);
     gridlet::cli::register_token_command(app);
+    gridlet::cli::register_backup_command(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::RuntimeError& e) {

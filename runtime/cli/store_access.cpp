@@ -1,5 +1,7 @@
 #include "cli/store_access.h"
 
+#include "answers/query_answer.h"
+
 #include <cmath>
 
 #include <CLI/CLI.hpp>
@@ -48,15 +50,9 @@ void on_run(CLI::App* cmd, const char* command, std::function<void()> run) {
 
 std::pair<int64_t, int64_t> parse_time_range(const char* command, const std::string& from, const std::string& to,
                                              const TimeZone& tz) {
-    const int64_t now = SystemClock::instance().now_ms();
-    auto f = store::parse_time_spec(from, now, tz);
-    if (!f) fail(command, 2, "--from: " + f.status().message());
-    auto t = store::parse_time_spec(to, now, tz);
-    if (!t) fail(command, 2, "--to: " + t.status().message());
-    if (*f >= *t)
-        fail(command, 2, "--from (" + tz.format_iso(*f) + ") must be before --to (" + tz.format_iso(*t) + ", " +
-                             (to == "now" ? "now by default" : "'" + to + "'") + ")");
-    return {*f, *t};
+    auto range = answers::parse_time_range(from, to, SystemClock::instance().now_ms(), tz, "--");
+    if (!range) fail(command, 2, range.status().message());
+    return *range;
 }
 
 std::unique_ptr<store::Store> open_store_read_only(const char* command, const std::filesystem::path& path) {

@@ -5,7 +5,15 @@
 // a thread pool of `threads` serves the connections; a request reads the
 // store (thread-safe) and the alarm table (thread-safe) directly and never
 // touches the bus or the store writer, so a slow or hostile client holds up
-// one pool thread and nothing of the kernel.
+// one pool thread and nothing of the kernel. What needs the running kernel
+// goes through ApiContext's functions, each bounded in time: the rules'
+// state is taken on the rules' thread (3 s at most), a command is sent from
+// the http component's thread and waits for the device (command_timeout_ms),
+// overrides and reloads are control requests served by the main thread.
+//
+// The routes are grouped by file: api_account_routes.cpp, api_data_routes.cpp,
+// api_device_routes.cpp, api_rule_routes.cpp, api_admin_routes.cpp,
+// api_live_routes.cpp (README.md, "Routes").
 //
 // Live: GET /api/v1/live?series=<globs>&events=<globs> streams server-sent
 // events from the LiveHub (live_hub.h); each client holds a pool thread (the
@@ -28,14 +36,15 @@
 //   password_change_required).
 // - Security headers on every answer; request bodies over max_body_bytes
 //   refused (413); read and write timeouts of 10 s.
-// - Logins, failures, lockouts, password and user changes, tokens and
-//   acknowledgements are audit events ("audit" on the bus, kept in the
-//   store's events), each with who and from where.
+// - Logins, failures, lockouts, password and user changes, tokens,
+//   acknowledgements, overrides, commands, reloads, backups and certificate
+//   installs are audit events ("audit" on the bus, kept in the store's
+//   events), each with who and from where.
 //
 // Errors are JSON with a stable code: {"error":{"code":"...","message":"..."}}
-// (codes: invalid_request, unauthorized, forbidden, csrf_failed,
-// password_change_required, account_locked, not_found, conflict, too_large,
-// unavailable, internal).
+// (codes: invalid_request, invalid_config, unauthorized, forbidden,
+// csrf_failed, password_change_required, account_locked, not_found, conflict,
+// too_large, command_failed, unavailable, internal).
 //
 // Threads: start() and stop() from one thread (the http component's);
 // handlers run on the pool; counters() from any thread.
@@ -43,7 +52,9 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -54,11 +65,18 @@
 #include "core/timezone.h"
 #include "http/http_config.h"
 #include "http/live_hub.h"
+#include "http/roles.h"
 #include "http/sessions.h"
 #include "http/users.h"
 
 namespace gridlet::alarm {
 class AlarmTable;
+}
+namespace gridlet::exporter {
+struct TargetConfig;
+}
+namespace gridlet::model {
+struct SiteModel;
 }
 namespace gridlet::store {
 class Store;
@@ -70,6 +88,8 @@ struct Response;
 }  // namespace httplib
 
 namespace gridlet::http {
+
+struct QueryParams;
 
 // What the API reads; borrowed, outlives the server.
 struct ApiContext {
@@ -83,6 +103,20 @@ struct ApiContext {
     std::function<nlohmann::json()> metrics; // the kernel's (gridlet metrics); null: none
     LiveHub* live = nullptr;                 // the bus's samples and events for /live; null: none
     std::string version;
+    // The running kernel (any thread; each null when not served: 503).
+    // A control request ({"publish":..}, {"reload":{}}): its answer.
+    std::function<Expected<nlohmann::json>(const nlohmann::json& request)> kernel;
+    // The rules and their status documents ("" every rule, else that one).
+    std::function<Expected<nlohmann::json>(const std::string& rule)> rules;
+    // Sends a command to a device point and waits for its reply (at most
+    // timeout_ms): ok, or the device's or the bus's refusal.
+    std::function<Status(const std::string& target, double value, const std::string& text, int timeout_ms)> command;
+    // The site's [[export_targets]] (for the outboxes); null: none.
+    const std::vector<exporter::TargetConfig>* export_targets = nullptr;
+    // The devices left out of this run: name -> why.
+    std::map<std::string, std::string> refused_devices;
+    // The site model's consumption engine reads; null: no [model].
+    const model::SiteModel* model = nullptr;
 };
 
 struct ApiCounters {
@@ -109,8 +143,33 @@ public:
     UserStore& users() { return users_; }
 
 private:
-    struct Caller;
-    void routes();
+    // Who calls: a session (cookie) or a token.
+    struct Caller {
+        std::string user;
+        Role role = Role::viewer;
+        bool by_session = false;
+        std::string session_secret;
+        std::string token_id;
+    };
+    static constexpr const char* kCookie = "gridlet_session";
+    // Authentication and rights: the caller, or nullopt after answering the
+    // refusal (401, 403). A session whose password must change passes only
+    // with allow_pending_password.
+    std::optional<Caller> authorize(const httplib::Request& req, httplib::Response& res, Right right,
+                                    bool allow_pending_password = false);
+    // The site's devices (`only`: that one), as GET /api/v1/devices says
+    // them; `full` adds each one's newest sample time (api_device_routes.cpp).
+    nlohmann::json devices_json(const std::string& only, bool full);
+    // The events the parameters select (GET /events; `type` fixed for
+    // /ev/sessions), answered in `res` (api_data_routes.cpp).
+    void events_answer(const QueryParams& p, const std::string& type, httplib::Response& res);
+    void routes();           // api_server.cpp: headers, limits, errors; then the groups:
+    void account_routes();   // api_account_routes.cpp
+    void data_routes();      // api_data_routes.cpp
+    void live_routes();      // api_live_routes.cpp
+    void device_routes();    // api_device_routes.cpp: devices, commands
+    void rule_routes();      // api_rule_routes.cpp: rules, reload, EV charging, demand
+    void admin_routes();     // api_admin_routes.cpp: exports, backup, security
     void audit(const httplib::Request& req, const std::string& user, const std::string& action, bool ok,
                const nlohmann::json& detail = nlohmann::json::object());
 

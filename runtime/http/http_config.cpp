@@ -7,6 +7,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <gridlet/glob.hpp>
+
 #include "http/tls_identity.h"
 #include "store/options.h"
 
@@ -37,6 +39,10 @@ const std::vector<config::KeySpec>& http_keys() {
         key("max_query_rows", ValueType::integer, "2000000", "largest query answer (rows)", 1000, 100000000),
         key("max_live_clients", ValueType::integer, "100", "live (server-sent events) clients at once", 1, 10000),
         key("live_queue_kb", ValueType::integer, "1024", "a live client further behind than this is dropped", 16, 1048576),
+        key("commands", ValueType::array, "[]", "device points an operator may command through the API (globs, "
+                                                "e.g. [\"bldg/relay*\"]); none by default"),
+        key("command_timeout_ms", ValueType::integer, "5000", "how long a command through the API waits for the device",
+            100, 60000),
     };
     return keys;
 }
@@ -105,6 +111,19 @@ std::optional<HttpConfig> parse_http_config(const toml::table& root, const SiteC
     c.max_query_rows = j.value("max_query_rows", c.max_query_rows);
     c.max_live_clients = j.value("max_live_clients", c.max_live_clients);
     c.live_queue_bytes = j.value("live_queue_kb", int64_t{1024}) * 1024;
+    c.command_timeout_ms = j.value("command_timeout_ms", c.command_timeout_ms);
+    if (j.contains("commands")) {
+        for (const auto& p : j["commands"]) {
+            if (!p.is_string() || !plausible_series_pattern(p.get<std::string>()) ||
+                p.get<std::string>().find('/') == std::string::npos) {
+                diags.push_back({site.path, key_line("commands"),
+                                 "[http] commands: " + p.dump() + " is not a \"device/point\" pattern (" +
+                                     kSeriesPatternRule + ")"});
+                continue;
+            }
+            c.commands.push_back(p.get<std::string>());
+        }
+    }
     if (!is_address(c.listen))
         diags.push_back({site.path, key_line("listen"),
                          "[http] listen: '" + c.listen + "' is not an IP address (127.0.0.1, ::1, 0.0.0.0 or :: for every "

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <toml++/toml.h>
 
@@ -31,6 +32,8 @@ struct HttpConfig {
     int64_t max_query_rows = 2'000'000; // larger query answers are refused (400, use step/agg)
     int max_live_clients = 100;         // GET /api/v1/live at once (each holds a thread of its own)
     int64_t live_queue_bytes = 1 << 20; // a live client further behind than this is dropped
+    std::vector<std::string> commands;  // globs of the device points POST /api/v1/commands may write
+    int command_timeout_ms = 5000;      // a command's wait for the device's reply
     uint32_t line = 0;                  // of [http], for messages
 };
 

@@ -99,7 +99,7 @@ void numbers(Families& fam, const std::string& prefix, const nlohmann::json& obj
 
 }  // namespace
 
-std::string prometheus_text(const nlohmann::json& m, const ApiCounters* http, size_t sessions) {
+std::string prometheus_text(const nlohmann::json& m, const ApiCounters* http, size_t sessions, const nlohmann::json& site) {
     Families fam;
     fam.add("gridlet_up", false, "site=\"" + label_value(m.value("site", "")) + "\"", 1, "the site runs");
     if (m.contains("uptime_ms")) fam.add("gridlet_uptime_seconds", false, "", m["uptime_ms"].get<double>() / 1000, "since start");
@@ -145,6 +145,34 @@ std::string prometheus_text(const nlohmann::json& m, const ApiCounters* http, si
         fam.add("gridlet_http_denied_total", true, "", static_cast<double>(http->denied.load()),
                 "requests refused: no or bad credentials, CSRF, rights");
         fam.add("gridlet_http_sessions", false, "", static_cast<double>(sessions), "open sessions");
+    }
+    for (const auto& d : site.value("devices", nlohmann::json::array())) {
+        const std::string labels = "device=\"" + label_value(d.value("name", "")) + "\",plugin=\"" +
+                                   label_value(d.value("plugin", "")) + "\"";
+        fam.add("gridlet_device_up", false, labels, d.value("state", "") == "online" ? 1 : 0,
+                "1 while the device answers (its driver's online/status series)");
+        if (d.contains("last_poll_ms") && d["last_poll_ms"].is_number())
+            fam.add("gridlet_device_last_poll_timestamp_seconds", false, labels, d["last_poll_ms"].get<double>() / 1000,
+                    "when the driver last polled it (UTC)");
+        for (const auto& [k, v] : d.value("comm", nlohmann::json::object()).items())
+            if (v.is_number())
+                fam.add("gridlet_device_comm_" + metric_name(k) + "_total", true, labels, v.get<double>(),
+                        "the driver's comm/" + k + " counter");
+    }
+    for (const auto& r : site.value("rules", nlohmann::json::array())) {
+        const std::string labels = "rule=\"" + label_value(r.value("name", "")) + "\"";
+        fam.add("gridlet_rule_running", false, labels, r.value("status", "") == "running" ? 1 : 0, "1 while the rule runs");
+        fam.add("gridlet_rule_callbacks_total", true, labels, r.value("callbacks", 0.0), "callbacks run");
+        fam.add("gridlet_rule_errors_total", true, labels, r.value("errors", 0.0), "Lua errors in callbacks");
+        fam.add("gridlet_rule_memory_bytes", false, labels, r.value("memory_bytes", 0.0), "memory of the rule's Lua state");
+    }
+    for (const auto& o : site.value("outboxes", nlohmann::json::array())) {
+        const std::string labels = "target=\"" + label_value(o.value("target", "")) + "\"";
+        fam.add("gridlet_outbox_files", false, labels, static_cast<double>(o.value("files", nlohmann::json::array()).size()),
+                "files waiting to be sent");
+        fam.add("gridlet_outbox_bytes", false, labels, o.value("bytes", 0.0), "bytes waiting to be sent");
+        fam.add("gridlet_outbox_failures_in_a_row", false, labels, o.value("failures_in_a_row", 0.0),
+                "failed tries since the last success");
     }
     return fam.text();
 }

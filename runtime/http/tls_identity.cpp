@@ -4,9 +4,11 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <memory>
 
+#include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -61,6 +63,15 @@ Expected<TlsIdentity> load_pair(const std::string& cert_file, const std::string&
     t.cert_file = cert_file;
     t.key_file = key_file;
     t.fingerprint = fingerprint(cert.get());
+    if (X509_NAME* name = X509_get_subject_name(cert.get())) {
+        std::unique_ptr<BIO, Free<BIO, BIO_free_all>> bio(BIO_new(BIO_s_mem()));
+        X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253);
+        char* data = nullptr;
+        const long n = BIO_get_mem_data(bio.get(), &data);
+        if (n > 0) t.subject.assign(data, static_cast<size_t>(n));
+    }
+    struct tm tm {};
+    if (ASN1_TIME_to_tm(X509_get0_notAfter(cert.get()), &tm) == 1) t.not_after_ms = int64_t{timegm(&tm)} * 1000;
     return t;
 }
 
@@ -120,6 +131,53 @@ Status make_self_signed(const std::string& cert_file, const std::string& key_fil
 }
 
 }  // namespace
+
+Expected<TlsIdentity> load_certificate_pair(const std::string& cert_file, const std::string& key_file) {
+    return load_pair(cert_file, key_file);
+}
+
+Expected<TlsIdentity> install_certificate(const std::string& dir, const std::string& cert_pem, const std::string& key_pem,
+                                          int64_t now_ms) {
+    namespace fs = std::filesystem;
+    const fs::path tls = fs::path(dir) / "tls";
+    std::error_code ec;
+    fs::create_directories(tls, ec);
+    if (ec) return Status::io_error("cannot make " + tls.string() + ": " + ec.message());
+    const std::string cert = (tls / "cert.pem").string(), key = (tls / "key.pem").string();
+    const std::string cert_new = cert + ".new", key_new = key + ".new";
+    auto write = [](const std::string& path, const std::string& text) {
+        const mode_t old = ::umask(077);
+        File f(std::fopen(path.c_str(), "w"));
+        ::umask(old);
+        return f && std::fwrite(text.data(), 1, text.size(), f.get()) == text.size() && std::fflush(f.get()) == 0 &&
+               ::fsync(fileno(f.get())) == 0;
+    };
+    auto cleanup = [&] {
+        fs::remove(cert_new, ec);
+        fs::remove(key_new, ec);
+    };
+    if (!write(key_new, key_pem) || !write(cert_new, cert_pem)) {
+        cleanup();
+        return Status::io_error("cannot write the new pair in " + tls.string());
+    }
+    auto t = load_pair(cert_new, key_new);
+    if (t && t->not_after_ms <= now_ms) t = Status::invalid("the certificate has expired");
+    if (!t) {
+        cleanup();
+        std::string why = t.status().message();
+        for (const auto& [path, label] : {std::pair{cert_new, "the certificate"}, std::pair{key_new, "the key"}})
+            for (size_t at; (at = why.find(path)) != std::string::npos;) why.replace(at, path.size(), label);
+        return Status::invalid("the uploaded pair: " + why);
+    }
+    const std::string stamp = std::to_string(now_ms);
+    for (const std::string& f : {cert, key})
+        if (fs::exists(f, ec)) fs::rename(f, f + ".before-" + stamp, ec);
+    if (std::rename(key_new.c_str(), key.c_str()) != 0 || std::rename(cert_new.c_str(), cert.c_str()) != 0)
+        return Status::io_error("cannot put the new pair in place in " + tls.string());
+    t->cert_file = cert;
+    t->key_file = key;
+    return t;
+}
 
 Status check_certificate_pair(const std::string& cert_file, const std::string& key_file) {
     auto t = load_pair(cert_file, key_file);

@@ -7,6 +7,7 @@
 // Threads: any; no shared state.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -18,11 +19,24 @@ struct TlsIdentity {
     std::string cert_file, key_file;
     std::string fingerprint;  // SHA-256 of the certificate (DER), "AB:CD:..."
     bool generated = false;   // made now
+    std::string subject;      // "CN=gridlet, ..." (RFC 2253)
+    int64_t not_after_ms = 0; // UTC ms
 };
 
 // Whether `cert_file` and `key_file` load (PEM; RSA or ECDSA) and the key is
 // the certificate's. Errors: io_error (unreadable), invalid_argument.
 Status check_certificate_pair(const std::string& cert_file, const std::string& key_file);
+
+// Loads a pair as check_certificate_pair checks it, with its details.
+Expected<TlsIdentity> load_certificate_pair(const std::string& cert_file, const std::string& key_file);
+
+// Puts an uploaded PEM pair in place of <dir>/tls/cert.pem and key.pem (the
+// pair the server loads at its next start when [http] names no cert_file):
+// checked first (it loads, the key is the certificate's, RSA or ECDSA, not
+// expired); the present pair is kept as *.pem.before-<ms>. Errors:
+// invalid_argument (the pair), io_error.
+Expected<TlsIdentity> install_certificate(const std::string& dir, const std::string& cert_pem, const std::string& key_pem,
+                                          int64_t now_ms);
 
 // The configured pair (checked: they load and the key matches), or the
 // self-signed pair of `dir`, made when both are missing (one without the

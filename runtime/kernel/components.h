@@ -20,7 +20,10 @@
 #include "script/engine_core.h"
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
 
 #include "alarm/alarm_rules.h"
 #include "export/export_config.h"
@@ -39,6 +42,34 @@ class Store;
 }
 
 namespace gridlet::kernel {
+
+// A function of a component that other threads may call while it runs: set
+// and cleared on the owner's thread; a call copies it under the lock (never
+// half set) and runs it outside. nullopt when none is set.
+template <class Sig>
+class SharedCall;
+template <class R, class... A>
+class SharedCall<R(A...)> {
+public:
+    void set(std::function<R(A...)> fn) {
+        std::lock_guard lock(mu_);
+        fn_ = std::move(fn);
+    }
+    void clear() { set(nullptr); }
+    std::optional<R> operator()(A... args) const {
+        std::function<R(A...)> fn;
+        {
+            std::lock_guard lock(mu_);
+            fn = fn_;
+        }
+        if (!fn) return std::nullopt;
+        return fn(std::forward<A>(args)...);
+    }
+
+private:
+    mutable std::mutex mu_;
+    std::function<R(A...)> fn_;
+};
 
 // What the components may use; owned by the Kernel, outlives the instances.
 class NorthFeeds;
@@ -85,8 +116,20 @@ struct ComponentContext {
     // (set while it runs; any thread reads them).
     std::optional<http::HttpConfig> http;
     std::atomic<const http::ApiCounters*> http_counters{nullptr};
+    // The devices left out of this run (a problem of their own): name -> why.
+    std::map<std::string, std::string> refused_devices;
     // The kernel's metrics (Kernel::metrics_json, any thread).
     std::function<nlohmann::json()> metrics;
+    // A control request (kernel/control.cpp: {"publish":..}, {"reload":{}})
+    // served by the kernel's main thread, from any thread; set by the Kernel
+    // before the components start. Errors: unavailable (no answer within
+    // timeout_ms, or no control socket).
+    std::function<Expected<nlohmann::json>(const nlohmann::json& request, int timeout_ms)> kernel_call;
+    // The rules and their status documents (gridlet.status), taken on the
+    // rules thread within timeout_ms: [{name, file, status, error, callbacks,
+    // errors, memory_bytes, last_error, last_error_ms, document}] ("" for
+    // every rule, else that one). Set while the rules component runs.
+    SharedCall<Expected<nlohmann::json>(const std::string& rule, int timeout_ms)> rules_status;
 };
 
 Expected<std::unique_ptr<plugin::PluginInstance>> make_store_writer_instance(ComponentContext& ctx,

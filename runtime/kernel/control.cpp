@@ -9,6 +9,7 @@
 #include <cstring>
 #include <fstream>
 
+#include "backup/backup.h"
 #include "bus/socket.h"
 #include "kernel/kernel.h"
 #include "kernel/alarm_store.h"
@@ -20,7 +21,12 @@ namespace gridlet::kernel {
 // Requests: "ping", "metrics", or a JSON object
 // {"publish": {"series": "dev/point", "value": 1.5, "unit": "A", "kind": "gauge"}} or
 // {"alarm_ack": {"id": 12, "by": "cli", "comment": "text"}} or
-// {"telegram_subscriber": {"notification": "ops_bot", "chat_id": 42, "enabled": false}}.
+// {"telegram_subscriber": {"notification": "ops_bot", "chat_id": 42, "enabled": false}} or
+// {"reload": {}} (as SIGHUP; the answer says what was applied or why not) or
+// {"audit": {...}} (an account change made on the command line: published as
+// the event cli/audit) or
+// {"backup_checkpoint": {}} (a checkpoint of the store for `gridlet backup`,
+// which archives and removes it: {"ok": true, "dir": ...}).
 std::string Kernel::handle_control(std::string_view request) {
     if (request == "ping") return "pong";
     if (request == "metrics") return metrics_json().dump();
@@ -29,9 +35,35 @@ std::string Kernel::handle_control(std::string_view request) {
     if (j.is_object() && j.contains("alarm_ack")) return control_alarm_ack(j["alarm_ack"]).dump();
     if (j.is_object() && j.contains("telegram_subscriber"))
         return control_telegram_subscriber(j["telegram_subscriber"]).dump();
+    if (j.is_object() && j.contains("backup_checkpoint")) return control_backup_checkpoint().dump();
+    if (j.is_object() && j.contains("audit")) return control_audit(j["audit"]).dump();
+    if (j.is_object() && j.contains("reload")) {
+        spdlog::info("control: reload asked");
+        return reload().dump();
+    }
     return nlohmann::json{{"error", "unknown request (known: ping, metrics, {\"publish\": {...}}, "
-                                    "{\"alarm_ack\": {...}}, {\"telegram_subscriber\": {...}})"}}
+                                    "{\"alarm_ack\": {...}}, {\"telegram_subscriber\": {...}}, {\"reload\": {}}, "
+                                    "{\"backup_checkpoint\": {}})"}}
         .dump();
+}
+
+nlohmann::json Kernel::control_audit(const nlohmann::json& body) {
+    if (!body.is_object() || !body.contains("action") || !body["action"].is_string())
+        return {{"error", "audit needs {\"action\": \"...\", ...}"}};
+    const std::string text = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    bus::EventView ev{clock_.now_ms(), GL_SEV_INFO, "cli", "audit", text};
+    if (Status st = control_publisher_->publish_frame(bus::encode_event("event/cli/audit", ev)); !st)
+        return {{"error", st.message()}};
+    spdlog::info("control: audit {} by {}", body["action"].get<std::string>(), body.value("user", std::string("?")));
+    return {{"ok", true}};
+}
+
+nlohmann::json Kernel::control_backup_checkpoint() {
+    if (!store_) return {{"error", "the site has no [store]"}, {"code", "not_found"}};
+    const std::string dir = backup::checkpoint_dir_for(store_->options().path.string());
+    if (Status st = store_->checkpoint(dir); !st) return {{"error", st.message()}};
+    spdlog::info("control: store checkpoint for a backup in {}", dir);
+    return {{"ok", true}, {"dir", dir}};
 }
 
 // Acknowledges an alarm of the running site (the table is shared with the
@@ -153,28 +185,38 @@ std::vector<std::string> Kernel::revive_failed_plugins() {
     return revived;
 }
 
-void Kernel::reload() {
+nlohmann::json Kernel::reload() {
     // The same checks as `gridlet check` (plugins' devices, rules, store),
     // so that an error in what would apply only at the next start is said now.
     config::Diagnostics diags;
     SitePlan fresh_plan = load_site(plan_.site.path, diags, DeviceProblems::refuse_site, /*compile_rules=*/false);
     SiteConfig& fresh = fresh_plan.site;
     if (!diags.empty()) {
-        for (const auto& d : diags) spdlog::error("reload: {}", d.to_string());
+        nlohmann::json errors = nlohmann::json::array();
+        for (const auto& d : diags) {
+            spdlog::error("reload: {}", d.to_string());
+            errors.push_back(d.to_string());
+        }
         spdlog::error("reload: {} has errors; keeping the running configuration", plan_.site.path);
-        return;
+        return {{"error", plan_.site.path + " has errors; the running configuration is kept"},
+                {"code", "invalid_argument"},
+                {"errors", errors}};
     }
     const std::vector<std::string> kept = settings_not_applied(plan_.site, fresh);
     plan_.site.log_level = fresh.log_level;
     plan_.site.log_pattern = fresh.log_pattern;
     Status st = setup_logging(plan_.site);
     if (!st) spdlog::error("reload: {}", st.message());
-    (void)revive_failed_plugins();
-    if (plugin::PluginInstance* rules = instance("rules"); rules && rules->state() == plugin::InstanceState::running)
-        reload_rules(*rules, fresh);
+    const std::vector<std::string> revived = revive_failed_plugins();
+    const bool rules = instance("rules") != nullptr;
+    if (plugin::PluginInstance* r = instance("rules"); r && r->state() == plugin::InstanceState::running)
+        reload_rules(*r, fresh);
     for (auto& hook : reload_hooks_) hook();
-    spdlog::info("reloaded {}: log level and pattern{}", plan_.site.path, instance("rules") ? ", rules" : "");
+    spdlog::info("reloaded {}: log level and pattern{}", plan_.site.path, rules ? ", rules" : "");
     for (const std::string& k : kept) spdlog::warn("reload: not applied until gridlet restarts: {}", k);
+    nlohmann::json applied = {"log level and pattern"};
+    if (rules) applied.push_back("rules");
+    return {{"ok", true}, {"applied", applied}, {"revived_plugins", revived}, {"not_applied_until_restart", kept}};
 }
 
 int Kernel::run_until_signal() {
@@ -210,7 +252,7 @@ int Kernel::run_until_signal() {
             if (read(sfd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
                 if (si.ssi_signo == SIGHUP) {
                     spdlog::info("SIGHUP: reloading");
-                    reload();
+                    (void)reload();
                     continue;
                 }
                 spdlog::info("{}: stopping", si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");

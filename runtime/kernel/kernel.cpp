@@ -108,6 +108,7 @@ Status Kernel::start() {
         components_->legrand = plan_.legrand;
         components_->model = plan_.model;
     }
+    for (const RefusedDevice& r : plan_.refused_devices) components_->refused_devices[r.device] = r.problem.to_string();
     auto control_pub = bus_->make_publisher(&control_metrics_);
     if (!control_pub) return control_pub.status();
     control_publisher_ = std::move(*control_pub);
@@ -153,6 +154,24 @@ Status Kernel::start() {
     if (plan_.http) {
         components_->http = plan_.http;
         components_->metrics = [this] { return metrics_json(); };
+        // A control request from another thread goes through the control
+        // socket, so that the main thread serves it between the others.
+        components_->kernel_call = [this](const nlohmann::json& request, int timeout_ms) -> Expected<nlohmann::json> {
+            const std::string& ep = plan_.site.control_endpoint;
+            bus::ZmqSocket s(bus_->context(), ZMQ_REQ);
+            (void)s.set_int(ZMQ_RCVTIMEO, timeout_ms);
+            (void)s.set_int(ZMQ_SNDTIMEO, timeout_ms);
+            if (Status st = s.connect(ep); !st) return Status::unavailable("the kernel's control socket: " + st.message());
+            const std::string text = request.dump();
+            if (zmq_send(s.get(), text.data(), text.size(), 0) != static_cast<int>(text.size()))
+                return Status::unavailable(std::string("the kernel's control socket: ") + zmq_strerror(zmq_errno()));
+            bus::ZmqMessage m;
+            if (zmq_msg_recv(m.get(), s.get(), 0) < 0)
+                return Status::unavailable("the kernel did not answer within " + std::to_string(timeout_ms) + " ms");
+            auto j = nlohmann::json::parse(m.view(), nullptr, false);
+            if (!j.is_object()) return Status::internal("the kernel's answer is not JSON");
+            return j;
+        };
         auto h = make_http_instance(*components_, services, index++);
         if (!h) return h.status();
         instances_.push_back(std::move(*h));

@@ -79,11 +79,15 @@ public:
     void on_reload(std::function<void()> fn) { reload_hooks_.push_back(std::move(fn)); }
 
 private:
-    void reload();
+    // Reloads what can be reloaded (SIGHUP, {"reload":{}}); the answer:
+    // {ok, applied, revived_plugins, not_applied_until_restart} or {error, errors}.
+    nlohmann::json reload();
     std::string handle_control(std::string_view request);
     nlohmann::json control_publish(const nlohmann::json& request);
     nlohmann::json control_alarm_ack(const nlohmann::json& request);
     nlohmann::json control_telegram_subscriber(const nlohmann::json& request);
+    nlohmann::json control_backup_checkpoint();
+    nlohmann::json control_audit(const nlohmann::json& body);
     void publish_alarm_changes();  // main thread
 
     SitePlan plan_;

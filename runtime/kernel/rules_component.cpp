@@ -8,7 +8,9 @@
 #include <gridlet/plugin.hpp>
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <filesystem>
+#include <future>
 
 #include "core/text.h"
 #include "export/outbox_sender.h"
@@ -40,6 +42,22 @@ public:
         hooks.next_due_ms = [this] { return engine_.next_timer_in_ms(); };
         hooks.on_due = [this] { safely("timers", [&] { engine_.run_due_timers(); }); };
         ctx_.rules_reload = [this](const SiteConfig& fresh) { reload(fresh); };
+        // Other threads (the HTTP API) ask on this thread; a task posted
+        // after stop() never runs, and the caller's wait ends at its timeout.
+        plugin::PluginInstance* self = host().ctx()->instance;
+        auto alive = alive_;
+        ctx_.rules_status.set([this, self, alive](const std::string& rule, int timeout_ms) -> Expected<nlohmann::json> {
+            auto answer = std::make_shared<std::promise<Expected<nlohmann::json>>>();
+            auto done = answer->get_future();
+            self->post([this, alive, rule, answer] {
+                if (!*alive) return answer->set_value(Status::unavailable("the rules have stopped"));
+                answer->set_value(rules_json(rule));
+            });
+            if (done.wait_for(std::chrono::milliseconds(timeout_ms)) != std::future_status::ready)
+                return Status::unavailable("the rules did not answer within " + std::to_string(timeout_ms) +
+                                           " ms (busy, or stopping)");
+            return done.get();
+        });
         if (!ctx_.store) host().warn("no [store] in the site: rule state is kept in memory only, and query() fails");
         read_model(ctx_.site);
         configure(ctx_.site);
@@ -82,6 +100,38 @@ public:
         config::Diagnostics diags;
         model::SiteModel m = model::parse_site_model(*site.root, site.path, site.timezone, diags);
         if (diags.empty()) model_ = std::move(m);
+    }
+
+    void stop() override {
+        *alive_ = false;
+        ctx_.rules_status.clear();
+    }
+
+    // The rules' state and status documents (ComponentContext::rules_status).
+    Expected<nlohmann::json> rules_json(const std::string& only) {
+        nlohmann::json out = nlohmann::json::array();
+        for (const script::RuleInfo& info : engine_.rules()) {
+            if (!only.empty() && info.name != only) continue;
+            nlohmann::json r = {{"name", info.name},
+                                {"file", info.file},
+                                {"status", script::rule_status_name(info.status)},
+                                {"error", info.error.empty() ? nlohmann::json() : nlohmann::json(info.error)},
+                                {"callbacks", info.callbacks},
+                                {"errors", info.errors},
+                                {"memory_bytes", info.memory_bytes},
+                                {"last_error", info.last_error.empty() ? nlohmann::json() : nlohmann::json(info.last_error)},
+                                {"last_error_ms", info.last_error_ms ? nlohmann::json(info.last_error_ms) : nlohmann::json()}};
+            if (info.status == script::RuleStatus::running) {
+                auto doc = engine_.status_document(info.name);
+                r["document"] = doc ? *doc : nlohmann::json();
+                if (!doc) r["document_error"] = doc.status().message();
+            } else {
+                r["document"] = nullptr;
+            }
+            out.push_back(std::move(r));
+        }
+        if (!only.empty() && out.empty()) return Status::not_found("no rule '" + only + "'");
+        return out;
     }
 
     void on_samples(const char*, const gl_sample* s, size_t n) override {
@@ -268,6 +318,7 @@ private:
 
     ComponentContext& ctx_;
     script::Engine engine_;
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // this thread only
     std::map<std::string, std::map<std::string, std::string>> memory_state_;
 };
 

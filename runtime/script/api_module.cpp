@@ -8,6 +8,7 @@ void push_gridlet_module(lua_State* L, Rule& rule) {
     lua_createtable(L, 0, 16);
     register_sample_api(L);
     register_timer_api(L);
+    register_status_api(L);
     register_data_api(L);
     register_output_api(L);
     register_alarm_api(L);

@@ -423,10 +423,21 @@ std::vector<RuleInfo> Engine::rules() const {
             info.callbacks = slot.rule->callbacks();
             info.errors = slot.rule->errors();
             info.memory_bytes = slot.rule->memory_used();
+            info.last_error = slot.rule->last_error();
+            info.last_error_ms = slot.rule->last_error_ms();
         }
         out.push_back(std::move(info));
     }
     return out;
+}
+
+Expected<nlohmann::json> Engine::status_document(const std::string& name) {
+    auto it = slots_.find(name);
+    if (it == slots_.end()) return Status::not_found("no rule '" + name + "'");
+    if (!it->second.rule) return Status::unavailable("rule '" + name + "' failed to load: " + it->second.error);
+    auto doc = it->second.rule->status_document();
+    finish();
+    return doc;
 }
 
 size_t Engine::memory_bytes() const {

@@ -45,6 +45,8 @@ struct RuleInfo {
     uint64_t callbacks = 0;
     uint64_t errors = 0;
     size_t memory_bytes = 0;
+    std::string last_error;    // the last Lua error of a callback; empty: none
+    int64_t last_error_ms = 0;
 };
 
 // A rule that could not be (re)loaded, and why ("file:line: message").
@@ -99,6 +101,10 @@ public:
     int64_t next_timer_in_ms();
 
     std::vector<RuleInfo> rules() const;
+    // Rule `name`'s status document (gridlet.status): null when it has none.
+    // Errors: not_found (no such rule), unavailable (not running), invalid
+    // (its function failed).
+    Expected<nlohmann::json> status_document(const std::string& name);
     // Total Lua heap of all rules, bytes.
     size_t memory_bytes() const;
     EngineCore& core() noexcept { return core_; }

@@ -261,6 +261,8 @@ bool Rule::protected_call(int nargs, const std::string& what) {
 
 void Rule::report_error(const std::string& what, const std::string& message) {
     ++errors_;
+    last_error_ = what + ": " + message.substr(0, message.find('\n'));
+    last_error_ms_ = core_.host.clock().now_ms();
     const int64_t now = core_.host.clock().monotonic_ms();
     if (now - last_error_log_ms_ < core_.options.error_log_interval_ms) {
         ++errors_unlogged_;
@@ -639,6 +641,41 @@ void Rule::guard(const std::string& what, F&& body) noexcept {
 
 void Rule::deliver(int subscription_id) {
     guard("delivery", [&] { deliver_unguarded(subscription_id); });
+}
+
+void Rule::set_status_function(int fn_ref) {
+    if (status_ref_ != LUA_NOREF) luaL_unref(L_.get(), LUA_REGISTRYINDEX, status_ref_);
+    status_ref_ = fn_ref;
+}
+
+Expected<nlohmann::json> Rule::status_document() {
+    if (stopped() || !live_) return Status::unavailable("rule '" + name() + "' is not running");
+    if (status_ref_ == LUA_NOREF) return nlohmann::json();
+    lua_State* L = L_.get();
+    const int base = lua_gettop(L);
+    lua_pushcfunction(L, traceback_handler);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, status_ref_);
+    limits_->begin_callback();
+    const int rc = lua_pcall(L, 0, 1, base + 1);
+    ++callbacks_;
+    if (limits_->stopped()) {
+        lua_settop(L, base);
+        handle_stop("status()");
+        return Status::unavailable("rule '" + name() + "' stopped in its status function");
+    }
+    if (rc != 0) {
+        const std::string error = lua_tostring(L, -1) ? valid_text(to_view(L, -1)) : "error object is not a string";
+        lua_settop(L, base);
+        report_error("status()", error);
+        return Status::invalid("rule '" + name() + "': status(): " + error.substr(0, error.find('\n')));
+    }
+    Expected<nlohmann::json> doc = lua_isnil(L, -1) ? Expected<nlohmann::json>(nlohmann::json()) : to_json(L, -1);
+    lua_settop(L, base);
+    if (!doc) {
+        report_error("status()", "the result is not JSON: " + doc.status().message());
+        return Status::invalid("rule '" + name() + "': status(): the result is not JSON: " + doc.status().message());
+    }
+    return doc;
 }
 
 void Rule::fire_timer(int id, int64_t due) {

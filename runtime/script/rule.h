@@ -118,6 +118,17 @@ public:
     // Statistics for `gridlet rules` and the benchmark.
     uint64_t callbacks() const noexcept { return callbacks_; }
     uint64_t errors() const noexcept { return errors_; }
+    // The last Lua error of a callback ("what: file:line: message", first
+    // line) and when (UTC ms); empty / 0: none since it loaded.
+    const std::string& last_error() const noexcept { return last_error_; }
+    int64_t last_error_ms() const noexcept { return last_error_ms_; }
+    // gridlet.status(fn) (api_status.cpp): the registry ref of fn, replacing
+    // an earlier one.
+    void set_status_function(int fn_ref);
+    // The rule's status document: fn() as JSON, called within the rule's
+    // budgets; null when the rule has none. Errors: fn failed or returned
+    // what is not JSON (counted as the rule's errors); the rule stopped.
+    Expected<nlohmann::json> status_document();
     size_t memory_used() const noexcept { return limits_->memory_used(); }
     // Recent wall time of its deliveries, ms, decayed (RuleLimits): the engine
     // serves the least busy rule first.
@@ -221,6 +232,9 @@ private:
     uint64_t callbacks_ = 0;
     uint64_t errors_ = 0;
     uint64_t errors_unlogged_ = 0;
+    std::string last_error_;
+    int64_t last_error_ms_ = 0;
+    int status_ref_ = LUA_NOREF;
     int64_t last_error_log_ms_ = INT64_MIN / 2;
     friend class Engine;
     std::unordered_map<std::string, size_t> state_sizes_;

@@ -45,6 +45,7 @@ void make_readonly(lua_State* L, const char* name);
 // Per-file registration of the module's functions (api_*.cpp).
 void register_sample_api(lua_State* L);   // on, cancel
 void register_timer_api(lua_State* L);    // every, at
+void register_status_api(lua_State* L);   // status
 void register_data_api(lua_State* L);     // last, window, query
 void register_output_api(lua_State* L);   // write, emit, log, now, monotonic
 void register_alarm_api(lua_State* L);    // alarm.raise, clear, active, list, ack

@@ -1,5 +1,7 @@
 #include "store/store.h"
 
+#include <rocksdb/utilities/checkpoint.h>
+
 #include <algorithm>
 #include <chrono>
 
@@ -242,6 +244,14 @@ Status Store::enforce_retention() {
             return st;
     }
     return Status::ok();
+}
+
+Status Store::checkpoint(const std::filesystem::path& dir) {
+    if (read_only()) return Status::unsupported("store " + db_->path() + ": a checkpoint needs the store open read-write");
+    rocksdb::Checkpoint* raw = nullptr;
+    if (Status st = db_->convert(rocksdb::Checkpoint::Create(db_->db(), &raw), "checkpoint"); !st) return st;
+    std::unique_ptr<rocksdb::Checkpoint> cp(raw);
+    return db_->convert(cp->CreateCheckpoint(dir.string()), "checkpoint into " + dir.string());
 }
 
 Status Store::compact_all() {

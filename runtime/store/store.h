@@ -80,6 +80,11 @@ public:
     Status sync() { return db_->sync_wal(); }
     // Flush memtables and compact everything (benchmark: size on disk).
     Status compact_all();
+    // A consistent copy of the whole store at `dir` (a RocksDB checkpoint:
+    // hard links where `dir` is on the store's file system, so it is quick
+    // and small), taken while writes go on; `dir` must not exist. Any
+    // thread. Errors: unsupported (read-only), io_error.
+    Status checkpoint(const std::filesystem::path& dir);
     // Secondary: see the primary's latest writes.
     Status catch_up() { return db_->catch_up(); }
 

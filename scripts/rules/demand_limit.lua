@@ -40,6 +40,8 @@ local function kw(v) return v and string.format("%.1f kW", v) or "-" end
 
 gridlet.on(ctl.series, function(value, series, ts, quality) ctl:feed(series, value, ts, quality) end)
 gridlet.every(step_every, function(now) ctl:step(now) end)
+-- What GET /api/v1/demand shows (called only when asked).
+gridlet.status(function() return ctl:status_document(gridlet.now()) end)
 if status_every > 0 then
   gridlet.every(status_every, function(now)
     local stop = ctl.d:next_boundary()

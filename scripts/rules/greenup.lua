@@ -56,5 +56,8 @@ gridlet.every(g.c.period, function(now)
   if not g.last_meter_step or gridlet.monotonic() - g.last_meter_step > period_ms then g:step(now) end
 end)
 
+-- What GET /api/v1/ev shows (called only when asked).
+gridlet.status(function() return g:status_document() end)
+
 gridlet.log.info("Green'Up: %d station(s), maximum current available %g A, for the charging %g A, %s",
   #g.stations, g.c.max, g.c.max_charging, g.c.on and "ON" or "OFF")

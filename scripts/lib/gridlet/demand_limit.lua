@@ -516,4 +516,22 @@ function C:shed_names()
   return out
 end
 
+-- The status document (gridlet.status; GET /api/v1/demand): the running
+-- interval's demand against the limit, the prediction, and the loads. kW;
+-- times UTC ms.
+function C:status_document(now)
+  local d = self.d
+  local present, present_ts = d:present()
+  local loads = {}
+  for _, l in ipairs(self.c.shed_order) do
+    local s = self.loads[l.name]
+    loads[#loads + 1] = {name = l.name, priority = l.priority, target = l.target, kw = l.kw, shed = s.shed,
+      changed_ms = s.changed_at ~= 0 and s.changed_at or nil, pending = s.pending}
+  end
+  return {kind = "demand_limit", name = d.c.name, interval_s = d.c.interval_s, limit_kw = self:limit_at(now),
+    predicted_kw = d:predicted(now), interval_end_ms = d:next_boundary(), last_demand_kw = present,
+    last_demand_ms = present_ts, exceeded = self.exceeded_actual == true, data_missing = self.data_missing == true,
+    switch_operations = self.switches, loads = loads}
+end
+
 return M

@@ -45,4 +45,39 @@ function G:snapshot()
   return out
 end
 
+local STATE = {[S.AVAILABLE] = "available", [S.CONNECTED] = "connected", [S.CHARGING] = "charging",
+  [S.WAITING] = "waiting", [S.ERROR] = "error"}
+
+-- The status document (gridlet.status; GET /api/v1/ev): the area, the
+-- installation current against the limits and, per station, its state,
+-- setpoint, measured current and session. Currents in A, times UTC ms.
+function G:status_document()
+  local c, I = self.c, self.I
+  local area = math.max(self.area[1], self.area[2], self.area[3])
+  local stations = {}
+  for i, st in ipairs(self.stations) do
+    local s = st.session
+    stations[i] = {
+      name = st.name, rated_current = st.cfg.rated, phases = st.cfg.phases,
+      default_priority = st.cfg.priority and "Priority" or "Normal",
+      state = st.stale and "no-data" or (STATE[st.state] or "unknown"),
+      setpoint = st.allow, measured_current = S.phase_current(st),
+      session = s and {
+        status = s.status, level = LEVEL[s.level], started_ms = s.start, ah = s.ah, wh = s.wh,
+        priority = s.prio and "Priority" or "Normal",
+        override = s.hold == "wait" and "Wait" or (s.hold == "start" and "Start" or nil),
+        reductions = s.reductions, stops = s.stops,
+      } or nil,
+    }
+  end
+  return {
+    kind = "greenup", on = c.on, failsafe = self.failsafe, area = E.AREA[area],
+    areas = {E.AREA[self.area[1]], E.AREA[self.area[2]], E.AREA[self.area[3]]},
+    current = {I[1], I[2], I[3]}, maximum_current_available = c.max,
+    maximum_current_available_for_the_charging = c.max_charging,
+    configured_charging_limit = c.max_charging_cfg, override_prefix = c.override_prefix,
+    stations = stations,
+  }
+end
+
 return R

@@ -1,0 +1,228 @@
+// The API's data routes: site, devices, series, query, events, alarms and
+// consumption: the same answers as the CLI (runtime/answers). Handlers run
+// on the server's pool and read the store and the alarm table (both
+// thread-safe).
+#include <httplib.h>
+
+#include <charconv>
+
+#include "http/api_request.h"
+#include "http/api_server.h"
+#include "alarm/alarm_table.h"
+#include "answers/consumption_answer.h"
+#include "answers/event_answer.h"
+#include "answers/query_answer.h"
+#include "answers/series_answer.h"
+#include "model/consumption.h"
+#include "store/store.h"
+
+namespace gridlet::http {
+
+// A consumption answer's periods at most (a year of quarter hours is 35,040).
+constexpr size_t kMaxConsumptionPeriods = 50'000;
+
+void ApiServer::events_answer(const QueryParams& p, const std::string& type, httplib::Response& res) {
+    answers::EventsRequest r;
+    r.type = type;
+    r.source = p.get("source");
+    if (p.has("severity")) r.severity = p.get("severity");
+    if (p.has("from")) r.from = p.get("from");
+    if (p.has("to")) r.to = p.get("to");
+    if (p.has("format")) r.format = p.get("format");
+    r.tz = p.get("tz");
+    // Bounded: the oldest `limit` of the range (narrow the range for more).
+    const auto limit = count_param(p, "limit", 10000, 100000, res);
+    if (!limit) return;
+    r.limit = *limit;
+    auto plan = answers::plan_events(r, ctx_.site->timezone, ctx_.now_ms(), "");
+    if (!plan) return send_status(res, plan.status());
+    auto events = ctx_.store->events().query(plan->filter);
+    if (!events) return send_status(res, events.status());
+    std::string text;
+    answers::write_events(*events, *plan, [&](std::string_view t) {
+        text.append(t);
+        return true;
+    });
+    res.set_content(text, plan->json ? "application/json" : "text/csv; charset=utf-8");
+}
+
+void ApiServer::data_routes() {
+    httplib::Server& s = *server_;
+
+    s.Get("/api/v1/site", [this](const httplib::Request& req, httplib::Response& res) {
+        if (!authorize(req, res, Right::read)) return;
+        nlohmann::json devices = nlohmann::json::array(), plugins = nlohmann::json::array();
+        for (const DeviceEntry& d : ctx_.site->devices) devices.push_back({{"name", d.name}, {"plugin", d.plugin}});
+        for (const PluginEntry& p : ctx_.site->plugins)
+            plugins.push_back({{"name", p.name}, {"file", p.file}, {"enabled", p.enabled}});
+        send_json(res, 200,
+                  {{"name", ctx_.site->site_name},
+                   {"timezone", ctx_.site->timezone},
+                   {"version", ctx_.version},
+                   {"store", ctx_.store != nullptr},
+                   {"plugins", plugins},
+                   {"devices", devices}});
+    });
+
+    s.Get("/api/v1/series", [this](const httplib::Request& req, httplib::Response& res) {
+        if (!authorize(req, res, Right::read)) return;
+        const auto p = params_of(req, res, {"pattern", "tags"});
+        if (!p) return;
+        if (!ctx_.store) return send_error(res, 503, "unavailable", "the site has no [store]");
+        auto sel = ctx_.store->registry().select(p->get("pattern"), p->get("tags"));
+        if (!sel) return send_status(res, sel.status());
+        nlohmann::json out = nlohmann::json::array();
+        for (const SeriesMeta& m : *sel) {
+            auto last = ctx_.store->query().last(m.id);
+            out.push_back(answers::series_json(m, last && *last ? std::optional<store::Sample>(**last) : std::nullopt));
+        }
+        send_json(res, 200, out);
+    });
+
+    s.Get("/api/v1/query", [this](const httplib::Request& req, httplib::Response& res) {
+        if (!authorize(req, res, Right::read)) return;
+        if (!ctx_.store) return send_error(res, 503, "unavailable", "the site has no [store]");
+        const auto p = params_of(req, res, {"pattern", "tags", "from", "to", "step", "agg", "format", "tz", "wide", "quality", "digits"});
+        if (!p) return;
+        answers::QueryRequest q;
+        q.pattern = p->get("pattern");
+        q.tags = p->get("tags");
+        if (p->has("from")) q.from = p->get("from");
+        if (p->has("to")) q.to = p->get("to");
+        q.step = p->get("step");
+        q.agg = p->get("agg");
+        if (p->has("format")) q.format = p->get("format");
+        q.tz = p->get("tz");
+        for (const char* flag : {"wide", "quality"}) {
+            if (!p->has(flag)) continue;
+            const std::string v = p->get(flag);
+            if (v != "true" && v != "false")
+                return send_error(res, 400, "invalid_request", std::string(flag) + ": must be true or false");
+            if (flag[0] == 'w') q.wide = v == "true";
+            else q.no_quality = v == "false";
+        }
+        if (p->has("digits")) {
+            const std::string v = p->get("digits");
+            int d = -1;
+            auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), d);
+            if (ec != std::errc() || end != v.data() + v.size() || d < 0 || d > 15)
+                return send_error(res, 400, "invalid_request", "digits: must be 0..15");
+            q.digits = d;
+        }
+        auto plan = answers::plan_query(q, ctx_.site->timezone, ctx_.now_ms(), "");
+        if (!plan) return send_status(res, plan.status());
+        auto points = answers::read_query(ctx_.store->query(), *plan, static_cast<size_t>(config_.max_query_rows));
+        if (!points) return send_status(res, points.status());
+        if (points->empty())
+            return send_error(res, 404, "not_found",
+                              "no series match '" + q.pattern + "'" + (q.tags.empty() ? "" : " with tags " + q.tags));
+        // Written while sent, in chunks: the text of a large answer is never
+        // held whole.
+        const char* type = plan->json ? "application/json" : "text/csv; charset=utf-8";
+        auto held = std::make_shared<std::vector<store::SeriesPoints>>(std::move(*points));
+        auto shape = std::make_shared<answers::QueryPlan>(std::move(*plan));
+        res.set_chunked_content_provider(type,
+                                         [held, shape](size_t, httplib::DataSink& sink) {
+                                             answers::write_query_points(*held, *shape, [&](std::string_view text) {
+                                                 return sink.write(text.data(), text.size());
+                                             });
+                                             sink.done();
+                                             return true;
+                                         });
+    });
+
+    s.Get("/api/v1/events", [this](const httplib::Request& req, httplib::Response& res) {
+        if (!authorize(req, res, Right::read)) return;
+        const auto p = params_of(req, res, {"type", "source", "severity", "from", "to", "format", "tz", "limit"});
+        if (!p) return;
+        if (!ctx_.store) return send_error(res, 503, "unavailable", "the site has no [store]");
+        events_answer(*p, p->get("type"), res);
+    });
+
+    s.Get("/api/v1/consumption", [this](const httplib::Request& req, httplib::Response& res) {
+        if (!authorize(req, res, Right::read)) return;
+        const auto p = params_of(req, res, {"by", "period", "from", "to", "fluid", "node", "compare", "cost", "kwh", "format"});
+        if (!p) return;
+        if (!ctx_.store) return send_error(res, 503, "unavailable", "the site has no [store]");
+        if (!ctx_.model)
+            return send_error(res, 404, "not_found", "the site has no [model] points (runtime/model/README.md)");
+        answers::ConsumptionQuestion q;
+        if (p->has("by")) q.by = p->get("by");
+        if (p->has("period")) q.period = p->get("period");
+        q.from = p->get("from");
+        q.to = p->get("to");
+        if (p->has("fluid")) q.fluid = p->get("fluid");
+        q.node = p->get("node");
+        q.compare = p->get("compare");
+        for (const char* flag : {"cost", "kwh"}) {
+            if (!p->has(flag)) continue;
+            const std::string v = p->get(flag);
+            if (v != "true" && v != "false")
+                return send_error(res, 400, "invalid_request", std::string(flag) + ": must be true or false");
+            (flag[0] == 'c' ? q.cost : q.kwh) = v == "true";
+        }
+        const std::string format = p->has("format") ? p->get("format") : "json";
+        if (format != "json" && format != "csv")
+            return send_error(res, 400, "invalid_request", "format: must be json or csv");
+        auto plan = answers::plan_consumption(q, *ctx_.zone, ctx_.now_ms(), "");
+        if (!plan) return send_status(res, plan.status());
+        // Bounded like a query: the periods are computed on this pool thread.
+        {
+            model::ConsumptionEngine engine(*ctx_.model, ctx_.store->query(), ctx_.store->registry(), *ctx_.zone);
+            auto edges = engine.edges(plan->request.period, plan->request.from, plan->request.to);
+            if (!edges) return send_status(res, edges.status());
+            if (edges->size() - 1 > kMaxConsumptionPeriods)
+                return send_error(res, 400, "invalid_request",
+                                  std::to_string(edges->size() - 1) + " periods; at most " +
+                                      std::to_string(kMaxConsumptionPeriods) + " (use a longer period or a shorter range)");
+        }
+        auto answer = answers::answer_consumption(*plan, *ctx_.model, ctx_.store->query(), ctx_.store->registry(), *ctx_.zone);
+        if (!answer) return send_status(res, answer.status());
+        if (format == "json") return send_json(res, 200, answers::consumption_answer_json(*answer, *ctx_.zone));
+        std::string text;
+        answers::write_consumption_csv(*answer, *ctx_.zone, [&](std::string_view t) {
+            text.append(t);
+            return true;
+        });
+        res.set_content(text, "text/csv; charset=utf-8");
+    });
+
+    s.Get("/api/v1/alarms", [this](const httplib::Request& req, httplib::Response& res) {
+        if (!authorize(req, res, Right::read)) return;
+        const auto p = params_of(req, res, {"status", "source", "limit"});
+        if (!p) return;
+        if (!ctx_.alarms) return send_json(res, 200, nlohmann::json::array());
+        alarm::AlarmFilter f;
+        if (Status st = alarm::apply_status_filter(p->has("status") ? p->get("status") : "open", f); !st)
+            return send_status(res, st);
+        f.source_pattern = p->get("source");
+        const auto limit = count_param(*p, "limit", 1000, 100000, res);
+        if (!limit) return;
+        f.limit = *limit;
+        auto list = ctx_.alarms->list(f);
+        if (!list) return send_status(res, list.status());
+        nlohmann::json out = nlohmann::json::array();
+        for (const alarm::Alarm& a : *list) out.push_back(alarm::to_json(a));
+        send_json(res, 200, out);
+    });
+
+    s.Post(R"(/api/v1/alarms/(\d+)/acknowledge)", [this](const httplib::Request& req, httplib::Response& res) {
+        auto c = authorize(req, res, Right::operate);
+        if (!c) return;
+        if (!ctx_.alarms) return send_error(res, 404, "not_found", "the site has no alarms");
+        auto body = json_body(req, res);
+        std::string comment;
+        if (!body || !only_fields(*body, {"comment"}, res) || !string_field(*body, "comment", comment, res, false)) return;
+        if (comment.size() > 1000) return send_error(res, 400, "invalid_request", "comment: at most 1000 characters");
+        uint64_t id = 0;
+        const std::string m = req.matches[1];
+        auto [end, ec] = std::from_chars(m.data(), m.data() + m.size(), id);
+        if (ec != std::errc()) return send_error(res, 404, "not_found", "no alarm " + m);
+        auto a = ctx_.alarms->acknowledge(id, c->user, comment, ctx_.now_ms());
+        audit(req, c->user, "alarm_acknowledge", bool(a), {{"alarm", id}});
+        if (!a) return send_status(res, a.status());
+        send_json(res, 200, alarm::to_json(*a));
+    });
+}
+
+}  // namespace gridlet::http
