@@ -5,7 +5,7 @@
     df = gw.query("panel1/mains/kw", start="-1d", step="15m")   # a DataFrame, UTC DatetimeIndex
 """
 
-from gridlet.client import ApiError, Client
+from gridlet.client import ApiError, Client, GridletTruncated
 
-__all__ = ["ApiError", "Client"]
+__all__ = ["ApiError", "Client", "GridletTruncated"]
 __version__ = "0.1.0"

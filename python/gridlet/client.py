@@ -14,6 +14,7 @@ import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
+import warnings
 from typing import Any, Optional
 
 import pandas as pd
@@ -27,6 +28,10 @@ class ApiError(Exception):
         self.status = status
         self.code = code
         self.message = message
+
+
+class GridletTruncated(UserWarning):
+    """An answer held back rows at its limit (events): more match than were sent."""
 
 
 class Client:
@@ -55,13 +60,14 @@ class Client:
 
     # -- the requests ------------------------------------------------------
 
-    def _get(self, path: str, params: Optional[dict] = None) -> tuple[str, str]:
+    def _get(self, path: str, params: Optional[dict] = None) -> tuple[str, Any]:
+        """The answer's text and its headers."""
         query = urllib.parse.urlencode({k: v for k, v in (params or {}).items() if v is not None})
         req = urllib.request.Request(f"{self.url}/api/v1{path}" + (f"?{query}" if query else ""),
                                      headers={"Authorization": f"Bearer {self.token}"})
         try:
             with urllib.request.urlopen(req, timeout=self.timeout, context=self._ssl) as r:
-                return r.read().decode("utf-8"), r.headers.get("Content-Type", "")
+                return r.read().decode("utf-8"), r.headers
         except urllib.error.HTTPError as e:
             raise _api_error(e) from None
 
@@ -126,12 +132,19 @@ class Client:
 
         type:     exact ("audit", "ev_session", ...); source: name, prefix or glob
         severity: the lowest (debug, info, notice, warning, error, critical)
-        limit:    at most this many (the API's default and maximum: 10,000 and 100,000)
+        limit:    at most this many, the oldest of the range (the API's default
+                  and maximum: 10,000 and 100,000); when more events match,
+                  a warnings.warn (GridletTruncated) says so: narrow the range
         Returns a DataFrame with a UTC DatetimeIndex "time" and the columns
         source, type, severity, body (a dict).
         """
-        rows = self._json("/events", {"type": type, "source": source, "severity": severity, "from": start,
-                                      "to": end, "limit": limit, "format": "json"})
+        text, headers = self._get("/events", {"type": type, "source": source, "severity": severity, "from": start,
+                                              "to": end, "limit": limit, "format": "json"})
+        rows = json.loads(text)
+        if headers.get("X-Gridlet-Truncated") == "true":
+            warnings.warn(f"events: only the oldest {len(rows)} of the range were sent (limit); more match: "
+                          f"narrow the range or raise limit (next: start='@{headers.get('X-Gridlet-Next-From', '')}')",
+                          GridletTruncated, stacklevel=2)
         df = pd.DataFrame(rows, columns=["time", "ts_ms", "source", "type", "severity", "body"])
         df["time"] = pd.to_datetime(df["ts_ms"], unit="ms", utc=True)
         return df.drop(columns=["ts_ms"]).set_index("time")

@@ -4,17 +4,32 @@ DatetimeIndex (or the site's zone on request) holding exactly what
 and the package installing with pip."""
 
 import io
+import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
+import urllib.error
+import urllib.request
 
 import pandas as pd
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import gridlet  # noqa: E402
+
+
+def _login(client, user, password):
+    """A login through the API (it makes an audit event, ok or refused)."""
+    req = urllib.request.Request(f"{client.url}/api/v1/login", method="POST",
+                                 data=json.dumps({"user": user, "password": password}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    try:
+        urllib.request.urlopen(req, context=client._ssl, timeout=30).read()
+    except urllib.error.HTTPError as e:
+        raise gridlet.client._api_error(e) from None
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +83,20 @@ def test_events_devices_rules_and_consumption(client):
     assert list(ev.columns) == ["source", "type", "severity", "body"]
     assert (ev["type"] == "audit").all()
     assert client.events(type="no_such_type").empty
+    # More events than the limit: the oldest are sent, and a warning says so.
+    # Two failed logins make two audit events.
+    for _ in range(2):
+        with pytest.raises(gridlet.ApiError):
+            _login(client, "nobody", "wrong password")
+    for _ in range(50):
+        ev = client.events(type="audit", start="-1h")
+        if len(ev) >= 2:
+            break
+        time.sleep(0.1)
+    assert len(ev) >= 2, ev
+    with pytest.warns(gridlet.GridletTruncated, match="only the oldest 1 of the range"):
+        one = client.events(type="audit", start="-1h", limit=1)
+    assert len(one) == 1 and one.index[0] == ev.index[0]
     dev = client.devices()
     assert list(dev.index) == ["d1", "d2"]
     assert (dev["plugin"] == "hello").all()

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <memory>
 
 #include "core/timezone.h"
@@ -26,6 +27,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr size_t kBlock = 1 << 16;
+constexpr uintmax_t kMaxConfigBytes = uintmax_t{256} << 20;  // the site file's folder, besides the store
 
 std::string hex(const unsigned char* d, size_t n) {
     static const char h[] = "0123456789abcdef";
@@ -75,6 +77,51 @@ la_ssize_t write_cb(struct archive*, void* user, const void* buf, size_t n) {
     return static_cast<la_ssize_t>(n);
 }
 
+// The regular files under `dir` in name order, except the folders in `skip`,
+// other backups' checkpoints and what a restore moved aside or is staging.
+// `max_bytes` > 0: the tree is configuration, which stays small; more is
+// refused (the site file in a shared folder such as /tmp would take
+// everything beside it), and other backups' archives are left out.
+Expected<std::vector<fs::path>> collect_tree(const fs::path& dir, const std::vector<fs::path>& skip, uintmax_t max_bytes) {
+    std::error_code ec;
+    std::vector<fs::path> files;
+    if (!fs::is_directory(dir, ec)) return files;
+    uintmax_t total = 0;
+    fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec), end;
+    if (ec) return Status::io_error(dir.string() + ": " + ec.message());
+    for (; it != end; it.increment(ec)) {
+        if (ec) return Status::io_error(dir.string() + ": " + ec.message());
+        const fs::path p = it->path();
+        const std::string leaf = p.filename().string();
+        bool skipped = leaf.find(".backup-") != std::string::npos || leaf.find(".before-restore-") != std::string::npos ||
+                       leaf.rfind(".gridlet-restore-", 0) == 0 || leaf.ends_with(".partial") ||
+                       leaf.ends_with(".gridlet-store") ||
+                       (max_bytes > 0 && leaf.rfind("gridlet-backup-", 0) == 0 && leaf.ends_with(".tar.gz"));
+        for (const fs::path& s : skip) skipped = skipped || inside(p, s);
+        if (skipped) {
+            if (it->is_directory(ec)) it.disable_recursion_pending();
+            continue;
+        }
+        if (!it->is_regular_file(ec) || it->is_symlink(ec)) continue;
+        files.push_back(p);
+        total += it->file_size(ec);
+        if (max_bytes > 0 && total > max_bytes)
+            return Status::invalid("the site file's folder " + dir.string() + " holds more than " +
+                                   std::to_string(max_bytes >> 20) +
+                                   " MB besides the store: a backup takes the whole folder as configuration; "
+                                   "put the site file in a folder of its own");
+    }
+    std::sort(files.begin(), files.end());
+    return files;
+}
+
+std::vector<fs::path> config_skips(const BackupPlan& plan) {
+    std::vector<fs::path> skip;
+    for (const std::string& p : {plan.store_path, plan.http_data_dir, plan.store_checkpoint})
+        if (!p.empty()) skip.push_back(p);
+    return skip;
+}
+
 // Writes entries; keeps the manifest of what it wrote.
 class ArchiveWriter {
 public:
@@ -91,7 +138,7 @@ public:
     Status error(const std::string& what) const {
         if (state_.gone) return Status::io_error("the reader went away");
         const char* e = archive_error_string(a_);
-        return Status::io_error("" + what + (e ? std::string(": ") + e : ""));
+        return Status::io_error(what + (e ? std::string(": ") + e : ""));
     }
     Status opened() const { return ok_ ? Status::ok() : error("cannot start the archive"); }
 
@@ -116,7 +163,7 @@ public:
     Status add_file(const std::string& name, const fs::path& file) {
         std::error_code ec;
         const uintmax_t size = fs::file_size(file, ec);
-        if (ec) return Status::io_error("" + file.string() + ": " + ec.message());
+        if (ec) return Status::io_error(file.string() + ": " + ec.message());
         std::ifstream in(file, std::ios::binary);
         if (!in) return Status::io_error("cannot read " + file.string());
         struct stat st {};
@@ -136,7 +183,7 @@ public:
         while (left > 0) {
             in.read(buf.data(), static_cast<std::streamsize>(std::min<uintmax_t>(left, buf.size())));
             const std::streamsize n = in.gcount();
-            if (n <= 0) return Status::io_error("" + file.string() + " shrank while it was read");
+            if (n <= 0) return Status::io_error(file.string() + " shrank while it was read");
             h.add(buf.data(), static_cast<size_t>(n));
             if (archive_write_data(a_, buf.data(), static_cast<size_t>(n)) < 0) return error(name);
             left -= static_cast<uintmax_t>(n);
@@ -148,31 +195,11 @@ public:
 
     // Every regular file under `dir` as <prefix>/<relative path>, except
     // the folders in `skip`.
-    Status add_tree(const std::string& prefix, const fs::path& dir, const std::vector<fs::path>& skip) {
-        std::error_code ec;
-        if (!fs::is_directory(dir, ec)) return Status::ok();
-        std::vector<fs::path> files;
-        fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec), end;
-        if (ec) return Status::io_error("" + dir.string() + ": " + ec.message());
-        for (; it != end; it.increment(ec)) {
-            if (ec) return Status::io_error("" + dir.string() + ": " + ec.message());
-            const fs::path p = it->path();
-            // Checkpoints of other backups, what a restore moved aside or
-            // is staging: never configuration.
-            const std::string leaf = p.filename().string();
-            bool skipped = leaf.find(".backup-") != std::string::npos ||
-                           leaf.find(".before-restore-") != std::string::npos ||
-                           leaf.rfind(".gridlet-restore-", 0) == 0 || leaf.ends_with(".partial") ||
-                           leaf.ends_with(".gridlet-store");
-            for (const fs::path& s : skip) skipped = skipped || inside(p, s);
-            if (skipped) {
-                if (it->is_directory()) it.disable_recursion_pending();
-                continue;
-            }
-            if (it->is_regular_file() && !it->is_symlink()) files.push_back(p);
-        }
-        std::sort(files.begin(), files.end());
-        for (const fs::path& f : files)
+    Status add_tree(const std::string& prefix, const fs::path& dir, const std::vector<fs::path>& skip,
+                    uintmax_t max_bytes = 0) {
+        auto files = collect_tree(dir, skip, max_bytes);
+        if (!files) return files.status();
+        for (const fs::path& f : *files)
             if (Status st = add_file(prefix + "/" + fs::relative(f, dir).generic_string(), f); !st) return st;
         return Status::ok();
     }
@@ -238,6 +265,15 @@ bool safe_relative(const std::string& name) {
 
 }  // namespace
 
+Status check_backup(const BackupPlan& plan) {
+    auto files = collect_tree(fs::path(plan.site_file).parent_path(), config_skips(plan), kMaxConfigBytes);
+    if (!files) return files.status();
+    std::error_code ec;
+    for (const std::string& f : plan.outside_files)
+        if (!fs::is_regular_file(f, ec)) return Status::not_found("the rule file " + f + " is missing");
+    return Status::ok();
+}
+
 std::string checkpoint_dir_for(const std::string& store_path) {
     static std::atomic<int> n{0};
     fs::path p = store_path;
@@ -278,11 +314,8 @@ Status write_archive(const BackupPlan& plan, const ByteSink& out) {
                              {"created_ms", plan.created_ms},
                              {"created", TimeZone::utc().format_iso(plan.created_ms)}};
     if (Status st = w.add_bytes("gridlet-backup.json", header.dump(1) + "\n"); !st) return st;
-    std::vector<fs::path> skip;
-    if (!plan.store_path.empty()) skip.push_back(plan.store_path);
-    if (!plan.http_data_dir.empty()) skip.push_back(plan.http_data_dir);
-    if (!plan.store_checkpoint.empty()) skip.push_back(plan.store_checkpoint);
-    if (Status st = w.add_tree("config", dir, skip); !st) return st;
+    const std::vector<fs::path> skip = config_skips(plan);
+    if (Status st = w.add_tree("config", dir, skip, kMaxConfigBytes); !st) return st;
     for (const std::string& f : plan.outside_files)
         if (Status st = w.add_file("outside" + f, f); !st) return st;
     if (!plan.http_data_dir.empty())
@@ -368,10 +401,13 @@ Expected<RestoreReport> restore_archive(const RestoreOptions& o, int64_t now_ms)
             return damaged(archive_error_string(a.get()) ? archive_error_string(a.get()) : "unreadable");
         const std::string name = archive_entry_pathname(e) ? archive_entry_pathname(e) : "";
         if (first && name != "gridlet-backup.json")
-            return Status::invalid("" + o.archive + " is not a gridlet backup (its first entry is '" + name + "')");
-        if (!safe_relative(name)) return Status::invalid("" + o.archive + ": entry '" + name + "' leaves its folder");
+            return Status::invalid(o.archive + " is not a gridlet backup (its first entry is '" + name + "')");
+        if (!safe_relative(name)) return Status::invalid(o.archive + ": entry '" + name + "' leaves its folder");
+        const bool known = name == "gridlet-backup.json" || name == "manifest.json" || name.rfind("config/", 0) == 0 ||
+                           name.rfind("outside/", 0) == 0 || name.rfind("http/", 0) == 0 || name.rfind("store/", 0) == 0;
+        if (!known) return Status::invalid(o.archive + ": entry '" + name + "' is not part of a gridlet backup");
         if (archive_entry_filetype(e) != AE_IFREG)
-            return Status::invalid("" + o.archive + ": entry '" + name + "' is not a plain file");
+            return Status::invalid(o.archive + ": entry '" + name + "' is not a plain file");
         std::string content;  // small entries kept in memory (header, manifest)
         const bool small = name == "gridlet-backup.json" || name == "manifest.json";
         const fs::path dest = staging / name;
@@ -399,7 +435,8 @@ Expected<RestoreReport> restore_archive(const RestoreOptions& o, int64_t now_ms)
         }
         if (!small) {
             out.close();
-            ::chmod(dest.c_str(), archive_entry_perm(e) & 0777);
+            // Never set-id, never writable by others, whatever the archive says.
+            ::chmod(dest.c_str(), archive_entry_perm(e) & 0755);
         }
         if (first) {
             first = false;
@@ -408,7 +445,7 @@ Expected<RestoreReport> restore_archive(const RestoreOptions& o, int64_t now_ms)
                 return damaged("its gridlet-backup.json is not readable");
             const int format = report.header["format"].get<int>();
             if (format > kFormat)
-                return Status::unsupported("" + o.archive + " was made by a newer gridlet (" +
+                return Status::unsupported(o.archive + " was made by a newer gridlet (" +
                                            report.header.value("gridlet", std::string("?")) + ", archive format " +
                                            std::to_string(format) + "); this one reads format " +
                                            std::to_string(kFormat) + " and older: restore it with that version or later");
@@ -452,7 +489,7 @@ Expected<RestoreReport> restore_archive(const RestoreOptions& o, int64_t now_ms)
             if (occupied) {
                 if (!o.force)
                     return Status(StatusCode::already_exists,
-                                  "" + std::string(what) + " " + to.string() +
+                                  std::string(what) + " " + to.string() +
                                       " already exists; give --force to replace it (it is moved aside, not deleted)");
                 aside.push_back(to);
                 report.actions.push_back(std::string("move the present ") + what + " aside: " + to.string() +
@@ -472,12 +509,14 @@ Expected<RestoreReport> restore_archive(const RestoreOptions& o, int64_t now_ms)
                                          ".before-restore-" + stamp);
             }
             moves.push_back({it->path(), target});
+            if (to == "/") report.actions.push_back("restore the rule file " + target.string());
         }
-        report.actions.push_back(std::string("restore the ") + what + " into " + to.string());
+        if (to != "/") report.actions.push_back(std::string("restore the ") + what + " into " + to.string());
         return Status::ok();
     };
     // The restored site file names the store and the http data folder.
     const fs::path staged_site = staging / "config" / site_name_in;
+    std::set<fs::path> rule_files;  // where the restored site's [[rules]] files are
     {
         toml::table root;
         try {
@@ -490,6 +529,20 @@ Expected<RestoreReport> restore_archive(const RestoreOptions& o, int64_t now_ms)
             const fs::path path(p);
             return (path.is_relative() ? site_dir / path : path).lexically_normal();
         };
+        if (const toml::array* rules = root["rules"].as_array())
+            for (const toml::node& r : *rules)
+                if (const toml::table* t = r.as_table(); t && (*t)["file"].value<std::string>())
+                    rule_files.insert(at_site(*(*t)["file"].value<std::string>()));
+        // A file outside the site's folder goes back only where the restored
+        // site file names a rule: an archive cannot write anywhere else.
+        if (fs::exists(staging / "outside", ec))
+            for (fs::recursive_directory_iterator it(staging / "outside", ec), end; it != end; it.increment(ec))
+                if (it->is_regular_file()) {
+                    const fs::path target = "/" / fs::relative(it->path(), staging / "outside");
+                    if (!rule_files.count(target.lexically_normal()))
+                        return Status::invalid(o.archive + ": '" + target.string() +
+                                               "' is outside the site's folder and not one of its [[rules]] files; nothing was changed");
+                }
         fs::path store_path;
         if (const toml::table* st = root["store"].as_table(); st && (*st)["path"].value<std::string>())
             store_path = at_site(*(*st)["path"].value<std::string>());

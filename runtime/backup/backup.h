@@ -50,6 +50,12 @@ struct BackupPlan {
 Expected<BackupPlan> plan_backup(const SiteConfig& site, const std::string& http_data_dir, const std::string& version,
                                  int64_t now_ms);
 
+// Whether write_archive can take the plan's configuration (before a
+// checkpoint is made and an answer begun): the site file's folder holds at
+// most 256 MB besides the store (invalid_argument otherwise: a shared
+// folder), the outside rule files exist (not_found).
+Status check_backup(const BackupPlan& plan);
+
 // Bytes out; false: the reader went away (the archive stops there).
 using ByteSink = std::function<bool(const void* data, size_t size)>;
 

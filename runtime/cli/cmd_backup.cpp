@@ -15,6 +15,7 @@
 #include "core/clock.h"
 #include "core/timezone.h"
 #include "kernel/site_plan.h"
+#include "store/db.h"
 #include "store/site_file.h"
 #include "store/store.h"
 
@@ -55,16 +56,22 @@ void run_backup(const BackupArgs& a) {
     const int64_t now = SystemClock::instance().now_ms();
     auto bp = backup::plan_backup(plan.site, plan.http ? plan.http->data_dir : "", GRIDLET_VERSION, now);
     if (!bp) fail(cmd, 2, bp.status().message());
+    if (Status st = backup::check_backup(*bp); !st) fail(cmd, 2, st.message());
     const std::string out = a.out.empty() ? default_name(plan.site.site_name, now) : a.out;
     std::error_code ec;
     if (fs::exists(out, ec)) fail(cmd, 2, out + " exists; give another --out (a backup never overwrites one)");
 
-    // The store's checkpoint: by the running kernel, or here.
+    // The store's checkpoint: by the gridlet that holds it open, or here.
     std::string checkpoint;
     if (plan.site.has_store) {
         const std::string ep = plan.site.control_endpoint;
-        if (control_endpoint_live(ep)) {
-            nlohmann::json answer = control_call(cmd, ep, {{"backup_checkpoint", nlohmann::json::object()}}, a.timeout_ms);
+        if (store::store_in_use(bp->store_path)) {
+            if (!control_endpoint_live(ep))
+                fail(cmd, 2, "the store " + bp->store_path + " is open in another process, and no gridlet answers on " +
+                                 ep + ": stop that process, or back up through the site that runs it");
+            // The running kernel checks that it is this store (another folder's site may share the name).
+            nlohmann::json answer =
+                control_call(cmd, ep, {{"backup_checkpoint", {{"store", bp->store_path}}}}, a.timeout_ms);
             checkpoint = answer.value("dir", std::string());
             std::fprintf(stderr, "gridlet backup: the running site took a checkpoint of its store\n");
         } else {
@@ -94,13 +101,15 @@ void run_backup(const BackupArgs& a) {
 
 void run_restore(const BackupArgs& a) {
     const char* cmd = "restore";
-    // The site must be stopped: read its control endpoint if the file is there.
+    // The site must be stopped: its store (if the file names one) not held
+    // open by a running gridlet. A site of the same name running from
+    // another folder does not count.
     std::error_code ec;
     if (fs::exists(a.config, ec)) {
-        config::Diagnostics diags;
-        SiteConfig site = load_site_config(a.config, kernel::section_schemas(), diags);
-        if (diags.empty() && control_endpoint_live(site.control_endpoint))
-            fail(cmd, 2, "gridlet is running for " + a.config + ": stop it first (a restore replaces its store)");
+        auto site = store::read_site_store(a.config);
+        if (site && store::store_in_use(site->options.path))
+            fail(cmd, 2, "the store " + site->options.path.string() + " of " + a.config +
+                             " is in use (gridlet runs this site): stop it first (a restore replaces its store)");
     }
     backup::RestoreOptions o;
     o.archive = a.archive;

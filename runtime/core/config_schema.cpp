@@ -108,7 +108,9 @@ bool type_ok(ValueType want, const toml::node& n) {
     return false;
 }
 
+// 100000000, not 1e+08: limits read as they are written in a TOML file.
 std::string fmt_num(double v) {
+    if (std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 1e15) return std::to_string(static_cast<long long>(v));
     std::ostringstream os;
     os << v;
     return os.str();

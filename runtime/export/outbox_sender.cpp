@@ -153,6 +153,7 @@ void OutboxSender::poll(int64_t now_ms, const std::function<bool()>& cancel, int
                 (void)outbox_.ack(queue, next->front().seq);
                 continue;
             }
+            f->in_doubt = s.saved.attempts > 0 || !s.pushed_since_start;
             Status st = push_(t, *f, cancel);
             if (!st) {
                 if (cancel && cancel()) break;  // stopping: not a failure of the server
@@ -166,6 +167,7 @@ void OutboxSender::poll(int64_t now_ms, const std::function<bool()>& cancel, int
                 break;
             }
             ++sent_;
+            s.pushed_since_start = true;
             spdlog::debug("export target '{}': {} delivered ({} bytes)", t.name, f->file_name, f->bytes.size());
             const bool recovered = s.saved.attempts > 0;
             s.saved.attempts = 0;

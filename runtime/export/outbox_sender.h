@@ -46,6 +46,10 @@ struct QueuedFile {
     std::string export_name, file_name, bytes;
     int64_t period_end_ms = 0, queued_ms = 0;
     uint64_t seq = 0;  // its place in the queue (filled in by reads)
+    // Set by OutboxSender, never stored: an earlier attempt of this file may
+    // have reached the server (the last one failed, or it is the first push
+    // since gridlet started, which may have been killed during one).
+    bool in_doubt = false;
 };
 std::string encode_queued(const QueuedFile& f);
 Expected<QueuedFile> decode_queued(const store::OutboxEntry& e);
@@ -92,6 +96,7 @@ private:
     struct State {
         TargetState saved;
         int64_t next_try_ms = 0;
+        bool pushed_since_start = false;
     };
     void failed(const TargetConfig& t, State& s, int64_t now_ms, const Status& st, const QueuedFile* f);
     void save(const TargetConfig& t, const State& s);

@@ -10,6 +10,8 @@
 #include <memory>
 #include <unistd.h>
 
+#include <spdlog/spdlog.h>
+
 #include "notify/curl_support.h"
 #include "notify/delivery.h"
 #include "notify/digest.h"
@@ -235,10 +237,47 @@ Status email_file(const TargetConfig& t, const std::string& subject, const std::
     return st;
 }
 
+// Keeps a download while it is no longer than `limit`; a longer one stops
+// the transfer (it cannot be the same file).
+struct Bounded {
+    std::string* out;
+    size_t limit;
+};
+size_t keep_bounded(char* data, size_t size, size_t n, void* user) {
+    auto* b = static_cast<Bounded*>(user);
+    if (b->out->size() + size * n > b->limit) return 0;  // CURLE_WRITE_ERROR
+    b->out->append(data, size * n);
+    return size * n;
+}
+
+// Whether the file server already holds `name` with exactly `bytes` (an
+// earlier attempt may have completed without its answer reaching us).
+// Absent or different: false; the server unreachable: its error.
+Expected<bool> server_holds(const TargetConfig& t, const std::string& name, const std::string& bytes,
+                            const std::function<bool()>& cancel) {
+    Easy e;
+    if (!e.h) return Status::internal("curl_easy_init failed");
+    char errbuf[CURL_ERROR_SIZE] = {0};
+    common(e, t, cancel, errbuf);
+    curl_easy_setopt(e.h, CURLOPT_FTP_CREATE_MISSING_DIRS, static_cast<long>(CURLFTP_CREATE_DIR_NONE));
+    const std::string url = t.url + escape(e.h, name);
+    curl_easy_setopt(e.h, CURLOPT_URL, url.c_str());
+    std::string got;
+    Bounded sink{&got, bytes.size()};
+    curl_easy_setopt(e.h, CURLOPT_WRITEFUNCTION, &keep_bounded);
+    curl_easy_setopt(e.h, CURLOPT_WRITEDATA, &sink);
+    const CURLcode rc = curl_easy_perform(e.h);
+    if (rc == CURLE_OK) return got == bytes;
+    if (rc == CURLE_REMOTE_FILE_NOT_FOUND || rc == CURLE_WRITE_ERROR || rc == CURLE_FTP_COULDNT_RETR_FILE ||
+        rc == CURLE_REMOTE_ACCESS_DENIED)
+        return false;  // absent, longer, or not readable: upload it
+    return failure(t, rc, errbuf);
+}
+
 }  // namespace
 
 Status push_file(const TargetConfig& t, const std::string& file_name, const std::string& bytes,
-                 const std::string& idempotency_key, const std::function<bool()>& cancel) {
+                 const std::string& idempotency_key, const std::function<bool()>& cancel, bool in_doubt) {
     if (Status st = check_file_name(file_name); !st) return st.with_context("target '" + t.name + "'");
     if (t.protocol == Protocol::email) {
         // "gridlet:<export>:<file>"
@@ -251,6 +290,16 @@ Status push_file(const TargetConfig& t, const std::string& file_name, const std:
     }
     const bool web = t.protocol == Protocol::http || t.protocol == Protocol::https;
     if (web) return transfer(t, file_name, bytes, headers_for(file_name, idempotency_key), "", false, cancel);
+    if (in_doubt) {
+        auto there = server_holds(t, file_name, bytes, cancel);
+        if (!there) return there.status();
+        if (*there) {
+            spdlog::info("export target '{}': {} is already on the server, whole (an earlier attempt reached it); "
+                         "not sent again",
+                         t.name, file_name);
+            return Status::ok();
+        }
+    }
     return transfer(t, file_name + ".part", bytes, {}, file_name, false, cancel);
 }
 

@@ -25,8 +25,16 @@ namespace gridlet::exporter {
 
 // Sends `bytes` as the file `file_name` (no '/', '\\', '"' or control
 // characters: invalid) to the target's folder or URL.
+//
+// `in_doubt`: an earlier attempt of this file may have reached the server
+// (it failed without a clear answer, or gridlet stopped during it). A file
+// server (FTP, FTPS, SFTP) is then first asked for <name>: if it holds the
+// same bytes, the file counts as delivered and is not sent again, so a
+// server that went away between the rename and its answer, or a gridlet
+// killed after it, does not make a second copy arrive. HTTP relies on the
+// Idempotency-Key instead; e-mail on its Message-ID.
 Status push_file(const TargetConfig& t, const std::string& file_name, const std::string& bytes,
-                 const std::string& idempotency_key, const std::function<bool()>& cancel);
+                 const std::string& idempotency_key, const std::function<bool()>& cancel, bool in_doubt = false);
 
 // "Test connectivity": logs in and writes the small file
 // gridlet-connectivity-test.txt, then deletes it again (FTP, SFTP); an HTTP

@@ -2,6 +2,7 @@
 // (api_server.h). Handlers run on the server's pool.
 #include <httplib.h>
 
+#include <algorithm>
 #include <charconv>
 
 #include "http/api_request.h"
@@ -73,6 +74,8 @@ void ApiServer::account_routes() {
                   {{"user", c->user},
                    {"role", role_name(c->role)},
                    {"via", c->by_session ? "session" : "token"},
+                   // A page reloaded in the browser has its cookie but not the token it needs for changes.
+                   {"csrf_token", c->by_session ? nlohmann::json(c->csrf) : nlohmann::json()},
                    {"token", c->token_id.empty() ? nlohmann::json() : nlohmann::json(c->token_id)},
                    {"must_change_password", u && *u && (*u)->must_change_password}});
     });
@@ -133,9 +136,11 @@ void ApiServer::account_routes() {
         if (!role)
             return send_error(res, 400, "invalid_request",
                               "role: '" + role_text + "' is not viewer, operator, admin or security_officer");
-        if (!may_manage(c->role, *role))
+        if (!may_manage(c->role, *role)) {
+            audit(req, c->user, "user_add", false, {{"name", name}, {"role", role_text}, {"error", "role"}});
             return send_error(res, 403, "forbidden",
                               std::string("the role ") + role_name(c->role) + " may not make a " + role_text);
+        }
         Status st = users_.add_user(name, *role, password, true, ctx_.now_ms());
         audit(req, c->user, "user_add", bool(st), {{"name", name}, {"role", role_text}});
         if (!st) return send_status(res, st);
@@ -148,10 +153,24 @@ void ApiServer::account_routes() {
         auto u = users_.user(name);
         if (!u) return send_status(res, u.status());
         if (!*u) return send_error(res, 404, "not_found", "no user '" + name + "'");
-        if (!may_manage(c->role, (*u)->role))
+        if (!may_manage(c->role, (*u)->role)) {
+            audit(req, c->user, "user_remove", false, {{"name", name}, {"error", "role"}});
             return send_error(res, 403, "forbidden", std::string("the role ") + role_name(c->role) + " may not remove a " +
                                                          role_name((*u)->role));
+        }
         if (name == c->user) return send_error(res, 400, "invalid_request", "you cannot remove yourself");
+        // The API never leaves the site without an admin who can log in
+        // (on the gateway, `gridlet user add` can always make one).
+        if ((*u)->role == Role::admin && !(*u)->disabled) {
+            auto all = users_.users();
+            if (!all) return send_status(res, all.status());
+            const bool another = std::any_of(all->begin(), all->end(), [&](const User& x) {
+                return x.name != name && x.role == Role::admin && !x.disabled;
+            });
+            if (!another)
+                return send_error(res, 409, "conflict",
+                                  "'" + name + "' is the last enabled admin: make another admin first");
+        }
         Status st = users_.remove_user(name);
         sessions_.close_user(name);
         audit(req, c->user, "user_remove", bool(st), {{"name", name}});

@@ -49,6 +49,10 @@ void ApiServer::admin_routes() {
         const int64_t now = ctx_.now_ms();
         auto plan = backup::plan_backup(*ctx_.site, config_.data_dir, ctx_.version, now);
         if (!plan) return send_status(res, plan.status());
+        if (Status st = backup::check_backup(*plan); !st) {
+            audit(req, c->user, "backup", false, {{"error", st.message()}});
+            return send_status(res, st);
+        }
         if (ctx_.store) {
             plan->store_checkpoint = backup::checkpoint_dir_for(plan->store_path);
             if (Status st = ctx_.store->checkpoint(plan->store_checkpoint); !st) {

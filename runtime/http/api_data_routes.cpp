@@ -33,11 +33,18 @@ void ApiServer::events_answer(const QueryParams& p, const std::string& type, htt
     // Bounded: the oldest `limit` of the range (narrow the range for more).
     const auto limit = count_param(p, "limit", 10000, 100000, res);
     if (!limit) return;
-    r.limit = *limit;
+    r.limit = *limit + 1;  // one more: whether the answer is complete
     auto plan = answers::plan_events(r, ctx_.site->timezone, ctx_.now_ms(), "");
     if (!plan) return send_status(res, plan.status());
     auto events = ctx_.store->events().query(plan->filter);
     if (!events) return send_status(res, events.status());
+    // More than `limit` match: the oldest `limit` are sent, and the headers
+    // say so and where the rest begins (never a silent cut).
+    res.set_header("X-Gridlet-Truncated", events->size() > *limit ? "true" : "false");
+    if (events->size() > *limit) {
+        res.set_header("X-Gridlet-Next-From", std::to_string((*events)[*limit].ts));
+        events->resize(*limit);
+    }
     std::string text;
     answers::write_events(*events, *plan, [&](std::string_view t) {
         text.append(t);

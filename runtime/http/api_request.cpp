@@ -6,6 +6,7 @@
 
 #include <cctype>
 #include <charconv>
+#include <set>
 
 namespace gridlet::http {
 
@@ -73,9 +74,36 @@ void send_status(httplib::Response& res, const Status& st) {
 
 // The JSON object of a request body, or an answer saying why not.
 std::optional<nlohmann::json> json_body(const httplib::Request& req, httplib::Response& res) {
-    nlohmann::json j = nlohmann::json::parse(req.body, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) {
-        send_error(res, 400, "invalid_request", "the body must be a JSON object");
+    // No body (Content-Length: 0) is the empty object: nothing to say.
+    if (req.body.find_first_not_of(" \t\r\n") == std::string::npos) return nlohmann::json::object();
+    // A name twice in one object is refused: which one would count is
+    // anybody's guess (RFC 8259 §4 leaves it open).
+    std::vector<std::set<std::string>> names;
+    std::string twice;
+    const auto watch = [&](int, nlohmann::json::parse_event_t ev, nlohmann::json& parsed) {
+        using E = nlohmann::json::parse_event_t;
+        if (ev == E::object_start) names.emplace_back();
+        else if (ev == E::object_end && !names.empty()) names.pop_back();
+        else if (ev == E::key && !names.empty() && !names.back().insert(parsed.get<std::string>()).second && twice.empty())
+            twice = parsed.get<std::string>();
+        return true;
+    };
+    nlohmann::json j;
+    try {
+        j = nlohmann::json::parse(req.body, watch);
+    } catch (const nlohmann::json::parse_error& e) {
+        // "[json.exception.parse_error.101] parse error at line 1, column 9: ..." without the bracket.
+        std::string why = e.what();
+        if (const size_t at = why.find("] "); at != std::string::npos) why = why.substr(at + 2);
+        send_error(res, 400, "invalid_request", "the body is not JSON: " + printable(why));
+        return std::nullopt;
+    }
+    if (!j.is_object()) {
+        send_error(res, 400, "invalid_request", "the body must be a JSON object ({...})");
+        return std::nullopt;
+    }
+    if (!twice.empty()) {
+        send_error(res, 400, "invalid_request", "the body names '" + printable(twice) + "' twice");
         return std::nullopt;
     }
     return j;

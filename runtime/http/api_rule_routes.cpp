@@ -7,6 +7,7 @@
 // thread (ApiContext::kernel), as `gridlet publish` and SIGHUP do.
 #include <httplib.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "http/api_request.h"
@@ -163,11 +164,11 @@ void ApiServer::rule_routes() {
                Status st = Status::ok();
                if (!start_wait.empty()) {
                    st = publish(prefix + "start_wait", start_wait == "start" ? 1 : 0, nullptr);
-                   detail["start_wait"] = start_wait;
+                   detail["start_wait"] = start_wait == "start" ? "Start" : "Wait";
                }
                if (st && !priority.empty()) {
                    st = publish(prefix + "priority", priority == "priority" ? 1 : 0, nullptr);
-                   detail["priority"] = priority;
+                   detail["priority"] = priority == "priority" ? "Priority" : "Normal";
                }
                if (!st) detail["error"] = st.message();
                audit(req, c->user, "ev_override", bool(st), detail);
@@ -195,8 +196,16 @@ void ApiServer::rule_routes() {
         if (!st) detail["error"] = st.message();
         audit(req, c->user, "ev_charging_limit", bool(st), detail);
         if (!st) return send_status(res, st);
-        send_json(res, 202, {{"ok", true}, {"rule", rule}, {"amperes", amps},
-                             {"configured", (*g)["configured_charging_limit"]}});
+        // The rule never goes over its configured limit: what it will use.
+        const nlohmann::json configured = (*g)["configured_charging_limit"];
+        const nlohmann::json effective =
+            configured.is_number() ? nlohmann::json(std::min(amps, configured.get<double>())) : nlohmann::json(amps);
+        send_json(res, 202, {{"ok", true},
+                             {"rule", rule},
+                             {"amperes", amps},
+                             {"configured", configured},
+                             {"effective", effective},
+                             {"applied", "at the rule's next control step (GET /api/v1/ev shows it)"}});
     });
 
     s.Get("/api/v1/demand", [this, read_rules](const httplib::Request& req, httplib::Response& res) {

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <string_view>
 #include <chrono>
 #include <map>
 #include <optional>
@@ -57,14 +58,13 @@ Status ApiServer::start() {
         fingerprint_ = id->fingerprint;
         if (id->generated) spdlog::info("http: made a self-signed certificate in {}", id->cert_file);
         const std::string cert = id->cert_file, key = id->key_file;
-        auto ssl = std::make_unique<httplib::SSLServer>([cert, key](SSL_CTX& c) {
-            SSL_CTX_set_min_proto_version(&c, TLS1_2_VERSION);
-            SSL_CTX_set_options(&c, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
-            return SSL_CTX_use_certificate_chain_file(&c, cert.c_str()) == 1 &&
-                   SSL_CTX_use_PrivateKey_file(&c, key.c_str(), SSL_FILETYPE_PEM) == 1 &&
-                   SSL_CTX_check_private_key(&c) == 1;
+        Status loaded = Status::internal("cpp-httplib made no TLS context");
+        auto ssl = std::make_unique<httplib::SSLServer>([&loaded, cert, key](SSL_CTX& c) {
+            loaded = configure_server_tls(c, cert, key);
+            return bool(loaded);
         });
-        if (!ssl->is_valid()) return Status::invalid("[http] the certificate and key do not load into TLS");
+        if (!ssl->is_valid())
+            return (loaded ? Status::internal("OpenSSL could not make a TLS context") : loaded).with_context("[http] certificate");
         server_ = std::move(ssl);
     } else {
         server_ = std::make_unique<httplib::Server>();
@@ -85,6 +85,10 @@ Status ApiServer::start() {
         int yes = 1;
         ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
     });
+    if (config_.dashboard) {
+        if (Status st = web_.load(config_.web_dir); !st)
+            spdlog::warn("http: {}; the API is served without it", st.message());
+    }
     routes();
     port_ = config_.port;
     if (!server_->bind_to_port(config_.listen, config_.port))
@@ -92,6 +96,7 @@ Status ApiServer::start() {
                                    " (in use, or not an address of this machine)");
     thread_ = std::thread([this] { server_->listen_after_bind(); });
     spdlog::info("http: API on {}{}", url(), fingerprint_.empty() ? "" : " (certificate SHA-256 " + fingerprint_ + ")");
+    if (web_.loaded()) spdlog::info("http: dashboard on {}/ (from {})", url(), web_.dir());
     auto users = users_.users();
     if (users && users->empty())
         spdlog::warn("http: no user yet: make the first admin on this machine with "
@@ -164,10 +169,14 @@ void ApiServer::routes() {
         else if (res.status == 414) send_error(res, 414, "too_large", "the URL is too long");
         else if (res.status == 431) send_error(res, 431, "too_large", "the request's headers are too large");
         else if (res.status == 405) send_error(res, 405, "method_not_allowed", "the method " + req.method + " is not served");
-        else if (res.status == 400)
+        else if (res.status == 400 && !req.method.empty() &&
+                 std::string_view("GET HEAD POST PUT DELETE OPTIONS PATCH").find(req.method) == std::string_view::npos) {
+            res.set_header("Allow", "GET, POST, PUT, DELETE");
+            send_error(res, 405, "method_not_allowed", "the method " + printable(req.method) + " is not served");
+        } else if (res.status == 400)
             send_error(res, 400, "invalid_request",
-                       "the request could not be read (its request line, headers or body); in the URL, a '?' inside "
-                       "a parameter is sent as %3F");
+                       "the request could not be read: its request line, a header or its body is malformed or too "
+                       "long (a URL's parameter values are percent-encoded: '?' as %3F, '&' as %26)");
         else send_error(res, res.status, http_reason_code(res.status), "the request was refused");
     });
     s.set_logger([this](const httplib::Request&, const httplib::Response& res) {
@@ -189,7 +198,7 @@ void ApiServer::routes() {
     device_routes();
     rule_routes();
     admin_routes();
-
+    web_routes();
 }
 
 std::optional<ApiServer::Caller> ApiServer::authorize(const httplib::Request& req, httplib::Response& res, Right right,
@@ -249,6 +258,7 @@ std::optional<ApiServer::Caller> ApiServer::authorize(const httplib::Request& re
         c.role = (*user)->role;
         c.by_session = true;
         c.session_secret = secret;
+        c.csrf = session->csrf;
         if (req.method != "GET" && req.method != "HEAD" && req.get_header_value("X-CSRF-Token") != session->csrf) {
             ++counters_.denied;
             send_error(res, 403, "csrf_failed",
@@ -266,6 +276,11 @@ std::optional<ApiServer::Caller> ApiServer::authorize(const httplib::Request& re
     }
     if (!may(c.role, right)) {
         ++counters_.denied;
+        // Reading is every role's; a refused change or a look at accounts
+        // or security is an audit event (who tried what, from where).
+        if (right != Right::read)
+            audit(req, c.user, "denied", false,
+                  {{"method", req.method}, {"path", req.path}, {"right", right_name(right)}, {"role", role_name(c.role)}});
         send_error(res, 403, "forbidden", std::string("the role ") + role_name(c.role) + " may not do this");
         return std::nullopt;
     }

@@ -68,6 +68,7 @@
 #include "http/roles.h"
 #include "http/sessions.h"
 #include "http/users.h"
+#include "http/web_files.h"
 
 namespace gridlet::alarm {
 class AlarmTable;
@@ -149,6 +150,7 @@ private:
         Role role = Role::viewer;
         bool by_session = false;
         std::string session_secret;
+        std::string csrf;  // the session's X-CSRF-Token
         std::string token_id;
     };
     static constexpr const char* kCookie = "gridlet_session";
@@ -170,6 +172,7 @@ private:
     void device_routes();    // api_device_routes.cpp: devices, commands
     void rule_routes();      // api_rule_routes.cpp: rules, reload, EV charging, demand
     void admin_routes();     // api_admin_routes.cpp: exports, backup, security
+    void web_routes();       // api_web_routes.cpp: the dashboard's files, outside /api/ (last)
     void audit(const httplib::Request& req, const std::string& user, const std::string& action, bool ok,
                const nlohmann::json& detail = nlohmann::json::object());
 
@@ -182,6 +185,7 @@ private:
     std::thread thread_;
     int port_ = 0;
     std::string fingerprint_;
+    WebFiles web_;  // loaded in start(), read-only after
 };
 
 }  // namespace gridlet::http

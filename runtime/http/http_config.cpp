@@ -1,5 +1,6 @@
 #include "http/http_config.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -9,6 +10,7 @@
 
 #include <gridlet/glob.hpp>
 
+#include "core/install_paths/install_paths.h"
 #include "http/tls_identity.h"
 #include "store/options.h"
 
@@ -43,6 +45,9 @@ const std::vector<config::KeySpec>& http_keys() {
                                                 "e.g. [\"bldg/relay*\"]); none by default"),
         key("command_timeout_ms", ValueType::integer, "5000", "how long a command through the API waits for the device",
             100, 60000),
+        key("dashboard", ValueType::boolean, "true", "serve the web dashboard on every path outside /api/"),
+        key("web_dir", ValueType::string, std::nullopt, "the dashboard's built files (default: gridlet's own, in the "
+                                                        "build folder or installed)"),
     };
     return keys;
 }
@@ -112,6 +117,16 @@ std::optional<HttpConfig> parse_http_config(const toml::table& root, const SiteC
     c.max_live_clients = j.value("max_live_clients", c.max_live_clients);
     c.live_queue_bytes = j.value("live_queue_kb", int64_t{1024}) * 1024;
     c.command_timeout_ms = j.value("command_timeout_ms", c.command_timeout_ms);
+    c.dashboard = j.value("dashboard", true);
+    if (j.contains("web_dir")) {
+        c.web_dir = site.resolve(j["web_dir"].get<std::string>());
+        std::error_code ec;
+        if (c.dashboard && !std::filesystem::is_regular_file(std::filesystem::path(c.web_dir) / "index.html", ec))
+            diags.push_back({site.path, key_line("web_dir"),
+                             "[http] web_dir: " + c.web_dir + " holds no index.html (a build of web/: npm run build)"});
+    } else {
+        c.web_dir = executable_install_paths().web_dir;
+    }
     if (j.contains("commands")) {
         for (const auto& p : j["commands"]) {
             if (!p.is_string() || !plausible_series_pattern(p.get<std::string>()) ||
@@ -121,7 +136,22 @@ std::optional<HttpConfig> parse_http_config(const toml::table& root, const SiteC
                                      kSeriesPatternRule + ")"});
                 continue;
             }
-            c.commands.push_back(p.get<std::string>());
+            // Its device part must name (or match) a device of the site: a
+            // command can only go to a device's plugin.
+            const std::string pattern = p.get<std::string>();
+            const std::string device = pattern.substr(0, pattern.find('/'));
+            const bool any = device.find("**") != std::string::npos ||
+                             std::any_of(site.devices.begin(), site.devices.end(),
+                                         [&](const DeviceEntry& d) { return glob_match(device, d.name); });
+            if (!any) {
+                std::string names;
+                for (const DeviceEntry& d : site.devices) names += (names.empty() ? "" : ", ") + d.name;
+                diags.push_back({site.path, key_line("commands"),
+                                 "[http] commands: '" + pattern + "' matches no device of this site (devices: " +
+                                     (names.empty() ? "none" : names) + ")"});
+                continue;
+            }
+            c.commands.push_back(pattern);
         }
     }
     if (!is_address(c.listen))

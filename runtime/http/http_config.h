@@ -34,6 +34,8 @@ struct HttpConfig {
     int64_t live_queue_bytes = 1 << 20; // a live client further behind than this is dropped
     std::vector<std::string> commands;  // globs of the device points POST /api/v1/commands may write
     int command_timeout_ms = 5000;      // a command's wait for the device's reply
+    bool dashboard = true;              // serve the web dashboard outside /api/
+    std::string web_dir;                // its built files (default: gridlet's own, built or installed)
     uint32_t line = 0;                  // of [http], for messages
 };
 

@@ -12,6 +12,17 @@ const char* role_name(Role r) noexcept {
     return "viewer";
 }
 
+const char* right_name(Right r) noexcept {
+    switch (r) {
+        case Right::read: return "read";
+        case Right::operate: return "operate";
+        case Right::configure: return "configure";
+        case Right::manage_users: return "manage_users";
+        case Right::security: return "security";
+    }
+    return "read";
+}
+
 std::optional<Role> parse_role(const std::string& name) {
     if (name == "viewer") return Role::viewer;
     if (name == "operator") return Role::operator_role;

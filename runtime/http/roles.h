@@ -18,6 +18,7 @@ enum class Role { viewer, operator_role, admin, security_officer };
 enum class Right { read, operate, configure, manage_users, security };
 
 const char* role_name(Role r) noexcept;
+const char* right_name(Right r) noexcept;
 std::optional<Role> parse_role(const std::string& name);
 bool may(Role role, Right right) noexcept;
 // Whether a user of role `by` may create, change or remove an account (or a

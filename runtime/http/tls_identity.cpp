@@ -9,9 +9,11 @@
 #include <memory>
 
 #include <openssl/bio.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -59,6 +61,11 @@ Expected<TlsIdentity> load_pair(const std::string& cert_file, const std::string&
         return Status::invalid(key_file + " is not the key of " + cert_file);
     const int id = EVP_PKEY_get_base_id(key.get());
     if (id != EVP_PKEY_RSA && id != EVP_PKEY_EC) return Status::invalid(key_file + ": the key must be RSA or ECDSA");
+    // What the server will do with the pair, done now: a pair TLS refuses
+    // is said here, not at the next start.
+    std::unique_ptr<SSL_CTX, Free<SSL_CTX, SSL_CTX_free>> ctx(SSL_CTX_new(TLS_server_method()));
+    if (!ctx) return Status::internal("OpenSSL could not make a TLS context");
+    if (Status st = configure_server_tls(*ctx, cert_file, key_file); !st) return st;
     TlsIdentity t;
     t.cert_file = cert_file;
     t.key_file = key_file;
@@ -73,6 +80,35 @@ Expected<TlsIdentity> load_pair(const std::string& cert_file, const std::string&
     struct tm tm {};
     if (ASN1_TIME_to_tm(X509_get0_notAfter(cert.get()), &tm) == 1) t.not_after_ms = int64_t{timegm(&tm)} * 1000;
     return t;
+}
+
+// OpenSSL's last reasons, oldest first ("ee key too small").
+std::string openssl_reasons() {
+    std::string out;
+    while (const unsigned long e = ERR_get_error()) {
+        const char* r = ERR_reason_error_string(e);
+        const std::string one = r ? r : "error " + std::to_string(e);
+        if (out.find(one) == std::string::npos) out += (out.empty() ? "" : "; ") + one;
+    }
+    return out.empty() ? "no reason given" : out;
+}
+
+// The CERTIFICATE blocks of `pem`, each with its lines; a private key is
+// refused (it belongs in `key`, never in a file that is served and copied).
+Expected<std::string> certificate_blocks(const std::string& pem) {
+    if (pem.find("PRIVATE KEY-----") != std::string::npos)
+        return Status::invalid("the certificate holds a private key: send the key in \"key\" and only "
+                               "CERTIFICATE blocks in \"certificate\"");
+    static const std::string begin = "-----BEGIN CERTIFICATE-----", end = "-----END CERTIFICATE-----";
+    std::string out;
+    for (size_t at = pem.find(begin); at != std::string::npos; at = pem.find(begin, at)) {
+        const size_t stop = pem.find(end, at);
+        if (stop == std::string::npos) return Status::invalid("the certificate's last block has no END line");
+        out += pem.substr(at, stop + end.size() - at) + "\n";
+        at = stop + end.size();
+    }
+    if (out.empty()) return Status::invalid("the certificate holds no PEM CERTIFICATE block");
+    return out;
 }
 
 Status make_self_signed(const std::string& cert_file, const std::string& key_file, const std::vector<std::string>& names) {
@@ -132,6 +168,22 @@ Status make_self_signed(const std::string& cert_file, const std::string& key_fil
 
 }  // namespace
 
+Status configure_server_tls(SSL_CTX& c, const std::string& cert_file, const std::string& key_file) {
+    SSL_CTX_set_min_proto_version(&c, TLS1_2_VERSION);
+    SSL_CTX_set_options(&c, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    ERR_clear_error();
+    if (SSL_CTX_use_certificate_chain_file(&c, cert_file.c_str()) != 1)
+        return Status::invalid(cert_file + ": TLS refuses the certificate (" + openssl_reasons() +
+                               "; an RSA key needs 2048 bits or more, a signature SHA-256 or better)");
+    if (SSL_CTX_use_PrivateKey_file(&c, key_file.c_str(), SSL_FILETYPE_PEM) != 1)
+        return Status::invalid(key_file + ": TLS refuses the key (" + openssl_reasons() + ")");
+    if (SSL_CTX_check_private_key(&c) != 1) {
+        ERR_clear_error();
+        return Status::invalid(key_file + " is not the key of " + cert_file);
+    }
+    return Status::ok();
+}
+
 Expected<TlsIdentity> load_certificate_pair(const std::string& cert_file, const std::string& key_file) {
     return load_pair(cert_file, key_file);
 }
@@ -156,7 +208,9 @@ Expected<TlsIdentity> install_certificate(const std::string& dir, const std::str
         fs::remove(cert_new, ec);
         fs::remove(key_new, ec);
     };
-    if (!write(key_new, key_pem) || !write(cert_new, cert_pem)) {
+    auto blocks = certificate_blocks(cert_pem);
+    if (!blocks) return Status::invalid("the uploaded pair: " + blocks.status().message());
+    if (!write(key_new, key_pem) || !write(cert_new, *blocks)) {
         cleanup();
         return Status::io_error("cannot write the new pair in " + tls.string());
     }

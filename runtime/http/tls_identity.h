@@ -13,6 +13,8 @@
 
 #include "core/status.h"
 
+typedef struct ssl_ctx_st SSL_CTX;
+
 namespace gridlet::http {
 
 struct TlsIdentity {
@@ -23,8 +25,17 @@ struct TlsIdentity {
     int64_t not_after_ms = 0; // UTC ms
 };
 
-// Whether `cert_file` and `key_file` load (PEM; RSA or ECDSA) and the key is
-// the certificate's. Errors: io_error (unreadable), invalid_argument.
+// Sets a server context up as the API serves: TLS 1.2 or newer, no
+// compression or renegotiation, the pair loaded under OpenSSL's security
+// level (Debian: 2, so an RSA key under 2048 bits or a SHA-1 signature is
+// refused). Errors: invalid_argument with OpenSSL's reason ("ee key too
+// small"). The one set-up `gridlet check`, a certificate upload and the
+// server's start share.
+Status configure_server_tls(SSL_CTX& ctx, const std::string& cert_file, const std::string& key_file);
+
+// Whether `cert_file` and `key_file` load (PEM; RSA or ECDSA), the key is
+// the certificate's and TLS takes them (configure_server_tls). Errors:
+// io_error (unreadable), invalid_argument.
 Status check_certificate_pair(const std::string& cert_file, const std::string& key_file);
 
 // Loads a pair as check_certificate_pair checks it, with its details.
@@ -32,9 +43,11 @@ Expected<TlsIdentity> load_certificate_pair(const std::string& cert_file, const 
 
 // Puts an uploaded PEM pair in place of <dir>/tls/cert.pem and key.pem (the
 // pair the server loads at its next start when [http] names no cert_file):
-// checked first (it loads, the key is the certificate's, RSA or ECDSA, not
-// expired); the present pair is kept as *.pem.before-<ms>. Errors:
-// invalid_argument (the pair), io_error.
+// checked first (it loads, the key is the certificate's, RSA or ECDSA, TLS
+// takes it, not expired; `cert_pem` holds CERTIFICATE blocks only, the
+// server's first, then its chain: a private key there is refused); the
+// present pair is kept as *.pem.before-<ms>. Errors: invalid_argument (the
+// pair), io_error.
 Expected<TlsIdentity> install_certificate(const std::string& dir, const std::string& cert_pem, const std::string& key_pem,
                                           int64_t now_ms);
 

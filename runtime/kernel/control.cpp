@@ -7,6 +7,7 @@
 
 #include <csignal>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 
 #include "backup/backup.h"
@@ -25,8 +26,9 @@ namespace gridlet::kernel {
 // {"reload": {}} (as SIGHUP; the answer says what was applied or why not) or
 // {"audit": {...}} (an account change made on the command line: published as
 // the event cli/audit) or
-// {"backup_checkpoint": {}} (a checkpoint of the store for `gridlet backup`,
-// which archives and removes it: {"ok": true, "dir": ...}).
+// {"backup_checkpoint": {"store": path}} (a checkpoint of the store for
+// `gridlet backup`, which archives and removes it: {"ok": true, "dir": ...};
+// another store asked for: code "conflict").
 std::string Kernel::handle_control(std::string_view request) {
     if (request == "ping") return "pong";
     if (request == "metrics") return metrics_json().dump();
@@ -35,7 +37,7 @@ std::string Kernel::handle_control(std::string_view request) {
     if (j.is_object() && j.contains("alarm_ack")) return control_alarm_ack(j["alarm_ack"]).dump();
     if (j.is_object() && j.contains("telegram_subscriber"))
         return control_telegram_subscriber(j["telegram_subscriber"]).dump();
-    if (j.is_object() && j.contains("backup_checkpoint")) return control_backup_checkpoint().dump();
+    if (j.is_object() && j.contains("backup_checkpoint")) return control_backup_checkpoint(j["backup_checkpoint"]).dump();
     if (j.is_object() && j.contains("audit")) return control_audit(j["audit"]).dump();
     if (j.is_object() && j.contains("reload")) {
         spdlog::info("control: reload asked");
@@ -58,8 +60,18 @@ nlohmann::json Kernel::control_audit(const nlohmann::json& body) {
     return {{"ok", true}};
 }
 
-nlohmann::json Kernel::control_backup_checkpoint() {
+nlohmann::json Kernel::control_backup_checkpoint(const nlohmann::json& body) {
     if (!store_) return {{"error", "the site has no [store]"}, {"code", "not_found"}};
+    // Another folder's site of the same name shares the endpoint's name:
+    // a checkpoint only of the store that was asked for.
+    if (body.is_object() && body.contains("store") && body["store"].is_string()) {
+        std::error_code ec;
+        const auto mine = std::filesystem::weakly_canonical(store_->options().path, ec);
+        const auto asked = std::filesystem::weakly_canonical(body["store"].get<std::string>(), ec);
+        if (mine != asked)
+            return {{"error", "this gridlet runs the store " + mine.string() + ", not " + asked.string()},
+                    {"code", "conflict"}};
+    }
     const std::string dir = backup::checkpoint_dir_for(store_->options().path.string());
     if (Status st = store_->checkpoint(dir); !st) return {{"error", st.message()}};
     spdlog::info("control: store checkpoint for a backup in {}", dir);

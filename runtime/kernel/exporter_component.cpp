@@ -93,7 +93,8 @@ public:
         const auto cancel = [this, self] { return stop_.load() || self->api_stopping(); };
         const auto push = [](const exporter::TargetConfig& t, const exporter::QueuedFile& f,
                              const std::function<bool()>& c) {
-            return exporter::push_file(t, f.file_name, f.bytes, "gridlet:" + f.export_name + ":" + f.file_name, c);
+            return exporter::push_file(t, f.file_name, f.bytes, "gridlet:" + f.export_name + ":" + f.file_name, c,
+                                       f.in_doubt);
         };
         const int64_t now = host().now_ms();
         // One thread per target: a server that hangs until its timeout holds

@@ -86,7 +86,7 @@ private:
     nlohmann::json control_publish(const nlohmann::json& request);
     nlohmann::json control_alarm_ack(const nlohmann::json& request);
     nlohmann::json control_telegram_subscriber(const nlohmann::json& request);
-    nlohmann::json control_backup_checkpoint();
+    nlohmann::json control_backup_checkpoint(const nlohmann::json& body);
     nlohmann::json control_audit(const nlohmann::json& body);
     void publish_alarm_changes();  // main thread
 

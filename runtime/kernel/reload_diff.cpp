@@ -117,11 +117,24 @@ std::vector<std::string> settings_not_applied(const SiteConfig& running, const S
     for (const DeviceEntry& q : fresh.devices)
         if (!seen.count(q.name))
             out.push_back("device '" + q.name + "' (" + fresh.path + ":" + std::to_string(q.line) + ") added");
-    // The alarms, notifications, site model and exports are read at start.
-    for (const char* name : {"alarms", "alarm_settings", "notifications", "model", "exports", "export_targets", "legrand_history", "reports"}) {
+    // Every other part ([http], alarms, notifications, the site model,
+    // exports, ...) is read at start: a table says its keys, an array of
+    // tables that it changed.
+    static const std::set<std::string> handled = {"site", "kernel", "bus", "store", "logging", "rule_engine",
+                                                  "plugins", "devices", "rules"};
+    std::set<std::string> names;
+    for (const SiteConfig* c : {&running, &fresh})
+        if (c->root)
+            for (const auto& [k, v] : *c->root) names.insert(std::string(k.str()));
+    for (const std::string& name : names) {
+        if (handled.count(name)) continue;
         const toml::node* a = running.root ? running.root->get(name) : nullptr;
         const toml::node* b = fresh.root ? fresh.root->get(name) : nullptr;
-        if (text_of(a) != text_of(b)) out.push_back(std::string(name) + " changed");
+        if (text_of(a) == text_of(b)) continue;
+        if ((!a || a->is_table()) && (!b || b->is_table()) && a && b)
+            diff_tables(a->as_table(), b->as_table(), "[" + name + "] ", {}, out);
+        else
+            out.push_back(name + " changed");
     }
     return out;
 }

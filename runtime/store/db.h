@@ -154,6 +154,11 @@ struct VerifyReport {
     bool ok() const { return problems.empty(); }
 };
 
+// Whether another process holds the store at `dir` open (RocksDB's fcntl
+// lock on <dir>/LOCK): a running gridlet, or a CLI command reading it. The
+// calling process's own lock does not count. No store there: false.
+bool store_in_use(const std::filesystem::path& dir);
+
 // Reads every table file of the store at `path` and checks every block's
 // checksum, checks that CURRENT and the MANIFEST are there and readable, and
 // replays the WAL read-only (damage before its last record is a problem).

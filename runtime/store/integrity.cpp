@@ -80,10 +80,8 @@ private:
 
 }  // namespace
 
-namespace {
-
 // Whether some process holds the RocksDB LOCK of `dir` (fcntl lock).
-bool store_locked(const std::filesystem::path& dir) {
+bool store_in_use(const std::filesystem::path& dir) {
     const int fd = ::open((dir / "LOCK").c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return false;
     struct flock fl {};
@@ -93,9 +91,6 @@ bool store_locked(const std::filesystem::path& dir) {
     ::close(fd);
     return locked;
 }
-
-
-}  // namespace
 
 Expected<VerifyReport> verify_store(const std::filesystem::path& path) {
     std::error_code ec;
@@ -272,7 +267,7 @@ Expected<RepairReport> repair_store(const std::filesystem::path& path) {
     auto before = verify_store(path);
     if (!before) return before.status();
     std::error_code ec;
-    if (store_locked(path))
+    if (store_in_use(path))
         return Status::unavailable("store " + path.string() + ": a process has it open (" +
                                    (describe_owner(path).empty() ? "see its LOCK" : describe_owner(path)) +
                                    "); stop it before repairing");

@@ -70,7 +70,8 @@ int main(int argc, char** argv) {
     demo = replace_all(demo, "\"../var/", "\"" + dir + "/var/");
     demo = replace_all(demo, "\"../scripts/", "\"" + src + "/scripts/");
     demo = replace_all(demo, "name = \"demo\"", "name = \"http-bench-" + std::to_string(getpid()) + "\"");
-    demo += "\n[http]\nport = " + std::to_string(port) + "\ndata_dir = \"" + dir + "/http\"\n";
+    demo = replace_all(demo, "[http]\nport = 8443\n",
+                       "[http]\nport = " + std::to_string(port) + "\ndata_dir = \"" + dir + "/http\"\n");
     const std::string site = dir + "/site.toml";
     std::ofstream(site) << demo;
 

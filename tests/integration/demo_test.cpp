@@ -24,6 +24,7 @@ std::string demo_copy(int port, int ev_port, const std::string& store_dir, int b
     text = std::regex_replace(text, std::regex("15020"), std::to_string(port));
     text = std::regex_replace(text, std::regex("15030"), std::to_string(ev_port));
     text = std::regex_replace(text, std::regex("15040"), std::to_string(building_port));
+    text = std::regex_replace(text, std::regex("port = 8443"), "port = " + std::to_string(free_port()));
     text = std::regex_replace(text, std::regex("name = \"demo\""), "name = \"demo-it-" + std::to_string(getpid()) + "\"");
     text = std::regex_replace(text, std::regex("path = \"\\.\\./var/demo-store\""), "path = \"" + store_dir + "\"");
     text = std::regex_replace(text, std::regex("\"\\.\\./scripts/"), "\"" + source_dir() + "/scripts/");
@@ -208,4 +209,46 @@ TEST(Demo, SimCommandServesTheBcpmRegisterMap) {
     EXPECT_NE((bad.out + bad.err).find("Illegal data address"), std::string::npos) << bad.out << bad.err;
     sim.signal(SIGTERM);
     EXPECT_EQ(sim.wait(), 0);
+}
+
+// A backup taken with `gridlet backup` while the demo runs, restored into
+// the store folder: `gridlet query` reads the same samples up to the backup
+// point as the original store (issue 19).
+TEST(Demo, ABackupTakenWhileTheDemoRunsRestoresTheSameData) {
+    const std::string dir = "/tmp/gridlet-it-demo-backup-" + std::to_string(getpid());
+    run({"rm", "-rf", dir});
+    std::filesystem::create_directories(dir);
+    const std::string store = dir + "/store", site = dir + "/demo.toml";
+    std::ofstream(site) << slurp(demo_copy(free_port(), free_port(), store));
+    Process p({gridlet_bin(), "run", site});
+    ASSERT_TRUE(p.wait_for_err("device 'panel1' is online")) << p.err();
+    std::this_thread::sleep_for(std::chrono::seconds(3));
+    const std::string archive = dir + "/demo.tar.gz";
+    const Result b = run({gridlet_bin(), "backup", "--config", site, "-o", archive});
+    ASSERT_EQ(b.code, 0) << b.err;
+    std::this_thread::sleep_for(std::chrono::seconds(2));  // samples after the backup point
+    p.signal(SIGINT);
+    ASSERT_EQ(p.wait(), 0) << p.err();
+
+    std::filesystem::rename(store, store + ".original");
+    std::filesystem::rename(dir + "/http", dir + "/http.original");  // the API's accounts and certificate
+    std::filesystem::remove(dir + "/.store.gridlet-store");
+    const Result r = run({gridlet_bin(), "restore", archive, "--config", dir + "/restored/demo.toml"});
+    ASSERT_EQ(r.code, 0) << r.err << r.out;
+    auto points = [&](const std::string& config, const std::string& to) {
+        const Result q = run({gridlet_bin(), "query", "panel1/mains/kw", "--from", "-10m", "--to", to, "--format", "json",
+                              "--config", config});
+        EXPECT_EQ(q.code, 0) << q.err;
+        const auto j = nlohmann::json::parse(q.out, nullptr, false);
+        return j.is_array() && !j.empty() ? j[0]["points"] : nlohmann::json::array();
+    };
+    const nlohmann::json restored = points(dir + "/restored/demo.toml", "now");
+    ASSERT_GT(restored.size(), 2u);
+    const int64_t backup_point = restored.back()["ts_ms"];
+    std::filesystem::rename(store, store + ".restored");
+    std::filesystem::rename(store + ".original", store);
+    const nlohmann::json original = points(site, "@" + std::to_string(backup_point + 1));
+    EXPECT_EQ(original, restored);
+    EXPECT_GT(points(site, "now").size(), restored.size()) << "the original went on after the backup";
+    run({"rm", "-rf", dir});
 }

@@ -127,6 +127,12 @@ TEST_F(Operations, DevicesCommandsAndAuditedRefusals) {
         if (e["body"]["action"] == "command") (e["body"]["ok"] == true ? commands_ok : commands_refused)++;
     EXPECT_EQ(commands_ok, 1) << ev.out;
     EXPECT_EQ(commands_refused, 2) << "the device's refusal and the point not allowed";
+    // A pattern whose device is not on the site is refused by check (and run).
+    write("commands = [\"d1/count\", \"meter9/*\"]\n");
+    const Result check = run({gridlet_bin(), "check", site});
+    EXPECT_EQ(check.code, 2) << check.out;
+    EXPECT_NE(check.err.find("[http] commands: 'meter9/*' matches no device of this site (devices: d1)"), std::string::npos)
+        << check.err;
 }
 
 TEST_F(Operations, RulesEvAndDemandStatusOverridesAndReload) {
@@ -168,6 +174,12 @@ TEST_F(Operations, RulesEvAndDemandStatusOverridesAndReload) {
     // The run-time charging limit applies; overrides need a session.
     auto limit = a.post("/api/v1/ev/greenup/charging_limit", {{"amperes", 50}});
     ASSERT_EQ(limit->status, 202) << limit->body;
+    EXPECT_EQ(nlohmann::json::parse(limit->body)["effective"], 50) << limit->body;
+    // Over the configured 80 A: the rule keeps to 80, and the answer says so.
+    auto over = a.post("/api/v1/ev/greenup/charging_limit", {{"amperes", 500}});
+    ASSERT_EQ(over->status, 202) << over->body;
+    EXPECT_EQ(nlohmann::json::parse(over->body)["effective"], 80) << over->body;
+    ASSERT_EQ(a.post("/api/v1/ev/greenup/charging_limit", {{"amperes", 50}})->status, 202);
     nlohmann::json after;
     for (int i = 0; i < 50; ++i) {
         after = nlohmann::json::parse(a.get("/api/v1/ev")->body);
@@ -254,6 +266,20 @@ TEST_F(Operations, EventsExportsAndSecurity) {
     auto bad = so.put("/api/v1/security/certificate", {{"certificate", slurp(crt)}, {"key", "not a key"}});
     EXPECT_EQ(bad->status, 400) << bad->body;
     EXPECT_NE(bad->body.find("the key"), std::string::npos) << bad->body;
+    // A pair TLS would refuse at the next start (RSA 1024 under Debian's
+    // security level 2) is refused now, with OpenSSL's reason.
+    const std::string weak_key = dir + "/weak.key", weak_crt = dir + "/weak.crt";
+    ASSERT_EQ(run({"openssl", "req", "-x509", "-newkey", "rsa:1024", "-nodes", "-keyout", weak_key, "-out", weak_crt,
+                   "-days", "30", "-subj", "/CN=localhost"})
+                  .code,
+              0);
+    auto weak = so.put("/api/v1/security/certificate", {{"certificate", slurp(weak_crt)}, {"key", slurp(weak_key)}});
+    EXPECT_EQ(weak->status, 400) << weak->body;
+    EXPECT_NE(weak->body.find("key too small"), std::string::npos) << weak->body;
+    // The key pasted into the certificate field too: refused, never kept in cert.pem.
+    auto pasted = so.put("/api/v1/security/certificate", {{"certificate", slurp(crt) + slurp(key)}, {"key", slurp(key)}});
+    EXPECT_EQ(pasted->status, 400) << pasted->body;
+    EXPECT_NE(pasted->body.find("holds a private key"), std::string::npos) << pasted->body;
     auto put = so.put("/api/v1/security/certificate", {{"certificate", slurp(crt)}, {"key", slurp(key)}});
     ASSERT_EQ(put->status, 200) << put->body;
     const std::string installed = nlohmann::json::parse(put->body)["fingerprint_sha256"];
@@ -280,6 +306,10 @@ TEST_F(Operations, BackupWhileRunningRestoresTheSameData) {
     const std::string archive = dir + "/backup.tar.gz";
     std::ofstream(archive, std::ios::binary) << r->body;
     std::this_thread::sleep_for(std::chrono::seconds(1));  // more samples after the backup
+    // Not over the running site: its store is in use.
+    const Result busy = run({gridlet_bin(), "restore", archive, "--config", site, "--force"});
+    EXPECT_EQ(busy.code, 2) << busy.out;
+    EXPECT_NE(busy.err.find("is in use (gridlet runs this site): stop it first"), std::string::npos) << busy.err;
     gw->signal(SIGTERM);
     ASSERT_EQ(gw->wait(std::chrono::seconds(20)), 0) << gw->err();
     gw.reset();
@@ -333,30 +363,51 @@ TEST_F(Operations, BackupWhileRunningRestoresTheSameData) {
     EXPECT_EQ(c.code, 2) << c.out;
     EXPECT_NE(c.err.find("damaged"), std::string::npos) << c.err;
     EXPECT_FALSE(fs::exists(dir + "/other/site.toml"));
-    // Tampered and newer archives, made with Python's tarfile.
+    // Tampered, newer and crafted archives, made with Python's tarfile (the
+    // manifest made again for the crafted ones: only the checks of paths stop them).
     const std::string py = R"(
-import io, json, sys, tarfile
+import hashlib, io, json, sys, tarfile
 src, kind, out = sys.argv[1], sys.argv[2], sys.argv[3]
+files = {}
 with tarfile.open(src, "r:gz") as t, tarfile.open(out, "w:gz") as o:
+    def add(name, data, like):
+        m = tarfile.TarInfo(name); m.size = len(data); m.mode = like.mode
+        o.addfile(m, io.BytesIO(data))
+        files[name] = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
     for m in t.getmembers():
         data = t.extractfile(m).read()
+        if m.name == "manifest.json":
+            if kind == "tampered":
+                o.addfile(m, io.BytesIO(data))
+                continue
+            if kind == "traversal": add("config/../../evil.txt", b"x", m)
+            if kind == "outside": add("outside/tmp/gridlet-evil.txt", b"x", m)
+            if kind == "stranger": add("etc/evil.txt", b"x", m)
+            add("manifest.json", json.dumps({"files": files}).encode(), m)
+            continue
         if m.name == "gridlet-backup.json" and kind == "newer":
             h = json.loads(data); h["format"] = 99; data = json.dumps(h).encode()
         if m.name == "config/counter.lua" and kind == "tampered":
             data = data.replace(b"seen + 1", b"seen + 2")
-        m.size = len(data)
-        o.addfile(m, io.BytesIO(data))
+        add(m.name, data, m)
 )";
+    const std::map<std::string, std::string> refusals = {{"newer", "newer gridlet"},
+                                                         {"tampered", "differs from the manifest"},
+                                                         {"traversal", "leaves its folder"},
+                                                         {"outside", "not one of its [[rules]] files"},
+                                                         {"stranger", "not part of a gridlet backup"}};
     const std::string script = dir + "/remake.py";
     std::ofstream(script) << py;
-    for (const char* kind : {"newer", "tampered"}) {
+    for (const auto& [kind, why] : refusals) {
         const std::string out = dir + "/" + kind + ".tar.gz";
-        ASSERT_EQ(run({"/usr/bin/python3", script, archive, kind, out}).code, 0);
+        const Result made = run({"/usr/bin/python3", script, archive, kind, out});
+        ASSERT_EQ(made.code, 0) << made.err;
         const Result x = run({gridlet_bin(), "restore", out, "--config", dir + "/other/site.toml"});
         EXPECT_EQ(x.code, 2) << kind;
-        EXPECT_NE(x.err.find(std::string(kind) == "newer" ? "newer gridlet" : "differs from the manifest"), std::string::npos)
-            << kind << ": " << x.err;
+        EXPECT_NE(x.err.find(why), std::string::npos) << kind << ": " << x.err;
         EXPECT_FALSE(fs::exists(dir + "/other/site.toml")) << kind;
+        EXPECT_FALSE(fs::exists("/tmp/gridlet-evil.txt")) << kind;
+        EXPECT_FALSE(fs::exists(dir + "/evil.txt")) << kind;
     }
 }
 
@@ -389,7 +440,7 @@ TEST_F(Operations, BackupOnTheCommandLine) {
     start();
     const Result r = run({gridlet_bin(), "restore", stopped, "--config", site, "--force"});
     EXPECT_EQ(r.code, 2);
-    EXPECT_NE(r.err.find("running"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("is in use (gridlet runs this site)"), std::string::npos) << r.err;
 }
 
 }  // namespace

@@ -150,6 +150,9 @@ TEST_F(HttpApi, EachRoleIsAllowedAndDeniedWhatTheTableSays) {
         {"operator", {"operator1", "operator pass 42"}},
         {"admin", {"alice", kAdminPassword}},
         {"security_officer", {"sec", "security pass 42"}}};
+    int refusals = 0;
+    for (const Route& r : routes)
+        for (const auto& [role, ok] : r.allowed) refusals += ok ? 0 : 1;
     for (const auto& [role, account] : accounts) {
         Api u(port, cert());
         ASSERT_EQ(u.login(account.first, account.second), 200) << role;
@@ -167,6 +170,12 @@ TEST_F(HttpApi, EachRoleIsAllowedAndDeniedWhatTheTableSays) {
             }
         }
     }
+    // The last enabled admin cannot be removed through the API.
+    Api officer(port, cert());
+    ASSERT_EQ(officer.login("sec", "security pass 42"), 200);
+    auto last = officer.del("/api/v1/users/alice");
+    EXPECT_EQ(last->status, 409) << last->body;
+    EXPECT_NE(last->body.find("the last enabled admin"), std::string::npos) << last->body;
     // The audit events name who did what from where.
     gw->signal(SIGTERM);
     ASSERT_EQ(gw->wait(std::chrono::seconds(20)), 0) << gw->err();
@@ -183,7 +192,9 @@ TEST_F(HttpApi, EachRoleIsAllowedAndDeniedWhatTheTableSays) {
     }
     EXPECT_EQ(actions["user_add"], 2) << ev.out.substr(0, 3000);
     EXPECT_EQ(actions["password_change"], 2);
-    EXPECT_EQ(actions["login"], 1 + 2 + 4) << "the admin, the first logins of viewer1 and operator1, then each role";
+    EXPECT_EQ(actions["denied refused"], refusals) << "each refusal by role";
+    EXPECT_EQ(actions["user_add refused"], 1) << "the admin's try at a security officer";
+    EXPECT_EQ(actions["login"], 1 + 2 + 4 + 1) << "the admin, the first logins of viewer1 and operator1, each role, the officer";
 }
 
 // /api/v1/metrics/prometheus is read by Prometheus' own parser (Debian's
@@ -484,7 +495,14 @@ TEST_F(HttpApi, BadInputNeverCrashesNorStallsTheKernel) {
     start();
     Api api(port, cert());
     // Malformed JSON, wrong types, unknown fields, a huge body.
-    EXPECT_EQ(error_code(api.cli.Post("/api/v1/login", "{\"user\":", "application/json")), "invalid_request");
+    auto cut = api.cli.Post("/api/v1/login", "{\"user\":", "application/json");
+    EXPECT_EQ(error_code(cut), "invalid_request");
+    EXPECT_NE(cut->body.find("the body is not JSON: parse error at line 1, column 9"), std::string::npos) << cut->body;
+    auto twice = api.cli.Post("/api/v1/login", R"({"user":"alice","password":"x","user":"bob"})", "application/json");
+    EXPECT_EQ(twice->status, 400);
+    EXPECT_NE(twice->body.find("the body names 'user' twice"), std::string::npos) << twice->body;
+    auto empty_body = api.cli.Post("/api/v1/login", "", "application/json");
+    EXPECT_NE(empty_body->body.find("'user' is missing"), std::string::npos) << "no body is {}: " << empty_body->body;
     EXPECT_EQ(error_code(api.cli.Post("/api/v1/login", R"({"user":1,"password":"x"})", "application/json")), "invalid_request");
     auto extra = api.cli.Post("/api/v1/login", R"({"user":"alice","password":"x","admin":true})", "application/json");
     EXPECT_NE(extra->body.find("unknown field 'admin'"), std::string::npos) << extra->body;
@@ -572,6 +590,13 @@ TEST_F(HttpApi, PlainHttpOnlyOnLoopbackUnlessAllowed) {
     const Result pair = run({gridlet_bin(), "check", site});
     EXPECT_EQ(pair.code, 2);
     EXPECT_NE(pair.err.find("key_file: " + dir + "/b.key is not the key of " + dir + "/a.pem"), std::string::npos) << pair.err;
+    // A pair TLS refuses (RSA 1024 under Debian's security level 2): refused by check, with OpenSSL's reason.
+    ASSERT_EQ(run({"/bin/sh", "-c", "cd " + dir + " && openssl req -x509 -newkey rsa:1024 -nodes -keyout w.key -out w.pem "
+                   "-subj /CN=w -days 1 2>/dev/null"}).code, 0);
+    write("cert_file = \"w.pem\"\nkey_file = \"w.key\"\n");
+    const Result weak = run({gridlet_bin(), "check", site});
+    EXPECT_EQ(weak.code, 2);
+    EXPECT_NE(weak.err.find("TLS refuses the certificate (ee key too small"), std::string::npos) << weak.err;
     write("tls = false\n");
     ASSERT_EQ(run({gridlet_bin(), "check", site}).code, 0);
     ASSERT_EQ(user_add("alice", "admin", kAdminPassword).code, 0);

@@ -57,3 +57,14 @@ TEST(ReloadDiff, ExportsAlarmsAndTheModelChangedAreNamed) {
     SiteConfig model = parse(head + exp + "10m\"\n[[alarms]]\nname = \"a\"\n[model]\ncurrency = \"EUR\"\n");
     EXPECT_EQ(joined(kernel::settings_not_applied(before, model)), "model changed\n");
 }
+
+// [http] (and any part not applied by a reload) names its keys too: the API
+// keeps its port, certificate and limits until the next start.
+TEST(ReloadDiff, HttpSettingsAreNamedKeyByKey) {
+    const std::string head = "[site]\nname = \"x\"\n[http]\nport = ";
+    SiteConfig before = parse(head + "8443\nmax_query_rows = 1000\n");
+    SiteConfig after = parse(head + "9443\nmax_query_rows = 1000\n");
+    EXPECT_EQ(joined(kernel::settings_not_applied(before, after)), "[http] port: 8443 -> 9443\n");
+    SiteConfig none = parse("[site]\nname = \"x\"\n");
+    EXPECT_EQ(joined(kernel::settings_not_applied(none, after)), "http changed\n");
+}

@@ -2,7 +2,10 @@
 """A real HTTP(S) server for tests that takes uploaded files: PUT /<path>/<name>
 stores the body as <dir>/<name>; POST stores it under the X-Gridlet-File
 header's name. Each request that stored a file is appended to --journal as
-"<METHOD> <name> <Idempotency-Key> <Content-Type>". --tls-cert/--tls-key serve HTTPS;
+"<METHOD> <name> <Idempotency-Key> <Content-Type>". As the export docs ask of
+a receiver, a request whose Idempotency-Key was stored before (read back from
+the journal after a restart) is answered 200 and not stored again; the
+journal says "REPEAT". --tls-cert/--tls-key serve HTTPS;
 --login USER:PASS requires HTTP basic authentication (401 otherwise).
 
     python3 tests/support/upload_sink.py --port 8080 --dir /tmp/in
@@ -13,6 +16,7 @@ import http.server
 import os
 import ssl
 import sys
+import threading
 
 
 def main():
@@ -25,6 +29,14 @@ def main():
     ap.add_argument("--login")
     a = ap.parse_args()
     os.makedirs(a.dir, exist_ok=True)
+    seen = set()
+    if a.journal and os.path.exists(a.journal):
+        with open(a.journal) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 3 and parts[0] != "REPEAT" and parts[2] != "-":
+                    seen.add(parts[2])
+    lock = threading.Lock()
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def log_message(self, *args):
@@ -45,15 +57,21 @@ def main():
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
-            path = os.path.join(a.dir, name)
-            with open(path + ".tmp", "wb") as f:
-                f.write(body)
-            os.rename(path + ".tmp", path)
-            if a.journal:
-                with open(a.journal, "a") as f:
-                    f.write("%s %s %s %s\n" % (self.command, name, self.headers.get("Idempotency-Key", "-"),
-                                              self.headers.get("Content-Type", "-").split(";")[0]))
-            self.send_response(201)
+            key = self.headers.get("Idempotency-Key", "-")
+            with lock:
+                repeat = key != "-" and key in seen
+                if not repeat:
+                    path = os.path.join(a.dir, name)
+                    with open(path + ".tmp", "wb") as f:
+                        f.write(body)
+                    os.rename(path + ".tmp", path)
+                    if key != "-":
+                        seen.add(key)
+                if a.journal:
+                    with open(a.journal, "a") as f:
+                        f.write("%s %s %s %s\n" % ("REPEAT" if repeat else self.command, name, key,
+                                                  self.headers.get("Content-Type", "-").split(";")[0]))
+            self.send_response(200 if repeat else 201)
             self.send_header("Content-Length", "0")
             self.end_headers()
 

@@ -24,6 +24,7 @@ struct InstallPaths {
     bool build_tree = false;
     std::string plugin_dir;  // first-party plugins
     std::string data_dir;    // holds config/profiles and scripts/lib
+    std::string web_dir;     // the dashboard's built files (<build>/web, <datadir>/gridlet/web)
 };
 
 namespace install_detail {
@@ -49,6 +50,7 @@ inline InstallPaths install_paths_for(const std::string& file, bool from_plugin)
         p.build_tree = true;
         p.plugin_dir = GRIDLET_BUILD_DIR "/plugins";
         p.data_dir = GRIDLET_SOURCE_DIR;
+        p.web_dir = GRIDLET_BUILD_DIR "/web";
         return p;
     }
     const fs::path dir = self.parent_path();
@@ -59,6 +61,7 @@ inline InstallPaths install_paths_for(const std::string& file, bool from_plugin)
         p.plugin_dir = (dir / GRIDLET_REL_BIN_TO_PLUGINS).lexically_normal().string();
         p.data_dir = (dir / GRIDLET_REL_BIN_TO_DATA).lexically_normal().string();
     }
+    p.web_dir = p.data_dir + "/web";
     return p;
 }
 

@@ -1,0 +1,92 @@
+"""The dashboard in a real headless Chromium against the real gridlet running
+the demo site: log in, the overview, live values that change, an alarm
+acknowledged with a comment (and seen so by `gridlet alarms`), and a viewer
+who sees no acknowledge button and whom the API refuses."""
+
+import json
+import os
+import time
+
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+
+from conftest import login, number
+
+
+def test_login_overview_and_the_header(browser, demo, screenshots):
+    wait = login(browser, demo, "admin")
+    header = browser.find_element(By.CSS_SELECTOR, "header.top").text
+    assert "ada (admin)" in header
+    wait.until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "[data-test=site-name]"), "web-test-"))
+    tile = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "[data-test=tile-alarms]")))
+    assert "critical" in tile.text
+    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "[data-test=tile-devices]")))
+    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "[data-test=tile-ev]")))
+    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "[data-test=tile-demand]")))
+    browser.save_screenshot(os.path.join(screenshots, "overview.png"))
+    # A wrong password is said, and nothing else is shown.
+    browser.delete_all_cookies()
+    browser.get(demo.url)
+    wait.until(EC.presence_of_element_located((By.NAME, "user"))).send_keys("ada")
+    browser.find_element(By.NAME, "password").send_keys("not the password")
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    alert = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "[role=alert]")))
+    assert "wrong" in alert.text
+
+
+def test_live_values_change_without_a_reload(browser, demo, screenshots):
+    wait = login(browser, demo, "viewer")
+    browser.get(demo.url + "#/devices")
+    wait.until(EC.presence_of_element_located((By.XPATH, "//table[@data-test='devices']//button[text()='panel1']"))).click()
+    wait.until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "[data-test=live-state]"), "live"))
+    cell = "tr[data-series='panel1/mains/kw'] [data-test=value]"
+    wait.until(lambda d: number(d.find_element(By.CSS_SELECTOR, cell).text) is not None)
+    first = browser.find_element(By.CSS_SELECTOR, cell).text
+    wait.until(lambda d: d.find_element(By.CSS_SELECTOR, cell).text != first)
+    browser.save_screenshot(os.path.join(screenshots, "devices.png"))
+
+
+def open_overload_alarm(browser, demo, wait):
+    # The demo's branch 7 of panel 1 runs at 110 % of its breaker: the alarm comes within a minute.
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        alarms = json.loads(demo.cli("alarms", "--format", "json"))
+        if any(a["name"] == "branch_overload" for a in alarms):
+            break
+        time.sleep(1)
+    browser.get(demo.url + "#/alarms")
+    button = wait.until(EC.element_to_be_clickable(
+        (By.XPATH, "//table[@data-test='alarms']//button[starts-with(text(), 'branch_overload')]")))
+    button.click()
+    return wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "[data-test=alarm-detail]")))
+
+
+def test_an_operator_acknowledges_an_alarm_with_a_comment(browser, demo, screenshots):
+    wait = login(browser, demo, "operator")
+    detail = open_overload_alarm(browser, demo, wait)
+    detail.find_element(By.NAME, "comment").send_keys("breaker checked")
+    detail.find_element(By.CSS_SELECTOR, "[data-test=acknowledge]").click()
+    acked = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "[data-test=acked]")))
+    assert "otto" in acked.text and "breaker checked" in acked.text
+    browser.save_screenshot(os.path.join(screenshots, "alarms.png"))
+    alarms = json.loads(demo.cli("alarms", "--status", "all", "--format", "json"))
+    ours = [a for a in alarms if a["name"] == "branch_overload" and a.get("ack")]
+    assert ours and ours[0]["ack"]["by"] == "otto" and ours[0]["ack"]["comment"] == "breaker checked", alarms
+
+
+def test_a_viewer_sees_no_acknowledge_button_and_the_api_refuses_it(browser, demo):
+    wait = login(browser, demo, "viewer")
+    detail = open_overload_alarm(browser, demo, wait)
+    assert not detail.find_elements(By.CSS_SELECTOR, "[data-test=acknowledge]")
+    answer = browser.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        (async () => {
+          const me = await (await fetch('/api/v1/me')).json();
+          const alarms = await (await fetch('/api/v1/alarms?status=all')).json();
+          const r = await fetch('/api/v1/alarms/' + alarms[0].id + '/acknowledge', {method: 'POST',
+            headers: {'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf_token}, body: '{}'});
+          done({status: r.status, body: await r.json()});
+        })().catch(e => done({error: String(e)}));
+    """)
+    assert answer.get("status") == 403, answer
+    assert answer["body"]["error"]["code"] == "forbidden"
