@@ -8,11 +8,17 @@ import { Login, PasswordChange } from "./pages/login.jsx";
 import { Overview } from "./pages/overview.jsx";
 import { Devices } from "./pages/devices.jsx";
 import { Alarms } from "./pages/alarms.jsx";
+import { Ev } from "./pages/ev.jsx";
+import { Consumption } from "./pages/consumption.jsx";
+import { Trends } from "./pages/trends.jsx";
 
 const pages = [
   { path: "/", label: "nav_overview", view: Overview },
   { path: "/devices", label: "nav_devices", view: Devices },
   { path: "/alarms", label: "nav_alarms", view: Alarms },
+  { path: "/ev", label: "nav_ev", view: Ev },
+  { path: "/consumption", label: "nav_consumption", view: Consumption },
+  { path: "/trends", label: "nav_trends", view: Trends },
 ];
 
 function useHashPath() {
