@@ -111,6 +111,8 @@ function LiveValues({ device }) {
   const now = Date.now();
   const list = Object.values(rows).sort((a, b) => a.name.localeCompare(b.name));
   return (
+    <>
+    {rows[device + "/branch01/current"] && <PanelGrid device={device} rows={rows} />}
     <section class="card" aria-live="off">
       <h2>
         {t("devices_values", { device })}{" "}
@@ -146,6 +148,68 @@ function LiveValues({ device }) {
           </tbody>
         </table>
       </div>
+    </section>
+    </>
+  );
+}
+
+// A branch circuit monitor's panel (BCPM: branchNN/current against
+// branchNN/breaker_size), drawn as a panel board: odd branches on the left,
+// even on the right. A branch is coloured by its load in % of its breaker:
+// under 60 %, under 80 %, under 100 %, and 100 % or more; grey without data.
+function loadClass(pct) {
+  if (pct === null) return "load-none";
+  if (pct >= 100) return "load-over";
+  if (pct >= 80) return "load-high";
+  if (pct >= 60) return "load-mid";
+  return "load-ok";
+}
+
+function PanelGrid({ device, rows }) {
+  const [chosen, setChosen] = useState(null);
+  const value = (ch, point) => rows[`${device}/branch${String(ch).padStart(2, "0")}/${point}`]?.value ?? null;
+  let count = 0;
+  while (rows[`${device}/branch${String(count + 1).padStart(2, "0")}/current`]) count++;
+  const branches = [];
+  for (let ch = 1; ch <= count; ch++) {
+    const amps = value(ch, "current"), breaker = value(ch, "breaker_size");
+    const pct = amps !== null && breaker ? (amps / breaker) * 100 : null;
+    branches.push({ ch, amps, breaker, pct });
+  }
+  const detail = chosen && branches[chosen - 1];
+  const points = ["current", "breaker_size", "kw", "pf", "kwh", "current_demand", "current_demand_max", "kw_demand"];
+  return (
+    <section class="card">
+      <h2>{t("panel_title", { device, n: count })}</h2>
+      <p class="muted">{t("panel_legend")}</p>
+      <div class="panel" data-test="panel-grid">
+        {branches.map((b) => (
+          <button type="button" class={"branch " + loadClass(b.pct)} data-branch={b.ch} aria-pressed={chosen === b.ch}
+            aria-label={t("panel_branch_label", { ch: b.ch, pct: b.pct === null ? t("no_data") : Math.round(b.pct) + " %" })}
+            onClick={() => setChosen(b.ch)}>
+            <span class="ch">{b.ch}</span>
+            <span class="pct">{b.pct === null ? "–" : Math.round(b.pct) + "%"}</span>
+          </button>
+        ))}
+      </div>
+      {detail && (
+        <div class="detail" data-test="branch-detail">
+          <h3>{t("panel_branch", { ch: detail.ch })}</h3>
+          <dl>
+            {points.map((p) => {
+              const r = rows[`${device}/branch${String(detail.ch).padStart(2, "0")}/${p}`];
+              return r ? (
+                <>
+                  <dt>{p}</dt>
+                  <dd>
+                    {fmtNumber(r.value)} {r.unit}
+                  </dd>
+                </>
+              ) : null;
+            })}
+          </dl>
+        </div>
+      )}
     </section>
   );
 }
