@@ -38,6 +38,7 @@ class Gateway:
                     f'[[model.points]]\nname = "d2"\nenergy = "d2/count"\n')
         self.cli("user", "add", "alice", "--role", "admin", "--password-stdin", input="alice password 42\n")
         self.token = self.cli("token", "add", "pytest", "--user", "alice", "--role", "viewer").strip()
+        self.admin_token = self.cli("token", "add", "pytest-admin", "--user", "alice", "--role", "admin").strip()
         self.cert = os.path.join(folder, "http", "tls", "cert.pem")
         self.log = open(os.path.join(folder, "run.log"), "w")
         self.proc = subprocess.Popen([GRIDLET, "run", self.site], stdout=self.log, stderr=subprocess.STDOUT)

@@ -77,7 +77,19 @@ def test_series_site_me_and_metrics(client):
     assert client.alarms().empty
 
 
-def test_events_devices_rules_and_consumption(client):
+@pytest.fixture(scope="module")
+def admin(gateway):
+    return gridlet.Client(gateway.url, gateway.admin_token, cafile=gateway.cert)
+
+
+def test_events_devices_rules_and_consumption(client, admin):
+    # The audit events are for admins and security officers: a viewer is refused them, and
+    # they are left out of its other answers.
+    with pytest.raises(gridlet.ApiError) as refused:
+        client.events(type="audit", start="-1h")
+    assert refused.value.status == 403
+    assert (client.events(start="-1h")["type"] != "audit").all()
+    client = admin
     ev = client.events(type="audit", start="-1h")
     assert str(ev.index.tz) == "UTC"
     assert list(ev.columns) == ["source", "type", "severity", "body"]
@@ -97,6 +109,16 @@ def test_events_devices_rules_and_consumption(client):
     with pytest.warns(gridlet.GridletTruncated, match="only the oldest 1 of the range"):
         one = client.events(type="audit", start="-1h", limit=1)
     assert len(one) == 1 and one.index[0] == ev.index[0]
+    # Paging by X-Gridlet-Next-From, one event a page: every event once, in order.
+    start, seen = "-1h", []
+    for _ in range(len(ev) + 5):
+        text, headers = client._get("/events", {"type": "audit", "from": start, "limit": 1, "format": "json"})
+        seen += [(e["ts_ms"], json.dumps(e["body"], sort_keys=True)) for e in json.loads(text)]
+        if headers.get("X-Gridlet-Truncated") != "true":
+            break
+        start = "@" + headers["X-Gridlet-Next-From"]
+    whole = json.loads(client._get("/events", {"type": "audit", "from": "-1h", "format": "json"})[0])
+    assert seen[: len(whole)] == [(e["ts_ms"], json.dumps(e["body"], sort_keys=True)) for e in whole]
     dev = client.devices()
     assert list(dev.index) == ["d1", "d2"]
     assert (dev["plugin"] == "hello").all()

@@ -93,7 +93,9 @@ Expected<std::vector<fs::path>> collect_tree(const fs::path& dir, const std::vec
         if (ec) return Status::io_error(dir.string() + ": " + ec.message());
         const fs::path p = it->path();
         const std::string leaf = p.filename().string();
-        bool skipped = leaf.find(".backup-") != std::string::npos || leaf.find(".before-restore-") != std::string::npos ||
+        // The API's sessions are not configuration: a restored site makes its users log in again.
+        const bool sessions = max_bytes == 0 && (leaf == "sessions.json" || leaf == "sessions.json.tmp");
+        bool skipped = sessions || leaf.find(".backup-") != std::string::npos || leaf.find(".before-restore-") != std::string::npos ||
                        leaf.rfind(".gridlet-restore-", 0) == 0 || leaf.ends_with(".partial") ||
                        leaf.ends_with(".gridlet-store") ||
                        (max_bytes > 0 && leaf.rfind("gridlet-backup-", 0) == 0 && leaf.ends_with(".tar.gz"));
@@ -568,6 +570,12 @@ Expected<RestoreReport> restore_archive(const RestoreOptions& o, int64_t now_ms)
         if (Status s = move_path(p, p.string() + ".before-restore-" + stamp); !s) return s;
     for (const auto& [from, to] : moves)
         if (Status s = move_path(from, to); !s) return s;
+    // The accounts folder and its tls/ are private again (the archive keeps
+    // files' modes, not folders').
+    for (const auto& [from, to] : moves)
+        if (from == staging / "http")
+            for (const fs::path& d : {to, to / "tls"})
+                if (fs::is_directory(d, ec)) fs::permissions(d, fs::perms::owner_all, fs::perm_options::replace, ec);
     // A restored store gets its creation record (store/db.h): if its folder
     // later vanishes, gridlet refuses to start on an empty one.
     for (const auto& [from, to] : moves) {

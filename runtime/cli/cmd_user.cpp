@@ -8,6 +8,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -237,11 +238,27 @@ void register_user_command(CLI::App& app) {
         on_run(sub, v.command, [a, v] {
             auto store = user_store(http_settings(v.command, *a));
             const char c = v.name[0];
+            // The last enabled admin removed or disabled: allowed here (this
+            // command can always make another), and said.
+            bool last_admin = false;
+            if (c == 'r' || c == 'd') {
+                if (auto all = store.users()) {
+                    const auto is_admin = [](const http::User& u) { return u.role == http::Role::admin && !u.disabled; };
+                    const auto it = std::find_if(all->begin(), all->end(), [&](const http::User& u) { return u.name == a->name; });
+                    last_admin = it != all->end() && is_admin(*it) &&
+                                 std::count_if(all->begin(), all->end(), is_admin) == 1;
+                }
+            }
             Status st = c == 'r'   ? store.remove_user(a->name)
                         : c == 'u' ? store.unlock(a->name)
                                    : store.set_disabled(a->name, c == 'd');
             check(v.command, st);
             std::printf("user '%s': %s\n", a->name.c_str(), v.done);
+            if (last_admin)
+                std::fprintf(stderr,
+                             "warning: '%s' was the last enabled admin: nobody can manage users through the API until "
+                             "`gridlet user add <name> --role admin` (or `gridlet user enable`)\n",
+                             a->name.c_str());
             record_audit(*a, std::string("user_") + v.name, {{"name", a->name}});
         });
     }

@@ -90,8 +90,18 @@ void ApiServer::account_routes() {
         if (!body || !only_fields(*body, {"current_password", "new_password"}, res) ||
             !string_field(*body, "current_password", current, res) || !string_field(*body, "new_password", next, res))
             return;
-        auto u = users_.user(c->user);
-        if (!u || !*u || !verify_password((*u)->hash, current)) {
+        // The current password is checked as a login is: a wrong one counts
+        // toward the lockout, so a stolen session cannot guess it; a lockout
+        // ends the user's sessions.
+        auto check = users_.login(c->user, current, ctx_.now_ms());
+        if (!check) return send_status(res, check.status());
+        if (check->result == UserStore::LoginResult::locked) {
+            sessions_.close_user(c->user);
+            audit(req, c->user, "password_change", false, {{"reason", "locked"}});
+            res.set_header("Retry-After", std::to_string(std::max<int64_t>(1, (check->locked_until_ms - ctx_.now_ms()) / 1000)));
+            return send_error(res, 429, "account_locked", "too many wrong passwords: the account is locked; log in again later");
+        }
+        if (check->result != UserStore::LoginResult::ok) {
             audit(req, c->user, "password_change", false, {{"reason", "wrong current password"}});
             return send_error(res, 403, "forbidden", "the current password is wrong");
         }

@@ -21,7 +21,7 @@ namespace gridlet::http {
 // A consumption answer's periods at most (a year of quarter hours is 35,040).
 constexpr size_t kMaxConsumptionPeriods = 50'000;
 
-void ApiServer::events_answer(const QueryParams& p, const std::string& type, httplib::Response& res) {
+void ApiServer::events_answer(const QueryParams& p, const std::string& type, bool may_read_audit, httplib::Response& res) {
     answers::EventsRequest r;
     r.type = type;
     r.source = p.get("source");
@@ -36,14 +36,41 @@ void ApiServer::events_answer(const QueryParams& p, const std::string& type, htt
     r.limit = *limit + 1;  // one more: whether the answer is complete
     auto plan = answers::plan_events(r, ctx_.site->timezone, ctx_.now_ms(), "");
     if (!plan) return send_status(res, plan.status());
+    // The audit events (who logged in from where, failed names) are for
+    // the roles that manage users or security; the others read every other
+    // event.
+    if (!may_read_audit) {
+        if (plan->filter.type == "audit")
+            return send_error(res, 403, "forbidden", "the audit events are for the admin and security officer roles");
+        plan->filter.exclude_type = "audit";
+    }
     auto events = ctx_.store->events().query(plan->filter);
     if (!events) return send_status(res, events.status());
-    // More than `limit` match: the oldest `limit` are sent, and the headers
-    // say so and where the rest begins (never a silent cut).
+    // More than `limit` match: the oldest are sent, and the headers say so
+    // and where the rest begins (never a silent cut). A page never splits a
+    // millisecond, so that from=@<X-Gridlet-Next-From> neither repeats nor
+    // skips an event: it ends before the millisecond of the first event
+    // left out, or, when that millisecond alone is over the limit, holds all
+    // of its events.
     res.set_header("X-Gridlet-Truncated", events->size() > *limit ? "true" : "false");
     if (events->size() > *limit) {
-        res.set_header("X-Gridlet-Next-From", std::to_string((*events)[*limit].ts));
-        events->resize(*limit);
+        const int64_t cut = (*events)[*limit].ts;
+        size_t keep = *limit;
+        while (keep > 0 && (*events)[keep - 1].ts == cut) --keep;
+        int64_t next = cut;
+        if (keep == 0) {
+            store::EventFilter one = plan->filter;
+            one.from = cut;
+            one.to = cut + 1;
+            one.limit = 0;
+            auto all = ctx_.store->events().query(one);
+            if (!all) return send_status(res, all.status());
+            *events = std::move(*all);
+            keep = events->size();
+            next = cut + 1;
+        }
+        events->resize(keep);
+        res.set_header("X-Gridlet-Next-From", std::to_string(next));
     }
     std::string text;
     answers::write_events(*events, *plan, [&](std::string_view t) {
@@ -139,11 +166,65 @@ void ApiServer::data_routes() {
     });
 
     s.Get("/api/v1/events", [this](const httplib::Request& req, httplib::Response& res) {
-        if (!authorize(req, res, Right::read)) return;
+        auto c = authorize(req, res, Right::read);
+        if (!c) return;
         const auto p = params_of(req, res, {"type", "source", "severity", "from", "to", "format", "tz", "limit"});
         if (!p) return;
         if (!ctx_.store) return send_error(res, 503, "unavailable", "the site has no [store]");
-        events_answer(*p, p->get("type"), res);
+        events_answer(*p, p->get("type"), may(c->role, Right::manage_users) || may(c->role, Right::security), res);
+    });
+
+    // The site model ([model]) as the site file declares it: what the
+    // dashboard needs to sum the site's power (the points counted in totals,
+    // with their power series; a virtual point as Σ plus − Σ minus) and to
+    // name loads, groups, usages and areas.
+    s.Get("/api/v1/model", [this](const httplib::Request& req, httplib::Response& res) {
+        if (!authorize(req, res, Right::read) || !params_of(req, res, {})) return;
+        if (!ctx_.model)
+            return send_error(res, 404, "not_found", "the site has no [model] points (runtime/model/README.md)");
+        const model::SiteModel& m = *ctx_.model;
+        auto categories = [](const std::vector<model::Category>& list) {
+            nlohmann::json out = nlohmann::json::array();
+            for (const model::Category& c : list) out.push_back({{"name", c.name}, {"label", c.label.empty() ? c.name : c.label}});
+            return out;
+        };
+        nlohmann::json fluids = nlohmann::json::array(), areas = nlohmann::json::array(), points = nlohmann::json::array(),
+                       hierarchies = nlohmann::json::array();
+        for (const model::Fluid& f : m.fluids)
+            fluids.push_back({{"name", f.name}, {"unit", f.unit}, {"price", f.price ? nlohmann::json(*f.price) : nlohmann::json()}});
+        for (const model::Area& a : m.areas) areas.push_back({{"name", a.name}, {"kind", a.kind}, {"parent", a.parent}});
+        for (const model::Point& p : m.points) {
+            nlohmann::json energy = nlohmann::json::array();
+            for (const model::EnergySource& e : p.energy) energy.push_back(e.series);
+            points.push_back({{"name", p.name},
+                              {"virtual", p.is_virtual},
+                              {"energy", energy},
+                              {"power", p.power.empty() ? nlohmann::json() : nlohmann::json(p.power)},
+                              {"plus", p.plus},
+                              {"minus", p.minus},
+                              {"fluid", p.fluid},
+                              {"load", p.load},
+                              {"usage", p.usage},
+                              {"groups", p.groups},
+                              {"area", p.area},
+                              {"exclude_from_totals", p.exclude_from_totals},
+                              {"description", p.description}});
+        }
+        for (const model::Hierarchy& h : m.hierarchies) {
+            nlohmann::json nodes = nlohmann::json::array();
+            for (const model::Node& n : h.nodes)
+                nodes.push_back({{"name", n.name}, {"parent", n.parent}, {"meter", n.meter}, {"points", n.points}});
+            hierarchies.push_back({{"name", h.name}, {"fluid", h.fluid}, {"nodes", nodes}});
+        }
+        send_json(res, 200,
+                  {{"currency", m.currency},
+                   {"fluids", fluids},
+                   {"loads", categories(m.loads)},
+                   {"usages", categories(m.usages)},
+                   {"groups", categories(m.groups)},
+                   {"areas", areas},
+                   {"points", points},
+                   {"hierarchies", hierarchies}});
     });
 
     s.Get("/api/v1/consumption", [this](const httplib::Request& req, httplib::Response& res) {

@@ -56,7 +56,8 @@ void ApiServer::live_routes() {
     });
 
     s.Get("/api/v1/live", [this](const httplib::Request& req, httplib::Response& res) {
-        if (!authorize(req, res, Right::read)) return;
+        auto caller = authorize(req, res, Right::read);
+        if (!caller) return;
         const auto p = params_of(req, res, {"series", "events"});
         if (!p) return;
         if (!ctx_.live) return send_error(res, 503, "unavailable", "live data is not served by this server");
@@ -74,27 +75,66 @@ void ApiServer::live_routes() {
         if (ctx_.live->clients() >= static_cast<size_t>(config_.max_live_clients))
             return send_error(res, 503, "unavailable",
                               "already " + std::to_string(config_.max_live_clients) + " live clients (max_live_clients)");
-        auto client = ctx_.live->add(std::move(series), std::move(events), static_cast<size_t>(config_.live_queue_bytes));
+        auto client = ctx_.live->add(std::move(series), std::move(events), static_cast<size_t>(config_.live_queue_bytes),
+                                     may(caller->role, Right::manage_users) || may(caller->role, Right::security));
         LiveHub* hub = ctx_.live;
+        // The stream lasts as long as what let it in: a logout, a revoked
+        // token, a disabled or removed user or a new password ends it within
+        // 2 s, as they end every other request at once.
+        const std::string auth = req.get_header_value("Authorization");
+        const std::string secret = caller->by_session ? caller->session_secret : std::string();
+        const std::string hash = [&] {
+            auto u = users_.user(caller->user);
+            return u && *u ? (*u)->hash : std::string();
+        }();
+        auto still_allowed = [this, auth, secret, hash, by_session = caller->by_session]() {
+            const int64_t now = ctx_.now_ms();
+            std::string user;
+            if (by_session) {
+                auto session = sessions_.use(secret, now);
+                if (!session) return false;
+                user = session->user;
+            } else {
+                auto t = users_.check_token(auth.size() > 7 ? auth.substr(7) : std::string(), now);
+                if (!t) return false;
+                user = t->owner;
+            }
+            auto u = users_.user(user);
+            return u && *u && !(*u)->disabled && (!by_session || (*u)->hash == hash);
+        };
         res.set_header("X-Accel-Buffering", "no");
         res.set_chunked_content_provider(
             "text/event-stream",
-            [client](size_t, httplib::DataSink& sink) {
+            [client, still_allowed](size_t, httplib::DataSink& sink) {
                 std::string text;
                 // ": keepalive" after 15 s of silence; the client's end (a
-                // failed write) or its drop ends the stream. At most 10
-                // writes a second: what comes meanwhile goes in the next one
-                // (one TLS record and one syscall for many samples).
-                while (client->next(text, 15'000)) {
-                    if (text.empty()) text = ": keepalive\n\n";
+                // failed write), its drop or the end of its right ends the
+                // stream. At most 10 writes a second: what comes meanwhile
+                // goes in the next one (one TLS record and one syscall for
+                // many samples).
+                auto last_write = std::chrono::steady_clock::now();
+                auto last_check = last_write;
+                bool allowed = true;
+                while (client->next(text, 2'000)) {
+                    const auto now = std::chrono::steady_clock::now();
+                    if (now - last_check >= std::chrono::seconds(2)) {
+                        last_check = now;
+                        if (!(allowed = still_allowed())) break;
+                    }
+                    if (text.empty()) {
+                        if (now - last_write < std::chrono::seconds(15)) continue;
+                        text = ": keepalive\n\n";
+                    }
                     if (!sink.write(text.data(), text.size())) return false;
+                    last_write = now;
                     std::this_thread::sleep_for(std::chrono::milliseconds(100));
                 }
-                if (client->dropped()) {
-                    nlohmann::json why = {{"reason", client->drop_reason()}};
-                    const std::string last = "event: dropped\ndata: " + why.dump() + "\n\n";
-                    sink.write(last.data(), last.size());
-                }
+                std::string last;
+                if (!allowed)
+                    last = "event: ended\ndata: {\"reason\":\"the session or token is no longer valid: log in again\"}\n\n";
+                else if (client->dropped())
+                    last = "event: dropped\ndata: " + nlohmann::json{{"reason", client->drop_reason()}}.dump() + "\n\n";
+                if (!last.empty()) sink.write(last.data(), last.size());
                 sink.done();
                 return true;
             },

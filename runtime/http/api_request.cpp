@@ -91,7 +91,7 @@ std::optional<nlohmann::json> json_body(const httplib::Request& req, httplib::Re
     nlohmann::json j;
     try {
         j = nlohmann::json::parse(req.body, watch);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range (1e999)
         // "[json.exception.parse_error.101] parse error at line 1, column 9: ..." without the bracket.
         std::string why = e.what();
         if (const size_t at = why.find("] "); at != std::string::npos) why = why.substr(at + 2);

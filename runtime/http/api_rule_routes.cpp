@@ -100,7 +100,7 @@ void ApiServer::rule_routes() {
         const auto p = params_of(req, res, {"from", "to", "format", "limit", "tz"});
         if (!p) return;
         if (!ctx_.store) return send_error(res, 503, "unavailable", "the site has no [store]");
-        events_answer(*p, "ev_session", res);
+        events_answer(*p, "ev_session", false, res);
     });
 
     // Run-time overrides of a station's session (manual 8.3.2): Start/Wait

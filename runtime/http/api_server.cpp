@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <filesystem>
 #include <string_view>
 #include <chrono>
 #include <map>
@@ -47,6 +48,12 @@ void ApiServer::audit(const httplib::Request& req, const std::string& user, cons
 }
 
 Status ApiServer::start() {
+    {
+        std::error_code ec;
+        std::filesystem::create_directories(config_.data_dir, ec);
+        if (Status st = sessions_.persist(config_.data_dir + "/sessions.json", ctx_.now_ms()); !st)
+            spdlog::warn("http: {}", st.message());
+    }
     if (config_.tls) {
         char host[256] = {};
         ::gethostname(host, sizeof host - 1);
@@ -108,6 +115,7 @@ void ApiServer::stop() {
     if (ctx_.live) ctx_.live->close_all();
     if (server_) server_->stop();
     if (thread_.joinable()) thread_.join();
+    sessions_.flush();
 }
 
 void ApiServer::routes() {

@@ -163,8 +163,9 @@ private:
     // them; `full` adds each one's newest sample time (api_device_routes.cpp).
     nlohmann::json devices_json(const std::string& only, bool full);
     // The events the parameters select (GET /events; `type` fixed for
-    // /ev/sessions), answered in `res` (api_data_routes.cpp).
-    void events_answer(const QueryParams& p, const std::string& type, httplib::Response& res);
+    // /ev/sessions), answered in `res` (api_data_routes.cpp); the audit
+    // events only when `may_read_audit`.
+    void events_answer(const QueryParams& p, const std::string& type, bool may_read_audit, httplib::Response& res);
     void routes();           // api_server.cpp: headers, limits, errors; then the groups:
     void account_routes();   // api_account_routes.cpp
     void data_routes();      // api_data_routes.cpp

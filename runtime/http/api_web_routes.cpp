@@ -19,14 +19,8 @@ void ApiServer::web_routes() {
                                               "build of web/ was found): the API is under /api/v1");
         res.headers.erase("Cache-Control");
         res.set_header("Cache-Control", f->immutable ? "public, max-age=31536000, immutable" : "no-cache");
-        const std::string accept = req.get_header_value("Accept-Encoding");
-        if (!f->gzipped.empty() && accept.find("gzip") != std::string::npos) {
-            res.set_header("Content-Encoding", "gzip");
-            res.set_header("Vary", "Accept-Encoding");
-            res.set_content(f->gzipped, f->content_type);
-        } else {
-            res.set_content(f->bytes, f->content_type);
-        }
+        // cpp-httplib compresses it (gzip or brotli) for a client that accepts it.
+        res.set_content(f->bytes, f->content_type);
     });
 }
 

@@ -66,8 +66,8 @@ bool LiveClient::next(std::string& out, int64_t wait_ms) {
 }
 
 std::shared_ptr<LiveClient> LiveHub::add(std::vector<std::string> series, std::vector<std::string> events,
-                                         size_t max_bytes) {
-    auto c = std::make_shared<LiveClient>(std::move(series), std::move(events), max_bytes);
+                                         size_t max_bytes, bool audit) {
+    auto c = std::make_shared<LiveClient>(std::move(series), std::move(events), max_bytes, audit);
     std::lock_guard g(mu_);
     clients_.push_back(c);
     wanted_ = true;
@@ -154,6 +154,7 @@ void LiveHub::on_event(const gl_event& e) {
     for (auto& c : clients) {
         bool wanted = false;
         for (const std::string& p : c->events_) wanted = wanted || glob_match(p, name);
+        if (!c->audit_ && e.type && std::string_view(e.type) == "audit") wanted = false;
         if (!wanted) continue;
         if (text.empty()) {
             text = "event: event\ndata: {\"ts\":";

@@ -32,8 +32,8 @@ namespace gridlet::http {
 
 class LiveClient {
 public:
-    LiveClient(std::vector<std::string> series, std::vector<std::string> events, size_t max_bytes)
-        : series_(std::move(series)), events_(std::move(events)), max_bytes_(max_bytes) {}
+    LiveClient(std::vector<std::string> series, std::vector<std::string> events, size_t max_bytes, bool audit = true)
+        : series_(std::move(series)), events_(std::move(events)), max_bytes_(max_bytes), audit_(audit) {}
 
     // The text waiting, at most `wait_ms` from now; "" on a timeout. false:
     // the client is over (dropped or the hub closed): stop sending.
@@ -49,6 +49,7 @@ private:
 
     const std::vector<std::string> series_, events_;
     const size_t max_bytes_;
+    const bool audit_;  // gets the audit events (admin, security officer)
     std::vector<uint8_t> matches_;  // by series id: 0 unknown, 1 no, 2 yes (plugin thread only)
     mutable std::mutex mu_;
     std::condition_variable cv_;
@@ -63,7 +64,9 @@ public:
     // `series_name(id)`: a series' name ("" when unknown); any thread.
     explicit LiveHub(std::function<std::string(uint32_t)> series_name) : series_name_(std::move(series_name)) {}
 
-    std::shared_ptr<LiveClient> add(std::vector<std::string> series, std::vector<std::string> events, size_t max_bytes);
+    // A client of these patterns; `audit`: it may get the audit events.
+    std::shared_ptr<LiveClient> add(std::vector<std::string> series, std::vector<std::string> events, size_t max_bytes,
+                                    bool audit = true);
     void remove(const std::shared_ptr<LiveClient>& c);
     // Wakes and ends every client (the server stops).
     void close_all();

@@ -223,13 +223,10 @@ Expected<TlsIdentity> install_certificate(const std::string& dir, const std::str
             for (size_t at; (at = why.find(path)) != std::string::npos;) why.replace(at, path.size(), label);
         return Status::invalid("the uploaded pair: " + why);
     }
-    const std::string stamp = std::to_string(now_ms);
-    for (const std::string& f : {cert, key})
-        if (fs::exists(f, ec)) fs::rename(f, f + ".before-" + stamp, ec);
-    if (std::rename(key_new.c_str(), key.c_str()) != 0 || std::rename(cert_new.c_str(), cert.c_str()) != 0)
-        return Status::io_error("cannot put the new pair in place in " + tls.string());
-    t->cert_file = cert;
-    t->key_file = key;
+    // Pending until the next start: cert.pem stays the one served (the file
+    // clients are told to trust) until then.
+    t->cert_file = cert_new;
+    t->key_file = key_new;
     return t;
 }
 
@@ -248,6 +245,22 @@ Expected<TlsIdentity> tls_identity(const std::string& cert_file, const std::stri
     if (ec) return Status::io_error("cannot make " + tls.string() + ": " + ec.message());
     fs::permissions(tls, fs::perms::owner_all, fs::perm_options::replace, ec);
     const std::string cert = (tls / "cert.pem").string(), key = (tls / "key.pem").string();
+    // A pair uploaded since the last start (install_certificate) takes the
+    // place of the served one, which is kept as *.pem.before (one previous
+    // pair, not a pile of old keys). One that no longer loads is set aside.
+    if (fs::exists(cert + ".new", ec) && fs::exists(key + ".new", ec)) {
+        if (auto next = load_pair(cert + ".new", key + ".new"); next) {
+            for (const std::string& f : {cert, key})
+                if (fs::exists(f, ec)) fs::rename(f, f + ".before", ec);
+            if (std::rename((key + ".new").c_str(), key.c_str()) != 0 ||
+                std::rename((cert + ".new").c_str(), cert.c_str()) != 0)
+                return Status::io_error("cannot put the uploaded certificate in place in " + tls.string());
+        } else {
+            for (const std::string& f : {cert, key}) fs::rename(f + ".new", f + ".rejected", ec);
+            return Status::invalid("the uploaded certificate no longer loads (" + next.status().message() +
+                                   "); it is set aside as *.rejected: start again to serve the present one");
+        }
+    }
     bool generated = false;
     const bool has_cert = fs::exists(cert, ec), has_key = fs::exists(key, ec);
     if (has_cert != has_key)

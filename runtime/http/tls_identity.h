@@ -41,13 +41,14 @@ Status check_certificate_pair(const std::string& cert_file, const std::string& k
 // Loads a pair as check_certificate_pair checks it, with its details.
 Expected<TlsIdentity> load_certificate_pair(const std::string& cert_file, const std::string& key_file);
 
-// Puts an uploaded PEM pair in place of <dir>/tls/cert.pem and key.pem (the
-// pair the server loads at its next start when [http] names no cert_file):
+// Keeps an uploaded PEM pair as <dir>/tls/cert.pem.new and key.pem.new: at
+// its next start (tls_identity), the server puts it in place of cert.pem and
+// key.pem (kept as *.pem.before), when [http] names no cert_file; until then
+// cert.pem is the one served:
 // checked first (it loads, the key is the certificate's, RSA or ECDSA, TLS
 // takes it, not expired; `cert_pem` holds CERTIFICATE blocks only, the
 // server's first, then its chain: a private key there is refused); the
-// present pair is kept as *.pem.before-<ms>. Errors: invalid_argument (the
-// pair), io_error.
+// Errors: invalid_argument (the pair), io_error.
 Expected<TlsIdentity> install_certificate(const std::string& dir, const std::string& cert_pem, const std::string& key_pem,
                                           int64_t now_ms);
 

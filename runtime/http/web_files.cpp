@@ -51,7 +51,6 @@ Status WebFiles::load(const std::string& dir) {
     if (dir.empty() || !fs::is_regular_file(fs::path(dir) / "index.html", ec))
         return Status::not_found("no dashboard in " + (dir.empty() ? std::string("(no folder)") : dir) +
                                  " (no index.html: build the web target, or set [http] web_dir)");
-    std::map<std::string, std::string> gz;
     for (fs::recursive_directory_iterator it(dir, ec), end; it != end && !ec; it.increment(ec)) {
         if (!it->is_regular_file(ec)) continue;
         const std::string rel = fs::relative(it->path(), dir, ec).generic_string();
@@ -59,10 +58,6 @@ Status WebFiles::load(const std::string& dir) {
         bytes_ += bytes.size();
         if (bytes_ > kMaxBytes)
             return Status::invalid(dir + " holds more than 16 MB: it is not a gridlet dashboard build");
-        if (rel.size() > 3 && rel.ends_with(".gz")) {
-            gz[rel.substr(0, rel.size() - 3)] = std::move(bytes);
-            continue;
-        }
         WebFile f;
         f.bytes = std::move(bytes);
         f.content_type = type_of(rel);
@@ -70,8 +65,6 @@ Status WebFiles::load(const std::string& dir) {
         files_[rel] = std::move(f);
     }
     if (ec) return Status::io_error(dir + ": " + ec.message());
-    for (auto& [name, bytes] : gz)
-        if (auto it = files_.find(name); it != files_.end()) it->second.gzipped = std::move(bytes);
     return Status::ok();
 }
 

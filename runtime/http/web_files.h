@@ -2,8 +2,7 @@
 // installed in <datadir>/gridlet/web), read once when the API starts and
 // served from memory: index.html for "/" and for any path of the
 // single-page application (no extension), the hashed assets with a cache of
-// a year, each also gzip-compressed when the client accepts it (the build
-// writes <name>.gz beside each file).
+// a year (the server compresses them for a client that accepts it).
 // Owner: ApiServer; load() before the server starts, then find() from any
 // of its threads (read-only).
 #pragma once
@@ -16,7 +15,7 @@
 namespace gridlet::http {
 
 struct WebFile {
-    std::string bytes, gzipped;  // gzipped: empty when the build wrote none
+    std::string bytes;
     std::string content_type;
     bool immutable = false;      // a hashed name ("app-3F2A9C.js"): cached for a year
 };

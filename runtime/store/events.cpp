@@ -109,6 +109,7 @@ Expected<std::vector<Event>> EventLog::query(const EventFilter& f) const {
         if (!e) return e.status().with_context("store " + db_.path());
         if (e->severity < f.min_severity) continue;
         if (!f.type.empty() && e->type != f.type) continue;
+        if (!f.exclude_type.empty() && e->type == f.exclude_type) continue;
         if (!f.source_pattern.empty() && !pattern_match(f.source_pattern, e->source)) continue;
         out.push_back(std::move(*e));
         if (f.limit && out.size() >= f.limit) break;

@@ -36,6 +36,7 @@ struct EventFilter {
     int64_t to = std::numeric_limits<int64_t>::max();    // exclusive
     std::string source_pattern;                           // core/pattern.h; "" = any
     std::string type;                                     // exact; "" = any
+    std::string exclude_type;                             // exact; "" = none left out
     Severity min_severity = Severity::debug;
     size_t limit = 0;                                     // 0: no limit
 };

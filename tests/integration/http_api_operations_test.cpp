@@ -241,6 +241,7 @@ TEST_F(Operations, EventsExportsAndSecurity) {
     EXPECT_EQ(error_code(a.get("/api/v1/exports?target=ftp1")), "not_found");
     // No [model]: consumption says so.
     EXPECT_EQ(error_code(a.get("/api/v1/consumption")), "not_found");
+    EXPECT_EQ(error_code(a.get("/api/v1/model")), "not_found");
 
     // The security policy and the certificate served.
     auto policy = nlohmann::json::parse(a.get("/api/v1/security")->body);
@@ -284,12 +285,19 @@ TEST_F(Operations, EventsExportsAndSecurity) {
     ASSERT_EQ(put->status, 200) << put->body;
     const std::string installed = nlohmann::json::parse(put->body)["fingerprint_sha256"];
     EXPECT_NE(installed, served);
+    // Until the restart, tls/cert.pem is still the certificate served: clients given it still connect.
+    Api before_restart(port, cert());
+    EXPECT_EQ(before_restart.get("/api/v1/health")->status, 200);
+    EXPECT_TRUE(fs::exists(cert() + ".new"));
     gw->signal(SIGTERM);
     ASSERT_EQ(gw->wait(std::chrono::seconds(20)), 0) << gw->err();
     start();
     EXPECT_NE(gw->err().find(installed), std::string::npos) << "the new certificate is served: " << gw->err();
     Api again(port, crt);  // the client now trusts the new certificate only
     ASSERT_EQ(again.login("alice", kAdminPassword), 200);
+    EXPECT_EQ(slurp(cert()), slurp(crt)) << "put in place at the start";
+    EXPECT_TRUE(fs::exists(cert() + ".before")) << "the previous pair kept, once";
+    EXPECT_FALSE(fs::exists(cert() + ".new"));
 }
 
 // The backup of the running site, restored elsewhere: `gridlet query` reads
@@ -331,6 +339,7 @@ TEST_F(Operations, BackupWhileRunningRestoresTheSameData) {
     ASSERT_EQ(restored.code, 0) << restored.err << restored.out;
     ASSERT_TRUE(fs::exists(dir + "/restored/counter.lua"));
     EXPECT_EQ(slurp(dir + "/http/users.json"), slurp(dir + "/http.original/users.json")) << "the accounts";
+    EXPECT_EQ(fs::status(dir + "/http").permissions() & fs::perms::all, fs::perms::owner_all) << "private again";
     const Result back = run({gridlet_bin(), "query", "d1/count", "--from", "-10m", "--format", "json", "--config", target});
     ASSERT_EQ(back.code, 0) << back.err;
     const auto restored_points = nlohmann::json::parse(back.out)[0]["points"];

@@ -132,6 +132,7 @@ TEST_F(HttpApi, EachRoleIsAllowedAndDeniedWhatTheTableSays) {
         {"GET", "/api/v1/devices/d1", {}, {{"viewer", true}, {"operator", true}, {"admin", true}, {"security_officer", true}}},
         {"GET", "/api/v1/events?from=-1h", {}, {{"viewer", true}, {"operator", true}, {"admin", true}, {"security_officer", true}}},
         {"GET", "/api/v1/consumption", {}, {{"viewer", true}, {"operator", true}, {"admin", true}, {"security_officer", true}}},
+        {"GET", "/api/v1/model", {}, {{"viewer", true}, {"operator", true}, {"admin", true}, {"security_officer", true}}},
         {"GET", "/api/v1/rules", {}, {{"viewer", true}, {"operator", true}, {"admin", true}, {"security_officer", true}}},
         {"GET", "/api/v1/ev", {}, {{"viewer", true}, {"operator", true}, {"admin", true}, {"security_officer", true}}},
         {"GET", "/api/v1/ev/sessions", {}, {{"viewer", true}, {"operator", true}, {"admin", true}, {"security_officer", true}}},
@@ -243,7 +244,8 @@ TEST_F(HttpApi, MetricsInThePrometheusTextFormat) {
 TEST_F(HttpApi, LiveSamplesAndEventsAndASlowClientHoldsUpNoOne) {
     write("", 10, 10);
     ASSERT_EQ(user_add("alice", "admin", kAdminPassword).code, 0);
-    const Result token = run({gridlet_bin(), "token", "add", "live", "--user", "alice", "--role", "viewer", "--config", site});
+    // An admin's token: the audit events are for admins and security officers.
+    const Result token = run({gridlet_bin(), "token", "add", "live", "--user", "alice", "--role", "admin", "--config", site});
     ASSERT_EQ(token.code, 0) << token.err;
     const std::string bearer = token.out.substr(0, token.out.find('\n'));
     start();
@@ -312,6 +314,84 @@ TEST_F(HttpApi, LiveSamplesAndEventsAndASlowClientHoldsUpNoOne) {
     slow.join();
 }
 
+// The dashboard's files on every path outside /api/: index.html for the
+// application's pages, the hashed assets cached for a year, compressed once
+// for a client that accepts it; nothing else of the folder.
+TEST_F(HttpApi, TheDashboardIsServedOutsideTheApi) {
+    ASSERT_TRUE(fs::exists(build_dir() + "/web/index.html")) << "the web target builds the dashboard (npm ci --prefix web)";
+    write();
+    start();
+    Api api(port, cert());
+    auto index = api.get("/");
+    ASSERT_EQ(index->status, 200);
+    EXPECT_EQ(index->get_header_value("Content-Type"), "text/html; charset=utf-8");
+    EXPECT_EQ(index->get_header_value("Cache-Control"), "no-cache");
+    EXPECT_EQ(index->get_header_value_count("Cache-Control"), 1u);
+    EXPECT_EQ(api.get("/alarms")->body, index->body) << "a page of the application";
+    const size_t at = index->body.find("src=\"/app-");
+    ASSERT_NE(at, std::string::npos) << index->body;
+    const std::string js = index->body.substr(at + 5, index->body.find('"', at + 5) - at - 5);
+    httplib::Headers gzip = {{"Accept-Encoding", "gzip"}};
+    auto asset = api.cli.Get(js.c_str(), gzip);  // httplib's client undoes one gzip layer
+    ASSERT_EQ(asset->status, 200) << js;
+    EXPECT_EQ(asset->get_header_value("Content-Type"), "text/javascript; charset=utf-8");
+    EXPECT_EQ(asset->get_header_value("Cache-Control"), "public, max-age=31536000, immutable");
+    EXPECT_LE(asset->get_header_value_count("Content-Encoding"), 1u);
+    EXPECT_EQ(asset->body, slurp(build_dir() + "/web" + js)) << "compressed once";
+    EXPECT_EQ(api.get("/nothing.js")->status, 404);
+    EXPECT_EQ(api.get("/CMakeFiles/progress.marks")->status, 404);
+    EXPECT_EQ(api.get("/../site.toml")->status, 404);
+    EXPECT_EQ(error_code(api.get("/api/v1/nothing")), "not_found");
+    EXPECT_EQ(index->get_header_value("Content-Security-Policy").find("default-src 'self'"), 0u);
+}
+
+// A live stream lasts as long as what let it in: a revoked token or a
+// logout ends it within seconds, with a last "ended" event.
+TEST_F(HttpApi, ALiveStreamEndsWithItsTokenOrSession) {
+    write("", 50);
+    ASSERT_EQ(user_add("alice", "admin", kAdminPassword).code, 0);
+    const Result token = run({gridlet_bin(), "token", "add", "live", "--user", "alice", "--role", "viewer", "--config", site});
+    ASSERT_EQ(token.code, 0) << token.err;
+    const std::string bearer = token.out.substr(0, token.out.find('\n'));
+    start();
+    for (const bool by_session : {false, true}) {
+        Api live(port, cert());
+        if (by_session) ASSERT_EQ(live.login("alice", kAdminPassword), 200);
+        else live.bearer = bearer;
+        std::string stream;
+        std::atomic<bool> reading{true};
+        std::thread reader([&] {
+            live.cli.Get("/api/v1/live?series=d1/count", live.headers(), [&](const char* data, size_t n) {
+                stream.append(data, n);
+                return true;
+            });
+            reading = false;
+        });
+        std::this_thread::sleep_for(std::chrono::milliseconds(800));
+        if (by_session) {
+            Api same(port, cert());  // the same session on another connection
+            same.cookie = live.cookie;
+            same.csrf = live.csrf;
+            ASSERT_EQ(same.post("/api/v1/logout", nlohmann::json::object())->status, 200);
+        } else {
+            Api admin(port, cert());
+            ASSERT_EQ(admin.login("alice", kAdminPassword), 200);
+            std::string id;
+            for (const auto& t : nlohmann::json::parse(admin.get("/api/v1/tokens")->body))
+                if (t["name"] == "live") id = t["id"];
+            ASSERT_EQ(admin.del("/api/v1/tokens/" + id)->status, 200);
+        }
+        const auto t0 = std::chrono::steady_clock::now();
+        while (reading && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(8))
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        EXPECT_FALSE(reading) << (by_session ? "session" : "token") << ": the stream went on";
+        if (reading) live.cli.stop();
+        reader.join();
+        EXPECT_NE(stream.find("event: sample"), std::string::npos);
+        EXPECT_NE(stream.find("event: ended"), std::string::npos) << stream.substr(stream.size() > 500 ? stream.size() - 500 : 0);
+    }
+}
+
 TEST_F(HttpApi, LockoutAfterFailedLoginsAndUnlockOnTheGateway) {
     write("lockout_after = 3\nlockout_minutes = 10\n");
     ASSERT_EQ(user_add("alice", "admin", kAdminPassword).code, 0);
@@ -338,6 +418,15 @@ TEST_F(HttpApi, LockoutAfterFailedLoginsAndUnlockOnTheGateway) {
     EXPECT_EQ(api.login("evil\nforged audit line", "whatever it is"), 401);
     EXPECT_NE(gw->err().find("evil\\x0aforged audit line"), std::string::npos) << gw->err();
     EXPECT_EQ(gw->err().find("\nforged audit line"), std::string::npos);
+    // A session's guesses of the current password (POST /password) count
+    // too: the third locks the account and ends the session.
+    for (int i = 0; i < 2; ++i)
+        EXPECT_EQ(api.post("/api/v1/password", {{"current_password", "guess"}, {"new_password", "a new password 42"}})->status,
+                  403);
+    auto locked = api.post("/api/v1/password", {{"current_password", "guess"}, {"new_password", "a new password 42"}});
+    EXPECT_EQ(locked->status, 429) << locked->body;
+    EXPECT_EQ(error_code(locked), "account_locked");
+    EXPECT_EQ(api.get("/api/v1/me")->status, 401) << "the session ended with the lockout";
 }
 
 TEST_F(HttpApi, CsrfTamperedSessionsAndTokens) {
@@ -431,6 +520,40 @@ TEST_F(HttpApi, ChangesMadeOnTheGatewayApplyAtOnce) {
     EXPECT_NE(typo->body.find("unknown parameter 'patern' (known: pattern, tags)"), std::string::npos) << typo->body;
 }
 
+// Sessions are kept in <data_dir>/sessions.json: a restart of gridlet does
+// not log anyone out (a dashboard goes on); a logout or a password change
+// still ends them; the file is private and a backup leaves it out.
+TEST_F(HttpApi, SessionsOutliveARestartAndEndAtLogout) {
+    write();
+    ASSERT_EQ(user_add("alice", "admin", kAdminPassword).code, 0);
+    ASSERT_EQ(user_add("bob", "viewer", "viewer password 42").code, 0);
+    start();
+    Api alice(port, cert()), bob(port, cert());
+    ASSERT_EQ(alice.login("alice", kAdminPassword), 200);
+    ASSERT_EQ(bob.login("bob", "viewer password 42"), 200);
+    const std::string file = dir + "/http/sessions.json";
+    ASSERT_TRUE(fs::exists(file));
+    EXPECT_EQ(fs::status(file).permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
+    EXPECT_EQ(slurp(file).find(alice.cookie.substr(alice.cookie.find('=') + 1)), std::string::npos)
+        << "the file keeps the secret's SHA-256, never the secret";
+    ASSERT_EQ(bob.post("/api/v1/logout", nlohmann::json::object())->status, 200);
+    gw->signal(SIGTERM);
+    ASSERT_EQ(gw->wait(std::chrono::seconds(20)), 0) << gw->err();
+    start();
+    auto me = alice.get("/api/v1/me");
+    ASSERT_EQ(me->status, 200) << me->body;
+    EXPECT_EQ(nlohmann::json::parse(me->body)["csrf_token"], alice.csrf);
+    EXPECT_EQ(alice.post("/api/v1/alarms/999/acknowledge", nlohmann::json::object())->status, 404)
+        << "a change with the session's CSRF token is let through to the route";
+    EXPECT_EQ(bob.get("/api/v1/me")->status, 401) << "a session ended at logout stays ended";
+    // A backup leaves the sessions out.
+    const Result b = run({gridlet_bin(), "backup", "--config", site, "-o", dir + "/b.tar.gz"});
+    ASSERT_EQ(b.code, 0) << b.err;
+    const Result list = run({"tar", "tzf", dir + "/b.tar.gz"});
+    EXPECT_EQ(list.out.find("sessions.json"), std::string::npos) << list.out;
+    EXPECT_NE(list.out.find("http/users.json"), std::string::npos) << list.out;
+}
+
 TEST_F(HttpApi, QueryAnswersWhatGridletQueryPrints) {
     write("max_query_rows = 1000\n", 10, 10);
     ASSERT_EQ(user_add("alice", "admin", kAdminPassword).code, 0);
@@ -501,6 +624,9 @@ TEST_F(HttpApi, BadInputNeverCrashesNorStallsTheKernel) {
     auto twice = api.cli.Post("/api/v1/login", R"({"user":"alice","password":"x","user":"bob"})", "application/json");
     EXPECT_EQ(twice->status, 400);
     EXPECT_NE(twice->body.find("the body names 'user' twice"), std::string::npos) << twice->body;
+    auto huge_number = api.cli.Post("/api/v1/login", R"({"user":"alice","password":1e999})", "application/json");
+    EXPECT_EQ(huge_number->status, 400) << huge_number->body;
+    EXPECT_NE(huge_number->body.find("number overflow"), std::string::npos) << huge_number->body;
     auto empty_body = api.cli.Post("/api/v1/login", "", "application/json");
     EXPECT_NE(empty_body->body.find("'user' is missing"), std::string::npos) << "no body is {}: " << empty_body->body;
     EXPECT_EQ(error_code(api.cli.Post("/api/v1/login", R"({"user":1,"password":"x"})", "application/json")), "invalid_request");

@@ -23,6 +23,12 @@ def test_login_overview_and_the_header(browser, demo, screenshots):
     wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "[data-test=tile-devices]")))
     wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "[data-test=tile-ev]")))
     wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "[data-test=tile-demand]")))
+    # The site's power now, as the model counts the total: both panels' mains and the building.
+    wait.until(lambda d: number(d.find_element(By.CSS_SELECTOR, "[data-test=site-power]").text) is not None)
+    shown = number(browser.find_element(By.CSS_SELECTOR, "[data-test=site-power]").text)
+    parts = [last_value(demo, s) for s in ("panel1/mains/kw", "panel2/mains/kw", "bldg/power")]
+    assert None not in parts, parts
+    assert abs(shown - sum(parts)) <= 0.15 * sum(parts), (shown, parts)
     browser.save_screenshot(os.path.join(screenshots, "overview.png"))
     # A wrong password is said, and nothing else is shown.
     browser.delete_all_cookies()

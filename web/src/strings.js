@@ -45,6 +45,8 @@ export const strings = {
   overview_devices_offline: "{n} offline",
   overview_devices_all_online: "all {n} online",
   overview_energy_today: "Energy today",
+  overview_power: "Site power now",
+  overview_power_missing: "No power value yet for {names}.",
   overview_ev: "EV charging",
   overview_ev_area: "Area {area}: {amps} A of {limit} A",
   overview_ev_sessions: "{n} session(s) charging",

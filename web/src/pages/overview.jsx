@@ -22,6 +22,93 @@ async function readAll() {
   return { alarms, devices, ev, demand, energy };
 }
 
+// The site's power now, as the consumption engine counts the total: the
+// electricity points not excluded from totals, each by its `power` series, a
+// virtual one as Σ plus − Σ minus of its points. null when a needed value
+// is missing (the names in `missing`).
+export function sitePower(model, values) {
+  const byName = new Map(model.points.map((p) => [p.name, p]));
+  const missing = new Set();
+  const power = (p, depth = 0) => {
+    if (!p || depth > 32) return null;
+    if (p.virtual) {
+      let sum = 0;
+      for (const [names, sign] of [[p.plus, 1], [p.minus, -1]])
+        for (const n of names) {
+          const v = power(byName.get(n), depth + 1);
+          if (v === null) return null;
+          sum += sign * v;
+        }
+      return sum;
+    }
+    const v = p.power ? values[p.power] : undefined;
+    if (v === undefined || v === null) {
+      missing.add(p.name);
+      return null;
+    }
+    return v;
+  };
+  let total = 0;
+  let any = false;
+  for (const p of model.points) {
+    if (p.exclude_from_totals || p.fluid !== "electricity") continue;
+    const v = power(p);
+    if (v === null) return { kw: null, missing: [...missing] };
+    total += v;
+    any = true;
+  }
+  return { kw: any ? total : null, missing: [...missing] };
+}
+
+// The power series a model needs, for the live stream.
+function powerSeries(model) {
+  return [...new Set(model.points.filter((p) => p.power).map((p) => p.power))];
+}
+
+function SitePower() {
+  const [model, setModel] = useState(undefined);
+  const [values, setValues] = useState({});
+  useEffect(() => {
+    let close = () => {};
+    let live = true;
+    get("/model")
+      .then(async (m) => {
+        if (!live) return;
+        setModel(m);
+        const wanted = powerSeries(m);
+        if (!wanted.length) return;
+        const list = await get("/series");
+        const v = {};
+        for (const s of list) if (wanted.includes(s.name) && s.last_value !== null) v[s.name] = s.last_value;
+        setValues(v);
+        let pending = {};
+        const timer = setInterval(() => {
+          if (Object.keys(pending).length) setValues((old) => ({ ...old, ...pending }));
+          pending = {};
+        }, 1000);
+        const stop = openLive({ series: wanted, onSample: (s) => (pending[s.series] = s.value) });
+        close = () => {
+          clearInterval(timer);
+          stop();
+        };
+      })
+      .catch(() => live && setModel(null));
+    return () => {
+      live = false;
+      close();
+    };
+  }, []);
+  if (!model) return null;
+  const { kw, missing } = sitePower(model, values);
+  return (
+    <article class="card" data-test="tile-power">
+      <h2>{t("overview_power")}</h2>
+      <p class="big" data-test="site-power">{kw === null ? "–" : fmtNumber(kw) + " kW"}</p>
+      {kw === null && missing.length > 0 && <p class="muted">{t("overview_power_missing", { names: missing.join(", ") })}</p>}
+    </article>
+  );
+}
+
 export function Overview() {
   const [data, setData] = useState(null);
   useEffect(() => {
@@ -46,6 +133,7 @@ export function Overview() {
     <section>
       <h1>{t("overview_title")}</h1>
       <div class="tiles">
+        <SitePower />
         <article class="card" data-test="tile-alarms">
           <h2>{t("overview_alarms")}</h2>
           <ul class="counts">
