@@ -30,7 +30,8 @@ ApiServer::ApiServer(HttpConfig config, ApiContext ctx)
     : config_(std::move(config)), ctx_(std::move(ctx)),
       users_(config_.data_dir, PasswordPolicy{config_.password_min_length},
              Lockout{config_.lockout_after, int64_t{config_.lockout_minutes} * 60'000}),
-      sessions_(int64_t{config_.session_idle_minutes} * 60'000, int64_t{config_.session_max_hours} * 3'600'000) {}
+      sessions_(int64_t{config_.session_idle_minutes} * 60'000, int64_t{config_.session_max_hours} * 3'600'000),
+      floor_plans_(config_.data_dir) {}
 
 ApiServer::~ApiServer() { stop(); }
 
@@ -206,6 +207,7 @@ void ApiServer::routes() {
     device_routes();
     rule_routes();
     admin_routes();
+    floorplan_routes();
     web_routes();
 }
 

@@ -63,6 +63,7 @@
 #include "core/site_config.h"
 #include "core/status.h"
 #include "core/timezone.h"
+#include "http/floor_plans.h"
 #include "http/http_config.h"
 #include "http/live_hub.h"
 #include "http/roles.h"
@@ -173,6 +174,7 @@ private:
     void device_routes();    // api_device_routes.cpp: devices, commands
     void rule_routes();      // api_rule_routes.cpp: rules, reload, EV charging, demand
     void admin_routes();     // api_admin_routes.cpp: exports, backup, security
+    void floorplan_routes(); // api_floorplan_routes.cpp: floor plans and their images
     void web_routes();       // api_web_routes.cpp: the dashboard's files, outside /api/ (last)
     void audit(const httplib::Request& req, const std::string& user, const std::string& action, bool ok,
                const nlohmann::json& detail = nlohmann::json::object());
@@ -187,6 +189,7 @@ private:
     int port_ = 0;
     std::string fingerprint_;
     WebFiles web_;  // loaded in start(), read-only after
+    FloorPlans floor_plans_;
 };
 
 }  // namespace gridlet::http

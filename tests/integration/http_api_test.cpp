@@ -133,6 +133,10 @@ TEST_F(HttpApi, EachRoleIsAllowedAndDeniedWhatTheTableSays) {
         {"GET", "/api/v1/events?from=-1h", {}, {{"viewer", true}, {"operator", true}, {"admin", true}, {"security_officer", true}}},
         {"GET", "/api/v1/consumption", {}, {{"viewer", true}, {"operator", true}, {"admin", true}, {"security_officer", true}}},
         {"GET", "/api/v1/model", {}, {{"viewer", true}, {"operator", true}, {"admin", true}, {"security_officer", true}}},
+        {"GET", "/api/v1/floorplans", {}, {{"viewer", true}, {"operator", true}, {"admin", true}, {"security_officer", true}}},
+        {"POST", "/api/v1/floorplans", {{"name", ""}}, {{"viewer", false}, {"operator", false}, {"admin", true}, {"security_officer", false}}},
+        {"PUT", "/api/v1/floorplans/fp_00", {{"name", "x"}}, {{"viewer", false}, {"operator", false}, {"admin", true}, {"security_officer", false}}},
+        {"DELETE", "/api/v1/floorplans/fp_00", {}, {{"viewer", false}, {"operator", false}, {"admin", true}, {"security_officer", false}}},
         {"GET", "/api/v1/rules", {}, {{"viewer", true}, {"operator", true}, {"admin", true}, {"security_officer", true}}},
         {"GET", "/api/v1/ev", {}, {{"viewer", true}, {"operator", true}, {"admin", true}, {"security_officer", true}}},
         {"GET", "/api/v1/ev/sessions", {}, {{"viewer", true}, {"operator", true}, {"admin", true}, {"security_officer", true}}},
@@ -343,6 +347,62 @@ TEST_F(HttpApi, TheDashboardIsServedOutsideTheApi) {
     EXPECT_EQ(api.get("/../site.toml")->status, 404);
     EXPECT_EQ(error_code(api.get("/api/v1/nothing")), "not_found");
     EXPECT_EQ(index->get_header_value("Content-Security-Policy").find("default-src 'self'"), 0u);
+}
+
+// Floor plans: made by an admin, an image (PNG, JPEG or WebP by its first
+// bytes; SVG refused), items checked with the item named; read by all.
+TEST_F(HttpApi, FloorPlansWithAnImageAndCheckedItems) {
+    write();
+    ASSERT_EQ(user_add("alice", "admin", kAdminPassword).code, 0);
+    ASSERT_EQ(user_add("vera", "viewer", "viewer password 42").code, 0);
+    start();
+    Api admin(port, cert()), viewer(port, cert());
+    ASSERT_EQ(admin.login("alice", kAdminPassword), 200);
+    ASSERT_EQ(viewer.login("vera", "viewer password 42"), 200);
+    auto made = admin.post("/api/v1/floorplans", {{"name", "Ground floor"}});
+    ASSERT_EQ(made->status, 201) << made->body;
+    const std::string id = nlohmann::json::parse(made->body)["id"];
+    const std::string base = "/api/v1/floorplans/" + id;
+    EXPECT_EQ(error_code(viewer.get(base + "/image")), "not_found") << "no image yet";
+    const std::string png = std::string("\x89PNG\r\n\x1a\n", 8) + std::string(100, 'x');
+    auto put_image = [&](const std::string& bytes, const char* type) {
+        httplib::Headers h = admin.headers();
+        return admin.cli.Put((base + "/image").c_str(), h, bytes, type);
+    };
+    EXPECT_EQ(put_image("<svg onload='alert(1)'/>", "image/svg+xml")->status, 400) << "SVG can carry scripts";
+    ASSERT_EQ(put_image(png, "image/png")->status, 200);
+    auto image = viewer.get(base + "/image");
+    ASSERT_EQ(image->status, 200);
+    EXPECT_EQ(image->get_header_value("Content-Type"), "image/png");
+    EXPECT_EQ(image->body, png);
+    // Items: checked, each problem naming its item.
+    for (const auto& [items, needle] : std::vector<std::pair<nlohmann::json, std::string>>{
+             {{{{"x", 1.5}, {"y", 0.5}, {"kind", "value"}, {"series", "d1/count"}}}, "items[0].x: must be a number from 0 to 1"},
+             {{{{"x", 0.1}, {"y", 0.5}, {"kind", "lamp"}}}, "items[0].kind: value, device or sensor"},
+             {{{{"x", 0.1}, {"y", 0.5}, {"kind", "value"}, {"series", "d1/count"}}, {{"x", 0.2}, {"y", 0.2}, {"kind", "value"}}},
+              "items[1].series"},
+             {{{{"x", 0.1}, {"y", 0.5}, {"kind", "device"}, {"device", "d1"}, {"colour", "red"}}}, "unknown field 'colour'"}}) {
+        auto r = admin.put(base, {{"items", items}});
+        EXPECT_EQ(r->status, 400) << r->body;
+        EXPECT_NE(r->body.find(needle), std::string::npos) << r->body;
+    }
+    const nlohmann::json items = {{{"x", 0.25}, {"y", 0.5}, {"kind", "value"}, {"series", "d1/count"}, {"label", "Counter"}},
+                                  {{"x", 0.75}, {"y", 0.5}, {"kind", "device"}, {"device", "d1"}}};
+    ASSERT_EQ(admin.put(base, {{"items", items}, {"name", "Ground floor (east)"}})->status, 200);
+    EXPECT_EQ(viewer.put(base, {{"items", nlohmann::json::array()}})->status, 403);
+    auto list = nlohmann::json::parse(viewer.get("/api/v1/floorplans")->body);
+    ASSERT_EQ(list.size(), 1u);
+    EXPECT_EQ(list[0]["name"], "Ground floor (east)");
+    EXPECT_EQ(list[0]["image_type"], "image/png");
+    EXPECT_EQ(list[0]["items"], items);
+    // Kept across a restart, in the accounts folder (so in backups).
+    gw->signal(SIGTERM);
+    ASSERT_EQ(gw->wait(std::chrono::seconds(20)), 0) << gw->err();
+    start();
+    EXPECT_EQ(nlohmann::json::parse(viewer.get("/api/v1/floorplans")->body)[0]["items"], items);
+    ASSERT_EQ(admin.del(base)->status, 200);
+    EXPECT_EQ(viewer.get("/api/v1/floorplans")->body, "[]\n");
+    EXPECT_EQ(error_code(viewer.get(base + "/image")), "not_found");
 }
 
 // A live stream lasts as long as what let it in: a revoked token or a

@@ -175,3 +175,53 @@ def test_trends_draw_a_chosen_series(browser, demo, screenshots):
     browser.find_element(By.XPATH, "//button[text()='7d']").click()
     wait.until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "[data-test=trend-step]"), "averages per 15m"))
     browser.save_screenshot(os.path.join(screenshots, "trends.png"))
+
+
+def png(path, width=400, height=300):
+    """A plain PNG of the given size (a floor plan's picture)."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    rows = b"".join(b"\x00" + bytes([230, 236, 242]) * width for _ in range(height))
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+                + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+    return path
+
+
+def test_an_admin_places_a_live_value_on_a_floor_plan_and_a_viewer_sees_it(browser, demo, screenshots, tmp_path):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.support.ui import Select
+
+    wait = login(browser, demo, "admin")
+    browser.get(demo.url + "#/plans")
+    wait.until(EC.presence_of_element_located((By.NAME, "name"))).send_keys("Ground floor")
+    browser.find_element(By.CSS_SELECTOR, "[data-test=plan-add]").click()
+    upload = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "[data-test=plan-image]")))
+    upload.send_keys(png(str(tmp_path / "floor.png")))
+    picture = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "[data-test=plan] img")))
+    wait.until(lambda d: picture.size["width"] > 100)
+    browser.find_element(By.CSS_SELECTOR, "[data-test=plan-edit]").click()
+    ActionChains(browser).move_to_element_with_offset(picture, -50, 0).click().perform()
+    form = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "[data-test=new-item]")))
+    Select(form.find_element(By.NAME, "kind")).select_by_value("value")
+    form.find_element(By.NAME, "target").send_keys("panel1/mains/kw")
+    form.find_element(By.NAME, "label").send_keys("Mains")
+    form.find_element(By.CSS_SELECTOR, "[data-test=item-add]").click()
+    browser.find_element(By.CSS_SELECTOR, "[data-test=plan-save]").click()
+    wait.until(EC.invisibility_of_element_located((By.CSS_SELECTOR, "[data-test=plan-save]")))
+    value = "[data-test=plan] [data-item='0'] [data-test=item-value]"
+    wait.until(lambda d: "kW" in d.find_element(By.CSS_SELECTOR, value).text)
+    browser.save_screenshot(os.path.join(screenshots, "floorplan.png"))
+    # A viewer sees the value change, and no way to edit.
+    browser.delete_all_cookies()
+    login(browser, demo, "viewer")
+    browser.get(demo.url + "#/plans")
+    first = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, value))).text
+    wait.until(lambda d: d.find_element(By.CSS_SELECTOR, value).text != first)
+    assert "Mains" in browser.find_element(By.CSS_SELECTOR, "[data-test=plan]").text
+    assert not browser.find_elements(By.CSS_SELECTOR, "[data-test=plan-edit]")
+    assert not browser.find_elements(By.CSS_SELECTOR, "[data-test=plan-image]")

@@ -21,13 +21,19 @@ export function setCsrf(token) {
   csrf = token || "";
 }
 
+// `body`: JSON, or a Blob/File sent as it is with its own type (an image).
 export async function api(method, path, body) {
   const headers = {};
   let payload;
   if (method !== "GET") {
     headers["X-CSRF-Token"] = csrf;
-    headers["Content-Type"] = "application/json";
-    payload = JSON.stringify(body ?? {});
+    if (body instanceof Blob) {
+      headers["Content-Type"] = body.type || "application/octet-stream";
+      payload = body;
+    } else {
+      headers["Content-Type"] = "application/json";
+      payload = JSON.stringify(body ?? {});
+    }
   }
   let r;
   try {
@@ -52,6 +58,8 @@ export async function api(method, path, body) {
 
 export const get = (path) => api("GET", path);
 export const post = (path, body) => api("POST", path, body);
+export const put = (path, body) => api("PUT", path, body);
+export const del = (path) => api("DELETE", path);
 
 // Query parameters, leaving out the empty ones.
 export function qs(params) {

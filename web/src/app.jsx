@@ -11,6 +11,7 @@ import { Alarms } from "./pages/alarms.jsx";
 import { Ev } from "./pages/ev.jsx";
 import { Consumption } from "./pages/consumption.jsx";
 import { Trends } from "./pages/trends.jsx";
+import { FloorPlans } from "./pages/floorplans.jsx";
 
 const pages = [
   { path: "/", label: "nav_overview", view: Overview },
@@ -19,6 +20,7 @@ const pages = [
   { path: "/ev", label: "nav_ev", view: Ev },
   { path: "/consumption", label: "nav_consumption", view: Consumption },
   { path: "/trends", label: "nav_trends", view: Trends },
+  { path: "/plans", label: "nav_plans", view: FloorPlans },
 ];
 
 function useHashPath() {
