@@ -68,7 +68,7 @@ void ApiServer::account_routes() {
 
     s.Get("/api/v1/me", [this](const httplib::Request& req, httplib::Response& res) {
         auto c = authorize(req, res, Right::read, true);
-        if (!c) return;
+        if (!c || !params_of(req, res, {})) return;
         auto u = users_.user(c->user);
         send_json(res, 200,
                   {{"user", c->user},
@@ -120,7 +120,7 @@ void ApiServer::account_routes() {
     // Users (manage_users): list, add (with a password to change at first
     // login), remove; and unlock.
     s.Get("/api/v1/users", [this](const httplib::Request& req, httplib::Response& res) {
-        if (!authorize(req, res, Right::manage_users)) return;
+        if (!authorize(req, res, Right::manage_users) || !params_of(req, res, {})) return;
         auto list = users_.users();
         if (!list) return send_status(res, list.status());
         const int64_t now = ctx_.now_ms();

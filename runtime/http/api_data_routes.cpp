@@ -84,7 +84,7 @@ void ApiServer::data_routes() {
     httplib::Server& s = *server_;
 
     s.Get("/api/v1/site", [this](const httplib::Request& req, httplib::Response& res) {
-        if (!authorize(req, res, Right::read)) return;
+        if (!authorize(req, res, Right::read) || !params_of(req, res, {})) return;
         nlohmann::json devices = nlohmann::json::array(), plugins = nlohmann::json::array();
         for (const DeviceEntry& d : ctx_.site->devices) devices.push_back({{"name", d.name}, {"plugin", d.plugin}});
         for (const PluginEntry& p : ctx_.site->plugins)

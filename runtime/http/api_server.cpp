@@ -198,7 +198,8 @@ void ApiServer::routes() {
     s.Get("/api/v1/openapi.json", [](const httplib::Request&, httplib::Response& res) {
         res.set_content(openapi_document(), "application/json");
     });
-    s.Get("/api/v1/health", [](const httplib::Request&, httplib::Response& res) {
+    s.Get("/api/v1/health", [](const httplib::Request& req, httplib::Response& res) {
+        if (!params_of(req, res, {})) return;
         send_json(res, 200, {{"status", "ok"}});
     });
     account_routes();

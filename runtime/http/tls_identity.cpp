@@ -174,7 +174,8 @@ Status configure_server_tls(SSL_CTX& c, const std::string& cert_file, const std:
     ERR_clear_error();
     if (SSL_CTX_use_certificate_chain_file(&c, cert_file.c_str()) != 1)
         return Status::invalid(cert_file + ": TLS refuses the certificate (" + openssl_reasons() +
-                               "; an RSA key needs 2048 bits or more, a signature SHA-256 or better)");
+                               "; OpenSSL's security level wants an RSA key of 2048 bits or more, an EC key of 256 bits or more, a "
+                               "signature of SHA-256 or better)");
     if (SSL_CTX_use_PrivateKey_file(&c, key_file.c_str(), SSL_FILETYPE_PEM) != 1)
         return Status::invalid(key_file + ": TLS refuses the key (" + openssl_reasons() + ")");
     if (SSL_CTX_check_private_key(&c) != 1) {

@@ -43,18 +43,25 @@ class Demo:
         for role, (name, password) in ACCOUNTS.items():
             self.cli("user", "add", name, "--role", role, "--password-stdin", input=password + "\n")
         self.log_path = os.path.join(folder, "run.log")
-        self.log = open(self.log_path, "w")
+        self.start()
+        self.url = f"https://127.0.0.1:{self.port}/"
+
+    def start(self):
+        self.log = open(self.log_path, "a")
+        mark = len(self.read_log())
         self.proc = subprocess.Popen([GRIDLET, "run", self.site], stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 30
         while time.time() < deadline:
-            if "http: dashboard on" in self.read_log():
-                break
+            if "http: dashboard on" in self.read_log()[mark:]:
+                return
             if self.proc.poll() is not None:
                 raise RuntimeError("gridlet stopped: " + self.read_log()[-3000:])
             time.sleep(0.1)
-        else:
-            raise RuntimeError("gridlet did not serve the dashboard: " + self.read_log()[-3000:])
-        self.url = f"https://127.0.0.1:{self.port}/"
+        raise RuntimeError("gridlet did not serve the dashboard: " + self.read_log()[-3000:])
+
+    def restart(self):
+        self.stop()
+        self.start()
 
     def read_log(self):
         with open(self.log_path) as f:

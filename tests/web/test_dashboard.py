@@ -225,3 +225,45 @@ def test_an_admin_places_a_live_value_on_a_floor_plan_and_a_viewer_sees_it(brows
     assert "Mains" in browser.find_element(By.CSS_SELECTOR, "[data-test=plan]").text
     assert not browser.find_elements(By.CSS_SELECTOR, "[data-test=plan-edit]")
     assert not browser.find_elements(By.CSS_SELECTOR, "[data-test=plan-image]")
+
+
+def test_the_events_tab_and_an_admin_sees_the_audit(browser, demo):
+    wait = login(browser, demo, "admin")
+    browser.get(demo.url + "#/alarms")
+    wait.until(EC.element_to_be_clickable((By.CSS_SELECTOR, "[data-test=tab-events]"))).click()
+    table = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "[data-test=events]")))
+    wait.until(lambda d: "audit" in d.find_element(By.CSS_SELECTOR, "[data-test=events]").text)
+    assert "ada" in table.text
+
+
+def test_the_dashboard_goes_on_after_the_gateway_restarts(browser, demo, screenshots):
+    wait = login(browser, demo, "viewer")
+    browser.get(demo.url + "#/devices")
+    wait.until(EC.presence_of_element_located((By.XPATH, "//table[@data-test='devices']//button[text()='main']"))).click()
+    wait.until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "[data-test=live-state]"), "live"))
+    demo.restart()
+    # The session outlived the restart: no login page; the live stream comes back by itself.
+    cell = "tr[data-series='main/current/l1'] [data-test=value]"
+    first = browser.find_element(By.CSS_SELECTOR, cell).text
+    from selenium.webdriver.support.ui import WebDriverWait
+    WebDriverWait(browser, 60).until(lambda d: d.find_element(By.CSS_SELECTOR, cell).text != first)
+    assert not browser.find_elements(By.NAME, "password")
+    assert "live" in browser.find_element(By.CSS_SELECTOR, "[data-test=live-state]").text
+
+
+def test_a_tablet_in_portrait_has_every_page_without_sideways_scrolling(browser, demo, screenshots):
+    browser.set_window_size(768, 1024)
+    wait = login(browser, demo, "operator")
+    for page in ("", "#/devices", "#/alarms", "#/ev", "#/consumption", "#/trends", "#/plans"):
+        browser.get(demo.url + page)
+        wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "main#main h1")))
+        time.sleep(0.5)
+        overflow = browser.execute_script("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 0, (page, overflow)
+    browser.get(demo.url)
+    wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "[data-test=tile-alarms]")))
+    browser.save_screenshot(os.path.join(screenshots, "overview-tablet.png"))
+    # The keyboard reaches the navigation: Tab from the top lands on a link.
+    from selenium.webdriver.common.keys import Keys
+    browser.find_element(By.TAG_NAME, "body").send_keys(Keys.TAB)
+    assert browser.switch_to.active_element.tag_name in ("a", "button")

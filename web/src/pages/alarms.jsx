@@ -8,6 +8,7 @@ import { get, post, qs } from "../api.js";
 import { openLive } from "../live.js";
 import { csvCell, download, fmtNumber, fmtTime } from "../format.js";
 import { t } from "../strings.js";
+import { Events } from "./events.jsx";
 
 const STATUSES = ["open", "all", "active_unacknowledged", "active_acknowledged", "finished_unacknowledged",
   "finished_acknowledged"];
@@ -19,7 +20,26 @@ function initialFilters() {
   return { status: "open", source: "", type: "", category: "", criticality: p.get("criticality") || "", from: "", to: "" };
 }
 
+// The page: the alarms, or the events (a tab each).
 export function Alarms({ me }) {
+  const [tab, setTab] = useState("alarms");
+  return (
+    <section>
+      <h1>{t("alarms_title")}</h1>
+      <div role="tablist" class="buttons tabs">
+        {["alarms", "events"].map((k) => (
+          <button type="button" role="tab" class="secondary" aria-selected={tab === k} aria-pressed={tab === k}
+            data-test={"tab-" + k} onClick={() => setTab(k)}>
+            {t("tab_" + k)}
+          </button>
+        ))}
+      </div>
+      {tab === "alarms" ? <AlarmList me={me} /> : <Events />}
+    </section>
+  );
+}
+
+function AlarmList({ me }) {
   const [filters, setFilters] = useState(initialFilters);
   const [alarms, setAlarms] = useState(null);
   const [error, setError] = useState("");
@@ -65,7 +85,6 @@ export function Alarms({ me }) {
 
   return (
     <section>
-      <h1>{t("alarms_title")}</h1>
       <form class="filters card" aria-label={t("alarms_filters")} onSubmit={(e) => e.preventDefault()}>
         <label>
           {t("alarms_status")}
@@ -162,11 +181,11 @@ function AlarmDetail({ alarm, mayAck, onClose, onChanged }) {
     }
   };
   const rows = [
-    ["id", alarm.id], ["key", alarm.key], ["source", alarm.source], ["series", alarm.series],
-    ["type", alarm.type], ["category", alarm.category], ["criticality", t("crit_" + alarm.criticality)],
-    ["status", t("status_" + alarm.status)], ["condition", alarm.condition], ["start", fmtTime(alarm.start_ms)],
-    ["end", fmtTime(alarm.end_ms)], ["value at start", fmtNumber(alarm.value_start)],
-    ["extreme value", fmtNumber(alarm.value_extreme)],
+    ["detail_id", alarm.id], ["detail_key", alarm.key], ["alarms_source", alarm.source], ["detail_series", alarm.series],
+    ["alarms_type", alarm.type], ["alarms_category", alarm.category], ["alarms_criticality", t("crit_" + alarm.criticality)],
+    ["alarms_status", t("status_" + alarm.status)], ["detail_condition", alarm.condition],
+    ["alarms_start", fmtTime(alarm.start_ms)], ["detail_end", fmtTime(alarm.end_ms)],
+    ["detail_value_start", fmtNumber(alarm.value_start)], ["detail_value_extreme", fmtNumber(alarm.value_extreme)],
   ];
   return (
     <aside class="card detail" aria-label={t("alarms_detail")} data-test="alarm-detail">
@@ -177,7 +196,7 @@ function AlarmDetail({ alarm, mayAck, onClose, onChanged }) {
       <dl>
         {rows.map(([k, v]) => (
           <>
-            <dt>{k}</dt>
+            <dt>{t(k)}</dt>
             <dd>{v === "" || v === null || v === undefined ? "–" : String(v)}</dd>
           </>
         ))}
