@@ -392,6 +392,7 @@ Expected<RestoreReport> restore_archive(const RestoreOptions& o, int64_t now_ms)
 
     // Pass: stage every file, hashing it; the header first, the manifest last.
     std::map<std::string, std::pair<uint64_t, std::string>> seen;  // name -> size, sha256
+    bool manifest_seen = false;
     nlohmann::json manifest;
     bool first = true;
     std::vector<char> buf(kBlock);
@@ -456,6 +457,7 @@ Expected<RestoreReport> restore_archive(const RestoreOptions& o, int64_t now_ms)
         }
         if (name == "manifest.json") {
             manifest = nlohmann::json::parse(content, nullptr, false);
+            manifest_seen = true;
             continue;
         }
         if (seen.count(name)) return damaged("'" + name + "' appears twice");
@@ -465,7 +467,9 @@ Expected<RestoreReport> restore_archive(const RestoreOptions& o, int64_t now_ms)
     }
     if (first) return damaged("it is empty");
     if (!manifest.is_object() || !manifest.contains("files") || !manifest["files"].is_object())
-        return damaged("its manifest.json is missing (the archive was cut short?)");
+        return damaged(manifest_seen
+                           ? "its manifest.json is not a gridlet manifest ({\"files\": {...}})"
+                           : "its manifest.json is missing (the archive was cut short?)");
     for (const auto& [name, info] : manifest["files"].items()) {
         auto it = seen.find(name);
         if (it == seen.end()) return damaged("'" + name + "' is missing");

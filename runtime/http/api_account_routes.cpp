@@ -168,22 +168,23 @@ void ApiServer::account_routes() {
             return send_error(res, 403, "forbidden", std::string("the role ") + role_name(c->role) + " may not remove a " +
                                                          role_name((*u)->role));
         }
-        if (name == c->user) return send_error(res, 400, "invalid_request", "you cannot remove yourself");
+        const std::string canonical = (*u)->name;  // as it was made, whatever the case asked
+        if (canonical == c->user) return send_error(res, 400, "invalid_request", "you cannot remove yourself");
         // The API never leaves the site without an admin who can log in
         // (on the gateway, `gridlet user add` can always make one).
         if ((*u)->role == Role::admin && !(*u)->disabled) {
             auto all = users_.users();
             if (!all) return send_status(res, all.status());
             const bool another = std::any_of(all->begin(), all->end(), [&](const User& x) {
-                return x.name != name && x.role == Role::admin && !x.disabled;
+                return x.name != (*u)->name && x.role == Role::admin && !x.disabled;
             });
             if (!another)
                 return send_error(res, 409, "conflict",
                                   "'" + name + "' is the last enabled admin: make another admin first");
         }
-        Status st = users_.remove_user(name);
-        sessions_.close_user(name);
-        audit(req, c->user, "user_remove", bool(st), {{"name", name}});
+        Status st = users_.remove_user(canonical);
+        sessions_.close_user(canonical);
+        audit(req, c->user, "user_remove", bool(st), {{"name", canonical}});
         if (!st) return send_status(res, st);
         send_json(res, 200, {{"ok", true}});
     });

@@ -322,8 +322,11 @@ Expected<std::vector<User>> UserStore::users() {
 Expected<std::optional<User>> UserStore::user(const std::string& name) {
     auto d = snapshot();
     if (!d) return d.status();
+    // Names are unique whatever their case: "DAVE" finds dave.
     for (const User& u : d->users)
         if (u.name == name) return std::optional<User>(u);
+    for (const User& u : d->users)
+        if (lower(u.name) == lower(name)) return std::optional<User>(u);
     return std::optional<User>();
 }
 
