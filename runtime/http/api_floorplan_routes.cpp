@@ -3,8 +3,11 @@
 // audit event. Handlers run on the server's pool.
 #include <httplib.h>
 
+#include <algorithm>
+
 #include "http/api_request.h"
 #include "http/api_server.h"
+#include "store/store.h"
 
 namespace gridlet::http {
 
@@ -33,6 +36,29 @@ void ApiServer::floorplan_routes() {
         auto body = json_body(req, res);
         if (!body) return;
         const std::string id = req.matches[1];
+        // An item must show something of this site: a series the store
+        // knows, a device of the site file.
+        if (body->contains("items") && (*body)["items"].is_array()) {
+            const nlohmann::json& items = (*body)["items"];
+            for (size_t i = 0; i < items.size(); ++i) {
+                const nlohmann::json& it = items[i];
+                if (!it.is_object()) continue;  // said by update()
+                const std::string at = "items[" + std::to_string(i) + "]";
+                if (it.contains("series") && it["series"].is_string() && ctx_.store &&
+                    !ctx_.store->registry().find(it["series"].get<std::string>()))
+                    return send_error(res, 400, "invalid_request",
+                                      at + ".series: no series '" + printable(it["series"].get<std::string>()) +
+                                          "' in the store (GET /api/v1/series lists them)");
+                if (it.value("kind", std::string()) == "device" && it.contains("device") && it["device"].is_string()) {
+                    const std::string d = it["device"].get<std::string>();
+                    const bool known = std::any_of(ctx_.site->devices.begin(), ctx_.site->devices.end(),
+                                                   [&](const DeviceEntry& e) { return e.name == d; });
+                    if (!known)
+                        return send_error(res, 400, "invalid_request",
+                                          at + ".device: no device '" + printable(d) + "' on this site");
+                }
+            }
+        }
         auto plan = floor_plans_.update(id, *body, ctx_.now_ms());
         audit(req, c->user, "floorplan_change", bool(plan), {{"id", id}});
         if (!plan) return send_status(res, plan.status());

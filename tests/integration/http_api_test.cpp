@@ -381,7 +381,9 @@ TEST_F(HttpApi, FloorPlansWithAnImageAndCheckedItems) {
              {{{{"x", 0.1}, {"y", 0.5}, {"kind", "lamp"}}}, "items[0].kind: value, device or sensor"},
              {{{{"x", 0.1}, {"y", 0.5}, {"kind", "value"}, {"series", "d1/count"}}, {{"x", 0.2}, {"y", 0.2}, {"kind", "value"}}},
               "items[1].series"},
-             {{{{"x", 0.1}, {"y", 0.5}, {"kind", "device"}, {"device", "d1"}, {"colour", "red"}}}, "unknown field 'colour'"}}) {
+             {{{{"x", 0.1}, {"y", 0.5}, {"kind", "device"}, {"device", "d1"}, {"colour", "red"}}}, "unknown field 'colour'"},
+             {{{{"x", 0.1}, {"y", 0.5}, {"kind", "value"}, {"series", "no/such"}}}, "items[0].series: no series 'no/such'"},
+             {{{{"x", 0.1}, {"y", 0.5}, {"kind", "device"}, {"device", "nodev"}}}, "items[0].device: no device 'nodev'"}}) {
         auto r = admin.put(base, {{"items", items}});
         EXPECT_EQ(r->status, 400) << r->body;
         EXPECT_NE(r->body.find(needle), std::string::npos) << r->body;

@@ -172,8 +172,18 @@ def test_trends_draw_a_chosen_series(browser, demo, screenshots):
     browser.get(demo.url + "#/trends?series=panel1/mains/kw")
     wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "[data-test=chart] canvas")))
     wait.until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "[data-test=trend-step]"), "raw samples"))
+    # A second series, found by a part of its name and ticked: both on one chart.
+    browser.find_element(By.NAME, "pattern").send_keys("panel2/mains/k")
+    box = wait.until(EC.element_to_be_clickable(
+        (By.XPATH, "//ul[contains(@class,'series-list')]//label[starts-with(normalize-space(.), 'panel2/mains/kw ')]/input")))
+    box.click()
+    wait.until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "[data-test=chart]"), "panel2/mains/kw"))
+    assert "panel1/mains/kw" in browser.find_element(By.CSS_SELECTOR, "[data-test=chart]").text
     browser.find_element(By.XPATH, "//button[text()='7d']").click()
     wait.until(EC.text_to_be_present_in_element((By.CSS_SELECTOR, "[data-test=trend-step]"), "averages per 15m"))
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE" and "favicon" not in e["message"]
+              and "/api/v1/me" not in e["message"]]
+    assert not errors, errors
     browser.save_screenshot(os.path.join(screenshots, "trends.png"))
 
 

@@ -4,6 +4,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { get, post, setCsrf, setUnauthorizedHandler } from "./api.js";
 import { t } from "./strings.js";
+import { setZone } from "./format.js";
 import { Login, PasswordChange } from "./pages/login.jsx";
 import { Overview } from "./pages/overview.jsx";
 import { Devices } from "./pages/devices.jsx";
@@ -49,7 +50,13 @@ export function App() {
       .catch(() => setMe(null));
   }, []);
   useEffect(() => {
-    if (me && !me.must_change_password) get("/site").then(setSite).catch(() => {});
+    if (me && !me.must_change_password)
+      get("/site")
+        .then((s) => {
+          setZone(s.timezone);
+          setSite(s);
+        })
+        .catch(() => {});
   }, [me]);
   useEffect(() => {
     document.title = site ? `${site.name} · gridlet` : "gridlet";
@@ -84,7 +91,10 @@ export function App() {
         <a class="brand" href="#/">
           {t("app_name")}
         </a>
-        <span class="site" data-test="site-name">{site ? site.name : ""}</span>
+        <span class="site" data-test="site-name">
+          {site ? site.name : ""}
+          {site && <span class="zone"> ({site.timezone})</span>}
+        </span>
         <nav aria-label={t("nav_label")}>
           {pages.map((p) => (
             <a href={"#" + p.path} aria-current={p === page ? "page" : undefined}>
@@ -99,9 +109,7 @@ export function App() {
           {t("logout")}
         </button>
       </header>
-      <main id="main">
-        <View me={me} site={site} />
-      </main>
+      <main id="main">{site ? <View me={me} site={site} /> : <p>{t("loading")}</p>}</main>
     </>
   );
 }

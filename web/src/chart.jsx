@@ -4,6 +4,7 @@
 // dragged with the mouse (zoom); a double click asks to zoom out.
 import { useEffect, useRef } from "preact/hooks";
 import uPlot from "uplot";
+import { siteZone } from "./format.js";
 
 const COLORS = ["#0b5cad", "#b3261e", "#116329", "#8a5a00", "#6f42c1", "#00707a", "#9a3412", "#4b5563"];
 
@@ -36,6 +37,8 @@ export function Chart({ data, series, bars = false, stacked = false, height = 32
       cursor: { drag: { x: !!onSelect, y: false, setScale: false } },
       legend: { live: true },
       scales: { x: { time: true } },
+      // The time axis in the site's zone, not the browser's.
+      tzDate: (ts) => (siteZone() ? uPlot.tzDate(new Date(ts * 1000), siteZone()) : new Date(ts * 1000)),
       axes: [{}, { size: 70 }],
       series: [
         {},

@@ -6,10 +6,35 @@ export function fmtNumber(v, digits = 2) {
   return Number(v).toLocaleString(undefined, { maximumFractionDigits: d, minimumFractionDigits: 0 });
 }
 
+// Times are the site's (its [site] timezone), whatever the browser's zone.
+let zone;
+export function setZone(tz) {
+  zone = tz || undefined;
+}
+export function siteZone() {
+  return zone;
+}
+
+// "2026-12-03T08:00" (a datetime-local input) read as the site's wall time,
+// in UTC ms (the zone's offset at that moment, found with Intl).
+export function parseSiteLocal(text) {
+  if (!text) return null;
+  const guess = Date.parse(text + "Z");
+  if (Number.isNaN(guess) || !zone) return Date.parse(text);
+  const parts = new Intl.DateTimeFormat("en-US", {
+    timeZone: zone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit",
+    hour: "2-digit", minute: "2-digit", second: "2-digit",
+  }).formatToParts(new Date(guess));
+  const v = Object.fromEntries(parts.map((p) => [p.type, p.value]));
+  const wall = Date.UTC(+v.year, +v.month - 1, +v.day, +v.hour, +v.minute, +v.second);
+  return guess - (wall - guess);
+}
+
 export function fmtTime(ms) {
   if (!ms) return "–";
   return new Date(ms).toLocaleString(undefined, {
     year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit",
+    timeZone: zone,
   });
 }
 

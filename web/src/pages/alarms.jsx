@@ -6,7 +6,7 @@
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { get, post, qs } from "../api.js";
 import { openLive } from "../live.js";
-import { csvCell, download, fmtNumber, fmtTime } from "../format.js";
+import { csvCell, download, fmtNumber, fmtTime, parseSiteLocal } from "../format.js";
 import { t } from "../strings.js";
 import { Events } from "./events.jsx";
 
@@ -60,7 +60,7 @@ function AlarmList({ me }) {
   }, [filters.status, filters.source]);
 
   const shown = useMemo(() => {
-    const from = filters.from ? Date.parse(filters.from) : null, to = filters.to ? Date.parse(filters.to) : null;
+    const from = parseSiteLocal(filters.from), to = parseSiteLocal(filters.to);
     return (alarms || []).filter(
       (a) =>
         (!filters.type || a.type === filters.type) &&
@@ -211,7 +211,7 @@ function AlarmDetail({ alarm, mayAck, onClose, onChanged }) {
           <form onSubmit={acknowledge} class="ack">
             <label>
               {t("alarms_ack_comment")}
-              <input name="comment" value={comment} onInput={(e) => setComment(e.target.value)} />
+              <input name="comment" required value={comment} onInput={(e) => setComment(e.target.value)} />
             </label>
             <button type="submit" data-test="acknowledge">{t("alarms_ack")}</button>
           </form>

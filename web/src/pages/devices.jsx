@@ -25,11 +25,12 @@ export function Devices() {
     const timer = setInterval(read, 10000);
     return () => clearInterval(timer);
   }, []);
-  if (error) return <p class="error pad">{t("error_prefix", { message: error })}</p>;
-  if (!devices) return <p class="pad">{t("loading")}</p>;
+  // The gateway away: what was read stays (marked stale by its age), with the error above.
+  if (!devices) return <p class="pad">{error ? t("error_prefix", { message: error }) : t("loading")}</p>;
   return (
     <section>
       <h1>{t("devices_title")}</h1>
+      {error && <p class="error" role="alert">{t("error_prefix", { message: error })}</p>}
       <div class="table-wrap">
         <table data-test="devices">
           <thead>

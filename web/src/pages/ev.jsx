@@ -28,8 +28,10 @@ export function Ev({ me }) {
   }, []);
   const act = async (what, path, body) => {
     try {
-      await post(path, body);
-      setNotice(t("ev_sent", { what }));
+      const answer = await post(path, body);
+      setNotice(answer && answer.effective !== undefined && answer.effective !== answer.amperes
+        ? t("ev_sent_effective", { what, effective: fmtNumber(answer.effective) })
+        : t("ev_sent", { what }));
       read();
     } catch (e) {
       setNotice(t("error_prefix", { message: e.message }));
@@ -57,9 +59,8 @@ export function Ev({ me }) {
                 <span>
                   L{i + 1}: {fmtNumber(amps)} A
                 </span>
-                <meter min="0" max={g.maximum_current_available} high={g.maximum_current_available_for_the_charging}
-                  low={g.maximum_current_available_for_the_charging * 0.9} optimum="0" value={amps || 0}
-                  aria-label={"L" + (i + 1)} />
+                <Bar value={amps || 0} max={g.maximum_current_available} mark={g.maximum_current_available_for_the_charging}
+                  area={(g.areas || [])[i] || g.area} label={"L" + (i + 1)} />
               </div>
             ))}
           </div>
@@ -129,6 +130,18 @@ export function Ev({ me }) {
   );
 }
 
+// A phase's current as a bar coloured by its area (the rule's green,
+// yellow or red, as the page says it), with a mark at the charging limit.
+function Bar({ value, max, mark, area, label }) {
+  const pct = (v) => Math.max(0, Math.min(100, (v / (max || 1)) * 100));
+  return (
+    <div class="bar" role="img" aria-label={`${label}: ${fmtNumber(value)} A, ${String(area).toLowerCase()}`}>
+      <div class={"fill area-bg-" + String(area).toLowerCase()} style={{ width: pct(value) + "%" }} />
+      {mark ? <div class="mark" style={{ left: pct(mark) + "%" }} title={fmtNumber(mark) + " A"} /> : null}
+    </div>
+  );
+}
+
 function ChargingLimit({ rule, onSet }) {
   const [amps, setAmps] = useState("");
   return (
@@ -138,7 +151,7 @@ function ChargingLimit({ rule, onSet }) {
     }}>
       <label>
         {t("ev_limit")}
-        <input name="amperes" type="number" min="0" step="1" value={amps}
+        <input name="amperes" type="number" min="0" max={rule.configured_charging_limit} step="1" value={amps}
           placeholder={String(rule.maximum_current_available_for_the_charging)} onInput={(e) => setAmps(e.target.value)} />
       </label>
       <button type="submit">{t("ev_limit_set")}</button>

@@ -32,14 +32,24 @@ export function Trends() {
   const [data, setData] = useState(null);
   const [error, setError] = useState("");
 
+  // Every series once; "Find" keeps those whose name holds the text (any
+  // case), or matches it as a pattern when it has a * or ?.
+  const [all, setAll] = useState([]);
   useEffect(() => {
-    const timer = setTimeout(() => {
-      get("/series" + qs({ pattern: pattern || "" }))
-        .then((list) => setFound(list.slice(0, 200)))
-        .catch((e) => setError(e.message));
-    }, 250);
-    return () => clearTimeout(timer);
-  }, [pattern]);
+    get("/series")
+      .then((list) => setAll(list))
+      .catch((e) => setError(e.message));
+  }, []);
+  useEffect(() => {
+    const text = pattern.trim().toLowerCase();
+    let match = (n) => n.toLowerCase().includes(text);
+    if (/[*?]/.test(text)) {
+      const re = new RegExp("^" + text.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*\*/g, "\u0000")
+        .replace(/\*/g, "[^/]*").replace(/\u0000/g, ".*").replace(/\?/g, "[^/]") + "$");
+      match = (n) => re.test(n.toLowerCase());
+    }
+    setFound(all.filter((s) => !text || match(s.name)).slice(0, 300));
+  }, [pattern, all]);
 
   useEffect(() => {
     if (!chosen.length) return setData(null);
@@ -69,6 +79,7 @@ export function Trends() {
           setData({
             x: [x.map((ms) => ms / 1000), ...bySeries.map((s) => x.map((ms) => s.m.get(ms) ?? null))],
             units: bySeries.map((s) => s.unit),
+            names: chosen.slice(),  // the series these columns are, whatever is ticked meanwhile
             step,
           });
         setError("");
@@ -105,6 +116,7 @@ export function Trends() {
       {error && <p class="error" role="alert">{t("error_prefix", { message: error })}</p>}
       <div class="trends">
         <ul class="card series-list" aria-label={t("trends_series")}>
+          {found.length === 0 && <li class="muted">{all.length ? t("trends_no_match") : t("loading")}</li>}
           {found.map((s) => (
             <li>
               <label class="check">
@@ -124,7 +136,7 @@ export function Trends() {
               <p class="muted" data-test="trend-step">
                 {data.step ? t("trends_step", { step: data.step }) : t("trends_raw")} · {t("trends_zoom_help")}
               </p>
-              <Chart data={data.x} series={chosen.map((name, i) => ({ label: name, unit: data.units[i] }))}
+              <Chart data={data.x} series={data.names.map((name, i) => ({ label: name, unit: data.units[i] }))}
                 label={t("trends_title")}
                 onSelect={(from, to) => setWindow({ seconds: Math.max(60, to - from), to })}
                 onZoomOut={() => setWindow({ seconds: Math.min(window_.seconds * 4, 365 * 86400), to: window_.to })} />
