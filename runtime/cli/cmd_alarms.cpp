@@ -151,6 +151,7 @@ void run_ack(AlarmsArgs& a) {
         o = site->options;
     } else if (!a.db.empty()) {
         o.path = a.db;
+        o.apply_retention = false;  // the site's retention is not known: nothing expires meanwhile
     } else if (a.control.empty()) {
         fail(cmd, 2, "give the site: --config SITE.toml (running or stopped), --db STORE (stopped) or --control "
                      "ENDPOINT (running)");

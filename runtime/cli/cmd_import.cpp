@@ -16,6 +16,7 @@
 
 #include "cli/commands.h"
 #include "cli/csv_reader.h"
+#include "cli/import_formats.h"
 #include "cli/store_access.h"
 #include "core/clock.h"
 #include "core/pattern.h"
@@ -31,8 +32,27 @@ constexpr size_t kBatch = 8192;
 
 struct ImportArgs {
     std::vector<std::string> files;
-    std::string db, config, tz, kind, unit, series_file;
-    bool dry_run = false;
+    std::string db, config, tz, kind, unit, series_file, format = "auto", precision = "ns", rejects;
+    bool dry_run = false, keep_going = false;
+};
+
+// The formats a file may be in; `auto` looks at its first line.
+enum class Format { csv, line, socomec_ems, socomec_csv };
+const char* format_name(Format f) {
+    switch (f) {
+        case Format::csv: return "csv";
+        case Format::line: return "line protocol";
+        case Format::socomec_ems: return "Socomec EMS";
+        case Format::socomec_csv: return "Socomec CSV";
+    }
+    return "?";
+}
+
+// A line that was not imported, for --rejects.
+struct Reject {
+    std::string file;
+    int line = 0;
+    std::string why, text;
 };
 
 // What a column of the header holds.
@@ -69,11 +89,34 @@ bool parse_quality(const std::string& s, uint8_t& out) {
 class Importer {
 public:
     // `raw_ms`: the site's raw retention (0: forever or not known).
-    Importer(const TimeZone& tz, store::Store& store, int64_t raw_ms) : tz_(tz), store_(store) {
+    // `format`: "auto", "csv", "line", "socomec_ems", "socomec_csv";
+    // `line_divisor`: line protocol timestamps per ms (ns: 1e6, us: 1e3,
+    // ms: 1), or -1 for seconds.
+    Importer(const TimeZone& tz, store::Store& store, int64_t raw_ms, std::string format = "auto",
+             int64_t line_divisor = 1'000'000, bool keep_rejects = false)
+        : tz_(tz), store_(store), format_(std::move(format)), line_divisor_(line_divisor), keep_rejects_(keep_rejects) {
         if (raw_ms > 0) {
             raw_cutoff_ = SystemClock::instance().now_ms() - raw_ms;
             raw_days_ = raw_ms / 86'400'000;
         }
+    }
+
+    // The format of `file`: --format, or from its first line.
+    Format format_of(const std::string& first_line) const {
+        if (format_ == "csv") return Format::csv;
+        if (format_ == "line") return Format::line;
+        if (format_ == "socomec_ems") return Format::socomec_ems;
+        if (format_ == "socomec_csv") return Format::socomec_csv;
+        std::string l = first_line;
+        if (l.size() >= 3 && static_cast<unsigned char>(l[0]) == 0xEF && static_cast<unsigned char>(l[1]) == 0xBB &&
+            static_cast<unsigned char>(l[2]) == 0xBF)
+            l.erase(0, 3);
+        if (l.rfind("Data Type;", 0) == 0 || l.rfind("Data Type\t", 0) == 0) return Format::socomec_ems;
+        if (l.rfind("Device name;", 0) == 0 || l.rfind("Device name\t", 0) == 0) return Format::socomec_csv;
+        if (l.rfind("time,", 0) == 0 || l == "time" || l.rfind("time\r", 0) == 0 || l.rfind("\"time\"", 0) == 0)
+            return Format::csv;
+        if (l.find(' ') != std::string::npos && l.find('=') != std::string::npos) return Format::line;
+        return Format::csv;  // its header check says what is wrong
     }
 
     // Reads `file`, calling `sink` for each sample; problems go to errors_
@@ -81,9 +124,29 @@ public:
     template <class Sink>
     bool read(const std::string& file, Sink&& sink) {
         std::error_code ec;
-        if (std::filesystem::is_directory(file, ec)) return error(file, 0, "is a folder, not a CSV file"), false;
+        if (std::filesystem::is_directory(file, ec)) return error(file, 0, "is a folder, not a file to import"), false;
         std::ifstream in(file, std::ios::binary);
         if (!in) return error(file, 0, "cannot be opened"), false;
+        file_bytes_ = std::filesystem::file_size(file, ec);
+        // The first line that says something (line protocol files may start
+        // with # comments or blank lines).
+        std::string first;
+        for (int n = 0; n < 1000 && std::getline(in, first); ++n) {
+            const size_t at = first.find_first_not_of(" \t\r");
+            if (at != std::string::npos && first[at] != '#') break;
+            first.clear();
+        }
+        in.clear();
+        in.seekg(0);
+        file_tz_ = nullptr;
+        const Format format = format_of(first);
+        formats_.emplace_back(file, format);
+        switch (format) {
+            case Format::line: return read_line_protocol(file, in, sink);
+            case Format::socomec_ems: return read_socomec_ems(file, in, sink);
+            case Format::socomec_csv: return read_socomec_csv(file, in, sink);
+            case Format::csv: break;
+        }
         CsvReader csv(in);
         std::vector<std::string> f;
         if (!csv.next(f)) return error(file, 1, csv.error().empty() ? "is empty (no header)" : csv.error()), false;
@@ -91,6 +154,8 @@ public:
         if (!header(file, f, cols)) return false;
         while (csv.next(f)) {
             if (f.size() == 1 && f[0].empty()) continue;  // a blank line
+            text_of(f, ',');
+            progress(in);
             if (f.size() != cols.size()) {
                 error(file, csv.line(), std::to_string(f.size()) + " fields, the header has " + std::to_string(cols.size()));
                 continue;
@@ -102,6 +167,17 @@ public:
         return true;
     }
 
+    // Each file read and its format.
+    const std::vector<std::pair<std::string, Format>>& formats() const { return formats_; }
+    // Every rejected line (with --rejects), in the order found.
+    const std::vector<Reject>& rejects() const { return rejects_; }
+    // The unit a file gave a series (line protocol's unit tag, Socomec's Unit).
+    const std::map<std::string, std::string>& units() const { return units_; }
+    // Problems of a whole file (a header, an unreadable file): --keep-going
+    // cannot go on past them.
+    size_t file_error_count() const { return file_errors_; }
+    // Progress lines on stderr every 2 s while a big file is read.
+    void show_progress(const char* what) { progress_what_ = what; }
     const std::vector<std::string>& names() const { return names_; }
     const std::vector<std::string>& errors() const { return errors_; }
     size_t error_count() const { return error_count_; }
@@ -111,6 +187,246 @@ private:
         ++error_count_;
         if (errors_.size() < kMaxErrorsShown)
             errors_.push_back(file + (line > 0 ? ":" + std::to_string(line) : "") + ": " + what);
+        if (keep_rejects_) rejects_.push_back({file, line, what, text_});
+    }
+    // A problem of the whole file (header, structure): nothing of it can be read.
+    bool file_error(const std::string& file, int line, const std::string& what) {
+        ++file_errors_;
+        text_.clear();
+        error(file, line, what);
+        return false;
+    }
+    void text_of(const std::vector<std::string>& f, char delimiter) {
+        text_.clear();
+        for (size_t i = 0; i < f.size(); ++i) {
+            if (i) text_.push_back(delimiter);
+            text_ += f[i];
+        }
+    }
+    void progress(std::istream& in) {
+        if (!progress_what_ || ++rows_seen_ % 4096 != 0) return;
+        const auto now = std::chrono::steady_clock::now();
+        if (now < next_progress_) return;
+        next_progress_ = now + std::chrono::seconds(2);
+        const auto at = in.tellg();
+        if (at > 0 && file_bytes_ > 0)
+            std::fprintf(stderr, "%s: %.0f %% of the file\n", progress_what_,
+                         100.0 * static_cast<double>(at) / static_cast<double>(file_bytes_));
+    }
+    const TimeZone& zone() const { return file_tz_ ? *file_tz_ : tz_; }
+
+    // InfluxDB line protocol: one sample per numeric field (line_sample()).
+    template <class Sink>
+    bool read_line_protocol(const std::string& file, std::istream& in, Sink& sink) {
+        std::string line;
+        int n = 0;
+        LinePoint p;
+        std::string why;
+        while (std::getline(in, line)) {
+            ++n;
+            if (!line.empty() && line.back() == '\r') line.pop_back();
+            const size_t first = line.find_first_not_of(" \t");
+            if (first == std::string::npos || line[first] == '#') continue;
+            text_ = line;
+            progress(in);
+            if (!parse_line_protocol(line, p, why)) {
+                error(file, n, why);
+                continue;
+            }
+            if (!p.timestamp) {
+                error(file, n, "no timestamp (an import needs the time of each line)");
+                continue;
+            }
+            // To ms: floor division (ns, us), or seconds × 1000 (line_divisor_ -1).
+            int64_t ts = 0;
+            if (line_divisor_ < 0) {
+                if (*p.timestamp > INT64_MAX / 1000 || *p.timestamp < INT64_MIN / 1000) {
+                    error(file, n, "timestamp " + std::to_string(*p.timestamp) + " s is out of range");
+                    continue;
+                }
+                ts = *p.timestamp * 1000;
+            } else {
+                ts = *p.timestamp / line_divisor_;
+                if (*p.timestamp % line_divisor_ != 0 && *p.timestamp < 0) --ts;
+            }
+            if (!in_window(file, n, ts, std::to_string(*p.timestamp))) continue;
+            std::vector<Sample> samples;
+            std::string bad;
+            for (const LineField& f : p.fields) {
+                LineSample ls = line_sample(p, f);
+                if (ls.skip) continue;
+                if (f.is_string) {
+                    bad = "field '" + f.key + "' is a string, not a number";
+                    break;
+                }
+                if (ls.series.empty() || !valid_series_name(ls.series)) {
+                    bad = "field '" + f.key + "' gives no series name (" + (ls.series.empty() ? "empty" : ls.series) + ")";
+                    break;
+                }
+                if (ls.quality < 0 || ls.quality > 255) {
+                    bad = "quality " + std::to_string(ls.quality) + " is not 0..255";
+                    break;
+                }
+                if (!ls.unit.empty()) units_.emplace(ls.series, ls.unit);
+                samples.push_back({series_index(ls.series), ts, f.number, static_cast<uint8_t>(ls.quality)});
+            }
+            if (!bad.empty()) {
+                error(file, n, bad);
+                continue;
+            }
+            if (samples.empty()) {
+                error(file, n, "no field that is a sample");
+                continue;
+            }
+            for (const Sample& s : samples) sink(s);
+        }
+        if (in.bad()) return file_error(file, n, "read error");
+        return true;
+    }
+
+    // Reads a Socomec file's records (';' or tab, found from the first line).
+    static char socomec_delimiter(std::istream& in) {
+        std::string first;
+        std::getline(in, first);
+        in.clear();
+        in.seekg(0);
+        return first.find('\t') != std::string::npos && first.find(';') == std::string::npos ? '\t' : ';';
+    }
+
+    // Annex II: header rows 1-2 (the zone in "TimeZone"), a blank row, the
+    // variable table (Index Key;Key;Type;Name;Fluid;Use;Coef;Unit;...), a
+    // blank row, the data (Index Key;Date;Value;Quality), value = Value / Coef.
+    template <class Sink>
+    bool read_socomec_ems(const std::string& file, std::istream& in, Sink& sink) {
+        const char d = socomec_delimiter(in);
+        CsvReader csv(in, d);
+        std::vector<std::string> f, head;
+        if (!csv.next(head) || !csv.next(f) || head.size() < 2 || head[1] != "TimeZone" || f.size() < 2)
+            return file_error(file, csv.line(), "not a Socomec EMS file: rows 1-2 must be its header (Data Type;TimeZone;...)");
+        auto zone = TimeZone::load(f[1]);
+        if (!zone) return file_error(file, 2, "TimeZone '" + f[1] + "': " + zone.status().message());
+        ems_zone_ = *zone;
+        file_tz_ = &ems_zone_;
+        while (csv.next(f) && f.size() == 1 && f[0].empty()) {}
+        if (f.size() < 8 || f[0] != "Index Key" || f[3] != "Name" || f[6] != "Coef" || f[7] != "Unit")
+            return file_error(file, csv.line(), "not a Socomec EMS variable table (Index Key;Key;Type;Name;Fluid;Use;Coef;Unit;...)");
+        struct Variable {
+            int series = -1;
+            double coef = 1;
+        };
+        std::map<std::string, Variable> vars;
+        while (csv.next(f) && !(f.size() == 1 && f[0].empty())) {
+            text_of(f, d);
+            if (f.size() < 8) {
+                file_error(file, csv.line(), "a variable row has " + std::to_string(f.size()) + " cells, not 8 or more");
+                return false;
+            }
+            Variable v;
+            if (!parse_value(f[6], v.coef) || v.coef == 0 || !std::isfinite(v.coef))
+                return file_error(file, csv.line(), "Coef '" + f[6] + "' is not a number other than 0");
+            const std::string name = socomec_ems_series(f[3]);
+            if (name.empty() || !valid_series_name(name))
+                return file_error(file, csv.line(), "Name '" + f[3] + "' gives no series name");
+            v.series = series_index(name);
+            if (!f[7].empty()) units_.emplace(name, f[7]);
+            if (!vars.emplace(f[0], v).second)
+                return file_error(file, csv.line(), "Index Key " + f[0] + " is in the variable table twice");
+        }
+        while (csv.next(f) && f.size() == 1 && f[0].empty()) {}
+        if (f.size() != 4 || f[0] != "Index Key" || f[1] != "Date")
+            return file_error(file, csv.line(), "no data block (Index Key;Date;Value;Quality) after the variable table");
+        while (csv.next(f)) {
+            if (f.size() == 1 && f[0].empty()) continue;
+            text_of(f, d);
+            progress(in);
+            if (f.size() != 4) {
+                error(file, csv.line(), std::to_string(f.size()) + " cells, a data row has 4");
+                continue;
+            }
+            auto v = vars.find(f[0]);
+            if (v == vars.end()) {
+                error(file, csv.line(), "Index Key " + f[0] + " is not in the variable table");
+                continue;
+            }
+            int64_t ts = 0;
+            if (!time_of(file, csv.line(), f[1], ts)) continue;
+            Sample s{v->second.series, ts, 0, GL_QUALITY_GOOD};
+            if (!parse_value(f[2], s.value)) {
+                error(file, csv.line(), "Value '" + f[2] + "' is not a number");
+                continue;
+            }
+            s.value /= v->second.coef;
+            if (!parse_quality(f[3], s.quality)) {
+                error(file, csv.line(), "Quality '" + f[3] + "' is not 0..255");
+                continue;
+            }
+            sink(s);
+        }
+        if (!csv.error().empty()) return file_error(file, csv.line(), csv.error());
+        return true;
+    }
+
+    // Annex I: the device rows (Device name;...), the six descriptor rows
+    // (Load Name, Usage, Nature, Measured value, Unit, Scale), then one row per
+    // step: date;value;...; value = cell × Scale; an empty cell has no sample.
+    template <class Sink>
+    bool read_socomec_csv(const std::string& file, std::istream& in, Sink& sink) {
+        const char d = socomec_delimiter(in);
+        CsvReader csv(in, d);
+        std::vector<std::string> f, dev;
+        if (!csv.next(f) || f.empty() || f[0] != "Device name" || !csv.next(dev) || dev.empty())
+            return file_error(file, csv.line(), "not a Socomec CSV file: rows 1-2 must be its device header (Device name;...)");
+        const char* labels[] = {"Load Name", "Usage", "Nature", "Measured value", "Unit", "Scale"};
+        std::vector<std::vector<std::string>> desc;
+        for (const char* label : labels) {
+            if (!csv.next(f) || f.empty() || f[0] != label)
+                return file_error(file, csv.line(), std::string("row ") + std::to_string(desc.size() + 3) + " must be '" +
+                                                        label + "' (the six descriptor rows)");
+            desc.push_back(f);
+        }
+        const size_t columns = desc[0].size();
+        for (const auto& r : desc)
+            if (r.size() != columns)
+                return file_error(file, csv.line(), "the descriptor rows have different numbers of cells");
+        std::vector<int> series(columns, -1);
+        std::vector<double> scale(columns, 1);
+        for (size_t c = 1; c < columns; ++c) {
+            const std::string name = socomec_csv_series(dev[0], desc[0][c], desc[3][c]);
+            if (name.empty() || !valid_series_name(name))
+                return file_error(file, 3, "column " + std::to_string(c + 1) + " gives no series name");
+            if (!parse_value(desc[5][c], scale[c]) || !std::isfinite(scale[c]))
+                return file_error(file, 8, "Scale '" + desc[5][c] + "' of column " + std::to_string(c + 1) + " is not a number");
+            series[c] = series_index(name);
+            if (!desc[4][c].empty()) units_.emplace(name, desc[4][c]);
+        }
+        while (csv.next(f)) {
+            if (f.size() == 1 && f[0].empty()) continue;
+            text_of(f, d);
+            progress(in);
+            if (f.size() != columns) {
+                error(file, csv.line(), std::to_string(f.size()) + " cells, the descriptor rows have " + std::to_string(columns));
+                continue;
+            }
+            int64_t ts = 0;
+            if (!time_of(file, csv.line(), f[0], ts)) continue;
+            std::vector<Sample> row_samples;
+            bool bad = false;
+            for (size_t c = 1; c < columns && !bad; ++c) {
+                if (f[c].empty()) continue;
+                Sample s{series[c], ts, 0, GL_QUALITY_GOOD};
+                if (!parse_value(f[c], s.value)) {
+                    error(file, csv.line(), "'" + f[c] + "' (column " + std::to_string(c + 1) + ") is not a number");
+                    bad = true;
+                    break;
+                }
+                s.value *= scale[c];
+                row_samples.push_back(s);
+            }
+            if (!bad)
+                for (const Sample& s : row_samples) sink(s);
+        }
+        if (!csv.error().empty()) return file_error(file, csv.line(), csv.error());
+        return true;
     }
 
     int series_index(const std::string& name) {
@@ -120,6 +436,12 @@ private:
     }
 
     bool header(const std::string& file, const std::vector<std::string>& f, std::vector<Column>& cols) {
+        const size_t before = error_count_;
+        const bool ok = header_columns(file, f, cols);
+        if (!ok) file_errors_ += error_count_ - before;
+        return ok;
+    }
+    bool header_columns(const std::string& file, const std::vector<std::string>& f, std::vector<Column>& cols) {
         if (f.empty() || f[0] != "time") {
             error(file, 1, "the header must start with 'time' (tidy: time,series,value[,quality]; wide: "
                            "time,<series>[,<series>:quality]...), not '" + (f.empty() ? "" : f[0]) + "'");
@@ -175,14 +497,15 @@ private:
         if (clock.find_first_of("Zz+-") != std::string::npos) return "";  // has an offset
         auto wall = TimeZone::utc().parse_iso(text);                      // the wall clock, as if UTC
         if (!wall) return "";
-        if (ts + tz_.utc_offset_ms(ts) != *wall)
-            return "local time " + text + " does not exist in " + tz_.name() +
+        const TimeZone& z = zone();
+        if (ts + z.utc_offset_ms(ts) != *wall)
+            return "local time " + text + " does not exist in " + z.name() +
                    " (clocks were set forward then): give it with an offset";
         for (int64_t probe : {ts - 6 * 3'600'000LL, ts + 6 * 3'600'000LL}) {
-            const int64_t other = *wall - tz_.utc_offset_ms(probe);
-            if (other != ts && other + tz_.utc_offset_ms(other) == *wall)
-                return "local time " + text + " occurs twice in " + tz_.name() + " (" + tz_.format_iso(std::min(ts, other)) +
-                       " and " + tz_.format_iso(std::max(ts, other)) + "): give it with an offset";
+            const int64_t other = *wall - z.utc_offset_ms(probe);
+            if (other != ts && other + z.utc_offset_ms(other) == *wall)
+                return "local time " + text + " occurs twice in " + z.name() + " (" + z.format_iso(std::min(ts, other)) +
+                       " and " + z.format_iso(std::max(ts, other)) + "): give it with an offset";
         }
         return "";
     }
@@ -193,11 +516,16 @@ private:
             auto [p, ec] = std::from_chars(text.data() + 1, end, ts);
             if (ec != std::errc() || p != end) return error(file, line, "bad time '" + text + "' (@ then epoch ms)"), false;
         } else {
-            auto t = tz_.parse_iso(text);
+            auto t = zone().parse_iso(text);
             if (!t) return error(file, line, t.status().message()), false;
             ts = *t;
             if (std::string why = local_time_problem(text, ts); !why.empty()) return error(file, line, why), false;
         }
+        return in_window(file, line, ts, text);
+    }
+
+    // The store takes `ts` (retention, accept window); else the reason.
+    bool in_window(const std::string& file, int line, int64_t ts, const std::string& text) {
         if (raw_cutoff_ > INT64_MIN && ts < raw_cutoff_)
             return error(file, line, "time " + text + " is older than [store] retention_raw_days (" +
                                          std::to_string(raw_days_) +
@@ -249,6 +577,20 @@ private:
 
     const TimeZone& tz_;
     store::Store& store_;
+    std::string format_;
+    int64_t line_divisor_ = 1'000'000;
+    bool keep_rejects_ = false;
+    const TimeZone* file_tz_ = nullptr;  // a Socomec EMS file's own zone
+    TimeZone ems_zone_;
+    std::string text_;                   // the line being read (for --rejects)
+    std::vector<Reject> rejects_;
+    std::vector<std::pair<std::string, Format>> formats_;
+    std::map<std::string, std::string> units_;
+    size_t file_errors_ = 0;
+    const char* progress_what_ = nullptr;
+    size_t rows_seen_ = 0;
+    uintmax_t file_bytes_ = 0;
+    std::chrono::steady_clock::time_point next_progress_ = std::chrono::steady_clock::now() + std::chrono::seconds(2);
     std::vector<std::string> names_;
     std::unordered_map<std::string, int> index_;
     std::vector<std::string> errors_;
@@ -336,6 +678,7 @@ void run_import(const ImportArgs& a) {
         o.day_zone = zone;
     } else {
         o.path = a.db;
+        o.apply_retention = false;  // the site's retention is not known: nothing expires meanwhile
     }
     o.create_if_missing = false;  // an import never makes a store: `gridlet store init`
     if (!a.tz.empty()) zone = a.tz;
@@ -349,6 +692,7 @@ void run_import(const ImportArgs& a) {
         fail(kCommand, 2, "store " + o.path.string() + " does not exist; an import never creates one: `gridlet store init " +
                               (a.config.empty() ? "--db " + o.path.string() : "--config " + a.config) +
                               "` creates an empty store");
+    KeepOwner keep(o.path);  // root importing into the service's store: its files stay the service's
     auto opened = store::Store::open(o);
     if (!opened) fail(kCommand, opened.status().code() == StatusCode::not_found ? 2 : 1, opened.status().message());
     store::Store& store = **opened;
@@ -360,16 +704,48 @@ void run_import(const ImportArgs& a) {
     if (a.config.empty())
         std::fprintf(stderr, "note: with --db the site's retention_raw_days is not known: samples older than it would "
                              "not be rolled up correctly; --config checks them\n");
-    Importer check(*tz, store, raw_ms);
+    int64_t divisor = 1'000'000;
+    if (a.precision == "us") divisor = 1'000;
+    else if (a.precision == "ms") divisor = 1;
+    else if (a.precision == "s") divisor = -1;  // seconds: multiplied, below
+    Importer check(*tz, store, raw_ms, a.format, divisor, !a.rejects.empty());
+    check.show_progress("checking");
     size_t rows = 0;
+    std::vector<size_t> per_series;
     int64_t first = INT64_MAX, last = INT64_MIN;
     for (const std::string& file : a.files)
         check.read(file, [&](const Sample& s) {
             ++rows;
+            if (per_series.size() <= static_cast<size_t>(s.series)) per_series.resize(static_cast<size_t>(s.series) + 1);
+            ++per_series[static_cast<size_t>(s.series)];
             first = std::min(first, s.ts);
             last = std::max(last, s.ts);
         });
-    std::vector<std::string> problems = check.errors();
+    per_series.resize(check.names().size());
+    // --rejects: every line not imported, as CSV (file,line,reason,text).
+    if (!a.rejects.empty()) {
+        std::ofstream out(a.rejects, std::ios::binary | std::ios::trunc);
+        if (!out) fail(kCommand, 2, "--rejects: " + a.rejects + " cannot be written");
+        auto cell = [](const std::string& v) {
+            if (v.find_first_of(",\"\r\n") == std::string::npos) return v;
+            std::string q = "\"";
+            for (char c : v) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+            return q + "\"";
+        };
+        out << "file,line,reason,text\n";
+        for (const Reject& r : check.rejects())
+            out << cell(r.file) << ',' << r.line << ',' << cell(r.why) << ',' << cell(r.text) << '\n';
+        if (!out.flush()) fail(kCommand, 1, "--rejects: writing " + a.rejects + " failed");
+    }
+    const bool going_on = a.keep_going && check.file_error_count() == 0 && check.error_count() > 0;
+    std::vector<std::string> problems = going_on ? std::vector<std::string>{} : check.errors();
+    if (going_on) {
+        for (const std::string& p : check.errors()) std::fprintf(stderr, "rejected: %s\n", p.c_str());
+        const size_t more = check.error_count() - check.errors().size();
+        if (more) std::fprintf(stderr, "rejected: ... and %zu more\n", more);
+        std::fprintf(stderr, "%zu line%s rejected%s; --keep-going: the others are imported\n", check.error_count(),
+                     check.error_count() == 1 ? "" : "s", a.rejects.empty() ? "" : (" (every one in " + a.rejects + ")").c_str());
+    }
     std::map<std::string, SeriesMeta> described;
     if (!a.series_file.empty()) described = read_series_file(a.series_file, problems);
     // What a new series is made with: its line in --series, else --kind and --unit.
@@ -378,6 +754,7 @@ void run_import(const ImportArgs& a) {
         SeriesMeta m;
         m.name = name;
         m.unit = a.unit;
+        if (auto u = check.units().find(name); a.unit.empty() && u != check.units().end()) m.unit = u->second;
         if (kind) m.kind = *kind;
         return m;
     };
@@ -388,11 +765,11 @@ void run_import(const ImportArgs& a) {
         const SeriesMeta m = *store.registry().get(*id);
         const bool from_file = described.count(name) > 0;
         const SeriesMeta want = new_meta(name);
-        const std::string by = from_file ? a.series_file : std::string("--kind/--unit");
+        const std::string by = from_file ? a.series_file : !a.unit.empty() || kind ? std::string("--kind/--unit") : std::string("the file");
         if ((from_file || kind) && want.kind != m.kind)
             problems.push_back("series " + name + " exists as a " + series_kind_name(m.kind) + "; " + by + " says " +
                                series_kind_name(want.kind) + " (kind and unit are for new series)");
-        if ((from_file || !a.unit.empty()) && want.unit != m.unit)
+        if ((from_file || !a.unit.empty() || check.units().count(name)) && want.unit != m.unit)
             problems.push_back("series " + name + " exists with unit '" + m.unit + "'; " + by + " says '" + want.unit +
                                "' (kind and unit are for new series)");
     }
@@ -400,9 +777,14 @@ void run_import(const ImportArgs& a) {
         for (const std::string& p : problems) std::fprintf(stderr, "%s\n", p.c_str());
         const size_t more = check.error_count() > check.errors().size() ? check.error_count() - check.errors().size() : 0;
         if (more) std::fprintf(stderr, "... and %zu more\n", more);
-        fail(kCommand, 2, "nothing was written");
+        fail(kCommand, 2,
+             std::string("nothing was written") +
+                 (check.file_error_count() == 0 && check.error_count() > 0 && !a.keep_going
+                      ? " (--keep-going imports the other lines" + std::string(a.rejects.empty() ? "; --rejects FILE lists every rejected one)" : ")")
+                      : ""));
     }
     if (rows == 0) fail(kCommand, 2, "no samples in the files");
+    for (const auto& [file, format] : check.formats()) std::printf("%s: %s\n", file.c_str(), format_name(format));
     std::printf("%zu samples of %zu series, %s to %s\n", rows, check.names().size(),
                 tz->format_iso(first, true).c_str(), tz->format_iso(last, true).c_str());
     if (a.dry_run) {
@@ -412,8 +794,14 @@ void run_import(const ImportArgs& a) {
 
     // Pass 2: register the new series, write the samples.
     std::vector<uint32_t> ids;
-    size_t created = 0;
-    for (const std::string& name : check.names()) {
+    size_t created = 0, used = 0;
+    for (size_t i = 0; i < check.names().size(); ++i) {
+        const std::string& name = check.names()[i];
+        if (per_series[i] == 0) {  // only on rejected lines: not made
+            ids.push_back(0);
+            continue;
+        }
+        ++used;
         if (auto id = store.registry().find(name)) {
             ids.push_back(*id);
             continue;
@@ -425,7 +813,8 @@ void run_import(const ImportArgs& a) {
         ids.push_back(*id);
         ++created;
     }
-    Importer write(*tz, store, raw_ms);
+    Importer write(*tz, store, raw_ms, a.format, divisor);
+    write.show_progress("writing");
     std::vector<gl_sample> batch;
     size_t written = 0;
     auto next_progress = std::chrono::steady_clock::now() + std::chrono::seconds(2);
@@ -447,13 +836,16 @@ void run_import(const ImportArgs& a) {
             batch.push_back(gl_sample{s.ts, s.value, ids[static_cast<size_t>(s.series)], s.quality, {0, 0, 0}});
             if (batch.size() >= kBatch) flush();
         });
-        if (!ok || write.error_count()) fail(kCommand, 1, file + " changed while it was imported");
+        if (!ok || write.file_error_count()) fail(kCommand, 1, file + " changed while it was imported");
+    }
+    if (write.error_count() != check.error_count()) fail(kCommand, 1, "the files changed while they were imported");
+    {
     }
     flush();
     if (Status st = store.sync(); !st) fail(kCommand, 1, st.message());
     std::printf("imported %zu rows into %zu series (%zu new; a row at a time already stored, or given twice, replaces "
                 "the earlier sample)\n",
-                written, ids.size(), created);
+                written, used, created);
     auto rolled = store.roll_up_now();
     if (!rolled) fail(kCommand, 1, "samples imported, but the rollups were not updated: " + rolled.status().message() +
                                        " (gridlet run updates them)");
@@ -462,10 +854,19 @@ void run_import(const ImportArgs& a) {
 }  // namespace
 
 void register_import_command(CLI::App& app) {
-    auto* cmd = app.add_subcommand("import", "Load historic samples from CSV into a store no gridlet has open");
+    auto* cmd = app.add_subcommand("import", "Load historic samples (CSV, InfluxDB line protocol, Socomec exports) into a store no gridlet has open");
     auto a = std::make_shared<ImportArgs>();
-    cmd->add_option("files", a->files, "CSV files: time,series,value[,quality] or time,<series>...[,<series>:quality]")
+    cmd->add_option("files", a->files,
+                    "Files: CSV (time,series,value[,quality] or time,<series>...[,<series>:quality]), InfluxDB line "
+                    "protocol, Socomec EMS or CSV exports")
         ->required();
+    cmd->add_option("--format", a->format, "The files' format (default auto: from each file's first line)")
+        ->check(CLI::IsMember({"auto", "csv", "line", "socomec_ems", "socomec_csv"}));
+    cmd->add_option("--precision", a->precision, "Line protocol timestamps: ns (default, as InfluxDB), us, ms or s")
+        ->check(CLI::IsMember({"ns", "us", "ms", "s"}));
+    cmd->add_option("--rejects", a->rejects, "Write every rejected line here, as CSV: file,line,reason,text");
+    cmd->add_flag("--keep-going", a->keep_going,
+                  "Import the good lines when some are rejected (default: a rejected line, and nothing is written)");
     add_store_options(cmd, a->db, a->config);
     cmd->add_option("--tz", a->tz, "IANA time zone of times without an offset (default: the site's, else UTC)");
     cmd->add_option("--kind", a->kind, "Kind of new series (default gauge)")
@@ -477,9 +878,13 @@ void register_import_command(CLI::App& app) {
     cmd->footer(
         "Reads what `gridlet query` writes (with or without --wide). Times: ISO-8601 (local in --tz without an\n"
         "offset) or @epoch_ms. Values: numbers, nan, inf, -inf (stored as bad data). Quality: 0..255 (default\n"
-        "192, good). Every row is checked first: any bad row, and nothing is written. A sample at a time that is\n"
-        "already stored replaces it. The store must not be open by a running gridlet (stop it first).\n"
-        "Exit status: 0 imported; 1 the store failed; 2 bad arguments or a bad row (nothing written).");
+        "192, good). Line protocol: gridlet's own lines (tags device, point) go to <device>/<point>; others to\n"
+        "<measurement>/<tag values in key order>/<field>. Socomec EMS: <device>/<circuit>/<quantity> from each\n"
+        "variable's Name, value = Value / Coef, in the file's TimeZone; Socomec CSV: <device>/<load>/<measured\n"
+        "value>, value = cell x Scale, local times in --tz. Every line is checked first: a rejected line, and\n"
+        "nothing is written, unless --keep-going. A sample at a time that is already stored replaces it, so\n"
+        "importing a file twice changes nothing. The store must not be open by a running gridlet (stop it first).\n"
+        "Exit status: 0 imported; 1 the store failed; 2 bad arguments or a rejected line (nothing written).");
     on_run(cmd, "import", [a] { run_import(*a); });
 }
 

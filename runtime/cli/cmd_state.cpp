@@ -50,6 +50,7 @@ void run_clear(const StateArgs& a) {
         o = site->options;
     } else {
         o.path = loc.path;
+        o.apply_retention = false;  // the site's retention is not known: nothing expires meanwhile
     }
     o.create_if_missing = false;
     auto opened = store::Store::open(o);

@@ -44,6 +44,7 @@ void run_verify(const StoreArgs& a) {
 
 void run_repair(const StoreArgs& a) {
     StoreLocation loc = locate_store("store repair", a.db, a.config);
+    KeepOwner keep(loc.path.parent_path());  // the repaired store and the damaged one kept beside it
     if (!a.yes) {
         auto report = store::verify_store(loc.path);
         if (!report) fail("store repair", 2, report.status().message());
@@ -86,6 +87,7 @@ void run_repair(const StoreArgs& a) {
 
 void run_init(const StoreArgs& a) {
     StoreLocation loc = locate_store("store init", a.db, a.config);
+    KeepOwner keep(loc.path.parent_path());
     store::StoreOptions o;
     o.path = loc.path;
     o.day_zone = loc.timezone;  // day rollups on the site's local days

@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <memory>
 
 #include "cli/commands.h"
@@ -37,11 +38,19 @@ struct UserArgs {
 };
 
 // The [http] of --config (its data_dir and password policy), or --data-dir.
+// Files root makes in the service's data folder go to its owner when the
+// command ends (a static: destroyed as the process exits, however).
+std::optional<KeepOwner>& keep_owner() {
+    static std::optional<KeepOwner> keep;
+    return keep;
+}
+
 http::HttpConfig http_settings(const char* command, const UserArgs& a) {
     if (a.config.empty() == a.data_dir.empty()) fail(command, 2, "give exactly one of --config <site.toml> or --data-dir <dir>");
     if (!a.data_dir.empty()) {
         http::HttpConfig c;
         c.data_dir = a.data_dir;
+        keep_owner().emplace(c.data_dir);
         return c;
     }
     config::Diagnostics diags;
@@ -53,6 +62,7 @@ http::HttpConfig http_settings(const char* command, const UserArgs& a) {
         fail(command, 2, a.config + ": fix the problems above first");
     }
     if (!c) fail(command, 2, a.config + " has no [http] (or it is not enabled): the API has no users to manage");
+    keep_owner().emplace(c->data_dir);
     return *c;
 }
 

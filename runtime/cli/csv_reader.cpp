@@ -48,7 +48,7 @@ bool CsvReader::next(std::vector<std::string>& fields) {
             return true;
         }
         if (c == '\r' && in_.peek() == '\n') continue;
-        if (c == ',') {
+        if (c == delimiter_) {
             fields.push_back(std::move(field));
             field.clear();
             was_quoted = false;

@@ -11,7 +11,8 @@ namespace gridlet::cli {
 
 class CsvReader {
 public:
-    explicit CsvReader(std::istream& in) : in_(in) {}
+    // `delimiter`: ',' (RFC 4180), ';' or '\t' (the Socomec files).
+    explicit CsvReader(std::istream& in, char delimiter = ',') : in_(in), delimiter_(delimiter) {}
 
     // The next record into `fields`; false at the end of the input or on an
     // error (error() is then not empty: an unterminated quote). `line()` is
@@ -22,6 +23,7 @@ public:
 
 private:
     std::istream& in_;
+    char delimiter_ = ',';
     int line_ = 0;       // the line the last record started on
     int next_line_ = 1;  // the line the next record starts on
     bool first_ = true;

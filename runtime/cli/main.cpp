@@ -15,7 +15,7 @@ int main(int argc, char** argv) {
     // data of query, events, series and state, read by other programs.
     // `gridlet run` installs its own logger (file or journal, kernel/logging).
     spdlog::set_default_logger(spdlog::stderr_color_mt("gridlet"));
-    CLI::App app{"gridlet: edge analytics runtime for building-energy gateways"};
+    CLI::App app{"gridlet: edge analytics runtime for building-energy gateways", "gridlet"};
     app.require_subcommand(0, 1);  // none: the help below, exit 2
     app.set_help_all_flag("--help-all", "Help for every subcommand");
     app.set_version_flag("--version", std::string("gridlet ") + GRIDLET_VERSION, "Print gridlet's version and exit");
@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
     gridlet::cli::register_run_command(app);
     gridlet::cli::register_plugins_command(app);
     gridlet::cli::register_metrics_command(app);
+    gridlet::cli::register_status_command(app);
     gridlet::cli::register_publish_command(app);
     gridlet::cli::register_sim_command(app);
     gridlet::cli::register_test_rule_command(app);

@@ -1,5 +1,8 @@
 #include "cli/store_access.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "answers/query_answer.h"
 
 #include <cmath>
@@ -18,6 +21,37 @@ namespace gridlet::cli {
 void fail(const char* command, int code, const std::string& msg) {
     std::fprintf(stderr, "gridlet %s: %s\n", command, msg.c_str());
     throw CLI::RuntimeError(code);
+}
+
+KeepOwner::KeepOwner(const std::filesystem::path& dir) {
+    if (::geteuid() != 0) return;
+    std::error_code ec;
+    std::filesystem::path p = std::filesystem::absolute(dir, ec);
+    while (!p.empty() && !std::filesystem::exists(p, ec)) {
+        if (p == p.parent_path()) return;
+        p = p.parent_path();
+    }
+    struct stat st {};
+    if (p.empty() || ::stat(p.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid == 0) return;
+    dir_ = p;
+    uid_ = st.st_uid;
+    gid_ = st.st_gid;
+    active_ = true;
+}
+
+KeepOwner::~KeepOwner() {
+    if (!active_) return;
+    std::error_code ec;
+    size_t given = 0;
+    for (auto it = std::filesystem::recursive_directory_iterator(dir_, ec);
+         !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+        struct stat st {};
+        if (::lstat(it->path().c_str(), &st) != 0 || st.st_uid != 0) continue;
+        if (::lchown(it->path().c_str(), uid_, gid_) == 0) ++given;
+    }
+    if (given > 0)
+        std::fprintf(stderr, "note: %zu file%s made by root in %s given to its owner (uid %u), as the service runs as it\n",
+                     given, given == 1 ? "" : "s", dir_.c_str(), uid_);
 }
 
 StoreLocation locate_store(const char* command, const std::string& db, const std::string& config) {

@@ -25,6 +25,25 @@ namespace gridlet::cli {
 // Prints "gridlet <command>: <msg>" and exits the command with `code`.
 [[noreturn]] void fail(const char* command, int code, const std::string& msg);
 
+// Root running a command that writes into a folder another user owns (the
+// service's /var/lib/gridlet, owned by the user gridlet): when the command
+// ends, however it ends, what it made there (owned by root) is given to the
+// folder's owner and group, so that the service can still open it. Nothing
+// for other users, or for a folder root owns. `dir`: the folder, or a file
+// or folder not made yet inside it (its nearest existing parent counts).
+class KeepOwner {
+public:
+    explicit KeepOwner(const std::filesystem::path& dir);
+    ~KeepOwner();
+    KeepOwner(const KeepOwner&) = delete;
+    KeepOwner& operator=(const KeepOwner&) = delete;
+
+private:
+    std::filesystem::path dir_;
+    unsigned uid_ = 0, gid_ = 0;
+    bool active_ = false;
+};
+
 // Numbers as text: the same functions as the HTTP API (answers/number_text.h).
 using answers::csv_field;
 using answers::format_number;

@@ -1,6 +1,7 @@
 #include "core/site_config.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -218,10 +219,21 @@ SiteConfig parse_site_config(const std::string& text, const std::string& path, c
             diags.push_back({path, key_line("kernel", "control"),
                              "[kernel] control: the socket path is " + std::to_string(sock.string().size()) +
                                  " characters, over the 107 a unix socket takes"});
-        else if (sock.has_parent_path() && !std::filesystem::is_directory(sock.parent_path(), ec))
-            diags.push_back({path, key_line("kernel", "control"),
-                             "[kernel] control: the folder '" + sock.parent_path().string() + "' does not exist"});
-        else if (std::string why = log_file_unwritable(sock.parent_path() / (".gridlet-probe-" + std::to_string(::getpid())));
+        else if (sock.has_parent_path() && !std::filesystem::is_directory(sock.parent_path(), ec)) {
+            // A missing folder is made at start (mode 0750), as systemd's
+            // RuntimeDirectory= makes /run/gridlet: when its parent exists and
+            // this user may write there.
+            const std::filesystem::path folder = sock.parent_path(), parent = folder.parent_path();
+            if (!std::filesystem::is_directory(parent, ec))
+                diags.push_back({path, key_line("kernel", "control"),
+                                 "[kernel] control: the folder '" + folder.string() + "' does not exist"});
+            else if (::mkdir(folder.c_str(), 0750) != 0)  // the probe: made and removed again
+                diags.push_back({path, key_line("kernel", "control"),
+                                 "[kernel] control: the folder '" + folder.string() +
+                                     "' does not exist, and cannot be made: " + std::strerror(errno)});
+            else
+                ::rmdir(folder.c_str());
+        } else if (std::string why = log_file_unwritable(sock.parent_path() / (".gridlet-probe-" + std::to_string(::getpid())));
                  sock.has_parent_path() && !why.empty())
             diags.push_back({path, key_line("kernel", "control"),
                              "[kernel] control: no socket can be made in '" + sock.parent_path().string() + "': " + why});

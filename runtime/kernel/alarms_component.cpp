@@ -8,7 +8,10 @@
 //                                 -> "rule_stopped" / "rule_load_failed" / "rule_error"
 //                                    (non critical, latching);
 //   event kernel/device_refused   -> "configuration_error" (latching);
-//   the store's writes failing    -> "store_write_failing" (critical) until they resume.
+//   the store's writes failing    -> "store_write_failing" (critical) until they resume;
+//   the store over its disk budget -> "store_over_budget" (non critical while it sheds
+//                                    data, critical once nothing is left to shed) until
+//                                    it is within it again.
 // Latching system alarms stay active until someone acknowledges them: a
 // fault that is over is still something a person must have seen.
 // Every change of the table is queued for the [[notifications]] (in the
@@ -57,6 +60,7 @@ public:
                                          "device '" + device + "' is no longer in the site file");
         }
         store_failing_ = ctx_.alarms->active("system/store_write|store").has_value();
+        over_budget_ = ctx_.alarms->active("system/store_budget|store").has_value() ? 1 : 0;
         host().subscribe("data/");  // [[alarms]] and device alarm points (tag alarm=)
         host().subscribe("event/");
         host().ctx()->instance->hooks().after_drain = [this] { publish(); };
@@ -123,6 +127,7 @@ public:
         evaluator_->tick(now);
         ctx_.alarms->tick(now);
         check_store(now);
+        check_budget(now);
         publish();
         const auto c = evaluator_->counters();
         ctx_.alarm_instances = c.instances;
@@ -178,6 +183,43 @@ private:
         store_failing_ = h.failing;
     }
 
+    // 0 within the budget, 1 over it and shedding, 2 over it with nothing left.
+    void check_budget(int64_t now) {
+        if (!ctx_.store) return;
+        const store::BudgetStatus b = ctx_.store->budget_status();
+        // Shedding since the last look counts as over it: a person is told
+        // that data went, even when one step was enough.
+        const uint64_t steps = b.raw_steps + b.outbox_steps + b.rollup_steps + b.event_steps;
+        const bool shed = steps != budget_steps_;
+        budget_steps_ = steps;
+        int level = !b.configured ? 0 : b.exhausted ? 2 : (b.over || shed) ? 1 : 0;
+        // Ended only by a later check that found it within, without shedding.
+        if (level == 0 && over_budget_ != 0 && b.checked_ms == budget_checked_ms_) level = over_budget_;
+        if (shed || level == 0) budget_checked_ms_ = b.checked_ms;
+        const std::string key = "system/store_budget|store";
+        if (level == over_budget_) return;
+        if (level == 0) {
+            (void)ctx_.alarms->clear(key, now, std::numeric_limits<double>::quiet_NaN(), "within the disk budget again");
+        } else {
+            if (over_budget_ != 0)  // a change of criticality: the alarm again, at its new level
+                (void)ctx_.alarms->clear(key, now, std::numeric_limits<double>::quiet_NaN(),
+                                         level == 2 ? "nothing left to shed" : "shedding again");
+            alarm::RaiseRequest r = system_request("store_over_budget", "store", "system", now);
+            r.key = key;
+            r.criticality = level == 2 ? alarm::Criticality::critical : alarm::Criticality::non_critical;
+            r.message = level == 2 ? "the store is over its disk budget and nothing is left to shed: raise "
+                                     "[store] max_size_mb, lower min_free_mb, or free the disk"
+                                   : "the store is over its disk budget: the oldest data is shed (" + b.last_action + ")";
+            r.detail = {{"size_bytes", b.size_bytes},
+                        {"free_bytes", b.free_bytes},
+                        {"max_size_bytes", b.max_size_bytes},
+                        {"min_free_bytes", b.min_free_bytes},
+                        {"last_action", b.last_action}};
+            raise(r);
+        }
+        over_budget_ = level;
+    }
+
     // Every change of the table, as an event on the bus.
     void publish() {
         for (const alarm::AlarmChange& c : ctx_.alarms->take_transitions()) {
@@ -197,6 +239,9 @@ private:
     ComponentContext& ctx_;
     std::unique_ptr<alarm::AlarmEvaluator> evaluator_;
     bool store_failing_ = false;
+    int over_budget_ = 0;
+    uint64_t budget_steps_ = 0;
+    int64_t budget_checked_ms_ = 0;
 };
 
 }  // namespace

@@ -3,6 +3,8 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include <csignal>
@@ -15,6 +17,7 @@
 #include "kernel/kernel.h"
 #include "kernel/alarm_store.h"
 #include "kernel/reload_diff.h"
+#include "kernel/service_manager.h"
 #include "store/store.h"
 
 namespace gridlet::kernel {
@@ -39,12 +42,13 @@ std::string Kernel::handle_control(std::string_view request) {
         return control_telegram_subscriber(j["telegram_subscriber"]).dump();
     if (j.is_object() && j.contains("backup_checkpoint")) return control_backup_checkpoint(j["backup_checkpoint"]).dump();
     if (j.is_object() && j.contains("audit")) return control_audit(j["audit"]).dump();
+    if (j.is_object() && j.contains("status")) return status_json().dump();
     if (j.is_object() && j.contains("reload")) {
         spdlog::info("control: reload asked");
         return reload().dump();
     }
     return nlohmann::json{{"error", "unknown request (known: ping, metrics, {\"publish\": {...}}, "
-                                    "{\"alarm_ack\": {...}}, {\"telegram_subscriber\": {...}}, {\"reload\": {}}, "
+                                    "{\"alarm_ack\": {...}}, {\"telegram_subscriber\": {...}}, {\"reload\": {}}, {\"status\": {}}, "
                                     "{\"backup_checkpoint\": {}})"}}
         .dump();
 }
@@ -249,10 +253,25 @@ int Kernel::run_until_signal() {
     } else {
         spdlog::info("control socket {} (gridlet metrics --control {})", ep, ep);
     }
+    // Under systemd: ready now (every plugin started, the control socket
+    // bound), the watchdog fed by this loop, the status line kept current.
+    ServiceManager service;
+    service.ready(status_line());
+    if (service.watchdog_interval_ms() > 0)
+        spdlog::info("systemd watchdog: {} ms, fed every {} ms by the main loop", service.watchdog_interval_ms(),
+                     service.poll_timeout_ms());
+    constexpr int kStatusEveryMs = 10000;
+    const int poll_ms = !service.notifying()            ? -1
+                        : service.poll_timeout_ms() < 0 ? kStatusEveryMs
+                                                        : std::min(service.poll_timeout_ms(), kStatusEveryMs);
     int code = 0;
     for (;;) {
         zmq_pollitem_t items[2] = {{nullptr, sfd, ZMQ_POLLIN, 0}, {control.get(), 0, ZMQ_POLLIN, 0}};
-        int n = zmq_poll(items, control ? 2 : 1, -1);
+        int n = zmq_poll(items, control ? 2 : 1, poll_ms);
+        if (service.notifying()) {
+            service.feed_watchdog(clock_.monotonic_ms());
+            if (n == 0) service.status(status_line());
+        }
         if (n < 0) {
             if (zmq_errno() == EINTR) continue;
             spdlog::critical("kernel poll: {}", zmq_strerror(zmq_errno()));
@@ -264,7 +283,9 @@ int Kernel::run_until_signal() {
             if (read(sfd, &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
                 if (si.ssi_signo == SIGHUP) {
                     spdlog::info("SIGHUP: reloading");
+                    service.reloading();
                     (void)reload();
+                    service.ready(status_line());
                     continue;
                 }
                 spdlog::info("{}: stopping", si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
@@ -279,6 +300,7 @@ int Kernel::run_until_signal() {
             }
         }
     }
+    service.stopping();
     // Remove the socket file only if it is ours (a bind that failed leaves another's alone).
     const bool bound = static_cast<bool>(control);
     control.close();

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <filesystem>
 
 #include "bus/codec.h"
 #include "bus/socket.h"
@@ -67,6 +68,20 @@ Status Kernel::start() {
         return Status::unavailable("control socket " + plan_.site.control_endpoint +
                                    " is in use by a running gridlet (another site named '" + plan_.site.site_name +
                                    "'?): stop it, or give this site another [site] name or [kernel] control endpoint");
+    // The control socket's folder, when missing (checked by load_site: its
+    // parent exists and is writable), as systemd's RuntimeDirectory= would.
+    const std::string& endpoint = plan_.site.control_endpoint;
+    if (const std::filesystem::path folder =
+            endpoint.rfind("ipc://", 0) == 0 ? std::filesystem::path(endpoint.substr(6)).parent_path() : std::filesystem::path();
+        !folder.empty() && !std::filesystem::is_directory(folder)) {
+        std::error_code ec;
+        std::filesystem::create_directory(folder, ec);
+        if (!ec)
+            std::filesystem::permissions(folder, std::filesystem::perms(0750), ec);
+        if (ec)
+            return Status::io_error("[kernel] control: cannot make the folder '" + folder.string() + "': " + ec.message());
+        spdlog::info("made the control socket's folder {}", folder.string());
+    }
     if (plan_.site.has_store) {
         auto opts = store::store_options_from_json(plan_.site.store, plan_.site.dir);
         if (!opts) return opts.status().with_context("[store]");
@@ -299,8 +314,22 @@ nlohmann::json Kernel::metrics_json() {
                         {"samples_refused_too_far_ahead", store_->samples_refused().too_far_ahead},
                         {"batches_not_written", h.batches_not_written},
                         {"background_error", store_->background_error()}};
+        out["store"]["budget"] = budget_json(store_->budget_status());
     }
     return out;
+}
+
+std::string Kernel::status_line() {
+    size_t running = 0;
+    for (auto& i : instances_)
+        if (i->state() == plugin::InstanceState::running) ++running;
+    const nlohmann::json problems = problems_json();
+    std::string line = "site '" + plan_.site.site_name + "': " + std::to_string(running) + " plugin" +
+                       (running == 1 ? "" : "s") + " running";
+    if (problems.empty()) return line + ", no problems";
+    line += ", " + std::to_string(problems.size()) + " problem" + (problems.size() == 1 ? "" : "s") + ": " +
+            problems[0].get<std::string>();
+    return line;
 }
 
 nlohmann::json Kernel::problems_json() {

@@ -29,6 +29,7 @@
 
 namespace gridlet::store {
 class Store;
+struct BudgetStatus;
 }
 
 namespace gridlet::kernel {
@@ -69,6 +70,18 @@ public:
     // What is wrong with this run, one line each ("plugin 'x' failed: ...",
     // "device 'd' (file:line) left out: ..."); empty when healthy. Any thread.
     nlohmann::json problems_json();
+    // One line for an operator (systemd's STATUS=): "site 'demo': 6 plugins
+    // running, 0 problems" or the first problem. Main thread.
+    std::string status_line();
+    // The operator's status document (`gridlet status`, control {"status":{}}):
+    //   {site, path, version, pid, uptime_ms, now_ms, time_zone,
+    //    plugins: [{name, plugin, kind, state, failure}],
+    //    devices: answers::devices_status(...), rules: [{name, status, errors, last_error}],
+    //    store: {path, state, size_bytes, disk_free_bytes, disk_total_bytes, write_error} | null,
+    //    outboxes: [{queue, entries, bytes, dropped}],
+    //    alarms: {active, open, unacknowledged, by_criticality: {critical, ...}}, problems: [..]}
+    // Main thread (the rules are read on their own thread, waited for up to 2 s).
+    nlohmann::json status_json();
 
     // Starts every failed plugin again (PluginInstance::revive), with the
     // configuration it started with; part of the SIGHUP reload. Returns the
@@ -110,7 +123,16 @@ private:
     bool running_ = false;
 };
 
-// Applies the site's [logging] settings to spdlog's default logger.
+// The disk budget's state as JSON (null when the store has none): status
+// and metrics documents. Any thread.
+nlohmann::json budget_json(const store::BudgetStatus& b);
+
+// Applies the site's [logging] settings to spdlog's default logger. With
+// no [logging] file and stderr read by the journal ($JOURNAL_STREAM, as
+// under systemd), lines carry the journal's priority prefix ("<3>" for an
+// error) and no timestamp of their own.
 Status setup_logging(const SiteConfig& site);
+// True when stderr is the stream systemd's journal reads ($JOURNAL_STREAM).
+bool stderr_is_journal();
 
 }  // namespace gridlet::kernel

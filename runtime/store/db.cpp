@@ -328,7 +328,7 @@ Expected<std::unique_ptr<StoreDb>> StoreDb::open(const StoreOptions& o, OpenMode
     s->mode_ = mode;
     s->path_ = o.path.string();
     s->cutoffs_ = std::make_shared<RetentionCutoffs>();
-    s->cutoffs_->update((o.clock ? o.clock : &SystemClock::instance())->now_ms(), o.retention);
+    if (o.apply_retention) s->cutoffs_->update((o.clock ? o.clock : &SystemClock::instance())->now_ms(), o.retention);
     s->merge_ = std::make_shared<ChunkMergeOperator>();
     s->cache_ = rocksdb::NewLRUCache(o.block_cache_bytes);
     s->write_options_.sync = o.sync == SyncPolicy::batch;

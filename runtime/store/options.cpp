@@ -65,6 +65,14 @@ std::vector<config::KeySpec> store_config_keys() {
                        36500));
     keys.push_back(key("outbox_max_entries", ValueType::integer, "1000000",
                        "store-and-forward entries per queue before the oldest are dropped", 1, 1e12));
+    keys.push_back(key("max_size_mb", ValueType::integer, "0",
+                       "disk budget: the store's folder kept under this size (MB; 0 = none); over it, the oldest "
+                       "data is shed (README \"Disk budget\")", 0, 1e9));
+    keys.push_back(key("min_free_mb", ValueType::integer, "0",
+                       "free-space floor: the disk holding the store keeps at least this much free (MB; 0 = none); "
+                       "below it, the oldest data is shed", 0, 1e9));
+    keys.push_back(key("budget_check_s", ValueType::integer, "30", "how often the disk budget is checked (s)", 1,
+                       86400));
     keys.push_back(key("background_jobs", ValueType::integer, "2", "RocksDB flush and compaction threads", 1, 16));
     return keys;
 }
@@ -135,6 +143,9 @@ Expected<StoreOptions> store_options_from_json(const nlohmann::json& j, const st
         o.retention.events_ms = to_ms_days(j, "retention_events_days");
         o.outbox_max_entries = j.at("outbox_max_entries").get<uint64_t>();
         o.max_background_jobs = j.at("background_jobs").get<int>();
+        o.max_size_bytes = j.at("max_size_mb").get<uint64_t>() * 1'000'000;
+        o.min_free_bytes = j.at("min_free_mb").get<uint64_t>() * 1'000'000;
+        o.budget_check_interval_ms = j.at("budget_check_s").get<int64_t>() * 1000;
     } catch (const std::exception& e) {
         return Status::invalid(std::string("[store]: ") + e.what() + " (was the table validated with store_config_keys()?)");
     }

@@ -89,12 +89,25 @@ struct StoreOptions {
     int64_t rollup_interval_ms = 1000;
 
     RetentionOptions retention;
+    // false: this opener does not know the site's retention (a CLI command
+    // given --db, not --config), so nothing expires while it has the store
+    // open: the cutoffs stay "keep all" (the rollup policy still follows
+    // `retention`).
+    bool apply_retention = true;
     // Files older than this are recompacted so that retention applies even to
     // data that is never rewritten otherwise (RocksDB periodic compaction).
     int64_t retention_compaction_interval_ms = 86'400'000;
 
     // Store-and-forward: the oldest entries of a queue are dropped beyond this.
     uint64_t outbox_max_entries = 1'000'000;
+
+    // The disk budget (store/disk_budget.h): the store's folder kept under
+    // max_size_bytes, and the disk's free space above min_free_bytes (0: no
+    // such limit), checked every budget_check_interval_ms; over it, data is
+    // shed in a documented order.
+    uint64_t max_size_bytes = 0;
+    uint64_t min_free_bytes = 0;
+    int64_t budget_check_interval_ms = 30'000;
 
     int max_background_jobs = 2;
 

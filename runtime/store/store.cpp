@@ -49,6 +49,7 @@ Expected<std::unique_ptr<Store>> Store::open_impl(const StoreOptions& options, S
     s->events_ = std::make_unique<EventLog>(*s->db_);
     s->state_ = std::make_unique<StateStore>(*s->db_);
     s->outbox_ = std::make_unique<Outbox>(*s->db_, options.outbox_max_entries);
+    s->budget_ = std::make_unique<DiskBudget>(options.max_size_bytes, options.min_free_bytes);
     if (mode == OpenMode::read_write) {
         Store* self = s.get();
         s->maintenance_ = std::thread([self] { self->maintenance_loop(); });
@@ -142,6 +143,7 @@ void Store::maintenance_loop() {
     auto next_pass = steady_clock::now() + milliseconds(options_.rollup_interval_ms);
     auto next_resume = steady_clock::now();
     auto next_cutoffs = steady_clock::now();
+    auto next_budget = steady_clock::now();
     std::unique_lock lock(bg_mu_);
     while (!stopping_) {
         bg_cv_.wait_for(lock, milliseconds(tick_ms), [this] { return stopping_; });
@@ -149,6 +151,13 @@ void Store::maintenance_loop() {
         lock.unlock();
         const auto now = steady_clock::now();
         (void)db_->check_folder();
+        // The disk budget first: on a disk that fills, shedding is what lets
+        // writes go on (store/disk_budget.h).
+        if (now >= next_budget) {
+            next_budget = now + milliseconds(options_.budget_check_interval_ms);
+            if (Status st = budget_->check(*db_, *outbox_, options_.path, clock.now_ms()); !st)
+                spdlog::warn("store disk budget: {}", st.message());
+        }
         if (db_->health().failing) {
             // Writes are stopped (full disk, read-only filesystem): try to
             // resume them now and then; no rollup pass until they are back.
@@ -165,7 +174,7 @@ void Store::maintenance_loop() {
                 clear_background_error();
             }
             if (steady_clock::now() >= next_cutoffs) {
-                db_->cutoffs().update(clock.now_ms(), options_.retention);
+                if (options_.apply_retention) db_->cutoffs().update(clock.now_ms(), options_.retention);
                 if (auto f = db_->flush_tableless_families(); !f) spdlog::warn("{}", f.status().message());
                 next_cutoffs = steady_clock::now() + std::chrono::seconds(60);
             }
@@ -235,6 +244,8 @@ Expected<Roller::PassStats> Store::roll_up_now() {
 Status Store::enforce_retention() {
     if (read_only()) return Status::unsupported("store " + db_->path() + ": retention: opened read-only");
     const Clock& clock = options_.clock ? *options_.clock : SystemClock::instance();
+    if (!options_.apply_retention)
+        return Status::unsupported("store " + db_->path() + ": retention: this opener does not know the site's retention");
     db_->cutoffs().update(clock.now_ms(), options_.retention);
     rocksdb::CompactRangeOptions cro;
     cro.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;

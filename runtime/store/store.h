@@ -35,6 +35,7 @@
 #include "core/series_registry.h"
 #include "store/chunk_writer.h"
 #include "store/db.h"
+#include "store/disk_budget.h"
 #include "store/events.h"
 #include "store/options.h"
 #include "store/outbox.h"
@@ -70,6 +71,9 @@ public:
     EventLog& events() { return *events_; }
     StateStore& state() { return *state_; }
     Outbox& outbox() { return *outbox_; }
+    // The disk budget's state ([store] max_size_mb, min_free_mb): sizes at
+    // the last check and what was shed. Any thread.
+    BudgetStatus budget_status() const { return budget_->status(); }
 
     // Brings rollups up to date now (tests, benchmark, before shutdown).
     Expected<Roller::PassStats> roll_up_now();
@@ -143,6 +147,7 @@ private:
     std::unique_ptr<EventLog> events_;
     std::unique_ptr<StateStore> state_;
     std::unique_ptr<Outbox> outbox_;
+    std::unique_ptr<DiskBudget> budget_;
 
     std::mutex roll_mu_;  // one roll pass at a time
     mutable std::mutex bg_mu_;

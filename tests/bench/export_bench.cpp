@@ -215,8 +215,8 @@ int main(int argc, char** argv) {
     FILE* lf = std::fopen((lc.dir + "/devices/p3/p3_energy_2026-11.csv").c_str(), "rb");
     char line[256] = {};
     if (lf) {
-        (void)std::fgets(line, sizeof line, lf);
-        (void)std::fgets(line, sizeof line, lf);
+        // The header, then the first data line.
+        if (!std::fgets(line, sizeof line, lf) || !std::fgets(line, sizeof line, lf)) line[0] = '\0';
         std::fclose(lf);
     }
     if (std::string(line) != "2026-11-01 00:00;1000\r\n") {

@@ -48,12 +48,16 @@ struct Servers {
         run({"rm", "-rf", base});
         fs::create_directories(base + "/ssh");
         fs::create_directories("/run/sshd");
-        system(("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 -addext "
-                "subjectAltName=IP:127.0.0.1 -keyout " + base + "/key.pem -out " + base + "/cert.pem 2>/dev/null")
-                   .c_str());
-        system(("ssh-keygen -q -t ed25519 -N '' -f " + base + "/ssh/host && ssh-keygen -q -t ed25519 -N '' -f " +
-                base + "/ssh/client && cp " + base + "/ssh/client.pub " + base + "/ssh/authorized_keys")
-                   .c_str());
+        EXPECT_EQ(system(("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 -addext "
+                          "subjectAltName=IP:127.0.0.1 -keyout " + base + "/key.pem -out " + base + "/cert.pem 2>/dev/null")
+                             .c_str()),
+                  0)
+            << "openssl req";
+        EXPECT_EQ(system(("ssh-keygen -q -t ed25519 -N '' -f " + base + "/ssh/host && ssh-keygen -q -t ed25519 -N '' -f " +
+                          base + "/ssh/client && cp " + base + "/ssh/client.pub " + base + "/ssh/authorized_keys")
+                             .c_str()),
+                  0)
+            << "ssh-keygen";
         const Result fp = run({"ssh-keygen", "-lf", base + "/ssh/host.pub"});
         fingerprint = fp.out.substr(fp.out.find("SHA256:"), 50);
         fingerprint = fingerprint.substr(0, fingerprint.find(' '));

@@ -660,7 +660,7 @@ TEST(ImportCli, AmbiguousTimesOldSamplesAndBadHeadersAreRefused) {
     EXPECT_NE(alone.err.find("has no column 'a/b'"), std::string::npos) << alone.err;
     Result folder = run({gridlet_bin(), "import", dir, "--config", site});
     EXPECT_EQ(folder.code, 2);
-    EXPECT_NE(folder.err.find("is a folder, not a CSV file"), std::string::npos) << folder.err;
+    EXPECT_NE(folder.err.find("is a folder, not a file to import"), std::string::npos) << folder.err;
     Result series = run({gridlet_bin(), "series", "--config", site});
     EXPECT_EQ(series.out.find("g/x"), std::string::npos) << series.out;  // nothing of the refused files
     EXPECT_EQ(series.out.find("a/b"), std::string::npos) << series.out;

@@ -16,8 +16,8 @@ TEST(Sdk, InstalledSdkBuildsTheExamplePluginOutOfTree) {
     Result inst = run({"cmake", "--install", build_dir(), "--component", "sdk", "--prefix", prefix});
     ASSERT_EQ(inst.code, 0) << inst.out << inst.err;
     EXPECT_EQ(slurp(prefix + "/include/gridlet/plugin.h").empty(), false);
-    EXPECT_FALSE(slurp(prefix + "/lib/cmake/gridlet/gridletConfig.cmake").empty());
-    EXPECT_FALSE(slurp(prefix + "/lib/pkgconfig/gridlet.pc").empty());
+    EXPECT_FALSE(slurp(prefix + "/share/cmake/gridlet/gridletConfig.cmake").empty());
+    EXPECT_FALSE(slurp(prefix + "/share/pkgconfig/gridlet.pc").empty());
 
     // CMake package.
     std::string out = root + "/hello-cmake";
@@ -33,8 +33,8 @@ TEST(Sdk, InstalledSdkBuildsTheExamplePluginOutOfTree) {
     // pkg-config, no CMake.
     std::string so = root + "/hello-pc.so";
     Result pc = run({"sh", "-c",
-                     "PKG_CONFIG_PATH=" + prefix + "/lib/pkgconfig g++ -std=c++17 -shared -fPIC $(PKG_CONFIG_PATH=" + prefix +
-                         "/lib/pkgconfig pkg-config --cflags gridlet) " + source_dir() +
+                     "PKG_CONFIG_PATH=" + prefix + "/share/pkgconfig g++ -std=c++17 -shared -fPIC $(PKG_CONFIG_PATH=" + prefix +
+                         "/share/pkgconfig pkg-config --cflags gridlet) " + source_dir() +
                          "/examples/plugin-hello/hello.cpp -o " + so});
     ASSERT_EQ(pc.code, 0) << pc.out << pc.err;
     Result desc2 = run({gridlet_bin(), "plugins", so});

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -66,9 +67,11 @@ public:
           << "log_dest file " << dir_ << "/broker.log\nlog_type error\nlog_type warning\nlog_type notice\n"
           << "per_listener_settings false\n";
         if (!o_.user.empty()) {
-            std::system(("mosquitto_passwd -b -c " + dir_ + "/passwd " + o_.user + " " + o_.password +
-                         " >/dev/null 2>&1")
-                            .c_str());
+            if (std::system(("mosquitto_passwd -b -c " + dir_ + "/passwd " + o_.user + " " + o_.password +
+                             " >/dev/null 2>&1")
+                                .c_str()) != 0)
+                std::fprintf(stderr, "mosquitto_broker: mosquitto_passwd failed: the broker will refuse %s\n",
+                             o_.user.c_str());
             c << "allow_anonymous false\npassword_file " << dir_ << "/passwd\n";
         } else {
             c << "allow_anonymous true\n";

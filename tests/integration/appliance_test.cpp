@@ -1,0 +1,317 @@
+// The gateway appliance (issue 21): `gridlet status` on a running site,
+// `gridlet import` of InfluxDB line protocol and Socomec export files with
+// its rejected-line report, and a store on a small tmpfs that reaches its
+// disk budget and keeps running, intact.
+#include <gtest/gtest.h>
+
+#include <sys/mount.h>
+
+#include <cerrno>
+#include <algorithm>
+#include <cstring>
+#include <regex>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "integration/process.h"
+
+using namespace gridlet::testing;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+bool contains(const std::string& text, const std::string& needle) { return text.find(needle) != std::string::npos; }
+
+std::string modbus_site(const std::string& name, int port, const std::string& store, const std::string& control,
+                        const std::string& store_extra = "") {
+    return "[site]\nname = \"" + name + "\"\ntimezone = \"Europe/Paris\"\n"
+           "[kernel]\ncontrol = \"ipc://" + control + "\"\n"
+           "[store]\npath = \"" + store + "\"\n" + store_extra +
+           "[[plugins]]\nname = \"modbus\"\nfile = \"modbus\"\n"
+           "[[devices]]\nname = \"panel1\"\nplugin = \"modbus\"\nprofile = \"bcpm\"\naddress = \"127.0.0.1:" +
+           std::to_string(port) +
+           "\"\nunit_id = 1\npoll_ms = 500\ntimeout_ms = 200\nretries = 0\noffline_after = 2\noffline_poll_ms = 500\n";
+}
+
+json status_json(const std::string& site) {
+    Result r = run({gridlet_bin(), "status", "--config", site, "--json"});
+    auto j = json::parse(r.out, nullptr, false);
+    return j.is_discarded() ? json() : j;
+}
+
+// Waits until `pred(status)` holds (at most `seconds`).
+template <class Pred>
+json wait_status(const std::string& site, int seconds, Pred pred) {
+    json s;
+    for (int i = 0; i < seconds * 5; ++i) {
+        s = status_json(site);
+        if (s.is_object() && pred(s)) return s;
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    return s;
+}
+
+std::string query_csv(const std::string& db, const std::string& series) {
+    Result q = run({gridlet_bin(), "query", "--db", db, series, "--from", "2000-01-01", "--to", "2100-01-01"});
+    EXPECT_EQ(q.code, 0) << q.err;
+    return q.out;
+}
+
+}  // namespace
+
+TEST(Status, OneScreenForAnOperatorFromTheRunningSite) {
+    const int port = free_port();
+    const std::string base = "/tmp/gridlet-status-it-" + std::to_string(getpid());
+    fs::remove_all(base);
+    fs::create_directories(base);
+    Process sim({gridlet_bin(), "sim", "bcpm", "--port", std::to_string(port)});
+    ASSERT_TRUE(sim.wait_for_out("Modbus TCP on")) << sim.err();
+    const std::string site = base + "/site.toml";
+    std::ofstream(site) << modbus_site("status-it", port, base + "/store", base + "/c.sock");
+    Process gl({gridlet_bin(), "run", site});
+    json s = wait_status(site, 30, [](const json& j) {
+        return j.contains("devices") && !j["devices"].empty() && j["devices"][0].value("state", "") == "online";
+    });
+    ASSERT_TRUE(s.is_object()) << gl.err();
+    EXPECT_EQ(s.value("site", ""), "status-it");
+    EXPECT_EQ(s.value("time_zone", ""), "Europe/Paris");
+    EXPECT_EQ(s["devices"][0].value("name", ""), "panel1");
+    EXPECT_EQ(s["devices"][0].value("state", ""), "online") << s.dump(2);
+    EXPECT_TRUE(s["devices"][0]["last_poll_ms"].is_number()) << s.dump(2);
+    EXPECT_TRUE(s["store"]["size_bytes"].get<uint64_t>() > 0);
+    EXPECT_TRUE(s["store"]["disk_free_bytes"].is_number());
+    EXPECT_TRUE(s["store"]["budget"].is_null()) << "no budget set";
+    EXPECT_EQ(s["alarms"].value("active", -1), 0);
+    EXPECT_TRUE(s["problems"].empty()) << s.dump(2);
+    bool modbus_running = false;
+    for (const auto& p : s["plugins"]) modbus_running |= p.value("name", "") == "modbus" && p.value("state", "") == "running";
+    EXPECT_TRUE(modbus_running) << s.dump(2);
+
+    // The screen.
+    Result text = run({gridlet_bin(), "status", "--config", site});
+    EXPECT_EQ(text.code, 0) << text.err;
+    EXPECT_TRUE(contains(text.out, "site 'status-it' (" + site + "), gridlet ")) << text.out;
+    EXPECT_TRUE(contains(text.out, "problems: none")) << text.out;
+    EXPECT_TRUE(std::regex_search(text.out, std::regex("\n  panel1 +modbus +online +[0-9]{2}:[0-9]{2}:[0-9]{2} \\("))) << text.out;
+    EXPECT_TRUE(contains(text.out, "store: " + base + "/store, writing, ")) << text.out;
+    EXPECT_TRUE(contains(text.out, "  budget: none")) << text.out;
+    EXPECT_TRUE(contains(text.out, "alarms: 0 active")) << text.out;
+
+    // The device goes away: offline, with its error, and an alarm.
+    sim.signal(SIGTERM);
+    sim.wait();
+    s = wait_status(site, 30, [](const json& j) {
+        return !j["devices"].empty() && j["devices"][0].value("state", "") == "offline" && j["alarms"].value("active", 0) >= 1;
+    });
+    EXPECT_EQ(s["devices"][0].value("state", ""), "offline") << s.dump(2);
+    EXPECT_TRUE(s["devices"][0]["last_error"].is_string()) << s.dump(2);
+    EXPECT_GE(s["alarms"]["active_by_criticality"].value("critical", 0), 1) << s.dump(2);
+    text = run({gridlet_bin(), "status", "--config", site});
+    EXPECT_TRUE(std::regex_search(text.out, std::regex("\n  panel1 +modbus +offline "))) << text.out;
+    EXPECT_TRUE(contains(text.out, "alarms: 1 active (1 critical")) << text.out;
+    gl.signal(SIGTERM);
+    EXPECT_EQ(gl.wait(std::chrono::seconds(30)), 0) << gl.err();
+
+    // Nothing runs: said, exit 1.
+    Result none = run({gridlet_bin(), "status", "--config", site, "--timeout-ms", "500"});
+    EXPECT_EQ(none.code, 1);
+    EXPECT_FALSE(none.err.empty());
+    fs::remove_all(base);
+}
+
+TEST(ImportCli, LineProtocolWithRejectedLinesReportedAndImportedTwiceTheSame) {
+    const std::string base = "/tmp/gridlet-import-lp-" + std::to_string(getpid());
+    fs::remove_all(base);
+    fs::create_directories(base);
+    const std::string db = base + "/db";
+    ASSERT_EQ(run({gridlet_bin(), "store", "init", "--db", db}).code, 0);
+    // gridlet's own lines (the MQTT plugin's `line` format), Telegraf's, and bad ones.
+    const std::string lp = base + "/history.lp";
+    std::ofstream(lp) << "# exported\n"
+                         "gridlet,site=demo,device=panel1,point=branch07/current,unit=A value=12.5,quality=192i 1764680400000000000\n"
+                         "gridlet,site=demo,device=panel1,point=branch07/current,unit=A value=13,quality=0i,resent=true 1764680401000000000\n"
+                         "weather,station=roof,city=Paris temp_c=4.5,humidity=81i 1764680400000000000\n"
+                         "weather,station=roof,city=Paris temp_c=4.75,ok=true 1764680460000000000\n"
+                         "\n"
+                         "weather,station=roof temp_c=abc 1764680400000000000\n"   // line 7: not a number
+                         "weather,station=roof temp_c=1.5\n"                       // line 8: no timestamp
+                         "weather,station=roof note=\"cold\" 1764680400000000000\n"  // line 9: a string
+                         "weather,station temp_c=1 1764680400000000000\n";          // line 10: tag without value
+    const std::string rejects = base + "/rejects.csv";
+    Result dry = run({gridlet_bin(), "import", "--db", db, "--dry-run", "--rejects", rejects, lp});
+    EXPECT_EQ(dry.code, 2) << dry.out << dry.err;
+    EXPECT_TRUE(contains(dry.err, "history.lp:7: field 'temp_c': 'abc' is not a number")) << dry.err;
+    EXPECT_TRUE(contains(dry.err, "history.lp:8: no timestamp")) << dry.err;
+    EXPECT_TRUE(contains(dry.err, "history.lp:9: field 'note' is a string")) << dry.err;
+    EXPECT_TRUE(contains(dry.err, "history.lp:10: tag 'station' has no value")) << dry.err;
+    EXPECT_TRUE(contains(dry.err, "--keep-going")) << dry.err;
+    const std::string report = slurp(rejects);
+    EXPECT_TRUE(contains(report, "file,line,reason,text\n")) << report;
+    EXPECT_TRUE(contains(report, lp + ",8,no timestamp (an import needs the time of each line),\"weather,station=roof temp_c=1.5\"\n"))
+        << report;
+    EXPECT_TRUE(contains(report, ",9,\"field 'note' is a string, not a number\",\"weather,station=roof note=\"\"cold\"\" 1764680400000000000\"\n"))
+        << report;
+    EXPECT_TRUE(contains(report, ",7,field 'temp_c': 'abc' is not a number (column 29),")) << report;
+    EXPECT_TRUE(query_csv(db, "panel1/branch07/current").find("12.5") == std::string::npos) << "nothing written";
+
+    // --keep-going: the good lines, twice: the same store.
+    for (int pass = 0; pass < 2; ++pass) {
+        Result imp = run({gridlet_bin(), "import", "--db", db, "--keep-going", lp});
+        ASSERT_EQ(imp.code, 0) << imp.out << imp.err;
+        EXPECT_TRUE(contains(imp.err, "4 lines rejected; --keep-going: the others are imported")) << imp.err;
+        EXPECT_TRUE(contains(imp.out, "imported 6 rows into 4 series (" + std::string(pass == 0 ? "4" : "0") + " new"))
+            << imp.out;
+    }
+    const std::string cur = query_csv(db, "panel1/branch07/current");
+    EXPECT_TRUE(contains(cur, "2025-12-02T13:00:00.000Z,panel1/branch07/current,12.5,192\n")) << cur;
+    EXPECT_TRUE(contains(cur, "2025-12-02T13:00:01.000Z,panel1/branch07/current,13,0\n")) << cur;
+    const std::string temp = query_csv(db, "weather/Paris/roof/temp_c");
+    EXPECT_TRUE(contains(temp, "2025-12-02T13:00:00.000Z,weather/Paris/roof/temp_c,4.5,192\n")) << temp;
+    EXPECT_TRUE(contains(temp, "2025-12-02T13:01:00.000Z,weather/Paris/roof/temp_c,4.75,192\n")) << temp;
+    EXPECT_TRUE(contains(query_csv(db, "weather/Paris/roof/ok"), ",1,192\n"));
+    Result series = run({gridlet_bin(), "series", "--db", db, "panel1/"});
+    EXPECT_TRUE(std::regex_search(series.out, std::regex("panel1/branch07/current +gauge +A "))) << "the unit tag: " << series.out;
+
+    // --precision s.
+    const std::string sec = base + "/sec.lp";
+    std::ofstream(sec) << "meter,id=m1 kwh=100.5 1764680400\n";
+    Result imp = run({gridlet_bin(), "import", "--db", db, "--precision", "s", sec});
+    ASSERT_EQ(imp.code, 0) << imp.err;
+    EXPECT_TRUE(contains(query_csv(db, "meter/m1/kwh"), "2025-12-02T13:00:00.000Z,meter/m1/kwh,100.5,192\n"));
+    fs::remove_all(base);
+}
+
+TEST(ImportCli, SocomecEmsAndCsvExportsGoBackIntoTheStore) {
+    const std::string base = "/tmp/gridlet-import-socomec-" + std::to_string(getpid());
+    fs::remove_all(base);
+    fs::create_directories(base);
+    const std::string db = base + "/db";
+    ASSERT_EQ(run({gridlet_bin(), "store", "init", "--db", db}).code, 0);
+    // The manual's Annex II (EMS) and Annex I (CSV), as our exporter writes them.
+    const std::string ems = source_dir() + "/tests/unit/export/golden/annex2_ems.default.csv";
+    const std::string csv = source_dir() + "/tests/unit/export/golden/annex1_csv.default.csv";
+    Result dry = run({gridlet_bin(), "import", "--db", db, "--dry-run", ems, csv});
+    ASSERT_EQ(dry.code, 0) << dry.out << dry.err;
+    Result imp = run({gridlet_bin(), "import", "--db", db, "--tz", "UTC", ems, csv});
+    ASSERT_EQ(imp.code, 0) << imp.out << imp.err;
+    // EMS: Value / Coef, in the file's TimeZone (UTC), named <device>/<circuit>/<quantity>.
+    const std::string thd = query_csv(db, "I-35_4/PC_1-2-3/THD_I1");
+    EXPECT_TRUE(contains(thd, "2019-01-18T15:14:00.000Z,I-35_4/PC_1-2-3/THD_I1,2.34,192\n")) << thd;
+    const std::string thd2 = query_csv(db, "I-35_4/PC_1-2-3/THD_I2");
+    EXPECT_TRUE(contains(thd2, "2019-01-18T15:13:00.000Z,I-35_4/PC_1-2-3/THD_I2,216.05,192\n")) << thd2;
+    EXPECT_EQ(std::count(thd2.begin(), thd2.end(), '\n'), 5) << "4 rows and the header: " << thd2;
+    // CSV: cell x Scale, <device>/<load>/<measured value>.
+    const std::string ea = query_csv(db, "I35_102/Security_lighting_Circulation/EA_plus");
+    EXPECT_TRUE(contains(ea, "2018-09-26T09:50:00.000Z,I35_102/Security_lighting_Circulation/EA_plus,0,192\n")) << ea;
+    Result series = run({gridlet_bin(), "series", "--db", db});
+    EXPECT_TRUE(contains(series.out, "I35_102/Security_lighting_Circulation/EA-")) << series.out;
+
+    // A damaged EMS data row is reported with its line.
+    std::string text = slurp(ems);
+    const size_t at = text.find("0;2019-01-18T15:13:00;237;192");
+    ASSERT_NE(at, std::string::npos);
+    text.replace(at, 29, "0;2019-01-18T15:13:00;2x7;192");
+    const std::string bad = base + "/bad_ems.csv";
+    std::ofstream(bad) << text;
+    Result refused = run({gridlet_bin(), "import", "--db", db, bad});
+    EXPECT_EQ(refused.code, 2);
+    EXPECT_TRUE(contains(refused.err, "bad_ems.csv:14: Value '2x7' is not a number")) << refused.err;
+    fs::remove_all(base);
+}
+
+// A store on a 160 MB tmpfs with nine days of history, a free-space floor
+// the disk crosses while gridlet runs: the oldest raw samples are shed, an
+// alarm says so, polling goes on, and the store verifies intact.
+TEST(DiskBudget, AStoreOnASmallTmpfsShedsItsOldestDataAndKeepsRunning) {
+    const std::string base = "/tmp/gridlet-budget-it-" + std::to_string(getpid());
+    fs::remove_all(base);
+    fs::create_directories(base + "/disk");
+    if (mount("tmpfs", (base + "/disk").c_str(), "tmpfs", 0, "size=160m") != 0) {
+        const std::string why = std::strerror(errno);
+        fs::remove_all(base);
+        GTEST_SKIP() << "this machine does not let the test mount a tmpfs (" << why
+                     << "); the budget's order of shedding is tested on a folder by store_test DiskBudget.*";
+    }
+    struct Unmount {
+        std::string dir;
+        ~Unmount() {
+            umount2(dir.c_str(), MNT_DETACH);
+            fs::remove_all(fs::path(dir).parent_path());
+        }
+    } unmount{base + "/disk"};
+    const int port = free_port();
+    const std::string store = base + "/disk/store";
+    const std::string site = base + "/site.toml";
+    std::ofstream(site) << modbus_site("budget-it", port, store, base + "/c.sock",
+                                       "min_free_mb = 24\nbudget_check_s = 1\nretention_raw_days = 30\n");
+    ASSERT_EQ(run({gridlet_bin(), "store", "init", "--config", site}).code, 0);
+    // Nine days of history, ending two days ago: 48 series every 10 s.
+    const std::string lp = base + "/history.lp";
+    {
+        std::ofstream out(lp);
+        const int64_t end_ns = (std::chrono::duration_cast<std::chrono::seconds>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count() -
+                                2 * 86400) *
+                               1'000'000'000LL;
+        uint64_t x = 88172645463325252ull;
+        for (int s = 0; s < 48; ++s)
+            for (int64_t t = end_ns - 9 * 86400LL * 1'000'000'000LL; t < end_ns; t += 10'000'000'000LL) {
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                out << "history,meter=m" << s << " kw=" << (x % 1000000) / 1000.0 << ' ' << t << '\n';
+            }
+    }
+    Result imp = run({gridlet_bin(), "import", "--config", site, lp}, std::chrono::seconds(240));
+    ASSERT_EQ(imp.code, 0) << imp.out << imp.err;
+    ASSERT_GT(fs::space(base + "/disk").available, 30'000'000u) << "the history must leave room above the floor";
+    const std::string before = query_csv(store, "history/m0/kw").substr(0, 200);
+
+    Process sim({gridlet_bin(), "sim", "bcpm", "--port", std::to_string(port)});
+    ASSERT_TRUE(sim.wait_for_out("Modbus TCP on")) << sim.err();
+    Process gl({gridlet_bin(), "run", site});
+    // Within its budget at first.
+    json s = wait_status(site, 60, [](const json& j) {
+        return j["store"].is_object() && j["store"]["budget"].is_object() &&
+               j["store"]["budget"]["checked_ms"].is_number() && !j["store"]["budget"].value("over", true);
+    });
+    ASSERT_TRUE(s.is_object()) << gl.err();
+    EXPECT_EQ(s["store"]["budget"].value("raw_steps", -1), 0) << s.dump(2);
+    // Then the disk fills (another program's file): 3 MB below the floor.
+    const auto space = fs::space(base + "/disk");
+    ASSERT_GT(space.available, 21'000'000u);
+    {
+        std::ofstream ballast(base + "/disk/ballast", std::ios::binary);
+        std::string mb(1'000'000, 'b');
+        for (uint64_t n = 0; n + mb.size() <= space.available - 21'000'000; n += mb.size()) ballast << mb;
+    }
+    const int64_t filled_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count();
+    s = wait_status(site, 90, [filled_ms](const json& j) {
+        const json& b = j["store"]["budget"];
+        return b.is_object() && b["checked_ms"].is_number() && b["checked_ms"].get<int64_t>() > filled_ms + 1000 &&
+               b.value("raw_steps", 0) >= 1 && !b.value("over", true);
+    });
+    ASSERT_TRUE(s.is_object()) << gl.err();
+    const json b = s["store"]["budget"];
+    EXPECT_GE(b.value("raw_steps", 0), 1) << s.dump(2) << gl.err();
+    EXPECT_FALSE(b.value("exhausted", true)) << s.dump(2);
+    // At its check, after shedding: 5 % inside the floor. (The free space
+    // moves by a few MB between checks: RocksDB preallocates its log files.)
+    EXPECT_TRUE(b["free_bytes"].is_number() && b["free_bytes"].get<uint64_t>() >= 25'200'000u) << s.dump(2) << gl.err();
+    EXPECT_FALSE(b.value("last_action", std::string()).empty()) << b.dump();
+    // Told: the alarm, in the alarm list.
+    Result alarms = run({gridlet_bin(), "alarms", "--config", site, "--status", "all", "--format", "json"});
+    EXPECT_TRUE(contains(alarms.out, "store_over_budget")) << alarms.out;
+    // Polling goes on, written to the store.
+    Result recent = run({gridlet_bin(), "query", "--config", site, "panel1/mains/kw", "--from", "-5s"});
+    EXPECT_GE(std::count(recent.out.begin(), recent.out.end(), '\n'), 3) << recent.out << recent.err;
+    gl.signal(SIGTERM);
+    EXPECT_EQ(gl.wait(std::chrono::seconds(30)), 0) << gl.err();
+    // The oldest history is gone from the raw samples, the rollups still answer it.
+    const std::string after = query_csv(store, "history/m0/kw").substr(0, 200);
+    EXPECT_NE(before, after);
+    Result verify = run({gridlet_bin(), "store", "verify", "--config", site});
+    EXPECT_EQ(verify.code, 0) << verify.out << verify.err;
+}
