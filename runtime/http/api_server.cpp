@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <cstdlib>
+#include <fstream>
 #include <filesystem>
 #include <string_view>
 #include <chrono>
@@ -25,6 +27,23 @@
 #include "store/store.h"
 
 namespace gridlet::http {
+
+namespace {
+// Whether this process may bind `port` (below 1024): CAP_NET_BIND_SERVICE
+// (bit 10) in its effective set (/proc/self/status "CapEff"), or the system
+// lets anyone from that port up (net.ipv4.ip_unprivileged_port_start).
+bool can_bind_port(int port) {
+    std::ifstream status("/proc/self/status");
+    for (std::string line; std::getline(status, line);)
+        if (line.rfind("CapEff:", 0) == 0) {
+            const unsigned long long caps = std::strtoull(line.c_str() + 7, nullptr, 16);
+            if (caps & (1ull << 10)) return true;
+        }
+    std::ifstream start("/proc/sys/net/ipv4/ip_unprivileged_port_start");
+    int first = 1024;
+    return (start >> first) && first <= port;
+}
+}  // namespace
 
 ApiServer::ApiServer(HttpConfig config, ApiContext ctx)
     : config_(std::move(config)), ctx_(std::move(ctx)),
@@ -99,9 +118,17 @@ Status ApiServer::start() {
     }
     routes();
     port_ = config_.port;
-    if (!server_->bind_to_port(config_.listen, config_.port))
-        return Status::unavailable("[http] cannot listen on " + config_.listen + ":" + std::to_string(config_.port) +
-                                   " (in use, or not an address of this machine)");
+    if (!server_->bind_to_port(config_.listen, config_.port)) {
+        // A port below 1024 needs CAP_NET_BIND_SERVICE, which the packaged
+        // service does not have unless a drop-in gives it.
+        const bool privileged = config_.port < 1024 && !can_bind_port(config_.port);
+        return Status::unavailable(
+            "[http] cannot listen on " + config_.listen + ":" + std::to_string(config_.port) +
+            (privileged ? " (a port below 1024 needs the capability CAP_NET_BIND_SERVICE: under systemd, `systemctl "
+                          "edit gridlet` and add AmbientCapabilities=CAP_NET_BIND_SERVICE and "
+                          "CapabilityBoundingSet=CAP_NET_BIND_SERVICE under [Service]; or choose a port of 1024 or more)"
+                        : " (in use, or not an address of this machine)"));
+    }
     thread_ = std::thread([this] { server_->listen_after_bind(); });
     spdlog::info("http: API on {}{}", url(), fingerprint_.empty() ? "" : " (certificate SHA-256 " + fingerprint_ + ")");
     if (web_.loaded()) spdlog::info("http: dashboard on {}/ (from {})", url(), web_.dir());

@@ -330,3 +330,25 @@ TEST_F(Package, TheServiceBootsUnderSystemd) {
     EXPECT_TRUE(contains(status.out, "site 'gateway'")) << status.out;
     run({"systemctl", "stop", unit});
 }
+
+// The packaged service has no capabilities: an [http] port below 1024 is
+// refused, and the error says which capability and drop-in it needs.
+TEST_F(Package, APortBelow1024SaysWhichCapabilityTheServiceNeeds) {
+    if (run({"sh", "-c", "command -v runuser && id nobody"}).code != 0) GTEST_SKIP() << "no runuser or no user nobody";
+    const std::string dir = work_ + "/lowport";
+    fs::create_directories(dir);
+    fs::permissions(dir, fs::perms::all);
+    fs::permissions(work_, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                               fs::perms::others_read | fs::perms::others_exec);
+    std::ofstream(dir + "/site.toml") << "[site]\nname = \"lowport\"\n[kernel]\ncontrol = \"ipc://" + dir +
+                                             "/c.sock\"\n[store]\npath = \"" + dir + "/store\"\n[http]\nport = 443\n";
+    fs::permissions(dir + "/site.toml", fs::perms::all);
+    Process gl({"runuser", "-u", "nobody", "--", root_ + "/usr/bin/gridlet", "run", dir + "/site.toml"});
+    const bool said = gl.wait_for_err("CAP_NET_BIND_SERVICE", std::chrono::seconds(30));
+    gl.signal(SIGTERM);
+    gl.wait(std::chrono::seconds(30));
+    if (!said && contains(gl.err(), "http: API on"))
+        GTEST_SKIP() << "this machine lets every user bind port 443 (net.ipv4.ip_unprivileged_port_start)";
+    EXPECT_TRUE(said) << gl.err();
+    EXPECT_TRUE(contains(gl.err(), "systemctl edit gridlet")) << gl.err();
+}
