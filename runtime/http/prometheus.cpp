@@ -24,6 +24,8 @@ const std::set<std::string>& counter_keys() {
         // store
         "samples_written", "write_failures", "write_resumes", "batches_not_written", "samples_not_written",
         "samples_refused_too_far_ahead", "samples_refused_too_old",
+        // the store's disk budget
+        "raw_steps", "outbox_steps", "rollup_steps", "event_steps", "outbox_entries_dropped",
         // deliveries
         "queued", "messages", "delivered", "failures", "files", "sent", "dropped_samples", "dropped_events",
         "tap_failures"};
@@ -124,6 +126,8 @@ std::string prometheus_text(const nlohmann::json& m, const ApiCounters* http, si
         numbers(fam, "store", m["store"], "", "store:");
         fam.add("gridlet_store_failing", false, "", m["store"].value("state", "") == "failing" ? 1 : 0,
                 "1 while the store cannot write");
+        // The disk budget ([store] max_size_mb, min_free_mb), when set.
+        numbers(fam, "store_budget", m["store"].value("budget", nlohmann::json()), "", "store disk budget:");
     }
     if (m.contains("north_feeds") && m["north_feeds"].is_object()) {
         const auto& nf = m["north_feeds"];

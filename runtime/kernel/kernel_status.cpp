@@ -23,8 +23,9 @@ nlohmann::json budget_json(const store::BudgetStatus& b) {
     if (!b.configured) return nullptr;
     return {{"max_size_bytes", b.max_size_bytes ? nlohmann::json(b.max_size_bytes) : nlohmann::json()},
             {"min_free_bytes", b.min_free_bytes ? nlohmann::json(b.min_free_bytes) : nlohmann::json()},
-            {"size_bytes", b.size_bytes},
-            {"free_bytes", b.free_bytes == UINT64_MAX ? nlohmann::json() : nlohmann::json(b.free_bytes)},
+            // Measured at the last check (none yet: null).
+            {"size_bytes", b.checked_ms ? nlohmann::json(b.size_bytes) : nlohmann::json()},
+            {"free_bytes", !b.checked_ms || b.free_bytes == UINT64_MAX ? nlohmann::json() : nlohmann::json(b.free_bytes)},
             {"over", b.over},
             {"exhausted", b.exhausted},
             {"checked_ms", b.checked_ms ? nlohmann::json(b.checked_ms) : nlohmann::json()},

@@ -94,7 +94,7 @@ struct HttpApi : ::testing::Test {
         fs::create_directories(dir);
         const std::string name = "http-" + std::to_string(getpid()) + "-" + std::to_string(port);
         site = dir + "/site.toml";
-        std::ofstream(site) << "[site]\nname = \"" << name << "\"\n[store]\npath = \"" << dir << "/store\"\n[http]\nport = "
+        std::ofstream(site) << "[site]\nname = \"" << name << "\"\n[store]\npath = \"" << dir << "/store\"\nmin_free_mb = 1\n[http]\nport = "
                             << port << "\n" << http_extra << "[[plugins]]\nname = \"hello\"\nfile = \"" << build_dir()
                             << "/plugins/hello.so\"\n[plugins.config]\ninterval_ms = " << interval_ms
                             << "\n";

@@ -231,6 +231,9 @@ TEST_F(HttpApi, MetricsInThePrometheusTextFormat) {
                                "assert fams['gridlet_http_requests'].type == 'counter'\n"
                                "assert fams['gridlet_up'].samples[0].labels['site'].startswith('http-')\n"
                                "assert fams['gridlet_device_up'].samples[0].labels == {'device': 'd1', 'plugin': 'hello'}\n"
+                               "assert fams['gridlet_store_budget_over'].samples[0].value == 0\n"
+                               "assert fams['gridlet_store_budget_raw_steps'].type == 'counter'\n"
+
                                "print(len(fams), 'families')\n",
                                text_file});
     EXPECT_EQ(parsed.code, 0) << parsed.out << parsed.err << r->body.substr(0, 3000);
