@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <unordered_map>
 
 #include "cli/commands.h"
@@ -167,6 +168,8 @@ public:
         return true;
     }
 
+    // Line protocol string fields met (not samples).
+    size_t strings_skipped() const { return strings_skipped_; }
     // Each file read and its format.
     const std::vector<std::pair<std::string, Format>>& formats() const { return formats_; }
     // Every rejected line (with --rejects), in the order found.
@@ -249,15 +252,18 @@ private:
                 ts = *p.timestamp / line_divisor_;
                 if (*p.timestamp % line_divisor_ != 0 && *p.timestamp < 0) --ts;
             }
-            if (!in_window(file, n, ts, std::to_string(*p.timestamp))) continue;
+            if (!in_window(file, n, ts,
+                           std::to_string(*p.timestamp) +
+                               (ts < 946'684'800'000 && ts > -946'684'800'000 ? " (given in s, ms or us? say so with --precision)" : "")))
+                continue;
             std::vector<Sample> samples;
             std::string bad;
             for (const LineField& f : p.fields) {
                 LineSample ls = line_sample(p, f);
                 if (ls.skip) continue;
-                if (f.is_string) {
-                    bad = "field '" + f.key + "' is a string, not a number";
-                    break;
+                if (f.is_string) {  // not a sample: the line's numbers are imported, the string counted
+                    ++strings_skipped_;
+                    continue;
                 }
                 if (ls.series.empty() || !valid_series_name(ls.series)) {
                     bad = "field '" + f.key + "' gives no series name (" + (ls.series.empty() ? "empty" : ls.series) + ")";
@@ -267,7 +273,14 @@ private:
                     bad = "quality " + std::to_string(ls.quality) + " is not 0..255";
                     break;
                 }
-                if (!ls.unit.empty()) units_.emplace(ls.series, ls.unit);
+                if (!ls.unit.empty()) {
+                    auto [u, added] = units_.emplace(ls.series, ls.unit);
+                    if (!added && u->second != ls.unit) {
+                        bad = "unit '" + ls.unit + "' of " + ls.series + " differs from '" + u->second +
+                              "', given earlier (a series has one unit)";
+                        break;
+                    }
+                }
                 samples.push_back({series_index(ls.series), ts, f.number, static_cast<uint8_t>(ls.quality)});
             }
             if (!bad.empty()) {
@@ -275,7 +288,7 @@ private:
                 continue;
             }
             if (samples.empty()) {
-                error(file, n, "no field that is a sample");
+                error(file, n, "no number among the fields (string fields are not samples)");
                 continue;
             }
             for (const Sample& s : samples) sink(s);
@@ -315,6 +328,7 @@ private:
             double coef = 1;
         };
         std::map<std::string, Variable> vars;
+        ems_taken_.clear();
         while (csv.next(f) && !(f.size() == 1 && f[0].empty())) {
             text_of(f, d);
             if (f.size() < 8) {
@@ -327,7 +341,11 @@ private:
             const std::string name = socomec_ems_series(f[3]);
             if (name.empty() || !valid_series_name(name))
                 return file_error(file, csv.line(), "Name '" + f[3] + "' gives no series name");
+            if (auto used = index_.find(name); used != index_.end() && ems_taken_.count(used->second))
+                return file_error(file, csv.line(), "Name '" + f[3] + "' becomes series " + name +
+                                                        ", as another variable of this file does");
             v.series = series_index(name);
+            ems_taken_.insert(v.series);
             if (!f[7].empty()) units_.emplace(name, f[7]);
             if (!vars.emplace(f[0], v).second)
                 return file_error(file, csv.line(), "Index Key " + f[0] + " is in the variable table twice");
@@ -349,7 +367,7 @@ private:
                 continue;
             }
             int64_t ts = 0;
-            if (!time_of(file, csv.line(), f[1], ts)) continue;
+            if (!time_of(file, csv.line(), f[1], ts, &f[0])) continue;
             Sample s{v->second.series, ts, 0, GL_QUALITY_GOOD};
             if (!parse_value(f[2], s.value)) {
                 error(file, csv.line(), "Value '" + f[2] + "' is not a number");
@@ -396,6 +414,10 @@ private:
                 return file_error(file, 3, "column " + std::to_string(c + 1) + " gives no series name");
             if (!parse_value(desc[5][c], scale[c]) || !std::isfinite(scale[c]))
                 return file_error(file, 8, "Scale '" + desc[5][c] + "' of column " + std::to_string(c + 1) + " is not a number");
+            for (size_t e = 1; e < c; ++e)
+                if (series[e] >= 0 && names_[static_cast<size_t>(series[e])] == name)
+                    return file_error(file, 3, "columns " + std::to_string(e + 1) + " and " + std::to_string(c + 1) +
+                                                   " both become series " + name);
             series[c] = series_index(name);
             if (!desc[4][c].empty()) units_.emplace(name, desc[4][c]);
         }
@@ -408,7 +430,8 @@ private:
                 continue;
             }
             int64_t ts = 0;
-            if (!time_of(file, csv.line(), f[0], ts)) continue;
+            static const std::string kRow = "row";
+            if (!time_of(file, csv.line(), f[0], ts, &kRow)) continue;
             std::vector<Sample> row_samples;
             bool bad = false;
             for (size_t c = 1; c < columns && !bad; ++c) {
@@ -491,7 +514,9 @@ private:
 
     // A local time (no offset) that does not exist (clocks set forward) or
     // exists twice (set back) in the zone: "" when it is one instant.
-    std::string local_time_problem(const std::string& text, int64_t ts) const {
+    // `twice`: set to the two instants when the time occurs twice.
+    std::string local_time_problem(const std::string& text, int64_t ts,
+                                   std::pair<int64_t, int64_t>* twice = nullptr) const {
         const size_t sep = text.find_first_of("T ", 8);
         const std::string clock = sep == std::string::npos ? "" : text.substr(sep + 1);
         if (clock.find_first_of("Zz+-") != std::string::npos) return "";  // has an offset
@@ -503,14 +528,21 @@ private:
                    " (clocks were set forward then): give it with an offset";
         for (int64_t probe : {ts - 6 * 3'600'000LL, ts + 6 * 3'600'000LL}) {
             const int64_t other = *wall - z.utc_offset_ms(probe);
-            if (other != ts && other + z.utc_offset_ms(other) == *wall)
+            if (other != ts && other + z.utc_offset_ms(other) == *wall) {
+                if (twice) *twice = {std::min(ts, other), std::max(ts, other)};
                 return "local time " + text + " occurs twice in " + z.name() + " (" + z.format_iso(std::min(ts, other)) +
                        " and " + z.format_iso(std::max(ts, other)) + "): give it with an offset";
+            }
         }
         return "";
     }
 
-    bool time_of(const std::string& file, int line, const std::string& text, int64_t& ts) {
+    // `repeat_key`: for the Socomec files, whose rows go newest first with
+    // local times without an offset: a time that occurs twice (clocks set
+    // back) is the later instant the first time this key meets it, the
+    // earlier one the second time.
+    bool time_of(const std::string& file, int line, const std::string& text, int64_t& ts,
+                 const std::string* repeat_key = nullptr) {
         if (!text.empty() && text[0] == '@') {
             const char* end = text.data() + text.size();
             auto [p, ec] = std::from_chars(text.data() + 1, end, ts);
@@ -519,7 +551,12 @@ private:
             auto t = zone().parse_iso(text);
             if (!t) return error(file, line, t.status().message()), false;
             ts = *t;
-            if (std::string why = local_time_problem(text, ts); !why.empty()) return error(file, line, why), false;
+            std::pair<int64_t, int64_t> twice{0, 0};
+            if (std::string why = local_time_problem(text, ts, &twice); !why.empty()) {
+                if (!repeat_key || twice.first == twice.second) return error(file, line, why), false;
+                const std::string key = file + '\x1f' + *repeat_key + '\x1f' + text;
+                ts = repeats_seen_.insert(key).second ? twice.second : twice.first;
+            }
         }
         return in_window(file, line, ts, text);
     }
@@ -585,6 +622,9 @@ private:
     std::string text_;                   // the line being read (for --rejects)
     std::vector<Reject> rejects_;
     std::vector<std::pair<std::string, Format>> formats_;
+    std::set<int> ems_taken_;    // series of this EMS file's variables
+    std::set<std::string> repeats_seen_;  // Socomec: file, key and local time of a repeated hour met once
+    size_t strings_skipped_ = 0; // line protocol string fields (not samples)
     std::map<std::string, std::string> units_;
     size_t file_errors_ = 0;
     const char* progress_what_ = nullptr;
@@ -702,8 +742,9 @@ void run_import(const ImportArgs& a) {
     // with --config only (a store folder does not record it).
     const int64_t raw_ms = a.config.empty() ? 0 : o.retention.raw_ms;
     if (a.config.empty())
-        std::fprintf(stderr, "note: with --db the site's retention_raw_days is not known: samples older than it would "
-                             "not be rolled up correctly; --config checks them\n");
+        std::fprintf(stderr, "note: with --db the site's retention is not known: nothing expires during the import, but "
+                             "samples older than its retention_raw_days would not be rolled up correctly; --config "
+                             "checks them\n");
     int64_t divisor = 1'000'000;
     if (a.precision == "us") divisor = 1'000;
     else if (a.precision == "ms") divisor = 1;
@@ -737,6 +778,11 @@ void run_import(const ImportArgs& a) {
             out << cell(r.file) << ',' << r.line << ',' << cell(r.why) << ',' << cell(r.text) << '\n';
         if (!out.flush()) fail(kCommand, 1, "--rejects: writing " + a.rejects + " failed");
     }
+    for (const auto& [file, format] : check.formats()) std::printf("%s: %s\n", file.c_str(), format_name(format));
+    if (check.strings_skipped())
+        std::printf("%zu string field%s left out (a sample is a number)\n", check.strings_skipped(),
+                    check.strings_skipped() == 1 ? "" : "s");
+    std::fflush(stdout);
     const bool going_on = a.keep_going && check.file_error_count() == 0 && check.error_count() > 0;
     std::vector<std::string> problems = going_on ? std::vector<std::string>{} : check.errors();
     if (going_on) {
@@ -784,7 +830,7 @@ void run_import(const ImportArgs& a) {
                       : ""));
     }
     if (rows == 0) fail(kCommand, 2, "no samples in the files");
-    for (const auto& [file, format] : check.formats()) std::printf("%s: %s\n", file.c_str(), format_name(format));
+
     std::printf("%zu samples of %zu series, %s to %s\n", rows, check.names().size(),
                 tz->format_iso(first, true).c_str(), tz->format_iso(last, true).c_str());
     if (a.dry_run) {

@@ -77,6 +77,8 @@ void print_status(const nlohmann::json& s) {
     std::printf("site '%s' (%s), gridlet %s, pid %s, up %s, %s\n", str(s, "site").c_str(), str(s, "path").c_str(),
                 str(s, "version").c_str(), str(s, "pid").c_str(), duration_text(s.value("uptime_ms", int64_t{0})).c_str(),
                 zone.name().c_str());
+    if (s.contains("status_line") && s["status_line"].is_string())
+        std::printf("status: %s\n", s["status_line"].get<std::string>().c_str());
     const auto& problems = s.value("problems", nlohmann::json::array());
     if (problems.empty()) std::printf("problems: none\n");
     for (const auto& p : problems) std::printf("problem: %s\n", p.is_string() ? p.get<std::string>().c_str() : p.dump().c_str());

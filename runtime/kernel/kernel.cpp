@@ -8,6 +8,7 @@
 #include <csignal>
 #include <filesystem>
 
+#include "answers/device_answer.h"
 #include "bus/codec.h"
 #include "bus/socket.h"
 #include "kernel/alarm_store.h"
@@ -326,6 +327,24 @@ std::string Kernel::status_line() {
     const nlohmann::json problems = problems_json();
     std::string line = "site '" + plan_.site.site_name + "': " + std::to_string(running) + " plugin" +
                        (running == 1 ? "" : "s") + " running";
+    // What an operator must look at: devices offline, critical alarms.
+    if (!plan_.site.devices.empty()) {
+        size_t offline = 0;
+        for (const auto& d : answers::devices_status(store_.get(), plan_.site.devices, {}, nlohmann::json::object(),
+                                                     clock_.now_ms()))
+            offline += d.value("state", "") == "offline";
+        if (offline > 0)
+            line += ", " + std::to_string(offline) + " of " + std::to_string(plan_.site.devices.size()) + " device" +
+                    (plan_.site.devices.size() == 1 ? "" : "s") + " offline";
+    }
+    if (alarms_) {
+        alarm::AlarmFilter f;
+        f.active = true;
+        f.min_criticality = alarm::Criticality::critical;
+        if (auto critical = alarms_->list(f); critical && !critical->empty())
+            line += ", " + std::to_string(critical->size()) + " critical alarm" + (critical->size() == 1 ? "" : "s") +
+                    " active";
+    }
     if (problems.empty()) return line + ", no problems";
     line += ", " + std::to_string(problems.size()) + " problem" + (problems.size() == 1 ? "" : "s") + ": " +
             problems[0].get<std::string>();

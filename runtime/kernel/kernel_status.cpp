@@ -130,6 +130,7 @@ nlohmann::json Kernel::status_json() {
     alarms["active_by_criticality"] = std::move(by);
     out["alarms"] = std::move(alarms);
     out["problems"] = metrics.value("problems", nlohmann::json::array());
+    out["status_line"] = status_line();  // what systemd's STATUS= says
     return out;
 }
 

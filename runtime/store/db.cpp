@@ -214,6 +214,10 @@ Status database_there(const std::filesystem::path& path) {
     std::error_code ec;
     if (std::filesystem::exists(path / "CURRENT", ec) || !database_files_without_current(path).empty())
         return Status::ok();
+    if (ec && ec != std::errc::no_such_file_or_directory)  // e.g. the service's store, 0750, read by another user
+        return Status::io_error("store " + path.string() + ": " + ec.message() +
+                                " (it belongs to another user: run this as that user or as root, e.g. `sudo -u "
+                                "gridlet gridlet ...`, or join its group)");
     const std::filesystem::path record = creation_record(path);
     std::string next;
     if (std::filesystem::exists(record, ec)) {
@@ -378,7 +382,13 @@ Expected<std::unique_ptr<StoreDb>> StoreDb::open(const StoreOptions& o, OpenMode
             }
         }
     } else {
-        if (!std::filesystem::exists(o.path / "CURRENT")) {
+        std::error_code access_ec;
+        const bool current = std::filesystem::exists(o.path / "CURRENT", access_ec);
+        if (access_ec)  // not readable by this user (the service's store, 0750)
+            return Status::io_error("store " + s->path_ + ": " + access_ec.message() +
+                                    " (it belongs to another user: run this as that user or as root, e.g. "
+                                    "`sudo -u gridlet gridlet ...`, or join its group)");
+        if (!current) {
             if (auto files = database_files_without_current(o.path); !files.empty())
                 return Status::corruption("store " + s->path_ + " is damaged: it holds database files (" + files.front() +
                                           (files.size() > 1 ? " and " + std::to_string(files.size() - 1) + " more" : "") +

@@ -72,16 +72,6 @@ int64_t oldest_time(StoreDb& db, Cf cf, int tag) {
     return oldest;
 }
 
-// The rollups hold every minute before this: the lowest watermark of any
-// series (INT64_MAX when no series has one).
-int64_t rolled_up_until(StoreDb& db) {
-    std::unique_ptr<rocksdb::Iterator> it(db.db()->NewIterator(rocksdb::ReadOptions(), db.cf(Cf::rollup_meta)));
-    int64_t low = INT64_MAX;
-    for (it->Seek("W"); it->Valid() && it->key().starts_with("W"); it->Next())
-        if (it->value().size() >= 8) low = std::min(low, get_time(it->value().data()));
-    return low;
-}
-
 int64_t oldest_event(StoreDb& db) {
     std::unique_ptr<rocksdb::Iterator> it(db.db()->NewIterator(rocksdb::ReadOptions(), db.cf(Cf::events)));
     it->SeekToFirst();
@@ -116,11 +106,13 @@ BudgetStatus DiskBudget::status() const {
     return status_;
 }
 
-bool DiskBudget::shed_one(StoreDb& db, Outbox& outbox, int64_t now, std::string& action, Status& error) {
+bool DiskBudget::shed_one(StoreDb& db, Outbox& outbox, int64_t now, const std::function<int64_t()>& raw_covered_until,
+                          std::string& action, Status& error) {
     const TimeZone utc = TimeZone::utc();
     // 1. Raw samples covered by the rollups.
     {
-        const int64_t limit = std::min(now - kRawFloorMs, floor_to(std::min(rolled_up_until(db), now), 60'000));
+        const int64_t covered = raw_covered_until();
+        const int64_t limit = std::min(now - kRawFloorMs, covered == INT64_MAX ? now : floor_to(covered, 60'000));
         if (int64_t cut = next_cutoff(oldest_time(db, Cf::chunks, -1), now, limit); cut != kNothing && cut > db.cutoffs().raw()) {
             db.cutoffs().budget_raw(cut);
             error = compact(db, Cf::chunks);
@@ -174,7 +166,8 @@ bool DiskBudget::shed_one(StoreDb& db, Outbox& outbox, int64_t now, std::string&
     return false;
 }
 
-Status DiskBudget::check(StoreDb& db, Outbox& outbox, const std::filesystem::path& dir, int64_t now_ms) {
+Status DiskBudget::check(StoreDb& db, Outbox& outbox, const std::filesystem::path& dir, int64_t now_ms,
+                         const std::function<int64_t()>& raw_covered_until) {
     if (!status_.configured) return Status::ok();
     uint64_t size = folder_bytes(dir), free = free_bytes_of(dir);
     bool exhausted = false;
@@ -185,7 +178,7 @@ Status DiskBudget::check(StoreDb& db, Outbox& outbox, const std::filesystem::pat
     const bool crossed = over(size, free, 0);
     for (int step = 0; step < 8 && crossed && over(size, free, kMargin); ++step) {
         std::string action;
-        if (!shed_one(db, outbox, now_ms, action, error)) {
+        if (!shed_one(db, outbox, now_ms, raw_covered_until, action, error)) {
             exhausted = true;
             break;
         }

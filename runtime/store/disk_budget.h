@@ -3,8 +3,12 @@
 // free-space floor. When either is crossed, data is shed, one step at a
 // time, in this order, until both hold again with a margin of 5 %:
 //   1. raw samples, oldest first: the oldest quarter of what is kept (at
-//      least a day) per step, never the last 24 h, and never a minute the
-//      rollups do not hold yet (the roller's watermark);
+//      least a day) per step, never the last 24 h, and never a sample the
+//      rollups do not hold yet: a series whose samples go past its roller
+//      watermark holds the cutoff at that watermark, one never rolled up at
+//      its first sample; the last minute of a series silent for more than a
+//      day (the roller closes a minute when a later sample comes) holds
+//      nothing back, and may go;
 //   2. outboxes (store-and-forward queues), oldest entries first: half of
 //      each queue per step (counted as dropped, as outbox_max_entries does);
 //   3. 1-minute rollups, oldest first, never the last 7 days;
@@ -23,6 +27,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <string>
 
@@ -57,8 +62,11 @@ public:
     }
 
     // Measures, and sheds while over a limit. `now_ms`: the wall clock.
-    // Maintenance thread.
-    Status check(StoreDb& db, Outbox& outbox, const std::filesystem::path& dir, int64_t now_ms);
+    // `raw_covered_until`: the time before which the rollups hold every
+    // series' raw samples (Store::raw_covered_until()), asked only when raw
+    // samples are to go. Maintenance thread.
+    Status check(StoreDb& db, Outbox& outbox, const std::filesystem::path& dir, int64_t now_ms,
+                 const std::function<int64_t()>& raw_covered_until);
     BudgetStatus status() const;
 
     static constexpr int64_t kRawFloorMs = 86'400'000;        // the last day of raw samples stays
@@ -70,7 +78,8 @@ private:
     bool over(uint64_t size, uint64_t free, double margin) const;
     static constexpr double kMargin = 0.05;
     // One step; false when nothing is left to shed.
-    bool shed_one(StoreDb& db, Outbox& outbox, int64_t now_ms, std::string& action, Status& error);
+    bool shed_one(StoreDb& db, Outbox& outbox, int64_t now_ms, const std::function<int64_t()>& raw_covered_until,
+                  std::string& action, Status& error);
 
     mutable std::mutex mu_;
     BudgetStatus status_;

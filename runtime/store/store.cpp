@@ -151,13 +151,7 @@ void Store::maintenance_loop() {
         lock.unlock();
         const auto now = steady_clock::now();
         (void)db_->check_folder();
-        // The disk budget first: on a disk that fills, shedding is what lets
-        // writes go on (store/disk_budget.h).
-        if (now >= next_budget) {
-            next_budget = now + milliseconds(options_.budget_check_interval_ms);
-            if (Status st = budget_->check(*db_, *outbox_, options_.path, clock.now_ms()); !st)
-                spdlog::warn("store disk budget: {}", st.message());
-        }
+
         if (db_->health().failing) {
             // Writes are stopped (full disk, read-only filesystem): try to
             // resume them now and then; no rollup pass until they are back.
@@ -179,8 +173,45 @@ void Store::maintenance_loop() {
                 next_cutoffs = steady_clock::now() + std::chrono::seconds(60);
             }
         }
+        // The disk budget, after the rollup pass (what it rolled up may then
+        // go from the raw samples): on a disk that fills, shedding is what
+        // lets writes go on (store/disk_budget.h).
+        if (steady_clock::now() >= next_budget) {
+            next_budget = steady_clock::now() + milliseconds(options_.budget_check_interval_ms);
+            if (Status st = budget_->check(*db_, *outbox_, options_.path, clock.now_ms(),
+                                           [this] { return raw_covered_until(); });
+                !st)
+                spdlog::warn("store disk budget: {}", st.message());
+        }
         lock.lock();
     }
+}
+
+int64_t Store::raw_covered_until() const {
+    const int64_t now = (options_.clock ? *options_.clock : SystemClock::instance()).now_ms();
+    int64_t covered = INT64_MAX;
+    std::unique_ptr<rocksdb::Iterator> chunks(db_->db()->NewIterator(rocksdb::ReadOptions(), db_->cf(Cf::chunks)));
+    for (const SeriesMeta& m : registry_->all()) {
+        auto last = query_->last(m.id);
+        if (!last || !*last) continue;  // no samples (or unreadable: nothing to shed there either)
+        std::string w;
+        const rocksdb::Status rs =
+            db_->db()->Get(rocksdb::ReadOptions(), db_->cf(Cf::rollup_meta), watermark_key(m.id), &w);
+        if (rs.ok() && w.size() == 8) {
+            const int64_t watermark = get_time(w.data());
+            // The roller closes a minute when a later sample comes: the last
+            // minute of a series silent for more than the raw floor (a day)
+            // stays open, and does not hold the others back.
+            if ((*last)->ts >= watermark && now - (*last)->ts < DiskBudget::kRawFloorMs)
+                covered = std::min(covered, watermark);
+            continue;
+        }
+        // Never rolled up: nothing of it may go.
+        chunks->Seek(series_prefix(m.id));
+        if (chunks->Valid() && chunks->key().size() >= 12 && get_be32(chunks->key().data()) == m.id)
+            covered = std::min(covered, get_time(chunks->key().data() + 4));
+    }
+    return covered;
 }
 
 void Store::sync_loop() {

@@ -74,6 +74,11 @@ public:
     // The disk budget's state ([store] max_size_mb, min_free_mb): sizes at
     // the last check and what was shed. Any thread.
     BudgetStatus budget_status() const { return budget_->status(); }
+    // The time before which the rollups hold every raw sample of every
+    // series (INT64_MAX: all of them): for each series with samples, its
+    // roller watermark when it has samples at or after it, its first chunk
+    // when it was never rolled up. Any thread (reads only).
+    int64_t raw_covered_until() const;
 
     // Brings rollups up to date now (tests, benchmark, before shutdown).
     Expected<Roller::PassStats> roll_up_now();

@@ -769,7 +769,7 @@ TEST_F(HttpApi, PlainHttpOnlyOnLoopbackUnlessAllowed) {
     write("tls = false\nlisten = \"0.0.0.0\"\n");
     const Result refused = run({gridlet_bin(), "check", site});
     EXPECT_EQ(refused.code, 2);
-    EXPECT_NE(refused.err.find("site.toml:7: [http] tls = false on '0.0.0.0'"), std::string::npos) << refused.err;
+    EXPECT_NE(refused.err.find("site.toml:8: [http] tls = false on '0.0.0.0'"), std::string::npos) << refused.err;
     write("tls = false\nlisten = \"127.foo\"\n");
     const Result not_ip = run({gridlet_bin(), "check", site});
     EXPECT_EQ(not_ip.code, 2);

@@ -187,7 +187,10 @@ TEST_F(Package, BothPackagesAreLintianCleanAndHoldWhatTheyShould) {
          {"usr/bin/gridlet", "etc/gridlet/site.toml", "lib/systemd/system/gridlet.service", "usr/lib/gridlet/plugins/modbus.so",
           "usr/lib/gridlet/plugins/sim.so", "usr/lib/gridlet/plugins/mqtt.so", "usr/share/gridlet/config/profiles/bcpm.toml",
           "usr/share/gridlet/scripts/lib/gridlet/greenup.lua", "usr/share/gridlet/web/index.html",
-          "usr/share/man/man1/gridlet.1.gz", "usr/share/doc/gridlet/copyright", "usr/share/doc/gridlet/changelog.gz"})
+          "usr/share/man/man1/gridlet.1.gz", "usr/share/doc/gridlet/copyright", "usr/share/doc/gridlet/changelog.gz",
+          // the READMEs the README links to, at their relative paths
+          "usr/share/doc/gridlet/runtime/README.md", "usr/share/doc/gridlet/runtime/store/README.md",
+          "usr/share/doc/gridlet/docs/scale-out.md"})
         EXPECT_TRUE(fs::exists(root_ + "/" + f)) << f;
     EXPECT_FALSE(fs::exists(root_ + "/usr/include")) << "the SDK belongs to gridlet-dev";
     Result dev = run({"dpkg-deb", "-c", dev_deb_});
