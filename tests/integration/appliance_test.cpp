@@ -353,8 +353,16 @@ TEST(StoreAccess, AnotherUsersStoreIsRefusedWithTheReasonNotACrash) {
     fs::create_directories(base);
     ASSERT_EQ(run({gridlet_bin(), "store", "init", "--db", base + "/store"}).code, 0);
     fs::permissions(base + "/store", fs::perms::owner_all);
+    // A copy of the binary that nobody may run (the build folder may sit in
+    // a folder only root enters).
+    fs::permissions(base, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                              fs::perms::others_read | fs::perms::others_exec);
+    const std::string bin = base + "/gridlet";
+    fs::copy_file(gridlet_bin(), bin);
+    fs::permissions(bin, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                             fs::perms::others_read | fs::perms::others_exec);
     for (std::vector<std::string> args : {std::vector<std::string>{"query", "x"}, {"series"}, {"events"}, {"store", "verify"}}) {
-        std::vector<std::string> argv = {"runuser", "-u", "nobody", "--", gridlet_bin()};
+        std::vector<std::string> argv = {"runuser", "-u", "nobody", "--", bin};
         argv.insert(argv.end(), args.begin(), args.end());
         argv.insert(argv.end(), {"--db", base + "/store"});
         Result r = run(argv);
