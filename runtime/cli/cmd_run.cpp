@@ -1,5 +1,5 @@
 // `gridlet run <site.toml>`: validate, start every plugin, run until SIGINT
-// or SIGTERM; SIGHUP reloads logging (and rules).
+// or SIGTERM; SIGHUP applies the edited site file (kernel/live_reload.cpp).
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
@@ -15,7 +15,8 @@ void register_run_command(CLI::App& app) {
     auto path = std::make_shared<std::string>();
     cmd->add_option("config", *path, "Site file (TOML)")->required();
     cmd->footer(
-        "Signals: SIGINT/SIGTERM stop the plugins in reverse start order; SIGHUP reloads logging and rules.\n"
+        "Signals: SIGINT/SIGTERM stop the plugins in reverse start order; SIGHUP applies the edited site file\n"
+        "(devices, plugins, rules, alarms, exports, the log level; `gridlet reload` does it and says what changed).\n"
         "Exit status: 0 clean stop; 1 runtime failure (a plugin failed or did not stop, a device was left out, a store\n"
         "error); 2 invalid site file.");
     cmd->callback([path] {

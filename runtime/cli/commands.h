@@ -18,6 +18,7 @@ void register_run_command(CLI::App& app);
 void register_plugins_command(CLI::App& app);
 void register_metrics_command(CLI::App& app);
 void register_status_command(CLI::App& app);
+void register_reload_command(CLI::App& app);
 void register_publish_command(CLI::App& app);
 void register_sim_command(CLI::App& app);
 void register_test_rule_command(CLI::App& app);

@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
     gridlet::cli::register_plugins_command(app);
     gridlet::cli::register_metrics_command(app);
     gridlet::cli::register_status_command(app);
+    gridlet::cli::register_reload_command(app);
     gridlet::cli::register_publish_command(app);
     gridlet::cli::register_sim_command(app);
     gridlet::cli::register_test_rule_command(app);

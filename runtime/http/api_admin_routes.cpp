@@ -47,7 +47,7 @@ void ApiServer::admin_routes() {
             if (!body || !only_fields(*body, {}, res)) return;
         }
         const int64_t now = ctx_.now_ms();
-        auto plan = backup::plan_backup(*ctx_.site, config_.data_dir, ctx_.version, now);
+        auto plan = backup::plan_backup(*ctx_.site->get(), config_.data_dir, ctx_.version, now);
         if (!plan) return send_status(res, plan.status());
         if (Status st = backup::check_backup(*plan); !st) {
             audit(req, c->user, "backup", false, {{"error", st.message()}});
@@ -61,7 +61,7 @@ void ApiServer::admin_routes() {
             }
         }
         audit(req, c->user, "backup", true);
-        std::string name = "gridlet-backup-" + ctx_.site->site_name + "-" + std::to_string(now / 1000) + ".tar.gz";
+        std::string name = "gridlet-backup-" + ctx_.site->get()->site_name + "-" + std::to_string(now / 1000) + ".tar.gz";
         for (char& ch : name)
             if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '.' && ch != '_') ch = '_';
         res.set_header("Content-Disposition", "attachment; filename=\"" + name + "\"");

@@ -34,7 +34,7 @@ void ApiServer::events_answer(const QueryParams& p, const std::string& type, boo
     const auto limit = count_param(p, "limit", 10000, 100000, res);
     if (!limit) return;
     r.limit = *limit + 1;  // one more: whether the answer is complete
-    auto plan = answers::plan_events(r, ctx_.site->timezone, ctx_.now_ms(), "");
+    auto plan = answers::plan_events(r, ctx_.site->get()->timezone, ctx_.now_ms(), "");
     if (!plan) return send_status(res, plan.status());
     // The audit events (who logged in from where, failed names) are for
     // the roles that manage users or security; the others read every other
@@ -86,12 +86,13 @@ void ApiServer::data_routes() {
     s.Get("/api/v1/site", [this](const httplib::Request& req, httplib::Response& res) {
         if (!authorize(req, res, Right::read) || !params_of(req, res, {})) return;
         nlohmann::json devices = nlohmann::json::array(), plugins = nlohmann::json::array();
-        for (const DeviceEntry& d : ctx_.site->devices) devices.push_back({{"name", d.name}, {"plugin", d.plugin}});
-        for (const PluginEntry& p : ctx_.site->plugins)
+        const std::shared_ptr<const SiteConfig> site = ctx_.site->get();
+        for (const DeviceEntry& d : site->devices) devices.push_back({{"name", d.name}, {"plugin", d.plugin}});
+        for (const PluginEntry& p : site->plugins)
             plugins.push_back({{"name", p.name}, {"file", p.file}, {"enabled", p.enabled}});
         send_json(res, 200,
-                  {{"name", ctx_.site->site_name},
-                   {"timezone", ctx_.site->timezone},
+                  {{"name", site->site_name},
+                   {"timezone", site->timezone},
                    {"version", ctx_.version},
                    {"store", ctx_.store != nullptr},
                    {"plugins", plugins},
@@ -143,7 +144,7 @@ void ApiServer::data_routes() {
                 return send_error(res, 400, "invalid_request", "digits: must be 0..15");
             q.digits = d;
         }
-        auto plan = answers::plan_query(q, ctx_.site->timezone, ctx_.now_ms(), "");
+        auto plan = answers::plan_query(q, ctx_.site->get()->timezone, ctx_.now_ms(), "");
         if (!plan) return send_status(res, plan.status());
         auto points = answers::read_query(ctx_.store->query(), *plan, static_cast<size_t>(config_.max_query_rows));
         if (!points) return send_status(res, points.status());

@@ -17,7 +17,9 @@ namespace gridlet::http {
 
 nlohmann::json ApiServer::devices_json(const std::string& only, bool full) {
     const nlohmann::json m = ctx_.metrics ? ctx_.metrics() : nlohmann::json::object();
-    return answers::devices_status(ctx_.store, ctx_.site->devices, ctx_.refused_devices,
+    const std::shared_ptr<const SiteConfig> site = ctx_.site->get();
+    const std::shared_ptr<const std::map<std::string, std::string>> refused = ctx_.refused_devices->get();
+    return answers::devices_status(ctx_.store, site->devices, *refused,
                                    m.value("plugins", nlohmann::json::object()), ctx_.now_ms(), only, full);
 }
 

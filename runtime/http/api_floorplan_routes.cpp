@@ -51,7 +51,8 @@ void ApiServer::floorplan_routes() {
                                           "' in the store (GET /api/v1/series lists them)");
                 if (it.value("kind", std::string()) == "device" && it.contains("device") && it["device"].is_string()) {
                     const std::string d = it["device"].get<std::string>();
-                    const bool known = std::any_of(ctx_.site->devices.begin(), ctx_.site->devices.end(),
+                    const std::shared_ptr<const SiteConfig> site = ctx_.site->get();
+                    const bool known = std::any_of(site->devices.begin(), site->devices.end(),
                                                    [&](const DeviceEntry& e) { return e.name == d; });
                     if (!known)
                         return send_error(res, 400, "invalid_request",

@@ -61,6 +61,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/site_config.h"
+#include "core/snapshot.h"
 #include "core/status.h"
 #include "core/timezone.h"
 #include "http/floor_plans.h"
@@ -95,7 +96,9 @@ struct QueryParams;
 
 // What the API reads; borrowed, outlives the server.
 struct ApiContext {
-    const SiteConfig* site = nullptr;
+    // The site as last applied (a reload replaces it): take it once per
+    // request (site->get()) and read that copy.
+    const Snapshot<SiteConfig>* site = nullptr;
     store::Store* store = nullptr;           // null: no [store] (reads answer 503)
     const TimeZone* zone = nullptr;          // the site's
     alarm::AlarmTable* alarms = nullptr;     // null: none
@@ -115,8 +118,8 @@ struct ApiContext {
     std::function<Status(const std::string& target, double value, const std::string& text, int timeout_ms)> command;
     // The site's [[export_targets]] (for the outboxes); null: none.
     const std::vector<exporter::TargetConfig>* export_targets = nullptr;
-    // The devices left out of this run: name -> why.
-    std::map<std::string, std::string> refused_devices;
+    // The devices left out of this run: name -> why (a reload replaces it).
+    const Snapshot<std::map<std::string, std::string>>* refused_devices = nullptr;
     // The site model's consumption engine reads; null: no [model].
     const model::SiteModel* model = nullptr;
 };

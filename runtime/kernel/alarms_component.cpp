@@ -48,13 +48,15 @@ public:
         evaluator_ = std::make_unique<alarm::AlarmEvaluator>(ctx_.alarm_rules, *ctx_.alarms, ctx_.registry);
         const int64_t now = host().now_ms();
         evaluator_->start(now);
-        // System alarms carried over from the last run whose subject is gone.
+        // System alarms carried over from the last run (or a reload) whose
+        // subject is gone.
+        const std::shared_ptr<const SiteConfig> site = ctx_.site.get();
         for (const std::string& key : ctx_.alarms->active_keys()) {
             const std::string prefix = "system/comm_lost|";
             if (key.rfind(prefix, 0) != 0) continue;
             const std::string device = key.substr(prefix.size());
             bool configured = false;
-            for (const DeviceEntry& d : ctx_.site.devices) configured = configured || d.name == device;
+            for (const DeviceEntry& d : site->devices) configured = configured || d.name == device;
             if (!configured)
                 (void)ctx_.alarms->clear(key, now, std::numeric_limits<double>::quiet_NaN(),
                                          "device '" + device + "' is no longer in the site file");

@@ -34,6 +34,7 @@
 #include "notify/notifier.h"
 
 #include "core/site_config.h"
+#include "core/snapshot.h"
 #include "core/timezone.h"
 #include "plugin/plugin_instance.h"
 
@@ -75,15 +76,18 @@ private:
 class NorthFeeds;
 
 struct ComponentContext {
-    ComponentContext(SeriesRegistry& r, store::Store* s, const TimeZone& tz, const SiteConfig& sc)
-        : registry(r), store(s), time_zone(tz), site(sc) {}
+    ComponentContext(SeriesRegistry& r, store::Store* s, const TimeZone& tz, SiteConfig sc)
+        : registry(r), store(s), time_zone(tz), site(std::move(sc)) {}
     SeriesRegistry& registry;
     store::Store* store;  // null when the site has no [store]
     const TimeZone& time_zone;
-    const SiteConfig& site;
+    // The site as last applied: set by the kernel at start and at each
+    // reload (its devices, plugins and rules change live); any thread reads it.
+    Snapshot<SiteConfig> site;
     // Set by the rules component on its thread; called there (reload_rules).
     std::function<void(const SiteConfig&)> rules_reload;
-    // The site's alarms (thread-safe) and what the alarms component runs.
+    // The site's alarms (thread-safe) and what the alarms component runs
+    // (replaced by a reload only while that component is stopped).
     alarm::AlarmTable* alarms = nullptr;
     std::vector<alarm::AlarmRule> alarm_rules;
     // The evaluator's figures, copied by the alarms component about once a
@@ -96,7 +100,8 @@ struct ComponentContext {
     // The notifier's figures (copied about once a second).
     std::atomic<uint64_t> notify_queued{0}, notify_messages{0}, notify_delivered{0}, notify_failures{0},
         notify_pending{0};
-    // The scheduled [[exports]] (the exporter component runs them), and its figures.
+    // The scheduled [[exports]] (the exporter component runs them; replaced
+    // by a reload only while it is stopped), and its figures.
     std::vector<exporter::ExportConfig> exports;
     std::atomic<uint64_t> export_files{0}, export_failures{0}, export_behind{0};
     // [legrand_history] (the exporter component keeps its tree), the site
@@ -117,7 +122,8 @@ struct ComponentContext {
     std::optional<http::HttpConfig> http;
     std::atomic<const http::ApiCounters*> http_counters{nullptr};
     // The devices left out of this run (a problem of their own): name -> why.
-    std::map<std::string, std::string> refused_devices;
+    // Set by the kernel at start and at each reload; any thread reads it.
+    Snapshot<std::map<std::string, std::string>> refused_devices;
     // The kernel's metrics (Kernel::metrics_json, any thread).
     std::function<nlohmann::json()> metrics;
     // A control request (kernel/control.cpp: {"publish":..}, {"reload":{}})

@@ -16,7 +16,6 @@
 #include "bus/socket.h"
 #include "kernel/kernel.h"
 #include "kernel/alarm_store.h"
-#include "kernel/reload_diff.h"
 #include "kernel/service_manager.h"
 #include "store/store.h"
 
@@ -185,55 +184,6 @@ nlohmann::json Kernel::control_publish(const nlohmann::json& p) {
     return {{"ok", true}, {"series", meta.name}, {"id", *id}, {"ts_ms", s.ts_ms}, {"stored", store_ != nullptr}};
 }
 
-std::vector<std::string> Kernel::revive_failed_plugins() {
-    std::vector<std::string> revived;
-    if (!running_) return revived;
-    for (auto& inst : instances_) {
-        if (inst->state() != plugin::InstanceState::failed) continue;
-        Status st = inst->revive(plan_.site.stop_timeout_ms);
-        if (st) {
-            spdlog::info("reload: plugin '{}' had failed and is started again", inst->name());
-            revived.push_back(inst->name());
-        } else {
-            spdlog::error("reload: plugin '{}' could not be started again: {}", inst->name(), st.message());
-        }
-    }
-    return revived;
-}
-
-nlohmann::json Kernel::reload() {
-    // The same checks as `gridlet check` (plugins' devices, rules, store),
-    // so that an error in what would apply only at the next start is said now.
-    config::Diagnostics diags;
-    SitePlan fresh_plan = load_site(plan_.site.path, diags, DeviceProblems::refuse_site, /*compile_rules=*/false);
-    SiteConfig& fresh = fresh_plan.site;
-    if (!diags.empty()) {
-        nlohmann::json errors = nlohmann::json::array();
-        for (const auto& d : diags) {
-            spdlog::error("reload: {}", d.to_string());
-            errors.push_back(d.to_string());
-        }
-        spdlog::error("reload: {} has errors; keeping the running configuration", plan_.site.path);
-        return {{"error", plan_.site.path + " has errors; the running configuration is kept"},
-                {"code", "invalid_argument"},
-                {"errors", errors}};
-    }
-    const std::vector<std::string> kept = settings_not_applied(plan_.site, fresh);
-    plan_.site.log_level = fresh.log_level;
-    plan_.site.log_pattern = fresh.log_pattern;
-    Status st = setup_logging(plan_.site);
-    if (!st) spdlog::error("reload: {}", st.message());
-    const std::vector<std::string> revived = revive_failed_plugins();
-    const bool rules = instance("rules") != nullptr;
-    if (plugin::PluginInstance* r = instance("rules"); r && r->state() == plugin::InstanceState::running)
-        reload_rules(*r, fresh);
-    for (auto& hook : reload_hooks_) hook();
-    spdlog::info("reloaded {}: log level and pattern{}", plan_.site.path, rules ? ", rules" : "");
-    for (const std::string& k : kept) spdlog::warn("reload: not applied until gridlet restarts: {}", k);
-    nlohmann::json applied = {"log level and pattern"};
-    if (rules) applied.push_back("rules");
-    return {{"ok", true}, {"applied", applied}, {"revived_plugins", revived}, {"not_applied_until_restart", kept}};
-}
 
 int Kernel::run_until_signal() {
     sigset_t set = kernel_signals();

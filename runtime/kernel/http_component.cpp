@@ -51,8 +51,12 @@ public:
         ComponentContext& cc = ctx_;
         if (ctx_.kernel_call)
             api.kernel = [&cc](const nlohmann::json& request) { return cc.kernel_call(request, 10'000); };
-        if (!ctx_.site.rules.empty())
-            api.rules = [&cc](const std::string& rule) -> Expected<nlohmann::json> {
+        // Also without rules now: a reload may add some.
+        api.rules = [&cc](const std::string& rule) -> Expected<nlohmann::json> {
+            if (cc.site.get()->rules.empty()) {
+                if (rule.empty()) return nlohmann::json::array();
+                return Status::not_found("the site has no rules");
+            }
                 auto r = cc.rules_status(rule, 3'000);
                 if (!r) return Status::unavailable("the rules are not running");
                 return std::move(*r);
@@ -61,7 +65,7 @@ public:
             return send_command(target, value, text, timeout_ms);
         };
         api.export_targets = &ctx_.export_targets;
-        api.refused_devices = ctx_.refused_devices;
+        api.refused_devices = &ctx_.refused_devices;
         if (!ctx_.model.points.empty()) api.model = &ctx_.model;
         SeriesRegistry& registry = ctx_.registry;
         live_ = std::make_unique<http::LiveHub>([&registry](uint32_t id) {

@@ -108,6 +108,7 @@ Status Kernel::start() {
         if (st.code() != StatusCode::corruption) return st;
         spdlog::error("{}", st.message());
     }
+    applied_root_ = plan_.site.root;
     components_.reset(new ComponentContext(registry_, store_.get(), time_zone_, plan_.site));
     components_->alarms = alarms_.get();
     components_->alarm_rules = plan_.alarm_rules;
@@ -124,7 +125,11 @@ Status Kernel::start() {
         components_->legrand = plan_.legrand;
         components_->model = plan_.model;
     }
-    for (const RefusedDevice& r : plan_.refused_devices) components_->refused_devices[r.device] = r.problem.to_string();
+    {
+        std::map<std::string, std::string> refused;
+        for (const RefusedDevice& r : plan_.refused_devices) refused[r.device] = r.problem.to_string();
+        components_->refused_devices.set(std::move(refused));
+    }
     auto control_pub = bus_->make_publisher(&control_metrics_);
     if (!control_pub) return control_pub.status();
     control_publisher_ = std::move(*control_pub);
@@ -132,7 +137,8 @@ Status Kernel::start() {
         feeds_ = std::make_unique<NorthFeeds>(store_->outbox(), registry_, clock_, alarms_.get());
         components_->feeds = feeds_.get();
     }
-    plugin::HostServices services{*bus_, registry_, clock_, router_, feeds_.get(), &plan_.site.site_name};
+    services_.emplace(plugin::HostServices{*bus_, registry_, clock_, router_, feeds_.get(), &plan_.site.site_name});
+    const plugin::HostServices& services = *services_;
     // Every endpoint exists before any thread runs, so that no subscriber
     // misses a publisher.
     uint32_t index = 0;
@@ -172,8 +178,8 @@ Status Kernel::start() {
         components_->metrics = [this] { return metrics_json(); };
         // A control request from another thread goes through the control
         // socket, so that the main thread serves it between the others.
-        components_->kernel_call = [this](const nlohmann::json& request, int timeout_ms) -> Expected<nlohmann::json> {
-            const std::string& ep = plan_.site.control_endpoint;
+        components_->kernel_call = [this, ep = plan_.site.control_endpoint](const nlohmann::json& request,
+                                                                            int timeout_ms) -> Expected<nlohmann::json> {
             bus::ZmqSocket s(bus_->context(), ZMQ_REQ);
             (void)s.set_int(ZMQ_RCVTIMEO, timeout_ms);
             (void)s.set_int(ZMQ_SNDTIMEO, timeout_ms);
@@ -209,6 +215,7 @@ Status Kernel::start() {
     std::stable_partition(instances_.begin(), instances_.end(), [](const auto& i) {
         return i->library().descriptor().kind == GL_KIND_NORTH;
     });
+    next_index_ = index;
     for (auto& inst : instances_) {
         Status st = inst->start();
         if (!st) {
@@ -250,6 +257,7 @@ bool Kernel::stop() {
 }
 
 nlohmann::json Kernel::metrics_json() {
+    std::lock_guard lock(live_mu_);
     nlohmann::json plugins = nlohmann::json::object();
     for (auto& i : instances_) {
         nlohmann::json m = i->metrics().to_json();
@@ -300,7 +308,7 @@ nlohmann::json Kernel::metrics_json() {
     }
     if (feeds_ && !feeds_->empty())
         out["north_feeds"] = {{"feeds", feeds_->metrics_json()}, {"tap_failures", components_->feed_failures.load()}};
-    out["problems"] = problems_json();
+    out["problems"] = problems_locked();
     if (store_) {
         const store::WriteHealth h = store_->health();
         out["store"] = {{"path", store_->options().path.string()},
@@ -352,6 +360,11 @@ std::string Kernel::status_line() {
 }
 
 nlohmann::json Kernel::problems_json() {
+    std::lock_guard lock(live_mu_);
+    return problems_locked();
+}
+
+nlohmann::json Kernel::problems_locked() {
     nlohmann::json out = nlohmann::json::array();
     for (auto& i : instances_)
         if (i->state() == plugin::InstanceState::failed)

@@ -1,10 +1,14 @@
 // Kernel: owns the series registry, the bus and the plugin instances of one
 // site, starts them in config order and stops them in reverse order within a
 // bounded time. run_until_signal() serves the control socket and handles
-// SIGINT/SIGTERM (stop) and SIGHUP (reload what can be reloaded).
+// SIGINT/SIGTERM (stop) and SIGHUP (reload: kernel/live_reload.cpp applies
+// the changed plugins, devices, rules, alarms and exports while the rest
+// runs on).
 //
 // Threads: every method is for the thread that made the Kernel (the main
-// thread), except metrics_json(), which any thread may call. Call
+// thread), except metrics_json() and problems_json(), which any thread may
+// call (they read the instances and the plan under live_mu_, which the main
+// thread holds while a reload changes them). Call
 // block_signals() before the first thread of the process is started, so
 // that signals reach run_until_signal() and no plugin thread.
 #pragma once
@@ -13,6 +17,9 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -84,17 +91,43 @@ public:
     nlohmann::json status_json();
 
     // Starts every failed plugin again (PluginInstance::revive), with the
-    // configuration it started with; part of the SIGHUP reload. Returns the
-    // names started again; each outcome is logged. Main thread.
-    std::vector<std::string> revive_failed_plugins();
+    // configuration it started with, but those named in `leave` (a reload
+    // just started them); part of the SIGHUP reload. Returns the names
+    // started again; each outcome is logged. Main thread.
+    std::vector<std::string> revive_failed_plugins(const std::set<std::string>& leave = {});
 
     // Called on SIGHUP after the kernel's own reload (rules hook in here).
     void on_reload(std::function<void()> fn) { reload_hooks_.push_back(std::move(fn)); }
 
 private:
-    // Reloads what can be reloaded (SIGHUP, {"reload":{}}); the answer:
-    // {ok, applied, revived_plugins, not_applied_until_restart} or {error, errors}.
+    // Reloads what can be reloaded (SIGHUP, {"reload":{}}), after the checks
+    // of `gridlet check` (a file with errors is refused, the running
+    // configuration kept); the answer:
+    //   {ok, applied: ["log level and pattern", "plugins and devices", ...],
+    //    changes: ["device 'x' (site.toml:12) added", ...],
+    //    plugins: {added, restarted, removed, failed: ["name: why"]},
+    //    revived_plugins, not_applied_until_restart: [...]}
+    // or {error, code, errors: ["file:line: ..."]}.
     nlohmann::json reload();
+    // What apply_plugins() did, by plugin name ("name: why" for failures).
+    struct PluginChanges {
+        std::vector<std::string> added, restarted, removed, failed;
+    };
+    // The site plugins of `fresh` become the running ones: a plugin whose
+    // file, configuration or devices changed is restarted with them, a new
+    // one made and started, a removed (or disabled) one stopped; the others
+    // are not touched. plan_.plugins follows what took effect.
+    PluginChanges apply_plugins(const SitePlan& fresh);
+    // Starts an instance made after start(): every running subscriber first
+    // connects to its publishers, so that nothing it sends first is lost.
+    Status add_instance(std::unique_ptr<plugin::PluginInstance> inst);
+    // Stops an instance, frees its devices' command claims and drops it.
+    // False (logged) when it did not stop within the stop timeout.
+    bool remove_instance(const std::string& name);
+    // Restarts component `name` (alarms, exporter), calling `while_stopped`
+    // between its stop and its start (its context may change then).
+    Status restart_component(const std::string& name, std::function<void()> while_stopped);
+    nlohmann::json problems_locked();  // problems_json() with live_mu_ held
     std::string handle_control(std::string_view request);
     nlohmann::json control_publish(const nlohmann::json& request);
     nlohmann::json control_alarm_ack(const nlohmann::json& request);
@@ -119,6 +152,16 @@ private:
     bus::EndpointMetrics control_metrics_;                 // the control socket's own publishing
     std::unique_ptr<bus::Publisher> control_publisher_;    // main thread (run_until_signal)
     std::vector<std::function<void()>> reload_hooks_;
+    std::optional<plugin::HostServices> services_;  // what start() gave the instances; reloads give it to new ones
+    uint32_t next_index_ = 0;                      // the next instance's index
+    // The file a reload last applied: plan_.site's devices, plugins and
+    // rules point into it (plan_.site.root is the tree in effect, which the
+    // next reload compares with).
+    std::shared_ptr<toml::table> applied_root_;
+    // Guards instances_ (the vector), plan_.refused_devices,
+    // plan_.alarm_rules and components_->exports against readers on other
+    // threads (metrics_json, problems_json) while a reload changes them.
+    mutable std::mutex live_mu_;
     int64_t started_at_ms_ = 0;
     bool running_ = false;
 };

@@ -68,18 +68,8 @@ const toml::table* section(const SiteConfig& site, const char* name) {
 
 }  // namespace
 
-std::vector<std::string> settings_not_applied(const SiteConfig& running, const SiteConfig& fresh) {
+std::vector<std::string> device_and_plugin_changes(const SiteConfig& running, const SiteConfig& fresh) {
     std::vector<std::string> out;
-    for (const char* name : {"site", "kernel", "bus", "store"})
-        diff_tables(section(running, name), section(fresh, name), std::string("[") + name + "] ", {}, out);
-    // [logging]: level and pattern are applied; the file is opened at start.
-    diff_tables(section(running, "logging"), section(fresh, "logging"), "[logging] ", {"level", "pattern"}, out);
-    // [rule_engine]: the budget defaults apply to the rules; the rest is the engine's own.
-    diff_tables(section(running, "rule_engine"), section(fresh, "rule_engine"), "[rule_engine] ",
-                {"instructions", "time_ms", "memory_mb", "writes_per_s", "events_per_s", "state_writes_per_s",
-                 "log_lines_per_s", "log_bytes_per_s", "event_bytes_per_s", "state_bytes_per_s", "cpu_share_pct"},
-                out);
-
     std::map<std::string, const PluginEntry*> plugins_now;
     for (const PluginEntry& p : fresh.plugins) plugins_now[p.name] = &p;
     std::set<std::string> seen;
@@ -117,9 +107,31 @@ std::vector<std::string> settings_not_applied(const SiteConfig& running, const S
     for (const DeviceEntry& q : fresh.devices)
         if (!seen.count(q.name))
             out.push_back("device '" + q.name + "' (" + fresh.path + ":" + std::to_string(q.line) + ") added");
-    // Every other part ([http], alarms, notifications, the site model,
-    // exports, ...) is read at start: a table says its keys, an array of
-    // tables that it changed.
+    return out;
+}
+
+bool section_changed(const SiteConfig& running, const SiteConfig& fresh, const std::string& name) {
+    const toml::node* a = running.root ? running.root->get(name) : nullptr;
+    const toml::node* b = fresh.root ? fresh.root->get(name) : nullptr;
+    return text_of(a) != text_of(b);
+}
+
+std::vector<std::string> settings_not_applied(const SiteConfig& running, const SiteConfig& fresh,
+                                              const std::set<std::string>& applied_live) {
+    std::vector<std::string> out;
+    for (const char* name : {"site", "kernel", "bus", "store"})
+        diff_tables(section(running, name), section(fresh, name), std::string("[") + name + "] ", {}, out);
+    // [logging]: level and pattern are applied; the file is opened at start.
+    diff_tables(section(running, "logging"), section(fresh, "logging"), "[logging] ", {"level", "pattern"}, out);
+    // [rule_engine]: the budget defaults apply to the rules; the rest is the engine's own.
+    diff_tables(section(running, "rule_engine"), section(fresh, "rule_engine"), "[rule_engine] ",
+                {"instructions", "time_ms", "memory_mb", "writes_per_s", "events_per_s", "state_writes_per_s",
+                 "log_lines_per_s", "log_bytes_per_s", "event_bytes_per_s", "state_bytes_per_s", "cpu_share_pct"},
+                out);
+
+    // Every other part ([http], notifications, the site model, ...) is read
+    // at start, unless this reload applies it (applied_live): a table says
+    // its keys, an array of tables that it changed.
     static const std::set<std::string> handled = {"site", "kernel", "bus", "store", "logging", "rule_engine",
                                                   "plugins", "devices", "rules"};
     std::set<std::string> names;
@@ -127,7 +139,7 @@ std::vector<std::string> settings_not_applied(const SiteConfig& running, const S
         if (c->root)
             for (const auto& [k, v] : *c->root) names.insert(std::string(k.str()));
     for (const std::string& name : names) {
-        if (handled.count(name)) continue;
+        if (handled.count(name) || applied_live.count(name)) continue;
         const toml::node* a = running.root ? running.root->get(name) : nullptr;
         const toml::node* b = fresh.root ? fresh.root->get(name) : nullptr;
         if (text_of(a) == text_of(b)) continue;

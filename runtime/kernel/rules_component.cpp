@@ -34,7 +34,7 @@ public:
     explicit RulesComponent(gridlet::Host h)
         : Plugin(h),
           ctx_(*static_cast<ComponentContext*>(h.ctx()->instance->component())),
-          engine_(*this, rule_engine_options(ctx_.site)) {}
+          engine_(*this, rule_engine_options(*ctx_.site.get())) {}
 
     void start() override {
         host().subscribe("data/");
@@ -59,9 +59,10 @@ public:
             return done.get();
         });
         if (!ctx_.store) host().warn("no [store] in the site: rule state is kept in memory only, and query() fails");
-        read_model(ctx_.site);
-        configure(ctx_.site);
-        bool watch = !ctx_.site.rule_engine.contains("watch") || ctx_.site.rule_engine["watch"].get<bool>();
+        const std::shared_ptr<const SiteConfig> site = ctx_.site.get();
+        read_model(*site);
+        configure(*site);
+        bool watch = !site->rule_engine.contains("watch") || site->rule_engine.at("watch").get<bool>();
         if (watch) {
             Status st = engine_.watch_files();
             if (st) {
@@ -209,7 +210,7 @@ public:
     }
     std::optional<std::vector<std::string>> site_devices() const override {
         std::vector<std::string> names;
-        for (const DeviceEntry& d : ctx_.site.devices) names.push_back(d.name);
+        for (const DeviceEntry& d : ctx_.site.get()->devices) names.push_back(d.name);
         return names;
     }
     std::string export_refusal(std::string_view target) override {
@@ -234,7 +235,8 @@ public:
     }
     std::string publish_refusal(std::string_view series) override {
         const std::string_view device = series.substr(0, series.find('/'));
-        for (const DeviceEntry& d : ctx_.site.devices)
+        const std::shared_ptr<const SiteConfig> site = ctx_.site.get();
+        for (const DeviceEntry& d : site->devices)
             if (d.name == device)
                 return "'" + std::string(series) + "' is a point of device '" + d.name +
                        "': a rule commands a device with gridlet.write, it never publishes its data";

@@ -46,7 +46,7 @@ std::string status_text(gl_status s) {
 
 PluginInstance::PluginInstance(std::string name, std::shared_ptr<PluginLibrary> library, HostServices services,
                                uint32_t index)
-    : name_(std::move(name)), library_(std::move(library)), desc_(library_->descriptor()), services_(services),
+    : name_(std::move(name)), library_(std::move(library)), desc_(&library_->descriptor()), services_(services),
       index_(index) {
     // Same sinks, level and pattern as the kernel's logger; tagged with the instance name.
     log_ = spdlog::default_logger()->clone(name_);
@@ -121,7 +121,7 @@ Status PluginInstance::start() {
 
 void PluginInstance::thread_main(std::promise<Status> started) {
     thread_id_ = std::this_thread::get_id();
-    gl_status st = desc_.create(&ctx_, &plugin_state_);
+    gl_status st = desc_->create(&ctx_, &plugin_state_);
     if (st != GL_OK) {
         std::string why = take_error();
         fail("create", st, why);
@@ -129,8 +129,8 @@ void PluginInstance::thread_main(std::promise<Status> started) {
         return;
     }
     created_ = true;
-    if (desc_.start) {
-        st = desc_.start(plugin_state_);
+    if (desc_->start) {
+        st = desc_->start(plugin_state_);
         if (st != GL_OK) {
             std::string why = take_error();
             fail("start", st, why);
@@ -142,7 +142,7 @@ void PluginInstance::thread_main(std::promise<Status> started) {
     state_.store(InstanceState::running, std::memory_order_release);
     started.set_value(Status::ok());
     event_loop();
-    if (desc_.stop) desc_.stop(plugin_state_);
+    if (desc_->stop) desc_->stop(plugin_state_);
     // Commands still waiting for this plugin's answer get one.
     std::unordered_map<uint64_t, Received> left;
     {
@@ -162,9 +162,36 @@ Status PluginInstance::revive(int timeout_ms) {
     if (state() != InstanceState::failed) return Status::invalid("plugin '" + name_ + "' has not failed");
     if (!wait_stopped(timeout_ms))
         return Status::unavailable("plugin '" + name_ + "' failed but its thread has not ended");
+    forget_run();
+    log_->info("plugin '{}' is started again (reload)", name_);
+    return start();
+}
+
+Status PluginInstance::restart(int timeout_ms, NewSettings with) {
+    request_stop();
+    if (!wait_stopped(timeout_ms))
+        return Status::unavailable("plugin '" + name_ + "' did not stop within " + std::to_string(timeout_ms) +
+                                   " ms; it keeps running with its old configuration");
+    forget_run();
+    if (with.library) {
+        library_ = std::move(with.library);
+        desc_ = &library_->descriptor();
+    }
+    if (with.config) {
+        config_ = std::move(*with.config);
+        config_text_ = config_.dump();
+    }
+    if (with.devices) devices_text_ = with.devices->dump();
+    if (with.while_stopped) with.while_stopped();
+    return start();
+}
+
+void PluginInstance::forget_run() {
     destroy();
-    // What the failed state had asked for goes with it; the bus endpoints,
+    // What the last run had asked for goes with it (its devices' command
+    // claims too: a device it no longer drives is free); the bus endpoints,
     // the configuration and the metrics stay.
+    services_.router.release_all(name_);
     subscriber_->unsubscribe_all();
     timers_.clear();
     pending_.clear();
@@ -185,8 +212,20 @@ Status PluginInstance::revive(int timeout_ms) {
     hooks_ = ComponentHooks{};
     started_ = false;
     stop_requested_.store(false, std::memory_order_release);
-    log_->info("plugin '{}' is started again (reload)", name_);
-    return start();
+}
+
+bool PluginInstance::sync_publishers(int timeout_ms) {
+    if (!thread_.joinable() || state() != InstanceState::running) {
+        if (!thread_.joinable()) subscriber_->sync_endpoints();  // no thread: this one owns the socket
+        return true;
+    }
+    auto done = std::make_shared<std::promise<void>>();
+    std::future<void> synced = done->get_future();
+    post([this, done] {
+        subscriber_->sync_endpoints();
+        done->set_value();
+    });
+    return synced.wait_for(std::chrono::milliseconds(timeout_ms)) == std::future_status::ready;
 }
 
 void PluginInstance::request_stop() {
@@ -208,7 +247,7 @@ bool PluginInstance::wait_stopped(int timeout_ms) {
 
 void PluginInstance::destroy() {
     if (thread_.joinable()) return;  // still running: never free under its feet
-    if (created_ && desc_.destroy) desc_.destroy(plugin_state_);
+    if (created_ && desc_->destroy) desc_->destroy(plugin_state_);
     created_ = false;
     plugin_state_ = nullptr;
 }
@@ -316,19 +355,19 @@ void PluginInstance::event_loop() {
 void PluginInstance::dispatch(bus::Delivery& d) {
     switch (d.type) {
         case bus::MessageType::samples: {
-            if (!desc_.on_message) return;
+            if (!desc_->on_message) return;
             gl_message m{};
             m.struct_size = sizeof m;
             m.type = GL_MSG_SAMPLES;
             m.topic = d.topic.data();  // NUL-terminated in the frame
             m.samples = d.samples.data();
             m.sample_count = d.samples.size();
-            gl_status st = desc_.on_message(plugin_state_, &m);
+            gl_status st = desc_->on_message(plugin_state_, &m);
             if (st != GL_OK) fail("on_message", st);
             return;
         }
         case bus::MessageType::event: {
-            if (!desc_.on_message) return;
+            if (!desc_->on_message) return;
             std::string source(d.event.source), type(d.event.type);
             gl_event e{};
             e.struct_size = sizeof e;
@@ -343,7 +382,7 @@ void PluginInstance::dispatch(bus::Delivery& d) {
             m.type = GL_MSG_EVENT;
             m.topic = d.topic.data();
             m.event = &e;
-            gl_status st = desc_.on_message(plugin_state_, &m);
+            gl_status st = desc_->on_message(plugin_state_, &m);
             if (st != GL_OK) fail("on_message", st);
             return;
         }
@@ -359,7 +398,7 @@ void PluginInstance::dispatch_command(const bus::CommandView& c) {
         received_[c.request_id] = {sender, target};
     }
     bus::EndpointMetrics::add(metrics_.commands_handled);
-    if (!desc_.on_command) {
+    if (!desc_->on_command) {
         (void)api_reply_command(c.request_id, GL_ERR_UNSUPPORTED, "plugin does not handle commands");
         return;
     }
@@ -371,7 +410,7 @@ void PluginInstance::dispatch_command(const bus::CommandView& c) {
     cmd.text = c.has_text ? text.c_str() : nullptr;
     cmd.timeout_ms = c.timeout_ms;
     cmd.sender = sender.c_str();
-    gl_status st = desc_.on_command(plugin_state_, &cmd);
+    gl_status st = desc_->on_command(plugin_state_, &cmd);
     if (st != GL_OK) {
         std::string why;
         {
@@ -430,8 +469,8 @@ void PluginInstance::run_timers(int64_t now) {
         } else {
             timers_.erase(it);
         }
-        if (desc_.on_timer) {
-            gl_status st = desc_.on_timer(plugin_state_, id);
+        if (desc_->on_timer) {
+            gl_status st = desc_->on_timer(plugin_state_, id);
             if (st != GL_OK) {
                 fail("on_timer", st);
                 return;

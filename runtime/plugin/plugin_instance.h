@@ -21,6 +21,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -93,6 +94,28 @@ public:
     // invalid: it has not failed; unavailable: its thread did not end within
     // timeout_ms; otherwise what start() returns. Kernel thread only.
     Status revive(int timeout_ms);
+    // What restart() changes; an empty member keeps what the instance has.
+    struct NewSettings {
+        std::shared_ptr<PluginLibrary> library;  // the plugin file changed
+        std::optional<nlohmann::json> config;    // validated, defaults filled
+        std::optional<nlohmann::json> devices;   // array of validated device objects
+        // Runs on the kernel thread once the instance has stopped, before it
+        // starts again: a component's context may change then.
+        std::function<void()> while_stopped;
+    };
+    // A reload changed this instance (its file, configuration or devices,
+    // or for a component what it reads from its context): it stops within
+    // timeout_ms, its state is destroyed and what it had asked for forgotten
+    // (as revive), then create() and start() run anew with `with` on the
+    // same bus endpoints, inbox name and metrics. unavailable: it did not
+    // stop in time (it keeps running as it was); otherwise what start()
+    // returns. Kernel thread only.
+    Status restart(int timeout_ms, NewSettings with = {});
+    // Connects this instance's subscriber to every publisher made so far
+    // (a plugin added by a reload), on its own thread, and waits for it (at
+    // most timeout_ms): what the new publisher sends first reaches it.
+    // False if it did not in time. Kernel thread only.
+    bool sync_publishers(int timeout_ms);
     // Wakes the event loop (e.g. to connect to publishers made later).
     void wake();
 
@@ -196,10 +219,13 @@ private:
     Status send_to_inbox(const std::string& inbox, std::string_view frame);
     Status publish_frame(std::string_view frame);
     std::string take_error();
+    // The thread has ended: destroys the plugin's state and forgets what it
+    // asked for, ready for start() again (revive, restart).
+    void forget_run();
 
     std::string name_;
     std::shared_ptr<PluginLibrary> library_;
-    const gl_plugin_descriptor& desc_;
+    const gl_plugin_descriptor* desc_;  // library_'s (restart may change both)
     HostServices services_;
     uint32_t index_;
     gl_host_ctx ctx_{this};

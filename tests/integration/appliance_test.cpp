@@ -372,3 +372,174 @@ TEST(StoreAccess, AnotherUsersStoreIsRefusedWithTheReasonNotACrash) {
     }
     fs::remove_all(base);
 }
+
+namespace {
+
+// The times (UTC ms) of `series` in the running site's store.
+std::vector<int64_t> sample_times(const std::string& site, const std::string& series, int64_t from_ms) {
+    Result q = run({gridlet_bin(), "query", "--config", site, series, "--from", "@" + std::to_string(from_ms), "--to",
+                    "now", "--format", "json"});
+    EXPECT_EQ(q.code, 0) << q.err;
+    std::vector<int64_t> out;
+    auto j = json::parse(q.out, nullptr, false);
+    if (j.is_array() && !j.empty())
+        for (const auto& p : j[0]["points"]) out.push_back(p["ts_ms"].get<int64_t>());
+    return out;
+}
+
+std::string device_state(const json& status, const std::string& name) {
+    for (const auto& d : status.value("devices", json::array()))
+        if (d.value("name", "") == name) return d.value("state", "");
+    return "";
+}
+
+int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+}  // namespace
+
+// Issue 21 item 3: a SIGHUP applies added, changed and removed devices and
+// plugins, and [[alarms]], while a device of a plugin that did not change
+// keeps polling without a gap; a broken file is refused and the running
+// configuration kept.
+TEST(LiveReconfiguration, DevicesAddedChangedAndRemovedWhileAnotherKeepsPolling) {
+    const int port_a = free_port();
+    Process sim_a({gridlet_bin(), "sim", "bcpm", "--port", std::to_string(port_a)});
+    ASSERT_TRUE(sim_a.wait_for_out("Modbus TCP on")) << sim_a.err();
+    const int port_b = free_port();
+    Process sim_b({gridlet_bin(), "sim", "bcpm", "--port", std::to_string(port_b)});
+    ASSERT_TRUE(sim_b.wait_for_out("Modbus TCP on")) << sim_b.err();
+    const std::string base = "/tmp/gridlet-live-it-" + std::to_string(getpid());
+    fs::remove_all(base);
+    fs::create_directories(base);
+    const std::string site = base + "/site.toml";
+    const std::string log = base + "/gridlet.log";
+    const auto device = [](const std::string& name, const std::string& plugin, int port, int unit, int poll_ms) {
+        return "[[devices]]\nname = \"" + name + "\"\nplugin = \"" + plugin + "\"\nprofile = \"bcpm\"\naddress = \"127.0.0.1:" +
+               std::to_string(port) + "\"\nunit_id = " + std::to_string(unit) + "\npoll_ms = " + std::to_string(poll_ms) +
+               "\ntimeout_ms = 300\n";
+    };
+    const std::string head = "[site]\nname = \"live-it\"\n[kernel]\ncontrol = \"ipc://" + base + "/c.sock\"\n"
+                             "[logging]\nfile = \"" + log + "\"\n[store]\npath = \"" + base + "/store\"\n"
+                             "[[plugins]]\nname = \"field_a\"\nfile = \"modbus\"\n"
+                             "[[plugins]]\nname = \"field_b\"\nfile = \"modbus\"\n";
+    const std::string d3 = device("d3", "field_b", port_b, 1, 1000);
+    std::ofstream(site) << head << device("d1", "field_a", port_a, 1, 1000) << device("d2", "field_a", port_a, 2, 1000) << d3;
+    Process gl({gridlet_bin(), "run", site});
+    json s = wait_status(site, 30, [](const json& j) {
+        return device_state(j, "d1") == "online" && device_state(j, "d2") == "online" && device_state(j, "d3") == "online";
+    });
+    ASSERT_EQ(device_state(s, "d3"), "online") << s.dump(2) << slurp(log);
+    std::this_thread::sleep_for(std::chrono::seconds(3));  // d3 polls a few times before the reload
+
+    // d1 changed (its period), d2 removed, d4 added on a new plugin field_c;
+    // an alarm rule added; d3 and its plugin field_b as they were.
+    const std::string plugin_c = "[[plugins]]\nname = \"field_c\"\nfile = \"modbus\"\n";
+    const int64_t reload_ms = now_ms();
+    std::ofstream(site) << head << plugin_c << device("d1", "field_a", port_a, 1, 500) << device("d4", "field_c", port_a, 2, 1000)
+                        << d3 << "[[alarms]]\nname = \"d3_polled\"\nseries = \"d3/comm/requests\"\ncondition = \"high\"\n"
+                           "threshold = 0\ncriticality = \"information\"\n";
+    gl.signal(SIGHUP);
+    ASSERT_TRUE(wait_in(log, "reloaded " + site)) << slurp(log);
+    const std::string text = slurp(log);
+    EXPECT_TRUE(contains(text, "reload: plugin 'field_c' added")) << text;
+    EXPECT_TRUE(contains(text, "reload: device 'd1' (" + site + ":18): poll_ms: 1000 -> 500")) << text;
+    EXPECT_TRUE(contains(text, "reload: device 'd2' (" + site + ":23) removed")) << text;
+    EXPECT_TRUE(contains(text, "reload: device 'd4' (" + site + ":26) added")) << text;
+    EXPECT_TRUE(contains(text, "reload: plugin 'field_a' restarted with its new configuration (1 device)")) << text;
+    EXPECT_TRUE(contains(text, "plugin 'field_c' started (modbus ")) << text;
+    EXPECT_FALSE(contains(text, "plugin 'field_b' restarted")) << text;
+    EXPECT_TRUE(contains(text, "reload: [[alarms]] applied: 1 rule")) << text;
+    EXPECT_FALSE(contains(text, "not applied until gridlet restarts")) << text;
+    s = wait_status(site, 30, [](const json& j) {
+        return device_state(j, "d4") == "online" && device_state(j, "d1") == "online" && j["alarms"].value("active", 0) >= 1;
+    });
+    EXPECT_EQ(device_state(s, "d4"), "online") << s.dump(2);
+    EXPECT_EQ(device_state(s, "d2"), "") << "removed: " << s.dump(2);
+    EXPECT_GE(s["alarms"].value("active", 0), 1) << "the new alarm rule runs: " << s.dump(2);
+    EXPECT_TRUE(s["problems"].empty()) << s.dump(2);
+    // d3 kept its period through the reload: no poll missed (the grid is
+    // 1000 ms; a missed one would leave 2000 ms between two samples).
+    std::vector<int64_t> t3;
+    for (int i = 0; i < 100; ++i) {
+        t3 = sample_times(site, "d3/comm/requests", reload_ms - 3000);
+        if (!t3.empty() && t3.back() >= reload_ms + 4000) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    ASSERT_GE(t3.size(), 6u);
+    EXPECT_LE(t3.front(), reload_ms - 1000);
+    EXPECT_GE(t3.back(), reload_ms + 4000);
+    for (size_t i = 1; i < t3.size(); ++i)
+        EXPECT_LT(t3[i] - t3[i - 1], 1900) << "d3 missed a poll between " << t3[i - 1] << " and " << t3[i];
+    // d1 polls at its new period.
+    const std::vector<int64_t> t1 = sample_times(site, "d1/comm/requests", now_ms() - 2500);
+    ASSERT_GE(t1.size(), 3u);
+    EXPECT_LT(t1.back() - t1[t1.size() - 2], 900) << "d1's new period of 500 ms";
+    // What the new plugin sent first (d4's "online" event, at its first
+    // poll) reached the store: the store writer was connected before it ran.
+    Result ev = run({gridlet_bin(), "events", "--config", site, "--from", "@" + std::to_string(reload_ms)});
+    EXPECT_TRUE(std::regex_search(ev.out, std::regex("\n[^\n]*,d4,online,info,"))) << ev.out << ev.err;
+    // d2's series stays in the store (its history), with no new sample.
+    const std::vector<int64_t> t2 = sample_times(site, "d2/comm/requests", reload_ms + 2000);
+    EXPECT_TRUE(t2.empty()) << t2.size() << " samples of a removed device";
+
+    // [[rules]] and [[exports]] on a site that had none: the rule engine
+    // and the exporter start, the devices go on.
+    const std::string rule = base + "/count.lua";
+    std::ofstream(rule) << "gridlet.every(1000, function() end)\n";
+    const std::string kept_alarm = "[[alarms]]\nname = \"d3_polled\"\nseries = \"d3/comm/requests\"\ncondition = \"high\"\n"
+                                   "threshold = 0\ncriticality = \"information\"\n";
+    const std::string rules_and_exports = "[[rules]]\nname = \"count\"\nfile = \"" + rule + "\"\n" +
+                                          "[[exports]]\nname = \"d3_avg\"\nformat = \"socomec_csv\"\nevery = \"10m\"\ndir = \"" +
+                                          base + "/exports\"\n[[exports.variables]]\nseries = \"d3/comm/requests\"\n";
+    std::ofstream(site) << head << plugin_c << device("d1", "field_a", port_a, 1, 500) << device("d4", "field_c", port_a, 2, 1000)
+                        << d3 << kept_alarm << rules_and_exports;
+    // `gridlet reload`: the same reload, and what it did.
+    Result rl = run({gridlet_bin(), "reload", "--config", site});
+    EXPECT_EQ(rl.code, 0) << rl.out << rl.err;
+    EXPECT_TRUE(contains(rl.out, "applied: log level and pattern, exports, rules\n")) << rl.out;
+    EXPECT_TRUE(contains(rl.out, "no device or plugin changed\n")) << rl.out;
+    ASSERT_TRUE(wait_in(log, "reload: [[exports]] applied: 1 scheduled")) << slurp(log);
+    s = wait_status(site, 20, [](const json& j) { return !j["rules"].empty() && j["rules"][0].value("status", "") == "running"; });
+    ASSERT_FALSE(s["rules"].empty()) << s.dump(2);
+    EXPECT_EQ(s["rules"][0].value("name", ""), "count") << s.dump(2);
+    Result m = run({gridlet_bin(), "metrics", "--config", site});
+    auto metrics = json::parse(m.out, nullptr, false);
+    ASSERT_TRUE(metrics.is_object()) << m.out << m.err;
+    EXPECT_EQ(metrics["exports"].value("scheduled", 0), 1) << m.out;
+    EXPECT_EQ(metrics["plugins"]["exporter"].value("state", ""), "running") << m.out;
+    EXPECT_EQ(metrics["alarms"].value("rules", 0), 1) << m.out;
+    EXPECT_FALSE(contains(slurp(log), "reload: plugin 'field_b' restarted")) << slurp(log);
+
+    // d4 moves from field_c to field_a, which comes first in the file: both
+    // restart, and field_a takes d4's commands (field_c let go of them first).
+    std::ofstream(site) << head << plugin_c << device("d1", "field_a", port_a, 1, 500) << device("d4", "field_a", port_a, 2, 1000)
+                        << d3 << kept_alarm << rules_and_exports;
+    rl = run({gridlet_bin(), "reload", "--config", site});
+    EXPECT_EQ(rl.code, 0) << rl.out << rl.err;
+    EXPECT_TRUE(contains(rl.out, "  device 'd4' (" + site + ":26): plugin: \"field_c\" -> \"field_a\"\n")) << rl.out;
+    EXPECT_TRUE(contains(rl.out, "plugins restarted: field_a, field_c\n")) << rl.out;
+    s = wait_status(site, 20, [](const json& j) { return device_state(j, "d4") == "online" && device_state(j, "d1") == "online"; });
+    EXPECT_EQ(device_state(s, "d4"), "online") << s.dump(2);
+    EXPECT_TRUE(s["problems"].empty()) << s.dump(2);
+    for (const auto& p : s["plugins"]) EXPECT_EQ(p.value("state", ""), "running") << s.dump(2);
+
+    // A broken file: refused, said with file:line, the running one kept.
+    std::ofstream(site) << head << plugin_c << device("d1", "field_a", port_a, 1, 500) << d3
+                        << "[[devices]]\nname = \"d9\"\nplugin = \"nowhere\"\n";
+    rl = run({gridlet_bin(), "reload", "--config", site});
+    EXPECT_EQ(rl.code, 2) << rl.out << rl.err;
+    EXPECT_TRUE(contains(rl.err, site + ":36: [[devices]]: device 'd9' names plugin 'nowhere'")) << rl.err;
+    EXPECT_TRUE(contains(rl.err, "gridlet reload: " + site + " has errors; the running configuration is kept")) << rl.err;
+    gl.signal(SIGHUP);
+    EXPECT_TRUE(wait_in(log, "keeping the running configuration")) << slurp(log);
+    EXPECT_TRUE(contains(slurp(log), site + ":")) << slurp(log);
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    s = status_json(site);
+    EXPECT_EQ(device_state(s, "d4"), "online") << "kept: " << s.dump(2);
+    gl.signal(SIGTERM);
+    EXPECT_EQ(gl.wait(std::chrono::seconds(30)), 0) << gl.err();
+    fs::remove_all(base);
+}

@@ -103,13 +103,6 @@ TEST(Cli, LogFileIsWrittenThroughAndReopenedOnSighup) {
     std::string site = temp_file("log.toml", "[site]\nname = \"log\"\n[logging]\nfile = \"" + log +
                                                  "\"\n[[plugins]]\nname = \"h\"\nfile = \"" + hello() + "\"\n");
     Process p({gridlet_bin(), "run", site});
-    auto wait_in = [](const std::string& path, const std::string& needle) {
-        for (int i = 0; i < 500; ++i) {
-            if (slurp(path).find(needle) != std::string::npos) return true;
-            std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        }
-        return false;
-    };
     ASSERT_TRUE(wait_in(log, "plugin 'h' started")) << "the line is in the file while gridlet runs";
     ASSERT_EQ(std::rename(log.c_str(), (log + ".1").c_str()), 0);  // logrotate
     p.signal(SIGHUP);

@@ -39,6 +39,16 @@ inline std::string slurp(const std::string& path) {
     return ss.str();
 }
 
+// Waits until the file at `path` holds `needle` (a log line): true, or
+// false after `ms`.
+inline bool wait_in(const std::string& path, const std::string& needle, int ms = 5000) {
+    for (int i = 0; i < ms / 10; ++i) {
+        if (slurp(path).find(needle) != std::string::npos) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+}
+
 struct Result {
     int code = -1;
     std::string out, err;

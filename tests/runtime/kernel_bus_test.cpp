@@ -427,6 +427,72 @@ TEST_F(KernelBus, AFailedPluginIsStartedAgainOnReload) {
     k.stop();
 }
 
+// A reload changed a plugin: restart() runs it anew with the new
+// configuration on the same endpoints; the others are not touched.
+TEST_F(KernelBus, ARestartedPluginRunsWithItsNewConfiguration) {
+    kernel::Kernel k(site_with({planned<Subscriber>("watch", {{"pattern", "data/dev1/"}}), planned<Subscriber>("other"),
+                                planned<Publisher>("pub", {{"count", 8}, {"repeat", true}})}));
+    ASSERT_TRUE(k.start());
+    ASSERT_TRUE(eventually([&] {
+        std::lock_guard l(probe.mu);
+        return !probe.by_instance["watch"].empty();
+    }));
+    plugin::PluginInstance::NewSettings with;
+    nlohmann::json config = {{"pattern", "data/dev2/"}, {"block", false}, {"throw_after", -1}};
+    with.config = config;
+    bool stopped_first = false;
+    with.while_stopped = [&] { stopped_first = k.instance("watch")->state() == plugin::InstanceState::stopped; };
+    ASSERT_TRUE(k.instance("watch")->restart(2000, std::move(with)));
+    EXPECT_TRUE(stopped_first) << "while_stopped runs between the stop and the start";
+    EXPECT_EQ(k.instance("watch")->api_config_json(), config.dump());
+    size_t other_before = 0;
+    {
+        std::lock_guard l(probe.mu);
+        probe.by_instance["watch"].clear();
+        other_before = probe.by_instance["other"].size();
+    }
+    ASSERT_TRUE(eventually([&] {
+        std::lock_guard l(probe.mu);
+        return probe.by_instance["watch"].size() >= 8;
+    })) << "the restarted plugin subscribed again";
+    {
+        std::lock_guard l(probe.mu);
+        auto dev2 = k.registry().find("dev2/p1");
+        ASSERT_TRUE(dev2);
+        for (const gl_sample& x : probe.by_instance["watch"]) EXPECT_EQ(x.series_id, *dev2) << "only dev2 now";
+        EXPECT_GT(probe.by_instance["other"].size(), other_before) << "the other plugin kept receiving";
+    }
+    EXPECT_EQ(k.instance("other")->state(), plugin::InstanceState::running);
+    k.stop();
+}
+
+// A plugin made after the others run (a reload adds it): a running
+// subscriber connected with sync_publishers() gets what it publishes first.
+TEST_F(KernelBus, ARunningSubscriberGetsTheFirstSamplesOfAPluginAddedLater) {
+    kernel::Kernel k(site_with({planned<Subscriber>("sub")}));
+    ASSERT_TRUE(k.start());
+    plugin::CommandRouter router;
+    const std::string site = "test";
+    plugin::HostServices services{k.bus(), k.registry(), SystemClock::instance(), router, nullptr, &site};
+    kernel::PlannedPlugin p = planned<Publisher>("late", {{"count", 4}});
+    auto late = plugin::PluginInstance::make(p.name, p.library, p.config, p.devices, services, 99);
+    ASSERT_TRUE(late);
+    // The subscriber idles (it re-checks for publishers once a second by
+    // itself): without this, the publisher's one batch, 30 ms after its
+    // start, would find nobody connected.
+    ASSERT_TRUE(k.instance("sub")->sync_publishers(2000));
+    ASSERT_TRUE((*late)->start());
+    EXPECT_TRUE(eventually([&] {
+        std::lock_guard l(probe.mu);
+        return probe.by_instance["sub"].size() == 4;
+    }, std::chrono::milliseconds(3000))) << "the first samples of the added plugin were lost";
+    (*late)->request_stop();
+    ASSERT_TRUE((*late)->wait_stopped(2000));
+    (*late)->destroy();
+    late->reset();
+    k.stop();
+}
+
 TEST_F(KernelBus, APluginThatThrowsIsStoppedAndTheOthersGoOn) {
     kernel::Kernel k(site_with({planned<Subscriber>("watch", {{"pattern", "event/kernel/"}}),
                                 planned<Subscriber>("bad", {{"throw_after", 0}}),

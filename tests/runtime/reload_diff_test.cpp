@@ -1,6 +1,7 @@
 // settings_not_applied(): what a SIGHUP reload names as waiting for a
 // restart (issue 10 item 12), one line per changed key, nested tables and
-// arrays of tables key by key, numbers in their shortest form.
+// arrays of tables key by key, numbers in their shortest form; and
+// device_and_plugin_changes(): what it applies live (issue 21 item 3).
 #include <gtest/gtest.h>
 
 #include "kernel/reload_diff.h"
@@ -31,14 +32,40 @@ TEST(ReloadDiff, NamesEachChangedKeyOnOneLine) {
                                      "[store]\nretention_raw_days = 30\n[logging]\nlevel = \"info\"\n");
     SiteConfig after = parse(head + "[[plugins.config.evse]]\nport = 15030\nnoise = 0.05\n"
                                     "[store]\nretention_raw_days = 60\n[logging]\nlevel = \"debug\"\n");
+    // Applied by the reload: the plugin's settings.
+    const std::string live = joined(kernel::device_and_plugin_changes(before, after));
+    EXPECT_EQ(live,
+              "plugin 'sim' config: evse[0].noise: 0.03 -> 0.05\n"
+              "plugin 'sim' config: evse[0].response_ms: 2000 -> (not set: the default)\n");
+    // Not applied: the store's.
     const auto lines = kernel::settings_not_applied(before, after);
     const std::string all = joined(lines);
-    EXPECT_EQ(lines.size(), 3u) << all;
-    EXPECT_NE(all.find("plugin 'sim' config: evse[0].response_ms: 2000 -> (not set: the default)\n"), std::string::npos)
-        << all;
-    EXPECT_NE(all.find("plugin 'sim' config: evse[0].noise: 0.03 -> 0.05\n"), std::string::npos) << all;
-    EXPECT_NE(all.find("[store] retention_raw_days: 30 -> 60\n"), std::string::npos) << all;
+    EXPECT_EQ(all, "[store] retention_raw_days: 30 -> 60\n");
     EXPECT_EQ(all.find("level"), std::string::npos) << "the log level is applied: " << all;
+}
+
+// Devices added, changed and removed, each on its line with the line of its
+// [[devices]] header (in the running file for a removed one); plugins added
+// and disabled.
+TEST(ReloadDiff, DevicesAndPluginsChangedAddedAndRemoved) {
+    const std::string plugins = "[[plugins]]\nname = \"a\"\nfile = \"sim\"\n";
+    SiteConfig before = parse(plugins + "[[plugins]]\nname = \"b\"\nfile = \"sim\"\n"
+                                        "[[devices]]\nname = \"d1\"\nplugin = \"a\"\npoll_ms = 1000\n"
+                                        "[[devices]]\nname = \"d2\"\nplugin = \"a\"\n"
+                                        "[[devices]]\nname = \"d3\"\nplugin = \"b\"\n");
+    SiteConfig after = parse(plugins + "[[plugins]]\nname = \"b\"\nfile = \"sim\"\nenabled = false\n"
+                                       "[[plugins]]\nname = \"c\"\nfile = \"sim\"\n"
+                                       "[[devices]]\nname = \"d1\"\nplugin = \"a\"\npoll_ms = 500\n"
+                                       "[[devices]]\nname = \"d3\"\nplugin = \"b\"\n"
+                                       "[[devices]]\nname = \"d4\"\nplugin = \"c\"\n");
+    EXPECT_EQ(joined(kernel::device_and_plugin_changes(before, after)),
+              "plugin 'b': enabled: true -> false\n"
+              "plugin 'c' added\n"
+              "device 'd1' (site.toml:11): poll_ms: 1000 -> 500\n"
+              "device 'd2' (site.toml:11) removed\n"
+              "device 'd4' (site.toml:18) added\n");
+    EXPECT_TRUE(kernel::settings_not_applied(before, after).empty()) << "plugins and devices are applied live";
+    EXPECT_TRUE(kernel::device_and_plugin_changes(after, after).empty());
 }
 
 TEST(ReloadDiff, AnUnchangedSiteNamesNothing) {
@@ -54,6 +81,10 @@ TEST(ReloadDiff, ExportsAlarmsAndTheModelChangedAreNamed) {
     SiteConfig before = parse(head + exp + "10m\"\n[[alarms]]\nname = \"a\"\n");
     SiteConfig after = parse(head + exp + "15m\"\n[[alarms]]\nname = \"a\"\n");
     EXPECT_EQ(joined(kernel::settings_not_applied(before, after)), "exports changed\n");
+    EXPECT_TRUE(kernel::section_changed(before, after, "exports"));
+    EXPECT_FALSE(kernel::section_changed(before, after, "alarms"));
+    // Applied by this reload: not named as waiting.
+    EXPECT_TRUE(kernel::settings_not_applied(before, after, {"exports"}).empty());
     SiteConfig model = parse(head + exp + "10m\"\n[[alarms]]\nname = \"a\"\n[model]\ncurrency = \"EUR\"\n");
     EXPECT_EQ(joined(kernel::settings_not_applied(before, model)), "model changed\n");
 }
