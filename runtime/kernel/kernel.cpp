@@ -329,30 +329,35 @@ nlohmann::json Kernel::metrics_json() {
 }
 
 std::string Kernel::status_line() {
-    size_t running = 0;
-    for (auto& i : instances_)
-        if (i->state() == plugin::InstanceState::running) ++running;
-    const nlohmann::json problems = problems_json();
-    std::string line = "site '" + plan_.site.site_name + "': " + std::to_string(running) + " plugin" +
-                       (running == 1 ? "" : "s") + " running";
     // What an operator must look at: devices offline, critical alarms.
-    if (!plan_.site.devices.empty()) {
-        size_t offline = 0;
-        for (const auto& d : answers::devices_status(store_.get(), plan_.site.devices, {}, nlohmann::json::object(),
-                                                     clock_.now_ms()))
-            offline += d.value("state", "") == "offline";
-        if (offline > 0)
-            line += ", " + std::to_string(offline) + " of " + std::to_string(plan_.site.devices.size()) + " device" +
-                    (plan_.site.devices.size() == 1 ? "" : "s") + " offline";
-    }
+    const nlohmann::json devices =
+        plan_.site.devices.empty()
+            ? nlohmann::json::array()
+            : answers::devices_status(store_.get(), plan_.site.devices, {}, nlohmann::json::object(), clock_.now_ms());
+    size_t critical = 0;
     if (alarms_) {
         alarm::AlarmFilter f;
         f.active = true;
         f.min_criticality = alarm::Criticality::critical;
-        if (auto critical = alarms_->list(f); critical && !critical->empty())
-            line += ", " + std::to_string(critical->size()) + " critical alarm" + (critical->size() == 1 ? "" : "s") +
-                    " active";
+        if (auto list = alarms_->list(f); list) critical = list->size();
     }
+    return compose_status_line(devices, critical, problems_json());
+}
+
+std::string Kernel::compose_status_line(const nlohmann::json& devices, size_t critical_active,
+                                        const nlohmann::json& problems) const {
+    size_t running = 0;
+    for (auto& i : instances_)
+        if (i->state() == plugin::InstanceState::running) ++running;
+    std::string line = "site '" + plan_.site.site_name + "': " + std::to_string(running) + " plugin" +
+                       (running == 1 ? "" : "s") + " running";
+    size_t offline = 0;
+    for (const auto& d : devices) offline += d.value("state", "") == "offline";
+    if (offline > 0)
+        line += ", " + std::to_string(offline) + " of " + std::to_string(devices.size()) + " device" +
+                (devices.size() == 1 ? "" : "s") + " offline";
+    if (critical_active > 0)
+        line += ", " + std::to_string(critical_active) + " critical alarm" + (critical_active == 1 ? "" : "s") + " active";
     if (problems.empty()) return line + ", no problems";
     line += ", " + std::to_string(problems.size()) + " problem" + (problems.size() == 1 ? "" : "s") + ": " +
             problems[0].get<std::string>();

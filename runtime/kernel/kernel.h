@@ -128,6 +128,10 @@ private:
     // between its stop and its start (its context may change then).
     Status restart_component(const std::string& name, std::function<void()> while_stopped);
     nlohmann::json problems_locked();  // problems_json() with live_mu_ held
+    // status_line() from its parts: `devices` as answers::devices_status
+    // gives them, the critical alarms active, problems_json().
+    std::string compose_status_line(const nlohmann::json& devices, size_t critical_active,
+                                    const nlohmann::json& problems) const;
     std::string handle_control(std::string_view request);
     nlohmann::json control_publish(const nlohmann::json& request);
     nlohmann::json control_alarm_ack(const nlohmann::json& request);

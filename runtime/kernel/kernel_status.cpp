@@ -130,7 +130,9 @@ nlohmann::json Kernel::status_json() {
     alarms["active_by_criticality"] = std::move(by);
     out["alarms"] = std::move(alarms);
     out["problems"] = metrics.value("problems", nlohmann::json::array());
-    out["status_line"] = status_line();  // what systemd's STATUS= says
+    // What systemd's STATUS= says, from what is above.
+    out["status_line"] = compose_status_line(out["devices"], out["alarms"]["active_by_criticality"]["critical"].get<size_t>(),
+                                             out["problems"]);
     return out;
 }
 

@@ -109,20 +109,26 @@ BudgetStatus DiskBudget::status() const {
 bool DiskBudget::shed_one(StoreDb& db, Outbox& outbox, int64_t now, const std::function<int64_t()>& raw_covered_until,
                           std::string& action, Status& error) {
     const TimeZone utc = TimeZone::utc();
+    // A step that moves a cutoff (raw samples, 1-minute rollups, events):
+    // taken when `cut` sheds something the current cutoff keeps.
+    const auto shed_before = [&](int64_t cut, int64_t current, const std::function<void(int64_t)>& set_cutoff, Cf cf,
+                                 uint64_t BudgetStatus::*steps, const std::string& what, const std::string& kept) {
+        if (cut == kNothing || cut <= current) return false;
+        set_cutoff(cut);
+        error = compact(db, cf);
+        std::lock_guard lock(mu_);
+        ++(status_.*steps);
+        action = what + " before " + utc.format_iso(cut) + " shed" + kept;
+        return true;
+    };
     // 1. Raw samples covered by the rollups.
-    {
-        const int64_t covered = raw_covered_until();
-        const int64_t limit = std::min(now - kRawFloorMs, covered == INT64_MAX ? now : floor_to(covered, 60'000));
-        if (int64_t cut = next_cutoff(oldest_time(db, Cf::chunks, -1), now, limit); cut != kNothing && cut > db.cutoffs().raw()) {
-            db.cutoffs().budget_raw(cut);
-            error = compact(db, Cf::chunks);
-            std::lock_guard lock(mu_);
-            ++status_.raw_steps;
-            action = "raw samples before " + utc.format_iso(cut) + " shed (their rollups are kept)";
-            return true;
-        }
-    }
-    // 2. Outboxes, oldest entries first.
+    const int64_t covered = raw_covered_until();
+    if (shed_before(next_cutoff(oldest_time(db, Cf::chunks, -1), now,
+                                std::min(now - kRawFloorMs, covered == INT64_MAX ? now : floor_to(covered, 60'000))),
+                    db.cutoffs().raw(), [&](int64_t c) { db.cutoffs().budget_raw(c); }, Cf::chunks,
+                    &BudgetStatus::raw_steps, "raw samples", " (their rollups are kept)"))
+        return true;
+    // 2. Outboxes, oldest entries first: half of each queue.
     {
         uint64_t dropped = 0;
         if (auto queues = outbox.queues(""); queues) {
@@ -144,26 +150,15 @@ bool DiskBudget::shed_one(StoreDb& db, Outbox& outbox, int64_t now, const std::f
         }
     }
     // 3. 1-minute rollups.
-    if (int64_t cut = next_cutoff(oldest_time(db, Cf::rollups, static_cast<int>(Resolution::min1)), now,
-                                  now - kMinuteFloorMs);
-        cut != kNothing && cut > db.cutoffs().rollup(Resolution::min1)) {
-        db.cutoffs().budget_rollup(Resolution::min1, cut);
-        error = compact(db, Cf::rollups);
-        std::lock_guard lock(mu_);
-        ++status_.rollup_steps;
-        action = "1-minute rollups before " + utc.format_iso(cut) + " shed (15-minute, hourly and daily are kept)";
+    if (shed_before(next_cutoff(oldest_time(db, Cf::rollups, static_cast<int>(Resolution::min1)), now, now - kMinuteFloorMs),
+                    db.cutoffs().rollup(Resolution::min1),
+                    [&](int64_t c) { db.cutoffs().budget_rollup(Resolution::min1, c); }, Cf::rollups,
+                    &BudgetStatus::rollup_steps, "1-minute rollups", " (15-minute, hourly and daily are kept)"))
         return true;
-    }
     // 4. Events.
-    if (int64_t cut = next_cutoff(oldest_event(db), now, now - kEventFloorMs); cut != kNothing && cut > db.cutoffs().events()) {
-        db.cutoffs().budget_events(cut);
-        error = compact(db, Cf::events);
-        std::lock_guard lock(mu_);
-        ++status_.event_steps;
-        action = "events before " + utc.format_iso(cut) + " shed";
-        return true;
-    }
-    return false;
+    return shed_before(next_cutoff(oldest_event(db), now, now - kEventFloorMs), db.cutoffs().events(),
+                       [&](int64_t c) { db.cutoffs().budget_events(c); }, Cf::events, &BudgetStatus::event_steps,
+                       "events", "");
 }
 
 Status DiskBudget::check(StoreDb& db, Outbox& outbox, const std::filesystem::path& dir, int64_t now_ms,
