@@ -733,9 +733,18 @@ void run_import(const ImportArgs& a) {
                               (a.config.empty() ? "--db " + o.path.string() : "--config " + a.config) +
                               "` creates an empty store");
     KeepOwner keep(o.path);  // root importing into the service's store: its files stay the service's
-    auto opened = store::Store::open(o);
-    if (!opened) fail(kCommand, opened.status().code() == StatusCode::not_found ? 2 : 1, opened.status().message());
-    store::Store& store = **opened;
+    // A dry run writes nothing: it reads the store as `gridlet query` does,
+    // also while gridlet runs on it.
+    std::unique_ptr<store::Store> opened;
+    if (a.dry_run) {
+        opened = open_store_read_only(kCommand, o.path);
+    } else {
+        auto writable = store::Store::open(o);
+        if (!writable)
+            fail(kCommand, writable.status().code() == StatusCode::not_found ? 2 : 1, writable.status().message());
+        opened = std::move(*writable);
+    }
+    store::Store& store = *opened;
 
     // Pass 1: check every row of every file; nothing is written yet.
     // The raw retention is the site's ([store] retention_raw_days): known
@@ -920,7 +929,8 @@ void register_import_command(CLI::App& app) {
     cmd->add_option("--unit", a->unit, "Unit of new series");
     cmd->add_option("--series", a->series_file,
                     "Kind, unit, tags and description of new series: what `gridlet series --format csv` writes");
-    cmd->add_flag("--dry-run", a->dry_run, "Check the files and say what would be imported; write nothing");
+    cmd->add_flag("--dry-run", a->dry_run,
+                  "Check the files and say what would be imported; write nothing (also while gridlet runs on the store)");
     cmd->footer(
         "Reads what `gridlet query` writes (with or without --wide). Times: ISO-8601 (local in --tz without an\n"
         "offset) or @epoch_ms. Values: numbers, nan, inf, -inf (stored as bad data). Quality: 0..255 (default\n"

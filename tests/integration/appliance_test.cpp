@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <algorithm>
 #include <cstring>
+#include <ctime>
 #include <regex>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -98,6 +99,19 @@ TEST(Status, OneScreenForAnOperatorFromTheRunningSite) {
     EXPECT_TRUE(contains(text.out, "store: " + base + "/store, writing, ")) << text.out;
     EXPECT_TRUE(contains(text.out, "  budget: none")) << text.out;
     EXPECT_TRUE(contains(text.out, "alarms: 0 active")) << text.out;
+
+    // A dry run of an import reads the store while gridlet runs on it.
+    const std::string csv = base + "/manual.csv";
+    {
+        const std::time_t hour_ago = std::time(nullptr) - 3600;
+        char when[32];
+        std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&hour_ago));
+        std::ofstream(csv) << "time,manual/meter/kwh\n" << when << ",12.5\n";
+    }
+    Result dry = run({gridlet_bin(), "import", "--config", site, "--dry-run", csv});
+    EXPECT_EQ(dry.code, 0) << dry.out << dry.err;
+    EXPECT_TRUE(contains(dry.out, "1 samples of 1 series")) << dry.out;
+    EXPECT_TRUE(contains(dry.out, "--dry-run: nothing written")) << dry.out;
 
     // The device goes away: offline, with its error, and an alarm.
     sim.signal(SIGTERM);
