@@ -54,7 +54,10 @@ nlohmann::json devices_status(store::Store* store, const std::vector<DeviceEntry
                               const std::map<std::string, DeviceErrors>& errors, bool with_newest) {
         nlohmann::json j = {{"name", d.name}, {"plugin", d.plugin}};
         const nlohmann::json* p = plugins.contains(d.plugin) ? &plugins[d.plugin] : nullptr;
-        j["plugin_state"] = p && p->contains("state") ? (*p)["state"] : nlohmann::json("unknown");
+        // A plugin the metrics do not name is not running (disabled).
+        j["plugin_state"] = p && p->contains("state") ? (*p)["state"]
+                            : plugins.empty()         ? nlohmann::json("unknown")
+                                                      : nlohmann::json("not_running");
         if (auto it = refused.find(d.name); it != refused.end()) {
             j["state"] = "left_out";
             j["last_error"] = it->second;
@@ -83,7 +86,7 @@ nlohmann::json devices_status(store::Store* store, const std::vector<DeviceEntry
                 j["last_data_ms"] = newest ? nlohmann::json(newest) : nlohmann::json();
             }
         }
-        if (p && p->value("state", "") != "running") state = "stopped";
+        if ((p && p->value("state", "") != "running") || (!p && !plugins.empty())) state = "stopped";
         j["state"] = state;
         j["last_poll_ms"] = last_poll ? nlohmann::json(last_poll) : nlohmann::json();
         uint64_t errs = 0;

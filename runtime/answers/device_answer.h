@@ -25,6 +25,8 @@ namespace gridlet::answers {
 //    last_poll_ms|null, errors|null, comm: {requests, timeouts, ...},
 //    last_error|null, last_error_ms|null[, last_data_ms (with_newest)]}
 // `plugins`: the kernel's metrics "plugins" object (name -> {state, ...});
+// a device whose plugin it does not name (a disabled plugin) is "stopped",
+// its plugin_state "not_running" (with an empty `plugins`: not known);
 // `refused`: devices left out at start (name -> why). `store` may be null.
 nlohmann::json devices_status(store::Store* store, const std::vector<DeviceEntry>& devices,
                               const std::map<std::string, std::string>& refused, const nlohmann::json& plugins,

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
+#include <filesystem>
 
 #include "cli/commands.h"
 #include "cli/control_client.h"
@@ -57,7 +58,26 @@ void register_reload_command(CLI::App& app) {
         "Exit status: 0 applied; 1 no answer, or a plugin did not stop or start; 2 the site file has\n"
         "errors (each printed with file:line), or bad arguments.");
     cmd->callback([target, json_out] {
-        auto reply = control_request(target->endpoint(), R"({"reload":{}})", target->timeout_ms);
+        std::string endpoint;
+        try {
+            endpoint = target->endpoint();
+        } catch (const CLI::RuntimeError&) {
+            std::fprintf(stderr,
+                         "gridlet reload: nothing was sent: %s cannot be read (above), so its control socket is not "
+                         "known; fix it and run this again, or name the socket with --control\n",
+                         target->config_path.c_str());
+            throw;
+        }
+        // A socket nobody listens on: say so now, not after the timeout.
+        if (endpoint.rfind("ipc://", 0) == 0 && !control_endpoint_live(endpoint)) {
+            std::fprintf(stderr, "gridlet reload: no gridlet listens on %s%s\n", endpoint.c_str(),
+                         target->config_path.empty()
+                             ? ""
+                             : " (the socket the site file names now: if its [site] name or [kernel] control changed, "
+                               "give the running gridlet's socket with --control)");
+            throw CLI::RuntimeError(1);
+        }
+        auto reply = control_request(endpoint, R"({"reload":{}})", target->timeout_ms);
         if (!reply) throw CLI::RuntimeError(1);
         auto a = nlohmann::json::parse(*reply, nullptr, false);
         if (!a.is_object()) {
@@ -65,6 +85,19 @@ void register_reload_command(CLI::App& app) {
             throw CLI::RuntimeError(1);
         }
         if (*json_out) std::printf("%s\n", a.dump(2).c_str());
+        // The running gridlet reads its own site file, which may not be the one named.
+        if (!target->config_path.empty() && a.contains("path") && a["path"].is_string()) {
+            const std::string running = a["path"].get<std::string>();
+            std::error_code e1, e2;
+            const auto mine = std::filesystem::weakly_canonical(target->config_path, e1);
+            const auto theirs = std::filesystem::weakly_canonical(running, e2);
+            const bool differ = std::filesystem::path(running).is_absolute()
+                                    ? (e1 || e2 || mine != theirs)
+                                    : std::filesystem::path(running).filename() != mine.filename();
+            if (differ)
+                std::fprintf(stderr, "note: the running gridlet read its own site file, %s, not %s\n", running.c_str(),
+                             target->config_path.c_str());
+        }
         if (a.contains("error")) {
             if (!*json_out) {
                 for (const auto& e : a.value("errors", nlohmann::json::array()))

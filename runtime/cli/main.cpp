@@ -3,6 +3,9 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <pthread.h>
+
+#include <csignal>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -11,6 +14,15 @@
 #include "cli/commands.h"
 
 int main(int argc, char** argv) {
+    // `gridlet run`: a SIGHUP that comes while the site is still being read
+    // (a reload sent at once after a start) waits for the kernel's signal
+    // handling instead of ending the process (its default action).
+    if (argc > 1 && std::string(argv[1]) == "run") {
+        sigset_t hup;
+        sigemptyset(&hup);
+        sigaddset(&hup, SIGHUP);
+        pthread_sigmask(SIG_BLOCK, &hup, nullptr);
+    }
     // Messages (RocksDB's warnings, the store's) go to stderr: stdout is the
     // data of query, events, series and state, read by other programs.
     // `gridlet run` installs its own logger (file or journal, kernel/logging).

@@ -21,6 +21,8 @@
 // and notifiers follow.
 #include <gridlet/plugin.hpp>
 
+#include <algorithm>
+#include <limits>
 #include <memory>
 
 #include "alarm/evaluator.h"
@@ -61,6 +63,10 @@ public:
                 (void)ctx_.alarms->clear(key, now, std::numeric_limits<double>::quiet_NaN(),
                                          "device '" + device + "' is no longer in the site file");
         }
+        ctx_.alarms_reload = [this](std::vector<alarm::AlarmRule> rules, bool rules_changed,
+                                    const std::vector<std::string>& removed_devices) {
+            reconfigure(std::move(rules), rules_changed, removed_devices);
+        };
         store_failing_ = ctx_.alarms->active("system/store_write|store").has_value();
         over_budget_ = ctx_.alarms->active("system/store_budget|store").has_value() ? 1 : 0;
         host().subscribe("data/");  // [[alarms]] and device alarm points (tag alarm=)
@@ -138,7 +144,39 @@ public:
         ctx_.alarm_raise_failures = c.raise_failures;
     }
 
-    void stop() override { publish(); }
+    void stop() override {
+        ctx_.alarms_reload = nullptr;
+        publish();
+    }
+
+    // A reload (kernel/live_reload.cpp), on this thread, so that no sample
+    // or event of the bus is missed meanwhile: every alarm of a device no
+    // longer in the site ends (its [[alarms]] instances, its communication
+    // alarm), then the new [[alarms]] rules replace the old (an instance's
+    // pending on-delay starts again; an alarm whose rule is gone ends).
+    void reconfigure(std::vector<alarm::AlarmRule> rules, bool rules_changed,
+                     const std::vector<std::string>& removed_devices) {
+        const int64_t now = host().now_ms();
+        for (const std::string& key : ctx_.alarms->active_keys()) {
+            const size_t bar = key.find('|');
+            if (bar == std::string::npos) continue;
+            const std::string series = key.substr(bar + 1);
+            const std::string device = series.substr(0, series.find('/'));
+            if (std::find(removed_devices.begin(), removed_devices.end(), device) != removed_devices.end())
+                (void)ctx_.alarms->clear(key, now, std::numeric_limits<double>::quiet_NaN(),
+                                         "device '" + device + "' is no longer in the site file");
+        }
+        if (rules_changed) {
+            ctx_.alarm_rules = std::move(rules);
+            evaluator_ = std::make_unique<alarm::AlarmEvaluator>(ctx_.alarm_rules, *ctx_.alarms, ctx_.registry);
+            evaluator_->start(now);
+            const auto c = evaluator_->counters();
+            host().info("alarms: " + std::to_string(ctx_.alarm_rules.size()) + " rules, " +
+                        std::to_string(c.instances) + " instances, " + std::to_string(ctx_.alarms->active_count()) +
+                        " alarms active (reload)");
+        }
+        publish();
+    }
 
 private:
     static std::string format_seconds(double s) {

@@ -90,6 +90,12 @@ struct ComponentContext {
     // (replaced by a reload only while that component is stopped).
     alarm::AlarmTable* alarms = nullptr;
     std::vector<alarm::AlarmRule> alarm_rules;
+    // Set by the alarms component on its thread; called there by a reload
+    // (kernel/live_reload.cpp posts it): the new [[alarms]] rules (used when
+    // rules_changed) and the devices removed from the site.
+    std::function<void(std::vector<alarm::AlarmRule> rules, bool rules_changed,
+                       const std::vector<std::string>& removed_devices)>
+        alarms_reload;
     // The evaluator's figures, copied by the alarms component about once a
     // second (for metrics, any thread).
     std::atomic<uint64_t> alarm_instances{0}, alarm_waiting_for_reference{0}, alarm_samples{0},

@@ -94,7 +94,9 @@ public:
     // configuration it started with, but those named in `leave` (a reload
     // just started them); part of the SIGHUP reload. Returns the names
     // started again; each outcome is logged. Main thread.
-    std::vector<std::string> revive_failed_plugins(const std::set<std::string>& leave = {});
+    // `failures` (may be null) gets "name: why" for each that did not start.
+    std::vector<std::string> revive_failed_plugins(const std::set<std::string>& leave = {},
+                                                   std::vector<std::string>* failures = nullptr);
 
     // Called on SIGHUP after the kernel's own reload (rules hook in here).
     void on_reload(std::function<void()> fn) { reload_hooks_.push_back(std::move(fn)); }
@@ -104,7 +106,8 @@ private:
     // of `gridlet check` (a file with errors is refused, the running
     // configuration kept); the answer:
     //   {ok, applied: ["log level and pattern", "plugins and devices", ...],
-    //    changes: ["device 'x' (site.toml:12) added", ...],
+    //    path: the site file read,
+    //    changes: ["device 'x' (site.toml:12) added", "[[alarms]] 'hot' added", ...],
     //    plugins: {added, restarted, removed, failed: ["name: why"]},
     //    revived_plugins, not_applied_until_restart: [...]}
     // or {error, code, errors: ["file:line: ..."]}.
@@ -112,6 +115,7 @@ private:
     // What apply_plugins() did, by plugin name ("name: why" for failures).
     struct PluginChanges {
         std::vector<std::string> added, restarted, removed, failed;
+        std::vector<std::string> edited;  // "plugin 'x': file '/p/my.toml' edited" (a profile)
     };
     // The site plugins of `fresh` become the running ones: a plugin whose
     // file, configuration or devices changed is restarted with them, a new

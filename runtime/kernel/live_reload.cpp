@@ -1,14 +1,16 @@
 // The kernel's reload (SIGHUP, {"reload":{}}, POST /api/v1/reload): the
 // site file is checked as `gridlet check` does, then what changed is applied
 // while everything that did not change runs on:
-//   - plugins and devices: a plugin whose file, [plugins.config] or devices
-//     changed is restarted with them (its thread, state and command claims
-//     are renewed; its bus endpoints, inbox and metrics stay); a new plugin
-//     is made and started; a removed or disabled one is stopped. A plugin
-//     that did not change is not touched, nor are its devices;
+//   - plugins and devices: a plugin whose file, [plugins.config], devices
+//     or the contents of a file they name (a profile) changed is restarted
+//     with them (its thread, state and command claims are renewed; its bus
+//     endpoints, inbox and metrics stay); a new plugin is made and started;
+//     a removed or disabled one is stopped. A plugin that did not change is
+//     not touched, nor are its devices;
 //   - [[rules]]: the rule engine's own reload (unchanged rules keep state);
-//   - [[alarms]]: the alarms component restarts with the new rules (active
-//     alarms stay in the table; those of a removed rule are cleared);
+//   - [[alarms]] and removed devices: a task on the alarms component's
+//     thread takes the new rules and ends the alarms of removed devices
+//     (it keeps its subscriptions: no event is missed meanwhile);
 //   - [[exports]]: the exporter restarts with them (its schedule's state is
 //     in the store), unless [[export_targets]], [legrand_history] or [model]
 //     changed too: those are read at start, so the exports wait with them;
@@ -18,8 +20,11 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
+#include <filesystem>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "kernel/kernel.h"
 #include "kernel/reload_diff.h"
@@ -29,8 +34,26 @@ namespace gridlet::kernel {
 
 namespace {
 
+// The size and modification time of a file (a reload reads it again when
+// they change while it is read).
+std::pair<std::uintmax_t, std::filesystem::file_time_type> file_stamp(const std::string& path) {
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(path, ec);
+    const auto time = std::filesystem::last_write_time(path, ec);
+    return {ec ? 0 : size, time};
+}
+
 bool same_plugin(const PlannedPlugin& a, const PlannedPlugin& b) {
-    return a.library->path() == b.library->path() && a.config == b.config && a.devices == b.devices;
+    return a.library->path() == b.library->path() && a.config == b.config && a.devices == b.devices &&
+           a.file_digests == b.file_digests;
+}
+
+// The files named by a plugin's config or devices whose contents changed.
+std::vector<std::string> edited_files(const PlannedPlugin& a, const PlannedPlugin& b) {
+    std::vector<std::string> out;
+    for (const auto& [path, digest] : b.file_digests)
+        if (auto it = a.file_digests.find(path); it != a.file_digests.end() && it->second != digest) out.push_back(path);
+    return out;
 }
 
 // The tree in effect after a reload: the running one with the top-level
@@ -47,7 +70,8 @@ std::shared_ptr<toml::table> tree_in_effect(const toml::table* running, const to
 
 }  // namespace
 
-std::vector<std::string> Kernel::revive_failed_plugins(const std::set<std::string>& leave) {
+std::vector<std::string> Kernel::revive_failed_plugins(const std::set<std::string>& leave,
+                                                       std::vector<std::string>* failures) {
     std::vector<std::string> revived;
     if (!running_) return revived;
     for (auto& inst : instances_) {
@@ -58,6 +82,7 @@ std::vector<std::string> Kernel::revive_failed_plugins(const std::set<std::strin
             revived.push_back(inst->name());
         } else {
             spdlog::error("reload: plugin '{}' could not be started again: {}", inst->name(), st.message());
+            if (failures) failures->push_back(inst->name() + ": " + st.message());
         }
     }
     return revived;
@@ -176,6 +201,10 @@ Kernel::PluginChanges Kernel::apply_plugins(const SitePlan& fresh) {
             in_effect[p.name] = p;
             continue;
         }
+        for (const std::string& path : edited_files(old, p)) {
+            out.edited.push_back("plugin '" + p.name + "': file '" + path + "' edited");
+            spdlog::info("reload: {}", out.edited.back());
+        }
         plugin::PluginInstance* inst = instance(p.name);
         if (!inst) {  // cannot happen: start() makes every planned plugin
             in_effect[p.name] = old;
@@ -237,11 +266,30 @@ Kernel::PluginChanges Kernel::apply_plugins(const SitePlan& fresh) {
 }
 
 nlohmann::json Kernel::reload() {
-    // The same checks as `gridlet check` (plugins' devices, rules, store),
-    // so that an error in what would apply only at the next start is said now.
+    // The same checks as `gridlet check` (plugins' devices, rules loaded
+    // offline, store), so that an error in what would apply only at the next
+    // start is said now. A file still being written (its size or time
+    // changes while it is read) is read again once it holds still.
     config::Diagnostics diags;
-    SitePlan fresh_plan = load_site(plan_.site.path, diags, DeviceProblems::refuse_site, /*compile_rules=*/false);
+    SitePlan fresh_plan;
+    for (int attempt = 0;; ++attempt) {
+        const auto before = file_stamp(plan_.site.path);
+        diags.clear();
+        fresh_plan = load_site(plan_.site.path, diags, DeviceProblems::refuse_site, /*compile_rules=*/true);
+        if (file_stamp(plan_.site.path) == before) break;
+        if (attempt == 10) {
+            diags.push_back({plan_.site.path, 0, "the file kept changing while it was read (being written?): try again"});
+            break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
     SiteConfig& fresh = fresh_plan.site;
+    // A file with no plugins, for a site that runs some: an empty or
+    // half-written file far more often than a wish to stop everything.
+    if (diags.empty() && fresh_plan.plugins.empty() && !plan_.plugins.empty())
+        diags.push_back({plan_.site.path, 0,
+                         "it names no enabled [[plugins]]: a reload does not stop every plugin (an empty or half-written "
+                         "file?); to run the site without plugins, restart gridlet"});
     if (!diags.empty()) {
         nlohmann::json errors = nlohmann::json::array();
         for (const auto& d : diags) {
@@ -251,8 +299,10 @@ nlohmann::json Kernel::reload() {
         spdlog::error("reload: {} has errors; keeping the running configuration", plan_.site.path);
         return {{"error", plan_.site.path + " has errors; the running configuration is kept"},
                 {"code", "invalid_argument"},
+                {"path", plan_.site.path},
                 {"errors", errors}};
     }
+    for (const config::Diagnostic& w : fresh_plan.warnings) spdlog::warn("reload: {}", w.to_string());
 
     // What this reload applies.
     std::set<std::string> live = {"plugins", "devices", "rules"};
@@ -266,19 +316,31 @@ nlohmann::json Kernel::reload() {
     const std::vector<std::string> kept = settings_not_applied(plan_.site, fresh, live);
     const std::vector<std::string> changes = device_and_plugin_changes(plan_.site, fresh);
     for (const std::string& c : changes) spdlog::info("reload: {}", c);
-    const bool devices_changed =
-        std::any_of(changes.begin(), changes.end(), [](const std::string& c) { return c.rfind("device '", 0) == 0; });
 
-    nlohmann::json applied = {"log level and pattern"};
+    nlohmann::json applied = nlohmann::json::array();
+    std::vector<std::string> lines = changes;  // what the answer names as changed
+    if (plan_.site.log_level != fresh.log_level || plan_.site.log_pattern != fresh.log_pattern) {
+        applied.push_back("log level and pattern");
+        if (plan_.site.log_level != fresh.log_level)
+            lines.push_back("[logging] level: " + plan_.site.log_level + " -> " + fresh.log_level);
+        if (plan_.site.log_pattern != fresh.log_pattern) lines.push_back("[logging] pattern changed");
+    }
     plan_.site.log_level = fresh.log_level;
     plan_.site.log_pattern = fresh.log_pattern;
     if (Status st = setup_logging(plan_.site); !st) spdlog::error("reload: {}", st.message());
+    for (const char* section : {"alarms", "exports", "rules"})
+        for (const std::string& c : named_entry_changes(plan_.site, fresh, section)) {
+            spdlog::info("reload: {}", c);
+            lines.push_back(c);
+        }
 
     // Plugins and devices first: the components below read the new devices.
     const PluginChanges plugins = apply_plugins(fresh_plan);
-    if (!changes.empty()) applied.push_back("plugins and devices");
+    lines.insert(lines.end(), plugins.edited.begin(), plugins.edited.end());
+    if (!changes.empty() || !plugins.edited.empty()) applied.push_back("plugins and devices");
     plan_.site.root = tree_in_effect(plan_.site.root.get(), *fresh.root, live);
     applied_root_ = fresh.root;  // the entries below point into it
+    const std::vector<DeviceEntry> running_devices = plan_.site.devices;  // names only below
     plan_.site.plugins = fresh.plugins;
     plan_.site.devices = fresh.devices;
     plan_.site.rules = fresh.rules;
@@ -295,16 +357,23 @@ nlohmann::json Kernel::reload() {
     }
     components_->refused_devices.set({});
 
-    // [[alarms]], and the devices' communication alarms: the alarms
-    // component starts again with the new rules and devices.
-    if (alarms_changed || devices_changed) {
-        Status st = restart_component("alarms", [&] {
-            if (!alarms_changed) return;
+    // [[alarms]], and the alarms of removed devices: a task on the alarms
+    // component's thread (it keeps its subscriptions: nothing is missed).
+    std::vector<std::string> removed_devices;
+    for (const DeviceEntry& d : running_devices)
+        if (std::none_of(fresh.devices.begin(), fresh.devices.end(), [&](const DeviceEntry& e) { return e.name == d.name; }))
+            removed_devices.push_back(d.name);
+    if (alarms_changed || !removed_devices.empty()) {
+        if (alarms_changed) {
             std::lock_guard lock(live_mu_);
             plan_.alarm_rules = fresh_plan.alarm_rules;
-            components_->alarm_rules = fresh_plan.alarm_rules;
-        });
-        if (!st) spdlog::error("reload: alarms: {}", st.message());
+        }
+        if (plugin::PluginInstance* a = instance("alarms")) {
+            a->post([a, rules = fresh_plan.alarm_rules, alarms_changed, removed_devices]() mutable {
+                auto* ctx = static_cast<ComponentContext*>(a->component());
+                if (ctx && ctx->alarms_reload) ctx->alarms_reload(std::move(rules), alarms_changed, removed_devices);
+            });
+        }
         if (alarms_changed) {
             applied.push_back("alarms");
             spdlog::info("reload: [[alarms]] applied: {} rule{}", fresh_plan.alarm_rules.size(),
@@ -344,7 +413,8 @@ nlohmann::json Kernel::reload() {
     std::set<std::string> touched(plugins.added.begin(), plugins.added.end());
     touched.insert(plugins.restarted.begin(), plugins.restarted.end());
     for (const std::string& f : plugins.failed) touched.insert(f.substr(0, f.find(':')));
-    const std::vector<std::string> revived = revive_failed_plugins(touched);
+    std::vector<std::string> failed = plugins.failed;
+    const std::vector<std::string> revived = revive_failed_plugins(touched, &failed);
     if (plugin::PluginInstance* r = instance("rules")) {
         if (r->state() == plugin::InstanceState::running) reload_rules(*r, fresh);
         applied.push_back("rules");
@@ -361,12 +431,13 @@ nlohmann::json Kernel::reload() {
     for (const std::string& k : kept) spdlog::warn("reload: not applied until gridlet restarts: {}", k);
     return {{"ok", true},
             {"applied", applied},
-            {"changes", changes},
+            {"path", plan_.site.path},
+            {"changes", lines},
             {"plugins",
              {{"added", plugins.added},
               {"restarted", plugins.restarted},
               {"removed", plugins.removed},
-              {"failed", plugins.failed}}},
+              {"failed", failed}}},
             {"revived_plugins", revived},
             {"not_applied_until_restart", kept}};
 }

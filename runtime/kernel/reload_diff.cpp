@@ -88,7 +88,7 @@ std::vector<std::string> device_and_plugin_changes(const SiteConfig& running, co
         diff_tables(p.config, q.config, what + " config: ", {}, out);
     }
     for (const PluginEntry& q : fresh.plugins)
-        if (!seen.count(q.name)) out.push_back("plugin '" + q.name + "' added");
+        if (!seen.count(q.name)) out.push_back("plugin '" + q.name + "' added" + (q.enabled ? "" : " (disabled: not started)"));
 
     std::map<std::string, const DeviceEntry*> devices_now;
     for (const DeviceEntry& d : fresh.devices) devices_now[d.name] = &d;
@@ -107,6 +107,57 @@ std::vector<std::string> device_and_plugin_changes(const SiteConfig& running, co
     for (const DeviceEntry& q : fresh.devices)
         if (!seen.count(q.name))
             out.push_back("device '" + q.name + "' (" + fresh.path + ":" + std::to_string(q.line) + ") added");
+    return out;
+}
+
+namespace {
+
+// The entries of an array of tables by their `name` ("#3" for one without).
+std::vector<std::pair<std::string, const toml::table*>> entries_by_name(const toml::node* n) {
+    std::vector<std::pair<std::string, const toml::table*>> out;
+    if (!n || !n->is_array()) return out;
+    size_t i = 0;
+    for (const toml::node& e : *n->as_array()) {
+        ++i;
+        const toml::table* t = e.as_table();
+        if (!t) continue;
+        const auto name = t->get_as<std::string>("name");
+        out.emplace_back(name ? "'" + name->get() + "'" : "#" + std::to_string(i), t);
+    }
+    return out;
+}
+
+// Each entry of the array of tables `key` added, removed or changed (key by
+// key), as "[[key]] 'name' ...".
+void diff_named_entries(const toml::node* a, const toml::node* b, const std::string& key, std::vector<std::string>& out) {
+    const auto before = entries_by_name(a), after = entries_by_name(b);
+    const std::string what = "[[" + key + "]] ";
+    const auto find = [](const auto& list, const std::string& name) -> const toml::table* {
+        for (const auto& [n, t] : list)
+            if (n == name) return t;
+        return nullptr;
+    };
+    for (const auto& [name, t] : before) {
+        const toml::table* now = find(after, name);
+        if (!now) out.push_back(what + name + " removed");
+        else diff_tables(t, now, what + name + ": ", {}, out);
+    }
+    for (const auto& [name, t] : after)
+        if (!find(before, name)) out.push_back(what + name + " added");
+}
+
+bool array_of_tables_or_absent(const toml::node* n) { return !n || n->is_array_of_tables(); }
+
+}  // namespace
+
+std::vector<std::string> named_entry_changes(const SiteConfig& running, const SiteConfig& fresh,
+                                             const std::string& section) {
+    std::vector<std::string> out;
+    const toml::node* a = running.root ? running.root->get(section) : nullptr;
+    const toml::node* b = fresh.root ? fresh.root->get(section) : nullptr;
+    if (text_of(a) == text_of(b)) return out;
+    if (array_of_tables_or_absent(a) && array_of_tables_or_absent(b)) diff_named_entries(a, b, section, out);
+    if (out.empty()) out.push_back(section + " changed");
     return out;
 }
 
@@ -143,10 +194,10 @@ std::vector<std::string> settings_not_applied(const SiteConfig& running, const S
         const toml::node* a = running.root ? running.root->get(name) : nullptr;
         const toml::node* b = fresh.root ? fresh.root->get(name) : nullptr;
         if (text_of(a) == text_of(b)) continue;
-        if ((!a || a->is_table()) && (!b || b->is_table()) && a && b)
-            diff_tables(a->as_table(), b->as_table(), "[" + name + "] ", {}, out);
+        if ((!a || a->is_table()) && (!b || b->is_table()))
+            diff_tables(a ? a->as_table() : nullptr, b ? b->as_table() : nullptr, "[" + name + "] ", {}, out);
         else
-            out.push_back(name + " changed");
+            for (std::string& line : named_entry_changes(running, fresh, name)) out.push_back(std::move(line));
     }
     return out;
 }

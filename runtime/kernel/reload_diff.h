@@ -24,13 +24,22 @@ namespace gridlet::kernel {
 // (line numbers of the file on disk, or of the running file for a removed one).
 std::vector<std::string> device_and_plugin_changes(const SiteConfig& running, const SiteConfig& fresh);
 
+// One line per entry of the array of tables `section` ("alarms", "exports",
+// "rules", "notifications") added, removed or changed, named by its `name`
+// key ("#2" without one), e.g.
+//   "[[alarms]] 'hot' added", "[[exports]] 'daily' removed",
+//   "[[alarms]] 'hot': threshold: 30 -> 35";
+// "<section> changed" when it is not an array of tables; empty when equal.
+std::vector<std::string> named_entry_changes(const SiteConfig& running, const SiteConfig& fresh,
+                                             const std::string& section);
+
 // True when the top-level table or array of tables `name` ("alarms",
 // "exports") differs between the two files.
 bool section_changed(const SiteConfig& running, const SiteConfig& fresh, const std::string& name);
 
 // One line per setting that changed but is not applied by a reload, e.g.
 //   "[store] retention_raw_days: 30 -> 60", "[http] port: 8443 -> 9443",
-//   "exports changed" (arrays of tables: alarms, notifications, model, ...)
+//   "[[notifications]] 'ops': to: ... -> ..." (arrays of tables, entry by entry)
 // in file order; empty when a reload applies everything that changed. The
 // plugins, devices and rules are applied by every reload and never named
 // here; the top-level sections in `applied_live` ("alarms", "exports") are

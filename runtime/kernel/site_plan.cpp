@@ -1,9 +1,10 @@
 #include "kernel/site_plan.h"
 
-#include "kernel/components.h"
-
 #include <filesystem>
+#include <fstream>
+#include <map>
 
+#include "kernel/components.h"
 #include "core/timezone.h"
 #include "plugin/plugin_instance.h"
 #include "core/clock.h"
@@ -23,6 +24,32 @@ SectionSchemas section_schemas() {
 }
 
 namespace {
+
+// Every string of `j` that names a regular file (as given, or from the
+// site's folder): path -> a digest of its contents (FNV-1a and the size).
+void digest_named_files(const nlohmann::json& j, const SiteConfig& site, std::map<std::string, std::string>& out) {
+    if (j.is_structured()) {
+        for (const auto& v : j) digest_named_files(v, site, out);
+        return;
+    }
+    if (!j.is_string()) return;
+    const std::string& s = j.get_ref<const std::string&>();
+    if (s.empty() || s.size() > 4096 || (s.find('/') == std::string::npos && s.find('.') == std::string::npos)) return;
+    for (const std::string& path : {s, site.resolve(s)}) {
+        std::error_code ec;
+        if (!std::filesystem::is_regular_file(path, ec) || std::filesystem::file_size(path, ec) > (16u << 20) || ec)
+            continue;
+        std::ifstream in(path, std::ios::binary);
+        uint64_t h = 1469598103934665603ull, n = 0;
+        char buf[8192];
+        while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+            for (std::streamsize i = 0; i < in.gcount(); ++i) h = (h ^ static_cast<unsigned char>(buf[i])) * 1099511628211ull;
+            n += static_cast<uint64_t>(in.gcount());
+        }
+        out[path] = std::to_string(h) + ":" + std::to_string(n);
+        return;
+    }
+}
 // The line of a device problem: the key's own line when the message starts
 // with one of the device's keys ("poll_ms = 5 is out of range ..."), else
 // the [[devices]] header's.
@@ -195,6 +222,10 @@ SitePlan prepare_site(SiteConfig site, config::Diagnostics& diags, DeviceProblem
                 plan.warnings.push_back({site.path, plugin_problem_line(entry ? entry->config : nullptr, w.message, plugin_line),
                                          "plugin '" + p.name + "': " + w.message});
         }
+    }
+    for (PlannedPlugin& p : plan.plugins) {
+        digest_named_files(p.config, site, p.file_digests);
+        digest_named_files(p.devices, site, p.file_digests);
     }
     // Rules: loaded offline as the engine will load them (syntax, missing
     // file, errors of the top level with the rule's params).

@@ -6,6 +6,7 @@
 // here; `gridlet run` goes on to Kernel. Kernel thread only.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,6 +31,10 @@ struct PlannedPlugin {
     std::shared_ptr<plugin::PluginLibrary> library;
     nlohmann::json config;   // validated, defaults filled
     nlohmann::json devices;  // array of validated device objects
+    // The files its config and devices name (a device's own profile, a
+    // certificate): path -> digest of the contents, so that a reload sees an
+    // edited file as a change of the plugin.
+    std::map<std::string, std::string> file_digests;
 };
 
 // A device its plugin's validate() refused, left out by `gridlet run`.

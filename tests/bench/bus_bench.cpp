@@ -85,7 +85,7 @@ template <class T>
 kernel::PlannedPlugin planned(const std::string& name) {
     auto lib = plugin::PluginLibrary::from_entry("builtin:" + name, &gridlet::detail::Adapter<T>::entry,
                                                  plugin::host_api_table());
-    return {name, *lib, nlohmann::json::object(), nlohmann::json::array()};
+    return {name, *lib, nlohmann::json::object(), nlohmann::json::array(), {}};
 }
 
 double median(std::vector<double> v) {

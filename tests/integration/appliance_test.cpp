@@ -430,34 +430,46 @@ TEST(LiveReconfiguration, DevicesAddedChangedAndRemovedWhileAnotherKeepsPolling)
     fs::create_directories(base);
     const std::string site = base + "/site.toml";
     const std::string log = base + "/gridlet.log";
-    const auto device = [](const std::string& name, const std::string& plugin, int port, int unit, int poll_ms) {
-        return "[[devices]]\nname = \"" + name + "\"\nplugin = \"" + plugin + "\"\nprofile = \"bcpm\"\naddress = \"127.0.0.1:" +
-               std::to_string(port) + "\"\nunit_id = " + std::to_string(unit) + "\npoll_ms = " + std::to_string(poll_ms) +
-               "\ntimeout_ms = 300\n";
+    // A device's own profile (a copy of the shipped one), to edit later.
+    const std::string profile = base + "/my_bcpm.toml";
+    fs::copy_file(gridlet::testing::source_dir() + "/config/profiles/bcpm.toml", profile);
+    const auto device = [](const std::string& name, const std::string& plugin, int port, int unit, int poll_ms,
+                           const std::string& prof = "bcpm") {
+        return "[[devices]]\nname = \"" + name + "\"\nplugin = \"" + plugin + "\"\nprofile = \"" + prof +
+               "\"\naddress = \"127.0.0.1:" + std::to_string(port) + "\"\nunit_id = " + std::to_string(unit) +
+               "\npoll_ms = " + std::to_string(poll_ms) + "\ntimeout_ms = 300\n";
     };
     const std::string head = "[site]\nname = \"live-it\"\n[kernel]\ncontrol = \"ipc://" + base + "/c.sock\"\n"
                              "[logging]\nfile = \"" + log + "\"\n[store]\npath = \"" + base + "/store\"\n"
                              "[[plugins]]\nname = \"field_a\"\nfile = \"modbus\"\n"
                              "[[plugins]]\nname = \"field_b\"\nfile = \"modbus\"\n";
+    // One alarm per device polled: d2's must end when d2 goes.
+    const std::string polled = "[[alarms]]\nname = \"polled\"\nseries = \"d?/comm/requests\"\ncondition = \"high\"\n"
+                               "threshold = 0\ncriticality = \"information\"\n";
     const std::string d3 = device("d3", "field_b", port_b, 1, 1000);
-    std::ofstream(site) << head << device("d1", "field_a", port_a, 1, 1000) << device("d2", "field_a", port_a, 2, 1000) << d3;
+    std::ofstream(site) << head << device("d1", "field_a", port_a, 1, 1000) << device("d2", "field_a", port_a, 2, 1000) << d3
+                        << polled;
     Process gl({gridlet_bin(), "run", site});
     json s = wait_status(site, 30, [](const json& j) {
-        return device_state(j, "d1") == "online" && device_state(j, "d2") == "online" && device_state(j, "d3") == "online";
+        return device_state(j, "d1") == "online" && device_state(j, "d2") == "online" && device_state(j, "d3") == "online" &&
+               j["alarms"].value("active", 0) == 3;
     });
     ASSERT_EQ(device_state(s, "d3"), "online") << s.dump(2) << slurp(log);
+    ASSERT_EQ(s["alarms"].value("active", 0), 3) << s.dump(2);
     std::this_thread::sleep_for(std::chrono::seconds(3));  // d3 polls a few times before the reload
 
-    // d1 changed (its period), d2 removed, d4 added on a new plugin field_c;
-    // an alarm rule added; d3 and its plugin field_b as they were.
+    // d1 changed (its period), d2 removed, d4 added on a new plugin field_c,
+    // d5 (nobody answers) added there too; d3 and field_b as they were.
     const std::string plugin_c = "[[plugins]]\nname = \"field_c\"\nfile = \"modbus\"\n";
+    const int dead_port = free_port();
+    const std::string d5 = "[[devices]]\nname = \"d5\"\nplugin = \"field_c\"\nprofile = \"bcpm\"\naddress = \"127.0.0.1:" +
+                           std::to_string(dead_port) + "\"\nunit_id = 1\npoll_ms = 500\ntimeout_ms = 200\noffline_after = 1\n";
     const int64_t reload_ms = now_ms();
     std::ofstream(site) << head << plugin_c << device("d1", "field_a", port_a, 1, 500) << device("d4", "field_c", port_a, 2, 1000)
-                        << d3 << "[[alarms]]\nname = \"d3_polled\"\nseries = \"d3/comm/requests\"\ncondition = \"high\"\n"
-                           "threshold = 0\ncriticality = \"information\"\n";
+                        << d3 << d5 << polled;
     gl.signal(SIGHUP);
     ASSERT_TRUE(wait_in(log, "reloaded " + site)) << slurp(log);
-    const std::string text = slurp(log);
+    std::string text = slurp(log);
     EXPECT_TRUE(contains(text, "reload: plugin 'field_c' added")) << text;
     EXPECT_TRUE(contains(text, "reload: device 'd1' (" + site + ":18): poll_ms: 1000 -> 500")) << text;
     EXPECT_TRUE(contains(text, "reload: device 'd2' (" + site + ":23) removed")) << text;
@@ -465,15 +477,28 @@ TEST(LiveReconfiguration, DevicesAddedChangedAndRemovedWhileAnotherKeepsPolling)
     EXPECT_TRUE(contains(text, "reload: plugin 'field_a' restarted with its new configuration (1 device)")) << text;
     EXPECT_TRUE(contains(text, "plugin 'field_c' started (modbus ")) << text;
     EXPECT_FALSE(contains(text, "plugin 'field_b' restarted")) << text;
-    EXPECT_TRUE(contains(text, "reload: [[alarms]] applied: 1 rule")) << text;
     EXPECT_FALSE(contains(text, "not applied until gridlet restarts")) << text;
     s = wait_status(site, 30, [](const json& j) {
-        return device_state(j, "d4") == "online" && device_state(j, "d1") == "online" && j["alarms"].value("active", 0) >= 1;
+        return device_state(j, "d4") == "online" && device_state(j, "d1") == "online" &&
+               device_state(j, "d5") == "offline" && j["alarms"]["active_by_criticality"].value("critical", 0) == 1;
     });
     EXPECT_EQ(device_state(s, "d4"), "online") << s.dump(2);
     EXPECT_EQ(device_state(s, "d2"), "") << "removed: " << s.dump(2);
-    EXPECT_GE(s["alarms"].value("active", 0), 1) << "the new alarm rule runs: " << s.dump(2);
+    EXPECT_EQ(device_state(s, "d5"), "offline") << s.dump(2);
+    EXPECT_EQ(s["alarms"]["active_by_criticality"].value("critical", 0), 1)
+        << "d5's communication alarm, raised while the site was reloading: " << s.dump(2);
     EXPECT_TRUE(s["problems"].empty()) << s.dump(2);
+    // d2's alarm ended with d2 (its series stays in the store); d1's, d3's and d4's are active.
+    Result al = run({gridlet_bin(), "alarms", "--config", site, "--status", "all", "--format", "json"});
+    auto alarms = json::parse(al.out, nullptr, false);
+    ASSERT_TRUE(alarms.is_array()) << al.out << al.err;
+    std::map<std::string, std::string> alarm_status;
+    for (const auto& a : alarms)
+        if (a.value("key", "").rfind("site/polled|", 0) == 0) alarm_status[a.value("key", "")] = a.value("status", "");
+    EXPECT_EQ(alarm_status["site/polled|d2/comm/requests"].rfind("finished", 0), 0u) << al.out;
+    for (const char* d : {"d1", "d3", "d4"})
+        EXPECT_EQ(alarm_status["site/polled|" + std::string(d) + "/comm/requests"].rfind("active", 0), 0u) << d << al.out;
+
     // d3 kept its period through the reload: no poll missed (the grid is
     // 1000 ms; a missed one would leave 2000 ms between two samples).
     std::vector<int64_t> t3;
@@ -499,23 +524,28 @@ TEST(LiveReconfiguration, DevicesAddedChangedAndRemovedWhileAnotherKeepsPolling)
     const std::vector<int64_t> t2 = sample_times(site, "d2/comm/requests", reload_ms + 2000);
     EXPECT_TRUE(t2.empty()) << t2.size() << " samples of a removed device";
 
-    // [[rules]] and [[exports]] on a site that had none: the rule engine
-    // and the exporter start, the devices go on.
+    // [[rules]], [[exports]] and an alarm rule on a site that had no rule
+    // and no export, by `gridlet reload`: the rule engine and the exporter
+    // start, the devices go on.
     const std::string rule = base + "/count.lua";
     std::ofstream(rule) << "gridlet.every(1000, function() end)\n";
-    const std::string kept_alarm = "[[alarms]]\nname = \"d3_polled\"\nseries = \"d3/comm/requests\"\ncondition = \"high\"\n"
-                                   "threshold = 0\ncriticality = \"information\"\n";
-    const std::string rules_and_exports = "[[rules]]\nname = \"count\"\nfile = \"" + rule + "\"\n" +
-                                          "[[exports]]\nname = \"d3_avg\"\nformat = \"socomec_csv\"\nevery = \"10m\"\ndir = \"" +
-                                          base + "/exports\"\n[[exports.variables]]\nseries = \"d3/comm/requests\"\n";
-    std::ofstream(site) << head << plugin_c << device("d1", "field_a", port_a, 1, 500) << device("d4", "field_c", port_a, 2, 1000)
-                        << d3 << kept_alarm << rules_and_exports;
-    // `gridlet reload`: the same reload, and what it did.
+    const std::string more = polled +
+                             "[[alarms]]\nname = \"d3_polled\"\nseries = \"d3/comm/requests\"\ncondition = \"high\"\n"
+                             "threshold = 0\ncriticality = \"information\"\n"
+                             "[[rules]]\nname = \"count\"\nfile = \"" + rule + "\"\n" +
+                             "[[exports]]\nname = \"d3_avg\"\nformat = \"socomec_csv\"\nevery = \"10m\"\ndir = \"" + base +
+                             "/exports\"\n[[exports.variables]]\nseries = \"d3/comm/requests\"\n";
+    const std::string devices_now = device("d1", "field_a", port_a, 1, 500) + device("d4", "field_c", port_a, 2, 1000) + d3 + d5;
+    std::ofstream(site) << head << plugin_c << devices_now << more;
     Result rl = run({gridlet_bin(), "reload", "--config", site});
     EXPECT_EQ(rl.code, 0) << rl.out << rl.err;
-    EXPECT_TRUE(contains(rl.out, "applied: log level and pattern, exports, rules\n")) << rl.out;
-    EXPECT_TRUE(contains(rl.out, "no device or plugin changed\n")) << rl.out;
+    EXPECT_TRUE(contains(rl.out, "applied: alarms, exports, rules\n")) << rl.out;
+    EXPECT_TRUE(contains(rl.out, "  [[alarms]] 'd3_polled' added\n")) << rl.out;
+    EXPECT_TRUE(contains(rl.out, "  [[exports]] 'd3_avg' added\n")) << rl.out;
+    EXPECT_TRUE(contains(rl.out, "  [[rules]] 'count' added\n")) << rl.out;
+    EXPECT_FALSE(contains(rl.out, "plugins restarted")) << rl.out;
     ASSERT_TRUE(wait_in(log, "reload: [[exports]] applied: 1 scheduled")) << slurp(log);
+    EXPECT_TRUE(wait_in(log, "reload: [[alarms]] applied: 2 rules")) << slurp(log);
     s = wait_status(site, 20, [](const json& j) { return !j["rules"].empty() && j["rules"][0].value("status", "") == "running"; });
     ASSERT_FALSE(s["rules"].empty()) << s.dump(2);
     EXPECT_EQ(s["rules"][0].value("name", ""), "count") << s.dump(2);
@@ -524,13 +554,21 @@ TEST(LiveReconfiguration, DevicesAddedChangedAndRemovedWhileAnotherKeepsPolling)
     ASSERT_TRUE(metrics.is_object()) << m.out << m.err;
     EXPECT_EQ(metrics["exports"].value("scheduled", 0), 1) << m.out;
     EXPECT_EQ(metrics["plugins"]["exporter"].value("state", ""), "running") << m.out;
-    EXPECT_EQ(metrics["alarms"].value("rules", 0), 1) << m.out;
-    EXPECT_FALSE(contains(slurp(log), "reload: plugin 'field_b' restarted")) << slurp(log);
+    EXPECT_EQ(metrics["alarms"].value("rules", 0), 2) << m.out;
+
+    // A broken rule is refused as `gridlet check` refuses it, the running
+    // configuration kept.
+    std::ofstream(rule) << "local a =\n";
+    rl = run({gridlet_bin(), "reload", "--config", site});
+    EXPECT_EQ(rl.code, 2) << rl.out << rl.err;
+    EXPECT_TRUE(contains(rl.err, "count.lua")) << rl.err;
+    std::ofstream(rule) << "gridlet.every(1000, function() end)\n";
 
     // d4 moves from field_c to field_a, which comes first in the file: both
-    // restart, and field_a takes d4's commands (field_c let go of them first).
-    std::ofstream(site) << head << plugin_c << device("d1", "field_a", port_a, 1, 500) << device("d4", "field_a", port_a, 2, 1000)
-                        << d3 << kept_alarm << rules_and_exports;
+    // restart, and field_a takes d4's commands (field_c let go of them
+    // first). d1's own profile file is edited: its plugin restarts too.
+    std::ofstream(site) << head << plugin_c << device("d1", "field_a", port_a, 1, 500, profile)
+                        << device("d4", "field_a", port_a, 2, 1000) << d3 << d5 << more;
     rl = run({gridlet_bin(), "reload", "--config", site});
     EXPECT_EQ(rl.code, 0) << rl.out << rl.err;
     EXPECT_TRUE(contains(rl.out, "  device 'd4' (" + site + ":26): plugin: \"field_c\" -> \"field_a\"\n")) << rl.out;
@@ -539,21 +577,48 @@ TEST(LiveReconfiguration, DevicesAddedChangedAndRemovedWhileAnotherKeepsPolling)
     EXPECT_EQ(device_state(s, "d4"), "online") << s.dump(2);
     EXPECT_TRUE(s["problems"].empty()) << s.dump(2);
     for (const auto& p : s["plugins"]) EXPECT_EQ(p.value("state", ""), "running") << s.dump(2);
+    std::ofstream(profile, std::ios::app) << "\n# edited\n";
+    rl = run({gridlet_bin(), "reload", "--config", site});
+    EXPECT_EQ(rl.code, 0) << rl.out << rl.err;
+    EXPECT_TRUE(contains(rl.out, "  plugin 'field_a': file '" + profile + "' edited\n")) << rl.out;
+    EXPECT_TRUE(contains(rl.out, "plugins restarted: field_a\n")) << rl.out;
 
-    // A broken file: refused, said with file:line, the running one kept.
+    // field_c disabled: stopped and dropped; its device d5 is "stopped".
+    std::ofstream(site) << head << "[[plugins]]\nname = \"field_c\"\nfile = \"modbus\"\nenabled = false\n"
+                        << device("d1", "field_a", port_a, 1, 500, profile) << device("d4", "field_a", port_a, 2, 1000) << d3
+                        << d5 << more;
+    rl = run({gridlet_bin(), "reload", "--config", site});
+    EXPECT_EQ(rl.code, 0) << rl.out << rl.err;
+    EXPECT_TRUE(contains(rl.out, "plugins removed: field_c\n")) << rl.out;
+    s = status_json(site);
+    for (const auto& d : s["devices"])
+        if (d.value("name", "") == "d5") {
+            EXPECT_EQ(d.value("state", ""), "stopped") << s.dump(2);
+            EXPECT_EQ(d.value("plugin_state", ""), "not_running") << s.dump(2);
+        }
+
+    // Broken files: refused, said with file:line, the running one kept.
     std::ofstream(site) << head << plugin_c << device("d1", "field_a", port_a, 1, 500) << d3
                         << "[[devices]]\nname = \"d9\"\nplugin = \"nowhere\"\n";
     rl = run({gridlet_bin(), "reload", "--config", site});
     EXPECT_EQ(rl.code, 2) << rl.out << rl.err;
     EXPECT_TRUE(contains(rl.err, site + ":36: [[devices]]: device 'd9' names plugin 'nowhere'")) << rl.err;
     EXPECT_TRUE(contains(rl.err, "gridlet reload: " + site + " has errors; the running configuration is kept")) << rl.err;
+    // An empty file (a half-written one) does not stop every plugin.
+    std::ofstream(site, std::ios::trunc).flush();
     gl.signal(SIGHUP);
+    EXPECT_TRUE(wait_in(log, "it names no enabled [[plugins]]: a reload does not stop every plugin")) << slurp(log);
     EXPECT_TRUE(wait_in(log, "keeping the running configuration")) << slurp(log);
-    EXPECT_TRUE(contains(slurp(log), site + ":")) << slurp(log);
     std::this_thread::sleep_for(std::chrono::seconds(2));
-    s = status_json(site);
+    s = json::parse(run({gridlet_bin(), "status", "--control", "ipc://" + base + "/c.sock", "--json"}).out, nullptr, false);
     EXPECT_EQ(device_state(s, "d4"), "online") << "kept: " << s.dump(2);
     gl.signal(SIGTERM);
     EXPECT_EQ(gl.wait(std::chrono::seconds(30)), 0) << gl.err();
+    // Nobody listens any more: said at once, not after the 60 s timeout.
+    const auto asked = std::chrono::steady_clock::now();
+    rl = run({gridlet_bin(), "reload", "--control", "ipc://" + base + "/c.sock"});
+    EXPECT_EQ(rl.code, 1) << rl.out << rl.err;
+    EXPECT_TRUE(contains(rl.err, "gridlet reload: no gridlet listens on ipc://" + base + "/c.sock")) << rl.err;
+    EXPECT_LT(std::chrono::steady_clock::now() - asked, std::chrono::seconds(10));
     fs::remove_all(base);
 }

@@ -15,6 +15,8 @@ namespace {
 
 std::string hello() { return build_dir() + "/plugins/hello.so"; }
 
+bool has(const std::string& text, const std::string& needle) { return text.find(needle) != std::string::npos; }
+
 size_t count(const std::string& text, const std::string& needle) {
     size_t n = 0;
     for (size_t pos = text.find(needle); pos != std::string::npos; pos = text.find(needle, pos + 1)) ++n;
@@ -157,7 +159,7 @@ TEST(OperatorMessages, SeriesTableHasAHeaderAndStateNames) {
     run({"rm", "-rf", db});
 }
 
-TEST(OperatorMessages, ReloadNamesWhatItDidNotApplyAndLogsEachLoadErrorOnce) {
+TEST(OperatorMessages, ReloadRefusesABrokenRuleNamesWhatItDidNotApplyAndLogsEachLoadErrorOnce) {
     const std::string tag = std::to_string(getpid());
     const std::string log = "/tmp/gridlet-it-" + tag + "-reload.log";
     std::remove(log.c_str());
@@ -180,18 +182,27 @@ TEST(OperatorMessages, ReloadNamesWhatItDidNotApplyAndLogsEachLoadErrorOnce) {
     EXPECT_EQ(count(slurp(log), "not loaded"), 1u) << slurp(log);
     EXPECT_EQ(count(slurp(log), "unexpected symbol"), 1u) << "one line per failure: " << slurp(log);
 
-    // SIGHUP: the operator asked, so the failure is said once more; the
-    // plugin setting is applied (the plugin restarts with it) and named;
-    // the [store] one, which waits for a restart, is named as such.
+    // SIGHUP: the checks of `gridlet check` refuse the broken rule, with
+    // the site file's line and the rule's, and the running configuration
+    // (the rule's previous version among it) is kept.
     std::ofstream(site) << head << "[plugins.config]\ninterval_ms = 250\n" << tail << "[store]\npath = \"" << log
                         << ".db\"\n";
+    p.signal(SIGHUP);
+    ASSERT_TRUE(wait_in(log, "keeping the running configuration")) << slurp(log);
+    EXPECT_TRUE(has(slurp(log), "reload: " + site + ":10: rule 'r': " + rule + ":2: unexpected symbol")) << slurp(log);
+    EXPECT_FALSE(has(slurp(log), "restarted with its new configuration")) << slurp(log);
+
+    // The rule mended: the same file applies. The plugin setting is applied
+    // (the plugin restarts with it) and named; the [store] one, which waits
+    // for a restart, is named as such.
+    std::ofstream(rule) << "gridlet.every(1000, function() end)\n";
     p.signal(SIGHUP);
     ASSERT_TRUE(wait_in(log, "reloaded")) << slurp(log);
     EXPECT_TRUE(wait_in(log, "reload: plugin 'h' config: interval_ms: 1000 -> 250")) << slurp(log);
     EXPECT_TRUE(wait_in(log, "reload: plugin 'h' restarted with its new configuration")) << slurp(log);
     EXPECT_TRUE(wait_in(log, "not applied until gridlet restarts: [store] path: (not set: the default) -> ")) << slurp(log);
     std::this_thread::sleep_for(std::chrono::milliseconds(600));
-    EXPECT_EQ(count(slurp(log), "not loaded"), 2u) << slurp(log);
+    EXPECT_EQ(count(slurp(log), "not loaded"), 1u) << "the file watch said it once: " << slurp(log);
     p.signal(SIGTERM);
     p.wait();
     std::remove(log.c_str());

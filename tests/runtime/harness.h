@@ -23,7 +23,7 @@ kernel::PlannedPlugin planned(const std::string& name, nlohmann::json config = n
                                                  plugin::host_api_table());
     if (!lib) throw std::runtime_error(lib.status().message());
     config::fill_defaults(config, (*lib)->config_keys());
-    return {name, *lib, std::move(config), std::move(devices)};
+    return {name, *lib, std::move(config), std::move(devices), {}};
 }
 
 inline kernel::SitePlan site_with(std::vector<kernel::PlannedPlugin> plugins, int queue_depth = 10000,

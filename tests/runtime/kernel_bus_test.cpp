@@ -240,6 +240,14 @@ public:
     }
 };
 
+// Fails in every start().
+class StartFails : public gridlet::Plugin {
+public:
+    static constexpr gridlet::PluginInfo info{"start_fails", "1.0.0", GL_KIND_LOGIC, "fails to start"};
+    explicit StartFails(gridlet::Host h) : Plugin(h) {}
+    void start() override { throw std::runtime_error("start fails on purpose"); }
+};
+
 class KernelBus : public ::testing::Test {
 protected:
     void SetUp() override { probe.reset(); }
@@ -490,6 +498,25 @@ TEST_F(KernelBus, ARunningSubscriberGetsTheFirstSamplesOfAPluginAddedLater) {
     ASSERT_TRUE((*late)->wait_stopped(2000));
     (*late)->destroy();
     late->reset();
+    k.stop();
+}
+
+// A reload that cannot start a failed plugin again says so (the reload's
+// answer lists it as failed; `gridlet reload` exits 1).
+TEST_F(KernelBus, APluginThatFailsToStartAgainIsReportedAsFailed) {
+    kernel::Kernel k(site_with({planned<StartFails>("sf"), planned<Subscriber>("ok")}));
+    ASSERT_TRUE(k.start());
+    ASSERT_EQ(k.instance("sf")->state(), plugin::InstanceState::failed);
+    std::vector<std::string> failures;
+    EXPECT_TRUE(k.revive_failed_plugins({}, &failures).empty());
+    ASSERT_EQ(failures.size(), 1u);
+    EXPECT_EQ(failures[0].rfind("sf: ", 0), 0u) << failures[0];
+    EXPECT_NE(failures[0].find("start fails on purpose"), std::string::npos) << failures[0];
+    // One the reload just started (`leave`) is not started twice.
+    failures.clear();
+    EXPECT_TRUE(k.revive_failed_plugins({"sf"}, &failures).empty());
+    EXPECT_TRUE(failures.empty());
+    EXPECT_EQ(k.instance("ok")->state(), plugin::InstanceState::running);
     k.stop();
 }
 

@@ -73,20 +73,27 @@ TEST(ReloadDiff, AnUnchangedSiteNamesNothing) {
     EXPECT_TRUE(kernel::settings_not_applied(parse(text), parse(text)).empty());
 }
 
-// The alarms, notifications, site model and exports are read at start: a
-// change to them is named too, never silently left out.
+// The alarms, notifications, site model and exports: a change to them is
+// named, entry by entry or key by key, never silently left out.
 TEST(ReloadDiff, ExportsAlarmsAndTheModelChangedAreNamed) {
     const std::string head = "[site]\nname = \"x\"\n";
     const std::string exp = "[[exports]]\nname = \"e\"\nformat = \"socomec_csv\"\nevery = \"";
     SiteConfig before = parse(head + exp + "10m\"\n[[alarms]]\nname = \"a\"\n");
     SiteConfig after = parse(head + exp + "15m\"\n[[alarms]]\nname = \"a\"\n");
-    EXPECT_EQ(joined(kernel::settings_not_applied(before, after)), "exports changed\n");
+    EXPECT_EQ(joined(kernel::settings_not_applied(before, after)), "[[exports]] 'e': every: \"10m\" -> \"15m\"\n");
     EXPECT_TRUE(kernel::section_changed(before, after, "exports"));
     EXPECT_FALSE(kernel::section_changed(before, after, "alarms"));
     // Applied by this reload: not named as waiting.
     EXPECT_TRUE(kernel::settings_not_applied(before, after, {"exports"}).empty());
     SiteConfig model = parse(head + exp + "10m\"\n[[alarms]]\nname = \"a\"\n[model]\ncurrency = \"EUR\"\n");
-    EXPECT_EQ(joined(kernel::settings_not_applied(before, model)), "model changed\n");
+    EXPECT_EQ(joined(kernel::settings_not_applied(before, model)), "[model] currency: (not set: the default) -> \"EUR\"\n");
+    // Entries of an array of tables by name: added, removed, changed.
+    SiteConfig two = parse(head + exp + "15m\"\n[[alarms]]\nname = \"b\"\n[[alarms]]\nname = \"a\"\nthreshold = 2\n");
+    EXPECT_EQ(joined(kernel::named_entry_changes(after, two, "alarms")),
+              "[[alarms]] 'a': threshold: (not set: the default) -> 2\n[[alarms]] 'b' added\n");
+    EXPECT_EQ(joined(kernel::named_entry_changes(two, after, "alarms")),
+              "[[alarms]] 'b' removed\n[[alarms]] 'a': threshold: 2 -> (not set: the default)\n");
+    EXPECT_TRUE(kernel::named_entry_changes(two, two, "alarms").empty());
 }
 
 // [http] (and any part not applied by a reload) names its keys too: the API
@@ -97,5 +104,6 @@ TEST(ReloadDiff, HttpSettingsAreNamedKeyByKey) {
     SiteConfig after = parse(head + "9443\nmax_query_rows = 1000\n");
     EXPECT_EQ(joined(kernel::settings_not_applied(before, after)), "[http] port: 8443 -> 9443\n");
     SiteConfig none = parse("[site]\nname = \"x\"\n");
-    EXPECT_EQ(joined(kernel::settings_not_applied(none, after)), "http changed\n");
+    EXPECT_EQ(joined(kernel::settings_not_applied(none, after)),
+              "[http] max_query_rows: (not set: the default) -> 1000\n[http] port: (not set: the default) -> 9443\n");
 }
