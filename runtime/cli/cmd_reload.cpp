@@ -22,6 +22,17 @@ std::string joined(const nlohmann::json& names) {
     return out;
 }
 
+// Whether `running` (the path the running gridlet was given, maybe relative
+// to its own folder) and `named` are one file: compared as full paths when
+// `running` is absolute, else by file name (its folder is not known here).
+bool same_file(const std::string& running, const std::string& named) {
+    std::error_code e1, e2;
+    const auto mine = std::filesystem::weakly_canonical(named, e1);
+    if (!std::filesystem::path(running).is_absolute()) return std::filesystem::path(running).filename() == mine.filename();
+    const auto theirs = std::filesystem::weakly_canonical(running, e2);
+    return !e1 && !e2 && mine == theirs;
+}
+
 void print_answer(const nlohmann::json& a) {
     std::printf("applied: %s\n", joined(a.value("applied", nlohmann::json::array())).c_str());
     const nlohmann::json changes = a.value("changes", nlohmann::json::array());
@@ -77,6 +88,23 @@ void register_reload_command(CLI::App& app) {
                                "give the running gridlet's socket with --control)");
             throw CLI::RuntimeError(1);
         }
+        // The running gridlet reads its own site file: when it is not the one
+        // named, nothing is sent (that file would not be the one applied).
+        if (!target->config_path.empty()) {
+            auto status = control_request(endpoint, R"({"status":{}})", target->timeout_ms);
+            if (!status) throw CLI::RuntimeError(1);
+            const auto st = nlohmann::json::parse(*status, nullptr, false);
+            if (st.is_object() && st.contains("path") && st["path"].is_string()) {
+                const std::string running = st["path"].get<std::string>();
+                if (!same_file(running, target->config_path)) {
+                    std::fprintf(stderr,
+                                 "gridlet reload: the gridlet on %s runs the site file %s, not %s: nothing was sent "
+                                 "(edit that file, or name it with --config)\n",
+                                 endpoint.c_str(), running.c_str(), target->config_path.c_str());
+                    throw CLI::RuntimeError(2);
+                }
+            }
+        }
         auto reply = control_request(endpoint, R"({"reload":{}})", target->timeout_ms);
         if (!reply) throw CLI::RuntimeError(1);
         auto a = nlohmann::json::parse(*reply, nullptr, false);
@@ -85,19 +113,6 @@ void register_reload_command(CLI::App& app) {
             throw CLI::RuntimeError(1);
         }
         if (*json_out) std::printf("%s\n", a.dump(2).c_str());
-        // The running gridlet reads its own site file, which may not be the one named.
-        if (!target->config_path.empty() && a.contains("path") && a["path"].is_string()) {
-            const std::string running = a["path"].get<std::string>();
-            std::error_code e1, e2;
-            const auto mine = std::filesystem::weakly_canonical(target->config_path, e1);
-            const auto theirs = std::filesystem::weakly_canonical(running, e2);
-            const bool differ = std::filesystem::path(running).is_absolute()
-                                    ? (e1 || e2 || mine != theirs)
-                                    : std::filesystem::path(running).filename() != mine.filename();
-            if (differ)
-                std::fprintf(stderr, "note: the running gridlet read its own site file, %s, not %s\n", running.c_str(),
-                             target->config_path.c_str());
-        }
         if (a.contains("error")) {
             if (!*json_out) {
                 for (const auto& e : a.value("errors", nlohmann::json::array()))

@@ -58,10 +58,17 @@ public:
             if (key.rfind(prefix, 0) != 0) continue;
             const std::string device = key.substr(prefix.size());
             bool configured = false;
-            for (const DeviceEntry& d : site->devices) configured = configured || d.name == device;
+            // Polled: in the site file, on an enabled plugin.
+            for (const DeviceEntry& d : site->devices)
+                configured = configured || (d.name == device && std::any_of(site->plugins.begin(), site->plugins.end(),
+                                                                            [&](const PluginEntry& p) {
+                                                                                return p.name == d.plugin && p.enabled;
+                                                                            }));
             if (!configured)
                 (void)ctx_.alarms->clear(key, now, std::numeric_limits<double>::quiet_NaN(),
-                                         "device '" + device + "' is no longer in the site file");
+                                         "device '" + device +
+                                             "' is no longer polled (removed from the site file, or its plugin "
+                                             "removed or disabled)");
         }
         ctx_.alarms_reload = [this](std::vector<alarm::AlarmRule> rules, bool rules_changed,
                                     const std::vector<std::string>& removed_devices) {
@@ -164,7 +171,9 @@ public:
             const std::string device = series.substr(0, series.find('/'));
             if (std::find(removed_devices.begin(), removed_devices.end(), device) != removed_devices.end())
                 (void)ctx_.alarms->clear(key, now, std::numeric_limits<double>::quiet_NaN(),
-                                         "device '" + device + "' is no longer in the site file");
+                                         "device '" + device +
+                                             "' is no longer polled (removed from the site file, or its plugin "
+                                             "removed or disabled)");
         }
         if (rules_changed) {
             ctx_.alarm_rules = std::move(rules);

@@ -34,6 +34,8 @@ namespace gridlet::kernel {
 
 namespace {
 
+constexpr int64_t kQuietMs = 1000;  // a site file must be this still before a reload reads it
+
 // The size and modification time of a file (a reload reads it again when
 // they change while it is read).
 std::pair<std::uintmax_t, std::filesystem::file_time_type> file_stamp(const std::string& path) {
@@ -272,6 +274,22 @@ nlohmann::json Kernel::reload() {
     // changes while it is read) is read again once it holds still.
     config::Diagnostics diags;
     SitePlan fresh_plan;
+    // A file written less than a second ago is read once it has been still
+    // for a second: an editor or a tool may still be writing it, and a
+    // prefix of a site file is often a valid site file (at most 10 s).
+    for (int waited_ms = 0; waited_ms < 10'000;) {
+        std::error_code ec;
+        const auto written = std::filesystem::last_write_time(plan_.site.path, ec);
+        if (ec) break;
+        const auto age = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::filesystem::file_time_type::clock::now() - written)
+                             .count();
+        if (age >= kQuietMs || age < -kQuietMs) break;  // still, or a clock that stepped
+        const int wait = static_cast<int>(std::clamp<int64_t>(kQuietMs - age, 10, kQuietMs));
+        if (waited_ms == 0) spdlog::info("reload: {} was written {} ms ago: reading it once it is still", plan_.site.path, age);
+        std::this_thread::sleep_for(std::chrono::milliseconds(wait));
+        waited_ms += wait;
+    }
     for (int attempt = 0;; ++attempt) {
         const auto before = file_stamp(plan_.site.path);
         diags.clear();
@@ -333,8 +351,22 @@ nlohmann::json Kernel::reload() {
             spdlog::info("reload: {}", c);
             lines.push_back(c);
         }
+    bool rule_files_edited = false;
+    for (const auto& [rule, files] : fresh_plan.rule_file_digests) {
+        auto before = plan_.rule_file_digests.find(rule);
+        if (before == plan_.rule_file_digests.end()) continue;
+        for (const auto& [path, digest] : files)
+            if (auto it = before->second.find(path); it != before->second.end() && it->second != digest) {
+                lines.push_back("[[rules]] '" + rule + "': file '" + path + "' edited");
+                spdlog::info("reload: {}", lines.back());
+                rule_files_edited = true;
+            }
+    }
+    const bool rules_changed = rule_files_edited || section_changed(plan_.site, fresh, "rules");
+    plan_.rule_file_digests = fresh_plan.rule_file_digests;
 
     // Plugins and devices first: the components below read the new devices.
+    const std::vector<PlannedPlugin> running_plugins = plan_.plugins;
     const PluginChanges plugins = apply_plugins(fresh_plan);
     lines.insert(lines.end(), plugins.edited.begin(), plugins.edited.end());
     if (!changes.empty() || !plugins.edited.empty()) applied.push_back("plugins and devices");
@@ -359,10 +391,18 @@ nlohmann::json Kernel::reload() {
 
     // [[alarms]], and the alarms of removed devices: a task on the alarms
     // component's thread (it keeps its subscriptions: nothing is missed).
+    // Devices no longer polled: removed, or their plugin removed or disabled.
+    const auto driven = [](const std::vector<DeviceEntry>& devices, const std::vector<PlannedPlugin>& plugins) {
+        std::set<std::string> out;
+        for (const DeviceEntry& d : devices)
+            if (std::any_of(plugins.begin(), plugins.end(), [&](const PlannedPlugin& p) { return p.name == d.plugin; }))
+                out.insert(d.name);
+        return out;
+    };
+    const std::set<std::string> polled_now = driven(fresh.devices, plan_.plugins);
     std::vector<std::string> removed_devices;
-    for (const DeviceEntry& d : running_devices)
-        if (std::none_of(fresh.devices.begin(), fresh.devices.end(), [&](const DeviceEntry& e) { return e.name == d.name; }))
-            removed_devices.push_back(d.name);
+    for (const std::string& d : driven(running_devices, running_plugins))
+        if (!polled_now.count(d)) removed_devices.push_back(d);
     if (alarms_changed || !removed_devices.empty()) {
         if (alarms_changed) {
             std::lock_guard lock(live_mu_);
@@ -416,8 +456,9 @@ nlohmann::json Kernel::reload() {
     std::vector<std::string> failed = plugins.failed;
     const std::vector<std::string> revived = revive_failed_plugins(touched, &failed);
     if (plugin::PluginInstance* r = instance("rules")) {
+        // Also unchanged: the engine starts rules stopped by a budget again.
         if (r->state() == plugin::InstanceState::running) reload_rules(*r, fresh);
-        applied.push_back("rules");
+        if (rules_changed) applied.push_back("rules");
     } else if (!fresh.rules.empty()) {
         auto r = make_rules_instance(*components_, *services_, next_index_++);
         Status st = r ? add_instance(std::move(*r)) : r.status();

@@ -1,5 +1,6 @@
 #include "kernel/reload_diff.h"
 
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -15,12 +16,10 @@ namespace {
 std::string text_of(const toml::node* n) {
     if (!n) return "(not set: the default)";
     if (const auto* f = n->as_floating_point()) {
-        char buf[32];
-        for (int digits = 1; digits <= 17; ++digits) {
-            std::snprintf(buf, sizeof buf, "%.*g", digits, f->get());
-            if (std::strtod(buf, nullptr) == f->get()) break;
-        }
-        return buf;
+        // The shortest text that reads back the same (1000, 0.03, 1e+30).
+        char buf[64];
+        const auto r = std::to_chars(buf, buf + sizeof buf, f->get());
+        return std::string(buf, r.ptr);
     }
     std::ostringstream out;
     n->visit([&](const auto& v) { out << toml::toml_formatter(v, toml::format_flags::none); });

@@ -227,6 +227,7 @@ SitePlan prepare_site(SiteConfig site, config::Diagnostics& diags, DeviceProblem
         digest_named_files(p.config, site, p.file_digests);
         digest_named_files(p.devices, site, p.file_digests);
     }
+    for (const RuleEntry& r : site.rules) digest_named_files(r.config, site, plan.rule_file_digests[r.name]);
     // Rules: loaded offline as the engine will load them (syntax, missing
     // file, errors of the top level with the rule's params).
     if (compile_rules && diags.empty() && !site.rules.empty()) {

@@ -47,6 +47,10 @@ struct SitePlan {
     SiteConfig site;
     std::vector<PlannedPlugin> plugins;  // enabled ones, in file order
     std::vector<RefusedDevice> refused_devices;
+    // The files each [[rules]] entry names (its Lua file): rule name ->
+    // path -> digest of the contents (as PlannedPlugin::file_digests), so
+    // that a reload names a rule whose file was edited.
+    std::map<std::string, std::map<std::string, std::string>> rule_file_digests;
     // What the plugins' validate() warned about (file:line of the plugin):
     // the site runs; `check` prints them, `run` logs them.
     config::Diagnostics warnings;

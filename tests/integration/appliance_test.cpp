@@ -583,7 +583,42 @@ TEST(LiveReconfiguration, DevicesAddedChangedAndRemovedWhileAnotherKeepsPolling)
     EXPECT_TRUE(contains(rl.out, "  plugin 'field_a': file '" + profile + "' edited\n")) << rl.out;
     EXPECT_TRUE(contains(rl.out, "plugins restarted: field_a\n")) << rl.out;
 
-    // field_c disabled: stopped and dropped; its device d5 is "stopped".
+    // An edited rule file is named.
+    std::ofstream(rule, std::ios::app) << "-- edited\n";
+    rl = run({gridlet_bin(), "reload", "--config", site});
+    EXPECT_EQ(rl.code, 0) << rl.out << rl.err;
+    EXPECT_TRUE(contains(rl.out, "  [[rules]] 'count': file '" + rule + "' edited\n")) << rl.out;
+    EXPECT_TRUE(contains(rl.out, "applied: rules\n")) << rl.out;
+
+    // A file written in two pieces, the reload asked in between: the reload
+    // reads it once it has been still for a second, so the first piece (a
+    // valid site without the devices) is never applied.
+    const std::string full = head + plugin_c + device("d1", "field_a", port_a, 1, 500, profile) +
+                             device("d4", "field_a", port_a, 2, 1000) + d3 + d5 + more;
+    {
+        std::ofstream out(site, std::ios::trunc);
+        out << full.substr(0, full.find("[[devices]]")) << std::flush;
+        gl.signal(SIGHUP);
+        std::this_thread::sleep_for(std::chrono::milliseconds(400));
+        out << full.substr(full.find("[[devices]]")) << std::flush;
+    }
+    ASSERT_TRUE(wait_in(log, "reading it once it is still")) << slurp(log);
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    {
+        const std::string all = slurp(log);
+        const std::string after = all.substr(all.rfind("reading it once it is still"));
+        EXPECT_FALSE(contains(after, "removed")) << after;
+        EXPECT_TRUE(contains(after, "reloaded " + site)) << after;
+    }
+    // The site file named must be the running one's: nothing is sent otherwise.
+    const std::string other = base + "/other.toml";
+    std::ofstream(other) << full;
+    rl = run({gridlet_bin(), "reload", "--config", other});
+    EXPECT_EQ(rl.code, 2) << rl.out << rl.err;
+    EXPECT_TRUE(contains(rl.err, "runs the site file " + site + ", not " + other + ": nothing was sent")) << rl.err;
+
+    // field_c disabled: stopped and dropped; its device d5 is "stopped", and
+    // d5's communication alarm ends (nothing polls it).
     std::ofstream(site) << head << "[[plugins]]\nname = \"field_c\"\nfile = \"modbus\"\nenabled = false\n"
                         << device("d1", "field_a", port_a, 1, 500, profile) << device("d4", "field_a", port_a, 2, 1000) << d3
                         << d5 << more;
@@ -596,6 +631,8 @@ TEST(LiveReconfiguration, DevicesAddedChangedAndRemovedWhileAnotherKeepsPolling)
             EXPECT_EQ(d.value("state", ""), "stopped") << s.dump(2);
             EXPECT_EQ(d.value("plugin_state", ""), "not_running") << s.dump(2);
         }
+    s = wait_status(site, 10, [](const json& j) { return j["alarms"]["active_by_criticality"].value("critical", 1) == 0; });
+    EXPECT_EQ(s["alarms"]["active_by_criticality"].value("critical", -1), 0) << "d5's alarm ended: " << s.dump(2);
 
     // Broken files: refused, said with file:line, the running one kept.
     std::ofstream(site) << head << plugin_c << device("d1", "field_a", port_a, 1, 500) << d3

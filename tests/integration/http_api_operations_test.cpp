@@ -204,7 +204,15 @@ TEST_F(Operations, RulesEvAndDemandStatusOverridesAndReload) {
     // Reload: applied; a broken site file is refused, the running one kept.
     auto reload = a.post("/api/v1/reload", nlohmann::json::object());
     ASSERT_EQ(reload->status, 200) << reload->body;
-    EXPECT_NE(reload->body.find("rules"), std::string::npos);
+    {
+        // Nothing changed: nothing named, nothing waiting for a restart.
+        const auto answer = nlohmann::json::parse(reload->body);
+        EXPECT_TRUE(answer["applied"].is_array()) << reload->body;
+        EXPECT_TRUE(answer["changes"].empty()) << reload->body;
+        EXPECT_TRUE(answer["not_applied_until_restart"].empty()) << reload->body;
+        EXPECT_NE(answer.value("path", "").find("site.toml"), std::string::npos) << reload->body;
+        EXPECT_FALSE(answer.contains("ok")) << reload->body;
+    }
     std::ofstream(site, std::ios::app) << "[[rules]]\nname = \"broken\"\n";
     auto refused = a.post("/api/v1/reload", nlohmann::json::object());
     EXPECT_EQ(refused->status, 400) << refused->body;

@@ -107,3 +107,14 @@ TEST(ReloadDiff, HttpSettingsAreNamedKeyByKey) {
     EXPECT_EQ(joined(kernel::settings_not_applied(none, after)),
               "[http] max_query_rows: (not set: the default) -> 1000\n[http] port: (not set: the default) -> 9443\n");
 }
+
+// Numbers read as written, in their shortest form (1000.0 is "1000", not
+// "1e+03").
+TEST(ReloadDiff, NumbersKeepTheirDigits) {
+    EXPECT_EQ(joined(kernel::named_entry_changes(parse("[[alarms]]\nname = \"a\"\nthreshold = 1000.0\n"),
+                                                 parse("[[alarms]]\nname = \"a\"\nthreshold = 900.0\n"), "alarms")),
+              "[[alarms]] 'a': threshold: 1000 -> 900\n");
+    EXPECT_EQ(joined(kernel::named_entry_changes(parse("[[alarms]]\nname = \"a\"\nthreshold = 0.1\n"),
+                                                 parse("[[alarms]]\nname = \"a\"\nthreshold = 1234.5\n"), "alarms")),
+              "[[alarms]] 'a': threshold: 0.1 -> 1234.5\n");
+}
