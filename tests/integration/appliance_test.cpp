@@ -25,6 +25,14 @@ namespace {
 
 bool contains(const std::string& text, const std::string& needle) { return text.find(needle) != std::string::npos; }
 
+// An empty folder of this test process, /tmp/gridlet-<name>-<pid>.
+std::string fresh_folder(const std::string& name) {
+    const std::string path = "/tmp/gridlet-" + name + "-" + std::to_string(getpid());
+    fs::remove_all(path);
+    fs::create_directories(path);
+    return path;
+}
+
 std::string modbus_site(const std::string& name, int port, const std::string& store, const std::string& control,
                         const std::string& store_extra = "") {
     return "[site]\nname = \"" + name + "\"\ntimezone = \"Europe/Paris\"\n"
@@ -64,9 +72,7 @@ std::string query_csv(const std::string& db, const std::string& series) {
 
 TEST(Status, OneScreenForAnOperatorFromTheRunningSite) {
     const int port = free_port();
-    const std::string base = "/tmp/gridlet-status-it-" + std::to_string(getpid());
-    fs::remove_all(base);
-    fs::create_directories(base);
+    const std::string base = fresh_folder("status-it");
     Process sim({gridlet_bin(), "sim", "bcpm", "--port", std::to_string(port)});
     ASSERT_TRUE(sim.wait_for_out("Modbus TCP on")) << sim.err();
     const std::string site = base + "/site.toml";
@@ -139,9 +145,7 @@ TEST(Status, OneScreenForAnOperatorFromTheRunningSite) {
 }
 
 TEST(ImportCli, LineProtocolWithRejectedLinesReportedAndImportedTwiceTheSame) {
-    const std::string base = "/tmp/gridlet-import-lp-" + std::to_string(getpid());
-    fs::remove_all(base);
-    fs::create_directories(base);
+    const std::string base = fresh_folder("import-lp");
     const std::string db = base + "/db";
     ASSERT_EQ(run({gridlet_bin(), "store", "init", "--db", db}).code, 0);
     // gridlet's own lines (the MQTT plugin's `line` format), Telegraf's, and bad ones.
@@ -207,9 +211,7 @@ TEST(ImportCli, LineProtocolWithRejectedLinesReportedAndImportedTwiceTheSame) {
 }
 
 TEST(ImportCli, SocomecEmsAndCsvExportsGoBackIntoTheStore) {
-    const std::string base = "/tmp/gridlet-import-socomec-" + std::to_string(getpid());
-    fs::remove_all(base);
-    fs::create_directories(base);
+    const std::string base = fresh_folder("import-socomec");
     const std::string db = base + "/db";
     ASSERT_EQ(run({gridlet_bin(), "store", "init", "--db", db}).code, 0);
     // The manual's Annex II (EMS) and Annex I (CSV), as our exporter writes them.
@@ -362,9 +364,7 @@ TEST(DiskBudget, AStoreOnASmallTmpfsShedsItsOldestDataAndKeepsRunning) {
 TEST(StoreAccess, AnotherUsersStoreIsRefusedWithTheReasonNotACrash) {
     if (::geteuid() != 0 || run({"sh", "-c", "command -v runuser && id nobody"}).code != 0)
         GTEST_SKIP() << "needs root, runuser and the user nobody";
-    const std::string base = "/tmp/gridlet-access-it-" + std::to_string(getpid());
-    fs::remove_all(base);
-    fs::create_directories(base);
+    const std::string base = fresh_folder("access-it");
     ASSERT_EQ(run({gridlet_bin(), "store", "init", "--db", base + "/store"}).code, 0);
     fs::permissions(base + "/store", fs::perms::owner_all);
     // A copy of the binary that nobody may run (the build folder may sit in
@@ -425,9 +425,7 @@ TEST(LiveReconfiguration, DevicesAddedChangedAndRemovedWhileAnotherKeepsPolling)
     const int port_b = free_port();
     Process sim_b({gridlet_bin(), "sim", "bcpm", "--port", std::to_string(port_b)});
     ASSERT_TRUE(sim_b.wait_for_out("Modbus TCP on")) << sim_b.err();
-    const std::string base = "/tmp/gridlet-live-it-" + std::to_string(getpid());
-    fs::remove_all(base);
-    fs::create_directories(base);
+    const std::string base = fresh_folder("live-it");
     const std::string site = base + "/site.toml";
     const std::string log = base + "/gridlet.log";
     // A device's own profile (a copy of the shipped one), to edit later.

@@ -45,19 +45,26 @@ void fill(Store& s, const std::vector<uint32_t>& ids, int64_t now) {
     ASSERT_TRUE(s.append(b));
 }
 
+// A store on `clock` that only its budget sheds: raw samples kept `raw_days`
+// (longer than the data), 1-minute rollups and events kept forever.
+StoreOptions budget_options(const TempDir& dir, ManualClock& clock, int64_t raw_days) {
+    StoreOptions o = test_options(dir.path());
+    o.clock = &clock;
+    o.retention.raw_ms = raw_days * kDay;
+    o.retention.min1_ms = 0;
+    o.retention.events_ms = 0;
+    return o;
+}
+
 }  // namespace
 
 TEST(DiskBudget, RawGoesFirstOldestFirstAndRollupsStillAnswer) {
     TempDir dir;
     ManualClock clock(kT0 + 20 * kDay);
     const int64_t now = clock.now_ms();
-    StoreOptions o = test_options(dir.path());
-    o.clock = &clock;
-    // Longer than the data: only the budget sheds. (Raw kept forever would
-    // make the finer rollups sparse: see "Disk budget" in the store README.)
-    o.retention.raw_ms = 30 * kDay;
-    o.retention.min1_ms = 0;
-    o.retention.events_ms = 0;
+    // Raw kept longer than the data: only the budget sheds. (Raw kept forever
+    // would make the finer rollups sparse: see "Disk budget" in the store README.)
+    StoreOptions o = budget_options(dir, clock, 30);
     std::vector<uint32_t> ids;
     {
         auto store = Store::open(o);
@@ -121,11 +128,7 @@ TEST(DiskBudget, WhenRawIsAtItsFloorOutboxesThenMinutesThenEventsGoAndThenItSays
     TempDir dir;
     ManualClock clock(kT0 + 20 * kDay);
     const int64_t now = clock.now_ms();
-    StoreOptions o = test_options(dir.path());
-    o.clock = &clock;
-    o.retention.raw_ms = 90 * kDay;
-    o.retention.min1_ms = 0;
-    o.retention.events_ms = 0;
+    StoreOptions o = budget_options(dir, clock, 90);
     o.budget_check_interval_ms = 20;
     o.max_size_bytes = 1;  // nothing fits: every step is taken
     auto store = Store::open(o);
