@@ -579,6 +579,7 @@ Expected<ConsumptionTable> ConsumptionEngine::one_fluid(const ConsumptionRequest
     for (auto& [c, _] : cols) t.columns.push_back(c);
     t.rows.assign(t.starts.size(), {});
     for (size_t i = 0; i < t.starts.size(); ++i) {
+        t.rows[i].reserve(1 + cols.size());
         t.rows[i].push_back(total[i]);
         for (auto& [_, cells] : cols) t.rows[i].push_back(cells[i]);
         for (Cell& c : t.rows[i])

@@ -254,6 +254,23 @@ Status Aggregator::compose(int64_t a, int64_t b, int top, RollupRow& acc) {
 Expected<RollupRow> Aggregator::span(int64_t a, int64_t b) {
     span_len_ = b - a;
     RollupRow acc;
+    // A span that is one block with a stored row (a walk over 15-min or
+    // hourly periods): that row, which is what compose() takes for it.
+    if (rows_ && rows_until_ != kNoRows && b <= rows_until_ && b - a < 12 * 3'600'000)
+        for (int l = kTopLevel - 1; l >= 0; --l) {
+            const Resolution r = kResolutions[static_cast<size_t>(l)];
+            if (grid_.end(r, a) - a < b - a) break;  // finer blocks are shorter still
+            if (grid_.end(r, a) - a != b - a || !grid_.is_start(r, a)) continue;
+            auto at = rows_->next_row(r, a);
+            if (!at) return at.status();
+            if (!*at || **at != a) break;
+            auto row = rows_->row_at(r);
+            if (!row) return row.status();
+            acc.merge(*row);
+            ++stats_.rollup_rows;
+            if (!stats_.coarsest || *stats_.coarsest < r) stats_.coarsest = r;
+            return acc;
+        }
     if (Status st = compose(a, b, kTopLevel, acc); !st) return st;
     return acc;
 }

@@ -5,6 +5,8 @@
 #include <functional>
 #include <limits>
 #include <memory>
+#include <system_error>
+#include <thread>
 
 #include "store/chunk_reader.h"
 #include "store/roller.h"
@@ -127,19 +129,25 @@ Expected<int64_t> QueryEngine::rows_until(uint32_t series, const CounterRule& ru
 Status QueryEngine::for_each_bucket(uint32_t series, int64_t from, int64_t to, const BucketPlan& plan,
                                     const RowFn& fn, QueryStats* stats, bool force_raw, const QueryLimit* bound,
                                     size_t rows_before) const {
+    ReadView view(db_);
+    return walk(series, from, to, plan, fn, stats, force_raw, bound, rows_before, view.get());
+}
+
+Status QueryEngine::walk(uint32_t series, int64_t from, int64_t to, const BucketPlan& plan, const RowFn& fn,
+                         QueryStats* stats, bool force_raw, const QueryLimit* bound, size_t rows_before,
+                         const rocksdb::Snapshot* snap) const {
     if (Status st = check_query_range(from, to); !st) return st;
     auto meta = registry_.get(series);
     const CounterRule rule = meta ? counter_rule(*meta) : CounterRule{};
-    ReadView view(db_);
     int64_t until = Aggregator::kNoRows;
     if (!force_raw) {
-        auto u = rows_until(series, rule, from, to, view.get());
+        auto u = rows_until(series, rule, from, to, snap);
         if (!u) return u.status();
         until = *u;
     }
-    ChunkCursor raw(db_, view.get(), series);
+    ChunkCursor raw(db_, snap, series);
     if (bound && bound->meter) raw.set_meter(bound->meter);
-    StoredRows rows(db_, view.get(), series);
+    StoredRows rows(db_, snap, series);
     Aggregator agg(raw, until == Aggregator::kNoRows ? nullptr : &rows, grid_, rule, until);
     if (Status st = walk_buckets(agg, from, to, plan, fn, bound, rows_before); !st) return st;
     if (stats) {
@@ -150,27 +158,66 @@ Status QueryEngine::for_each_bucket(uint32_t series, int64_t from, int64_t to, c
     return Status::ok();
 }
 
-Expected<std::vector<RollupRow>> QueryEngine::aggregate(uint32_t series, std::span<const int64_t> edges,
-                                                        QueryStats* stats, bool force_raw) const {
-    if (edges.size() < 2) return Status::invalid("query: need at least one bucket");
-    std::vector<RollupRow> rows(edges.size() - 1);
+Status QueryEngine::aggregate_part(uint32_t series, std::span<const int64_t> edges, size_t lo, size_t hi,
+                                   std::vector<RollupRow>& rows, QueryStats* stats, bool force_raw,
+                                   const rocksdb::Snapshot* snap) const {
     // The bucket holding t: the walk moves forward, so the one after the
     // last answer usually is it (a binary search otherwise).
+    const std::span<const int64_t> part = edges.subspan(lo, hi - lo + 1);
     size_t last = 0;
     auto index = [&](int64_t t) {
-        if (last + 1 >= edges.size() || t < edges[last] || t >= edges[last + 1]) {
-            if (last + 2 < edges.size() && t >= edges[last + 1] && t < edges[last + 2]) ++last;
-            else last = static_cast<size_t>(std::upper_bound(edges.begin(), edges.end(), t) - edges.begin()) - 1;
+        if (last + 1 >= part.size() || t < part[last] || t >= part[last + 1]) {
+            if (last + 2 < part.size() && t >= part[last + 1] && t < part[last + 2]) ++last;
+            else last = static_cast<size_t>(std::upper_bound(part.begin(), part.end(), t) - part.begin()) - 1;
         }
         return last;
     };
     BucketPlan plan;
-    plan.start = [&](int64_t t) { return edges[index(t)]; };
-    plan.end = [&](int64_t t) { return edges[index(t) + 1]; };
-    Status st = for_each_bucket(
-        series, edges.front(), edges.back(), plan,
-        [&](int64_t start, int64_t, const RollupRow& row) { rows[index(start)] = row; }, stats, force_raw);
-    if (!st) return st;
+    plan.start = [&](int64_t t) { return part[index(t)]; };
+    plan.end = [&](int64_t t) { return part[index(t) + 1]; };
+    return walk(
+        series, part.front(), part.back(), plan,
+        [&](int64_t start, int64_t, const RollupRow& row) { rows[lo + index(start)] = row; }, stats, force_raw,
+        nullptr, 0, snap);
+}
+
+Expected<std::vector<RollupRow>> QueryEngine::aggregate(uint32_t series, std::span<const int64_t> edges,
+                                                        QueryStats* stats, bool force_raw) const {
+    if (edges.size() < 2) return Status::invalid("query: need at least one bucket");
+    const size_t buckets = edges.size() - 1;
+    std::vector<RollupRow> rows(buckets);
+    ReadView view(db_);  // one view for both halves
+    if (buckets < kParallelBuckets) {
+        if (Status st = aggregate_part(series, edges, 0, buckets, rows, stats, force_raw, view.get()); !st) return st;
+        return rows;
+    }
+    const size_t mid = buckets / 2;
+    QueryStats second_stats;
+    Status second = Status::ok();
+    std::thread helper;
+    try {
+        helper = std::thread([&] {
+            try {
+                second = aggregate_part(series, edges, mid, buckets, rows, &second_stats, force_raw, view.get());
+            } catch (const std::exception& e) {  // std::bad_alloc: a Status, as on the calling thread
+                second = Status::internal(std::string("query: ") + e.what());
+            }
+        });
+    } catch (const std::system_error&) {  // no thread to be had: the second half here too
+        second = aggregate_part(series, edges, mid, buckets, rows, &second_stats, force_raw, view.get());
+    }
+    QueryStats first_stats;
+    Status first = aggregate_part(series, edges, 0, mid, rows, &first_stats, force_raw, view.get());
+    if (helper.joinable()) helper.join();
+    if (!first) return first;
+    if (!second) return second;
+    if (stats) {
+        stats->resolution = first_stats.resolution;
+        if (second_stats.resolution && (!stats->resolution || *stats->resolution < *second_stats.resolution))
+            stats->resolution = second_stats.resolution;
+        stats->raw_samples = first_stats.raw_samples + second_stats.raw_samples;
+        stats->rollup_rows = first_stats.rollup_rows + second_stats.rollup_rows;
+    }
     return rows;
 }
 

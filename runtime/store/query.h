@@ -100,7 +100,12 @@ public:
                                           const QueryLimit* bound = nullptr, size_t rows_before = 0) const;
 
     // The general form: one row per bucket [edges[i], edges[i+1]).
-    // `force_raw` skips rollups (tests compare both).
+    // `force_raw` skips rollups (tests compare both). A long walk (at least
+    // kParallelBuckets buckets, e.g. a year of 15-min periods) is read in
+    // two halves, the second on a thread of its own, from one snapshot: a
+    // bucket's row does not depend on where the walk started, so the rows
+    // are the same as one walk's (Query.AggregateInTwoHalvesEqualsOneWalk).
+    static constexpr size_t kParallelBuckets = 2048;
     Expected<std::vector<RollupRow>> aggregate(uint32_t series, std::span<const int64_t> edges,
                                                QueryStats* stats = nullptr, bool force_raw = false) const;
 
@@ -140,6 +145,13 @@ private:
     Expected<std::vector<Point>> points(uint32_t series, int64_t from, int64_t to, const BucketPlan& plan,
                                         Aggregate agg, QueryStats* stats, const QueryLimit* bound,
                                         size_t rows_before) const;
+    // for_each_bucket at a given view (snapshot).
+    Status walk(uint32_t series, int64_t from, int64_t to, const BucketPlan& plan, const RowFn& fn, QueryStats* stats,
+                bool force_raw, const QueryLimit* bound, size_t rows_before, const rocksdb::Snapshot* snap) const;
+    // aggregate() of edges[lo..hi] (hi > lo) at a view, into rows[lo..hi).
+    Status aggregate_part(uint32_t series, std::span<const int64_t> edges, size_t lo, size_t hi,
+                          std::vector<RollupRow>& rows, QueryStats* stats, bool force_raw,
+                          const rocksdb::Snapshot* snap) const;
     // The end of exact rows for `series` at the view (watermark, stale buckets).
     Expected<int64_t> rows_until(uint32_t series, const CounterRule& rule, int64_t from, int64_t to,
                                  const rocksdb::Snapshot* snap) const;

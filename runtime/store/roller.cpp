@@ -92,7 +92,7 @@ Status Roller::store_rows(uint32_t series, Resolution res, int64_t lo, int64_t h
         const bool exists = k < stored.size() && stored[k] == b;
         if (exists) ++k;
         if (policy_.keep(res, rows[i])) {
-            batch.Put(db_.cf(Cf::rollups), rollup_key(series, res, b), encode_row(rows[i]));
+            batch.Put(db_.cf(Cf::rollups), rollup_key(series, res, b), encode_row(rows[i], b));
             ++rows_written;
         } else if (exists) {
             batch.Delete(db_.cf(Cf::rollups), rollup_key(series, res, b));

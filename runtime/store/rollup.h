@@ -40,8 +40,10 @@ struct RollupRow {
     bool operator==(const RollupRow&) const = default;
 };
 
-std::string encode_row(const RollupRow& r);
-Expected<RollupRow> decode_row(std::string_view bytes);
+// A row's bytes; `block_start` is the start of its block (times are stored
+// as offsets from it). decode_row: corruption on bytes that are not a row.
+std::string encode_row(const RollupRow& r, int64_t block_start);
+Expected<RollupRow> decode_row(std::string_view bytes, int64_t block_start);
 
 // An interval between two counter readings longer than this is a gap: its
 // delta is not charged to any bucket (missing data is left out, never put

@@ -51,7 +51,7 @@ Expected<std::optional<int64_t>> StoredRows::next_row(Resolution r, int64_t t) {
 Expected<RollupRow> StoredRows::row_at(Resolution r) {
     Level& l = level(r);
     if (!l.positioned || l.at_end) return Status::internal("rollups: no row under the cursor");
-    auto row = decode_row(std::string_view(l.it->value().data(), l.it->value().size()));
+    auto row = decode_row(std::string_view(l.it->value().data(), l.it->value().size()), l.at);
     if (!row) return row.status().with_context("store " + db_.path() + ": series " + std::to_string(series_));
     return row;
 }

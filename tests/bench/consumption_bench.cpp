@@ -1,5 +1,8 @@
 // consumption_bench: the site model's consumption (runtime/model), as JSON.
-//   consumption_bench [--quick] [--dir /path] [--retention default|lean]
+//   consumption_bench [--quick] [--dir /path] [--retention default|lean] [--runs N] [--keep]
+// --keep: the store stays in --dir, and a later run with --keep and the same
+// --dir, --quick and --retention reads it instead of loading the year again
+// (a full default year takes minutes to load and compact): for profiling.
 // A site of 100 points, each an energy counter read every minute for a year
 // (--quick: 100 points, 30 days), ten load types, twenty groups (each point
 // in two), and a hierarchy node whose meter is point 13 (7 kW) and that
@@ -25,6 +28,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -70,10 +74,14 @@ std::string model_text() {
 int main(int argc, char** argv) {
     bool quick = false;
     bool lean = false;
+    int runs_asked = 0;
+    bool keep = false;
     std::filesystem::path root = std::filesystem::temp_directory_path() / ("gridlet-consumption-bench-" + std::to_string(getpid()));
     for (int i = 1; i < argc; ++i) {
         if (!std::strcmp(argv[i], "--quick")) quick = true;
         else if (!std::strcmp(argv[i], "--dir") && i + 1 < argc) root = argv[++i];
+        else if (!std::strcmp(argv[i], "--keep")) keep = true;
+        else if (!std::strcmp(argv[i], "--runs") && i + 1 < argc) runs_asked = std::max(1, std::atoi(argv[++i]));
         else if (!std::strcmp(argv[i], "--retention") && i + 1 < argc) {
             const std::string r = argv[++i];
             if (r != "default" && r != "lean") {
@@ -82,7 +90,7 @@ int main(int argc, char** argv) {
             }
             lean = r == "lean";
         } else {
-            std::fprintf(stderr, "usage: consumption_bench [--quick] [--dir /path] [--retention default|lean]\n");
+            std::fprintf(stderr, "usage: consumption_bench [--quick] [--dir /path] [--retention default|lean] [--runs N] [--keep]\n");
             return 2;
         }
     }
@@ -91,20 +99,34 @@ int main(int argc, char** argv) {
     const int64_t days = quick ? 30 : 365;
     const int64_t to = paris.start_of_day(from + days * 86'400'000 + 43'200'000);
 
-    std::filesystem::remove_all(root);
+    // A kept store is reused only when it was loaded with the same options.
+    const std::string made_with = "days=" + std::to_string(days) + " retention=" + (lean ? "lean" : "default") + "\n";
+    const auto marker = root / "loaded-with";
+    bool reuse = false;
+    if (keep) {
+        std::string was;
+        if (FILE* f = std::fopen(marker.c_str(), "r")) {
+            char buf[128] = {};
+            was.assign(buf, std::fread(buf, 1, sizeof buf - 1, f));
+            std::fclose(f);
+        }
+        reuse = was == made_with;
+    }
+    if (!reuse) std::filesystem::remove_all(root);
     store::StoreOptions o;
     o.path = root / "db";
     o.sync = store::SyncPolicy::none;
     // The store's clock follows the data, a day at a time, as on a gateway
     // that ran the year (rolled up every 30 days, long before raw samples
     // expire); it ends the day after the data, and retention counts from there.
-    ManualClock clock(from);
+    ManualClock clock(reuse ? to + 86'400'000 : from);
     o.clock = &clock;
     if (lean) {
         o.retention.raw_ms = 0;
         o.retention.min1_ms = 0;
     }
     o.retention.events_ms = 0;
+    if (const char* mb = std::getenv("BENCH_CACHE_MB")) o.block_cache_bytes = static_cast<size_t>(std::atoi(mb)) << 20;
     auto opened = store::Store::open(o);
     if (!opened) {
         std::fprintf(stderr, "open: %s\n", opened.status().to_string().c_str());
@@ -122,7 +144,7 @@ int main(int argc, char** argv) {
     // Point i draws (i % 7 + 1) / 60 kWh a minute: (i % 7 + 1) kW.
     const auto load_start = BenchClock::now();
     std::vector<gl_sample> batch;
-    for (int64_t t = from; t <= to; t += 1440 * kMin) {
+    for (int64_t t = from; !reuse && t <= to; t += 1440 * kMin) {
         batch.clear();
         for (int i = 0; i < kPoints; ++i)
             for (int64_t m = t; m < std::min(t + 1440 * kMin, to + 1); m += kMin) {
@@ -137,9 +159,16 @@ int main(int argc, char** argv) {
         clock.advance(std::min(t + 1440 * kMin, to + 86'400'000) - clock.now_ms());
         if ((t - from) / (1440 * kMin) % 30 == 29) (void)s.roll_up_now();  // long before raw retention (90 days)
     }
-    clock.advance(to + 86'400'000 - clock.now_ms());
-    (void)s.roll_up_now();
-    (void)s.enforce_retention();  // drops what the retention drops, and compacts
+    if (!reuse) {
+        clock.advance(to + 86'400'000 - clock.now_ms());
+        (void)s.roll_up_now();
+        (void)s.enforce_retention();  // drops what the retention drops, and compacts
+        if (keep)
+            if (FILE* f = std::fopen(marker.c_str(), "w")) {
+                std::fputs(made_with.c_str(), f);
+                std::fclose(f);
+            }
+    }
     const double load_s = ms_since(load_start) / 1000;
 
     toml::table root_table = toml::parse(model_text(), std::string("bench.toml"));
@@ -149,7 +178,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "%s\n", diags.front().to_string().c_str());
         return 1;
     }
-    const int runs = quick ? 5 : 21;
+    const int runs = runs_asked > 0 ? runs_asked : quick ? 5 : 21;
     // One month, the second of the range (or the whole range when quick).
     const int64_t month_from = quick ? from : paris.next_start(CalendarUnit::month, from);
     const int64_t month_to = quick ? to : paris.next_start(CalendarUnit::month, month_from);
@@ -220,6 +249,7 @@ int main(int argc, char** argv) {
                           {"days", days},
                           {"samples", static_cast<int64_t>(kPoints) * (days * 1440 + 1)},
                           {"load_and_rollup_s", load_s},
+                          {"store_reused", reuse},
                           {"month_by_load_ms", load_ms},
                           {"month_by_group_ms", group_ms},
                           {"year_nmp_15m_ms", nmp_ms},
@@ -228,6 +258,6 @@ int main(int argc, char** argv) {
                           {"answers_checked", ok}};
     std::printf("%s\n", out.dump(2).c_str());
     opened->reset();  // closed before its folder goes (a flush at close would fail)
-    std::filesystem::remove_all(root);
+    if (!keep) std::filesystem::remove_all(root);
     return ok ? 0 : 1;
 }

@@ -1,6 +1,10 @@
 #include "test_util.h"
 #include "support/time_units.h"
 
+#include <algorithm>
+#include <cstring>
+#include <random>
+
 using namespace gridlet::testing::time_units;
 
 using namespace gridlet;
@@ -217,4 +221,64 @@ TEST(Query, ALimitEndsTheReadWhileReadingNotAfter) {
     auto raw_stopped = q.raw(g, kT0, kT0 + n * 1000, deadline);
     ASSERT_FALSE(raw_stopped);
     EXPECT_EQ(calls, 2);
+}
+
+// A long walk is read in two halves on two threads (QueryEngine::
+// kParallelBuckets): the rows must be those of one walk, bit for bit, for a
+// counter with glitches, resets and gaps, over rolled-up rows and over raw
+// samples past the watermark.
+TEST(Query, AggregateInTwoHalvesEqualsOneWalk) {
+    TempDir dir;
+    auto store = Store::open(test_options(dir.path()));
+    ASSERT_TRUE(store);
+    Store& s = **store;
+    const uint32_t c = *s.registry().intern(meta("dev/kwh", SeriesKind::counter));
+    std::mt19937_64 rng(5);
+    std::uniform_real_distribution<double> u(0, 1);
+    const int64_t days = 30, end = kT0 + days * kDay;
+    double v = 100;
+    std::vector<gl_sample> rolled, after;  // rows for 20 days, raw samples only after
+    for (int64_t t = kT0; t < end; t += static_cast<int64_t>(10 + u(rng) * 20) * kSec) {
+        if (u(rng) < 0.00003) t += static_cast<int64_t>(u(rng) * 48) * kHour;  // a gap, sometimes over max_gap
+        const double r = u(rng);
+        double value = v += u(rng);
+        if (r < 0.001) value = 0;                     // a glitch
+        else if (r < 0.0015) value = v = u(rng) * 3;  // a reset
+        (t < kT0 + 20 * kDay ? rolled : after).push_back(gs(c, t, value, u(rng) < 0.01 ? GL_QUALITY_BAD : GL_QUALITY_GOOD));
+    }
+    ASSERT_TRUE(s.append(rolled));
+    ASSERT_TRUE(s.roll_up_now());
+    ASSERT_TRUE(s.append(after));
+    auto edges = QueryEngine::step_edges(kT0 - 7 * kMin, end, 15 * kMin);
+    ASSERT_TRUE(edges);
+    ASSERT_GE(edges->size() - 1, QueryEngine::kParallelBuckets);
+    QueryStats stats;
+    auto halves = s.query().aggregate(c, *edges, &stats);
+    ASSERT_TRUE(halves) << halves.status().to_string();
+    EXPECT_GT(stats.rollup_rows, 1000u);  // both kinds of answer were used
+    EXPECT_GT(stats.raw_samples, 1000u);
+    // One walk: the streaming form, over the same buckets.
+    std::vector<RollupRow> one(edges->size() - 1);
+    BucketPlan plan = step_buckets(edges->front(), edges->back(), 15 * kMin);
+    ASSERT_TRUE(s.query().for_each_bucket(c, edges->front(), edges->back(), plan, [&](int64_t start, int64_t, const RollupRow& row) {
+        const auto i = static_cast<size_t>(std::upper_bound(edges->begin(), edges->end(), start) - edges->begin()) - 1;
+        one[i] = row;
+    }));
+    size_t consumed = 0;
+    for (size_t i = 0; i < one.size(); ++i) {
+        SCOPED_TRACE("bucket " + std::to_string(i));
+        const RollupRow &a = one[i], &h = (*halves)[i];
+        consumed += a.intervals > 0;
+        ASSERT_EQ(a.count, h.count);
+        ASSERT_EQ(a.intervals, h.intervals);
+        ASSERT_EQ(0, std::memcmp(&a.consumption, &h.consumption, sizeof(double)));
+        ASSERT_EQ(0, std::memcmp(&a.sum, &h.sum, sizeof(double)));
+        ASSERT_EQ(a.first_ts, h.first_ts);
+        ASSERT_EQ(a.last_ts, h.last_ts);
+    }
+    EXPECT_GT(consumed, one.size() * 3 / 4);
+    // And raw only, in halves, gives the same consumption (the rows are exact).
+    auto raw = s.query().aggregate(c, *edges, nullptr, true);
+    ASSERT_TRUE(raw);
+    for (size_t i = 0; i < one.size(); ++i) ASSERT_EQ(0, std::memcmp(&one[i].consumption, &(*raw)[i].consumption, sizeof(double))) << i;
 }
