@@ -3,6 +3,8 @@
 // --keep: the store stays in --dir, and a later run with --keep and the same
 // --dir, --quick and --retention reads it instead of loading the year again
 // (a full default year takes minutes to load and compact): for profiling.
+// BENCH_CACHE_MB=N (environment): the block cache, in MB (default: the
+// store's default, 8 MB).
 // A site of 100 points, each an energy counter read every minute for a year
 // (--quick: 100 points, 30 days), ten load types, twenty groups (each point
 // in two), and a hierarchy node whose meter is point 13 (7 kW) and that
@@ -17,7 +19,7 @@
 //     of meters kept at ~1.3 B/sample): a 1-min counter has 15 samples a
 //     quarter hour, under the 16 a sparse 15-min row needs, so 15-min periods
 //     are folded from raw samples.
-// Figures, the median of 21 runs (5 with --quick), each a fresh engine:
+// Figures, the median of 21 runs (5 with --quick; --runs N), each a fresh engine:
 //   month_by_load_ms, month_by_group_ms: one month's consumption by load,
 //     by group (Issue 16 target: at most 50 ms);
 //   year_nmp_15m_ms: the node's non-measured point over the year in
