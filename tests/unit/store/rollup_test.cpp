@@ -412,6 +412,11 @@ TEST(Rollups, RowsRoundTripBitForBitAndVersion2RowsStillDecode) {
     row(3, -0.0, -0.0, -0.0, -0.0);   // flat at -0.0
     row(4, 1, 1, 1, 1, 3);            // flat
     row(2, std::nextafter(1.0, 0.0), 1, 1, 1);
+    row(5, 10, 20, 10, 20, 4);        // times in ms (not whole seconds)
+    rows.back().first_ts = block + 1'234;
+    rows.back().last_ts = block + 14 * kMin + 999;
+    row(5, 10, 20, 10, 20, 4);        // a first reading before the block (whole seconds)
+    rows.back().first_ts = block - 2 * kSec;
     RollupRow one;
     one.add_sample(Sample{block + 59 * kSec, 42.5, GL_QUALITY_GOOD});
     rows.push_back(one);
@@ -431,11 +436,13 @@ TEST(Rollups, RowsRoundTripBitForBitAndVersion2RowsStillDecode) {
         for (size_t n = 0; n < bytes.size(); ++n) EXPECT_FALSE(decode_row(bytes.substr(0, n), block)) << i << " cut at " << n;
         EXPECT_FALSE(decode_row(bytes + "x", block)) << i;
     }
-    // A counter's row: 19 bytes fewer than version 2 (60 -> 41 here).
-    EXPECT_EQ(encode_row(rows[0], block).size(), 41u);
+    // A counter's row read on the second: 21 bytes fewer than version 2
+    // (60 -> 39 here); in ms, 19 fewer.
+    EXPECT_EQ(encode_row(rows[0], block).size(), 39u);
+    EXPECT_EQ(encode_row(rows[7], block).size(), 41u);
     // Unknown flags or versions are damage.
     std::string bad_flags = encode_row(rows[2], block);
-    bad_flags[3] = static_cast<char>(0x30);
+    bad_flags[3] = static_cast<char>(0x20);
     EXPECT_FALSE(decode_row(bad_flags, block));
     EXPECT_FALSE(decode_row(std::string("\x04\x01\x00", 3), block));
     EXPECT_FALSE(decode_row(std::string("\x01\x01\x00", 3), block));
