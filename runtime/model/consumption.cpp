@@ -374,9 +374,10 @@ Expected<ConsumptionTable> ConsumptionEngine::by_fluid(const ConsumptionRequest&
     t.starts.assign(e->begin(), e->end() - 1);
     t.to = e->back();
     t.columns.push_back({"total", req.cost ? "Total" : "Total (not added: units differ)", "", req.cost ? model_.currency : ""});
+    // The total of costs: the sum of the fluids that have a cost for the
+    // period (partial, '*', when some lack data), empty when none has, as
+    // every other total (sum_of): a period without data never costs 0.
     t.rows.assign(t.starts.size(), {Cell{}});
-    if (req.cost)
-        for (auto& row : t.rows) row[0] = Cell{0.0, false, 0};
     for (const Fluid& f : model_.fluids) {
         ConsumptionRequest r = req;
         r.by = Breakdown::total;
@@ -394,8 +395,9 @@ Expected<ConsumptionTable> ConsumptionEngine::by_fluid(const ConsumptionRequest&
             const Cell& c = sub->rows[i][0];
             t.rows[i].push_back(c);
             if (req.cost) {
-                if (c.value && t.rows[i][0].value) *t.rows[i][0].value += *c.value;
-                t.rows[i][0].missing += c.missing;
+                Cell& total = t.rows[i][0];
+                if (c.value) total.value = total.value.value_or(0) + *c.value;
+                total.missing += c.missing;
             }
         }
         if (!req.cost && f.kwh_per_unit > 0) {

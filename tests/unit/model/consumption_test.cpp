@@ -270,6 +270,18 @@ energy = "e/kwh"
     r.by = Breakdown::fluid;
     t = table(m, r);
     EXPECT_EQ(amount(t.rows[0][0].value), "33") << "9 EUR of gas + 24 EUR of electricity";
+    // Days without data cost nothing known, not 0 (the retest found "0*"):
+    // the total is empty, as the fluids' cells are.
+    r.from = d1 - 2 * 86'400'000;
+    r.to = d2;
+    t = table(m, r);
+    ASSERT_EQ(t.rows.size(), 3u);
+    EXPECT_FALSE(t.rows[0][0].value) << "no fluid has data on the first day: " << amount(t.rows[0][0].value);
+    EXPECT_FALSE(t.rows[0][column(t, "gas")].value);
+    EXPECT_GT(t.rows[0][0].missing, 0);
+    EXPECT_EQ(amount(t.rows[2][0].value), "33");
+    EXPECT_EQ(t.rows[2][0].missing, 0);
+    r.from = d1;
     r.cost = false;
     t = table(m, r);
     EXPECT_FALSE(t.rows[0][0].value) << "kWh and m³ do not add";
