@@ -1,6 +1,8 @@
 // The key schemas and small parsers of the site model (site_model_keys.h).
 #include "model/site_model_keys.h"
 
+#include "store/time_spec.h"
+
 #include <algorithm>
 #include <cstdlib>
 
@@ -231,27 +233,8 @@ bool iso4217(const std::string& code) {
 // A unit consumption converts (an energy or a volume).
 bool known_unit(const std::string& u) { return !u.empty() && (unit_factor(u, "kWh") || unit_factor(u, "m3")); }
 
-// A local time of the site's zone that exists once: refuses a time in the
-// spring gap and one the autumn fold repeats (give its offset then). A
-// date alone is its first instant.
-Expected<int64_t> local_instant(const TimeZone& zone, const std::string& text) {
-    auto at = zone.parse_iso(text);
-    if (!at) return at.status();
-    const bool has_offset = text.size() > 10 && (text.find('Z', 10) != std::string::npos ||
-                                                  text.find('+', 10) != std::string::npos ||
-                                                  text.find('-', 10) != std::string::npos);
-    if (has_offset || text.size() < 16) return at;
-    const CivilTime c = zone.to_local(*at);
-    const int hour = std::atoi(text.substr(11, 2).c_str()), minute = std::atoi(text.substr(14, 2).c_str());
-    if (c.hour != hour || c.minute != minute)
-        return Status::invalid("'" + text + "' does not exist in " + zone.name() + " (the clocks go forward then)");
-    const CivilTime later = zone.to_local(*at + 3'600'000);
-    if (later.year == c.year && later.month == c.month && later.day == c.day && later.hour == c.hour && later.minute == c.minute) {
-        const std::string iso = zone.format_iso(*at);  // 2026-10-25T02:30:00+02:00
-        return Status::invalid("'" + text + "' happens twice in " + zone.name() + " (the clocks go back then): give its offset, e.g. \"" +
-                               iso.substr(0, 16) + iso.substr(19) + "\"");
-    }
-    return at;
-}
+// A local time of the site's zone that exists once (store/time_spec.h: the
+// one check the CLI and the API use too).
+Expected<int64_t> local_instant(const TimeZone& zone, const std::string& text) { return store::parse_iso_once(text, zone); }
 
 }  // namespace gridlet::model::detail

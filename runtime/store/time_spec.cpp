@@ -1,6 +1,7 @@
 #include "store/time_spec.h"
 
 #include <charconv>
+#include <cstdlib>
 #include <string>
 
 namespace gridlet::store {
@@ -50,7 +51,27 @@ Expected<int64_t> parse_time_spec(std::string_view text, int64_t now_ms, const T
     }
     auto t = tz.parse_iso(text);
     if (!t) return Status::invalid(t.status().message() + ", or now, today, yesterday, -1h, @<epoch ms>");
-    return t;
+    return parse_iso_once(text, tz);
+}
+
+Expected<int64_t> parse_iso_once(std::string_view text, const TimeZone& zone) {
+    const std::string s(text);
+    auto at = zone.parse_iso(s);
+    if (!at) return at.status();
+    const bool has_offset = s.size() > 10 && (s.find('Z', 10) != std::string::npos || s.find('z', 10) != std::string::npos ||
+                                              s.find('+', 10) != std::string::npos || s.find('-', 10) != std::string::npos);
+    if (has_offset || s.size() < 16) return at;
+    const CivilTime c = zone.to_local(*at);
+    const int hour = std::atoi(s.substr(11, 2).c_str()), minute = std::atoi(s.substr(14, 2).c_str());
+    if (c.hour != hour || c.minute != minute)
+        return Status::invalid("'" + s + "' does not exist in " + zone.name() + " (the clocks go forward then)");
+    const CivilTime later = zone.to_local(*at + 3'600'000);
+    if (later.year == c.year && later.month == c.month && later.day == c.day && later.hour == c.hour && later.minute == c.minute) {
+        const std::string iso = zone.format_iso(*at);  // 2026-10-25T02:30:00+02:00
+        return Status::invalid("'" + s + "' happens twice in " + zone.name() + " (the clocks go back then): give its offset, e.g. \"" +
+                               iso.substr(0, 16) + iso.substr(19) + "\"");
+    }
+    return at;
 }
 
 }  // namespace gridlet::store
