@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -75,16 +76,37 @@ std::string SiteConfig::resolve(const std::string& p) const {
 
 namespace {
 
-// Why the log file cannot be opened for appending ("" when it can), found by
-// opening it as `run` will (a file made just for the test is removed): a
-// permission check alone says yes to root on /proc or a read-only mount.
-std::string log_file_unwritable(const std::filesystem::path& file) {
-    std::error_code ec;
-    const bool existed = std::filesystem::exists(file, ec);
-    const int fd = ::open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+// Probes made in a folder: unique per process and call, so that two
+// gridlets checking at once never take each other's.
+std::filesystem::path probe_in(const std::filesystem::path& folder) {
+    static std::atomic<unsigned> n{0};
+    return folder / (".gridlet-probe-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
+}
+
+// Why no file can be made in `folder` ("" when one can): a file of our own
+// made and removed (a permission check alone says yes to root on /proc or
+// a read-only mount).
+std::string folder_unwritable(const std::filesystem::path& folder) {
+    const std::filesystem::path probe = probe_in(folder);
+    const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
     if (fd < 0) return std::strerror(errno);
     ::close(fd);
-    if (!existed) ::unlink(file.c_str());
+    ::unlink(probe.c_str());
+    return "";
+}
+
+// Why the log file cannot be opened for appending ("" when it can), found by
+// opening it as `run` will. The log's own path is never made or removed: a
+// file that does not exist yet is probed by a file of our own in its
+// folder. (It used to be made and removed again: a `gridlet status` or
+// `check` while gridlet started removed the log that gridlet had just
+// opened, whose lines then went to a deleted file until a SIGHUP.)
+std::string log_file_unwritable(const std::filesystem::path& file) {
+    std::error_code ec;
+    if (!std::filesystem::exists(file, ec)) return folder_unwritable(file.has_parent_path() ? file.parent_path() : ".");
+    const int fd = ::open(file.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (fd < 0) return std::strerror(errno);
+    ::close(fd);
     return "";
 }
 
@@ -227,13 +249,16 @@ SiteConfig parse_site_config(const std::string& text, const std::string& path, c
             if (!std::filesystem::is_directory(parent, ec))
                 diags.push_back({path, key_line("kernel", "control"),
                                  "[kernel] control: the folder '" + folder.string() + "' does not exist"});
-            else if (::mkdir(folder.c_str(), 0750) != 0)  // the probe: made and removed again
+            else if (const std::filesystem::path probe = probe_in(parent); ::mkdir(probe.c_str(), 0750) != 0)
+                // The probe is a folder of our own beside it (made and removed
+                // again), never the folder itself, which a gridlet starting
+                // at the same time may be making.
                 diags.push_back({path, key_line("kernel", "control"),
                                  "[kernel] control: the folder '" + folder.string() +
                                      "' does not exist, and cannot be made: " + std::strerror(errno)});
             else
-                ::rmdir(folder.c_str());
-        } else if (std::string why = log_file_unwritable(sock.parent_path() / (".gridlet-probe-" + std::to_string(::getpid())));
+                ::rmdir(probe.c_str());
+        } else if (std::string why = folder_unwritable(sock.parent_path());
                  sock.has_parent_path() && !why.empty())
             diags.push_back({path, key_line("kernel", "control"),
                              "[kernel] control: no socket can be made in '" + sock.parent_path().string() + "': " + why});

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <regex>
 
@@ -234,4 +235,37 @@ TEST(CheckRun, ADeviceHandledByTwoPluginsIsNamedInTheFailure) {
     EXPECT_TRUE(p.wait_for_err("commands of device 'good' are already handled by plugin 'sim'")) << p.err();
     p.signal(SIGINT);
     EXPECT_EQ(p.wait(), 1) << p.err();
+}
+
+// Checking a site (gridlet check, and every command that loads it: status,
+// reload, consumption...) never makes or removes the log's own path or the
+// control socket's folder. It used to probe the log by making the file and
+// removing it again when it had not existed: a `gridlet status` while
+// gridlet started removed the log gridlet had just opened, whose lines then
+// went to a deleted file until a SIGHUP (seen as lost "reload:" lines in
+// LiveReconfiguration). Shown here without a race: a log path that is a
+// link to a file not made yet (the old probe removed the link), and a
+// control folder that does not exist yet (the old probe made and removed
+// that very folder).
+TEST(CheckRun, CheckingASiteNeverMakesOrRemovesTheLogOrTheControlFolder) {
+    namespace fs = std::filesystem;
+    const std::string dir = "/tmp/gridlet-it-probe-" + std::to_string(getpid());
+    fs::remove_all(dir);
+    fs::create_directories(dir + "/logs");
+    const std::string log = dir + "/gridlet.log";
+    fs::create_symlink(dir + "/logs/today.log", log);  // its target is made by the first line gridlet writes
+    const std::string site = dir + "/site.toml";
+    std::ofstream(site) << "[site]\nname = \"probe\"\n[kernel]\ncontrol = \"ipc://" << dir << "/run/c.sock\"\n"
+                        << "[logging]\nfile = \"" << log << "\"\n";
+    for (int i = 0; i < 3; ++i) {
+        Result chk = run({gridlet_bin(), "check", site});
+        EXPECT_EQ(chk.code, 0) << chk.out << chk.err;
+        EXPECT_TRUE(fs::is_symlink(log)) << "the check removed the log's link";
+        EXPECT_FALSE(fs::exists(dir + "/logs/today.log")) << "the check made the log's file";
+        EXPECT_FALSE(fs::exists(dir + "/run")) << "the check left the control folder";
+    }
+    // No probe is left behind either.
+    for (const auto& e : fs::recursive_directory_iterator(dir))
+        EXPECT_EQ(e.path().filename().string().rfind(".gridlet-probe", 0), std::string::npos) << e.path();
+    fs::remove_all(dir);
 }
