@@ -1,6 +1,7 @@
 // Helpers for the store tests: a temporary folder and sample builders.
 #pragma once
 
+#include <cstring>
 #include <filesystem>
 #include <random>
 #include <string>
@@ -56,6 +57,14 @@ inline gl_sample gs(uint32_t id, int64_t ts, double v, uint8_t q = GL_QUALITY_GO
     s.value = v;
     s.quality = q;
     return s;
+}
+
+// Two rows equal bit for bit, every field (-0.0 is not 0.0).
+inline bool same_row_bits(const RollupRow& a, const RollupRow& b) {
+    auto same = [](double x, double y) { return std::memcmp(&x, &y, sizeof x) == 0; };
+    return a.count == b.count && a.intervals == b.intervals && same(a.min, b.min) && same(a.max, b.max) &&
+           same(a.sum, b.sum) && same(a.first, b.first) && same(a.last, b.last) && a.first_ts == b.first_ts &&
+           a.last_ts == b.last_ts && same(a.consumption, b.consumption);
 }
 
 // 2024-01-01T00:00:00Z
