@@ -199,20 +199,25 @@ Status Aggregator::fold_ahead(int64_t start, RollupRow& acc) {
     return Status::ok();
 }
 
+Expected<bool> Aggregator::merge_stored(Resolution r, int64_t start, RollupRow& acc) {
+    auto at = rows_->next_row(r, start);
+    if (!at) return at.status();
+    if (!*at || **at != start) return false;
+    auto row = rows_->row_at(r);
+    if (!row) return row.status();
+    acc.merge(*row);
+    ++stats_.rollup_rows;
+    if (!stats_.coarsest || *stats_.coarsest < r) stats_.coarsest = r;
+    return true;
+}
+
 Status Aggregator::block(int level, int64_t start, int64_t end, bool use_stored, RollupRow& acc) {
     const Resolution r = kResolutions[static_cast<size_t>(level)];
     if (level == 0 && merge_folded_ahead(start, acc)) return Status::ok();
     if (use_stored && rows_until_ != kNoRows && end <= rows_until_) {
-        auto at = rows_->next_row(r, start);
-        if (!at) return at.status();
-        if (*at && **at == start) {
-            auto row = rows_->row_at(r);
-            if (!row) return row.status();
-            acc.merge(*row);
-            ++stats_.rollup_rows;
-            if (!stats_.coarsest || *stats_.coarsest < r) stats_.coarsest = r;
-            return Status::ok();
-        }
+        auto took = merge_stored(r, start, acc);
+        if (!took) return took.status();
+        if (*took) return Status::ok();
     }
     auto next = next_below(level, start);
     if (!next) return next.status();
@@ -261,15 +266,10 @@ Expected<RollupRow> Aggregator::span(int64_t a, int64_t b) {
             const Resolution r = kResolutions[static_cast<size_t>(l)];
             if (grid_.end(r, a) - a < b - a) break;  // finer blocks are shorter still
             if (grid_.end(r, a) - a != b - a || !grid_.is_start(r, a)) continue;
-            auto at = rows_->next_row(r, a);
-            if (!at) return at.status();
-            if (!*at || **at != a) break;
-            auto row = rows_->row_at(r);
-            if (!row) return row.status();
-            acc.merge(*row);
-            ++stats_.rollup_rows;
-            if (!stats_.coarsest || *stats_.coarsest < r) stats_.coarsest = r;
-            return acc;
+            auto took = merge_stored(r, a, acc);
+            if (!took) return took.status();
+            if (*took) return acc;
+            break;
         }
     if (Status st = compose(a, b, kTopLevel, acc); !st) return st;
     return acc;

@@ -203,6 +203,9 @@ private:
     // kResolutions, -1: raw only), merged into `acc`.
     Status compose(int64_t a, int64_t b, int top, RollupRow& acc);
     Status block(int level, int64_t start, int64_t end, bool use_stored, RollupRow& acc);
+    // Merges the stored row of `r` starting at `start` into acc: false when
+    // there is none (the caller checked rows_until_).
+    Expected<bool> merge_stored(Resolution r, int64_t start, RollupRow& acc);
     // Folds the good samples of [a, b) into rows[row_of(ts)], with the
     // counter context (one good reading before, two after).
     Status fold(int64_t a, int64_t b, std::vector<RollupRow>& rows, const std::function<size_t(int64_t)>& row_of);
