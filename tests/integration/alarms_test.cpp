@@ -62,7 +62,7 @@ json wait_for(const std::string& file, const std::string& name, const std::strin
 TEST(Alarms, BranchOverloadAndCommunicationLossRaisedAcknowledgedAndKeptAcrossARestart) {
     const int port = free_port();
     const std::string base = "/tmp/gridlet-alarm-it-" + std::to_string(getpid());
-    std::filesystem::remove_all(base + "-store");
+    remove_store(base + "-store");
     // A Lua rule raises its own alarm (gridlet.alarm) through the kernel's table.
     const std::string rule = temp_file("mains_watch.lua", R"(
 gridlet.on("panel1/mains/kw", function(kw)
@@ -172,7 +172,7 @@ end)
     EXPECT_GE(std::count(types.begin(), types.end(), "alarm_acknowledged"), 2) << ev.out;
     EXPECT_GE(std::count(types.begin(), types.end(), "alarm_finished"), 1) << ev.out;
     sim.reset();
-    std::filesystem::remove_all(base + "-store");
+    remove_store(base + "-store");
 }
 
 namespace {
@@ -204,7 +204,7 @@ TEST(Alarms, EmailReachesARealSmtpServerAcrossItsOutageAndAGatewayKill) {
         GTEST_SKIP() << "python3-aiosmtpd is not installed (.ci/setup installs it)";
     const int port = free_port(), smtp_port = free_port();
     const std::string base = "/tmp/gridlet-notify-it-" + std::to_string(getpid());
-    std::filesystem::remove_all(base + "-store");
+    remove_store(base + "-store");
     std::filesystem::remove_all(base + "-mail");
     const std::string rule = temp_file("quiet.lua", "-- no alarms from rules here\n");
     std::string text = site(port, base + "-store", base + ".sock", rule);
@@ -249,7 +249,7 @@ TEST(Alarms, EmailReachesARealSmtpServerAcrossItsOutageAndAGatewayKill) {
     EXPECT_EQ(j["notifications"]["pending"], 0) << m.out;
     gl->signal(SIGTERM);
     gl->wait();
-    std::filesystem::remove_all(base + "-store");
+    remove_store(base + "-store");
     std::filesystem::remove_all(base + "-mail");
 }
 
@@ -258,7 +258,7 @@ TEST(Alarms, EmailReachesARealSmtpServerAcrossItsOutageAndAGatewayKill) {
 TEST(Alarms, WebhookPostsTheAlarmToARealHttpServerAfterItRefusedOnce) {
     const int port = free_port(), http_port = free_port();
     const std::string base = "/tmp/gridlet-webhook-it-" + std::to_string(getpid());
-    std::filesystem::remove_all(base + "-store");
+    remove_store(base + "-store");
     std::filesystem::remove_all(base + "-posts");
     const std::string rule = temp_file("quiet2.lua", "-- no alarms from rules here\n");
     std::string text = site(port, base + "-store", base + ".sock", rule);
@@ -318,7 +318,7 @@ TEST(Alarms, WebhookPostsTheAlarmToARealHttpServerAfterItRefusedOnce) {
     EXPECT_EQ(body2["changes"][0]["alarm"]["ack"]["by"], "ann");
     again.signal(SIGTERM);
     again.wait();
-    std::filesystem::remove_all(base + "-store");
+    remove_store(base + "-store");
     std::filesystem::remove_all(base + "-posts");
 }
 

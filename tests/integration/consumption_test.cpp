@@ -50,7 +50,7 @@ void import_week(const std::string& file) {
 
 TEST(Consumption, TheSocomecWeeklyTableFromImportedCounters) {
     const std::string store = "/tmp/gridlet-consumption-it-" + std::to_string(getpid());
-    run({"rm", "-rf", store});
+    remove_store(store);
     const std::string file = temp_file("consumption-site.toml", site(store));
     import_week(file);
     if (HasFatalFailure()) return;
@@ -96,7 +96,7 @@ TEST(Consumption, TheSocomecWeeklyTableFromImportedCounters) {
     EXPECT_TRUE(doc["change_percent"][0].is_null()) << "no change against no data";
     EXPECT_EQ(doc["columns"][0]["partial"], false);
     EXPECT_EQ(doc["previous"]["columns"][0]["partial"], true);
-    run({"rm", "-rf", store});
+    remove_store(store);
 }
 
 TEST(Consumption, ABadModelIsRefusedByConsumptionAsByCheck) {
@@ -113,7 +113,7 @@ TEST(Consumption, ABadModelIsRefusedByConsumptionAsByCheck) {
     const Result by = run({gridlet_bin(), "consumption", "--config", temp_file("consumption-ok.toml", site(store)), "--by", "flour"});
     EXPECT_EQ(by.code, 2);
     EXPECT_NE(by.err.find("--by: 'flour' is not a breakdown"), std::string::npos) << by.err;
-    run({"rm", "-rf", store});
+    remove_store(store);
 }
 
 // A rule asks gridlet.consumption for the same table and gets the same
@@ -121,7 +121,7 @@ TEST(Consumption, ABadModelIsRefusedByConsumptionAsByCheck) {
 // a Lua error naming what is wrong.
 TEST(Consumption, ARuleGetsTheSameTableAsTheCli) {
     const std::string store = "/tmp/gridlet-consumption-rule-" + std::to_string(getpid());
-    run({"rm", "-rf", store});
+    remove_store(store);
     // In a callback: `gridlet check` loads a rule's top level offline, with
     // no store to read (a call there fails the load, saying so).
     const std::string rule = temp_file("consumption-rule.lua", R"(
@@ -167,5 +167,5 @@ end)
     EXPECT_NE(state["bad_by"].get<std::string>().find("gridlet.consumption: 'by': 'flour' is not a breakdown"), std::string::npos) << st.out;
     EXPECT_NE(state["too_many"].get<std::string>().find("periods; at most 5000 from a rule"), std::string::npos) << st.out;
     EXPECT_NE(state["unknown"].get<std::string>().find("'colour' is unknown"), std::string::npos) << st.out;
-    run({"rm", "-rf", store});
+    remove_store(store);
 }

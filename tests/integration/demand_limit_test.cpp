@@ -74,7 +74,7 @@ std::map<int64_t, double> points(const std::string& json) {
 TEST(DemandLimit, KeepsEveryIntervalOfASimulatedDayUnderTheLimitOverModbus) {
     const int port = free_port();
     const std::string store = "/tmp/gridlet-demand-it-" + std::to_string(getpid()) + "-store";
-    run({"rm", "-rf", store});
+    remove_store(store);
     const std::string file = temp_file("demand-site.toml", site(port, free_port(), store));
     const auto start = std::chrono::steady_clock::now();  // the day starts with the simulator, about now
     Process p({gridlet_bin(), "run", file});
@@ -157,7 +157,7 @@ TEST(DemandLimit, KeepsEveryIntervalOfASimulatedDayUnderTheLimitOverModbus) {
                 demand.size(), operations, other_max);
     RecordProperty("switch_operations", static_cast<int>(operations));
     EXPECT_LT(operations, 100u) << "a few per load and day, not chatter";
-    run({"rm", "-rf", store});
+    remove_store(store);
 }
 
 // A BCPM kept on the gateway's intervals over Modbus TCP (spec
@@ -169,7 +169,7 @@ TEST(DemandLimit, KeepsEveryIntervalOfASimulatedDayUnderTheLimitOverModbus) {
 TEST(DemandLimit, ABcpmKeptInSyncToCommsAgreesWithTheGatewaysDemand) {
     const int port = free_port();
     const std::string store = "/tmp/gridlet-demand-sync-" + std::to_string(getpid()) + "-store";
-    run({"rm", "-rf", store});
+    remove_store(store);
     std::ostringstream s;
     s << "[site]\nname = \"demand-sync-" << getpid() << "\"\ntimezone = \"Europe/Paris\"\n\n"
       << "[store]\npath = \"" << store << "\"\n\n"
@@ -205,5 +205,5 @@ TEST(DemandLimit, ABcpmKeptInSyncToCommsAgreesWithTheGatewaysDemand) {
         worst = std::max(worst, std::abs(e["body"]["difference_kw"].get<double>()) / e["body"]["kw"].get<double>());
     }
     std::printf("BCPM in sync to comms: %zu intervals compared, the largest difference %.2f %%\n", events.size(), worst * 100);
-    run({"rm", "-rf", store});
+    remove_store(store);
 }

@@ -76,7 +76,8 @@ std::vector<std::regex> readme_sample_lines() {
 TEST(Demo, PollsBothSimulatedPanelsAndShowsLiveValues) {
     int port = free_port();
     std::string store_dir = "/tmp/gridlet-it-store-" + std::to_string(getpid());
-    run({"rm", "-rf", store_dir});
+    remove_store(store_dir);
+    run({"rm", "-rf", store_dir + "-history", store_dir + "-exports"});
     std::string site = demo_copy(port, free_port(), store_dir);
     ASSERT_EQ(slurp(site).find("../"), std::string::npos) << slurp(site);
     Process p({gridlet_bin(), "run", site});
@@ -139,7 +140,8 @@ TEST(Demo, PollsBothSimulatedPanelsAndShowsLiveValues) {
     Result after = run({gridlet_bin(), "query", "panel2/mains/kw", "--from", "-10m", "--config", site});
     ASSERT_EQ(after.code, 0) << after.err;
     EXPECT_NE(after.out.find(",panel2/mains/kw,"), std::string::npos) << after.out;
-    run({"rm", "-rf", store_dir, store_dir + "-history", store_dir + "-exports"});
+    remove_store(store_dir);
+    run({"rm", "-rf", store_dir + "-history", store_dir + "-exports"});
 }
 
 // The README's alarm walk-through on the demo site: the overloaded branch
@@ -148,7 +150,8 @@ TEST(Demo, PollsBothSimulatedPanelsAndShowsLiveValues) {
 TEST(Demo, RaisesTheOverloadAndCommunicationLossAlarmsAndTheCliAcknowledgesThem) {
     const int port = free_port();
     std::string store_dir = "/tmp/gridlet-it-alarm-store-" + std::to_string(getpid());
-    run({"rm", "-rf", store_dir});
+    remove_store(store_dir);
+    run({"rm", "-rf", store_dir + "-history", store_dir + "-exports"});
     std::string site = demo_copy(port, free_port(), store_dir);
     Process p({gridlet_bin(), "run", site});
     ASSERT_TRUE(p.wait_for_err("device 'panel1' is online")) << p.err();
@@ -186,7 +189,8 @@ TEST(Demo, RaisesTheOverloadAndCommunicationLossAlarmsAndTheCliAcknowledgesThem)
     EXPECT_EQ(acknowledged, 2);
     p.signal(SIGINT);
     EXPECT_EQ(p.wait(), 0) << p.err();
-    run({"rm", "-rf", store_dir});
+    remove_store(store_dir);
+    run({"rm", "-rf", store_dir + "-history", store_dir + "-exports"});
 }
 
 TEST(Demo, SimCommandServesTheBcpmRegisterMap) {

@@ -70,6 +70,7 @@ size_t wait_for_line(Process& p, const std::regex& re, int seconds, size_t from 
 TEST(EvGreenup, ManagesSimulatedStationsOverModbus) {
     const int port = free_port();
     const std::string store = "/tmp/gridlet-ev-it-" + std::to_string(getpid()) + "-store";
+    remove_store(store);
     std::string file = temp_file("ev-site.toml", site(port, store));
     Process p({gridlet_bin(), "run", file});
     ASSERT_NE(wait_for_line(p, std::regex("rule 'greenup': loaded"), 20), std::string::npos) << p.err();
@@ -124,7 +125,7 @@ TEST(EvGreenup, ManagesSimulatedStationsOverModbus) {
     ASSERT_EQ(csv.code, 0) << csv.err;
     EXPECT_EQ(csv.out.rfind("time,source,type,severity,body\n", 0), 0u) << csv.out;
     EXPECT_NE(csv.out.find(",rule/greenup,ev_session,info,\"{\"\"ah\"\":"), std::string::npos) << csv.out;
-    std::filesystem::remove_all(store);
+    remove_store(store);
 }
 
 // config/ev-demo.toml runs standalone (on another port and store) and its live
@@ -135,6 +136,7 @@ TEST(EvGreenup, DemoSiteRunsAndShowsTheLiveLine) {
     text = std::regex_replace(text, std::regex("15030"), std::to_string(port));
     text = std::regex_replace(text, std::regex("name = \"ev-demo\""), "name = \"ev-demo-it-" + std::to_string(getpid()) + "\"");
     const std::string store = "/tmp/gridlet-ev-demo-it-" + std::to_string(getpid());
+    remove_store(store);
     text = std::regex_replace(text, std::regex("\\.\\./var/ev-demo-store"), store);
     text = std::regex_replace(text, std::regex("\\.\\./scripts/rules/greenup\\.lua"), source_dir() + "/scripts/rules/greenup.lua");
     Process p({gridlet_bin(), "run", temp_file("ev-demo.toml", text)});
@@ -143,5 +145,5 @@ TEST(EvGreenup, DemoSiteRunsAndShowsTheLiveLine) {
     EXPECT_NE(wait_for_line(p, live, 40), std::string::npos) << p.err();
     p.signal(SIGINT);
     EXPECT_EQ(p.wait(), 0) << p.err();
-    std::filesystem::remove_all(store);
+    remove_store(store);
 }

@@ -36,7 +36,8 @@ std::string site(const std::string& store, const std::string& site_name = "acme"
 TEST(Export, SocomecFilesForARangeOfPeriodsOnceEach) {
     const std::string store = "/tmp/gridlet-export-it-" + std::to_string(getpid());
     const std::string out = store + "-out";
-    run({"rm", "-rf", store, out});
+    remove_store(store);
+    run({"rm", "-rf", out});
     const std::string file = temp_file("export-site.toml", site(store));
     // One hour of readings every minute, local time: THD 2.34 %, an index +60 Wh a minute.
     std::ostringstream csv;
@@ -136,7 +137,8 @@ TEST(Export, SocomecFilesForARangeOfPeriodsOnceEach) {
     const Result ok = run({gridlet_bin(), "check", beside});
     EXPECT_EQ(ok.code, 0) << ok.err;
     EXPECT_NE(ok.out.find("2 exports, the Legrand history tree in " + out + "/tree)"), std::string::npos) << ok.out;
-    run({"rm", "-rf", store, out});
+    remove_store(store);
+    run({"rm", "-rf", out});
 }
 
 TEST(Export, TheFactorySiteNameIsRefusedByCheckAndExportAlike) {

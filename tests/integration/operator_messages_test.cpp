@@ -113,7 +113,7 @@ TEST(OperatorMessages, SimEvseRunsOnItsOwn) {
 // reproduced from raw output bit for bit); --digits rounds for people.
 TEST(OperatorMessages, QueryDigitsRoundsForDisplayOnly) {
     const std::string db = "/tmp/gridlet-it-" + std::to_string(getpid()) + "-digits-db";
-    run({"rm", "-rf", db});
+    remove_store(db);
     ASSERT_EQ(run({gridlet_bin(), "store", "init", "--db", db}).code, 0);
     std::string data = temp_file("digits.csv", "time,series,value\n2026-11-30T10:00:00Z,m/e,0.1\n"
                                                "2026-11-30T10:00:01Z,m/e,0.2\n2026-11-30T10:00:02Z,m/e,-0.0004\n");
@@ -136,12 +136,12 @@ TEST(OperatorMessages, QueryDigitsRoundsForDisplayOnly) {
     auto bad = q;
     bad.insert(bad.end(), {"--digits", "16"});
     EXPECT_EQ(run(bad).code, 2);
-    run({"rm", "-rf", db});
+    remove_store(db);
 }
 
 TEST(OperatorMessages, SeriesTableHasAHeaderAndStateNames) {
     const std::string db = "/tmp/gridlet-it-" + std::to_string(getpid()) + "-series-db";
-    run({"rm", "-rf", db});
+    remove_store(db);
     ASSERT_EQ(run({gridlet_bin(), "store", "init", "--db", db}).code, 0);
     std::string meta = temp_file("meta.csv", "name,kind,unit,states\nev1/state,state,,\"0=available,2=charging\"\n");
     std::string data = temp_file("data.csv", "time,series,value\n2026-11-30T10:00:00Z,ev1/state,2\n");
@@ -156,7 +156,7 @@ TEST(OperatorMessages, SeriesTableHasAHeaderAndStateNames) {
     EXPECT_NE(csv.out.find(",\"0=available,2=charging\"\n"), std::string::npos) << csv.out;
     Result json = run({gridlet_bin(), "series", "--db", db, "--format", "json"});
     EXPECT_NE(json.out.find("\"last_state\": \"charging\""), std::string::npos) << json.out;
-    run({"rm", "-rf", db});
+    remove_store(db);
 }
 
 TEST(OperatorMessages, ReloadRefusesABrokenRuleNamesWhatItDidNotApplyAndLogsEachLoadErrorOnce) {

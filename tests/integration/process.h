@@ -133,6 +133,17 @@ inline Result run(std::vector<std::string> argv, std::chrono::milliseconds timeo
 // A TCP port on 127.0.0.1 for a test server (see support/loopback_port.h).
 inline int free_port() { return loopback_port(); }
 
+// Removes a store folder left by an earlier run and the creation record
+// beside it (`<parent>/.<folder>.gridlet-store`, see store::creation_record):
+// a test whose process has the PID of an earlier run, on a long-lived
+// machine, starts on a new store, not on a damaged or "gone" one.
+inline void remove_store(const std::string& dir) {
+    const auto slash = dir.find_last_of('/');
+    const std::string parent = slash == std::string::npos ? "." : dir.substr(0, slash);
+    const std::string leaf = slash == std::string::npos ? dir : dir.substr(slash + 1);
+    run({"rm", "-rf", dir, parent + "/." + leaf + ".gridlet-store"});
+}
+
 inline std::string temp_file(const std::string& name, const std::string& body) {
     std::string path = "/tmp/gridlet-it-" + std::to_string(getpid()) + "-" + name;
     std::ofstream(path) << body;

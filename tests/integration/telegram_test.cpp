@@ -77,7 +77,7 @@ json subscriber(const json& list, int64_t chat) {
 TEST(Telegram, SubscriptionByPasswordAlarmsOncePerChatDisableTestStopAndBlocked) {
     const int port = free_port(), api_port = free_port();
     const std::string base = "/tmp/gridlet-telegram-it-" + std::to_string(getpid());
-    std::filesystem::remove_all(base + "-store");
+    remove_store(base + "-store");
     setenv("GL_IT_TELEGRAM_TOKEN", "123456:TEST-token_x", 1);
     setenv("GL_IT_TELEGRAM_PASSWORD", "open-sesame-42", 1);
     const std::string file = temp_file(
@@ -192,7 +192,7 @@ TEST(Telegram, SubscriptionByPasswordAlarmsOncePerChatDisableTestStopAndBlocked)
     gl->signal(SIGTERM);
     EXPECT_EQ(gl->wait(), 0) << gl->err();
     EXPECT_EQ(gl->err().find("TEST-token"), std::string::npos) << "the token is never logged";
-    std::filesystem::remove_all(base + "-store");
+    remove_store(base + "-store");
 }
 
 // Secrets come from the environment only, and every telegram key is checked.
