@@ -10,8 +10,17 @@
 //   step_us: p50/p99/max of every meter-triggered step;
 //   overshoot: the longest time the real installation current stayed above
 //        Maximum current available, and the total, over the day;
-//   sessions, commands, reductions, stops.
-// Usage: greenup_bench [--quick] [--stations N] [--hours H] [--seed S]
+//   sessions, commands, commands_digest (FNV-1a over every command's
+//        simulated time, target and value: the same digest, the same decisions).
+// Usage: greenup_bench [--quick] [--stations N] [--hours H] [--seed S] [--scripts DIR] [--log-commands]
+//                      [--check-memos]
+//   --check-memos: the rule's check_memos parameter: every search for starts
+//   and raises that a memo skips is run anyway, and the rule fails (exit 1)
+//   if it would have acted (a test: the memos decide as if absent).
+//   --log-commands: every command on stderr ("<UTC ms> <target> <value>"),
+//   to find where two versions of the rule first decide differently.
+//   --scripts DIR: the checkout whose scripts/ (rule and library) run, to
+//   compare two versions of the rule on one build (default: this source tree).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -66,10 +75,18 @@ public:
     LoopHost(SimHost& sim, Site& site) : LoopHostBase(sim), site_(site) {}
     SteadyClock::time_point last_send{};
     size_t sent = 0;
+    uint64_t digest = 1469598103934665603ULL;
+    bool log_commands = false;
     std::vector<CommandReply> replies;
     Status send_command(const CommandRequest& r) override {
         last_send = SteadyClock::now();
         ++sent;
+        // The decisions' fingerprint: FNV-1a over (simulated time, target,
+        // value) of every command, so that a change meant to make the rule
+        // faster, not different, can be checked to decide the same.
+        const std::string key = std::to_string(sim_.clock().now_ms()) + " " + r.target + " " + std::to_string(r.value) + "\n";
+        for (const char ch : key) digest = (digest ^ static_cast<unsigned char>(ch)) * 1099511628211ULL;
+        if (log_commands) std::cerr << key;
         // "evN/current_setpoint" or "evN/enable": a Modbus write to the station.
         const auto slash = r.target.find('/');
         const int index = std::stoi(r.target.substr(2, slash - 2)) - 1;
@@ -99,11 +116,21 @@ int main(int argc, char** argv) {
     int n = 50;
     double hours = 24;
     uint32_t seed = 1;
+    bool log_commands = false, check_memos = false;
+    std::string scripts = GRIDLET_SOURCE_DIR;
     for (int i = 1; i < argc; ++i) {
         if (std::strcmp(argv[i], "--quick") == 0) quick = true;
         else if (std::strcmp(argv[i], "--stations") == 0 && i + 1 < argc) n = std::atoi(argv[++i]);
         else if (std::strcmp(argv[i], "--hours") == 0 && i + 1 < argc) hours = std::atof(argv[++i]);
         else if (std::strcmp(argv[i], "--seed") == 0 && i + 1 < argc) seed = static_cast<uint32_t>(std::atoi(argv[++i]));
+        else if (std::strcmp(argv[i], "--scripts") == 0 && i + 1 < argc) scripts = argv[++i];
+        else if (std::strcmp(argv[i], "--log-commands") == 0) log_commands = true;
+        else if (std::strcmp(argv[i], "--check-memos") == 0) check_memos = true;
+        else {
+            std::cerr << "greenup_bench: unknown option " << argv[i]
+                      << " (--quick, --stations N, --hours H, --seed S, --scripts DIR, --log-commands, --check-memos)\n";
+            return 2;
+        }
     }
     if (quick) hours = 2;
 
@@ -130,17 +157,19 @@ int main(int argc, char** argv) {
 
     SimHost sim(kStart, TimeZone::utc());
     LoopHost host(sim, site);
+    host.log_commands = log_commands;
     EngineOptions eo;
-    eo.lib_dirs = {std::string(GRIDLET_SOURCE_DIR) + "/scripts/lib"};
+    eo.lib_dirs = {scripts + "/scripts/lib"};
     Engine engine(host, eo);
     RuleConfig rc;
     rc.name = "greenup";
-    rc.file = std::string(GRIDLET_SOURCE_DIR) + "/scripts/rules/greenup.lua";
+    rc.file = scripts + "/scripts/rules/greenup.lua";
     rc.params = {{"total_power_consumption_meter", {"main/current/l1", "main/current/l2", "main/current/l3"}},
                  {"maximum_current_available", kMax},
                  {"maximum_current_available_for_the_charging", kMaxCharging},
                  {"status_every", 0},
                  {"stations", stations}};
+    if (check_memos) rc.params["check_memos"] = true;
     if (auto f = engine.configure({rc}); !f.empty()) {
         std::cerr << f.front().status.message() << "\n";
         return 1;
@@ -248,6 +277,7 @@ int main(int argc, char** argv) {
         {"control", {{"meter_period_s", 1}, {"station_poll_s", 1}, {"station_response_s", 2}}},
         {"sessions_ended", host.sessions},
         {"commands", host.sent},
+        {"commands_digest", [&] { char h[17]; std::snprintf(h, sizeof h, "%016llx", static_cast<unsigned long long>(host.digest)); return std::string(h); }()},
         {"rule_status", infos.empty() ? "none" : rule_status_name(infos.front().status)},
         {"rule_memory_kb", infos.empty() ? 0 : infos.front().memory_bytes / 1024},
     };

@@ -29,16 +29,16 @@
 local params = require("gridlet.greenup.params")
 local S = require("gridlet.greenup.sessions")
 local E = require("gridlet.greenup.estimate")
+local D = require("gridlet.greenup.decide")
 
 local M = {}
-local NEVER = -math.huge  -- "no data yet" as a time (a local: hot paths)
 M.GREEN, M.YELLOW, M.RED = E.GREEN, E.YELLOW, E.RED
 M.AREA = E.AREA
 local AVAILABLE, CONNECTED, CHARGING, WAITING, ERROR = S.AVAILABLE, S.CONNECTED, S.CHARGING, S.WAITING, S.ERROR
 
 local G = {}
 G.__index = G
-for _, part in ipairs({E, require("gridlet.greenup.decide"), require("gridlet.greenup.commands"),
+for _, part in ipairs({E, D, require("gridlet.greenup.commands"),
     require("gridlet.greenup.report")}) do
   for name, f in pairs(part.methods) do G[name] = f end
 end
@@ -228,9 +228,9 @@ end
 -- A station's latest data. It is stale (not answering) when its state or
 -- its L1 current is missing or older than stale_after: both are needed to
 -- manage it. A three-phase station's measured currents are its raw ones
--- (st.m is st.raw); a single-phase one's are put on its phase.
+-- (st.raw is st.m); a single-phase one's are put on its phase.
 function G:observe(st, dt)
-  local mono, V, T, limit = self.mono, self.value, self.ts, self.stale_ms
+  local mono, V = self.mono, self.value
   -- Fresh data: a new L1 sample (the state comes with it), taken at its
   -- timestamp on the monotonic clock (a wall-clock step changes nothing;
   -- never later than now: a sample stamped before a step back counts as
@@ -240,73 +240,71 @@ function G:observe(st, dt)
   -- sentinel such as 6553.5 A) are not data: the last good ones are kept,
   -- and a station sending only such readings goes silent.
   local k = st.k_l1
+  local T = self.ts
   local t2 = T[k]
-  local fresh = false
-  if t2 ~= st.seen2 and t2 then
+  local fresh, l1, l2, l3 = false, nil, nil, nil
+  local seen = st.seen2
+  if t2 ~= seen and t2 then
     local t1 = T[st.k_state]
     if t1 then
-      local first = st.seen2 == nil
       st.seen2 = t2
-      local top, l1 = st.top, V[k] or 0
+      local top = st.top
+      l1 = V[k] or 0
       local bad = nil
       if l1 < -0.5 or l1 > top then
         bad = l1
       elseif not st.single then  -- l2, l3: the slots after l1
-        local l2, l3 = V[k + 1] or 0, V[k + 2] or 0
+        l2, l3 = V[k + 1] or 0, V[k + 2] or 0
         if l2 < -0.5 or l2 > top then bad = l2 elseif l3 < -0.5 or l3 > top then bad = l3 end
       end
       if bad then
         self:reject(st.name, bad, "station current")
-      elseif not first or (self.now - t1 <= limit and self.now - t2 <= limit) then
+      elseif seen or (self.now - t1 <= self.stale_ms and self.now - t2 <= self.stale_ms) then
+        -- (Never later than now; never before the data it follows: a sample
+        -- stamped before a forward clock step, taken in after it, would
+        -- otherwise map that far back and look stale.)
         local taken = (t1 < t2 and t1 or t2) - self.offset
-        st.recv, fresh = taken < mono and taken or mono, true
+        if taken > mono then taken = mono end
+        local before = st.recv
+        if before and taken < before then taken = before end
+        st.recv, fresh = taken, true
       end
     end
   end
-  local stale = not st.recv or mono - st.recv > limit
-  -- Communication loss is an event (once per loss): a station that stops
-  -- answering, or that has not answered within stale_after of the start.
-  if stale and not st.silent_reported and
-      (st.stale == false or (self.first_mono and mono - self.first_mono > limit)) then
-    st.silent_reported = true
-    self.io.emit("greenup_station_not_answering", "warning", {station = st.name,
-      last_data_s_ago = st.recv and math.floor((mono - st.recv) / 1000) or nil})
-    self.io.log("warn", string.format("%s: not answering (no state or current for %d s): counted at the higher of its last current and its setpoint", st.name, self.c.stale))
-  elseif not stale and st.silent_reported then
-    st.silent_reported = false
-    self.io.emit("greenup_station_answering", "info", {station = st.name})
-    self.io.log("info", st.name .. ": answering again")
-  end
-  if stale ~= st.stale then
-    st.stale = stale
-    self.version = self.version + 1
-  end
-  if stale then return end
-  local r = st.raw
+  local recv = st.recv
+  if not recv or mono - recv > self.stale_ms then return self:silent(st) end
+  if st.stale ~= false then self:answering(st) end
   if fresh then
-    local m, pm = st.m, st.pm
-    pm[1], pm[2], pm[3], st.pm_ts, st.m_ts = m[1], m[2], m[3], st.m_ts, t2
+    -- The measurement before the latest is kept with its time (estimate:
+    -- what the meter's reading holds of this station): the two tables
+    -- swap, and the older one takes the new measurement.
+    local m = st.pm
+    st.pm, st.m, st.pm_ts, st.m_ts = st.m, m, st.m_ts, t2
     st.state = V[st.k_state]
     if st.single then
-      local r1, on = V[k] or 0, st.on
-      r[1] = r1
-      m[1], m[2], m[3] = on[1] and r1 or 0, on[2] and r1 or 0, on[3] and r1 or 0
+      local on = st.on
+      st.raw[1] = l1
+      m[1], m[2], m[3] = on[1] and l1 or 0, on[2] and l1 or 0, on[3] and l1 or 0
     else
-      r[1], r[2], r[3] = V[k] or 0, V[k + 1] or 0, V[k + 2] or 0
+      m[1], m[2], m[3] = l1, l2, l3
+      st.raw = m
     end
   end
   local state = st.state
   local s = st.session
-  if not s and state == AVAILABLE then return end  -- most stations, most of the time
-  if state == AVAILABLE or state == ERROR then
-    if s then self:finish(st, state == ERROR and "station_error" or "vehicle_left") end
-    return
-  end
-  if state ~= CONNECTED and state ~= CHARGING and state ~= WAITING then return end
-  if not s then
+  if s then
+    if state ~= CHARGING then
+      if state == AVAILABLE or state == ERROR then
+        return self:finish(st, state == ERROR and "station_error" or "vehicle_left")
+      elseif state ~= CONNECTED and state ~= WAITING then
+        return
+      end
+    end
+  else
+    if state == AVAILABLE or (state ~= CONNECTED and state ~= CHARGING and state ~= WAITING) then return end
     -- A new charge request; a station found charging on its own (nobody
     -- authorized it) is adopted as a session in progress.
-    s = S.new(st, self.now, state ~= S.CONNECTED)
+    s = S.new(st, self.now, state ~= CONNECTED)
     st.session = s
     self.version = self.version + 1
     st.dirty = true
@@ -314,17 +312,24 @@ function G:observe(st, dt)
     self.io.log("info", string.format("%s: vehicle connected (%s)", st.name, s.status == "charging" and "already charging" or "charge request"))
   end
   -- Metering: current range while charging, Ah and Wh (the station's own
-  -- session counters win; without them, integrate).
+  -- session counters win; without them, integrate). The range and a full
+  -- vehicle change only with fresh data.
+  local r = st.raw
   local i = r[1]
   if not st.single then
     if r[2] > i then i = r[2] end
     if r[3] > i then i = r[3] end
   end
-  if state == CHARGING and i >= 0.5 then
-    if not s.imin or i < s.imin then s.imin = i end
-    if not s.imax or i > s.imax then s.imax = i end
-  elseif state == WAITING and s.status == "charging" then
-    s.full = true
+  if fresh then
+    if state == CHARGING then
+      if i >= 0.5 then
+        local lo, hi = s.imin, s.imax
+        if not lo or i < lo then s.imin = i end
+        if not hi or i > hi then s.imax = i end
+      end
+    elseif state == WAITING and s.status == "charging" then
+      s.full = true
+    end
   end
   local ah, wh = V[st.k_ah], V[st.k_wh]
   if ah then s.ah = ah elseif i > 0 then s.ah = s.ah + i * dt / 3600 end
@@ -339,33 +344,14 @@ function G:observe(st, dt)
   -- or a station that ignores setpoints) is not following: an event, and
   -- its session is stopped (enable 0), since reducing others for it would
   -- be unfair and may not be enough. Said once per session.
-  local lag = st.lag_from
-  if lag then
-    local m, a = st.m, st.allow
-    local worst = math.max(m[1], m[2], m[3])
-    if fresh and worst <= a + 0.5 then
-      st.lag_from = nil  -- it followed
-    elseif s.status == "charging" and E.lagged_out(self, st) and worst > a + 1 then
-      local waited = math.floor((mono - lag) / 1000 + 0.5)
-      if not s.not_following then
-        s.not_following = true
-        self.io.emit("greenup_station_not_following", "warning",
-          {station = st.name, setpoint = a, current = worst, waited_s = waited})
-        self.io.log("warn", string.format("%s: draws %.1f A with a setpoint of %.1f A after %d s: not following, session stopped",
-          st.name, worst, a, waited))
-      end
-      st.shed_until, st.lag_from = nil, nil
-      self:stop(st, true)
-    end
-  end
+  if st.lag_from then self:check_following(st, s, fresh) end
   -- A station that did not follow a command within the response time gets it again.
   -- (Data taken after the response time shows it; a slow vehicle gets the
   -- command again, which is harmless, while its reservation holds.)
-  local u = st.pend_until
-  if mono >= u and (st.recv or NEVER) > u and mono >= (st.resend_at or 0) then
-    local again = (s.status == "charging" and state == S.CONNECTED and st.sent_en == 1)
-      or (s.status == "waiting" and state == S.CHARGING and st.sent_en == 0)
-    if again then
+  local en = st.sent_en
+  if (en == 1 and state == CONNECTED and s.status == "charging") or (en == 0 and state == CHARGING and s.status == "waiting") then
+    local u = st.pend_until
+    if mono >= u and recv > u and mono >= (st.resend_at or 0) then
       -- Sent again: in flight again (a re-enabled vehicle is reserved at
       -- its setpoint until the station answers after the response time).
       st.sent_en = nil
@@ -373,6 +359,57 @@ function G:observe(st, dt)
       st.pend, st.pend_until = s.status == "charging" and "up" or "down", mono + self.response_ms
       self.version = self.version + 1
     end
+  end
+end
+
+-- A station without fresh data for stale_after (or never heard): counted
+-- at the higher of its last current and its setpoint (estimate). Its loss
+-- is an event, once per loss: a station that stops answering, or that has
+-- not answered within stale_after of the start.
+function G:silent(st)
+  local mono = self.mono
+  if not st.silent_reported and
+      (st.stale == false or (self.first_mono and mono - self.first_mono > self.stale_ms)) then
+    st.silent_reported = true
+    self.io.emit("greenup_station_not_answering", "warning", {station = st.name,
+      last_data_s_ago = st.recv and math.floor((mono - st.recv) / 1000) or nil})
+    self.io.log("warn", string.format("%s: not answering (no state or current for %d s): counted at the higher of its last current and its setpoint", st.name, self.c.stale))
+  end
+  if st.stale ~= true then
+    st.stale = true
+    self.version = self.version + 1
+  end
+end
+
+-- A station answering (again, or for the first time).
+function G:answering(st)
+  if st.silent_reported then
+    st.silent_reported = false
+    self.io.emit("greenup_station_answering", "info", {station = st.name})
+    self.io.log("info", st.name .. ": answering again")
+  end
+  st.stale = false
+  self.version = self.version + 1
+end
+
+-- A reduction not yet followed (st.lag_from): it followed, or after three
+-- times the response time the station is not following.
+function G:check_following(st, s, fresh)
+  local m, a = st.m, st.allow
+  local worst = math.max(m[1], m[2], m[3])
+  if fresh and worst <= a + 0.5 then
+    st.lag_from = nil  -- it followed
+  elseif s.status == "charging" and E.lagged_out(self, st) and worst > a + 1 then
+    local waited = math.floor((self.mono - st.lag_from) / 1000 + 0.5)
+    if not s.not_following then
+      s.not_following = true
+      self.io.emit("greenup_station_not_following", "warning",
+        {station = st.name, setpoint = a, current = worst, waited_s = waited})
+      self.io.log("warn", string.format("%s: draws %.1f A with a setpoint of %.1f A after %d s: not following, session stopped",
+        st.name, worst, a, waited))
+    end
+    st.shed_until, st.lag_from = nil, nil
+    self:stop(st, true)
   end
 end
 
@@ -412,7 +449,8 @@ function G:step(now)
       if s then s.skew, stations[i].dirty = (s.skew or 0) + jump, true end
     end
   end
-  for i = 1, #stations do self:observe(stations[i], dt) end
+  local observe = G.observe
+  for i = 1, #stations do observe(self, stations[i], dt) end
 
   -- Meter freshness, by receive time: silent for stale_after (or never
   -- heard) -> fail-safe. Until every phase has been read once, nothing is
@@ -460,16 +498,22 @@ function G:step(now)
     if now_area == E.RED then self:shed() end
     -- Starting and raising: skipped when nothing changed since they last
     -- found nothing to do (same sessions and setpoints, same areas, no less
-    -- current), which is most steps; and before the meter's first reading.
+    -- current on any phase, or not below the room found: decide.lua,
+    -- "Room"), which is most steps; and before the meter's first reading.
+    -- (check_memos: looked for anyway, and an error if that acts.)
     local q = self.quiet
-    if meter_known and not (q and q.version == self.version and q.inflight == self.inflight
-        and q.a1 == area[1] and q.a2 == area[2] and q.a3 == area[3]
-        and I[1] >= q.i1 and I[2] >= q.i2 and I[3] >= q.i3) then
+    local skip = q and D.nothing_new(self, q)
+    if meter_known and (not skip or c.check_memos) then
       local v = self.version
+      local room = {-math.huge, -math.huge, -math.huge}
+      self.room = room
       self:serve_queue()
       self:raise()
-      self.quiet = self.version == v and {version = v, inflight = self.inflight, a1 = area[1], a2 = area[2], a3 = area[3],
-        i1 = I[1], i2 = I[2], i3 = I[3]} or nil
+      self.room = nil
+      if skip and self.version ~= v then
+        error("greenup: check_memos: a start or raise was found although the step's memo said nothing had changed", 0)
+      end
+      self.quiet = self.version == v and D.no_room_memo(self, room) or nil
     end
   end
 
@@ -487,13 +531,13 @@ function G:persist(mono)
     local s = st.session
     if s then
       -- (most steps: a session charging at the setpoint sent, enabled)
-      if s.status ~= "charging" or st.sent_sp ~= st.allow or st.sent_en ~= 1 then self:command(st) end
+      if st.sent_en ~= 1 or st.sent_sp ~= st.allow or s.status ~= "charging" then self:command(st) end
+      if st.dirty or mono - st.saved_at >= 60000 then
+        self.io.save(S.key(st), s)
+        st.dirty, st.saved_at = false, mono
+      end
     elseif st.sent_en == 1 then
       self:command(st)
-    end
-    if s and (st.dirty or mono - st.saved_at >= 60000) then
-      self.io.save(S.key(st), s)
-      st.dirty, st.saved_at = false, mono
     end
   end
   if self.seq_dirty then

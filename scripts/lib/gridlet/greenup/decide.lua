@@ -9,6 +9,51 @@ local D = {methods = {}}
 local G = D.methods
 local expected, pending, shedding = E.expected, E.pending, E.shedding
 
+-- Room. Starting and raising are looked for again only when something they
+-- depend on changed: the sessions, setpoints or commands in flight (a
+-- version and a count), an area, what the reductions in flight have still
+-- to shed (est_down: it falls as the vehicles come down), or the
+-- installation current. A lower current is what can make a start or a
+-- raise fit; but each check that failed says how far it must fall: below
+-- its "room" on that phase (the current at which it would pass: the
+-- threshold less what the station would draw, plus what it draws now; for
+-- reducing others to make room, that plus what the reductions would give).
+-- While every phase's current stays above the highest room noted on it (or
+-- did not fall), every check still fails, so nothing is looked for again.
+-- (The memo is in greenup.lua's step and in try_start; a margin of 1 µA
+-- covers rounding.)
+local ROOM_MARGIN = 1e-6
+
+function D.add_room(into, room)
+  for p = 1, 3 do
+    if room[p] > into[p] then into[p] = room[p] end
+  end
+end
+
+-- A memo of "nothing to do" as things are now, with the room found;
+-- `memo`: a table to fill (or nil).
+function D.no_room_memo(self, room, memo)
+  local I, area, down = self.I, self.area, self.est_down
+  memo = memo or {}
+  memo.version, memo.inflight, memo.a1, memo.a2, memo.a3 = self.version, self.inflight, area[1], area[2], area[3]
+  memo.d1, memo.d2, memo.d3 = down[1], down[2], down[3]
+  memo.i1, memo.i2, memo.i3 = I[1], I[2], I[3]
+  memo.r1, memo.r2, memo.r3 = room[1] + ROOM_MARGIN, room[2] + ROOM_MARGIN, room[3] + ROOM_MARGIN
+  memo.room = room
+  return memo
+end
+
+-- True while nothing the memo depends on changed, and on every phase the
+-- current did not fall or is still above the room noted.
+function D.nothing_new(self, memo)
+  local I, area, down = self.I, self.area, self.est_down
+  return memo.version == self.version and memo.inflight == self.inflight
+    and memo.a1 == area[1] and memo.a2 == area[2] and memo.a3 == area[3]
+    and memo.d1 == down[1] and memo.d2 == down[2] and memo.d3 == down[3]
+    and (I[1] >= memo.i1 or I[1] > memo.r1) and (I[2] >= memo.i2 or I[2] > memo.r2)
+    and (I[3] >= memo.i3 or I[3] > memo.r3)
+end
+
 local function on_any(st, set)
   return (st.on[1] and set[1]) or (st.on[2] and set[2]) or (st.on[3] and set[3])
 end
@@ -133,22 +178,28 @@ end
 -- limit; yellow: sessions in progress are reduced to make room, if that is
 -- enough. Never in the red area; never without reserving its current.
 function G:try_start(st)
-  local c, area, s, I = self.c, self.area, st.session, self.I
-  local forced = s.hold == "start"
-  -- Nothing changed since it last could not start (same sessions and
-  -- setpoints, same areas, no less current): it still cannot.
+  local forced = st.session.hold == "start"
+  -- Nothing changed since it last could not start (see "Room"): it still
+  -- cannot.
   local memo = st.no_start
-  if memo and memo.version == self.version and memo.inflight == self.inflight and memo.forced == forced
-    and memo.a1 == area[1] and memo.a2 == area[2]
-    and memo.a3 == area[3] and I[1] >= memo.i1 and I[2] >= memo.i2 and I[3] >= memo.i3 then
+  local outer = self.room
+  local skip = memo and memo.forced == forced and D.nothing_new(self, memo)
+  if skip and not self.c.check_memos then
+    if outer then D.add_room(outer, memo.room) end
     return false
   end
+  local room = {-math.huge, -math.huge, -math.huge}
+  self.room = room
   local ok = self:try_start_now(st, forced)
+  self.room = outer
+  if skip and (ok or self.version ~= memo.version) then
+    error("greenup: check_memos: " .. st.name .. " could start or made room although its memo said nothing had changed", 0)
+  end
   if ok then
     st.no_start = nil
   else
-    st.no_start = {version = self.version, inflight = self.inflight, forced = forced, a1 = area[1], a2 = area[2], a3 = area[3],
-      i1 = I[1], i2 = I[2], i3 = I[3]}
+    st.no_start = D.no_room_memo(self, room, {forced = forced})
+    if outer then D.add_room(outer, room) end
   end
   return ok
 end
@@ -159,7 +210,7 @@ end
 function G:not_yet_shed(st)
   local extra = {0, 0, 0}
   for _, o in ipairs(self.stations) do
-    if o ~= st and not o.stale and shedding(self, o) then
+    if o.shed_until and o ~= st and not o.stale and shedding(self, o) then
       for p = 1, 3 do
         if o.on[p] then
           local d = o.m[p] - expected(self, o, p)
@@ -231,7 +282,13 @@ function G:try_start_now(st, forced)
     end
   end
   for p = 1, 3 do
-    if need[p] >= 0 and gain[p] <= need[p] then return otherwise() end
+    if need[p] >= 0 and gain[p] <= need[p] then
+      -- Reducing the others would make room once the current is below
+      -- this (need falls with it).
+      local room, level = self.room, self.I[p] - need[p] + gain[p]
+      if room and level > room[p] then room[p] = level end
+      return otherwise()
+    end
   end
   local lacking = {need[1] >= 0, need[2] >= 0, need[3] >= 0}
   while not self:fits(st, lowest, thr) do
@@ -294,17 +351,19 @@ local function reduced_first(a, b) return a.session.red < b.session.red end
 local function reduced(st, s) return s.status == "charging" and s.red and not st.stale and st.state ~= S.WAITING end
 
 function G:raise()
+  -- Only from the green area: a phase in yellow or red holds its sessions,
+  -- and so does a phase where a reduction is still in flight (made for a
+  -- waiting request, or for red: raising would undo it before it shows).
+  local area = self.area
+  if area[1] ~= E.GREEN and area[2] ~= E.GREEN and area[3] ~= E.GREEN then return end  -- nobody can be raised
   local list = sessions_where(self.stations, reduced, reduced_first)
   if not list then return end
   local c = self.c
   local thr = {c.max_charging - c.hysteresis, c.max_charging - c.hysteresis, c.max_charging - c.hysteresis}
   local blocked = {false, false, false}
-  -- Only from the green area: a phase in yellow or red holds its sessions,
-  -- and so does a phase where a reduction is still in flight (made for a
-  -- waiting request, or for red: raising would undo it before it shows).
-  for p = 1, 3 do blocked[p] = self.area[p] ~= E.GREEN end
+  for p = 1, 3 do blocked[p] = area[p] ~= E.GREEN end
   for _, o in ipairs(self.stations) do
-    if shedding(self, o) then
+    if o.shed_until and shedding(self, o) then
       for p = 1, 3 do blocked[p] = blocked[p] or o.on[p] end
     end
   end

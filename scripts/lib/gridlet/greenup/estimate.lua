@@ -58,7 +58,12 @@ local function shedding(self, st)
   if u == nil then return false end
   if st.lag_from then return not lagged_out(self, st) end
   if mono < u or (st.recv or NEVER) <= u then return true end
-  if mono >= u + 2 * self.response_ms then return false end
+  if mono >= u + 2 * self.response_ms then
+    -- Settled for good: data taken after it came, and the time a slow
+    -- vehicle gets is over (the next reduction sets it again).
+    st.shed_until = nil
+    return false
+  end
   local m, a = st.m, st.allow
   return m[1] > a + 0.5 or m[2] > a + 0.5 or m[3] > a + 0.5
 end
@@ -128,11 +133,20 @@ end
 
 -- Would `st` fit at `a` amperes below thr[p] on each of its phases? (A raise
 -- or start is reserved at once: the station then counts max(measured, a).)
+-- When it does not, and the step is looking for something to start or raise
+-- (self.room set), the phase's room is noted: the installation current
+-- below which this check could pass (decide.lua, "room").
 function G:fits(st, a, thr)
+  local I = self.I
   for p = 1, 3 do
     if st.on[p] then
-      local m = st.m[p]
-      if self.I[p] - expected(self, st, p) + (m > a and m or a) >= thr[p] then return false end
+      local m, e = st.m[p], expected(self, st, p)
+      local x = m > a and m or a
+      if I[p] - e + x >= thr[p] then
+        local room = self.room
+        if room and thr[p] - x + e > room[p] then room[p] = thr[p] - x + e end
+        return false
+      end
     end
   end
   return true

@@ -107,7 +107,7 @@ local KNOWN = {
   current_consumption_hysteresis = 1, first_reduction_step = 1, second_reduction_step = 1,
   minimum_guaranteed_charging_quantity = 1, on_off = 1, stations = 1, topology = 1, control_period = 1,
   response_time = 1, stale_after = 1, minimum_charging_current = 1, fail_safe_current = 1, voltage = 1,
-  status_every = 1, override_prefix = 1,
+  status_every = 1, override_prefix = 1, check_memos = 1,
 }
 
 -- Returns the normalised configuration (numbers in A, s, Ah).
@@ -140,6 +140,8 @@ function P.check(p)
   c.fail_safe_current = p.fail_safe_current ~= nil and number(p, "fail_safe_current", nil, 0) or nil
   c.voltage = number(p, "voltage", 230, 1)
   c.status_every = p.status_every == 0 and 0 or duration(p, "status_every", 10)
+  if p.check_memos ~= nil and type(p.check_memos) ~= "boolean" then fail("check_memos", "must be true or false") end
+  c.check_memos = p.check_memos == true
   c.override_prefix = p.override_prefix or "greenup"
   if type(c.override_prefix) ~= "string" then fail("override_prefix", "must be a string") end
   if type(p.stations) ~= "table" or #p.stations == 0 then fail("stations", "required: a list of stations") end
