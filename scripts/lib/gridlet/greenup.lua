@@ -280,7 +280,13 @@ function G:observe(st, dt)
     -- swap, and the older one takes the new measurement.
     local m = st.pm
     st.pm, st.m, st.pm_ts, st.m_ts = st.m, m, st.m_ts, t2
-    st.state = V[st.k_state]
+    local state = V[st.k_state]
+    if state ~= st.state then
+      -- (A vehicle that pauses or resumes leaves or joins those that may
+      -- be raised or reduced: the decisions' memos must look again.)
+      st.state = state
+      self.version = self.version + 1
+    end
     if st.single then
       local on = st.on
       st.raw[1] = l1

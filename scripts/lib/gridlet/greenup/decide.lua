@@ -10,8 +10,8 @@ local G = D.methods
 local expected, pending, shedding = E.expected, E.pending, E.shedding
 
 -- Room. Starting and raising are looked for again only when something they
--- depend on changed: the sessions, setpoints or commands in flight (a
--- version and a count), an area, what the reductions in flight have still
+-- depend on changed: the sessions, setpoints, stations' states or commands
+-- in flight (a version and a count), an area, what the reductions in flight have still
 -- to shed (est_down: it falls as the vehicles come down), or the
 -- installation current. A lower current is what can make a start or a
 -- raise fit; but each check that failed says how far it must fall: below
