@@ -15,8 +15,9 @@
 // Usage: greenup_bench [--quick] [--stations N] [--hours H] [--seed S] [--scripts DIR] [--log-commands]
 //                      [--check-memos]
 //   --check-memos: the rule's check_memos parameter: every search for starts
-//   and raises that a memo skips is run anyway, and the rule fails (exit 1)
-//   if it would have acted (a test: the memos decide as if absent).
+//   and raises that a memo skips is run anyway; one that would have acted
+//   is a rule error, on which this program aborts (a test: the memos
+//   decide as if absent).
 //   --log-commands: every command on stderr ("<UTC ms> <target> <value>"),
 //   to find where two versions of the rule first decide differently.
 //   --scripts DIR: the checkout whose scripts/ (rule and library) run, to

@@ -82,6 +82,9 @@ inline GreenupCell run_greenup_cell(const std::string& rule_file, double respons
                      {"response_time",
                       std::to_string(static_cast<int>((t.response_time_s > 0 ? t.response_time_s : response_s) * 1000)) + "ms"},
                      {"status_every", 0},
+                     // Every skipped search for starts and raises is run
+                     // anyway: a memo that would have missed one fails the cell.
+                     {"check_memos", true},
                      {"stations", stations}}},
                    {"state", state}};
     auto ms = [](double s) { return std::to_string(static_cast<long long>(s * 1000 + 0.5)) + "ms"; };

@@ -260,10 +260,11 @@ function G:observe(st, dt)
       if bad then
         self:reject(st.name, bad, "station current")
       elseif seen or (self.now - t1 <= self.stale_ms and self.now - t2 <= self.stale_ms) then
-        -- (Never later than now; never before the data it follows: a sample
-        -- stamped before a forward clock step, taken in after it, would
-        -- otherwise map that far back and look stale.)
-        local taken = (t1 < t2 and t1 or t2) - self.offset
+        -- (A sample stamped before a forward clock step maps with the
+        -- offset of then, else it would look that much older; never later
+        -- than now; never before the data it follows.)
+        local t, jb = t1 < t2 and t1 or t2, self.jump_before
+        local taken = t - ((jb and t <= jb) and self.jump_old_offset or self.offset)
         if taken > mono then taken = mono end
         local before = st.recv
         if before and taken < before then taken = before end
@@ -278,15 +279,8 @@ function G:observe(st, dt)
     -- The measurement before the latest is kept with its time (estimate:
     -- what the meter's reading holds of this station): the two tables
     -- swap, and the older one takes the new measurement.
-    local m = st.pm
-    st.pm, st.m, st.pm_ts, st.m_ts = st.m, m, st.m_ts, t2
-    local state = V[st.k_state]
-    if state ~= st.state then
-      -- (A vehicle that pauses or resumes leaves or joins those that may
-      -- be raised or reduced: the decisions' memos must look again.)
-      st.state = state
-      self.version = self.version + 1
-    end
+    local m, pm = st.pm, st.m
+    st.pm, st.m, st.pm_ts, st.m_ts = pm, m, st.m_ts, t2
     if st.single then
       local on = st.on
       st.raw[1] = l1
@@ -294,6 +288,15 @@ function G:observe(st, dt)
     else
       m[1], m[2], m[3] = l1, l2, l3
       st.raw = m
+    end
+    -- A new state (a vehicle that pauses or resumes leaves or joins those
+    -- that may be raised or reduced) or a new measured current (what a
+    -- session draws is part of whether another fits, beside the
+    -- installation current): the decisions' memos look again.
+    local state = V[st.k_state]
+    if state ~= st.state or m[1] ~= pm[1] or m[2] ~= pm[2] or m[3] ~= pm[3] then
+      st.state = state
+      self.version = self.version + 1
     end
   end
   local state = st.state
@@ -454,7 +457,14 @@ function G:step(now)
       local s = stations[i].session
       if s then s.skew, stations[i].dirty = (s.skew or 0) + jump, true end
     end
+    -- A forward step: station samples stamped before it (at or before what
+    -- the old clock reads now) keep the old offset, for stale_after.
+    if jump > 2000 then
+      self.jump_old_offset, self.jump_mono = offset - jump, mono
+      self.jump_before = mono + self.jump_old_offset
+    end
   end
+  if self.jump_before and mono - self.jump_mono > self.stale_ms then self.jump_before = nil end
   local observe = G.observe
   for i = 1, #stations do observe(self, stations[i], dt) end
 
@@ -507,19 +517,28 @@ function G:step(now)
     -- current on any phase, or not below the room found: decide.lua,
     -- "Room"), which is most steps; and before the meter's first reading.
     -- (check_memos: looked for anyway, and an error if that acts.)
+    -- With check_memos, a skipped search is run anyway as an audit that
+    -- changes no memo (so a memo is checked at every step it is kept).
+    self.auditing = false
     local q = self.quiet
     local skip = q and D.nothing_new(self, q)
-    if meter_known and (not skip or c.check_memos) then
+    if meter_known and not skip then
       local v = self.version
-      local room = {-math.huge, -math.huge, -math.huge}
+      local room = D.new_room()
       self.room = room
       self:serve_queue()
       self:raise()
       self.room = nil
-      if skip and self.version ~= v then
+      self.quiet = self.version == v and D.no_room_memo(self, room) or nil
+    elseif meter_known and c.check_memos then
+      local v = self.version
+      self.auditing = true
+      self:serve_queue()
+      self:raise()
+      self.auditing = false
+      if self.version ~= v then
         error("greenup: check_memos: a start or raise was found although the step's memo said nothing had changed", 0)
       end
-      self.quiet = self.version == v and D.no_room_memo(self, room) or nil
     end
   end
 

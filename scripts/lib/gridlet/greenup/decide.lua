@@ -20,13 +20,23 @@ local expected, pending, shedding = E.expected, E.pending, E.shedding
 -- reducing others to make room, that plus what the reductions would give).
 -- While every phase's current stays above the highest room noted on it (or
 -- did not fall), every check still fails, so nothing is looked for again.
--- (The memo is in greenup.lua's step and in try_start; a margin of 1 µA
--- covers rounding.)
+-- One path acts on a rise: a request that fits once the commands in flight
+-- settle waits, but a current that rises until it no longer would makes
+-- reducing others worth looking at; that notes a ceiling. (The memo is in
+-- greenup.lua's step and in try_start; a margin of 1 µA covers rounding.)
 local ROOM_MARGIN = 1e-6
+
+-- Room per phase: [1..3] the current below which a failed check could pass
+-- (the highest noted), [4..6] the current from which a waiting request
+-- would look at reducing others (the lowest noted).
+function D.new_room()
+  return {-math.huge, -math.huge, -math.huge, math.huge, math.huge, math.huge}
+end
 
 function D.add_room(into, room)
   for p = 1, 3 do
     if room[p] > into[p] then into[p] = room[p] end
+    if room[p + 3] < into[p + 3] then into[p + 3] = room[p + 3] end
   end
 end
 
@@ -39,12 +49,14 @@ function D.no_room_memo(self, room, memo)
   memo.d1, memo.d2, memo.d3 = down[1], down[2], down[3]
   memo.i1, memo.i2, memo.i3 = I[1], I[2], I[3]
   memo.r1, memo.r2, memo.r3 = room[1] + ROOM_MARGIN, room[2] + ROOM_MARGIN, room[3] + ROOM_MARGIN
+  memo.c1, memo.c2, memo.c3 = room[4] - ROOM_MARGIN, room[5] - ROOM_MARGIN, room[6] - ROOM_MARGIN
   memo.room = room
   return memo
 end
 
 -- True while nothing the memo depends on changed, and on every phase the
--- current did not fall or is still above the room noted.
+-- current did not fall or is still above the room noted, and is below the
+-- ceiling noted.
 function D.nothing_new(self, memo)
   local I, area, down = self.I, self.area, self.est_down
   return memo.version == self.version and memo.inflight == self.inflight
@@ -52,6 +64,7 @@ function D.nothing_new(self, memo)
     and memo.d1 == down[1] and memo.d2 == down[2] and memo.d3 == down[3]
     and (I[1] >= memo.i1 or I[1] > memo.r1) and (I[2] >= memo.i2 or I[2] > memo.r2)
     and (I[3] >= memo.i3 or I[3] > memo.r3)
+    and I[1] < memo.c1 and I[2] < memo.c2 and I[3] < memo.c3
 end
 
 local function on_any(st, set)
@@ -94,6 +107,7 @@ function G:pick(set, ok, before)
 end
 
 local function reducible(_, st) return st.session.level < 2 end
+local function not_following(_, st) return st.session.not_following == true end
 local function stoppable(self, st) return st.session.ah >= self.c.min_ah end
 local function anyone() return true end
 
@@ -141,33 +155,42 @@ function G:shed()
       if area[p] == E.RED and I[p] >= limit then over[p], any = true, true end
     end
     if not any then return end
-    local st = self:pick(over, reducible, reduce_before)
-    if st then
-      self:reduce(st)
+    -- A session whose station is known not to follow a reduction is
+    -- stopped first: reducing it would leave the site above its maximum
+    -- for three times response_time again (decision 10).
+    local faulty = self:pick(over, not_following, stop_before)
+    if faulty then
+      self:stop(faulty, true)
+      self.io.log("warn", string.format("%s: stopped (red area; its station did not follow a reduction in this session)", faulty.name))
     else
-      st = self:pick(over, stoppable, stop_before)
+      local st = self:pick(over, reducible, reduce_before)
       if st then
-        self:stop(st, true)
-        self.io.log("warn", string.format("%s: stopped (red area, %.1f Ah received)", st.name, st.session.ah))
+        self:reduce(st)
       else
-        -- Decision: Maximum current available is the installation's rated
-        -- current (its breaker). When no session may be stopped under the
-        -- manual's rule (none has the minimum guaranteed quantity), the
-        -- installation wins: sessions below it are stopped, same order, and
-        -- a critical event records it (once per overload).
-        st = self:pick(over, anyone, stop_before)
-        if not self.overload then
-          self.overload = true
-          self.io.emit("greenup_overload", "critical", {
-            current = math.max(I[1], I[2], I[3]), maximum_current_available = c.max,
-            stopping = st and st.name or nil,
-            message = st and "red area with every session at the second step and none with the minimum guaranteed quantity: stopping sessions below it"
-              or "red area without any session to reduce or stop (the other loads alone)",
-          })
+        st = self:pick(over, stoppable, stop_before)
+        if st then
+          self:stop(st, true)
+          self.io.log("warn", string.format("%s: stopped (red area, %.1f Ah received)", st.name, st.session.ah))
+        else
+          -- Decision: Maximum current available is the installation's rated
+          -- current (its breaker). When no session may be stopped under the
+          -- manual's rule (none has the minimum guaranteed quantity), the
+          -- installation wins: sessions below it are stopped, same order, and
+          -- a critical event records it (once per overload).
+          st = self:pick(over, anyone, stop_before)
+          if not self.overload then
+            self.overload = true
+            self.io.emit("greenup_overload", "critical", {
+              current = math.max(I[1], I[2], I[3]), maximum_current_available = c.max,
+              stopping = st and st.name or nil,
+              message = st and "red area with every session at the second step and none with the minimum guaranteed quantity: stopping sessions below it"
+                or "red area without any session to reduce or stop (the other loads alone)",
+            })
+          end
+          if not st then return end
+          self:stop(st, true)
+          self.io.log("warn", string.format("%s: stopped below the minimum guaranteed quantity (%.1f Ah): installation above its maximum current", st.name, st.session.ah))
         end
-        if not st then return end
-        self:stop(st, true)
-        self.io.log("warn", string.format("%s: stopped below the minimum guaranteed quantity (%.1f Ah): installation above its maximum current", st.name, st.session.ah))
       end
     end
   end
@@ -181,20 +204,28 @@ function G:try_start(st)
   local forced = st.session.hold == "start"
   -- Nothing changed since it last could not start (see "Room"): it still
   -- cannot.
+  -- (The step's audit, check_memos: searched, no memo changed; the step
+  -- fails if anything was done.)
+  if self.auditing then return self:try_start_now(st, forced) end
   local memo = st.no_start
   local outer = self.room
-  local skip = memo and memo.forced == forced and D.nothing_new(self, memo)
-  if skip and not self.c.check_memos then
+  if memo and memo.forced == forced and D.nothing_new(self, memo) then
+    if self.c.check_memos then
+      local v = self.version
+      self.room = nil
+      local ok = self:try_start_now(st, forced)
+      self.room = outer
+      if ok or self.version ~= v then
+        error("greenup: check_memos: " .. st.name .. " could start or made room although its memo said nothing had changed", 0)
+      end
+    end
     if outer then D.add_room(outer, memo.room) end
     return false
   end
-  local room = {-math.huge, -math.huge, -math.huge}
+  local room = D.new_room()
   self.room = room
   local ok = self:try_start_now(st, forced)
   self.room = outer
-  if skip and (ok or self.version ~= memo.version) then
-    error("greenup: check_memos: " .. st.name .. " could start or made room although its memo said nothing had changed", 0)
-  end
   if ok then
     st.no_start = nil
   else
@@ -262,14 +293,27 @@ function G:try_start_now(st, forced)
   end
   -- Room needed per phase, and what reducing every other session to the
   -- second step would give.
-  local lowest = st.lv[st.session.not_following and 0 or 2]  -- the lowest step it may start at (start_step)
+  -- A session whose station did not follow a reduction is not made room
+  -- for: reducing the others for it would be unfair (decision 10).
+  if st.session.not_following then return otherwise() end
+  local lowest = st.lv[2]  -- the lowest step it may start at (start_step)
   local need, gain, short = {}, {0, 0, 0}, false
   for p = 1, 3 do
     need[p] = st.on[p] and (self.I[p] - expected(self, st, p) + lowest - thr[p]) or -1
     short = short or need[p] >= 0
   end
   -- Not short: it fits once the commands in flight have settled; wait.
-  if not short then return false end
+  -- (A current that rises to need = 0 on one of its phases would make it
+  -- short, and reducing others would be looked at: that is its ceiling.)
+  if not short then
+    local room = self.room
+    if room then
+      for p = 1, 3 do
+        if st.on[p] and self.I[p] - need[p] < room[p + 3] then room[p + 3] = self.I[p] - need[p] end
+      end
+    end
+    return false
+  end
   for _, o in ipairs(self.stations) do
     if o ~= st and active(o) and o.session.level < 2 then
       for p = 1, 3 do
